@@ -1,0 +1,132 @@
+"""Start-up to the first painted main window on a 100,000-account database vs. a bare QMainWindow.
+
+Both run as fresh subprocesses (interpreter start and imports included, offscreen platform); each
+prints the seconds from its own start to the first paint of its window, and the wall time of the
+whole process is measured too. Median of several runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PAINTED = """
+from PySide6.QtCore import QObject, QEvent
+class _Painted(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint:
+            import time
+            print(time.perf_counter() - T0, flush=True)
+            import os
+            os._exit(0)
+        return False
+"""
+BARE = (
+    "import time; T0 = time.perf_counter()\n"
+    + PAINTED
+    + """
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication([])
+w = QMainWindow(); w.resize(1400, 900)
+f = _Painted(); w.installEventFilter(f); w.show(); app.exec()
+"""
+)
+OURS = (
+    "import time; T0 = time.perf_counter()\nimport sys\n"
+    + PAINTED
+    + """
+from pathlib import Path
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+from fieldrep.services.context import Context
+from fieldrep.ui import theme
+from fieldrep.ui.main_window import MainWindow
+from fieldrep.ui.tasks import TaskRunner
+app = QApplication([])
+theme.apply(app)
+ctx = Context.open(sys.argv[1])
+runner = TaskRunner(ctx.path)
+w = MainWindow(ctx, runner, QSettings(sys.argv[2], QSettings.Format.IniFormat))
+w.resize(1400, 900)
+w.show_page("accounts")
+f = _Painted(); w.page("accounts").table.viewport().installEventFilter(f); w.show(); app.exec()
+"""
+)
+
+
+def run(code: str, *argv: str) -> tuple[float, float]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    wall = time.perf_counter() - started
+    return float(out.stdout.strip().splitlines()[-1]), wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="3 runs, 10,000 accounts")
+    parser.add_argument("--db", type=Path, help="an existing database (default: build one)")
+    args = parser.parse_args()
+    runs = 3 if args.quick else 5
+    with tempfile.TemporaryDirectory() as tmp:
+        db = args.db
+        if db is None:
+            sys.path.insert(0, str(ROOT))
+            sys.path.insert(0, str(ROOT / "bench"))
+            from import_accounts import make_csv
+
+            from fieldrep.services.account_import import import_accounts
+            from fieldrep.services.context import Context
+
+            src = Path(tmp) / "a.csv"
+            make_csv(src, 10_000 if args.quick else 100_000)
+            db = Path(tmp) / "start.db"
+            ctx = Context.open(db)
+            import_accounts(ctx, src)
+            ctx.close()
+        settings = str(Path(tmp) / "w.ini")
+        run(BARE)  # warm the OS file cache for both
+        run(OURS, str(db), settings)
+        bare = [run(BARE) for _ in range(runs)]
+        ours = [run(OURS, str(db), settings) for _ in range(runs)]
+    bare_wall = statistics.median(w for _, w in bare)
+    ours_wall = statistics.median(w for _, w in ours)
+    bare_paint = statistics.median(p for p, _ in bare)
+    ours_paint = statistics.median(p for p, _ in ours)
+    print(
+        f"bare QMainWindow: process {bare_wall:.2f} s (first paint at {bare_paint:.2f} s);"
+        f" FieldRep on {db.name}: process {ours_wall:.2f} s (first paint at {ours_paint:.2f} s)"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "startup",
+                "bare_s": round(bare_wall, 3),
+                "fieldrep_s": round(ours_wall, 3),
+                "bare_paint_s": round(bare_paint, 3),
+                "fieldrep_paint_s": round(ours_paint, 3),
+                "ratio": round(ours_wall / bare_wall, 2),
+                "target": 1.5,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

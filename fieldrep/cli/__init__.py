@@ -1,0 +1,72 @@
+"""The ``fieldrep`` command line: with no command it starts the desktop app.
+
+Conventions every command follows: ``--db PATH`` on every data command (default: the GUI's database),
+``--json`` for a machine-readable summary on stdout, exit code 0 on success, 1 on failure and 2 on bad
+usage, and errors on stderr as one clear sentence. Each command group lives in its own module with a
+``register(subparsers)`` function; add new groups to ``COMMAND_MODULES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from fieldrep import __version__
+from fieldrep.cli.common import CommandError, print_error
+
+COMMAND_MODULES = [
+    "fieldrep.cli.demo_command",
+    "fieldrep.cli.info_command",
+    "fieldrep.cli.import_command",
+    "fieldrep.cli.territory_command",
+    "fieldrep.cli.server_command",
+    "fieldrep.cli.sync_command",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fieldrep",
+        description="FieldRep: territories, accounts and referrals for field sales reps. "
+        "Run without a command to open the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"fieldrep {__version__}")
+    parser.add_argument(
+        "--db", metavar="PATH", help="database file for the desktop app (default: app-data folder)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    gui = sub.add_parser("gui", help="open the desktop app (the default)")
+    gui.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help="database file")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    gui: Callable[[argparse.Namespace], int] | None = None,
+) -> int:
+    """Run a command; with no command call ``gui`` (the app's launcher) with the parsed options."""
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command in (None, "gui"):
+        if gui is None:
+            print_error("the desktop app is not available from here; run `fieldrep` instead")
+            return 1
+        return gui(args)
+    try:
+        return int(args.handler(args) or 0)
+    except CommandError as exc:
+        print_error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print_error("interrupted; nothing was half-applied")
+        return 130

@@ -1,0 +1,28 @@
+"""Where FieldRep keeps its files on this platform (no folders are created at import time)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "FieldRep"
+APP_AUTHOR = "FieldRep"
+
+
+def data_dir() -> Path:
+    """The per-user data folder; ``FIELDREP_HOME`` overrides it (tests and portable installs)."""
+    override = os.environ.get("FIELDREP_HOME")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
+
+
+def default_db_path() -> Path:
+    """The database the GUI and every CLI data command use unless given ``--db``."""
+    return data_dir() / "fieldrep.db"
+
+
+def settings_path() -> Path:
+    return data_dir() / "settings.json"

@@ -1,0 +1,1 @@
+"""Local SQLite store: connection, migrations, the sync-aware writer and repositories."""

@@ -1,0 +1,145 @@
+"""Ordered schema migrations, the version kept in ``PRAGMA user_version``.
+
+Each step and its version bump commit in one transaction. Before an existing database is migrated a
+copy is taken beside it (``NAME.v<old>.bak``); a database newer than this code is refused untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from fieldrep.store.errors import NewerDatabaseError, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def _v1_initial_schema(conn: sqlite3.Connection) -> None:
+    sql = resources.files("fieldrep.store").joinpath("schema_v1.sql").read_text(encoding="utf-8")
+    for statement in _split_sql(sql):
+        conn.execute(statement)
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a script into statements (executescript would commit our transaction)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement: {buffer.strip()[:80]}")
+    return statements
+
+
+# Local-only: the geocoder's answer cache and the accounts' full-text index (FTS5 row = accounts
+# rowid). Triggers keep the index right whatever writes the rows (the writer, a sync pull, SQL). A
+# bulk writer may defer them for its own transaction (local_meta 'search_index.deferred', see
+# fieldrep.store.accounts_repository.deferred_search_index): one set-based insert is ~6x cheaper
+# than 100,000 per-row FTS inserts.
+_FTS_LIVE = "WHEN NOT EXISTS (SELECT 1 FROM local_meta WHERE key = 'search_index.deferred')"
+_FTS_CONTACTS = (
+    "(SELECT group_concat(trim(c.first_name || ' ' || c.last_name), ' ') FROM contacts c"
+    " WHERE c.account_id = {ref}.{col})"
+)
+_FTS_VALUES = (
+    "INSERT INTO accounts_fts (rowid, name, address, contacts, notes) VALUES (new.rowid, new.name,"
+    " trim(coalesce(new.street, '') || ' ' || coalesce(new.city, '') || ' ' ||"
+    " coalesce(new.region, '') || ' ' || coalesce(new.postal_code, '')),"
+    f" {_FTS_CONTACTS.format(ref='new', col='id')}, coalesce(new.notes, ''));"
+)
+_V2_ACCOUNTS_SEARCH = [
+    "CREATE TABLE geocode_cache (provider TEXT NOT NULL, query TEXT NOT NULL, lat REAL, lon REAL,"
+    " quality TEXT, address TEXT, fetched_at TEXT NOT NULL, PRIMARY KEY (provider, query))",
+    "CREATE VIRTUAL TABLE accounts_fts USING fts5(name, address, contacts, notes,"
+    " tokenize = 'unicode61 remove_diacritics 2')",
+    "INSERT INTO accounts_fts (rowid, name, address, contacts, notes) SELECT a.rowid, a.name,"
+    " trim(coalesce(a.street, '') || ' ' || coalesce(a.city, '') || ' ' || coalesce(a.region, '')"
+    f" || ' ' || coalesce(a.postal_code, '')), {_FTS_CONTACTS.format(ref='a', col='id')},"
+    " coalesce(a.notes, '') FROM accounts a",
+    f"CREATE TRIGGER accounts_fts_insert AFTER INSERT ON accounts {_FTS_LIVE} BEGIN {_FTS_VALUES}"
+    " END",
+    "CREATE TRIGGER accounts_fts_update AFTER UPDATE OF name, street, city, region, postal_code,"
+    f" notes ON accounts {_FTS_LIVE} BEGIN DELETE FROM accounts_fts WHERE rowid = old.rowid;"
+    f" {_FTS_VALUES} END",
+    # Deletes are never deferred: a stale row pointing at a reused rowid would be a wrong hit.
+    "CREATE TRIGGER accounts_fts_delete AFTER DELETE ON accounts BEGIN"
+    " DELETE FROM accounts_fts WHERE rowid = old.rowid; END",
+]
+for _event, _ref in (("INSERT", "new"), ("DELETE", "old"), ("UPDATE", "new"), ("UPDATE", "old")):
+    _V2_ACCOUNTS_SEARCH.append(
+        f"CREATE TRIGGER contacts_fts_{_event.lower()}_{_ref} AFTER {_event} ON contacts {_FTS_LIVE}"
+        f" BEGIN UPDATE accounts_fts SET contacts = {_FTS_CONTACTS.format(ref=_ref, col='account_id')}"
+        f" WHERE rowid = (SELECT rowid FROM accounts WHERE id = {_ref}.account_id); END"
+    )
+
+
+def _v2_accounts_search(conn: sqlite3.Connection) -> None:
+    for statement in _V2_ACCOUNTS_SEARCH:
+        conn.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_initial_schema,
+    _v2_accounts_search,
+]
+LATEST_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def backup(conn: sqlite3.Connection, target: Path) -> None:
+    """A consistent copy of the open database at ``target`` (SQLite's online backup API)."""
+    dest = sqlite3.connect(target)
+    try:
+        conn.backup(dest)
+    finally:
+        dest.close()
+
+
+def migrate(conn: sqlite3.Connection, path: Path | None = None) -> int:
+    """Bring the database to :data:`LATEST_VERSION`; returns the version it started at."""
+    current = schema_version(conn)
+    if current > LATEST_VERSION:
+        raise NewerDatabaseError(
+            f"{path or 'the database'} was written by a newer FieldRep (schema {current}, this"
+            f" version understands up to {LATEST_VERSION}); please update FieldRep"
+        )
+    if current == LATEST_VERSION:
+        return current
+    if current > 0 and path is not None:
+        copy = path.with_name(f"{path.name}.v{current}.bak")
+        try:
+            backup(conn, copy)
+        except (OSError, sqlite3.Error) as exc:
+            copy.unlink(missing_ok=True)
+            raise StoreError(
+                f"cannot copy {path.name} aside before upgrading it ({exc}); nothing was changed"
+            ) from exc
+        log.info("copied %s to %s before migrating from schema %d", path, copy, current)
+    for version in range(current + 1, LATEST_VERSION + 1):
+        step = MIGRATIONS[version - 1]
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            step(conn)
+            conn.execute(f"PRAGMA user_version = {int(version)}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            reason = "the disk is full" if "full" in str(exc).lower() else str(exc)
+            raise StoreError(
+                f"cannot upgrade {path or 'the database'} to schema {version}: {reason};"
+                " the database was left as it was"
+            ) from exc
+        log.info("migrated %s to schema %d", path or "database", version)
+    return current

@@ -1,0 +1,245 @@
+"""The one door through which domain rows are written locally.
+
+Every insert, update and delete commits in the same SQLite transaction as its outbox entry (the
+changed fields, their hybrid-logical-clock stamps and this device's mutation sequence), so a row never
+exists without the record that will sync it, and a failed write leaves neither. Table and field names
+are checked against the schema catalogue and values are always bound as parameters.
+
+sqlite-utils' own write helpers open and commit transactions of their own, so they are not used here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+from fieldrep.domain.hlc import HybridLogicalClock, format_clock
+from fieldrep.domain.ids import new_device_id, uuid7
+from fieldrep.store import local_meta
+from fieldrep.store.catalog import Table, table
+from fieldrep.store.errors import StoreError, ValidationError
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> str:
+    """Timestamps are stored as ISO 8601 UTC text with millisecond precision."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _integrity_message(exc: sqlite3.IntegrityError, tbl: Table) -> ValidationError:
+    text = str(exc)
+    field = ""
+    if "NOT NULL constraint failed:" in text:
+        field = text.rsplit(".", 1)[-1]
+        return ValidationError(f"{tbl.name}.{field} is required", table=tbl.name, field=field)
+    if "UNIQUE constraint failed:" in text:
+        field = text.rsplit(".", 1)[-1]
+        return ValidationError(
+            f"another {tbl.name} row already has this {field}", table=tbl.name, field=field
+        )
+    if "CHECK constraint failed" in text:
+        detail = text.split(":", 1)[-1].strip()
+        for col in tbl.fields:
+            if col in detail:
+                field = col
+                break
+        return ValidationError(
+            f"{tbl.name}.{field or '?'} has a value that is not allowed ({detail})",
+            table=tbl.name,
+            field=field,
+        )
+    return ValidationError(f"{tbl.name}: {text}", table=tbl.name)
+
+
+class Writer:
+    """Sync-aware writes for one connection (one thread)."""
+
+    def __init__(self, db: sqlite_utils.Database, clock: HybridLogicalClock) -> None:
+        self.db = db
+        self.conn: sqlite3.Connection = db.conn
+        self.clock = clock
+        self._depth = 0
+
+    @classmethod
+    def open(cls, db: sqlite_utils.Database) -> Writer:
+        """A writer for ``db``, creating this installation's device id on first use."""
+        conn = db.conn
+        device = local_meta.get(conn, "device_id")
+        if device is None:
+            device = new_device_id()
+            local_meta.put(conn, "device_id", device)
+        last = int(local_meta.get(conn, "hlc_last", "0") or 0)
+        return cls(db, HybridLogicalClock(device_id=device, last=last))
+
+    @property
+    def device_id(self) -> str:
+        return self.clock.device_id
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception. Nested calls join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self.conn
+            local_meta.put(self.conn, "hlc_last", str(self.clock.last))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth = 0
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _checked(self, tbl: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+        allowed = set(tbl.fields)
+        for name in values:
+            if name not in allowed:
+                raise ValidationError(
+                    f"{tbl.name} has no field {name!r}", table=tbl.name, field=str(name)
+                )
+        return dict(values)
+
+    def _with_timestamps(self, tbl: Table, values: dict[str, Any], now: str) -> dict[str, Any]:
+        fields = tbl.fields
+        if "created_at" in fields and values.get("created_at") is None:
+            values["created_at"] = now
+        if "updated_at" in fields and values.get("updated_at") is None:
+            values["updated_at"] = now
+        return values
+
+    def _outbox(
+        self,
+        tbl: str,
+        row_id: str,
+        op: str,
+        fields: dict[str, Any],
+        clocks: dict[str, str],
+        now: str,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO outbox (tbl, row_id, op, fields, clocks, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (tbl, row_id, op, json.dumps(fields), json.dumps(clocks), now),
+        )
+
+    def insert(
+        self, table_name: str, values: Mapping[str, Any], *, row_id: str | None = None
+    ) -> str:
+        """Insert one row; returns its new UUIDv7 (or ``row_id`` when given)."""
+        return self.insert_many(table_name, [values], row_ids=[row_id] if row_id else None)[0]
+
+    def insert_many(
+        self,
+        table_name: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        row_ids: list[str] | None = None,
+    ) -> list[str]:
+        """Insert many rows of one table in one transaction, with ``executemany`` for speed.
+
+        Rows may name different subsets of fields; they are grouped by their field set.
+        """
+        tbl = table(table_name)
+        now = utc_now()
+        groups: dict[tuple[str, ...], tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {}
+        ids: list[str] = []
+        for index, raw in enumerate(rows):
+            values = self._with_timestamps(tbl, self._checked(tbl, raw), now)
+            row_id = row_ids[index] if row_ids else uuid7()
+            ids.append(row_id)
+            stamp = format_clock(self.clock.now(), self.clock.device_id)
+            names = tuple(values)
+            clocks = dict.fromkeys(names, stamp)
+            data, outbox = groups.setdefault(names, ([], []))
+            clocks_json = json.dumps(clocks)
+            data.append((row_id, *values.values(), clocks_json))
+            outbox.append((table_name, row_id, json.dumps(values, default=str), clocks_json, now))
+        with self.transaction():
+            for names, (data, outbox) in groups.items():
+                cols = ", ".join(("id", *names, "_clocks"))
+                marks = ", ".join("?" * (len(names) + 2))
+                try:
+                    self.conn.executemany(f"INSERT INTO {tbl.name} ({cols}) VALUES ({marks})", data)
+                except sqlite3.IntegrityError as exc:
+                    raise _integrity_message(exc, tbl) from exc
+                self.conn.executemany(
+                    "INSERT INTO outbox (tbl, row_id, op, fields, clocks, created_at)"
+                    " VALUES (?, ?, 'upsert', ?, ?, ?)",
+                    outbox,
+                )
+        return ids
+
+    def update(self, table_name: str, row_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change some fields of one row; returns the fields that really changed (maybe none)."""
+        tbl = table(table_name)
+        if tbl.insert_only:
+            raise ValidationError(f"{tbl.name} rows cannot be changed once written", table=tbl.name)
+        changes = self._checked(tbl, changes)
+        with self.transaction():
+            cur = self.conn.execute(f"SELECT * FROM {tbl.name} WHERE id = ?", (row_id,))
+            row = cur.fetchone()
+            if row is None:
+                raise StoreError(f"{tbl.name} {row_id} does not exist (it may have been deleted)")
+            current = dict(zip([d[0] for d in cur.description], row, strict=True))
+            changed = {k: v for k, v in changes.items() if current.get(k) != v}
+            if not changed:
+                return {}
+            now = utc_now()
+            if "updated_at" in tbl.fields and "updated_at" not in changed:
+                changed["updated_at"] = now
+            stamp = self.clock.stamp()
+            clocks = json.loads(current["_clocks"] or "{}")
+            field_clocks = dict.fromkeys(changed, stamp)
+            clocks.update(field_clocks)
+            assignments = ", ".join(f"{name} = ?" for name in changed)
+            try:
+                self.conn.execute(
+                    f"UPDATE {tbl.name} SET {assignments}, _clocks = ? WHERE id = ?",
+                    (*changed.values(), json.dumps(clocks), row_id),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise _integrity_message(exc, tbl) from exc
+            self._outbox(tbl.name, row_id, "upsert", changed, field_clocks, now)
+        return changed
+
+    def delete(self, table_name: str, row_id: str) -> bool:
+        """Delete one row, leaving a tombstone; returns False if it was already gone."""
+        tbl = table(table_name)
+        if tbl.insert_only:
+            raise ValidationError(f"{tbl.name} rows cannot be deleted", table=tbl.name)
+        with self.transaction():
+            cur = self.conn.execute(f"DELETE FROM {tbl.name} WHERE id = ?", (row_id,))
+            if cur.rowcount == 0:
+                return False
+            now = utc_now()
+            stamp = self.clock.stamp()
+            self.conn.execute(
+                "INSERT INTO tombstones (tbl, row_id, clock, deleted_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (tbl, row_id) DO UPDATE SET clock = excluded.clock,"
+                " deleted_at = excluded.deleted_at",
+                (tbl.name, row_id, stamp, now),
+            )
+            self._outbox(tbl.name, row_id, "delete", {}, {"_deleted": stamp}, now)
+        return True
+
+    def pending_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM outbox").fetchone()[0])

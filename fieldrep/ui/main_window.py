@@ -1,0 +1,311 @@
+"""The product's frame: navigation between the pages, menus, and the status bar.
+
+Pages come from the registry in :mod:`fieldrep.ui.pages` and are built the first time they are shown.
+The window reads the database only for the status bar (who is signed in, what waits to sync); pages
+get the context and the task runner and do their own work.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+import fieldrep
+from fieldrep.services.context import Context
+from fieldrep.ui import icons, theme
+from fieldrep.ui.pages import PAGES, PageSpec, build_page
+from fieldrep.ui.status_bar import MainStatusBar
+from fieldrep.ui.tasks import Task, TaskKind, TaskRunner
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = QSize(1400, 900)
+STATUS_REFRESH_MS = 5_000
+_GEOMETRY_KEY = "main_window/geometry"
+_STATE_KEY = "main_window/state"
+_PAGE_KEY = "main_window/page"
+
+
+class MainWindow(QMainWindow):
+    """Sidebar navigation + a stack of lazily built pages + the status bar."""
+
+    page_changed = Signal(str)  # page key
+    open_database_requested = Signal(object)  # Path chosen in File > Open database...
+
+    def __init__(
+        self,
+        context: Context,
+        runner: TaskRunner,
+        settings: QSettings,
+        parent: QWidget | None = None,
+        *,
+        pages: tuple[PageSpec, ...] = PAGES,
+    ) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.runner = runner
+        self._settings = settings
+        self._specs = {spec.key: spec for spec in pages}
+        self._order = [spec.key for spec in pages]
+        self._built: dict[str, QWidget] = {}
+        self._page_actions: dict[str, QAction] = {}
+
+        self.setWindowTitle(f"FieldRep — {context.path.name}")
+        self.setWindowIcon(icons.icon("app"))
+        self.setStyleSheet(theme.STYLE_SHEET)
+
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("pages")
+        self.nav = self._build_nav(pages)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._build_sidebar())
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.status = MainStatusBar()
+        self.setStatusBar(self.status)
+        self.status.task_progress.attach(runner)
+        self._build_menus()
+
+        runner.task_finished.connect(self._on_runner_task_finished)
+        runner.task_failed.connect(self._on_runner_task_failed)
+        # The outbox also grows from pages' own writes and shrinks from sync; a cheap count keeps
+        # the status honest without every writer having to notify the window.
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(STATUS_REFRESH_MS)
+        self._status_timer.timeout.connect(self.refresh_status)
+        self._status_timer.start()
+
+        self.refresh_status()
+        self._restore_settings()
+
+    # -- construction -------------------------------------------------------------------------
+
+    def _build_nav(self, pages: tuple[PageSpec, ...]) -> QListWidget:
+        nav = QListWidget()
+        nav.setObjectName("nav")
+        nav.setIconSize(QSize(20, 20))
+        nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        nav.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        nav.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        for number, spec in enumerate(pages, start=1):
+            item = QListWidgetItem(icons.icon(spec.icon_name, theme.ICON, theme.ACCENT), spec.title)
+            item.setData(Qt.ItemDataRole.UserRole, spec.key)
+            item.setSizeHint(QSize(0, 42))
+            if number <= 9:
+                item.setToolTip(f"{spec.title} (Ctrl+{number})")
+            nav.addItem(item)
+        nav.currentRowChanged.connect(self._on_nav_current_row_changed)
+        return nav
+
+    def _build_sidebar(self) -> QWidget:
+        sidebar = QWidget()
+        sidebar.setObjectName("sidebar")
+        sidebar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        sidebar.setFixedWidth(224)
+
+        logo = QLabel()
+        logo.setPixmap(icons.icon("app").pixmap(QSize(34, 34)))
+        brand = QLabel("FieldRep")
+        brand.setObjectName("brand")
+        subtitle = QLabel("Field sales, offline first")
+        subtitle.setObjectName("brandSub")
+        names = QVBoxLayout()
+        names.setSpacing(0)
+        names.addWidget(brand)
+        names.addWidget(subtitle)
+        header = QHBoxLayout()
+        header.setSpacing(10)
+        header.addWidget(logo)
+        header.addLayout(names, 1)
+
+        hint = QLabel(f"Ctrl+1–{min(len(self._order), 9)} to switch pages")
+        hint.setObjectName("navHint")
+
+        layout = QVBoxLayout(sidebar)
+        layout.setContentsMargins(14, 18, 14, 14)
+        layout.setSpacing(6)
+        layout.addLayout(header)
+        layout.addSpacing(18)
+        layout.addWidget(self.nav, 1)
+        layout.addWidget(hint)
+        return sidebar
+
+    def _build_menus(self) -> None:
+        menu_bar = self.menuBar()
+
+        file_menu = menu_bar.addMenu("&File")
+        open_action = file_menu.addAction("&Open database…")
+        open_action.setShortcut(QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self._on_open_action_triggered)
+        file_menu.addSeparator()
+        quit_action = file_menu.addAction("&Quit")
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        quit_action.triggered.connect(self.close)
+
+        view_menu = menu_bar.addMenu("&View")
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for number, key in enumerate(self._order, start=1):
+            spec = self._specs[key]
+            action = view_menu.addAction(icons.icon(spec.icon_name), spec.title)
+            action.setCheckable(True)
+            group.addAction(action)
+            if number <= 9:
+                action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            action.triggered.connect(lambda _checked=False, key=key: self.show_page(key))
+            self._page_actions[key] = action
+        view_menu.addSeparator()
+        refresh_action = view_menu.addAction("&Refresh status")
+        refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
+        refresh_action.triggered.connect(self.refresh_status)
+
+        help_menu = menu_bar.addMenu("&Help")
+        about_action = help_menu.addAction("&About FieldRep")
+        about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        about_action.triggered.connect(self._on_about_action_triggered)
+
+    # -- pages --------------------------------------------------------------------------------
+
+    @property
+    def page_keys(self) -> list[str]:
+        return list(self._order)
+
+    @property
+    def current_page_key(self) -> str | None:
+        item = self.nav.currentItem()
+        return None if item is None else str(item.data(Qt.ItemDataRole.UserRole))
+
+    def page(self, key: str) -> QWidget | None:
+        """The page's widget if it has been built (pages are built on first show)."""
+        return self._built.get(key)
+
+    def show_page(self, key: str) -> None:
+        if key not in self._specs:
+            raise KeyError(f"no page {key!r}")
+        row = self._order.index(key)
+        if self.nav.currentRow() != row:
+            self.nav.setCurrentRow(row)  # -> _on_nav_current_row_changed does the rest
+        else:
+            self._activate(key)
+
+    def _activate(self, key: str) -> None:
+        widget = self._built.get(key)
+        if widget is None:
+            widget = self._build(self._specs[key])
+            self._built[key] = widget
+            self.stack.addWidget(widget)
+        self.stack.setCurrentWidget(widget)
+        self._page_actions[key].setChecked(True)
+        self.page_changed.emit(key)
+
+    def _build(self, spec: PageSpec) -> QWidget:
+        try:
+            return build_page(spec, self.context, self.runner)
+        except Exception as exc:
+            # One broken page must not take the whole window down; say what happened instead.
+            log.exception("page %s could not be built", spec.key)
+            label = QLabel(f"The {spec.title} page could not be opened: {exc}")
+            label.setObjectName("muted")
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setWordWrap(True)
+            return label
+
+    def _on_nav_current_row_changed(self, row: int) -> None:
+        if 0 <= row < len(self._order):
+            self._activate(self._order[row])
+
+    # -- status -------------------------------------------------------------------------------
+
+    def refresh_status(self) -> None:
+        """Re-read the signed-in user and the outbox length from the database."""
+        self.status.set_database(self.context.path)
+        self.status.set_user(self.context.user())
+        self.status.set_pending(self.context.writer.pending_count())
+
+    def set_online(self, online: bool) -> None:
+        """Show online/offline; the connectivity monitor and the sync engine drive this."""
+        self.status.set_online(online)
+
+    def _on_runner_task_finished(self, task: Task) -> None:
+        if task.kind in (TaskKind.WRITE, TaskKind.NETWORK):
+            self.refresh_status()
+
+    def _on_runner_task_failed(self, task: Task, error: BaseException) -> None:
+        # Non-modal: a failure in the background must not freeze the window behind a dialog.
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "FieldRep", f"{task.label} failed: {error}", parent=self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # -- menus --------------------------------------------------------------------------------
+
+    def _on_open_action_triggered(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self,
+            "Open a FieldRep database",
+            str(self.context.path.parent),
+            "FieldRep databases (*.db *.sqlite *.sqlite3);;All files (*)",
+        )
+        if path:
+            self.open_database_requested.emit(Path(path))
+
+    def _on_about_action_triggered(self) -> None:
+        QMessageBox.about(
+            self,
+            "About FieldRep",
+            f"<h3>FieldRep {fieldrep.__version__}</h3>"
+            "<p>Territories, accounts and referrals for field sales reps. Works offline and "
+            "syncs with your team's server when the network is back.</p>"
+            f"<p>Database: {self.context.path}</p>",
+        )
+
+    # -- settings -----------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        geometry = self._settings.value(_GEOMETRY_KEY)
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            state = self._settings.value(_STATE_KEY)
+            if isinstance(state, QByteArray):
+                self.restoreState(state)
+        else:
+            self.resize(DEFAULT_SIZE)
+            screen = QGuiApplication.primaryScreen()
+            if screen is not None:
+                frame = self.frameGeometry()
+                frame.moveCenter(screen.availableGeometry().center())
+                self.move(frame.topLeft())
+        key = self._settings.value(_PAGE_KEY)
+        self.show_page(key if isinstance(key, str) and key in self._specs else self._order[0])
+
+    def save_settings(self) -> None:
+        self._settings.setValue(_GEOMETRY_KEY, self.saveGeometry())
+        self._settings.setValue(_STATE_KEY, self.saveState())
+        if self.current_page_key is not None:
+            self._settings.setValue(_PAGE_KEY, self.current_page_key)
+        self._settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._status_timer.stop()
+        self.save_settings()
+        super().closeEvent(event)

@@ -1,0 +1,352 @@
+"""Background work for the desktop app: run an operation off the GUI thread and get its result back.
+
+In the shape of Anki's ``aqt/taskman.py`` + ``QueryOp``: :class:`TaskRunner` takes a plain function,
+runs it on a worker thread and hands its result (or its exception) back to the GUI thread through the
+signals of the :class:`Task` it returned. Operations never touch a widget and never share the GUI's
+SQLite connection: each receives the database *path* and opens its own connection (one per thread).
+
+Three kinds of work, three lanes:
+
+- ``TaskKind.WRITE``: database writes, serialised on one worker so two writes never race for the
+  SQLite write lock or interleave their outbox sequences;
+- ``TaskKind.READ``: long queries (reports, exports), in a small pool;
+- ``TaskKind.NETWORK``: sync and geocoding requests, in their own pool so a slow server never delays
+  a local query.
+
+An operation reports progress and notices cancellation through the :class:`Progress` it receives::
+
+    def rebuild(db_path: Path, progress: Progress) -> int:
+        ctx = Context.open(db_path)
+        try:
+            for i, chunk in enumerate(chunks):
+                progress.report(i, len(chunks), "Rebuilding...")   # raises Cancelled once cancelled
+                ...
+        finally:
+            ctx.close()
+
+    task = runner.run(rebuild, kind=TaskKind.WRITE, label="Rebuild", on_success=show_count)
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+Operation = Callable[[Path, "Progress"], Any]
+
+# How long an idle pool thread lingers before exiting; shutdown() joins them all anyway.
+_THREAD_EXPIRY_MS = 10_000
+
+
+class Cancelled(Exception):
+    """Raised inside an operation (by :meth:`Progress.report` / :meth:`Progress.check`) once cancelled."""
+
+
+class TaskKind(enum.Enum):
+    READ = "read"
+    WRITE = "write"
+    NETWORK = "network"
+
+
+class TaskState(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def done(self) -> bool:
+        return self in (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED)
+
+
+class Progress:
+    """What an operation gets to report progress and to notice cancellation; safe from any thread."""
+
+    def __init__(self, post: Callable[[int, int | None, str], None]) -> None:
+        self._post = post
+        self._cancel = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` if the user asked to stop; call it between units of work."""
+        if self._cancel.is_set():
+            raise Cancelled
+
+    def sleep(self, seconds: float) -> None:
+        """Wait (a retry back-off, a rate limit) but wake at once and raise :class:`Cancelled` on cancel."""
+        if self._cancel.wait(seconds):
+            raise Cancelled
+
+    def report(self, done: int, total: int | None = None, text: str = "") -> None:
+        """Tell the GUI how far along we are (``total=None``: unknown), then :meth:`check`."""
+        self.check()
+        self._post(done, total, text)
+
+
+class Task(QObject):
+    """One submitted operation. Its signals are emitted on the GUI thread, ``finished`` always last."""
+
+    progressed = Signal(int, int, str)  # done, total (-1: unknown), text
+    succeeded = Signal(object)  # the operation's return value
+    failed = Signal(object)  # the exception it raised
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(self, task_id: int, kind: TaskKind, label: str) -> None:
+        # No Qt parent: the task lives as long as Python holds it (the runner until it ends, then
+        # whoever kept the handle), so a long session does not pile up finished tasks.
+        super().__init__()
+        self.task_id = task_id
+        self.kind = kind
+        self.label = label
+        self.state = TaskState.QUEUED
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.progress_done = 0
+        self.progress_total: int | None = None
+        self.progress_text = ""
+        self.progress = Progress(self._post_progress)
+        # Set by the runner; progress updates are coalesced so a chatty loop cannot flood the GUI.
+        self._poster: Callable[[Callable[[], None]], None] | None = None
+        self._has_failure_handler = False
+        self._pending_progress: tuple[int, int | None, str] | None = None
+        self._progress_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Task {self.task_id} {self.label!r} {self.kind.value} {self.state.value}>"
+
+    def cancel(self) -> None:
+        """Ask the operation to stop; it ends as ``cancelled`` at its next progress report or check."""
+        self.progress.cancel()
+
+    @property
+    def is_cancel_requested(self) -> bool:
+        return self.progress.cancelled
+
+    # -- called on the worker thread ----------------------------------------------------------
+
+    def _post_progress(self, done: int, total: int | None, text: str) -> None:
+        with self._progress_lock:
+            already_posted = self._pending_progress is not None
+            self._pending_progress = (done, total, text)
+        if not already_posted and self._poster is not None:
+            self._poster(self._deliver_progress)
+
+    # -- called on the GUI thread -------------------------------------------------------------
+
+    def _deliver_progress(self) -> None:
+        with self._progress_lock:
+            pending, self._pending_progress = self._pending_progress, None
+        if pending is None or self.state.done:
+            return
+        done, total, text = pending
+        self.progress_done, self.progress_total, self.progress_text = done, total, text
+        self.progressed.emit(done, -1 if total is None else total, text)
+
+
+class _Job(QRunnable):
+    """Runs one task's operation on a pool thread and posts the outcome back to the GUI thread."""
+
+    def __init__(self, runner: TaskRunner, task: Task, op: Operation, db_path: Path) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._runner = runner
+        self._task = task
+        self._op = op
+        self._db_path = db_path
+
+    def run(self) -> None:
+        task = self._task
+        post = self._runner._post
+        if task.progress.cancelled:
+            post(lambda: self._runner._complete(task, TaskState.CANCELLED, None, None))
+            return
+        post(lambda: self._runner._mark_running(task))
+        try:
+            result = self._op(self._db_path, task.progress)
+        except Cancelled:
+            post(lambda: self._runner._complete(task, TaskState.CANCELLED, None, None))
+        except Exception as exc:  # delivered to the GUI, which decides how to tell the user
+            log.debug("task %r failed", task, exc_info=True)
+            post(lambda exc=exc: self._runner._complete(task, TaskState.FAILED, None, exc))
+        else:
+            # The work is done (a write has committed), so the result stands even if a cancel
+            # arrived in the meantime: reporting "cancelled" would hide a change that happened.
+            post(lambda: self._runner._complete(task, TaskState.SUCCEEDED, result, None))
+
+
+class TaskRunner(QObject):
+    """Runs operations off the GUI thread; lives on, and reports back to, the GUI thread."""
+
+    task_started = Signal(object)  # Task
+    task_finished = Signal(object)  # Task, after its own signals
+    task_failed = Signal(object, object)  # Task, exception: for a default error display
+    busy_changed = Signal(bool)
+
+    _closures_posted = Signal()
+
+    def __init__(self, db_path: Path, parent: QObject | None = None, *, pool_size: int = 4) -> None:
+        super().__init__(parent)
+        self.db_path = Path(db_path)
+        self._ids = itertools.count(1)
+        self._tasks: dict[int, Task] = {}
+        self._closures: deque[Callable[[], None]] = deque()
+        self._closures_lock = threading.Lock()
+        self._closed = False
+        self._pools = {
+            TaskKind.WRITE: self._make_pool("fieldrep-write", 1),
+            TaskKind.READ: self._make_pool("fieldrep-read", pool_size),
+            TaskKind.NETWORK: self._make_pool("fieldrep-net", pool_size),
+        }
+        # Queued: the worker only appends to a deque and emits; the GUI thread drains it.
+        self._closures_posted.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+
+    def _make_pool(self, name: str, size: int) -> QThreadPool:
+        pool = QThreadPool(self)
+        pool.setObjectName(name)
+        pool.setMaxThreadCount(size)
+        pool.setExpiryTimeout(_THREAD_EXPIRY_MS)
+        return pool
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        op: Operation,
+        *,
+        kind: TaskKind = TaskKind.READ,
+        label: str = "",
+        on_success: Callable[[Any], None] | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> Task:
+        """Start ``op(db_path, progress)`` on the lane for ``kind``; callbacks run on the GUI thread.
+
+        A task without ``on_failure`` reports its exception through :attr:`task_failed` (the main
+        window shows it), so no error passes silently.
+        """
+        if self._closed:
+            raise RuntimeError("the task runner has been shut down")
+        task = Task(next(self._ids), kind, label or getattr(op, "__name__", "task"))
+        task._poster = self._post
+        if on_success is not None:
+            task.succeeded.connect(on_success)
+        if on_failure is not None:
+            task.failed.connect(on_failure)
+        if on_progress is not None:
+            task.progressed.connect(on_progress)
+        if on_cancelled is not None:
+            task.cancelled.connect(on_cancelled)
+        task._has_failure_handler = on_failure is not None
+        was_idle = not self._tasks
+        self._tasks[task.task_id] = task
+        self._pools[kind].start(_Job(self, task, op, self.db_path))
+        self.task_started.emit(task)
+        if was_idle:
+            self.busy_changed.emit(True)
+        return task
+
+    @property
+    def active_tasks(self) -> list[Task]:
+        """Tasks submitted and not yet finished, oldest first."""
+        return list(self._tasks.values())
+
+    @property
+    def is_idle(self) -> bool:
+        return not self._tasks
+
+    @property
+    def threads_in_use(self) -> int:
+        """Worker threads currently running an operation (diagnostics and tests)."""
+        return sum(pool.activeThreadCount() for pool in self._pools.values())
+
+    def cancel_all(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+
+    def wait_for_idle(self) -> None:
+        """Block until every submitted operation has ended, then deliver their results.
+
+        The workers never wait for the GUI thread, so blocking it here cannot deadlock; operations
+        must however honour cancellation for this to return promptly after :meth:`cancel_all`.
+        """
+        for pool in self._pools.values():
+            pool.waitForDone()
+        self._drain()
+
+    def shutdown(self) -> None:
+        """Cancel everything, wait for the workers and join their threads; no thread survives."""
+        if self._closed:
+            return
+        self._closed = True
+        self.cancel_all()
+        self.wait_for_idle()
+        for pool in self._pools.values():
+            pool.clear()
+            pool.waitForDone()  # also ends and removes the pool's idle threads
+
+    # -- worker -> GUI plumbing ---------------------------------------------------------------
+
+    def _post(self, closure: Callable[[], None]) -> None:
+        """Queue ``closure`` to run on the GUI thread (callable from any thread)."""
+        with self._closures_lock:
+            self._closures.append(closure)
+        self._closures_posted.emit()
+
+    @Slot()
+    def _drain(self) -> None:
+        while True:
+            with self._closures_lock:
+                if not self._closures:
+                    return
+                closure = self._closures.popleft()
+            try:
+                closure()
+            except Exception:  # a broken callback must not stop later results from arriving
+                log.exception("a task callback failed")
+
+    def _mark_running(self, task: Task) -> None:
+        if task.state is TaskState.QUEUED:
+            task.state = TaskState.RUNNING
+
+    def _complete(
+        self, task: Task, state: TaskState, result: Any, error: BaseException | None
+    ) -> None:
+        if task.state.done:
+            return
+        task._deliver_progress()  # a last progress update must not arrive after the outcome
+        task.state = state
+        task.result = result
+        task.error = error
+        self._tasks.pop(task.task_id, None)
+        if state is TaskState.SUCCEEDED:
+            task.succeeded.emit(result)
+        elif state is TaskState.FAILED:
+            task.failed.emit(error)
+            if not task._has_failure_handler:
+                log.error("task %r failed: %s", task, error, exc_info=error)
+                self.task_failed.emit(task, error)
+        else:
+            task.cancelled.emit()
+        task.finished.emit()
+        self.task_finished.emit(task)
+        if not self._tasks:
+            self.busy_changed.emit(False)

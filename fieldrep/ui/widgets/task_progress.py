@@ -1,0 +1,93 @@
+"""A compact progress line for background tasks: what is running, how far, and a Cancel button.
+
+Attach it to a :class:`~fieldrep.ui.tasks.TaskRunner` to follow whatever task is running (the status
+bar does this), or call :meth:`TaskProgressWidget.track` to follow one task (a page's own work).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from fieldrep.ui.tasks import Task, TaskRunner
+
+
+class TaskProgressWidget(QWidget):
+    """Label + progress bar + Cancel; hidden while nothing it follows is running."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._runner: TaskRunner | None = None
+        self._task: Task | None = None
+        self.label = QLabel()
+        self.label.setObjectName("muted")
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(False)
+        self.bar.setFixedWidth(140)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 2, 10, 2)
+        layout.setSpacing(10)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel_button)
+        self.hide()
+
+    @property
+    def task(self) -> Task | None:
+        return self._task
+
+    def attach(self, runner: TaskRunner) -> None:
+        """Follow the runner: show the oldest running task, then the next, until it is idle."""
+        self._runner = runner
+        runner.task_started.connect(self._on_runner_task_started)
+
+    def track(self, task: Task) -> None:
+        """Follow one task until it finishes."""
+        self._disconnect()
+        self._task = task
+        task.progressed.connect(self._on_task_progressed)
+        task.finished.connect(self._on_task_finished)
+        self.label.setText(task.label)
+        self._show_progress(task.progress_done, task.progress_total)
+        self.cancel_button.setEnabled(not task.is_cancel_requested)
+        self.show()
+
+    def _show_progress(self, done: int, total: int | None) -> None:
+        if total is None or total <= 0:
+            self.bar.setRange(0, 0)  # busy indicator: we do not know how long it takes
+        else:
+            self.bar.setRange(0, total)
+            self.bar.setValue(min(done, total))
+
+    def _disconnect(self) -> None:
+        if self._task is not None:
+            self._task.progressed.disconnect(self._on_task_progressed)
+            self._task.finished.disconnect(self._on_task_finished)
+        self._task = None
+
+    def _on_runner_task_started(self, task: Task) -> None:
+        if self._task is None:
+            self.track(task)
+
+    def _on_task_finished(self) -> None:
+        self._disconnect()
+        pending = self._runner.active_tasks if self._runner is not None else []
+        if pending:
+            self.track(pending[0])
+        else:
+            self.hide()
+
+    def _on_task_progressed(self, done: int, total: int, text: str) -> None:
+        if self._task is None:
+            return
+        self.label.setText(text or self._task.label)
+        self._show_progress(done, None if total < 0 else total)
+
+    def _on_cancel_button_clicked(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self.cancel_button.setEnabled(False)
+            self.label.setText(f"Cancelling {self._task.label}...")

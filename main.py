@@ -1,0 +1,3 @@
+from fieldrep.app import main
+
+raise SystemExit(main())

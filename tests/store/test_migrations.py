@@ -1,0 +1,199 @@
+"""Opening and migrating databases: empty -> latest, saved fixtures -> latest, and every bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fieldrep.store import migrations
+from fieldrep.store.catalog import synced_tables
+from fieldrep.store.db import open_db
+from fieldrep.store.errors import NewerDatabaseError, StoreError
+from fieldrep.store.migrations import LATEST_VERSION, schema_version
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXPECTED_TABLES = {
+    "users",
+    "territories",
+    "territory_members",
+    "assignment_history",
+    "accounts",
+    "contacts",
+    "visits",
+    "tasks",
+    "deals",
+    "quotas",
+    "referrals",
+    "referral_events",
+    "reward_rules",
+    "rewards",
+    "notifications",
+}
+
+
+def _digest(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def test_empty_database_migrates_to_latest_with_pragmas(db_path: Path) -> None:
+    db = open_db(db_path)
+    conn = db.conn
+    assert schema_version(conn) == LATEST_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert set(db.table_names()) >= EXPECTED_TABLES
+    assert set(synced_tables()) == EXPECTED_TABLES
+    # A fresh database needs no backup copy.
+    assert not list(db_path.parent.glob("*.bak"))
+    conn.close()
+
+
+def test_every_synced_table_has_uuid_key_and_sync_metadata(db_path: Path) -> None:
+    db = open_db(db_path)
+    for name in EXPECTED_TABLES:
+        cols = {c.name: c for c in db[name].columns}
+        assert cols["id"].is_pk, name
+        assert {"_clocks", "_version"} <= set(cols), name
+    db.conn.close()
+
+
+@pytest.mark.parametrize("fixture", sorted(FIXTURES.glob("schema_v*.sqlite")), ids=lambda p: p.stem)
+def test_saved_fixture_migrates_to_latest_keeping_rows(tmp_path: Path, fixture: Path) -> None:
+    path = tmp_path / "old.db"
+    shutil.copy(fixture, path)
+    old_version = int(fixture.stem.removeprefix("schema_v"))
+    db = open_db(path)
+    assert schema_version(db.conn) == LATEST_VERSION
+    assert db["accounts"].count == 1
+    assert next(db["accounts"].rows)["name"] == "Acme Tools"
+    assert db["visits"].count == 1
+    backups = list(tmp_path.glob("old.db.v*.bak"))
+    if old_version < LATEST_VERSION:
+        assert [b.name for b in backups] == [f"old.db.v{old_version}.bak"]
+    db.conn.close()
+
+
+def test_opening_twice_is_idempotent(db_path: Path) -> None:
+    open_db(db_path).conn.close()
+    db = open_db(db_path)
+    assert schema_version(db.conn) == LATEST_VERSION
+    db.conn.close()
+
+
+def test_newer_database_is_refused_untouched(tmp_path: Path) -> None:
+    db_path = tmp_path / "newer.db"
+    shutil.copy(FIXTURES / "schema_v1.sqlite", db_path)  # rollback-journal mode, as saved
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version = {LATEST_VERSION + 5}")
+    conn.close()
+    before = _digest(db_path)
+    with pytest.raises(NewerDatabaseError, match="newer FieldRep"):
+        open_db(db_path)
+    assert _digest(db_path) == before
+    assert not Path(f"{db_path}-wal").exists()
+
+
+def test_non_sqlite_file_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 50)
+    before = _digest(path)
+    with pytest.raises(StoreError, match="not a FieldRep database"):
+        open_db(path)
+    assert _digest(path) == before
+
+
+def test_corrupt_sqlite_file_is_refused_untouched(tmp_path: Path, db_path: Path) -> None:
+    db = open_db(db_path)
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.conn.close()
+    data = bytearray(db_path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # smash the schema page, keep the header
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(bytes(data))
+    before = _digest(path)
+    with pytest.raises(StoreError):
+        open_db(path)
+    assert _digest(path) == before
+
+
+def test_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a folder"):
+        open_db(tmp_path)
+
+
+def test_read_only_folder_is_refused_even_for_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root ignores permission bits, so emulate what os.access reports for a read-only mount."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    real_access = os.access
+
+    def access(path: object, mode: int) -> bool:
+        if Path(str(path)) == folder and mode & os.W_OK:
+            return False
+        return real_access(path, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    with pytest.raises(StoreError, match="read-only"):
+        open_db(folder / "x.db")
+    assert not (folder / "x.db").exists()
+
+
+def test_failed_migration_step_rolls_back_and_leaves_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step that fails half-way (as on a full disk) must leave the old schema and rows intact."""
+    path = tmp_path / "old.db"
+    shutil.copy(FIXTURES / "schema_v1.sqlite", path)
+
+    def broken_step(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE half_done (x INTEGER)")
+        conn.execute("ALTER TABLE accounts ADD COLUMN half_done INTEGER")
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken_step])
+    monkeypatch.setattr(migrations, "LATEST_VERSION", len(migrations.MIGRATIONS))
+    with pytest.raises(StoreError, match=r"disk is full.*left as it was"):
+        open_db(path)
+    conn = sqlite3.connect(path)
+    try:
+        assert schema_version(conn) == len(migrations.MIGRATIONS) - 1
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert "half_done" not in tables
+        cols = {r[1] for r in conn.execute("PRAGMA table_info(accounts)")}
+        assert "half_done" not in cols
+        assert conn.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1
+    finally:
+        conn.close()
+    # The copy taken before migrating is a complete, openable database.
+    backup = tmp_path / "old.db.v1.bak"
+    check = sqlite3.connect(backup)
+    assert check.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1
+    check.close()
+
+
+def test_backup_failure_stops_before_migrating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    shutil.copy(FIXTURES / "schema_v1.sqlite", path)
+    ran: list[bool] = []
+
+    def new_step(conn: sqlite3.Connection) -> None:
+        ran.append(True)
+
+    def failing_backup(conn: sqlite3.Connection, target: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, new_step])
+    monkeypatch.setattr(migrations, "LATEST_VERSION", len(migrations.MIGRATIONS))
+    monkeypatch.setattr(migrations, "backup", failing_backup)
+    with pytest.raises(StoreError, match="nothing was changed"):
+        open_db(path)
+    assert not ran

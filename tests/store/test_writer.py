@@ -1,0 +1,226 @@
+"""The writer: every write and its outbox entry commit together, or neither does."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import fieldrep
+from fieldrep.services.context import Context
+from fieldrep.store.catalog import synced_tables
+from fieldrep.store.errors import StoreError, ValidationError
+
+
+def _outbox(ctx: Context) -> list[dict[str, object]]:
+    return list(ctx.db.query("SELECT * FROM outbox ORDER BY seq"))
+
+
+def test_insert_update_delete_each_append_to_outbox(ctx: Context) -> None:
+    w = ctx.writer
+    account = w.insert("accounts", {"name": "Acme", "postal_code": "02139"})
+    changed = w.update("accounts", account, {"name": "Acme Inc", "postal_code": "02139"})
+    assert set(changed) == {"name", "updated_at"}  # postal_code did not change
+    assert w.update("accounts", account, {"name": "Acme Inc"}) == {}
+    assert w.delete("accounts", account)
+    assert not w.delete("accounts", account)
+
+    entries = _outbox(ctx)
+    assert [(e["op"], e["row_id"]) for e in entries] == [
+        ("upsert", account),
+        ("upsert", account),
+        ("delete", account),
+    ]
+    assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
+    first = json.loads(str(entries[0]["fields"]))
+    assert first["name"] == "Acme"
+    assert set(json.loads(str(entries[0]["clocks"]))) == set(first)
+    assert json.loads(str(entries[1]["fields"]))["name"] == "Acme Inc"
+    tomb = ctx.db.execute("SELECT clock FROM tombstones WHERE row_id = ?", [account]).fetchone()
+    assert tomb is not None
+    assert tomb[0].endswith("@" + w.device_id)
+
+
+def test_field_clocks_advance_only_for_changed_fields(ctx: Context) -> None:
+    w = ctx.writer
+    account = w.insert("accounts", {"name": "Acme", "city": "Boston"})
+    before = json.loads(ctx.db["accounts"].get(account)["_clocks"])
+    w.update("accounts", account, {"city": "Cambridge"})
+    after = json.loads(ctx.db["accounts"].get(account)["_clocks"])
+    assert after["name"] == before["name"]
+    assert after["city"] > before["city"]
+
+
+def test_failed_insert_leaves_neither_row_nor_outbox(ctx: Context) -> None:
+    w = ctx.writer
+    with pytest.raises(ValidationError, match=r"accounts\.lat"):
+        w.insert("accounts", {"name": "Nowhere", "lat": 123.0})
+    assert ctx.db["accounts"].count == 0
+    assert _outbox(ctx) == []
+
+
+def test_failed_bulk_insert_is_all_or_nothing(ctx: Context) -> None:
+    rows = [{"name": f"Shop {i}"} for i in range(500)] + [{"name": None}]
+    with pytest.raises(ValidationError, match=r"accounts\.name is required"):
+        ctx.writer.insert_many("accounts", rows)
+    assert ctx.db["accounts"].count == 0
+    assert _outbox(ctx) == []
+
+
+def test_exception_inside_transaction_rolls_back_every_write(ctx: Context) -> None:
+    w = ctx.writer
+
+    def write_then_crash() -> None:
+        with w.transaction():
+            w.insert("accounts", {"name": "A"})
+            w.insert("contacts", {"first_name": "B"})
+            raise RuntimeError("crash between writes")
+
+    with pytest.raises(RuntimeError):
+        write_then_crash()
+    assert ctx.db["accounts"].count == 0
+    assert ctx.db["contacts"].count == 0
+    assert _outbox(ctx) == []
+
+
+def test_failed_update_leaves_row_and_outbox_as_they_were(ctx: Context) -> None:
+    w = ctx.writer
+    account = w.insert("accounts", {"name": "Acme"})
+    row_before = ctx.db["accounts"].get(account)
+    outbox_before = _outbox(ctx)
+    with pytest.raises(ValidationError, match="status"):
+        w.update("accounts", account, {"name": "Renamed", "status": "bogus"})
+    assert ctx.db["accounts"].get(account) == row_before
+    assert _outbox(ctx) == outbox_before
+
+
+def test_unknown_table_or_field_is_refused(ctx: Context) -> None:
+    with pytest.raises(KeyError, match="unknown table"):
+        ctx.writer.insert("accounts; DROP TABLE users", {"name": "x"})
+    with pytest.raises(ValidationError, match="no field 'nam'"):
+        ctx.writer.insert("accounts", {"nam": "x"})
+    with pytest.raises(ValidationError, match="no field"):
+        ctx.writer.update("accounts", "x", {"_clocks": "{}"})
+
+
+def test_insert_only_tables_refuse_edits(ctx: Context) -> None:
+    visit = ctx.writer.insert(
+        "visits", {"account_id": "a", "user_id": "u", "visited_at": "2026-11-20T10:00:00Z"}
+    )
+    with pytest.raises(ValidationError, match="cannot be changed"):
+        ctx.writer.update("visits", visit, {"notes": "later"})
+    with pytest.raises(ValidationError, match="cannot be deleted"):
+        ctx.writer.delete("visits", visit)
+
+
+def test_update_of_missing_row_is_a_clear_error(ctx: Context) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        ctx.writer.update("accounts", "nope", {"name": "x"})
+
+
+def test_device_id_and_clock_survive_reopening(db_path: Path) -> None:
+    first = Context.open(db_path)
+    device = first.writer.device_id
+    first.writer.insert("accounts", {"name": "A"})
+    last = first.writer.clock.last
+    first.close()
+    second = Context.open(db_path)
+    assert second.writer.device_id == device
+    assert second.writer.clock.last == last
+    assert second.writer.clock.now() > last
+    second.close()
+
+
+def test_write_committed_before_a_killed_process_is_durable(db_path: Path) -> None:
+    """A second connection (as after a crash and restart) sees committed rows and their outbox."""
+    ctx = Context.open(db_path)
+    ctx.writer.insert("accounts", {"name": "Durable"})
+    other = sqlite3.connect(db_path)
+    assert other.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1
+    assert other.execute("SELECT count(*) FROM outbox").fetchone()[0] == 1
+    other.close()
+    ctx.close()
+
+
+WRITE_SQL = re.compile(
+    r"\b(?:(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|DELETE\s+FROM|REPLACE\s+INTO)\s+[\"'`\[]?(\w+)"
+    r"|UPDATE\s+(?:OR\s+\w+\s+)?[\"'`\[]?(\w+)[\"'`\]]?\s+SET\b)",
+    re.IGNORECASE,
+)
+# Modules allowed to write synced tables without the outbox: the writer itself, and the sync engine
+# and server, which apply changes that came FROM the server and must not echo back into the outbox.
+ALLOWED_WRITERS = {"store/writer.py"}
+ALLOWED_PREFIXES = ("sync/", "server/")
+
+
+def test_no_module_writes_synced_tables_around_the_writer() -> None:
+    """Static guard: raw SQL writing a synced table appears only in the writer (and sync/server)."""
+    root = Path(fieldrep.__file__).parent
+    synced = set(synced_tables())
+    offenders: list[str] = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        if rel in ALLOWED_WRITERS or rel.startswith(ALLOWED_PREFIXES):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for match in WRITE_SQL.finditer(node.value):
+                    if (match.group(1) or match.group(2)).lower() in synced:
+                        offenders.append(f"{rel}:{node.lineno}: {match.group(0)}")
+    assert offenders == []
+
+
+def test_no_module_uses_sqlite_utils_writes_on_synced_tables() -> None:
+    """sqlite-utils' insert/upsert/update/delete bypass the outbox (and commit on their own)."""
+    root = Path(fieldrep.__file__).parent
+    pattern = re.compile(
+        r"\[\s*[\"'](" + "|".join(synced_tables()) + r")[\"']\s*\]\s*\.\s*"
+        r"(insert|insert_all|upsert|upsert_all|update|delete|delete_where)\b"
+    )
+    offenders = [
+        f"{p.relative_to(root)}: {m.group(0)}"
+        for p in root.rglob("*.py")
+        for m in pattern.finditer(p.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+KILLED_WRITER = """
+import sys
+from fieldrep.services.context import Context
+ctx = Context.open(sys.argv[1])
+ctx.writer.insert("accounts", {"name": "committed before the crash"})
+with ctx.writer.transaction():
+    ctx.writer.insert_many("accounts", [{"name": f"half {i}"} for i in range(5000)])
+    print("inside", flush=True)
+    sys.stdin.readline()  # wait here, mid-transaction, until the parent kills us
+"""
+
+
+def test_process_killed_mid_transaction_leaves_no_half_write(db_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(db_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "inside"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    ctx = Context.open(db_path)
+    try:
+        names = [r["name"] for r in ctx.db.query("SELECT name FROM accounts")]
+        assert names == ["committed before the crash"]
+        assert ctx.writer.pending_count() == 1
+    finally:
+        ctx.close()

@@ -1,0 +1,279 @@
+"""The background task runner: results, progress, cancellation, errors and lanes, on real threads."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from fieldrep.services.context import Context
+from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner, TaskState
+from fieldrep.ui.widgets.task_progress import TaskProgressWidget
+
+# Safety net only: a broken runner fails the test instead of hanging it. Never a speed limit.
+SAFETY_S = 10.0
+
+
+def test_result_arrives_on_the_gui_thread(qtbot: QtBot, runner: TaskRunner) -> None:
+    gui_thread = threading.get_ident()
+    seen: dict[str, int] = {}
+
+    def op(db_path: Path, progress: Progress) -> int:
+        seen["op"] = threading.get_ident()
+        return 42
+
+    def on_success(value: int) -> None:
+        seen["callback"] = threading.get_ident()
+        seen["value"] = value
+
+    task = runner.run(op, on_success=on_success)
+    with qtbot.waitSignal(task.finished):
+        pass
+    assert seen["value"] == 42
+    assert seen["callback"] == gui_thread
+    assert seen["op"] != gui_thread
+    assert task.state is TaskState.SUCCEEDED
+    assert task.result == 42
+    assert runner.is_idle
+
+
+def test_progress_reaches_the_gui_in_order(qtbot: QtBot, runner: TaskRunner) -> None:
+    received: list[tuple[int, int, str]] = []
+
+    def op(db_path: Path, progress: Progress) -> str:
+        for step in range(1, 6):
+            progress.report(step, 5, f"step {step}")
+        return "done"
+
+    task = runner.run(op, on_progress=lambda d, t, s: received.append((d, t, s)))
+    with qtbot.waitSignal(task.finished):
+        pass
+    # Updates are coalesced, so not every step must arrive, but the last one must, in order,
+    # and before the result.
+    assert received, "no progress arrived"
+    assert received[-1] == (5, 5, "step 5")
+    assert [d for d, _t, _s in received] == sorted(d for d, _t, _s in received)
+    assert (task.progress_done, task.progress_total, task.progress_text) == (5, 5, "step 5")
+
+
+def test_unknown_total_is_reported_as_minus_one(qtbot: QtBot, runner: TaskRunner) -> None:
+    def op(db_path: Path, progress: Progress) -> None:
+        progress.report(3, None, "counting")
+
+    task = runner.run(op)
+    with qtbot.waitSignal(task.progressed) as blocker:
+        pass
+    assert blocker.args == [3, -1, "counting"]
+    qtbot.waitUntil(lambda: runner.is_idle)
+
+
+def test_cancel_stops_a_running_operation(qtbot: QtBot, runner: TaskRunner) -> None:
+    started = threading.Event()
+    successes: list[object] = []
+
+    def op(db_path: Path, progress: Progress) -> str:
+        started.set()
+        progress.sleep(3600)  # wakes as soon as the task is cancelled
+        return "ran to the end"
+
+    task = runner.run(op, kind=TaskKind.NETWORK, on_success=successes.append)
+    qtbot.waitUntil(started.is_set)
+    with qtbot.waitSignal(task.cancelled):
+        task.cancel()
+    assert task.state is TaskState.CANCELLED
+    assert successes == []
+    qtbot.waitUntil(lambda: runner.is_idle)
+
+
+def test_cancel_before_start_never_runs_the_operation(qtbot: QtBot, runner: TaskRunner) -> None:
+    gate = threading.Event()
+    ran: list[str] = []
+
+    def blocker_op(db_path: Path, progress: Progress) -> None:
+        assert gate.wait(SAFETY_S)
+        ran.append("first")
+
+    def queued_op(db_path: Path, progress: Progress) -> None:
+        ran.append("second")
+
+    first = runner.run(blocker_op, kind=TaskKind.WRITE)
+    second = runner.run(queued_op, kind=TaskKind.WRITE)  # waits behind the first on the write lane
+    second.cancel()
+    gate.set()
+    with qtbot.waitSignals([first.finished, second.finished]):
+        pass
+    assert first.state is TaskState.SUCCEEDED
+    assert second.state is TaskState.CANCELLED
+    assert ran == ["first"]
+
+
+def test_exception_is_delivered_as_an_error(qtbot: QtBot, runner: TaskRunner) -> None:
+    errors: list[BaseException] = []
+    unhandled: list[object] = []
+    runner.task_failed.connect(lambda task, exc: unhandled.append(exc))
+
+    def op(db_path: Path, progress: Progress) -> None:
+        raise ValueError("the server said no")
+
+    task = runner.run(op, on_failure=errors.append)
+    with qtbot.waitSignal(task.finished):
+        pass
+    assert task.state is TaskState.FAILED
+    assert len(errors) == 1
+    assert isinstance(errors[0], ValueError)
+    assert str(errors[0]) == "the server said no"
+    assert task.error is errors[0]
+    assert unhandled == [], "a handled failure must not also go to the default error display"
+
+
+def test_unhandled_exception_goes_to_task_failed(
+    qtbot: QtBot, runner: TaskRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    def op(db_path: Path, progress: Progress) -> None:
+        raise RuntimeError("disk full")
+
+    with qtbot.waitSignal(runner.task_failed) as blocker:
+        runner.run(op, label="Export")
+    task, error = blocker.args
+    assert task.label == "Export"
+    assert isinstance(error, RuntimeError)
+    assert "Export" in caplog.text
+    assert "disk full" in caplog.text
+
+
+def test_a_failing_callback_does_not_block_later_results(qtbot: QtBot, runner: TaskRunner) -> None:
+    def broken_callback(value: object) -> None:
+        raise KeyError("bug in a page")
+
+    results: list[object] = []
+    with qtbot.captureExceptions() as exceptions:
+        first = runner.run(lambda db, p: 1, on_success=broken_callback)
+        second = runner.run(lambda db, p: 2, on_success=results.append)
+        with qtbot.waitSignals([first.finished, second.finished]):
+            pass
+    assert results == [2]
+    assert [type(exc) for _type, exc, _tb in exceptions] == [KeyError]
+    assert runner.is_idle
+
+
+def test_writes_are_serialised_on_one_worker(qtbot: QtBot, runner: TaskRunner) -> None:
+    second_submitted = threading.Event()
+    second_started = threading.Event()
+    observations: dict[str, object] = {}
+
+    def first(db_path: Path, progress: Progress) -> int:
+        assert second_submitted.wait(SAFETY_S)
+        # If writes were not serialised the second would start now, while we still hold the lane.
+        observations["second_started_meanwhile"] = second_started.wait(0.3)
+        return threading.get_ident()
+
+    def second(db_path: Path, progress: Progress) -> int:
+        second_started.set()
+        return threading.get_ident()
+
+    t1 = runner.run(first, kind=TaskKind.WRITE)
+    t2 = runner.run(second, kind=TaskKind.WRITE)
+    second_submitted.set()
+    with qtbot.waitSignals([t1.finished, t2.finished]):
+        pass
+    assert observations["second_started_meanwhile"] is False
+    assert t1.result == t2.result, "both writes should run on the one write worker"
+
+
+def test_reads_run_in_parallel(qtbot: QtBot, runner: TaskRunner) -> None:
+    # The contrast to the write lane: two reads meet at a barrier only if they run at once.
+    barrier = threading.Barrier(2, timeout=SAFETY_S)
+
+    def op(db_path: Path, progress: Progress) -> int:
+        return barrier.wait()
+
+    tasks = [runner.run(op, kind=TaskKind.READ) for _ in range(2)]
+    with qtbot.waitSignals([t.finished for t in tasks]):
+        pass
+    assert all(t.state is TaskState.SUCCEEDED for t in tasks)
+    assert sorted(t.result for t in tasks) == [0, 1]
+
+
+def test_each_worker_uses_its_own_connection(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
+    def add_users(db_path: Path, progress: Progress) -> int:
+        worker_ctx = Context.open(db_path)
+        try:
+            for n in range(3):
+                worker_ctx.writer.insert(
+                    "users", {"username": f"rep{n}", "display_name": f"Rep {n}", "role": "rep"}
+                )
+            return id(worker_ctx.db.conn)
+        finally:
+            worker_ctx.close()
+
+    task = runner.run(add_users, kind=TaskKind.WRITE)
+    with qtbot.waitSignal(task.finished):
+        pass
+    assert task.state is TaskState.SUCCEEDED, task.error
+    assert task.result != id(ctx.db.conn)
+    assert ctx.db.execute("SELECT count(*) FROM users").fetchone()[0] == 3
+    assert ctx.db.execute("SELECT count(*) FROM outbox WHERE tbl = 'users'").fetchone()[0] == 3
+
+
+def test_wait_for_idle_delivers_results(runner: TaskRunner) -> None:
+    results: list[int] = []
+    for n in range(6):
+        runner.run(lambda db, p, n=n: n * n, kind=TaskKind.NETWORK, on_success=results.append)
+    runner.wait_for_idle()
+    assert sorted(results) == [0, 1, 4, 9, 16, 25]
+    assert runner.is_idle
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+def test_shutdown_cancels_and_leaves_no_thread(qtbot: QtBot, db_path: Path) -> None:
+    runner = TaskRunner(db_path)
+    started = threading.Barrier(3, timeout=SAFETY_S)
+    workers: list[int] = []
+    outcomes: list[str] = []
+
+    def long_op(db_path: Path, progress: Progress) -> None:
+        workers.append(threading.get_native_id())
+        started.wait()
+        progress.sleep(3600)
+
+    for kind in (TaskKind.READ, TaskKind.NETWORK):
+        runner.run(long_op, kind=kind, on_cancelled=lambda: outcomes.append("cancelled"))
+    started.wait()  # both are running, each on its own thread
+    live = set(os.listdir("/proc/self/task"))
+    assert {str(tid) for tid in workers} <= live
+    runner.shutdown()
+    assert outcomes == ["cancelled", "cancelled"]
+    assert runner.is_idle
+    assert runner.threads_in_use == 0
+    # The worker threads themselves have exited (not merely gone idle in their pools).
+    assert not {str(tid) for tid in workers} & set(os.listdir("/proc/self/task"))
+    with pytest.raises(RuntimeError, match="shut down"):
+        runner.run(long_op)
+
+
+def test_progress_widget_follows_and_cancels(qtbot: QtBot, runner: TaskRunner) -> None:
+    widget = TaskProgressWidget()
+    qtbot.addWidget(widget)
+    widget.attach(runner)
+    reported = threading.Event()
+
+    def op(db_path: Path, progress: Progress) -> None:
+        progress.report(2, 10, "Geocoding accounts")
+        reported.set()
+        progress.sleep(3600)
+
+    task = runner.run(op, kind=TaskKind.NETWORK, label="Geocode")
+    assert widget.task is task
+    assert not widget.isHidden()
+    qtbot.waitUntil(lambda: widget.label.text() == "Geocoding accounts")
+    assert (widget.bar.value(), widget.bar.maximum()) == (2, 10)
+    with qtbot.waitSignal(task.cancelled):
+        qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)
+    assert widget.isHidden()
+    assert widget.task is None
