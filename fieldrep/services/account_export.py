@@ -1,0 +1,92 @@
+"""Exporting the current (filtered, sorted) account list to CSV or XLSX.
+
+Rows stream from SQLite to the file, so exporting 100,000 accounts never holds them all in memory.
+The file is written beside its final name and renamed at the end: an interrupted export leaves no
+half file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+from fieldrep.store.accounts_repository import AccountFilter, AccountsRepository, Sort
+
+ALL_ACCOUNTS = AccountFilter()
+BY_NAME = Sort()
+
+FORMATS = (".csv", ".xlsx")
+# A cell starting with one of these is a formula to Excel; exported text must never run as one.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ExportError(Exception):
+    """The export could not be written; the message says why in one sentence."""
+
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def export_accounts(
+    conn: Any, path: str | Path, flt: AccountFilter = ALL_ACCOUNTS, sort: Sort = BY_NAME
+) -> int:
+    """Write the accounts matching ``flt`` to ``path`` (.csv or .xlsx); returns the row count."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ExportError(f"cannot export to {path.name}: use a .csv or .xlsx file name")
+    if not path.parent.exists():
+        raise ExportError(f"the folder {path.parent} does not exist")
+    columns, rows = AccountsRepository(conn).rows_for_export(flt, sort)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        count = (
+            _write_csv(partial, columns, rows)
+            if suffix == ".csv"
+            else _write_xlsx(partial, columns, rows)
+        )
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return count
+
+
+def _write_csv(path: Path, columns: list[str], rows: Any) -> int:
+    count = 0
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:
+        out = csv.writer(fh)
+        out.writerow(columns)
+        for row in rows:
+            out.writerow([_safe(v) for v in row])
+            count += 1
+    return count
+
+
+def _write_xlsx(path: Path, columns: list[str], rows: Any) -> int:
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Accounts")
+    sheet.freeze_panes = "B2"
+    bold = Font(bold=True)
+    header = []
+    for name in columns:
+        cell = WriteOnlyCell(sheet, value=name)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    count = 0
+    for row in rows:
+        # openpyxl writes str cells as text (never formulas) only if they do not start with "=".
+        sheet.append([_safe(v) for v in row])
+        count += 1
+    book.save(path)
+    return count

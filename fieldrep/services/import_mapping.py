@@ -1,0 +1,219 @@
+"""Which column of an import file feeds which field: matching headers by names and synonyms.
+
+The guess is only a proposal: the GUI shows it and lets the user change it, the CLI uses it as is.
+Headers are compared after folding case and dropping everything but letters and digits, so
+"Postal Code", "postal_code" and "POSTALCODE" are the same header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ImportField:
+    name: str
+    label: str
+    synonyms: tuple[str, ...]
+    required: bool = False
+
+
+ACCOUNT_FIELDS: tuple[ImportField, ...] = (
+    ImportField(
+        "name",
+        "Account name",
+        (
+            "name",
+            "account",
+            "account name",
+            "company",
+            "company name",
+            "business",
+            "business name",
+            "organisation",
+            "organization",
+            "organisation name",
+            "organization name",
+            "customer",
+            "customer name",
+            "client",
+            "firm",
+            "legal name",
+            "accountname",
+        ),
+        required=True,
+    ),
+    ImportField("industry", "Industry", ("industry", "sector", "vertical", "segment", "branch")),
+    ImportField(
+        "size",
+        "Size band",
+        ("size", "company size", "size band", "employee band", "employee range"),
+    ),
+    ImportField(
+        "employees",
+        "Employees",
+        (
+            "employees",
+            "employee count",
+            "headcount",
+            "number of employees",
+            "no of employees",
+            "staff",
+            "num employees",
+            "fte",
+        ),
+    ),
+    ImportField(
+        "potential",
+        "Potential",
+        (
+            "potential",
+            "potential revenue",
+            "annual revenue",
+            "revenue",
+            "expected revenue",
+            "value",
+        ),
+    ),
+    ImportField("status", "Status", ("status", "account status", "stage", "type")),
+    ImportField(
+        "street",
+        "Street",
+        (
+            "street",
+            "address",
+            "street address",
+            "address 1",
+            "address line 1",
+            "address1",
+            "addr",
+            "billing street",
+        ),
+    ),
+    ImportField("city", "City", ("city", "town", "locality", "municipality", "billing city")),
+    ImportField(
+        "region",
+        "State / region",
+        ("state", "region", "province", "county", "state province", "st", "billing state"),
+    ),
+    ImportField(
+        "postal_code",
+        "Postal code",
+        (
+            "postal code",
+            "zip",
+            "zip code",
+            "zipcode",
+            "postcode",
+            "post code",
+            "postal",
+            "plz",
+            "billing zip",
+            "billing postal code",
+        ),
+    ),
+    ImportField("country", "Country", ("country", "country code", "nation", "billing country")),
+    ImportField(
+        "phone",
+        "Phone",
+        ("phone", "telephone", "tel", "phone number", "main phone", "office phone"),
+    ),
+    ImportField("email", "Email", ("email", "e mail", "email address", "mail")),
+    ImportField(
+        "website", "Website", ("website", "web", "url", "homepage", "site", "web site", "domain")
+    ),
+    ImportField(
+        "notes", "Notes", ("notes", "note", "comments", "comment", "description", "remarks", "memo")
+    ),
+    ImportField("lat", "Latitude", ("latitude", "lat", "y")),
+    ImportField("lon", "Longitude", ("longitude", "lon", "lng", "long", "x")),
+    ImportField(
+        "owner",
+        "Owner (username)",
+        ("owner", "account owner", "rep", "sales rep", "owner username", "assigned to"),
+    ),
+    ImportField("territory", "Territory", ("territory", "territory name", "sales territory")),
+)
+
+CONTACT_FIELDS: tuple[ImportField, ...] = (
+    ImportField(
+        "account",
+        "Account (name or id)",
+        (
+            "account",
+            "account name",
+            "company",
+            "company name",
+            "organisation",
+            "organization",
+            "customer",
+            "account id",
+            "accountid",
+            "business",
+        ),
+        required=True,
+    ),
+    ImportField(
+        "full_name", "Full name", ("name", "full name", "contact", "contact name", "person")
+    ),
+    ImportField("first_name", "First name", ("first name", "firstname", "given name", "first")),
+    ImportField(
+        "last_name", "Last name", ("last name", "lastname", "surname", "family name", "last")
+    ),
+    ImportField("title", "Title", ("title", "job title", "position", "role")),
+    ImportField("email", "Email", ("email", "e mail", "email address", "mail")),
+    ImportField("phone", "Phone", ("phone", "telephone", "tel", "mobile", "cell", "phone number")),
+    ImportField("notes", "Notes", ("notes", "note", "comments", "comment", "remarks")),
+)
+
+
+def fold(header: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", header.casefold())
+
+
+@dataclass
+class ColumnMapping:
+    """Field name -> column index in the file (only mapped fields appear)."""
+
+    fields: dict[str, int]
+
+    def column_of(self, field: str) -> int | None:
+        return self.fields.get(field)
+
+    def describe(self, header: Sequence[str]) -> dict[str, str]:
+        return {f: header[i] for f, i in self.fields.items() if i < len(header)}
+
+
+def guess_mapping(
+    header: Sequence[str], fields: Sequence[ImportField] = ACCOUNT_FIELDS
+) -> ColumnMapping:
+    """Exact synonym matches first (in field order), so "Company" never loses to a vaguer match."""
+    folded = [fold(h) for h in header]
+    taken: set[int] = set()
+    mapping: dict[str, int] = {}
+    for spec in fields:
+        wanted = [fold(s) for s in spec.synonyms]
+        for synonym in wanted:
+            hits = [i for i, h in enumerate(folded) if h == synonym and i not in taken]
+            if hits:
+                mapping[spec.name] = hits[0]
+                taken.add(hits[0])
+                break
+    return ColumnMapping(mapping)
+
+
+def missing_required(
+    mapping: ColumnMapping, fields: Sequence[ImportField] = ACCOUNT_FIELDS
+) -> list[ImportField]:
+    return [f for f in fields if f.required and f.name not in mapping.fields]
+
+
+def missing_column_message(spec: ImportField, header: Sequence[str]) -> str:
+    looked = ", ".join(s.title() for s in spec.synonyms[:6])
+    found = ", ".join(h for h in header if h) or "none"
+    return (
+        f"no column for the {spec.label.lower()} (looked for {looked}, ...);"
+        f" the file's columns are: {found}"
+    )

@@ -1,0 +1,137 @@
+"""Visits and follow-up tasks: log a visit (insert-only), its next step as a task, the day's list.
+
+A visit and the follow-up task its next step creates are written in one transaction, so a visit
+never loses its follow-up. Visits are never edited afterwards (the writer refuses it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fieldrep.store.errors import ValidationError
+
+OUTCOMES = ("met", "no_show", "follow_up", "order", "lost")
+OUTCOME_LABELS = {
+    "met": "Met",
+    "no_show": "No show",
+    "follow_up": "Follow-up needed",
+    "order": "Order placed",
+    "lost": "Lost",
+}
+DEFAULT_FOLLOW_UP_DAYS = 7
+
+
+@dataclass(frozen=True)
+class LoggedVisit:
+    visit_id: str
+    task_id: str | None
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def log_visit(
+    ctx: Any,
+    account_id: str,
+    *,
+    outcome: str = "met",
+    notes: str | None = None,
+    next_step: str | None = None,
+    due_date: date | None = None,
+    visited_at: datetime | None = None,
+    duration_min: int | None = None,
+    user_id: str | None = None,
+) -> LoggedVisit:
+    user = user_id or ctx.user_id
+    if not user:
+        raise ValidationError(
+            "sign in before logging a visit (a visit belongs to a rep)",
+            table="visits",
+            field="user_id",
+        )
+    if outcome not in OUTCOMES:
+        raise ValidationError(
+            f"outcome must be one of {', '.join(OUTCOMES)}", table="visits", field="outcome"
+        )
+    if duration_min is not None and not 0 < duration_min <= 24 * 60:
+        raise ValidationError(
+            "duration must be between 1 minute and 24 hours", table="visits", field="duration_min"
+        )
+    moment = visited_at or datetime.now(UTC)
+    if moment.tzinfo is not None and moment > datetime.now(UTC) + timedelta(hours=1):
+        raise ValidationError("a visit cannot be in the future", table="visits", field="visited_at")
+    account = ctx.db.conn.execute(
+        "SELECT name, lat, lon FROM accounts WHERE id = ?", (account_id,)
+    ).fetchone()
+    if account is None:
+        raise ValidationError("that account no longer exists", table="visits", field="account_id")
+    notes = (notes or "").strip() or None
+    next_step = (next_step or "").strip() or None
+    if next_step is not None and len(next_step) > 500:
+        raise ValidationError(
+            "next step is longer than 500 characters", table="visits", field="next_step"
+        )
+    with ctx.writer.transaction():
+        visit_id = ctx.writer.insert(
+            "visits",
+            {
+                "account_id": account_id,
+                "user_id": user,
+                "visited_at": _iso(moment),
+                "duration_min": duration_min,
+                "outcome": outcome,
+                "notes": notes,
+                "next_step": next_step,
+                "lat": account[1],
+                "lon": account[2],
+            },
+        )
+        task_id = None
+        if next_step:
+            due = due_date or (moment.date() + timedelta(days=DEFAULT_FOLLOW_UP_DAYS))
+            task_id = ctx.writer.insert(
+                "tasks",
+                {
+                    "account_id": account_id,
+                    "visit_id": visit_id,
+                    "user_id": user,
+                    "title": next_step,
+                    "due_date": due.isoformat(),
+                },
+            )
+    return LoggedVisit(str(visit_id), task_id)
+
+
+def due_tasks(conn: Any, user_id: str | None, today: date | None = None) -> list[dict[str, Any]]:
+    """Open tasks due today or earlier (overdue first), with their account's name."""
+    today = today or date.today()
+    sql = (
+        "SELECT t.id, t.title, t.due_date, t.account_id, t.notes,"
+        " (SELECT a.name FROM accounts a WHERE a.id = t.account_id) AS account_name,"
+        " t.due_date < ? AS overdue FROM tasks t"
+        " WHERE t.done = 0 AND t.due_date IS NOT NULL AND t.due_date <= ?"
+    )
+    params: list[Any] = [today.isoformat(), today.isoformat()]
+    if user_id:
+        sql += " AND t.user_id = ?"
+        params.append(user_id)
+    sql += " ORDER BY t.due_date, t.title LIMIT 500"
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def complete_task(ctx: Any, task_id: str) -> bool:
+    """Mark a task done; returns False if it already was."""
+    row = ctx.db.conn.execute("SELECT done FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    if row is None:
+        raise ValidationError("that task no longer exists", table="tasks", field="id")
+    if row[0]:
+        return False
+    ctx.writer.update("tasks", task_id, {"done": 1, "done_at": _iso(datetime.now(UTC))})
+    return True

@@ -1,0 +1,305 @@
+"""Importing accounts from the GUI: pick a file, check and change the column mapping, watch it run.
+
+The file is read once for the preview; the import itself runs on the task runner's write lane with
+its own connection, reports progress and can be cancelled (a cancel imports nothing: the service
+writes all good rows in one transaction).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldrep.services.account_import import ImportReport
+from fieldrep.services.import_mapping import (
+    ACCOUNT_FIELDS,
+    ColumnMapping,
+    guess_mapping,
+    missing_required,
+)
+from fieldrep.services.import_readers import ImportFileError, TableData, read_table
+from fieldrep.ui import theme
+from fieldrep.ui.tasks import Cancelled, Progress, Task, TaskKind, TaskRunner
+
+IGNORE = "(do not import)"
+SAMPLES = 3
+
+
+def run_import(
+    data: TableData,
+    mapping: ColumnMapping,
+    errors_path: Path | None,
+    db_path: Path,
+    progress: Progress,
+) -> ImportReport:
+    """The operation, on a worker thread with its own connection."""
+    from fieldrep.services.account_import import ImportCancelled, import_accounts
+    from fieldrep.services.context import Context
+
+    ctx = Context.open(db_path)
+    try:
+        return import_accounts(
+            ctx,
+            data.path,
+            data=data,
+            mapping=mapping,
+            errors_path=errors_path,
+            progress=lambda done, total, phase: progress.report(done, total, phase.capitalize()),
+            cancelled=lambda: progress.cancelled,
+        )
+    except ImportCancelled:
+        raise Cancelled from None  # the runner reports it as cancelled, not as a failure
+    finally:
+        ctx.close()
+
+
+class ImportDialog(QDialog):
+    imported = Signal(object)  # ImportReport
+
+    def __init__(
+        self, runner: TaskRunner, path: Path | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import accounts")
+        self.resize(760, 560)
+        self.runner = runner
+        self.data: TableData | None = None
+        self.task: Task | None = None
+        self.report: ImportReport | None = None
+        self.combos: list[QComboBox] = []
+
+        self.file_label = QLabel("Choose a CSV or Excel file with one account per row.")
+        self.file_label.setWordWrap(True)
+        choose = QPushButton("Choose file…")
+        choose.clicked.connect(self._on_choose_clicked)
+        top = QHBoxLayout()
+        top.addWidget(self.file_label, 1)
+        top.addWidget(choose)
+
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Column in the file", "Sample values", "Imports as"])
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.result = QPlainTextEdit()
+        self.result.setReadOnly(True)
+        self.result.setVisible(False)
+
+        self.import_button = QPushButton("Import")
+        self.import_button.setDefault(True)
+        self.import_button.setEnabled(False)
+        self.import_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.import_button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.message)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.result)
+        layout.addLayout(buttons)
+        if path is not None:
+            self.load(path)
+
+    # -- preview and mapping -----------------------------------------------------------------------
+
+    def _on_choose_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import accounts", "", "Spreadsheets (*.csv *.txt *.xlsx);;All files (*)"
+        )
+        if path:
+            self.load(Path(path))
+
+    def load(self, path: Path) -> bool:
+        try:
+            data = read_table(path)
+        except ImportFileError as exc:
+            self._say(str(exc), error=True)
+            self.import_button.setEnabled(False)
+            return False
+        self.data = data
+        what = f"{len(data.rows):,} rows"
+        if data.kind == "csv":
+            what += f", {data.encoding}, separated by {data.delimiter!r}"
+        self.file_label.setText(f"<b>{path.name}</b> — {what}")
+        guess = guess_mapping(data.header, ACCOUNT_FIELDS)
+        by_column = {i: f for f, i in guess.fields.items()}
+        self.table.setRowCount(len(data.header))
+        self.combos = []
+        for col, header in enumerate(data.header):
+            samples = [
+                cells[col] for _, cells in data.rows[:20] if col < len(cells) and cells[col].strip()
+            ][:SAMPLES]
+            self.table.setItem(col, 0, QTableWidgetItem(header or f"(column {col + 1})"))
+            self.table.setItem(col, 1, QTableWidgetItem(" · ".join(s[:40] for s in samples)))
+            combo = QComboBox()
+            combo.addItem(IGNORE, None)
+            for spec in ACCOUNT_FIELDS:
+                combo.addItem(spec.label + (" *" if spec.required else ""), spec.name)
+            if col in by_column:
+                combo.setCurrentIndex(combo.findData(by_column[col]))
+            combo.currentIndexChanged.connect(partial(self._on_mapping_changed, col))
+            self.combos.append(combo)
+            self.table.setCellWidget(col, 2, combo)
+        self.table.resizeColumnToContents(0)
+        self.table.setColumnWidth(2, 200)
+        self._check_mapping()
+        return True
+
+    def mapping(self) -> ColumnMapping:
+        return ColumnMapping(
+            {
+                combo.currentData(): col
+                for col, combo in enumerate(self.combos)
+                if combo.currentData() is not None
+            }
+        )
+
+    def set_field(self, column: int, field: str | None) -> None:
+        combo = self.combos[column]
+        combo.setCurrentIndex(combo.findData(field))
+
+    def _on_mapping_changed(self, column: int, _index: int) -> None:
+        field = self.combos[column].currentData()
+        if field is not None:  # one column per field: the previous holder lets go
+            for other, combo in enumerate(self.combos):
+                if other != column and combo.currentData() == field:
+                    combo.blockSignals(True)
+                    combo.setCurrentIndex(0)
+                    combo.blockSignals(False)
+        self._check_mapping()
+
+    def _check_mapping(self) -> None:
+        missing = missing_required(self.mapping(), ACCOUNT_FIELDS)
+        if missing:
+            self._say(f"Choose the column that holds the {missing[0].label.lower()}.", error=True)
+        elif self.data is not None:
+            self._say(
+                f"Ready to import {len(self.data.rows):,} rows. Rows with problems are "
+                "skipped and listed; possible duplicates are not created twice."
+            )
+        self.import_button.setEnabled(not missing and self.data is not None)
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet(f"color: {theme.DANGER if error else theme.TEXT_MUTED};")
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def start(self) -> Task | None:
+        if self.data is None or self.task is not None:
+            return None
+        errors = self.data.path.with_name(f"{self.data.path.stem}.errors.csv")
+        self.import_button.setEnabled(False)
+        self.table.setEnabled(False)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self._say("Importing…")
+        self.task = self.runner.run(
+            partial(run_import, self.data, self.mapping(), errors),
+            kind=TaskKind.WRITE,
+            label=f"Import {self.data.path.name}",
+            on_success=self._on_task_succeeded,
+            on_failure=self._on_task_failed,
+            on_progress=self._on_task_progressed,
+            on_cancelled=self._on_task_cancelled,
+        )
+        return self.task
+
+    def _on_task_progressed(self, done: int, total: int, text: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self._say(f"{text}: {done:,} of {total:,}")
+
+    def _on_task_succeeded(self, report: ImportReport) -> None:
+        self.task = None
+        self.report = report
+        self.progress.setVisible(False)
+        lines = [
+            f"Imported {report.imported:,} of {report.rows_read:,} rows in {report.seconds:.1f} s."
+        ]
+        if report.placed_by:
+            lines.append(
+                "Placed on the map: "
+                + ", ".join(
+                    f"{n:,} by {q.replace('_', ' ')}" for q, n in sorted(report.placed_by.items())
+                )
+            )
+        if report.unplaced:
+            lines.append(f"{len(report.unplaced):,} imported without a location:")
+            lines += [
+                f"  line {u['line']}: {u['name']} — {u['address']}" for u in report.unplaced[:50]
+            ]
+        if report.failed_rows:
+            lines.append(
+                f"{report.failed_rows:,} rows not imported ({report.duplicates:,}"
+                f" possible duplicates), written to {report.errors_file}:"
+            )
+            lines += [
+                f"  line {e.line}{', ' + e.column if e.column else ''}: {e.reason}"
+                for e in report.errors[:200]
+            ]
+        lines += [f"Note: {n}" for n in report.notes]
+        self.result.setPlainText("\n".join(lines))
+        self.result.setVisible(True)
+        self._say("Done.")
+        self.cancel_button.setText("Close")
+        self.imported.emit(report)
+
+    def _on_task_failed(self, error: BaseException) -> None:
+        self.task = None
+        self.progress.setVisible(False)
+        self._say(f"Nothing was imported: {error}", error=True)
+        self.table.setEnabled(True)
+        self.import_button.setEnabled(True)
+
+    def _on_task_cancelled(self) -> None:
+        self.task = None
+        self.progress.setVisible(False)
+        self._say("Cancelled; nothing was imported.", error=True)
+        self.table.setEnabled(True)
+        self.import_button.setEnabled(True)
+
+    def _on_cancel_clicked(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self._say("Cancelling…")
+        else:
+            self.reject()
+
+    def done(self, result: int) -> None:  # Esc or close while running: cancel, never abandon
+        if self.task is not None:
+            self.task.cancel()
+            return
+        super().done(result)
+
+    def summary(self) -> dict[str, Any]:
+        return {} if self.report is None else self.report.summary()

@@ -1,0 +1,101 @@
+"""Log a visit in two clicks: open the dialog, press Log visit. Time defaults to now and the outcome
+to "Met"; a next step becomes a follow-up task due on the chosen date (a week ahead by default)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from PySide6.QtCore import QDate, QDateTime, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDateEdit,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldrep.services.visits import DEFAULT_FOLLOW_UP_DAYS, OUTCOME_LABELS, LoggedVisit, log_visit
+from fieldrep.store.errors import ValidationError
+from fieldrep.ui import theme
+
+
+class LogVisitDialog(QDialog):
+    logged = Signal(object)  # LoggedVisit
+
+    def __init__(
+        self, ctx: object, account_id: str, account_name: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.account_id = account_id
+        self.setWindowTitle(f"Log visit — {account_name}")
+        self.setMinimumWidth(460)
+        self.when = QDateTimeEdit(QDateTime.currentDateTime())
+        self.when.setCalendarPopup(True)
+        self.when.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.outcome_buttons = QButtonGroup(self)
+        outcomes = QHBoxLayout()
+        for i, (key, label) in enumerate(OUTCOME_LABELS.items()):
+            button = QPushButton(label)
+            button.setCheckable(True)
+            button.setProperty("outcome", key)
+            button.setChecked(i == 0)
+            self.outcome_buttons.addButton(button, i)
+            outcomes.addWidget(button)
+        self.notes = QPlainTextEdit()
+        self.notes.setPlaceholderText("What happened?")
+        self.notes.setFixedHeight(80)
+        self.next_step = QLineEdit()
+        self.next_step.setPlaceholderText("e.g. Send the quote (creates a follow-up task)")
+        self.due = QDateEdit(QDate.currentDate().addDays(DEFAULT_FOLLOW_UP_DAYS))
+        self.due.setCalendarPopup(True)
+        self.error = QLabel()
+        self.error.setStyleSheet(f"color: {theme.DANGER};")
+        form = QFormLayout()
+        form.addRow("When", self.when)
+        form.addRow("Outcome", outcomes)
+        form.addRow("Notes", self.notes)
+        form.addRow("Next step", self.next_step)
+        form.addRow("Follow up on", self.due)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.log_button = self.buttons.addButton(
+            "Log visit", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.log_button.setDefault(True)
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.result_visit: LoggedVisit | None = None
+
+    def outcome(self) -> str:
+        button = self.outcome_buttons.checkedButton()
+        return str(button.property("outcome")) if button else "met"
+
+    def submit(self) -> None:
+        moment = self.when.dateTime().toPython().astimezone(UTC)
+        try:
+            self.result_visit = log_visit(
+                self.ctx,
+                self.account_id,
+                outcome=self.outcome(),
+                notes=self.notes.toPlainText(),
+                next_step=self.next_step.text(),
+                due_date=self.due.date().toPython() if self.next_step.text().strip() else None,
+                visited_at=moment,
+            )
+        except ValidationError as exc:
+            self.error.setText(str(exc))
+            return
+        self.logged.emit(self.result_visit)
+        self.accept()

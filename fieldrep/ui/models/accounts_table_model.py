@@ -1,0 +1,219 @@
+"""The accounts list as a Qt table model backed by SQL: a window of pages, never the whole table.
+
+``rowCount`` is the SQL count for the current search and filters; rows are fetched a page at a time
+when the view asks for them (keyset paging when walking forward from a cached page, offset paging
+for a jump) and only the last :data:`MAX_PAGES` pages stay in memory, so scrolling through 100,000
+accounts holds a few thousand tuples at most. Sorting is SQL ``ORDER BY`` on the clicked column.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+
+from fieldrep.store.accounts_repository import (
+    COLUMN_INDEX,
+    AccountFilter,
+    AccountsRepository,
+    Sort,
+)
+from fieldrep.ui import theme
+
+PAGE_SIZE = 200
+MAX_PAGES = 25
+
+# (list column key, header, width hint)
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("name", "Account", 220),
+    ("city", "City", 140),
+    ("postal_code", "ZIP", 58),
+    ("status", "Status", 78),
+    ("industry", "Industry", 130),
+    ("potential", "Potential", 92),
+    ("owner", "Owner", 105),
+    ("territory", "Territory", 110),
+    ("last_visit", "Last visit", 95),
+    ("geocode_quality", "Location", 90),
+)
+COL_NAME = 0
+STATUS_COLORS = {
+    "active": theme.SUCCESS,
+    "prospect": theme.ACCENT,
+    "inactive": theme.TEXT_MUTED,
+    "lost": theme.DANGER,
+}
+QUALITY_LABELS = {
+    "address": "Address",
+    "street": "Street",
+    "postal_code": "ZIP centre",
+    "city": "City centre",
+    "manual": "Pinned",
+    None: "Not placed",
+}
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def _days_ago(iso: str | None) -> str:
+    if not iso:
+        return "never"
+    try:
+        days = (date.today() - date.fromisoformat(iso[:10])).days
+    except ValueError:
+        return iso[:10]
+    if days <= 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    return f"{days} days ago" if days < 60 else iso[:10]
+
+
+class AccountsTableModel(QAbstractTableModel):
+    count_changed = Signal(int, int)  # matching, total
+
+    def __init__(self, repository: AccountsRepository, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.repository = repository
+        self.filter = AccountFilter()
+        self.sort_order = Sort()
+        self._count = 0
+        self._total = 0
+        self._total_stale = True
+        self._pages: OrderedDict[int, list[tuple[Any, ...]]] = OrderedDict()
+        self.queries = 0  # page fetches (diagnostics, tests)
+        self.refreshes = 0  # counts re-run (one per search or filter change)
+
+    # -- query --------------------------------------------------------------------------------
+
+    def set_filter(self, flt: AccountFilter) -> None:
+        self.filter = flt
+        self.refresh(data_changed=False)
+
+    def refresh(self, *, data_changed: bool = True) -> None:
+        """Re-count and drop cached pages. A search or sort keeps the cached grand total; an edit,
+        import or delete (``data_changed``) counts it again."""
+        self._total_stale = self._total_stale or data_changed
+        self.refreshes += 1
+        self.beginResetModel()
+        self._pages.clear()
+        self._count = self.repository.count(self.filter)
+        if self.filter == AccountFilter():
+            self._total = self._count
+        elif self._total_stale or not self._total:
+            self._total = self.repository.total()
+        self._total_stale = False
+        self.endResetModel()
+        self.count_changed.emit(self._count, self._total)
+
+    @property
+    def matching(self) -> int:
+        return self._count
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def _page(self, number: int) -> list[tuple[Any, ...]]:
+        page = self._pages.get(number)
+        if page is not None:
+            self._pages.move_to_end(number)
+            return page
+        previous = self._pages.get(number - 1)
+        self.queries += 1
+        if previous and len(previous) == PAGE_SIZE:
+            page = self.repository.page_after(
+                self.filter, self.sort_order, previous[-1], limit=PAGE_SIZE
+            )
+        else:
+            page = self.repository.page(
+                self.filter, self.sort_order, offset=number * PAGE_SIZE, limit=PAGE_SIZE
+            )
+        self._pages[number] = page
+        while len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+        return page
+
+    def row_tuple(self, row: int) -> tuple[Any, ...] | None:
+        if not 0 <= row < self._count:
+            return None
+        page = self._page(row // PAGE_SIZE)
+        offset = row % PAGE_SIZE
+        return page[offset] if offset < len(page) else None
+
+    def account_id(self, row: int) -> str | None:
+        record = self.row_tuple(row)
+        return None if record is None else str(record[0])
+
+    def row_of(self, account_id: str) -> int | None:
+        """The row of an account among the cached pages (None if not loaded)."""
+        for number, page in self._pages.items():
+            for offset, record in enumerate(page):
+                if record[0] == account_id:
+                    return number * PAGE_SIZE + offset
+        return None
+
+    @property
+    def cached_rows(self) -> int:
+        return sum(len(p) for p in self._pages.values())
+
+    # -- Qt model API ---------------------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else self._count
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section][1]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        record = self.row_tuple(index.row())
+        if record is None:
+            return None
+        key = COLUMNS[index.column()][0]
+        value = record[COLUMN_INDEX[key]]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if key == "city" and record[COLUMN_INDEX["region"]]:
+                return f"{value or ''}, {record[COLUMN_INDEX['region']]}".lstrip(", ")
+            return self._display(key, value)
+        if role == ID_ROLE:
+            return record[0]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if key == "status" and value in STATUS_COLORS:
+                return QBrush(QColor(STATUS_COLORS[value]))
+            if key in ("last_visit", "geocode_quality") and not value:
+                return QBrush(QColor(theme.TEXT_MUTED))
+        if role == Qt.ItemDataRole.TextAlignmentRole and key == "potential":
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and key == "last_visit" and value:
+            return value[:16].replace("T", " ")
+        return None
+
+    @staticmethod
+    def _display(key: str, value: Any) -> str:
+        if key == "potential":
+            return "" if value is None else f"${value:,.0f}"
+        if key == "status":
+            return (value or "").capitalize()
+        if key == "last_visit":
+            return _days_ago(value)
+        if key == "geocode_quality":
+            return QUALITY_LABELS.get(value, str(value))
+        return "" if value is None else str(value)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        key = COLUMNS[column][0]
+        self.sort_order = Sort(key, order == Qt.SortOrder.DescendingOrder)
+        self.refresh(data_changed=False)

@@ -1,0 +1,304 @@
+"""One account in detail: editable fields (validated, undo of the last edit, confirmed delete) and
+its contacts, visits, tasks, deals and referrals. Writes go through the services, never SQL here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldrep.services.accounts import AccountsService
+from fieldrep.store.accounts_repository import STATUSES, AccountsRepository
+from fieldrep.store.errors import StoreError, ValidationError
+from fieldrep.ui import theme
+from fieldrep.ui.models.accounts_table_model import QUALITY_LABELS, STATUS_COLORS
+
+FIELDS = (
+    ("name", "Name"),
+    ("industry", "Industry"),
+    ("street", "Street"),
+    ("city", "City"),
+    ("region", "State"),
+    ("postal_code", "ZIP"),
+    ("phone", "Phone"),
+    ("email", "Email"),
+    ("website", "Website"),
+    ("potential", "Potential"),
+)
+_ERROR_STYLE = f"border: 1px solid {theme.DANGER}; border-radius: 4px;"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() else f"{value}"
+    return str(value)
+
+
+class AccountDetailPanel(QFrame):
+    account_changed = Signal(str)  # account id
+    account_deleted = Signal(str)
+    log_visit_requested = Signal(str)
+    closed = Signal()
+
+    def __init__(
+        self,
+        repository: AccountsRepository,
+        service: AccountsService,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("card")
+        self.setMinimumWidth(380)
+        self.repository = repository
+        self.service = service
+        self.account_id: str | None = None
+        self._loaded: dict[str, Any] = {}
+        self.confirm_box: QMessageBox | None = None
+
+        self.title = QLabel()
+        self.title.setObjectName("cardTitle")
+        self.title.setWordWrap(True)
+        self.subtitle = QLabel()
+        self.subtitle.setObjectName("muted")
+        close = QPushButton("✕")
+        close.setFlat(True)
+        close.setToolTip("Close (Esc)")
+        close.clicked.connect(self.close_panel)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.edits: dict[str, QLineEdit] = {}
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.status = QComboBox()
+        self.status.addItems([s.capitalize() for s in STATUSES])
+        for key, label in FIELDS:
+            edit = QLineEdit()
+            edit.setObjectName(f"edit_{key}")
+            edit.returnPressed.connect(self.save)
+            self.edits[key] = edit
+            form.addRow(label, edit)
+            if key == "name":
+                form.addRow("Status", self.status)
+        self.notes = QPlainTextEdit()
+        self.notes.setFixedHeight(64)
+        form.addRow("Notes", self.notes)
+        self.error = QLabel()
+        self.error.setStyleSheet(f"color: {theme.DANGER};")
+        self.error.setWordWrap(True)
+
+        self.save_button = QPushButton("Save")
+        self.save_button.setDefault(True)
+        self.save_button.clicked.connect(self.save)
+        self.undo_button = QPushButton("Undo last edit")
+        self.undo_button.clicked.connect(self.undo)
+        self.visit_button = QPushButton("Log visit…")
+        self.visit_button.clicked.connect(
+            lambda: self.account_id and self.log_visit_requested.emit(self.account_id)
+        )
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setStyleSheet(f"color: {theme.DANGER};")
+        self.delete_button.clicked.connect(self.ask_delete)
+        buttons = QHBoxLayout()
+        for button in (self.save_button, self.undo_button, self.visit_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.delete_button)
+
+        self.tabs = QTabWidget()
+        self.lists: dict[str, QTreeWidget] = {}
+        for key, title, headers in (
+            ("contacts", "Contacts", ["Name", "Title", "Email", "Phone"]),
+            ("visits", "Visits", ["When", "Outcome", "By", "Notes"]),
+            ("tasks", "Tasks", ["Due", "Task", "Done"]),
+            ("deals", "Deals", ["Closed", "Amount", "Description"]),
+            ("referrals", "Referrals", ["Direction", "Referred", "Stage"]),
+        ):
+            tree = QTreeWidget()
+            tree.setHeaderLabels(headers)
+            tree.setRootIsDecorated(False)
+            tree.setAlternatingRowColors(True)
+            self.lists[key] = tree
+            self.tabs.addTab(tree, title)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 14, 16, 14)
+        layout.addLayout(head)
+        layout.addWidget(self.subtitle)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addLayout(buttons)
+        layout.addWidget(self.tabs, 1)
+
+    # -- showing ---------------------------------------------------------------------------------
+
+    def show_account(self, account_id: str) -> bool:
+        detail = self.repository.detail(account_id)
+        if detail is None:
+            return False
+        self.account_id = account_id
+        a = detail.account
+        self._loaded = a
+        self.title.setText(a["name"])
+        quality = QUALITY_LABELS.get(a["geocode_quality"], a["geocode_quality"])
+        owner = a.get("owner_name") or "no owner"
+        territory = a.get("territory_name") or "no territory"
+        color = STATUS_COLORS.get(a["status"], theme.TEXT_MUTED)
+        self.subtitle.setText(
+            f"<span style='color:{color}; font-weight:600'>{a['status'].capitalize()}</span>"
+            f" · {territory} · {owner} · location: {quality}"
+        )
+        for key, edit in self.edits.items():
+            edit.setText(_text(a.get(key)))
+            edit.setStyleSheet("")
+        self.status.setCurrentIndex(STATUSES.index(a["status"]))
+        self.notes.setPlainText(a.get("notes") or "")
+        self.error.clear()
+        self._fill(
+            "contacts",
+            [
+                [f"{c['first_name']} {c['last_name']}".strip(), c["title"], c["email"], c["phone"]]
+                for c in detail.contacts
+            ],
+        )
+        self._fill(
+            "visits",
+            [
+                [
+                    (v["visited_at"] or "")[:16].replace("T", " "),
+                    v["outcome"].replace("_", " "),
+                    v["user_name"],
+                    v["notes"],
+                ]
+                for v in detail.visits
+            ],
+        )
+        self._fill(
+            "tasks", [[t["due_date"], t["title"], "✓" if t["done"] else ""] for t in detail.tasks]
+        )
+        self._fill(
+            "deals",
+            [[d["closed_on"], f"${d['amount']:,.0f}", d["description"]] for d in detail.deals],
+        )
+        self._fill(
+            "referrals",
+            [["gave", r["referred_name"], r["stage"]] for r in detail.referrals_given]
+            + [
+                ["came from a referral", r["referred_name"], r["stage"]]
+                for r in detail.referrals_received
+            ],
+        )
+        counts = {
+            "contacts": len(detail.contacts),
+            "visits": len(detail.visits),
+            "tasks": sum(1 for t in detail.tasks if not t["done"]),
+            "deals": len(detail.deals),
+            "referrals": len(detail.referrals_given) + len(detail.referrals_received),
+        }
+        for i, (key, n) in enumerate(counts.items()):
+            self.tabs.setTabText(i, f"{key.capitalize()} ({n})")
+        self.undo_button.setEnabled(
+            self.service.last_edit is not None and self.service.last_edit.account_id == account_id
+        )
+        return True
+
+    def _fill(self, key: str, rows: list[list[Any]]) -> None:
+        tree = self.lists[key]
+        tree.clear()
+        tree.addTopLevelItems([QTreeWidgetItem([_text(c) for c in row]) for row in rows])
+        for col in range(tree.columnCount()):
+            tree.resizeColumnToContents(col)
+
+    def changes(self) -> dict[str, Any]:
+        """What the user changed in the form, as text for the service to validate."""
+        out: dict[str, Any] = {}
+        for key, edit in self.edits.items():
+            if edit.text().strip() != _text(self._loaded.get(key)).strip():
+                out[key] = edit.text()
+        status = STATUSES[self.status.currentIndex()]
+        if status != self._loaded.get("status"):
+            out["status"] = status
+        if self.notes.toPlainText() != (self._loaded.get("notes") or ""):
+            out["notes"] = self.notes.toPlainText()
+        return out
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def save(self) -> bool:
+        if self.account_id is None:
+            return False
+        for edit in self.edits.values():
+            edit.setStyleSheet("")
+        try:
+            changed = self.service.update(self.account_id, self.changes())
+        except ValidationError as exc:
+            self.error.setText(str(exc))
+            if exc.field in self.edits:
+                self.edits[exc.field].setStyleSheet(_ERROR_STYLE)
+                self.edits[exc.field].setFocus()
+            return False
+        except StoreError as exc:
+            self.error.setText(str(exc))
+            return False
+        self.show_account(self.account_id)
+        if changed:
+            self.error.setText("")
+            self.account_changed.emit(self.account_id)
+        return True
+
+    def undo(self) -> None:
+        edit = self.service.undo()
+        if edit is not None:
+            self.show_account(edit.account_id)
+            self.account_changed.emit(edit.account_id)
+
+    def ask_delete(self) -> None:
+        if self.account_id is None:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Delete account",
+            f"Delete {self._loaded.get('name')!s} with its place on the map? Its"
+            " visits stay in the history.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.finished.connect(self._on_confirm_box_finished)
+        self.confirm_box = box
+        box.open()
+
+    def _on_confirm_box_finished(self, result: int) -> None:
+        box, self.confirm_box = self.confirm_box, None
+        if box is not None:
+            box.deleteLater()
+        if result != QMessageBox.StandardButton.Yes or self.account_id is None:
+            return
+        account_id = self.account_id
+        self.service.delete(account_id)
+        self.account_id = None
+        self.account_deleted.emit(account_id)
+        self.close_panel()
+
+    def close_panel(self) -> None:
+        self.hide()
+        self.closed.emit()

@@ -1,0 +1,93 @@
+"""Today: the signed-in rep's open tasks due today or overdue, to tick off or open their account."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldrep.services.visits import complete_task, due_tasks
+from fieldrep.ui import theme
+
+TASK_ROLE = Qt.ItemDataRole.UserRole
+ACCOUNT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class TodayDialog(QDialog):
+    account_requested = Signal(str)
+    task_completed = Signal(str)
+
+    def __init__(self, ctx: object, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setWindowTitle("Today")
+        self.resize(560, 420)
+        self.heading = QLabel()
+        self.heading.setObjectName("cardTitle")
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Due", "Task", "Account"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.itemActivated.connect(self._on_tree_item_activated)
+        self.done_button = QPushButton("Mark done")
+        self.done_button.clicked.connect(self.complete_selected)
+        close = QPushButton("Close")
+        close.clicked.connect(self.accept)
+        buttons = QHBoxLayout()
+        buttons.addWidget(QLabel("Enter opens the account."))
+        buttons.addStretch(1)
+        buttons.addWidget(self.done_button)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.tree, 1)
+        layout.addLayout(buttons)
+        self.refresh()
+
+    def refresh(self) -> int:
+        tasks = due_tasks(self.ctx.db.conn, self.ctx.user_id)  # type: ignore[attr-defined]
+        self.tree.clear()
+        today = date.today().isoformat()
+        for task in tasks:
+            due = "today" if task["due_date"] == today else task["due_date"]
+            item = QTreeWidgetItem([due, task["title"], task["account_name"] or ""])
+            item.setData(0, TASK_ROLE, task["id"])
+            item.setData(0, ACCOUNT_ROLE, task["account_id"])
+            if task["overdue"]:
+                item.setForeground(0, QBrush(QColor(theme.DANGER)))
+            self.tree.addTopLevelItem(item)
+        overdue = sum(1 for t in tasks if t["overdue"])
+        self.heading.setText(
+            f"{len(tasks)} tasks due" + (f", {overdue} overdue" if overdue else "")
+        )
+        for col in range(3):
+            self.tree.resizeColumnToContents(col)
+        if tasks:
+            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        self.done_button.setEnabled(bool(tasks))
+        return len(tasks)
+
+    def complete_selected(self) -> None:
+        item = self.tree.currentItem()
+        if item is None:
+            return
+        task_id = item.data(0, TASK_ROLE)
+        complete_task(self.ctx, task_id)
+        self.task_completed.emit(task_id)
+        self.refresh()
+
+    def _on_tree_item_activated(self, item: QTreeWidgetItem, _column: int) -> None:
+        account = item.data(0, ACCOUNT_ROLE)
+        if account:
+            self.account_requested.emit(account)

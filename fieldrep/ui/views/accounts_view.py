@@ -1,0 +1,421 @@
+"""The Accounts page: search-as-you-type, filters, a sortable SQL-backed table and the detail panel.
+
+Keyboard first: Ctrl+F search, Ctrl+N new account, Enter opens the selected account, Esc closes the
+panel (or clears the search). Searches are debounced so typing a word costs one query, not one per
+key; counts show how many accounts match out of how many.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldrep.services.accounts import AccountsService
+from fieldrep.services.context import Context
+from fieldrep.store.accounts_repository import NO_VALUE, QUALITIES, STATUSES, AccountFilter
+from fieldrep.store.accounts_repository import AccountsRepository as Repository
+from fieldrep.store.errors import ValidationError
+from fieldrep.ui import theme
+from fieldrep.ui.models.accounts_table_model import COLUMNS, QUALITY_LABELS, AccountsTableModel
+from fieldrep.ui.tasks import TaskRunner
+from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
+
+SEARCH_DEBOUNCE_MS = 180
+VISIT_AGES = (
+    ("Any time", None),
+    ("No visit in 30 days", 30),
+    ("No visit in 60 days", 60),
+    ("No visit in 90 days", 90),
+    ("No visit in a year", 365),
+)
+_STYLE = f"""
+QTableView {{ background: {theme.SURFACE}; border: 1px solid {theme.BORDER}; border-radius: 8px;
+             gridline-color: transparent; selection-background-color: {theme.ACCENT_SOFT};
+             selection-color: {theme.TEXT}; }}
+QHeaderView::section {{ background: {theme.SURFACE}; color: {theme.TEXT_MUTED}; border: none;
+                       border-bottom: 1px solid {theme.BORDER}; padding: 6px 8px;
+                       font-weight: 600; }}
+QLineEdit#search {{ padding: 7px 10px; border: 1px solid {theme.BORDER}; border-radius: 8px;
+                   background: {theme.SURFACE}; font-size: 11pt; }}
+QLineEdit#search:focus {{ border: 1px solid {theme.ACCENT}; }}
+QComboBox {{ padding: 4px 8px; border: 1px solid {theme.BORDER}; border-radius: 6px;
+            background: {theme.SURFACE}; }}
+QPushButton {{ padding: 6px 14px; border: 1px solid {theme.BORDER}; border-radius: 6px;
+              background: {theme.SURFACE}; }}
+QPushButton:hover {{ background: #F1F3F6; }}
+QPushButton#primary {{ background: {theme.ACCENT}; color: white; border: none; font-weight: 600; }}
+"""
+
+
+class AccountsView(QWidget):
+    account_opened = Signal(str)
+    search_applied = Signal(str)  # after the model shows the results for this text
+
+    def __init__(self, context: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.runner = runner
+        self.repository = Repository(context.db.conn)
+        self.service = AccountsService(context)
+        self.model = AccountsTableModel(self.repository, self)
+        self.setStyleSheet(_STYLE)
+        self._dialogs: list[Any] = []
+
+        title = QLabel("Accounts")
+        title.setObjectName("pageTitle")
+        self.count_label = QLabel()
+        self.count_label.setObjectName("muted")
+        self.new_button = QPushButton("New account")
+        self.new_button.setObjectName("primary")
+        self.new_button.setToolTip("Ctrl+N")
+        self.new_button.clicked.connect(self.new_account)
+        self.import_button = QPushButton("Import…")
+        self.import_button.clicked.connect(lambda: self.open_import())
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(self._on_export_clicked)
+        self.today_button = QPushButton("Today")
+        self.today_button.clicked.connect(self.open_today)
+        head = QHBoxLayout()
+        head.addWidget(title)
+        head.addSpacing(12)
+        head.addWidget(self.count_label, 0, Qt.AlignmentFlag.AlignBottom)
+        head.addStretch(1)
+        for button in (self.today_button, self.import_button, self.export_button, self.new_button):
+            head.addWidget(button)
+
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("Search names, addresses, contacts and notes   (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(lambda _text: self._debounce.start())
+        self.search.returnPressed.connect(self._on_search_return_pressed)
+
+        self.filters: dict[str, QComboBox] = {}
+        filters = QHBoxLayout()
+        filters.setSpacing(8)
+        for key, label, choices in self._filter_choices():
+            combo = QComboBox()
+            combo.setObjectName(f"filter_{key}")
+            combo.addItem(label, None)
+            for text, value in choices:
+                combo.addItem(text, value)
+            # Shrinkable: the page must fit a small window; the full text shows when opened.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(9)
+            combo.currentIndexChanged.connect(self.apply_filters)
+            self.filters[key] = combo
+            filters.addWidget(combo)
+        filters.addStretch(1)
+        self.clear_button = QPushButton("Clear filters")
+        self.clear_button.clicked.connect(self.clear_filters)
+        filters.addWidget(self.clear_button)
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(30)
+        # Fixed row heights and column widths: the view never measures 100,000 rows.
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        for column, (_, _, width) in enumerate(COLUMNS):
+            self.table.setColumnWidth(column, width)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
+
+        self.panel = AccountDetailPanel(self.repository, self.service)
+        self.panel.hide()
+        self.panel.account_changed.connect(self._on_panel_account_changed)
+        self.panel.account_deleted.connect(self._on_panel_account_deleted)
+        self.panel.log_visit_requested.connect(self.open_log_visit)
+        self.panel.closed.connect(self.table.setFocus)
+
+        splitter = QSplitter()
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.panel)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([760, 460])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 18, 24, 12)
+        layout.setSpacing(10)
+        layout.addLayout(head)
+        layout.addWidget(self.search)
+        layout.addLayout(filters)
+        layout.addWidget(splitter, 1)
+
+        for keys, slot in (
+            (QKeySequence.StandardKey.Find, self.focus_search),
+            (QKeySequence.StandardKey.New, self.new_account),
+            (QKeySequence(Qt.Key.Key_Escape), self._on_escape),
+        ):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            enter = QShortcut(QKeySequence(key), self.table)
+            enter.setContext(Qt.ShortcutContext.WidgetShortcut)
+            enter.activated.connect(self.open_current)
+
+        # A small window squeezes the page rather than the page forcing the window wide.
+        self.setMinimumSize(360, 300)
+        self.model.count_changed.connect(self._on_model_count_changed)
+        self.model.refresh()
+        self._update_today()
+
+    # -- filters ---------------------------------------------------------------------------------
+
+    def _filter_choices(self) -> list[tuple[str, str, list[tuple[str, Any]]]]:
+        repo = self.repository
+        return [
+            (
+                "territory_id",
+                "All territories",
+                [(name, tid) for tid, name in repo.territories()] + [("No territory", NO_VALUE)],
+            ),
+            (
+                "owner_id",
+                "All owners",
+                [(name, uid) for uid, name in repo.owners()] + [("No owner", NO_VALUE)],
+            ),
+            ("status", "Any status", [(s.capitalize(), s) for s in STATUSES]),
+            ("industry", "All industries", [(i, i) for i in repo.industries()]),
+            (
+                "geocode_quality",
+                "Any location",
+                [(QUALITY_LABELS[q], q) for q in QUALITIES] + [("Not placed", NO_VALUE)],
+            ),
+            ("not_visited_days", VISIT_AGES[0][0], list(VISIT_AGES[1:])),
+        ]
+
+    def current_filter(self) -> AccountFilter:
+        values = {key: combo.currentData() for key, combo in self.filters.items()}
+        return AccountFilter(text=self.search.text(), **values)
+
+    def apply_filters(self) -> None:
+        self._debounce.stop()
+        flt = self.current_filter()
+        selected = self.selected_account_id()
+        self.model.set_filter(flt)
+        if selected is not None:
+            self.select_account(selected)
+        self.search_applied.emit(flt.text)
+
+    def set_filter_value(self, key: str, value: Any) -> None:
+        combo = self.filters[key]
+        combo.setCurrentIndex(combo.findData(value))
+
+    def clear_filters(self) -> None:
+        for combo in self.filters.values():
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self.apply_filters()
+
+    def _on_model_count_changed(self, matching: int, total: int) -> None:
+        if matching == total:
+            self.count_label.setText(f"{total:,} accounts")
+        else:
+            self.count_label.setText(f"{matching:,} of {total:,} accounts")
+
+    # -- selection and the panel -------------------------------------------------------------------
+
+    def selected_account_id(self) -> str | None:
+        index = self.table.currentIndex()
+        return self.model.account_id(index.row()) if index.isValid() else None
+
+    def select_account(self, account_id: str) -> bool:
+        row = self.model.row_of(account_id)
+        if row is None:
+            return False
+        self.table.selectionModel().setCurrentIndex(
+            self.model.index(row, 0),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        return True
+
+    def open_current(self) -> None:
+        index = self.table.currentIndex()
+        if index.isValid():
+            self.open_row(index.row())
+
+    def open_row(self, row: int) -> None:
+        account_id = self.model.account_id(row)
+        if account_id is not None:
+            self.open_account(account_id)
+
+    def open_account(self, account_id: str) -> None:
+        if self.panel.show_account(account_id):
+            self.panel.show()
+            self.panel.edits["name"].setFocus()
+            self.account_opened.emit(account_id)
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _on_search_return_pressed(self) -> None:
+        self.apply_filters()
+        if self.model.matching:
+            self.table.setFocus()
+            self.table.selectRow(0)
+
+    def _on_escape(self) -> None:
+        if self.panel.isVisible():
+            self.panel.close_panel()
+        elif self.search.text():
+            self.search.clear()
+            self.apply_filters()
+
+    def _on_panel_account_changed(self, account_id: str) -> None:
+        self.model.refresh()
+        self.select_account(account_id)
+
+    def _on_panel_account_deleted(self, _account_id: str) -> None:
+        self.model.refresh()
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def new_account(self) -> str | None:
+        name, ok = QInputDialog.getText(self, "New account", "Account name:")
+        if not ok or not name.strip():
+            return None
+        return self.create_account(name)
+
+    def create_account(self, name: str) -> str | None:
+        try:
+            account_id = self.service.create({"name": name})
+        except ValidationError as exc:
+            self.count_label.setText(str(exc))
+            return None
+        self.clear_filters()
+        self.open_account(account_id)
+        return account_id
+
+    def open_import(self, path: Path | None = None) -> Any:
+        from fieldrep.ui.dialogs.import_dialog import ImportDialog
+
+        dialog = ImportDialog(self.runner, path, self)
+        dialog.imported.connect(lambda _report: self._after_bulk_change())
+        self._keep(dialog)
+        dialog.open()
+        return dialog
+
+    def _after_bulk_change(self) -> None:
+        # New industries, owners or territories may have arrived with the import.
+        current = {key: combo.currentData() for key, combo in self.filters.items()}
+        for key, _label, choices in self._filter_choices():
+            combo = self.filters[key]
+            combo.blockSignals(True)
+            while combo.count() > 1:
+                combo.removeItem(1)
+            for text, value in choices:
+                combo.addItem(text, value)
+            combo.setCurrentIndex(max(0, combo.findData(current[key])))
+            combo.blockSignals(False)
+        self.apply_filters()
+
+    def _on_export_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export accounts", "accounts.xlsx", "Excel (*.xlsx);;CSV (*.csv)"
+        )
+        if path:
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> Any:
+        from functools import partial
+
+        from fieldrep.ui.tasks import TaskKind
+
+        task = self.runner.run(
+            partial(_export, path, self.current_filter(), self.model.sort_order),
+            kind=TaskKind.READ,
+            label=f"Export {path.name}",
+            on_success=lambda n: self.count_label.setText(
+                f"Exported {n:,} accounts to {path.name}"
+            ),
+        )
+        return task
+
+    def open_log_visit(self, account_id: str) -> Any:
+        from fieldrep.ui.dialogs.log_visit_dialog import LogVisitDialog
+
+        name = self.panel.title.text() if self.panel.account_id == account_id else ""
+        dialog = LogVisitDialog(self.context, account_id, name, self)
+        dialog.logged.connect(lambda _v: self._after_visit(account_id))
+        self._keep(dialog)
+        dialog.open()
+        return dialog
+
+    def _after_visit(self, account_id: str) -> None:
+        self.model.refresh()
+        if self.panel.account_id == account_id:
+            self.panel.show_account(account_id)
+        self._update_today()
+
+    def open_today(self) -> Any:
+        from fieldrep.ui.views.accounts_today_panel import TodayDialog
+
+        dialog = TodayDialog(self.context, self)
+        dialog.account_requested.connect(self.open_account)
+        dialog.task_completed.connect(lambda _t: self._update_today())
+        self._keep(dialog)
+        dialog.open()
+        return dialog
+
+    def _update_today(self) -> None:
+        from fieldrep.services.visits import due_tasks
+
+        n = len(due_tasks(self.context.db.conn, self.context.user_id))
+        self.today_button.setText(f"Today ({n})" if n else "Today")
+
+    def _keep(self, dialog: Any) -> None:
+        self._dialogs = [d for d in self._dialogs if d.isVisible()]
+        self._dialogs.append(dialog)
+
+
+def _export(path: Path, flt: AccountFilter, sort: Any, db_path: Path, progress: Any) -> int:
+    from fieldrep.services.account_export import export_accounts
+    from fieldrep.store.db import open_db
+
+    db = open_db(db_path)
+    try:
+        return export_accounts(db.conn, path, flt, sort)
+    finally:
+        db.conn.close()

@@ -1,0 +1,169 @@
+"""``fieldrep import`` / ``fieldrep export`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from fieldrep.cli import main
+
+ROWS = (
+    "Company,ZIP,City,State,Phone\nAcme Tools,02139,Cambridge,MA,617-555-0100\n"
+    "Bayside,,Denver,CO,\nLost Ltd,,Atlantis,ZZ,\n"
+)
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_import_accounts_text_json_and_reimport(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "accounts.csv"
+    src.write_text(ROWS, encoding="utf-8")
+    db = str(tmp_path / "f.db")
+    code, out, err = _run(capsys, "import", "accounts", str(src), "--db", db)
+    assert (code, err) == (0, "")
+    assert "Imported 3 of 3 rows from accounts.csv" in out
+    assert "1 by city, 1 by postal code" in out
+    assert "line 4: Lost Ltd - Atlantis, ZZ (US)" in out
+
+    code, out, _ = _run(
+        capsys,
+        "import",
+        "accounts",
+        str(src),
+        "--db",
+        db,
+        "--json",
+        "--errors",
+        str(tmp_path / "dups.csv"),
+    )
+    summary = json.loads(out)
+    assert code == 0  # duplicates only: a re-import is not a failure
+    assert (summary["imported"], summary["duplicates"]) == (0, 3)
+    assert summary["errors_file"] == str(tmp_path / "dups.csv")
+    assert (tmp_path / "dups.csv").exists()
+
+
+def test_row_errors_make_exit_1_and_default_errors_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "mixed.csv"
+    src.write_text("Name,Latitude,Longitude\nGood,1,2\nBad,123,2\n", encoding="utf-8")
+    code, out, _ = _run(capsys, "import", "accounts", str(src), "--db", str(tmp_path / "f.db"))
+    assert code == 1
+    assert "line 3, Latitude: latitude 123 is outside -90..90" in out
+    assert (tmp_path / "mixed.errors.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "empty.csv is empty; nothing was imported"),
+        ("City\nBoston\n", "no column for the account name"),
+    ],
+)
+def test_whole_file_errors_are_one_sentence_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    src = tmp_path / "empty.csv"
+    src.write_text(content)
+    code, out, err = _run(capsys, "import", "accounts", str(src), "--db", str(tmp_path / "f.db"))
+    assert code == 1
+    assert out == ""
+    assert err.startswith("fieldrep: error: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(
+        capsys, "import", "accounts", str(tmp_path / "nope.csv"), "--db", str(tmp_path / "f.db")
+    )
+    assert code == 1
+    assert "nope.csv does not exist" in err
+
+
+def test_import_contacts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "f.db")
+    accounts = tmp_path / "a.csv"
+    accounts.write_text(ROWS)
+    _run(capsys, "import", "accounts", str(accounts), "--db", db)
+    contacts = tmp_path / "c.csv"
+    contacts.write_text(
+        "Company,Name,Email\nAcme Tools,Jane Q Doe,jane@acme.com\n"
+        "Nobody Corp,Bob,\nAcme Tools,Jane Q Doe,\n"
+    )
+    code, out, _ = _run(capsys, "import", "contacts", str(contacts), "--db", db, "--json")
+    summary = json.loads(out)
+    assert code == 1
+    assert summary["imported"] == 1
+    reasons = [e["reason"] for e in summary["errors"]]
+    assert reasons == [
+        "no account is named 'Nobody Corp'",
+        "this contact is already on the account",
+    ]
+    code, out, _ = _run(
+        capsys, "export", "accounts", str(tmp_path / "o.csv"), "--db", db, "--search", "doe"
+    )
+    assert "Exported 1 accounts" in out
+
+
+def test_export_csv_and_xlsx_with_filters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "f.db")
+    src = tmp_path / "a.csv"
+    src.write_text(ROWS + '=HYPERLINK("x"),,,,\n')
+    _run(capsys, "import", "accounts", str(src), "--db", db)
+    code, out, _ = _run(
+        capsys,
+        "export",
+        "accounts",
+        str(tmp_path / "all.csv"),
+        "--db",
+        db,
+        "--sort",
+        "name",
+        "--desc",
+    )
+    assert code == 0
+    with (tmp_path / "all.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    # Text that Excel would run as a formula is exported inert.
+    assert [r["name"] for r in rows] == ["Lost Ltd", "Bayside", "Acme Tools", '\'=HYPERLINK("x")']
+    assert rows[2]["geocode_quality"] == "postal_code"
+
+    code, out, _ = _run(
+        capsys,
+        "export",
+        "accounts",
+        str(tmp_path / "unplaced.xlsx"),
+        "--db",
+        db,
+        "--quality",
+        "none",
+        "--json",
+    )
+    assert json.loads(out)["accounts"] == 2
+    sheet = openpyxl.load_workbook(tmp_path / "unplaced.xlsx", read_only=True).active
+    values = [r for r in sheet.iter_rows(values_only=True)]
+    assert values[0][:2] == ("id", "name")
+    assert sorted(r[1] for r in values[1:]) == ['\'=HYPERLINK("x")', "Lost Ltd"]
+
+    code, _, err = _run(capsys, "export", "accounts", str(tmp_path / "x.pdf"), "--db", db)
+    assert code == 1
+    assert "use a .csv or .xlsx file name" in err
+    code, _, err = _run(
+        capsys, "export", "accounts", str(tmp_path / "x.csv"), "--db", db, "--territory", "Atlantis"
+    )
+    assert code == 2
+    assert "there is no territory 'Atlantis'" in err

@@ -1,0 +1,330 @@
+"""Account import on real files and a real database: formats, mapping, every kind of bad input."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from fieldrep.services.account_import import ImportCancelled, import_accounts
+from fieldrep.services.context import Context
+from fieldrep.services.import_mapping import guess_mapping
+from fieldrep.services.import_readers import ImportFileError, read_table
+
+GOOD = [
+    ["Company", "Street", "City", "State", "ZIP", "Phone", "Website", "Employees", "Revenue"],
+    [
+        "Acme Tools",
+        "1 Main St",
+        "Cambridge",
+        "MA",
+        "02139",
+        "617-555-0100",
+        "acme.com",
+        "12",
+        "$12,500.50",
+    ],
+    ["Bayside Bakery", "", "Denver", "CO", "", "", "", "", ""],
+    ["Lost Ltd", "", "Atlantis", "ZZ", "", "", "", "", ""],
+]
+
+
+def _csv(
+    path: Path, rows: list[list[str]], *, delimiter: str = ",", encoding: str = "utf-8"
+) -> Path:
+    with path.open("w", newline="", encoding=encoding) as fh:
+        csv.writer(fh, delimiter=delimiter).writerows(rows)
+    return path
+
+
+def _state(ctx: Context) -> tuple[list[tuple[object, ...]], int]:
+    rows = ctx.db.execute("SELECT * FROM accounts ORDER BY name").fetchall()
+    return rows, ctx.writer.pending_count()
+
+
+def test_good_file_is_imported_placed_and_indexed(ctx: Context, tmp_path: Path) -> None:
+    seen: list[tuple[int, int, str]] = []
+    report = import_accounts(
+        ctx, _csv(tmp_path / "a.csv", GOOD), progress=lambda *a: seen.append(a)
+    )
+    assert (report.rows_read, report.imported, report.failed_rows) == (3, 3, 0)
+    assert report.mapping["name"] == "Company"
+    assert report.mapping["postal_code"] == "ZIP"
+    assert report.mapping["potential"] == "Revenue"
+    rows = {r["name"]: r for r in ctx.db.query("SELECT * FROM accounts")}
+    assert rows["Acme Tools"]["geocode_quality"] == "postal_code"
+    assert rows["Acme Tools"]["potential"] == 12500.5
+    assert rows["Acme Tools"]["size"] == "10-49"
+    assert rows["Bayside Bakery"]["geocode_quality"] == "city"
+    assert rows["Lost Ltd"]["lat"] is None
+    assert [u["name"] for u in report.unplaced] == ["Lost Ltd"]
+    assert report.placed_by == {"postal_code": 1, "city": 1}
+    assert ctx.writer.pending_count() == 3  # each row has its outbox entry
+    hits = ctx.db.execute("SELECT count(*) FROM accounts_fts WHERE accounts_fts MATCH 'bayside*'")
+    assert hits.fetchone()[0] == 1
+    assert seen[-1] == (3, 3, "done")
+
+
+def test_reimporting_the_same_file_changes_nothing(ctx: Context, tmp_path: Path) -> None:
+    path = _csv(tmp_path / "a.csv", GOOD)
+    import_accounts(ctx, path)
+    before = _state(ctx)
+    again = import_accounts(ctx, path, errors_path=tmp_path / "err.csv")
+    assert again.imported == 0
+    assert again.duplicates == 3
+    assert _state(ctx) == before
+    assert "possible duplicate of existing account 'Acme Tools'" in again.errors[0].reason
+
+
+def test_duplicates_of_existing_accounts_by_phone_and_website(ctx: Context, tmp_path: Path) -> None:
+    ctx.writer.insert("accounts", {"name": "Old Name", "phone": "+1 (617) 555-0100"})
+    ctx.writer.insert("accounts", {"name": "Web Co", "website": "https://www.acme.com/about"})
+    rows = [
+        ["Name", "Phone", "Website"],
+        ["New Name", "617.555.0100", ""],
+        ["Other", "", "acme.com"],
+        ["Fresh", "", ""],
+    ]
+    report = import_accounts(ctx, _csv(tmp_path / "d.csv", rows))
+    assert report.imported == 1
+    assert [(e.line, e.column) for e in report.errors] == [(2, "Phone"), (3, "Website")]
+    assert "same phone" in report.errors[0].reason
+    forced = import_accounts(ctx, _csv(tmp_path / "d2.csv", rows[:3]), allow_duplicates=True)
+    assert forced.imported == 2
+
+
+def test_encodings_and_delimiters(ctx: Context, tmp_path: Path) -> None:
+    rows = [["Account Name", "Postcode", "Notes"], ["Café Olé", "80202", "crème brûlée"]]
+    for i, (encoding, delimiter) in enumerate(
+        [("utf-8-sig", ";"), ("cp1252", "\t"), ("utf-8", "|")]
+    ):
+        path = _csv(
+            tmp_path / f"e{i}.csv",
+            [[*rows[0]], [f"{rows[1][0]} {i}", *rows[1][1:]]],
+            delimiter=delimiter,
+            encoding=encoding,
+        )
+        data = read_table(path)
+        assert data.encoding == encoding
+        assert data.delimiter == delimiter
+        assert data.header == rows[0]
+        report = import_accounts(ctx, path, data=data)
+        assert report.imported == 1
+    names = [r[0] for r in ctx.db.execute("SELECT name FROM accounts ORDER BY name")]
+    assert names == ["Café Olé 0", "Café Olé 1", "Café Olé 2"]
+
+
+def test_header_synonyms() -> None:
+    mapping = guess_mapping(
+        [
+            "Organisation",
+            "Postal Code",
+            "Town",
+            "Province",
+            "E-Mail",
+            "Homepage",
+            "Lat",
+            "Lng",
+            "Headcount",
+        ]
+    )
+    assert mapping.fields == {
+        "name": 0,
+        "postal_code": 1,
+        "city": 2,
+        "region": 3,
+        "email": 4,
+        "website": 5,
+        "lat": 6,
+        "lon": 7,
+        "employees": 8,
+    }
+
+
+# -- bad input: the whole file ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty"),
+        (b"\n\n  \n", "only blank lines"),
+        (b"Company,ZIP\n", "header row but no data rows"),
+        (bytes(range(256)) * 40, "not a text file"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00\x01" * 500, "not a text file"),
+        (b"PK\x03\x04garbage that is not a zip", "not a readable Excel workbook"),
+        (b"City,ZIP\nBoston,02139\n", "no column for the account name"),
+        (b'Company,Notes\nAcme,"never closed\nB,x\nC,y\n', "quote opened on line 2 never closes"),
+    ],
+)
+def test_bad_files_leave_the_database_as_it_was(
+    ctx: Context, tmp_path: Path, content: bytes, message: str
+) -> None:
+    ctx.writer.insert("accounts", {"name": "Existing"})
+    before = _state(ctx)
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(ImportFileError, match=message):
+        import_accounts(ctx, path)
+    assert _state(ctx) == before
+
+
+def test_a_50_mb_file_is_refused_with_its_size(ctx: Context, tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    line = b"Acme Tools,1 Main St,Cambridge,MA,02139,x\n"
+    with path.open("wb") as fh:
+        fh.write(b"Company,Street,City,State,ZIP,Notes\n")
+        fh.write(line * (50 * 1024 * 1024 // len(line) + 1))
+    with pytest.raises(ImportFileError, match=r"huge\.csv is 50\.0 MB; .* up to 40 MB"):
+        import_accounts(ctx, path)
+    assert _state(ctx) == ([], 0)
+
+
+# -- bad input: rows ------------------------------------------------------------------------------
+
+
+def test_bad_rows_are_reported_and_only_good_rows_imported(ctx: Context, tmp_path: Path) -> None:
+    rows = [
+        ["Name", "Employees", "Potential", "Latitude", "Longitude", "Notes", "Status", "Email"],
+        ["Good One", "5", "100", "42.1", "-71.2", "fine", "customer", "a@b.com"],  # line 2
+        ["Bad Number", "many", "", "", "", "", "", ""],  # line 3
+        ["Bad Lat", "", "", "123", "10", "", "", ""],  # line 4
+        ["Long Notes", "", "", "", "", "x" * 100_000, "", ""],  # line 5
+        ["Bad Potential", "", "12abc", "", "", "", "", ""],  # line 6
+        ["Good One", "5", "100", "42.1", "-71.2", "fine", "customer", "a@b.com"],  # line 7
+        ["Good Two", "", "", "", "", "", "", ""],  # line 8
+        ["", "1", "", "", "", "", "", ""],  # line 9
+        ["Half Coord", "", "", "40", "", "", "", ""],  # line 10
+        ["Weird", "", "", "", "", "", "sleeping", "not-an-email"],  # line 11
+    ]
+    errors = tmp_path / "errors.csv"
+    report = import_accounts(ctx, _csv(tmp_path / "rows.csv", rows), errors_path=errors)
+    assert report.imported == 2
+    names = [r[0] for r in ctx.db.execute("SELECT name FROM accounts ORDER BY name")]
+    assert names == ["Good One", "Good Two"]
+    got = [(e.line, e.column, e.reason) for e in report.errors]
+    assert got == [
+        (3, "Employees", "'many' is not a number"),
+        (4, "Latitude", "latitude 123 is outside -90..90"),
+        (5, "Notes", "is 100,000 characters long; at most 10,000 fit"),
+        (6, "Potential", "'12abc' is not a number"),
+        (7, "", "repeats line 2 exactly"),
+        (9, "Name", "is empty; every account needs a name"),
+        (10, "Longitude", "latitude and longitude must be given together"),
+        (11, "Status", "'sleeping' is not a status (use prospect, active, inactive or lost)"),
+        (11, "Email", "'not-an-email' is not an email address"),
+    ]
+    good = ctx.db.execute(
+        "SELECT status, geocode_quality, lat FROM accounts WHERE name = ?", ("Good One",)
+    ).fetchone()
+    assert good == ("active", "manual", 42.1)
+    # The errors file holds each failing row once, as it was, after what is wrong with it.
+    with errors.open(encoding="utf-8-sig", newline="") as fh:
+        written = list(csv.reader(fh))
+    assert written[0] == ["error_line", "error_column", "error_reason", *rows[0]]
+    assert [r[0] for r in written[1:]] == ["3", "4", "5", "6", "7", "9", "10", "11"]
+    assert written[-1][1] == "Status; Email"
+    assert written[3][3:] == rows[4]
+    # ... and, once fixed, it can be imported as it is (the error columns are ignored).
+    assert guess_mapping(written[0]).fields["name"] == 3
+
+
+def test_duplicate_rows_inside_the_file(ctx: Context, tmp_path: Path) -> None:
+    rows = [
+        ["Company", "ZIP", "Phone"],
+        ["Acme", "02139", ""],
+        ["ACME Inc.", "02139", ""],
+        ["Beta", "", "555-123-4567"],
+        ["Gamma", "", "(555) 123 4567"],
+    ]
+    report = import_accounts(ctx, _csv(tmp_path / "dups.csv", rows))
+    assert report.imported == 2
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (3, "possible duplicate of line 2 (same name and postal code); not imported"),
+        (5, "possible duplicate of line 4 (same phone); not imported"),
+    ]
+
+
+def test_cancel_imports_nothing(ctx: Context, tmp_path: Path) -> None:
+    rows = [["Name"]] + [[f"Shop {i}"] for i in range(12_000)]
+    path = _csv(tmp_path / "many.csv", rows)
+    phases: list[str] = []
+
+    def cancel_when_saving() -> bool:
+        return "saving" in phases
+
+    with pytest.raises(ImportCancelled, match="nothing was imported"):
+        import_accounts(
+            ctx, path, progress=lambda d, t, p: phases.append(p), cancelled=cancel_when_saving
+        )
+    assert _state(ctx) == ([], 0)
+    assert ctx.db.execute("SELECT count(*) FROM accounts_fts").fetchone()[0] == 0
+    assert (
+        ctx.db.execute("SELECT count(*) FROM local_meta WHERE key LIKE 'search%'").fetchone()[0]
+        == 0
+    )
+    report = import_accounts(ctx, path)
+    assert report.imported == 12_000
+
+
+# -- XLSX ------------------------------------------------------------------------------------------
+
+
+def _xlsx(
+    path: Path, rows: list[list[object]], saved_results: dict[str, str] | None = None
+) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    if saved_results:
+        # openpyxl cannot compute formulas; write the results Excel would have saved with them.
+        tmp = path.with_suffix(".tmp")
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item.filename)
+                if item.filename == "xl/worksheets/sheet1.xml":
+                    text = data.decode()
+                    for formula, result in saved_results.items():
+                        text = text.replace(
+                            f"<f>{formula}</f><v />", f"<f>{formula}</f><v>{result}</v>"
+                        )
+                    data = text.encode()
+                dst.writestr(item, data)
+        shutil.move(tmp, path)
+    return path
+
+
+def test_xlsx_with_formulas(ctx: Context, tmp_path: Path) -> None:
+    rows: list[list[object]] = [
+        ["Account Name", "Zip Code", "Employees"],
+        ["Saved Result", 2139, "=2*3"],  # a spreadsheet dropped the ZIP's leading zero
+        ["No Result", "02139", "=A1*2"],
+        ["Plain", "10001", 7],
+    ]
+    path = _xlsx(tmp_path / "book.xlsx", rows, saved_results={"2*3": "6"})
+    report = import_accounts(ctx, path)
+    assert report.kind == "xlsx"
+    assert report.imported == 2
+    assert [(e.line, e.column) for e in report.errors] == [(3, "Employees")]
+    assert "holds the formula =A1*2 with no saved result" in report.errors[0].reason
+    assert "1 cells hold formulas; the results Excel saved with them were imported" in report.notes
+    saved = ctx.db.execute(
+        "SELECT employees, postal_code, geocode_quality FROM accounts WHERE name = 'Saved Result'"
+    ).fetchone()
+    assert saved == (6, "02139", "postal_code")
+
+
+def test_csv_renamed_xlsx_and_xlsx_renamed_csv(ctx: Context, tmp_path: Path) -> None:
+    fake = tmp_path / "fake.xlsx"
+    fake.write_text("Company\nAcme\n")
+    with pytest.raises(ImportFileError, match="not an Excel workbook"):
+        import_accounts(ctx, fake)
+    real = _xlsx(tmp_path / "real.xlsx", [["Company"], ["Acme"]])
+    renamed = real.rename(tmp_path / "real.csv")
+    assert import_accounts(ctx, renamed).imported == 1

@@ -1,0 +1,207 @@
+"""The Accounts page with real widgets offscreen: search, filters, sort, paging, edits, visits, import."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+from pytestqt.qtbot import QtBot
+
+from fieldrep.services.context import Context
+from fieldrep.ui.models.accounts_table_model import PAGE_SIZE
+from fieldrep.ui.tasks import TaskRunner
+from fieldrep.ui.views.accounts_view import AccountsView
+
+
+@pytest.fixture
+def view(ctx: Context, runner: TaskRunner, qtbot: QtBot) -> Iterator[AccountsView]:
+    user = ctx.writer.insert("users", {"username": "ann", "display_name": "Ann Rep"})
+    ctx.set_user(user)
+    north = ctx.writer.insert("territories", {"name": "North"})
+    rows = [
+        {
+            "name": f"Shop {i:04d}",
+            "city": "Boston",
+            "status": "active" if i % 2 else "prospect",
+            "industry": "Retail" if i % 3 else "Food",
+            "potential": float(i),
+            "territory_id": north if i < 10 else None,
+        }
+        for i in range(1000)
+    ]
+    rows.append({"name": "Bayside Bakery", "city": "Cambridge", "notes": "likes croissants"})
+    ctx.writer.insert_many("accounts", rows)
+    widget = AccountsView(ctx, runner)
+    qtbot.addWidget(widget)
+    widget.resize(1200, 800)
+    widget.show()
+    yield widget
+    runner.wait_for_idle()
+
+
+def test_counts_paging_and_sorting(view: AccountsView) -> None:
+    model = view.model
+    assert view.count_label.text() == "1,001 accounts"
+    assert model.rowCount() == 1001
+    assert model.data(model.index(0, 0)) == "Bayside Bakery"
+    # Only the pages looked at are loaded, never the whole table.
+    assert model.data(model.index(999, 0)) == "Shop 0998"
+    assert model.cached_rows <= 2 * PAGE_SIZE
+    view.table.sortByColumn(5, Qt.SortOrder.DescendingOrder)  # potential
+    assert model.data(model.index(0, 0)) == "Shop 0999"
+    assert model.data(model.index(0, 5)) == "$999"
+
+
+def test_search_as_you_type_is_debounced(view: AccountsView, qtbot: QtBot) -> None:
+    refreshes = view.model.refreshes
+    with qtbot.waitSignal(view.search_applied, timeout=5000) as signal:
+        qtbot.keyClicks(view.search, "croiss")
+    assert signal.args == ["croiss"]
+    assert view.model.refreshes == refreshes + 1  # one query for six keystrokes
+    assert view.count_label.text() == "1 of 1,001 accounts"
+    assert view.model.data(view.model.index(0, 0)) == "Bayside Bakery"
+    qtbot.keyClick(view.search, Qt.Key.Key_Escape)
+    assert view.search.text() == ""
+    assert view.model.rowCount() == 1001
+
+
+def test_filters_combine(view: AccountsView) -> None:
+    view.set_filter_value("status", "active")
+    assert view.model.rowCount() == 500
+    view.set_filter_value("industry", "Food")
+    assert view.model.rowCount() == 167
+    (north,) = [
+        view.filters["territory_id"].itemData(i)
+        for i in range(view.filters["territory_id"].count())
+        if view.filters["territory_id"].itemText(i) == "North"
+    ]
+    view.set_filter_value("territory_id", north)
+    assert view.model.rowCount() == 2  # Shop 0003 and 0009
+    assert view.count_label.text() == "2 of 1,001 accounts"
+    view.set_filter_value("not_visited_days", 30)
+    assert view.model.rowCount() == 2
+    view.clear_filters()
+    assert view.model.rowCount() == 1001
+
+
+def test_open_edit_validate_undo_with_keyboard(
+    view: AccountsView, qtbot: QtBot, ctx: Context
+) -> None:
+    view.table.setFocus()
+    view.table.selectRow(0)
+    qtbot.keyClick(view.table, Qt.Key.Key_Return)
+    panel = view.panel
+    assert panel.isVisible()
+    assert panel.title.text() == "Bayside Bakery"
+    panel.edits["email"].setText("not an email")
+    assert not panel.save()
+    assert "email" in panel.error.text()
+    assert panel.edits["email"].styleSheet() != ""
+    panel.edits["email"].setText("hello@bayside.example")
+    panel.edits["name"].setText("Bayside Bakes")
+    qtbot.keyClick(panel.edits["name"], Qt.Key.Key_Return)
+    assert ctx.db.execute("SELECT email FROM accounts WHERE name = 'Bayside Bakes'").fetchone() == (
+        "hello@bayside.example",
+    )
+    assert view.model.data(view.model.index(0, 0)) == "Bayside Bakes"
+    assert panel.undo_button.isEnabled()
+    qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
+    assert ctx.db.execute(
+        "SELECT email FROM accounts WHERE name = 'Bayside Bakery'"
+    ).fetchone() == (None,)
+    qtbot.keyClick(panel.edits["name"], Qt.Key.Key_Escape)
+    assert not panel.isVisible()
+
+
+def test_delete_asks_first(view: AccountsView, ctx: Context) -> None:
+    view.open_row(0)
+    view.panel.ask_delete()
+    box = view.panel.confirm_box
+    assert box is not None
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert ctx.db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1001
+    view.panel.ask_delete()
+    box = view.panel.confirm_box
+    assert box is not None
+    box.button(QMessageBox.StandardButton.Yes).click()
+    assert ctx.db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1000
+    assert view.model.rowCount() == 1000
+    assert not view.panel.isVisible()
+
+
+def test_log_visit_in_two_clicks_and_today(view: AccountsView, qtbot: QtBot, ctx: Context) -> None:
+    view.open_row(0)
+    qtbot.mouseClick(view.panel.visit_button, Qt.MouseButton.LeftButton)  # click 1
+    dialog = view._dialogs[-1]
+    dialog.next_step.setText("Bring samples")
+    dialog.due.setDate(dialog.due.date().addDays(-10))  # already due: shows in Today
+    qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)  # click 2
+    assert ctx.db.execute("SELECT outcome FROM visits").fetchall() == [("met",)]
+    assert view.model.data(view.model.index(0, 8)) == "today"  # last visit column
+    assert view.panel.tabs.tabText(1) == "Visits (1)"
+    assert view.today_button.text() == "Today (1)"
+    today = view.open_today()
+    assert today.tree.topLevelItemCount() == 1
+    assert today.tree.topLevelItem(0).text(1) == "Bring samples"
+    today.complete_selected()
+    assert today.tree.topLevelItemCount() == 0
+    assert view.today_button.text() == "Today"
+    today.close()
+
+
+def test_new_account_with_ctrl_n_path(view: AccountsView, ctx: Context) -> None:
+    account = view.create_account("Zeta Zinc")
+    assert account is not None
+    assert view.panel.isVisible()
+    assert view.panel.title.text() == "Zeta Zinc"
+    assert view.count_label.text() == "1,002 accounts"
+
+
+def test_import_dialog_mapping_progress_and_result(
+    view: AccountsView, qtbot: QtBot, ctx: Context, tmp_path: Path
+) -> None:
+    src = tmp_path / "new.csv"
+    src.write_text(
+        "Label,Town,Zip Code,Memo\nAcme Tools,Cambridge,02139,x\n"
+        "Bad Zip,Boston,ABCDE,y\nFresh Farm,Denver,,z\n"
+    )
+    dialog = view.open_import(src)
+    assert [c.currentData() for c in dialog.combos] == [None, "city", "postal_code", "notes"]
+    assert not dialog.import_button.isEnabled()  # "Label" is not a known name for the name
+    assert "account name" in dialog.message.text()
+    dialog.set_field(0, "name")
+    assert dialog.import_button.isEnabled()
+    dialog.set_field(3, "city")  # one column per field: Town lets go of City
+    assert dialog.combos[1].currentData() is None
+    dialog.set_field(1, "city")
+    dialog.set_field(3, None)
+    with qtbot.waitSignal(dialog.imported, timeout=20000):
+        dialog.import_button.click()
+    assert dialog.report is not None
+    assert dialog.report.imported == 2
+    assert "line 3, Zip Code" in dialog.result.toPlainText()
+    assert (tmp_path / "new.errors.csv").exists()
+    assert ctx.db.execute("SELECT notes FROM accounts WHERE name = 'Acme Tools'").fetchone() == (
+        None,
+    )
+    assert view.model.rowCount() == 1003
+    dialog.close()
+
+
+def test_import_cancel_imports_nothing(
+    view: AccountsView, qtbot: QtBot, ctx: Context, tmp_path: Path
+) -> None:
+    src = tmp_path / "many.csv"
+    src.write_text("Name\n" + "".join(f"Row {i}\n" for i in range(30_000)))
+    dialog = view.open_import(src)
+    dialog.start()
+    with qtbot.waitSignal(dialog.task.progressed, timeout=20000):
+        pass
+    with qtbot.waitSignal(dialog.task.cancelled, timeout=20000):
+        dialog.cancel_button.click()
+    assert "nothing was imported" in dialog.message.text()
+    assert ctx.db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1001
+    dialog.close()
