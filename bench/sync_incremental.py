@@ -1,0 +1,102 @@
+"""An incremental sync of 10 changes (5 pushed by the laptop, 5 made on the server) when each side
+holds 1,000 rows vs. 100,000 rows. Cost should follow the change, not the database: target <= 1.2x.
+
+Reported twice: the sync itself (push + pull), and with the after-sync checksum comparison, which
+reads every row in scope by design (count + version sum per table) and so grows with the database.
+
+Usage: python bench/sync_incremental.py [--quick]   (--quick: 1,000 vs 20,000 rows, fewer rounds)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sync_common import PASSWORD, BenchServer, open_storage, seed
+
+from fieldrep.server import admin
+from fieldrep.services.context import Context
+from fieldrep.sync.client import SyncEngine, sign_in
+from fieldrep.sync.transport import HttpTransport
+
+
+def measure(rows: int, rounds: int, folder: Path) -> tuple[float, float]:
+    storage, cleanup = open_storage("sqlite", folder)
+    seed(storage, rows)
+    server = BenchServer(storage)
+    ctx = Context.open(folder / f"laptop-{rows}.db")
+    transport = HttpTransport(server.url, timeout=300)
+    try:
+        sign_in(ctx.writer, transport, "admin", PASSWORD)
+        SyncEngine(ctx.writer, transport, page_size=5000).run()
+        ids = [r[0] for r in ctx.db.conn.execute("SELECT id FROM accounts LIMIT 10")]
+        plain: list[float] = []
+        checked: list[float] = []
+        for i in range(rounds):
+            for verify, times in ((False, plain), (True, checked)):
+                for k in range(5):
+                    ctx.writer.update("accounts", ids[k], {"notes": f"laptop {i} {verify}"})
+                admin.put_rows(
+                    storage,
+                    "accounts",
+                    [{"id": ids[5 + k], "notes": f"server {i} {verify}"} for k in range(5)],
+                )
+                start = time.perf_counter()
+                result = SyncEngine(ctx.writer, transport, verify=verify).run()
+                times.append(time.perf_counter() - start)
+                assert result.pushed == 5
+                assert result.pulled >= 5
+                assert result.verified is not False
+        return statistics.median(plain), statistics.median(checked)
+    finally:
+        transport.close()
+        ctx.close()
+        server.stop()
+        cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    small, large = (1_000, 20_000) if args.quick else (1_000, 100_000)
+    rounds = 5 if args.quick else 15
+    folder = Path(tempfile.mkdtemp(prefix="fieldrep-bench-"))
+    s_plain, s_checked = measure(small, rounds, folder)
+    l_plain, l_checked = measure(large, rounds, folder)
+    ratio = l_plain / s_plain
+    print(
+        f"10 changes, {small:,} rows: {s_plain * 1000:.1f} ms sync,"
+        f" {s_checked * 1000:.1f} ms with checksums"
+    )
+    print(
+        f"10 changes, {large:,} rows: {l_plain * 1000:.1f} ms sync,"
+        f" {l_checked * 1000:.1f} ms with checksums"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "sync_incremental",
+                "small_rows": small,
+                "large_rows": large,
+                "small_ms": round(s_plain * 1000, 2),
+                "large_ms": round(l_plain * 1000, 2),
+                "ratio": round(ratio, 2),
+                "target": 1.2,
+                "with_checksums_small_ms": round(s_checked * 1000, 2),
+                "with_checksums_large_ms": round(l_checked * 1000, 2),
+                "with_checksums_ratio": round(l_checked / s_checked, 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""``fieldrep serve`` (the central sync server) and ``fieldrep server user add|list|disable``.
+
+``--db`` takes a SQLite path (default: ``server.db`` in the app-data folder, created on first start)
+or a PostgreSQL URL (``postgresql://user@host/dbname``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from fieldrep.cli.common import CommandError, add_json_option, emit
+from fieldrep.paths import data_dir
+
+
+def _add_server_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="server database: a SQLite file or postgresql://... "
+        f"(default: {data_dir() / 'server.db'})",
+    )
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run the central sync server")
+    _add_server_db(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8765, help="port to listen on")
+    serve.add_argument("--tls-cert", metavar="FILE", help="TLS certificate (PEM) for HTTPS")
+    serve.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM) for HTTPS")
+    serve.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
+    serve.set_defaults(handler=run_serve)
+
+    server = sub.add_parser("server", help="administer the sync server (users)")
+    server_sub = server.add_subparsers(dest="server_command", metavar="COMMAND", required=True)
+    user = server_sub.add_parser("user", help="server users")
+    user_sub = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
+    add = user_sub.add_parser("add", help="create a user who can sign in")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("rep", "manager", "admin"), required=True)
+    add.add_argument("--display-name", default="")
+    add.add_argument("--manager", metavar="NAME", help="the user's manager (a user name)")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    _add_server_db(add)
+    add_json_option(add)
+    add.set_defaults(handler=run_user_add)
+    lst = user_sub.add_parser("list", help="list users")
+    _add_server_db(lst)
+    add_json_option(lst)
+    lst.set_defaults(handler=run_user_list)
+    disable = user_sub.add_parser("disable", help="disable a user and revoke their devices")
+    disable.add_argument("name")
+    _add_server_db(disable)
+    add_json_option(disable)
+    disable.set_defaults(handler=run_user_disable)
+
+
+def _storage(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from fieldrep.server.storage import Storage
+
+    url = args.db or str(data_dir() / "server.db")
+    if not args.db:
+        data_dir().mkdir(parents=True, exist_ok=True)
+    try:
+        return Storage(url)
+    except Exception as exc:  # any driver's connection error, reported in one sentence
+        raise CommandError(f"cannot open the server database {url}: {exc}") from exc
+
+
+def read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
+    if getattr(args, "password_stdin", False):
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(prompt)
+    if not password:
+        raise CommandError("no password given", 2)
+    return password
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from fieldrep.server.app import create_app
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise CommandError("--tls-cert and --tls-key go together", 2)
+    storage = _storage(args)
+    app = create_app(storage)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        fd=args.fd,
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
+        log_level="info",
+        lifespan="off",
+    )
+    scheme = "https" if args.tls_cert else "http"
+    print(
+        f"FieldRep sync server on {scheme}://{args.host}:{args.port} "
+        f"({storage.dialect}); Ctrl+C stops it",
+        flush=True,
+    )
+    try:
+        uvicorn.Server(config).run()
+    except OSError as exc:
+        raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc}") from exc
+    finally:
+        storage.close()
+    return 0
+
+
+def run_user_add(args: argparse.Namespace) -> int:
+    from fieldrep.server import admin
+
+    storage = _storage(args)
+    try:
+        manager_id = admin.user_id_of(storage, args.manager) if args.manager else None
+        password = read_password(args)
+        user_id = admin.add_user(
+            storage,
+            args.name,
+            args.role,
+            password,
+            display_name=args.display_name,
+            manager_id=manager_id,
+        )
+    except admin.AdminError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        storage.close()
+    emit(
+        args,
+        {"id": user_id, "username": args.name, "role": args.role},
+        f"added {args.role} {args.name} ({user_id})",
+    )
+    return 0
+
+
+def run_user_list(args: argparse.Namespace) -> int:
+    from fieldrep.server import admin
+
+    storage = _storage(args)
+    try:
+        users = admin.list_users(storage)
+    finally:
+        storage.close()
+    lines = [
+        f"{u['username']:<20} {u['role']:<8} {'active' if u['active'] else 'disabled':<9}"
+        f" devices: {u['devices']}"
+        for u in users
+    ] or ["(no users yet)"]
+    emit(args, {"users": users}, "\n".join(lines))
+    return 0
+
+
+def run_user_disable(args: argparse.Namespace) -> int:
+    from fieldrep.server import admin
+
+    storage = _storage(args)
+    try:
+        revoked = admin.disable_user(storage, args.name)
+    except admin.AdminError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        storage.close()
+    emit(
+        args,
+        {"username": args.name, "revoked_devices": revoked},
+        f"disabled {args.name}; {revoked} device(s) signed out",
+    )
+    return 0

@@ -1,0 +1,132 @@
+"""``fieldrep login``, ``fieldrep sync`` and ``fieldrep logout``: the headless sync client.
+
+``login`` stores the server URL and this device's token in the database (the server keeps only its
+hash); ``sync`` runs the same engine the desktop app runs in the background and prints what moved;
+``logout`` forgets the token and keeps every change still waiting to be sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from fieldrep.cli.common import CommandError, add_db_option, add_json_option, emit, open_context
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    login = sub.add_parser("login", help="sign this database in to a sync server")
+    login.add_argument(
+        "--server",
+        required=True,
+        metavar="URL",
+        help="the sync server, e.g. https://sync.example.com:8765",
+    )
+    login.add_argument("--user", required=True, metavar="NAME")
+    login.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    add_db_option(login)
+    add_json_option(login)
+    login.set_defaults(handler=run_login)
+    sync = sub.add_parser("sync", help="send local changes and fetch the server's, once")
+    add_db_option(sync)
+    add_json_option(sync)
+    sync.set_defaults(handler=run_sync)
+    logout = sub.add_parser("logout", help="sign this database out (unsent changes are kept)")
+    add_db_option(logout)
+    add_json_option(logout)
+    logout.set_defaults(handler=run_logout)
+
+
+def run_login(args: argparse.Namespace) -> int:
+    from fieldrep.cli.server_command import read_password
+    from fieldrep.sync.client import sign_in
+    from fieldrep.sync.transport import HttpTransport, SyncError
+
+    password = read_password(args)
+    ctx = open_context(args)
+    transport = HttpTransport(args.server)
+    try:
+        resp = sign_in(ctx.writer, transport, args.user, password)
+    except SyncError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        transport.close()
+        ctx.close()
+    emit(
+        args,
+        {"server": args.server, "user": resp.username, "user_id": resp.user_id, "role": resp.role},
+        f"signed in to {args.server} as {resp.username} ({resp.role}); run `fieldrep sync`",
+    )
+    return 0
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    from fieldrep.store import local_meta
+    from fieldrep.sync.client import SyncEngine, transport_for
+    from fieldrep.sync.transport import SyncError
+
+    ctx = open_context(args)
+    try:
+        transport = transport_for(ctx.writer)
+        try:
+            result = SyncEngine(ctx.writer, transport).run()
+        finally:
+            transport.close()
+    except SyncError as exc:
+        with ctx.writer.transaction() as conn:
+            local_meta.put(conn, "sync_last_error", str(exc))
+        ctx.close()
+        raise CommandError(str(exc)) from exc
+    except BaseException:
+        ctx.close()
+        raise
+    ctx.close()
+    lines = [
+        f"sent {result.pushed} change(s)"
+        + (f", {result.skipped} already on the server" if result.skipped else ""),
+        f"received {result.pulled} row(s), {result.deleted} deletion(s)",
+    ]
+    if result.evicted or result.removed:
+        lines.append(f"removed {result.evicted + result.removed} row(s) no longer in your scope")
+    if result.rejected:
+        lines.append(f"{result.rejected} change(s) refused by the server (kept as conflicts):")
+        lines += [f"  {r}" for r in result.rejections]
+    if result.conflicts:
+        lines.append(f"{result.conflicts} conflict(s) to review")
+    if result.replaced:
+        lines.append("fetched everything again (replacement sync)")
+    lines.append(
+        {
+            True: "checked: this laptop matches the server",
+            False: "warning: this laptop still differs from the server",
+            None: "not checked (the server changed meanwhile)",
+        }[result.verified]
+    )
+    emit(args, result.to_dict(), "\n".join(lines))
+    return 0 if result.verified is not False else 1
+
+
+def run_logout(args: argparse.Namespace) -> int:
+    from fieldrep.sync.client import sign_out, transport_for
+    from fieldrep.sync.transport import SyncError
+
+    ctx = open_context(args)
+    try:
+        try:
+            transport = transport_for(ctx.writer)
+        except SyncError:
+            transport = None
+        sign_out(ctx.writer, transport)
+        if transport is not None:
+            transport.close()
+        pending = ctx.writer.pending_count()
+    finally:
+        ctx.close()
+    emit(
+        args,
+        {"signed_out": True, "pending_changes": pending},
+        f"signed out; {pending} unsent change(s) stay on this laptop",
+    )
+    return 0

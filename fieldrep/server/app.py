@@ -1,0 +1,269 @@
+"""The central sync server: a FastAPI application (OpenAPI at ``/openapi.json``, docs at ``/docs``).
+
+``create_app(storage)`` builds it around one :class:`~fieldrep.server.storage.Storage`. Every endpoint
+but ``/v1/health`` and ``/v1/login`` needs a bearer device token, and every endpoint but health checks
+the protocol and schema version headers. Errors are JSON ``{"error", "message"}`` with a 4xx status:
+422 malformed request, 401 not signed in, 403 wrong device or disabled, 409 sequence gap, 413 too
+large, 426 please upgrade, 429 too many logins. Handlers are plain functions run in the server's thread
+pool; storage does the locking.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fieldrep import __version__
+from fieldrep.server import auth
+from fieldrep.server.limits import BodySizeLimit
+from fieldrep.server.pull import checksums, pull
+from fieldrep.server.push import PushError, push
+from fieldrep.server.storage import Storage
+from fieldrep.store.writer import utc_now
+from fieldrep.sync.protocol import (
+    DEFAULT_PULL_LIMIT,
+    MAX_BODY_BYTES,
+    MIN_PROTOCOL_VERSION,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    SCHEMA_HEADER,
+    SCHEMA_VERSION,
+    ChecksumsResponse,
+    ErrorBody,
+    HealthResponse,
+    LoginRequest,
+    LoginResponse,
+    PullRequest,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+)
+
+log = logging.getLogger(__name__)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (401, 403, 409, 413, 422, 426, 429)
+}
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    device_id: str
+
+
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def check_versions(request: Request) -> None:
+    """Refuse clients that speak an older protocol or carry an older database schema."""
+    try:
+        protocol = int(request.headers.get(PROTOCOL_HEADER, "0"))
+        schema = int(request.headers.get(SCHEMA_HEADER, "0"))
+    except ValueError:
+        raise ApiError(
+            422, "bad_version", f"{PROTOCOL_HEADER} and {SCHEMA_HEADER} must be whole numbers"
+        ) from None
+    if protocol < MIN_PROTOCOL_VERSION or schema < SCHEMA_VERSION:
+        raise ApiError(
+            426,
+            "upgrade_required",
+            f"please upgrade FieldRep: this server needs protocol {MIN_PROTOCOL_VERSION}"
+            f"+ and schema {SCHEMA_VERSION} (this app has protocol {protocol}, schema"
+            f" {schema})",
+        )
+    if protocol > PROTOCOL_VERSION or schema > SCHEMA_VERSION:
+        raise ApiError(
+            426,
+            "server_too_old",
+            f"this FieldRep is newer than the server (protocol {protocol}, schema"
+            f" {schema}); ask your administrator to update the server",
+        )
+
+
+def create_app(storage: Storage, *, login_limit: int = 5, login_window: float = 60.0) -> FastAPI:
+    app = FastAPI(
+        title="FieldRep sync server",
+        version=__version__,
+        description="Push and pull of field-level changes for FieldRep laptops.",
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.state.storage = storage
+    limiter = auth.RateLimiter(limit=login_limit, window=login_window)
+    bearer = HTTPBearer(auto_error=False)
+
+    def principal(
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise ApiError(401, "not_signed_in", "sign in first (no device token was sent)")
+        with storage.read() as tx:
+            row = tx.one(
+                "SELECT d.user_id, d.device_id FROM devices d JOIN users u ON u.id = d.user_id"
+                " JOIN credentials c ON c.user_id = d.user_id WHERE d.token_hash = ? AND"
+                " d.revoked_at IS NULL AND u.active = 1 AND u._deleted = 0 AND c.disabled = 0",
+                (auth.token_hash(credentials.credentials),),
+            )
+        if row is None:
+            raise ApiError(
+                401,
+                "not_signed_in",
+                "this device is signed out or its access was revoked; sign in again",
+            )
+        return Principal(user_id=row[0], device_id=row[1])
+
+    versions = [Depends(check_versions)]
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(exc.errors())
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+        message = f"{where}: {first.get('msg', 'invalid')}"
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problems)"
+        return _error(422, "invalid_request", message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(500, "server_error", "the server failed; the request was not applied")
+
+    @app.get("/v1/health", response_model=HealthResponse)
+    def health() -> HealthResponse:
+        return HealthResponse(
+            status="ok",
+            protocol=PROTOCOL_VERSION,
+            min_protocol=MIN_PROTOCOL_VERSION,
+            schema_version=SCHEMA_VERSION,
+        )
+
+    @app.post("/v1/login", response_model=LoginResponse, responses=ERRORS, dependencies=versions)
+    def login(req: LoginRequest, request: Request) -> LoginResponse:
+        keys = (f"user:{req.user.lower()}", f"ip:{request.client.host if request.client else ''}")
+        wait = limiter.retry_after(*keys)
+        if wait > 0:
+            raise ApiError(
+                429,
+                "too_many_attempts",
+                f"too many failed sign-ins; try again in {int(wait) + 1} seconds",
+                {"Retry-After": str(int(wait) + 1)},
+            )
+        with storage.read() as tx:
+            row = tx.one(
+                "SELECT u.id, u.role, u.active, c.password_hash, c.disabled FROM users u"
+                " JOIN credentials c ON c.user_id = u.id WHERE u.username = ? AND u._deleted = 0",
+                (req.user,),
+            )
+        if row is None:
+            auth.check_unknown_user(req.password)
+        if row is None or not auth.verify_password(req.password, row[3]):
+            limiter.failed(*keys)
+            raise ApiError(401, "wrong_password", "wrong user name or password")
+        user_id, role, active, _, disabled = row
+        if not active or disabled:
+            raise ApiError(403, "disabled", "this user is disabled; ask your administrator")
+        limiter.succeeded(keys[0])
+        token = auth.new_token()
+        with storage.write() as tx:
+            tx.next_versions(0)  # serialise with pushes of this device
+            old = tx.one("SELECT last_seq FROM devices WHERE device_id = ?", (req.device_id,))
+            last_seq = max(int(old[0]) if old else 0, req.base_seq)
+            if old:
+                tx.execute(
+                    "UPDATE devices SET user_id = ?, token_hash = ?, last_seq = ?,"
+                    " revoked_at = NULL, last_seen_at = ? WHERE device_id = ?",
+                    (user_id, auth.token_hash(token), last_seq, utc_now(), req.device_id),
+                )
+            else:
+                tx.execute(
+                    "INSERT INTO devices (device_id, user_id, token_hash, last_seq,"
+                    " created_at) VALUES (?, ?, ?, ?, ?)",
+                    (req.device_id, user_id, auth.token_hash(token), last_seq, utc_now()),
+                )
+        return LoginResponse(
+            token=token, user_id=user_id, username=req.user, role=role, last_seq=last_seq
+        )
+
+    @app.post("/v1/logout", status_code=204, responses=ERRORS, dependencies=versions)
+    def logout(who: Principal = Depends(principal)) -> None:  # noqa: B008
+        with storage.write() as tx:
+            tx.execute(
+                "UPDATE devices SET token_hash = NULL, revoked_at = ? WHERE device_id = ?",
+                (utc_now(), who.device_id),
+            )
+
+    @app.post("/v1/push", response_model=PushResponse, responses=ERRORS, dependencies=versions)
+    def push_endpoint(req: PushRequest, who: Principal = Depends(principal)) -> PushResponse:  # noqa: B008
+        if req.device_id != who.device_id:
+            raise ApiError(
+                403,
+                "wrong_device",
+                "this token belongs to another device; sign in again on this device",
+            )
+        try:
+            return push(storage, who.user_id, req)
+        except PushError as exc:
+            raise ApiError(exc.status, exc.code, str(exc)) from None
+
+    def _pull(req: PullRequest, who: Principal) -> JSONResponse:
+        return JSONResponse(pull(storage, who.user_id, req))
+
+    @app.post("/v1/pull", response_model=PullResponse, responses=ERRORS, dependencies=versions)
+    def pull_post(req: PullRequest, who: Principal = Depends(principal)) -> JSONResponse:  # noqa: B008
+        return _pull(req, who)
+
+    @app.get("/v1/pull", response_model=PullResponse, responses=ERRORS, dependencies=versions)
+    def pull_get(
+        cursor: int = 0,
+        limit: int = DEFAULT_PULL_LIMIT,
+        scope_key: str | None = None,
+        who: Principal = Depends(principal),  # noqa: B008
+    ) -> JSONResponse:
+        try:
+            req = PullRequest(cursor=cursor, limit=limit, scope_key=scope_key)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ApiError(
+                422, "invalid_request", f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+            ) from None
+        return _pull(req, who)
+
+    @app.get(
+        "/v1/checksums", response_model=ChecksumsResponse, responses=ERRORS, dependencies=versions
+    )
+    def checksums_endpoint(who: Principal = Depends(principal)) -> JSONResponse:  # noqa: B008
+        return JSONResponse(checksums(storage, who.user_id))
+
+    return app

@@ -1,0 +1,260 @@
+"""Applying one pushed mutation: per-field last-writer-wins merge, domain rules and scope checks.
+
+Merge rules, whatever order mutations arrive in:
+
+- each field keeps the value with the larger clock string ``"<hlc hex>@<device>"`` (time, then device
+  id); the other value goes to ``server_conflicts`` when the pushed one loses, or when the pushed one
+  wins over a value its device had not pulled yet (a concurrent write that merely arrived first);
+- insert-only tables (visits, referral_events, assignment_history) are never changed after the first
+  write: a different value for an existing row is refused;
+- deletes are tombstones and final: a delete wins over every edit, earlier or later, and an edit that
+  reaches a deleted row is kept in the conflict log instead of bringing the row back. This makes the
+  outcome independent of arrival order and never resurrects a row some laptops already removed.
+
+The caller runs each mutation in its own transaction; :class:`Refused` rolls it back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from fieldrep.server import scope
+from fieldrep.server.scope import Refused, Viewer
+from fieldrep.server.storage import Tx
+from fieldrep.server.validate import complete_row
+from fieldrep.store.catalog import table
+from fieldrep.sync.protocol import DELETE_CLOCK, UNLOGGED_FIELDS, Conflict, Mutation
+
+
+@dataclass
+class Outcome:
+    changed: bool = False
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def dump_clocks(clocks: dict[str, str]) -> str:
+    return json.dumps(clocks, separators=(",", ":"))
+
+
+def load_row(
+    tx: Tx, tbl: str, row_id: str
+) -> tuple[dict[str, Any], dict[str, str], bool, int] | None:
+    """(values, clocks, deleted, version) of a stored row, or None."""
+    fields = table(tbl).fields
+    row = tx.one(
+        f"SELECT {', '.join(fields)}, _clocks, _deleted, _version FROM {tbl} WHERE id = ?",
+        (row_id,),
+    )
+    if row is None:
+        return None
+    return (
+        dict(zip(fields, row[:-3], strict=True)),
+        json.loads(row[-3]),
+        bool(row[-2]),
+        int(row[-1]),
+    )
+
+
+def write_row(
+    tx: Tx,
+    tbl: str,
+    row_id: str,
+    values: dict[str, Any],
+    clocks: dict[str, str],
+    version: int,
+    *,
+    deleted: bool = False,
+    insert: bool,
+) -> None:
+    fields = table(tbl).fields
+    if insert:
+        cols = ", ".join(["id", *fields, "_clocks", "_version", "_deleted"])
+        marks = ", ".join("?" * (len(fields) + 4))
+        tx.execute(
+            f"INSERT INTO {tbl} ({cols}) VALUES ({marks})",
+            (row_id, *(values.get(f) for f in fields), dump_clocks(clocks), version, int(deleted)),
+        )
+    else:
+        sets = ", ".join(f"{f} = ?" for f in fields)
+        tx.execute(
+            f"UPDATE {tbl} SET {sets}, _clocks = ?, _version = ?, _deleted = ? WHERE id = ?",
+            (*(values.get(f) for f in fields), dump_clocks(clocks), version, int(deleted), row_id),
+        )
+
+
+def _log_conflict(tx: Tx, c: Conflict, device_id: str, now: str) -> None:
+    tx.execute(
+        "INSERT INTO server_conflicts (tbl, row_id, field, kept_value, kept_clock, lost_value,"
+        " lost_clock, device_id, seq, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            c.tbl,
+            c.row_id,
+            c.field,
+            json.dumps(c.kept_value),
+            c.kept_clock,
+            json.dumps(c.lost_value),
+            c.lost_clock,
+            device_id,
+            c.seq,
+            now,
+        ),
+    )
+
+
+def _record_moves(
+    tx: Tx, tbl: str, row_id: str, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """Note a row (and the rows that follow it) leaving their old scope, for pulls to evict."""
+    rule = scope.RULES.get(tbl)
+    if rule is None or all(before.get(c) == after.get(c) for c in rule.columns):
+        return
+    old_t, old_p = scope.scope_values(tx, tbl, before)
+    version = tx.next_versions(1)
+    tx.execute(
+        "INSERT INTO moves (version, tbl, row_id, old_territories, old_people)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (version, tbl, row_id, json.dumps(old_t), json.dumps(old_p)),
+    )
+    for child, col in scope.CHILDREN.get(tbl, []):
+        crule = scope.RULES[child]
+        ccols = crule.territory + crule.people
+        select = ", ".join(("id", *ccols))
+        for crow in tx.all(f"SELECT {select} FROM {child} WHERE {col} = ?", (row_id,)):
+            cid, own = crow[0], [v for v in crow[1:] if v]
+            # New change numbers make the children arrive wherever the parent now arrives.
+            version = tx.next_versions(1)
+            tx.execute(f"UPDATE {child} SET _version = ? WHERE id = ?", (version, cid))
+            tx.execute(
+                "INSERT INTO moves (version, tbl, row_id, old_territories, old_people)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (version, child, cid, json.dumps(old_t), json.dumps(old_p + own)),
+            )
+
+
+def apply_mutation(
+    tx: Tx, viewer: Viewer, device_id: str, m: Mutation, now: str, seen_through: int = 0
+) -> Outcome:
+    """Merge ``m`` into the stored row. ``seen_through`` is the cursor the device had pulled up to:
+    a value it overwrites that changed after that point was never seen on the device, so it is
+    logged as a conflict too (the concurrent write lost, though it reached the server first)."""
+    tbl = table(m.tbl)
+    current = load_row(tx, m.tbl, m.row_id)
+    public = m.tbl in scope.PUBLIC
+    if (
+        current is not None
+        and not current[2]
+        and not public
+        and not scope.visible(tx, viewer, m.tbl, m.row_id)
+    ):
+        raise Refused(f"this {m.tbl} row is outside your territories")
+    if m.op == "delete":
+        if tbl.insert_only:
+            raise Refused(f"{m.tbl} rows cannot be deleted")
+        if current is None or current[2]:
+            return Outcome()
+        values, clocks, _, _ = current
+        if public:
+            scope.check_public_write(viewer, m.tbl, m.row_id, values, values, values)
+        clocks[DELETE_CLOCK] = m.clocks[DELETE_CLOCK]
+        write_row(
+            tx, m.tbl, m.row_id, values, clocks, tx.next_versions(1), deleted=True, insert=False
+        )
+        return Outcome(changed=True)
+
+    outcome = Outcome()
+    if current is not None and current[2]:
+        delete_clock = current[1].get(DELETE_CLOCK)
+        for name, value in m.fields.items():
+            if name in UNLOGGED_FIELDS:
+                continue
+            outcome.conflicts.append(
+                Conflict(
+                    seq=m.seq,
+                    tbl=m.tbl,
+                    row_id=m.row_id,
+                    field=name,
+                    kept_value=None,
+                    kept_clock=delete_clock,
+                    lost_value=value,
+                    lost_clock=m.clocks[name],
+                )
+            )
+        for c in outcome.conflicts:
+            _log_conflict(tx, c, device_id, now)
+        return outcome
+
+    if current is None:
+        try:
+            values = complete_row(m.tbl, m.row_id, dict(m.fields))
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
+        if public:
+            scope.check_public_write(viewer, m.tbl, m.row_id, None, values, values)
+        write_row(tx, m.tbl, m.row_id, values, dict(m.clocks), tx.next_versions(1), insert=True)
+        if not public and not scope.visible(tx, viewer, m.tbl, m.row_id):
+            raise Refused(f"this {m.tbl} row would be outside your territories")
+        return Outcome(changed=True)
+
+    before, clocks, _, row_version = current
+    if tbl.insert_only:
+        if any(before.get(k) != v for k, v in m.fields.items()):
+            raise Refused(f"{m.tbl} rows cannot be changed once written")
+        return outcome
+    after = dict(before)
+    changed: list[str] = []
+    for name, value in m.fields.items():
+        theirs, mine = clocks.get(name), m.clocks[name]
+        if theirs is None or mine > theirs:
+            if after.get(name) != value:
+                changed.append(name)
+                if (
+                    theirs is not None
+                    and row_version > seen_through
+                    and not theirs.endswith("@" + device_id)
+                    and name not in UNLOGGED_FIELDS
+                ):
+                    outcome.conflicts.append(
+                        Conflict(
+                            seq=m.seq,
+                            tbl=m.tbl,
+                            row_id=m.row_id,
+                            field=name,
+                            kept_value=value,
+                            kept_clock=mine,
+                            lost_value=before.get(name),
+                            lost_clock=theirs,
+                        )
+                    )
+            after[name] = value
+            clocks[name] = mine
+        elif mine < theirs and before.get(name) != value and name not in UNLOGGED_FIELDS:
+            outcome.conflicts.append(
+                Conflict(
+                    seq=m.seq,
+                    tbl=m.tbl,
+                    row_id=m.row_id,
+                    field=name,
+                    kept_value=before.get(name),
+                    kept_clock=theirs,
+                    lost_value=value,
+                    lost_clock=mine,
+                )
+            )
+    for c in outcome.conflicts:
+        _log_conflict(tx, c, device_id, now)
+    if not changed and clocks == current[1]:
+        return outcome
+    try:
+        after = complete_row(m.tbl, m.row_id, after)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+    if public:
+        scope.check_public_write(viewer, m.tbl, m.row_id, before, after, changed)
+    _record_moves(tx, m.tbl, m.row_id, before, after)
+    write_row(tx, m.tbl, m.row_id, after, clocks, tx.next_versions(1), insert=False)
+    if not public and not scope.visible(tx, viewer, m.tbl, m.row_id):
+        raise Refused(f"you cannot move this {m.tbl} row out of your territories")
+    outcome.changed = True
+    return outcome

@@ -1,0 +1,166 @@
+"""Pull pages and checksums, each read from one consistent snapshot and filtered by scope.
+
+A page holds the rows with ``cursor < _version <= cutoff`` the viewer may see, at most ``limit`` of
+them, where ``cutoff`` is the version of the last row taken (or the snapshot's high-water mark when
+everything fitted). Tables are queried separately, each sorted by version, and merged; a row of any
+table with a version up to the cutoff is therefore always in the page (see the storage module for why
+no late commit can hide below the cursor).
+
+Rows that left the viewer's scope since the cursor are listed in ``evict`` (from the ``moves`` log:
+the row was visible before and is not now). When the viewer's own scope changed (new territories, a
+new team) or the cursor is older than the oldest tombstone still kept, the answer is a ``reset``: the
+client runs a replacement sync from cursor 0 and drops what it no longer receives.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fieldrep.server import scope
+from fieldrep.server.scope import Viewer
+from fieldrep.server.storage import Storage, Tx
+from fieldrep.store.catalog import synced_tables
+from fieldrep.sync.protocol import PullRequest
+
+
+def _state(tx: Tx) -> tuple[int, str, int]:
+    row = tx.one("SELECT version, max_clock, purged_through FROM server_state WHERE id = 1")
+    assert row is not None
+    return int(row[0]), row[1] or "", int(row[2])
+
+
+def _page_rows(
+    tx: Tx, viewer: Viewer, tbl: str, lo: int, hi: int, limit: int, with_deleted: bool
+) -> list[tuple[Any, ...]]:
+    fields = synced_tables()[tbl].fields
+    sql, params = scope.predicate(tx, viewer, tbl)
+    deleted = "" if with_deleted else " AND _deleted = 0"
+    return tx.all(
+        f"SELECT id, _version, _deleted, _clocks, {', '.join(fields)} FROM {tbl}"
+        f" WHERE _version > ? AND _version <= ?{deleted} AND {sql} ORDER BY _version LIMIT ?",
+        (lo, hi, *params, limit),
+    )
+
+
+def pull(storage: Storage, user_id: str, req: PullRequest) -> dict[str, Any]:
+    with storage.read() as tx:
+        viewer = scope.load_viewer(tx, user_id)
+        high, max_clock, purged = _state(tx)
+        answer: dict[str, Any] = {
+            "cursor": req.cursor,
+            "more": False,
+            "high_water": high,
+            "scope_key": viewer.key,
+            "clock_hint": max_clock or None,
+            "reset": None,
+            "tables": {},
+            "evict": [],
+        }
+        if req.cursor > 0 and req.scope_key != viewer.key:
+            answer["reset"] = {
+                "reason": "scope_changed",
+                "message": "the rows you may see changed; fetching them again",
+            }
+            return answer
+        if 0 < req.cursor < purged:
+            answer["reset"] = {
+                "reason": "too_far_behind",
+                "message": "this laptop was offline longer than deletions are kept;"
+                " fetching everything again",
+            }
+            return answer
+        if req.cursor > high:
+            # A cursor from another server database (restored backup): start over.
+            answer["reset"] = {
+                "reason": "too_far_behind",
+                "message": "the server does not know this laptop's position; fetching"
+                " everything again",
+            }
+            return answer
+        candidates: list[tuple[int, str, tuple[Any, ...]]] = []
+        for tbl in synced_tables():
+            for row in _page_rows(
+                tx, viewer, tbl, req.cursor, high, req.limit + 1, with_deleted=req.cursor > 0
+            ):
+                candidates.append((int(row[1]), tbl, row))
+        candidates.sort(key=lambda c: c[0])
+        if len(candidates) > req.limit:
+            taken = candidates[: req.limit]
+            cutoff = taken[-1][0]
+            answer["more"] = True
+        else:
+            taken, cutoff = candidates, high
+        answer["cursor"] = cutoff
+        tables: dict[str, dict[str, Any]] = {}
+        for _, tbl, row in taken:
+            _add_row(tables, tbl, row)
+        evict = _evictions(tx, viewer, req.cursor, cutoff) if req.cursor > 0 else []
+        for ref in req.refetch:
+            if ref.tbl not in synced_tables():
+                continue
+            fields = synced_tables()[ref.tbl].fields
+            sql, params = scope.predicate(tx, viewer, ref.tbl)
+            row = tx.one(
+                f"SELECT id, _version, _deleted, _clocks, {', '.join(fields)} FROM {ref.tbl}"
+                f" WHERE id = ? AND _version <= ? AND {sql}",
+                (ref.id, high, *params),
+            )
+            if row is None:
+                evict.append({"tbl": ref.tbl, "id": ref.id})
+            else:
+                _add_row(tables, ref.tbl, row)
+        answer["tables"] = tables
+        answer["evict"] = evict
+        return answer
+
+
+def _add_row(tables: dict[str, dict[str, Any]], tbl: str, row: tuple[Any, ...]) -> None:
+    page = tables.get(tbl)
+    if page is None:
+        page = tables[tbl] = {"columns": list(synced_tables()[tbl].fields), "rows": []}
+    if row[2]:
+        page["rows"].append([row[0], row[1], 1, row[3]])
+    else:
+        page["rows"].append([row[0], row[1], 0, row[3], *row[4:]])
+
+
+def _evictions(tx: Tx, viewer: Viewer, lo: int, hi: int) -> list[dict[str, str]]:
+    if viewer.is_admin:
+        return []
+    moved: dict[str, list[str]] = {}
+    for tbl, row_id, old_t, old_p in tx.all(
+        "SELECT tbl, row_id, old_territories, old_people FROM moves"
+        " WHERE version > ? AND version <= ?",
+        (lo, hi),
+    ):
+        if viewer.saw(json.loads(old_t), json.loads(old_p)):
+            moved.setdefault(tbl, []).append(row_id)
+    evict: list[dict[str, str]] = []
+    for tbl, ids in moved.items():
+        ids = sorted(set(ids))
+        sql, params = scope.predicate(tx, viewer, tbl)
+        in_sql, in_param = tx.in_list("id", ids)
+        still = {
+            r[0]
+            for r in tx.all(f"SELECT id FROM {tbl} WHERE {in_sql} AND {sql}", (in_param, *params))
+        }
+        evict += [{"tbl": tbl, "id": i} for i in ids if i not in still]
+    return evict
+
+
+def checksums(storage: Storage, user_id: str) -> dict[str, Any]:
+    """Per table: how many live rows the viewer may see and the sum of their versions."""
+    with storage.read() as tx:
+        viewer = scope.load_viewer(tx, user_id)
+        high, _, _ = _state(tx)
+        tables: dict[str, dict[str, int]] = {}
+        for tbl in synced_tables():
+            sql, params = scope.predicate(tx, viewer, tbl)
+            count, total = tx.one(
+                f"SELECT count(*), coalesce(sum(_version), 0) FROM {tbl}"
+                f" WHERE _deleted = 0 AND {sql}",
+                params,
+            ) or (0, 0)
+            tables[tbl] = {"count": int(count), "version_sum": int(total)}
+        return {"high_water": high, "tables": tables}

@@ -1,0 +1,151 @@
+"""Idempotent push of a device's outbox.
+
+The whole request is checked first (known tables and fields, value types, clocks, consecutive
+sequence numbers, no gap after the device's ``last_seq``): anything wrong refuses the request before a
+single mutation is applied. Then each mutation runs in its own transaction that also advances the
+device's ``last_seq``, so a mutation is applied exactly once however often the request is retried or
+duplicated. A mutation refused for scope or a domain rule is recorded in ``rejections``, reported
+back, and does not block the ones after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fieldrep.server import scope
+from fieldrep.server.admin import note_clock
+from fieldrep.server.merge import apply_mutation
+from fieldrep.server.scope import Refused, Viewer
+from fieldrep.server.storage import INTEGRITY_ERRORS, Storage, Tx
+from fieldrep.server.validate import BadRequest, check_structure, clock_too_far_ahead
+from fieldrep.store.writer import utc_now
+from fieldrep.sync.protocol import Conflict, Mutation, PushRequest, PushResponse, Rejection
+
+log = logging.getLogger(__name__)
+
+
+class PushError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+def _last_seq(tx: Tx, device_id: str) -> int:
+    row = tx.one("SELECT last_seq FROM devices WHERE device_id = ?", (device_id,))
+    return int(row[0]) if row else 0
+
+
+def _seen_through(tx: Tx, device_id: str, cursor: int) -> int:
+    row = tx.one("SELECT pulled_through FROM devices WHERE device_id = ?", (device_id,))
+    known = int(row[0]) if row else 0
+    if cursor > known:
+        tx.execute("UPDATE devices SET pulled_through = ? WHERE device_id = ?", (cursor, device_id))
+    return max(known, cursor)
+
+
+def _gap(last: int, seq: int) -> PushError:
+    return PushError(
+        409,
+        "sequence_gap",
+        f"the server has this device's changes up to {last} but the push starts at"
+        f" {seq}: {seq - last - 1} changes are missing; sync again from the start of"
+        " the outbox",
+    )
+
+
+def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
+    try:
+        for index, m in enumerate(req.mutations):
+            check_structure(index, m)
+            if index and m.seq != req.mutations[index - 1].seq + 1:
+                raise BadRequest(
+                    f"mutation {index}: sequence numbers must follow each other"
+                    f" ({req.mutations[index - 1].seq} then {m.seq})"
+                )
+    except BadRequest as exc:
+        raise PushError(422, "invalid_mutation", str(exc)) from None
+    with storage.read() as tx:
+        last = _last_seq(tx, req.device_id)
+        viewer = scope.load_viewer(tx, user_id)
+    if req.mutations and req.mutations[0].seq > last + 1:
+        raise _gap(last, req.mutations[0].seq)
+    applied = skipped = 0
+    rejected: list[Rejection] = []
+    conflicts: list[Conflict] = []
+    now_ms = int(time.time() * 1000)
+    for m in req.mutations:
+        if m.seq <= last:
+            skipped += 1
+            continue
+        try:
+            with storage.write() as tx:
+                tx.next_versions(0)  # take the writers' lock before reading last_seq
+                last = _last_seq(tx, req.device_id)
+                if m.seq <= last:
+                    skipped += 1
+                    continue
+                if m.seq != last + 1:
+                    raise _gap(last, m.seq)
+                if any(clock_too_far_ahead(c, now_ms) for c in m.clocks.values()):
+                    raise Refused(
+                        "this laptop's clock is more than a day ahead; correct its date and time"
+                    )
+                outcome = apply_mutation(
+                    tx,
+                    viewer,
+                    req.device_id,
+                    m,
+                    utc_now(),
+                    _seen_through(tx, req.device_id, req.cursor),
+                )
+                note_clock(tx, max(m.clocks.values()))
+                tx.execute(
+                    "UPDATE devices SET last_seq = ?, last_seen_at = ? WHERE device_id = ?",
+                    (m.seq, utc_now(), req.device_id),
+                )
+            applied += 1
+            conflicts += outcome.conflicts
+            if m.tbl in scope.PUBLIC:
+                viewer = _reload(storage, user_id)
+        except Refused as exc:
+            _reject(storage, req.device_id, m, str(exc), rejected)
+        except INTEGRITY_ERRORS as exc:
+            log.info("mutation %s of %s refused by the database: %s", m.seq, req.device_id, exc)
+            _reject(
+                storage, req.device_id, m, f"{m.tbl}: the change breaks a uniqueness rule", rejected
+            )
+        last = max(last, m.seq)
+    with storage.read() as tx:
+        last = _last_seq(tx, req.device_id)
+        row = tx.one("SELECT max_clock FROM server_state WHERE id = 1")
+    return PushResponse(
+        last_seq=last,
+        applied=applied,
+        skipped=skipped,
+        rejected=rejected,
+        conflicts=conflicts,
+        clock_hint=(row[0] or None) if row else None,
+    )
+
+
+def _reload(storage: Storage, user_id: str) -> Viewer:
+    with storage.read() as tx:
+        return scope.load_viewer(tx, user_id)
+
+
+def _reject(
+    storage: Storage, device_id: str, m: Mutation, reason: str, rejected: list[Rejection]
+) -> None:
+    with storage.write() as tx:
+        tx.next_versions(0)
+        last = _last_seq(tx, device_id)
+        if m.seq != last + 1:
+            return  # another request for the same device got there first
+        tx.execute(
+            "INSERT INTO rejections (device_id, seq, tbl, row_id, reason, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (device_id, m.seq, m.tbl, m.row_id, reason, utc_now()),
+        )
+        tx.execute("UPDATE devices SET last_seq = ? WHERE device_id = ?", (m.seq, device_id))
+    rejected.append(Rejection(seq=m.seq, tbl=m.tbl, row_id=m.row_id, reason=reason))

@@ -1,0 +1,335 @@
+"""The sync engine: a plain Python state machine driven by a transport, run by the CLI or by the
+GUI's background task runner.
+
+One :meth:`SyncEngine.run` goes push -> pull -> verify:
+
+- push sends the outbox in sequence order, a batch at a time; the entries the server acknowledged
+  (``seq <= last_seq``) are deleted in the same transaction that records any refused mutation or lost
+  merge in ``conflicts``. A lost response is harmless: the retry is skipped by the server;
+- pull applies each page and stores the new cursor in one transaction (a crash mid-page leaves
+  nothing half-applied), then re-applies pending local fields on top;
+- a ``reset`` answer (scope changed, or offline longer than tombstones are kept) starts a replacement
+  sync that keeps the outbox;
+- verify compares per-table counts and version sums with the server and runs one replacement sync on
+  a mismatch.
+
+All state lives in the database (``local_meta``: ``sync_cursor``, ``sync_scope_key``,
+``sync_replacing``, ``sync_refetch``), so an interrupted sync simply resumes. ``cancel`` is checked
+between batches and pages; ``progress(stage, done, total)`` reports as it goes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fieldrep.domain.hlc import ClockDriftError, parse_clock
+from fieldrep.store import local_meta
+from fieldrep.store.writer import Writer, utc_now
+from fieldrep.sync import local_apply
+from fieldrep.sync.protocol import (
+    DEFAULT_PULL_LIMIT,
+    LoginRequest,
+    LoginResponse,
+    Mutation,
+    PullRequest,
+    PullResponse,
+    PushRequest,
+    RowRef,
+)
+from fieldrep.sync.transport import HttpTransport, NetworkError, SyncError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int | None], None]
+
+
+class Cancelled(SyncError):
+    """The user stopped the sync; everything finished so far is kept."""
+
+
+@dataclass
+class SyncResult:
+    pushed: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    conflicts: int = 0
+    pulled: int = 0
+    deleted: int = 0
+    evicted: int = 0
+    removed: int = 0
+    replaced: bool = False
+    verified: bool | None = None
+    cursor: int = 0
+    rejections: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        writer: Writer,
+        transport: HttpTransport,
+        *,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+        page_size: int = DEFAULT_PULL_LIMIT,
+        push_batch: int = 200,
+        verify: bool = True,
+    ) -> None:
+        self.writer = writer
+        self.conn = writer.conn
+        self.transport = transport
+        self.progress = progress or (lambda stage, done, total: None)
+        self.cancel = cancel or threading.Event()
+        self.page_size = page_size
+        self.push_batch = push_batch
+        self.verify = verify
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _meta(self, key: str, default: str = "") -> str:
+        return local_meta.get(self.conn, key, default) or default
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("sync stopped; everything received so far is kept")
+
+    def _observe(self, clock: str | None) -> None:
+        if not clock:
+            return
+        try:
+            self.writer.clock.observe(parse_clock(clock)[0])
+        except ClockDriftError as exc:
+            log.warning("not following the server's clock: %s", exc)
+        except ValueError:
+            log.warning("the server sent a malformed clock hint %r", clock)
+
+    def _add_refetch(self, conn: Any, refs: list[tuple[str, str]]) -> None:
+        current = json.loads(local_meta.get(conn, "sync_refetch") or "[]")
+        known = {(r[0], r[1]) for r in current}
+        current += [list(r) for r in refs if r not in known]
+        local_meta.put(conn, "sync_refetch", json.dumps(current))
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    def run(self) -> SyncResult:
+        result = SyncResult()
+        self.push(result)
+        self.pull(result)
+        if self.verify:
+            ok = self.check(result)
+            if ok is False:
+                log.warning("checksums differ from the server; running a replacement sync")
+                with self.writer.transaction() as conn:
+                    local_apply.start_replacement(conn)
+                result.replaced = True
+                self.pull(result)
+                result.verified = self.check(result)
+        with self.writer.transaction() as conn:
+            local_meta.put(conn, "last_sync_at", utc_now())
+        result.cursor = int(self._meta("sync_cursor", "0"))
+        return result
+
+    def push(self, result: SyncResult) -> None:
+        total = self.writer.pending_count()
+        done = 0
+        while True:
+            self._check_cancel()
+            rows = self.conn.execute(
+                "SELECT seq, tbl, row_id, op, fields, clocks FROM outbox ORDER BY seq LIMIT ?",
+                (self.push_batch,),
+            ).fetchall()
+            if not rows:
+                return
+            self.progress("push", done, total)
+            mutations = [
+                Mutation(
+                    seq=r[0],
+                    tbl=r[1],
+                    row_id=r[2],
+                    op=r[3],
+                    fields=json.loads(r[4]),
+                    clocks=json.loads(r[5]),
+                )
+                for r in rows
+            ]
+            by_seq = {m.seq: m for m in mutations}
+            resp = self.transport.push(
+                PushRequest(
+                    device_id=self.writer.device_id,
+                    mutations=mutations,
+                    cursor=int(self._meta("sync_cursor", "0")),
+                )
+            )
+            with self.writer.transaction() as conn:
+                conn.execute("DELETE FROM outbox WHERE seq <= ?", (resp.last_seq,))
+                refetch: list[tuple[str, str]] = []
+                for rej in resp.rejected:
+                    m = by_seq.get(rej.seq)
+                    local_apply.record_rejection(
+                        conn,
+                        rej.tbl,
+                        rej.row_id,
+                        rej.reason,
+                        m.fields if m else {},
+                        m.clocks if m else {},
+                    )
+                    refetch.append((rej.tbl, rej.row_id))
+                    result.rejections.append(f"{rej.tbl} {rej.row_id}: {rej.reason}")
+                for c in resp.conflicts:
+                    result.conflicts += local_apply.record_conflict(
+                        conn,
+                        c.tbl,
+                        c.row_id,
+                        c.field,
+                        c.kept_value,
+                        c.kept_clock,
+                        c.lost_value,
+                        c.lost_clock,
+                    )
+                    refetch.append((c.tbl, c.row_id))
+                if refetch:
+                    self._add_refetch(conn, refetch)
+                self._observe(resp.clock_hint)
+            result.pushed += resp.applied
+            result.skipped += resp.skipped
+            result.rejected += len(resp.rejected)
+            done += len(rows)
+            if resp.last_seq < rows[-1][0]:
+                raise SyncError(
+                    f"the server stopped at change {resp.last_seq} of {rows[-1][0]}; try again"
+                )
+
+    def pull(self, result: SyncResult) -> None:
+        resets = 0
+        received = 0
+        while True:
+            self._check_cancel()
+            refetch = [RowRef(tbl=t, id=i) for t, i in json.loads(self._meta("sync_refetch", "[]"))]
+            req = PullRequest(
+                cursor=int(self._meta("sync_cursor", "0")),
+                limit=self.page_size,
+                scope_key=self._meta("sync_scope_key") or None,
+                refetch=refetch,
+            )
+            raw = self.transport.pull(req)
+            page = PullResponse.model_validate(raw) if raw.get("reset") else None
+            if page is not None and page.reset is not None:
+                resets += 1
+                if resets > 2:
+                    raise SyncError("the server keeps asking for a fresh start; try again later")
+                log.info("replacement sync: %s", page.reset.message)
+                with self.writer.transaction() as conn:
+                    local_apply.start_replacement(conn)
+                    local_meta.put(conn, "sync_scope_key", page.scope_key)
+                result.replaced = True
+                continue
+            stats = local_apply.PageStats()
+            replacing = False
+            with self.writer.transaction() as conn:
+                local_apply.apply_page(conn, raw, stats)
+                local_meta.put(conn, "sync_cursor", str(int(raw["cursor"])))
+                local_meta.put(conn, "sync_scope_key", str(raw["scope_key"]))
+                if refetch:
+                    local_meta.put(conn, "sync_refetch", "[]")
+                if not raw["more"] and local_meta.get(conn, "sync_replacing"):
+                    result.removed += local_apply.finish_replacement(conn)
+                    replacing = True
+                self._observe(stats.max_clock)
+            received += stats.rows + stats.deleted
+            result.pulled += stats.rows
+            result.deleted += stats.deleted
+            result.evicted += stats.evicted
+            result.conflicts += stats.conflicts
+            self.progress("pull", int(raw["cursor"]), int(raw["high_water"]))
+            if not raw["more"]:
+                log.info("pulled %d rows%s", received, " (replacement)" if replacing else "")
+                return
+
+    def check(self, result: SyncResult) -> bool | None:
+        """Compare checksums; None when the server moved on meanwhile (nothing to conclude)."""
+        self._check_cancel()
+        self.progress("verify", 0, None)
+        for _attempt in range(2):
+            remote = self.transport.checksums()
+            if remote.high_water != int(self._meta("sync_cursor", "0")):
+                self.pull(result)
+                continue
+            local = local_apply.local_checksums(self.conn)
+            wrong = [
+                t
+                for t, c in remote.tables.items()
+                if local.get(t) != {"count": c.count, "version_sum": c.version_sum}
+            ]
+            if wrong:
+                log.warning("tables differing from the server: %s", ", ".join(wrong))
+            result.verified = not wrong
+            return result.verified
+        return None
+
+
+# -- signing in and out ------------------------------------------------------------------------
+
+
+def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) -> LoginResponse:
+    """Sign this database in: store the server URL, the device token and the user id."""
+    conn = writer.conn
+    row = conn.execute("SELECT min(seq) FROM outbox").fetchone()
+    if row[0] is not None:
+        base = int(row[0]) - 1
+    else:
+        seq_row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        base = int(seq_row[0]) if seq_row else 0
+    resp = transport.login(
+        LoginRequest(user=user, password=password, device_id=writer.device_id, base_seq=base)
+    )
+    with writer.transaction() as tx:
+        previous = local_meta.get(tx, "user_id")
+        if previous and previous != resp.user_id:
+            # Another person's rows must leave this laptop: fetch the new user's scope afresh.
+            local_apply.start_replacement(tx)
+        local_meta.put(tx, "server_url", transport.base_url)
+        local_meta.put(tx, "device_token", resp.token)
+        local_meta.put(tx, "user_id", resp.user_id)
+        local_meta.put(tx, "sync_last_error", "")
+    transport.token = resp.token
+    return resp
+
+
+def sign_out(writer: Writer, transport: HttpTransport | None) -> None:
+    """Forget the device token (revoking it on the server when reachable); the outbox is kept."""
+    if transport is not None and transport.token:
+        try:
+            transport.logout()
+        except SyncError as exc:
+            log.info("could not revoke the token on the server: %s", exc)
+    with writer.transaction() as tx:
+        local_meta.put(tx, "device_token", None)
+
+
+def transport_for(writer: Writer, *, timeout: float = 60.0) -> HttpTransport:
+    """A transport for the server this database signed in to; SyncError when it never did."""
+    url = local_meta.get(writer.conn, "server_url")
+    token = local_meta.get(writer.conn, "device_token")
+    if not url or not token:
+        raise SyncError("this laptop is not signed in to a sync server; sign in first")
+    return HttpTransport(url, token, timeout=timeout)
+
+
+__all__ = [
+    "Cancelled",
+    "NetworkError",
+    "SyncEngine",
+    "SyncError",
+    "SyncResult",
+    "sign_in",
+    "sign_out",
+    "transport_for",
+]

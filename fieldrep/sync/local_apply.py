@@ -1,0 +1,220 @@
+"""Writing what the server sent into the laptop's database, inside the caller's transaction.
+
+Pulled rows are written with raw parameterised SQL, never through the Writer: they must not re-enter
+the outbox. After a page is written, the still-pending local fields (outbox entries not yet
+acknowledged) are put back on top when their clock is newer; when the server's value is newer, the
+local value is recorded in ``conflicts`` instead of being lost.
+
+Replacement sync: every local row's ``_version`` is flipped negative (``-1 - v``); rows the server
+sends again get their real version; at the end rows still negative were not sent (no longer visible,
+or gone) and are removed, unless an outbox entry still needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from fieldrep.store import local_meta
+from fieldrep.store.catalog import synced_tables
+from fieldrep.store.writer import utc_now
+from fieldrep.sync.protocol import REJECTED, UNLOGGED_FIELDS
+
+Pending = dict[tuple[str, str], dict[str, tuple[Any, str]]]
+
+
+def pending_fields(conn: sqlite3.Connection) -> tuple[Pending, set[tuple[str, str]]]:
+    """Latest pending value and clock per (table, row, field), and rows with a pending delete."""
+    fields: Pending = {}
+    deletes: set[tuple[str, str]] = set()
+    for tbl, row_id, op, values, clocks in conn.execute(
+        "SELECT tbl, row_id, op, fields, clocks FROM outbox ORDER BY seq"
+    ):
+        key = (tbl, row_id)
+        if op == "delete":
+            deletes.add(key)
+            continue
+        entry = fields.setdefault(key, {})
+        clock_map = json.loads(clocks)
+        for name, value in json.loads(values).items():
+            clock = clock_map.get(name, "")
+            if name not in entry or clock >= entry[name][1]:
+                entry[name] = (value, clock)
+    return fields, deletes
+
+
+def record_conflict(
+    conn: sqlite3.Connection,
+    tbl: str,
+    row_id: str,
+    field: str,
+    kept_value: Any,
+    kept_clock: str | None,
+    lost_value: Any,
+    lost_clock: str | None,
+) -> bool:
+    """Add a conflict unless the same lost value is already recorded; True if added."""
+    if conn.execute(
+        "SELECT 1 FROM conflicts WHERE tbl = ? AND row_id = ? AND field = ? AND lost_clock IS ?",
+        (tbl, row_id, field, lost_clock),
+    ).fetchone():
+        return False
+    conn.execute(
+        "INSERT INTO conflicts (tbl, row_id, field, kept_value, kept_clock, lost_value,"
+        " lost_clock, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            tbl,
+            row_id,
+            field,
+            json.dumps(kept_value),
+            kept_clock,
+            json.dumps(lost_value),
+            lost_clock,
+            utc_now(),
+        ),
+    )
+    return True
+
+
+def record_rejection(
+    conn: sqlite3.Connection,
+    tbl: str,
+    row_id: str,
+    reason: str,
+    fields: dict[str, Any],
+    clocks: dict[str, str],
+) -> int:
+    """Keep a refused mutation's values as conflicts (``kept_clock`` = "rejected", the reason as
+    ``kept_value``) so the user sees what did not reach the server."""
+    added = 0
+    for name, value in (fields or {"_deleted": None}).items():
+        added += record_conflict(conn, tbl, row_id, name, reason, REJECTED, value, clocks.get(name))
+    return added
+
+
+class PageStats:
+    def __init__(self) -> None:
+        self.rows = 0
+        self.deleted = 0
+        self.evicted = 0
+        self.conflicts = 0
+        self.max_clock = ""
+
+
+def apply_page(conn: sqlite3.Connection, page: dict[str, Any], stats: PageStats) -> None:
+    """Write one pull page (rows, tombstones, evictions) and re-apply pending local fields."""
+    catalog = synced_tables()
+    pending, pending_deletes = pending_fields(conn)
+    now = utc_now()
+    for tbl, body in page.get("tables", {}).items():
+        if tbl not in catalog:
+            raise ValueError(f"the server sent rows of an unknown table {tbl!r}")
+        allowed = set(catalog[tbl].fields)
+        columns = list(body["columns"])
+        if not set(columns) <= allowed:
+            raise ValueError(f"the server sent unknown {tbl} fields {set(columns) - allowed}")
+        cols = ", ".join(["id", *columns, "_clocks", "_version"])
+        marks = ", ".join("?" * (len(columns) + 3))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in [*columns, "_clocks", "_version"])
+        upsert = (
+            f"INSERT INTO {tbl} ({cols}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}"
+        )
+        live: list[tuple[Any, ...]] = []
+        touched: list[tuple[str, list[Any]]] = []
+        for row in body["rows"]:
+            row_id, version, deleted, clocks = row[0], int(row[1]), row[2], row[3]
+            if deleted:
+                conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+                conn.execute(
+                    "INSERT INTO tombstones (tbl, row_id, clock, deleted_at, _version)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (tbl, row_id) DO UPDATE SET"
+                    " clock = excluded.clock, _version = excluded._version",
+                    (tbl, row_id, json.loads(clocks).get("_deleted", ""), now, version),
+                )
+                stats.deleted += 1
+                continue
+            values = row[4:]
+            live.append((row_id, *values, clocks, version))
+            if (tbl, row_id) in pending or (tbl, row_id) in pending_deletes:
+                touched.append((clocks, row))
+        if live:
+            conn.executemany(upsert, live)
+            stats.rows += len(live)
+        for clocks, row in touched:
+            _reapply(conn, tbl, columns, row, json.loads(clocks), pending, pending_deletes, stats)
+    for ref in page.get("evict", []):
+        tbl, row_id = ref["tbl"], ref["id"]
+        if tbl in catalog and (tbl, row_id) not in pending:
+            stats.evicted += conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,)).rowcount
+    stats.max_clock = max(stats.max_clock, page.get("clock_hint") or "")
+
+
+def _reapply(
+    conn: sqlite3.Connection,
+    tbl: str,
+    columns: list[str],
+    row: list[Any],
+    server_clocks: dict[str, str],
+    pending: Pending,
+    pending_deletes: set[tuple[str, str]],
+    stats: PageStats,
+) -> None:
+    row_id = row[0]
+    if (tbl, row_id) in pending_deletes:
+        conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+        return
+    server_values = dict(zip(columns, row[4:], strict=True))
+    mine: dict[str, Any] = {}
+    clocks = dict(server_clocks)
+    for name, (value, clock) in pending.get((tbl, row_id), {}).items():
+        theirs = server_clocks.get(name)
+        if theirs is None or clock > theirs:
+            mine[name] = value
+            clocks[name] = clock
+        elif clock < theirs and server_values.get(name) != value and name not in UNLOGGED_FIELDS:
+            stats.conflicts += record_conflict(
+                conn, tbl, row_id, name, server_values.get(name), theirs, value, clock
+            )
+    if mine:
+        sets = ", ".join(f"{name} = ?" for name in mine)
+        conn.execute(
+            f"UPDATE {tbl} SET {sets}, _clocks = ? WHERE id = ?",
+            (*mine.values(), json.dumps(clocks), row_id),
+        )
+
+
+def start_replacement(conn: sqlite3.Connection, tables: Iterable[str] | None = None) -> None:
+    for tbl in tables or synced_tables():
+        conn.execute(f"UPDATE {tbl} SET _version = -1 - _version WHERE _version >= 0")
+    local_meta.put(conn, "sync_replacing", "1")
+    local_meta.put(conn, "sync_cursor", "0")
+
+
+def finish_replacement(conn: sqlite3.Connection) -> int:
+    """Remove rows the replacement did not bring back; returns how many."""
+    removed = 0
+    for tbl in synced_tables():
+        removed += conn.execute(
+            f"DELETE FROM {tbl} WHERE _version < 0 AND id NOT IN"
+            " (SELECT row_id FROM outbox WHERE tbl = ?)",
+            (tbl,),
+        ).rowcount
+        conn.execute(f"UPDATE {tbl} SET _version = -1 - _version WHERE _version < 0")
+    local_meta.put(conn, "sync_replacing", "")
+    return removed
+
+
+def local_checksums(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    """Count and version sum of the rows the server knows (rows only waiting to be pushed are not
+    counted: the server has not seen them yet)."""
+    out: dict[str, dict[str, int]] = {}
+    for tbl in synced_tables():
+        count, total = conn.execute(
+            f"SELECT count(*), coalesce(sum(_version), 0) FROM {tbl} WHERE _version > 0 OR"
+            " id NOT IN (SELECT row_id FROM outbox WHERE tbl = ?)",
+            (tbl,),
+        ).fetchone()
+        out[tbl] = {"count": int(count), "version_sum": int(total)}
+    return out

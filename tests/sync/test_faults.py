@@ -1,0 +1,168 @@
+"""Faults on real parts: lost responses, duplicated and reordered pushes, a server stopped
+mid-sync, a laptop failing in the middle of a page, a too-old client."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+
+import pytest
+
+from fieldrep.server import admin
+from fieldrep.server.storage import Storage
+from fieldrep.sync.client import SyncEngine
+from fieldrep.sync.protocol import Mutation, PushRequest, PushResponse
+from fieldrep.sync.transport import (
+    HttpTransport,
+    NetworkError,
+    ServerRefused,
+    UpgradeRequired,
+)
+from tests.sync.harness import Laptop, LiveServer, Org, account, server_view
+
+Make = Callable[[str], Laptop]
+
+
+class ResponseLost(HttpTransport):
+    """Delivers pushes to the server, then behaves as if the connection dropped before the answer."""
+
+    def push(self, req: PushRequest) -> PushResponse:
+        super().push(req)
+        raise NetworkError("connection reset while reading the response")
+
+
+def _rep(laptop: Make) -> Laptop:
+    lap = laptop("rep1")
+    lap.login("rep1")
+    lap.sync()
+    return lap
+
+
+def test_lost_push_response_is_retried_without_duplicates(
+    storage: Storage, org: Org, server: LiveServer, laptop: Make
+) -> None:
+    rep = _rep(laptop)
+    ids = [rep.writer.insert("accounts", account(org.t1, f"A{i}")) for i in range(3)]
+    rep.writer.update("accounts", ids[0], {"notes": "n"})
+    lossy = ResponseLost(server.url, rep.transport.token)
+    try:
+        with pytest.raises(NetworkError):
+            SyncEngine(rep.writer, lossy).run()
+    finally:
+        lossy.close()
+    assert rep.writer.pending_count() == 4  # not acknowledged, so still queued
+    assert set(server_view(storage, org.rep1, "accounts")) == set(ids)
+    result = rep.sync()
+    assert (result.pushed, result.skipped) == (0, 4)
+    assert rep.writer.pending_count() == 0
+    assert rep.rows("accounts") == server_view(storage, org.rep1, "accounts")
+    assert result.verified is True
+
+
+def test_duplicated_and_reordered_pushes(storage: Storage, org: Org, laptop: Make) -> None:
+    rep = _rep(laptop)
+    aid = rep.writer.insert("accounts", account(org.t1, "Dup"))
+    rep.writer.update("accounts", aid, {"notes": "second"})
+    rows = rep.ctx.db.conn.execute(
+        "SELECT seq, tbl, row_id, op, fields, clocks FROM outbox ORDER BY seq"
+    ).fetchall()
+    muts = [
+        Mutation(
+            seq=r[0],
+            tbl=r[1],
+            row_id=r[2],
+            op=r[3],
+            fields=json.loads(r[4]),
+            clocks=json.loads(r[5]),
+        )
+        for r in rows
+    ]
+    device = rep.writer.device_id
+    # The second request arrives first: a gap, refused whole, nothing applied.
+    with pytest.raises(ServerRefused) as info:
+        rep.transport.push(PushRequest(device_id=device, mutations=muts[1:]))
+    assert info.value.status == 409
+    assert "missing" in str(info.value)
+    assert server_view(storage, org.rep1, "accounts").get(aid) is None
+    first = rep.transport.push(PushRequest(device_id=device, mutations=muts[:1]))
+    again = rep.transport.push(PushRequest(device_id=device, mutations=muts[:1]))
+    both = rep.transport.push(PushRequest(device_id=device, mutations=muts))
+    assert (first.applied, again.applied, again.skipped) == (1, 0, 1)
+    assert (both.applied, both.skipped, both.last_seq) == (1, 1, muts[-1].seq)
+    assert server_view(storage, org.rep1, "accounts")[aid]["notes"] == "second"
+    result = rep.sync()
+    assert result.skipped == 2
+    assert result.verified is True
+
+
+def test_server_stopped_mid_sync_then_restarted(
+    storage: Storage, org: Org, server: LiveServer, laptop: Make
+) -> None:
+    admin.put_rows(storage, "accounts", [account(org.t1, f"N{i}") for i in range(30)])
+    rep = laptop("rep1")
+    rep.login("rep1")
+    pages: list[int] = []
+
+    def kill_after_first_page(stage: str, done: int, total: int | None) -> None:
+        if stage == "pull":
+            pages.append(done)
+            if len(pages) == 1:
+                server.stop()
+
+    with pytest.raises(NetworkError):
+        rep.sync(page_size=10, progress=kill_after_first_page)
+    cursor = int(
+        rep.ctx.db.conn.execute(
+            "SELECT value FROM local_meta WHERE key = 'sync_cursor'"
+        ).fetchone()[0]
+    )
+    assert cursor == pages[0] > 0
+    assert 0 < len(rep.rows("accounts")) < 30
+    server.start()
+    result = rep.sync(page_size=10)
+    assert result.verified is True
+    assert rep.rows("accounts") == server_view(storage, org.rep1, "accounts")
+    assert len(rep.rows("accounts")) == 30
+
+
+def test_failure_inside_a_page_leaves_nothing_half_applied(
+    storage: Storage, org: Org, laptop: Make
+) -> None:
+    rep = _rep(laptop)
+    admin.put_rows(
+        storage,
+        "accounts",
+        [account(org.t1, "fine 1"), account(org.t1, "poison"), account(org.t1, "fine 2")],
+    )
+    conn = rep.ctx.db.conn
+    before = conn.execute("SELECT value FROM local_meta WHERE key = 'sync_cursor'").fetchone()
+    # A real failure of the laptop's database halfway through writing the page.
+    conn.execute(
+        "CREATE TEMP TRIGGER crash BEFORE INSERT ON accounts WHEN NEW.name = 'poison'"
+        " BEGIN SELECT RAISE(ABORT, 'the laptop died here'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        rep.sync()
+    assert rep.rows("accounts") == {}
+    after = conn.execute("SELECT value FROM local_meta WHERE key = 'sync_cursor'").fetchone()
+    assert after == before
+    conn.execute("DROP TRIGGER crash")
+    result = rep.sync()
+    assert result.verified is True
+    assert sorted(r["name"] for r in rep.rows("accounts").values()) == [
+        "fine 1",
+        "fine 2",
+        "poison",
+    ]
+
+
+def test_too_old_client_is_told_to_upgrade(org: Org, server: LiveServer, laptop: Make) -> None:
+    rep = _rep(laptop)
+    old = HttpTransport(server.url, rep.transport.token)
+    old._client.headers["FieldRep-Schema"] = "0"
+    try:
+        with pytest.raises(UpgradeRequired, match="please upgrade FieldRep"):
+            SyncEngine(rep.writer, old).run()
+    finally:
+        old.close()

@@ -1,0 +1,118 @@
+"""Territory scope: what a rep may see and write, and rows moving in and out when scope changes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from fieldrep.server import admin
+from fieldrep.server.storage import Storage
+from tests.sync.harness import Laptop, LiveServer, Org, account, server_row, server_view
+
+Make = Callable[[str], Laptop]
+
+
+def _pull_bodies(server: LiveServer, lap: Laptop) -> str:
+    """Every byte the server would send this laptop from cursor 0 (for leak checks)."""
+    from fieldrep.sync.protocol import PullRequest
+
+    return json.dumps(lap.transport.pull(PullRequest(cursor=0, limit=5000)))
+
+
+def test_rep_cannot_write_outside_scope_and_nothing_leaks(
+    storage: Storage, org: Org, server: LiveServer, laptop: Make
+) -> None:
+    (south,) = admin.put_rows(storage, "accounts", [account(org.t2, "Secret South")])
+    admin.put_rows(storage, "contacts", [{"account_id": south, "first_name": "Hidden"}])
+    rep = laptop("rep1")
+    rep.login("rep1")
+    rep.sync()
+    body = _pull_bodies(server, rep)
+    assert "Secret South" not in body
+    assert "Hidden" not in body
+    assert south not in body
+
+    # Writing a row into someone else's territory, editing a row it cannot see, a visit for
+    # another rep: each refused, reported, kept as a conflict, and nothing reaches the server.
+    foreign = rep.writer.insert("accounts", account(org.t2, "Sneaky"))
+    rep.writer.insert(
+        "visits", {"account_id": south, "user_id": org.rep2, "visited_at": "2024-01-01T00:00:00Z"}
+    )
+    mine = rep.writer.insert("accounts", account(org.t1, "Mine"))
+    result = rep.sync()
+    assert result.rejected == 2
+    assert result.pushed == 1
+    assert server_row(storage, "accounts", foreign) is None
+    assert server_row(storage, "accounts", mine) is not None
+    assert set(rep.rows("accounts")) == {mine}
+    assert rep.rows("visits") == {}
+    reasons = {c["kept_value"] for c in rep.conflicts() if c["kept_clock"] == "rejected"}
+    assert any("outside your territories" in r for r in reasons)
+    # A rep may not move their own account into another territory either.
+    rep.writer.update("accounts", mine, {"territory_id": org.t2})
+    result = rep.sync()
+    assert result.rejected == 1
+    assert rep.rows("accounts")[mine]["territory_id"] == org.t1
+    stored = server_row(storage, "accounts", mine)
+    assert stored is not None
+    assert stored["territory_id"] == org.t1
+    # Nor promote themselves.
+    rep.writer.update("users", org.rep1, {"role": "admin"})
+    assert rep.sync().rejected == 1
+    assert rep.rows("users")[org.rep1]["role"] == "rep"
+    assert result.verified is True
+
+
+def test_territory_reassignment_moves_rows_in_and_out(
+    storage: Storage, org: Org, laptop: Make
+) -> None:
+    a1, a2 = admin.put_rows(
+        storage, "accounts", [account(org.t1, "North"), account(org.t2, "South")]
+    )
+    (c2,) = admin.put_rows(storage, "contacts", [{"account_id": a2, "first_name": "Sue"}])
+    rep1, rep2, boss = laptop("rep1"), laptop("rep2"), laptop("boss")
+    for lap, user in ((rep1, "rep1"), (rep2, "rep2"), (boss, "manager")):
+        lap.login(user)
+        lap.sync()
+    assert set(rep2.rows("contacts")) == {c2}
+
+    # The manager moves South's account to North: it leaves rep2 and arrives at rep1, contact too.
+    rep2.writer.update("contacts", c2, {"title": "edited offline by rep2"})
+    boss.writer.update("accounts", a2, {"territory_id": org.t1})
+    boss.sync()
+    r2 = rep2.sync()
+    r1 = rep1.sync()
+    assert set(rep1.rows("accounts")) == {a1, a2}
+    assert set(rep1.rows("contacts")) == {c2}
+    assert rep2.rows("accounts") == {}
+    assert rep2.rows("contacts") == {}
+    # rep2's offline edit reached the server after the move: refused, but kept as a conflict.
+    assert rep1.rows("contacts")[c2]["title"] is None
+    kept = [c for c in rep2.conflicts() if c["row_id"] == c2]
+    assert [(c["field"], c["lost_value"], c["kept_clock"]) for c in kept] == [
+        ("title", '"edited offline by rep2"', "rejected")
+    ]
+    assert r2.evicted >= 2
+    assert r1.verified is True
+    assert r2.verified is True
+
+    # Now the manager adds rep2 to North as well: rep2's scope changes and it gets everything.
+    members = server_view(storage, org.rep2, "territory_members")
+    assert len(members) == 2
+    boss.writer.insert("territory_members", {"territory_id": org.t1, "user_id": org.rep2})
+    boss.sync()
+    r2 = rep2.sync()
+    assert r2.replaced is True
+    assert set(rep2.rows("accounts")) == {a1, a2}
+    # And takes rep2 off South and North again: everything leaves rep2's laptop.
+    for mid, row in server_view(storage, org.rep2, "territory_members").items():
+        if row["user_id"] == org.rep2:
+            boss.sync()
+            boss.writer.update("territory_members", mid, {"active": 0})
+    boss.sync()
+    r2 = rep2.sync()
+    assert r2.replaced is True
+    assert rep2.rows("accounts") == {}
+    assert r2.verified is True
+    for tbl in ("accounts", "contacts", "territory_members"):
+        assert rep2.rows(tbl) == server_view(storage, org.rep2, tbl)
