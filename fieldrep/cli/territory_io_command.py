@@ -1,0 +1,94 @@
+"""``fieldrep import territories FILE`` and ``fieldrep export territories FILE`` (GeoJSON, KML in).
+
+Registered into the ``import``/``export`` groups through ``fieldrep.cli.import_command``'s
+``IMPORT_EXPORT_MODULES`` hook; ``fieldrep territories import|export`` reuse the same handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fieldrep.cli.common import CommandError, add_db_option, add_json_option, emit, open_context
+
+
+def add_import_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str = "territories"
+) -> None:
+    p = sub.add_parser(
+        name,
+        help="import territories from GeoJSON (or KML polygons)",
+        description="Create territories, or change existing ones, from a GeoJSON FeatureCollection "
+        "(properties: name, parent, priority, postal_codes, regions, rules, color, "
+        "owner, members) or KML placemarks. All or nothing: one bad feature and "
+        "nothing is imported.",
+    )
+    p.add_argument("file", type=Path, metavar="FILE", help="a .geojson, .json or .kml file")
+    add_db_option(p)
+    add_json_option(p)
+    p.set_defaults(handler=run_import)
+
+
+def add_export_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str = "territories"
+) -> None:
+    p = sub.add_parser(name, help="export territories as a GeoJSON FeatureCollection")
+    p.add_argument("file", type=Path, metavar="FILE", help="the .geojson file to write")
+    add_db_option(p)
+    add_json_option(p)
+    p.set_defaults(handler=run_export)
+
+
+def register_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    add_import_parser(sub)
+
+
+def register_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    add_export_parser(sub)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from fieldrep.services import territory_geojson as gj
+    from fieldrep.store.errors import StoreError
+
+    if not args.file.is_file():
+        raise CommandError(f"{args.file} does not exist or is not a file", exit_code=2)
+    ctx = open_context(args)
+    try:
+        result = gj.import_file(ctx, args.file)
+    except StoreError as exc:  # NotGeoJSONError and DefinitionError are StoreErrors
+        raise CommandError(f"nothing imported: {exc}") from exc
+    finally:
+        ctx.close()
+    summary = {
+        "file": str(args.file),
+        "created": result.created,
+        "updated": result.updated,
+        "members_added": result.members_added,
+        "warnings": result.warnings,
+    }
+    text = (
+        f"Imported {args.file.name}: {len(result.created)} created, {len(result.updated)} "
+        f"updated, {result.members_added} member(s) added."
+    )
+    text += "".join(f"\nwarning: {w}" for w in result.warnings)
+    emit(args, summary, text)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from fieldrep.services import territory_geojson as gj
+
+    ctx = open_context(args)
+    try:
+        count = gj.export_file(ctx, args.file)
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.file}: {exc.strerror}") from exc
+    finally:
+        ctx.close()
+    emit(
+        args,
+        {"file": str(args.file), "territories": count},
+        f"Exported {count} territories to {args.file}.",
+    )
+    return 0

@@ -1,0 +1,76 @@
+"""Chart builders (matplotlib object API, Qt-free): they fill a ``Figure`` the caller owns.
+
+The desktop wraps the figure in a FigureCanvasQTAgg; reports and tests render it with Agg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from matplotlib.figure import Figure
+
+from fieldrep.services.kpis import KpiRow
+
+GOOD, WARN, BAD, NEUTRAL = "#59a14f", "#edc948", "#e15759", "#bab0ac"
+
+
+def _colour(share: float | None) -> str:
+    if share is None:
+        return NEUTRAL
+    return GOOD if share >= 1.0 else WARN if share >= 0.8 else BAD
+
+
+def attainment_bars(fig: Figure, rows: Sequence[KpiRow], title: str = "Quota attainment") -> None:
+    """Horizontal bars of sales / quota per row, a line at 100 %; rows without quota in grey."""
+    fig.clear()
+    ax = fig.add_subplot()
+    names = [r.name for r in rows]
+    values = [(r.attainment or 0.0) * 100 for r in rows]
+    colours = [_colour(r.attainment) for r in rows]
+    ax.barh(names, values, color=colours)
+    ax.axvline(100, color="#4e79a7", linewidth=1, linestyle="--")
+    for y, r in enumerate(rows):
+        label = f"{r.attainment:.0%}" if r.attainment is not None else "no quota"
+        ax.text((r.attainment or 0.0) * 100, y, f" {label}", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("% of sales quota")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(0, max([110.0, *[v * 1.15 for v in values]]))
+    fig.tight_layout()
+
+
+def coverage_bars(fig: Figure, rows: Sequence[KpiRow], days: int = 90) -> None:
+    """Share of accounts visited in the last ``days`` days, per row."""
+    fig.clear()
+    ax = fig.add_subplot()
+    names = [r.name for r in rows]
+    values = [(r.coverage or 0.0) * 100 for r in rows]
+    ax.bar(names, values, color="#76b7b2")
+    ax.set_ylabel("% of accounts visited")
+    ax.set_title(f"Coverage: accounts visited in the last {days} days", fontsize=10)
+    ax.set_ylim(0, max([10.0, *[v * 1.2 for v in values]]))
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    fig.tight_layout()
+
+
+def balance_bars(
+    fig: Figure, names: Sequence[str], before: Sequence[float], after: Sequence[float], measure: str
+) -> None:
+    """Workload per territory before and after a balancing proposal, side by side."""
+    fig.clear()
+    ax = fig.add_subplot()
+    xs = range(len(names))
+    width = 0.4
+    ax.bar([x - width / 2 for x in xs], before, width, label="now", color="#bab0ac")
+    ax.bar([x + width / 2 for x in xs], after, width, label="proposed", color="#4e79a7")
+    ax.set_xticks(list(xs), list(names), rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel(
+        {"accounts": "accounts", "potential": "potential", "hours": "visit hours / year"}.get(
+            measure, measure
+        )
+    )
+    ax.set_title(f"Workload per territory ({measure})", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()

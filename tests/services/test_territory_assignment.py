@@ -1,0 +1,101 @@
+"""Assignment service: the diff, one-transaction apply with history, assign-on-save, routing."""
+
+from __future__ import annotations
+
+import pytest
+
+from fieldrep.services import assignment_service as assign
+from fieldrep.services import territories as svc
+from fieldrep.services.context import Context
+from fieldrep.store.errors import StoreError
+from tests.services.helpers_territories import account, square, user
+
+
+@pytest.fixture
+def org(ctx: Context) -> dict[str, str]:
+    boss, ann, bob = user(ctx, "mia", "manager"), user(ctx, "ann"), user(ctx, "bob")
+    ctx.set_user(boss)
+    ne = svc.create_territory(
+        ctx, "North-East", geometry=square(-75, 40, -70, 45), priority=50, owner_id=boss
+    )
+    metro = svc.create_territory(ctx, "Boston Metro", postal_codes="02139, 02140", priority=10)
+    svc.set_member(ctx, metro, ann, weight=2)
+    svc.set_member(ctx, metro, bob, weight=1)
+    return {"boss": boss, "ann": ann, "bob": bob, "ne": ne, "metro": metro}
+
+
+def test_dry_run_lists_moves_with_reasons_and_applies_nothing(
+    ctx: Context, org: dict[str, str]
+) -> None:
+    inside = account(ctx, "Inside", lat=42.36, lon=-71.09, postal_code="02139")
+    by_zip = account(ctx, "By Zip", postal_code="02139")
+    nowhere = account(ctx, "Nowhere", postal_code="99999")
+    locked = account(ctx, "Locked", postal_code="02139", locked=1)
+    diff = assign.assign_all(ctx, dry_run=True)
+    moves = {m.account_name: m for m in diff.moves}
+    assert set(moves) == {"Inside", "By Zip"}
+    assert moves["Inside"].to_territory == "North-East"
+    assert moves["Inside"].to_owner_id == org["boss"]  # no members: the fallback owner
+    assert moves["By Zip"].reason.startswith("postal code 02139 is listed in Boston Metro")
+    assert "owner: weighted round robin" in moves["By Zip"].reason
+    assert diff.locked == 1
+    assert [u[1] for u in diff.unassigned] == ["Nowhere"]
+    assert diff.unassigned[0][2].startswith("no territory matches: no coordinates")
+    count = ctx.db.execute("SELECT count(*) FROM accounts WHERE territory_id IS NOT NULL")
+    assert count.fetchone()[0] == 0
+    text = assign.diff_text(diff)
+    assert "By Zip | (none) | Boston Metro | postal code 02139" in text
+    assert text.endswith("not applied (dry run).")
+    assert {inside, by_zip, nowhere, locked}
+
+
+def test_apply_writes_moves_and_history_in_one_go(ctx: Context, org: dict[str, str]) -> None:
+    ids = [account(ctx, f"Z{i}", postal_code="02139") for i in range(6)]
+    diff = assign.assign_all(ctx, dry_run=False)
+    assert diff.applied
+    owners = [r[0] for r in ctx.db.execute("SELECT owner_id FROM accounts")]
+    assert owners.count(org["ann"]) == 4  # weight 2 : 1
+    assert owners.count(org["bob"]) == 2
+    hist = assign.history(ctx, ids[0])
+    assert len(hist) == 1
+    assert hist[0]["by_user_id"] == org["boss"]
+    assert hist[0]["to_territory_id"] == org["metro"]
+    assert hist[0]["reason"].startswith("postal code 02139 is listed in Boston Metro")
+    # A second run finds nothing to do.
+    assert assign.assign_all(ctx, dry_run=True).moves == []
+
+
+def test_stale_diff_is_refused_whole(ctx: Context, org: dict[str, str]) -> None:
+    a = account(ctx, "A", postal_code="02139")
+    b = account(ctx, "B", postal_code="02140")
+    diff = assign.assign_all(ctx, dry_run=True)
+    ctx.writer.update("accounts", b, {"owner_id": org["boss"]})
+    with pytest.raises(StoreError, match="changed since the diff was made"):
+        assign.apply(ctx, diff)
+    assert ctx.db.execute("SELECT count(*) FROM assignment_history").fetchone()[0] == 0
+    terr = ctx.db.execute("SELECT territory_id FROM accounts WHERE id = ?", [a]).fetchone()[0]
+    assert terr is None
+
+
+def test_assign_on_save_routes_and_explains(ctx: Context, org: dict[str, str]) -> None:
+    a = account(ctx, "New", postal_code="2140")
+    move = assign.assign_account(ctx, a)
+    assert move is not None
+    assert move.to_territory_id == org["metro"]
+    assert move.to_owner_id == org["ann"]
+    assert move.reason.startswith("lead routed: postal code 02140 is listed in Boston Metro")
+    assert assign.assign_account(ctx, a) is None  # nothing changes the second time
+    ctx.writer.update("accounts", a, {"lat": 42.0, "lon": -72.0})
+    moved = assign.assign_account(ctx, a)
+    assert moved is not None
+    assert moved.to_territory == "North-East"
+    decision = assign.explain_account(ctx, a)
+    assert decision.reason.startswith("location (42.0000, -72.0000) lies inside North-East's")
+    assert len(assign.history(ctx, a)) == 2
+
+
+def test_route_lead_respects_capacity(ctx: Context, org: dict[str, str]) -> None:
+    svc.set_member(ctx, org["metro"], org["ann"], weight=2, capacity=0)
+    choice = assign.route_lead(ctx, org["metro"])
+    assert choice.user_id == org["bob"]
+    assert "skipped at capacity: Ann" in choice.reason

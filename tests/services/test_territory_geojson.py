@@ -1,0 +1,121 @@
+"""GeoJSON/KML import and export of territories: round trip, bad files, all-or-nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fieldrep.domain.territory_rules import DefinitionError
+from fieldrep.services import territories as svc
+from fieldrep.services import territory_geojson as gj
+from fieldrep.services.context import Context
+from tests.services.helpers_territories import square, user
+
+
+def feature(name: str, geometry: object = None, **props: object) -> dict[str, object]:
+    return {"type": "Feature", "geometry": geometry, "properties": {"name": name, **props}}
+
+
+def test_import_creates_hierarchy_members_then_export_round_trips(
+    ctx: Context, tmp_path: Path
+) -> None:
+    ann, bob = user(ctx, "ann"), user(ctx, "bob")
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            feature(
+                "North-East",
+                square(-75, 40, -70, 45),
+                parent="East",
+                priority=20,
+                postal_codes=["02139", 2140],
+                color="#FF0000",
+                owner="ann",
+                members=["bob"],
+            ),
+            feature("East", kind="region"),
+        ],
+    }
+    path = tmp_path / "t.geojson"
+    path.write_text(json.dumps(collection))
+    result = gj.import_file(ctx, path)
+    assert sorted(result.created) == ["East", "North-East"]
+    rows = {r["name"]: r for r in svc.territory_rows(ctx)}
+    assert rows["North-East"]["parent_name"] == "East"
+    assert rows["North-East"]["color"] == "#ff0000"
+    ne = rows["North-East"]["id"]
+    assert {m["user_id"] for m in svc.members(ctx, ne)} == {ann, bob}
+    out = tmp_path / "out.geojson"
+    assert gj.export_file(ctx, out) == 2
+    exported = {f["properties"]["name"]: f for f in json.loads(out.read_text())["features"]}
+    props = exported["North-East"]["properties"]
+    assert props["postal_codes"] == ["02139", "02140"]
+    assert props["owner"] == "ann"
+    assert sorted(props["members"]) == ["ann", "bob"]
+    assert exported["North-East"]["geometry"]["type"] == "MultiPolygon"
+    # Re-importing the export updates in place: nothing new, nothing duplicated.
+    again = gj.import_file(ctx, out)
+    assert again.created == []
+    assert sorted(again.updated) == ["East", "North-East"]
+    assert len(svc.territory_rows(ctx)) == 2
+
+
+def test_not_geojson_files_are_named(tmp_path: Path, ctx: Context) -> None:
+    bad = tmp_path / "bad.geojson"
+    bad.write_text("{not json")
+    with pytest.raises(gj.NotGeoJSONError, match=r"bad\.geojson is not GeoJSON: invalid JSON"):
+        gj.import_file(ctx, bad)
+    bad.write_text(json.dumps({"type": "Point", "coordinates": [1, 2]}))
+    with pytest.raises(gj.NotGeoJSONError, match="expected a FeatureCollection, found 'Point'"):
+        gj.import_file(ctx, bad)
+    binary = tmp_path / "x.geojson"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(gj.NotGeoJSONError, match="not a text file"):
+        gj.import_file(ctx, binary)
+
+
+def test_one_bad_feature_imports_nothing(ctx: Context) -> None:
+    user(ctx, "ann")
+    before = ctx.writer.pending_count()
+    swapped = {"type": "Polygon", "coordinates": [[[42, -120], [43, -120], [43, -119], [42, -120]]]}
+    cases = [
+        (
+            [feature("A", square(0, 0, 1, 1)), feature("B", swapped)],
+            "feature 2 .B.: outer ring of polygon 1, point 1: .* look swapped",
+        ),
+        ([feature("A", postal_codes=[])], "feature 1 .A.: the postal-code list is empty"),
+        ([feature("A", owner="zed")], "feature 1 .A.: owner 'zed' is not a known user name"),
+        ([feature("A", parent="Nowhere")], "parent 'Nowhere' is neither in the file"),
+        (
+            [feature("A", square(0, 0, 2, 2)), feature("B", square(1, 1, 3, 3))],
+            "same priority 100 and their polygons overlap",
+        ),
+        (
+            [feature("A", parent="B", kind="region"), feature("B", parent="A", kind="region")],
+            "hierarchy has a cycle",
+        ),
+        ([feature("A"), feature("a")], "names this territory twice"),
+    ]
+    for features, message in cases:
+        with pytest.raises(DefinitionError, match=message):
+            gj.import_collection(ctx, {"type": "FeatureCollection", "features": features})
+    assert ctx.writer.pending_count() == before
+    assert svc.territory_rows(ctx) == []
+
+
+def test_kml_polygons_with_holes(ctx: Context, tmp_path: Path) -> None:
+    kml = tmp_path / "t.kml"
+    kml.write_text("""<?xml version="1.0"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>Donut</name>
+<Polygon><outerBoundaryIs><LinearRing><coordinates>0,0,0 10,0,0 10,10,0 0,10,0 0,0,0
+</coordinates></LinearRing></outerBoundaryIs><innerBoundaryIs><LinearRing><coordinates>
+4,4 6,4 6,6 4,6 4,4</coordinates></LinearRing></innerBoundaryIs></Polygon></Placemark>
+</Document></kml>""")
+    assert gj.import_file(ctx, kml).created == ["Donut"]
+    (t,) = svc.load_definitions(ctx)
+    assert t.geometry.area == pytest.approx(96)
+    kml.write_text("<kml><Document/></kml>")
+    with pytest.raises(gj.NotGeoJSONError, match="no KML Placemark with a Polygon"):
+        gj.import_file(ctx, kml)
