@@ -44,9 +44,13 @@ def db_path(args: argparse.Namespace) -> Path:
     return Path(args.db) if getattr(args, "db", None) else default_db_path()
 
 
-def open_context(args: argparse.Namespace) -> Context:
+def open_context(args: argparse.Namespace, *, must_exist: bool = False) -> Context:
+    """Open the command's database; ``must_exist`` for commands that only read one (no new file)."""
+    path = db_path(args)
+    if must_exist and not path.exists():
+        raise CommandError(f"there is no database at {path}")
     try:
-        return Context.open(db_path(args))
+        return Context.open(path)
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
 

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    ctx = open_context(args)
+    ctx = open_context(args, must_exist=True)
     try:
         counts = {name: ctx.db[name].count for name in synced_tables()}
         summary = {
