@@ -39,6 +39,10 @@ EDITABLE = (
     "locked",
 )
 _ADDRESS = ("street", "city", "region", "postal_code", "country")
+# Fields the territory engine looks at: changing one re-runs assignment on save (issue 5).
+_ASSIGNMENT_INPUTS = (
+    "lat", "lon", "postal_code", "country", "region", "industry", "size", "potential", "status"
+)  # fmt: skip
 
 
 def _text(value: Any) -> str:
@@ -117,9 +121,18 @@ class AccountsService:
             data.update(self._place(data))
         if self.ctx.user_id and "owner_id" not in data:
             data["owner_id"] = self.ctx.user_id
-        account_id = self.ctx.writer.insert("accounts", data)
+        with self.ctx.writer.transaction():
+            account_id = self.ctx.writer.insert("accounts", data)
+            if "territory_id" not in data:
+                self._assign(str(account_id))
         self.last_edit = None
         return str(account_id)
+
+    def _assign(self, account_id: str) -> None:
+        """Assign-on-save: territory and owner by the territory engine, with history."""
+        from fieldrep.services.assignment_service import assign_account
+
+        assign_account(self.ctx, account_id)
 
     def _place(self, data: Mapping[str, Any]) -> dict[str, Any]:
         from fieldrep.geo.geocoding import Address, OfflineGeocoder
@@ -148,7 +161,12 @@ class AccountsService:
             data.setdefault("geocode_quality", "manual")
             data.setdefault("geocode_source", "manual")
         before = {k: current.get(k) for k in data}
-        changed = self.ctx.writer.update("accounts", account_id, data)
+        with self.ctx.writer.transaction():
+            changed = self.ctx.writer.update("accounts", account_id, data)
+            if any(k in changed for k in _ASSIGNMENT_INPUTS) and not (
+                {"territory_id", "owner_id"} & set(data)
+            ):
+                self._assign(account_id)
         if changed:
             shown = ", ".join(k for k in data if k not in ("geocode_source",))
             self.last_edit = Edit(account_id, before, f"edit of {shown}")
@@ -171,7 +189,10 @@ class AccountsService:
         edit = self.last_edit
         if edit is None:
             return None
-        self.ctx.writer.update("accounts", edit.account_id, edit.before)
+        with self.ctx.writer.transaction():
+            self.ctx.writer.update("accounts", edit.account_id, edit.before)
+            if any(k in edit.before for k in _ASSIGNMENT_INPUTS):
+                self._assign(edit.account_id)
         self.last_edit = None
         return edit
 

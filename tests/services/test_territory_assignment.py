@@ -99,3 +99,34 @@ def test_route_lead_respects_capacity(ctx: Context, org: dict[str, str]) -> None
     choice = assign.route_lead(ctx, org["metro"])
     assert choice.user_id == org["bob"]
     assert "skipped at capacity: Ann" in choice.reason
+
+
+def test_accounts_service_assigns_new_and_edited_accounts_on_save(
+    ctx: Context, org: dict[str, str]
+) -> None:
+    from fieldrep.services.accounts import AccountsService
+
+    accounts = AccountsService(ctx)
+    # A pin south of North-East's polygon: the postal code decides.
+    new = accounts.create({"name": "Fresh", "postal_code": "2139", "lat": 39.0, "lon": -77.0})
+    row = ctx.db.execute("SELECT territory_id, owner_id FROM accounts WHERE id = ?", [new])
+    territory, owner = row.fetchone()
+    assert territory == org["metro"]
+    assert owner == org["ann"]  # the creator (manager) is no member: routed, weight 2 first
+    first = assign.history(ctx, new)
+    assert len(first) == 1
+    assert first[0]["reason"].startswith("lead routed: postal code 02139 is listed in Boston")
+    assert first[0]["by_user_id"] == org["boss"]
+    # An edit that moves the pin into North-East's polygon moves the account there.
+    accounts.update(new, {"lat": 42.5, "lon": -72.5})
+    row = ctx.db.execute("SELECT territory_id FROM accounts WHERE id = ?", [new]).fetchone()
+    assert row[0] == org["ne"]
+    assert len(assign.history(ctx, new)) == 2
+    # Undo puts the address back, and the assignment follows it.
+    accounts.undo()
+    row = ctx.db.execute("SELECT territory_id FROM accounts WHERE id = ?", [new]).fetchone()
+    assert row[0] == org["metro"]
+    # An explicit territory choice by the user is kept (no engine override).
+    accounts.update(new, {"territory_id": org["ne"], "lat": 43.0, "lon": -71.0})
+    row = ctx.db.execute("SELECT territory_id FROM accounts WHERE id = ?", [new]).fetchone()
+    assert row[0] == org["ne"]
