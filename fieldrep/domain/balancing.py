@@ -19,6 +19,7 @@ Quality figures reported: max/min workload ratio before and after, and the share
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -158,12 +159,14 @@ def balance(
     model: WorkloadModel | None = None,
     max_rounds: int = 12,
     price_steps: int = 400,
+    on_round: Callable[[int, int], None] | None = None,
 ) -> BalanceResult:
     """Propose labels 0..k-1 for every account (see module docstring).
 
     ``current`` holds each account's present territory index (0..k-1); ``tolerance`` is the accepted
     max/min workload excess (0.10: the busiest territory carries at most 10 % more than the lightest);
     ``move_penalty`` is the cost of moving an account, in units of a typical squared distance.
+    ``on_round(round, max_rounds)`` is called before each round (progress; it may raise to cancel).
     """
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {MEASURES}, not {measure!r}")
@@ -196,6 +199,8 @@ def balance(
     rounds = 0
     price = np.zeros(k)  # warm-started across rounds: centres move little, prices carry over
     for rounds in range(1, max_rounds + 1):  # noqa: B007 (reported as iterations)
+        if on_round is not None:
+            on_round(rounds - 1, max_rounds)
         cxy = _local_xy(centre_ll[:, 0], centre_ll[:, 1], lat0)
         d2 = ((xy[:, None, :] - cxy[None, :, :]) ** 2).sum(axis=2)
         dist_km = haversine_km(

@@ -284,12 +284,19 @@ class Handover:
 
 
 def handover(
-    ctx: Context, from_user: str, to_user: str, *, territory_id: str | None = None, reason: str = ""
+    ctx: Context,
+    from_user: str,
+    to_user: str,
+    *,
+    territory_id: str | None = None,
+    reason: str = "",
+    dry_run: bool = False,
 ) -> Handover:
     """Move a rep's open accounts, open tasks and open referrals to another rep, with history.
 
     With ``territory_id`` only that territory's items move and the territory changes owner too
     (a territory changing hands); without it everything the rep holds moves (a rep leaving).
+    ``dry_run`` only counts what would move (the dialog shows it before the manager confirms).
     """
     if from_user == to_user:
         raise ValidationError("hand over to a different rep", table="accounts", field="owner_id")
@@ -325,6 +332,8 @@ def handover(
         or t["account_id"] in account_ids
         or t["referral_id"] in {r["id"] for r in referrals}
     ]
+    if dry_run:
+        return Handover(len(accounts), len(tasks), len(referrals))
     history: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
 
@@ -364,14 +373,27 @@ def handover(
         for row in tasks:
             ctx.writer.update("tasks", row["id"], {"user_id": to_user})
             log("task", {"id": row["id"]})
-        if territory_id:
-            t = get_row(ctx, territory_id)
+        # The territories change hands too: the one named, or every one the leaving rep held.
+        held = (
+            [territory_id]
+            if territory_id
+            else [
+                r["id"]
+                for r in ctx.db.query(
+                    "SELECT id FROM territories WHERE owner_id = ? OR id IN (SELECT territory_id "
+                    "FROM territory_members WHERE user_id = ? AND active = 1)",
+                    [from_user, from_user],
+                )
+            ]
+        )
+        for tid in held:
+            t = get_row(ctx, tid)
             if t["owner_id"] == from_user:
-                ctx.writer.update("territories", territory_id, {"owner_id": to_user})
+                ctx.writer.update("territories", tid, {"owner_id": to_user})
             ensure_member(
-                ctx, territory_id, to_user, role="owner" if t["owner_id"] == from_user else "member"
+                ctx, tid, to_user, role="owner" if t["owner_id"] == from_user else "member"
             )
-            remove_member(ctx, territory_id, from_user)
+            remove_member(ctx, tid, from_user)
         if history:
             ctx.writer.insert_many("assignment_history", history)
         if events:

@@ -9,6 +9,7 @@ of undoing it (polygons are the strongest match). Accounts without coordinates a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +96,9 @@ def propose(
     tolerance: float = 0.10,
     territory_ids: list[str] | None = None,
     model: WorkloadModel | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> Proposal:
+    """A balanced proposal; ``progress(done, total, text)`` follows the rounds (and may cancel)."""
     model = model or WorkloadModel()
     defs, rows = _scope(ctx, territory_ids)
     located = [r for r in rows if r["lat"] is not None and r["lon"] is not None]
@@ -116,6 +119,7 @@ def propose(
         measure=measure,
         tolerance=tolerance,
         model=model,
+        on_round=(lambda d, t: progress(d, t, "Balancing territories")) if progress else None,
     )
     before, after = result.before, result.after
     table = [

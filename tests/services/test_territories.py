@@ -126,3 +126,22 @@ def test_handover_moves_open_items_with_history(ctx: Context) -> None:
     ]
     assert get("SELECT kind FROM referral_events").fetchall() == [("assignment",)]
     assert [m["username"] for m in svc.members(ctx, t)] == ["bob"]
+
+
+def test_rep_leaving_hands_over_everything_and_territories(ctx: Context) -> None:
+    ann, bob = user(ctx, "ann"), user(ctx, "bob")
+    t1 = svc.create_territory(ctx, "T1", postal_codes="1", owner_id=ann)
+    t2 = svc.create_territory(ctx, "T2", postal_codes="2")
+    svc.set_member(ctx, t2, ann, weight=3, capacity=50)
+    account(ctx, "A", owner_id=ann, territory_id=t1, status="active")
+    account(ctx, "B", owner_id=ann, territory_id=t2, status="prospect")
+    preview = svc.handover(ctx, ann, bob, dry_run=True)
+    assert (preview.accounts, preview.tasks, preview.referrals) == (2, 0, 0)
+    assert ctx.db.execute("SELECT count(*) FROM assignment_history").fetchone()[0] == 0
+    svc.handover(ctx, ann, bob, reason="Ann left")
+    owners = ctx.db.execute("SELECT DISTINCT owner_id FROM accounts").fetchall()
+    assert owners == [(bob,)]
+    assert svc.get_row(ctx, t1)["owner_id"] == bob
+    assert [(m["username"], m["role"]) for m in svc.members(ctx, t1)] == [("bob", "owner")]
+    assert [m["username"] for m in svc.members(ctx, t2)] == ["bob"]
+    assert ctx.db.execute("SELECT count(*) FROM assignment_history").fetchone()[0] == 2
