@@ -198,7 +198,7 @@ def balance(
     best: tuple[tuple[float, float, float], int, np.ndarray] | None = None
     rounds = 0
     price = np.zeros(k)  # warm-started across rounds: centres move little, prices carry over
-    for rounds in range(1, max_rounds + 1):  # noqa: B007 (reported as iterations)
+    for rounds in range(1, max_rounds + 1):
         if on_round is not None:
             on_round(rounds - 1, max_rounds)
         cxy = _local_xy(centre_ll[:, 0], centre_ll[:, 1], lat0)
