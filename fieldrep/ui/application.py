@@ -22,6 +22,7 @@ from fieldrep.store.errors import StoreError
 from fieldrep.ui import icons, theme
 from fieldrep.ui.connectivity import ConnectivityMonitor
 from fieldrep.ui.main_window import MainWindow
+from fieldrep.ui.sync_controller import SyncController
 from fieldrep.ui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class AppSession(QObject):
         self.context: Context | None = None
         self.runner: TaskRunner | None = None
         self.window: MainWindow | None = None
+        self.sync: SyncController | None = None
         self.connectivity = ConnectivityMonitor(self)
 
     def open(self, db_path: Path) -> bool:
@@ -77,11 +79,13 @@ class AppSession(QObject):
             old_window.save_settings()
         self._close_database()
         runner = TaskRunner(context.path, self)
-        window = MainWindow(context, runner, self.settings)
+        sync = SyncController(context, runner, self.connectivity, self)
+        window = MainWindow(context, runner, self.settings, sync=sync)
         window.open_database_requested.connect(self.open)
         self.connectivity.online_changed.connect(window.set_online)
         window.set_online(self.connectivity.online)
-        self.context, self.runner, self.window = context, runner, window
+        self.context, self.runner, self.window, self.sync = context, runner, window, sync
+        sync.start()
         window.show()
         if old_window is not None:
             # Shown first, closed second: closing the last window would quit the application.
@@ -94,6 +98,10 @@ class AppSession(QObject):
         self.connectivity.start()
 
     def _close_database(self) -> None:
+        if self.sync is not None:
+            self.sync.stop()
+            self.sync.deleteLater()
+            self.sync = None
         if self.runner is not None:
             self.runner.shutdown()
             self.runner.deleteLater()

@@ -2,7 +2,9 @@
 
 Pages come from the registry in :mod:`fieldrep.ui.pages` and are built the first time they are shown.
 The window reads the database only for the status bar (who is signed in, what waits to sync); pages
-get the context and the task runner and do their own work.
+get the context and the task runner and do their own work. Sync belongs to the
+:class:`~fieldrep.ui.sync_controller.SyncController` the app hands in: the window shows its state,
+and its menu, status-bar button and settings dialog call it.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 import fieldrep
+from fieldrep.services import conflicts as conflicts_service
 from fieldrep.services.context import Context
 from fieldrep.ui import icons, theme
+from fieldrep.ui.dialogs.sync_settings_dialog import SyncSettingsDialog
 from fieldrep.ui.pages import PAGES, PageSpec, build_page
 from fieldrep.ui.status_bar import MainStatusBar
+from fieldrep.ui.sync_controller import SyncController
 from fieldrep.ui.tasks import Task, TaskKind, TaskRunner
 
 log = logging.getLogger(__name__)
@@ -55,10 +60,13 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         *,
         pages: tuple[PageSpec, ...] = PAGES,
+        sync: SyncController | None = None,
     ) -> None:
         super().__init__(parent)
         self.context = context
         self.runner = runner
+        self.sync = sync
+        self._sync_dialog: SyncSettingsDialog | None = None
         self._settings = settings
         self._specs = {spec.key: spec for spec in pages}
         self._order = [spec.key for spec in pages]
@@ -83,6 +91,13 @@ class MainWindow(QMainWindow):
         self.status = MainStatusBar()
         self.setStatusBar(self.status)
         self.status.task_progress.attach(runner)
+        self.status.sync_requested.connect(self.sync_now)
+        self.status.sign_in_requested.connect(self.open_sync_settings)
+        self.status.conflicts_requested.connect(self._on_status_conflicts_requested)
+        self.status.sync_button.setVisible(sync is not None)
+        if sync is not None:
+            sync.state_changed.connect(self.refresh_status)
+            sync.sync_finished.connect(self._on_sync_sync_finished)
         self._build_menus()
 
         runner.task_finished.connect(self._on_runner_task_finished)
@@ -179,6 +194,21 @@ class MainWindow(QMainWindow):
         refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
         refresh_action.triggered.connect(self.refresh_status)
 
+        if self.sync is not None:
+            sync_menu = menu_bar.addMenu("&Sync")
+            self.sync_now_action = sync_menu.addAction(icons.icon("sync"), "Sync &now")
+            self.sync_now_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+            self.sync_now_action.triggered.connect(self.sync_now)
+            self.cancel_sync_action = sync_menu.addAction("&Cancel sync")
+            self.cancel_sync_action.triggered.connect(self.sync.cancel)
+            sync_menu.addSeparator()
+            settings_action = sync_menu.addAction("Sync &settings…")
+            settings_action.setShortcut(QKeySequence("Ctrl+,"))
+            settings_action.triggered.connect(self.open_sync_settings)
+            if "conflicts" in self._specs:
+                conflicts_action = sync_menu.addAction(icons.icon("conflicts"), "Review &conflicts")
+                conflicts_action.triggered.connect(self._on_status_conflicts_requested)
+
         help_menu = menu_bar.addMenu("&Help")
         about_action = help_menu.addAction("&About FieldRep")
         about_action.setMenuRole(QAction.MenuRole.AboutRole)
@@ -237,10 +267,49 @@ class MainWindow(QMainWindow):
     # -- status -------------------------------------------------------------------------------
 
     def refresh_status(self) -> None:
-        """Re-read the signed-in user and the outbox length from the database."""
+        """Re-read the signed-in user, the outbox length, sync state and open conflicts."""
         self.status.set_database(self.context.path)
         self.status.set_user(self.context.user())
         self.status.set_pending(self.context.writer.pending_count())
+        self.status.set_conflicts(conflicts_service.open_count(self.context.db.conn))
+        if self.sync is not None:
+            line = self.sync.line()
+            signed_in = self.sync.status().signed_in
+            self.status.set_sync(
+                line.text,
+                line.tooltip,
+                line.tone,
+                signed_in=signed_in,
+                syncing=self.sync.is_syncing,
+            )
+            self.sync_now_action.setEnabled(signed_in and not self.sync.is_busy)
+            self.cancel_sync_action.setEnabled(self.sync.is_syncing)
+
+    # -- sync ---------------------------------------------------------------------------------
+
+    def sync_now(self) -> None:
+        """Sync in the background now (the status bar shows progress and a Cancel button)."""
+        if self.sync is not None:
+            self.sync.sync_now()
+
+    def open_sync_settings(self) -> SyncSettingsDialog | None:
+        """Show the (non-modal) sync settings dialog; the dialog, or None without sync."""
+        if self.sync is None:
+            return None
+        if self._sync_dialog is None:
+            self._sync_dialog = SyncSettingsDialog(self.sync, self)
+        self._sync_dialog.refresh()
+        self._sync_dialog.show()
+        self._sync_dialog.raise_()
+        self._sync_dialog.activateWindow()
+        return self._sync_dialog
+
+    def _on_status_conflicts_requested(self) -> None:
+        if "conflicts" in self._specs:
+            self.show_page("conflicts")
+
+    def _on_sync_sync_finished(self, _outcome: object) -> None:
+        self.refresh_status()
 
     def set_online(self, online: bool) -> None:
         """Show online/offline; the connectivity monitor and the sync engine drive this."""
@@ -307,5 +376,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._status_timer.stop()
+        if self._sync_dialog is not None:
+            self._sync_dialog.close()
         self.save_settings()
         super().closeEvent(event)

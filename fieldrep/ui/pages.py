@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QWidget
 from fieldrep.services.context import Context
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.accounts_view import AccountsView
+from fieldrep.ui.views.conflicts_view import ConflictsView
 from fieldrep.ui.views.territories_view import TerritoriesView
 from fieldrep.ui.widgets.not_built_panel import NotBuiltPanel
 
@@ -95,4 +96,5 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("referrals", "Referrals", "referrals", None),
     PageSpec("territories", "Territories", "territories", TerritoriesView),
     PageSpec("reports", "Reports", "reports", None),
+    PageSpec("conflicts", "Conflicts", "conflicts", ConflictsView),
 )

@@ -1,7 +1,9 @@
-"""The main window's status bar: which database, who is signed in, what waits to sync, online or not.
+"""The main window's status bar: which database, who is signed in, what waits to sync, online or not,
+when the last sync was and what went wrong, plus "Sync now" and the open conflicts.
 
-It only displays what it is told (``set_*``); the main window reads the database and the connectivity
-monitor (or the sync engine) decides online/offline, so this widget never queries anything itself.
+It only displays what it is told (``set_*``); the main window reads the database and the sync
+controller, and the connectivity monitor decides online/offline, so this widget never queries
+anything itself. Its buttons only emit signals.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from PySide6.QtCore import QSize
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStatusBar, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStatusBar, QWidget
 
 from fieldrep.ui import icons, theme
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 ROLE_TITLES = {"rep": "Sales rep", "manager": "Manager", "admin": "Administrator"}
+_TONES = {"ok": theme.SUCCESS, "busy": theme.ACCENT, "problem": theme.DANGER, "off": theme.OFFLINE}
 
 
 class _IconLabel(QWidget):
@@ -52,7 +55,12 @@ def describe_user(user: Mapping[str, object] | None) -> str:
 
 
 class MainStatusBar(QStatusBar):
-    """Database, user, pending changes and connectivity on the left; task progress on the right."""
+    """Database, user, pending changes, connectivity and sync on the left; conflicts, task
+    progress and "Sync now" on the right."""
+
+    sync_requested = Signal()
+    sign_in_requested = Signal()
+    conflicts_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,17 +69,41 @@ class MainStatusBar(QStatusBar):
         self.user = _IconLabel("user")
         self.pending = _IconLabel("pending")
         self.online = _IconLabel()
+        self.sync = _IconLabel()
+        self.sync.text.setObjectName("syncText")
+        # Long sync messages may be clipped in a narrow window rather than widen it (the full
+        # sentence is in the tooltip).
+        self.sync.text.setMinimumWidth(40)
+        self.user.text.setMinimumWidth(40)
+        self.conflicts_button = QPushButton()
+        self.conflicts_button.setObjectName("conflictsButton")
+        self.conflicts_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.conflicts_button.clicked.connect(self.conflicts_requested)
+        self.conflicts_button.setStyleSheet(
+            f"QPushButton {{ color: {theme.WARNING}; background: #FEF3E2; border: 1px solid #F8D8A8;"
+            " font-weight: 600; }"
+        )
+        self.conflicts_button.hide()
+        self.sync_button = QPushButton("Sync now")
+        self.sync_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.sync_button.clicked.connect(self._on_sync_button_clicked)
         self.task_progress = TaskProgressWidget()
         # Permanent widgets: a transient showMessage() must never hide who is signed in or where.
-        for index, item in enumerate((self.database, self.user, self.pending, self.online)):
+        items = (self.database, self.user, self.pending, self.online, self.sync)
+        for index, item in enumerate(items):
             if index:
                 self.addPermanentWidget(_separator())
             self.addPermanentWidget(item)
         spacer = QWidget()
         self.addPermanentWidget(spacer, 1)
+        self.addPermanentWidget(self.conflicts_button)
         self.addPermanentWidget(self.task_progress)
+        self.addPermanentWidget(self.sync_button)
         self._online: bool = False
+        self._signed_in = False
+        self._tone = "off"
         self.set_online(False)
+        self.set_sync("Sync off: not signed in", "", "off", signed_in=False, syncing=False)
 
     # Texts, read by tests and by anyone who wants to know what the user sees.
     @property
@@ -89,6 +121,18 @@ class MainStatusBar(QStatusBar):
     @property
     def online_text(self) -> str:
         return self.online.text.text()
+
+    @property
+    def sync_text(self) -> str:
+        return self.sync.text.text()
+
+    @property
+    def sync_tone(self) -> str:
+        return self._tone
+
+    @property
+    def conflicts_text(self) -> str:
+        return self.conflicts_button.text() if self.conflicts_button.isVisibleTo(self) else ""
 
     @property
     def is_online(self) -> bool:
@@ -123,3 +167,37 @@ class MainStatusBar(QStatusBar):
             if online
             else "Working offline: every change is kept and sent when you are back online"
         )
+
+    def set_sync(
+        self, text: str, tooltip: str, tone: str, *, signed_in: bool, syncing: bool
+    ) -> None:
+        """The sync item (``tone``: ok, busy, problem or off) and what the button offers."""
+        self._tone = tone
+        self._signed_in = signed_in
+        self.sync.icon.setPixmap(icons.dot(_TONES.get(tone, theme.OFFLINE), 10))
+        self.sync.text.setText(text)
+        color = theme.DANGER if tone == "problem" else theme.TEXT_MUTED
+        self.sync.text.setStyleSheet(f"color: {color};")
+        self.sync.setToolTip(tooltip)
+        if signed_in:
+            self.sync_button.setText("Sync now")
+            self.sync_button.setToolTip("Send your changes and fetch your team's now")
+        else:
+            self.sync_button.setText("Sign in…")
+            self.sync_button.setToolTip("Sign in to your team's sync server")
+        self.sync_button.setEnabled(not syncing)
+
+    def set_conflicts(self, count: int) -> None:
+        if count <= 0:
+            self.conflicts_button.hide()
+            return
+        noun = "conflict" if count == 1 else "conflicts"
+        self.conflicts_button.setText(f"⚠ {count:,} {noun} to review")
+        self.conflicts_button.setToolTip("Open the Conflicts page to decide which values stay")
+        self.conflicts_button.show()
+
+    def _on_sync_button_clicked(self) -> None:
+        if self._signed_in:
+            self.sync_requested.emit()
+        else:
+            self.sign_in_requested.emit()

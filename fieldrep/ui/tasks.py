@@ -84,6 +84,11 @@ class Progress:
     def cancel(self) -> None:
         self._cancel.set()
 
+    @property
+    def cancel_event(self) -> threading.Event:
+        """The event set on cancel, for code that takes a ``threading.Event`` (the sync engine)."""
+        return self._cancel
+
     def check(self) -> None:
         """Raise :class:`Cancelled` if the user asked to stop; call it between units of work."""
         if self._cancel.is_set():

@@ -53,9 +53,16 @@ def nav_rect(window: MainWindow, key: str) -> QRect:
 
 
 def test_opens_on_the_first_page_with_every_page_listed(window: MainWindow) -> None:
-    assert window.page_keys == ["accounts", "map", "referrals", "territories", "reports"]
+    assert window.page_keys == [
+        "accounts",
+        "map",
+        "referrals",
+        "territories",
+        "reports",
+        "conflicts",
+    ]
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert titles == ["Accounts", "Map", "Referrals", "Territories", "Reports"]
+    assert titles == ["Accounts", "Map", "Referrals", "Territories", "Reports", "Conflicts"]
     assert window.current_page_key == "accounts"
     assert window.windowTitle() == "FieldRep — fieldrep.db"
     # Pages are built lazily: only the one on screen exists so far.

@@ -1,0 +1,328 @@
+"""Signing in, syncing and signing out for the desktop app, without Qt.
+
+The GUI's sync controller runs these on its task runner; each opens its own connection to the
+database (one per thread) and closes it. Errors become a :class:`Problem`: a short headline for the
+status bar and a sentence of advice, in the words a rep uses ("Can't reach the sync server"), never
+an exception name. The password given to :func:`sign_in_to` only travels to the server; what is
+stored is the device token ``sign_in`` receives (the server keeps its hash).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from fieldrep.services import conflicts
+from fieldrep.services.context import Context
+from fieldrep.store import local_meta
+from fieldrep.sync.client import Cancelled, SyncEngine, SyncResult, sign_in, sign_out, transport_for
+from fieldrep.sync.protocol import LoginResponse
+from fieldrep.sync.transport import (
+    AuthRequired,
+    HttpTransport,
+    NetworkError,
+    ServerRefused,
+    SyncError,
+    UpgradeRequired,
+)
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+EngineProgress = Callable[[str, int, int | None], None]
+TransportFactory = Callable[[Context], HttpTransport]
+
+# How long one request may take before the sync gives up (the user can cancel sooner).
+REQUEST_TIMEOUT = 30.0
+USERNAME_KEY = "sync_username"
+LAST_ERROR_KEY = "sync_last_error"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why sync or sign-in did not work, for people."""
+
+    headline: str  # "Can't reach the sync server"
+    advice: str  # "Your changes are safe on this laptop; FieldRep tries again when ..."
+    retry_later: bool = False  # the network or the server: trying again later may work
+    sign_in_needed: bool = False
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.headline}. {self.advice}"
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the status bar and the settings dialog show about sync."""
+
+    server_url: str | None
+    signed_in: bool
+    username: str | None
+    last_sync_at: str | None
+    last_error: str
+    pending: int
+    open_conflicts: int
+
+
+def read_status(conn: sqlite3.Connection) -> SyncStatus:
+    return SyncStatus(
+        server_url=local_meta.get(conn, "server_url") or None,
+        signed_in=bool(local_meta.get(conn, "device_token")),
+        username=local_meta.get(conn, USERNAME_KEY) or None,
+        last_sync_at=local_meta.get(conn, "last_sync_at") or None,
+        last_error=local_meta.get(conn, LAST_ERROR_KEY) or "",
+        pending=int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0]),
+        open_conflicts=conflicts.open_count(conn),
+    )
+
+
+def _sentence_case(text: str) -> str:
+    text = text.strip().rstrip(".")
+    return text[:1].upper() + text[1:]
+
+
+def problem_for(exc: BaseException, *, signing_in: bool = False) -> Problem:
+    """The words to show for what went wrong."""
+    safe = "Your changes are safe on this laptop"
+    if isinstance(exc, UpgradeRequired):
+        if "update the server" in str(exc):
+            return Problem(
+                "The sync server is out of date",
+                "Ask your administrator to update it; your changes stay on this laptop",
+            )
+        return Problem(
+            "This version of FieldRep is too old for the server",
+            f"Please update FieldRep, then sync again. {safe}",
+        )
+    if isinstance(exc, AuthRequired):
+        if signing_in:
+            return Problem("Wrong user name or password", "Check both and try again")
+        return Problem(
+            "You are signed out of the sync server",
+            f"Open Sync settings and sign in again. {safe}",
+            sign_in_needed=True,
+        )
+    if isinstance(exc, NetworkError):
+        cause = exc.__cause__
+        if isinstance(cause, httpx.TimeoutException):
+            headline = "The sync server did not answer in time"
+        elif isinstance(cause, httpx.TransportError):
+            headline = "Can't reach the sync server"
+        else:  # the server answered, with a 5xx or "too many attempts"
+            headline = f"The sync server had a problem ({_sentence_case(str(exc))})"
+        return Problem(headline, f"{safe}; FieldRep will try again", retry_later=True)
+    if isinstance(exc, ServerRefused):
+        return Problem(
+            f"The sync server refused: {_sentence_case(str(exc)).lower()}",
+            f"{safe}. If this keeps happening, tell your administrator",
+        )
+    if isinstance(exc, SyncError):
+        if "not signed in" in str(exc):
+            return Problem(
+                "Not signed in to a sync server",
+                "Open Sync settings to sign in; until then everything stays on this laptop",
+                sign_in_needed=True,
+            )
+        return Problem(_sentence_case(str(exc)), safe, retry_later=True)
+    if isinstance(exc, httpx.InvalidURL | ValueError) and signing_in:
+        return Problem("That server address is not valid", "It looks like https://sync.example.com")
+    return Problem(
+        "Sync stopped because of an unexpected problem",
+        f"{safe}. Details: {exc}",
+    )
+
+
+# -- operations (run off the GUI thread) --------------------------------------------------------
+
+
+def normalise_url(url: str) -> str:
+    """``sync.example.com:8765`` -> ``https://sync.example.com:8765``; loopback stays on http."""
+    url = url.strip().rstrip("/")
+    if not url:
+        raise ValueError("enter the server address")
+    if "://" not in url:
+        host = url.split("/", 1)[0].split(":", 1)[0]
+        scheme = "http" if host in ("localhost", "127.0.0.1", "::1") else "https"
+        url = f"{scheme}://{url}"
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"{url!r} is not a web address")
+    return url
+
+
+def sign_in_to(db_path: PathLike, url: str, username: str, password: str) -> LoginResponse:
+    """Sign the database at ``db_path`` in; the password is sent, never stored."""
+    ctx = Context.open(db_path)
+    try:
+        with HttpTransport(normalise_url(url), timeout=REQUEST_TIMEOUT) as transport:
+            resp = sign_in(ctx.writer, transport, username, password)
+        with ctx.writer.transaction() as conn:
+            local_meta.put(conn, USERNAME_KEY, resp.username)
+        return resp
+    finally:
+        ctx.close()
+
+
+def sign_out_of(db_path: PathLike) -> int:
+    """Forget the device token (revoked on the server when reachable); returns the changes kept."""
+    ctx = Context.open(db_path)
+    try:
+        try:
+            transport: HttpTransport | None = transport_for(ctx.writer, timeout=REQUEST_TIMEOUT)
+        except SyncError:
+            transport = None
+        try:
+            sign_out(ctx.writer, transport)
+        finally:
+            if transport is not None:
+                transport.close()
+        return ctx.writer.pending_count()
+    finally:
+        ctx.close()
+
+
+def default_transport(ctx: Context) -> HttpTransport:
+    return transport_for(ctx.writer, timeout=REQUEST_TIMEOUT)
+
+
+def run_sync(
+    db_path: PathLike,
+    progress: EngineProgress,
+    cancel: threading.Event,
+    transport_factory: TransportFactory = default_transport,
+) -> SyncResult:
+    """One sync of the database at ``db_path``; the outcome (error or none) is remembered in the
+    database so the next start shows it. Raises :class:`Cancelled` when stopped."""
+    ctx = Context.open(db_path)
+    try:
+        try:
+            transport = transport_factory(ctx)
+            try:
+                result = SyncEngine(ctx.writer, transport, progress=progress, cancel=cancel).run()
+            finally:
+                transport.close()
+        except Cancelled:
+            raise
+        except Exception as exc:
+            with ctx.writer.transaction() as conn:
+                local_meta.put(conn, LAST_ERROR_KEY, problem_for(exc).sentence)
+            raise
+        with ctx.writer.transaction() as conn:
+            local_meta.put(conn, LAST_ERROR_KEY, "")
+        return result
+    finally:
+        ctx.close()
+
+
+# -- words ----------------------------------------------------------------------------------------
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def describe_result(result: SyncResult) -> str:
+    """``"Sent 3 changes, received 12"``; what a rep wants to know after a sync."""
+    parts = [
+        f"sent {_plural(result.pushed, 'change')}",
+        f"received {result.pulled + result.deleted:,}",
+    ]
+    if result.conflicts:
+        parts.append(f"{_plural(result.conflicts, 'conflict')} to review")
+    if result.rejected:
+        parts.append(f"{result.rejected:,} refused by the server")
+    return _sentence_case(", ".join(parts))
+
+
+def parse_time(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def describe_age(stamp: str | None, now: datetime | None = None) -> str:
+    """``"just now"``, ``"12 min ago"``, ``"3 h ago"``, ``"on 4 Mar"``, or ``"never"``."""
+    when = parse_time(stamp)
+    if when is None:
+        return "never"
+    seconds = ((now or datetime.now(UTC)) - when).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    local = when.astimezone()
+    return f"on {local.day} {local:%b}"
+
+
+def stage_text(stage: str, done: int, total: int | None) -> str:
+    """The progress line for one engine stage."""
+    if stage == "push":
+        return f"Sending changes… {done:,} of {total:,}" if total else "Sending changes…"
+    if stage == "pull":
+        return "Receiving changes…"
+    if stage == "verify":
+        return "Checking with the server…"
+    return "Syncing…"
+
+
+@dataclass(frozen=True)
+class SyncLine:
+    """The status bar's sync item: a short text, a tooltip, and a tone for its light."""
+
+    text: str
+    tooltip: str
+    tone: str  # "ok", "busy", "problem", "off"
+
+
+def describe_status(
+    status: SyncStatus,
+    *,
+    syncing: bool = False,
+    problem: Problem | None = None,
+    online: bool = True,
+    now: datetime | None = None,
+) -> SyncLine:
+    """What the status bar says about sync, in a rep's words."""
+    last = describe_age(status.last_sync_at, now)
+    last_sentence = "Never synced" if last == "never" else f"Last synced {last}"
+    where = f" with {status.server_url}" if status.server_url else ""
+    if not status.signed_in:
+        return SyncLine(
+            "Sync off: not signed in",
+            "Open Sync › Sync settings to sign in to your team's server. "
+            "Until then every change stays on this laptop.",
+            "off",
+        )
+    if syncing:
+        return SyncLine("Syncing…", f"Exchanging changes{where}. {last_sentence}.", "busy")
+    if problem is not None:
+        return SyncLine(
+            f"Sync failed: {problem.headline}",
+            f"{problem.sentence}. {last_sentence}.",
+            "problem",
+        )
+    if status.last_error:
+        return SyncLine("Last sync failed", f"{status.last_error} {last_sentence}.", "problem")
+    if not online:
+        return SyncLine(
+            f"Offline · synced {last}" if last != "never" else "Offline · never synced",
+            "The sync server cannot be reached right now. Your changes are kept and sent "
+            "automatically when the connection is back.",
+            "off",
+        )
+    text = "Never synced" if last == "never" else f"Synced {last}"
+    return SyncLine(text, f"{last_sentence}{where}.", "ok")
