@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     server_sub = server.add_subparsers(dest="server_command", metavar="COMMAND", required=True)
     user = server_sub.add_parser("user", help="server users")
     user_sub = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
-    add = user_sub.add_parser("add", help="create a user who can sign in")
+    add = user_sub.add_parser(
+        "add", help="create a user who can sign in (or give a user synced from a laptop a password)"
+    )
     add.add_argument("name")
     add.add_argument("--role", choices=("rep", "manager", "admin"), required=True)
     add.add_argument("--display-name", default="")

@@ -8,6 +8,7 @@ hash); ``sync`` runs the same engine the desktop app runs in the background and 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 
 from fieldrep.cli.common import CommandError, add_db_option, add_json_option, emit, open_context
 
@@ -30,6 +31,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json_option(login)
     login.set_defaults(handler=run_login)
     sync = sub.add_parser("sync", help="send local changes and fetch the server's, once")
+    sync.add_argument(
+        "--check",
+        action="store_true",
+        help="always compare row counts and checksums with the server afterwards"
+        " (otherwise done when due, every few hours)",
+    )
     add_db_option(sync)
     add_json_option(sync)
     sync.set_defaults(handler=run_sync)
@@ -71,14 +78,21 @@ def run_sync(args: argparse.Namespace) -> int:
     try:
         transport = transport_for(ctx.writer)
         try:
-            result = SyncEngine(ctx.writer, transport).run()
+            engine = SyncEngine(ctx.writer, transport)
+            if args.check:
+                engine.verify_every = 0
+            result = engine.run()
         finally:
             transport.close()
-    except SyncError as exc:
+    except (SyncError, sqlite3.Error, ValueError) as exc:
+        # A database or page error rolled back the page being applied: nothing half-written.
+        message = str(exc)
+        if not isinstance(exc, SyncError):
+            message = f"sync stopped while applying the server's changes ({exc}); try again"
         with ctx.writer.transaction() as conn:
-            local_meta.put(conn, "sync_last_error", str(exc))
+            local_meta.put(conn, "sync_last_error", message)
         ctx.close()
-        raise CommandError(str(exc)) from exc
+        raise CommandError(message) from exc
     except BaseException:
         ctx.close()
         raise
@@ -101,7 +115,7 @@ def run_sync(args: argparse.Namespace) -> int:
         {
             True: "checked: this laptop matches the server",
             False: "warning: this laptop still differs from the server",
-            None: "not checked (the server changed meanwhile)",
+            None: "checksums not compared this time (done every few hours; --check forces it)",
         }[result.verified]
     )
     emit(args, result.to_dict(), "\n".join(lines))

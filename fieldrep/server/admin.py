@@ -15,7 +15,7 @@ from typing import Any
 from fieldrep.domain.hlc import HybridLogicalClock, format_clock, parse_clock
 from fieldrep.domain.ids import uuid7
 from fieldrep.server import auth
-from fieldrep.server.merge import dump_clocks, load_row, write_row
+from fieldrep.server.merge import BASE_VERSION, dump_clocks, load_row, write_row
 from fieldrep.server.storage import Storage, Tx
 from fieldrep.server.validate import complete_row
 from fieldrep.store.catalog import synced_tables, table
@@ -56,9 +56,8 @@ def put_rows(
                 row_id = str(values.pop("id", None) or uuid7())
                 version += 1
                 stamp = format_clock(_clock.now(), SERVER_DEVICE)
-                if load_row(tx, tbl, row_id) is not None:
-                    current = load_row(tx, tbl, row_id)
-                    assert current is not None
+                current = load_row(tx, tbl, row_id)
+                if current is not None:
                     merged = {**current[0], **values}
                     clocks = {**current[1], **dict.fromkeys(values, stamp)}
                     write_row(
@@ -69,6 +68,8 @@ def put_rows(
                         clocks,
                         version,
                         insert=False,
+                        deleted=current[2],
+                        field_versions={**current[4], **dict.fromkeys(values, version)},
                     )
                 else:
                     for stamp_field in ("created_at", "updated_at"):
@@ -77,12 +78,18 @@ def put_rows(
                     full = complete_row(tbl, row_id, values)
                     clocks = dict.fromkeys(values, stamp)
                     inserts.append(
-                        (row_id, *(full.get(f) for f in fields), dump_clocks(clocks), version)
+                        (
+                            row_id,
+                            *(full.get(f) for f in fields),
+                            dump_clocks(clocks),
+                            version,
+                            json.dumps({BASE_VERSION: version}),
+                        )
                     )
                 ids.append(row_id)
             if inserts:
-                cols = ", ".join(["id", *fields, "_clocks", "_version"])
-                marks = ", ".join("?" * (len(fields) + 3))
+                cols = ", ".join(["id", *fields, "_clocks", "_version", "_fversions"])
+                marks = ", ".join("?" * (len(fields) + 4))
                 tx.executemany(f"INSERT INTO {tbl} ({cols}) VALUES ({marks})", inserts)
             if stamp:
                 note_clock(tx, stamp)
@@ -109,8 +116,25 @@ def add_user(
     if len(password) < 8:
         raise AdminError("the password must have at least 8 characters")
     with storage.read() as tx:
-        if tx.one("SELECT 1 FROM users WHERE username = ?", (username,)):
-            raise AdminError(f"there is already a user named {username!r}")
+        existing = tx.one(
+            "SELECT u.id, c.user_id FROM users u LEFT JOIN credentials c ON c.user_id = u.id"
+            " WHERE u.username = ? AND u._deleted = 0",
+            (username,),
+        )
+    if existing is not None and existing[1] is not None:
+        raise AdminError(f"there is already a user named {username!r}")
+    if existing is not None:
+        # A user row that arrived by sync (e.g. from an admin's laptop) gets its password here,
+        # keeping its id so the rows that refer to it stay theirs.
+        user_id = str(existing[0])
+        changes: dict[str, Any] = {"id": user_id, "role": role, "active": 1}
+        if display_name:
+            changes["display_name"] = display_name
+        if manager_id:
+            changes["manager_id"] = manager_id
+        put_rows(storage, "users", [changes])
+        _set_credentials(storage, user_id, password_hash or auth.hash_password(password))
+        return user_id
     user_id = user_id or uuid7()
     values = {
         "id": user_id,
@@ -121,12 +145,18 @@ def add_user(
         "created_at": utc_now(),
     }
     put_rows(storage, "users", [values])
+    _set_credentials(storage, user_id, password_hash or auth.hash_password(password))
+    return user_id
+
+
+def _set_credentials(storage: Storage, user_id: str, hashed: str) -> None:
     with storage.write() as tx:
         tx.execute(
-            "INSERT INTO credentials (user_id, password_hash) VALUES (?, ?)",
-            (user_id, password_hash or auth.hash_password(password)),
+            "INSERT INTO credentials (user_id, password_hash) VALUES (?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash,"
+            " disabled = 0",
+            (user_id, hashed),
         )
-    return user_id
 
 
 def set_password(storage: Storage, username: str, password: str) -> None:

@@ -34,26 +34,36 @@ class Outcome:
     conflicts: list[Conflict] = field(default_factory=list)
 
 
+# Key in ``_fversions`` holding the change number of the row's insert.
+BASE_VERSION = ""
+
+
 def dump_clocks(clocks: dict[str, str]) -> str:
     return json.dumps(clocks, separators=(",", ":"))
 
 
 def load_row(
     tx: Tx, tbl: str, row_id: str
-) -> tuple[dict[str, Any], dict[str, str], bool, int] | None:
-    """(values, clocks, deleted, version) of a stored row, or None."""
+) -> tuple[dict[str, Any], dict[str, str], bool, int, dict[str, int]] | None:
+    """(values, clocks, deleted, version, field versions) of a stored row, or None.
+
+    Field versions say at which change number each field last changed; fields missing there last
+    changed when the row was inserted (``BASE_VERSION``), and for rows older than this bookkeeping
+    the row version stands in."""
     fields = table(tbl).fields
     row = tx.one(
-        f"SELECT {', '.join(fields)}, _clocks, _deleted, _version FROM {tbl} WHERE id = ?",
+        f"SELECT {', '.join(fields)}, _clocks, _deleted, _version, _fversions FROM {tbl}"
+        " WHERE id = ?",
         (row_id,),
     )
     if row is None:
         return None
     return (
-        dict(zip(fields, row[:-3], strict=True)),
-        json.loads(row[-3]),
-        bool(row[-2]),
-        int(row[-1]),
+        dict(zip(fields, row[:-4], strict=True)),
+        json.loads(row[-4]),
+        bool(row[-3]),
+        int(row[-2]),
+        json.loads(row[-1] or "{}"),
     )
 
 
@@ -67,20 +77,39 @@ def write_row(
     *,
     deleted: bool = False,
     insert: bool,
+    field_versions: dict[str, int] | None = None,
 ) -> None:
     fields = table(tbl).fields
+    if field_versions is None:
+        field_versions = {BASE_VERSION: version} if insert else {}
+    fversions = json.dumps(field_versions, separators=(",", ":"))
     if insert:
-        cols = ", ".join(["id", *fields, "_clocks", "_version", "_deleted"])
-        marks = ", ".join("?" * (len(fields) + 4))
+        cols = ", ".join(["id", *fields, "_clocks", "_version", "_deleted", "_fversions"])
+        marks = ", ".join("?" * (len(fields) + 5))
         tx.execute(
             f"INSERT INTO {tbl} ({cols}) VALUES ({marks})",
-            (row_id, *(values.get(f) for f in fields), dump_clocks(clocks), version, int(deleted)),
+            (
+                row_id,
+                *(values.get(f) for f in fields),
+                dump_clocks(clocks),
+                version,
+                int(deleted),
+                fversions,
+            ),
         )
     else:
         sets = ", ".join(f"{f} = ?" for f in fields)
         tx.execute(
-            f"UPDATE {tbl} SET {sets}, _clocks = ?, _version = ?, _deleted = ? WHERE id = ?",
-            (*(values.get(f) for f in fields), dump_clocks(clocks), version, int(deleted), row_id),
+            f"UPDATE {tbl} SET {sets}, _clocks = ?, _version = ?, _deleted = ?, _fversions = ?"
+            " WHERE id = ?",
+            (
+                *(values.get(f) for f in fields),
+                dump_clocks(clocks),
+                version,
+                int(deleted),
+                fversions,
+                row_id,
+            ),
         )
 
 
@@ -154,12 +183,20 @@ def apply_mutation(
             raise Refused(f"{m.tbl} rows cannot be deleted")
         if current is None or current[2]:
             return Outcome()
-        values, clocks, _, _ = current
+        values, clocks, _, _, fversions = current
         if public:
             scope.check_public_write(viewer, m.tbl, m.row_id, values, values, values)
         clocks[DELETE_CLOCK] = m.clocks[DELETE_CLOCK]
         write_row(
-            tx, m.tbl, m.row_id, values, clocks, tx.next_versions(1), deleted=True, insert=False
+            tx,
+            m.tbl,
+            m.row_id,
+            values,
+            clocks,
+            tx.next_versions(1),
+            deleted=True,
+            insert=False,
+            field_versions=fversions,
         )
         return Outcome(changed=True)
 
@@ -197,7 +234,7 @@ def apply_mutation(
             raise Refused(f"this {m.tbl} row would be outside your territories")
         return Outcome(changed=True)
 
-    before, clocks, _, row_version = current
+    before, clocks, _, row_version, fversions = current
     if tbl.insert_only:
         if any(before.get(k) != v for k, v in m.fields.items()):
             raise Refused(f"{m.tbl} rows cannot be changed once written")
@@ -211,7 +248,7 @@ def apply_mutation(
                 changed.append(name)
                 if (
                     theirs is not None
-                    and row_version > seen_through
+                    and fversions.get(name, fversions.get(BASE_VERSION, row_version)) > seen_through
                     and not theirs.endswith("@" + device_id)
                     and name not in UNLOGGED_FIELDS
                 ):
@@ -253,7 +290,9 @@ def apply_mutation(
     if public:
         scope.check_public_write(viewer, m.tbl, m.row_id, before, after, changed)
     _record_moves(tx, m.tbl, m.row_id, before, after)
-    write_row(tx, m.tbl, m.row_id, after, clocks, tx.next_versions(1), insert=False)
+    version = tx.next_versions(1)
+    fversions.update(dict.fromkeys(changed, version))
+    write_row(tx, m.tbl, m.row_id, after, clocks, version, insert=False, field_versions=fversions)
     if not public and not scope.visible(tx, viewer, m.tbl, m.row_id):
         raise Refused(f"you cannot move this {m.tbl} row out of your territories")
     outcome.changed = True

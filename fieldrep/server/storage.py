@@ -81,6 +81,7 @@ def synced_ddl(dialect: str) -> list[str]:
             "_clocks TEXT NOT NULL DEFAULT '{}'",
             "_version BIGINT NOT NULL",
             "_deleted INTEGER NOT NULL DEFAULT 0",
+            "_fversions TEXT NOT NULL DEFAULT '{}'",
         ]
         statements.append(f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(cols)})")
         statements.append(f"CREATE INDEX IF NOT EXISTS {name}__version ON {name} (_version)")
@@ -229,9 +230,26 @@ class Storage:
                 tx.execute("SELECT pg_advisory_xact_lock(4711)")
             for statement in statements:
                 tx.execute(statement)
+            for name in synced_tables():
+                # Added after the first release: per-field change numbers (see merge.load_row).
+                if "_fversions" not in self._columns(tx, name):
+                    tx.execute(
+                        f"ALTER TABLE {name} ADD COLUMN _fversions TEXT NOT NULL DEFAULT '{{}}'"
+                    )
             tx.execute(
                 "INSERT INTO server_state (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING"
             )
+
+    def _columns(self, tx: Tx, name: str) -> set[str]:
+        if self.dialect == "postgres":
+            rows = tx.all(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = ?",
+                (name,),
+            )
+        else:
+            rows = [(r[1],) for r in tx.all(f"PRAGMA table_info({name})")]
+        return {r[0] for r in rows}
 
     def high_water(self, tx: Tx) -> int:
         row = tx.one("SELECT version FROM server_state WHERE id = 1")

@@ -11,7 +11,10 @@ One :meth:`SyncEngine.run` goes push -> pull -> verify:
 - a ``reset`` answer (scope changed, or offline longer than tombstones are kept) starts a replacement
   sync that keeps the outbox;
 - verify compares per-table counts and version sums with the server and runs one replacement sync on
-  a mismatch.
+  a mismatch. Counting reads every row in scope on both sides, so it runs when due rather than on
+  every sync: on the first sync, after a replacement sync, and when the last check is older than
+  ``verify_every`` seconds (0: every sync). That keeps a routine sync's cost following the change,
+  not the database.
 
 All state lives in the database (``local_meta``: ``sync_cursor``, ``sync_scope_key``,
 ``sync_replacing``, ``sync_refetch``), so an interrupted sync simply resumes. ``cancel`` is checked
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -46,6 +50,8 @@ from fieldrep.sync.transport import HttpTransport, NetworkError, SyncError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int | None], None]
+# How often a routine sync also compares checksums with the server (seconds).
+VERIFY_EVERY = 6 * 3600.0
 
 
 class Cancelled(SyncError):
@@ -82,6 +88,7 @@ class SyncEngine:
         page_size: int = DEFAULT_PULL_LIMIT,
         push_batch: int = 200,
         verify: bool = True,
+        verify_every: float = VERIFY_EVERY,
     ) -> None:
         self.writer = writer
         self.conn = writer.conn
@@ -91,6 +98,7 @@ class SyncEngine:
         self.page_size = page_size
         self.push_batch = push_batch
         self.verify = verify
+        self.verify_every = verify_every
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -111,6 +119,15 @@ class SyncEngine:
         except ValueError:
             log.warning("the server sent a malformed clock hint %r", clock)
 
+    def _verify_due(self, result: SyncResult) -> bool:
+        if result.replaced or self.verify_every <= 0:
+            return True
+        try:
+            last = float(self._meta("sync_verified_at", "0"))
+        except ValueError:
+            return True
+        return not 0 < time.time() - last < self.verify_every
+
     def _add_refetch(self, conn: Any, refs: list[tuple[str, str]]) -> None:
         current = json.loads(local_meta.get(conn, "sync_refetch") or "[]")
         known = {(r[0], r[1]) for r in current}
@@ -123,7 +140,7 @@ class SyncEngine:
         result = SyncResult()
         self.push(result)
         self.pull(result)
-        if self.verify:
+        if self.verify and self._verify_due(result):
             ok = self.check(result)
             if ok is False:
                 log.warning("checksums differ from the server; running a replacement sync")
@@ -134,6 +151,8 @@ class SyncEngine:
                 result.verified = self.check(result)
         with self.writer.transaction() as conn:
             local_meta.put(conn, "last_sync_at", utc_now())
+            if result.verified:
+                local_meta.put(conn, "sync_verified_at", repr(time.time()))
         result.cursor = int(self._meta("sync_cursor", "0"))
         return result
 

@@ -108,6 +108,12 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], stats: PageStats)
     catalog = synced_tables()
     pending, pending_deletes = pending_fields(conn)
     now = utc_now()
+    # Evictions first: a row the server refused or took away must not block a row taking its place
+    # (the server's user "ann" arriving while a refused local user "ann" is still here).
+    for ref in page.get("evict", []):
+        tbl, row_id = ref["tbl"], ref["id"]
+        if tbl in catalog and (tbl, row_id) not in pending:
+            stats.evicted += conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,)).rowcount
     for tbl, body in page.get("tables", {}).items():
         if tbl not in catalog:
             raise ValueError(f"the server sent rows of an unknown table {tbl!r}")
@@ -140,15 +146,51 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], stats: PageStats)
             if (tbl, row_id) in pending or (tbl, row_id) in pending_deletes:
                 touched.append((clocks, row))
         if live:
+            for index_cols in _unique_indexes(conn, tbl):
+                _clear_unique_clashes(conn, tbl, columns, index_cols, live, stats)
             conn.executemany(upsert, live)
             stats.rows += len(live)
         for clocks, row in touched:
             _reapply(conn, tbl, columns, row, json.loads(clocks), pending, pending_deletes, stats)
-    for ref in page.get("evict", []):
-        tbl, row_id = ref["tbl"], ref["id"]
-        if tbl in catalog and (tbl, row_id) not in pending:
-            stats.evicted += conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,)).rowcount
     stats.max_clock = max(stats.max_clock, page.get("clock_hint") or "")
+
+
+def _unique_indexes(conn: sqlite3.Connection, tbl: str) -> list[tuple[str, ...]]:
+    """Column tuples of the table's unique indexes other than the primary key."""
+    out: list[tuple[str, ...]] = []
+    for _, name, unique, origin, _partial in conn.execute(f"PRAGMA index_list({tbl})"):
+        if unique and origin == "c":
+            cols = tuple(r[2] for r in conn.execute(f"PRAGMA index_info({name})"))
+            out.append(cols)
+    return out
+
+
+def _clear_unique_clashes(
+    conn: sqlite3.Connection,
+    tbl: str,
+    columns: list[str],
+    index_cols: tuple[str, ...],
+    live: list[tuple[Any, ...]],
+    stats: PageStats,
+) -> None:
+    """Make room for server rows whose unique key a different local row holds.
+
+    The server enforces the same unique indexes, so such a local row is one it never accepted
+    (refused, or created here and not pushed yet): the server's row wins. Outbox entries of a
+    pending row stay (sequence numbers must not have holes); the server refuses them when they
+    arrive and the refusal is kept in ``conflicts`` like any other.
+    """
+    if not set(index_cols) <= set(columns):
+        return
+    positions = [columns.index(c) + 1 for c in index_cols]
+    where = " AND ".join(f"{c} = ?" for c in index_cols)
+    for row in live:
+        key = [row[p] for p in positions]
+        if any(v is None for v in key):
+            continue
+        stats.evicted += conn.execute(
+            f"DELETE FROM {tbl} WHERE {where} AND id != ?", (*key, row[0])
+        ).rowcount
 
 
 def _reapply(
