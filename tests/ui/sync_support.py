@@ -73,9 +73,11 @@ def make_controller(
 
 def sign_in(qtbot: QtBot, controller: SyncController, live: Live, user: str = "rep1") -> None:
     """Sign in through the controller and wait for the first sync it starts."""
-    with qtbot.waitSignal(controller.sync_finished, timeout=30_000) as first:
-        with qtbot.waitSignal(controller.sign_in_finished, timeout=30_000):
-            controller.sign_in(live.url, user, PASSWORD)
+    with (
+        qtbot.waitSignal(controller.sync_finished, timeout=30_000) as first,
+        qtbot.waitSignal(controller.sign_in_finished, timeout=30_000),
+    ):
+        controller.sign_in(live.url, user, PASSWORD)
     outcome = first.args[0]
     assert isinstance(outcome, SyncOutcome)
     assert outcome.ok, outcome.problem
