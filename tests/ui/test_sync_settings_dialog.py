@@ -1,0 +1,192 @@
+"""The sync settings dialog against the real server: signing in, a wrong password, signing out
+(which keeps every unsent change), and the password never being stored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from fieldrep.services.context import Context
+from fieldrep.store import local_meta
+from fieldrep.sync.protocol import LoginResponse
+from fieldrep.ui.dialogs.sync_settings_dialog import SyncSettingsDialog
+from fieldrep.ui.main_window import MainWindow
+from fieldrep.ui.sync_controller import Reason, SyncController, SyncOutcome
+from fieldrep.ui.tasks import TaskRunner
+from tests.sync.harness import PASSWORD, server_row
+from tests.ui.sync_support import (
+    Live,
+    live_fixture,  # noqa: F401
+    make_controller,
+    sync,
+    window_with_sync_fixture,  # noqa: F401
+)
+
+
+def _fill(qtbot: QtBot, dialog: SyncSettingsDialog, url: str, user: str, password: str) -> None:
+    for edit, text in (
+        (dialog.server_edit, url),
+        (dialog.user_edit, user),
+        (dialog.password_edit, password),
+    ):
+        edit.clear()
+        qtbot.keyClicks(edit, text)
+
+
+def _open(window: MainWindow) -> SyncSettingsDialog:
+    dialog = window.open_sync_settings()
+    assert dialog is not None
+    assert dialog.isVisible()
+    return dialog
+
+
+def _database_text(ctx: Context) -> str:
+    rows = ctx.db.conn.execute("SELECT key, coalesce(value, '') FROM local_meta").fetchall()
+    return "\n".join(f"{k}={v}" for k, v in rows)
+
+
+def test_sign_in_from_the_dialog_then_first_sync(
+    qtbot: QtBot,
+    ctx: Context,
+    runner: TaskRunner,
+    live: Live,
+    window_with_sync: Callable[[SyncController], MainWindow],
+) -> None:
+    a1 = live.put_account("North Co")
+    controller = make_controller(qtbot, ctx, runner)
+    window = window_with_sync(controller)
+    dialog = _open(window)
+    assert dialog.form.isVisible()
+    assert "Not signed in" in dialog.state_label.text()
+    _fill(qtbot, dialog, live.url, "rep1", PASSWORD)
+    with (
+        qtbot.waitSignal(controller.sync_finished, timeout=30_000) as first_sync,
+        qtbot.waitSignal(controller.sign_in_finished, timeout=30_000) as signed,
+    ):
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+        assert dialog.password_edit.text() == "", "the password box is cleared at once"
+    assert isinstance(signed.args[0], LoginResponse)
+    outcome: SyncOutcome = first_sync.args[0]
+    assert outcome.reason is Reason.SIGNED_IN
+    assert outcome.ok, outcome.problem
+
+    assert dialog.message.startswith("Signed in as rep1")
+    assert not dialog.form.isVisible()
+    assert dialog.sign_out_button.isVisible()
+    assert f"Signed in to <b>{live.url}</b> as <b>rep1</b>" in dialog.state_label.text()
+    assert "Last synced just now" in dialog.state_label.text()
+    assert ctx.db.conn.execute("SELECT 1 FROM accounts WHERE id = ?", (a1,)).fetchone()
+    # Only the device token is stored, never the password.
+    assert local_meta.get(ctx.db.conn, "device_token")
+    assert PASSWORD not in _database_text(ctx)
+    window.refresh_status()
+    assert window.status.sync_text == "Synced just now"
+
+
+def test_a_wrong_password_is_said_plainly_and_nothing_is_stored(
+    qtbot: QtBot,
+    ctx: Context,
+    runner: TaskRunner,
+    live: Live,
+    window_with_sync: Callable[[SyncController], MainWindow],
+) -> None:
+    controller = make_controller(qtbot, ctx, runner)
+    window = window_with_sync(controller)
+    dialog = _open(window)
+    _fill(qtbot, dialog, live.url, "rep1", "not my password")
+    with qtbot.waitSignal(controller.sign_in_finished, timeout=30_000) as signed:
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert not isinstance(signed.args[0], LoginResponse)
+    assert dialog.message == "Wrong user name or password. Check both and try again."
+    assert dialog.form.isVisible()
+    assert dialog.password_edit.text() == ""
+    assert not local_meta.get(ctx.db.conn, "device_token")
+    assert "not my password" not in _database_text(ctx)
+    window.refresh_status()
+    assert window.status.sync_text == "Sync off: not signed in"
+
+
+def test_missing_fields_and_a_bad_address_are_caught_before_asking_the_server(
+    qtbot: QtBot,
+    ctx: Context,
+    runner: TaskRunner,
+    window_with_sync: Callable[[SyncController], MainWindow],
+) -> None:
+    controller = make_controller(qtbot, ctx, runner)
+    dialog = _open(window_with_sync(controller))
+    _fill(qtbot, dialog, "", "rep1", "")
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.message == "Please enter your server address and password."
+    _fill(qtbot, dialog, "ftp://files.example.com", "rep1", "x")
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.message.startswith("That server address is not valid")
+    assert not controller.is_busy
+
+
+def test_an_unreachable_server_at_sign_in(
+    qtbot: QtBot,
+    ctx: Context,
+    runner: TaskRunner,
+    live: Live,
+    window_with_sync: Callable[[SyncController], MainWindow],
+) -> None:
+    controller = make_controller(qtbot, ctx, runner)
+    dialog = _open(window_with_sync(controller))
+    url = live.url
+    live.server.stop()
+    _fill(qtbot, dialog, url, "rep1", PASSWORD)
+    with qtbot.waitSignal(controller.sign_in_finished, timeout=30_000):
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert dialog.message.startswith("Can't reach the sync server.")
+
+
+def test_sign_out_keeps_the_outbox_and_signing_in_again_sends_it(
+    qtbot: QtBot,
+    ctx: Context,
+    runner: TaskRunner,
+    live: Live,
+    window_with_sync: Callable[[SyncController], MainWindow],
+) -> None:
+    a1 = live.put_account("North Co")
+    controller = make_controller(qtbot, ctx, runner)
+    window = window_with_sync(controller)
+    dialog = _open(window)
+    _fill(qtbot, dialog, live.url, "rep1", PASSWORD)
+    with qtbot.waitSignal(controller.sync_finished, timeout=30_000):
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+
+    ctx.writer.update("accounts", a1, {"notes": "written before signing out"})
+    new = ctx.writer.insert("accounts", {"name": "New lead", "territory_id": live.org.t1})
+    outbox = ctx.db.conn.execute("SELECT seq, fields FROM outbox ORDER BY seq").fetchall()
+    assert len(outbox) == 2
+    with qtbot.waitSignal(controller.signed_out, timeout=30_000) as out:
+        qtbot.mouseClick(dialog.sign_out_button, Qt.MouseButton.LeftButton)
+    assert out.args == [2]
+    assert dialog.message == (
+        "Signed out. 2 changes not yet sent stay on this laptop and go out after you sign in again."
+    )
+    assert ctx.db.conn.execute("SELECT seq, fields FROM outbox ORDER BY seq").fetchall() == outbox
+    assert not local_meta.get(ctx.db.conn, "device_token")
+    assert dialog.form.isVisible()
+    assert dialog.server_edit.text() == live.url, "the address is remembered"
+    assert dialog.user_edit.text() == "rep1"
+    window.refresh_status()
+    assert window.status.sync_text == "Sync off: not signed in"
+    assert window.status.pending_text == "2 changes to sync"
+    assert controller.sync_now() is None
+
+    qtbot.keyClicks(dialog.password_edit, PASSWORD)
+    with qtbot.waitSignal(controller.sync_finished, timeout=30_000) as again:
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    outcome: SyncOutcome = again.args[0]
+    assert outcome.ok, outcome.problem
+    assert outcome.result is not None
+    assert outcome.result.pushed == 2
+    assert ctx.writer.pending_count() == 0
+    stored = server_row(live.storage, "accounts", a1)
+    assert stored is not None
+    assert stored["notes"] == "written before signing out"
+    assert server_row(live.storage, "accounts", new) is not None
+    assert sync(qtbot, controller).ok
