@@ -1,0 +1,138 @@
+"""The Conflicts page on conflicts made by two real clients editing the same field through the real
+server: both values shown, Keep yours and Accept other both work, and the decision syncs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from fieldrep.domain.hlc import parse_clock
+from fieldrep.services.context import Context
+from fieldrep.ui.main_window import MainWindow
+from fieldrep.ui.models.conflicts_table_model import COL_FIELD, COL_NAME, COL_OTHER, COL_YOURS
+from fieldrep.ui.sync_controller import SyncController
+from fieldrep.ui.tasks import TaskRunner
+from fieldrep.ui.views.conflicts_view import ConflictsView
+from tests.sync.harness import Laptop, server_row
+from tests.ui.sync_support import (
+    Live,
+    live_fixture,  # noqa: F401
+    make_controller,
+    sign_in,
+    sync,
+    window_with_sync_fixture,  # noqa: F401
+)
+
+
+def _edit_before(
+    ctx: Context, other: Laptop, row_id: str, field: str, mine: str, theirs: str
+) -> None:
+    """This laptop edits first; the other laptop edits the same field later and syncs first."""
+    ctx.writer.update("accounts", row_id, {field: mine})
+    clock = ctx.db.conn.execute(
+        "SELECT clocks FROM outbox WHERE row_id = ? ORDER BY seq DESC", (row_id,)
+    ).fetchone()[0]
+    other.writer.clock.observe(parse_clock(json.loads(clock)[field])[0])
+    other.writer.update("accounts", row_id, {field: theirs})
+    other.sync()
+
+
+def _cell(view: ConflictsView, row: int, column: int) -> str:
+    return str(view.model.index(row, column).data())
+
+
+def test_conflicts_from_two_clients_are_shown_and_both_resolutions_sync(
+    qtbot: QtBot,
+    ctx: Context,
+    runner: TaskRunner,
+    live: Live,
+    window_with_sync: Callable[[SyncController], MainWindow],
+) -> None:
+    a1 = live.put_account("Acme Ltd")
+    a2 = live.put_account("Birch & Sons")
+    controller = make_controller(qtbot, ctx, runner)
+    window = window_with_sync(controller)
+    sign_in(qtbot, controller, live)
+    boss = live.laptop("boss", "manager")
+    _edit_before(ctx, boss, a1, "notes", "Wants a demo in May", "Budget frozen until Q3")
+    _edit_before(ctx, boss, a2, "phone", "555-0101", "555-0199")
+
+    outcome = sync(qtbot, controller)
+    assert outcome.ok, outcome.problem
+    assert outcome.result is not None
+    assert outcome.result.conflicts == 2
+    window.refresh_status()
+    assert window.status.conflicts_text == "⚠ 2 conflicts to review"
+
+    qtbot.mouseClick(window.status.conflicts_button, Qt.MouseButton.LeftButton)
+    assert window.current_page_key == "conflicts"
+    view = window.page("conflicts")
+    assert isinstance(view, ConflictsView)
+    assert view.model.rowCount() == 2
+    rows = {_cell(view, r, COL_NAME): r for r in range(2)}
+    assert set(rows) == {"Acme Ltd", "Birch & Sons"}
+    acme, birch = rows["Acme Ltd"], rows["Birch & Sons"]
+    assert (_cell(view, acme, COL_FIELD), _cell(view, acme, COL_YOURS)) == (
+        "Notes",
+        "Wants a demo in May",
+    )
+    assert _cell(view, acme, COL_OTHER) == "Budget frozen until Q3"
+    assert (_cell(view, birch, COL_YOURS), _cell(view, birch, COL_OTHER)) == (
+        "555-0101",
+        "555-0199",
+    )
+
+    # Keep yours on Acme: a new edit that wins at the next sync.
+    view.table.selectRow(acme)
+    assert view.detail_title.text() == "Account · Acme Ltd — Notes"
+    assert view.yours_value.text() == "Wants a demo in May"
+    assert view.other_value.text() == "Budget frozen until Q3"
+    assert view.keep_button.isEnabled()
+    with qtbot.waitSignal(view.resolved, timeout=30_000) as kept:
+        qtbot.mouseClick(view.keep_button, Qt.MouseButton.LeftButton)
+    assert kept.args[1] == "kept_yours"
+    assert view.message_label.text() == "Saved as a new change; it is sent at the next sync."
+    assert view.model.rowCount() == 1
+    assert ctx.writer.pending_count() == 1
+
+    # Accept the other phone number: the laptop already shows it, nothing new to send.
+    assert view.selected() is not None
+    assert view.detail_title.text() == "Account · Birch & Sons — Phone"
+    with qtbot.waitSignal(view.resolved, timeout=30_000) as accepted:
+        qtbot.mouseClick(view.accept_button, Qt.MouseButton.LeftButton)
+    assert accepted.args[1] == "accepted_other"
+    assert view.model.rowCount() == 0
+    assert view.list_stack.currentWidget() is view.empty_label
+    assert not view.detail.isVisible()
+
+    assert sync(qtbot, controller).ok
+    assert ctx.writer.pending_count() == 0
+    window.refresh_status()
+    assert window.status.conflicts_text == ""
+    stored1, stored2 = (
+        server_row(live.storage, "accounts", a1),
+        server_row(live.storage, "accounts", a2),
+    )
+    assert stored1 is not None
+    assert stored2 is not None
+    assert stored1["notes"] == "Wants a demo in May"
+    assert stored2["phone"] == "555-0199"
+    boss.sync()
+    assert boss.rows("accounts")[a1]["notes"] == "Wants a demo in May"
+    assert boss.rows("accounts")[a2]["phone"] == "555-0199"
+    boss.close()
+
+
+def test_an_empty_conflicts_page_says_what_it_is_for(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
+    view = ConflictsView(ctx, runner)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.model.rowCount() == 0
+    assert view.list_stack.currentWidget() is view.empty_label
+    assert view.empty_label.text().startswith("No conflicts to review.")
+    assert view.keep_yours() is None
