@@ -68,6 +68,47 @@ def test_search_as_you_type_is_debounced(view: AccountsView, qtbot: QtBot) -> No
     assert view.model.rowCount() == 1001
 
 
+def test_quick_search_path_matches_sql_and_survives_edits(
+    view: AccountsView, qtbot: QtBot, ctx: Context
+) -> None:
+    model = view.model
+    qtbot.waitUntil(lambda: model.rank_ready, timeout=10_000)
+    view.search.setText("shop 09")
+    view.apply_filters()
+    assert model.fast_searches == 1
+    assert model.rowCount() == 100  # Shop 0900 .. Shop 0999
+    assert [model.data(model.index(r, 0)) for r in (0, 1, 99)] == [
+        "Shop 0900",
+        "Shop 0901",
+        "Shop 0999",
+    ]
+    # A rename makes the rank stale: the SQL path answers (right at once), a new rank follows.
+    shop = ctx.db.execute("SELECT id FROM accounts WHERE name = 'Shop 0950'").fetchone()[0]
+    view.service.update(shop, {"name": "Shop 0900a"})
+    model.refresh()
+    assert not model.rank_ready
+    assert model.fast_searches == 1
+    assert [model.data(model.index(r, 0)) for r in (0, 1, 2)] == [
+        "Shop 0900",
+        "Shop 0900a",
+        "Shop 0901",
+    ]
+    qtbot.waitUntil(lambda: model.rank_ready, timeout=10_000)
+    view.apply_filters()
+    assert model.fast_searches == 2
+    assert [model.data(model.index(r, 0)) for r in (0, 1, 2)] == [
+        "Shop 0900",
+        "Shop 0900a",
+        "Shop 0901",
+    ]
+    view.table.sortByColumn(5, Qt.SortOrder.DescendingOrder)  # potential, SQL until ranked
+    assert model.data(model.index(0, 0)) == "Shop 0999"
+    qtbot.waitUntil(lambda: model.rank_ready, timeout=10_000)
+    view.apply_filters()
+    assert model.fast_searches == 3
+    assert model.data(model.index(0, 0)) == "Shop 0999"
+
+
 def test_filters_combine(view: AccountsView) -> None:
     view.set_filter_value("status", "active")
     assert view.model.rowCount() == 500

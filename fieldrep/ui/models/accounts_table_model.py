@@ -4,12 +4,20 @@
 when the view asks for them (keyset paging when walking forward from a cached page, offset paging
 for a jump) and only the last :data:`MAX_PAGES` pages stay in memory, so scrolling through 100,000
 accounts holds a few thousand tuples at most. Sorting is SQL ``ORDER BY`` on the clicked column.
+
+A search with no other filter takes a faster path once the current order's rank is ready
+(:mod:`fieldrep.store.accounts_search`, built on the task runner's read lane, never on the GUI
+thread): one FTS5 query gives the count and the matching rowids, and pages are read by rowid.
+Until the rank is ready, or after any write made it stale, the SQL path answers.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from datetime import date
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -21,9 +29,13 @@ from fieldrep.store.accounts_repository import (
     AccountsRepository,
     Sort,
 )
+from fieldrep.store.accounts_search import RankedSearch, Version, build_rank
 from fieldrep.ui import theme
 
-PAGE_SIZE = 200
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+MAX_RANKS = 3  # sort orders whose rank is kept (about 1 MB each per 100,000 accounts)
 MAX_PAGES = 25
 
 # (list column key, header, width hint)
@@ -76,9 +88,19 @@ def _days_ago(iso: str | None) -> str:
 class AccountsTableModel(QAbstractTableModel):
     count_changed = Signal(int, int)  # matching, total
 
-    def __init__(self, repository: AccountsRepository, parent: Any = None) -> None:
+    def __init__(
+        self, repository: AccountsRepository, parent: Any = None, runner: Any = None
+    ) -> None:
         super().__init__(parent)
         self.repository = repository
+        self.search = RankedSearch(repository.conn)
+        self._runner = runner  # a TaskRunner to build ranks on; None: always the SQL path
+        self._ranks: dict[Sort, tuple[Version, list[int]]] = {}  # a few orders, newest last
+        self._rank_pending: tuple[Sort, Version] | None = None
+        self._active_rank: list[int] | None = None
+        self._matches: list[int] | None = None  # the fast path's matching rowids
+        self._matches_sorted = False
+        self.fast_searches = 0  # searches answered by the ranked path (diagnostics, tests)
         self.filter = AccountFilter()
         self.sort_order = Sort()
         self._count = 0
@@ -101,7 +123,17 @@ class AccountsTableModel(QAbstractTableModel):
         self.refreshes += 1
         self.beginResetModel()
         self._pages.clear()
-        self._count = self.repository.count(self.filter)
+        rank = self._usable_rank()
+        text = self.filter.text
+        if rank is not None and text.strip() and self.filter == AccountFilter(text=text):
+            self._active_rank = rank
+            self._matches = self.search.matches(text, rank)
+            self._matches_sorted = False
+            self._count = len(self._matches)
+            self.fast_searches += 1
+        else:
+            self._active_rank = self._matches = None
+            self._count = self.repository.count(self.filter)
         if self.filter == AccountFilter():
             self._total = self._count
         elif self._total_stale or not self._total:
@@ -109,6 +141,59 @@ class AccountsTableModel(QAbstractTableModel):
         self._total_stale = False
         self.endResetModel()
         self.count_changed.emit(self._count, self._total)
+
+    # -- the ranked fast path ---------------------------------------------------------------------
+
+    def _usable_rank(self) -> list[int] | None:
+        """The current order's rank if it matches the data as it is now; else schedule one."""
+        version = self.search.version()
+        held = self._ranks.get(self.sort_order)
+        if held is not None and held[0] == version:
+            return held[1]
+        self._ranks = {s: r for s, r in self._ranks.items() if r[0] == version}
+        if self._runner is not None and self._rank_pending != (self.sort_order, version):
+            sort = self.sort_order
+            self._rank_pending = (sort, version)
+            self._runner.run(
+                partial(_rank_operation, sort),
+                label="Preparing quick search",
+                on_success=partial(self._on_rank_built, sort, version),
+                on_failure=partial(self._on_rank_failed, sort, version),
+            )
+        return None
+
+    def _on_rank_built(self, sort: Sort, version: Version, rank: list[int]) -> None:
+        if self._rank_pending == (sort, version):
+            self._rank_pending = None
+        if version == self.search.version():
+            self._ranks.pop(sort, None)
+            self._ranks[sort] = (version, rank)
+            while len(self._ranks) > MAX_RANKS:
+                del self._ranks[next(iter(self._ranks))]
+
+    def _on_rank_failed(self, sort: Sort, version: Version, error: BaseException) -> None:
+        # Not the user's problem: the SQL path keeps answering, only a little slower.
+        log.warning("could not prepare the quick search order: %s", error)
+        if self._rank_pending == (sort, version):
+            self._rank_pending = None
+
+    @property
+    def rank_ready(self) -> bool:
+        held = self._ranks.get(self.sort_order)
+        return held is not None and held[0] == self.search.version()
+
+    def _ranked_page(self, number: int) -> list[tuple[Any, ...]]:
+        assert self._matches is not None
+        assert self._active_rank is not None
+        rank = self._active_rank
+        if number == 0 and not self._matches_sorted:
+            chunk = self.search.first(self._matches, rank, PAGE_SIZE)
+        else:
+            if not self._matches_sorted:
+                self._matches.sort(key=rank.__getitem__)
+                self._matches_sorted = True
+            chunk = self._matches[number * PAGE_SIZE : (number + 1) * PAGE_SIZE]
+        return self.search.rows(chunk, rank)
 
     @property
     def matching(self) -> int:
@@ -125,7 +210,9 @@ class AccountsTableModel(QAbstractTableModel):
             return page
         previous = self._pages.get(number - 1)
         self.queries += 1
-        if previous and len(previous) == PAGE_SIZE:
+        if self._matches is not None:
+            page = self._ranked_page(number)
+        elif previous and len(previous) == PAGE_SIZE:
             page = self.repository.page_after(
                 self.filter, self.sort_order, previous[-1], limit=PAGE_SIZE
             )
@@ -217,3 +304,14 @@ class AccountsTableModel(QAbstractTableModel):
         key = COLUMNS[column][0]
         self.sort_order = Sort(key, order == Qt.SortOrder.DescendingOrder)
         self.refresh(data_changed=False)
+
+
+def _rank_operation(sort: Sort, db_path: Path, _progress: Any) -> list[int]:
+    """On a worker thread, with its own connection."""
+    from fieldrep.store.db import connect
+
+    conn = connect(db_path)
+    try:
+        return build_rank(conn, sort)
+    finally:
+        conn.close()

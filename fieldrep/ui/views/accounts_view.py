@@ -75,7 +75,7 @@ class AccountsView(QWidget):
         self.runner = runner
         self.repository = Repository(context.db.conn)
         self.service = AccountsService(context)
-        self.model = AccountsTableModel(self.repository, self)
+        self.model = AccountsTableModel(self.repository, self, runner)
         self.setStyleSheet(_STYLE)
         self._dialogs: list[Any] = []
 
