@@ -68,7 +68,9 @@ def test_version_moves_with_own_and_other_writes(filled: Context) -> None:
 
 def test_deleted_rows_are_never_matched(filled: Context) -> None:
     conn = filled.db.conn
-    gone = conn.execute("SELECT rowid, id FROM accounts WHERE name LIKE 'Maple%' LIMIT 1").fetchone()
+    gone = conn.execute(
+        "SELECT rowid, id FROM accounts WHERE name LIKE 'Maple%' LIMIT 1"
+    ).fetchone()
     rank = build_rank(conn, Sort())
     assert rank[gone[0]] != MISSING
     filled.writer.delete("accounts", gone[1])
