@@ -107,13 +107,14 @@ def main() -> None:
         default_gazetteer().postal_code("02139")
         load = time.perf_counter() - load_started
         make_csv(src, n)
+        size_mb = src.stat().st_size / 1e6
         raw_s = min(raw(src, folder / f"raw{i}.db") for i in range(2))
         ours_s, imported = ours(src, folder / "ours.db", geocoder)
         check = sqlite3.connect(folder / "ours.db")
         placed = check.execute("SELECT count(*) FROM accounts WHERE lat IS NOT NULL").fetchone()[0]
         check.close()
     print(
-        f"{n:,} rows ({src.stat().st_size / 1e6 if src.exists() else 0:.1f} MB):"
+        f"{n:,} rows ({size_mb:.1f} MB):"
         f" raw csv+executemany {raw_s:.2f} s, FieldRep import {ours_s:.2f} s"
         f" ({imported:,} imported, {placed:,} placed); gazetteer load {load:.2f} s"
     )

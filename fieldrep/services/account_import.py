@@ -152,44 +152,67 @@ def _lookups(conn: Any) -> tuple[dict[str, str], dict[str, str]]:
 
 
 _TEXT_FIELDS = ("name", "industry", "street", "city", "region", "notes")
+_PLAIN_FIELDS: tuple[tuple[str, Callable[[str], Any]], ...] = (
+    ("employees", v.parse_employees),
+    ("potential", lambda raw: v.parse_number("potential", raw)),
+    ("status", v.parse_status),
+    ("phone", v.parse_phone),
+    ("email", v.parse_email),
+    ("website", v.parse_website),
+    ("lat", lambda raw: v.parse_coordinate("lat", raw)),
+    ("lon", lambda raw: v.parse_coordinate("lon", raw)),
+)
 
 
 def _convert(
     cells: list[str], mapping: ColumnMapping, users: dict[str, str], territories: dict[str, str]
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """One row's cells -> account fields, and the (field, reason) problems found."""
-    raw = {f: (cells[i] if i < len(cells) else "") for f, i in mapping.fields.items()}
+    """One row's cells -> account fields, and the (field, reason) problems found.
+
+    Straight-line code on purpose: it runs once per imported row (100,000 times for a big book).
+    """
+    width = len(cells)
+    raw = {f: (cells[i] if i < width else "") for f, i in mapping.fields.items()}
+    get = raw.get
     values: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
-
-    def take(name: str, fn: Callable[[], Any]) -> None:
-        try:
-            result = fn()
-        except v.FieldProblem as exc:
-            problems.append((exc.field, exc.reason))
-            return
-        if result is not None:
-            values[name] = result
-
     for name in _TEXT_FIELDS:
-        if name in raw:
-            take(name, lambda n=name: v.clean_text(n, raw[n]))
+        text = get(name)
+        if text:
+            try:
+                cleaned = v.clean_text(name, text)
+            except v.FieldProblem as exc:
+                problems.append((exc.field, exc.reason))
+                continue
+            if cleaned is not None:
+                values[name] = cleaned
     if "name" not in values and not any(f == "name" for f, _ in problems):
         problems.append(("name", "is empty; every account needs a name"))
-    take("country", lambda: v.parse_country(raw.get("country", "")))
-    country = values.get("country", "US")
-    take("postal_code", lambda: v.parse_postal_code(raw.get("postal_code", ""), country))
-    take("employees", lambda: v.parse_employees(raw.get("employees", "")))
-    take("size", lambda: v.size_band(raw.get("size", ""), values.get("employees")))
-    take("potential", lambda: v.parse_number("potential", raw.get("potential", "")))
+    country = "US"
+    try:
+        country = values["country"] = v.parse_country(get("country", ""))
+        postal = v.parse_postal_code(get("postal_code", ""), country)
+        if postal is not None:
+            values["postal_code"] = postal
+    except v.FieldProblem as exc:
+        problems.append((exc.field, exc.reason))
+    for name, parse in _PLAIN_FIELDS:
+        text = get(name, "")
+        try:
+            value = parse(text)
+        except v.FieldProblem as exc:
+            problems.append((exc.field, exc.reason))
+            continue
+        if value is not None:
+            values[name] = value
+    try:
+        size = v.size_band(get("size", ""), values.get("employees"))
+        if size is not None:
+            values["size"] = size
+    except v.FieldProblem as exc:
+        problems.append((exc.field, exc.reason))
     if values.get("potential", 0) < 0:
         problems.append(("potential", "cannot be negative"))
-    take("status", lambda: v.parse_status(raw.get("status", "")))
-    take("phone", lambda: v.parse_phone(raw.get("phone", "")))
-    take("email", lambda: v.parse_email(raw.get("email", "")))
-    take("website", lambda: v.parse_website(raw.get("website", "")))
-    take("lat", lambda: v.parse_coordinate("lat", raw.get("lat", "")))
-    take("lon", lambda: v.parse_coordinate("lon", raw.get("lon", "")))
     if ("lat" in values) != ("lon" in values) and not any(f in ("lat", "lon") for f, _ in problems):
         problems.append(
             ("lat" if "lon" in values else "lon", "latitude and longitude must be given together")
@@ -198,7 +221,7 @@ def _convert(
         ("owner", users, "owner_id"),
         ("territory", territories, "territory_id"),
     ):
-        text = raw.get(name, "").strip()
+        text = get(name, "").strip()
         if text:
             found = table.get(text.casefold())
             if found is None:

@@ -73,6 +73,14 @@ COUNTRY_WORDS = {
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_MONEY_NOISE = re.compile(r"[\s$€£¥]")
+_THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
+_NOT_DIGIT = re.compile(r"\D")
+_WORD = re.compile(r"\w+")
+_NAME_NOISE = frozenset(
+    ("inc", "llc", "ltd", "co", "corp", "corporation", "company", "gmbh", "the", "plc")
+)
 
 
 class FieldProblem(Exception):
@@ -83,8 +91,10 @@ class FieldProblem(Exception):
 
 
 def clean_text(field: str, raw: str) -> str | None:
-    text = _CONTROL.sub("", raw).strip()
-    if field != "notes":
+    # isprintable() is a cheap C check that lets most cells skip the regex (an import runs this
+    # a million times); tabs and newlines are not printable, so they take the careful path.
+    text = raw.strip() if raw.isprintable() else _CONTROL.sub("", raw).strip()
+    if field != "notes" and ("  " in text or not text.isprintable()):
         text = " ".join(text.split())
     if not text:
         return None
@@ -98,15 +108,18 @@ def parse_number(field: str, raw: str) -> float | None:
     text = raw.strip()
     if not text:
         return None
-    cleaned = re.sub(r"[\s$€£¥]", "", text).replace("\u00a0", "")
-    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", cleaned):
-        cleaned = cleaned.replace(",", "")  # 1,234,567.89
-    elif re.fullmatch(r"-?\d+,\d+", cleaned):
-        cleaned = cleaned.replace(",", ".")  # 1234,5 (decimal comma)
     try:
-        value = float(cleaned)
+        value = float(text)  # the common case, "1234" or "12.5", without the regexes below
     except ValueError:
-        raise FieldProblem(field, f"{_show(text)} is not a number") from None
+        cleaned = _MONEY_NOISE.sub("", text).replace("\u00a0", "")
+        if _THOUSANDS.fullmatch(cleaned):
+            cleaned = cleaned.replace(",", "")  # 1,234,567.89
+        elif _DECIMAL_COMMA.fullmatch(cleaned):
+            cleaned = cleaned.replace(",", ".")  # 1234,5 (decimal comma)
+        try:
+            value = float(cleaned)
+        except ValueError:
+            raise FieldProblem(field, f"{_show(text)} is not a number") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise FieldProblem(field, f"{_show(text)} is not a number")
     return value
@@ -205,7 +218,7 @@ def parse_phone(raw: str) -> str | None:
 
 
 def phone_digits(phone: str | None) -> str:
-    digits = re.sub(r"\D", "", phone or "")
+    digits = _NOT_DIGIT.sub("", phone or "")
     # Compare the national number: +1 617 555 0100 and (617) 555-0100 are the same phone.
     return digits[-10:] if len(digits) > 10 else digits
 
@@ -234,9 +247,8 @@ def parse_website(raw: str) -> str | None:
 
 def name_key(name: str | None) -> str:
     """Company names compared without case, punctuation and legal-form noise."""
-    words = re.findall(r"\w+", (name or "").casefold())
-    noise = {"inc", "llc", "ltd", "co", "corp", "corporation", "company", "gmbh", "the", "plc"}
-    return " ".join(w for w in words if w not in noise)
+    words = _WORD.findall((name or "").casefold())
+    return " ".join(w for w in words if w not in _NAME_NOISE)
 
 
 def _show(raw: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 from fieldrep.store.migrations import migrate
 
@@ -31,7 +31,7 @@ class Table:
     name: str
     columns: tuple[Column, ...]
 
-    @property
+    @cached_property  # read for every row a bulk insert writes
     def fields(self) -> tuple[str, ...]:
         """Domain columns, the primary key ``id`` excluded."""
         return tuple(c.name for c in self.columns if not c.primary_key)
