@@ -59,19 +59,21 @@ def run(kind: str, clients: int, folder: Path) -> dict[str, object]:
         ],
     )
     server = BenchServer(storage)
-    laptops: list[tuple[Context, HttpTransport]] = []
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
-    try:
-        for i in range(clients):
-            ctx = Context.open(folder / f"{kind}-lap{i}.db")
-            transport = HttpTransport(server.url, timeout=120)
-            sign_in(ctx.writer, transport, f"rep{i}", PASSWORD)
-            laptops.append((ctx, transport))
+    ready = threading.Barrier(clients + 1)
 
-        def laptop(i: int) -> None:
-            ctx, transport = laptops[i]
+    def laptop(i: int) -> None:
+        # sqlite3 connections belong to the thread that opened them: each laptop opens its own
+        # database, signs in (not timed), then waits for the others before syncing.
+        ctx = Context.open(folder / f"{kind}-lap{i}.db")
+        transport = HttpTransport(server.url, timeout=300)
+        try:
+            try:
+                sign_in(ctx.writer, transport, f"rep{i}", PASSWORD)
+            finally:
+                ready.wait()
             for r in range(ROUNDS):
                 try:
                     ids = [row[0] for row in ctx.db.conn.execute("SELECT id FROM accounts LIMIT 2")]
@@ -89,13 +91,19 @@ def run(kind: str, clients: int, folder: Path) -> dict[str, object]:
                 except Exception as exc:  # counted and reported: the benchmark's output
                     with lock:
                         errors.append(f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            with lock:
+                errors.append(f"sign-in {type(exc).__name__}: {exc}")
+        finally:
+            transport.close()
+            ctx.close()
 
-        # Each laptop's own database is opened in the thread that created it: run each laptop's
-        # rounds on a dedicated thread (sqlite3 connections are bound to their thread).
-        start = time.perf_counter()
+    try:
         threads = [threading.Thread(target=laptop, args=(i,)) for i in range(clients)]
         for t in threads:
             t.start()
+        ready.wait()
+        start = time.perf_counter()
         for t in threads:
             t.join()
         wall = time.perf_counter() - start
@@ -105,9 +113,6 @@ def run(kind: str, clients: int, folder: Path) -> dict[str, object]:
             list(pool.map(lambda _: c.get("/v1/health").status_code, range(clients * ROUNDS * 4)))
             health = time.perf_counter() - start
     finally:
-        for ctx, transport in laptops:
-            transport.close()
-            ctx.close()
         server.stop()
         cleanup()
     latencies.sort()

@@ -30,13 +30,16 @@ from fieldrep.server.push import PushError, push
 from fieldrep.server.storage import Storage
 from fieldrep.store.writer import utc_now
 from fieldrep.sync.protocol import (
+    CLOCK_PATTERN,
     DEFAULT_PULL_LIMIT,
+    ID_PATTERN,
     MAX_BODY_BYTES,
     MIN_PROTOCOL_VERSION,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     SCHEMA_HEADER,
     SCHEMA_VERSION,
+    TEXT_PATTERN,
     ChecksumsResponse,
     ErrorBody,
     HealthResponse,
@@ -52,6 +55,14 @@ log = logging.getLogger(__name__)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 403, 409, 413, 422, 426, 429)
+}
+
+
+# Pydantic names a pattern a value failed; people get what it means.
+PATTERN_WORDS = {
+    TEXT_PATTERN: "contains a NUL character",
+    ID_PATTERN: "must be 1 to 64 letters, digits or the characters _ . : -",
+    CLOCK_PATTERN: "is not a field clock (16 hex digits, @, a device id)",
 }
 
 
@@ -143,13 +154,17 @@ def create_app(storage: Storage, *, login_limit: int = 5, login_window: float = 
         errors = jsonable_encoder(exc.errors())
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
-        message = f"{where}: {first.get('msg', 'invalid')}"
+        pattern = (first.get("ctx") or {}).get("pattern")
+        message = f"{where}: {PATTERN_WORDS.get(pattern, first.get('msg', 'invalid'))}"
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more problems)"
         return _error(422, "invalid_request", message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot even decode (not UTF-8, broken multipart).
+            return _error(422, "invalid_request", "the body is not readable JSON text (UTF-8)")
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "http_error"
         )

@@ -9,6 +9,7 @@ can always be applied by every client.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from fieldrep.domain.hlc import MAX_DRIFT_MS, parse_clock, unpack
 from fieldrep.store.catalog import synced_tables, table
 from fieldrep.store.migrations import migrate
-from fieldrep.sync.protocol import DELETE_CLOCK, Mutation
+from fieldrep.sync.protocol import DELETE_CLOCK, MAX_INT, Mutation
 
 _local = threading.local()
 
@@ -59,7 +60,18 @@ def check_structure(index: int, m: Mutation) -> None:
                     f"{where}: {m.tbl}.{name} must be {col.type.lower()}, "
                     f"not {type(value).__name__}"
                 )
+            _check_value(f"{where}: {m.tbl}.{name}", value)
         _check_clock(where, name, m.clocks[name])
+
+
+def _check_value(where: str, value: object) -> None:
+    """Values every server database can store and every JSON encoder can send back."""
+    if isinstance(value, str) and "\x00" in value:
+        raise BadRequest(f"{where} contains a NUL character")
+    if isinstance(value, int) and not -MAX_INT - 1 <= value <= MAX_INT:
+        raise BadRequest(f"{where} is too large for a whole number (64 bits)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadRequest(f"{where} must be a finite number, not {value}")
 
 
 def _check_clock(where: str, name: str, clock: str) -> None:

@@ -31,6 +31,11 @@ MAX_MUTATIONS_PER_PUSH = 500
 MAX_PULL_LIMIT = 5000
 DEFAULT_PULL_LIMIT = 2000
 
+# Whole numbers travel as 64-bit integers in both server databases.
+MAX_INT = 2**63 - 1
+# Text without NUL characters (PostgreSQL cannot store them, and no person types them).
+TEXT_PATTERN = r"^[^\x00]*$"
+
 # Field clocks: 16 hex digits, "@", a device id.
 CLOCK_PATTERN = r"^[0-9a-f]{16}@[A-Za-z0-9_.:-]{1,64}$"
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -55,12 +60,12 @@ class ErrorBody(_Model):
 
 
 class LoginRequest(_Model):
-    user: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=1, max_length=1000)
+    user: str = Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)
+    password: str = Field(min_length=1, max_length=1000, pattern=TEXT_PATTERN)
     device_id: str = Field(pattern=ID_PATTERN)
     # The last outbox sequence this device already consumed locally (entries up to it will never be
     # sent), so a database that worked offline before its first sign-in starts without a gap.
-    base_seq: int = Field(default=0, ge=0)
+    base_seq: int = Field(default=0, ge=0, le=MAX_INT)
 
 
 class LoginResponse(_Model):
@@ -72,8 +77,8 @@ class LoginResponse(_Model):
 
 
 class Mutation(_Model):
-    seq: int = Field(ge=1)
-    tbl: str = Field(min_length=1, max_length=64)
+    seq: int = Field(ge=1, le=MAX_INT)
+    tbl: str = Field(min_length=1, max_length=64, pattern=TEXT_PATTERN)
     row_id: str = Field(pattern=ID_PATTERN)
     op: Literal["upsert", "delete"]
     fields: dict[str, Scalar] = Field(default_factory=dict)
@@ -83,7 +88,7 @@ class Mutation(_Model):
 class PushRequest(_Model):
     device_id: str = Field(pattern=ID_PATTERN)
     # The pull cursor the device has applied: values changed after it were never seen there.
-    cursor: int = Field(default=0, ge=0)
+    cursor: int = Field(default=0, ge=0, le=MAX_INT)
     mutations: list[Mutation] = Field(max_length=MAX_MUTATIONS_PER_PUSH)
 
 
@@ -117,14 +122,14 @@ class PushResponse(_Model):
 
 
 class RowRef(_Model):
-    tbl: str = Field(min_length=1, max_length=64)
+    tbl: str = Field(min_length=1, max_length=64, pattern=TEXT_PATTERN)
     id: str = Field(pattern=ID_PATTERN)
 
 
 class PullRequest(_Model):
-    cursor: int = Field(default=0, ge=0)
+    cursor: int = Field(default=0, ge=0, le=MAX_INT)
     limit: int = Field(default=DEFAULT_PULL_LIMIT, ge=1, le=MAX_PULL_LIMIT)
-    scope_key: str | None = Field(default=None, max_length=128)
+    scope_key: str | None = Field(default=None, max_length=128, pattern=TEXT_PATTERN)
     # Rows the client wants again whatever the cursor (after a refused push or a lost merge).
     refetch: list[RowRef] = Field(default_factory=list, max_length=MAX_MUTATIONS_PER_PUSH)
 
