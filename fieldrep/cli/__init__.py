@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "fieldrep.cli.demo_command",
     "fieldrep.cli.info_command",
     "fieldrep.cli.import_command",
+    "fieldrep.cli.geocode_command",
     "fieldrep.cli.territory_command",
     "fieldrep.cli.server_command",
     "fieldrep.cli.sync_command",

@@ -253,10 +253,23 @@ class RefineReport:
 
 
 _REFINABLE = (
-    "SELECT id, street, city, region, postal_code, country FROM accounts"
-    " WHERE street IS NOT NULL AND street != ''"
-    " AND (geocode_quality IS NULL OR geocode_quality IN ('postal_code', 'city'))"
+    "SELECT id, street, city, region, postal_code, country, (lat IS NULL OR lon IS NULL)"
+    " FROM accounts WHERE (street IS NOT NULL AND street != ''"
+    " AND (geocode_quality IS NULL OR geocode_quality IN ('postal_code', 'city')))"
+    " OR ((lat IS NULL OR lon IS NULL) AND (coalesce(city, '') != ''"
+    " OR coalesce(postal_code, '') != ''))"
 )
+
+
+def refinable_ids(conn: sqlite3.Connection, limit: int | None = None) -> list[str]:
+    """Accounts that online geocoding could improve (a street, no better than postal quality)."""
+    sql = "SELECT id" + _REFINABLE[_REFINABLE.index(" FROM accounts") :]
+    sql += " ORDER BY name COLLATE NOCASE"
+    params: list[Any] = []
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [r[0] for r in conn.execute(sql, params)]
 
 
 def refine_online(
@@ -268,7 +281,8 @@ def refine_online(
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> RefineReport:
-    """Upgrade accounts with a street address from offline to online quality.
+    """Upgrade accounts with a street address from offline to online quality, and place the
+    accounts the offline gazetteer could not place at all (any quality beats none).
 
     Each improvement is its own small write, so a lost connection or a cancel keeps what was done.
     Manual pins and address-quality coordinates are never touched.
@@ -283,10 +297,10 @@ def refine_online(
     sql, params = _REFINABLE, []
     if account_ids is not None:
         ids = list(account_ids)
-        sql += f" AND id IN ({', '.join('?' * len(ids))})"
+        sql = f"SELECT * FROM ({sql}) WHERE id IN ({', '.join('?' * len(ids))})"
         params = ids
     rows = ctx.db.conn.execute(sql, params).fetchall()
-    for index, (account_id, *parts) in enumerate(rows):
+    for index, (account_id, *parts, unplaced) in enumerate(rows):
         if cancelled is not None and cancelled():
             report.stopped_reason = "cancelled"
             break
@@ -300,7 +314,7 @@ def refine_online(
         report.checked += 1
         if result is None:
             report.not_found += 1
-        elif result.quality in ("address", "street"):
+        elif unplaced or result.quality in ("address", "street"):
             ctx.writer.update("accounts", account_id, result.as_fields())
             report.improved += 1
         if progress is not None:

@@ -4,12 +4,8 @@ local HTTP server on loopback that answers like Nominatim (no network leaves the
 from __future__ import annotations
 
 import itertools
-import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from http.server import ThreadingHTTPServer
 
 import pytest
 
@@ -23,6 +19,7 @@ from fieldrep.geo.geocoding import (
     unplaced_accounts,
 )
 from fieldrep.services.context import Context
+from tests.geo.nominatim_server import running_nominatim, settings_for
 
 
 def test_postal_code_first_then_city_then_nothing() -> None:
@@ -50,66 +47,14 @@ def test_spreadsheet_mangled_zip_still_places() -> None:
     assert result.quality == "postal_code"
 
 
-class _FakeNominatim(BaseHTTPRequestHandler):
-    """Answers /search like Nominatim's JSON API and records when each request arrived."""
-
-    def do_GET(self) -> None:
-        url = urlparse(self.path)
-        query = parse_qs(url.query)
-        self.server.seen.append((time.monotonic(), query))  # type: ignore[attr-defined]
-        if self.server.fail:  # type: ignore[attr-defined]
-            self.send_response(503)
-            self.end_headers()
-            return
-        street = query.get("street", [""])[0]
-        if "Nowhere" in street:
-            body: list[dict[str, object]] = []
-        else:
-            body = [
-                {
-                    "lat": "42.36250",
-                    "lon": "-71.08630",
-                    "display_name": f"{street}, Cambridge, MA",
-                    "class": "place",
-                    "type": "house",
-                    "addresstype": "place",
-                    "address": {"house_number": street.split()[0], "road": "Main Street"},
-                }
-            ]
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def nominatim() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeNominatim)
-    server.seen = []  # type: ignore[attr-defined]
-    server.fail = False  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with running_nominatim() as server:
+        yield server
 
 
 def _settings(server: ThreadingHTTPServer, delay: float = 0.2) -> OnlineSettings:
-    host, port = server.server_address[:2]
-    return OnlineSettings(
-        provider="nominatim",
-        user_agent="fieldrep-tests",
-        domain=f"{host}:{port}",
-        scheme="http",
-        min_delay_seconds=delay,
-        timeout_seconds=5,
-    )
+    return settings_for(server, delay)
 
 
 def _account(
@@ -193,3 +138,24 @@ def test_unplaced_accounts_are_listed(ctx: Context) -> None:
     listed = unplaced_accounts(ctx.db.conn)
     assert [r["id"] for r in listed] == [lost]
     assert listed[0]["name"] == "Lost"
+
+
+def test_online_places_what_the_gazetteer_could_not(
+    ctx: Context, nominatim: ThreadingHTTPServer
+) -> None:
+    odd_town = ctx.writer.insert("accounts", {"name": "Odd", "city": "Oddville", "region": "MA"})
+    atlantis = ctx.writer.insert("accounts", {"name": "Lost", "city": "Atlantis"})
+    placed_city = _account(ctx, "Town only", None, quality="city")
+    report = refine_online(ctx, _settings(nominatim, delay=0.01))
+    assert (report.checked, report.improved, report.not_found) == (2, 1, 1)
+    row = ctx.db.execute(
+        "SELECT lat, geocode_quality, geocode_source FROM accounts WHERE id = ?", (odd_town,)
+    ).fetchone()
+    assert row[0] == pytest.approx(41.0)
+    assert row[1] == "city"
+    assert row[2].startswith("nominatim:127.0.0.1")
+    assert [r["id"] for r in unplaced_accounts(ctx.db.conn)] == [atlantis]
+    quality = ctx.db.execute(
+        "SELECT geocode_quality FROM accounts WHERE id = ?", (placed_city,)
+    ).fetchone()
+    assert quality == ("city",)  # a city answer never replaces a city centre it already had
