@@ -7,8 +7,10 @@ half file behind.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,29 @@ class ExportError(Exception):
     """The export could not be written; the message says why in one sentence."""
 
 
+class ExportCancelled(ExportError):
+    """The user cancelled; no file was written (an earlier file of that name is untouched)."""
+
+
+Progress = Callable[[int, int], None]  # (rows written, rows in all)
+EVERY = 1000  # rows between progress reports and cancel checks
+
+
+def _watched(
+    rows: Iterable[Any],
+    total: int,
+    progress: Progress | None,
+    cancelled: Callable[[], bool] | None,
+) -> Iterator[Any]:
+    for index, row in enumerate(rows):
+        if index % EVERY == 0:
+            if cancelled is not None and cancelled():
+                raise ExportCancelled("export cancelled; no file was written")
+            if progress is not None:
+                progress(index, total)
+        yield row
+
+
 def _safe(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
@@ -33,16 +58,26 @@ def _safe(value: Any) -> Any:
 
 
 def export_accounts(
-    conn: Any, path: str | Path, flt: AccountFilter = ALL_ACCOUNTS, sort: Sort = BY_NAME
+    conn: Any,
+    path: str | Path,
+    flt: AccountFilter = ALL_ACCOUNTS,
+    sort: Sort = BY_NAME,
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> int:
-    """Write the accounts matching ``flt`` to ``path`` (.csv or .xlsx); returns the row count."""
+    """Write the accounts matching ``flt`` to ``path`` (.csv or .xlsx); returns the row count.
+    Raises ExportCancelled (leaving no file) once ``cancelled()`` turns true."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ExportError(f"cannot export to {path.name}: use a .csv or .xlsx file name")
     if not path.parent.exists():
         raise ExportError(f"the folder {path.parent} does not exist")
-    columns, rows = AccountsRepository(conn).rows_for_export(flt, sort)
+    repository = AccountsRepository(conn)
+    total = repository.count(flt) if progress is not None else 0
+    columns, all_rows = repository.rows_for_export(flt, sort)
+    rows = _watched(all_rows, total, progress, cancelled)
     partial = path.with_name(f".{path.name}.partial")
     try:
         count = (
@@ -51,9 +86,14 @@ def export_accounts(
             else _write_xlsx(partial, columns, rows)
         )
         os.replace(partial, path)
+    except ExportCancelled:
+        partial.unlink(missing_ok=True)
+        raise
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    if progress is not None:
+        progress(count, total)
     return count
 
 
@@ -84,9 +124,17 @@ def _write_xlsx(path: Path, columns: list[str], rows: Any) -> int:
         header.append(cell)
     sheet.append(header)
     count = 0
-    for row in rows:
-        # openpyxl writes str cells as text (never formulas) only if they do not start with "=".
-        sheet.append([_safe(v) for v in row])
-        count += 1
+    try:
+        for row in rows:
+            # openpyxl writes str cells as text (never formulas) only if they do not start with "=".
+            sheet.append([_safe(v) for v in row])
+            count += 1
+    except BaseException:
+        # A cancel mid-way: finish and drop openpyxl's temporary sheet file now, rather than
+        # leaving its writer to fail noisily when it is garbage-collected.
+        with contextlib.suppress(Exception):
+            sheet.close()
+            sheet._writer.cleanup()
+        raise
     book.save(path)
     return count

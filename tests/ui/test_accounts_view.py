@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from fieldrep.geo.geocoding import save_settings
 from fieldrep.services.context import Context
 from fieldrep.ui.models.accounts_table_model import PAGE_SIZE
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.accounts_view import AccountsView
+from tests.geo.nominatim_server import running_nominatim, settings_for
 
 
 @pytest.fixture
@@ -246,3 +250,71 @@ def test_import_cancel_imports_nothing(
     assert "nothing was imported" in dialog.message.text()
     assert ctx.db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1001
     dialog.close()
+
+
+def test_export_of_the_filtered_list_runs_in_the_background(
+    view: AccountsView, qtbot: QtBot, tmp_path: Path
+) -> None:
+    view.set_filter_value("industry", "Food")
+    view.search.setText("shop 00")
+    view.apply_filters()
+    view.table.sortByColumn(5, Qt.SortOrder.DescendingOrder)  # potential
+    expected = [view.model.data(view.model.index(r, 0)) for r in range(view.model.rowCount())]
+    assert len(expected) == 34  # Shop 0000 .. 0099, every third
+    for name in ("food.csv", "food.xlsx"):
+        task = view.export_to(tmp_path / name)
+        assert view.task_line.isVisible()
+        with qtbot.waitSignal(task.succeeded, timeout=20_000):
+            pass
+        assert view.notice.text() == f"Exported 34 accounts to {name}."
+        assert not view.task_line.isVisible()
+    with (tmp_path / "food.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["name"] for r in rows] == expected
+    sheet = openpyxl.load_workbook(tmp_path / "food.xlsx", read_only=True).active
+    assert [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)] == expected
+
+
+def test_export_cancel_leaves_no_file(view: AccountsView, qtbot: QtBot, tmp_path: Path) -> None:
+    target = tmp_path / "all.xlsx"
+    task = view.export_to(target)
+    task.cancel()  # before or while it runs: either way no file
+    with qtbot.waitSignal(task.finished, timeout=20_000):
+        pass
+    if task.state.value == "cancelled":
+        assert view.notice.text() == "Export cancelled; no file was written."
+        assert not target.exists()
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_locate_online_with_a_configured_geocoder(
+    view: AccountsView, qtbot: QtBot, ctx: Context
+) -> None:
+    assert not view.locate_button.isEnabled()  # nothing configured: never goes online
+    assert "No online geocoder" in view.locate_button.toolTip()
+    ctx.writer.insert(
+        "accounts",
+        {
+            "name": "Corner Shop",
+            "street": "12 Main St",
+            "city": "Cambridge",
+            "postal_code": "02139",
+        },
+    )
+    with running_nominatim() as server:
+        save_settings(ctx.db.conn, settings_for(server, delay=0.0))
+        view._update_locate_button()
+        assert view.locate_button.isEnabled()
+        task = view.locate_online()
+        assert task is not None
+        with qtbot.waitSignal(task.finished, timeout=30_000):
+            pass
+    # Every unplaced Shop has the city Boston (a city centre online) and Corner Shop a street.
+    assert view.notice.text() == "Located 1,002 of 1,002 accounts online (0 not found)."
+    row = ctx.db.execute(
+        "SELECT geocode_quality, geocode_source FROM accounts WHERE name = 'Corner Shop'"
+    ).fetchone()
+    assert row[0] == "address"
+    assert row[1].startswith("nominatim:127.0.0.1")
+    view.set_filter_value("geocode_quality", "address")
+    assert view.model.rowCount() == 1

@@ -159,6 +159,7 @@ class AccountsTableModel(QAbstractTableModel):
                 label="Preparing quick search",
                 on_success=partial(self._on_rank_built, sort, version),
                 on_failure=partial(self._on_rank_failed, sort, version),
+                on_cancelled=partial(self._on_rank_failed, sort, version, None),
             )
         return None
 
@@ -171,9 +172,10 @@ class AccountsTableModel(QAbstractTableModel):
             while len(self._ranks) > MAX_RANKS:
                 del self._ranks[next(iter(self._ranks))]
 
-    def _on_rank_failed(self, sort: Sort, version: Version, error: BaseException) -> None:
-        # Not the user's problem: the SQL path keeps answering, only a little slower.
-        log.warning("could not prepare the quick search order: %s", error)
+    def _on_rank_failed(self, sort: Sort, version: Version, error: BaseException | None) -> None:
+        # Not the user's problem (nor a cancel): the SQL path keeps answering, a little slower.
+        if error is not None:
+            log.warning("could not prepare the quick search order: %s", error)
         if self._rank_pending == (sort, version):
             self._rank_pending = None
 

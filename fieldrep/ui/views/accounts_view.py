@@ -7,6 +7,7 @@ key; counts show how many accounts match out of how many.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,10 @@ from fieldrep.store.accounts_repository import AccountsRepository as Repository
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
 from fieldrep.ui.models.accounts_table_model import COLUMNS, QUALITY_LABELS, AccountsTableModel
-from fieldrep.ui.tasks import TaskRunner
+from fieldrep.ui.tasks import Task, TaskKind, TaskRunner
 from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
+from fieldrep.ui.views.accounts_operations import export_operation, locate_online_operation
+from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 SEARCH_DEBOUNCE_MS = 180
 VISIT_AGES = (
@@ -93,12 +96,26 @@ class AccountsView(QWidget):
         self.export_button.clicked.connect(self._on_export_clicked)
         self.today_button = QPushButton("Today")
         self.today_button.clicked.connect(self.open_today)
+        self.locate_button = QPushButton("Locate online")
+        self.locate_button.clicked.connect(self.locate_online)
+        self.task_line = TaskProgressWidget()
+        self.notice = QLabel()
+        self.notice.setObjectName("muted")
         head = QHBoxLayout()
         head.addWidget(title)
         head.addSpacing(12)
         head.addWidget(self.count_label, 0, Qt.AlignmentFlag.AlignBottom)
+        head.addSpacing(12)
+        head.addWidget(self.notice, 0, Qt.AlignmentFlag.AlignBottom)
         head.addStretch(1)
-        for button in (self.today_button, self.import_button, self.export_button, self.new_button):
+        head.addWidget(self.task_line)
+        for button in (
+            self.today_button,
+            self.locate_button,
+            self.import_button,
+            self.export_button,
+            self.new_button,
+        ):
             head.addWidget(button)
 
         self.search = QLineEdit()
@@ -194,6 +211,7 @@ class AccountsView(QWidget):
         self.model.count_changed.connect(self._on_model_count_changed)
         self.model.refresh()
         self._update_today()
+        self._update_locate_button()
 
     # -- filters ---------------------------------------------------------------------------------
 
@@ -358,20 +376,72 @@ class AccountsView(QWidget):
         if path:
             self.export_to(Path(path))
 
-    def export_to(self, path: Path) -> Any:
-        from functools import partial
-
-        from fieldrep.ui.tasks import TaskKind
-
+    def export_to(self, path: Path) -> Task:
+        """Export the list as it is filtered and sorted now, in the background."""
         task = self.runner.run(
-            partial(_export, path, self.current_filter(), self.model.sort_order),
+            partial(export_operation, path, self.current_filter(), self.model.sort_order),
             kind=TaskKind.READ,
-            label=f"Export {path.name}",
-            on_success=lambda n: self.count_label.setText(
-                f"Exported {n:,} accounts to {path.name}"
-            ),
+            label=f"Exporting {path.name}",
+            on_success=lambda n: self._say(f"Exported {n:,} accounts to {path.name}."),
+            on_failure=lambda exc: self._say(f"Export failed: {exc}", error=True),
+            on_cancelled=lambda: self._say("Export cancelled; no file was written."),
         )
+        self.task_line.track(task)
         return task
+
+    # -- online geocoding --------------------------------------------------------------------------
+
+    def _update_locate_button(self) -> None:
+        from fieldrep.geo.geocoding import load_settings
+
+        settings = load_settings(self.context.db.conn)
+        self.locate_button.setEnabled(settings.enabled)
+        self.locate_button.setToolTip(
+            f"Place accounts by street address through {settings.provider} ({settings.domain});"
+            " unplaced accounts too"
+            if settings.enabled
+            else "No online geocoder is set up: ask your admin, or run"
+            " `fieldrep geocode configure nominatim --user-agent ...`"
+        )
+
+    def locate_online(self) -> Task | None:
+        from fieldrep.geo.geocoding import load_settings
+
+        settings = load_settings(self.context.db.conn)
+        if not settings.enabled:
+            self._update_locate_button()
+            return None
+        self.locate_button.setEnabled(False)
+        task = self.runner.run(
+            partial(locate_online_operation, settings),
+            kind=TaskKind.NETWORK,
+            label="Locating accounts online",
+            on_success=self._on_locate_succeeded,
+            on_failure=lambda exc: self._after_locate(f"Locating failed: {exc}", error=True),
+            on_cancelled=lambda: self._after_locate("Locating stopped; what was found is kept."),
+        )
+        self.task_line.track(task)
+        return task
+
+    def _on_locate_succeeded(self, report: Any) -> None:
+        text = (
+            f"Located {report.improved:,} of {report.checked:,} accounts online"
+            f" ({report.not_found:,} not found)."
+        )
+        if report.stopped_reason:
+            text += f" Stopped: {report.stopped_reason}."
+        self._after_locate(text, error=bool(report.stopped_reason))
+
+    def _after_locate(self, text: str, *, error: bool = False) -> None:
+        self._say(text, error=error)
+        self._update_locate_button()
+        self.model.refresh()
+        if self.panel.isVisible() and self.panel.account_id is not None:
+            self.panel.show_account(self.panel.account_id)
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.notice.setText(text)
+        self.notice.setStyleSheet(f"color: {theme.DANGER};" if error else "")
 
     def open_log_visit(self, account_id: str) -> Any:
         from fieldrep.ui.dialogs.log_visit_dialog import LogVisitDialog
@@ -408,14 +478,3 @@ class AccountsView(QWidget):
     def _keep(self, dialog: Any) -> None:
         self._dialogs = [d for d in self._dialogs if d.isVisible()]
         self._dialogs.append(dialog)
-
-
-def _export(path: Path, flt: AccountFilter, sort: Any, db_path: Path, progress: Any) -> int:
-    from fieldrep.services.account_export import export_accounts
-    from fieldrep.store.db import open_db
-
-    db = open_db(db_path)
-    try:
-        return export_accounts(db.conn, path, flt, sort)
-    finally:
-        db.conn.close()

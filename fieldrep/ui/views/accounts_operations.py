@@ -1,0 +1,51 @@
+"""The Accounts page's background operations: each runs on a TaskRunner worker with its own
+connection, reports progress and notices a cancel; none touches a widget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fieldrep.store.accounts_repository import AccountFilter, Sort
+from fieldrep.ui.tasks import Cancelled, Progress
+
+
+def export_operation(
+    path: Path, flt: AccountFilter, sort: Sort, db_path: Path, progress: Progress
+) -> int:
+    """Export the filtered, sorted list; a cancel leaves no file."""
+    from fieldrep.services.account_export import ExportCancelled, export_accounts
+    from fieldrep.store.db import open_db
+
+    db = open_db(db_path)
+    try:
+        return export_accounts(
+            db.conn,
+            path,
+            flt,
+            sort,
+            progress=lambda done, total: progress.report(done, total, f"Exporting {path.name}"),
+            cancelled=lambda: progress.cancelled,
+        )
+    except ExportCancelled:
+        raise Cancelled from None
+    finally:
+        db.conn.close()
+
+
+def locate_online_operation(settings: Any, db_path: Path, progress: Progress) -> Any:
+    """Place accounts through the configured online geocoder; what was found before a cancel or a
+    lost connection is kept (each answer is its own small write)."""
+    from fieldrep.geo.geocoding import refine_online
+    from fieldrep.services.context import Context
+
+    ctx = Context.open(db_path)
+    try:
+        return refine_online(
+            ctx,
+            settings,
+            progress=lambda done, total: progress.report(done, total, "Locating accounts online"),
+            cancelled=lambda: progress.cancelled,
+        )
+    finally:
+        ctx.close()
