@@ -214,6 +214,10 @@ def test_import_dialog_mapping_progress_and_result(
         "Bad Zip,Boston,ABCDE,y\nFresh Farm,Denver,,z\n"
     )
     dialog = view.open_import(src)
+    assert dialog.data is None  # read in the background, the window stays live
+    with qtbot.waitSignal(dialog.loaded, timeout=20_000) as read:
+        pass
+    assert read.args == [True]
     assert [c.currentData() for c in dialog.combos] == [None, "city", "postal_code", "notes"]
     assert not dialog.import_button.isEnabled()  # "Label" is not a known name for the name
     assert "account name" in dialog.message.text()
@@ -242,6 +246,8 @@ def test_import_cancel_imports_nothing(
     src = tmp_path / "many.csv"
     src.write_text("Name\n" + "".join(f"Row {i}\n" for i in range(30_000)))
     dialog = view.open_import(src)
+    with qtbot.waitSignal(dialog.loaded, timeout=20_000):
+        pass
     dialog.start()
     with qtbot.waitSignal(dialog.task.progressed, timeout=20000):
         pass
@@ -318,3 +324,26 @@ def test_locate_online_with_a_configured_geocoder(
     assert row[1].startswith("nominatim:127.0.0.1")
     view.set_filter_value("geocode_quality", "address")
     assert view.model.rowCount() == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty"),
+        (b"Company,ZIP\n", "header row but no data rows"),
+        (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 20, "not a text file"),
+        (b'Company,ZIP\n"Acme,02139\nBeta,10001\n', "never closes"),
+    ],
+)
+def test_import_dialog_refuses_bad_files_with_a_reason(
+    view: AccountsView, qtbot: QtBot, ctx: Context, tmp_path: Path, content: bytes, message: str
+) -> None:
+    src = tmp_path / "bad.csv"
+    src.write_bytes(content)
+    dialog = view.open_import(src)
+    with qtbot.waitSignal(dialog.loaded, timeout=20_000):
+        pass
+    assert message in dialog.message.text()
+    assert not dialog.import_button.isEnabled()
+    assert ctx.db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1001
+    dialog.close()

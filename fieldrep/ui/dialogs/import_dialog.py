@@ -1,8 +1,8 @@
 """Importing accounts from the GUI: pick a file, check and change the column mapping, watch it run.
 
-The file is read once for the preview; the import itself runs on the task runner's write lane with
-its own connection, reports progress and can be cancelled (a cancel imports nothing: the service
-writes all good rows in one transaction).
+The file is read once, in the background (a 40 MB file takes seconds), for the preview; the import
+itself runs on the task runner's write lane with its own connection, reports progress and can be
+cancelled (a cancel imports nothing: the service writes all good rows in one transaction).
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ IGNORE = "(do not import)"
 SAMPLES = 3
 
 
+def read_operation(path: Path, _db_path: Path, _progress: Progress) -> TableData:
+    """Read and detect the file on a worker thread (no database needed)."""
+    return read_table(path)
+
+
 def run_import(
     data: TableData,
     mapping: ColumnMapping,
@@ -73,6 +78,7 @@ def run_import(
 
 class ImportDialog(QDialog):
     imported = Signal(object)  # ImportReport
+    loaded = Signal(bool)  # the file was read (True) or refused (False)
 
     def __init__(
         self, runner: TaskRunner, path: Path | None = None, parent: QWidget | None = None
@@ -83,6 +89,7 @@ class ImportDialog(QDialog):
         self.runner = runner
         self.data: TableData | None = None
         self.task: Task | None = None
+        self.read_task: Task | None = None
         self.report: ImportReport | None = None
         self.combos: list[QComboBox] = []
 
@@ -138,13 +145,43 @@ class ImportDialog(QDialog):
         if path:
             self.load(Path(path))
 
-    def load(self, path: Path) -> bool:
-        try:
-            data = read_table(path)
-        except ImportFileError as exc:
-            self._say(str(exc), error=True)
-            self.import_button.setEnabled(False)
-            return False
+    def load(self, path: Path) -> Task:
+        """Read ``path`` in the background; :attr:`loaded` tells when the preview is ready."""
+        if self.read_task is not None:
+            self.read_task.cancel()
+        self.data = None
+        self.import_button.setEnabled(False)
+        self.table.setRowCount(0)
+        self.file_label.setText(f"<b>{path.name}</b>")
+        self._say(f"Reading {path.name}…")
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        task = self.runner.run(
+            partial(read_operation, path),
+            kind=TaskKind.READ,
+            label=f"Reading {path.name}",
+            on_success=partial(self._on_file_read, path),
+            on_failure=partial(self._on_file_refused, path),
+        )
+        self.read_task = task
+        return task
+
+    def _on_file_refused(self, path: Path, error: BaseException) -> None:
+        self.read_task = None
+        self.progress.setVisible(False)
+        if isinstance(error, ImportFileError):
+            self._say(str(error), error=True)
+        else:
+            self._say(f"{path.name} cannot be read: {error}", error=True)
+        self.loaded.emit(False)
+
+    def _on_file_read(self, path: Path, data: TableData) -> None:
+        self.read_task = None
+        self.progress.setVisible(False)
+        self.show_preview(path, data)
+        self.loaded.emit(True)
+
+    def show_preview(self, path: Path, data: TableData) -> None:
         self.data = data
         what = f"{len(data.rows):,} rows"
         if data.kind == "csv":
@@ -172,7 +209,6 @@ class ImportDialog(QDialog):
         self.table.resizeColumnToContents(0)
         self.table.setColumnWidth(2, 200)
         self._check_mapping()
-        return True
 
     def mapping(self) -> ColumnMapping:
         return ColumnMapping(
@@ -199,6 +235,10 @@ class ImportDialog(QDialog):
 
     def _check_mapping(self) -> None:
         missing = missing_required(self.mapping(), ACCOUNT_FIELDS)
+        if self.data is not None and not self.data.rows:
+            self._say(f"{self.data.path.name} has a header row but no data rows.", error=True)
+            self.import_button.setEnabled(False)
+            return
         if missing:
             self._say(f"Choose the column that holds the {missing[0].label.lower()}.", error=True)
         elif self.data is not None:
@@ -296,6 +336,8 @@ class ImportDialog(QDialog):
             self.reject()
 
     def done(self, result: int) -> None:  # Esc or close while running: cancel, never abandon
+        if self.read_task is not None:
+            self.read_task.cancel()
         if self.task is not None:
             self.task.cancel()
             return
