@@ -108,7 +108,11 @@ def run(kind: str, clients: int, folder: Path) -> dict[str, object]:
             t.join()
         wall = time.perf_counter() - start
 
-        with httpx.Client(base_url=server.url) as c, ThreadPoolExecutor(clients) as pool:
+        limits = httpx.Limits(max_connections=clients)
+        with (
+            httpx.Client(base_url=server.url, timeout=300, limits=limits) as c,
+            ThreadPoolExecutor(clients) as pool,
+        ):
             start = time.perf_counter()
             list(pool.map(lambda _: c.get("/v1/health").status_code, range(clients * ROUNDS * 4)))
             health = time.perf_counter() - start

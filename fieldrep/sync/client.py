@@ -37,6 +37,7 @@ from fieldrep.store.writer import Writer, utc_now
 from fieldrep.sync import local_apply
 from fieldrep.sync.protocol import (
     DEFAULT_PULL_LIMIT,
+    MAX_MUTATIONS_PER_PUSH,
     LoginRequest,
     LoginResponse,
     Mutation,
@@ -96,7 +97,7 @@ class SyncEngine:
         self.progress = progress or (lambda stage, done, total: None)
         self.cancel = cancel or threading.Event()
         self.page_size = page_size
-        self.push_batch = push_batch
+        self.push_batch = max(1, min(push_batch, MAX_MUTATIONS_PER_PUSH))
         self.verify = verify
         self.verify_every = verify_every
 

@@ -1,5 +1,6 @@
 """Hypothesis stateful test: three laptops (two reps and their manager) make random offline edits,
-sync at random moments, and suffer lost push responses and failures in the middle of a page. At the
+sync at random moments, and suffer lost push responses, server restarts and failures in the middle
+of a page (on SQLite and PostgreSQL). At the
 end, after everyone syncs, each laptop equals the server's view for its user and no write any laptop
 made was silently lost: the server holds it, a newer clock superseded it, a delete removed it, or
 it is in a conflict log."""
@@ -12,15 +13,23 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from fieldrep.server import admin
-from fieldrep.server.storage import Storage
 from fieldrep.sync.client import SyncEngine
 from fieldrep.sync.transport import NetworkError
-from tests.sync.harness import Laptop, LiveServer, account, seed_org, server_row, server_view
+from tests.sync.harness import (
+    Laptop,
+    LiveServer,
+    account,
+    make_storage,
+    seed_org,
+    server_row,
+    server_view,
+)
 from tests.sync.test_faults import ResponseLost
 
 USERS = ("rep1", "rep2", "manager")
@@ -29,10 +38,13 @@ TABLES = ("accounts", "users", "territories", "territory_members")
 
 
 class SyncMachine(RuleBasedStateMachine):
+    KIND = "sqlite"
+
     @initialize()
     def start(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="fieldrep-prop-"))
-        self.storage = Storage(str(self.dir / "server.db"))
+        self._storage_gen = make_storage(self.KIND, self.dir)
+        self.storage = next(self._storage_gen)
         self.org = seed_org(self.storage)
         admin.put_rows(
             self.storage, "accounts", [account(self.org.t1, "N"), account(self.org.t2, "S")]
@@ -113,6 +125,11 @@ class SyncMachine(RuleBasedStateMachine):
         finally:
             lossy.close()
 
+    @rule()
+    def server_restarts(self) -> None:
+        self.server.stop()
+        self.server.start()
+
     @rule(user=st.sampled_from(USERS))
     def sync_crashing_inside_a_page(self, user: str) -> None:
         conn = self.laps[user].ctx.db.conn
@@ -146,7 +163,7 @@ class SyncMachine(RuleBasedStateMachine):
             for lap in self.laps.values():
                 lap.close()
             self.server.stop()
-            self.storage.close()
+            next(self._storage_gen, None)  # closes the storage (and drops a PostgreSQL schema)
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def _check_no_write_lost(self) -> None:
@@ -172,3 +189,16 @@ SyncMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestSyncProperties = SyncMachine.TestCase
+
+
+class PostgresSyncMachine(SyncMachine):
+    KIND = "postgres"
+
+
+PostgresSyncMachine.TestCase.settings = settings(
+    max_examples=10,
+    stateful_step_count=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestSyncPropertiesPostgres = pytest.mark.postgres(PostgresSyncMachine.TestCase)

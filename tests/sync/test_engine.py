@@ -1,0 +1,105 @@
+"""Engine and server details: when checksums are compared, a pulled row taking a user name a refused
+local row holds, a synced user getting a password, and a pull never passing a commit in flight."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from fieldrep.server import admin
+from fieldrep.server.pull import pull
+from fieldrep.server.storage import Storage
+from fieldrep.sync.client import SyncEngine
+from fieldrep.sync.protocol import PullRequest
+from tests.sync.harness import Laptop, Org, account, server_view
+
+Make = Callable[[str], Laptop]
+
+
+def test_checksums_are_compared_when_due(storage: Storage, org: Org, laptop: Make) -> None:
+    rep = laptop("rep1")
+    rep.login("rep1")
+    first = SyncEngine(rep.writer, rep.transport).run()
+    assert first.verified is True  # never checked before: due
+    routine = SyncEngine(rep.writer, rep.transport).run()
+    assert routine.verified is None  # checked moments ago: not due
+    forced = SyncEngine(rep.writer, rep.transport, verify_every=0).run()
+    assert forced.verified is True
+    # A laptop that drifted is caught at the next due check and repaired by a replacement sync.
+    (a1,) = admin.put_rows(storage, "accounts", [account(org.t1, "Real")])
+    rep.sync()
+    rep.ctx.db.conn.execute("DELETE FROM accounts WHERE id = ?", (a1,))
+    repaired = SyncEngine(rep.writer, rep.transport, verify_every=0).run()
+    assert repaired.replaced is True
+    assert repaired.verified is True
+    assert set(rep.rows("accounts")) == {a1}
+
+
+def test_server_user_replaces_a_refused_local_user_of_the_same_name(
+    storage: Storage, org: Org, laptop: Make
+) -> None:
+    # An admin laptop created "dana" offline while the server got its own "dana".
+    boss = laptop("admin")
+    boss.login("admin")
+    boss.sync()
+    local = boss.writer.insert("users", {"username": "dana", "role": "rep"})
+    server_dana = admin.add_user(storage, "dana", "rep", "dana's password")
+    result = boss.sync()
+    assert result.rejected == 1
+    users = boss.rows("users")
+    assert local not in users
+    assert users[server_dana]["username"] == "dana"
+    refused = [c for c in boss.conflicts() if c["row_id"] == local]
+    assert refused
+    assert all(c["kept_clock"] == "rejected" for c in refused)
+    assert boss.rows("users") == server_view(storage, org.admin, "users")
+
+
+def test_a_user_synced_from_a_laptop_can_be_given_a_password(
+    storage: Storage, org: Org, laptop: Make
+) -> None:
+    boss = laptop("admin")
+    boss.login("admin")
+    eve = boss.writer.insert("users", {"username": "eve", "role": "rep"})
+    boss.sync()
+    assert admin.add_user(storage, "eve", "manager", "eve's password!") == eve
+    lap = laptop("eve")
+    assert lap.login("eve", "eve's password!") == eve
+    lap.sync()
+    assert lap.rows("users")[eve]["role"] == "manager"
+
+
+def _rows_seen(storage: Storage, user_id: str, cursor: int) -> tuple[int, set[str]]:
+    """Pull everything after ``cursor`` from another thread (its own connection)."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        key = pull(storage, user_id, PullRequest(cursor=0, limit=1))["scope_key"]
+        out["page"] = pull(storage, user_id, PullRequest(cursor=cursor, limit=5000, scope_key=key))
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    page = out["page"]
+    assert page["reset"] is None
+    ids = {r[0] for body in page["tables"].values() for r in body["rows"]}
+    return int(page["cursor"]), ids
+
+
+def test_pull_cursor_never_passes_a_commit_in_flight(storage: Storage, org: Org) -> None:
+    cursor, _ = _rows_seen(storage, org.admin, 0)
+    with storage.write() as tx:
+        version = tx.next_versions(1)
+        tx.execute(
+            "INSERT INTO accounts (id, name, status, created_at, updated_at, _clocks, _version)"
+            " VALUES (?, ?, 'active', 'x', 'x', '{}', ?)",
+            ("late-1", "committed late", version),
+        )
+        during, ids = _rows_seen(storage, org.admin, cursor)
+        assert "late-1" not in ids
+        assert during < version
+    after, ids = _rows_seen(storage, org.admin, during)
+    assert "late-1" in ids
+    assert after >= version
+    assert "late-1" in server_view(storage, org.admin, "accounts")
