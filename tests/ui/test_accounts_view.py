@@ -186,7 +186,7 @@ def test_log_visit_in_two_clicks_and_today(view: AccountsView, qtbot: QtBot, ctx
     qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)  # click 2
     assert ctx.db.execute("SELECT outcome FROM visits").fetchall() == [("met",)]
     assert view.model.data(view.model.index(0, 8)) == "today"  # last visit column
-    assert view.panel.tabs.tabText(1) == "Visits (1)"
+    assert view.panel.tabs.tabText(1) == "Visits 1"
     assert view.today_button.text() == "Today (1)"
     today = view.open_today()
     assert today.tree.topLevelItemCount() == 1

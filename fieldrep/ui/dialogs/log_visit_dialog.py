@@ -37,10 +37,16 @@ class LogVisitDialog(QDialog):
         self.ctx = ctx
         self.account_id = account_id
         self.setWindowTitle(f"Log visit — {account_name}")
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(640)
+        heading = QLabel(f"Visit to <b>{account_name}</b>" if account_name else "Visit")
+        heading.setObjectName("cardTitle")
         self.when = QDateTimeEdit(QDateTime.currentDateTime())
         self.when.setCalendarPopup(True)
         self.when.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.setStyleSheet(
+            f"QPushButton:checked {{ background: {theme.ACCENT_SOFT};"
+            f" border: 1px solid {theme.ACCENT}; border-radius: 6px; font-weight: 600; }}"
+        )
         self.outcome_buttons = QButtonGroup(self)
         outcomes = QHBoxLayout()
         for i, (key, label) in enumerate(OUTCOME_LABELS.items()):
@@ -57,6 +63,7 @@ class LogVisitDialog(QDialog):
         self.next_step.setPlaceholderText("e.g. Send the quote (creates a follow-up task)")
         self.due = QDateEdit(QDate.currentDate().addDays(DEFAULT_FOLLOW_UP_DAYS))
         self.due.setCalendarPopup(True)
+        self.due.setDisplayFormat("yyyy-MM-dd")
         self.error = QLabel()
         self.error.setStyleSheet(f"color: {theme.DANGER};")
         form = QFormLayout()
@@ -73,6 +80,7 @@ class LogVisitDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(heading)
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)

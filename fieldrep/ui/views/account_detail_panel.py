@@ -100,7 +100,7 @@ class AccountDetailPanel(QFrame):
             if key == "name":
                 form.addRow("Status", self.status)
         self.notes = QPlainTextEdit()
-        self.notes.setFixedHeight(64)
+        self.notes.setFixedHeight(52)
         form.addRow("Notes", self.notes)
         self.error = QLabel()
         self.error.setStyleSheet(f"color: {theme.DANGER};")
@@ -125,6 +125,8 @@ class AccountDetailPanel(QFrame):
         buttons.addWidget(self.delete_button)
 
         self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.setUsesScrollButtons(False)  # five short tabs fit; arrows would hide one
         self.lists: dict[str, QTreeWidget] = {}
         for key, title, headers in (
             ("contacts", "Contacts", ["Name", "Title", "Email", "Phone"]),
@@ -215,7 +217,7 @@ class AccountDetailPanel(QFrame):
             "referrals": len(detail.referrals_given) + len(detail.referrals_received),
         }
         for i, (key, n) in enumerate(counts.items()):
-            self.tabs.setTabText(i, f"{key.capitalize()} ({n})")
+            self.tabs.setTabText(i, f"{key.capitalize()} {n}" if n else key.capitalize())
         self.undo_button.setEnabled(
             self.service.last_edit is not None and self.service.last_edit.account_id == account_id
         )

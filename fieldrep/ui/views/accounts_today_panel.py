@@ -32,7 +32,7 @@ class TodayDialog(QDialog):
         super().__init__(parent)
         self.ctx = ctx
         self.setWindowTitle("Today")
-        self.resize(560, 420)
+        self.resize(820, 480)
         self.heading = QLabel()
         self.heading.setObjectName("cardTitle")
         self.tree = QTreeWidget()
@@ -71,8 +71,9 @@ class TodayDialog(QDialog):
         self.heading.setText(
             f"{len(tasks)} tasks due" + (f", {overdue} overdue" if overdue else "")
         )
-        for col in range(3):
-            self.tree.resizeColumnToContents(col)
+        self.tree.resizeColumnToContents(0)
+        self.tree.setColumnWidth(1, 430)
+        self.tree.resizeColumnToContents(2)
         if tasks:
             self.tree.setCurrentItem(self.tree.topLevelItem(0))
         self.done_button.setEnabled(bool(tasks))

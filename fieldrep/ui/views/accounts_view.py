@@ -35,6 +35,7 @@ from fieldrep.store.accounts_repository import NO_VALUE, QUALITIES, STATUSES, Ac
 from fieldrep.store.accounts_repository import AccountsRepository as Repository
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
+from fieldrep.ui.icons import ICON_DIR
 from fieldrep.ui.models.accounts_table_model import COLUMNS, QUALITY_LABELS, AccountsTableModel
 from fieldrep.ui.tasks import Task, TaskKind, TaskRunner
 from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
@@ -43,7 +44,7 @@ from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 SEARCH_DEBOUNCE_MS = 180
 VISIT_AGES = (
-    ("Any time", None),
+    ("Any last visit", None),
     ("No visit in 30 days", 30),
     ("No visit in 60 days", 60),
     ("No visit in 90 days", 90),
@@ -61,6 +62,9 @@ QLineEdit#search {{ padding: 7px 10px; border: 1px solid {theme.BORDER}; border-
 QLineEdit#search:focus {{ border: 1px solid {theme.ACCENT}; }}
 QComboBox {{ padding: 4px 8px; border: 1px solid {theme.BORDER}; border-radius: 6px;
             background: {theme.SURFACE}; }}
+QComboBox::drop-down {{ border: none; width: 20px; }}
+QComboBox::down-arrow {{ image: url({(ICON_DIR / "chevron-down.svg").as_posix()});
+                        width: 12px; height: 12px; }}
 QPushButton {{ padding: 6px 14px; border: 1px solid {theme.BORDER}; border-radius: 6px;
               background: {theme.SURFACE}; }}
 QPushButton:hover {{ background: #F1F3F6; }}
@@ -395,6 +399,8 @@ class AccountsView(QWidget):
         from fieldrep.geo.geocoding import load_settings
 
         settings = load_settings(self.context.db.conn)
+        # Only offered where an online geocoder is set up: a button that can never work is noise.
+        self.locate_button.setVisible(settings.enabled)
         self.locate_button.setEnabled(settings.enabled)
         self.locate_button.setToolTip(
             f"Place accounts by street address through {settings.provider} ({settings.domain});"
