@@ -1,4 +1,5 @@
-"""``fieldrep serve`` (the central sync server) and ``fieldrep server user add|list|disable``.
+"""``fieldrep serve`` (the central sync server), ``fieldrep server user add|list|disable`` and
+``fieldrep server purge-tombstones``.
 
 ``--db`` takes a SQLite path (default: ``server.db`` in the app-data folder, created on first start)
 or a PostgreSQL URL (``postgresql://user@host/dbname``).
@@ -62,6 +63,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_server_db(disable)
     add_json_option(disable)
     disable.set_defaults(handler=run_user_disable)
+    purge = server_sub.add_parser(
+        "purge-tombstones",
+        help="forget deletions older than the longest time a laptop may stay offline",
+    )
+    purge.add_argument(
+        "--older-than-days",
+        type=float,
+        default=90.0,
+        metavar="DAYS",
+        help="keep deletions younger than this (default 90); a laptop offline longer than"
+        " this gets a full replacement sync",
+    )
+    _add_server_db(purge)
+    add_json_option(purge)
+    purge.set_defaults(handler=run_purge)
 
 
 def _storage(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -178,5 +194,23 @@ def run_user_disable(args: argparse.Namespace) -> int:
         args,
         {"username": args.name, "revoked_devices": revoked},
         f"disabled {args.name}; {revoked} device(s) signed out",
+    )
+    return 0
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    from fieldrep.server import admin
+
+    if args.older_than_days < 0:
+        raise CommandError("--older-than-days cannot be negative", 2)
+    storage = _storage(args)
+    try:
+        removed = admin.purge_tombstones(storage, args.older_than_days)
+    finally:
+        storage.close()
+    emit(
+        args,
+        {"purged": removed, "older_than_days": args.older_than_days},
+        f"forgot {removed} deletion(s) older than {args.older_than_days:g} days",
     )
     return 0

@@ -7,6 +7,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from fieldrep.cli import main
 from fieldrep.server import admin
 from fieldrep.server.pull import pull
 from fieldrep.server.storage import Storage
@@ -103,3 +106,32 @@ def test_pull_cursor_never_passes_a_commit_in_flight(storage: Storage, org: Org)
     assert "late-1" in ids
     assert after >= version
     assert "late-1" in server_view(storage, org.admin, "accounts")
+
+
+def test_laptop_offline_longer_than_tombstones_are_kept(
+    storage: Storage, org: Org, laptop: Make, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a1, a2 = admin.put_rows(storage, "accounts", [account(org.t1, "A"), account(org.t1, "B")])
+    rep = laptop("rep1")
+    rep.login("rep1")
+    rep.sync()
+    boss = laptop("boss")
+    boss.login("manager")
+    boss.sync()
+    # While the rep is offline: the boss deletes A, and the server forgets that deletion.
+    boss.writer.delete("accounts", a1)
+    boss.sync()
+    rep.writer.update("accounts", a2, {"notes": "written offline"})
+    assert main(["server", "purge-tombstones", "--older-than-days", "0", "--db", storage.url]) == 0
+    assert "forgot 1 deletion(s)" in capsys.readouterr().out
+    with storage.read() as tx:
+        assert tx.one("SELECT count(*) FROM accounts WHERE id = ?", (a1,)) == (0,)
+    result = rep.sync()
+    # The rep's cursor is older than what the server still knows: a replacement sync, which
+    # pushes the outbox first, removes A (no resurrection) and keeps the offline edit.
+    assert result.replaced is True
+    assert result.pushed == 1
+    assert set(rep.rows("accounts")) == {a2}
+    assert rep.rows("accounts")[a2]["notes"] == "written offline"
+    assert rep.rows("accounts") == server_view(storage, org.rep1, "accounts")
+    assert result.verified is True
