@@ -33,7 +33,13 @@ class BenchServer:
         self.sock = sock
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self.server = uvicorn.Server(
-            uvicorn.Config(self.app, log_level="warning", lifespan="off", backlog=1024)
+            uvicorn.Config(
+                self.app,
+                log_level="warning",
+                lifespan="off",
+                backlog=1024,
+                timeout_keep_alive=30,  # as `fieldrep serve`
+            )
         )
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [sock]}, daemon=True

@@ -120,6 +120,9 @@ def run_serve(args: argparse.Namespace) -> int:
         ssl_keyfile=args.tls_key,
         log_level="info",
         lifespan="off",
+        # Longer than clients keep idle connections (httpx: 5 s), so a client never reuses a
+        # connection the server is closing at that moment.
+        timeout_keep_alive=30,
     )
     scheme = "https" if args.tls_cert else "http"
     print(
@@ -173,7 +176,7 @@ def run_user_list(args: argparse.Namespace) -> int:
         storage.close()
     lines = [
         f"{u['username']:<20} {u['role']:<8} {'active' if u['active'] else 'disabled':<9}"
-        f" devices: {u['devices']}"
+        f" devices: {u['devices']}{'' if u['can_sign_in'] else '  (no password yet: user add)'}"
         for u in users
     ] or ["(no users yet)"]
     emit(args, {"users": users}, "\n".join(lines))

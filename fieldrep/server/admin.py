@@ -194,7 +194,12 @@ def list_users(storage: Storage) -> list[dict[str, Any]]:
         "can_sign_in",
         "devices",
     )
-    return [dict(zip(keys, r, strict=True)) for r in rows]
+    users = [dict(zip(keys, r, strict=True)) for r in rows]
+    for user in users:  # SQLite answers 0/1 where PostgreSQL answers booleans
+        user["active"] = bool(user["active"])
+        user["can_sign_in"] = bool(user["can_sign_in"])
+        user["devices"] = int(user["devices"])
+    return users
 
 
 def disable_user(storage: Storage, username: str) -> int:

@@ -112,9 +112,10 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
             _reject(storage, req.device_id, m, str(exc), rejected)
         except INTEGRITY_ERRORS as exc:
             log.info("mutation %s of %s refused by the database: %s", m.seq, req.device_id, exc)
-            _reject(
-                storage, req.device_id, m, f"{m.tbl}: the change breaks a uniqueness rule", rejected
-            )
+            reason = f"{m.tbl}: the change breaks a uniqueness rule"
+            if m.tbl == "users" and "username" in m.fields:
+                reason = f"users: the user name {m.fields['username']!r} is already taken"
+            _reject(storage, req.device_id, m, reason, rejected)
         last = max(last, m.seq)
     with storage.read() as tx:
         last = _last_seq(tx, req.device_id)

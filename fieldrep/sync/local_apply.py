@@ -89,7 +89,8 @@ def record_rejection(
     """Keep a refused mutation's values as conflicts (``kept_clock`` = "rejected", the reason as
     ``kept_value``) so the user sees what did not reach the server."""
     added = 0
-    for name, value in (fields or {"_deleted": None}).items():
+    shown = {k: v for k, v in fields.items() if k not in UNLOGGED_FIELDS} or fields
+    for name, value in (shown or {"_deleted": None}).items():
         added += record_conflict(conn, tbl, row_id, name, reason, REJECTED, value, clocks.get(name))
     return added
 

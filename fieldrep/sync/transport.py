@@ -20,6 +20,8 @@ from fieldrep.sync.protocol import (
 
 log = logging.getLogger(__name__)
 
+BROKEN_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
 
 class SyncError(Exception):
     """Sync could not complete; the message is one sentence for the status bar."""
@@ -75,21 +77,23 @@ class HttpTransport:
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            if body is None:
-                response = self._client.request(method, path, headers=headers)
-            else:
-                response = self._client.request(
-                    method,
-                    path,
-                    headers={**headers, "Content-Type": "application/json"},
-                    content=body.model_dump_json().encode(),
-                )
-        except httpx.TransportError as exc:
-            raise NetworkError(
-                f"cannot reach the sync server at {self.base_url} ({exc});"
-                " your changes stay on this laptop"
-            ) from exc
+        content = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = body.model_dump_json().encode()
+        for attempt in range(2):
+            try:
+                response = self._client.request(method, path, headers=headers, content=content)
+                break
+            except BROKEN_CONNECTION as exc:
+                # A kept-alive connection the server closed as we reused it: every endpoint is
+                # safe to repeat (push is idempotent), so try once more on a fresh connection.
+                if attempt == 0:
+                    log.info("connection to %s broke (%s); retrying once", self.base_url, exc)
+                    continue
+                raise self._unreachable(exc) from exc
+            except httpx.TransportError as exc:
+                raise self._unreachable(exc) from exc
         if response.status_code < 300:
             return response.json() if response.content else None
         try:
@@ -105,6 +109,12 @@ class HttpTransport:
             error = NetworkError(message)
             raise error
         raise ServerRefused(message, response.status_code, code)
+
+    def _unreachable(self, exc: Exception) -> NetworkError:
+        return NetworkError(
+            f"cannot reach the sync server at {self.base_url} ({exc});"
+            " your changes stay on this laptop"
+        )
 
     def health(self) -> dict[str, Any]:
         return dict(self._request("GET", "/v1/health"))

@@ -173,3 +173,52 @@ def test_clock_skew_of_hours(storage: Storage, org: Org, laptop: Make) -> None:
     fast.sync()
     assert fast.rows("accounts")[a1]["notes"] == "written later by the boss"
     assert boss.conflicts() == []
+
+
+def _skewed(laptop: Make, name: str, hours: float) -> Laptop:
+    lap = laptop(name)
+    lap.ctx.writer = Writer(
+        lap.ctx.db,
+        HybridLogicalClock(
+            lap.writer.device_id,
+            wall_ms=lambda: HybridLogicalClock("x").wall_ms() + int(hours * 3600 * 1000),
+        ),
+    )
+    return lap
+
+
+def test_a_slow_laptop_still_wins_with_a_later_edit(
+    storage: Storage, org: Org, laptop: Make
+) -> None:
+    """A laptop 6 h behind edits after it received a newer value: its clock has followed the
+    clocks it received, so its edit is the later one and wins, with no conflict."""
+    (a1,) = admin.put_rows(storage, "accounts", [account(org.t1)])
+    slow = _skewed(laptop, "slow", -6)
+    slow.login("rep1")
+    boss = _signed_in(laptop, "boss", "manager")
+    boss.writer.update("accounts", a1, {"notes": "boss, on time"})
+    boss.sync()
+    slow.sync()
+    slow.writer.update("accounts", a1, {"notes": "rep, six hours behind, but later"})
+    slow.sync()
+    boss.sync()
+    assert boss.rows("accounts")[a1]["notes"] == "rep, six hours behind, but later"
+    assert slow.conflicts() == []
+    assert boss.conflicts() == []
+
+
+def test_a_clock_days_ahead_is_refused_and_kept(storage: Storage, org: Org, laptop: Make) -> None:
+    """A write stamped days in the future would win every merge for days: refused and kept."""
+    (a1,) = admin.put_rows(storage, "accounts", [account(org.t1)])
+    wild = _skewed(laptop, "wild", 72)
+    wild.login("rep1")
+    wild.sync()
+    wild.writer.update("accounts", a1, {"notes": "from the future"})
+    result = wild.sync()
+    assert result.rejected == 1
+    assert "clock is more than a day ahead" in result.rejections[0]
+    stored = server_row(storage, "accounts", a1)
+    assert stored is not None
+    assert stored["notes"] is None
+    assert [c["lost_value"] for c in wild.conflicts()] == ['"from the future"']
+    assert wild.rows("accounts")[a1]["notes"] is None

@@ -24,17 +24,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerProcess:
-    """``python -m fieldrep serve`` on a socket the test holds, so a restart keeps the port."""
+    """``python -m fieldrep serve`` on a socket the test binds and hands over, so the first request
+    waits in the listen queue until the server is up; a kill closes the port as a dead process
+    does, and a restart binds the same port again."""
 
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.port = 0
+        self.sock: socket.socket | None = None
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
         fd = self.sock.fileno()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fieldrep", "serve", "--db", self.db_url, "--fd", str(fd)],
@@ -46,13 +55,16 @@ class ServerProcess:
 
     def kill(self) -> None:
         assert self.proc is not None
+        assert self.sock is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        self.sock.close()
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.kill()
-        self.sock.close()
+        if self.sock is not None:
+            self.sock.close()
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ def test_server_user_replaces_a_refused_local_user_of_the_same_name(
     refused = [c for c in boss.conflicts() if c["row_id"] == local]
     assert refused
     assert all(c["kept_clock"] == "rejected" for c in refused)
+    assert "user name 'dana' is already taken" in refused[0]["kept_value"]
     assert boss.rows("users") == server_view(storage, org.admin, "users")
 
 
