@@ -163,8 +163,13 @@ def create_app(storage: Storage, *, login_limit: int = 5, login_window: float = 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:
-            # FastAPI's answer to a body it cannot even decode (not UTF-8, broken multipart).
-            return _error(422, "invalid_request", "the body is not readable JSON text (UTF-8)")
+            # FastAPI's answer to a body it cannot even decode.
+            return _error(
+                422,
+                "invalid_request",
+                "the body cannot be read as JSON (not UTF-8 text, nested too deeply,"
+                " or a number thousands of digits long)",
+            )
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "http_error"
         )
