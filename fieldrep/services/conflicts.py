@@ -103,8 +103,10 @@ def format_value(value: Any, field: str = "") -> str:
         return "(empty)"
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.2f}".rstrip("0").rstrip(".")
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
     return str(value)
 
 

@@ -319,7 +319,7 @@ def describe_status(
         return SyncLine("Last sync failed", f"{status.last_error} {last_sentence}.", "problem")
     if not online:
         return SyncLine(
-            f"Offline · synced {last}" if last != "never" else "Offline · never synced",
+            last_sentence,
             "The sync server cannot be reached right now. Your changes are kept and sent "
             "automatically when the connection is back.",
             "off",

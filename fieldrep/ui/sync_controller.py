@@ -222,7 +222,8 @@ class SyncController(QObject):
     def _on_monitor_online_changed(self, online: bool) -> None:
         self.state_changed.emit()
         if online:
-            self.sync_now(Reason.RECONNECTED)
+            # After every other listener (the status bar) has seen the change.
+            QTimer.singleShot(0, lambda: self.sync_now(Reason.RECONNECTED))
 
     # -- signing in and out ---------------------------------------------------------------------
 

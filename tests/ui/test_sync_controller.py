@@ -153,7 +153,9 @@ def test_the_server_coming_back_triggers_a_sync(
     with qtbot.waitSignal(monitor.online_changed, timeout=30_000) as went:
         pass
     assert went.args == [False]
-    assert controller.line().text.startswith("Offline")
+    line = controller.line()
+    assert (line.text, line.tone) == ("Last synced just now", "off")
+    assert "cannot be reached right now" in line.tooltip
     a1 = live.put_account("Back Online Co")
     row_id = ctx.writer.insert("accounts", {"name": "Offline work", "territory_id": live.org.t1})
 

@@ -145,6 +145,12 @@ class SyncSettingsDialog(QDialog):
             else f"<b>{status.pending:,}</b> change{'' if status.pending == 1 else 's'}"
             " waiting to be sent"
         )
+        if status.open_conflicts:
+            count = status.open_conflicts
+            waiting += (
+                f" · <span style='color: {theme.WARNING};'>{count:,}"
+                f" conflict{'' if count == 1 else 's'} to review</span>"
+            )
         if status.signed_in:
             self.state_label.setText(
                 f"Signed in to <b>{status.server_url}</b> as <b>{status.username or '?'}</b>"
@@ -154,6 +160,7 @@ class SyncSettingsDialog(QDialog):
             self.state_label.setText(
                 f"<b>Not signed in.</b> Your work stays on this laptop ({waiting})."
             )
+        resize = self.form.isVisibleTo(self) == status.signed_in
         self.form.setVisible(not status.signed_in)
         self.sign_in_button.setVisible(not status.signed_in)
         self.sign_out_button.setVisible(status.signed_in)
@@ -166,6 +173,8 @@ class SyncSettingsDialog(QDialog):
             self.sign_in_button.setText(f"{self.controller.task.label}…")
         else:
             self.sign_in_button.setText("Sign in")
+        if resize:
+            self.adjustSize()  # the form appeared or went: fit the dialog to it
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -185,8 +194,10 @@ class SyncSettingsDialog(QDialog):
             self._show_message(f"{problem.sentence}.", error=True)
             return
         self.message_label.hide()
-        self.controller.sign_in(url, user, password)
+        started = self.controller.sign_in(url, user, password)
         self.password_edit.clear()
+        if started is None:
+            self._show_message("Please wait until the current sync has finished.", error=True)
 
     def _on_sign_out_button_clicked(self) -> None:
         self.controller.sign_out()

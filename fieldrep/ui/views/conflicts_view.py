@@ -30,6 +30,7 @@ from fieldrep.services import conflicts
 from fieldrep.services.conflicts import ConflictItem, format_value
 from fieldrep.services.context import Context
 from fieldrep.store.writer import Writer
+from fieldrep.ui import theme
 from fieldrep.ui.models.conflicts_table_model import (
     COL_FIELD,
     COL_NAME,
@@ -42,6 +43,20 @@ from fieldrep.ui.models.conflicts_table_model import (
     other_text,
 )
 from fieldrep.ui.tasks import Operation, Progress, Task, TaskKind, TaskRunner
+
+_STYLE = f"""
+QTableView {{ background: {theme.SURFACE}; border: 1px solid {theme.BORDER}; border-radius: 8px;
+             gridline-color: transparent; selection-background-color: {theme.ACCENT_SOFT};
+             selection-color: {theme.TEXT}; }}
+QTableView::item {{ padding: 0 8px; }}
+QHeaderView::section {{ background: {theme.SURFACE}; color: {theme.TEXT_MUTED}; border: none;
+                       border-bottom: 1px solid {theme.BORDER}; padding: 6px 8px;
+                       font-weight: 600; }}
+QPushButton {{ padding: 6px 16px; border: 1px solid {theme.BORDER}; border-radius: 6px;
+              background: {theme.SURFACE}; }}
+QPushButton:hover {{ background: #F1F3F6; }}
+QPushButton:disabled {{ color: {theme.OFFLINE}; }}
+"""
 
 EMPTY_TEXT = (
     "No conflicts to review.\n\nWhen you and a colleague change the same field while apart, the "
@@ -88,6 +103,7 @@ class ConflictsView(QWidget):
         self.context = context
         self.runner = runner
         self._busy = False
+        self.setStyleSheet(_STYLE)
 
         title = QLabel("Conflicts")
         title.setObjectName("pageTitle")
@@ -106,10 +122,12 @@ class ConflictsView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        self.table.setShowGrid(False)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(30)
         head = self.table.horizontalHeader()
         head.setHighlightSections(False)
+        head.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for column, mode in (
             (COL_RECORD, QHeaderView.ResizeMode.ResizeToContents),
             (COL_NAME, QHeaderView.ResizeMode.Interactive),
