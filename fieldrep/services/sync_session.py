@@ -300,6 +300,8 @@ def describe_status(
     last = describe_age(status.last_sync_at, now)
     last_sentence = "Never synced" if last == "never" else f"Last synced {last}"
     where = f" with {status.server_url}" if status.server_url else ""
+    if not status.signed_in and problem is not None and problem.sign_in_needed:
+        return SyncLine(f"Sync failed: {problem.headline}", f"{problem.sentence}.", "problem")
     if not status.signed_in:
         return SyncLine(
             "Sync off: not signed in",

@@ -24,7 +24,7 @@ from fieldrep.services.sync_session import Problem, SyncLine, SyncStatus, Transp
 from fieldrep.sync.client import Cancelled as SyncCancelled
 from fieldrep.sync.client import SyncResult
 from fieldrep.sync.protocol import LoginResponse
-from fieldrep.sync.transport import NetworkError, SyncError
+from fieldrep.sync.transport import AuthRequired, NetworkError, SyncError
 from fieldrep.ui.connectivity import ConnectivityMonitor
 from fieldrep.ui.tasks import Cancelled, Progress, Task, TaskKind, TaskRunner
 
@@ -204,6 +204,10 @@ class SyncController(QObject):
                 self.monitor.report(False)
         if not cancelled:
             self.problem = problem
+        if isinstance(error, AuthRequired):
+            # The token was revoked (or the user disabled): this laptop is signed out, so show
+            # the sign-in form rather than retrying with a dead token. The outbox is kept.
+            self._sign_out_after = True
         outcome = SyncOutcome(reason, result=result, problem=problem, cancelled=cancelled)
         self.last_outcome = outcome
         self.sync_finished.emit(outcome)
@@ -276,7 +280,8 @@ class SyncController(QObject):
         return task
 
     def _on_sign_out_succeeded(self, kept: Any) -> None:
-        self.problem = None
+        if self.problem is not None and not self.problem.sign_in_needed:
+            self.problem = None
         if self.monitor is not None:
             self.monitor.set_server(None)
         self.signed_out.emit(int(kept))

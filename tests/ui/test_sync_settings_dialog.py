@@ -8,6 +8,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from fieldrep.server import admin
 from fieldrep.services.context import Context
 from fieldrep.store import local_meta
 from fieldrep.sync.protocol import LoginResponse
@@ -190,3 +191,33 @@ def test_sign_out_keeps_the_outbox_and_signing_in_again_sends_it(
     assert stored["notes"] == "written before signing out"
     assert server_row(live.storage, "accounts", new) is not None
     assert sync(qtbot, controller).ok
+
+
+def test_a_revoked_token_signs_the_laptop_out_and_keeps_its_changes(
+    qtbot: QtBot,
+    ctx: Context,
+    runner: TaskRunner,
+    live: Live,
+    window_with_sync: Callable[[SyncController], MainWindow],
+) -> None:
+    controller = make_controller(qtbot, ctx, runner)
+    window = window_with_sync(controller)
+    dialog = _open(window)
+    _fill(qtbot, dialog, live.url, "rep1", PASSWORD)
+    with qtbot.waitSignal(controller.sync_finished, timeout=30_000):
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    ctx.writer.insert("accounts", {"name": "Offline lead", "territory_id": live.org.t1})
+    admin.disable_user(live.storage, "rep1")  # the administrator revokes rep1's devices
+
+    with qtbot.waitSignal(controller.signed_out, timeout=30_000) as out:
+        outcome = sync(qtbot, controller)
+    assert outcome.problem is not None
+    assert outcome.problem.headline == "You are signed out of the sync server"
+    assert out.args == [1]
+    assert ctx.writer.pending_count() == 1
+    assert not local_meta.get(ctx.db.conn, "device_token")
+    window.refresh_status()
+    assert window.status.sync_text == "Sync failed: You are signed out of the sync server"
+    assert "sign in again" in window.status.sync.toolTip()
+    assert window.status.sync_button.text() == "Sign in…"
+    assert dialog.form.isVisible()
