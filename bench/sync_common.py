@@ -3,8 +3,11 @@ SQLite or PostgreSQL storage, seeded with accounts, plus an admin who can sign i
 
 from __future__ import annotations
 
+import os
 import random
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -49,6 +52,34 @@ class BenchServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join()
+        self.sock.close()
+
+
+class ServeProcess:
+    """``fieldrep serve`` in its own process, as deployed: the server does not share a GIL with the
+    simulated laptops. The bench binds the socket and hands it over, so no readiness polling."""
+
+    def __init__(self, db_url: str) -> None:
+        root = Path(__file__).resolve().parents[1]
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        fd = self.sock.fileno()
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fieldrep", "serve", "--db", db_url, "--fd", str(fd)],
+            pass_fds=(fd,),
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
         self.sock.close()
 
 

@@ -1,7 +1,8 @@
 """200 simulated laptops syncing at once against one server on loopback, on SQLite and PostgreSQL.
 
-Each laptop is a real FieldRep database and engine in its own thread, signed in as a rep with its own
-territory of 20 accounts; it makes 2 edits and syncs, ROUNDS times. Reported per storage: syncs per
+The server runs as deployed, ``fieldrep serve`` in its own process. Each laptop is a real FieldRep
+database and engine in its own thread of this process, signed in as a rep with its own territory of
+20 accounts; it makes 2 edits and syncs, ROUNDS times. Reported per storage: syncs per
 second, p50/p99 latency of one sync, errors. Baseline: the same number of requests to /v1/health
 (the HTTP stack alone). Target: zero errors.
 
@@ -24,7 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sync_common import PASSWORD, BenchServer, open_storage
+from sync_common import PASSWORD, ServeProcess, open_storage
 
 from fieldrep.server import admin, auth
 from fieldrep.services.context import Context
@@ -58,7 +59,7 @@ def run(kind: str, clients: int, folder: Path) -> dict[str, object]:
             for k in range(20)
         ],
     )
-    server = BenchServer(storage)
+    server = ServeProcess(storage.url)
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()

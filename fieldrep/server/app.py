@@ -217,21 +217,22 @@ def create_app(storage: Storage, *, login_limit: int = 5, login_window: float = 
         limiter.succeeded(keys[0])
         token = auth.new_token()
         with storage.write() as tx:
-            tx.next_versions(0)  # serialise with pushes of this device
-            old = tx.one("SELECT last_seq FROM devices WHERE device_id = ?", (req.device_id,))
+            # The device row, created signed out if new, then locked: serialised with its pushes.
+            tx.execute(
+                "INSERT INTO devices (device_id, user_id, token_hash, last_seq, created_at)"
+                " VALUES (?, ?, NULL, 0, ?) ON CONFLICT (device_id) DO NOTHING",
+                (req.device_id, user_id, utc_now()),
+            )
+            old = tx.one(
+                f"SELECT last_seq FROM devices WHERE device_id = ?{tx.for_update}",
+                (req.device_id,),
+            )
             last_seq = max(int(old[0]) if old else 0, req.base_seq)
-            if old:
-                tx.execute(
-                    "UPDATE devices SET user_id = ?, token_hash = ?, last_seq = ?,"
-                    " revoked_at = NULL, last_seen_at = ? WHERE device_id = ?",
-                    (user_id, auth.token_hash(token), last_seq, utc_now(), req.device_id),
-                )
-            else:
-                tx.execute(
-                    "INSERT INTO devices (device_id, user_id, token_hash, last_seq,"
-                    " created_at) VALUES (?, ?, ?, ?, ?)",
-                    (req.device_id, user_id, auth.token_hash(token), last_seq, utc_now()),
-                )
+            tx.execute(
+                "UPDATE devices SET user_id = ?, token_hash = ?, last_seq = ?,"
+                " revoked_at = NULL, last_seen_at = ? WHERE device_id = ?",
+                (user_id, auth.token_hash(token), last_seq, utc_now(), req.device_id),
+            )
         return LoginResponse(
             token=token, user_id=user_id, username=req.user, role=role, last_seq=last_seq
         )

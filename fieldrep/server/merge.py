@@ -45,7 +45,8 @@ def dump_clocks(clocks: dict[str, str]) -> str:
 def load_row(
     tx: Tx, tbl: str, row_id: str
 ) -> tuple[dict[str, Any], dict[str, str], bool, int, dict[str, int]] | None:
-    """(values, clocks, deleted, version, field versions) of a stored row, or None.
+    """(values, clocks, deleted, version, field versions) of a stored row, or None; locks the row
+    until the end of the (writing) transaction on PostgreSQL.
 
     Field versions say at which change number each field last changed; fields missing there last
     changed when the row was inserted (``BASE_VERSION``), and for rows older than this bookkeeping
@@ -53,7 +54,7 @@ def load_row(
     fields = table(tbl).fields
     row = tx.one(
         f"SELECT {', '.join(fields)}, _clocks, _deleted, _version, _fversions FROM {tbl}"
-        " WHERE id = ?",
+        f" WHERE id = ?{tx.for_update}",
         (row_id,),
     )
     if row is None:
@@ -162,6 +163,11 @@ def _record_moves(
             )
 
 
+def _visible(tx: Tx, viewer: Viewer, tbl: str, row_id: str) -> bool:
+    """Whether an existing row is in the viewer's scope (no query for an admin: everything is)."""
+    return viewer.is_admin or scope.visible(tx, viewer, tbl, row_id)
+
+
 def apply_mutation(
     tx: Tx, viewer: Viewer, device_id: str, m: Mutation, now: str, seen_through: int = 0
 ) -> Outcome:
@@ -175,7 +181,7 @@ def apply_mutation(
         current is not None
         and not current[2]
         and not public
-        and not scope.visible(tx, viewer, m.tbl, m.row_id)
+        and not _visible(tx, viewer, m.tbl, m.row_id)
     ):
         raise Refused(f"this {m.tbl} row is outside your territories")
     if m.op == "delete":
@@ -230,7 +236,7 @@ def apply_mutation(
         if public:
             scope.check_public_write(viewer, m.tbl, m.row_id, None, values, values)
         write_row(tx, m.tbl, m.row_id, values, dict(m.clocks), tx.next_versions(1), insert=True)
-        if not public and not scope.visible(tx, viewer, m.tbl, m.row_id):
+        if not public and not _visible(tx, viewer, m.tbl, m.row_id):
             raise Refused(f"this {m.tbl} row would be outside your territories")
         return Outcome(changed=True)
 
@@ -293,7 +299,10 @@ def apply_mutation(
     version = tx.next_versions(1)
     fversions.update(dict.fromkeys(changed, version))
     write_row(tx, m.tbl, m.row_id, after, clocks, version, insert=False, field_versions=fversions)
-    if not public and not scope.visible(tx, viewer, m.tbl, m.row_id):
+    # Visibility depends on the row's scope columns (and its parent, untouched here): when none
+    # changed, the row is as visible as it was a moment ago.
+    moved = public or any(before.get(c) != after.get(c) for c in scope.RULES[m.tbl].columns)
+    if moved and not public and not _visible(tx, viewer, m.tbl, m.row_id):
         raise Refused(f"you cannot move this {m.tbl} row out of your territories")
     outcome.changed = True
     return outcome

@@ -43,6 +43,20 @@ def _page_rows(
     )
 
 
+def _changed_tables(tx: Tx, lo: int, hi: int) -> list[str]:
+    """Tables with any row in ``(lo, hi]``, found in one statement: an incremental pull then asks
+    only those tables for rows instead of every table (one round trip each on PostgreSQL)."""
+    names = list(synced_tables())
+    if lo == 0:
+        return names
+    sql = " UNION ALL ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name} WHERE _version > ? AND _version <= ?)"
+        for name in names
+    )
+    found = {r[0] for r in tx.all(sql, [lo, hi] * len(names))}
+    return [name for name in names if name in found]
+
+
 def pull(storage: Storage, user_id: str, req: PullRequest) -> dict[str, Any]:
     with storage.read() as tx:
         viewer = scope.load_viewer(tx, user_id)
@@ -79,7 +93,7 @@ def pull(storage: Storage, user_id: str, req: PullRequest) -> dict[str, Any]:
             }
             return answer
         candidates: list[tuple[int, str, tuple[Any, ...]]] = []
-        for tbl in synced_tables():
+        for tbl in _changed_tables(tx, req.cursor, high):
             for row in _page_rows(
                 tx, viewer, tbl, req.cursor, high, req.limit + 1, with_deleted=req.cursor > 0
             ):

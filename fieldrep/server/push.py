@@ -15,9 +15,9 @@ import time
 
 from fieldrep.server import scope
 from fieldrep.server.admin import note_clock
-from fieldrep.server.merge import apply_mutation
+from fieldrep.server.merge import Outcome, apply_mutation
 from fieldrep.server.scope import Refused, Viewer
-from fieldrep.server.storage import INTEGRITY_ERRORS, Storage, Tx
+from fieldrep.server.storage import INTEGRITY_ERRORS, TRANSIENT_ERRORS, Storage, Tx
 from fieldrep.server.validate import BadRequest, check_structure, clock_too_far_ahead
 from fieldrep.store.writer import utc_now
 from fieldrep.sync.protocol import Conflict, Mutation, PushRequest, PushResponse, Rejection
@@ -36,12 +36,13 @@ def _last_seq(tx: Tx, device_id: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _seen_through(tx: Tx, device_id: str, cursor: int) -> int:
-    row = tx.one("SELECT pulled_through FROM devices WHERE device_id = ?", (device_id,))
-    known = int(row[0]) if row else 0
-    if cursor > known:
-        tx.execute("UPDATE devices SET pulled_through = ? WHERE device_id = ?", (cursor, device_id))
-    return max(known, cursor)
+def _lock_device(tx: Tx, device_id: str) -> tuple[int, int]:
+    """(last_seq, pulled_through) of the device, its row locked: one push of a device at a time."""
+    row = tx.one(
+        f"SELECT last_seq, pulled_through FROM devices WHERE device_id = ?{tx.for_update}",
+        (device_id,),
+    )
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def _gap(last: int, seq: int) -> PushError:
@@ -78,44 +79,36 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
         if m.seq <= last:
             skipped += 1
             continue
-        try:
-            with storage.write() as tx:
-                tx.next_versions(0)  # take the writers' lock before reading last_seq
-                last = _last_seq(tx, req.device_id)
-                if m.seq <= last:
+        for attempt in range(3):
+            try:
+                outcome = _apply_one(storage, viewer, req, m, now_ms)
+                if outcome is None:
                     skipped += 1
+                else:
+                    applied += 1
+                    conflicts += outcome.conflicts
+                    if m.tbl in scope.PUBLIC:
+                        viewer = _reload(storage, user_id)
+                break
+            except Refused as exc:
+                _reject(storage, req.device_id, m, str(exc), rejected)
+                break
+            except TRANSIENT_ERRORS as exc:
+                # A deadlock between row locks (say, a parent moving while its child is edited):
+                # PostgreSQL rolled this mutation back; running it again is the remedy.
+                log.info("mutation %s of %s retried after %s", m.seq, req.device_id, exc)
+                if attempt == 2:
+                    raise
+            except INTEGRITY_ERRORS as exc:
+                # Two first writes of one row at once: the second, run again, merges into it.
+                if attempt == 0:
                     continue
-                if m.seq != last + 1:
-                    raise _gap(last, m.seq)
-                if any(clock_too_far_ahead(c, now_ms) for c in m.clocks.values()):
-                    raise Refused(
-                        "this laptop's clock is more than a day ahead; correct its date and time"
-                    )
-                outcome = apply_mutation(
-                    tx,
-                    viewer,
-                    req.device_id,
-                    m,
-                    utc_now(),
-                    _seen_through(tx, req.device_id, req.cursor),
-                )
-                note_clock(tx, max(m.clocks.values()))
-                tx.execute(
-                    "UPDATE devices SET last_seq = ?, last_seen_at = ? WHERE device_id = ?",
-                    (m.seq, utc_now(), req.device_id),
-                )
-            applied += 1
-            conflicts += outcome.conflicts
-            if m.tbl in scope.PUBLIC:
-                viewer = _reload(storage, user_id)
-        except Refused as exc:
-            _reject(storage, req.device_id, m, str(exc), rejected)
-        except INTEGRITY_ERRORS as exc:
-            log.info("mutation %s of %s refused by the database: %s", m.seq, req.device_id, exc)
-            reason = f"{m.tbl}: the change breaks a uniqueness rule"
-            if m.tbl == "users" and "username" in m.fields:
-                reason = f"users: the user name {m.fields['username']!r} is already taken"
-            _reject(storage, req.device_id, m, reason, rejected)
+                log.info("mutation %s of %s refused by the database: %s", m.seq, req.device_id, exc)
+                reason = f"{m.tbl}: the change breaks a uniqueness rule"
+                if m.tbl == "users" and "username" in m.fields:
+                    reason = f"users: the user name {m.fields['username']!r} is already taken"
+                _reject(storage, req.device_id, m, reason, rejected)
+                break
         last = max(last, m.seq)
     with storage.read() as tx:
         last = _last_seq(tx, req.device_id)
@@ -130,6 +123,33 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
     )
 
 
+def _apply_one(
+    storage: Storage, viewer: Viewer, req: PushRequest, m: Mutation, now_ms: int
+) -> Outcome | None:
+    """Apply one mutation in its own transaction; None when it was already applied."""
+    with storage.write() as tx:
+        last, pulled = _lock_device(tx, req.device_id)
+        if m.seq <= last:
+            return None
+        if m.seq != last + 1:
+            raise _gap(last, m.seq)
+        if any(clock_too_far_ahead(c, now_ms) for c in m.clocks.values()):
+            raise Refused("this laptop's clock is more than a day ahead; correct its date and time")
+        if req.cursor > pulled:
+            tx.execute(
+                "UPDATE devices SET pulled_through = ? WHERE device_id = ?",
+                (req.cursor, req.device_id),
+            )
+        outcome = apply_mutation(tx, viewer, req.device_id, m, utc_now(), max(pulled, req.cursor))
+        if outcome.changed:
+            note_clock(tx, max(m.clocks.values()))
+        tx.execute(
+            "UPDATE devices SET last_seq = ?, last_seen_at = ? WHERE device_id = ?",
+            (m.seq, utc_now(), req.device_id),
+        )
+    return outcome
+
+
 def _reload(storage: Storage, user_id: str) -> Viewer:
     with storage.read() as tx:
         return scope.load_viewer(tx, user_id)
@@ -139,8 +159,7 @@ def _reject(
     storage: Storage, device_id: str, m: Mutation, reason: str, rejected: list[Rejection]
 ) -> None:
     with storage.write() as tx:
-        tx.next_versions(0)
-        last = _last_seq(tx, device_id)
+        last, _ = _lock_device(tx, device_id)
         if m.seq != last + 1:
             return  # another request for the same device got there first
         tx.execute(

@@ -14,8 +14,10 @@ is held until COMMIT, so writers allocate versions one after another and each co
 a transaction visible before it releases its locks) before the next can allocate. Committed versions
 therefore always form a prefix: a pull that reads ``server_state.version`` in its snapshot (REPEATABLE
 READ) sees every row up to that number and none above it, so the cursor can never skip a late commit.
-The price is that writes are serialised, which SQLite does anyway; each push mutation is a short
-transaction, so the lock is held for milliseconds. (The alternative, ``pg_snapshot_xmin`` filtering,
+The price is that writes are serialised, which SQLite does anyway. To keep that window short on
+PostgreSQL a push mutation first locks only its device row and its own row (``FOR UPDATE``), reads
+and checks everything, and allocates its version just before writing, so the global lock covers
+a few statements and the COMMIT. (The alternative, ``pg_snapshot_xmin`` filtering,
 lets writers run in parallel but makes every pull reason about in-flight transactions.)
 """
 
@@ -35,8 +37,14 @@ try:
     import psycopg
 
     INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
+    # Errors after which running the same transaction again is the documented remedy.
+    TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+        psycopg.errors.DeadlockDetected,
+        psycopg.errors.SerializationFailure,
+    )
 except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite works without it
     INTEGRITY_ERRORS = (sqlite3.IntegrityError,)
+    TRANSIENT_ERRORS = ()
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +138,11 @@ class Tx:
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self.execute(sql, params).fetchall())
+
+    @property
+    def for_update(self) -> str:
+        """`` FOR UPDATE`` on PostgreSQL (row locks); SQLite's writers are serialised anyway."""
+        return " FOR UPDATE" if self.dialect == "postgres" else ""
 
     def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, Any]:
         """``column IN values`` as SQL plus its single bound parameter."""
