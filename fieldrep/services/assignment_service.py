@@ -185,6 +185,8 @@ def assign_all(
     routers = _Routers(ctx, policy)
     new_ids = [engine.territory_id(int(x)) for x in result.territory]
     for i, r in enumerate(rows):
+        if progress and i % 5000 == 0:
+            progress(i, len(rows), "Building the diff")
         if locked[i]:
             continue
         to_t = new_ids[i]
@@ -208,8 +210,6 @@ def assign_all(
                 reason,
             )
         )
-        if progress and i % 5000 == 0:
-            progress(i, len(rows), "Building the diff")
     if not dry_run:
         apply(ctx, diff, progress)
     return diff

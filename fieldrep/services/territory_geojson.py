@@ -120,12 +120,17 @@ def read_file(path: str | Path) -> dict[str, Any]:
 
 
 def as_collection(data: Any, source: str = "the file") -> dict[str, Any]:
+    if isinstance(data, dict) and data.get("type") in ("Polygon", "MultiPolygon"):
+        data = {"type": "Feature", "properties": {}, "geometry": data}
     if isinstance(data, dict) and data.get("type") == "Feature":
         data = {"type": "FeatureCollection", "features": [data]}
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
-        found = data.get("type") if isinstance(data, dict) else type(data).__name__
+        if isinstance(data, dict):
+            found = f"type {data['type']!r}" if "type" in data else 'a JSON object without "type"'
+        else:
+            found = f"a JSON {type(data).__name__}"
         raise NotGeoJSONError(
-            f"{source} is not GeoJSON: expected a FeatureCollection, found {found!r}"
+            f"{source} is not GeoJSON: expected a FeatureCollection, found {found}"
         )
     if not isinstance(data.get("features"), list):
         raise NotGeoJSONError(f"{source} is not GeoJSON: 'features' is not a list")

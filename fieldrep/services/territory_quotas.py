@@ -36,7 +36,7 @@ class QuotaLine:
 class QuotaEdit:
     kind: str
     key: str
-    target: float | None
+    target: float | str | None  # text as typed ("12,000") is parsed and checked
 
 
 def periods_around(kind: str, on: date, back: int = 6, ahead: int = 3) -> list[Period]:

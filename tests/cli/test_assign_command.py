@@ -99,7 +99,7 @@ def test_bad_files_fail_cleanly(
     assert code == 1
     assert err.strip() == (
         "fieldrep: error: nothing imported: bad.geojson is not GeoJSON: "
-        "expected a FeatureCollection, found 'list'"
+        "expected a FeatureCollection, found a JSON list"
     )
     code, _, err = run(
         capsys, "import", "territories", str(tmp_path / "missing.geojson"), "--db", str(seeded)

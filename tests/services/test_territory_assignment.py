@@ -130,3 +130,36 @@ def test_accounts_service_assigns_new_and_edited_accounts_on_save(
     accounts.update(new, {"territory_id": org["ne"], "lat": 43.0, "lon": -71.0})
     row = ctx.db.execute("SELECT territory_id FROM accounts WHERE id = ?", [new]).fetchone()
     assert row[0] == org["ne"]
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_cancelled_apply_leaves_nothing_half_applied(ctx: Context, org: dict[str, str]) -> None:
+    for i in range(5):
+        account(ctx, f"Z{i}", postal_code="02139")
+    diff = assign.assign_all(ctx, dry_run=True)
+    seen: list[tuple[int, int]] = []
+
+    def stop(done: int, total: int, _text: str) -> None:
+        seen.append((done, total))
+        if done == 0:  # the first report comes after the first account was already updated
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        assign.apply(ctx, diff, stop)
+    assert seen == [(0, 5)]
+    assert (
+        ctx.db.execute("SELECT count(*) FROM accounts WHERE territory_id IS NOT NULL").fetchone()[0]
+        == 0
+    )
+    assert ctx.db.execute("SELECT count(*) FROM assignment_history").fetchone()[0] == 0
+
+
+def test_diff_reports_progress_over_all_accounts(ctx: Context, org: dict[str, str]) -> None:
+    for i in range(3):
+        account(ctx, f"Z{i}", postal_code="99999")  # none of them moves
+    reports: list[tuple[int, int, str]] = []
+    assign.assign_all(ctx, dry_run=True, progress=lambda d, t, s: reports.append((d, t, s)))
+    assert (0, 3, "Building the diff") in reports

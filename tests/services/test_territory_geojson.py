@@ -68,7 +68,12 @@ def test_not_geojson_files_are_named(tmp_path: Path, ctx: Context) -> None:
     with pytest.raises(gj.NotGeoJSONError, match=r"bad\.geojson is not GeoJSON: invalid JSON"):
         gj.import_file(ctx, bad)
     bad.write_text(json.dumps({"type": "Point", "coordinates": [1, 2]}))
-    with pytest.raises(gj.NotGeoJSONError, match="expected a FeatureCollection, found 'Point'"):
+    with pytest.raises(
+        gj.NotGeoJSONError, match="expected a FeatureCollection, found type 'Point'"
+    ):
+        gj.import_file(ctx, bad)
+    bad.write_text(json.dumps({"hello": "world"}))
+    with pytest.raises(gj.NotGeoJSONError, match='found a JSON object without "type"'):
         gj.import_file(ctx, bad)
     binary = tmp_path / "x.geojson"
     binary.write_bytes(b"\xff\xfe\x00\x01")

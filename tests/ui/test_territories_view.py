@@ -1,8 +1,11 @@
-"""The Territories page, offscreen: definitions, members, reassignment diff, KPIs, balancing."""
+"""The Territories page, offscreen: definitions, members, accounts and reasons, reassignment, KPIs,
+quotas, balancing. Real widgets, a real database on disk, the real task runner."""
 
 from __future__ import annotations
 
 import json
+import threading
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from fieldrep.services import territories as svc
 from fieldrep.services.context import Context
-from fieldrep.ui.tasks import TaskRunner
+from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
 from fieldrep.ui.views.territories_view import TerritoriesView
 
 
@@ -24,7 +27,10 @@ def view(ctx: Context, runner: TaskRunner, qtbot: QtBot) -> TerritoriesView:
     boss = ctx.writer.insert("users", {"username": "mia", "display_name": "Mia", "role": "manager"})
     ctx.writer.insert("users", {"username": "ann", "display_name": "Ann"})
     ctx.set_user(boss)
-    svc.create_territory(ctx, "West", geometry=square(-80, 40, -79, 41), owner_id=boss)
+    region = svc.create_territory(ctx, "Pennsylvania", kind="region", priority=1000)
+    svc.create_territory(
+        ctx, "West", geometry=square(-80, 40, -79, 41), owner_id=boss, parent_id=region
+    )
     svc.create_territory(ctx, "East", geometry=square(-79, 40, -78, 41), priority=50)
     rng = np.random.default_rng(4)
     ctx.writer.insert_many(
@@ -41,131 +47,207 @@ def view(ctx: Context, runner: TaskRunner, qtbot: QtBot) -> TerritoriesView:
     )
     widget = TerritoriesView(ctx, runner)
     qtbot.addWidget(widget)
-    widget.resize(1400, 900)
+    widget.resize(1440, 900)
     return widget
 
 
-def names(view: TerritoriesView) -> list[str]:
-    return [r["name"] for r in view.territory_model.rows]
+def cell(model: object, row: int, col: int) -> str:
+    return model.data(model.index(row, col))  # type: ignore[attr-defined,no-any-return]
 
 
-def test_definitions_precedence_and_members(view: TerritoriesView) -> None:
-    assert names(view) == ["East", "West"]  # priority 50 wins over 100
-    view.select("West")
-    view.move_selected(-1)
-    assert names(view) == ["West", "East"]
-    assert view.selected_id() == view.territory_model.rows[0]["id"]
-    view.member_user.setCurrentText("Ann")
-    view.member_weight.setValue(2.5)
-    view.set_member()
-    members = {m["username"]: m for m in view.member_model.rows}
-    assert members["ann"]["routing_weight"] == 2.5
-    assert view.territory_model.data(view.territory_model.index(0, 3)) == "polygon"
+def test_definitions_precedence_hierarchy_detail_and_members(view: TerritoriesView) -> None:
+    d = view.definitions
+    assert d.names() == ["East", "West", "Pennsylvania"]  # priority 50 wins over 100
+    assert [cell(d.model, i, 0) for i in range(3)] == ["1", "2", ""]  # precedence rank
+    assert cell(d.model, 1, 3) == "Pennsylvania › West"  # hierarchy path
+    d.select("West")
+    assert "Priority 100 (#2 in precedence)" in d.detail.text()
+    assert "Polygon: 1 part(s)" in d.detail.text()
+    d.move_selected(-1)
+    assert d.names()[:2] == ["West", "East"]
+    assert d.selected_id() == d.model.rows[0]["id"]
+    assert "Precedence changed" in d.message.text()
+    d.member_user.setCurrentText("Ann")
+    d.member_weight.setValue(2.5)
+    d.member_capacity.setValue(40)
+    d.set_member()
+    members = {m["username"]: m for m in d.member_model.rows}
+    assert (members["ann"]["routing_weight"], members["ann"]["capacity"]) == (2.5, 40)
+    d.select("Pennsylvania")
+    assert "Contains: West" in d.detail.text()
+    d.select("East")
+    d.toggle_archive()
+    assert "(archived)" in cell(d.model, d.names().index("East"), 1)
+    d.show_archived.setChecked(False)
+    assert "East" not in d.names()
 
 
-def test_edit_dialog_shows_errors_and_saves(view: TerritoriesView, qtbot: QtBot) -> None:
-    dialog = view.new_territory()
-    qtbot.addWidget(dialog)
-    dialog.name.setText("Metro")
-    dialog.postal_codes.setPlainText("02139\n2140")
-    dialog.rules.setPlainText("{oops")
-    dialog.save()
-    assert dialog.isVisible()
-    assert "not valid JSON" in dialog.error.text()
-    dialog.rules.setPlainText('[{"size": ["1000+"]}]')
-    dialog.regions.setText("US-MA, US-NH")
-    dialog.save()
-    assert not dialog.isVisible()
-    assert "Metro" in names(view)
-    row = next(r for r in view.territory_model.rows if r["name"] == "Metro")
-    assert (row["postal_code_count"], row["region_count"], row["rule_count"]) == (2, 2, 1)
-    view.select("Metro")
-    edit = view.edit_selected()
-    assert edit is not None
-    qtbot.addWidget(edit)
-    assert edit.postal_codes.toPlainText() == "02139\n02140"
-    edit.priority.setValue(50)
-    edit.postal_codes.setPlainText("")
-    edit.regions.setText("")
-    edit.rules.setPlainText("")
-    edit.set_geometry_from_file(
-        write_geojson(Path(edit.ctx.path).parent, square(-79.5, 40, -78.5, 41))
-    )
-    edit.save()
-    assert "same priority 50 and their polygons overlap" in edit.error.text()
-    edit.reject()
-
-
-def write_geojson(folder: Path, geometry: dict[str, object]) -> Path:
-    path = folder / "shape.geojson"
-    path.write_text(
-        json.dumps(
-            {
-                "type": "FeatureCollection",
-                "features": [
-                    {"type": "Feature", "properties": {"name": "x"}, "geometry": geometry}
-                ],
-            }
-        )
-    )
-    return path
-
-
-def test_import_export_messages(view: TerritoriesView, tmp_path: Path) -> None:
+def test_import_in_background_refuses_bad_files_and_exports(
+    view: TerritoriesView, qtbot: QtBot, tmp_path: Path
+) -> None:
+    d = view.definitions
     bad = tmp_path / "bad.geojson"
     bad.write_text("nope")
-    assert not view.import_file(bad)
-    assert "bad.geojson is not GeoJSON" in view.definition_message.text()
+    with qtbot.waitSignal(d.import_finished, timeout=20_000) as blocker:
+        d.import_file(bad)
+    assert blocker.args == [False]
+    assert "Nothing imported: bad.geojson is not GeoJSON" in d.message.text()
+    kml = tmp_path / "metro.kml"
+    kml.write_text(
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>Metro</name>'
+        "<Polygon><outerBoundaryIs><LinearRing><coordinates>-75,39 -74,39 -74,39.5 -75,39.5 -75,39"
+        "</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>"
+    )
+    with qtbot.waitSignal(d.import_finished, timeout=20_000) as blocker:
+        d.import_file(kml)
+    assert blocker.args == [True]
+    assert "Imported metro.kml: 1 created" in d.message.text()
+    assert "Metro" in d.names()
     out = tmp_path / "out.geojson"
-    assert view.export_file(out)
-    assert len(json.loads(out.read_text())["features"]) == 2
+    assert d.export_file(out)
+    assert len(json.loads(out.read_text())["features"]) == 4
 
 
-def test_reassignment_diff_approved_in_background(
+def test_accounts_tab_shows_territory_and_reason(
     view: TerritoriesView, qtbot: QtBot, ctx: Context
 ) -> None:
-    with qtbot.waitSignal(view.diff_ready, timeout=20_000):
-        view.compute_diff()
-    assert view.diff_model.rowCount() == 120
-    assert view.approve_button.isEnabled()
-    why = view.diff_model.data(view.diff_model.index(0, 3))
-    assert "lies inside" in why
-    with qtbot.waitSignal(view.diff_applied, timeout=20_000) as blocker:
-        view.approve_diff()
+    with qtbot.waitSignal(view.reassign.diff_ready, timeout=20_000):
+        view.reassign.compute_diff()
+    with qtbot.waitSignal(view.reassign.diff_applied, timeout=20_000):
+        view.reassign.approve_diff()
+    view.explain.search.setText("A17")
+    assert [r["name"] for r in view.explain.model.rows] == ["A17"]
+    text = view.explain.reason.text()
+    assert "is in <b>West</b>" in text
+    assert "lies inside West&#x27;s boundary (priority 100)" in text
+    assert view.explain.history_model.rowCount() == 1
+    assert cell(view.explain.history_model, 0, 4) == "Mia"  # who
+    # Definitions change: the panel says where the engine would now put the account.
+    east = next(r["id"] for r in view.definitions.model.rows if r["name"] == "East")
+    svc.update_territory(ctx, east, geometry=square(-80, 40, -78, 41), priority=10)
+    view.explain.find("A17")
+    assert "it would move to East" in view.explain.reason.text()
+
+
+def test_reassignment_diff_by_flow_then_approved(
+    view: TerritoriesView, qtbot: QtBot, ctx: Context
+) -> None:
+    r = view.reassign
+    with qtbot.waitSignal(r.diff_ready, timeout=20_000):
+        r.compute_diff()
+    assert r.moves_model.rowCount() == 120
+    assert [(f[0], f[1], f[2]) for f in r.flow_model.rows] == [
+        ("(none)", "West", 90),
+        ("(none)", "East", 30),
+    ]
+    r.flow_table.selectRow(1)
+    assert r.moves_model.rowCount() == 30
+    assert "lies inside East" in cell(r.moves_model, 0, 3)
+    assert r.approve_button.isEnabled()
+    with qtbot.waitSignal(r.diff_applied, timeout=20_000) as blocker:
+        r.approve_diff()
     assert blocker.args == [120]
-    assert (
-        ctx.db.execute("SELECT count(*) FROM accounts WHERE territory_id IS NULL").fetchone()[0]
-        == 0
-    )
+    count = ctx.db.execute("SELECT count(*) FROM accounts WHERE territory_id IS NULL")
+    assert count.fetchone()[0] == 0
     assert ctx.db.execute("SELECT count(*) FROM assignment_history").fetchone()[0] == 120
-    rows = {r["name"]: r["accounts"] for r in view.territory_model.rows}
-    assert rows == {"West": 90, "East": 30}
+    rows = {r["name"]: r["accounts"] for r in view.definitions.model.rows}
+    assert (rows["West"], rows["East"]) == (90, 30)
 
 
-def test_kpis_follow_filters(view: TerritoriesView) -> None:
-    view.kpi_by.setCurrentIndex(0)
-    assert [r.name for r in view.kpi_model.rows] == ["East", "West", "Total"]
-    assert len(view.attainment_chart.figure.axes[0].patches) == 2
-    view.kpi_by.setCurrentIndex(1)  # per rep: Ann is the only rep
-    assert [r.name for r in view.kpi_model.rows] == ["Ann", "Total"]
-    view.kpi_period.setCurrentText("year")
-    assert view.kpi_period_label.text().isdigit()
+def test_cancelled_apply_changes_nothing(
+    view: TerritoriesView, qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
+    r = view.reassign
+    with qtbot.waitSignal(r.diff_ready, timeout=20_000):
+        r.compute_diff()
+    gate = threading.Event()
+
+    def hold(_db: Path, _progress: Progress) -> None:
+        gate.wait()
+
+    runner.run(hold, kind=TaskKind.WRITE, label="earlier write")  # the write lane is busy
+    try:
+        task = r.approve_diff()
+        assert task is not None
+        assert not r.progress.isHidden()
+        assert r.progress.cancel_button.isEnabled()
+        with qtbot.waitSignal(r.apply_cancelled, timeout=20_000):
+            r.progress.cancel_button.click()
+            gate.set()
+    finally:
+        gate.set()
+    assert "nothing was applied" in r.summary.text()
+    assert ctx.db.execute("SELECT count(*) FROM assignment_history").fetchone()[0] == 0
+    assert r.approve_button.isEnabled()
 
 
-def test_balancing_proposal_accept(view: TerritoriesView, qtbot: QtBot, ctx: Context) -> None:
-    with qtbot.waitSignal(view.diff_ready, timeout=20_000):
-        view.compute_diff()
-    with qtbot.waitSignal(view.diff_applied, timeout=20_000):
-        view.approve_diff()
-    view.balance_measure.setCurrentIndex(1)  # accounts
-    with qtbot.waitSignal(view.proposal_ready, timeout=30_000) as blocker:
-        view.propose()
+def test_kpis_follow_filters_and_quotas_are_editable(view: TerritoriesView, qtbot: QtBot) -> None:
+    k = view.kpis
+    k.by.setCurrentIndex(0)
+    assert [r.name for r in k.model.rows] == ["East", "West", "Total"]
+    assert len(k.attainment_chart.figure.axes[0].patches) == 2
+    dialog = k.open_quotas()
+    qtbot.addWidget(dialog)
+    dialog.set_target("West", "-3")
+    dialog.save()
+    assert "Nothing saved: quota for West" in dialog.error.text()
+    dialog.set_target("West", "50,000")
+    dialog.set_target("Ann", "20000")
+    with qtbot.waitSignal(dialog.saved) as blocker:
+        dialog.save()
+    assert blocker.args == [2]
+    west = next(r for r in k.model.rows if r.name == "West")
+    assert west.quota == 50_000
+    assert cell(k.model, [r.name for r in k.model.rows].index("West"), 4) == "50,000"
+    k.by.setCurrentIndex(1)  # per rep: Ann is the only rep
+    assert [r.name for r in k.model.rows] == ["Ann", "Total"]
+    assert k.model.rows[0].quota == 20_000
+    k.period_kind.setCurrentText("year")
+    assert k.period.currentText() == str(date.today().year)
+    assert k.model.rows[0].quota == 20_000  # finer quotas inside the year add up
+    k.period_kind.setCurrentText("month")
+    k.period.setCurrentIndex(0)  # seven months back: no quota then
+    assert k.model.rows[0].quota is None
+    assert "Coverage" in k.coverage_chart.figure.axes[0].get_title()
+
+
+def test_balancing_proposal_shown_as_diff_then_accepted(
+    view: TerritoriesView, qtbot: QtBot, ctx: Context
+) -> None:
+    with qtbot.waitSignal(view.reassign.diff_applied, timeout=30_000):
+        with qtbot.waitSignal(view.reassign.diff_ready, timeout=20_000):
+            view.reassign.compute_diff()
+        view.reassign.approve_diff()
+    b = view.balancing
+    b.measure.setCurrentIndex(1)  # accounts
+    with qtbot.waitSignal(b.proposal_ready, timeout=30_000) as blocker:
+        b.propose()
     proposal = blocker.args[0]
     assert proposal.ratio_before == pytest.approx(3.0)
     assert proposal.ratio_after <= 1.1
-    assert "3.00 now" in view.balance_summary.text()
-    assert len(view.balance_chart.figure.axes[0].patches) == 4
-    with qtbot.waitSignal(view.proposal_accepted, timeout=20_000):
-        view.accept_proposal()
-    counts = {r["name"]: r["accounts"] for r in view.territory_model.rows}
+    assert "3.00 now →" in b.quality.text()
+    assert f"({proposal.share_moved:.1%})" in b.quality.text()
+    assert b.moves_model.rowCount() == len(proposal.moves) > 0
+    assert len(b.chart.figure.axes[0].patches) == 4
+    with qtbot.waitSignal(b.proposal_accepted, timeout=20_000):
+        b.accept_proposal()
+    counts = {r["name"]: r["accounts"] for r in view.definitions.model.rows}
     assert abs(counts["West"] - counts["East"]) <= 6
+
+
+def test_balancing_rejected_changes_nothing(
+    view: TerritoriesView, qtbot: QtBot, ctx: Context
+) -> None:
+    with qtbot.waitSignal(view.reassign.diff_applied, timeout=30_000):
+        with qtbot.waitSignal(view.reassign.diff_ready, timeout=20_000):
+            view.reassign.compute_diff()
+        view.reassign.approve_diff()
+    b = view.balancing
+    b.measure.setCurrentIndex(1)
+    with qtbot.waitSignal(b.proposal_ready, timeout=30_000):
+        b.propose()
+    b.reject_proposal()
+    assert "rejected; nothing changed" in b.summary.text()
+    assert not b.accept_button.isEnabled()
+    assert b.moves_model.rowCount() == 0
+    assert ctx.db.execute("SELECT count(*) FROM assignment_history").fetchone()[0] == 120

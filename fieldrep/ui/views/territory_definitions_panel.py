@@ -1,0 +1,422 @@
+"""Definitions tab: territories in precedence order, the selected one's detail, and its members.
+
+The list is in the order the engine tries territories (lower priority number first; ``#`` is the
+rank) and shows each one's place in the hierarchy. Up/Down change precedence, the dialog edits the
+four definitions, Archive keeps history but takes no new accounts. GeoJSON/KML import and export run
+in the background. Members carry a routing weight and a capacity; "Hand over…" moves a leaving rep's
+open work in one action. Every write goes through the territories service.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldrep.domain.territory_rules import TerritoryDef
+from fieldrep.services import territories as svc
+from fieldrep.services import territory_geojson as gj
+from fieldrep.services.context import Context
+from fieldrep.store.errors import StoreError
+from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog
+from fieldrep.ui.dialogs.territory_handover_dialog import HandoverDialog
+from fieldrep.ui.models.territories_table_model import RowsTableModel
+from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
+from fieldrep.ui.views.territory_common import MessageLine, table_view
+
+
+def definition_text(r: dict[str, Any]) -> str:
+    parts = []
+    if r["has_polygon"]:
+        parts.append("polygon")
+    if r["postal_code_count"]:
+        parts.append(f"{r['postal_code_count']:,} postal codes")
+    if r["region_count"]:
+        parts.append(f"{r['region_count']} regions")
+    if r["rule_count"]:
+        parts.append(f"{r['rule_count']} rules")
+    return ", ".join(parts) or "–"
+
+
+def _with_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Adds ``path`` (Region › Territory) and ``rank`` (precedence among active territories)."""
+    by_id = {r["id"]: r for r in rows}
+    rank = 0
+    for r in rows:
+        names, node, seen = [], r, set()
+        while node is not None and node["id"] not in seen:
+            seen.add(node["id"])
+            names.append(node["name"])
+            node = by_id.get(node["parent_id"]) if node["parent_id"] else None
+        r["path"] = " › ".join(reversed(names))
+        if r["kind"] == "territory" and not r["archived"]:
+            rank += 1
+            r["rank"] = rank
+        else:
+            r["rank"] = None
+    return rows
+
+
+def _import(path: Path) -> Any:
+    def run(db_path: Path, progress: Progress) -> gj.ImportResult:
+        ctx = Context.open(db_path)
+        try:
+            progress.report(0, None, f"Importing {path.name}")
+            return gj.import_file(ctx, path)
+        finally:
+            ctx.close()
+
+    return run
+
+
+class TerritoryDefinitionsPanel(QWidget):
+    changed = Signal()  # after any write (the page refreshes KPIs and other tabs)
+    import_finished = Signal(bool)  # True: imported; False: refused (message shown)
+
+    def __init__(self, ctx: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx, self.runner = ctx, runner
+        self.model = RowsTableModel(
+            [
+                ("#", lambda r: r["rank"] or "", True),
+                (
+                    "Territory",
+                    lambda r: r["name"] + ("  (archived)" if r["archived"] else ""),
+                    False,
+                ),
+                ("Kind", lambda r: r["kind"], False),
+                ("Hierarchy", lambda r: r["path"], False),
+                ("Priority", lambda r: r["priority"], True),
+                ("Matched by", definition_text, False),
+                ("Accounts", lambda r: f"{r['accounts']:,}", True),
+                ("Owner", lambda r: r["owner_name"], False),
+                ("Members", lambda r: r["members"], True),
+            ]
+        )
+        self.model.colour = lambda r: r["color"]
+        self.table = table_view(self.model, stretch_last=False)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.table.doubleClicked.connect(lambda _i: self.edit_selected())
+        self.show_archived = QCheckBox("Show archived")
+        self.show_archived.setChecked(True)
+        self.show_archived.toggled.connect(lambda _on: self.refresh())
+        toolbar = QHBoxLayout()
+        for text, slot, tip in (
+            ("New…", self.new_territory, "Define a territory or region"),
+            (
+                "Edit…",
+                self.edit_selected,
+                "Polygon, postal codes, regions, rules, parent, priority",
+            ),
+            ("▲ Up", lambda: self.move_selected(-1), "Win over the territory above"),
+            ("▼ Down", lambda: self.move_selected(1), "Yield to the territory below"),
+            ("Archive / Restore", self.toggle_archive, "Archived territories take no accounts"),
+            ("Import GeoJSON/KML…", self._on_import_clicked, "Create or update from a file"),
+            ("Export GeoJSON…", self._on_export_clicked, "All territories with properties"),
+        ):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            toolbar.addWidget(button)
+        toolbar.addStretch(1)
+        toolbar.addWidget(self.show_archived)
+        self.message = MessageLine(
+            "Precedence: when two territories match the same way, the one higher in this list "
+            "(lower priority number) wins. A polygon beats a postal code, which beats a region, "
+            "which beats an attribute rule."
+        )
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.detail.setTextFormat(Qt.TextFormat.RichText)
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        detail_box = QGroupBox("Selected territory")
+        QVBoxLayout(detail_box).addWidget(self.detail)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.table)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(detail_box)
+        right_layout.addWidget(self._build_members(), 1)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(toolbar)
+        layout.addWidget(self.message)
+        layout.addWidget(split, 1)
+        self.refresh()
+
+    def _build_members(self) -> QWidget:
+        self.member_model = RowsTableModel(
+            [
+                ("Member", lambda m: m["display_name"] or m["username"], False),
+                ("Role", lambda m: m["role"], False),
+                ("Routing weight", lambda m: f"{m['routing_weight']:g}", True),
+                ("Capacity", lambda m: m["capacity"] if m["capacity"] is not None else "∞", True),
+                ("Accounts here", lambda m: f"{m['accounts']:,}", True),
+            ]
+        )
+        self.member_table = table_view(self.member_model)
+        self.member_table.selectionModel().selectionChanged.connect(self._on_member_selected)
+        self.member_user = QComboBox()
+        for u in self.ctx.db.query(
+            "SELECT id, coalesce(nullif(display_name, ''), username) AS n "
+            "FROM users WHERE active = 1 ORDER BY n"
+        ):
+            self.member_user.addItem(u["n"], u["id"])
+        self.member_weight = QDoubleSpinBox()
+        self.member_weight.setRange(0, 100)
+        self.member_weight.setValue(1.0)
+        self.member_weight.setToolTip("Share of new leads: weight 2 gets twice as many as weight 1")
+        self.member_capacity = QSpinBox()
+        self.member_capacity.setRange(0, 1_000_000)
+        self.member_capacity.setSpecialValueText("unlimited")
+        self.member_capacity.setToolTip("Open items above which the member gets no new leads")
+        editor = QHBoxLayout()
+        for label, widget in (
+            ("User", self.member_user),
+            ("Weight", self.member_weight),
+            ("Capacity", self.member_capacity),
+        ):
+            editor.addWidget(QLabel(label))
+            editor.addWidget(widget)
+        buttons = QHBoxLayout()
+        for text, slot in (
+            ("Add / update member", self.set_member),
+            ("Remove", self.remove_member),
+            ("Hand over…", self.open_handover),
+        ):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        box = QGroupBox("Members: routing weight and capacity")
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.member_table, 1)
+        layout.addLayout(editor)
+        layout.addLayout(buttons)
+        return box
+
+    # -- list and selection -----------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        selected = self.selected_id()
+        rows = _with_paths(svc.territory_rows(self.ctx, self.show_archived.isChecked()))
+        self.model.set_rows(rows)
+        for i, r in enumerate(rows):
+            if r["id"] == selected:
+                self.table.selectRow(i)
+        self._show_selected()
+
+    def selected_id(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.row(rows[0].row())["id"] if rows else None
+
+    def select(self, name: str) -> None:
+        for i, r in enumerate(self.model.rows):
+            if r["name"] == name:
+                self.table.selectRow(i)
+
+    def names(self) -> list[str]:
+        return [r["name"] for r in self.model.rows]
+
+    def _on_selection_changed(self, *_: object) -> None:
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        tid = self.selected_id()
+        self.member_model.set_rows(svc.members(self.ctx, tid) if tid else [])
+        self.detail.setText(self._detail_html(tid) if tid else "Select a territory.")
+
+    def _detail_html(self, tid: str) -> str:
+        row = next(r for r in self.model.rows if r["id"] == tid)
+        t = TerritoryDef.from_row(svc.get_row(self.ctx, tid))
+        esc = html.escape
+        lines = [
+            f"<b style='color:{t.color}'>■</b> <b>{esc(row['path'])}</b> · {t.kind}"
+            + (" · <i>archived</i>" if t.archived else ""),
+            f"Priority {t.priority}"
+            + (f" (#{row['rank']} in precedence)" if row["rank"] else "")
+            + f" · owner {esc(row['owner_name'] or 'none')} · {row['accounts']:,} accounts",
+        ]
+        if t.geometry is not None:
+            lines.append(f"Polygon: {len(t.geometry.geoms)} part(s)")
+        if t.postal_codes:
+            codes = sorted(t.postal_codes)
+            more = f" … and {len(codes) - 12:,} more" if len(codes) > 12 else ""
+            lines.append(f"Postal codes ({len(codes):,}): {esc(', '.join(codes[:12]))}{more}")
+        if t.regions:
+            lines.append("Regions: " + esc(", ".join(r.label() for r in t.regions)))
+        for n, rule in enumerate(t.rules, 1):
+            lines.append(f"Rule {n}: {esc(rule.describe())}")
+        children = [r["name"] for r in self.model.rows if r["parent_id"] == tid]
+        if children:
+            lines.append("Contains: " + esc(", ".join(children)))
+        if t.kind == "territory" and not t.has_criteria():
+            lines.append("<span style='color:#D97706'>No definition: matches no account.</span>")
+        return "<br>".join(lines)
+
+    def _on_member_selected(self, *_: object) -> None:
+        rows = self.member_table.selectionModel().selectedRows()
+        if not rows:
+            return
+        m = self.member_model.row(rows[0].row())
+        self.member_user.setCurrentIndex(max(self.member_user.findData(m["user_id"]), 0))
+        self.member_weight.setValue(float(m["routing_weight"]))
+        self.member_capacity.setValue(m["capacity"] or 0)
+
+    # -- writes (through the service) -------------------------------------------------------------
+
+    def _do(self, action: Any, done: str) -> bool:
+        try:
+            action()
+        except StoreError as exc:
+            self.message.error(str(exc))
+            return False
+        self.message.ok(done)
+        self.refresh()
+        self.changed.emit()
+        return True
+
+    def _on_dialog_saved(self) -> None:
+        self.message.ok("Saved. Run the reassignment to apply the change to accounts.")
+        self.refresh()
+        self.changed.emit()
+
+    def new_territory(self) -> TerritoryEditDialog:
+        dialog = TerritoryEditDialog(self.ctx, None, self)
+        dialog.accepted.connect(self._on_dialog_saved)
+        dialog.open()
+        return dialog
+
+    def edit_selected(self) -> TerritoryEditDialog | None:
+        tid = self.selected_id()
+        if tid is None:
+            return None
+        dialog = TerritoryEditDialog(self.ctx, tid, self)
+        dialog.accepted.connect(self._on_dialog_saved)
+        dialog.open()
+        return dialog
+
+    def move_selected(self, direction: int) -> None:
+        tid = self.selected_id()
+        if tid:
+            self._do(
+                lambda: svc.move_precedence(self.ctx, tid, direction),
+                "Precedence changed; run the reassignment to apply it to accounts.",
+            )
+
+    def toggle_archive(self) -> None:
+        tid = self.selected_id()
+        if tid:
+            archived = bool(svc.get_row(self.ctx, tid)["archived"])
+            self._do(
+                lambda: svc.archive_territory(self.ctx, tid, not archived),
+                "Restored."
+                if archived
+                else "Archived: it keeps its history but takes no accounts.",
+            )
+
+    def set_member(self) -> None:
+        tid = self.selected_id()
+        if tid:
+            cap = self.member_capacity.value() or None
+            self._do(
+                lambda: svc.set_member(
+                    self.ctx,
+                    tid,
+                    self.member_user.currentData(),
+                    weight=self.member_weight.value(),
+                    capacity=cap,
+                ),
+                f"{self.member_user.currentText()} saved as a member.",
+            )
+
+    def remove_member(self) -> None:
+        tid = self.selected_id()
+        if tid:
+            self._do(
+                lambda: svc.remove_member(self.ctx, tid, self.member_user.currentData()),
+                f"{self.member_user.currentText()} removed.",
+            )
+
+    def open_handover(self) -> HandoverDialog:
+        tid = self.selected_id()
+        rows = self.member_table.selectionModel().selectedRows()
+        from_user = self.member_model.row(rows[0].row())["user_id"] if rows else None
+        dialog = HandoverDialog(self.ctx, self.runner, tid, from_user, self)
+        dialog.handed_over.connect(self._on_handed_over)
+        dialog.open()
+        return dialog
+
+    def _on_handed_over(self, text: str) -> None:
+        self.message.ok(text)
+        self.refresh()
+        self.changed.emit()
+
+    # -- files (in the background) ----------------------------------------------------------------
+
+    def import_file(self, path: str | Path) -> None:
+        path = Path(path)
+        self.message.info(f"Importing {path.name}…")
+        self.runner.run(
+            _import(path),
+            kind=TaskKind.WRITE,
+            label=f"Importing {path.name}",
+            on_success=lambda result: self._on_imported(path, result),
+            on_failure=self._on_import_failed,
+        )
+
+    def _on_imported(self, path: Path, result: gj.ImportResult) -> None:
+        text = (
+            f"Imported {path.name}: {len(result.created)} created, {len(result.updated)} updated, "
+            f"{result.members_added} member(s) added. Run the reassignment to apply it."
+        )
+        self.message.ok(text + "".join(f" Warning: {w}" for w in result.warnings))
+        self.refresh()
+        self.changed.emit()
+        self.import_finished.emit(True)
+
+    def _on_import_failed(self, exc: BaseException) -> None:
+        self.message.error(f"Nothing imported: {exc}")
+        self.import_finished.emit(False)
+
+    def export_file(self, path: str | Path) -> bool:
+        try:
+            count = gj.export_file(self.ctx, path)
+        except OSError as exc:
+            self.message.error(f"Cannot write {path}: {exc.strerror}")
+            return False
+        self.message.ok(f"Exported {count} territories to {path}.")
+        return True
+
+    def _on_import_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import territories", "", "GeoJSON or KML (*.geojson *.json *.kml)"
+        )
+        if path:
+            self.import_file(path)
+
+    def _on_export_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export territories", "territories.geojson", "GeoJSON (*.geojson)"
+        )
+        if path:
+            self.export_file(path)
