@@ -6,7 +6,7 @@ first time the page is shown, so an unused page costs nothing at start-up. ``fac
 "not built yet" panel saying what will be there. To plug in a real page, import its view and replace
 the ``None`` on that page's line, e.g.::
 
-    PageSpec("accounts", "Accounts", "accounts", AccountsView),
+    PageSpec("accounts", "Accounts", "accounts", _lazy("fieldrep.ui.views.accounts_view", "AccountsView")),
 
 ``key`` is stable (it is saved as the last page the user looked at); ``icon_name`` is a file stem in
 ``resources/icons``. Ctrl+1..9 follow the order of this list.
@@ -14,6 +14,7 @@ the ``None`` on that page's line, e.g.::
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,12 +22,20 @@ from PySide6.QtWidgets import QWidget
 
 from fieldrep.services.context import Context
 from fieldrep.ui.tasks import TaskRunner
-from fieldrep.ui.views.accounts_view import AccountsView
-from fieldrep.ui.views.conflicts_view import ConflictsView
-from fieldrep.ui.views.territories_view import TerritoriesView
 from fieldrep.ui.widgets.not_built_panel import NotBuiltPanel
 
 PageFactory = Callable[[Context, TaskRunner], QWidget]
+
+
+def _lazy(module: str, name: str) -> PageFactory:
+    """A factory that imports its view on first use, so start-up never pays for unseen pages
+    (the Territories page pulls in matplotlib, for one)."""
+
+    def factory(context: Context, runner: TaskRunner) -> QWidget:
+        view: PageFactory = getattr(importlib.import_module(module), name)
+        return view(context, runner)
+
+    return factory
 
 
 @dataclass(frozen=True)
@@ -91,10 +100,22 @@ def build_page(spec: PageSpec, context: Context, runner: TaskRunner) -> QWidget:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("accounts", "Accounts", "accounts", AccountsView),
+    PageSpec(
+        "accounts", "Accounts", "accounts", _lazy("fieldrep.ui.views.accounts_view", "AccountsView")
+    ),
     PageSpec("map", "Map", "map", None),
     PageSpec("referrals", "Referrals", "referrals", None),
-    PageSpec("territories", "Territories", "territories", TerritoriesView),
+    PageSpec(
+        "territories",
+        "Territories",
+        "territories",
+        _lazy("fieldrep.ui.views.territories_view", "TerritoriesView"),
+    ),
     PageSpec("reports", "Reports", "reports", None),
-    PageSpec("conflicts", "Conflicts", "conflicts", ConflictsView),
+    PageSpec(
+        "conflicts",
+        "Conflicts",
+        "conflicts",
+        _lazy("fieldrep.ui.views.conflicts_view", "ConflictsView"),
+    ),
 )

@@ -121,6 +121,7 @@ class Task(QObject):
         self.task_id = task_id
         self.kind = kind
         self.label = label
+        self.quiet = False  # housekeeping the user did not ask for: progress lines skip it
         self.state = TaskState.QUEUED
         self.result: Any = None
         self.error: BaseException | None = None
@@ -242,15 +243,18 @@ class TaskRunner(QObject):
         on_failure: Callable[[BaseException], None] | None = None,
         on_progress: Callable[[int, int, str], None] | None = None,
         on_cancelled: Callable[[], None] | None = None,
+        quiet: bool = False,
     ) -> Task:
         """Start ``op(db_path, progress)`` on the lane for ``kind``; callbacks run on the GUI thread.
 
         A task without ``on_failure`` reports its exception through :attr:`task_failed` (the main
-        window shows it), so no error passes silently.
+        window shows it), so no error passes silently. A ``quiet`` task is housekeeping the user
+        did not ask for (e.g. preparing a search order): progress lines do not show it.
         """
         if self._closed:
             raise RuntimeError("the task runner has been shut down")
         task = Task(next(self._ids), kind, label or getattr(op, "__name__", "task"))
+        task.quiet = quiet
         task._poster = self._post
         if on_success is not None:
             task.succeeded.connect(on_success)

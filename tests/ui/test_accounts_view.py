@@ -17,6 +17,7 @@ from fieldrep.services.context import Context
 from fieldrep.ui.models.accounts_table_model import PAGE_SIZE
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.accounts_view import AccountsView
+from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 from tests.geo.nominatim_server import running_nominatim, settings_for
 
 
@@ -76,6 +77,13 @@ def test_quick_search_path_matches_sql_and_survives_edits(
     view: AccountsView, qtbot: QtBot, ctx: Context
 ) -> None:
     model = view.model
+    line = TaskProgressWidget()  # as in the status bar: housekeeping is not shown
+    qtbot.addWidget(line)
+    line.attach(view.runner)
+    model.sort(1, Qt.SortOrder.DescendingOrder)  # a new order: its rank is built in the background
+    assert any(t.label == "Preparing quick search" for t in view.runner.active_tasks)
+    assert line.task is None
+    model.sort(0, Qt.SortOrder.AscendingOrder)
     qtbot.waitUntil(lambda: model.rank_ready, timeout=10_000)
     view.search.setText("shop 09")
     view.apply_filters()

@@ -160,6 +160,7 @@ class AccountsTableModel(QAbstractTableModel):
                 on_success=partial(self._on_rank_built, sort, version),
                 on_failure=partial(self._on_rank_failed, sort, version),
                 on_cancelled=partial(self._on_rank_failed, sort, version, None),
+                quiet=True,
             )
         return None
 

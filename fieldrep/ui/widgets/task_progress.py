@@ -69,12 +69,12 @@ class TaskProgressWidget(QWidget):
         self._task = None
 
     def _on_runner_task_started(self, task: Task) -> None:
-        if self._task is None:
+        if self._task is None and not task.quiet:
             self.track(task)
 
     def _on_task_finished(self) -> None:
         self._disconnect()
-        pending = self._runner.active_tasks if self._runner is not None else []
+        pending = [t for t in self._runner.active_tasks if not t.quiet] if self._runner else []
         if pending:
             self.track(pending[0])
         else:
