@@ -1,18 +1,18 @@
 """Create or edit one territory: name, kind, parent, priority, colour and the four definitions.
 
 Polygons come from a GeoJSON or KML file (drawing arrives with the map page); postal codes are pasted
-(thousands are fine, one per line or comma-separated); regions as ``US-MA, US-NH``; attribute rules as
-JSON. Saving goes through the territories service, which checks the whole set; an error is shown in
+(thousands are fine, one per line or comma-separated; leading zeros are kept); regions as
+``US-MA, US-NH``; attribute rules are built from industry, size, status and a potential range. Saving goes through the territories service, which checks the whole set; an error is shown in
 the dialog, which stays open with everything the manager typed.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -28,11 +29,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.domain.territory_rules import TerritoryDef, geometry_to_geojson
+from fieldrep.domain.territory_rules import (
+    SIZE_BANDS,
+    STATUSES,
+    AttributeRule,
+    TerritoryDef,
+    geometry_to_geojson,
+)
 from fieldrep.services import territories as svc
 from fieldrep.services import territory_geojson as gj
 from fieldrep.services.context import Context
 from fieldrep.store.errors import StoreError
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QHBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for w in widgets:
+        layout.addWidget(w)
+    layout.addStretch(1)
+    return box
 
 
 class TerritoryEditDialog(QDialog):
@@ -43,7 +60,7 @@ class TerritoryEditDialog(QDialog):
         self.ctx = ctx
         self.territory_id = territory_id
         self.setWindowTitle("Edit territory" if territory_id else "New territory")
-        self.resize(560, 620)
+        self.resize(640, 700)
         current = (
             TerritoryDef.from_row(svc.get_row(ctx, territory_id))
             if territory_id
@@ -88,10 +105,22 @@ class TerritoryEditDialog(QDialog):
         self.postal_codes.setPlaceholderText("Paste postal codes, one per line or comma-separated")
         self.regions = QLineEdit(", ".join(r.label() for r in current.regions))
         self.regions.setPlaceholderText("US-MA, US-NH, CA")
-        self.rules = QPlainTextEdit(
-            json.dumps([r.to_json() for r in current.rules]) if current.rules else ""
-        )
-        self.rules.setPlaceholderText('[{"industry": ["Retail"], "potential_min": 100000}]')
+        self._rules: list[AttributeRule] = list(current.rules)
+        self.rule_list = QListWidget()
+        self.rule_list.setMaximumHeight(80)
+        self.rule_industries = QLineEdit()
+        self.rule_industries.setPlaceholderText("Industries, comma-separated (empty: any)")
+        self.rule_sizes = {band: QCheckBox(band) for band in SIZE_BANDS}
+        self.rule_statuses = {status: QCheckBox(status) for status in STATUSES}
+        self.rule_min, self.rule_max = QLineEdit(), QLineEdit()
+        self.rule_min.setPlaceholderText("potential from")
+        self.rule_max.setPlaceholderText("to")
+        add_rule, remove_rule = QPushButton("Add rule"), QPushButton("Remove selected")
+        add_rule.clicked.connect(self.add_rule)
+        remove_rule.clicked.connect(self._on_remove_rule_clicked)
+        self.postal_count = QLabel()
+        self.postal_codes.textChanged.connect(self._on_postal_codes_changed)
+        self._on_postal_codes_changed()
         form = QFormLayout()
         form.addRow("Name", self.name)
         form.addRow("Kind", self.kind)
@@ -102,7 +131,12 @@ class TerritoryEditDialog(QDialog):
         form.addRow("Polygon", poly_row)
         form.addRow("Postal codes", self.postal_codes)
         form.addRow("Regions", self.regions)
-        form.addRow("Attribute rules", self.rules)
+        form.addRow("", self.postal_count)
+        form.addRow("Attribute rules", self.rule_list)
+        form.addRow("New rule", self.rule_industries)
+        form.addRow("  size", _row(*self.rule_sizes.values()))
+        form.addRow("  status", _row(*self.rule_statuses.values()))
+        form.addRow("  potential", _row(self.rule_min, self.rule_max, add_rule, remove_rule))
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #DC2626;")
@@ -116,6 +150,47 @@ class TerritoryEditDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self._show_polygon()
+        self._show_rules()
+
+    def _show_rules(self) -> None:
+        self.rule_list.clear()
+        for n, rule in enumerate(self._rules, 1):
+            self.rule_list.addItem(f"Rule {n}: {rule.describe()}")
+
+    def add_rule(self) -> bool:
+        """Add the rule described by the 'New rule' fields; False (and a message) if it is unusable."""
+        data = {
+            "industry": [p.strip() for p in self.rule_industries.text().split(",") if p.strip()],
+            "size": [band for band, box in self.rule_sizes.items() if box.isChecked()],
+            "status": [st for st, box in self.rule_statuses.items() if box.isChecked()],
+            "potential_min": self.rule_min.text().replace(",", "").strip() or None,
+            "potential_max": self.rule_max.text().replace(",", "").strip() or None,
+        }
+        try:
+            rule = AttributeRule.from_json(data, f"rule {len(self._rules) + 1}")
+        except StoreError as exc:
+            self.error.setText(str(exc))
+            return False
+        self._rules.append(rule)
+        self.rule_industries.clear()
+        self.rule_min.clear()
+        self.rule_max.clear()
+        for box in (*self.rule_sizes.values(), *self.rule_statuses.values()):
+            box.setChecked(False)
+        self.error.clear()
+        self._show_rules()
+        return True
+
+    def _on_remove_rule_clicked(self) -> None:
+        row = self.rule_list.currentRow()
+        if 0 <= row < len(self._rules):
+            del self._rules[row]
+            self._show_rules()
+
+    def _on_postal_codes_changed(self) -> None:
+        text = self.postal_codes.toPlainText()
+        pieces = [p for p in text.replace(",", "\n").replace(";", "\n").split() if p]
+        self.postal_count.setText(f"{len(pieces):,} code(s) pasted" if pieces else "")
 
     def _show_polygon(self) -> None:
         if self._geometry is None:
@@ -154,7 +229,6 @@ class TerritoryEditDialog(QDialog):
 
     def changes(self) -> dict[str, Any]:
         codes = self.postal_codes.toPlainText().strip()
-        rules = self.rules.toPlainText().strip()
         return {
             "name": self.name.text(),
             "kind": self.kind.currentText(),
@@ -165,17 +239,12 @@ class TerritoryEditDialog(QDialog):
             "geometry": self._geometry,
             "postal_codes": codes or None,
             "regions": self.regions.text(),
-            "rules": rules or None,
+            "rules": [r.to_json() for r in self._rules],
         }
 
     def save(self) -> None:
         changes = self.changes()
         try:
-            if changes["rules"]:
-                try:
-                    changes["rules"] = json.loads(changes["rules"])
-                except json.JSONDecodeError as exc:
-                    raise StoreError(f"attribute rules are not valid JSON ({exc.msg})") from None
             if self.territory_id:
                 svc.update_territory(self.ctx, self.territory_id, **changes)
             else:
