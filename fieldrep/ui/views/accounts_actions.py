@@ -1,0 +1,187 @@
+"""The Accounts page's actions that open dialogs or run in the background: import, export, Locate
+online, Log visit and Today. A mixin of :class:`~fieldrep.ui.views.accounts_view.AccountsView`,
+kept apart so the page's layout and its actions each stay readable."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QFileDialog
+
+from fieldrep.ui import theme
+from fieldrep.ui.tasks import Task, TaskKind
+from fieldrep.ui.views.accounts_operations import export_operation, locate_online_operation
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
+
+    from fieldrep.services.context import Context
+    from fieldrep.store.accounts_repository import AccountFilter
+    from fieldrep.ui.models.accounts_table_model import AccountsTableModel
+    from fieldrep.ui.tasks import TaskRunner
+    from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
+    from fieldrep.ui.widgets.task_progress import TaskProgressWidget
+
+
+class AccountsActionsMixin:
+    """Needs the attributes below, which :class:`AccountsView` creates."""
+
+    context: Context
+    runner: TaskRunner
+    model: AccountsTableModel
+    panel: AccountDetailPanel
+    filters: dict[str, QComboBox]
+    locate_button: QPushButton
+    today_button: QPushButton
+    task_line: TaskProgressWidget
+    notice: QLabel
+    _dialogs: list[Any]
+
+    def _filter_choices(self) -> list[tuple[str, str, list[tuple[str, Any]]]]:
+        raise NotImplementedError
+
+    def apply_filters(self) -> None:
+        raise NotImplementedError
+
+    def current_filter(self) -> AccountFilter:
+        raise NotImplementedError
+
+    def open_account(self, account_id: str) -> None:
+        raise NotImplementedError
+
+    def open_import(self, path: Path | None = None) -> Any:
+        from fieldrep.ui.dialogs.import_dialog import ImportDialog
+
+        dialog = ImportDialog(self.runner, path, self)
+        dialog.imported.connect(lambda _report: self._after_bulk_change())
+        self._keep(dialog)
+        dialog.open()
+        return dialog
+
+    def _after_bulk_change(self) -> None:
+        # New industries, owners or territories may have arrived with the import.
+        current = {key: combo.currentData() for key, combo in self.filters.items()}
+        for key, _label, choices in self._filter_choices():
+            combo = self.filters[key]
+            combo.blockSignals(True)
+            while combo.count() > 1:
+                combo.removeItem(1)
+            for text, value in choices:
+                combo.addItem(text, value)
+            combo.setCurrentIndex(max(0, combo.findData(current[key])))
+            combo.blockSignals(False)
+        self.apply_filters()
+
+    def _on_export_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export accounts", "accounts.xlsx", "Excel (*.xlsx);;CSV (*.csv)"
+        )
+        if path:
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> Task:
+        """Export the list as it is filtered and sorted now, in the background."""
+        task = self.runner.run(
+            partial(export_operation, path, self.current_filter(), self.model.sort_order),
+            kind=TaskKind.READ,
+            label=f"Exporting {path.name}",
+            on_success=lambda n: self._say(f"Exported {n:,} accounts to {path.name}."),
+            on_failure=lambda exc: self._say(f"Export failed: {exc}", error=True),
+            on_cancelled=lambda: self._say("Export cancelled; no file was written."),
+        )
+        self.task_line.track(task)
+        return task
+
+    # -- online geocoding --------------------------------------------------------------------------
+
+    def _update_locate_button(self) -> None:
+        from fieldrep.geo.geocoding import load_settings
+
+        settings = load_settings(self.context.db.conn)
+        # Only offered where an online geocoder is set up: a button that can never work is noise.
+        self.locate_button.setVisible(settings.enabled)
+        self.locate_button.setEnabled(settings.enabled)
+        self.locate_button.setToolTip(
+            f"Place accounts by street address through {settings.provider} ({settings.domain});"
+            " unplaced accounts too"
+            if settings.enabled
+            else "No online geocoder is set up: ask your admin, or run"
+            " `fieldrep geocode configure nominatim --user-agent ...`"
+        )
+
+    def locate_online(self) -> Task | None:
+        from fieldrep.geo.geocoding import load_settings
+
+        settings = load_settings(self.context.db.conn)
+        if not settings.enabled:
+            self._update_locate_button()
+            return None
+        self.locate_button.setEnabled(False)
+        task = self.runner.run(
+            partial(locate_online_operation, settings),
+            kind=TaskKind.NETWORK,
+            label="Locating accounts online",
+            on_success=self._on_locate_succeeded,
+            on_failure=lambda exc: self._after_locate(f"Locating failed: {exc}", error=True),
+            on_cancelled=lambda: self._after_locate("Locating stopped; what was found is kept."),
+        )
+        self.task_line.track(task)
+        return task
+
+    def _on_locate_succeeded(self, report: Any) -> None:
+        text = (
+            f"Located {report.improved:,} of {report.checked:,} accounts online"
+            f" ({report.not_found:,} not found)."
+        )
+        if report.stopped_reason:
+            text += f" Stopped: {report.stopped_reason}."
+        self._after_locate(text, error=bool(report.stopped_reason))
+
+    def _after_locate(self, text: str, *, error: bool = False) -> None:
+        self._say(text, error=error)
+        self._update_locate_button()
+        self.model.refresh()
+        if self.panel.isVisible() and self.panel.account_id is not None:
+            self.panel.show_account(self.panel.account_id)
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.notice.setText(text)
+        self.notice.setStyleSheet(f"color: {theme.DANGER};" if error else "")
+
+    def open_log_visit(self, account_id: str) -> Any:
+        from fieldrep.ui.dialogs.log_visit_dialog import LogVisitDialog
+
+        name = self.panel.title.text() if self.panel.account_id == account_id else ""
+        dialog = LogVisitDialog(self.context, account_id, name, self)
+        dialog.logged.connect(lambda _v: self._after_visit(account_id))
+        self._keep(dialog)
+        dialog.open()
+        return dialog
+
+    def _after_visit(self, account_id: str) -> None:
+        self.model.refresh()
+        if self.panel.account_id == account_id:
+            self.panel.show_account(account_id)
+        self._update_today()
+
+    def open_today(self) -> Any:
+        from fieldrep.ui.views.accounts_today_panel import TodayDialog
+
+        dialog = TodayDialog(self.context, self)
+        dialog.account_requested.connect(self.open_account)
+        dialog.task_completed.connect(lambda _t: self._update_today())
+        self._keep(dialog)
+        dialog.open()
+        return dialog
+
+    def _update_today(self) -> None:
+        from fieldrep.services.visits import due_tasks
+
+        n = len(due_tasks(self.context.db.conn, self.context.user_id))
+        self.today_button.setText(f"Today ({n})" if n else "Today")
+
+    def _keep(self, dialog: Any) -> None:
+        self._dialogs = [d for d in self._dialogs if d.isVisible()]
+        self._dialogs.append(dialog)
