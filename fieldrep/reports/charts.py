@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from fieldrep.services.kpis import KpiRow
 
@@ -56,15 +57,25 @@ def coverage_bars(fig: Figure, rows: Sequence[KpiRow], days: int = 90) -> None:
 
 
 def balance_bars(
-    fig: Figure, names: Sequence[str], before: Sequence[float], after: Sequence[float], measure: str
+    fig: Figure,
+    names: Sequence[str],
+    before: Sequence[float],
+    after: Sequence[float] | None,
+    measure: str,
 ) -> None:
-    """Workload per territory before and after a balancing proposal, side by side."""
+    """Workload per territory before and after a balancing proposal, side by side.
+
+    With ``after=None`` only today's workload is drawn (the analysis before any proposal).
+    """
     fig.clear()
     ax = fig.add_subplot()
     xs = range(len(names))
-    width = 0.4
-    ax.bar([x - width / 2 for x in xs], before, width, label="now", color="#bab0ac")
-    ax.bar([x + width / 2 for x in xs], after, width, label="proposed", color="#4e79a7")
+    if after is None:
+        ax.bar(list(xs), before, 0.6, label="now", color="#4e79a7")
+    else:
+        width = 0.4
+        ax.bar([x - width / 2 for x in xs], before, width, label="now", color="#bab0ac")
+        ax.bar([x + width / 2 for x in xs], after, width, label="proposed", color="#4e79a7")
     ax.set_xticks(list(xs), list(names), rotation=45, ha="right", fontsize=8)
     ax.set_ylabel(
         {"accounts": "accounts", "potential": "potential", "hours": "visit hours / year"}.get(
@@ -72,5 +83,6 @@ def balance_bars(
         )
     )
     ax.set_title(f"Workload per territory ({measure})", fontsize=10)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -45,3 +45,14 @@ def test_coverage_and_balance_bars() -> None:
     assert len(fig.axes) == 1
     assert [p.get_height() for p in fig.axes[0].patches] == [10, 30, 20, 20]
     fig.canvas.draw()
+
+
+def test_balance_bars_today_only_with_thousands() -> None:
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    balance_bars(fig, ["A", "B"], [12_000, 30_000], None, "hours")
+    ax = fig.axes[0]
+    assert [p.get_height() for p in ax.patches] == [12_000, 30_000]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["now"]
+    fig.canvas.draw()
+    assert any("," in t.get_text() for t in ax.get_yticklabels())

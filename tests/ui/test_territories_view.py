@@ -59,7 +59,8 @@ def test_definitions_precedence_hierarchy_detail_and_members(view: TerritoriesVi
     d = view.definitions
     assert d.names() == ["East", "West", "Pennsylvania"]  # priority 50 wins over 100
     assert [cell(d.model, i, 0) for i in range(3)] == ["1", "2", ""]  # precedence rank
-    assert cell(d.model, 1, 3) == "Pennsylvania › West"  # hierarchy path
+    assert cell(d.model, 1, 2) == "Pennsylvania › West"  # hierarchy path
+    assert cell(d.model, 2, 4) == "region of 1 territories"
     d.select("West")
     assert "Priority 100 (#2 in precedence)" in d.detail.text()
     assert "Polygon: 1 part(s)" in d.detail.text()
@@ -233,6 +234,15 @@ def test_balancing_proposal_shown_as_diff_then_accepted(
         b.accept_proposal()
     counts = {r["name"]: r["accounts"] for r in view.definitions.model.rows}
     assert abs(counts["West"] - counts["East"]) <= 6
+
+
+def test_balancing_tab_analyses_today_when_shown(view: TerritoriesView, qtbot: QtBot) -> None:
+    view.show()
+    with qtbot.waitSignal(view.balancing.analysed, timeout=30_000) as blocker:
+        view.tabs.setCurrentWidget(view.balancing)
+    assert [r.name for r in blocker.args[0]] == ["East", "West"]
+    # No account is assigned yet: every territory is empty, so the ratio is infinite.
+    assert "visit hours ∞ (a territory has no workload)" in view.balancing.quality.text()
 
 
 def test_balancing_rejected_changes_nothing(

@@ -9,9 +9,11 @@ transaction.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -41,7 +43,28 @@ _PICK = {
 }
 
 
+def _ratio(value: float) -> str:
+    """A max/min ratio; infinite when some territory has no workload at all."""
+    return f"{value:.2f}" if math.isfinite(value) else "∞ (a territory has no workload)"
+
+
+def _spread(rows: list[tb.TerritoryBalance], attr: str) -> str:
+    values = [getattr(r, attr) for r in rows]
+    low = min(values, default=0.0)
+    return _ratio(max(values) / low if low > 0 else math.inf)
+
+
+def _analyse(db_path: Path, progress: Progress) -> list[tb.TerritoryBalance]:
+    ctx = Context.open(db_path)
+    try:
+        progress.report(0, None, "Analysing balance")
+        return tb.current_balance(ctx)
+    finally:
+        ctx.close()
+
+
 class TerritoryBalancingPanel(QWidget):
+    analysed = Signal(object)
     proposal_ready = Signal(object)
     proposal_accepted = Signal(int)
 
@@ -119,11 +142,46 @@ class TerritoryBalancingPanel(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
+        split.setSizes([700, 700])
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addWidget(self.quality)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.proposal is None and self.model.rowCount() == 0 and self.task is None:
+            self.analyse()
+
+    def analyse(self) -> Task:
+        """Today's balance per territory (accounts, potential, visit hours), in the background."""
+        self.task = self.runner.run(
+            _analyse,
+            kind=TaskKind.READ,
+            label="Analysing balance",
+            on_success=self._on_analysed,
+            on_failure=self._on_failed,
+        )
+        self.progress.track(self.task)
+        return self.task
+
+    def _on_analysed(self, rows: list[tb.TerritoryBalance]) -> None:
+        if self.proposal is not None:
+            return
+        self.model.set_rows(rows)
+        self.chart.draw_with(
+            charts.balance_bars,
+            [r.name for r in rows],
+            [r.hours_before for r in rows],
+            None,
+            "hours",
+        )
+        self.quality.setText(
+            f"Balance now, max/min: visit hours {_spread(rows, 'hours_before')}  ·  accounts "
+            f"{_spread(rows, 'accounts_before')}  ·  potential {_spread(rows, 'potential_before')}"
+        )
+        self.analysed.emit(rows)
 
     def propose(self) -> Task:
         measure = self.measure.currentData()
@@ -167,8 +225,8 @@ class TerritoryBalancingPanel(QWidget):
             m,
         )
         self.quality.setText(
-            f"Max/min {self.measure.currentText()}: {proposal.ratio_before:.2f} now → "
-            f"{proposal.ratio_after:.2f} proposed  ·  {len(proposal.moves):,} accounts move "
+            f"Max/min {self.measure.currentText()}: {_ratio(proposal.ratio_before)} now → "
+            f"{_ratio(proposal.ratio_after)} proposed  ·  {len(proposal.moves):,} accounts move "
             f"({proposal.share_moved:.1%})"
         )
         notes = " ".join(f"Note: {n}." for n in proposal.result.notes)

@@ -42,6 +42,8 @@ from fieldrep.ui.views.territory_common import MessageLine, table_view
 
 
 def definition_text(r: dict[str, Any]) -> str:
+    if r["kind"] == "region":
+        return f"region of {r.get('children', 0)} territories"
     parts = []
     if r["has_polygon"]:
         parts.append("polygon")
@@ -57,6 +59,10 @@ def definition_text(r: dict[str, Any]) -> str:
 def _with_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Adds ``path`` (Region › Territory) and ``rank`` (precedence among active territories)."""
     by_id = {r["id"]: r for r in rows}
+    for r in rows:
+        if r["parent_id"] in by_id:
+            parent = by_id[r["parent_id"]]
+            parent["children"] = parent.get("children", 0) + 1
     rank = 0
     for r in rows:
         names, node, seen = [], r, set()
@@ -100,7 +106,6 @@ class TerritoryDefinitionsPanel(QWidget):
                     lambda r: r["name"] + ("  (archived)" if r["archived"] else ""),
                     False,
                 ),
-                ("Kind", lambda r: r["kind"], False),
                 ("Hierarchy", lambda r: r["path"], False),
                 ("Priority", lambda r: r["priority"], True),
                 ("Matched by", definition_text, False),
@@ -152,11 +157,12 @@ class TerritoryDefinitionsPanel(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(detail_box)
-        right_layout.addWidget(self._build_members(), 1)
+        right_layout.addWidget(detail_box, 2)
+        right_layout.addWidget(self._build_members(), 3)
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([860, 540])
         layout = QVBoxLayout(self)
         layout.addLayout(toolbar)
         layout.addWidget(self.message)
