@@ -355,3 +355,31 @@ def test_import_dialog_refuses_bad_files_with_a_reason(
     assert not dialog.import_button.isEnabled()
     assert ctx.db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1001
     dialog.close()
+
+
+def test_import_contacts_from_the_gui_then_find_them(
+    view: AccountsView, qtbot: QtBot, ctx: Context, tmp_path: Path
+) -> None:
+    src = tmp_path / "people.csv"
+    src.write_text(
+        "Full Name,Company,E-mail\nGrace Hopper,Bayside Bakery,grace@bayside.example\n"
+        "Nobody Known,No Such Shop,\n"
+    )
+    dialog = view.open_import(src)
+    with qtbot.waitSignal(dialog.loaded, timeout=20_000):
+        pass
+    dialog.set_kind("contacts")
+    assert [c.currentData() for c in dialog.combos] == ["full_name", "account", "email"]
+    assert dialog.import_button.isEnabled()
+    with qtbot.waitSignal(dialog.imported, timeout=20_000):
+        dialog.import_button.click()
+    assert dialog.report is not None
+    assert (dialog.report.imported, dialog.report.failed_rows) == (1, 1)
+    assert "no account is named 'No Such Shop'" in dialog.result.toPlainText()
+    view.search.setText("hopper")
+    view.apply_filters()
+    assert view.model.rowCount() == 1
+    assert view.model.data(view.model.index(0, 0)) == "Bayside Bakery"
+    view.open_row(0)
+    assert view.panel.tabs.tabText(0) == "Contacts 1"
+    dialog.close()

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from fieldrep.services.account_import import ImportReport
 from fieldrep.services.import_mapping import (
     ACCOUNT_FIELDS,
+    CONTACT_FIELDS,
     ColumnMapping,
     guess_mapping,
     missing_required,
@@ -54,14 +55,18 @@ def run_import(
     errors_path: Path | None,
     db_path: Path,
     progress: Progress,
+    *,
+    kind: str = "accounts",
 ) -> ImportReport:
     """The operation, on a worker thread with its own connection."""
     from fieldrep.services.account_import import ImportCancelled, import_accounts
     from fieldrep.services.context import Context
+    from fieldrep.services.import_contacts import import_contacts
 
+    service = import_contacts if kind == "contacts" else import_accounts
     ctx = Context.open(db_path)
     try:
-        return import_accounts(
+        return service(
             ctx,
             data.path,
             data=data,
@@ -84,7 +89,7 @@ class ImportDialog(QDialog):
         self, runner: TaskRunner, path: Path | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Import accounts")
+        self.setWindowTitle("Import accounts or contacts")
         self.resize(760, 560)
         self.runner = runner
         self.data: TableData | None = None
@@ -93,11 +98,18 @@ class ImportDialog(QDialog):
         self.report: ImportReport | None = None
         self.combos: list[QComboBox] = []
 
-        self.file_label = QLabel("Choose a CSV or Excel file with one account per row.")
+        self.kind_combo = QComboBox()
+        self.kind_combo.addItem("Accounts", "accounts")
+        self.kind_combo.addItem("Contacts (of existing accounts)", "contacts")
+        self.kind_combo.setToolTip("What each row of the file is")
+        self.kind_combo.currentIndexChanged.connect(self._on_kind_combo_changed)
+        self.file_label = QLabel("Choose a CSV or Excel file with one account or contact per row.")
         self.file_label.setWordWrap(True)
         choose = QPushButton("Choose file…")
         choose.clicked.connect(self._on_choose_clicked)
         top = QHBoxLayout()
+        top.addWidget(QLabel("Import"))
+        top.addWidget(self.kind_combo)
         top.addWidget(self.file_label, 1)
         top.addWidget(choose)
 
@@ -187,7 +199,7 @@ class ImportDialog(QDialog):
         if data.kind == "csv":
             what += f", {data.encoding}, separated by {data.delimiter!r}"
         self.file_label.setText(f"<b>{path.name}</b> — {what}")
-        guess = guess_mapping(data.header, ACCOUNT_FIELDS)
+        guess = guess_mapping(data.header, self.fields)
         by_column = {i: f for f, i in guess.fields.items()}
         self.table.setRowCount(len(data.header))
         self.combos = []
@@ -199,7 +211,7 @@ class ImportDialog(QDialog):
             self.table.setItem(col, 1, QTableWidgetItem(" · ".join(s[:40] for s in samples)))
             combo = QComboBox()
             combo.addItem(IGNORE, None)
-            for spec in ACCOUNT_FIELDS:
+            for spec in self.fields:
                 combo.addItem(spec.label + (" *" if spec.required else ""), spec.name)
             if col in by_column:
                 combo.setCurrentIndex(combo.findData(by_column[col]))
@@ -209,6 +221,22 @@ class ImportDialog(QDialog):
         self.table.resizeColumnToContents(0)
         self.table.setColumnWidth(2, 200)
         self._check_mapping()
+
+    @property
+    def kind(self) -> str:
+        return str(self.kind_combo.currentData())
+
+    @property
+    def fields(self) -> tuple[Any, ...]:
+        return CONTACT_FIELDS if self.kind == "contacts" else ACCOUNT_FIELDS
+
+    def set_kind(self, kind: str) -> None:
+        self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind))
+
+    def _on_kind_combo_changed(self, _index: int) -> None:
+        self.setWindowTitle(f"Import {self.kind}")
+        if self.data is not None:  # same file, other meaning: guess the mapping again
+            self.show_preview(self.data.path, self.data)
 
     def mapping(self) -> ColumnMapping:
         return ColumnMapping(
@@ -234,13 +262,17 @@ class ImportDialog(QDialog):
         self._check_mapping()
 
     def _check_mapping(self) -> None:
-        missing = missing_required(self.mapping(), ACCOUNT_FIELDS)
+        missing = [spec.label.lower() for spec in missing_required(self.mapping(), self.fields)]
+        if self.kind == "contacts" and not {"full_name", "first_name", "last_name"} & set(
+            self.mapping().fields
+        ):
+            missing.append("contact's name (full, first or last)")
         if self.data is not None and not self.data.rows:
             self._say(f"{self.data.path.name} has a header row but no data rows.", error=True)
             self.import_button.setEnabled(False)
             return
         if missing:
-            self._say(f"Choose the column that holds the {missing[0].label.lower()}.", error=True)
+            self._say(f"Choose the column that holds the {missing[0]}.", error=True)
         elif self.data is not None:
             self._say(
                 f"Ready to import {len(self.data.rows):,} rows. Rows with problems are "
@@ -260,11 +292,12 @@ class ImportDialog(QDialog):
         errors = self.data.path.with_name(f"{self.data.path.stem}.errors.csv")
         self.import_button.setEnabled(False)
         self.table.setEnabled(False)
+        self.kind_combo.setEnabled(False)
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self._say("Importing…")
         self.task = self.runner.run(
-            partial(run_import, self.data, self.mapping(), errors),
+            partial(run_import, self.data, self.mapping(), errors, kind=self.kind),
             kind=TaskKind.WRITE,
             label=f"Import {self.data.path.name}",
             on_success=self._on_task_succeeded,
@@ -319,6 +352,7 @@ class ImportDialog(QDialog):
         self.progress.setVisible(False)
         self._say(f"Nothing was imported: {error}", error=True)
         self.table.setEnabled(True)
+        self.kind_combo.setEnabled(True)
         self.import_button.setEnabled(True)
 
     def _on_task_cancelled(self) -> None:
@@ -326,6 +360,7 @@ class ImportDialog(QDialog):
         self.progress.setVisible(False)
         self._say("Cancelled; nothing was imported.", error=True)
         self.table.setEnabled(True)
+        self.kind_combo.setEnabled(True)
         self.import_button.setEnabled(True)
 
     def _on_cancel_clicked(self) -> None:
