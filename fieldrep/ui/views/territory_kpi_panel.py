@@ -65,9 +65,9 @@ class TerritoryKpiPanel(QWidget):
                 ("Quota", lambda r: money(r.quota), True),
                 ("Attainment", lambda r: percent(r.attainment), True),
                 ("Coverage", lambda r: percent(r.coverage), True),
-                ("Visits", lambda r: r.visits, True),
-                ("Referrals in", lambda r: r.referrals_received, True),
-                ("Won", lambda r: r.referrals_won, True),
+                ("Visits", lambda r: f"{r.visits:,}", True),
+                ("Referrals in", lambda r: f"{r.referrals_received:,}", True),
+                ("Won", lambda r: f"{r.referrals_won:,}", True),
             ]
         )
         self.attainment_chart = ChartCanvas(size=(5, 3.4))
