@@ -28,40 +28,44 @@ from fieldrep.sync.client import VERIFY_EVERY, SyncEngine, sign_in
 from fieldrep.sync.transport import HttpTransport
 
 
-def measure(rows: int, rounds: int, folder: Path) -> tuple[float, float]:
-    storage, cleanup = open_storage("sqlite", folder)
-    seed(storage, rows)
-    server = BenchServer(storage)
-    ctx = Context.open(folder / f"laptop-{rows}.db")
-    transport = HttpTransport(server.url, timeout=300)
-    try:
-        sign_in(ctx.writer, transport, "admin", PASSWORD)
-        SyncEngine(ctx.writer, transport, page_size=5000).run()
-        ids = [r[0] for r in ctx.db.conn.execute("SELECT id FROM accounts LIMIT 10")]
-        plain: list[float] = []
-        checked: list[float] = []
-        for i in range(rounds):
-            for verify, times in ((False, plain), (True, checked)):
-                every = 0 if verify else VERIFY_EVERY
-                for k in range(5):
-                    ctx.writer.update("accounts", ids[k], {"notes": f"laptop {i} {verify}"})
-                admin.put_rows(
-                    storage,
-                    "accounts",
-                    [{"id": ids[5 + k], "notes": f"server {i} {verify}"} for k in range(5)],
-                )
-                start = time.perf_counter()
-                result = SyncEngine(ctx.writer, transport, verify_every=every).run()
-                times.append(time.perf_counter() - start)
-                assert result.pushed == 5
-                assert result.pulled >= 5
-                assert result.verified is (True if verify else None)
-        return statistics.median(plain), statistics.median(checked)
-    finally:
-        transport.close()
-        ctx.close()
-        server.stop()
-        cleanup()
+class Side:
+    """A server seeded with ``rows`` accounts and a laptop holding all of them, synced."""
+
+    def __init__(self, rows: int, folder: Path) -> None:
+        self.storage, self.cleanup = open_storage("sqlite", folder)
+        seed(self.storage, rows)
+        self.server = BenchServer(self.storage)
+        self.ctx = Context.open(folder / f"laptop-{rows}.db")
+        self.transport = HttpTransport(self.server.url, timeout=300)
+        sign_in(self.ctx.writer, self.transport, "admin", PASSWORD)
+        SyncEngine(self.ctx.writer, self.transport, page_size=5000).run()
+        self.ids = [r[0] for r in self.ctx.db.conn.execute("SELECT id FROM accounts LIMIT 10")]
+        self.plain: list[float] = []
+        self.checked: list[float] = []
+
+    def round(self, i: int, verify: bool) -> None:
+        """5 edits on the laptop, 5 on the server, one timed sync."""
+        for k in range(5):
+            self.ctx.writer.update("accounts", self.ids[k], {"notes": f"laptop {i} {verify}"})
+        admin.put_rows(
+            self.storage,
+            "accounts",
+            [{"id": self.ids[5 + k], "notes": f"server {i} {verify}"} for k in range(5)],
+        )
+        engine = SyncEngine(self.ctx.writer, self.transport)
+        engine.verify_every = 0 if verify else VERIFY_EVERY
+        start = time.perf_counter()
+        result = engine.run()
+        (self.checked if verify else self.plain).append(time.perf_counter() - start)
+        assert result.pushed == 5
+        assert result.pulled >= 5
+        assert result.verified is (True if verify else None)
+
+    def close(self) -> None:
+        self.transport.close()
+        self.ctx.close()
+        self.server.stop()
+        self.cleanup()
 
 
 def main() -> None:
@@ -71,8 +75,18 @@ def main() -> None:
     small, large = (1_000, 20_000) if args.quick else (1_000, 100_000)
     rounds = 5 if args.quick else 15
     folder = Path(tempfile.mkdtemp(prefix="fieldrep-bench-"))
-    s_plain, s_checked = measure(small, rounds, folder)
-    l_plain, l_checked = measure(large, rounds, folder)
+    sides = [Side(small, folder), Side(large, folder)]
+    try:
+        # Rounds alternate between the two sizes, so a change in machine load hits both alike.
+        for i in range(rounds):
+            for verify in (False, True):
+                for side in sides:
+                    side.round(i, verify)
+    finally:
+        for side in sides:
+            side.close()
+    s_plain, s_checked = (statistics.median(t) for t in (sides[0].plain, sides[0].checked))
+    l_plain, l_checked = (statistics.median(t) for t in (sides[1].plain, sides[1].checked))
     ratio = l_plain / s_plain
     print(
         f"10 changes, {small:,} rows: {s_plain * 1000:.1f} ms sync,"
