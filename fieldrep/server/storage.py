@@ -241,6 +241,10 @@ class Storage:
             if self.dialect == "postgres":
                 # Two servers starting on one empty database must not race on CREATE TABLE.
                 tx.execute("SELECT pg_advisory_xact_lock(4711)")
+            if self._schema_complete(tx):
+                # No DDL at all on a ready database: even CREATE INDEX IF NOT EXISTS locks its
+                # table, and would deadlock with a running server's (or `user add`'s) writes.
+                return
             for statement in statements:
                 tx.execute(statement)
             for name in synced_tables():
@@ -252,6 +256,19 @@ class Storage:
             tx.execute(
                 "INSERT INTO server_state (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING"
             )
+
+    def _schema_complete(self, tx: Tx) -> bool:
+        if "version" not in self._columns(tx, "server_state"):
+            return False
+        if tx.one("SELECT 1 FROM server_state WHERE id = 1") is None:
+            return False
+        for name in ("credentials", "devices", "moves", "server_conflicts", "rejections"):
+            if not self._columns(tx, name):
+                return False
+        meta = {"_clocks", "_version", "_deleted", "_fversions"}
+        return all(
+            {*tbl.fields, *meta} <= self._columns(tx, name) for name, tbl in synced_tables().items()
+        )
 
     def _columns(self, tx: Tx, name: str) -> set[str]:
         if self.dialect == "postgres":
