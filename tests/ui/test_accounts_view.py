@@ -80,6 +80,7 @@ def test_quick_search_path_matches_sql_and_survives_edits(
     line = TaskProgressWidget()  # as in the status bar: housekeeping is not shown
     qtbot.addWidget(line)
     line.attach(view.runner)
+    model.prepare_quick_search()  # what the page does a second after it opened
     model.sort(1, Qt.SortOrder.DescendingOrder)  # a new order: its rank is built in the background
     assert any(t.label == "Preparing quick search" for t in view.runner.active_tasks)
     assert line.task is None

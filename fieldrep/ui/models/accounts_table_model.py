@@ -101,6 +101,7 @@ class AccountsTableModel(QAbstractTableModel):
         self._matches: list[int] | None = None  # the fast path's matching rowids
         self._matches_sorted = False
         self.fast_searches = 0  # searches answered by the ranked path (diagnostics, tests)
+        self._warm = False  # ranks are kept up to date once prepare_quick_search() was called
         self.filter = AccountFilter()
         self.sort_order = Sort()
         self._count = 0
@@ -144,6 +145,12 @@ class AccountsTableModel(QAbstractTableModel):
 
     # -- the ranked fast path ---------------------------------------------------------------------
 
+    def prepare_quick_search(self) -> None:
+        """Start keeping the current order's rank ready (the page calls this once it has painted,
+        so start-up never competes with the rank build, and again when the user types)."""
+        self._warm = True
+        self._usable_rank()
+
     def _usable_rank(self) -> list[int] | None:
         """The current order's rank if it matches the data as it is now; else schedule one."""
         version = self.search.version()
@@ -151,7 +158,11 @@ class AccountsTableModel(QAbstractTableModel):
         if held is not None and held[0] == version:
             return held[1]
         self._ranks = {s: r for s, r in self._ranks.items() if r[0] == version}
-        if self._runner is not None and self._rank_pending != (self.sort_order, version):
+        if (
+            self._runner is not None
+            and (self._warm or self.filter.text.strip())
+            and self._rank_pending != (self.sort_order, version)
+        ):
             sort = self.sort_order
             self._rank_pending = (sort, version)
             self._runner.run(

@@ -40,6 +40,7 @@ from fieldrep.ui.views.accounts_actions import AccountsActionsMixin
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 SEARCH_DEBOUNCE_MS = 180
+QUICK_SEARCH_DELAY_MS = 1000
 VISIT_AGES = (
     ("Any last visit", None),
     ("No visit in 30 days", 30),
@@ -128,6 +129,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
         self._debounce.timeout.connect(self.apply_filters)
         self.search.textChanged.connect(lambda _text: self._debounce.start())
+        self.search.textChanged.connect(lambda _text: self.model.prepare_quick_search())
         self.search.returnPressed.connect(self._on_search_return_pressed)
 
         self.filters: dict[str, QComboBox] = {}
@@ -213,6 +215,16 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.model.refresh()
         self._update_today()
         self._update_locate_button()
+        # After the first paint, not during it: preparing the quick-search order holds the GIL.
+        self._warm_timer = QTimer(self)
+        self._warm_timer.setSingleShot(True)
+        self._warm_timer.setInterval(QUICK_SEARCH_DELAY_MS)
+        self._warm_timer.timeout.connect(self._on_warm_timer_timeout)
+        self._warm_timer.start()
+
+    def _on_warm_timer_timeout(self) -> None:
+        if self.isVisible():  # a page never shown (or closed) waits for the first keystroke
+            self.model.prepare_quick_search()
 
     # -- filters ---------------------------------------------------------------------------------
 
