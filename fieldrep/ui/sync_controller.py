@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,10 +221,24 @@ class SyncController(QObject):
             self.sign_out()
 
     def _on_timer_timeout(self) -> None:
+        if self._closed():
+            return
         if self.online:
             self.sync_now(Reason.TIMER)
 
+    def _closed(self) -> bool:
+        """True (and the timer stopped) once the database was closed under us: a controller
+        outliving its database must go quiet, not raise from a timer."""
+        try:
+            self.context.db.conn.execute("SELECT 1")
+        except sqlite3.ProgrammingError:
+            self.stop()
+            return True
+        return False
+
     def _on_monitor_online_changed(self, online: bool) -> None:
+        if self._closed():
+            return
         self.state_changed.emit()
         if online:
             # After every other listener (the status bar) has seen the change.

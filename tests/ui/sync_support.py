@@ -2,7 +2,7 @@
 (SQLite storage in tmp_path), its seeded users and territories, and a signed-in controller.
 
 Import the fixtures into a test module with ``from tests.ui.sync_support import *_fixture`` names
-(they register under the short names ``live``, ``controller``, ``window_with_sync``).
+(they register under the short names ``live``, ``make_sync``, ``window_with_sync``).
 """
 
 from __future__ import annotations
@@ -59,16 +59,26 @@ def live_fixture(tmp_path: Path) -> Iterator[Live]:
         storage.close()
 
 
-def make_controller(
-    qtbot: QtBot,
-    ctx: Context,
-    runner: TaskRunner,
-    monitor: ConnectivityMonitor | None = None,
-    **kwargs: object,
-) -> SyncController:
-    controller = SyncController(ctx, runner, monitor, **kwargs)  # type: ignore[arg-type]
-    controller.start()
-    return controller
+@pytest.fixture(name="make_sync")
+def make_sync_fixture(ctx: Context, runner: TaskRunner) -> Iterator[Callable[..., SyncController]]:
+    """Started sync controllers for the test's database; stopped (timers, probes) at teardown so
+    none fires later in another test's event loop."""
+    made: list[SyncController] = []
+
+    def make(monitor: ConnectivityMonitor | None = None, **kwargs: object) -> SyncController:
+        controller = SyncController(ctx, runner, monitor, **kwargs)  # type: ignore[arg-type]
+        controller.start()
+        made.append(controller)
+        return controller
+
+    yield make
+    for controller in made:
+        controller.stop()
+        if controller.monitor is not None:
+            controller.monitor.stop()
+    runner.wait_for_idle()
+    for controller in made:
+        controller.deleteLater()
 
 
 def sign_in(qtbot: QtBot, controller: SyncController, live: Live, user: str = "rep1") -> None:

@@ -20,7 +20,7 @@ from tests.sync.harness import Laptop, server_row
 from tests.ui.sync_support import (
     Live,
     live_fixture,  # noqa: F401
-    make_controller,
+    make_sync_fixture,  # noqa: F401
     sign_in,
     sync,
     window_with_sync_fixture,  # noqa: F401
@@ -48,12 +48,13 @@ def test_conflicts_from_two_clients_are_shown_and_both_resolutions_sync(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     live: Live,
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
     a1 = live.put_account("Acme Ltd")
     a2 = live.put_account("Birch & Sons")
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     window = window_with_sync(controller)
     sign_in(qtbot, controller, live)
     boss = live.laptop("boss", "manager")

@@ -4,6 +4,7 @@ now (with progress), cancel, the timer, the server coming back, and errors in pl
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -19,7 +20,7 @@ from tests.sync.harness import server_row
 from tests.ui.sync_support import (
     Live,
     live_fixture,  # noqa: F401
-    make_controller,
+    make_sync_fixture,  # noqa: F401
     sign_in,
     sync,
     window_with_sync_fixture,  # noqa: F401
@@ -30,11 +31,12 @@ def test_sync_now_sends_local_edits_and_brings_server_changes_with_progress(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     live: Live,
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
     a1 = live.put_account("North Co")
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     window = window_with_sync(controller)
     assert window.status.sync_text == "Sync off: not signed in"
     assert window.status.sync_button.text() == "Sign in…"
@@ -91,10 +93,11 @@ def test_cancel_stops_the_sync_and_keeps_every_change(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     live: Live,
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     window = window_with_sync(controller)
     sign_in(qtbot, controller, live)
     ctx.writer.insert_many(
@@ -124,9 +127,13 @@ def test_cancel_stops_the_sync_and_keeps_every_change(
 
 
 def test_the_timer_syncs_in_the_background(
-    qtbot: QtBot, ctx: Context, runner: TaskRunner, live: Live
+    qtbot: QtBot,
+    ctx: Context,
+    runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
+    live: Live,
 ) -> None:
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     sign_in(qtbot, controller, live)
     a1 = live.put_account("Timer Co")
     controller.timer.setInterval(50)
@@ -140,10 +147,14 @@ def test_the_timer_syncs_in_the_background(
 
 
 def test_the_server_coming_back_triggers_a_sync(
-    qtbot: QtBot, ctx: Context, runner: TaskRunner, live: Live
+    qtbot: QtBot,
+    ctx: Context,
+    runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
+    live: Live,
 ) -> None:
     monitor = ConnectivityMonitor(probe_interval_ms=50)
-    controller = make_controller(qtbot, ctx, runner, monitor)
+    controller = make_sync(monitor)
     controller.timer.stop()  # only connectivity may start a sync in this test
     sign_in(qtbot, controller, live)
     assert monitor.server == ("127.0.0.1", live.server.port)
@@ -174,10 +185,11 @@ def test_server_down_is_said_in_plain_words(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     live: Live,
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     window = window_with_sync(controller)
     sign_in(qtbot, controller, live)
     ctx.writer.insert("accounts", {"name": "Written offline"})
@@ -198,6 +210,7 @@ def test_a_too_old_client_is_asked_to_update(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     live: Live,
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
@@ -206,7 +219,7 @@ def test_a_too_old_client_is_asked_to_update(
         transport._client.headers["FieldRep-Schema"] = "0"  # what an old release sends
         return transport
 
-    controller = make_controller(qtbot, ctx, runner, transport_factory=old_app)
+    controller = make_sync(transport_factory=old_app)
     window = window_with_sync(controller)
     sign_in_outcomes: list[object] = []
     controller.sign_in_finished.connect(sign_in_outcomes.append)
@@ -226,9 +239,10 @@ def test_sync_now_without_signing_in_says_how_to_sign_in(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     window = window_with_sync(controller)
     assert controller.sync_now() is None
     assert controller.problem is not None
@@ -238,3 +252,14 @@ def test_sync_now_without_signing_in_says_how_to_sign_in(
     dialog = window._sync_dialog
     assert dialog is not None
     assert dialog.isVisible()
+
+
+def test_a_controller_outliving_its_database_goes_quiet(qtbot: QtBot, tmp_path: Path) -> None:
+    other = Context.open(tmp_path / "closed.db")
+    other_runner = TaskRunner(other.path)
+    controller = SyncController(other, other_runner, interval_ms=10)
+    controller.start()
+    assert controller.timer.isActive()
+    other.close()
+    qtbot.waitUntil(lambda: not controller.timer.isActive())
+    other_runner.shutdown()

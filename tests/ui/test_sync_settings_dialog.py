@@ -20,7 +20,7 @@ from tests.sync.harness import PASSWORD, server_row
 from tests.ui.sync_support import (
     Live,
     live_fixture,  # noqa: F401
-    make_controller,
+    make_sync_fixture,  # noqa: F401
     sync,
     window_with_sync_fixture,  # noqa: F401
 )
@@ -52,11 +52,12 @@ def test_sign_in_from_the_dialog_then_first_sync(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     live: Live,
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
     a1 = live.put_account("North Co")
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     window = window_with_sync(controller)
     dialog = _open(window)
     assert dialog.form.isVisible()
@@ -90,10 +91,11 @@ def test_a_wrong_password_is_said_plainly_and_nothing_is_stored(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     live: Live,
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     window = window_with_sync(controller)
     dialog = _open(window)
     _fill(qtbot, dialog, live.url, "rep1", "not my password")
@@ -113,9 +115,10 @@ def test_missing_fields_and_a_bad_address_are_caught_before_asking_the_server(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     dialog = _open(window_with_sync(controller))
     _fill(qtbot, dialog, "", "rep1", "")
     qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
@@ -130,10 +133,11 @@ def test_an_unreachable_server_at_sign_in(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     live: Live,
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     dialog = _open(window_with_sync(controller))
     url = live.url
     live.server.stop()
@@ -147,11 +151,12 @@ def test_sign_out_keeps_the_outbox_and_signing_in_again_sends_it(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     live: Live,
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
     a1 = live.put_account("North Co")
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     window = window_with_sync(controller)
     dialog = _open(window)
     _fill(qtbot, dialog, live.url, "rep1", PASSWORD)
@@ -197,10 +202,11 @@ def test_a_revoked_token_signs_the_laptop_out_and_keeps_its_changes(
     qtbot: QtBot,
     ctx: Context,
     runner: TaskRunner,
+    make_sync: Callable[..., SyncController],
     live: Live,
     window_with_sync: Callable[[SyncController], MainWindow],
 ) -> None:
-    controller = make_controller(qtbot, ctx, runner)
+    controller = make_sync()
     window = window_with_sync(controller)
     dialog = _open(window)
     _fill(qtbot, dialog, live.url, "rep1", PASSWORD)
