@@ -131,7 +131,7 @@ def test_keyset_pages_match_offset_pages(ctx: Context) -> None:
     ]
     ctx.writer.insert_many("accounts", rows)
     repo = AccountsRepository(ctx.db.conn)
-    for sort in (Sort("name"), Sort("potential"), Sort("potential", descending=True)):
+    for sort in (Sort("name"), Sort("name", True), Sort("potential"), Sort("potential", True)):
         everything = repo.page(sort=sort, limit=1000)
         walked = repo.page(sort=sort, limit=8)
         while len(walked) < len(everything):
