@@ -89,6 +89,11 @@ class HybridLogicalClock:
             self.last = pack(new_wall, counter)
             return self.last
 
+    def catch_up(self, persisted: int) -> None:
+        """Never issue below ``persisted``: a clock another connection of this device committed."""
+        with self._lock:
+            self.last = max(self.last, persisted)
+
     def stamp(self) -> str:
         """A fresh field clock string for this device."""
         return format_clock(self.now(), self.device_id)

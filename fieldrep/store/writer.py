@@ -98,6 +98,10 @@ class Writer:
         self.conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
+            # Each thread has its own connection and Writer, but all stamp for one device: under
+            # the write lock, start from the highest clock any of them committed, so no lane issues
+            # a stamp below one already used or overwrites a newer persisted clock with an older one.
+            self.clock.catch_up(int(local_meta.get(self.conn, "hlc_last", "0") or 0))
             yield self.conn
             local_meta.put(self.conn, "hlc_last", str(self.clock.last))
             self.conn.execute("COMMIT")

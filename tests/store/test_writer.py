@@ -135,6 +135,30 @@ def test_device_id_and_clock_survive_reopening(db_path: Path) -> None:
     second.close()
 
 
+def test_two_connections_of_one_device_never_step_back_in_clock(db_path: Path) -> None:
+    """The UI's write lane and the sync lane each hold a Writer; their stamps must interleave."""
+    lane_a = Context.open(db_path)
+    lane_b = Context.open(db_path)
+    try:
+        account = lane_a.writer.insert("accounts", {"name": "A"})
+        # Lane A runs ahead (as after observing a server clock), then lane B writes.
+        lane_a.writer.clock.catch_up(lane_a.writer.clock.last + 10**9)
+        lane_a.writer.update("accounts", account, {"name": "A2"})
+        ahead = lane_a.writer.clock.last
+        lane_b.writer.update("accounts", account, {"name": "B"})
+        assert lane_b.writer.clock.last > ahead
+        clocks = json.loads(lane_b.db.execute("SELECT _clocks FROM accounts").fetchone()[0])
+        assert clocks["name"] > clocks["created_at"]
+    finally:
+        lane_a.close()
+        lane_b.close()
+    reopened = Context.open(db_path)
+    try:
+        assert reopened.writer.clock.last > ahead
+    finally:
+        reopened.close()
+
+
 def test_write_committed_before_a_killed_process_is_durable(db_path: Path) -> None:
     """A second connection (as after a crash and restart) sees committed rows and their outbox."""
     ctx = Context.open(db_path)
