@@ -100,8 +100,8 @@ class ImportDialog(QDialog):
 
         self.kind_combo = QComboBox()
         self.kind_combo.addItem("Accounts", "accounts")
-        self.kind_combo.addItem("Contacts (of existing accounts)", "contacts")
-        self.kind_combo.setToolTip("What each row of the file is")
+        self.kind_combo.addItem("Contacts", "contacts")
+        self.kind_combo.setToolTip("What each row of the file is (contacts join existing accounts)")
         self.kind_combo.currentIndexChanged.connect(self._on_kind_combo_changed)
         self.file_label = QLabel("Choose a CSV or Excel file with one account or contact per row.")
         self.file_label.setWordWrap(True)
