@@ -215,6 +215,18 @@ def test_log_visit_in_two_clicks_and_today(view: AccountsView, qtbot: QtBot, ctx
     today.close()
 
 
+def test_ctrl_l_logs_a_visit_to_the_selected_row(
+    view: AccountsView, qtbot: QtBot, ctx: Context
+) -> None:
+    view.table.setFocus()
+    view.table.selectRow(1)
+    qtbot.keyClick(view.table, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    dialog = view._dialogs[-1]
+    assert dialog.account_id == view.model.account_id(1)
+    qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
+    assert ctx.db.execute("SELECT account_id FROM visits").fetchall() == [(dialog.account_id,)]
+
+
 def test_new_account_with_ctrl_n_path(view: AccountsView, ctx: Context) -> None:
     account = view.create_account("Zeta Zinc")
     assert account is not None

@@ -112,6 +112,7 @@ class AccountDetailPanel(QFrame):
         self.undo_button = QPushButton("Undo last edit")
         self.undo_button.clicked.connect(self.undo)
         self.visit_button = QPushButton("Log visit…")
+        self.visit_button.setToolTip("Ctrl+L")
         self.visit_button.clicked.connect(
             lambda: self.account_id and self.log_visit_requested.emit(self.account_id)
         )

@@ -202,6 +202,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
             (QKeySequence.StandardKey.Find, self.focus_search),
             (QKeySequence.StandardKey.New, self.new_account),
             (QKeySequence(Qt.Key.Key_Escape), self._on_escape),
+            (QKeySequence("Ctrl+L"), self._on_log_visit_shortcut),
         ):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -335,6 +336,13 @@ class AccountsView(AccountsActionsMixin, QWidget):
             self.panel.show()
             self.panel.edits["name"].setFocus()
             self.account_opened.emit(account_id)
+
+    def _on_log_visit_shortcut(self) -> None:
+        """Ctrl+L: log a visit to the open account, else to the selected row."""
+        account_id = self.panel.account_id if self.panel.isVisible() else None
+        account_id = account_id or self.selected_account_id()
+        if account_id is not None:
+            self.open_log_visit(account_id)
 
     def focus_search(self) -> None:
         self.search.setFocus()
