@@ -117,7 +117,7 @@ def test_accounts_tab_shows_territory_and_reason(
     with qtbot.waitSignal(view.reassign.diff_applied, timeout=20_000):
         view.reassign.approve_diff()
     view.explain.search.setText("A17")
-    assert [r["name"] for r in view.explain.model.rows] == ["A17"]
+    qtbot.waitUntil(lambda: [r["name"] for r in view.explain.model.rows] == ["A17"])
     text = view.explain.reason.text()
     assert "is in <b>West</b>" in text
     assert "lies inside West&#x27;s boundary (priority 100)" in text

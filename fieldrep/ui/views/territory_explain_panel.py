@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -46,7 +46,12 @@ class TerritoryExplainPanel(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Account name, city or postal code…")
         self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.find)
+        # Typing waits for a pause before searching 100,000 accounts.
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(250)
+        self._debounce.timeout.connect(lambda: self.find(self.search.text()))
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
         self.model = RowsTableModel(
             [
                 ("Account", lambda r: r["name"], False),
