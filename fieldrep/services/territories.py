@@ -390,9 +390,26 @@ def handover(
             t = get_row(ctx, tid)
             if t["owner_id"] == from_user:
                 ctx.writer.update("territories", tid, {"owner_id": to_user})
-            ensure_member(
+            # The successor takes over the leaver's routing weight and capacity unless already a
+            # member with settings of their own.
+            before = list(
+                ctx.db.query(
+                    "SELECT user_id, routing_weight, capacity, active FROM territory_members "
+                    "WHERE territory_id = ? AND user_id IN (?, ?)",
+                    [tid, from_user, to_user],
+                )
+            )
+            leaver = next((m for m in before if m["user_id"] == from_user and m["active"]), None)
+            was_member = any(m["user_id"] == to_user and m["active"] for m in before)
+            member_id = ensure_member(
                 ctx, tid, to_user, role="owner" if t["owner_id"] == from_user else "member"
             )
+            if leaver is not None and not was_member:
+                ctx.writer.update(
+                    "territory_members",
+                    member_id,
+                    {"routing_weight": leaver["routing_weight"], "capacity": leaver["capacity"]},
+                )
             remove_member(ctx, tid, from_user)
         if history:
             ctx.writer.insert_many("assignment_history", history)

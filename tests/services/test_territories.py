@@ -143,5 +143,6 @@ def test_rep_leaving_hands_over_everything_and_territories(ctx: Context) -> None
     assert owners == [(bob,)]
     assert svc.get_row(ctx, t1)["owner_id"] == bob
     assert [(m["username"], m["role"]) for m in svc.members(ctx, t1)] == [("bob", "owner")]
-    assert [m["username"] for m in svc.members(ctx, t2)] == ["bob"]
+    t2_members = [(m["username"], m["routing_weight"], m["capacity"]) for m in svc.members(ctx, t2)]
+    assert t2_members == [("bob", 3.0, 50)]  # Bob takes over Ann's weight and capacity
     assert ctx.db.execute("SELECT count(*) FROM assignment_history").fetchone()[0] == 2
