@@ -251,8 +251,12 @@ def test_shutdown_cancels_and_leaves_no_thread(qtbot: QtBot, db_path: Path) -> N
     assert outcomes == ["cancelled", "cancelled"]
     assert runner.is_idle
     assert runner.threads_in_use == 0
-    # The worker threads themselves have exited (not merely gone idle in their pools).
-    assert not {str(tid) for tid in workers} & set(os.listdir("/proc/self/task"))
+    # The worker threads themselves exit (not merely go idle in their pools). QThread::wait()
+    # returns once run() has finished, a moment before the OS thread is gone from /proc.
+    qtbot.waitUntil(
+        lambda: not {str(tid) for tid in workers} & set(os.listdir("/proc/self/task")),
+        timeout=int(SAFETY_S * 1000),
+    )
     with pytest.raises(RuntimeError, match="shut down"):
         runner.run(long_op)
 
