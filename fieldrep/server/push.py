@@ -10,6 +10,8 @@ back, and does not block the ones after it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 
@@ -45,6 +47,45 @@ def _lock_device(tx: Tx, device_id: str) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+def mutation_hash(m: Mutation) -> str:
+    """What identifies a mutation beyond its sequence number (its clocks carry time and device)."""
+    body = json.dumps([m.tbl, m.row_id, m.op, m.fields, m.clocks], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _remember(tx: Tx, device_id: str, m: Mutation) -> None:
+    tx.execute(
+        "INSERT INTO applied_mutations (device_id, seq, hash) VALUES (?, ?, ?)"
+        " ON CONFLICT (device_id, seq) DO NOTHING",
+        (device_id, m.seq, mutation_hash(m)),
+    )
+
+
+def _check_replays(tx: Tx, device_id: str, replayed: list[Mutation]) -> None:
+    """A replayed sequence number must carry the very mutation applied under it; anything else
+    comes from a copy of this laptop's database (or one restored from a backup), whose changes
+    would otherwise be skipped as already applied and silently lost."""
+    if not replayed:
+        return
+    sql, param = tx.in_list("seq", [m.seq for m in replayed])
+    known = dict(
+        tx.all(
+            f"SELECT seq, hash FROM applied_mutations WHERE device_id = ? AND {sql}",
+            (device_id, param),
+        )
+    )
+    for m in replayed:
+        stored = known.get(m.seq)
+        if stored is not None and stored != mutation_hash(m):
+            raise PushError(
+                409,
+                "device_copied",
+                f"change {m.seq} differs from the change this laptop sent before under that"
+                " number: this database was copied from another laptop or restored from a"
+                " backup; sign in again to continue as a new laptop (unsent changes are kept)",
+            )
+
+
 def _gap(last: int, seq: int) -> PushError:
     return PushError(
         409,
@@ -69,6 +110,7 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
     with storage.read() as tx:
         last = _last_seq(tx, req.device_id)
         viewer = scope.load_viewer(tx, user_id)
+        _check_replays(tx, req.device_id, [m for m in req.mutations if m.seq <= last])
     if req.mutations and req.mutations[0].seq > last + 1:
         raise _gap(last, req.mutations[0].seq)
     applied = skipped = 0
@@ -130,6 +172,7 @@ def _apply_one(
     with storage.write() as tx:
         last, pulled = _lock_device(tx, req.device_id)
         if m.seq <= last:
+            _check_replays(tx, req.device_id, [m])
             return None
         if m.seq != last + 1:
             raise _gap(last, m.seq)
@@ -147,6 +190,7 @@ def _apply_one(
             "UPDATE devices SET last_seq = ?, last_seen_at = ? WHERE device_id = ?",
             (m.seq, utc_now(), req.device_id),
         )
+        _remember(tx, req.device_id, m)
     return outcome
 
 
@@ -168,4 +212,5 @@ def _reject(
             (device_id, m.seq, m.tbl, m.row_id, reason, utc_now()),
         )
         tx.execute("UPDATE devices SET last_seq = ? WHERE device_id = ?", (m.seq, device_id))
+        _remember(tx, device_id, m)
     rejected.append(Rejection(seq=m.seq, tbl=m.tbl, row_id=m.row_id, reason=reason))

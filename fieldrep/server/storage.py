@@ -68,6 +68,9 @@ CREATE TABLE IF NOT EXISTS server_conflicts (
     id {serial} PRIMARY KEY, tbl TEXT NOT NULL, row_id TEXT NOT NULL, field TEXT NOT NULL,
     kept_value TEXT, kept_clock TEXT, lost_value TEXT, lost_clock TEXT,
     device_id TEXT, seq BIGINT, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS applied_mutations (
+    device_id TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq));
 CREATE TABLE IF NOT EXISTS rejections (
     id {serial} PRIMARY KEY, device_id TEXT NOT NULL, seq BIGINT NOT NULL, tbl TEXT NOT NULL,
     row_id TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL);
@@ -262,7 +265,14 @@ class Storage:
             return False
         if tx.one("SELECT 1 FROM server_state WHERE id = 1") is None:
             return False
-        for name in ("credentials", "devices", "moves", "server_conflicts", "rejections"):
+        for name in (
+            "credentials",
+            "devices",
+            "moves",
+            "server_conflicts",
+            "rejections",
+            "applied_mutations",
+        ):
             if not self._columns(tx, name):
                 return False
         meta = {"_clocks", "_version", "_deleted", "_fversions"}

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fieldrep.domain.hlc import ClockDriftError, parse_clock
+from fieldrep.domain.ids import new_device_id
 from fieldrep.store import local_meta
 from fieldrep.store.writer import Writer, utc_now
 from fieldrep.sync import local_apply
@@ -46,7 +47,13 @@ from fieldrep.sync.protocol import (
     PushRequest,
     RowRef,
 )
-from fieldrep.sync.transport import HttpTransport, NetworkError, SyncError
+from fieldrep.sync.transport import (
+    AuthRequired,
+    HttpTransport,
+    NetworkError,
+    ServerRefused,
+    SyncError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -181,13 +188,22 @@ class SyncEngine:
                 for r in rows
             ]
             by_seq = {m.seq: m for m in mutations}
-            resp = self.transport.push(
-                PushRequest(
-                    device_id=self.writer.device_id,
-                    mutations=mutations,
-                    cursor=int(self._meta("sync_cursor", "0")),
+            try:
+                resp = self.transport.push(
+                    PushRequest(
+                        device_id=self.writer.device_id,
+                        mutations=mutations,
+                        cursor=int(self._meta("sync_cursor", "0")),
+                    )
                 )
-            )
+            except ServerRefused as exc:
+                if exc.code != "device_copied":
+                    raise
+                # Another database speaks as this laptop: sign in again as a new one.
+                with self.writer.transaction() as conn:
+                    local_meta.put(conn, "sync_new_device", "1")
+                    local_meta.put(conn, "device_token", None)
+                raise AuthRequired(str(exc)) from exc
             with self.writer.transaction() as conn:
                 conn.execute("DELETE FROM outbox WHERE seq <= ?", (resp.last_seq,))
                 refetch: list[tuple[str, str]] = []
@@ -307,6 +323,14 @@ def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) 
     else:
         seq_row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         base = int(seq_row[0]) if seq_row else 0
+    if local_meta.get(conn, "sync_new_device"):
+        # This database is a copy of another (or a restored backup): from now on it is a laptop
+        # of its own, with its own numbering on the server; its unsent changes go out under it.
+        device = new_device_id()
+        with writer.transaction() as tx:
+            local_meta.put(tx, "device_id", device)
+            local_meta.put(tx, "sync_new_device", "")
+        writer.clock.device_id = device
     resp = transport.login(
         LoginRequest(user=user, password=password, device_id=writer.device_id, base_seq=base)
     )

@@ -3,8 +3,10 @@ local row holds, a synced user getting a password, and a pull never passing a co
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +15,12 @@ from fieldrep.cli import main
 from fieldrep.server import admin
 from fieldrep.server.pull import pull
 from fieldrep.server.storage import Storage
+from fieldrep.services.context import Context
+from fieldrep.store import local_meta
 from fieldrep.sync.client import SyncEngine
 from fieldrep.sync.protocol import PullRequest
-from tests.sync.harness import Laptop, Org, account, server_view
+from fieldrep.sync.transport import AuthRequired
+from tests.sync.harness import Laptop, Org, account, server_row, server_view
 
 Make = Callable[[str], Laptop]
 
@@ -136,3 +141,43 @@ def test_laptop_offline_longer_than_tombstones_are_kept(
     assert rep.rows("accounts")[a2]["notes"] == "written offline"
     assert rep.rows("accounts") == server_view(storage, org.rep1, "accounts")
     assert result.verified is True
+
+
+def test_a_copied_database_becomes_a_laptop_of_its_own(
+    storage: Storage, org: Org, laptop: Make, tmp_path: Path
+) -> None:
+    original = laptop("original")
+    original.login("rep1")
+    original.sync()
+    # The rep copies the database to a second laptop (or restores last week's backup).
+    dst = sqlite3.connect(tmp_path / "copy.db")
+    original.ctx.db.conn.backup(dst)
+    dst.close()
+    copy = laptop("copy")
+    copy.ctx.close()
+    copy.ctx = Context.open(tmp_path / "copy.db")
+    copy.transport.token = local_meta.get(copy.ctx.db.conn, "device_token")
+    assert copy.writer.device_id == original.writer.device_id
+
+    first = original.writer.insert("accounts", account(org.t1, "from the original"))
+    original.writer.insert("accounts", account(org.t1, "original, second"))
+    original.sync()
+    # The copy numbers its next change like the original did: the server must not skip it.
+    mine = copy.writer.insert("accounts", account(org.t1, "from the copy"))
+    with pytest.raises(AuthRequired, match="copied from another laptop"):
+        copy.sync()
+    assert copy.writer.pending_count() == 1
+    assert server_row(storage, "accounts", mine) is None
+    old_device = copy.writer.device_id
+    copy.login("rep1")
+    assert copy.writer.device_id != old_device
+    result = copy.sync()
+    assert result.pushed == 1
+    assert server_row(storage, "accounts", mine) is not None
+    assert server_row(storage, "accounts", first) is not None
+    original.sync()
+    for lap in (original, copy):
+        assert lap.rows("accounts") == server_view(storage, org.rep1, "accounts")
+    # The original carries on under its own number, untouched.
+    original.writer.insert("accounts", account(org.t1, "original, later"))
+    assert original.sync().pushed == 1
