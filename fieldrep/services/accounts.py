@@ -202,7 +202,7 @@ class AccountsService:
         return bool(self.ctx.writer.delete("accounts", account_id))
 
     def _current(self, account_id: str) -> dict[str, Any]:
-        cur = self.ctx.db.conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,))
+        cur = self.ctx.conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,))
         row = cur.fetchone()
         if row is None:
             raise StoreError(f"account {account_id} does not exist (it may have been deleted)")

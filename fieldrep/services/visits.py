@@ -65,7 +65,7 @@ def log_visit(
     moment = visited_at or datetime.now(UTC)
     if moment.tzinfo is not None and moment > datetime.now(UTC) + timedelta(hours=1):
         raise ValidationError("a visit cannot be in the future", table="visits", field="visited_at")
-    account = ctx.db.conn.execute(
+    account = ctx.conn.execute(
         "SELECT name, lat, lon FROM accounts WHERE id = ?", (account_id,)
     ).fetchone()
     if account is None:
@@ -128,7 +128,7 @@ def due_tasks(conn: Any, user_id: str | None, today: date | None = None) -> list
 
 def complete_task(ctx: Any, task_id: str) -> bool:
     """Mark a task done; returns False if it already was."""
-    row = ctx.db.conn.execute("SELECT done FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    row = ctx.conn.execute("SELECT done FROM tasks WHERE id = ?", (task_id,)).fetchone()
     if row is None:
         raise ValidationError("that task no longer exists", table="tasks", field="id")
     if row[0]:

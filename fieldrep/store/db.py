@@ -6,11 +6,13 @@ import logging
 import os
 import sqlite3
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from fieldrep.store.errors import NewerDatabaseError, StoreError
 from fieldrep.store.migrations import LATEST_VERSION, migrate, schema_version
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,16 @@ def open_db(path: str | os.PathLike[str], *, migrate_schema: bool = True) -> sql
     location, a database from a newer FieldRep, or a migration that could not complete; in each case
     the file is left as it was.
     """
+    import sqlite_utils  # costly (it pulls in numpy): see open_connection
+
+    return sqlite_utils.Database(open_connection(path, migrate_schema=migrate_schema))
+
+
+def open_connection(
+    path: str | os.PathLike[str], *, migrate_schema: bool = True
+) -> sqlite3.Connection:
+    """:func:`open_db` without the sqlite-utils wrapper, for start-up paths that cannot wait for
+    sqlite-utils' import; the same checks, pragmas, migration and errors."""
     path = Path(path)
     _check_file(path)
     conn = sqlite3.connect(os.fspath(path), isolation_level=None, timeout=30.0)
@@ -90,4 +102,4 @@ def open_db(path: str | os.PathLike[str], *, migrate_schema: bool = True) -> sql
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(f"{path} is not a usable FieldRep database ({exc})") from exc
-    return sqlite_utils.Database(conn)
+    return conn

@@ -16,15 +16,16 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from fieldrep.domain.hlc import HybridLogicalClock, format_clock
 from fieldrep.domain.ids import new_device_id, uuid7
 from fieldrep.store import local_meta
 from fieldrep.store.catalog import Table, table
 from fieldrep.store.errors import StoreError, ValidationError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +63,18 @@ def _integrity_message(exc: sqlite3.IntegrityError, tbl: Table) -> ValidationErr
 class Writer:
     """Sync-aware writes for one connection (one thread)."""
 
-    def __init__(self, db: sqlite_utils.Database, clock: HybridLogicalClock) -> None:
-        self.db = db
-        self.conn: sqlite3.Connection = db.conn
+    def __init__(
+        self, db: sqlite_utils.Database | sqlite3.Connection, clock: HybridLogicalClock
+    ) -> None:
+        # A raw connection is accepted so that start-up need not import sqlite-utils.
+        self.conn: sqlite3.Connection = db if isinstance(db, sqlite3.Connection) else db.conn
         self.clock = clock
         self._depth = 0
 
     @classmethod
-    def open(cls, db: sqlite_utils.Database) -> Writer:
+    def open(cls, db: sqlite_utils.Database | sqlite3.Connection) -> Writer:
         """A writer for ``db``, creating this installation's device id on first use."""
-        conn = db.conn
+        conn = db if isinstance(db, sqlite3.Connection) else db.conn
         device = local_meta.get(conn, "device_id")
         if device is None:
             device = new_device_id()

@@ -99,7 +99,7 @@ class AccountsActionsMixin:
     def _update_locate_button(self) -> None:
         from fieldrep.geo.geocoding import load_settings
 
-        settings = load_settings(self.context.db.conn)
+        settings = load_settings(self.context.conn)
         # Only offered where an online geocoder is set up: a button that can never work is noise.
         self.locate_button.setVisible(settings.enabled)
         self.locate_button.setEnabled(settings.enabled)
@@ -114,7 +114,7 @@ class AccountsActionsMixin:
     def locate_online(self) -> Task | None:
         from fieldrep.geo.geocoding import load_settings
 
-        settings = load_settings(self.context.db.conn)
+        settings = load_settings(self.context.conn)
         if not settings.enabled:
             self._update_locate_button()
             return None
@@ -179,7 +179,7 @@ class AccountsActionsMixin:
     def _update_today(self) -> None:
         from fieldrep.services.visits import due_tasks
 
-        n = len(due_tasks(self.context.db.conn, self.context.user_id))
+        n = len(due_tasks(self.context.conn, self.context.user_id))
         self.today_button.setText(f"Today ({n})" if n else "Today")
 
     def _keep(self, dialog: Any) -> None:

@@ -56,7 +56,7 @@ class TodayDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> int:
-        tasks = due_tasks(self.ctx.db.conn, self.ctx.user_id)  # type: ignore[attr-defined]
+        tasks = due_tasks(self.ctx.conn, self.ctx.user_id)  # type: ignore[attr-defined]
         self.tree.clear()
         today = date.today().isoformat()
         for task in tasks:

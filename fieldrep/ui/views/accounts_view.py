@@ -79,7 +79,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         super().__init__(parent)
         self.context = context
         self.runner = runner
-        self.repository = Repository(context.db.conn)
+        self.repository = Repository(context.conn)
         self.service = AccountsService(context)
         self.model = AccountsTableModel(self.repository, self, runner)
         self.setStyleSheet(_STYLE)
