@@ -25,7 +25,9 @@ from typing import Any
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.errors import StoreError
 from fieldrep.store.writer import Writer, utc_now
-from fieldrep.sync.protocol import DELETE_CLOCK, REJECTED
+
+# The sync protocol's constants are imported inside the functions that use them: that module loads
+# pydantic, and the window's start-up, which only calls open_count(), should not wait for it.
 
 KEPT_YOURS = "kept_yours"
 ACCEPTED_OTHER = "accepted_other"
@@ -85,6 +87,8 @@ class ConflictItem:
 
 
 def field_label(field: str) -> str:
+    from fieldrep.sync.protocol import DELETE_CLOCK
+
     if field == DELETE_CLOCK:
         return "Deleted"
     name = field.removesuffix("_id") if field.endswith("_id") else field
@@ -97,6 +101,8 @@ def record_name(tbl: str) -> str:
 
 def format_value(value: Any, field: str = "") -> str:
     """A value as a rep reads it: ``(empty)`` for nothing, Yes/No for flags."""
+    from fieldrep.sync.protocol import DELETE_CLOCK
+
     if field == DELETE_CLOCK:
         return "Deleted"
     if value is None or value == "":
@@ -137,6 +143,8 @@ def _row_label(tbl: str, row: dict[str, Any] | None, row_id: str) -> str:
 
 
 def _item(conn: sqlite3.Connection, device_id: str, raw: tuple[Any, ...]) -> ConflictItem | None:
+    from fieldrep.sync.protocol import REJECTED
+
     cid, tbl, row_id, field, kept_value, kept_clock, lost_value, lost_clock, detected = raw
     if tbl not in synced_tables():
         return None
@@ -197,6 +205,8 @@ def _close(conn: sqlite3.Connection, item: ConflictItem, resolution: str) -> int
 
 def _write(writer: Writer, item: ConflictItem, value: Any) -> bool:
     """Make the row show ``value`` as a new local edit; False when it already did."""
+    from fieldrep.sync.protocol import DELETE_CLOCK
+
     if item.field == DELETE_CLOCK:
         return writer.delete(item.tbl, item.row_id)
     return bool(writer.update(item.tbl, item.row_id, {item.field: value}))

@@ -16,28 +16,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from fieldrep.services import conflicts
 from fieldrep.services.context import Context
 from fieldrep.store import local_meta
-from fieldrep.sync.client import Cancelled, SyncEngine, SyncResult, sign_in, sign_out, transport_for
-from fieldrep.sync.protocol import LoginResponse
-from fieldrep.sync.transport import (
-    AuthRequired,
-    HttpTransport,
-    NetworkError,
-    ServerRefused,
-    SyncError,
-    UpgradeRequired,
-)
+
+# The network side (httpx, and the sync client with its pydantic protocol) is imported inside the
+# operations that use it: the window reads the status at start-up and must not wait for them.
+if TYPE_CHECKING:
+    from fieldrep.sync.client import SyncResult
+    from fieldrep.sync.protocol import LoginResponse
+    from fieldrep.sync.transport import HttpTransport
 
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 EngineProgress = Callable[[str, int, int | None], None]
-TransportFactory = Callable[[Context], HttpTransport]
+TransportFactory = Callable[[Context], "HttpTransport"]
 
 # How long one request may take before the sync gives up (the user can cancel sooner).
 REQUEST_TIMEOUT = 30.0
@@ -91,6 +87,16 @@ def _sentence_case(text: str) -> str:
 
 def problem_for(exc: BaseException, *, signing_in: bool = False) -> Problem:
     """The words to show for what went wrong."""
+    import httpx
+
+    from fieldrep.sync.transport import (
+        AuthRequired,
+        NetworkError,
+        ServerRefused,
+        SyncError,
+        UpgradeRequired,
+    )
+
     safe = "Your changes are safe on this laptop"
     if isinstance(exc, UpgradeRequired):
         if "update the server" in str(exc):
@@ -152,6 +158,8 @@ def normalise_url(url: str) -> str:
         host = url.split("/", 1)[0].split(":", 1)[0]
         scheme = "http" if host in ("localhost", "127.0.0.1", "::1") else "https"
         url = f"{scheme}://{url}"
+    import httpx
+
     parsed = httpx.URL(url)
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError(f"{url!r} is not a web address")
@@ -160,6 +168,9 @@ def normalise_url(url: str) -> str:
 
 def sign_in_to(db_path: PathLike, url: str, username: str, password: str) -> LoginResponse:
     """Sign the database at ``db_path`` in; the password is sent, never stored."""
+    from fieldrep.sync.client import sign_in
+    from fieldrep.sync.transport import HttpTransport
+
     ctx = Context.open(db_path)
     try:
         with HttpTransport(normalise_url(url), timeout=REQUEST_TIMEOUT) as transport:
@@ -173,6 +184,9 @@ def sign_in_to(db_path: PathLike, url: str, username: str, password: str) -> Log
 
 def sign_out_of(db_path: PathLike) -> int:
     """Forget the device token (revoked on the server when reachable); returns the changes kept."""
+    from fieldrep.sync.client import sign_out, transport_for
+    from fieldrep.sync.transport import SyncError
+
     ctx = Context.open(db_path)
     try:
         try:
@@ -190,6 +204,8 @@ def sign_out_of(db_path: PathLike) -> int:
 
 
 def default_transport(ctx: Context) -> HttpTransport:
+    from fieldrep.sync.client import transport_for
+
     return transport_for(ctx.writer, timeout=REQUEST_TIMEOUT)
 
 
@@ -201,6 +217,8 @@ def run_sync(
 ) -> SyncResult:
     """One sync of the database at ``db_path``; the outcome (error or none) is remembered in the
     database so the next start shows it. Raises :class:`Cancelled` when stopped."""
+    from fieldrep.sync.client import Cancelled, SyncEngine
+
     ctx = Context.open(db_path)
     try:
         try:

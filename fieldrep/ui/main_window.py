@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
@@ -31,11 +32,15 @@ import fieldrep
 from fieldrep.services import conflicts as conflicts_service
 from fieldrep.services.context import Context
 from fieldrep.ui import icons, theme
-from fieldrep.ui.dialogs.sync_settings_dialog import SyncSettingsDialog
 from fieldrep.ui.pages import PAGES, PageSpec, build_page
 from fieldrep.ui.status_bar import MainStatusBar
-from fieldrep.ui.sync_controller import SyncController
 from fieldrep.ui.tasks import Task, TaskKind, TaskRunner
+
+if TYPE_CHECKING:
+    # Imported when first used: the dialog pulls in httpx and pydantic, which the first paint
+    # does not need (tests/ui/test_startup_imports.py keeps it so).
+    from fieldrep.ui.dialogs.sync_settings_dialog import SyncSettingsDialog
+    from fieldrep.ui.sync_controller import SyncController
 
 log = logging.getLogger(__name__)
 
@@ -270,11 +275,16 @@ class MainWindow(QMainWindow):
         """Re-read the signed-in user, the outbox length, sync state and open conflicts."""
         self.status.set_database(self.context.path)
         self.status.set_user(self.context.user())
-        self.status.set_pending(self.context.writer.pending_count())
-        self.status.set_conflicts(conflicts_service.open_count(self.context.db.conn))
-        if self.sync is not None:
-            line = self.sync.line()
-            signed_in = self.sync.status().signed_in
+        if self.sync is None:
+            self.status.set_pending(self.context.writer.pending_count())
+            self.status.set_conflicts(conflicts_service.open_count(self.context.conn))
+        else:
+            # One read of the sync status serves every item: counting a long outbox is not free.
+            status = self.sync.status()
+            self.status.set_pending(status.pending)
+            self.status.set_conflicts(status.open_conflicts)
+            line = self.sync.line(status)
+            signed_in = status.signed_in
             self.status.set_sync(
                 line.text,
                 line.tooltip,
@@ -297,6 +307,8 @@ class MainWindow(QMainWindow):
         if self.sync is None:
             return None
         if self._sync_dialog is None:
+            from fieldrep.ui.dialogs.sync_settings_dialog import SyncSettingsDialog
+
             self._sync_dialog = SyncSettingsDialog(self.sync, self)
         self._sync_dialog.refresh()
         self._sync_dialog.show()

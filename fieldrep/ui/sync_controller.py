@@ -15,19 +15,21 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from fieldrep.services import sync_session
 from fieldrep.services.context import Context
 from fieldrep.services.sync_session import Problem, SyncLine, SyncStatus, TransportFactory
-from fieldrep.sync.client import Cancelled as SyncCancelled
-from fieldrep.sync.client import SyncResult
-from fieldrep.sync.protocol import LoginResponse
-from fieldrep.sync.transport import AuthRequired, NetworkError, SyncError
 from fieldrep.ui.connectivity import ConnectivityMonitor
 from fieldrep.ui.tasks import Cancelled, Progress, Task, TaskKind, TaskRunner
+
+# The sync client and its transport (httpx, pydantic) are imported where a sync or a sign-in
+# actually happens: the window is built, and painted, without them.
+if TYPE_CHECKING:
+    from fieldrep.sync.client import SyncResult
+    from fieldrep.sync.protocol import LoginResponse
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ class SyncController(QObject):
     # -- state --------------------------------------------------------------------------------
 
     def status(self) -> SyncStatus:
-        return sync_session.read_status(self.context.db.conn)
+        return sync_session.read_status(self.context.conn)
 
     @property
     def is_syncing(self) -> bool:
@@ -110,10 +112,13 @@ class SyncController(QObject):
     def online(self) -> bool:
         return True if self.monitor is None else self.monitor.online
 
-    def line(self) -> SyncLine:
-        """The status bar's sync text right now."""
+    def line(self, status: SyncStatus | None = None) -> SyncLine:
+        """The status bar's sync text right now (from ``status`` when the caller just read it)."""
         line = sync_session.describe_status(
-            self.status(), syncing=self.is_syncing, problem=self.problem, online=self.online
+            status or self.status(),
+            syncing=self.is_syncing,
+            problem=self.problem,
+            online=self.online,
         )
         outcome = self.last_outcome
         if outcome is not None and outcome.result is not None and not self.is_syncing:
@@ -148,6 +153,8 @@ class SyncController(QObject):
             return None
         if not self.status().signed_in:
             if reason is Reason.MANUAL:
+                from fieldrep.sync.transport import SyncError
+
                 self.problem = sync_session.problem_for(
                     SyncError("this laptop is not signed in to a sync server")
                 )
@@ -156,6 +163,8 @@ class SyncController(QObject):
         factory = self._transport_factory
 
         def sync(db_path: Path, progress: Progress) -> SyncResult:
+            from fieldrep.sync.client import Cancelled as SyncCancelled
+
             def relay(stage: str, done: int, total: int | None) -> None:
                 if not progress.cancelled:  # the engine notices the cancel itself, cleanly
                     progress.report(done, total, sync_session.stage_text(stage, done, total))
@@ -195,6 +204,8 @@ class SyncController(QObject):
         error: BaseException | None = None,
         cancelled: bool = False,
     ) -> None:
+        from fieldrep.sync.transport import AuthRequired, NetworkError
+
         problem = None if error is None else sync_session.problem_for(error)
         if error is not None:
             log.info("sync (%s) failed: %s", reason.value, error)
@@ -230,7 +241,7 @@ class SyncController(QObject):
         """True (and the timer stopped) once the database was closed under us: a controller
         outliving its database must go quiet, not raise from a timer."""
         try:
-            self.context.db.conn.execute("SELECT 1")
+            self.context.conn.execute("SELECT 1")
         except sqlite3.ProgrammingError:
             self.stop()
             return True
