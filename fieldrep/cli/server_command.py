@@ -63,6 +63,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_server_db(disable)
     add_json_option(disable)
     disable.set_defaults(handler=run_user_disable)
+    enable = user_sub.add_parser("enable", help="let a disabled user sign in again")
+    enable.add_argument("name")
+    _add_server_db(enable)
+    add_json_option(enable)
+    enable.set_defaults(handler=run_user_enable)
+    password = user_sub.add_parser("password", help="set a new password for a user")
+    password.add_argument("name")
+    password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    _add_server_db(password)
+    add_json_option(password)
+    password.set_defaults(handler=run_user_password)
     purge = server_sub.add_parser(
         "purge-tombstones",
         help="forget deletions older than the longest time a laptop may stay offline",
@@ -198,6 +213,39 @@ def run_user_disable(args: argparse.Namespace) -> int:
         {"username": args.name, "revoked_devices": revoked},
         f"disabled {args.name}; {revoked} device(s) signed out",
     )
+    return 0
+
+
+def run_user_enable(args: argparse.Namespace) -> int:
+    from fieldrep.server import admin
+
+    storage = _storage(args)
+    try:
+        admin.enable_user(storage, args.name)
+    except admin.AdminError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        storage.close()
+    emit(
+        args,
+        {"username": args.name, "active": True},
+        f"enabled {args.name}; they sign in again on each laptop",
+    )
+    return 0
+
+
+def run_user_password(args: argparse.Namespace) -> int:
+    from fieldrep.server import admin
+
+    storage = _storage(args)
+    try:
+        admin.user_id_of(storage, args.name)  # a clear refusal before asking for a password
+        admin.set_password(storage, args.name, read_password(args, "New password: "))
+    except admin.AdminError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        storage.close()
+    emit(args, {"username": args.name}, f"new password set for {args.name}")
     return 0
 
 

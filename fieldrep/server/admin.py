@@ -160,12 +160,22 @@ def _set_credentials(storage: Storage, user_id: str, hashed: str) -> None:
 
 
 def set_password(storage: Storage, username: str, password: str) -> None:
+    """Give ``username`` a new password (a disabled user stays disabled; devices stay signed in)."""
     user_id = user_id_of(storage, username)
     with storage.write() as tx:
         tx.execute(
-            "UPDATE credentials SET password_hash = ? WHERE user_id = ?",
-            (auth.hash_password(password), user_id),
+            "INSERT INTO credentials (user_id, password_hash) VALUES (?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash",
+            (user_id, auth.hash_password(password)),
         )
+
+
+def enable_user(storage: Storage, username: str) -> None:
+    """Let a disabled user sign in again; their old device tokens stay revoked."""
+    user_id = user_id_of(storage, username)
+    put_rows(storage, "users", [{"id": user_id, "active": 1}])
+    with storage.write() as tx:
+        tx.execute("UPDATE credentials SET disabled = 0 WHERE user_id = ?", (user_id,))
 
 
 def user_id_of(storage: Storage, username: str) -> str:

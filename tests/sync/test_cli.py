@@ -172,3 +172,37 @@ def test_cli_end_to_end(
     assert code == 0
     assert "disabled boss" in out
     assert os.path.exists(server_db)
+
+
+def test_disabled_user_enabled_again_and_password_reset(
+    serve: ServeProcess,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server_db, laptop_db = str(tmp_path / "server.db"), str(tmp_path / "laptop.db")
+    add = ["server", "user", "add", "jo", "--role", "rep", "--password-stdin", "--db", server_db]
+    assert _run(capsys, monkeypatch, add, "first secret\n")[0] == 0
+    serve.start()
+    login = ["login", "--server", serve.url, "--user", "jo", "--password-stdin", "--db", laptop_db]
+    assert _run(capsys, monkeypatch, login, "first secret\n")[0] == 0
+    assert _run(capsys, monkeypatch, ["server", "user", "disable", "jo", "--db", server_db])[0] == 0
+    code, _, err = _run(capsys, monkeypatch, login, "first secret\n")
+    assert code == 1
+    assert "disabled" in err
+
+    code, out, _ = _run(capsys, monkeypatch, ["server", "user", "enable", "jo", "--db", server_db])
+    assert (code, out.strip()) == (0, "enabled jo; they sign in again on each laptop")
+    reset = ["server", "user", "password", "jo", "--password-stdin", "--db", server_db]
+    assert _run(capsys, monkeypatch, reset, "second secret\n")[0] == 0
+    code, _, err = _run(capsys, monkeypatch, login, "first secret\n")
+    assert code == 1
+    assert "wrong user name or password" in err.lower()
+    assert _run(capsys, monkeypatch, login, "second secret\n")[0] == 0
+    assert _run(capsys, monkeypatch, ["sync", "--db", laptop_db])[0] == 0
+
+    code, _, err = _run(
+        capsys, monkeypatch, ["server", "user", "enable", "nobody", "--db", server_db]
+    )
+    assert code == 1
+    assert "there is no user named 'nobody'" in err
