@@ -10,7 +10,7 @@ transaction: a cancel, a crash or a full disk imports nothing.
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +20,7 @@ from typing import Any
 
 from fieldrep.geo.geocoding import Address, OfflineGeocoder
 from fieldrep.services import import_validation as v
+from fieldrep.services.import_errors import ErrorsFile, RowError, write_errors_csv
 from fieldrep.services.import_mapping import (
     ACCOUNT_FIELDS,
     ColumnMapping,
@@ -27,24 +28,18 @@ from fieldrep.services.import_mapping import (
     missing_column_message,
     missing_required,
 )
-from fieldrep.services.import_readers import ImportFileError, TableData, read_table
+from fieldrep.services.import_readers import CsvRows, ImportFileError, TableData, read_table
 from fieldrep.store.accounts_repository import deferred_search_index
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (done, total, phase)
-CHUNK = 5000
+CHUNK = 5000  # good rows are written in blocks of this many rows or CHUNK_CHARS of text
+CHUNK_CHARS = 1_000_000
 
 
 class ImportCancelled(Exception):
     """The user cancelled; nothing was written."""
-
-
-@dataclass
-class RowError:
-    line: int
-    column: str
-    reason: str
 
 
 @dataclass
@@ -92,11 +87,11 @@ class ImportReport:
 
 @dataclass
 class _Keys:
-    """Duplicate keys -> who holds them (an existing account's name, or a line of this file)."""
+    """Duplicate keys -> who holds them (an existing account's name, or a line number of this file)."""
 
-    name_postal: dict[tuple[str, str], str] = field(default_factory=dict)
-    phone: dict[str, str] = field(default_factory=dict)
-    domain: dict[str, str] = field(default_factory=dict)
+    name_postal: dict[tuple[str, str], str | int] = field(default_factory=dict)
+    phone: dict[str, str | int] = field(default_factory=dict)
+    domain: dict[str, str | int] = field(default_factory=dict)
 
     @staticmethod
     def keys_of(values: dict[str, Any]) -> tuple[tuple[str, str], str, str]:
@@ -110,20 +105,25 @@ class _Keys:
     def match(self, keys: tuple[tuple[str, str], str, str]) -> tuple[str, str, str] | None:
         name_postal, phone, domain = keys
         if name_postal[0] and name_postal in self.name_postal:
-            return "name", "same name and postal code", self.name_postal[name_postal]
+            return "name", "same name and postal code", _holder(self.name_postal[name_postal])
         if phone and phone in self.phone:
-            return "phone", "same phone", self.phone[phone]
+            return "phone", "same phone", _holder(self.phone[phone])
         if domain and domain in self.domain:
-            return "website", "same website", self.domain[domain]
+            return "website", "same website", _holder(self.domain[domain])
         return None
 
-    def add(self, keys: tuple[tuple[str, str], str, str], holder: str) -> None:
+    def add(self, keys: tuple[tuple[str, str], str, str], holder: str | int) -> None:
         name_postal, phone, domain = keys
         self.name_postal.setdefault(name_postal, holder)
         if phone:
             self.phone.setdefault(phone, holder)
         if domain:
             self.domain.setdefault(domain, holder)
+
+
+def _holder(held: str | int) -> str:
+    """A line of this file is kept as its number (less memory per row than a string)."""
+    return f"line {held}" if isinstance(held, int) else held
 
 
 def _existing_keys(conn: Any) -> _Keys:
@@ -245,9 +245,14 @@ def import_accounts(
     geocoder: OfflineGeocoder | None = None,
 ) -> ImportReport:
     """Import ``path`` into ``ctx``'s database. Raises ImportFileError when the file as a whole
-    cannot be imported and ImportCancelled when ``cancelled()`` turned true (nothing written)."""
+    cannot be imported and ImportCancelled when ``cancelled()`` turned true (nothing written).
+
+    One pass over the rows, streamed from the file: each block of good rows is written as soon as
+    it is checked, all inside ONE transaction that commits only at the end, so memory stays bounded
+    for a file of any size and a cancel, a crash or a bad file imports nothing.
+    """
     started = time.perf_counter()
-    data = data or read_table(path)
+    data = data or read_table(path, scan=False)
     name = data.path.name
     if not data.rows:
         raise ImportFileError(f"{name} has a header row but no data rows")
@@ -262,12 +267,54 @@ def import_accounts(
         mapping.describe(data.header),
         notes=list(data.notes),
     )
+    errors_out = ErrorsFile(errors_path, data.header)
+    try:
+        with ctx.writer.transaction() as conn, deferred_search_index(conn):
+            _check_and_write(
+                ctx,
+                data,
+                mapping,
+                report,
+                errors_out,
+                allow_duplicates,
+                progress,
+                cancelled,
+                geocoder or OfflineGeocoder(),
+            )
+            if cancelled is not None and cancelled():
+                raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
+            if progress is not None:
+                progress(report.rows_read, report.rows_read, "indexing")
+    except BaseException:
+        errors_out.discard()
+        raise
+    report.imported = len(report.ids)
+    report.errors_file = errors_out.keep()
+    report.seconds = round(time.perf_counter() - started, 3)
+    if progress is not None:
+        progress(report.rows_read, report.rows_read, "done")
+    log.info("imported %d of %d rows from %s", report.imported, report.rows_read, name)
+    return report
+
+
+def _check_and_write(
+    ctx: Any,
+    data: TableData,
+    mapping: ColumnMapping,
+    report: ImportReport,
+    errors_out: ErrorsFile,
+    allow_duplicates: bool,
+    progress: Progress | None,
+    cancelled: Callable[[], bool] | None,
+    geocoder: OfflineGeocoder,
+) -> None:
+    """The streaming pass, inside the caller's transaction."""
+    name = data.path.name
     conn = ctx.db.conn
     existing = _existing_keys(conn)
     in_file = _Keys()
-    seen_rows: dict[tuple[str, ...], int] = {}
+    seen_rows: dict[bytes, int] = {}  # a digest of each row's cells -> its line
     users, territories = _lookups(conn)
-    geocoder = geocoder or OfflineGeocoder()
     column_name = {
         f: data.header[i] if i < len(data.header) and data.header[i] else f
         for f, i in mapping.fields.items()
@@ -276,15 +323,16 @@ def import_accounts(
     formulas: dict[int, list[tuple[int, str]]] = {}
     for (fline, col), formula in data.formula_cells.items():
         formulas.setdefault(fline, []).append((col, formula))
+    rows = data.rows
+    known_total = (rows.count or 0) if isinstance(rows, CsvRows) else len(rows)
     good: list[dict[str, Any]] = []
-    failed: list[tuple[int, list[str], list[RowError]]] = []
-    total = len(data.rows)
-    for index, (line, cells) in enumerate(data.rows):
-        if index % 1000 == 0:
+    pending_chars = 0
+    for index, (line, cells) in enumerate(rows):
+        if not index % 1000:
             if cancelled is not None and cancelled():
                 raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
             if progress is not None:
-                progress(index, total, "checking")
+                progress(index, known_total or _estimate(rows, index), "importing")
         report.rows_read += 1
         values, problems = _convert(cells, mapping, users, territories)
         row_errors = [RowError(line, column_name.get(f, f), reason) for f, reason in problems]
@@ -302,7 +350,9 @@ def import_accounts(
                 )
         row_keys = _Keys.keys_of(values) if not row_errors else None
         if row_keys is not None:
-            exact = tuple(c.strip() for c in cells)
+            exact = hashlib.blake2b(
+                "\x1f".join(map(str.strip, cells)).encode(), digest_size=16
+            ).digest()
             if exact in seen_rows:
                 row_errors.append(RowError(line, "", f"repeats line {seen_rows[exact]} exactly"))
             else:
@@ -323,11 +373,12 @@ def import_accounts(
             if row_errors:
                 report.duplicates += 1
         if row_errors:
-            failed.append((line, cells, row_errors))
+            report.failed_rows += 1
             report.errors.extend(row_errors)
+            errors_out.add(line, cells, row_errors)
             continue
         assert row_keys is not None
-        in_file.add(row_keys, f"line {line}")
+        in_file.add(row_keys, line)
         if "lat" in values:
             values["geocode_quality"] = "manual"
             values["geocode_source"] = f"import:{name}"[:100]
@@ -346,53 +397,20 @@ def import_accounts(
                 values.update(result.as_fields())
                 report.placed_by[result.quality] = report.placed_by.get(result.quality, 0) + 1
         good.append(values)
-    report.failed_rows = len(failed)
-    if cancelled is not None and cancelled():
-        raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
+        pending_chars += sum(map(len, cells))
+        if len(good) >= CHUNK or pending_chars >= CHUNK_CHARS:
+            report.ids.extend(ctx.writer.insert_many("accounts", good))
+            good = []
+            pending_chars = 0
     if good:
-        report.ids = _write(ctx, good, progress, cancelled, name)
-    report.imported = len(report.ids)
-    if failed and errors_path is not None:
-        write_errors_csv(errors_path, data.header, failed)
-        report.errors_file = str(errors_path)
-    report.seconds = round(time.perf_counter() - started, 3)
-    if progress is not None:
-        progress(total, total, "done")
-    log.info("imported %d of %d rows from %s", report.imported, report.rows_read, name)
-    return report
+        report.ids.extend(ctx.writer.insert_many("accounts", good))
 
 
-def _write(
-    ctx: Any,
-    rows: list[dict[str, Any]],
-    progress: Progress | None,
-    cancelled: Callable[[], bool] | None,
-    name: str,
-) -> list[str]:
-    ids: list[str] = []
-    with ctx.writer.transaction() as conn, deferred_search_index(conn):
-        for start in range(0, len(rows), CHUNK):
-            if cancelled is not None and cancelled():
-                raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
-            if progress is not None:
-                progress(start, len(rows), "saving")
-            ids.extend(ctx.writer.insert_many("accounts", rows[start : start + CHUNK]))
-    return ids
+def _estimate(rows: CsvRows, index: int) -> int:
+    """The number of rows a streamed file will have, from how far into its bytes ``index`` is."""
+    if not rows.done:
+        return max(index, 1)
+    return max(index, round(index * rows.total / rows.done))
 
 
-def write_errors_csv(
-    path: str | Path, header: list[str], failed: list[tuple[int, list[str], list[RowError]]]
-) -> None:
-    """The failing rows as they were, after three columns saying what is wrong with them."""
-    with Path(path).open("w", newline="", encoding="utf-8-sig") as fh:
-        out = csv.writer(fh)
-        out.writerow(["error_line", "error_column", "error_reason", *header])
-        for line, cells, errors in failed:
-            out.writerow(
-                [
-                    line,
-                    "; ".join(dict.fromkeys(e.column for e in errors if e.column)),
-                    "; ".join(e.reason for e in errors),
-                    *cells,
-                ]
-            )
+__all__ = ["ImportCancelled", "ImportReport", "RowError", "import_accounts", "write_errors_csv"]

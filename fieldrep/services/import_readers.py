@@ -2,7 +2,7 @@
 
 A reader turns a file into a header and rows of strings, each row with the line or sheet row it came
 from, so every later error can point at the place in the file. Problems with the file as a whole
-(empty, binary, too large, a quote that never closes) raise :class:`ImportFileError` with one
+(empty, binary, an oversized workbook, a quote that never closes) raise :class:`ImportFileError` with one
 sentence the user can act on.
 """
 
@@ -11,16 +11,21 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import logging
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# A book of 200,000 accounts is about 30 MB of CSV; larger files are almost always a wrong export
-# (a whole CRM dump, a log file), and the import holds the good rows in memory until they commit.
-MAX_FILE_BYTES = 40 * 1024 * 1024
+# CSV is streamed from disk (rows are never all held in memory), so it has no size limit. An XLSX
+# workbook's rows are collected by openpyxl's reader into lists here, so it keeps a limit: a
+# 40 MB workbook is roughly 1,000,000 accounts, far beyond any rep's book.
+MAX_XLSX_BYTES = 40 * 1024 * 1024
+MAX_FILE_BYTES = MAX_XLSX_BYTES  # the old name, kept for callers
+DECODE_CHUNK = 1024 * 1024
 # Python's csv refuses fields over 128 KiB; allow more so an over-long cell becomes a row error
 # that names its column rather than a failure of the whole file.
 csv.field_size_limit(8 * 1024 * 1024)
@@ -39,14 +44,22 @@ class TableData:
     path: Path
     kind: str  # 'csv' or 'xlsx'
     header: list[str]
-    rows: list[tuple[int, list[str]]]
+    rows: Sequence[tuple[int, list[str]]] | CsvRows  # CSV: read from disk on each iteration
     encoding: str = ""
     delimiter: str = ""
     notes: list[str] = field(default_factory=list)  # things the user should know, not errors
     formula_cells: dict[tuple[int, int], str] = field(default_factory=dict)  # (line, col) -> why
 
 
-def read_table(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> TableData:
+def read_table(
+    path: str | Path, *, max_bytes: int = MAX_XLSX_BYTES, scan: bool = True
+) -> TableData:
+    """The file's header and rows. ``max_bytes`` applies to XLSX only; CSV streams.
+
+    With ``scan`` a CSV is parsed through once here (on the caller's worker thread) so a quote that
+    never closes is refused before any preview and the row count is known; an import that reads
+    the file itself skips it, as its own pass finds the same problems and writes nothing.
+    """
     path = Path(path)
     if not path.exists():
         raise ImportFileError(f"{path} does not exist")
@@ -55,16 +68,19 @@ def read_table(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> TableDat
     size = path.stat().st_size
     if size == 0:
         raise ImportFileError(f"{path.name} is empty")
-    if size > max_bytes:
-        raise ImportFileError(
-            f"{path.name} is {size / 1024 / 1024:.1f} MB; the import takes files up to"
-            f" {max_bytes / 1024 / 1024:.0f} MB (about 200,000 accounts), so split it into parts"
-        )
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if head.startswith(XLSX_MAGIC) or path.suffix.lower() in (".xlsx", ".xlsm"):
+        if size > max_bytes:
+            raise ImportFileError(
+                f"{path.name} is {size / 1024 / 1024:.1f} MB; Excel workbooks are taken up to"
+                f" {max_bytes / 1024 / 1024:.0f} MB, so save it as CSV (any size) or split it"
+            )
         return _read_xlsx(path, head)
-    return _read_csv(path)
+    data = _read_csv(path, head)
+    if scan:
+        len(data.rows)
+    return data
 
 
 # -- CSV --------------------------------------------------------------------------------------------
@@ -117,38 +133,120 @@ def sniff_delimiter(sample: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_csv(path: Path) -> TableData:
-    text, encoding = decode(path.read_bytes(), path.name)
+def _whole_lines(head: bytes) -> bytes:
+    """The first bytes of a file cut after its last complete line, so no character is split."""
+    if len(head) < SNIFF_BYTES:
+        return head
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return head[: len(head) // 2 * 2 - 2]
+    cut = head.rfind(b"\n")
+    return head[: cut + 1] if cut > 0 else head
+
+
+def _stream_encoding(path: Path, head: bytes) -> str:
+    """The file's encoding, checked over the whole file in chunks (never the whole file at once)."""
+    _, encoding = decode(_whole_lines(head), path.name)
+    if encoding in ("utf-8-sig", "utf-16"):
+        return encoding
+    for candidate in ("utf-8", "cp1252"):
+        decoder = codecs.getincrementaldecoder(candidate)()
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(DECODE_CHUNK):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            if candidate == "cp1252":
+                raise ImportFileError(
+                    f"{path.name} is neither UTF-8 nor Windows-1252 text (byte {exc.start}); save"
+                    " it as UTF-8 CSV and try again"
+                ) from exc
+            continue
+        return candidate
+    raise AssertionError("unreachable")
+
+
+class CsvRows:
+    """The data rows of a CSV file as (line, cells), read from disk each time they are iterated.
+
+    Memory stays bounded whatever the file's size. ``done`` and ``total`` (bytes) say how far the
+    current iteration is, for progress. A quote that never closes raises ImportFileError when the
+    iteration reaches it.
+    """
+
+    def __init__(self, path: Path, encoding: str, delimiter: str) -> None:
+        self.path = path
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.total = path.stat().st_size
+        self.done = 0
+        self._count: int | None = None
+
+    def all_rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Every non-blank row, the header included."""
+        with self.path.open("rb") as raw:
+            text = io.TextIOWrapper(raw, encoding=self.encoding, newline="")
+            reader = csv.reader(text, delimiter=self.delimiter, strict=True)
+            start = 1
+            try:
+                for cells in reader:
+                    line = start
+                    start = reader.line_num + 1
+                    if not "".join(cells).strip():
+                        continue
+                    if not line & 1023:
+                        self.done = raw.tell()
+                    yield line, cells
+            except csv.Error as exc:
+                if "end of data" in str(exc) or "EOF" in str(exc):
+                    raise ImportFileError(
+                        f"{self.path.name}: a quote opened on line {start} never closes, so the"
+                        " rest of the file would be read as one value; fix that line and import"
+                        " again"
+                    ) from exc
+                raise ImportFileError(f"{self.path.name}, line {reader.line_num}: {exc}") from exc
+        self.done = self.total
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        rows = self.all_rows()
+        next(rows, None)  # the header
+        yield from rows
+
+    def __bool__(self) -> bool:
+        return next(iter(self), None) is not None
+
+    @property
+    def count(self) -> int | None:
+        """The number of data rows if a pass has counted them, else None."""
+        return self._count
+
+    def __len__(self) -> int:
+        """The number of data rows (one pass over the file, remembered)."""
+        if self._count is None:
+            self._count = sum(1 for _ in self)
+        return self._count
+
+    def __getitem__(self, index: slice) -> list[tuple[int, list[str]]]:
+        """The first rows, for a preview: ``rows[:20]``."""
+        if not isinstance(index, slice) or index.start or index.step or index.stop is None:
+            raise TypeError("CsvRows only gives the first rows: rows[:n]")
+        return list(itertools.islice(self, index.stop))
+
+
+def _read_csv(path: Path, head: bytes) -> TableData:
+    text, _ = decode(_whole_lines(head), path.name)
     if _looks_binary(text):
         raise ImportFileError(
             f"{path.name} is not a text file (it holds binary data); export it from your"
             " spreadsheet as CSV or XLSX"
         )
-    if not text.strip():
+    encoding = _stream_encoding(path, head)
+    delimiter = sniff_delimiter(text)
+    rows = CsvRows(path, encoding, delimiter)
+    first = next(rows.all_rows(), None)
+    if first is None:
         raise ImportFileError(f"{path.name} holds only blank lines")
-    delimiter = sniff_delimiter(text[:SNIFF_BYTES])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    rows: list[tuple[int, list[str]]] = []
-    header: list[str] | None = None
-    start = 1
-    try:
-        for cells in reader:
-            line = start
-            start = reader.line_num + 1
-            if not any(c.strip() for c in cells):
-                continue
-            if header is None:
-                header = [c.strip() for c in cells]
-            else:
-                rows.append((line, cells))
-    except csv.Error as exc:
-        if "end of data" in str(exc) or "EOF" in str(exc):
-            raise ImportFileError(
-                f"{path.name}: a quote opened on line {start} never closes, so the rest of the file"
-                " would be read as one value; fix that line and import again"
-            ) from exc
-        raise ImportFileError(f"{path.name}, line {reader.line_num}: {exc}") from exc
-    assert header is not None
+    header = [c.strip() for c in first[1]]
     return TableData(path, "csv", header, rows, encoding=encoding, delimiter=delimiter)
 
 

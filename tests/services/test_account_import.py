@@ -173,17 +173,6 @@ def test_bad_files_leave_the_database_as_it_was(
     assert _state(ctx) == before
 
 
-def test_a_50_mb_file_is_refused_with_its_size(ctx: Context, tmp_path: Path) -> None:
-    path = tmp_path / "huge.csv"
-    line = b"Acme Tools,1 Main St,Cambridge,MA,02139,x\n"
-    with path.open("wb") as fh:
-        fh.write(b"Company,Street,City,State,ZIP,Notes\n")
-        fh.write(line * (50 * 1024 * 1024 // len(line) + 1))
-    with pytest.raises(ImportFileError, match=r"huge\.csv is 50\.0 MB; .* up to 40 MB"):
-        import_accounts(ctx, path)
-    assert _state(ctx) == ([], 0)
-
-
 # -- bad input: rows ------------------------------------------------------------------------------
 
 
@@ -255,7 +244,8 @@ def test_cancel_imports_nothing(ctx: Context, tmp_path: Path) -> None:
     phases: list[str] = []
 
     def cancel_when_saving() -> bool:
-        return "saving" in phases
+        # after the first block of 5,000 good rows has been written inside the transaction
+        return len(phases) > 6
 
     with pytest.raises(ImportCancelled, match="nothing was imported"):
         import_accounts(

@@ -1,0 +1,72 @@
+"""The rows an import could not take: each problem (line, column, reason) and the errors CSV.
+
+The errors CSV holds the failing rows as they were, after three columns saying what is wrong with
+them, so the user can fix them and import that file again.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class RowError:
+    line: int
+    column: str
+    reason: str
+
+
+class ErrorsFile:
+    """The failing rows, written as they are found to a side file that becomes the errors file
+    only when the import finishes (a cancelled import leaves none)."""
+
+    def __init__(self, path: str | Path | None, header: list[str]) -> None:
+        self.path = Path(path) if path is not None else None
+        self.header = header
+        self.partial = self.path.with_name(self.path.name + ".partial") if self.path else None
+        self._fh: Any = None
+        self._out: Any = None
+
+    def add(self, line: int, cells: list[str], errors: list[RowError]) -> None:
+        if self.partial is None:
+            return
+        if self._out is None:
+            self._fh = self.partial.open("w", newline="", encoding="utf-8-sig")
+            self._out = csv.writer(self._fh)
+            self._out.writerow(["error_line", "error_column", "error_reason", *self.header])
+        self._out.writerow(_error_row(line, cells, errors))
+
+    def keep(self) -> str | None:
+        if self._fh is None or self.path is None or self.partial is None:
+            return None
+        self._fh.close()
+        self.partial.replace(self.path)
+        return str(self.path)
+
+    def discard(self) -> None:
+        if self._fh is not None and self.partial is not None:
+            self._fh.close()
+            self.partial.unlink(missing_ok=True)
+
+
+def _error_row(line: int, cells: list[str], errors: list[RowError]) -> list[Any]:
+    return [
+        line,
+        "; ".join(dict.fromkeys(e.column for e in errors if e.column)),
+        "; ".join(e.reason for e in errors),
+        *cells,
+    ]
+
+
+def write_errors_csv(
+    path: str | Path, header: list[str], failed: list[tuple[int, list[str], list[RowError]]]
+) -> None:
+    """The failing rows as they were, after three columns saying what is wrong with them."""
+    with Path(path).open("w", newline="", encoding="utf-8-sig") as fh:
+        out = csv.writer(fh)
+        out.writerow(["error_line", "error_column", "error_reason", *header])
+        for line, cells, errors in failed:
+            out.writerow(_error_row(line, cells, errors))
