@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument("--port", type=int, default=8765, help="port to listen on")
     serve.add_argument("--tls-cert", metavar="FILE", help="TLS certificate (PEM) for HTTPS")
     serve.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM) for HTTPS")
+    serve.add_argument(
+        "--docs",
+        action="store_true",
+        help="also serve the OpenAPI description at /openapi.json and docs at /docs (no sign-in"
+        " needed to read them)",
+    )
     serve.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(handler=run_serve)
 
@@ -125,7 +131,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CommandError("--tls-cert and --tls-key go together", 2)
     storage = _storage(args)
-    app = create_app(storage)
+    app = create_app(storage, docs=args.docs)
     config = uvicorn.Config(
         app,
         host=args.host,

@@ -1,4 +1,5 @@
-"""The central sync server: a FastAPI application (OpenAPI at ``/openapi.json``, docs at ``/docs``).
+"""The central sync server: a FastAPI application (with ``docs=True``, OpenAPI at ``/openapi.json``
+and docs at ``/docs``; off by default, so no request goes unauthenticated but health and login).
 
 ``create_app(storage)`` builds it around one :class:`~fieldrep.server.storage.Storage`. Every endpoint
 but ``/v1/health`` and ``/v1/login`` needs a bearer device token, and every endpoint but health checks
@@ -112,11 +113,20 @@ def check_versions(request: Request) -> None:
         )
 
 
-def create_app(storage: Storage, *, login_limit: int = 5, login_window: float = 60.0) -> FastAPI:
+def create_app(
+    storage: Storage,
+    *,
+    login_limit: int = 5,
+    login_window: float = 60.0,
+    docs: bool = False,
+) -> FastAPI:
     app = FastAPI(
         title="FieldRep sync server",
         version=__version__,
         description="Push and pull of field-level changes for FieldRep laptops.",
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.state.storage = storage

@@ -201,3 +201,17 @@ def test_rejected_mutation_does_not_block_the_rest(
     assert set(server_view(storage, org.admin, "accounts")) == {"acc-ok"}
     with storage.read() as tx:
         assert len(tx.all("SELECT seq FROM rejections")) == 2
+
+
+def test_without_docs_only_health_and_login_answer_unauthenticated(
+    storage: Storage, org: Org
+) -> None:
+    live = LiveServer(storage, docs=False)
+    try:
+        with httpx.Client(base_url=live.url, headers=version_headers()) as c:
+            assert c.get("/v1/health").status_code == 200
+            for path in ("/openapi.json", "/docs", "/redoc"):
+                assert c.get(path).status_code == 404, path
+            _check(c.post("/v1/pull", json={}), 401, "sign in first")
+    finally:
+        live.stop()

@@ -82,10 +82,13 @@ class LiveServer:
     """The real app under uvicorn on a loopback port, in a thread; stop() and start() again keep
     the port, like a restarted server process."""
 
-    def __init__(self, storage: Storage, port: int = 0, login_limit: int = 50) -> None:
+    def __init__(
+        self, storage: Storage, port: int = 0, login_limit: int = 50, docs: bool = True
+    ) -> None:
         self.storage = storage
         self.port = port
         self.login_limit = login_limit
+        self.docs = docs
         self.start()
 
     def start(self) -> None:
@@ -96,7 +99,7 @@ class LiveServer:
         self.port = sock.getsockname()[1]
         self._sock = sock
         config = uvicorn.Config(
-            create_app(self.storage, login_limit=self.login_limit),
+            create_app(self.storage, login_limit=self.login_limit, docs=self.docs),
             log_level="warning",
             lifespan="off",
         )
