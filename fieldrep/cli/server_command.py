@@ -1,5 +1,5 @@
-"""``fieldrep serve`` (the central sync server), ``fieldrep server user add|list|disable`` and
-``fieldrep server purge-tombstones``.
+"""``fieldrep serve`` (the central sync server), ``fieldrep server user
+add|list|disable|enable|password`` and ``fieldrep server purge-tombstones``.
 
 ``--db`` takes a SQLite path (default: ``server.db`` in the app-data folder, created on first start)
 or a PostgreSQL URL (``postgresql://user@host/dbname``).
@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fieldrep.cli.common import CommandError, add_json_option, emit
 from fieldrep.paths import data_dir
+
+T = TypeVar("T")
 
 
 def _add_server_db(parser: argparse.ArgumentParser) -> None:
@@ -204,16 +208,21 @@ def run_user_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_user_disable(args: argparse.Namespace) -> int:
+def _admin(args: argparse.Namespace, action: Callable[[Any, Any], T]) -> T:
+    """Run ``action(admin, storage)`` on the server database, its refusals as one sentence."""
     from fieldrep.server import admin
 
     storage = _storage(args)
     try:
-        revoked = admin.disable_user(storage, args.name)
+        return action(admin, storage)
     except admin.AdminError as exc:
         raise CommandError(str(exc)) from exc
     finally:
         storage.close()
+
+
+def run_user_disable(args: argparse.Namespace) -> int:
+    revoked = _admin(args, lambda admin, storage: admin.disable_user(storage, args.name))
     emit(
         args,
         {"username": args.name, "revoked_devices": revoked},
@@ -223,15 +232,7 @@ def run_user_disable(args: argparse.Namespace) -> int:
 
 
 def run_user_enable(args: argparse.Namespace) -> int:
-    from fieldrep.server import admin
-
-    storage = _storage(args)
-    try:
-        admin.enable_user(storage, args.name)
-    except admin.AdminError as exc:
-        raise CommandError(str(exc)) from exc
-    finally:
-        storage.close()
+    _admin(args, lambda admin, storage: admin.enable_user(storage, args.name))
     emit(
         args,
         {"username": args.name, "active": True},
@@ -241,16 +242,11 @@ def run_user_enable(args: argparse.Namespace) -> int:
 
 
 def run_user_password(args: argparse.Namespace) -> int:
-    from fieldrep.server import admin
-
-    storage = _storage(args)
-    try:
+    def reset(admin: Any, storage: Any) -> None:
         admin.user_id_of(storage, args.name)  # a clear refusal before asking for a password
         admin.set_password(storage, args.name, read_password(args, "New password: "))
-    except admin.AdminError as exc:
-        raise CommandError(str(exc)) from exc
-    finally:
-        storage.close()
+
+    _admin(args, reset)
     emit(args, {"username": args.name}, f"new password set for {args.name}")
     return 0
 
