@@ -213,6 +213,27 @@ class AttributeRule:
             self.potential_max is not None and (potential is None or potential > self.potential_max)
         )
 
+    def overlaps(self, other: AttributeRule) -> bool:
+        """Whether some account could satisfy both rules (an empty condition allows anything)."""
+
+        def meet(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+            return not a or not b or bool({x.casefold() for x in a} & {x.casefold() for x in b})
+
+        lo = max(
+            (v for v in (self.potential_min, other.potential_min) if v is not None),
+            default=None,
+        )
+        hi = min(
+            (v for v in (self.potential_max, other.potential_max) if v is not None),
+            default=None,
+        )
+        return (
+            meet(self.industries, other.industries)
+            and meet(self.sizes, other.sizes)
+            and meet(self.statuses, other.statuses)
+            and (lo is None or hi is None or lo <= hi)
+        )
+
     def describe(self) -> str:
         parts = []
         if self.industries:

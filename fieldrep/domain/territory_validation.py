@@ -101,6 +101,21 @@ def _overlaps(active: Sequence[TerritoryDef]) -> list[Problem]:
                     f"{', '.join(sorted(r.label() for r in regions))}",
                 )
             )
+        both = next(
+            ((ra, rb) for ra in a.rules for rb in b.rules if ra.overlaps(rb)),
+            None,
+        )
+        if both:
+            out.append(
+                Problem(
+                    "error",
+                    b.id,
+                    f"territories {a.name!r} and {b.name!r} have the same priority "
+                    f"{a.priority} and their rules ({both[0].describe()}) and "
+                    f"({both[1].describe()}) can match the same account; change one priority "
+                    "or narrow a rule",
+                )
+            )
     with_geom = [t for t in active if t.geometry is not None]
     if len(with_geom) > 1:
         geoms = [t.geometry for t in with_geom]

@@ -125,6 +125,26 @@ def test_overlap_only_matters_at_equal_priority() -> None:
         raise_errors([a, c])
 
 
+def test_attribute_rules_overlap_only_when_one_account_could_match_both() -> None:
+    def rule(**data: object) -> AttributeRule:
+        return AttributeRule.from_json(data)
+
+    big_health = TerritoryDef("a", "Key Health", rules=(rule(industry="Healthcare", size="250-999"),))
+    any_health = TerritoryDef("b", "Health", rules=(rule(industry=["healthcare", "Retail"]),))
+    with pytest.raises(DefinitionError, match=r"their rules .* can match the same account"):
+        raise_errors([big_health, any_health])
+    # Disjoint on one condition is enough: no account is both Healthcare and Retail, or both
+    # above 100k and below 50k of potential.
+    retail = TerritoryDef("c", "Retail", rules=(rule(industry="Retail"),))
+    small = TerritoryDef("d", "Small", rules=(rule(industry="Healthcare", potential_max=50_000),))
+    large = TerritoryDef("e", "Large", rules=(rule(industry="Healthcare", potential_min=100_000),))
+    assert not [p for p in check([big_health, retail]) if p.severity == "error"]
+    assert not [p for p in check([small, large]) if p.severity == "error"]
+    # At different priorities the lower number wins visibly, so it is allowed.
+    ranked = TerritoryDef("f", "Health", priority=50, rules=any_health.rules)
+    assert not [p for p in check([big_health, ranked]) if p.severity == "error"]
+
+
 def test_touching_polygons_do_not_overlap() -> None:
     left = parse_geometry(polygon(SQUARE))
     right = parse_geometry(polygon([[x + 1.0, y] for x, y in SQUARE]))
