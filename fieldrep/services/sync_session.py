@@ -80,6 +80,13 @@ def read_status(conn: sqlite3.Connection) -> SyncStatus:
     )
 
 
+def signed_in_server(conn: sqlite3.Connection) -> str | None:
+    """The server this laptop is signed in to, if any: :func:`read_status` without its counts."""
+    if not local_meta.get(conn, "device_token"):
+        return None
+    return local_meta.get(conn, "server_url") or None
+
+
 def _sentence_case(text: str) -> str:
     text = text.strip().rstrip(".")
     return text[:1].upper() + text[1:]

@@ -134,9 +134,8 @@ class SyncController(QObject):
 
     def start(self) -> None:
         """Begin the timer and point the connectivity probe at the server we are signed in to."""
-        status = self.status()
         if self.monitor is not None:
-            self.monitor.set_server(status.server_url if status.signed_in else None)
+            self.monitor.set_server(sync_session.signed_in_server(self.context.conn))
         self.timer.start()
         self.state_changed.emit()
 
