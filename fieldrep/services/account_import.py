@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fieldrep.geo.geocoding import Address, OfflineGeocoder
+from fieldrep.geo.geocoding import Address, GeoResult, OfflineGeocoder
 from fieldrep.services import import_validation as v
 from fieldrep.services.import_errors import ErrorsFile, RowError, write_errors_csv
 from fieldrep.services.import_mapping import (
@@ -326,6 +326,7 @@ def _check_and_write(
     rows = data.rows
     known_total = (rows.count or 0) if isinstance(rows, CsvRows) else len(rows)
     good: list[dict[str, Any]] = []
+    places: dict[tuple[Any, ...], GeoResult | None] = {}
     pending_chars = 0
     for index, (line, cells) in enumerate(rows):
         if not index % 1000:
@@ -384,7 +385,12 @@ def _check_and_write(
             values["geocode_source"] = f"import:{name}"[:100]
             report.placed_by["file"] = report.placed_by.get("file", 0) + 1
         else:
-            result = geocoder.geocode(Address.from_row(values))
+            get = values.get
+            place_key = (get("postal_code"), get("city"), get("region"), get("country"))
+            if place_key in places:
+                result = places[place_key]
+            else:  # the offline geocoder reads no street: one lookup per distinct place
+                result = places[place_key] = geocoder.geocode(Address.from_row(values))
             if result is None:
                 report.unplaced.append(
                     {

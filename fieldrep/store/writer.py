@@ -60,6 +60,17 @@ def _integrity_message(exc: sqlite3.IntegrityError, tbl: Table) -> ValidationErr
     return ValidationError(f"{tbl.name}: {text}", table=tbl.name)
 
 
+_encode_fields = json.JSONEncoder(default=str).encode  # the same text as json.dumps(v, default=str)
+_encode_string = json.encoder.encode_basestring_ascii  # json.dumps of one str, quotes included
+
+
+def _clock_pieces(names: tuple[str, ...]) -> list[str]:
+    if not names:
+        return ["{}"]
+    keys = [json.dumps(name) + ": " for name in names]
+    return ["{" + keys[0], *(", " + key for key in keys[1:]), "}"]
+
+
 class Writer:
     """Sync-aware writes for one connection (one thread)."""
 
@@ -168,18 +179,27 @@ class Writer:
         tbl = table(table_name)
         now = utc_now()
         groups: dict[tuple[str, ...], tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {}
+        # The clocks JSON of a field set, as the pieces between its stamps: joining them with the
+        # row's quoted stamp gives exactly json.dumps(dict.fromkeys(names, stamp)).
+        clock_pieces: dict[tuple[str, ...], list[str]] = {}
+        allowed = frozenset(tbl.fields)
         ids: list[str] = []
+        device = self.clock.device_id
         for index, raw in enumerate(rows):
-            values = self._with_timestamps(tbl, self._checked(tbl, raw), now)
+            # an unknown field: _checked raises the precise error
+            values = dict(raw) if allowed.issuperset(raw) else self._checked(tbl, raw)
+            values = self._with_timestamps(tbl, values, now)
             row_id = row_ids[index] if row_ids else uuid7()
             ids.append(row_id)
-            stamp = format_clock(self.clock.now(), self.clock.device_id)
+            stamp = format_clock(self.clock.now(), device)
             names = tuple(values)
-            clocks = dict.fromkeys(names, stamp)
-            data, outbox = groups.setdefault(names, ([], []))
-            clocks_json = json.dumps(clocks)
-            data.append((row_id, *values.values(), clocks_json))
-            outbox.append((table_name, row_id, json.dumps(values, default=str), clocks_json, now))
+            group = groups.get(names)
+            if group is None:
+                group = groups[names] = ([], [])
+                clock_pieces[names] = _clock_pieces(names)
+            clocks_json = _encode_string(stamp).join(clock_pieces[names])
+            group[0].append((row_id, *values.values(), clocks_json))
+            group[1].append((table_name, row_id, _encode_fields(values), clocks_json, now))
         with self.transaction():
             for names, (data, outbox) in groups.items():
                 cols = ", ".join(("id", *names, "_clocks"))
