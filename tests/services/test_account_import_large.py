@@ -6,13 +6,14 @@ import csv
 import tracemalloc
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from fieldrep.geo.gazetteer import default_gazetteer
 from fieldrep.geo.geocoding import OfflineGeocoder
 from fieldrep.services.account_import import ImportCancelled, import_accounts
 from fieldrep.services.context import Context
-from fieldrep.services.import_readers import ImportFileError
+from fieldrep.services.import_readers import ImportFileError, read_table
 
 HEADER = ["Company", "Street", "City", "State", "ZIP", "Phone", "Notes"]
 WORDS = ["visit", "samples", "pricing", "follow-up", "reorder", "quarterly", "decision", "budget"]
@@ -133,3 +134,21 @@ def test_cancel_midway_through_a_big_file_imports_nothing(ctx: Context, tmp_path
     assert ctx.writer.pending_count() == 0
     assert not errors.exists()
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_the_size_limit_is_for_workbooks_only(tmp_path: Path) -> None:
+    text = tmp_path / "a.csv"
+    text.write_text("Company,ZIP\nAcme,02139\n" + "Beta,10001\n" * 100, encoding="utf-8")
+    data = read_table(text, max_bytes=100)
+    assert len(data.rows) == 101
+    assert data.rows[:1] == [(2, ["Acme", "02139"])]
+    book = tmp_path / "a.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["Company", "ZIP"])
+    for i in range(100):
+        wb.active.append([f"Shop {i}", "02139"])
+    wb.save(book)
+    with pytest.raises(
+        ImportFileError, match=r"a\.xlsx is .* MB; Excel workbooks .* save it as CSV"
+    ):
+        read_table(book, max_bytes=100)
