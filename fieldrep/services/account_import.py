@@ -59,7 +59,6 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     errors_file: str | None = None
     seconds: float = 0.0
-    ids: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         data = {
@@ -288,7 +287,6 @@ def import_accounts(
     except BaseException:
         errors_out.discard()
         raise
-    report.imported = len(report.ids)
     report.errors_file = errors_out.keep()
     report.seconds = round(time.perf_counter() - started, 3)
     if progress is not None:
@@ -405,11 +403,11 @@ def _check_and_write(
         good.append(values)
         pending_chars += sum(map(len, cells))
         if len(good) >= CHUNK or pending_chars >= CHUNK_CHARS:
-            report.ids.extend(ctx.writer.insert_many("accounts", good))
+            report.imported += len(ctx.writer.insert_many("accounts", good))
             good = []
             pending_chars = 0
     if good:
-        report.ids.extend(ctx.writer.insert_many("accounts", good))
+        report.imported += len(ctx.writer.insert_many("accounts", good))
 
 
 def _estimate(rows: CsvRows, index: int) -> int:

@@ -159,8 +159,7 @@ def import_contacts(
         raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
     if good:
         with ctx.writer.transaction() as conn, deferred_search_index(conn):
-            report.ids = ctx.writer.insert_many("contacts", good)
-    report.imported = len(report.ids)
+            report.imported = len(ctx.writer.insert_many("contacts", good))
     if failed and errors_path is not None:
         write_errors_csv(errors_path, data.header, failed)
         report.errors_file = str(errors_path)
