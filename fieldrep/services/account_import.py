@@ -20,6 +20,7 @@ from typing import Any
 
 from fieldrep.geo.geocoding import Address, GeoResult, OfflineGeocoder
 from fieldrep.services import import_validation as v
+from fieldrep.services.import_duplicates import DuplicateIndex, RowKeys
 from fieldrep.services.import_errors import ErrorsFile, RowError, write_errors_csv
 from fieldrep.services.import_mapping import (
     ACCOUNT_FIELDS,
@@ -84,55 +85,15 @@ class ImportReport:
         return data
 
 
-@dataclass
 class _Keys:
-    """Duplicate keys -> who holds them (an existing account's name, or a line number of this file)."""
-
-    name_postal: dict[tuple[str, str], str | int] = field(default_factory=dict)
-    phone: dict[str, str | int] = field(default_factory=dict)
-    domain: dict[str, str | int] = field(default_factory=dict)
-
     @staticmethod
-    def keys_of(values: dict[str, Any]) -> tuple[tuple[str, str], str, str]:
-        """A row's three duplicate keys, computed once per row."""
+    def keys_of(values: dict[str, Any]) -> RowKeys:
+        """A row's three duplicate keys."""
         return (
             (v.name_key(values["name"]), values.get("postal_code") or ""),
             v.phone_digits(values.get("phone")),
             v.website_domain(values.get("website")),
         )
-
-    def match(self, keys: tuple[tuple[str, str], str, str]) -> tuple[str, str, str] | None:
-        name_postal, phone, domain = keys
-        if name_postal[0] and name_postal in self.name_postal:
-            return "name", "same name and postal code", _holder(self.name_postal[name_postal])
-        if phone and phone in self.phone:
-            return "phone", "same phone", _holder(self.phone[phone])
-        if domain and domain in self.domain:
-            return "website", "same website", _holder(self.domain[domain])
-        return None
-
-    def add(self, keys: tuple[tuple[str, str], str, str], holder: str | int) -> None:
-        name_postal, phone, domain = keys
-        self.name_postal.setdefault(name_postal, holder)
-        if phone:
-            self.phone.setdefault(phone, holder)
-        if domain:
-            self.domain.setdefault(domain, holder)
-
-
-def _holder(held: str | int) -> str:
-    """A line of this file is kept as its number (less memory per row than a string)."""
-    return f"line {held}" if isinstance(held, int) else held
-
-
-def _existing_keys(conn: Any) -> _Keys:
-    keys = _Keys()
-    for name, postal, phone, website in conn.execute(
-        "SELECT name, postal_code, phone, website FROM accounts"
-    ):
-        row = {"name": name, "postal_code": postal, "phone": phone, "website": website}
-        keys.add(_Keys.keys_of(row), f"existing account {name!r}")
-    return keys
 
 
 def _lookups(conn: Any) -> tuple[dict[str, str], dict[str, str]]:
@@ -309,9 +270,14 @@ def _check_and_write(
     """The streaming pass, inside the caller's transaction."""
     name = data.path.name
     conn = ctx.db.conn
-    existing = _existing_keys(conn)
-    in_file = _Keys()
-    seen_rows: dict[bytes, int] = {}  # a digest of each row's cells -> its line
+    dupes = DuplicateIndex(conn)
+    dupes.add_existing(
+        (
+            _Keys.keys_of({"name": n, "postal_code": p, "phone": ph, "website": w}),
+            f"existing account {n!r}",
+        )
+        for n, p, ph, w in conn.execute("SELECT name, postal_code, phone, website FROM accounts")
+    )
     users, territories = _lookups(conn)
     column_name = {
         f: data.header[i] if i < len(data.header) and data.header[i] else f
@@ -323,9 +289,47 @@ def _check_and_write(
         formulas.setdefault(fline, []).append((col, formula))
     rows = data.rows
     known_total = (rows.count or 0) if isinstance(rows, CsvRows) else len(rows)
-    good: list[dict[str, Any]] = []
     places: dict[tuple[Any, ...], GeoResult | None] = {}
-    pending_chars = 0
+    block: list[tuple[int, list[str], dict[str, Any], list[RowError]]] = []
+    block_chars = 0
+
+    def check_block() -> None:
+        candidates = [(_Keys.keys_of(b[2]), _digest(b[1])) for b in block if not b[3]]
+        dupes.start_block((k for k, _ in candidates), (d for _, d in candidates))
+        checked = iter(candidates)
+        good: list[dict[str, Any]] = []
+        for line, cells, values, row_errors in block:
+            row_keys, digest = next(checked) if not row_errors else (None, "")
+            if row_keys is not None:
+                first = dupes.repeated(digest, line)
+                if first is not None:
+                    row_errors.append(RowError(line, "", f"repeats line {first} exactly"))
+                else:
+                    hit = dupes.match(row_keys, existing=not allow_duplicates)
+                    if hit is not None:
+                        column, why, holder = hit
+                        row_errors.append(
+                            RowError(
+                                line,
+                                column_name.get(column, column),
+                                f"possible duplicate of {holder} ({why}); not imported",
+                            )
+                        )
+                if row_errors:
+                    report.duplicates += 1
+            if row_errors:
+                report.failed_rows += 1
+                report.errors.extend(row_errors)
+                errors_out.add(line, cells, row_errors)
+                continue
+            assert row_keys is not None
+            dupes.add(row_keys, line)
+            _place(values, places, geocoder, report, line, name)
+            good.append(values)
+        dupes.end_block()
+        if good:
+            report.imported += len(ctx.writer.insert_many("accounts", good))
+
     for index, (line, cells) in enumerate(rows):
         if not index % 1000:
             if cancelled is not None and cancelled():
@@ -347,67 +351,48 @@ def _check_and_write(
                         ),
                     )
                 )
-        row_keys = _Keys.keys_of(values) if not row_errors else None
-        if row_keys is not None:
-            exact = hashlib.blake2b(
-                "\x1f".join(map(str.strip, cells)).encode(), digest_size=16
-            ).digest()
-            if exact in seen_rows:
-                row_errors.append(RowError(line, "", f"repeats line {seen_rows[exact]} exactly"))
-            else:
-                seen_rows[exact] = line
-                for keys, own in ((in_file, True), (existing, False)):
-                    if own or not allow_duplicates:
-                        hit = keys.match(row_keys)
-                        if hit is not None:
-                            column, why, holder = hit
-                            row_errors.append(
-                                RowError(
-                                    line,
-                                    column_name.get(column, column),
-                                    f"possible duplicate of {holder} ({why}); not imported",
-                                )
-                            )
-                            break
-            if row_errors:
-                report.duplicates += 1
-        if row_errors:
-            report.failed_rows += 1
-            report.errors.extend(row_errors)
-            errors_out.add(line, cells, row_errors)
-            continue
-        assert row_keys is not None
-        in_file.add(row_keys, line)
-        if "lat" in values:
-            values["geocode_quality"] = "manual"
-            values["geocode_source"] = f"import:{name}"[:100]
-            report.placed_by["file"] = report.placed_by.get("file", 0) + 1
-        else:
-            get = values.get
-            place_key = (get("postal_code"), get("city"), get("region"), get("country"))
-            if place_key in places:
-                result = places[place_key]
-            else:  # the offline geocoder reads no street: one lookup per distinct place
-                result = places[place_key] = geocoder.geocode(Address.from_row(values))
-            if result is None:
-                report.unplaced.append(
-                    {
-                        "line": line,
-                        "name": values["name"],
-                        "address": Address.from_row(values).one_line(),
-                    }
-                )
-            else:
-                values.update(result.as_fields())
-                report.placed_by[result.quality] = report.placed_by.get(result.quality, 0) + 1
-        good.append(values)
-        pending_chars += sum(map(len, cells))
-        if len(good) >= CHUNK or pending_chars >= CHUNK_CHARS:
-            report.imported += len(ctx.writer.insert_many("accounts", good))
-            good = []
-            pending_chars = 0
-    if good:
-        report.imported += len(ctx.writer.insert_many("accounts", good))
+        block.append((line, cells, values, row_errors))
+        block_chars += sum(map(len, cells))
+        if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
+            check_block()
+            block = []
+            block_chars = 0
+    if block:
+        check_block()
+    dupes.close()
+
+
+def _digest(cells: list[str]) -> str:
+    """A row's cells, compared without surrounding spaces, as a short fixed-size key."""
+    return hashlib.blake2b("\x1f".join(map(str.strip, cells)).encode(), digest_size=16).hexdigest()
+
+
+def _place(
+    values: dict[str, Any],
+    places: dict[tuple[Any, ...], GeoResult | None],
+    geocoder: OfflineGeocoder,
+    report: ImportReport,
+    line: int,
+    name: str,
+) -> None:
+    if "lat" in values:
+        values["geocode_quality"] = "manual"
+        values["geocode_source"] = f"import:{name}"[:100]
+        report.placed_by["file"] = report.placed_by.get("file", 0) + 1
+        return
+    get = values.get
+    place_key = (get("postal_code"), get("city"), get("region"), get("country"))
+    if place_key in places:
+        result = places[place_key]
+    else:  # the offline geocoder reads no street: one lookup per distinct place
+        result = places[place_key] = geocoder.geocode(Address.from_row(values))
+    if result is None:
+        report.unplaced.append(
+            {"line": line, "name": values["name"], "address": Address.from_row(values).one_line()}
+        )
+    else:
+        values.update(result.as_fields())
+        report.placed_by[result.quality] = report.placed_by.get(result.quality, 0) + 1
 
 
 def _estimate(rows: CsvRows, index: int) -> int:
