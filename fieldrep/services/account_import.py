@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fieldrep.domain.ids import uuid7
 from fieldrep.geo.geocoding import Address, GeoResult, OfflineGeocoder
 from fieldrep.services import import_validation as v
+from fieldrep.services.assignment_service import BulkAssigner
 from fieldrep.services.import_duplicates import DuplicateIndex, RowKeys
 from fieldrep.services.import_errors import ErrorsFile, RowError, write_errors_csv
 from fieldrep.services.import_mapping import (
@@ -279,6 +281,7 @@ def _check_and_write(
         for n, p, ph, w in conn.execute("SELECT name, postal_code, phone, website FROM accounts")
     )
     users, territories = _lookups(conn)
+    assigner = BulkAssigner(ctx)
     column_name = {
         f: data.header[i] if i < len(data.header) and data.header[i] else f
         for f, i in mapping.fields.items()
@@ -328,7 +331,12 @@ def _check_and_write(
             good.append(values)
         dupes.end_block()
         if good:
-            report.imported += len(ctx.writer.insert_many("accounts", good))
+            # Assigned on save like any new account: territory, owner and the history of why.
+            ids = [uuid7() for _ in good]
+            history = assigner.assign(good, ids)
+            report.imported += len(ctx.writer.insert_many("accounts", good, row_ids=ids))
+            if history:
+                ctx.writer.insert_many("assignment_history", history)
 
     for index, (line, cells) in enumerate(rows):
         if not index % 1000:

@@ -255,6 +255,65 @@ def apply(ctx: Context, diff: AssignmentDiff, progress: Progress | None = None) 
     diff.applied = True
 
 
+class BulkAssigner:
+    """Assigns accounts about to be inserted in bulk (an import), block by block.
+
+    :meth:`assign` fills ``territory_id`` and ``owner_id`` in rows that do not name a territory,
+    in one vectorised pass per block, and returns the assignment-history rows to insert after the
+    accounts (same transaction). Routing state carries over from block to block, so leads are
+    spread fairly over the whole file.
+    """
+
+    def __init__(self, ctx: Context, policy: str = "round_robin") -> None:
+        self.ctx = ctx
+        self.engine = AssignmentEngine(load_definitions(ctx))
+        self.routers = _Routers(ctx, policy)
+
+    def assign(self, rows: list[dict[str, Any]], row_ids: list[str]) -> list[dict[str, Any]]:
+        facts = [
+            AccountFacts(
+                row_id,
+                r.get("lat"),
+                r.get("lon"),
+                r.get("postal_code"),
+                r.get("country") or "US",  # the accounts table's defaults
+                r.get("region"),
+                r.get("industry"),
+                r.get("size"),
+                r.get("potential"),
+                r.get("status") or "prospect",
+            )
+            for row_id, r in zip(row_ids, rows, strict=True)
+        ]
+        table = AccountTable(facts)
+        result = self.engine.assign_table(table)
+        by, now = self.ctx.user_id, utc_now()
+        history: list[dict[str, Any]] = []
+        for i, (row_id, r) in enumerate(zip(row_ids, rows, strict=True)):
+            if r.get("territory_id") or r.get("locked"):
+                continue
+            to_t = self.engine.territory_id(int(result.territory[i]))
+            if to_t is None:
+                continue
+            owner, owner_why = _owner_for(self.routers, to_t, r.get("owner_id"), True)
+            r["territory_id"], r["owner_id"] = to_t, owner
+            reason = self.engine.reason(table, result, i) + owner_why
+            history.append(
+                {
+                    "entity": "account",
+                    "entity_id": row_id,
+                    "from_territory_id": None,
+                    "to_territory_id": to_t,
+                    "from_owner_id": None,
+                    "to_owner_id": owner,
+                    "reason": f"{ROUTED}: {reason}" if owner_why else reason,
+                    "by_user_id": by,
+                    "at": now,
+                }
+            )
+        return history
+
+
 def explain_account(ctx: Context, account_id: str) -> Decision:
     rows = [
         dict(r)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import pytest
 
 from fieldrep.services import assignment_service as assign
@@ -163,3 +166,45 @@ def test_diff_reports_progress_over_all_accounts(ctx: Context, org: dict[str, st
     reports: list[tuple[int, int, str]] = []
     assign.assign_all(ctx, dry_run=True, progress=lambda d, t, s: reports.append((d, t, s)))
     assert (0, 3, "Building the diff") in reports
+
+
+def test_imported_accounts_are_assigned_and_routed_like_saved_ones(
+    ctx: Context, tmp_path: Path
+) -> None:
+    from fieldrep.services.account_import import import_accounts
+
+    boss, ann, bob = user(ctx, "mia", "manager"), user(ctx, "ann"), user(ctx, "bob")
+    ctx.set_user(boss)
+    ct = svc.create_territory(
+        ctx, "Connecticut", geometry=square(-74, 41, -71.8, 42.1), owner_id=boss
+    )
+    denver = svc.create_territory(ctx, "Denver Metro", postal_codes="80202, 80203")
+    svc.set_member(ctx, denver, ann, weight=2)
+    svc.set_member(ctx, denver, bob, weight=1)
+    rows = [["Company", "City", "State", "ZIP"]]
+    rows += [[f"Denver {i}", "Denver", "CO", "80202"] for i in range(6)]
+    rows += [["Hartford Co", "Hartford", "CT", "06103"], ["Far Away Inc", "Miami", "FL", "33101"]]
+    path = tmp_path / "accounts.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    assert import_accounts(ctx, path).imported == 8
+    got = {
+        name: (territory, owner)
+        for name, territory, owner in ctx.db.execute(
+            "SELECT name, territory_id, owner_id FROM accounts"
+        )
+    }
+    metro = [got[f"Denver {i}"] for i in range(6)]
+    assert {t for t, _ in metro} == {denver}
+    # Weighted round robin over the whole file: ann (weight 2) gets 4 of 6, bob 2.
+    owners = [o for _, o in metro]
+    assert (owners.count(ann), owners.count(bob)) == (4, 2)
+    assert got["Hartford Co"] == (ct, boss)  # inside the polygon; the territory's owner
+    assert got["Far Away Inc"] == (None, None)  # matched by nothing: left unassigned
+    reasons = [
+        r
+        for (r,) in ctx.db.execute("SELECT reason FROM assignment_history WHERE entity = 'account'")
+    ]
+    assert len(reasons) == 7
+    assert sum("postal code 80202 is listed in Denver Metro" in r for r in reasons) == 6
+    assert sum("inside Connecticut's boundary" in r for r in reasons) == 1
