@@ -21,6 +21,7 @@ import numpy as np
 
 from fieldrep.domain.assignment import AccountFacts, AccountTable, AssignmentEngine, Decision
 from fieldrep.domain.routing import Choice, Member, Router
+from fieldrep.geo.geocoding import Address, OfflineGeocoder
 from fieldrep.services.context import Context
 from fieldrep.services.territories import load_definitions
 from fieldrep.store.errors import StoreError
@@ -107,7 +108,9 @@ class _Routers:
                       (SELECT count(*) FROM referrals r WHERE r.owner_id = m.user_id
                          AND r.stage NOT IN ('won', 'lost')) AS load,
                       (SELECT count(*) FROM accounts a WHERE a.owner_id = m.user_id
-                         AND a.territory_id = m.territory_id) AS received
+                         AND a.territory_id = m.territory_id) +
+                      (SELECT count(*) FROM referrals r WHERE r.owner_id = m.user_id
+                         AND r.territory_id = m.territory_id) AS received
                FROM territory_members m LEFT JOIN users u ON u.id = m.user_id
                WHERE m.territory_id = ? AND m.active = 1 AND coalesce(u.active, 1) = 1
                ORDER BY m.user_id""",
@@ -367,6 +370,90 @@ def assign_account(ctx: Context, account_id: str, policy: str = "round_robin") -
 def route_lead(ctx: Context, territory_id: str, policy: str = "round_robin") -> Choice:
     """The member who gets the next lead in ``territory_id`` (not written; the caller records it)."""
     return _Routers(ctx, policy).choose(territory_id)
+
+
+def route_referral(
+    ctx: Context,
+    referral_id: str,
+    policy: str = "round_robin",
+    geocoder: OfflineGeocoder | None = None,
+) -> Move | None:
+    """Route a referred lead to its territory and a member, as a new account would be.
+
+    The referred party is placed offline from its postal code or city, matched by the same engine,
+    and given an owner by :func:`route_lead`; the referral, a referral event and an
+    assignment-history row (who, when, why) are written in one transaction. Returns the move, or
+    None when nothing matches (the referral stays with whoever has it) or nothing changes.
+    """
+    row = ctx.conn.execute(
+        "SELECT referred_name, referred_city, referred_postal_code, referred_country,"
+        " territory_id, owner_id FROM referrals WHERE id = ?",
+        (referral_id,),
+    ).fetchone()
+    if row is None:
+        raise StoreError(f"referral {referral_id} does not exist")
+    name, city, postal_code, country, from_t, from_owner = row
+    place = (geocoder or OfflineGeocoder()).geocode(
+        Address(city=city, postal_code=postal_code, country=country or "US")
+    )
+    facts = AccountFacts(
+        referral_id,
+        place.lat if place else None,
+        place.lon if place else None,
+        postal_code,
+        country or "US",
+    )
+    decision = AssignmentEngine(load_definitions(ctx)).explain(facts)
+    if decision.territory_id is None:
+        return None
+    choice = route_lead(ctx, decision.territory_id, policy)
+    to_owner = choice.user_id or from_owner
+    if (decision.territory_id, to_owner) == (from_t, from_owner):
+        return None
+    reason = f"{ROUTED}: {decision.reason}; owner: {choice.reason}"
+    now = utc_now()
+    with ctx.writer.transaction():
+        ctx.writer.update(
+            "referrals", referral_id, {"territory_id": decision.territory_id, "owner_id": to_owner}
+        )
+        ctx.writer.insert(
+            "referral_events",
+            {
+                "referral_id": referral_id,
+                "at": now,
+                "user_id": ctx.user_id,
+                "kind": "assignment",
+                "from_value": from_owner,
+                "to_value": to_owner,
+                "reason": reason,
+            },
+        )
+        ctx.writer.insert(
+            "assignment_history",
+            {
+                "entity": "referral",
+                "entity_id": referral_id,
+                "from_territory_id": from_t,
+                "to_territory_id": decision.territory_id,
+                "from_owner_id": from_owner,
+                "to_owner_id": to_owner,
+                "reason": reason,
+                "by_user_id": ctx.user_id,
+                "at": now,
+            },
+        )
+    names = {t["id"]: t["name"] for t in ctx.db.query("SELECT id, name FROM territories")}
+    return Move(
+        referral_id,
+        name,
+        from_t,
+        decision.territory_id,
+        names.get(from_t, "(none)"),
+        names.get(decision.territory_id, "(none)"),
+        from_owner,
+        to_owner,
+        reason,
+    )
 
 
 def history(ctx: Context, entity_id: str) -> list[dict[str, Any]]:

@@ -208,3 +208,38 @@ def test_imported_accounts_are_assigned_and_routed_like_saved_ones(
     assert len(reasons) == 7
     assert sum("postal code 80202 is listed in Denver Metro" in r for r in reasons) == 6
     assert sum("inside Connecticut's boundary" in r for r in reasons) == 1
+
+
+def test_referred_leads_are_routed_by_weight_with_event_and_history(ctx: Context) -> None:
+    boss, ann, bob = user(ctx, "mia", "manager"), user(ctx, "ann"), user(ctx, "bob")
+    ctx.set_user(boss)
+    denver = svc.create_territory(ctx, "Denver Metro", postal_codes="80202, 80203")
+    svc.set_member(ctx, denver, ann, weight=2)
+    svc.set_member(ctx, denver, bob, weight=1)
+
+    def referral(name: str, postal_code: str) -> str:
+        return ctx.writer.insert(
+            "referrals",
+            {"referred_name": name, "referred_postal_code": postal_code, "captured_by_id": boss},
+        )
+
+    leads = [referral(f"Lead {i}", "80202") for i in range(6)]
+    moves = [assign.route_referral(ctx, lead) for lead in leads]
+    owners = [m.to_owner_id for m in moves if m is not None]
+    assert (owners.count(ann), owners.count(bob)) == (4, 2)
+    assert {m.to_territory for m in moves if m is not None} == {"Denver Metro"}
+    event = ctx.db.execute(
+        "SELECT kind, to_value, reason FROM referral_events WHERE referral_id = ?", [leads[1]]
+    ).fetchone()
+    assert event[0] == "assignment"
+    assert "postal code 80202 is listed in Denver Metro" in event[2]
+    (hist,) = assign.history(ctx, leads[1])
+    assert hist["entity"] == "referral"
+    assert hist["to_territory_id"] == denver
+
+    nowhere = referral("Far Away", "33101")
+    assert assign.route_referral(ctx, nowhere) is None
+    row = ctx.db.execute("SELECT territory_id, owner_id FROM referrals WHERE id = ?", [nowhere])
+    assert row.fetchone() == (None, None)
+    with pytest.raises(StoreError, match="does not exist"):
+        assign.route_referral(ctx, "missing")
