@@ -129,7 +129,9 @@ def test_attribute_rules_overlap_only_when_one_account_could_match_both() -> Non
     def rule(**data: object) -> AttributeRule:
         return AttributeRule.from_json(data)
 
-    big_health = TerritoryDef("a", "Key Health", rules=(rule(industry="Healthcare", size="250-999"),))
+    big_health = TerritoryDef(
+        "a", "Key Health", rules=(rule(industry="Healthcare", size="250-999"),)
+    )
     any_health = TerritoryDef("b", "Health", rules=(rule(industry=["healthcare", "Retail"]),))
     with pytest.raises(DefinitionError, match=r"their rules .* can match the same account"):
         raise_errors([big_health, any_health])
