@@ -72,15 +72,7 @@ def run_list(args: argparse.Namespace) -> int:
         ctx.close()
     lines = [f"{'prio':>5}  {'name':<28} {'kind':<9} {'accounts':>8}  definition"]
     for r in rows:
-        parts = []
-        if r["has_polygon"]:
-            parts.append("polygon")
-        if r["postal_code_count"]:
-            parts.append(f"{r['postal_code_count']} postal codes")
-        if r["region_count"]:
-            parts.append(f"{r['region_count']} regions")
-        if r["rule_count"]:
-            parts.append(f"{r['rule_count']} rules")
+        parts = svc.criteria_parts(r)
         name = (
             ("  " if r["parent_id"] else "") + r["name"] + (" (archived)" if r["archived"] else "")
         )

@@ -38,6 +38,21 @@ def load_definitions(ctx: Context) -> list[TerritoryDef]:
     return [TerritoryDef.from_row(r) for r in rows]
 
 
+def criteria_parts(row: dict[str, Any]) -> list[str]:
+    """What a territory row from :func:`territory_rows` is matched by, e.g. ["polygon", "87
+    postal codes"], in precedence order (the CLI and the Territories page both show this)."""
+    parts = []
+    if row["has_polygon"]:
+        parts.append("polygon")
+    if row["postal_code_count"]:
+        parts.append(f"{row['postal_code_count']:,} postal codes")
+    if row["region_count"]:
+        parts.append(f"{row['region_count']} regions")
+    if row["rule_count"]:
+        parts.append(f"{row['rule_count']} rules")
+    return parts
+
+
 def territory_rows(ctx: Context, include_archived: bool = True) -> list[dict[str, Any]]:
     """Territories with owner name, parent name and account/member counts (for lists and trees)."""
     sql = """

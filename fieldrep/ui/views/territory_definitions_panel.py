@@ -44,16 +44,7 @@ from fieldrep.ui.views.territory_common import MessageLine, table_view
 def definition_text(r: dict[str, Any]) -> str:
     if r["kind"] == "region":
         return f"region of {r.get('children', 0)} territories"
-    parts = []
-    if r["has_polygon"]:
-        parts.append("polygon")
-    if r["postal_code_count"]:
-        parts.append(f"{r['postal_code_count']:,} postal codes")
-    if r["region_count"]:
-        parts.append(f"{r['region_count']} regions")
-    if r["rule_count"]:
-        parts.append(f"{r['rule_count']} rules")
-    return ", ".join(parts) or "–"
+    return ", ".join(svc.criteria_parts(r)) or "–"
 
 
 def _with_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
