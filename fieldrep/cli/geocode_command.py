@@ -15,13 +15,12 @@ import argparse
 import sys
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit
 
 from fieldrep.cli.common import CommandError, add_db_option, add_json_option, emit, open_context
+from fieldrep.geo.geocoding import NOMINATIM_POLICY, PUBLIC_NOMINATIM
 
 SHOWN = 50
-# Nominatim's public servers allow one request a second; a self-hosted one may allow more.
-PUBLIC_NOMINATIM = "nominatim.openstreetmap.org"
+_OPTION = {"user_agent": "--user-agent", "url": "--url", "min_delay": "--min-delay"}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,8 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     conf = g.add_parser(
         "configure",
         help="set the online geocoder ('nominatim') or turn it off ('off')",
-        description="Nominatim's usage policy asks for a user agent that identifies your "
-        "organisation and at most one request a second on its public servers.",
+        description=NOMINATIM_POLICY,
     )
     conf.add_argument("provider", choices=("nominatim", "off"))
     conf.add_argument("--user-agent", metavar="TEXT", help="e.g. 'acme-fieldrep (it@acme.com)'")
@@ -71,17 +69,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     online.set_defaults(handler=run_online)
 
 
-def _quality_counts(conn: Any) -> dict[str, int]:
-    counts = {
-        (q or "none"): n
-        for q, n in conn.execute(
-            "SELECT CASE WHEN lat IS NULL OR lon IS NULL THEN NULL ELSE geocode_quality END,"
-            " count(*) FROM accounts GROUP BY 1"
-        )
-    }
-    return dict(sorted(counts.items()))
-
-
 def _settings_text(settings: Any) -> str:
     if not settings.enabled:
         return "online geocoder: off (only the offline gazetteer is used)"
@@ -92,16 +79,16 @@ def _settings_text(settings: Any) -> str:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from fieldrep.geo.geocoding import load_settings
+    from fieldrep.geo.geocoding import load_settings, placement_summary
 
     ctx = open_context(args, must_exist=True)
     try:
-        counts = _quality_counts(ctx.db.conn)
+        summary = placement_summary(ctx.db.conn)
         settings = load_settings(ctx.db.conn)
-        cached = ctx.db.conn.execute("SELECT count(*) FROM geocode_cache").fetchone()[0]
     finally:
         ctx.close()
-    lines = [f"{sum(counts.values()):,} accounts"]
+    counts, cached = summary.by_quality, summary.cached_answers
+    lines = [f"{summary.total:,} accounts"]
     lines += [f"  {q.replace('_', ' ')}: {n:,}" for q, n in counts.items()]
     lines += [_settings_text(settings), f"cached online answers: {cached:,}"]
     emit(
@@ -113,14 +100,12 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_unplaced(args: argparse.Namespace) -> int:
-    from fieldrep.geo.geocoding import Address, unplaced_accounts
+    from fieldrep.geo.geocoding import Address, unplaced_accounts, unplaced_count
 
     ctx = open_context(args, must_exist=True)
     try:
         rows = unplaced_accounts(ctx.db.conn, args.limit)
-        total = ctx.db.conn.execute(
-            "SELECT count(*) FROM accounts WHERE lat IS NULL OR lon IS NULL"
-        ).fetchone()[0]
+        total = unplaced_count(ctx.db.conn)
     finally:
         ctx.close()
     lines = [
@@ -136,30 +121,20 @@ def run_unplaced(args: argparse.Namespace) -> int:
 
 
 def run_configure(args: argparse.Namespace) -> int:
-    from fieldrep.geo.geocoding import OnlineSettings, save_settings
+    from fieldrep.geo.geocoding import (
+        OnlineSettings,
+        SettingsError,
+        nominatim_settings,
+        save_settings,
+    )
 
     if args.provider == "off":
         settings = OnlineSettings()
     else:
-        if not args.user_agent or not args.user_agent.strip():
-            raise CommandError(
-                "Nominatim needs --user-agent naming your organisation (its usage policy)",
-                exit_code=2,
-            )
-        url = urlsplit(args.url if "://" in args.url else f"https://{args.url}")
-        if url.scheme not in ("http", "https") or not url.netloc:
-            raise CommandError(f"--url {args.url!r} is not an http(s) address", exit_code=2)
-        if args.min_delay < 0 or (url.hostname == PUBLIC_NOMINATIM and args.min_delay < 1):
-            raise CommandError(
-                "--min-delay must be at least 1 second on the public Nominatim server", exit_code=2
-            )
-        settings = OnlineSettings(
-            provider="nominatim",
-            user_agent=args.user_agent.strip(),
-            domain=url.netloc + url.path.rstrip("/"),
-            scheme=url.scheme,
-            min_delay_seconds=args.min_delay,
-        )
+        try:
+            settings = nominatim_settings(args.user_agent, args.url, args.min_delay)
+        except SettingsError as exc:
+            raise CommandError(f"{_OPTION[exc.field]}: {exc.message}", exit_code=2) from None
     ctx = open_context(args)
     try:
         save_settings(ctx.db.conn, settings)
@@ -197,9 +172,9 @@ def run_online(args: argparse.Namespace) -> int:
     if show is not None:
         print(file=sys.stderr)
     text = (
-        f"Checked {report.checked:,} accounts online: {report.improved:,} placed by street or"
-        f" address, {report.not_found:,} not found; {report.requests_sent:,} requests sent"
-        " (the rest came from the cache)."
+        f"Checked {report.checked:,} accounts online: {report.improved:,} placed more precisely"
+        f" ({report.placed:,} of them had no location), {report.not_found:,} not found;"
+        f" {report.requests_sent:,} requests sent (the rest came from the cache)."
     )
     if report.stopped_reason:
         text += f"\nStopped early: {report.stopped_reason}; what was found is kept."

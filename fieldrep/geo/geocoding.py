@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from fieldrep.geo.geocode_cache import CachedAnswer, GeocodeCache
 
@@ -27,6 +30,12 @@ log = logging.getLogger(__name__)
 QUALITIES = ("address", "street", "postal_code", "city", "manual")
 GAZETTEER_SOURCE = "gazetteer"
 SETTINGS_KEY = "geocoder.online"
+# Nominatim's public servers allow one request a second; a self-hosted one may allow more.
+PUBLIC_NOMINATIM = "nominatim.openstreetmap.org"
+NOMINATIM_POLICY = (
+    "Nominatim's usage policy asks for a user agent that identifies your organisation and at most"
+    " one request a second on its public servers."
+)
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,58 @@ class OnlineSettings:
     @property
     def cache_name(self) -> str:
         return f"{self.provider}:{self.domain}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.domain}"
+
+
+class SettingsError(ValueError):
+    """A setting the user gave is not acceptable; ``field`` says which one (``user_agent``,
+    ``url`` or ``min_delay``) so a form can show the message beside it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def nominatim_settings(user_agent: str | None, url: str, min_delay: float) -> OnlineSettings:
+    """Checked settings for a Nominatim server (the CLI and the settings dialog share the rules).
+
+    Raises :class:`SettingsError` for a missing or multi-line user agent, an address that is not
+    http(s), or a delay below one second on the public server (its usage policy).
+    """
+    agent = (user_agent or "").strip()
+    if not agent:
+        raise SettingsError(
+            "user_agent", "Nominatim needs a user agent naming your organisation (its usage policy)"
+        )
+    if "\n" in agent or "\r" in agent:
+        raise SettingsError("user_agent", "the user agent must be a single line")
+    text = (url or "").strip() or f"https://{PUBLIC_NOMINATIM}"
+    parts = urlsplit(text if "://" in text else f"https://{text}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise SettingsError("url", f"{text!r} has a port that is not a number") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError("url", f"{text!r} is not an http(s) address")
+    if parts.query or parts.fragment:
+        raise SettingsError("url", f"{text!r}: give the server only, without '?' or '#' parts")
+    if not math.isfinite(min_delay) or min_delay < 0:
+        raise SettingsError("min_delay", "the delay between requests must be 0 seconds or more")
+    if parts.hostname == PUBLIC_NOMINATIM and min_delay < 1:
+        raise SettingsError(
+            "min_delay", "the delay must be at least 1 second on the public Nominatim server"
+        )
+    return OnlineSettings(
+        provider="nominatim",
+        user_agent=agent,
+        domain=parts.netloc + parts.path.rstrip("/"),
+        scheme=parts.scheme,
+        min_delay_seconds=float(min_delay),
+    )
 
 
 def load_settings(conn: sqlite3.Connection) -> OnlineSettings:
@@ -245,11 +306,21 @@ def make_geopy_geocoder(settings: OnlineSettings) -> Any:
 
 @dataclass
 class RefineReport:
+    """What a run of :func:`refine_online` did. ``improved`` counts every account it moved,
+    ``placed`` those of them that had no location before."""
+
     checked: int = 0
     improved: int = 0
     not_found: int = 0
     requests_sent: int = 0
     stopped_reason: str = ""
+    placed: int = 0
+    total: int = 0  # accounts the run set out to check
+
+
+# One run at a time in this process: two at once would each keep to the provider's rate limit and
+# together break it (the Accounts page and the Geocoding dialog can both start one).
+_ONLINE_RUN = threading.Lock()
 
 
 _REFINABLE = (
@@ -272,6 +343,12 @@ def refinable_ids(conn: sqlite3.Connection, limit: int | None = None) -> list[st
     return [r[0] for r in conn.execute(sql, params)]
 
 
+def refinable_count(conn: sqlite3.Connection) -> int:
+    """How many accounts a run of :func:`refine_online` would check."""
+    sql = "SELECT count(*)" + _REFINABLE[_REFINABLE.index(" FROM accounts") :]
+    return int(conn.execute(sql).fetchone()[0])
+
+
 def refine_online(
     ctx: Any,
     settings: OnlineSettings,
@@ -291,6 +368,25 @@ def refine_online(
     if not settings.enabled:
         report.stopped_reason = "no online geocoder is configured"
         return report
+    if not _ONLINE_RUN.acquire(blocking=False):
+        report.stopped_reason = "another online placement is already running"
+        return report
+    try:
+        _refine(ctx, settings, report, geocoder, account_ids, progress, cancelled)
+    finally:
+        _ONLINE_RUN.release()
+    return report
+
+
+def _refine(
+    ctx: Any,
+    settings: OnlineSettings,
+    report: RefineReport,
+    geocoder: Any | None,
+    account_ids: Iterable[str] | None,
+    progress: Callable[[int, int], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> None:
     from geopy.exc import GeopyError
 
     online = OnlineGeocoder(ctx.db.conn, settings, geocoder)
@@ -300,6 +396,7 @@ def refine_online(
         sql = f"SELECT * FROM ({sql}) WHERE id IN ({', '.join('?' * len(ids))})"
         params = ids
     rows = ctx.db.conn.execute(sql, params).fetchall()
+    report.total = len(rows)
     for index, (account_id, *parts, unplaced) in enumerate(rows):
         if cancelled is not None and cancelled():
             report.stopped_reason = "cancelled"
@@ -317,10 +414,45 @@ def refine_online(
         elif unplaced or result.quality in ("address", "street"):
             ctx.writer.update("accounts", account_id, result.as_fields())
             report.improved += 1
+            report.placed += bool(unplaced)
         if progress is not None:
             progress(index + 1, len(rows))
     report.requests_sent = online.requests_sent
-    return report
+
+
+@dataclass(frozen=True)
+class PlacementSummary:
+    """Where the accounts are on the map: how many at each quality (``none``: not placed)."""
+
+    by_quality: dict[str, int]
+    cached_answers: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_quality.values())
+
+    @property
+    def unplaced(self) -> int:
+        return self.by_quality.get("none", 0)
+
+    @property
+    def placed(self) -> int:
+        return self.total - self.unplaced
+
+
+def placement_summary(conn: sqlite3.Connection) -> PlacementSummary:
+    """Accounts by location quality, best first, ``none`` last; and the cached online answers."""
+    counts = {
+        (q or "none"): n
+        for q, n in conn.execute(
+            "SELECT CASE WHEN lat IS NULL OR lon IS NULL THEN NULL ELSE geocode_quality END,"
+            " count(*) FROM accounts GROUP BY 1"
+        )
+    }
+    order = {q: i for i, q in enumerate((*QUALITIES, "none"))}
+    by_quality = dict(sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+    cached = conn.execute("SELECT count(*) FROM geocode_cache").fetchone()[0]
+    return PlacementSummary(by_quality, cached)
 
 
 def unplaced_accounts(conn: sqlite3.Connection, limit: int | None = None) -> list[dict[str, Any]]:
@@ -336,3 +468,9 @@ def unplaced_accounts(conn: sqlite3.Connection, limit: int | None = None) -> lis
     cur = conn.execute(sql, params)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def unplaced_count(conn: sqlite3.Connection) -> int:
+    return int(
+        conn.execute("SELECT count(*) FROM accounts WHERE lat IS NULL OR lon IS NULL").fetchone()[0]
+    )
