@@ -86,9 +86,36 @@ def _v2_accounts_search(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# v3: an outbox entry may be an 'insert' that stands for its whole row (see fieldrep.store.outbox)
+# instead of a copy of every value and clock. SQLite cannot change a CHECK in place, so the table is
+# rebuilt; the AUTOINCREMENT counter is carried over, because it is this device's mutation sequence
+# and the server ignores a sequence number it has already applied.
+_V3_OUTBOX = [
+    "CREATE TABLE outbox_v3 (seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL,"
+    " row_id TEXT NOT NULL, op TEXT NOT NULL CHECK (op IN ('upsert', 'delete', 'insert')),"
+    " fields TEXT NOT NULL DEFAULT '{}', clocks TEXT NOT NULL DEFAULT '{}',"
+    " created_at TEXT NOT NULL)",
+    "INSERT INTO outbox_v3 (seq, tbl, row_id, op, fields, clocks, created_at)"
+    " SELECT seq, tbl, row_id, op, fields, clocks, created_at FROM outbox",
+    "DROP TABLE outbox",
+    "ALTER TABLE outbox_v3 RENAME TO outbox",
+    "CREATE INDEX outbox_row ON outbox (tbl, row_id)",
+]
+
+
+def _v3_outbox_inserts(conn: sqlite3.Connection) -> None:
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+    for statement in _V3_OUTBOX:
+        conn.execute(statement)
+    if row is not None:
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)", (row[0],))
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial_schema,
     _v2_accounts_search,
+    _v3_outbox_inserts,
 ]
 LATEST_VERSION = len(MIGRATIONS)
 

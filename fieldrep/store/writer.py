@@ -1,8 +1,9 @@
 """The one door through which domain rows are written locally.
 
-Every insert, update and delete commits in the same SQLite transaction as its outbox entry (the
-changed fields, their hybrid-logical-clock stamps and this device's mutation sequence), so a row never
-exists without the record that will sync it, and a failed write leaves neither. Table and field names
+Every insert, update and delete commits in the same SQLite transaction as its outbox entry (this
+device's mutation sequence, and for an update the changed fields with their hybrid-logical-clock
+stamps; an insert's entry stands for its row, see ``fieldrep.store.outbox``), so a row never exists
+without the record that will sync it, and a failed write leaves neither. Table and field names
 are checked against the schema catalogue and values are always bound as parameters.
 
 sqlite-utils' own write helpers open and commit transactions of their own, so they are not used here.
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from fieldrep.domain.hlc import HybridLogicalClock, format_clock
 from fieldrep.domain.ids import new_device_id, uuid7
-from fieldrep.store import local_meta
+from fieldrep.store import local_meta, outbox
 from fieldrep.store.catalog import Table, table
 from fieldrep.store.errors import StoreError, ValidationError
 
@@ -60,15 +61,10 @@ def _integrity_message(exc: sqlite3.IntegrityError, tbl: Table) -> ValidationErr
     return ValidationError(f"{tbl.name}: {text}", table=tbl.name)
 
 
-_encode_fields = json.JSONEncoder(default=str).encode  # the same text as json.dumps(v, default=str)
 _encode_string = json.encoder.encode_basestring_ascii  # json.dumps of one str, quotes included
 
 
-def _clock_pieces(names: tuple[str, ...]) -> list[str]:
-    if not names:
-        return ["{}"]
-    keys = [json.dumps(name) + ": " for name in names]
-    return ["{" + keys[0], *(", " + key for key in keys[1:]), "}"]
+_ROW_CLOCK_OPEN = "{" + json.dumps(outbox.ROW_CLOCK) + ": "
 
 
 class Writer:
@@ -178,10 +174,8 @@ class Writer:
         """
         tbl = table(table_name)
         now = utc_now()
-        groups: dict[tuple[str, ...], tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {}
-        # The clocks JSON of a field set, as the pieces between its stamps: joining them with the
-        # row's quoted stamp gives exactly json.dumps(dict.fromkeys(names, stamp)).
-        clock_pieces: dict[tuple[str, ...], list[str]] = {}
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        entries: list[tuple[str, str, str]] = []
         allowed = frozenset(tbl.fields)
         ids: list[str] = []
         device = self.clock.device_id
@@ -191,28 +185,27 @@ class Writer:
             values = self._with_timestamps(tbl, values, now)
             row_id = row_ids[index] if row_ids else uuid7()
             ids.append(row_id)
-            stamp = format_clock(self.clock.now(), device)
+            # One row clock stands for every field (fieldrep.store.outbox), and the outbox entry
+            # stands for the row: nothing is written twice.
+            clocks_json = _ROW_CLOCK_OPEN + _encode_string(format_clock(self.clock.now(), device))
             names = tuple(values)
             group = groups.get(names)
             if group is None:
-                group = groups[names] = ([], [])
-                clock_pieces[names] = _clock_pieces(names)
-            clocks_json = _encode_string(stamp).join(clock_pieces[names])
-            group[0].append((row_id, *values.values(), clocks_json))
-            group[1].append((table_name, row_id, _encode_fields(values), clocks_json, now))
+                group = groups[names] = []
+            group.append((row_id, *values.values(), clocks_json + "}"))
+            entries.append((table_name, row_id, now))
         with self.transaction():
-            for names, (data, outbox) in groups.items():
+            for names, data in groups.items():
                 cols = ", ".join(("id", *names, "_clocks"))
                 marks = ", ".join("?" * (len(names) + 2))
                 try:
                     self.conn.executemany(f"INSERT INTO {tbl.name} ({cols}) VALUES ({marks})", data)
                 except sqlite3.IntegrityError as exc:
                     raise _integrity_message(exc, tbl) from exc
-                self.conn.executemany(
-                    "INSERT INTO outbox (tbl, row_id, op, fields, clocks, created_at)"
-                    " VALUES (?, ?, 'upsert', ?, ?, ?)",
-                    outbox,
-                )
+            self.conn.executemany(
+                "INSERT INTO outbox (tbl, row_id, op, created_at) VALUES (?, ?, 'insert', ?)",
+                entries,
+            )
         return ids
 
     def update(self, table_name: str, row_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -254,6 +247,7 @@ class Writer:
         if tbl.insert_only:
             raise ValidationError(f"{tbl.name} rows cannot be deleted", table=tbl.name)
         with self.transaction():
+            outbox.materialise(self.conn, tbl.name, [row_id])
             cur = self.conn.execute(f"DELETE FROM {tbl.name} WHERE id = ?", (row_id,))
             if cur.rowcount == 0:
                 return False

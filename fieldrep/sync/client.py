@@ -33,7 +33,7 @@ from typing import Any
 
 from fieldrep.domain.hlc import ClockDriftError, parse_clock
 from fieldrep.domain.ids import new_device_id
-from fieldrep.store import local_meta
+from fieldrep.store import local_meta, outbox
 from fieldrep.store.writer import Writer, utc_now
 from fieldrep.sync import local_apply
 from fieldrep.sync.protocol import (
@@ -169,23 +169,15 @@ class SyncEngine:
         done = 0
         while True:
             self._check_cancel()
-            rows = self.conn.execute(
-                "SELECT seq, tbl, row_id, op, fields, clocks FROM outbox ORDER BY seq LIMIT ?",
-                (self.push_batch,),
-            ).fetchall()
-            if not rows:
+            entries = outbox.pending(self.conn, self.push_batch)
+            if not entries:
                 return
             self.progress("push", done, total)
             mutations = [
                 Mutation(
-                    seq=r[0],
-                    tbl=r[1],
-                    row_id=r[2],
-                    op=r[3],
-                    fields=json.loads(r[4]),
-                    clocks=json.loads(r[5]),
+                    seq=e.seq, tbl=e.tbl, row_id=e.row_id, op=e.op, fields=e.fields, clocks=e.clocks
                 )
-                for r in rows
+                for e in entries
             ]
             by_seq = {m.seq: m for m in mutations}
             try:
@@ -237,10 +229,10 @@ class SyncEngine:
             result.pushed += resp.applied
             result.skipped += resp.skipped
             result.rejected += len(resp.rejected)
-            done += len(rows)
-            if resp.last_seq < rows[-1][0]:
+            done += len(entries)
+            if resp.last_seq < entries[-1].seq:
                 raise SyncError(
-                    f"the server stopped at change {resp.last_seq} of {rows[-1][0]}; try again"
+                    f"the server stopped at change {resp.last_seq} of {entries[-1].seq}; try again"
                 )
 
     def pull(self, result: SyncResult) -> None:

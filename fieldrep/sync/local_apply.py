@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from fieldrep.store import local_meta
+from fieldrep.store import local_meta, outbox
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.writer import utc_now
 from fieldrep.sync.protocol import REJECTED, UNLOGGED_FIELDS
@@ -25,24 +25,31 @@ from fieldrep.sync.protocol import REJECTED, UNLOGGED_FIELDS
 Pending = dict[tuple[str, str], dict[str, tuple[Any, str]]]
 
 
-def pending_fields(conn: sqlite3.Connection) -> tuple[Pending, set[tuple[str, str]]]:
-    """Latest pending value and clock per (table, row, field), and rows with a pending delete."""
+def pending_fields(
+    conn: sqlite3.Connection, keys: Iterable[tuple[str, str]]
+) -> tuple[Pending, set[tuple[str, str]]]:
+    """Latest pending value and clock per field of the given (table, row) pairs, and which of them
+    have a pending delete. Only those rows' entries are read, through the outbox's row index."""
     fields: Pending = {}
     deletes: set[tuple[str, str]] = set()
-    for tbl, row_id, op, values, clocks in conn.execute(
-        "SELECT tbl, row_id, op, fields, clocks FROM outbox ORDER BY seq"
-    ):
-        key = (tbl, row_id)
-        if op == "delete":
+    for entry in outbox.pending_for(conn, keys):
+        key = (entry.tbl, entry.row_id)
+        if entry.op == "delete":
             deletes.add(key)
             continue
-        entry = fields.setdefault(key, {})
-        clock_map = json.loads(clocks)
-        for name, value in json.loads(values).items():
-            clock = clock_map.get(name, "")
-            if name not in entry or clock >= entry[name][1]:
-                entry[name] = (value, clock)
+        found = fields.setdefault(key, {})
+        for name, value in entry.fields.items():
+            clock = entry.clocks.get(name, "")
+            if name not in found or clock >= found[name][1]:
+                found[name] = (value, clock)
     return fields, deletes
+
+
+def _page_keys(page: dict[str, Any]) -> list[tuple[str, str]]:
+    keys = [(ref["tbl"], ref["id"]) for ref in page.get("evict", [])]
+    for tbl, body in page.get("tables", {}).items():
+        keys.extend((tbl, row[0]) for row in body["rows"])
+    return keys
 
 
 def record_conflict(
@@ -107,7 +114,7 @@ class PageStats:
 def apply_page(conn: sqlite3.Connection, page: dict[str, Any], stats: PageStats) -> None:
     """Write one pull page (rows, tombstones, evictions) and re-apply pending local fields."""
     catalog = synced_tables()
-    pending, pending_deletes = pending_fields(conn)
+    pending, pending_deletes = pending_fields(conn, _page_keys(page))
     now = utc_now()
     # Evictions first: a row the server refused or took away must not block a row taking its place
     # (the server's user "ann" arriving while a refused local user "ann" is still here).
@@ -133,6 +140,7 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], stats: PageStats)
         for row in body["rows"]:
             row_id, version, deleted, clocks = row[0], int(row[1]), row[2], row[3]
             if deleted:
+                outbox.materialise(conn, tbl, [row_id])
                 conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
                 conn.execute(
                     "INSERT INTO tombstones (tbl, row_id, clock, deleted_at, _version)"
@@ -189,9 +197,15 @@ def _clear_unique_clashes(
         key = [row[p] for p in positions]
         if any(v is None for v in key):
             continue
-        stats.evicted += conn.execute(
-            f"DELETE FROM {tbl} WHERE {where} AND id != ?", (*key, row[0])
-        ).rowcount
+        clashing = [
+            r[0]
+            for r in conn.execute(f"SELECT id FROM {tbl} WHERE {where} AND id != ?", (*key, row[0]))
+        ]
+        if clashing:
+            outbox.materialise(conn, tbl, clashing)
+            stats.evicted += conn.execute(
+                f"DELETE FROM {tbl} WHERE {where} AND id != ?", (*key, row[0])
+            ).rowcount
 
 
 def _reapply(

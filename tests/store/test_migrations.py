@@ -197,3 +197,28 @@ def test_backup_failure_stops_before_migrating(
     with pytest.raises(StoreError, match="nothing was changed"):
         open_db(path)
     assert not ran
+
+
+def test_v3_outbox_rebuild_keeps_entries_and_the_mutation_sequence(tmp_path: Path) -> None:
+    """The outbox's AUTOINCREMENT counter is this device's mutation sequence: after the rebuild the
+    next entry must continue it, even when every earlier entry was already sent and removed."""
+    path = tmp_path / "v2.db"
+    shutil.copy(FIXTURES / "schema_v2.sqlite", path)
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("DELETE FROM outbox WHERE seq <= 4")  # as after a push acknowledged them
+    raw.execute("UPDATE sqlite_sequence SET seq = 41 WHERE name = 'outbox'")
+    kept = raw.execute("SELECT * FROM outbox").fetchall()
+    raw.close()
+    db = open_db(path)
+    assert db.conn.execute("SELECT * FROM outbox").fetchall() == kept
+    db.conn.execute(
+        "INSERT INTO outbox (tbl, row_id, op, created_at) VALUES ('accounts', 'x', 'insert', 'now')"
+    )
+    assert db.conn.execute("SELECT max(seq) FROM outbox").fetchone()[0] == 42
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        db.conn.execute(
+            "INSERT INTO outbox (tbl, row_id, op, created_at) VALUES ('accounts', 'x', 'merge', 'n')"
+        )
+    indexes = {r[1] for r in db.conn.execute("PRAGMA index_list(outbox)")}
+    assert "outbox_row" in indexes
+    db.conn.close()

@@ -12,8 +12,10 @@ import pytest
 
 import fieldrep
 from fieldrep.services.context import Context
+from fieldrep.store import outbox
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.errors import StoreError, ValidationError
+from fieldrep.store.outbox import ROW_CLOCK, field_clock
 
 
 def _outbox(ctx: Context) -> list[dict[str, object]]:
@@ -36,9 +38,14 @@ def test_insert_update_delete_each_append_to_outbox(ctx: Context) -> None:
         ("delete", account),
     ]
     assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
+    # The insert's entry stood for its row; the delete wrote the row's last values into it first.
     first = json.loads(str(entries[0]["fields"]))
-    assert first["name"] == "Acme"
-    assert set(json.loads(str(entries[0]["clocks"]))) == set(first)
+    first_clocks = json.loads(str(entries[0]["clocks"]))
+    second_clocks = json.loads(str(entries[1]["clocks"]))
+    assert first["name"] == "Acme Inc"
+    assert first["postal_code"] == "02139"
+    assert set(first_clocks) == set(first)
+    assert first_clocks["name"] == second_clocks["name"] > first_clocks["postal_code"]
     assert json.loads(str(entries[1]["fields"]))["name"] == "Acme Inc"
     tomb = ctx.db.execute("SELECT clock FROM tombstones WHERE row_id = ?", [account]).fetchone()
     assert tomb is not None
@@ -49,10 +56,36 @@ def test_field_clocks_advance_only_for_changed_fields(ctx: Context) -> None:
     w = ctx.writer
     account = w.insert("accounts", {"name": "Acme", "city": "Boston"})
     before = json.loads(ctx.db["accounts"].get(account)["_clocks"])
+    assert set(before) == {ROW_CLOCK}  # one row clock stands for every field of a new row
     w.update("accounts", account, {"city": "Cambridge"})
     after = json.loads(ctx.db["accounts"].get(account)["_clocks"])
-    assert after["name"] == before["name"]
-    assert after["city"] > before["city"]
+    assert field_clock(after, "name") == field_clock(before, "name")
+    assert field_clock(after, "city") > field_clock(before, "city")
+
+
+def test_insert_entry_stands_for_its_row_until_sent(ctx: Context) -> None:
+    w = ctx.writer
+    account = w.insert("accounts", {"name": "Acme", "city": "Boston"})
+    stored = _outbox(ctx)
+    assert [(e["op"], e["fields"], e["clocks"]) for e in stored] == [("insert", "{}", "{}")]
+    w.update("accounts", account, {"city": "Cambridge"})
+    sent = outbox.pending(ctx.db.conn, 10)
+    assert [e.op for e in sent] == ["upsert", "upsert"]
+    row_clock = json.loads(ctx.db["accounts"].get(account)["_clocks"])[ROW_CLOCK]
+    # the row as it is now, every field with its clock, defaults included
+    assert sent[0].fields["city"] == "Cambridge"
+    assert sent[0].fields["status"] == "prospect"
+    assert sent[0].clocks["name"] == sent[0].clocks["status"] == row_clock
+    assert sent[0].clocks["city"] == sent[1].clocks["city"] > row_clock
+    assert set(sent[0].clocks) == set(sent[0].fields) == set(synced_tables()["accounts"].fields)
+    assert sent[1].fields == {"city": "Cambridge", "updated_at": sent[1].fields["updated_at"]}
+
+
+def test_outbox_refuses_an_insert_entry_whose_row_vanished(ctx: Context) -> None:
+    account = ctx.writer.insert("accounts", {"name": "Acme"})
+    ctx.db.conn.execute("DELETE FROM accounts WHERE id = ?", (account,))  # bypassing the writer
+    with pytest.raises(sqlite3.IntegrityError, match="no longer there"):
+        outbox.pending(ctx.db.conn, 10)
 
 
 def test_failed_insert_leaves_neither_row_nor_outbox(ctx: Context) -> None:
@@ -148,7 +181,7 @@ def test_two_connections_of_one_device_never_step_back_in_clock(db_path: Path) -
         lane_b.writer.update("accounts", account, {"name": "B"})
         assert lane_b.writer.clock.last > ahead
         clocks = json.loads(lane_b.db.execute("SELECT _clocks FROM accounts").fetchone()[0])
-        assert clocks["name"] > clocks["created_at"]
+        assert clocks["name"] > field_clock(clocks, "created_at")
     finally:
         lane_a.close()
         lane_b.close()

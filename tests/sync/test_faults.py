@@ -3,7 +3,6 @@ mid-sync, a laptop failing in the middle of a page, a too-old client."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable
 
@@ -11,6 +10,7 @@ import pytest
 
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
+from fieldrep.store import outbox
 from fieldrep.sync.client import SyncEngine
 from fieldrep.sync.protocol import Mutation, PushRequest, PushResponse
 from fieldrep.sync.transport import (
@@ -64,19 +64,9 @@ def test_duplicated_and_reordered_pushes(storage: Storage, org: Org, laptop: Mak
     rep = _rep(laptop)
     aid = rep.writer.insert("accounts", account(org.t1, "Dup"))
     rep.writer.update("accounts", aid, {"notes": "second"})
-    rows = rep.ctx.db.conn.execute(
-        "SELECT seq, tbl, row_id, op, fields, clocks FROM outbox ORDER BY seq"
-    ).fetchall()
     muts = [
-        Mutation(
-            seq=r[0],
-            tbl=r[1],
-            row_id=r[2],
-            op=r[3],
-            fields=json.loads(r[4]),
-            clocks=json.loads(r[5]),
-        )
-        for r in rows
+        Mutation(seq=e.seq, tbl=e.tbl, row_id=e.row_id, op=e.op, fields=e.fields, clocks=e.clocks)
+        for e in outbox.pending(rep.ctx.db.conn, 100)
     ]
     device = rep.writer.device_id
     # The second request arrives first: a gap, refused whole, nothing applied.
