@@ -39,6 +39,7 @@ from fieldrep.ui.tasks import Task, TaskKind, TaskRunner
 if TYPE_CHECKING:
     # Imported when first used: the dialog pulls in httpx and pydantic, which the first paint
     # does not need (tests/ui/test_startup_imports.py keeps it so).
+    from fieldrep.ui.dialogs.geocoder_settings_dialog import GeocoderSettingsDialog
     from fieldrep.ui.dialogs.sync_settings_dialog import SyncSettingsDialog
     from fieldrep.ui.sync_controller import SyncController
 
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.runner = runner
         self.sync = sync
         self._sync_dialog: SyncSettingsDialog | None = None
+        self._geocoder_dialog: GeocoderSettingsDialog | None = None
         self._settings = settings
         self._specs = {spec.key: spec for spec in pages}
         self._order = [spec.key for spec in pages]
@@ -176,6 +178,10 @@ class MainWindow(QMainWindow):
         open_action = file_menu.addAction("&Open database…")
         open_action.setShortcut(QKeySequence.StandardKey.Open)
         open_action.triggered.connect(self._on_open_action_triggered)
+        if self.sync is None:  # no Sync menu to sit in beside Sync settings
+            file_menu.addAction("&Geocoding settings…").triggered.connect(
+                self.open_geocoder_settings
+            )
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit")
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
@@ -210,6 +216,8 @@ class MainWindow(QMainWindow):
             settings_action = sync_menu.addAction("Sync &settings…")
             settings_action.setShortcut(QKeySequence("Ctrl+,"))
             settings_action.triggered.connect(self.open_sync_settings)
+            geocoding_action = sync_menu.addAction("&Geocoding settings…")
+            geocoding_action.triggered.connect(self.open_geocoder_settings)
             if "conflicts" in self._specs:
                 conflicts_action = sync_menu.addAction(icons.icon("conflicts"), "Review &conflicts")
                 conflicts_action.triggered.connect(self._on_status_conflicts_requested)
@@ -315,6 +323,19 @@ class MainWindow(QMainWindow):
         self._sync_dialog.raise_()
         self._sync_dialog.activateWindow()
         return self._sync_dialog
+
+    def open_geocoder_settings(self) -> GeocoderSettingsDialog:
+        """Show the (non-modal) Geocoding dialog: placement counts, settings, place online."""
+        dialog = self._geocoder_dialog
+        if dialog is None:
+            from fieldrep.ui.dialogs.geocoder_settings_dialog import GeocoderSettingsDialog
+
+            dialog = self._geocoder_dialog = GeocoderSettingsDialog(self.context, self.runner, self)
+        dialog.refresh()
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
 
     def _on_status_conflicts_requested(self) -> None:
         if "conflicts" in self._specs:
