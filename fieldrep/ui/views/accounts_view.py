@@ -8,10 +8,11 @@ key; counts show how many accounts match out of how many.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -27,7 +28,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services.accounts import AccountsService
 from fieldrep.services.context import Context
 from fieldrep.store.accounts_repository import NO_VALUE, QUALITIES, STATUSES, AccountFilter
 from fieldrep.store.accounts_repository import AccountsRepository as Repository
@@ -36,9 +36,13 @@ from fieldrep.ui import theme
 from fieldrep.ui.icons import ICON_DIR
 from fieldrep.ui.models.accounts_table_model import COLUMNS, QUALITY_LABELS, AccountsTableModel
 from fieldrep.ui.tasks import TaskRunner
-from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
 from fieldrep.ui.views.accounts_actions import AccountsActionsMixin
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
+
+if TYPE_CHECKING:
+    # Both imported when the detail panel is first opened: the first paint needs neither.
+    from fieldrep.services.accounts import AccountsService
+    from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
 
 SEARCH_DEBOUNCE_MS = 180
 QUICK_SEARCH_DELAY_MS = 1000
@@ -80,7 +84,6 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.context = context
         self.runner = runner
         self.repository = Repository(context.conn)
-        self.service = AccountsService(context)
         self.model = AccountsTableModel(self.repository, self, runner)
         self.setStyleSheet(_STYLE)
         self._dialogs: list[Any] = []
@@ -101,6 +104,9 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.today_button.clicked.connect(self.open_today)
         self.locate_button = QPushButton("Locate online")
         self.locate_button.clicked.connect(self.locate_online)
+        # Hidden until the first paint has shown whether a geocoder is set up (_update_locate_button).
+        self.locate_button.setVisible(False)
+        self.locate_button.setEnabled(False)
         self.task_line = TaskProgressWidget()
         self.notice = QLabel()
         self.notice.setObjectName("muted")
@@ -175,20 +181,12 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
 
-        self.panel = AccountDetailPanel(self.repository, self.service)
-        self.panel.hide()
-        self.panel.account_changed.connect(self._on_panel_account_changed)
-        self.panel.account_deleted.connect(self._on_panel_account_deleted)
-        self.panel.log_visit_requested.connect(self.open_log_visit)
-        self.panel.closed.connect(self.table.setFocus)
-
-        splitter = QSplitter()
+        # The detail panel joins the splitter when an account is first opened (see ``panel``).
+        self._panel: AccountDetailPanel | None = None
+        self._splitter = splitter = QSplitter()
         splitter.addWidget(self.table)
-        splitter.addWidget(self.panel)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([760, 460])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 18, 24, 12)
@@ -217,13 +215,48 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.model.count_changed.connect(self._on_model_count_changed)
         self.model.refresh()
         self._update_today()
-        self._update_locate_button()
+        self._painted = False
         # After the first paint, not during it: preparing the quick-search order holds the GIL.
         self._warm_timer = QTimer(self)
         self._warm_timer.setSingleShot(True)
         self._warm_timer.setInterval(QUICK_SEARCH_DELAY_MS)
         self._warm_timer.timeout.connect(self._on_warm_timer_timeout)
         self._warm_timer.start()
+
+    @cached_property
+    def service(self) -> AccountsService:
+        from fieldrep.services.accounts import AccountsService
+
+        return AccountsService(self.context)
+
+    @property
+    def panel(self) -> AccountDetailPanel:
+        """The detail panel, built the first time it is needed (hidden until an account opens)."""
+        if self._panel is None:
+            from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
+
+            panel = AccountDetailPanel(self.repository, self.service)
+            panel.hide()
+            panel.account_changed.connect(self._on_panel_account_changed)
+            panel.account_deleted.connect(self._on_panel_account_deleted)
+            panel.log_visit_requested.connect(self.open_log_visit)
+            panel.closed.connect(self.table.setFocus)
+            self._splitter.addWidget(panel)
+            self._splitter.setStretchFactor(1, 2)
+            self._splitter.setSizes([760, 460])
+            self._panel = panel
+        return self._panel
+
+    def _panel_open(self) -> bool:
+        return self._panel is not None and self._panel.isVisible()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            # Checked once the page is on screen: the check imports the geocoding module, which
+            # the first paint does not need.
+            self._painted = True
+            QTimer.singleShot(0, self, self._update_locate_button)
 
     def _on_warm_timer_timeout(self) -> None:
         if self.isVisible():  # a page never shown (or closed) waits for the first keystroke
@@ -339,7 +372,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
     def _on_log_visit_shortcut(self) -> None:
         """Ctrl+L: log a visit to the open account, else to the selected row."""
-        account_id = self.panel.account_id if self.panel.isVisible() else None
+        account_id = self.panel.account_id if self._panel_open() else None
         account_id = account_id or self.selected_account_id()
         if account_id is not None:
             self.open_log_visit(account_id)
@@ -355,7 +388,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
             self.table.selectRow(0)
 
     def _on_escape(self) -> None:
-        if self.panel.isVisible():
+        if self._panel_open():
             self.panel.close_panel()
         elif self.search.text():
             self.search.clear()
