@@ -10,19 +10,20 @@ transaction: a cancel, a crash or a full disk imports nothing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fieldrep.domain.ids import uuid7
+from fieldrep.domain.ids import uuid7_many
 from fieldrep.geo.geocoding import Address, GeoResult, OfflineGeocoder
 from fieldrep.services import import_validation as v
 from fieldrep.services.assignment_service import BulkAssigner
-from fieldrep.services.import_duplicates import DuplicateIndex, RowKeys
+from fieldrep.services.import_duplicates import DuplicateIndex, RowKeys, digest_of, hashes_of
 from fieldrep.services.import_errors import ErrorsFile, RowError, write_errors_csv
 from fieldrep.services.import_mapping import (
     ACCOUNT_FIELDS,
@@ -32,13 +33,18 @@ from fieldrep.services.import_mapping import (
     missing_required,
 )
 from fieldrep.services.import_readers import CsvRows, ImportFileError, TableData, read_table
-from fieldrep.store.accounts_repository import deferred_search_index
+from fieldrep.store.accounts_repository import deferred_indexes, deferred_search_index
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (done, total, phase)
 CHUNK = 5000  # good rows are written in blocks of this many rows or CHUNK_CHARS of text
 CHUNK_CHARS = 1_000_000
+# Above this many rows (guessed from the file's size) and half the accounts already there, the
+# accounts' indexes are dropped for the import and built again at its end: much cheaper than
+# 100,000 random inserts into each.
+BULK_INDEX_ROWS = 20_000
+BYTES_PER_ROW_GUESS = 100
 
 
 class ImportCancelled(Exception):
@@ -114,84 +120,147 @@ def _lookups(conn: Any) -> tuple[dict[str, str], dict[str, str]]:
 
 
 _TEXT_FIELDS = ("name", "industry", "street", "city", "region", "notes")
-_PLAIN_FIELDS: tuple[tuple[str, Callable[[str], Any]], ...] = (
-    ("employees", v.parse_employees),
-    ("potential", lambda raw: v.parse_number("potential", raw)),
-    ("status", v.parse_status),
-    ("phone", v.parse_phone),
-    ("email", v.parse_email),
-    ("website", v.parse_website),
-    ("lat", lambda raw: v.parse_coordinate("lat", raw)),
-    ("lon", lambda raw: v.parse_coordinate("lon", raw)),
+# Columns with few distinct values in a real file (a city, a status, a ZIP code): their parsed
+# value is remembered, up to MEMO_LIMIT distinct cells each, so 100,000 rows parse each only once.
+_MEMO_TEXT = frozenset(("industry", "city", "region"))
+MEMO_LIMIT = 50_000
+_PLAIN_FIELDS: tuple[tuple[str, Callable[[str], Any], bool], ...] = (
+    ("employees", v.parse_employees, True),
+    ("potential", lambda raw: v.parse_number("potential", raw), False),
+    ("status", v.parse_status, True),
+    ("phone", v.parse_phone, False),
+    ("email", v.parse_email, False),
+    ("website", v.parse_website, False),
+    ("lat", lambda raw: v.parse_coordinate("lat", raw), False),
+    ("lon", lambda raw: v.parse_coordinate("lon", raw), False),
 )
+_MISS = object()
 
 
-def _convert(
-    cells: list[str], mapping: ColumnMapping, users: dict[str, str], territories: dict[str, str]
-) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+class _Converter:
     """One row's cells -> account fields, and the (field, reason) problems found.
 
-    Straight-line code on purpose: it runs once per imported row (100,000 times for a big book).
+    Built once per import; straight-line code on purpose, it runs once per imported row (100,000
+    times for a big book). Every parse is a pure function of its cell, so remembering the result
+    of a low-cardinality column changes nothing but the time.
     """
-    width = len(cells)
-    raw = {f: (cells[i] if i < width else "") for f, i in mapping.fields.items()}
-    get = raw.get
-    values: dict[str, Any] = {}
-    problems: list[tuple[str, str]] = []
-    for name in _TEXT_FIELDS:
-        text = get(name)
-        if text:
+
+    def __init__(
+        self, mapping: ColumnMapping, users: dict[str, str], territories: dict[str, str]
+    ) -> None:
+        self.columns = list(mapping.fields.items())
+        mapped = set(mapping.fields)
+        self.text_fields = [f for f in _TEXT_FIELDS if f in mapped]
+        # an unmapped column parses as "": status and country still get their defaults
+        self.plain_fields = [
+            (f, parse, memo) for f, parse, memo in _PLAIN_FIELDS if f in mapped or f == "status"
+        ]
+        self.users = users
+        self.territories = territories
+        self.memo: dict[str, dict[Any, Any]] = defaultdict(dict)
+
+    @staticmethod
+    def _parse_and_keep(
+        cache: dict[Any, Any], key: Any, parse: Callable[..., Any], *args: Any
+    ) -> Any:
+        found = parse(*args)  # a FieldProblem is raised every time, never remembered
+        if len(cache) < MEMO_LIMIT:
+            cache[key] = found
+        return found
+
+    def convert(self, cells: list[str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        width = len(cells)
+        raw = {f: (cells[i] if i < width else "") for f, i in self.columns}
+        get = raw.get
+        memo, keep = self.memo, self._parse_and_keep
+        values: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []
+        for name in self.text_fields:
+            text = raw[name]
+            if text:
+                try:
+                    if name in _MEMO_TEXT:
+                        cache = memo[name]
+                        cleaned = cache.get(text, _MISS)
+                        if cleaned is _MISS:
+                            cleaned = keep(cache, text, v.clean_text, name, text)
+                    else:
+                        cleaned = v.clean_text(name, text)
+                except v.FieldProblem as exc:
+                    problems.append((exc.field, exc.reason))
+                    continue
+                if cleaned is not None:
+                    values[name] = cleaned
+        if "name" not in values and not any(f == "name" for f, _ in problems):
+            problems.append(("name", "is empty; every account needs a name"))
+        country = "US"
+        try:
+            country_text = get("country", "")
+            cache = memo["country"]
+            country = cache.get(country_text, _MISS)
+            if country is _MISS:
+                country = keep(cache, country_text, v.parse_country, country_text)
+            values["country"] = country
+            postal_text = get("postal_code", "")
+            cache = memo["postal_code"]
+            postal = cache.get((postal_text, country), _MISS)
+            if postal is _MISS:
+                postal = keep(
+                    cache, (postal_text, country), v.parse_postal_code, postal_text, country
+                )
+            if postal is not None:
+                values["postal_code"] = postal
+        except v.FieldProblem as exc:
+            problems.append((exc.field, exc.reason))
+        for name, parse, memoise in self.plain_fields:
+            text = get(name, "")
             try:
-                cleaned = v.clean_text(name, text)
+                if memoise:
+                    cache = memo[name]
+                    value = cache.get(text, _MISS)
+                    if value is _MISS:
+                        value = keep(cache, text, parse, text)
+                else:
+                    value = parse(text)
             except v.FieldProblem as exc:
                 problems.append((exc.field, exc.reason))
                 continue
-            if cleaned is not None:
-                values[name] = cleaned
-    if "name" not in values and not any(f == "name" for f, _ in problems):
-        problems.append(("name", "is empty; every account needs a name"))
-    country = "US"
-    try:
-        country = values["country"] = v.parse_country(get("country", ""))
-        postal = v.parse_postal_code(get("postal_code", ""), country)
-        if postal is not None:
-            values["postal_code"] = postal
-    except v.FieldProblem as exc:
-        problems.append((exc.field, exc.reason))
-    for name, parse in _PLAIN_FIELDS:
-        text = get(name, "")
+            if value is not None:
+                values[name] = value
         try:
-            value = parse(text)
+            size_text, employees = get("size", ""), values.get("employees")
+            cache = memo["size"]
+            size = cache.get((size_text, employees), _MISS)
+            if size is _MISS:
+                size = keep(cache, (size_text, employees), v.size_band, size_text, employees)
+            if size is not None:
+                values["size"] = size
         except v.FieldProblem as exc:
             problems.append((exc.field, exc.reason))
-            continue
-        if value is not None:
-            values[name] = value
-    try:
-        size = v.size_band(get("size", ""), values.get("employees"))
-        if size is not None:
-            values["size"] = size
-    except v.FieldProblem as exc:
-        problems.append((exc.field, exc.reason))
-    if values.get("potential", 0) < 0:
-        problems.append(("potential", "cannot be negative"))
-    if ("lat" in values) != ("lon" in values) and not any(f in ("lat", "lon") for f, _ in problems):
-        problems.append(
-            ("lat" if "lon" in values else "lon", "latitude and longitude must be given together")
-        )
-    for name, table, target in (
-        ("owner", users, "owner_id"),
-        ("territory", territories, "territory_id"),
-    ):
-        text = get(name, "").strip()
-        if text:
-            found = table.get(text.casefold())
-            if found is None:
-                what = "user" if name == "owner" else "territory"
-                problems.append((name, f"{text!r} is not a {what} of this database"))
-            else:
-                values[target] = found
-    return values, problems
+        if values.get("potential", 0) < 0:
+            problems.append(("potential", "cannot be negative"))
+        if ("lat" in values) != ("lon" in values) and not any(
+            f in ("lat", "lon") for f, _ in problems
+        ):
+            problems.append(
+                (
+                    "lat" if "lon" in values else "lon",
+                    "latitude and longitude must be given together",
+                )
+            )
+        for name, table, target in (
+            ("owner", self.users, "owner_id"),
+            ("territory", self.territories, "territory_id"),
+        ):
+            text = get(name, "").strip()
+            if text:
+                found = table.get(text.casefold())
+                if found is None:
+                    what = "user" if name == "owner" else "territory"
+                    problems.append((name, f"{text!r} is not a {what} of this database"))
+                else:
+                    values[target] = found
+        return values, problems
 
 
 def import_accounts(
@@ -231,7 +300,11 @@ def import_accounts(
     )
     errors_out = ErrorsFile(errors_path, data.header)
     try:
-        with ctx.writer.transaction() as conn, deferred_search_index(conn):
+        with (
+            ctx.writer.transaction() as conn,
+            deferred_search_index(conn),
+            _bulk_indexes(conn, data.path),
+        ):
             _check_and_write(
                 ctx,
                 data,
@@ -258,6 +331,15 @@ def import_accounts(
     return report
 
 
+def _bulk_indexes(conn: Any, path: Path) -> AbstractContextManager[None]:
+    """Build the accounts' indexes once at the end when the file is big next to the table."""
+    rows_guess = path.stat().st_size // BYTES_PER_ROW_GUESS
+    existing = conn.execute("SELECT count(*) FROM accounts").fetchone()[0]
+    if rows_guess >= BULK_INDEX_ROWS and rows_guess * 2 >= existing:
+        return deferred_indexes(conn, "accounts")
+    return nullcontext()
+
+
 def _check_and_write(
     ctx: Any,
     data: TableData,
@@ -274,13 +356,12 @@ def _check_and_write(
     conn = ctx.db.conn
     dupes = DuplicateIndex(conn)
     dupes.add_existing(
-        (
-            _Keys.keys_of({"name": n, "postal_code": p, "phone": ph, "website": w}),
-            f"existing account {n!r}",
+        (_Keys.keys_of({"name": n, "postal_code": p, "phone": ph, "website": w}), rowid)
+        for rowid, n, p, ph, w in conn.execute(
+            "SELECT rowid, name, postal_code, phone, website FROM accounts"
         )
-        for n, p, ph, w in conn.execute("SELECT name, postal_code, phone, website FROM accounts")
     )
-    users, territories = _lookups(conn)
+    convert = _Converter(mapping, *_lookups(conn)).convert
     assigner = BulkAssigner(ctx)
     column_name = {
         f: data.header[i] if i < len(data.header) and data.header[i] else f
@@ -297,12 +378,12 @@ def _check_and_write(
     block_chars = 0
 
     def check_block() -> None:
-        candidates = [(_Keys.keys_of(b[2]), _digest(b[1])) for b in block if not b[3]]
+        candidates = [(hashes_of(_Keys.keys_of(b[2])), digest_of(b[1])) for b in block if not b[3]]
         dupes.start_block((k for k, _ in candidates), (d for _, d in candidates))
         checked = iter(candidates)
         good: list[dict[str, Any]] = []
         for line, cells, values, row_errors in block:
-            row_keys, digest = next(checked) if not row_errors else (None, "")
+            row_keys, digest = next(checked) if not row_errors else (None, 0)
             if row_keys is not None:
                 first = dupes.repeated(digest, line)
                 if first is not None:
@@ -332,7 +413,7 @@ def _check_and_write(
         dupes.end_block()
         if good:
             # Assigned on save like any new account: territory, owner and the history of why.
-            ids = [uuid7() for _ in good]
+            ids = uuid7_many(len(good))
             history = assigner.assign(good, ids)
             report.imported += len(ctx.writer.insert_many("accounts", good, row_ids=ids))
             if history:
@@ -345,7 +426,7 @@ def _check_and_write(
             if progress is not None:
                 progress(index, known_total or _estimate(rows, index), "importing")
         report.rows_read += 1
-        values, problems = _convert(cells, mapping, users, territories)
+        values, problems = convert(cells)
         row_errors = [RowError(line, column_name.get(f, f), reason) for f, reason in problems]
         for col, formula in formulas.get(line, ()):
             if col in mapped_cols:
@@ -368,11 +449,6 @@ def _check_and_write(
     if block:
         check_block()
     dupes.close()
-
-
-def _digest(cells: list[str]) -> str:
-    """A row's cells, compared without surrounding spaces, as a short fixed-size key."""
-    return hashlib.blake2b("\x1f".join(map(str.strip, cells)).encode(), digest_size=16).hexdigest()
 
 
 def _place(

@@ -273,6 +273,8 @@ class BulkAssigner:
         self.routers = _Routers(ctx, policy)
 
     def assign(self, rows: list[dict[str, Any]], row_ids: list[str]) -> list[dict[str, Any]]:
+        if not self.engine.territories:  # nothing to assign to: every row stays unassigned
+            return []
         facts = [
             AccountFacts(
                 row_id,

@@ -1,9 +1,15 @@
 """Duplicate checks for an import, with memory bounded whatever the file's size.
 
-The keys of existing accounts and of the file's earlier rows (same name and postal code, same phone,
-same website domain, and a digest of each whole row) live in a TEMP table on this connection. The
-import works in blocks: it looks up all the keys of a block in one set-based query, checks the
-block's rows in order against those hits and the block's own keys, then stores the block's keys.
+A row has up to three keys (same name and postal code, same phone, same website domain) and a
+digest of its whole content. Each is stored as a 64-bit hash, with who first held it: an existing
+account (its rowid) or a line of this file, in a TEMP table on this connection, so a file of a
+million rows costs disk, not memory. The import works in blocks: it looks up all the hashes of a
+block in one set-based query, checks the block's rows in order against those hits and the block's
+own keys, then stores the block's keys.
+
+The hashes are Python's own (SipHash, salted per process), which is fine because the table lives
+only as long as one import; two different keys sharing a 64-bit hash in one import is about as
+likely as a cosmic-ray bit flip.
 """
 
 from __future__ import annotations
@@ -14,55 +20,63 @@ from typing import Any
 
 # A row's keys: ((name key, postal code), phone digits, website domain)
 RowKeys = tuple[tuple[str, str], str, str]
+# A row's hashed keys: (kind, hash) for each key it has
+Hashes = list[tuple[str, int]]
 TEMP_CACHE_KIB = 32 * 1024
+_WHY = {"name": "same name and postal code", "phone": "same phone", "website": "same website"}
 
 
-def _pairs(keys: RowKeys) -> list[tuple[str, str]]:
+def hashes_of(keys: RowKeys) -> Hashes:
     (name, postal), phone, domain = keys
-    pairs = []
+    out: Hashes = []
     if name:
-        pairs.append(("name", f"{name}\x1f{postal}"))
+        out.append(("name", hash(("name", name, postal))))
     if phone:
-        pairs.append(("phone", phone))
+        out.append(("phone", hash(("phone", phone))))
     if domain:
-        pairs.append(("website", domain))
-    return pairs
+        out.append(("website", hash(("website", domain))))
+    return out
+
+
+def digest_of(cells: list[str]) -> int:
+    """A row's whole content, compared without surrounding spaces."""
+    return hash(("exact", *map(str.strip, cells)))
 
 
 class DuplicateIndex:
-    """Who first holds each key: an existing account (own=0) or a line of this file (own=1)."""
+    """Who first holds each key: an existing account (own=0, its rowid) or a line (own=1)."""
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
         # a bounded page cache for the temp table, so its inserts do not spill to its file each time
         conn.execute(f"PRAGMA temp.cache_size = {-TEMP_CACHE_KIB}")
+        conn.execute("DROP TABLE IF EXISTS temp.import_keys")
         conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS import_keys (kind TEXT NOT NULL, key TEXT NOT NULL,"
-            " own INTEGER NOT NULL, holder TEXT NOT NULL, PRIMARY KEY (kind, key, own))"
-            " WITHOUT ROWID"
+            "CREATE TEMP TABLE import_keys (h INTEGER NOT NULL, own INTEGER NOT NULL,"
+            " holder INTEGER NOT NULL, PRIMARY KEY (h, own)) WITHOUT ROWID"
         )
-        conn.execute("DELETE FROM temp.import_keys")
-        self._hits: dict[tuple[str, str, int], str] = {}
-        self._block: dict[tuple[str, str], str] = {}  # this block's own keys (first wins)
+        self._hits: dict[tuple[int, int], int] = {}
+        self._block: dict[int, int] = {}  # this block's own hashes -> first line (first wins)
 
     def close(self) -> None:
         self.conn.execute("DROP TABLE IF EXISTS temp.import_keys")
 
-    def add_existing(self, rows: Iterable[tuple[RowKeys, str]]) -> None:
+    def add_existing(self, rows: Iterable[tuple[RowKeys, int]]) -> None:
+        """Keys of accounts already in the database, each with the account's rowid."""
         self.conn.executemany(
-            "INSERT OR IGNORE INTO temp.import_keys VALUES (?, ?, 0, ?)",
-            ((kind, key, holder) for keys, holder in rows for kind, key in _pairs(keys)),
+            "INSERT OR IGNORE INTO temp.import_keys VALUES (?, 0, ?)",
+            ((h, rowid) for keys, rowid in rows for _, h in hashes_of(keys)),
         )
 
-    def start_block(self, keys: Iterable[RowKeys], digests: Iterable[str]) -> None:
+    def start_block(self, hashes: Iterable[Hashes], digests: Iterable[int]) -> None:
         """Fetch, in one query, every stored key the block's rows could hit."""
-        probe = [pair for k in keys for pair in _pairs(k)]
-        probe.extend(("exact", d) for d in digests)
+        probe = [h for row in hashes for _, h in row]
+        probe.extend(digests)
         self._hits = {
-            (kind, key, own): holder
-            for kind, key, own, holder in self.conn.execute(
-                "SELECT k.kind, k.key, k.own, k.holder FROM json_each(?) p"
-                " JOIN temp.import_keys k ON k.kind = p.value ->> 0 AND k.key = p.value ->> 1",
+            (h, own): holder
+            for h, own, holder in self.conn.execute(
+                "SELECT h, own, holder FROM temp.import_keys"
+                " WHERE h IN (SELECT value FROM json_each(?))",
                 (json.dumps(probe),),
             )
         }
@@ -70,35 +84,36 @@ class DuplicateIndex:
 
     def end_block(self) -> None:
         self.conn.executemany(
-            "INSERT OR IGNORE INTO temp.import_keys VALUES (?, ?, 1, ?)",
-            ((kind, key, holder) for (kind, key), holder in self._block.items()),
+            "INSERT OR IGNORE INTO temp.import_keys VALUES (?, 1, ?)", self._block.items()
         )
         self._block = {}
         self._hits = {}
 
-    def repeated(self, digest: str, line: int) -> str | None:
+    def repeated(self, digest: int, line: int) -> int | None:
         """The line this exact row first appeared on, else None (and it is remembered)."""
-        held = self._hits.get(("exact", digest, 1)) or self._block.get(("exact", digest))
+        held = self._hits.get((digest, 1)) or self._block.get(digest)
         if held is None:
-            self._block[("exact", digest)] = str(line)
+            self._block[digest] = line
         return held
 
-    def match(self, keys: RowKeys, *, existing: bool) -> tuple[str, str, str] | None:
+    def match(self, hashes: Hashes, *, existing: bool) -> tuple[str, str, str] | None:
         """(column, why, holder) of the first key another row or account already holds."""
-        why = {
-            "name": "same name and postal code",
-            "phone": "same phone",
-            "website": "same website",
-        }
-        for own in (1, 0) if existing else (1,):
-            for kind, key in _pairs(keys):
-                held = self._hits.get((kind, key, own))
-                if held is None and own:
-                    held = self._block.get((kind, key))
-                if held is not None:
-                    return kind, why[kind], f"line {held}" if own else held
+        hits, block = self._hits, self._block
+        for kind, h in hashes:
+            held = hits.get((h, 1)) or block.get(h)
+            if held is not None:
+                return kind, _WHY[kind], f"line {held}"
+        if existing:
+            for kind, h in hashes:
+                rowid = hits.get((h, 0))
+                if rowid is not None:
+                    found = self.conn.execute(
+                        "SELECT name FROM accounts WHERE rowid = ?", (rowid,)
+                    ).fetchone()
+                    return kind, _WHY[kind], f"existing account {found[0] if found else '?'!r}"
         return None
 
-    def add(self, keys: RowKeys, line: int) -> None:
-        for pair in _pairs(keys):
-            self._block.setdefault(pair, str(line))
+    def add(self, hashes: Hashes, line: int) -> None:
+        block = self._block
+        for _, h in hashes:
+            block.setdefault(h, line)
