@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ from fieldrep.store.accounts_repository import (
     AccountFilter,
     AccountsRepository,
     Sort,
+    deferred_indexes,
     deferred_search_index,
     fts_query,
     rebuild_search_index,
@@ -202,3 +205,34 @@ def test_deferred_index_gives_the_same_index_as_triggers(
         == 0
     )
     assert repo.count(AccountFilter(text="doomed")) == 0
+
+
+def _index_sql(conn: sqlite3.Connection) -> list[str]:
+    return sorted(
+        r[0]
+        for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'accounts'"
+            " AND sql IS NOT NULL"
+        )
+    )
+
+
+def test_deferred_indexes_are_rebuilt_after_the_block_and_restored_by_a_rollback(
+    tmp_path: Path,
+) -> None:
+    ctx = Context.open(tmp_path / "idx.db")
+    conn = ctx.db.conn
+    before = _index_sql(conn)
+    assert len(before) >= 4
+    with ctx.writer.transaction(), deferred_indexes(conn, "accounts"):
+        assert _index_sql(conn) == []
+        ctx.writer.insert_many("accounts", [{"name": f"Shop {i}"} for i in range(100)])
+    assert _index_sql(conn) == before
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM accounts WHERE postal_code = '02139'"
+    ).fetchall()
+    assert "accounts_postal_code" in str(plan)
+    with pytest.raises(RuntimeError), ctx.writer.transaction(), deferred_indexes(conn, "accounts"):
+        raise RuntimeError("the import failed half-way")
+    assert _index_sql(conn) == before
+    ctx.close()
