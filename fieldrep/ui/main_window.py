@@ -331,11 +331,24 @@ class MainWindow(QMainWindow):
             from fieldrep.ui.dialogs.geocoder_settings_dialog import GeocoderSettingsDialog
 
             dialog = self._geocoder_dialog = GeocoderSettingsDialog(self.context, self.runner, self)
+            dialog.settings_saved.connect(self._on_geocoder_dialog_settings_saved)
+            dialog.placing_finished.connect(self._on_geocoder_dialog_placing_finished)
         dialog.refresh()
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()
         return dialog
+
+    def _on_geocoder_dialog_settings_saved(self, _settings: object) -> None:
+        # The Accounts page offers "Locate online" only while a geocoder is set up.
+        accounts = self.page("accounts")
+        if accounts is not None and hasattr(accounts, "refresh_geocoder"):
+            accounts.refresh_geocoder()
+
+    def _on_geocoder_dialog_placing_finished(self, _report: object) -> None:
+        accounts = self.page("accounts")
+        if accounts is not None and hasattr(accounts, "refresh_rows"):
+            accounts.refresh_rows()
 
     def _on_status_conflicts_requested(self) -> None:
         if "conflicts" in self._specs:

@@ -368,3 +368,25 @@ def test_main_window_without_sync_has_it_in_the_file_menu(
     assert "&Geocoding settings…" in _menu_texts(window)["&File"]
     _trigger(window, "&Geocoding settings…")
     assert window.open_geocoder_settings().isVisible()
+
+
+def test_turning_the_geocoder_on_offers_locate_on_the_accounts_page(
+    ctx: Context, runner: TaskRunner, qtbot: QtBot, settings: QSettings, accounts: dict[str, str]
+) -> None:
+    window = MainWindow(ctx, runner, settings, pages=PAGES)
+    qtbot.addWidget(window)
+    window.show()
+    window.show_page("accounts")
+    page = window.page("accounts")
+    assert page is not None
+    qtbot.waitUntil(lambda: page._painted, timeout=WAIT_MS)
+    qtbot.wait(10)  # the deferred geocoder check after the first paint
+    assert not page.locate_button.isVisible()
+    dialog = window.open_geocoder_settings()
+    _fill(dialog, "acme-fieldrep (it@acme.com)")
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert page.locate_button.isVisible()
+    assert page.locate_button.isEnabled()
+    dialog.enabled_check.setChecked(False)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert not page.locate_button.isVisible()

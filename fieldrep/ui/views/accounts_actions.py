@@ -48,6 +48,9 @@ class AccountsActionsMixin:
     def current_filter(self) -> AccountFilter:
         raise NotImplementedError
 
+    def _panel_open(self) -> bool:
+        raise NotImplementedError
+
     def open_account(self, account_id: str) -> None:
         raise NotImplementedError
 
@@ -107,8 +110,7 @@ class AccountsActionsMixin:
             f"Place accounts by street address through {settings.provider} ({settings.domain});"
             " unplaced accounts too"
             if settings.enabled
-            else "No online geocoder is set up: ask your admin, or run"
-            " `fieldrep geocode configure nominatim --user-agent ...`"
+            else "No online geocoder is set up: turn one on in Sync > Geocoding settings"
         )
 
     def locate_online(self) -> Task | None:
@@ -142,8 +144,16 @@ class AccountsActionsMixin:
     def _after_locate(self, text: str, *, error: bool = False) -> None:
         self._say(text, error=error)
         self._update_locate_button()
+        self.refresh_rows()
+
+    def refresh_geocoder(self) -> None:
+        """The online geocoder's settings changed elsewhere (the Geocoding dialog)."""
+        self._update_locate_button()
+
+    def refresh_rows(self) -> None:
+        """Re-read the rows and the open account after a change made elsewhere."""
         self.model.refresh()
-        if self.panel.isVisible() and self.panel.account_id is not None:
+        if self._panel_open() and self.panel.account_id is not None:
             self.panel.show_account(self.panel.account_id)
 
     def _say(self, text: str, *, error: bool = False) -> None:
