@@ -32,7 +32,12 @@ from fieldrep.services.import_mapping import (
     missing_column_message,
     missing_required,
 )
-from fieldrep.services.import_readers import CsvRows, ImportFileError, TableData, read_table
+from fieldrep.services.import_readers import (
+    ImportFileError,
+    TableData,
+    formula_problem,
+    read_table,
+)
 from fieldrep.store.accounts_repository import deferred_indexes, deferred_search_index
 
 log = logging.getLogger(__name__)
@@ -368,11 +373,7 @@ def _check_and_write(
         for f, i in mapping.fields.items()
     }
     mapped_cols = {i: f for f, i in mapping.fields.items()}
-    formulas: dict[int, list[tuple[int, str]]] = {}
-    for (fline, col), formula in data.formula_cells.items():
-        formulas.setdefault(fline, []).append((col, formula))
     rows = data.rows
-    known_total = (rows.count or 0) if isinstance(rows, CsvRows) else len(rows)
     places: dict[tuple[Any, ...], GeoResult | None] = {}
     block: list[tuple[int, list[str], dict[str, Any], list[RowError]]] = []
     block_chars = 0
@@ -419,26 +420,19 @@ def _check_and_write(
             if history:
                 ctx.writer.insert_many("assignment_history", history)
 
-    for index, (line, cells) in enumerate(rows):
+    for index, (line, cells, formulas) in enumerate(rows.with_formulas()):
         if not index % 1000:
             if cancelled is not None and cancelled():
                 raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
             if progress is not None:
-                progress(index, known_total or _estimate(rows, index), "importing")
+                progress(index, rows.expected(index), "importing")
         report.rows_read += 1
         values, problems = convert(cells)
         row_errors = [RowError(line, column_name.get(f, f), reason) for f, reason in problems]
-        for col, formula in formulas.get(line, ()):
+        for col, formula in formulas:
             if col in mapped_cols:
                 row_errors.append(
-                    RowError(
-                        line,
-                        column_name[mapped_cols[col]],
-                        (
-                            f"holds the formula {formula[:40]} with no saved result; open the file in"
-                            " Excel, save it, and import again (or paste the values)"
-                        ),
-                    )
+                    RowError(line, column_name[mapped_cols[col]], formula_problem(formula))
                 )
         block.append((line, cells, values, row_errors))
         block_chars += sum(map(len, cells))
@@ -449,6 +443,7 @@ def _check_and_write(
     if block:
         check_block()
     dupes.close()
+    report.notes.extend(rows.notes)  # what the pass found, e.g. formulas with saved results
 
 
 def _place(
@@ -477,13 +472,6 @@ def _place(
     else:
         values.update(result.as_fields())
         report.placed_by[result.quality] = report.placed_by.get(result.quality, 0) + 1
-
-
-def _estimate(rows: CsvRows, index: int) -> int:
-    """The number of rows a streamed file will have, from how far into its bytes ``index`` is."""
-    if not rows.done:
-        return max(index, 1)
-    return max(index, round(index * rows.total / rows.done))
 
 
 __all__ = ["ImportCancelled", "ImportReport", "RowError", "import_accounts", "write_errors_csv"]

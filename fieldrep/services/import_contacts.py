@@ -27,7 +27,12 @@ from fieldrep.services.import_mapping import (
     missing_column_message,
     missing_required,
 )
-from fieldrep.services.import_readers import ImportFileError, TableData, read_table
+from fieldrep.services.import_readers import (
+    ImportFileError,
+    TableData,
+    formula_problem,
+    read_table,
+)
 from fieldrep.store.accounts_repository import deferred_search_index
 
 
@@ -86,12 +91,13 @@ def import_contacts(
     header = {f: data.header[i] if i < len(data.header) else f for f, i in mapping.fields.items()}
     good: list[dict[str, Any]] = []
     failed: list[tuple[int, list[str], list[RowError]]] = []
-    for index, (line, cells) in enumerate(data.rows):
+    mapped_cols = {i: f for f, i in mapping.fields.items()}
+    for index, (line, cells, formulas) in enumerate(data.rows.with_formulas()):
         if index % 1000 == 0:
             if cancelled is not None and cancelled():
                 raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
             if progress is not None:
-                progress(index, len(data.rows), "checking")
+                progress(index, data.rows.expected(index), "checking")
         report.rows_read += 1
         raw = {f: (cells[i] if i < len(cells) else "") for f, i in mapping.fields.items()}
         values: dict[str, Any] = {}
@@ -106,6 +112,9 @@ def import_contacts(
                 values[fld] = parse(raw.get(fld, ""))
             except v.FieldProblem as exc:
                 errors.append(RowError(line, header[fld], exc.reason))
+        for col, formula in formulas:
+            if col in mapped_cols:
+                errors.append(RowError(line, header[mapped_cols[col]], formula_problem(formula)))
         full = values.pop("full_name", None)
         if full and not (values.get("first_name") or values.get("last_name")):
             first, _, last = full.rpartition(" ") if " " in full else ("", "", full)
@@ -155,6 +164,7 @@ def import_contacts(
         values["last_name"] = values.get("last_name") or ""
         good.append({k: val for k, val in values.items() if val is not None})
     report.failed_rows = len(failed)
+    report.notes.extend(data.rows.notes)  # what the pass found, e.g. formulas with saved results
     if cancelled is not None and cancelled():
         raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
     if good:

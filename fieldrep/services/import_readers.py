@@ -1,9 +1,10 @@
 """Reading tabular files for import: CSV (encoding and delimiter detected) and XLSX (openpyxl).
 
 A reader turns a file into a header and rows of strings, each row with the line or sheet row it came
-from, so every later error can point at the place in the file. Problems with the file as a whole
-(empty, binary, an oversized workbook, a quote that never closes) raise :class:`ImportFileError` with one
-sentence the user can act on.
+from, so every later error can point at the place in the file. Rows are streamed from disk each
+time they are iterated, never all held in memory, so a file of any size is read in bounded memory.
+Problems with the file as a whole (empty, binary, a damaged workbook, a quote that never closes)
+raise :class:`ImportFileError` with one sentence the user can act on.
 """
 
 from __future__ import annotations
@@ -13,52 +14,135 @@ import csv
 import io
 import itertools
 import logging
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# CSV is streamed from disk (rows are never all held in memory), so it has no size limit. An XLSX
-# workbook's rows are collected by openpyxl's reader into lists here, so it keeps a limit: a
-# 40 MB workbook is roughly 1,000,000 accounts, far beyond any rep's book.
-MAX_XLSX_BYTES = 40 * 1024 * 1024
-MAX_FILE_BYTES = MAX_XLSX_BYTES  # the old name, kept for callers
 DECODE_CHUNK = 1024 * 1024
 # Python's csv refuses fields over 128 KiB; allow more so an over-long cell becomes a row error
 # that names its column rather than a failure of the whole file.
 csv.field_size_limit(8 * 1024 * 1024)
 XLSX_MAGIC = b"PK\x03\x04"
 SNIFF_BYTES = 64 * 1024
+PREVIEW_ROWS = 20  # data rows read once and kept, for a preview and for "has it any rows?"
+
+Formulas = tuple[tuple[int, str], ...]  # (0-based column, formula) of cells with no saved result
 
 
 class ImportFileError(Exception):
     """The file as a whole cannot be imported; the message says why in one sentence."""
 
 
+def formula_problem(formula: str) -> str:
+    """The row error for a cell that holds a formula Excel saved no result for."""
+    return (
+        f"holds the formula {formula[:40]} with no saved result; open the file in Excel, save it,"
+        " and import again (or paste the values)"
+    )
+
+
+class StreamedRows:
+    """The data rows of a file as (line, cells), read from disk each time they are iterated.
+
+    Memory stays bounded whatever the file's size. ``done`` and ``total`` (bytes of the file, or of
+    the workbook's sheet) say how far the current iteration is, for progress. ``notes`` holds what
+    the last full pass found that the user should know (not errors). A problem with the file
+    found midway raises ImportFileError when the iteration reaches it.
+    """
+
+    def __init__(self, path: Path, total: int) -> None:
+        self.path = path
+        self.total = max(total, 1)
+        self.done = 0
+        self.notes: list[str] = []
+        self._count: int | None = None
+        self._head: list[tuple[int, list[str]]] | None = None
+
+    def all_rows(self, formulas: bool = False) -> Iterator[tuple[int, list[str], Formulas]]:
+        """Every non-blank row, the header included, with its formula cells if ``formulas``."""
+        raise NotImplementedError
+
+    def with_formulas(self) -> Iterator[tuple[int, list[str], Formulas]]:
+        """The data rows as (line, cells, formulas): the cells whose formula has no saved result."""
+        rows = self.all_rows(formulas=True)
+        next(rows, None)  # the header
+        yield from rows
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        with closing(self.all_rows()) as rows:
+            next(rows, None)  # the header
+            for line, cells, _ in rows:
+                yield line, cells
+
+    def head(self) -> list[tuple[int, list[str]]]:
+        """The first PREVIEW_ROWS data rows, read once and kept."""
+        if self._head is None:
+            with closing(iter(self)) as rows:
+                self._head = list(itertools.islice(rows, PREVIEW_ROWS + 1))
+            if len(self._head) <= PREVIEW_ROWS:
+                self._count = len(self._head)  # a small file: the preview read it all
+            del self._head[PREVIEW_ROWS:]
+        return self._head
+
+    def __bool__(self) -> bool:
+        return bool(self.head())
+
+    @property
+    def count(self) -> int | None:
+        """The number of data rows if a pass has counted them, else None."""
+        return self._count
+
+    def __len__(self) -> int:
+        """The number of data rows (one pass over the file, remembered)."""
+        if self._count is None:
+            self._count = sum(1 for _ in self)
+        return self._count
+
+    def __getitem__(self, index: slice) -> list[tuple[int, list[str]]]:
+        """The first rows, for a preview: ``rows[:20]`` reads no further than those."""
+        if not isinstance(index, slice) or index.start or index.step or index.stop is None:
+            raise TypeError(f"{type(self).__name__} only gives the first rows: rows[:n]")
+        if index.stop <= PREVIEW_ROWS:
+            return self.head()[: index.stop]
+        with closing(iter(self)) as rows:
+            return list(itertools.islice(rows, index.stop))
+
+    def estimate(self) -> tuple[int, bool]:
+        """(number of data rows, exact?) without reading the file through when not yet counted."""
+        return (self._count, True) if self._count is not None else (0, False)
+
+    def expected(self, index: int) -> int:
+        """The number of rows a pass now at row ``index`` will read: counted, else from the bytes."""
+        if self._count is not None:
+            return max(self._count, index)
+        if not self.done:
+            return max(index, 1)
+        return max(index, round(index * self.total / self.done))
+
+
 @dataclass
 class TableData:
-    """A file's header and rows; ``rows`` pairs each row's cells with its 1-based line in the file."""
+    """A file's header and its data rows (streamed from disk), each with its 1-based line."""
 
     path: Path
     kind: str  # 'csv' or 'xlsx'
     header: list[str]
-    rows: Sequence[tuple[int, list[str]]] | CsvRows  # CSV: read from disk on each iteration
+    rows: StreamedRows
     encoding: str = ""
     delimiter: str = ""
     notes: list[str] = field(default_factory=list)  # things the user should know, not errors
-    formula_cells: dict[tuple[int, int], str] = field(default_factory=dict)  # (line, col) -> why
 
 
-def read_table(
-    path: str | Path, *, max_bytes: int = MAX_XLSX_BYTES, scan: bool = True
-) -> TableData:
-    """The file's header and rows. ``max_bytes`` applies to XLSX only; CSV streams.
+def read_table(path: str | Path, *, scan: bool = True) -> TableData:
+    """The file's header and a stream of its rows.
 
     With ``scan`` a CSV is parsed through once here (on the caller's worker thread) so a quote that
     never closes is refused before any preview and the row count is known; an import that reads
-    the file itself skips it, as its own pass finds the same problems and writes nothing.
+    the file itself skips it, as its own pass finds the same problems and writes nothing. A
+    workbook is never read through here: its header and first rows are enough for a preview.
     """
     path = Path(path)
     if not path.exists():
@@ -71,15 +155,16 @@ def read_table(
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if head.startswith(XLSX_MAGIC) or path.suffix.lower() in (".xlsx", ".xlsm"):
-        if size > max_bytes:
-            raise ImportFileError(
-                f"{path.name} is {size / 1024 / 1024:.1f} MB; Excel workbooks are taken up to"
-                f" {max_bytes / 1024 / 1024:.0f} MB, so save it as CSV (any size) or split it"
-            )
-        return _read_xlsx(path, head)
-    data = _read_csv(path, head)
-    if scan:
-        len(data.rows)
+        if not head.startswith(XLSX_MAGIC):
+            raise ImportFileError(f"{path.name} is not an Excel workbook (.xlsx) despite its name")
+        from fieldrep.services.import_xlsx import read_xlsx  # openpyxl loads on first use
+
+        data = read_xlsx(path)
+    else:
+        data = _read_csv(path, head)
+        if scan:
+            len(data.rows)
+    data.rows.head()  # the preview, read here on the caller's worker thread
     return data
 
 
@@ -166,24 +251,17 @@ def _stream_encoding(path: Path, head: bytes) -> str:
     raise AssertionError("unreachable")
 
 
-class CsvRows:
-    """The data rows of a CSV file as (line, cells), read from disk each time they are iterated.
-
-    Memory stays bounded whatever the file's size. ``done`` and ``total`` (bytes) say how far the
-    current iteration is, for progress. A quote that never closes raises ImportFileError when the
-    iteration reaches it.
-    """
+class CsvRows(StreamedRows):
+    """The data rows of a CSV file; a quote that never closes raises ImportFileError when the
+    iteration reaches it."""
 
     def __init__(self, path: Path, encoding: str, delimiter: str) -> None:
-        self.path = path
+        super().__init__(path, path.stat().st_size)
         self.encoding = encoding
         self.delimiter = delimiter
-        self.total = path.stat().st_size
-        self.done = 0
-        self._count: int | None = None
 
-    def all_rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Every non-blank row, the header included."""
+    def all_rows(self, formulas: bool = False) -> Iterator[tuple[int, list[str], Formulas]]:
+        """Every non-blank row, the header included (a CSV has no formulas)."""
         with self.path.open("rb") as raw:
             text = io.TextIOWrapper(raw, encoding=self.encoding, newline="")
             reader = csv.reader(text, delimiter=self.delimiter, strict=True)
@@ -196,7 +274,7 @@ class CsvRows:
                         continue
                     if not line & 1023:
                         self.done = raw.tell()
-                    yield line, cells
+                    yield line, cells, ()
             except csv.Error as exc:
                 if "end of data" in str(exc) or "EOF" in str(exc):
                     raise ImportFileError(
@@ -206,31 +284,6 @@ class CsvRows:
                     ) from exc
                 raise ImportFileError(f"{self.path.name}, line {reader.line_num}: {exc}") from exc
         self.done = self.total
-
-    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
-        rows = self.all_rows()
-        next(rows, None)  # the header
-        yield from rows
-
-    def __bool__(self) -> bool:
-        return next(iter(self), None) is not None
-
-    @property
-    def count(self) -> int | None:
-        """The number of data rows if a pass has counted them, else None."""
-        return self._count
-
-    def __len__(self) -> int:
-        """The number of data rows (one pass over the file, remembered)."""
-        if self._count is None:
-            self._count = sum(1 for _ in self)
-        return self._count
-
-    def __getitem__(self, index: slice) -> list[tuple[int, list[str]]]:
-        """The first rows, for a preview: ``rows[:20]``."""
-        if not isinstance(index, slice) or index.start or index.step or index.stop is None:
-            raise TypeError("CsvRows only gives the first rows: rows[:n]")
-        return list(itertools.islice(self, index.stop))
 
 
 def _read_csv(path: Path, head: bytes) -> TableData:
@@ -243,81 +296,9 @@ def _read_csv(path: Path, head: bytes) -> TableData:
     encoding = _stream_encoding(path, head)
     delimiter = sniff_delimiter(text)
     rows = CsvRows(path, encoding, delimiter)
-    first = next(rows.all_rows(), None)
+    with closing(rows.all_rows()) as all_rows:
+        first = next(all_rows, None)
     if first is None:
         raise ImportFileError(f"{path.name} holds only blank lines")
     header = [c.strip() for c in first[1]]
     return TableData(path, "csv", header, rows, encoding=encoding, delimiter=delimiter)
-
-
-# -- XLSX -------------------------------------------------------------------------------------------
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[no-any-return]
-    return str(value)
-
-
-def _read_xlsx(path: Path, head: bytes) -> TableData:
-    import openpyxl
-
-    if not head.startswith(XLSX_MAGIC):
-        raise ImportFileError(f"{path.name} is not an Excel workbook (.xlsx) despite its name")
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    # Two read-only passes: one for the values Excel saved, one to know which cells are formulas
-    # (openpyxl shows either the formula or its saved result, never both). File objects, because
-    # openpyxl judges a path by its extension and the content is what counts here.
-    handles = [path.open("rb"), path.open("rb")]
-    try:
-        values_book = openpyxl.load_workbook(handles[0], read_only=True, data_only=True)
-        formula_book = openpyxl.load_workbook(handles[1], read_only=True, data_only=False)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        for handle in handles:
-            handle.close()
-        reason = "it is damaged or not a workbook" if isinstance(exc, zipfile.BadZipFile) else exc
-        raise ImportFileError(f"{path.name} is not a readable Excel workbook ({reason})") from exc
-    try:
-        values_sheet = values_book.worksheets[0]
-        formula_sheet = formula_book.worksheets[0]
-        header: list[str] | None = None
-        rows: list[tuple[int, list[str]]] = []
-        formula_cells: dict[tuple[int, int], str] = {}
-        used = 0
-        pairs = zip(
-            values_sheet.iter_rows(values_only=True),
-            formula_sheet.iter_rows(values_only=True),
-            strict=False,
-        )
-        for line, (values, formulas) in enumerate(pairs, start=1):
-            cells = [_cell_text(v) for v in values]
-            for col, formula in enumerate(formulas):
-                if isinstance(formula, str) and formula.startswith("="):
-                    if col < len(values) and values[col] is not None:
-                        used += 1  # the saved result is what the user saw: take it
-                    else:
-                        formula_cells[(line, col)] = formula
-            if not any(c.strip() for c in cells):
-                continue
-            if header is None:
-                header = [c.strip() for c in cells]
-            else:
-                rows.append((line, cells))
-    finally:
-        values_book.close()
-        formula_book.close()
-        for handle in handles:
-            handle.close()
-    if header is None:
-        raise ImportFileError(f"{path.name} has an empty first sheet")
-    notes = []
-    if used:
-        notes.append(f"{used} cells hold formulas; the results Excel saved with them were imported")
-    if len(values_book.worksheets) > 1:
-        notes.append(f"only the first sheet ({values_sheet.title!r}) was read")
-    return TableData(path, "xlsx", header, rows, notes=notes, formula_cells=formula_cells)

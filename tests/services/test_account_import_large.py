@@ -1,4 +1,7 @@
-"""Big CSV files: streamed in bounded memory, one transaction, bad rows named by their line."""
+"""Big CSV files: streamed in bounded memory, one transaction, bad rows named by their line.
+
+Workbooks stream the same way: tests/services/test_xlsx_streaming.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import csv
 import tracemalloc
 from pathlib import Path
 
-import openpyxl
 import pytest
 
 from fieldrep.geo.gazetteer import default_gazetteer
@@ -136,22 +138,13 @@ def test_cancel_midway_through_a_big_file_imports_nothing(ctx: Context, tmp_path
     assert not list(tmp_path.glob("*.partial"))
 
 
-def test_the_size_limit_is_for_workbooks_only(tmp_path: Path) -> None:
+def test_a_csv_is_counted_when_read_and_previewed_from_its_first_rows(tmp_path: Path) -> None:
     text = tmp_path / "a.csv"
     text.write_text("Company,ZIP\nAcme,02139\n" + "Beta,10001\n" * 100, encoding="utf-8")
-    data = read_table(text, max_bytes=100)
+    data = read_table(text)
+    assert data.rows.estimate() == (101, True)
     assert len(data.rows) == 101
     assert data.rows[:1] == [(2, ["Acme", "02139"])]
-    book = tmp_path / "a.xlsx"
-    wb = openpyxl.Workbook()
-    wb.active.append(["Company", "ZIP"])
-    for i in range(100):
-        wb.active.append([f"Shop {i}", "02139"])
-    wb.save(book)
-    with pytest.raises(
-        ImportFileError, match=r"a\.xlsx is .* MB; Excel workbooks .* save it as CSV"
-    ):
-        read_table(book, max_bytes=100)
 
 
 def test_duplicates_are_found_across_blocks_of_a_big_file(ctx: Context, tmp_path: Path) -> None:

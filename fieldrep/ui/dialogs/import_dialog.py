@@ -1,7 +1,8 @@
 """Importing accounts from the GUI: pick a file, check and change the column mapping, watch it run.
 
-The file is read once, in the background (a 40 MB file takes seconds), for the preview; the import
-itself runs on the task runner's write lane with its own connection, reports progress and can be
+The file's header and first rows are read in the background for the preview (a CSV is also
+counted, which takes seconds for a big one; a workbook is never read through); the import itself
+runs on the task runner's write lane with its own connection, reports progress and can be
 cancelled (a cancel imports nothing: the service writes all good rows in one transaction).
 """
 
@@ -79,6 +80,14 @@ def run_import(
         raise Cancelled from None  # the runner reports it as cancelled, not as a failure
     finally:
         ctx.close()
+
+
+def _row_count(data: TableData) -> str:
+    """'1,234 rows', or 'about 1,234 rows' from a workbook's size header, without a full pass."""
+    rows, exact = data.rows.estimate()
+    if exact:
+        return f"{rows:,} rows"
+    return f"about {rows:,} rows" if rows else "the rows of the first sheet"
 
 
 class ImportDialog(QDialog):
@@ -195,7 +204,7 @@ class ImportDialog(QDialog):
 
     def show_preview(self, path: Path, data: TableData) -> None:
         self.data = data
-        what = f"{len(data.rows):,} rows"
+        what = _row_count(data)
         if data.kind == "csv":
             what += f", {data.encoding}, separated by {data.delimiter!r}"
         self.file_label.setText(f"<b>{path.name}</b> — {what}")
@@ -275,7 +284,7 @@ class ImportDialog(QDialog):
             self._say(f"Choose the column that holds the {missing[0]}.", error=True)
         elif self.data is not None:
             self._say(
-                f"Ready to import {len(self.data.rows):,} rows. Rows with problems are "
+                f"Ready to import {_row_count(self.data)}. Rows with problems are "
                 "skipped and listed; possible duplicates are not created twice."
             )
         self.import_button.setEnabled(not missing and self.data is not None)
