@@ -138,8 +138,9 @@ class AccountsActionsMixin:
             f" ({report.not_found:,} not found)."
         )
         if report.stopped_reason:
-            text += f" Stopped: {report.stopped_reason}."
-        self._after_locate(text, error=bool(report.stopped_reason))
+            text += f" Stopped: {report.stopped_reason}; what was found is kept."
+        # a cancel is the user's own choice, not a failure to show in red
+        self._after_locate(text, error=report.stopped_reason not in (None, "", "cancelled"))
 
     def _after_locate(self, text: str, *, error: bool = False) -> None:
         self._say(text, error=error)
