@@ -371,6 +371,8 @@ def check_archive(path: Path) -> None:
 class XlsxRows(StreamedRows):
     """The data rows of a workbook's first sheet, streamed with openpyxl's read-only reader."""
 
+    _strings: SharedStrings | None = None  # so __del__ works whatever __init__ reached
+
     def __init__(self, path: Path) -> None:
         super().__init__(path, path.stat().st_size)
         self._strings: SharedStrings | None = None
@@ -493,7 +495,14 @@ class XlsxRows(StreamedRows):
                 formula_row = next(formula_rows, ())
             except ImportFileError:
                 raise
-            except (ParseError, zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
+            except (
+                ParseError,
+                zipfile.BadZipFile,
+                zlib.error,
+                EOFError,
+                ValueError,
+                IndexError,  # a text index when the workbook has no text table
+            ) as exc:
                 raise ImportFileError(
                     f"{self.path.name}: the first sheet is damaged at row {line} ({exc}); open"
                     " it in Excel, save it again and import"

@@ -416,6 +416,7 @@ def test_damaged_sheet_midway_imports_nothing(ctx: Context, tmp_path: Path) -> N
             ),
             r"row 2 of the first sheet has cells past column 16,384",
         ),
+        (lambda p: _without_text_table(p), r"the first sheet is damaged at row 1"),
         (lambda p: _bomb(p), r"would expand .*-fold .* it is damaged or a zip bomb"),
         (lambda p: _excel_like_book(p, [[None], [None]]), r"has an empty first sheet"),
     ],
@@ -428,6 +429,7 @@ def test_damaged_sheet_midway_imports_nothing(ctx: Context, tmp_path: Path) -> N
         "huge-string",
         "too-many-rows",
         "too-many-columns",
+        "no-text-table",
         "zip-bomb",
         "empty",
     ],
@@ -451,6 +453,21 @@ def _excel_like_bytes(path: Path) -> bytes:
 def _plain_zip(path: Path) -> None:
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("notes.txt", "not a workbook")
+
+
+def _without_text_table(path: Path) -> None:
+    """Cells that refer to a shared-string table the workbook does not have."""
+    _excel_like_book(path, [["Company"], ["Acme"]])
+    with zipfile.ZipFile(path) as src:
+        parts = {name: src.read(name) for name in src.namelist()}
+    del parts["xl/sharedStrings.xml"]
+    types = parts["[Content_Types].xml"].decode()
+    parts["[Content_Types].xml"] = types.replace(
+        types[types.index('<Override PartName="/xl/s') : types.index("</Types>")], ""
+    ).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
 
 
 def _bomb(path: Path) -> None:
