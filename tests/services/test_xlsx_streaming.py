@@ -16,7 +16,7 @@ from openpyxl.utils import get_column_letter
 
 from fieldrep.geo.gazetteer import default_gazetteer
 from fieldrep.geo.geocoding import OfflineGeocoder
-from fieldrep.services.account_import import import_accounts
+from fieldrep.services.account_import import ImportCancelled, import_accounts
 from fieldrep.services.context import Context
 from fieldrep.services.import_contacts import import_contacts
 from fieldrep.services.import_readers import PREVIEW_ROWS, ImportFileError, read_table
@@ -292,6 +292,27 @@ def test_blank_rows_dates_numbers_and_the_header_not_on_row_one(
     ]
 
 
+def test_text_reads_as_openpyxl_reads_it(tmp_path: Path) -> None:
+    entries = [
+        "<si><t>Company</t></si>",
+        "<si><t>Notes</t></si>",
+        '<si><r><t>Caf</t></r><r><rPr><b/></rPr><t xml:space="preserve">é Olé </t></r></si>',
+        '<si><t>東京</t><rPh sb="0" eb="2"><t>トウキョウ</t></rPh></si>',
+        "<si><t>Zürich &amp; Co 🎉</t></si>",
+        "<si><t/></si>",
+    ]
+    path = _excel_like_book(
+        tmp_path / "text.xlsx",
+        [["Company", "Notes"], ["Café Olé ", "東京"], ["Zürich & Co 🎉", ""]],
+        strings_xml=entries,
+    )
+    data = read_table(path)
+    reference = openpyxl.load_workbook(path, read_only=True).worksheets[0]
+    expected = [[v or "" for v in row] for row in reference.iter_rows(min_row=2, values_only=True)]
+    assert [cells for _, cells in data.rows] == expected
+    assert expected == [["Café Olé ", "東京"], ["Zürich & Co 🎉", ""]]
+
+
 # -- formulas --------------------------------------------------------------------------------------
 
 
@@ -349,6 +370,21 @@ def test_contacts_report_formulas_without_saved_results(ctx: Context, tmp_path: 
     assert "1 cells hold formulas; the results Excel saved with them were imported" in report.notes
     emails = ctx.db.execute("SELECT email FROM contacts ORDER BY email").fetchall()
     assert emails == [("a@x.example",), ("grace@bayside.example",)]
+
+
+def test_cancel_midway_through_a_workbook_imports_nothing(ctx: Context, tmp_path: Path) -> None:
+    path = _excel_like_book(tmp_path / "cancel.xlsx", [HEADER, *_rows(3000)])
+    done: list[int] = []
+    with pytest.raises(ImportCancelled):
+        import_accounts(
+            ctx,
+            path,
+            progress=lambda d, t, p: done.append(d),
+            cancelled=lambda: bool(done) and done[-1] >= 1000,
+        )
+    assert ctx.db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 0
+    assert ctx.writer.pending_count() == 0
+    assert import_accounts(ctx, path).imported == 3000  # the file is not held: read again
 
 
 # -- damaged and hostile files ---------------------------------------------------------------------
