@@ -20,7 +20,8 @@ from fieldrep.services.account_import import ImportCancelled, import_accounts
 from fieldrep.services.context import Context
 from fieldrep.services.import_contacts import import_contacts
 from fieldrep.services.import_readers import PREVIEW_ROWS, ImportFileError, read_table
-from fieldrep.services.import_xlsx import EXCEL_MAX_ROWS, MAX_TEXT_CHARS, XlsxRows
+from fieldrep.services.import_xlsx import EXCEL_MAX_ROWS, XlsxRows
+from fieldrep.services.xlsx_shared_strings import MAX_TEXT_CHARS
 
 HEADER = ["Company", "Street", "City", "State", "ZIP", "Phone", "Notes"]
 WORDS = ["visit", "samples", "pricing", "follow-up", "reorder", "quarterly", "decision", "budget"]
