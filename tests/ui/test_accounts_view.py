@@ -407,3 +407,29 @@ def test_import_contacts_from_the_gui_then_find_them(
     view.open_row(0)
     assert view.panel.tabs.tabText(0) == "Contacts 1"
     dialog.close()
+
+
+def test_open_account_keeps_the_columns_that_fit_and_reads_back_its_figures(
+    view: AccountsView, qtbot: QtBot, ctx: Context
+) -> None:
+    header = view.table.horizontalHeader()
+    shown = [header.model().headerData(c, Qt.Orientation.Horizontal) for c in range(10)]
+    assert not any(view.table.isColumnHidden(c) for c in range(len(shown)))
+    row = next(
+        r
+        for r in range(view.model.rowCount())
+        if view.model.data(view.model.index(r, 0)) == "Shop 0999"
+    )
+    view.open_row(row)
+    visible = [shown[c] for c in range(len(shown)) if not view.table.isColumnHidden(c)]
+    assert visible == ["Account", "City", "Status", "Potential", "Last visit"]
+    panel = view.panel
+    assert panel.edits["potential"].text() == "999"
+    panel.edits["potential"].setText("12,500")
+    assert panel.save()
+    assert panel.edits["potential"].text() == "12,500"  # shown with separators, stored as a number
+    stored = ctx.db.execute("SELECT potential FROM accounts WHERE name = 'Shop 0999'").fetchone()
+    assert stored == (12500.0,)
+    assert panel.changes() == {}  # the formatted text is not mistaken for an edit
+    qtbot.keyClick(panel.edits["name"], Qt.Key.Key_Escape)
+    assert not any(view.table.isColumnHidden(c) for c in range(len(shown)))

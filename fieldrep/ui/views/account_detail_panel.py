@@ -47,8 +47,8 @@ _ERROR_STYLE = f"border: 1px solid {theme.DANGER}; border-radius: 4px;"
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, float):
-        return f"{value:.0f}" if value.is_integer() else f"{value}"
+    if isinstance(value, float):  # with thousands separators, which the service reads back
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,}"
     return str(value)
 
 

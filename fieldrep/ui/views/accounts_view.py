@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
 
 SEARCH_DEBOUNCE_MS = 180
+# The columns kept beside an open account: what a rep picks the next call by.
+COMPACT_COLUMNS = frozenset(("name", "city", "status", "potential", "last_visit"))
 QUICK_SEARCH_DELAY_MS = 1000
 VISIT_AGES = (
     ("Any last visit", None),
@@ -240,12 +242,22 @@ class AccountsView(AccountsActionsMixin, QWidget):
             panel.account_changed.connect(self._on_panel_account_changed)
             panel.account_deleted.connect(self._on_panel_account_deleted)
             panel.log_visit_requested.connect(self.open_log_visit)
-            panel.closed.connect(self.table.setFocus)
+            panel.closed.connect(self._on_panel_closed)
             self._splitter.addWidget(panel)
             self._splitter.setStretchFactor(1, 2)
             self._splitter.setSizes([760, 460])
             self._panel = panel
         return self._panel
+
+    def _on_panel_closed(self) -> None:
+        self._show_columns(compact=False)
+        self.table.setFocus()
+
+    def _show_columns(self, *, compact: bool) -> None:
+        """Beside the open account the table keeps only the columns that fit, rather than cutting
+        figures in half; all of them come back when the panel closes."""
+        for column, (key, _, _) in enumerate(COLUMNS):
+            self.table.setColumnHidden(column, compact and key not in COMPACT_COLUMNS)
 
     def _panel_open(self) -> bool:
         return self._panel is not None and self._panel.isVisible()
@@ -366,6 +378,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
     def open_account(self, account_id: str) -> None:
         if self.panel.show_account(account_id):
+            self._show_columns(compact=True)
             self.panel.show()
             self.panel.edits["name"].setFocus()
             self.account_opened.emit(account_id)
