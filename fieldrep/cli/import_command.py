@@ -120,6 +120,11 @@ def _report_text(report: Any, what: str) -> str:
     if what == "rows" and report.imported:
         parts = [f"{n:,} by {q.replace('_', ' ')}" for q, n in sorted(placed.items())]
         lines.append("  placed on the map: " + (", ".join(parts) or "none"))
+        unassigned = report.imported - report.assigned
+        lines.append(
+            f"  in a territory: {report.assigned:,}"
+            + (f"; {unassigned:,} match no territory" if unassigned else "")
+        )
         if report.unplaced:
             lines.append(
                 f"  {_n(len(report.unplaced), 'account')} imported without a location"

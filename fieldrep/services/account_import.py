@@ -67,6 +67,7 @@ class ImportReport:
     imported: int = 0
     failed_rows: int = 0
     duplicates: int = 0  # rows skipped as duplicates of existing accounts or earlier rows
+    assigned: int = 0  # imported accounts that have a territory (from the file or the rules)
     errors: list[RowError] = field(default_factory=list)
     unplaced: list[dict[str, Any]] = field(default_factory=list)
     placed_by: dict[str, int] = field(default_factory=dict)
@@ -87,6 +88,7 @@ class ImportReport:
                 "imported",
                 "failed_rows",
                 "duplicates",
+                "assigned",
                 "placed_by",
                 "notes",
                 "errors_file",
@@ -417,6 +419,7 @@ def _check_and_write(
             ids = uuid7_many(len(good))
             history = assigner.assign(good, ids)
             report.imported += len(ctx.writer.insert_many("accounts", good, row_ids=ids))
+            report.assigned += sum(1 for values in good if values.get("territory_id"))
             if history:
                 ctx.writer.insert_many("assignment_history", history)
 

@@ -56,6 +56,7 @@ QMenuBar::item:selected {{ background: #F1F3F6; }}
 QFrame#statusSeparator {{ color: {BORDER}; }}
 QProgressBar {{
     border: 1px solid {BORDER}; border-radius: 5px; background: {WINDOW}; max-height: 10px;
+    color: transparent;  /* a 10 px bar has no room for its percentage; labels beside it say it */
 }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 4px; }}
 """

@@ -33,6 +33,7 @@ def test_import_accounts_text_json_and_reimport(
     assert (code, err) == (0, "")
     assert "Imported 3 of 3 rows from accounts.csv" in out
     assert "1 by city, 1 by postal code" in out
+    assert "in a territory: 0; 3 match no territory" in out
     assert "line 4: Lost Ltd - Atlantis, ZZ (US)" in out
 
     code, out, _ = _run(

@@ -187,7 +187,10 @@ def test_imported_accounts_are_assigned_and_routed_like_saved_ones(
     path = tmp_path / "accounts.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(rows)
-    assert import_accounts(ctx, path).imported == 8
+    report = import_accounts(ctx, path)
+    assert report.imported == 8
+    assert report.assigned == 7  # Far Away Inc matches no territory
+    assert report.summary()["assigned"] == 7
     got = {
         name: (territory, owner)
         for name, territory, owner in ctx.db.execute(

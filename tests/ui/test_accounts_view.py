@@ -262,6 +262,7 @@ def test_import_dialog_mapping_progress_and_result(
     assert dialog.report is not None
     assert dialog.report.imported == 2
     assert "line 3, Zip Code" in dialog.result.toPlainText()
+    assert "In a territory: 0; 2 match no territory" in dialog.result.toPlainText()
     assert (tmp_path / "new.errors.csv").exists()
     assert ctx.db.execute("SELECT notes FROM accounts WHERE name = 'Acme Tools'").fetchone() == (
         None,

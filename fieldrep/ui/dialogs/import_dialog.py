@@ -90,6 +90,17 @@ def _row_count(data: TableData) -> str:
     return f"about {rows:,} rows" if rows else "the rows of the first sheet"
 
 
+def _territory_line(assigned: int, imported: int) -> str:
+    if assigned == imported:
+        return (
+            f"In a territory: all {imported:,}, each with an owner where the territory has members."
+        )
+    return (
+        f"In a territory: {assigned:,}; {imported - assigned:,} match no territory's rules"
+        " (Accounts: filter by territory, No territory)."
+    )
+
+
 class ImportDialog(QDialog):
     imported = Signal(object)  # ImportReport
     loaded = Signal(bool)  # the file was read (True) or refused (False)
@@ -335,6 +346,8 @@ class ImportDialog(QDialog):
                     f"{n:,} by {q.replace('_', ' ')}" for q, n in sorted(report.placed_by.items())
                 )
             )
+        if report.imported and hasattr(report, "assigned"):  # contacts have no territory
+            lines.append(_territory_line(report.assigned, report.imported))
         if report.unplaced:
             lines.append(f"{len(report.unplaced):,} imported without a location:")
             lines += [
