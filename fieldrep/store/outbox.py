@@ -5,9 +5,11 @@ it stands for the whole row as it is in its table, each field with its clock fro
 ``_clocks``, so a bulk insert of 100,000 rows does not write every value twice plus a clock per field.
 A row's ``_clocks`` may hold a row clock under :data:`ROW_CLOCK` for every field without its own.
 
-The invariant that makes this safe: a row with a pending ``insert`` entry is never removed without
-first turning that entry into an ordinary ``upsert`` with the row's values (:func:`materialise`).
-The writer's delete and the sync pull's removals call it, so the entry never points at nothing.
+The invariant that makes this safe: a row with a pending ``insert`` entry is never removed or edited
+without first turning that entry into an ordinary ``upsert`` with the row's values (:func:`materialise`).
+The writer's delete and update and the sync pull's removals call it, so the entry never points at
+nothing, and it sends the same mutation however often a push is retried (the server takes a different
+mutation under an applied sequence number for a copied database).
 """
 
 from __future__ import annotations

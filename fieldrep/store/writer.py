@@ -226,6 +226,10 @@ class Writer:
             now = utc_now()
             if "updated_at" in tbl.fields and "updated_at" not in changed:
                 changed["updated_at"] = now
+            # A pending insert entry keeps the row as inserted: once pushed, a retry after a lost
+            # answer must send exactly that again (the server takes anything else under the same
+            # number for another database's change), so the edit goes into an entry of its own.
+            outbox.materialise(self.conn, tbl.name, [row_id])
             stamp = self.clock.stamp()
             clocks = json.loads(current["_clocks"] or "{}")
             field_clocks = dict.fromkeys(changed, stamp)

@@ -38,14 +38,14 @@ def test_insert_update_delete_each_append_to_outbox(ctx: Context) -> None:
         ("delete", account),
     ]
     assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
-    # The insert's entry stood for its row; the delete wrote the row's last values into it first.
+    # The insert's entry stood for its row; the edit wrote the row as inserted into it first.
     first = json.loads(str(entries[0]["fields"]))
     first_clocks = json.loads(str(entries[0]["clocks"]))
     second_clocks = json.loads(str(entries[1]["clocks"]))
-    assert first["name"] == "Acme Inc"
+    assert first["name"] == "Acme"
     assert first["postal_code"] == "02139"
     assert set(first_clocks) == set(first)
-    assert first_clocks["name"] == second_clocks["name"] > first_clocks["postal_code"]
+    assert first_clocks["name"] == first_clocks["postal_code"] < second_clocks["name"]
     assert json.loads(str(entries[1]["fields"]))["name"] == "Acme Inc"
     tomb = ctx.db.execute("SELECT clock FROM tombstones WHERE row_id = ?", [account]).fetchone()
     assert tomb is not None
@@ -68,17 +68,31 @@ def test_insert_entry_stands_for_its_row_until_sent(ctx: Context) -> None:
     account = w.insert("accounts", {"name": "Acme", "city": "Boston"})
     stored = _outbox(ctx)
     assert [(e["op"], e["fields"], e["clocks"]) for e in stored] == [("insert", "{}", "{}")]
+    row_clock = json.loads(ctx.db["accounts"].get(account)["_clocks"])[ROW_CLOCK]
+    (sent,) = outbox.pending(ctx.db.conn, 10)
+    # the row as it is, every field with its clock, defaults included
+    assert sent.op == "upsert"
+    assert (sent.fields["city"], sent.fields["status"]) == ("Boston", "prospect")
+    assert sent.clocks["name"] == sent.clocks["status"] == row_clock
+    assert set(sent.clocks) == set(sent.fields) == set(synced_tables()["accounts"].fields)
+
+
+def test_edit_keeps_the_insert_entry_as_inserted(ctx: Context) -> None:
+    """An insert may already have reached the server with its answer lost: the retry must send
+    the same mutation under the same number, so an edit must not change what the insert sends."""
+    w = ctx.writer
+    account = w.insert("accounts", {"name": "Acme", "city": "Boston"})
+    before = outbox.pending(ctx.db.conn, 10)
     w.update("accounts", account, {"city": "Cambridge"})
     sent = outbox.pending(ctx.db.conn, 10)
-    assert [e.op for e in sent] == ["upsert", "upsert"]
-    row_clock = json.loads(ctx.db["accounts"].get(account)["_clocks"])[ROW_CLOCK]
-    # the row as it is now, every field with its clock, defaults included
-    assert sent[0].fields["city"] == "Cambridge"
-    assert sent[0].fields["status"] == "prospect"
-    assert sent[0].clocks["name"] == sent[0].clocks["status"] == row_clock
-    assert sent[0].clocks["city"] == sent[1].clocks["city"] > row_clock
-    assert set(sent[0].clocks) == set(sent[0].fields) == set(synced_tables()["accounts"].fields)
+    assert sent[0] == before[0]
+    assert [op for (op,) in ctx.db.conn.execute("SELECT op FROM outbox ORDER BY seq")] == [
+        "upsert",
+        "upsert",
+    ]
+    assert sent[0].fields["city"] == "Boston"
     assert sent[1].fields == {"city": "Cambridge", "updated_at": sent[1].fields["updated_at"]}
+    assert sent[1].clocks["city"] > sent[0].clocks["city"]
 
 
 def test_outbox_refuses_an_insert_entry_whose_row_vanished(ctx: Context) -> None:

@@ -60,6 +60,29 @@ def test_lost_push_response_is_retried_without_duplicates(
     assert result.verified is True
 
 
+def test_edit_after_a_lost_push_response_is_no_copied_database(
+    storage: Storage, org: Org, server: LiveServer, laptop: Make
+) -> None:
+    """The server applied an insert whose answer was lost; the rep then edits the row. The retry
+    must replay the very insert the server applied (not the row as it is now, which the server
+    would take for another laptop's change under the same number), then send the edit."""
+    rep = _rep(laptop)
+    aid = rep.writer.insert("accounts", account(org.t1, "Before"))
+    lossy = ResponseLost(server.url, rep.transport.token)
+    try:
+        with pytest.raises(NetworkError):
+            SyncEngine(rep.writer, lossy).run()
+    finally:
+        lossy.close()
+    rep.writer.update("accounts", aid, {"name": "After", "notes": "edited offline"})
+    result = rep.sync()
+    assert (result.pushed, result.skipped) == (1, 1)
+    assert rep.writer.pending_count() == 0
+    assert server_view(storage, org.rep1, "accounts")[aid]["name"] == "After"
+    assert rep.rows("accounts") == server_view(storage, org.rep1, "accounts")
+    assert result.verified is True
+
+
 def test_duplicated_and_reordered_pushes(storage: Storage, org: Org, laptop: Make) -> None:
     rep = _rep(laptop)
     aid = rep.writer.insert("accounts", account(org.t1, "Dup"))
