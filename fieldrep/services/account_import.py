@@ -22,7 +22,7 @@ from typing import Any
 from fieldrep.domain.ids import uuid7_many
 from fieldrep.geo.geocoding import Address, GeoResult, OfflineGeocoder
 from fieldrep.services import import_validation as v
-from fieldrep.services.assignment_service import BulkAssigner
+from fieldrep.services.assign_on_create import BulkAssigner
 from fieldrep.services.import_duplicates import DuplicateIndex, RowKeys, digest_of, hashes_of
 from fieldrep.services.import_errors import ErrorsFile, RowError, write_errors_csv
 from fieldrep.services.import_mapping import (

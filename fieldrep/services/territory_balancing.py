@@ -21,6 +21,7 @@ from fieldrep.domain.balancing import BalanceResult, WorkloadModel, balance, pro
 from fieldrep.domain.balancing import workload as workload_of
 from fieldrep.services import assignment_service as assign
 from fieldrep.services.context import Context
+from fieldrep.services.lead_routing import Routers, owner_for
 from fieldrep.services.territories import load_definitions
 
 
@@ -140,11 +141,11 @@ def propose(
         f"{result.ratio_after:.2f}"
     )
     moves = []
-    routers = assign._Routers(ctx)
+    routers = Routers(ctx)
     for i, r in enumerate(located):
         j = int(result.labels[i])
         if j != current[i]:
-            owner, owner_why = assign._owner_for(routers, defs[j].id, r["owner_id"], True)
+            owner, owner_why = owner_for(routers, defs[j].id, r["owner_id"], True)
             moves.append(
                 assign.Move(
                     r["id"],

@@ -9,7 +9,9 @@ import pytest
 
 from fieldrep.services import assignment_service as assign
 from fieldrep.services import territories as svc
+from fieldrep.services.assign_on_create import route_referral
 from fieldrep.services.context import Context
+from fieldrep.services.lead_routing import route_lead
 from fieldrep.store.errors import StoreError
 from tests.services.helpers_territories import account, square, user
 
@@ -99,7 +101,7 @@ def test_assign_on_save_routes_and_explains(ctx: Context, org: dict[str, str]) -
 
 def test_route_lead_respects_capacity(ctx: Context, org: dict[str, str]) -> None:
     svc.set_member(ctx, org["metro"], org["ann"], weight=2, capacity=0)
-    choice = assign.route_lead(ctx, org["metro"])
+    choice = route_lead(ctx, org["metro"])
     assert choice.user_id == org["bob"]
     assert "skipped at capacity: Ann" in choice.reason
 
@@ -227,7 +229,7 @@ def test_referred_leads_are_routed_by_weight_with_event_and_history(ctx: Context
         )
 
     leads = [referral(f"Lead {i}", "80202") for i in range(6)]
-    moves = [assign.route_referral(ctx, lead) for lead in leads]
+    moves = [route_referral(ctx, lead) for lead in leads]
     owners = [m.to_owner_id for m in moves if m is not None]
     assert (owners.count(ann), owners.count(bob)) == (4, 2)
     assert {m.to_territory for m in moves if m is not None} == {"Denver Metro"}
@@ -241,8 +243,8 @@ def test_referred_leads_are_routed_by_weight_with_event_and_history(ctx: Context
     assert hist["to_territory_id"] == denver
 
     nowhere = referral("Far Away", "33101")
-    assert assign.route_referral(ctx, nowhere) is None
+    assert route_referral(ctx, nowhere) is None
     row = ctx.db.execute("SELECT territory_id, owner_id FROM referrals WHERE id = ?", [nowhere])
     assert row.fetchone() == (None, None)
     with pytest.raises(StoreError, match="does not exist"):
-        assign.route_referral(ctx, "missing")
+        route_referral(ctx, "missing")
