@@ -154,6 +154,11 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], stats: PageStats)
             live.append((row_id, *values, clocks, version))
             if (tbl, row_id) in pending or (tbl, row_id) in pending_deletes:
                 touched.append((clocks, row))
+        if touched:
+            # The server's values are about to overwrite (or, for a pending delete, remove) rows
+            # that may have a pending insert (say, written again under its id after a delete):
+            # that entry keeps the row as it was written here.
+            outbox.materialise(conn, tbl, [row[0] for _, row in touched])
         if live:
             for index_cols in _unique_indexes(conn, tbl):
                 _clear_unique_clashes(conn, tbl, columns, index_cols, live, stats)

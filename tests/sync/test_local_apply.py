@@ -72,3 +72,27 @@ def test_pending_fields_reads_only_the_rows_of_the_page(tmp_path: Path) -> None:
     assert notes == "late edit"
     assert clock > fields[("accounts", ids[3])]["name"][1]
     ctx.close()
+
+
+def test_pulled_row_removed_for_a_pending_delete_keeps_a_later_insert_sendable(
+    tmp_path: Path,
+) -> None:
+    """A row deleted here and then written again under the same id (a territory file imported
+    back, say) has a pending delete and a pending insert; the pull removes the row again for the
+    delete, so the insert entry must first take the row's values."""
+    ctx = Context.open(tmp_path / "laptop.db")
+    tid = ctx.writer.insert("territories", {"name": "North"})
+    ctx.db.conn.execute("DELETE FROM outbox")  # as after a push the server acknowledged
+    ctx.writer.delete("territories", tid)
+    ctx.writer.insert("territories", {"name": "North again", "priority": 5}, row_id=tid)
+    page = _page("territories", tid, {"name": "North, edited", "created_at": "2026-01-01"})
+    with ctx.writer.transaction() as conn:
+        local_apply.apply_page(conn, page, local_apply.PageStats())
+    deleted, inserted = outbox.pending(ctx.db.conn, 10)
+    assert deleted.op == "delete"
+    assert (inserted.op, inserted.fields["name"], inserted.fields["priority"]) == (
+        "upsert",
+        "North again",
+        5,
+    )
+    ctx.close()
