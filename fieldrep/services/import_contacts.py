@@ -2,24 +2,32 @@
 
 Same rules as the account import: every failing row is reported with line, column and reason and
 written to the errors file; a contact already on the account (same name, or same email) is not
-created twice; the good rows go in one transaction.
+created twice. One pass over the rows, streamed from the file: each block of good rows is written
+as soon as it is checked, all inside ONE transaction that commits only at the end, so memory stays
+bounded for a file of any size and a cancel, a crash or a bad file imports nothing.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from fieldrep.domain.ids import uuid7_many
 from fieldrep.services import import_validation as v
 from fieldrep.services.account_import import (
+    CHUNK,
+    CHUNK_CHARS,
     ImportCancelled,
     ImportReport,
     Progress,
-    RowError,
-    write_errors_csv,
 )
+from fieldrep.services.import_duplicates import TEMP_CACHE_KIB
+from fieldrep.services.import_errors import ErrorsFile, RowError
 from fieldrep.services.import_mapping import (
     CONTACT_FIELDS,
     ColumnMapping,
@@ -35,25 +43,129 @@ from fieldrep.services.import_readers import (
 )
 from fieldrep.store.accounts_repository import deferred_search_index
 
+log = logging.getLogger(__name__)
 
-def _account_index(conn: Any) -> tuple[set[str], dict[str, list[str]]]:
-    ids: set[str] = set()
-    by_name: dict[str, list[str]] = {}
-    for account_id, name in conn.execute("SELECT id, name FROM accounts"):
-        ids.add(account_id)
-        by_name.setdefault(v.name_key(name), []).append(account_id)
-    return ids, by_name
+_TEXT_FIELDS = ("first_name", "last_name", "full_name", "title", "notes", "account")
+_PARSED_FIELDS = (("email", v.parse_email), ("phone", v.parse_phone))
+# A row checked but not yet written: (line, cells, values, account cell, errors so far)
+_Pending = tuple[int, list[str], dict[str, Any], str | None, list[RowError]]
 
 
-def _contact_keys(conn: Any) -> set[tuple[str, str]]:
-    keys: set[tuple[str, str]] = set()
-    for account_id, first, last, email in conn.execute(
-        "SELECT account_id, first_name, last_name, email FROM contacts"
-    ):
-        keys.add((account_id, f"n:{first} {last}".casefold()))
-        if email:
-            keys.add((account_id, f"e:{email}".casefold()))
+def _json(values: Iterable[Any]) -> str:
+    return json.dumps(list(values))
+
+
+class _Accounts:
+    """Which account a cell names: the account with that id, else the one whose name matches.
+
+    The accounts' name keys live in a TEMP table on this connection, so a big book of accounts
+    costs disk, not memory; each block of rows looks up its distinct cells in two queries.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        conn.execute("DROP TABLE IF EXISTS temp.import_account_names")
+        conn.execute("CREATE TEMP TABLE import_account_names (k TEXT NOT NULL, id TEXT NOT NULL)")
+        conn.executemany(
+            "INSERT INTO temp.import_account_names VALUES (?, ?)",
+            (
+                (v.name_key(name), aid)
+                for aid, name in conn.execute("SELECT id, name FROM accounts")
+            ),
+        )
+        conn.execute("CREATE INDEX temp.import_account_names_k ON import_account_names (k)")
+        self._ids: set[str] = set()
+        self._by_name: dict[str, list[str]] = {}
+
+    def close(self) -> None:
+        self.conn.execute("DROP TABLE IF EXISTS temp.import_account_names")
+
+    def start_block(self, cells: Iterable[str]) -> None:
+        """Fetch what the block's account cells can match."""
+        distinct = set(cells)
+        self._ids = {
+            aid
+            for (aid,) in self.conn.execute(
+                "SELECT id FROM accounts WHERE id IN (SELECT value FROM json_each(?))",
+                (_json(distinct),),
+            )
+        }
+        self._by_name = {}
+        for key, aid in self.conn.execute(
+            "SELECT k, id FROM temp.import_account_names"
+            " WHERE k IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+            (_json({v.name_key(c) for c in distinct}),),
+        ):
+            self._by_name.setdefault(key, []).append(aid)
+
+    def resolve(self, account: str) -> tuple[str | None, str | None]:
+        """(account id, None), or (None, why not)."""
+        if account in self._ids:
+            return account, None
+        matches = self._by_name.get(v.name_key(account), [])
+        if len(matches) == 1:
+            return matches[0], None
+        if not matches:
+            return None, f"no account is named {account!r}"
+        return None, f"{len(matches)} accounts are named {account!r}; use the account id"
+
+
+def _keys_of(account_id: str | None, first: str, last: str, email: str | None) -> list[int]:
+    """A contact's duplicate keys on its account, hashed: its name, and its email if it has one."""
+    keys = [hash((account_id, f"n:{first} {last}".casefold()))]
+    if email:
+        keys.append(hash((account_id, f"e:{email}".casefold())))
     return keys
+
+
+class _ContactKeys:
+    """The duplicate keys of the contacts already in the database and of the rows checked so far,
+    as 64-bit hashes in a TEMP table (as in import_duplicates): memory stays bounded."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        conn.execute(f"PRAGMA temp.cache_size = {-TEMP_CACHE_KIB}")
+        conn.execute("DROP TABLE IF EXISTS temp.import_contact_keys")
+        conn.execute("CREATE TEMP TABLE import_contact_keys (h INTEGER PRIMARY KEY)")
+        conn.executemany(
+            "INSERT OR IGNORE INTO temp.import_contact_keys VALUES (?)",
+            (
+                (h,)
+                for row in conn.execute(
+                    "SELECT account_id, first_name, last_name, email FROM contacts"
+                )
+                for h in _keys_of(*row)
+            ),
+        )
+        self._hits: set[int] = set()
+        self._block: set[int] = set()
+
+    def close(self) -> None:
+        self.conn.execute("DROP TABLE IF EXISTS temp.import_contact_keys")
+
+    def start_block(self, keys: Iterable[int]) -> None:
+        """Fetch, in one query, which of the block's keys are already held."""
+        self._hits = {
+            h
+            for (h,) in self.conn.execute(
+                "SELECT h FROM temp.import_contact_keys WHERE h IN (SELECT value FROM json_each(?))",
+                (_json(keys),),
+            )
+        }
+        self._block = set()
+
+    def seen(self, keys: list[int]) -> bool:
+        """Whether a contact or an earlier row holds one of ``keys``; they are held from now on."""
+        held = any(h in self._hits or h in self._block for h in keys)
+        self._block.update(keys)
+        return held
+
+    def end_block(self) -> None:
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO temp.import_contact_keys VALUES (?)",
+            ((h,) for h in self._block),
+        )
+        self._hits, self._block = set(), set()
 
 
 def import_contacts(
@@ -66,8 +178,11 @@ def import_contacts(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> ImportReport:
+    """Import the contacts in ``path`` into ``ctx``'s database. Raises ImportFileError when the
+    file as a whole cannot be imported and ImportCancelled when ``cancelled()`` turned true
+    (nothing written in either case)."""
     started = time.perf_counter()
-    data = data or read_table(path)
+    data = data or read_table(path, scan=False)
     name = data.path.name
     if not data.rows:
         raise ImportFileError(f"{name} has a header row but no data rows")
@@ -86,92 +201,145 @@ def import_contacts(
         mapping.describe(data.header),
         notes=list(data.notes),
     )
-    account_ids, by_name = _account_index(ctx.db.conn)
-    known = _contact_keys(ctx.db.conn)
-    header = {f: data.header[i] if i < len(data.header) else f for f, i in mapping.fields.items()}
-    good: list[dict[str, Any]] = []
-    failed: list[tuple[int, list[str], list[RowError]]] = []
-    mapped_cols = {i: f for f, i in mapping.fields.items()}
-    for index, (line, cells, formulas) in enumerate(data.rows.with_formulas()):
-        if index % 1000 == 0:
+    errors_out = ErrorsFile(errors_path, data.header)
+    try:
+        with ctx.writer.transaction() as conn, deferred_search_index(conn):
+            _check_and_write(ctx, data, mapping, report, errors_out, progress, cancelled)
             if cancelled is not None and cancelled():
                 raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
             if progress is not None:
-                progress(index, data.rows.expected(index), "checking")
-        report.rows_read += 1
-        raw = {f: (cells[i] if i < len(cells) else "") for f, i in mapping.fields.items()}
-        values: dict[str, Any] = {}
-        errors: list[RowError] = []
-        for fld in ("first_name", "last_name", "full_name", "title", "notes", "account"):
-            try:
-                values[fld] = v.clean_text(fld, raw.get(fld, ""))
-            except v.FieldProblem as exc:
-                errors.append(RowError(line, header[fld], exc.reason))
-        for fld, parse in (("email", v.parse_email), ("phone", v.parse_phone)):
-            try:
-                values[fld] = parse(raw.get(fld, ""))
-            except v.FieldProblem as exc:
-                errors.append(RowError(line, header[fld], exc.reason))
-        for col, formula in formulas:
-            if col in mapped_cols:
-                errors.append(RowError(line, header[mapped_cols[col]], formula_problem(formula)))
-        full = values.pop("full_name", None)
-        if full and not (values.get("first_name") or values.get("last_name")):
-            first, _, last = full.rpartition(" ") if " " in full else ("", "", full)
-            values["first_name"], values["last_name"] = first, last
-        account = values.pop("account", None)
-        if not (values.get("first_name") or values.get("last_name")) and not errors:
-            errors.append(RowError(line, "", "has no name; every contact needs one"))
-        account_id = None
-        if account is None:
-            errors.append(RowError(line, header["account"], "is empty; say which account"))
-        elif account in account_ids:
-            account_id = account
-        else:
-            matches = by_name.get(v.name_key(account), [])
-            if len(matches) == 1:
-                account_id = matches[0]
-            elif not matches:
-                errors.append(RowError(line, header["account"], f"no account is named {account!r}"))
+                progress(report.rows_read, report.rows_read, "indexing")
+    except BaseException:
+        errors_out.discard()
+        raise
+    finally:
+        close = getattr(data.rows, "close", None)  # a workbook's text table in temporary files
+        if close is not None:
+            close()
+    report.errors_file = errors_out.keep()
+    report.seconds = round(time.perf_counter() - started, 3)
+    if progress is not None:
+        progress(report.rows_read, report.rows_read, "done")
+    log.info("imported %d contacts of %d rows from %s", report.imported, report.rows_read, name)
+    return report
+
+
+def _check_row(
+    cells: list[str],
+    line: int,
+    formulas: Iterable[tuple[int, str]],
+    fields: list[tuple[str, int]],
+    header: dict[str, str],
+    mapped_cols: dict[int, str],
+) -> tuple[dict[str, Any], str | None, list[RowError]]:
+    """One row's contact fields, its account cell, and the problems found without the database."""
+    width = len(cells)
+    raw = {f: (cells[i] if i < width else "") for f, i in fields}
+    values: dict[str, Any] = {}
+    errors: list[RowError] = []
+    for fld in _TEXT_FIELDS:
+        try:
+            values[fld] = v.clean_text(fld, raw.get(fld, ""))
+        except v.FieldProblem as exc:
+            errors.append(RowError(line, header[fld], exc.reason))
+    for fld, parse in _PARSED_FIELDS:
+        try:
+            values[fld] = parse(raw.get(fld, ""))
+        except v.FieldProblem as exc:
+            errors.append(RowError(line, header[fld], exc.reason))
+    for col, formula in formulas:
+        if col in mapped_cols:
+            errors.append(RowError(line, header[mapped_cols[col]], formula_problem(formula)))
+    full = values.pop("full_name", None)
+    if full and not (values.get("first_name") or values.get("last_name")):
+        first, _, last = full.rpartition(" ") if " " in full else ("", "", full)
+        values["first_name"], values["last_name"] = first, last
+    account = values.pop("account", None)
+    if not (values.get("first_name") or values.get("last_name")) and not errors:
+        errors.append(RowError(line, "", "has no name; every contact needs one"))
+    values["first_name"] = values.get("first_name") or ""
+    values["last_name"] = values.get("last_name") or ""
+    return values, account, errors
+
+
+def _check_and_write(
+    ctx: Any,
+    data: TableData,
+    mapping: ColumnMapping,
+    report: ImportReport,
+    errors_out: ErrorsFile,
+    progress: Progress | None,
+    cancelled: Callable[[], bool] | None,
+) -> None:
+    """The streaming pass, inside the caller's transaction."""
+    name = data.path.name
+    conn = ctx.conn
+    accounts = _Accounts(conn)
+    known = _ContactKeys(conn)
+    header = {f: data.header[i] if i < len(data.header) else f for f, i in mapping.fields.items()}
+    fields = list(mapping.fields.items())
+    mapped_cols = {i: f for f, i in mapping.fields.items()}
+    rows = data.rows
+    block: list[_Pending] = []
+    block_chars = 0
+
+    def check_block() -> None:
+        accounts.start_block(account for _, _, _, account, _ in block if account is not None)
+        resolved: list[tuple[str | None, list[int]]] = []
+        for line, _, values, account, errors in block:
+            account_id = None
+            if account is None:
+                errors.append(RowError(line, header["account"], "is empty; say which account"))
             else:
-                errors.append(
-                    RowError(
-                        line,
-                        header["account"],
-                        (f"{len(matches)} accounts are named {account!r}; use the account id"),
-                    )
+                account_id, why = accounts.resolve(account)
+                if why is not None:
+                    errors.append(RowError(line, header["account"], why))
+            keys: list[int] = []
+            if account_id is not None and not errors:
+                keys = _keys_of(
+                    account_id, values["first_name"], values["last_name"], values.get("email")
                 )
-        if account_id is not None and not errors:
-            keys = {
-                (
-                    account_id,
-                    f"n:{values.get('first_name') or ''} "
-                    f"{values.get('last_name') or ''}".casefold(),
-                )
-            }
-            if values.get("email"):
-                keys.add((account_id, f"e:{values['email']}".casefold()))
-            if keys & known:
+            resolved.append((account_id, keys))
+        known.start_block(h for _, keys in resolved for h in keys)
+        good: list[dict[str, Any]] = []
+        for (line, cells, values, _, errors), (account_id, keys) in zip(
+            block, resolved, strict=True
+        ):
+            if keys and known.seen(keys):
                 report.duplicates += 1
                 errors.append(RowError(line, "", "this contact is already on the account"))
-            known |= keys
-        if errors:
-            failed.append((line, cells, errors))
-            report.errors.extend(errors)
-            continue
-        values["account_id"] = account_id
-        values["first_name"] = values.get("first_name") or ""
-        values["last_name"] = values.get("last_name") or ""
-        good.append({k: val for k, val in values.items() if val is not None})
-    report.failed_rows = len(failed)
-    report.notes.extend(data.rows.notes)  # what the pass found, e.g. formulas with saved results
-    if cancelled is not None and cancelled():
-        raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
-    if good:
-        with ctx.writer.transaction() as conn, deferred_search_index(conn):
-            report.imported = len(ctx.writer.insert_many("contacts", good))
-    if failed and errors_path is not None:
-        write_errors_csv(errors_path, data.header, failed)
-        report.errors_file = str(errors_path)
-    report.seconds = round(time.perf_counter() - started, 3)
-    return report
+            if errors:
+                report.failed_rows += 1
+                report.errors.extend(errors)
+                errors_out.add(line, cells, errors)
+                continue
+            values["account_id"] = account_id
+            good.append({k: val for k, val in values.items() if val is not None})
+        known.end_block()
+        if good:
+            ids = uuid7_many(len(good))
+            report.imported += len(ctx.writer.insert_many("contacts", good, row_ids=ids))
+
+    with closing(rows.with_formulas()) as stream:
+        for index, (line, cells, formulas) in enumerate(stream):
+            if not index % 1000:
+                if cancelled is not None and cancelled():
+                    raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
+                if progress is not None:
+                    progress(index, rows.expected(index), "importing")
+            report.rows_read += 1
+            values, account, errors = _check_row(cells, line, formulas, fields, header, mapped_cols)
+            block.append((line, cells, values, account, errors))
+            block_chars += sum(map(len, cells))
+            if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
+                check_block()
+                block = []
+                block_chars = 0
+    if block:
+        check_block()
+    accounts.close()
+    known.close()
+    report.notes.extend(rows.notes)  # what the pass found, e.g. formulas with saved results
+
+
+__all__ = ["import_contacts"]
