@@ -14,7 +14,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -330,6 +330,10 @@ def import_accounts(
     except BaseException:
         errors_out.discard()
         raise
+    finally:
+        close = getattr(data.rows, "close", None)  # a workbook's text table in temporary files
+        if close is not None:
+            close()
     report.errors_file = errors_out.keep()
     report.seconds = round(time.perf_counter() - started, 3)
     if progress is not None:
@@ -423,26 +427,27 @@ def _check_and_write(
             if history:
                 ctx.writer.insert_many("assignment_history", history)
 
-    for index, (line, cells, formulas) in enumerate(rows.with_formulas()):
-        if not index % 1000:
-            if cancelled is not None and cancelled():
-                raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
-            if progress is not None:
-                progress(index, rows.expected(index), "importing")
-        report.rows_read += 1
-        values, problems = convert(cells)
-        row_errors = [RowError(line, column_name.get(f, f), reason) for f, reason in problems]
-        for col, formula in formulas:
-            if col in mapped_cols:
-                row_errors.append(
-                    RowError(line, column_name[mapped_cols[col]], formula_problem(formula))
-                )
-        block.append((line, cells, values, row_errors))
-        block_chars += sum(map(len, cells))
-        if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
-            check_block()
-            block = []
-            block_chars = 0
+    with closing(rows.with_formulas()) as stream:
+        for index, (line, cells, formulas) in enumerate(stream):
+            if not index % 1000:
+                if cancelled is not None and cancelled():
+                    raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
+                if progress is not None:
+                    progress(index, rows.expected(index), "importing")
+            report.rows_read += 1
+            values, problems = convert(cells)
+            row_errors = [RowError(line, column_name.get(f, f), reason) for f, reason in problems]
+            for col, formula in formulas:
+                if col in mapped_cols:
+                    row_errors.append(
+                        RowError(line, column_name[mapped_cols[col]], formula_problem(formula))
+                    )
+            block.append((line, cells, values, row_errors))
+            block_chars += sum(map(len, cells))
+            if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
+                check_block()
+                block = []
+                block_chars = 0
     if block:
         check_block()
     dupes.close()
