@@ -97,6 +97,10 @@ def record_rejection(
     ``kept_value``) so the user sees what did not reach the server."""
     added = 0
     shown = {k: v for k, v in fields.items() if k not in UNLOGGED_FIELDS} or fields
+    if tbl in synced_tables() and set(fields) == set(synced_tables()[tbl].fields):
+        # A new row is sent whole (fieldrep.store.outbox): its empty columns are not something
+        # the user wrote, and one "(empty)" conflict per column would bury what they did write.
+        shown = {k: v for k, v in shown.items() if v is not None} or shown
     for name, value in (shown or {"_deleted": None}).items():
         added += record_conflict(conn, tbl, row_id, name, reason, REJECTED, value, clocks.get(name))
     return added

@@ -63,6 +63,23 @@ def test_rep_cannot_write_outside_scope_and_nothing_leaks(
     assert result.verified is True
 
 
+def test_refused_new_row_is_kept_as_the_fields_it_was_given(
+    storage: Storage, org: Org, laptop: Make
+) -> None:
+    """A new row is sent whole (every column, see fieldrep.store.outbox); when it is refused, the
+    conflicts keep what the rep wrote, not one "(empty)" item per column they never touched."""
+    rep = laptop("rep1")
+    rep.login("rep1")
+    rep.sync()
+    foreign = rep.writer.insert("accounts", account(org.t2, "Sneaky", city="Boston"))
+    assert rep.sync().rejected == 1
+    refused = {c["field"]: c for c in rep.conflicts() if c["row_id"] == foreign}
+    assert {"name", "territory_id", "city"} <= set(refused)
+    assert all(c["kept_clock"] == "rejected" for c in refused.values())
+    assert json.loads(refused["city"]["lost_value"]) == "Boston"
+    assert not [f for f, c in refused.items() if json.loads(c["lost_value"]) is None]
+
+
 def test_territory_reassignment_moves_rows_in_and_out(
     storage: Storage, org: Org, laptop: Make
 ) -> None:
