@@ -5,7 +5,8 @@ sequence numbers, no gap after the device's ``last_seq``): anything wrong refuse
 single mutation is applied. Then each mutation runs in its own transaction that also advances the
 device's ``last_seq``, so a mutation is applied exactly once however often the request is retried or
 duplicated. A mutation refused for scope or a domain rule is recorded in ``rejections``, reported
-back, and does not block the ones after it.
+back (again when a retry replays it: the first answer may have been lost), and does not block the
+ones after it.
 """
 
 from __future__ import annotations
@@ -86,6 +87,20 @@ def _check_replays(tx: Tx, device_id: str, replayed: list[Mutation]) -> None:
             )
 
 
+def _refusals(tx: Tx, device_id: str, replayed: list[Mutation]) -> dict[int, str]:
+    """Why each of these already-handled mutations was refused, by sequence number."""
+    if not replayed:
+        return {}
+    sql, param = tx.in_list("seq", [m.seq for m in replayed])
+    return {
+        int(seq): str(reason)
+        for seq, reason in tx.all(
+            f"SELECT seq, reason FROM rejections WHERE device_id = ? AND {sql}",
+            (device_id, param),
+        )
+    }
+
+
 def _gap(last: int, seq: int) -> PushError:
     return PushError(
         409,
@@ -110,7 +125,9 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
     with storage.read() as tx:
         last = _last_seq(tx, req.device_id)
         viewer = scope.load_viewer(tx, user_id)
-        _check_replays(tx, req.device_id, [m for m in req.mutations if m.seq <= last])
+        replayed = [m for m in req.mutations if m.seq <= last]
+        _check_replays(tx, req.device_id, replayed)
+        refused_before = _refusals(tx, req.device_id, replayed)
     if req.mutations and req.mutations[0].seq > last + 1:
         raise _gap(last, req.mutations[0].seq)
     applied = skipped = 0
@@ -120,6 +137,11 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
     for m in req.mutations:
         if m.seq <= last:
             skipped += 1
+            if m.seq in refused_before:
+                # Refused when first sent, and that answer may never have arrived: say it again.
+                rejected.append(
+                    Rejection(seq=m.seq, tbl=m.tbl, row_id=m.row_id, reason=refused_before[m.seq])
+                )
             continue
         for attempt in range(3):
             try:

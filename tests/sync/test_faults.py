@@ -83,6 +83,30 @@ def test_edit_after_a_lost_push_response_is_no_copied_database(
     assert result.verified is True
 
 
+def test_refusal_whose_answer_was_lost_is_reported_on_the_retry(
+    storage: Storage, org: Org, server: LiveServer, laptop: Make
+) -> None:
+    """The server refused a change and the answer never arrived: the retry is skipped as already
+    done, and must still say it was refused, or the rep's change vanishes without a trace."""
+    rep = _rep(laptop)
+    foreign = rep.writer.insert("accounts", account(org.t2, "Sneaky"))
+    lossy = ResponseLost(server.url, rep.transport.token)
+    try:
+        with pytest.raises(NetworkError):
+            SyncEngine(rep.writer, lossy).run()
+    finally:
+        lossy.close()
+    result = rep.sync()
+    assert (result.skipped, result.rejected) == (1, 1)
+    assert "outside your territories" in result.rejections[0]
+    refused = [c for c in rep.conflicts() if c["row_id"] == foreign]
+    assert refused
+    assert all(c["kept_clock"] == "rejected" for c in refused)
+    assert rep.writer.pending_count() == 0
+    assert foreign not in rep.rows("accounts")
+    assert result.verified is True
+
+
 def test_duplicated_and_reordered_pushes(storage: Storage, org: Org, laptop: Make) -> None:
     rep = _rep(laptop)
     aid = rep.writer.insert("accounts", account(org.t1, "Dup"))
