@@ -401,6 +401,7 @@ def test_import_contacts_from_the_gui_then_find_them(
     assert dialog.report is not None
     assert (dialog.report.imported, dialog.report.failed_rows) == (1, 1)
     assert "no account is named 'No Such Shop'" in dialog.result.toPlainText()
+    assert "territory" not in dialog.result.toPlainText()  # contacts have none
     view.search.setText("hopper")
     view.apply_filters()
     assert view.model.rowCount() == 1

@@ -346,7 +346,7 @@ class ImportDialog(QDialog):
                     f"{n:,} by {q.replace('_', ' ')}" for q, n in sorted(report.placed_by.items())
                 )
             )
-        if report.imported and hasattr(report, "assigned"):  # contacts have no territory
+        if report.imported and self.kind_combo.currentData() == "accounts":
             lines.append(_territory_line(report.assigned, report.imported))
         if report.unplaced:
             lines.append(f"{len(report.unplaced):,} imported without a location:")
