@@ -14,8 +14,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import AbstractContextManager, closing, nullcontext
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -32,72 +31,30 @@ from fieldrep.services.import_mapping import (
     missing_column_message,
     missing_required,
 )
+from fieldrep.services.import_pass import (
+    CHUNK,
+    CHUNK_CHARS,
+    ImportCancelled,
+    ImportReport,
+    Progress,
+    run_in_one_transaction,
+    streamed_rows,
+)
 from fieldrep.services.import_readers import (
     ImportFileError,
     TableData,
     formula_problem,
     read_table,
 )
-from fieldrep.store.accounts_repository import deferred_indexes, deferred_search_index
+from fieldrep.store.accounts_repository import deferred_indexes
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]  # (done, total, phase)
-CHUNK = 5000  # good rows are written in blocks of this many rows or CHUNK_CHARS of text
-CHUNK_CHARS = 1_000_000
 # Above this many rows (guessed from the file's size) and half the accounts already there, the
 # accounts' indexes are dropped for the import and built again at its end: much cheaper than
 # 100,000 random inserts into each.
 BULK_INDEX_ROWS = 20_000
 BYTES_PER_ROW_GUESS = 100
-
-
-class ImportCancelled(Exception):
-    """The user cancelled; nothing was written."""
-
-
-@dataclass
-class ImportReport:
-    file: str
-    kind: str
-    encoding: str
-    delimiter: str
-    mapping: dict[str, str]
-    rows_read: int = 0
-    imported: int = 0
-    failed_rows: int = 0
-    duplicates: int = 0  # rows skipped as duplicates of existing accounts or earlier rows
-    assigned: int = 0  # imported accounts that have a territory (from the file or the rules)
-    errors: list[RowError] = field(default_factory=list)
-    unplaced: list[dict[str, Any]] = field(default_factory=list)
-    placed_by: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    errors_file: str | None = None
-    seconds: float = 0.0
-
-    def summary(self) -> dict[str, Any]:
-        data = {
-            k: getattr(self, k)
-            for k in (
-                "file",
-                "kind",
-                "encoding",
-                "delimiter",
-                "mapping",
-                "rows_read",
-                "imported",
-                "failed_rows",
-                "duplicates",
-                "assigned",
-                "placed_by",
-                "notes",
-                "errors_file",
-                "seconds",
-            )
-        }
-        data["errors"] = [e.__dict__ for e in self.errors]
-        data["unplaced"] = self.unplaced
-        return data
 
 
 class _Keys:
@@ -306,40 +263,28 @@ def import_accounts(
         notes=list(data.notes),
     )
     errors_out = ErrorsFile(errors_path, data.header)
-    try:
-        with (
-            ctx.writer.transaction() as conn,
-            deferred_search_index(conn),
-            _bulk_indexes(conn, data.path),
-        ):
-            _check_and_write(
-                ctx,
-                data,
-                mapping,
-                report,
-                errors_out,
-                allow_duplicates,
-                progress,
-                cancelled,
-                geocoder or OfflineGeocoder(),
-            )
-            if cancelled is not None and cancelled():
-                raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
-            if progress is not None:
-                progress(report.rows_read, report.rows_read, "indexing")
-    except BaseException:
-        errors_out.discard()
-        raise
-    finally:
-        close = getattr(data.rows, "close", None)  # a workbook's text table in temporary files
-        if close is not None:
-            close()
-    report.errors_file = errors_out.keep()
-    report.seconds = round(time.perf_counter() - started, 3)
-    if progress is not None:
-        progress(report.rows_read, report.rows_read, "done")
-    log.info("imported %d of %d rows from %s", report.imported, report.rows_read, name)
-    return report
+    return run_in_one_transaction(
+        ctx,
+        data,
+        report,
+        errors_out,
+        lambda _conn: _check_and_write(
+            ctx,
+            data,
+            mapping,
+            report,
+            errors_out,
+            allow_duplicates,
+            progress,
+            cancelled,
+            geocoder or OfflineGeocoder(),
+        ),
+        started=started,
+        what="accounts",
+        progress=progress,
+        cancelled=cancelled,
+        bulk=lambda conn: _bulk_indexes(conn, data.path),
+    )
 
 
 def _bulk_indexes(conn: Any, path: Path) -> AbstractContextManager[None]:
@@ -427,27 +372,20 @@ def _check_and_write(
             if history:
                 ctx.writer.insert_many("assignment_history", history)
 
-    with closing(rows.with_formulas()) as stream:
-        for index, (line, cells, formulas) in enumerate(stream):
-            if not index % 1000:
-                if cancelled is not None and cancelled():
-                    raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
-                if progress is not None:
-                    progress(index, rows.expected(index), "importing")
-            report.rows_read += 1
-            values, problems = convert(cells)
-            row_errors = [RowError(line, column_name.get(f, f), reason) for f, reason in problems]
-            for col, formula in formulas:
-                if col in mapped_cols:
-                    row_errors.append(
-                        RowError(line, column_name[mapped_cols[col]], formula_problem(formula))
-                    )
-            block.append((line, cells, values, row_errors))
-            block_chars += sum(map(len, cells))
-            if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
-                check_block()
-                block = []
-                block_chars = 0
+    for line, cells, formulas in streamed_rows(data, report, progress, cancelled):
+        values, problems = convert(cells)
+        row_errors = [RowError(line, column_name.get(f, f), reason) for f, reason in problems]
+        for col, formula in formulas:
+            if col in mapped_cols:
+                row_errors.append(
+                    RowError(line, column_name[mapped_cols[col]], formula_problem(formula))
+                )
+        block.append((line, cells, values, row_errors))
+        block_chars += sum(map(len, cells))
+        if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
+            check_block()
+            block = []
+            block_chars = 0
     if block:
         check_block()
     dupes.close()

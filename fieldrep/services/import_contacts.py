@@ -13,19 +13,11 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from fieldrep.domain.ids import uuid7_many
 from fieldrep.services import import_validation as v
-from fieldrep.services.account_import import (
-    CHUNK,
-    CHUNK_CHARS,
-    ImportCancelled,
-    ImportReport,
-    Progress,
-)
 from fieldrep.services.import_duplicates import TEMP_CACHE_KIB
 from fieldrep.services.import_errors import ErrorsFile, RowError
 from fieldrep.services.import_mapping import (
@@ -35,13 +27,20 @@ from fieldrep.services.import_mapping import (
     missing_column_message,
     missing_required,
 )
+from fieldrep.services.import_pass import (
+    CHUNK,
+    CHUNK_CHARS,
+    ImportReport,
+    Progress,
+    run_in_one_transaction,
+    streamed_rows,
+)
 from fieldrep.services.import_readers import (
     ImportFileError,
     TableData,
     formula_problem,
     read_table,
 )
-from fieldrep.store.accounts_repository import deferred_search_index
 
 log = logging.getLogger(__name__)
 
@@ -202,26 +201,17 @@ def import_contacts(
         notes=list(data.notes),
     )
     errors_out = ErrorsFile(errors_path, data.header)
-    try:
-        with ctx.writer.transaction() as conn, deferred_search_index(conn):
-            _check_and_write(ctx, data, mapping, report, errors_out, progress, cancelled)
-            if cancelled is not None and cancelled():
-                raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
-            if progress is not None:
-                progress(report.rows_read, report.rows_read, "indexing")
-    except BaseException:
-        errors_out.discard()
-        raise
-    finally:
-        close = getattr(data.rows, "close", None)  # a workbook's text table in temporary files
-        if close is not None:
-            close()
-    report.errors_file = errors_out.keep()
-    report.seconds = round(time.perf_counter() - started, 3)
-    if progress is not None:
-        progress(report.rows_read, report.rows_read, "done")
-    log.info("imported %d contacts of %d rows from %s", report.imported, report.rows_read, name)
-    return report
+    return run_in_one_transaction(
+        ctx,
+        data,
+        report,
+        errors_out,
+        lambda _conn: _check_and_write(ctx, data, mapping, report, errors_out, progress, cancelled),
+        started=started,
+        what="contacts",
+        progress=progress,
+        cancelled=cancelled,
+    )
 
 
 def _check_row(
@@ -272,7 +262,6 @@ def _check_and_write(
     cancelled: Callable[[], bool] | None,
 ) -> None:
     """The streaming pass, inside the caller's transaction."""
-    name = data.path.name
     conn = ctx.conn
     accounts = _Accounts(conn)
     known = _ContactKeys(conn)
@@ -320,21 +309,14 @@ def _check_and_write(
             ids = uuid7_many(len(good))
             report.imported += len(ctx.writer.insert_many("contacts", good, row_ids=ids))
 
-    with closing(rows.with_formulas()) as stream:
-        for index, (line, cells, formulas) in enumerate(stream):
-            if not index % 1000:
-                if cancelled is not None and cancelled():
-                    raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
-                if progress is not None:
-                    progress(index, rows.expected(index), "importing")
-            report.rows_read += 1
-            values, account, errors = _check_row(cells, line, formulas, fields, header, mapped_cols)
-            block.append((line, cells, values, account, errors))
-            block_chars += sum(map(len, cells))
-            if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
-                check_block()
-                block = []
-                block_chars = 0
+    for line, cells, formulas in streamed_rows(data, report, progress, cancelled):
+        values, account, errors = _check_row(cells, line, formulas, fields, header, mapped_cols)
+        block.append((line, cells, values, account, errors))
+        block_chars += sum(map(len, cells))
+        if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
+            check_block()
+            block = []
+            block_chars = 0
     if block:
         check_block()
     accounts.close()

@@ -1,0 +1,138 @@
+"""What every import shares: the report, the block sizes, and the pass itself.
+
+An import reads its file once, streamed: :func:`streamed_rows` yields the rows with a cancel check
+and a progress report every 1,000; the caller checks them block by block and writes each block of
+good rows as soon as it is checked. :func:`run_in_one_transaction` wraps that in ONE transaction
+that commits only at the end, with the search index filled once, so memory stays bounded for a
+file of any size and a cancel, a crash or a bad file imports nothing (and leaves no errors file).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, closing, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from fieldrep.services.import_errors import ErrorsFile, RowError
+from fieldrep.services.import_readers import TableData
+from fieldrep.store.accounts_repository import deferred_search_index
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]  # (done, total, phase)
+CHUNK = 5000  # good rows are written in blocks of this many rows or CHUNK_CHARS of text
+CHUNK_CHARS = 1_000_000
+
+
+class ImportCancelled(Exception):
+    """The user cancelled; nothing was written."""
+
+
+@dataclass
+class ImportReport:
+    file: str
+    kind: str
+    encoding: str
+    delimiter: str
+    mapping: dict[str, str]
+    rows_read: int = 0
+    imported: int = 0
+    failed_rows: int = 0
+    duplicates: int = 0  # rows skipped as duplicates of existing accounts or earlier rows
+    assigned: int = 0  # imported accounts that have a territory (from the file or the rules)
+    errors: list[RowError] = field(default_factory=list)
+    unplaced: list[dict[str, Any]] = field(default_factory=list)
+    placed_by: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    errors_file: str | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        data = {
+            k: getattr(self, k)
+            for k in (
+                "file",
+                "kind",
+                "encoding",
+                "delimiter",
+                "mapping",
+                "rows_read",
+                "imported",
+                "failed_rows",
+                "duplicates",
+                "assigned",
+                "placed_by",
+                "notes",
+                "errors_file",
+                "seconds",
+            )
+        }
+        data["errors"] = [e.__dict__ for e in self.errors]
+        data["unplaced"] = self.unplaced
+        return data
+
+
+def streamed_rows(
+    data: TableData,
+    report: ImportReport,
+    progress: Progress | None,
+    cancelled: Callable[[], bool] | None,
+) -> Iterator[tuple[int, list[str], list[tuple[int, str]]]]:
+    """(line, cells, formula cells) of each row, counted in ``report.rows_read``."""
+    rows = data.rows
+    with closing(rows.with_formulas()) as stream:
+        for index, row in enumerate(stream):
+            if not index % 1000:
+                if cancelled is not None and cancelled():
+                    raise ImportCancelled(
+                        f"import of {data.path.name} cancelled; nothing was imported"
+                    )
+                if progress is not None:
+                    progress(index, rows.expected(index), "importing")
+            report.rows_read += 1
+            yield row
+
+
+def run_in_one_transaction(
+    ctx: Any,
+    data: TableData,
+    report: ImportReport,
+    errors_out: ErrorsFile,
+    check_and_write: Callable[[Any], None],
+    *,
+    started: float,
+    what: str,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    bulk: Callable[[Any], AbstractContextManager[None]] | None = None,
+) -> ImportReport:
+    """Run ``check_and_write(conn)`` in one transaction and finish the report; ``bulk(conn)`` may
+    add a context of its own around it (the accounts' indexes built once, say)."""
+    name = data.path.name
+    try:
+        with (
+            ctx.writer.transaction() as conn,
+            deferred_search_index(conn),
+            bulk(conn) if bulk is not None else nullcontext(),
+        ):
+            check_and_write(conn)
+            if cancelled is not None and cancelled():
+                raise ImportCancelled(f"import of {name} cancelled; nothing was imported")
+            if progress is not None:
+                progress(report.rows_read, report.rows_read, "indexing")
+    except BaseException:
+        errors_out.discard()
+        raise
+    finally:
+        close = getattr(data.rows, "close", None)  # a workbook's text table in temporary files
+        if close is not None:
+            close()
+    report.errors_file = errors_out.keep()
+    report.seconds = round(time.perf_counter() - started, 3)
+    if progress is not None:
+        progress(report.rows_read, report.rows_read, "done")
+    log.info("imported %d %s of %d rows from %s", report.imported, what, report.rows_read, name)
+    return report
