@@ -208,9 +208,13 @@ def test_log_visit_in_two_clicks_and_today(view: AccountsView, qtbot: QtBot, ctx
     assert view.today_button.text() == "Today (1)"
     today = view.open_today()
     assert today.tree.topLevelItemCount() == 1
+    assert today.heading.text() == "1 task due, 1 overdue"
     assert today.tree.topLevelItem(0).text(1) == "Bring samples"
+    assert not today.empty.isVisible()
     today.complete_selected()
     assert today.tree.topLevelItemCount() == 0
+    assert today.empty.isVisible()  # says why the list is empty instead of a bare table
+    assert not today.tree.isVisible()
     assert view.today_button.text() == "Today"
     today.close()
 

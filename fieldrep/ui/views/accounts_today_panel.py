@@ -40,6 +40,12 @@ class TodayDialog(QDialog):
         self.tree.setRootIsDecorated(False)
         self.tree.setAlternatingRowColors(True)
         self.tree.itemActivated.connect(self._on_tree_item_activated)
+        self.empty = QLabel(
+            "Nothing is due. A visit's next step becomes a task here on its follow-up date."
+        )
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet(f"color: {theme.TEXT_MUTED}; padding: 40px;")
         self.done_button = QPushButton("Mark done")
         self.done_button.clicked.connect(self.complete_selected)
         close = QPushButton("Close")
@@ -52,6 +58,7 @@ class TodayDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
         layout.addWidget(self.tree, 1)
+        layout.addWidget(self.empty, 1)
         layout.addLayout(buttons)
         self.refresh()
 
@@ -68,9 +75,10 @@ class TodayDialog(QDialog):
                 item.setForeground(0, QBrush(QColor(theme.DANGER)))
             self.tree.addTopLevelItem(item)
         overdue = sum(1 for t in tasks if t["overdue"])
-        self.heading.setText(
-            f"{len(tasks)} tasks due" + (f", {overdue} overdue" if overdue else "")
-        )
+        count = f"{len(tasks)} task{'' if len(tasks) == 1 else 's'} due"
+        self.heading.setText(count + (f", {overdue} overdue" if overdue else ""))
+        self.tree.setVisible(bool(tasks))
+        self.empty.setVisible(not tasks)
         self.tree.resizeColumnToContents(0)
         self.tree.setColumnWidth(1, 430)
         self.tree.resizeColumnToContents(2)
