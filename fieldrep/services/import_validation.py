@@ -246,9 +246,15 @@ def parse_website(raw: str) -> str | None:
 
 
 def name_key(name: str | None) -> str:
-    """Company names compared without case, punctuation and legal-form noise."""
-    words = _WORD.findall((name or "").casefold())
-    return " ".join(w for w in words if w not in _NAME_NOISE)
+    """Company names compared without case, punctuation and legal-form noise.
+
+    A name made only of such noise ("The Company") keeps its words, and one without words ("&")
+    its text: an empty key would match nothing (a duplicate imported again) or anything alike.
+    """
+    folded = (name or "").casefold()
+    words = _WORD.findall(folded)
+    kept = [w for w in words if w not in _NAME_NOISE]
+    return " ".join(kept or words) or " ".join(folded.split())
 
 
 def _show(raw: str) -> str:
