@@ -109,20 +109,24 @@ class _Reader(ExcelReader):  # type: ignore[misc]
 
 
 class _RowParser(WorkSheetParser):  # type: ignore[misc]
-    """openpyxl's worksheet parser reading rows only, each dropped from the XML tree once read."""
+    """openpyxl's worksheet parser reading rows only, each dropped from the XML tree once read,
+    like everything else outside a row (merged cells, links: one per row in some exports)."""
 
     def parse(self) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         open_elements: list[Any] = []
+        in_row = 0  # a row's cells stay in the tree until the row is parsed
         for event, element in iterparse(self.source, events=("start", "end")):
             if event == "start":
                 open_elements.append(element)
+                in_row += element.tag == ROW_TAG
                 continue
             open_elements.pop()
             if element.tag == ROW_TAG:
+                in_row -= 1
                 row = self.parse_row(element)
                 self.row_dimensions.clear()  # openpyxl keeps each row's height and style here
                 yield row
-            if open_elements and (element.tag == ROW_TAG or len(open_elements) == 1):
+            if open_elements and not in_row:
                 open_elements[-1].remove(element)
 
 

@@ -1,13 +1,18 @@
-"""Imports keep their promises at the edges: re-importing changes nothing whatever the names."""
+"""Imports keep their promises at the edges: re-importing changes nothing whatever the names, and
+the parts of a sheet beside its rows do not pile up in memory."""
 
 from __future__ import annotations
 
 import csv
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 from fieldrep.services.account_import import import_accounts
 from fieldrep.services.context import Context
 from fieldrep.services.import_contacts import import_contacts
+from fieldrep.services.import_readers import read_table
+from tests.services.test_xlsx_streaming import HEADER, _excel_like_book, _rows
 
 
 def _csv(path: Path, rows: list[list[str]]) -> Path:
@@ -52,3 +57,31 @@ def test_a_contact_is_not_put_on_an_account_whose_name_is_only_legal_form_words(
     assert [(e.line, e.column, e.reason) for e in report.errors] == [
         (2, "Company", "no account is named 'LLC'")
     ]
+
+
+# -- memory ------------------------------------------------------------------------------------
+
+
+def test_merged_cells_and_links_beside_the_rows_are_not_held_in_memory(tmp_path: Path) -> None:
+    path = _excel_like_book(tmp_path / "merged.xlsx", [HEADER, *_rows(2000)])
+    with zipfile.ZipFile(path) as src:
+        parts = {name: src.read(name) for name in src.namelist()}
+    count = 100_000  # an export that merges two cells, and links a cell, on every row
+    merges = "".join(f'<mergeCell ref="F{i}:G{i}"/>' for i in range(2, count + 2))
+    links = "".join(f'<hyperlink ref="A{i}" display="x"/>' for i in range(2, count + 2))
+    parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"].replace(
+        b"</sheetData>",
+        f"</sheetData><mergeCells>{merges}</mergeCells><hyperlinks>{links}</hyperlinks>".encode(),
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in parts.items():
+            out.writestr(name, data)
+    data = read_table(path)
+    tracemalloc.start()
+    try:
+        read = sum(1 for _ in data.rows)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert read == 2000
+    assert peak < 8_000_000, f"peak {peak / 1e6:.1f} MB"
