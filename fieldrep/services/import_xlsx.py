@@ -324,6 +324,8 @@ class XlsxRows(StreamedRows):
                 formula_rows = _sheet_rows(formula_reader, self.path.name)
             with closing(values), closing(formula_rows):
                 yield from self._pairs(values, formula_rows, fh, info.header_offset, formulas)
+            if self._strings is not None:  # a full pass: the zip checks each part at its end
+                self._strings.read_to_end()
         finally:
             reader.close()
             fh.close()

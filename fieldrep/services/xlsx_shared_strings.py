@@ -128,6 +128,12 @@ class SharedStrings:
             self._count += len(data)
             self._new = []
 
+    def read_to_end(self) -> None:
+        """Parse the rest of the table, so a damaged end (bad XML, a checksum that does not match)
+        is found as reading it whole would: texts the sheet used may be damaged too."""
+        while not self._finished:
+            self._parse_more()
+
     @property
     def parsed(self) -> int:
         """How many entries have been parsed so far."""

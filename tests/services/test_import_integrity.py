@@ -1,5 +1,6 @@
-"""Imports keep their promises at the edges: re-importing changes nothing whatever the names, and
-the parts of a sheet beside its rows do not pile up in memory."""
+"""Imports keep their promises at the edges: re-importing changes nothing whatever the names, a
+workbook damaged where its rows do not reach imports nothing, and the parts of a sheet beside its
+rows do not pile up in memory."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import tracemalloc
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from fieldrep.services.account_import import import_accounts
 from fieldrep.services.context import Context
 from fieldrep.services.import_contacts import import_contacts
-from fieldrep.services.import_readers import read_table
+from fieldrep.services.import_readers import ImportFileError, read_table
 from tests.services.test_xlsx_streaming import HEADER, _excel_like_book, _rows
 
 
@@ -57,6 +60,40 @@ def test_a_contact_is_not_put_on_an_account_whose_name_is_only_legal_form_words(
     assert [(e.line, e.column, e.reason) for e in report.errors] == [
         (2, "Company", "no account is named 'LLC'")
     ]
+
+
+# -- a workbook damaged where its rows do not reach --------------------------------------------
+
+
+def _stored_book_with_damaged_text(path: Path) -> Path:
+    """A workbook whose text table has a flipped byte in a text the sheet uses (its checksum no
+    longer matches), followed by texts the first sheet never uses (another sheet's, say)."""
+    rows = [["Company", "City"], ["Acme", "Cambridge"], ["Bayside", "Denver"]]
+    used = ["Company", "City", "Acme", "Cambridge", "Bayside", "Denver"]
+    unused = [f"text of another sheet {i}" for i in range(20_000)]
+    _excel_like_book(path, rows, strings_xml=[f"<si><t>{s}</t></si>" for s in used + unused])
+    with zipfile.ZipFile(path) as src:
+        parts = {name: src.read(name) for name in src.namelist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as out:
+        for name, data in parts.items():
+            out.writestr(name, data)
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b"<t>Cambridge</t>") + len(b"<t>Camb")
+    raw[at] = ord("x")
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_a_text_table_damaged_past_the_texts_read_imports_nothing(
+    ctx: Context, tmp_path: Path
+) -> None:
+    path = _stored_book_with_damaged_text(tmp_path / "crc.xlsx")
+    before = _state(ctx)
+    with pytest.raises(ImportFileError, match=r"crc\.xlsx is not a readable Excel workbook"):
+        import_accounts(ctx, path)
+    assert _state(ctx) == before
+    with pytest.raises(ImportFileError, match="shared text table is damaged"):
+        len(read_table(path).rows)
 
 
 # -- memory ------------------------------------------------------------------------------------
