@@ -116,7 +116,10 @@ class Writer:
             local_meta.put(self.conn, "hlc_last", str(self.clock.last))
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk, an interrupt): then the original
+            # error is the one to see, not "no transaction is active".
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
         finally:
             self._depth = 0

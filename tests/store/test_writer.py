@@ -295,3 +295,19 @@ def test_process_killed_mid_transaction_leaves_no_half_write(db_path: Path) -> N
         assert ctx.writer.pending_count() == 1
     finally:
         ctx.close()
+
+
+def test_error_after_sqlite_rolled_back_by_itself_is_the_one_raised(ctx: Context) -> None:
+    """When SQLite has already ended the transaction (as on a full disk), the caller sees the
+    original error, not a second one from the writer's own ROLLBACK."""
+
+    def fail_after_sqlite_rolled_back() -> None:
+        with ctx.writer.transaction() as conn:
+            ctx.writer.insert("accounts", {"name": "Half-way"})
+            conn.execute("ROLLBACK")  # what SQLite does by itself on some errors
+            raise ValueError("the real problem")
+
+    with pytest.raises(ValueError, match="the real problem"):
+        fail_after_sqlite_rolled_back()
+    assert ctx.db["accounts"].count == 0
+    assert ctx.writer.insert("accounts", {"name": "Next"})  # the writer is usable again
