@@ -29,6 +29,7 @@ class ErrorsFile:
         self.partial = self.path.with_name(self.path.name + ".partial") if self.path else None
         self._fh: Any = None
         self._out: Any = None
+        self.stale_removed = False
 
     def add(self, line: int, cells: list[str], errors: list[RowError]) -> None:
         if self.partial is None:
@@ -40,7 +41,15 @@ class ErrorsFile:
         self._out.writerow(_error_row(line, cells, errors))
 
     def keep(self) -> str | None:
-        if self._fh is None or self.path is None or self.partial is None:
+        """The errors file's path, or None when no row failed. Then an errors file that an
+        earlier import left at the same path is removed (``stale_removed``), so what sits beside
+        the import always describes the latest one; a file that is not ours is left alone."""
+        if self.path is None or self.partial is None:
+            return None
+        if self._fh is None:
+            if _is_errors_file(self.path):
+                self.path.unlink()
+                self.stale_removed = True
             return None
         self._fh.close()
         self.partial.replace(self.path)
@@ -50,6 +59,17 @@ class ErrorsFile:
         if self._fh is not None and self.partial is not None:
             self._fh.close()
             self.partial.unlink(missing_ok=True)
+
+
+_SIGNATURE = "error_line,error_column,error_reason"
+
+
+def _is_errors_file(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return fh.readline().startswith(_SIGNATURE)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _error_row(line: int, cells: list[str], errors: list[RowError]) -> list[Any]:

@@ -131,6 +131,10 @@ def run_in_one_transaction(
         if close is not None:
             close()
     report.errors_file = errors_out.keep()
+    if errors_out.stale_removed and errors_out.path is not None:
+        report.notes.append(
+            f"no row failed, so {errors_out.path.name}, left by an earlier import, was removed"
+        )
     report.seconds = round(time.perf_counter() - started, 3)
     if progress is not None:
         progress(report.rows_read, report.rows_read, "done")

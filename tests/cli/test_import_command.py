@@ -64,6 +64,25 @@ def test_row_errors_make_exit_1_and_default_errors_file(
     assert "line 3, Latitude: latitude 123 is outside -90..90" in out
     assert (tmp_path / "mixed.errors.csv").exists()
 
+    # Fixed and imported into a fresh database: no row fails, so the old errors file goes.
+    src.write_text("Name,Latitude,Longitude\nGood,1,2\nBad,12.3,2\n", encoding="utf-8")
+    code, out, _ = _run(capsys, "import", "accounts", str(src), "--db", str(tmp_path / "g.db"))
+    assert code == 0
+    assert not (tmp_path / "mixed.errors.csv").exists()
+    assert "mixed.errors.csv, left by an earlier import, was removed" in out
+
+
+def test_a_file_of_the_users_at_the_errors_path_is_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "clean.csv"
+    src.write_text("Name\nGood\n", encoding="utf-8")
+    mine = tmp_path / "clean.errors.csv"
+    mine.write_text("my own notes\n", encoding="utf-8")
+    code, _, _ = _run(capsys, "import", "accounts", str(src), "--db", str(tmp_path / "f.db"))
+    assert code == 0
+    assert mine.read_text(encoding="utf-8") == "my own notes\n"
+
 
 @pytest.mark.parametrize(
     ("content", "message"),
