@@ -182,22 +182,27 @@ class Writer:
         allowed = frozenset(tbl.fields)
         ids: list[str] = []
         device = self.clock.device_id
-        for index, raw in enumerate(rows):
-            # an unknown field: _checked raises the precise error
-            values = dict(raw) if allowed.issuperset(raw) else self._checked(tbl, raw)
-            values = self._with_timestamps(tbl, values, now)
-            row_id = row_ids[index] if row_ids else uuid7()
-            ids.append(row_id)
-            # One row clock stands for every field (fieldrep.store.outbox), and the outbox entry
-            # stands for the row: nothing is written twice.
-            clocks_json = _ROW_CLOCK_OPEN + _encode_string(format_clock(self.clock.now(), device))
-            names = tuple(values)
-            group = groups.get(names)
-            if group is None:
-                group = groups[names] = []
-            group.append((row_id, *values.values(), clocks_json + "}"))
-            entries.append((table_name, row_id, now))
         with self.transaction():
+            # Stamped inside the transaction, after it caught up with the clock every lane of this
+            # device has committed: a row written again under its id must not get a clock below
+            # the delete another lane stamped.
+            for index, raw in enumerate(rows):
+                # an unknown field: _checked raises the precise error
+                values = dict(raw) if allowed.issuperset(raw) else self._checked(tbl, raw)
+                values = self._with_timestamps(tbl, values, now)
+                row_id = row_ids[index] if row_ids else uuid7()
+                ids.append(row_id)
+                # One row clock stands for every field (fieldrep.store.outbox), and the outbox
+                # entry stands for the row: nothing is written twice.
+                stamp = format_clock(self.clock.now(), device)
+                names = tuple(values)
+                group = groups.get(names)
+                if group is None:
+                    group = groups[names] = []
+                group.append(
+                    (row_id, *values.values(), _ROW_CLOCK_OPEN + _encode_string(stamp) + "}")
+                )
+                entries.append((table_name, row_id, now))
             for names, data in groups.items():
                 cols = ", ".join(("id", *names, "_clocks"))
                 marks = ", ".join("?" * (len(names) + 2))

@@ -311,3 +311,21 @@ def test_error_after_sqlite_rolled_back_by_itself_is_the_one_raised(ctx: Context
         fail_after_sqlite_rolled_back()
     assert ctx.db["accounts"].count == 0
     assert ctx.writer.insert("accounts", {"name": "Next"})  # the writer is usable again
+
+
+def test_bulk_insert_stamps_after_catching_up_with_the_other_lane(db_path: Path) -> None:
+    """A row written again under its id (a re-imported territory) must not get a clock below the
+    delete another lane stamped, or the tombstone would win on the server and the row vanish."""
+    lane_a = Context.open(db_path)
+    lane_b = Context.open(db_path)
+    try:
+        row = lane_b.writer.insert("accounts", {"name": "Again"})
+        lane_b.writer.clock.catch_up(lane_b.writer.clock.last + 10**9)  # B saw a newer server clock
+        lane_b.writer.delete("accounts", row)
+        tomb = lane_b.db.execute("SELECT clock FROM tombstones WHERE row_id = ?", [row]).fetchone()
+        lane_a.writer.insert_many("accounts", [{"name": "Again"}], row_ids=[row])
+        clocks = json.loads(lane_a.db.execute("SELECT _clocks FROM accounts").fetchone()[0])
+        assert field_clock(clocks, "name") > tomb[0]
+    finally:
+        lane_a.close()
+        lane_b.close()
