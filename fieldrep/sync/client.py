@@ -38,6 +38,7 @@ from fieldrep.store.writer import Writer, utc_now
 from fieldrep.sync import local_apply
 from fieldrep.sync.protocol import (
     DEFAULT_PULL_LIMIT,
+    MAX_BODY_BYTES,
     MAX_MUTATIONS_PER_PUSH,
     LoginRequest,
     LoginResponse,
@@ -169,7 +170,7 @@ class SyncEngine:
         done = 0
         while True:
             self._check_cancel()
-            entries = outbox.pending(self.conn, self.push_batch)
+            entries = _within_budget(outbox.pending(self.conn, self.push_batch))
             if not entries:
                 return
             self.progress("push", done, total)
@@ -301,6 +302,24 @@ class SyncEngine:
             result.verified = not wrong
             return result.verified
         return None
+
+
+# Half the server's request limit: room for JSON escaping and the request's own fields.
+PUSH_BUDGET_BYTES = MAX_BODY_BYTES // 2
+
+
+def _within_budget(
+    entries: list[outbox.Entry], budget: int = PUSH_BUDGET_BYTES
+) -> list[outbox.Entry]:
+    """The leading entries whose values fit in one request (always at least one), so a batch of
+    big rows (territory polygons, long notes) goes out over several pushes instead of being
+    refused whole as too large, again and again."""
+    used = 0
+    for count, entry in enumerate(entries):
+        used += len(json.dumps([entry.fields, entry.clocks], default=str)) + 200
+        if used > budget and count:
+            return entries[:count]
+    return entries
 
 
 # -- signing in and out ------------------------------------------------------------------------

@@ -203,3 +203,21 @@ def test_too_old_client_is_told_to_upgrade(org: Org, server: LiveServer, laptop:
             SyncEngine(rep.writer, old).run()
     finally:
         old.close()
+
+
+def test_big_rows_go_out_over_several_pushes_instead_of_one_refused_request(
+    storage: Storage, org: Org, laptop: Make
+) -> None:
+    """200 pending changes of 100 KB each are ~20 MB, more than the server takes in one request
+    (8 MiB): the laptop splits them by size, so the sync goes through."""
+    rep = _rep(laptop)
+    long_notes = "n" * 100_000
+    ids = rep.writer.insert_many(
+        "accounts", [account(org.t1, f"Big {i}", notes=long_notes) for i in range(200)]
+    )
+    result = rep.sync()
+    assert result.pushed == 200
+    assert rep.writer.pending_count() == 0
+    on_server = server_view(storage, org.rep1, "accounts")
+    assert set(ids) <= set(on_server)
+    assert all(on_server[i]["notes"] == long_notes for i in ids)
