@@ -113,3 +113,19 @@ def window_with_sync_fixture(
         return window
 
     return make
+
+
+@dataclass
+class SyncApp:
+    """A started sync controller for the test's database and the main window built on it."""
+
+    controller: SyncController
+    window: MainWindow
+
+
+@pytest.fixture(name="sync_app")
+def sync_app_fixture(
+    make_sync: Callable[..., SyncController], window_with_sync: Callable[..., MainWindow]
+) -> SyncApp:
+    controller = make_sync()
+    return SyncApp(controller, window_with_sync(controller))

@@ -4,25 +4,24 @@ server: both values shown, Keep yours and Accept other both work, and the decisi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from fieldrep.domain.hlc import parse_clock
 from fieldrep.services.context import Context
-from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.models.conflicts_table_model import COL_FIELD, COL_NAME, COL_OTHER, COL_YOURS
-from fieldrep.ui.sync_controller import SyncController
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.conflicts_view import ConflictsView
 from tests.sync.harness import Laptop, server_row
 from tests.ui.sync_support import (
     Live,
+    SyncApp,
     live_fixture,  # noqa: F401
     make_sync_fixture,  # noqa: F401
     sign_in,
     sync,
+    sync_app_fixture,  # noqa: F401
     window_with_sync_fixture,  # noqa: F401
 )
 
@@ -47,15 +46,12 @@ def _cell(view: ConflictsView, row: int, column: int) -> str:
 def test_conflicts_from_two_clients_are_shown_and_both_resolutions_sync(
     qtbot: QtBot,
     ctx: Context,
-    runner: TaskRunner,
-    make_sync: Callable[..., SyncController],
     live: Live,
-    window_with_sync: Callable[[SyncController], MainWindow],
+    sync_app: SyncApp,
 ) -> None:
     a1 = live.put_account("Acme Ltd")
     a2 = live.put_account("Birch & Sons")
-    controller = make_sync()
-    window = window_with_sync(controller)
+    controller, window = sync_app.controller, sync_app.window
     sign_in(qtbot, controller, live)
     boss = live.laptop("boss", "manager")
     _edit_before(ctx, boss, a1, "notes", "Wants a demo in May", "Budget frozen until Q3")

@@ -19,10 +19,12 @@ from fieldrep.ui.tasks import TaskRunner
 from tests.sync.harness import server_row
 from tests.ui.sync_support import (
     Live,
+    SyncApp,
     live_fixture,  # noqa: F401
     make_sync_fixture,  # noqa: F401
     sign_in,
     sync,
+    sync_app_fixture,  # noqa: F401
     window_with_sync_fixture,  # noqa: F401
 )
 
@@ -30,14 +32,11 @@ from tests.ui.sync_support import (
 def test_sync_now_sends_local_edits_and_brings_server_changes_with_progress(
     qtbot: QtBot,
     ctx: Context,
-    runner: TaskRunner,
-    make_sync: Callable[..., SyncController],
     live: Live,
-    window_with_sync: Callable[[SyncController], MainWindow],
+    sync_app: SyncApp,
 ) -> None:
     a1 = live.put_account("North Co")
-    controller = make_sync()
-    window = window_with_sync(controller)
+    controller, window = sync_app.controller, sync_app.window
     assert window.status.sync_text == "Sync off: not signed in"
     assert window.status.sync_button.text() == "Sign in…"
     sign_in(qtbot, controller, live)
@@ -92,13 +91,10 @@ def test_sync_now_sends_local_edits_and_brings_server_changes_with_progress(
 def test_cancel_stops_the_sync_and_keeps_every_change(
     qtbot: QtBot,
     ctx: Context,
-    runner: TaskRunner,
-    make_sync: Callable[..., SyncController],
     live: Live,
-    window_with_sync: Callable[[SyncController], MainWindow],
+    sync_app: SyncApp,
 ) -> None:
-    controller = make_sync()
-    window = window_with_sync(controller)
+    controller, window = sync_app.controller, sync_app.window
     sign_in(qtbot, controller, live)
     ctx.writer.insert_many(
         "accounts",
@@ -184,13 +180,10 @@ def test_the_server_coming_back_triggers_a_sync(
 def test_server_down_is_said_in_plain_words(
     qtbot: QtBot,
     ctx: Context,
-    runner: TaskRunner,
-    make_sync: Callable[..., SyncController],
     live: Live,
-    window_with_sync: Callable[[SyncController], MainWindow],
+    sync_app: SyncApp,
 ) -> None:
-    controller = make_sync()
-    window = window_with_sync(controller)
+    controller, window = sync_app.controller, sync_app.window
     sign_in(qtbot, controller, live)
     ctx.writer.insert("accounts", {"name": "Written offline"})
     live.server.stop()
@@ -237,13 +230,9 @@ def test_a_too_old_client_is_asked_to_update(
 
 def test_sync_now_without_signing_in_says_how_to_sign_in(
     qtbot: QtBot,
-    ctx: Context,
-    runner: TaskRunner,
-    make_sync: Callable[..., SyncController],
-    window_with_sync: Callable[[SyncController], MainWindow],
+    sync_app: SyncApp,
 ) -> None:
-    controller = make_sync()
-    window = window_with_sync(controller)
+    controller, window = sync_app.controller, sync_app.window
     assert controller.sync_now() is None
     assert controller.problem is not None
     assert controller.problem.headline == "Not signed in to a sync server"

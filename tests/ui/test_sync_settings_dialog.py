@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -14,14 +12,15 @@ from fieldrep.store import local_meta
 from fieldrep.sync.protocol import LoginResponse
 from fieldrep.ui.dialogs.sync_settings_dialog import SyncSettingsDialog
 from fieldrep.ui.main_window import MainWindow
-from fieldrep.ui.sync_controller import Reason, SyncController, SyncOutcome
-from fieldrep.ui.tasks import TaskRunner
+from fieldrep.ui.sync_controller import Reason, SyncOutcome
 from tests.sync.harness import PASSWORD, server_row
 from tests.ui.sync_support import (
     Live,
+    SyncApp,
     live_fixture,  # noqa: F401
     make_sync_fixture,  # noqa: F401
     sync,
+    sync_app_fixture,  # noqa: F401
     window_with_sync_fixture,  # noqa: F401
 )
 
@@ -51,14 +50,11 @@ def _database_text(ctx: Context) -> str:
 def test_sign_in_from_the_dialog_then_first_sync(
     qtbot: QtBot,
     ctx: Context,
-    runner: TaskRunner,
-    make_sync: Callable[..., SyncController],
     live: Live,
-    window_with_sync: Callable[[SyncController], MainWindow],
+    sync_app: SyncApp,
 ) -> None:
     a1 = live.put_account("North Co")
-    controller = make_sync()
-    window = window_with_sync(controller)
+    controller, window = sync_app.controller, sync_app.window
     dialog = _open(window)
     assert dialog.form.isVisible()
     assert "Not signed in" in dialog.state_label.text()
@@ -90,13 +86,10 @@ def test_sign_in_from_the_dialog_then_first_sync(
 def test_a_wrong_password_is_said_plainly_and_nothing_is_stored(
     qtbot: QtBot,
     ctx: Context,
-    runner: TaskRunner,
-    make_sync: Callable[..., SyncController],
     live: Live,
-    window_with_sync: Callable[[SyncController], MainWindow],
+    sync_app: SyncApp,
 ) -> None:
-    controller = make_sync()
-    window = window_with_sync(controller)
+    controller, window = sync_app.controller, sync_app.window
     dialog = _open(window)
     _fill(qtbot, dialog, live.url, "rep1", "not my password")
     with qtbot.waitSignal(controller.sign_in_finished, timeout=30_000) as signed:
@@ -113,13 +106,10 @@ def test_a_wrong_password_is_said_plainly_and_nothing_is_stored(
 
 def test_missing_fields_and_a_bad_address_are_caught_before_asking_the_server(
     qtbot: QtBot,
-    ctx: Context,
-    runner: TaskRunner,
-    make_sync: Callable[..., SyncController],
-    window_with_sync: Callable[[SyncController], MainWindow],
+    sync_app: SyncApp,
 ) -> None:
-    controller = make_sync()
-    dialog = _open(window_with_sync(controller))
+    controller = sync_app.controller
+    dialog = _open(sync_app.window)
     _fill(qtbot, dialog, "", "rep1", "")
     qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
     assert dialog.message == "Please enter your server address and password."
@@ -131,14 +121,11 @@ def test_missing_fields_and_a_bad_address_are_caught_before_asking_the_server(
 
 def test_an_unreachable_server_at_sign_in(
     qtbot: QtBot,
-    ctx: Context,
-    runner: TaskRunner,
-    make_sync: Callable[..., SyncController],
     live: Live,
-    window_with_sync: Callable[[SyncController], MainWindow],
+    sync_app: SyncApp,
 ) -> None:
-    controller = make_sync()
-    dialog = _open(window_with_sync(controller))
+    controller = sync_app.controller
+    dialog = _open(sync_app.window)
     url = live.url
     live.server.stop()
     _fill(qtbot, dialog, url, "rep1", PASSWORD)
@@ -150,14 +137,11 @@ def test_an_unreachable_server_at_sign_in(
 def test_sign_out_keeps_the_outbox_and_signing_in_again_sends_it(
     qtbot: QtBot,
     ctx: Context,
-    runner: TaskRunner,
-    make_sync: Callable[..., SyncController],
     live: Live,
-    window_with_sync: Callable[[SyncController], MainWindow],
+    sync_app: SyncApp,
 ) -> None:
     a1 = live.put_account("North Co")
-    controller = make_sync()
-    window = window_with_sync(controller)
+    controller, window = sync_app.controller, sync_app.window
     dialog = _open(window)
     _fill(qtbot, dialog, live.url, "rep1", PASSWORD)
     with qtbot.waitSignal(controller.sync_finished, timeout=30_000):
@@ -201,13 +185,10 @@ def test_sign_out_keeps_the_outbox_and_signing_in_again_sends_it(
 def test_a_revoked_token_signs_the_laptop_out_and_keeps_its_changes(
     qtbot: QtBot,
     ctx: Context,
-    runner: TaskRunner,
-    make_sync: Callable[..., SyncController],
     live: Live,
-    window_with_sync: Callable[[SyncController], MainWindow],
+    sync_app: SyncApp,
 ) -> None:
-    controller = make_sync()
-    window = window_with_sync(controller)
+    controller, window = sync_app.controller, sync_app.window
     dialog = _open(window)
     _fill(qtbot, dialog, live.url, "rep1", PASSWORD)
     with qtbot.waitSignal(controller.sync_finished, timeout=30_000):
