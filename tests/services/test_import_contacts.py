@@ -8,7 +8,6 @@ tests/cli/test_import_command.py and tests/ui/test_accounts_view.py.
 from __future__ import annotations
 
 import csv
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from fieldrep.services.account_import import ImportCancelled
 from fieldrep.services.context import Context
 from fieldrep.services.import_contacts import import_contacts
 from fieldrep.services.import_readers import ImportFileError
+from tests.services.memory import peak_of
 
 WORDS = ["visit", "samples", "pricing", "follow-up", "reorder", "quarterly", "decision", "budget"]
 
@@ -206,12 +206,9 @@ def test_a_40_mb_csv_imports_in_bounded_memory(shops: Context, tmp_path: Path) -
     import_contacts(warm, small, errors_path=tmp_path / "warm-errors.csv")
     warm.close()
     seen: list[tuple[int, int, str]] = []
-    tracemalloc.start()
-    try:
-        report = import_contacts(ctx, path, errors_path=errors, progress=lambda *a: seen.append(a))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    report, peak = peak_of(
+        lambda: import_contacts(ctx, path, errors_path=errors, progress=lambda *a: seen.append(a))
+    )
     # The whole file is never in memory, nor are the rows checked so far: a block of rows being
     # written and the row errors kept for the report.
     assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"

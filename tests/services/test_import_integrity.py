@@ -5,7 +5,6 @@ rows do not pile up in memory."""
 from __future__ import annotations
 
 import csv
-import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from fieldrep.services.account_import import import_accounts
 from fieldrep.services.context import Context
 from fieldrep.services.import_contacts import import_contacts
 from fieldrep.services.import_readers import ImportFileError, read_table
+from tests.services.memory import peak_of
 from tests.services.test_xlsx_streaming import HEADER, _excel_like_book, _rows
 
 
@@ -114,11 +114,6 @@ def test_merged_cells_and_links_beside_the_rows_are_not_held_in_memory(tmp_path:
         for name, data in parts.items():
             out.writestr(name, data)
     data = read_table(path)
-    tracemalloc.start()
-    try:
-        read = sum(1 for _ in data.rows)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    read, peak = peak_of(lambda: sum(1 for _ in data.rows))
     assert read == 2000
     assert peak < 8_000_000, f"peak {peak / 1e6:.1f} MB"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import tracemalloc
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from fieldrep.services.import_contacts import import_contacts
 from fieldrep.services.import_readers import PREVIEW_ROWS, ImportFileError, read_table
 from fieldrep.services.import_xlsx import EXCEL_MAX_ROWS, XlsxRows
 from fieldrep.services.xlsx_shared_strings import MAX_TEXT_CHARS
+from tests.services.memory import peak_of
 
 HEADER = ["Company", "Street", "City", "State", "ZIP", "Phone", "Notes"]
 WORDS = ["visit", "samples", "pricing", "follow-up", "reorder", "quarterly", "decision", "budget"]
@@ -179,14 +179,11 @@ def test_a_big_workbook_imports_in_bounded_memory_with_bad_rows_named(
     warm.close()
     seen: list[tuple[int, int, str]] = []
     errors = tmp_path / "errors.csv"
-    tracemalloc.start()
-    try:
-        report = import_accounts(
+    report, peak = peak_of(
+        lambda: import_accounts(
             ctx, path, errors_path=errors, progress=lambda *a: seen.append(a), geocoder=geocoder
         )
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    )
     # Reading every row into memory, as the reader did before, takes more than the 40 MB of text.
     assert peak < 15 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
     assert report.kind == "xlsx"
@@ -219,12 +216,7 @@ def test_the_shared_string_table_is_not_held_in_memory(tmp_path: Path) -> None:
     # The preview parsed only the table's first entries, enough for the header and first rows.
     assert len(data.rows[:PREVIEW_ROWS]) == PREVIEW_ROWS
     assert rows.strings_read < 300
-    tracemalloc.start()
-    try:
-        total_chars = sum(len(c) for _, cells in rows for c in cells)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    total_chars, peak = peak_of(lambda: sum(len(c) for _, cells in rows for c in cells))
     assert total_chars > 8_000_000
     assert peak < 3_000_000, f"peak {peak / 1e6:.1f} MB for {total_chars / 1e6:.1f} M chars"
     distinct = {c for row in [HEADER, *_rows(count, note_words=400)] for c in row}
