@@ -32,6 +32,16 @@ class ResponseLost(HttpTransport):
         raise NetworkError("connection reset while reading the response")
 
 
+def _sync_losing_the_answer(rep: Laptop, server: LiveServer) -> None:
+    """A sync whose push the server applies but whose answer never reaches the laptop."""
+    lossy = ResponseLost(server.url, rep.transport.token)
+    try:
+        with pytest.raises(NetworkError):
+            SyncEngine(rep.writer, lossy).run()
+    finally:
+        lossy.close()
+
+
 def _rep(laptop: Make) -> Laptop:
     lap = laptop("rep1")
     lap.login("rep1")
@@ -45,12 +55,7 @@ def test_lost_push_response_is_retried_without_duplicates(
     rep = _rep(laptop)
     ids = [rep.writer.insert("accounts", account(org.t1, f"A{i}")) for i in range(3)]
     rep.writer.update("accounts", ids[0], {"notes": "n"})
-    lossy = ResponseLost(server.url, rep.transport.token)
-    try:
-        with pytest.raises(NetworkError):
-            SyncEngine(rep.writer, lossy).run()
-    finally:
-        lossy.close()
+    _sync_losing_the_answer(rep, server)
     assert rep.writer.pending_count() == 4  # not acknowledged, so still queued
     assert set(server_view(storage, org.rep1, "accounts")) == set(ids)
     result = rep.sync()
@@ -68,12 +73,7 @@ def test_edit_after_a_lost_push_response_is_no_copied_database(
     would take for another laptop's change under the same number), then send the edit."""
     rep = _rep(laptop)
     aid = rep.writer.insert("accounts", account(org.t1, "Before"))
-    lossy = ResponseLost(server.url, rep.transport.token)
-    try:
-        with pytest.raises(NetworkError):
-            SyncEngine(rep.writer, lossy).run()
-    finally:
-        lossy.close()
+    _sync_losing_the_answer(rep, server)
     rep.writer.update("accounts", aid, {"name": "After", "notes": "edited offline"})
     result = rep.sync()
     assert (result.pushed, result.skipped) == (1, 1)
@@ -90,12 +90,7 @@ def test_refusal_whose_answer_was_lost_is_reported_on_the_retry(
     done, and must still say it was refused, or the rep's change vanishes without a trace."""
     rep = _rep(laptop)
     foreign = rep.writer.insert("accounts", account(org.t2, "Sneaky"))
-    lossy = ResponseLost(server.url, rep.transport.token)
-    try:
-        with pytest.raises(NetworkError):
-            SyncEngine(rep.writer, lossy).run()
-    finally:
-        lossy.close()
+    _sync_losing_the_answer(rep, server)
     result = rep.sync()
     assert (result.skipped, result.rejected) == (1, 1)
     assert "outside your territories" in result.rejections[0]
