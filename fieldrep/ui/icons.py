@@ -18,7 +18,7 @@ import shiboken6
 from PySide6.QtCore import QByteArray, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QIconEngine, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QApplication, QStyle, QStyleOption
+from PySide6.QtWidgets import QApplication
 
 from fieldrep.ui import theme
 
@@ -143,6 +143,9 @@ class SvgIconEngine(QIconEngine):
         style = QApplication.style()
         if style is None:
             return normal
+        # Imported here: touching QStyle builds a dozen big Python enums that start-up never needs.
+        from PySide6.QtWidgets import QStyleOption
+
         option = QStyleOption()
         option.palette = QGuiApplication.palette()
         return style.generatedIconPixmap(mode, normal, option)
@@ -152,6 +155,8 @@ def icon(name: str, color: str = theme.ICON, selected_color: str | None = None) 
     """The icon ``name`` (file stem in ``resources/icons``), drawn in ``color``, and in
     ``selected_color`` (if given) when its item is selected or active."""
     if _svg_text(name) is None:
+        from PySide6.QtWidgets import QStyle
+
         style = QApplication.style()
         return style.standardIcon(QStyle.StandardPixmap.SP_FileIcon) if style else QIcon()
     return QIcon(SvgIconEngine(name, color, selected_color))

@@ -14,7 +14,8 @@ from pytestqt.qtbot import QtBot
 
 from fieldrep.geo.geocoding import save_settings
 from fieldrep.services.context import Context
-from fieldrep.ui.models.accounts_table_model import PAGE_SIZE
+from fieldrep.ui import theme
+from fieldrep.ui.models.accounts_table_model import ID_ROLE, PAGE_SIZE
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.accounts_view import AccountsView
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
@@ -439,3 +440,31 @@ def test_open_account_keeps_the_columns_that_fit_and_reads_back_its_figures(
     assert panel.changes() == {}  # the formatted text is not mistaken for an edit
     qtbot.keyClick(panel.edits["name"], Qt.Key.Key_Escape)
     assert not any(view.table.isColumnHidden(c) for c in range(len(shown)))
+
+
+def test_cells_colour_align_and_explain_what_the_rep_reads(view: AccountsView) -> None:
+    model = view.model
+    view.table.sortByColumn(5, Qt.SortOrder.DescendingOrder)  # potential: Shop 0999 first
+    status, potential, last_visit = (model.index(0, c) for c in (3, 5, 8))
+    assert model.data(status) == "Active"
+    assert (
+        model.data(status, Qt.ItemDataRole.ForegroundRole).color().name() == theme.SUCCESS.lower()
+    )
+    assert model.data(potential, Qt.ItemDataRole.TextAlignmentRole) == int(
+        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+    )
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.TextAlignmentRole) is None
+    # Never visited: said in the muted colour, and no tooltip pretends to a date.
+    assert model.data(last_visit) == "never"
+    assert model.data(last_visit, Qt.ItemDataRole.ForegroundRole).color().name() == (
+        theme.TEXT_MUTED.lower()
+    )
+    assert model.data(last_visit, Qt.ItemDataRole.ToolTipRole) is None
+    # Roles the table does not use get nothing, for any cell.
+    for role in (
+        Qt.ItemDataRole.DecorationRole,
+        Qt.ItemDataRole.FontRole,
+        Qt.ItemDataRole.EditRole,
+    ):
+        assert model.data(status, role) is None
+    assert model.data(model.index(0, 0), ID_ROLE) == view.model.account_id(0)

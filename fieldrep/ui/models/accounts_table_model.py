@@ -67,6 +67,15 @@ QUALITY_LABELS = {
     None: "Not placed",
 }
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ROLES = frozenset((_DISPLAY, _FOREGROUND, _ALIGNMENT, _TOOLTIP, int(ID_ROLE)))
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_REGION = COLUMN_INDEX["region"]
+_STATUS_BRUSHES = {status: QBrush(QColor(color)) for status, color in STATUS_COLORS.items()}
+_MUTED_BRUSH = QBrush(QColor(theme.TEXT_MUTED))
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -277,28 +286,29 @@ class AccountsTableModel(QAbstractTableModel):
             return COLUMNS[section][1]
         return None
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+    def data(self, index: _Index, role: int = _DISPLAY) -> Any:
+        # Qt asks each visible cell for a dozen roles per paint; most get None without a lookup.
+        if role not in _ROLES or not index.isValid():
             return None
         record = self.row_tuple(index.row())
         if record is None:
             return None
         key = COLUMNS[index.column()][0]
         value = record[COLUMN_INDEX[key]]
-        if role == Qt.ItemDataRole.DisplayRole:
-            if key == "city" and record[COLUMN_INDEX["region"]]:
-                return f"{value or ''}, {record[COLUMN_INDEX['region']]}".lstrip(", ")
+        if role == _DISPLAY:
+            if key == "city" and record[_REGION]:
+                return f"{value or ''}, {record[_REGION]}".lstrip(", ")
             return self._display(key, value)
         if role == ID_ROLE:
             return record[0]
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if role == _FOREGROUND:
             if key == "status" and value in STATUS_COLORS:
-                return QBrush(QColor(STATUS_COLORS[value]))
+                return _STATUS_BRUSHES[value]
             if key in ("last_visit", "geocode_quality") and not value:
-                return QBrush(QColor(theme.TEXT_MUTED))
-        if role == Qt.ItemDataRole.TextAlignmentRole and key == "potential":
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and key == "last_visit" and value:
+                return _MUTED_BRUSH
+        elif role == _ALIGNMENT and key == "potential":
+            return _RIGHT
+        elif role == _TOOLTIP and key == "last_visit" and value:
             return value[:16].replace("T", " ")
         return None
 
