@@ -28,17 +28,44 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _app_parser(*, quick: bool = False) -> argparse.ArgumentParser:
+    """The options of ``fieldrep`` itself, before any command."""
     parser = argparse.ArgumentParser(
         prog="fieldrep",
         description="FieldRep: territories, accounts and referrals for field sales reps. "
         "Run without a command to open the desktop app.",
+        add_help=not quick,
+        exit_on_error=not quick,
     )
     parser.add_argument("--version", action="version", version=f"fieldrep {__version__}")
     parser.add_argument(
         "--db", metavar="PATH", help="database file for the desktop app (default: app-data folder)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    return parser
+
+
+def _app_only(argv: list[str]) -> argparse.Namespace | None:
+    """The options when ``argv`` names no command (the desktop app), else None.
+
+    Starting the app then skips importing every command module to build their parsers, which is
+    a good part of the time to the first window. Help and anything unknown take the full parser,
+    so ``--help`` lists the commands and a mistyped command is still reported.
+    """
+    if any(arg in ("-h", "--help") for arg in argv):
+        return None
+    try:
+        args, rest = _app_parser(quick=True).parse_known_args(argv)
+    except argparse.ArgumentError:
+        return None  # the full parser reports it, with the full usage
+    if rest:
+        return None
+    args.command = None
+    return args
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _app_parser()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help="database file")
@@ -52,8 +79,8 @@ def main(
     gui: Callable[[argparse.Namespace], int] | None = None,
 ) -> int:
     """Run a command; with no command call ``gui`` (the app's launcher) with the parsed options."""
-    parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = _app_only(arguments) or build_parser().parse_args(arguments)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
