@@ -252,7 +252,12 @@ class SyncController(QObject):
         self.state_changed.emit()
         if online:
             # After every other listener (the status bar) has seen the change.
-            QTimer.singleShot(0, lambda: self.sync_now(Reason.RECONNECTED))
+            QTimer.singleShot(0, self, self._on_reconnected)
+
+    def _on_reconnected(self) -> None:
+        # The database may have been closed (another one opened) since the network came back.
+        if not self._closed():
+            self.sync_now(Reason.RECONNECTED)
 
     # -- signing in and out ---------------------------------------------------------------------
 

@@ -252,3 +252,20 @@ def test_a_controller_outliving_its_database_goes_quiet(qtbot: QtBot, tmp_path: 
     other.close()
     qtbot.waitUntil(lambda: not controller.timer.isActive())
     other_runner.shutdown()
+
+
+def test_a_reconnect_sync_queued_before_the_database_closed_goes_quiet(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    # Opening another database closes this one between the network coming back and the sync
+    # that was queued for it: the queued sync must not touch the closed database.
+    other = Context.open(tmp_path / "swapped.db")
+    other_runner = TaskRunner(other.path)
+    monitor = ConnectivityMonitor()
+    controller = SyncController(other, other_runner, monitor)
+    monitor.online_changed.emit(True)  # queues the reconnect sync for the next turn
+    controller.stop()
+    other.close()
+    qtbot.wait(50)  # the queued call runs here; an exception would fail the test
+    assert controller.task is None
+    other_runner.shutdown()
