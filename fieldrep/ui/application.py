@@ -32,6 +32,7 @@ APPLICATION = "FieldRep"
 # Qt only runs Python code between events; a periodic no-op wakes the interpreter so that Ctrl+C
 # in the terminal is noticed within this many milliseconds even while the window is idle.
 _SIGNAL_POLL_MS = 250
+BACKGROUND_AT_LATEST_MS = 1000
 
 
 def window_settings() -> QSettings:
@@ -66,6 +67,8 @@ class AppSession(QObject):
         self.window: MainWindow | None = None
         self.sync: SyncController | None = None
         self.connectivity = ConnectivityMonitor(self)
+        self._monitoring = False
+        self._background_for: MainWindow | None = None
 
     def open(self, db_path: Path) -> bool:
         """Open ``db_path`` in a new window, replacing the current one; ``False`` if it cannot."""
@@ -85,7 +88,12 @@ class AppSession(QObject):
         self.connectivity.online_changed.connect(window.set_online)
         window.set_online(self.connectivity.online)
         self.context, self.runner, self.window, self.sync = context, runner, window, sync
-        sync.start()
+        # Background work starts once the window is on screen: the sync timer and the server
+        # probe, and asking the system about the network (which loads a plugin). The first frame
+        # needs none of them, and the window already shows the sync state read from the database.
+        # (Or after a second at the latest, should the window start minimised and not paint.)
+        window.first_frame_shown.connect(self._start_background)
+        QTimer.singleShot(BACKGROUND_AT_LATEST_MS, self, self._start_background)
         window.show()
         if old_window is not None:
             # Shown first, closed second: closing the last window would quit the application.
@@ -94,8 +102,21 @@ class AppSession(QObject):
         log.info("opened %s", context.path)
         return True
 
-    def start_monitoring(self) -> None:
-        self.connectivity.start()
+    @property
+    def monitoring(self) -> bool:
+        return self._monitoring
+
+    def _start_background(self) -> None:
+        """Once per open database: the sync timer and server probe; once per session: the
+        network monitor."""
+        if self.window is None or self._background_for is self.window:
+            return
+        self._background_for = self.window
+        if self.sync is not None:
+            self.sync.start()
+        if not self._monitoring:
+            self._monitoring = True
+            self.connectivity.start()
 
     def _close_database(self) -> None:
         if self.sync is not None:
@@ -144,7 +165,6 @@ def run(db_path: Path) -> int:
     try:
         if not session.open(Path(db_path)):
             return 1
-        session.start_monitoring()
         code = app.exec()
         # Quitting closes the window, and closing the last window posts a second Quit that would
         # end the next event loop at once; drop it so the QApplication stays usable in-process.

@@ -17,14 +17,17 @@ Everything runs on the GUI thread with Qt's asynchronous sockets: no thread, no 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtNetwork import QAbstractSocket, QNetworkInformation, QTcpSocket
+
+if TYPE_CHECKING:
+    # QtNetwork is imported when monitoring starts: loading it is time the first frame can spare.
+    from PySide6.QtNetwork import QAbstractSocket, QNetworkInformation, QTcpSocket
 
 log = logging.getLogger(__name__)
 
-_REACHABLE = (QNetworkInformation.Reachability.Online, QNetworkInformation.Reachability.Site)
 DEFAULT_PROBE_INTERVAL_MS = 20_000
 PROBE_TIMEOUT_MS = 5_000
 
@@ -79,6 +82,8 @@ class ConnectivityMonitor(QObject):
     def start(self) -> bool:
         """Load the platform's backend; ``False`` (and offline until a probe says otherwise) if
         there is none."""
+        from PySide6.QtNetwork import QNetworkInformation
+
         info = QNetworkInformation.instance()
         if info is None and QNetworkInformation.loadDefaultBackend():
             info = QNetworkInformation.instance()
@@ -119,6 +124,8 @@ class ConnectivityMonitor(QObject):
         if self._system_online is False:
             self._finish_probe(False)  # no network at all: no need to wait for a timeout
             return
+        from PySide6.QtNetwork import QTcpSocket
+
         socket = QTcpSocket(self)
         socket.connected.connect(lambda: self._finish_probe(True))
         socket.errorOccurred.connect(self._on_socket_error_occurred)
@@ -148,7 +155,10 @@ class ConnectivityMonitor(QObject):
         self.probed.emit(reachable)
 
     def _on_info_reachability_changed(self, reachability: QNetworkInformation.Reachability) -> None:
-        self._system_online = reachability in _REACHABLE
+        from PySide6.QtNetwork import QNetworkInformation
+
+        reachable = (QNetworkInformation.Reachability.Online, QNetworkInformation.Reachability.Site)
+        self._system_online = reachability in reachable
         if self._server is None:
             self._set_online(self._system_online)
         elif self._system_online:

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QGuiApplication,
+    QKeySequence,
+    QPaintEvent,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -56,6 +63,7 @@ class MainWindow(QMainWindow):
     """Sidebar navigation + a stack of lazily built pages + the status bar."""
 
     page_changed = Signal(str)  # page key
+    first_frame_shown = Signal()  # once, when the window's first frame is on screen
     open_database_requested = Signal(object)  # Path chosen in File > Open database...
 
     def __init__(
@@ -79,6 +87,7 @@ class MainWindow(QMainWindow):
         self._order = [spec.key for spec in pages]
         self._built: dict[str, QWidget] = {}
         self._page_actions: dict[str, QAction] = {}
+        self._first_frame_shown = False
 
         self.setWindowTitle(f"FieldRep — {context.path.name}")
         self.setWindowIcon(icons.icon("app"))
@@ -276,6 +285,13 @@ class MainWindow(QMainWindow):
     def _on_nav_current_row_changed(self, row: int) -> None:
         if 0 <= row < len(self._order):
             self._activate(self._order[row])
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._first_frame_shown:
+            # Said on the event loop's next turn: by then the children have painted this frame too.
+            self._first_frame_shown = True
+            QTimer.singleShot(0, self, self.first_frame_shown.emit)
 
     # -- status -------------------------------------------------------------------------------
 

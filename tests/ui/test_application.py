@@ -131,3 +131,38 @@ def test_connectivity_changes_reach_the_status_bar(
     assert window.status.online_text == "Online"
     session.connectivity.online_changed.emit(False)
     assert window.status.online_text == "Offline"
+
+
+def test_background_work_starts_once_the_first_frame_is_on_screen(
+    qtbot: QtBot, tmp_path: Path, session: AppSession
+) -> None:
+    assert session.open(tmp_path / "main.db")
+    window, sync = session.window, session.sync
+    assert window is not None
+    assert sync is not None
+    # The network plugin and the sync timer wait for the window: nothing has painted yet.
+    assert not session.monitoring
+    assert not sync.timer.isActive()
+    with qtbot.waitSignal(window.first_frame_shown, timeout=5000):
+        pass
+    assert session.monitoring
+    assert sync.timer.isActive()
+    # A second database opens in a new window: its own sync starts with its first frame, and the
+    # network monitor keeps running, started once.
+    assert session.open(tmp_path / "other.db")
+    assert session.sync is not None
+    assert session.window is not None
+    assert not session.sync.timer.isActive()
+    qtbot.waitUntil(session.sync.timer.isActive, timeout=5000)
+    assert session.monitoring
+
+
+def test_a_window_that_never_paints_still_starts_background_work(
+    qtbot: QtBot, tmp_path: Path, session: AppSession
+) -> None:
+    assert session.open(tmp_path / "main.db")
+    assert session.window is not None
+    assert session.sync is not None
+    session.window.hide()  # as good as minimised: no first frame
+    qtbot.waitUntil(lambda: session.monitoring, timeout=5000)
+    assert session.sync.timer.isActive()
