@@ -13,8 +13,18 @@ from pathlib import Path
 from fieldrep.services.context import Context
 
 # Each of these is imported on first use of what needs it (a sync, the Territories page, a chart,
-# sqlite-utils' helpers), never to show the first window.
-HEAVY = ("httpx", "pydantic", "matplotlib", "shapely", "numpy", "sqlite_utils", "rich")
+# sqlite-utils' helpers), never to show the first window. QtNetwork comes with the network monitor,
+# which starts once the first frame is on screen.
+HEAVY = (
+    "httpx",
+    "pydantic",
+    "matplotlib",
+    "shapely",
+    "numpy",
+    "sqlite_utils",
+    "rich",
+    "PySide6.QtNetwork",
+)
 
 _START = """
 import sys
