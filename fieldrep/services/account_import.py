@@ -10,6 +10,7 @@ transaction: a cancel, a crash or a full disk imports nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -20,9 +21,11 @@ from typing import Any
 
 from fieldrep.domain.ids import uuid7_many
 from fieldrep.geo.geocoding import Address, GeoResult, OfflineGeocoder
+from fieldrep.services import account_keys
 from fieldrep.services import import_validation as v
+from fieldrep.services.account_keys import Keys, keys_of
 from fieldrep.services.assign_on_create import BulkAssigner
-from fieldrep.services.import_duplicates import DuplicateIndex, RowKeys, digest_of, hashes_of
+from fieldrep.services.import_duplicates import DuplicateIndex, digest_of, hashes_of
 from fieldrep.services.import_errors import ErrorsFile, RowError, write_errors_csv
 from fieldrep.services.import_mapping import (
     ACCOUNT_FIELDS,
@@ -57,15 +60,10 @@ BULK_INDEX_ROWS = 20_000
 BYTES_PER_ROW_GUESS = 100
 
 
-class _Keys:
-    @staticmethod
-    def keys_of(values: dict[str, Any]) -> RowKeys:
-        """A row's three duplicate keys."""
-        return (
-            (v.name_key(values["name"]), values.get("postal_code") or ""),
-            v.phone_digits(values.get("phone")),
-            v.website_domain(values.get("website")),
-        )
+def _keys_of(values: dict[str, Any]) -> Keys:
+    """A row's three duplicate keys."""
+    get = values.get
+    return keys_of(values["name"], get("postal_code"), get("phone"), get("website"))
 
 
 def _lookups(conn: Any) -> tuple[dict[str, str], dict[str, str]]:
@@ -310,13 +308,7 @@ def _check_and_write(
     """The streaming pass, inside the caller's transaction."""
     name = data.path.name
     conn = ctx.db.conn
-    dupes = DuplicateIndex(conn)
-    dupes.add_existing(
-        (_Keys.keys_of({"name": n, "postal_code": p, "phone": ph, "website": w}), rowid)
-        for rowid, n, p, ph, w in conn.execute(
-            "SELECT rowid, name, postal_code, phone, website FROM accounts"
-        )
-    )
+    dupes = DuplicateIndex(conn, existing=not allow_duplicates)
     convert = _Converter(mapping, *_lookups(conn)).convert
     assigner = BulkAssigner(ctx)
     column_name = {
@@ -330,18 +322,23 @@ def _check_and_write(
     block_chars = 0
 
     def check_block() -> None:
-        candidates = [(hashes_of(_Keys.keys_of(b[2])), digest_of(b[1])) for b in block if not b[3]]
-        dupes.start_block((k for k, _ in candidates), (d for _, d in candidates))
+        candidates = []
+        for _, cells, values, row_errors in block:
+            if not row_errors:
+                keys = _keys_of(values)
+                candidates.append((keys, hashes_of(keys), digest_of(cells)))
+        dupes.start_block(candidates)
         checked = iter(candidates)
         good: list[dict[str, Any]] = []
+        good_keys: list[Keys] = []
         for line, cells, values, row_errors in block:
-            row_keys, digest = next(checked) if not row_errors else (None, 0)
+            row_keys, row_hashes, digest = next(checked) if not row_errors else (None, [], 0)
             if row_keys is not None:
                 first = dupes.repeated(digest, line)
                 if first is not None:
                     row_errors.append(RowError(line, "", f"repeats line {first} exactly"))
                 else:
-                    hit = dupes.match(row_keys, existing=not allow_duplicates)
+                    hit = dupes.match(row_keys, row_hashes)
                     if hit is not None:
                         column, why, holder = hit
                         row_errors.append(
@@ -359,37 +356,57 @@ def _check_and_write(
                 errors_out.add(line, cells, row_errors)
                 continue
             assert row_keys is not None
-            dupes.add(row_keys, line)
+            dupes.add(row_hashes, line)
             _place(values, places, geocoder, report, line, name)
             good.append(values)
+            good_keys.append(row_keys)
         dupes.end_block()
         if good:
             # Assigned on save like any new account: territory, owner and the history of why.
             ids = uuid7_many(len(good))
             history = assigner.assign(good, ids)
+            before = conn.execute("SELECT coalesce(max(rowid), 0) FROM accounts").fetchone()[0]
             report.imported += len(ctx.writer.insert_many("accounts", good, row_ids=ids))
+            account_keys.file_keys(conn, zip(_rowids(conn, ids, before), good_keys, strict=True))
             report.assigned += sum(1 for values in good if values.get("territory_id"))
             if history:
                 ctx.writer.insert_many("assignment_history", history)
 
-    for line, cells, formulas in streamed_rows(data, report, progress, cancelled):
-        values, problems = convert(cells)
-        row_errors = [RowError(line, column_name.get(f, f), reason) for f, reason in problems]
-        for col, formula in formulas:
-            if col in mapped_cols:
-                row_errors.append(
-                    RowError(line, column_name[mapped_cols[col]], formula_problem(formula))
-                )
-        block.append((line, cells, values, row_errors))
-        block_chars += sum(map(len, cells))
-        if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
+    # the new rows' keys are filed as they are written (account_keys.file_keys), not queued
+    with account_keys.deferred(conn):
+        for line, cells, formulas in streamed_rows(data, report, progress, cancelled):
+            values, problems = convert(cells)
+            row_errors = [RowError(line, column_name.get(f, f), reason) for f, reason in problems]
+            for col, formula in formulas:
+                if col in mapped_cols:
+                    row_errors.append(
+                        RowError(line, column_name[mapped_cols[col]], formula_problem(formula))
+                    )
+            block.append((line, cells, values, row_errors))
+            block_chars += sum(map(len, cells))
+            if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
+                check_block()
+                block = []
+                block_chars = 0
+        if block:
             check_block()
-            block = []
-            block_chars = 0
-    if block:
-        check_block()
     dupes.close()
     report.notes.extend(rows.notes)  # what the pass found, e.g. formulas with saved results
+
+
+def _rowids(conn: Any, ids: list[str], before: int) -> list[int]:
+    """The rowids of the accounts ``ids`` just inserted, the max rowid being ``before``."""
+    # New rows take rowids above the largest, read in one range; only a table whose largest
+    # rowid is 2**63-1 gets random ones, looked up by id.
+    rowid_of = dict(conn.execute("SELECT id, rowid FROM accounts WHERE rowid > ?", (before,)))
+    if len(rowid_of) != len(ids) or not all(i in rowid_of for i in ids):
+        rowid_of = dict(
+            conn.execute(
+                "SELECT id, rowid FROM accounts WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            )
+        )
+    return [rowid_of[i] for i in ids]
 
 
 def _place(

@@ -112,12 +112,55 @@ def _v3_outbox_inserts(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)", (row[0],))
 
 
+# v4, local only: every account's duplicate keys (same name and postal code, same phone, same
+# website domain; fieldrep.services.account_keys) filed as (hash, account rowid), so an import looks
+# up the keys of its own rows instead of deriving them from every account again. The keys take
+# Python to derive, so SQL cannot file them itself: the triggers queue each account inserted, and
+# each one changed or deleted with the values it had, whatever writes it (the writer, a sync pull,
+# SQL); the next import files the queued ones first and drops the keys they held. So an account is
+# always either queued or filed under its current keys. An import files its own new rows as it
+# writes them (local_meta 'account_keys.deferred' spares them the queue). Accounts are referred to
+# by rowid, as accounts_fts does: a VACUUM that renumbered them would need both rebuilt.
+ACCOUNT_KEYS_DEFERRED = "account_keys.deferred"
+_KEY_COLUMNS = ("name", "postal_code", "phone", "website")
+_V4_ACCOUNT_KEYS = [
+    "CREATE TABLE account_keys (h INTEGER NOT NULL, account INTEGER NOT NULL,"
+    " PRIMARY KEY (h, account)) WITHOUT ROWID",
+    # old = 1: the account held these values when queued, and may have keys filed for them
+    "CREATE TABLE account_keys_queue (seq INTEGER PRIMARY KEY, account INTEGER NOT NULL,"
+    " old INTEGER NOT NULL DEFAULT 0, name TEXT, postal_code TEXT, phone TEXT, website TEXT)",
+    "CREATE TRIGGER account_keys_insert AFTER INSERT ON accounts WHEN NOT EXISTS"
+    f" (SELECT 1 FROM local_meta WHERE key = '{ACCOUNT_KEYS_DEFERRED}') BEGIN"
+    " INSERT INTO account_keys_queue (account) VALUES (new.rowid); END",
+    "CREATE TRIGGER account_keys_update AFTER UPDATE ON accounts WHEN old.rowid IS NOT new.rowid"
+    + "".join(f" OR old.{c} IS NOT new.{c}" for c in _KEY_COLUMNS)
+    + f" BEGIN INSERT INTO account_keys_queue (account, old, {', '.join(_KEY_COLUMNS)}) VALUES"
+    f" (old.rowid, 1, {', '.join(f'old.{c}' for c in _KEY_COLUMNS)});"
+    " INSERT INTO account_keys_queue (account) VALUES (new.rowid); END",
+    "CREATE TRIGGER account_keys_delete AFTER DELETE ON accounts BEGIN"
+    f" INSERT INTO account_keys_queue (account, old, {', '.join(_KEY_COLUMNS)}) VALUES"
+    f" (old.rowid, 1, {', '.join(f'old.{c}' for c in _KEY_COLUMNS)}); END",
+    "INSERT INTO account_keys_queue (account) SELECT rowid FROM accounts",
+]
+
+
+def _v4_account_keys(conn: sqlite3.Connection) -> None:
+    for statement in _V4_ACCOUNT_KEYS:
+        conn.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial_schema,
     _v2_accounts_search,
     _v3_outbox_inserts,
+    _v4_account_keys,
 ]
 LATEST_VERSION = len(MIGRATIONS)
+# The schema version a laptop reports to the sync server (fieldrep.sync.protocol): that of the last
+# migration that changed what is synced. Steps after it touch local tables only (v4, the duplicate
+# keys), so a laptop and a server one local step apart still sync; raise it with any step that
+# changes a synced table.
+SYNCED_SCHEMA_VERSION = 3
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -16,12 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fieldrep.store.migrations import LATEST_VERSION
+from fieldrep.store.migrations import SYNCED_SCHEMA_VERSION
 
 PROTOCOL_VERSION = 1
 # The oldest protocol this code still serves; raise it when an old client could corrupt data.
 MIN_PROTOCOL_VERSION = 1
-SCHEMA_VERSION = LATEST_VERSION
+SCHEMA_VERSION = SYNCED_SCHEMA_VERSION
 
 PROTOCOL_HEADER = "FieldRep-Protocol"
 SCHEMA_HEADER = "FieldRep-Schema"

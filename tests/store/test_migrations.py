@@ -222,3 +222,45 @@ def test_v3_outbox_rebuild_keeps_entries_and_the_mutation_sequence(tmp_path: Pat
     indexes = {r[1] for r in db.conn.execute("PRAGMA index_list(outbox)")}
     assert "outbox_row" in indexes
     db.conn.close()
+
+
+def test_v4_queues_every_account_for_its_duplicate_keys(tmp_path: Path) -> None:
+    """The keys take Python to derive: the step queues every account, the next import files them."""
+    path = tmp_path / "old.db"
+    shutil.copy(FIXTURES / "schema_v3.sqlite", path)
+    db = open_db(path)
+    conn = db.conn
+    assert schema_version(conn) == LATEST_VERSION
+    queued = conn.execute("SELECT account, old FROM account_keys_queue").fetchall()
+    assert queued == [(r[0], 0) for r in conn.execute("SELECT rowid FROM accounts")]
+    assert conn.execute("SELECT count(*) FROM account_keys").fetchone()[0] == 0
+    # and from now on every write to an account queues it, with what it held before
+    (account,) = conn.execute("SELECT id FROM accounts").fetchone()
+    conn.execute("DELETE FROM account_keys_queue")
+    conn.execute("UPDATE accounts SET notes = 'no key column' WHERE id = ?", (account,))
+    assert conn.execute("SELECT count(*) FROM account_keys_queue").fetchone()[0] == 0
+    conn.execute("UPDATE accounts SET phone = '617-555-0199' WHERE id = ?", (account,))
+    conn.execute("DELETE FROM accounts WHERE id = ?", (account,))
+    rows = conn.execute("SELECT old, name, phone FROM account_keys_queue ORDER BY seq").fetchall()
+    assert rows == [(1, "Acme Tools", None), (0, None, None), (1, "Acme Tools", "617-555-0199")]
+    db.conn.close()
+
+
+def test_local_only_steps_leave_the_synced_schema_and_its_version_alone() -> None:
+    """The server refuses a laptop whose schema version differs from its own: steps past
+    SYNCED_SCHEMA_VERSION must not change a synced table (raise it with one that does)."""
+    from fieldrep.sync.protocol import SCHEMA_VERSION
+
+    def synced_shape(steps: int) -> dict[str, list[tuple[object, ...]]]:
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        for step in migrations.MIGRATIONS[:steps]:
+            step(conn)
+        shape = {
+            name: conn.execute("SELECT * FROM pragma_table_info(?)", (name,)).fetchall()
+            for name in synced_tables()
+        }
+        conn.close()
+        return shape
+
+    assert SCHEMA_VERSION == migrations.SYNCED_SCHEMA_VERSION <= LATEST_VERSION
+    assert synced_shape(migrations.SYNCED_SCHEMA_VERSION) == synced_shape(LATEST_VERSION)

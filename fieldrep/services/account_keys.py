@@ -1,0 +1,125 @@
+"""Every account's duplicate keys, filed in the database so an import looks up only its rows' keys.
+
+An account has up to three keys: its name (compared without case, punctuation and legal-form words)
+with its postal code, the digits of its phone, and its website's domain. Each is filed in
+``account_keys`` (schema v4, local only, never synced) as (hash, account rowid). Deriving a key
+takes Python, so SQL cannot file them itself: triggers on ``accounts`` queue in
+``account_keys_queue`` every account inserted, and every one changed or deleted with the values it
+had, whatever wrote it (the writer, a sync pull, plain SQL). :func:`refresh` drops the keys of the
+old values and files the current ones; it runs at the start of each import, inside its
+transaction. So an account is always either queued or filed under its current keys, and a lookup
+after a refresh misses none.
+
+The hash is CRC-32 of the key's text, stable across processes and platforms (Python's ``hash()`` is
+salted per process and must never be stored). It only narrows the search: :func:`holders` derives
+the keys of every account it finds again from its current row and keeps only true matches, so a
+CRC collision, or a key left filed for a row that is gone (``INSERT OR REPLACE`` runs no delete
+trigger), costs one row read and is never reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from zlib import crc32
+
+from fieldrep.services import import_validation as v
+from fieldrep.store.migrations import ACCOUNT_KEYS_DEFERRED
+
+# (name key + "\x1f" + postal code, phone digits, website domain); None where the account has none.
+# A name key never holds "\x1f" (it is made of \w words or split on whitespace, which "\x1f" is).
+Keys = tuple[str | None, str | None, str | None]
+KINDS = ("name", "phone", "website")
+_BATCH = 5000
+
+
+def keys_of(
+    name: str | None, postal_code: str | None, phone: str | None, website: str | None
+) -> Keys:
+    """An account's (or an imported row's) three duplicate keys."""
+    name_key = v.name_key(name)
+    return (
+        f"{name_key}\x1f{postal_code or ''}" if name_key else None,
+        v.phone_digits(phone) or None,
+        v.website_domain(website) or None,
+    )
+
+
+def filed_hashes(keys: Keys) -> list[int]:
+    """The stable hashes a row's keys are filed under (the kind is the CRC's starting value)."""
+    return [crc32(key.encode(), kind) for kind, key in enumerate(keys) if key is not None]
+
+
+def refresh(conn: Any) -> int:
+    """File the keys of every queued account; returns how many queue entries were settled.
+    Inside the caller's transaction."""
+    cur = conn.execute(
+        "SELECT account, name, postal_code, phone, website FROM account_keys_queue WHERE old = 1"
+    )
+    settled = 0
+    while batch := cur.fetchmany(_BATCH):
+        conn.executemany(
+            "DELETE FROM account_keys WHERE h = ? AND account = ?",
+            [(h, row[0]) for row in batch for h in filed_hashes(keys_of(*row[1:]))],
+        )
+        settled += len(batch)
+    cur = conn.execute(
+        "SELECT a.rowid, a.name, a.postal_code, a.phone, a.website FROM accounts a"
+        " WHERE a.rowid IN (SELECT account FROM account_keys_queue)"
+    )
+    while batch := cur.fetchmany(_BATCH):
+        file_keys(conn, ((row[0], keys_of(*row[1:])) for row in batch))
+    settled += conn.execute("DELETE FROM account_keys_queue").rowcount
+    return settled
+
+
+def file_keys(conn: Any, rows: Iterable[tuple[int, Keys]]) -> None:
+    """File the keys of accounts (rowid, keys) just inserted under :func:`deferred`, after a
+    :func:`refresh` in the same transaction (a queued delete settled later could otherwise drop
+    the key of a new account that reuses the deleted one's rowid)."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO account_keys (h, account) VALUES (?, ?)",
+        [(h, rowid) for rowid, keys in rows for h in filed_hashes(keys)],
+    )
+
+
+@contextmanager
+def deferred(conn: Any) -> Iterator[None]:
+    """Inside the caller's transaction: accounts inserted in the block are not queued; the caller
+    files each of them with :func:`file_keys` instead (cheaper than queuing and deriving again)."""
+    if not conn.in_transaction:
+        raise RuntimeError("account_keys.deferred needs an open transaction")
+    conn.execute(
+        "INSERT OR REPLACE INTO local_meta (key, value) VALUES (?, '1')", (ACCOUNT_KEYS_DEFERRED,)
+    )
+    try:
+        yield
+    finally:
+        conn.execute("DELETE FROM local_meta WHERE key = ?", (ACCOUNT_KEYS_DEFERRED,))
+
+
+def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], str]:
+    """For each (kind index, key) of ``wanted`` that an account holds, that account's name (the
+    first account by rowid when several do). Call :func:`refresh` first in the same transaction."""
+    probes: tuple[set[str], set[str], set[str]] = (set(), set(), set())
+    hashes: list[int] = []
+    for keys in wanted:
+        hashes.extend(filed_hashes(keys))
+        for kind, key in enumerate(keys):
+            if key is not None:
+                probes[kind].add(key)
+    if not hashes:
+        return {}
+    found: dict[tuple[int, str], str] = {}
+    for name, postal_code, phone, website in conn.execute(
+        "SELECT name, postal_code, phone, website FROM accounts WHERE rowid IN"
+        " (SELECT account FROM account_keys WHERE h IN (SELECT value FROM json_each(?)))"
+        " ORDER BY rowid",
+        (json.dumps(hashes),),
+    ):
+        for kind, key in enumerate(keys_of(name, postal_code, phone, website)):
+            if key is not None and key in probes[kind]:
+                found.setdefault((kind, key), name)
+    return found

@@ -1,0 +1,172 @@
+"""The filed duplicate keys (schema v4): kept in step by every write path, so an import into a big
+book looks up only its own rows' keys and still finds every duplicate the full scan found."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from fieldrep.services import account_keys, import_validation
+from fieldrep.services.account_import import import_accounts
+from fieldrep.services.context import Context
+from fieldrep.store.catalog import synced_tables
+from fieldrep.sync import local_apply
+
+HEADER = ["Company", "ZIP", "Phone", "Website"]
+CLOCK = "0000000000000100-0000-server"
+
+
+def _csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([HEADER, *rows])
+    return path
+
+
+def _pull(ctx: Context, row_id: str, values: dict[str, object]) -> None:
+    """Apply one pulled accounts row, as a sync does."""
+    columns = [c for c in synced_tables()["accounts"].fields if c in values]
+    row = [row_id, 7, False, json.dumps(dict.fromkeys(columns, CLOCK))]
+    row += [values[c] for c in columns]
+    page = {"tables": {"accounts": {"columns": columns, "rows": [row]}}}
+    with ctx.writer.transaction() as conn:
+        local_apply.apply_page(conn, page, local_apply.PageStats())
+
+
+def _filed_as_derived(ctx: Context) -> None:
+    """After a refresh, the filed keys are exactly those derived from every account's row."""
+    with ctx.writer.transaction() as conn:
+        account_keys.refresh(conn)
+        filed = set(conn.execute("SELECT h, account FROM account_keys"))
+        derived = {
+            (h, rowid)
+            for rowid, *cols in conn.execute(
+                "SELECT rowid, name, postal_code, phone, website FROM accounts"
+            )
+            for h in account_keys.filed_hashes(account_keys.keys_of(*cols))
+        }
+        assert conn.execute("SELECT count(*) FROM account_keys_queue").fetchone()[0] == 0
+    assert filed == derived
+
+
+def _reasons(report: object) -> dict[int, str]:
+    return {e.line: e.reason for e in report.errors}  # type: ignore[attr-defined]
+
+
+def test_every_write_path_keeps_the_keys_in_step(ctx: Context, tmp_path: Path) -> None:
+    first = import_accounts(
+        ctx,
+        _csv(
+            tmp_path / "first.csv",
+            [
+                ["Acme Tools", "02139", "617-555-0100", ""],
+                ["Bayside Bakery", "80202", "303-555-0111", "bayside.example"],
+                ["Corner Cafe", "10001", "", ""],
+            ],
+        ),
+    )
+    assert first.imported == 3
+    _filed_as_derived(ctx)
+    ids = dict(ctx.db.conn.execute("SELECT name, id FROM accounts"))
+    ctx.db.conn.execute("DELETE FROM outbox")  # pushed: the server's values now win
+    # a local edit after the import: the old phone is free, the new one taken
+    ctx.writer.update("accounts", ids["Acme Tools"], {"phone": "617-555-0199"})
+    # an account created by a sync pull, and one renamed and moved by another
+    _pull(
+        ctx,
+        "0190c0de-0000-7000-8000-000000000001",
+        {
+            "name": "Pulled Co",
+            "website": "https://www.pulled.example/x",
+            "created_at": "x",
+            "updated_at": "x",
+        },
+    )
+    _pull(
+        ctx,
+        ids["Corner Cafe"],
+        {
+            "name": "Corner Cafe & Deli",
+            "postal_code": "10002",
+            "created_at": "x",
+            "updated_at": "x",
+        },
+    )
+    # a local delete, and a change written by plain SQL
+    ctx.writer.delete("accounts", ids["Bayside Bakery"])
+    ctx.db.conn.execute(
+        "UPDATE accounts SET website = 'acme-tools.example' WHERE id = ?", (ids["Acme Tools"],)
+    )
+    second = import_accounts(
+        ctx,
+        _csv(
+            tmp_path / "second.csv",
+            [
+                ["New One", "", "(617) 555-0199", ""],  # 2: Acme's new phone
+                ["New Two", "", "617 555 0100", ""],  # 3: Acme's old phone, free again
+                ["New Three", "", "", "pulled.example"],  # 4: the pulled account's site
+                ["Corner Cafe & Deli, LLC", "10002", "", ""],  # 5: the renamed account
+                ["Corner Cafe", "10001", "", ""],  # 6: its old name and ZIP, free again
+                ["Bayside Bakery", "80202", "", ""],  # 7: deleted, free again
+                ["New Four", "", "", "http://acme-tools.example"],  # 8: set by plain SQL
+            ],
+        ),
+        errors_path=tmp_path / "err.csv",
+    )
+    reasons = _reasons(second)
+    assert sorted(reasons) == [2, 4, 5, 8]
+    assert "existing account 'Acme Tools' (same phone)" in reasons[2]
+    assert "existing account 'Pulled Co' (same website)" in reasons[4]
+    assert "existing account 'Corner Cafe & Deli' (same name and postal code)" in reasons[5]
+    assert "existing account 'Acme Tools' (same website)" in reasons[8]
+    assert second.imported == 3
+    _filed_as_derived(ctx)
+
+
+def test_a_new_account_taking_a_deleted_ones_rowid_keeps_its_keys(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """SQLite hands the largest rowid out again once its row is deleted: the queued delete of the
+    old row must not drop the keys the new row filed under the same rowid."""
+    import_accounts(ctx, _csv(tmp_path / "a.csv", [["Acme Tools", "02139", "617-555-0100", ""]]))
+    (old_id,) = ctx.db.conn.execute("SELECT id FROM accounts").fetchone()
+    ctx.writer.delete("accounts", old_id)
+    again = import_accounts(
+        ctx, _csv(tmp_path / "b.csv", [["Acme Tools", "02139", "617-555-0100", ""]])
+    )
+    assert again.imported == 1
+    _filed_as_derived(ctx)
+    third = import_accounts(ctx, _csv(tmp_path / "c.csv", [["Other", "", "617-555-0100", ""]]))
+    assert third.imported == 0
+    assert "existing account 'Acme Tools' (same phone)" in third.errors[0].reason
+
+
+def test_a_small_import_derives_only_its_own_keys(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        [f"Company {i}", f"{10000 + i:05d}", f"555-01{i:05d}", f"c{i}.example"] for i in range(2000)
+    ]
+    assert import_accounts(ctx, _csv(tmp_path / "book.csv", rows)).imported == 2000
+    ctx.writer.update(
+        "accounts",
+        ctx.db.conn.execute("SELECT id FROM accounts").fetchone()[0],
+        {"notes": "not a key column: nothing to derive again"},
+    )
+    calls: list[object] = []
+    real = import_validation.name_key
+
+    def counted(name: str | None) -> str:
+        calls.append(name)
+        return real(name)
+
+    monkeypatch.setattr(import_validation, "name_key", counted)
+    report = import_accounts(
+        ctx,
+        _csv(tmp_path / "leads.csv", [["Lead One", "", "", ""], ["Other", "", "", "c7.example"]]),
+    )
+    assert report.imported == 1
+    assert "existing account 'Company 7' (same website)" in report.errors[0].reason
+    assert len(calls) < 10  # the two rows and the one account found, not 2,000 accounts
