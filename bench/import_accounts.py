@@ -165,7 +165,7 @@ def main() -> None:
         src = folder / "accounts.csv"
         load_started = time.perf_counter()
         geocoder = OfflineGeocoder()
-        default_gazetteer().postal_code("02139")
+        default_gazetteer().load()
         load = time.perf_counter() - load_started
         make_csv(src, n)
         size_mb = src.stat().st_size / 1e6

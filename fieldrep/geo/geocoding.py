@@ -95,6 +95,12 @@ class OfflineGeocoder:
         self._gazetteer = gazetteer
         self._memo: dict[tuple[str, ...], GeoResult | None] = {}
 
+    def load(self) -> None:
+        """Read the whole gazetteer now, for a job that will place many addresses."""
+        load = getattr(self._gazetteer, "load", None)  # a gazetteer that loads nothing has none
+        if load is not None:
+            load()
+
     def geocode(self, address: Address) -> GeoResult | None:
         country = (address.country or "US").upper()
         if address.postal_code:

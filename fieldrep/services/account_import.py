@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 # 100,000 random inserts into each.
 BULK_INDEX_ROWS = 20_000
 BYTES_PER_ROW_GUESS = 100
+# Above this many rows (guessed likewise) the whole gazetteer is read before the first row.
+FEW_PLACES = 1000
 
 
 def _keys_of(values: dict[str, Any]) -> Keys:
@@ -308,6 +310,8 @@ def _check_and_write(
     """The streaming pass, inside the caller's transaction."""
     name = data.path.name
     conn = ctx.db.conn
+    if data.path.stat().st_size // BYTES_PER_ROW_GUESS > FEW_PLACES:
+        geocoder.load()  # else a small file's codes are looked up one by one (fieldrep.geo.gazetteer)
     dupes = DuplicateIndex(conn, existing=not allow_duplicates)
     convert = _Converter(mapping, *_lookups(conn)).convert
     assigner = BulkAssigner(ctx)

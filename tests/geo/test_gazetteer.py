@@ -119,3 +119,17 @@ def test_places_cover_every_zip_and_populated_places_are_weighted(gaz: Gazetteer
 
 def test_default_gazetteer_is_one_instance() -> None:
     assert default_gazetteer() is default_gazetteer()
+
+
+def test_a_few_codes_looked_up_one_by_one_match_the_whole_table() -> None:
+    """The first FEW_LOOKUPS codes are found without reading the ZIP table, with the same answer."""
+    from fieldrep.geo import gazetteer as gz
+
+    full = gz.Gazetteer()
+    codes = [p.postal_code for p in full.places("US")[::250]]
+    codes += ["00000", "99999", "2139", "02139-4307"]
+    few = gz.Gazetteer()
+    answers = [few.postal_code(c) for c in codes[: gz.FEW_LOOKUPS]]
+    assert few._zips is None  # nothing read as a whole yet
+    assert answers == [full.postal_code(c) for c in codes[: gz.FEW_LOOKUPS]]
+    assert answers[-4:] == [None, None, full.postal_code("02139"), full.postal_code("02139")]
