@@ -264,3 +264,19 @@ def test_local_only_steps_leave_the_synced_schema_and_its_version_alone() -> Non
 
     assert SCHEMA_VERSION == migrations.SYNCED_SCHEMA_VERSION <= LATEST_VERSION
     assert synced_shape(migrations.SYNCED_SCHEMA_VERSION) == synced_shape(LATEST_VERSION)
+
+
+def test_v5_counts_a_members_accounts_in_a_territory_from_one_index(db_path: Path) -> None:
+    db = open_db(db_path)
+    plan = " ".join(
+        r[3]
+        for r in db.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM accounts WHERE owner_id = ?"
+            " AND territory_id = ?",
+            ("u", "t"),
+        )
+    )
+    assert "COVERING INDEX accounts_owner_territory" in plan
+    indexes = {r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "accounts_owner" not in indexes
+    db.conn.close()
