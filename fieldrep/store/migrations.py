@@ -126,19 +126,23 @@ _KEY_COLUMNS = ("name", "postal_code", "phone", "website")
 _V4_ACCOUNT_KEYS = [
     "CREATE TABLE account_keys (h INTEGER NOT NULL, account INTEGER NOT NULL,"
     " PRIMARY KEY (h, account)) WITHOUT ROWID",
-    # old = 1: the account held these values when queued, and may have keys filed for them
+    # old = 1: the account held these values when queued, and may have keys filed for them. One
+    # entry of each kind per account: the first change after a refresh holds the values filed
+    # (later ones held values never filed), so a laptop that syncs for months and never imports
+    # keeps at most two entries per account.
     "CREATE TABLE account_keys_queue (seq INTEGER PRIMARY KEY, account INTEGER NOT NULL,"
-    " old INTEGER NOT NULL DEFAULT 0, name TEXT, postal_code TEXT, phone TEXT, website TEXT)",
+    " old INTEGER NOT NULL DEFAULT 0, name TEXT, postal_code TEXT, phone TEXT, website TEXT,"
+    " UNIQUE (account, old))",
     "CREATE TRIGGER account_keys_insert AFTER INSERT ON accounts WHEN NOT EXISTS"
     f" (SELECT 1 FROM local_meta WHERE key = '{ACCOUNT_KEYS_DEFERRED}') BEGIN"
-    " INSERT INTO account_keys_queue (account) VALUES (new.rowid); END",
+    " INSERT OR IGNORE INTO account_keys_queue (account) VALUES (new.rowid); END",
     "CREATE TRIGGER account_keys_update AFTER UPDATE ON accounts WHEN old.rowid IS NOT new.rowid"
     + "".join(f" OR old.{c} IS NOT new.{c}" for c in _KEY_COLUMNS)
-    + f" BEGIN INSERT INTO account_keys_queue (account, old, {', '.join(_KEY_COLUMNS)}) VALUES"
+    + f" BEGIN INSERT OR IGNORE INTO account_keys_queue (account, old, {', '.join(_KEY_COLUMNS)}) VALUES"
     f" (old.rowid, 1, {', '.join(f'old.{c}' for c in _KEY_COLUMNS)});"
-    " INSERT INTO account_keys_queue (account) VALUES (new.rowid); END",
+    " INSERT OR IGNORE INTO account_keys_queue (account) VALUES (new.rowid); END",
     "CREATE TRIGGER account_keys_delete AFTER DELETE ON accounts BEGIN"
-    f" INSERT INTO account_keys_queue (account, old, {', '.join(_KEY_COLUMNS)}) VALUES"
+    f" INSERT OR IGNORE INTO account_keys_queue (account, old, {', '.join(_KEY_COLUMNS)}) VALUES"
     f" (old.rowid, 1, {', '.join(f'old.{c}' for c in _KEY_COLUMNS)}); END",
     "INSERT INTO account_keys_queue (account) SELECT rowid FROM accounts",
 ]

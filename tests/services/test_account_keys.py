@@ -170,3 +170,24 @@ def test_a_small_import_derives_only_its_own_keys(
     assert report.imported == 1
     assert "existing account 'Company 7' (same website)" in report.errors[0].reason
     assert len(calls) < 10  # the two rows and the one account found, not 2,000 accounts
+
+
+def test_an_account_changed_many_times_between_imports_is_queued_twice_at_most(
+    ctx: Context, tmp_path: Path
+) -> None:
+    import_accounts(ctx, _csv(tmp_path / "a.csv", [["Acme Tools", "02139", "617-555-0100", ""]]))
+    (account,) = ctx.db.conn.execute("SELECT id FROM accounts").fetchone()
+    for i in range(20):
+        ctx.writer.update("accounts", account, {"phone": f"617-555-01{i:02d}"})
+    ctx.writer.update("accounts", account, {"phone": "617-555-0100", "name": "Acme Tools Inc"})
+    assert ctx.db.conn.execute("SELECT count(*) FROM account_keys_queue").fetchone()[0] == 2
+    _filed_as_derived(ctx)
+    report = import_accounts(
+        ctx,
+        _csv(
+            tmp_path / "b.csv",
+            [["Other", "", "617-555-0119", ""], ["New", "", "(617) 555-0100", ""]],
+        ),
+    )
+    assert report.imported == 1
+    assert "existing account 'Acme Tools Inc' (same phone)" in report.errors[0].reason
