@@ -123,6 +123,21 @@ def _v3_outbox_inserts(conn: sqlite3.Connection) -> None:
 # by rowid, as accounts_fts does: a VACUUM that renumbered them would need both rebuilt.
 ACCOUNT_KEYS_DEFERRED = "account_keys.deferred"
 _KEY_COLUMNS = ("name", "postal_code", "phone", "website")
+
+
+def _queue(row: str, old: int) -> str:
+    """The trigger statement queuing ``row`` (new or old) unless it already is, with its values
+    when ``old``."""
+    cols, values = "account, old", f"{row}.rowid, {old}"
+    if old:
+        cols += ", " + ", ".join(_KEY_COLUMNS)
+        values += ", " + ", ".join(f"{row}.{c}" for c in _KEY_COLUMNS)
+    return (
+        f"INSERT INTO account_keys_queue ({cols}) SELECT {values} WHERE NOT EXISTS (SELECT 1"
+        f" FROM account_keys_queue q WHERE q.account = {row}.rowid AND q.old = {old});"
+    )
+
+
 _V4_ACCOUNT_KEYS = [
     "CREATE TABLE account_keys (h INTEGER NOT NULL, account INTEGER NOT NULL,"
     " PRIMARY KEY (h, account)) WITHOUT ROWID",
@@ -133,17 +148,14 @@ _V4_ACCOUNT_KEYS = [
     "CREATE TABLE account_keys_queue (seq INTEGER PRIMARY KEY, account INTEGER NOT NULL,"
     " old INTEGER NOT NULL DEFAULT 0, name TEXT, postal_code TEXT, phone TEXT, website TEXT,"
     " UNIQUE (account, old))",
+    # NOT EXISTS, not OR IGNORE: a trigger takes the conflict policy of the statement that fired
+    # it, and a sync pull's upsert would turn OR IGNORE back into an error.
     "CREATE TRIGGER account_keys_insert AFTER INSERT ON accounts WHEN NOT EXISTS"
-    f" (SELECT 1 FROM local_meta WHERE key = '{ACCOUNT_KEYS_DEFERRED}') BEGIN"
-    " INSERT OR IGNORE INTO account_keys_queue (account) VALUES (new.rowid); END",
+    f" (SELECT 1 FROM local_meta WHERE key = '{ACCOUNT_KEYS_DEFERRED}') BEGIN {_queue('new', 0)} END",
     "CREATE TRIGGER account_keys_update AFTER UPDATE ON accounts WHEN old.rowid IS NOT new.rowid"
     + "".join(f" OR old.{c} IS NOT new.{c}" for c in _KEY_COLUMNS)
-    + f" BEGIN INSERT OR IGNORE INTO account_keys_queue (account, old, {', '.join(_KEY_COLUMNS)}) VALUES"
-    f" (old.rowid, 1, {', '.join(f'old.{c}' for c in _KEY_COLUMNS)});"
-    " INSERT OR IGNORE INTO account_keys_queue (account) VALUES (new.rowid); END",
-    "CREATE TRIGGER account_keys_delete AFTER DELETE ON accounts BEGIN"
-    f" INSERT OR IGNORE INTO account_keys_queue (account, old, {', '.join(_KEY_COLUMNS)}) VALUES"
-    f" (old.rowid, 1, {', '.join(f'old.{c}' for c in _KEY_COLUMNS)}); END",
+    + f" BEGIN {_queue('old', 1)} {_queue('new', 0)} END",
+    f"CREATE TRIGGER account_keys_delete AFTER DELETE ON accounts BEGIN {_queue('old', 1)} END",
     "INSERT INTO account_keys_queue (account) SELECT rowid FROM accounts",
 ]
 

@@ -94,6 +94,18 @@ def test_every_write_path_keeps_the_keys_in_step(ctx: Context, tmp_path: Path) -
             "updated_at": "x",
         },
     )
+    # pulled again while queued: the upsert's conflict policy must not turn into an error
+    _pull(
+        ctx,
+        ids["Corner Cafe"],
+        {
+            "name": "Corner Cafe & Deli",
+            "postal_code": "10002",
+            "phone": "212-555-0123",
+            "created_at": "x",
+            "updated_at": "x",
+        },
+    )
     # a local delete, and a change written by plain SQL
     ctx.writer.delete("accounts", ids["Bayside Bakery"])
     ctx.db.conn.execute(
