@@ -33,6 +33,11 @@ from fieldrep.store.migrations import ACCOUNT_KEYS_DEFERRED
 Keys = tuple[str | None, str | None, str | None]
 KINDS = ("name", "phone", "website")
 _BATCH = 5000
+# The way keys are derived (keys_of and the hashes). Raise it with any change to name_key,
+# phone_digits, website_domain or the hashing: keys filed the old way would no longer be found, so
+# the next refresh files every account again. tests/services/test_account_keys.py pins the output.
+KEY_FORMAT = "1"
+_FORMAT_META = "account_keys.format"
 
 
 def keys_of(
@@ -56,6 +61,18 @@ def filed_hashes(keys: Keys) -> list[int]:
 def refresh(conn: Any) -> int:
     """File the keys of every queued account; returns how many queue entries were settled.
     Inside the caller's transaction."""
+    filed_format = conn.execute(
+        "SELECT value FROM local_meta WHERE key = ?", (_FORMAT_META,)
+    ).fetchone()
+    if filed_format is None or filed_format[0] != KEY_FORMAT:
+        # Filed another way (or never, right after the v4 migration): start again from the rows.
+        conn.execute("DELETE FROM account_keys")
+        conn.execute("DELETE FROM account_keys_queue")
+        conn.execute("INSERT INTO account_keys_queue (account) SELECT rowid FROM accounts")
+        conn.execute(
+            "INSERT OR REPLACE INTO local_meta (key, value) VALUES (?, ?)",
+            (_FORMAT_META, KEY_FORMAT),
+        )
     cur = conn.execute(
         "SELECT account, name, postal_code, phone, website FROM account_keys_queue WHERE old = 1"
     )

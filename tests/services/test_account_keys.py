@@ -203,3 +203,62 @@ def test_an_account_changed_many_times_between_imports_is_queued_twice_at_most(
     )
     assert report.imported == 1
     assert "existing account 'Acme Tools Inc' (same phone)" in report.errors[0].reason
+
+
+# Names, postal codes, phones and websites that exercise every rule of the key derivation.
+_SAMPLE = [
+    ("Acme Hardware, Inc.", "02139", "(617) 555-0100", "https://www.acme.example/shop"),
+    ("The Corner Café GmbH", "10115", "+49 30 1234567", "corner-cafe.example"),
+    ("O'Brien & Sons LLC", None, "555.0199 ext 12", "http://OBRIEN.example:8080/"),
+    ("  Ünïcode  Traders ", "SW1A 1AA", None, None),
+    ("Company Inc", "94105", "", "mailto:info@company.example"),
+]
+# What keys_of and filed_hashes give for _SAMPLE, per KEY_FORMAT.
+_PINNED: dict[str, list[object]] = {
+    "1": [
+        [
+            ["acme hardware\x1f02139", "6175550100", "acme.example"],
+            [1778553067, 886515078, 3233740544],
+        ],
+        [
+            ["corner café\x1f10115", "9301234567", "corner-cafe.example"],
+            [931177188, 3350246193, 1268010745],
+        ],
+        [["o brien sons\x1f", "555019912", "obrien.example"], [1716059971, 2458581761, 3687383025]],
+        [["ünïcode traders\x1fSW1A 1AA", None, None], [2622687445]],
+        [["company inc\x1f94105", None, "company.example"], [3490442109, 2260902359]],
+    ],
+}
+
+
+def _fingerprint() -> list[object]:
+    return [
+        (account_keys.keys_of(*row), account_keys.filed_hashes(account_keys.keys_of(*row)))
+        for row in _SAMPLE
+    ]
+
+
+def test_changing_how_keys_are_derived_needs_a_new_key_format() -> None:
+    # If this fails, duplicate keys are derived differently than before: raise KEY_FORMAT (so
+    # every laptop files its accounts again) and pin the new output under it.
+    assert account_keys.KEY_FORMAT in _PINNED
+    assert json.loads(json.dumps(_fingerprint())) == _PINNED[account_keys.KEY_FORMAT]
+
+
+def test_keys_filed_another_way_are_filed_again(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx.writer.insert_many(
+        "accounts",
+        [{"name": n, "postal_code": z, "phone": p, "website": w} for n, z, p, w in _SAMPLE],
+    )
+    _filed_as_derived(ctx)
+    # A later version derives keys differently (here: every key gets a suffix), in a new format.
+    derive = account_keys.keys_of
+    monkeypatch.setattr(
+        account_keys, "keys_of", lambda *row: tuple(k and f"{k}~" for k in derive(*row))
+    )
+    monkeypatch.setattr(account_keys, "KEY_FORMAT", "2")
+    _filed_as_derived(ctx)  # every account filed again under the new derivation
+    with ctx.writer.transaction() as conn:
+        assert account_keys.refresh(conn) == 0  # and only once
