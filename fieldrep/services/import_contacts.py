@@ -118,29 +118,52 @@ def _keys_of(account_id: str | None, first: str, last: str, email: str | None) -
 
 
 class _ContactKeys:
-    """The duplicate keys of the contacts already in the database and of the rows checked so far,
-    as 64-bit hashes in a TEMP table (as in import_duplicates): memory stays bounded."""
+    """The duplicate keys of the contacts already on the accounts a block names, and of the rows
+    checked so far, as 64-bit hashes in a TEMP table (as in import_duplicates): memory stays
+    bounded. A key includes its account, so only the contacts of the block's accounts are read (by
+    the contacts' account index), never the whole contacts table."""
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
         conn.execute(f"PRAGMA temp.cache_size = {-TEMP_CACHE_KIB}")
         conn.execute("DROP TABLE IF EXISTS temp.import_contact_keys")
         conn.execute("CREATE TEMP TABLE import_contact_keys (h INTEGER PRIMARY KEY)")
-        conn.executemany(
+        conn.execute("DROP TABLE IF EXISTS temp.import_contact_accounts")
+        conn.execute("CREATE TEMP TABLE import_contact_accounts (id TEXT PRIMARY KEY)")
+        self._hits: set[int] = set()
+        self._block: set[int] = set()
+
+    def add_accounts(self, account_ids: Iterable[str]) -> None:
+        """Hold the keys of the contacts already on these accounts (each account read once)."""
+        new = [
+            aid
+            for (aid,) in self.conn.execute(
+                "SELECT value FROM json_each(?)"
+                " WHERE value NOT IN (SELECT id FROM temp.import_contact_accounts)",
+                (_json(account_ids),),
+            )
+        ]
+        if not new:
+            return
+        self.conn.executemany(
+            "INSERT INTO temp.import_contact_accounts VALUES (?)", ((aid,) for aid in new)
+        )
+        self.conn.executemany(
             "INSERT OR IGNORE INTO temp.import_contact_keys VALUES (?)",
             (
                 (h,)
-                for row in conn.execute(
+                for row in self.conn.execute(
                     "SELECT account_id, first_name, last_name, email FROM contacts"
+                    " WHERE account_id IN (SELECT value FROM json_each(?))",
+                    (_json(new),),
                 )
                 for h in _keys_of(*row)
             ),
         )
-        self._hits: set[int] = set()
-        self._block: set[int] = set()
 
     def close(self) -> None:
         self.conn.execute("DROP TABLE IF EXISTS temp.import_contact_keys")
+        self.conn.execute("DROP TABLE IF EXISTS temp.import_contact_accounts")
 
     def start_block(self, keys: Iterable[int]) -> None:
         """Fetch, in one query, which of the block's keys are already held."""
@@ -289,6 +312,7 @@ def _check_and_write(
                     account_id, values["first_name"], values["last_name"], values.get("email")
                 )
             resolved.append((account_id, keys))
+        known.add_accounts({account_id for account_id, keys in resolved if keys})
         known.start_block(h for _, keys in resolved for h in keys)
         good: list[dict[str, Any]] = []
         for (line, cells, values, _, errors), (account_id, keys) in zip(

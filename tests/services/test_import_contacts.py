@@ -287,3 +287,37 @@ def test_a_quote_never_closing_late_in_a_big_file_imports_nothing(
     assert _count(ctx, "contacts") == 0
     assert not errors.exists()
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_small_file_reads_only_the_contacts_of_the_accounts_it_names(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = ctx.writer.insert_many("accounts", [{"name": f"Shop {i}"} for i in range(300)])
+    ctx.writer.insert_many(
+        "contacts",
+        [
+            {"account_id": aid, "first_name": f"Pat{n}", "last_name": "Lee"}
+            for aid in accounts
+            for n in range(5)
+        ],
+    )
+    calls: list[object] = []
+    real = module._keys_of
+
+    def counted(*args: object) -> list[int]:
+        calls.append(args)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "_keys_of", counted)
+    path = _write(
+        tmp_path / "two.csv",
+        [
+            ["First name", "Last name", "Account"],
+            ["Pat1", "Lee", "Shop 7"],  # already on Shop 7
+            ["Sam", "Lee", "Shop 8"],
+        ],
+    )
+    report = import_contacts(ctx, path)
+    assert (report.imported, report.duplicates) == (1, 1)
+    # The two rows and the five contacts of each of their accounts, not all 1,500.
+    assert len(calls) <= 2 + 2 * 5
