@@ -36,7 +36,7 @@ _BATCH = 5000
 # The way keys are derived (keys_of and the hashes). Raise it with any change to name_key,
 # phone_digits, website_domain or the hashing: keys filed the old way would no longer be found, so
 # the next refresh files every account again. tests/services/test_account_keys.py pins the output.
-KEY_FORMAT = "1"
+KEY_FORMAT = "2"  # 2: the name alone is filed too (kind 3), for the contacts import
 _FORMAT_META = "account_keys.format"
 
 
@@ -52,10 +52,25 @@ def keys_of(
     )
 
 
-def filed_hashes(keys: Keys) -> list[int]:
-    """The stable hashes a row's keys are filed under (the kind is the CRC's starting value;
-    :func:`file_keys` spells the same out for speed)."""
+NAME_ALONE = 3  # the kind under which the name key alone is filed (no postal code)
+
+
+def _duplicate_hashes(keys: Keys) -> list[int]:
     return [crc32(key.encode(), kind) for kind, key in enumerate(keys) if key is not None]
+
+
+def _name_alone(name_and_postal: str) -> str:
+    return name_and_postal.split("\x1f", 1)[0]
+
+
+def filed_hashes(keys: Keys) -> list[int]:
+    """The stable hashes a row's keys are filed under: one per duplicate key (the kind is the CRC's
+    starting value), plus the name key alone (:data:`NAME_ALONE`). :func:`file_keys` spells the
+    same out for speed."""
+    hashes = _duplicate_hashes(keys)
+    if keys[0] is not None:
+        hashes.append(crc32(_name_alone(keys[0]).encode(), NAME_ALONE))
+    return hashes
 
 
 def refresh(conn: Any) -> int:
@@ -99,13 +114,15 @@ def file_keys(conn: Any, rows: Iterable[tuple[int, Keys]]) -> None:
     the key of a new account that reuses the deleted one's rowid)."""
     # One statement per account: a missing key's NULL hash is skipped by OR IGNORE (NOT NULL).
     conn.executemany(
-        "INSERT OR IGNORE INTO account_keys (h, account) VALUES (?1, ?4), (?2, ?4), (?3, ?4)",
+        "INSERT OR IGNORE INTO account_keys (h, account)"
+        " VALUES (?1, ?4), (?2, ?4), (?3, ?4), (?5, ?4)",
         [
             (
                 None if name is None else crc32(name.encode()),
                 None if phone is None else crc32(phone.encode(), 1),
                 None if website is None else crc32(website.encode(), 2),
                 rowid,
+                None if name is None else crc32(_name_alone(name).encode(), NAME_ALONE),
             )
             for rowid, (name, phone, website) in rows
         ],
@@ -133,7 +150,7 @@ def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], str]:
     probes: tuple[set[str], set[str], set[str]] = (set(), set(), set())
     hashes: list[int] = []
     for keys in wanted:
-        hashes.extend(filed_hashes(keys))
+        hashes.extend(_duplicate_hashes(keys))
         for kind, key in enumerate(keys):
             if key is not None:
                 probes[kind].add(key)
@@ -149,4 +166,23 @@ def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], str]:
         for kind, key in enumerate(keys_of(name, postal_code, phone, website)):
             if key is not None and key in probes[kind]:
                 found.setdefault((kind, key), name)
+    return found
+
+
+def named(conn: Any, name_keys: Iterable[str]) -> dict[str, list[str]]:
+    """For each name key (:func:`~fieldrep.services.import_validation.name_key`), the ids of the
+    accounts whose name has it, by rowid. Call :func:`refresh` first in the same transaction."""
+    wanted = {key for key in name_keys if key}
+    if not wanted:
+        return {}
+    found: dict[str, list[str]] = {}
+    for account_id, name in conn.execute(
+        "SELECT id, name FROM accounts WHERE rowid IN"
+        " (SELECT account FROM account_keys WHERE h IN (SELECT value FROM json_each(?)))"
+        " ORDER BY rowid",
+        (json.dumps([crc32(key.encode(), NAME_ALONE) for key in wanted]),),
+    ):
+        key = v.name_key(name)
+        if key in wanted:  # the CRC only narrows the search
+            found.setdefault(key, []).append(account_id)
     return found

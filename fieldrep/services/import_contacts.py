@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldrep.domain.ids import uuid7_many
+from fieldrep.services import account_keys
 from fieldrep.services import import_validation as v
 from fieldrep.services.import_duplicates import TEMP_CACHE_KIB
 from fieldrep.services.import_errors import ErrorsFile, RowError
@@ -57,27 +58,16 @@ def _json(values: Iterable[Any]) -> str:
 class _Accounts:
     """Which account a cell names: the account with that id, else the one whose name matches.
 
-    The accounts' name keys live in a TEMP table on this connection, so a big book of accounts
-    costs disk, not memory; each block of rows looks up its distinct cells in two queries.
+    Names are looked up through the accounts' filed name keys (:mod:`account_keys`), so each
+    block of rows reads only the accounts its cells can name, in two queries, whatever the size
+    of the book.
     """
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
-        conn.execute("DROP TABLE IF EXISTS temp.import_account_names")
-        conn.execute("CREATE TEMP TABLE import_account_names (k TEXT NOT NULL, id TEXT NOT NULL)")
-        conn.executemany(
-            "INSERT INTO temp.import_account_names VALUES (?, ?)",
-            (
-                (v.name_key(name), aid)
-                for aid, name in conn.execute("SELECT id, name FROM accounts")
-            ),
-        )
-        conn.execute("CREATE INDEX temp.import_account_names_k ON import_account_names (k)")
+        account_keys.refresh(conn)
         self._ids: set[str] = set()
         self._by_name: dict[str, list[str]] = {}
-
-    def close(self) -> None:
-        self.conn.execute("DROP TABLE IF EXISTS temp.import_account_names")
 
     def start_block(self, cells: Iterable[str]) -> None:
         """Fetch what the block's account cells can match."""
@@ -89,13 +79,7 @@ class _Accounts:
                 (_json(distinct),),
             )
         }
-        self._by_name = {}
-        for key, aid in self.conn.execute(
-            "SELECT k, id FROM temp.import_account_names"
-            " WHERE k IN (SELECT value FROM json_each(?)) ORDER BY rowid",
-            (_json({v.name_key(c) for c in distinct}),),
-        ):
-            self._by_name.setdefault(key, []).append(aid)
+        self._by_name = account_keys.named(self.conn, {v.name_key(c) for c in distinct})
 
     def resolve(self, account: str) -> tuple[str | None, str | None]:
         """(account id, None), or (None, why not)."""
@@ -343,7 +327,6 @@ def _check_and_write(
             block_chars = 0
     if block:
         check_block()
-    accounts.close()
     known.close()
     report.notes.extend(rows.notes)  # what the pass found, e.g. formulas with saved results
 

@@ -215,18 +215,21 @@ _SAMPLE = [
 ]
 # What keys_of and filed_hashes give for _SAMPLE, per KEY_FORMAT.
 _PINNED: dict[str, list[object]] = {
-    "1": [
+    "2": [
         [
             ["acme hardware\x1f02139", "6175550100", "acme.example"],
-            [1778553067, 886515078, 3233740544],
+            [1778553067, 886515078, 3233740544, 2345875278],
         ],
         [
             ["corner café\x1f10115", "9301234567", "corner-cafe.example"],
-            [931177188, 3350246193, 1268010745],
+            [931177188, 3350246193, 1268010745, 1281955913],
         ],
-        [["o brien sons\x1f", "555019912", "obrien.example"], [1716059971, 2458581761, 3687383025]],
-        [["ünïcode traders\x1fSW1A 1AA", None, None], [2622687445]],
-        [["company inc\x1f94105", None, "company.example"], [3490442109, 2260902359]],
+        [
+            ["o brien sons\x1f", "555019912", "obrien.example"],
+            [1716059971, 2458581761, 3687383025, 909126419],
+        ],
+        [["ünïcode traders\x1fSW1A 1AA", None, None], [2622687445, 2127328548]],
+        [["company inc\x1f94105", None, "company.example"], [3490442109, 2260902359, 969870805]],
     ],
 }
 
@@ -258,7 +261,7 @@ def test_keys_filed_another_way_are_filed_again(
     monkeypatch.setattr(
         account_keys, "keys_of", lambda *row: tuple(k and f"{k}~" for k in derive(*row))
     )
-    monkeypatch.setattr(account_keys, "KEY_FORMAT", "2")
+    monkeypatch.setattr(account_keys, "KEY_FORMAT", f"{account_keys.KEY_FORMAT}+1")
     _filed_as_derived(ctx)  # every account filed again under the new derivation
     with ctx.writer.transaction() as conn:
         assert account_keys.refresh(conn) == 0  # and only once
