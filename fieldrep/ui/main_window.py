@@ -23,6 +23,7 @@ from PySide6.QtGui import (
     QPaintEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -91,7 +92,11 @@ class MainWindow(QMainWindow):
 
         self.setWindowTitle(f"FieldRep — {context.path.name}")
         self.setWindowIcon(icons.icon("app"))
-        self.setStyleSheet(theme.STYLE_SHEET)
+        app = QApplication.instance()
+        if not isinstance(app, QApplication) or app.styleSheet() != theme.STYLE_SHEET:
+            # The app's theme normally carries it; a window made without the theme (tests, embedding)
+            # still gets it. Both at once would make every widget resolve the same rules twice.
+            self.setStyleSheet(theme.STYLE_SHEET)
 
         self.stack = QStackedWidget()
         self.stack.setObjectName("pages")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QColor
 
 from fieldrep.store.accounts_repository import (
     COLUMN_INDEX,
@@ -74,8 +74,10 @@ _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _ROLES = frozenset((_DISPLAY, _FOREGROUND, _ALIGNMENT, _TOOLTIP, int(ID_ROLE)))
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _REGION = COLUMN_INDEX["region"]
-_STATUS_BRUSHES = {status: QBrush(QColor(color)) for status, color in STATUS_COLORS.items()}
-_MUTED_BRUSH = QBrush(QColor(theme.TEXT_MUTED))
+# Colours, not brushes: the view's delegate converts them, and touching QBrush would make PySide
+# build QGradient's enums (~2 ms at start-up) for nothing.
+_STATUS_COLORS = {status: QColor(color) for status, color in STATUS_COLORS.items()}
+_MUTED = QColor(theme.TEXT_MUTED)
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -303,9 +305,9 @@ class AccountsTableModel(QAbstractTableModel):
             return record[0]
         if role == _FOREGROUND:
             if key == "status" and value in STATUS_COLORS:
-                return _STATUS_BRUSHES[value]
+                return _STATUS_COLORS[value]
             if key in ("last_visit", "geocode_quality") and not value:
-                return _MUTED_BRUSH
+                return _MUTED
         elif role == _ALIGNMENT and key == "potential":
             return _RIGHT
         elif role == _TOOLTIP and key == "last_visit" and value:

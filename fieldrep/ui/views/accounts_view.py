@@ -166,8 +166,10 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.setSortingEnabled(True)
+        # Indicator first, then sorting on: that sorts (counts and reads the first page) once.
+        self.model.count_changed.connect(self._on_model_count_changed)
         self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -214,8 +216,6 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
         # A small window squeezes the page rather than the page forcing the window wide.
         self.setMinimumSize(360, 300)
-        self.model.count_changed.connect(self._on_model_count_changed)
-        self.model.refresh()
         self._update_today()
         self._painted = False
         # After the first paint, not during it: preparing the quick-search order holds the GIL.
