@@ -125,15 +125,20 @@ def _report_text(report: Any, what: str) -> str:
             f"  in a territory: {report.assigned:,}"
             + (f"; {unassigned:,} match no territory" if unassigned else "")
         )
-        if report.unplaced:
+        if report.unplaced_total:
             lines.append(
-                f"  {_n(len(report.unplaced), 'account')} imported without a location"
+                f"  {_n(report.unplaced_total, 'account')} imported without a location"
                 " (address not found offline):"
             )
             lines += [
                 f"    line {u['line']}: {u['name']} - {u['address']}"
                 for u in report.unplaced[:SHOWN_ERRORS]
             ]
+            if report.unplaced_total > SHOWN_ERRORS:
+                lines.append(
+                    f"    ... and {report.unplaced_total - SHOWN_ERRORS:,} more"
+                    " (`fieldrep geocode unplaced` lists every account without a location)"
+                )
     if report.failed_rows:
         lines.append(
             f"  not imported: {_n(report.failed_rows, 'row')} ({report.duplicates:,}"
@@ -142,8 +147,8 @@ def _report_text(report: Any, what: str) -> str:
         for error in report.errors[:SHOWN_ERRORS]:
             column = f", {error.column}" if error.column else ""
             lines.append(f"    line {error.line}{column}: {error.reason}")
-        if len(report.errors) > SHOWN_ERRORS:
-            lines.append(f"    ... and {len(report.errors) - SHOWN_ERRORS:,} more")
+        if report.errors_total > SHOWN_ERRORS:
+            lines.append(f"    ... and {report.errors_total - SHOWN_ERRORS:,} more")
     return "\n".join(lines)
 
 

@@ -356,7 +356,7 @@ def _check_and_write(
                     report.duplicates += 1
             if row_errors:
                 report.failed_rows += 1
-                report.errors.extend(row_errors)
+                report.add_errors(row_errors)
                 errors_out.add(line, cells, row_errors)
                 continue
             assert row_keys is not None
@@ -431,11 +431,11 @@ def _place(
     if place_key in places:
         result = places[place_key]
     else:  # the offline geocoder reads no street: one lookup per distinct place
-        result = places[place_key] = geocoder.geocode(Address.from_row(values))
+        result = geocoder.geocode(Address.from_row(values))
+        if len(places) < MEMO_LIMIT:
+            places[place_key] = result
     if result is None:
-        report.unplaced.append(
-            {"line": line, "name": values["name"], "address": Address.from_row(values).one_line()}
-        )
+        report.add_unplaced(line, values["name"], Address.from_row(values).one_line())
     else:
         values.update(result.as_fields())
         report.placed_by[result.quality] = report.placed_by.get(result.quality, 0) + 1

@@ -307,7 +307,7 @@ def _check_and_write(
                 errors.append(RowError(line, "", "this contact is already on the account"))
             if errors:
                 report.failed_rows += 1
-                report.errors.extend(errors)
+                report.add_errors(errors)
                 errors_out.add(line, cells, errors)
                 continue
             values["account_id"] = account_id

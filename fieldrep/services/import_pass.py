@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]  # (done, total, phase)
 CHUNK = 5000  # good rows are written in blocks of this many rows or CHUNK_CHARS of text
 CHUNK_CHARS = 1_000_000
+# Problems (and accounts placed nowhere) the report keeps to show; it counts every one, and the
+# errors file holds every failing row. A file of any size then costs bounded memory, even when
+# every row fails (a re-import of a big file: every row a duplicate).
+KEPT_IN_REPORT = 1_000
 
 
 class ImportCancelled(Exception):
@@ -43,12 +47,30 @@ class ImportReport:
     failed_rows: int = 0
     duplicates: int = 0  # rows skipped as duplicates of existing accounts or earlier rows
     assigned: int = 0  # imported accounts that have a territory (from the file or the rules)
-    errors: list[RowError] = field(default_factory=list)
-    unplaced: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # the first KEPT_IN_REPORT problems
+    errors_total: int = 0  # every problem found (a failing row has one or more)
+    unplaced: list[dict[str, Any]] = field(default_factory=list)  # the first KEPT_IN_REPORT
+    unplaced_total: int = 0  # every imported account the offline geocoder could not place
     placed_by: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     errors_file: str | None = None
     seconds: float = 0.0
+
+    def add_errors(self, errors: list[RowError]) -> None:
+        """A failing row's problems: counted, and kept while there is room."""
+        self.errors_total += len(errors)
+        room = KEPT_IN_REPORT - len(self.errors)
+        if room > 0:
+            self.errors.extend(errors[:room])
+
+    def add_unplaced(self, line: int, name: str, address: str) -> None:
+        self.unplaced_total += 1
+        if len(self.unplaced) < KEPT_IN_REPORT:
+            self.unplaced.append({"line": line, "name": name, "address": address})
+
+    @property
+    def errors_not_kept(self) -> int:
+        return self.errors_total - len(self.errors)
 
     def summary(self) -> dict[str, Any]:
         data = {
@@ -67,6 +89,8 @@ class ImportReport:
                 "placed_by",
                 "notes",
                 "errors_file",
+                "errors_total",
+                "unplaced_total",
                 "seconds",
             )
         }

@@ -72,6 +72,39 @@ def test_row_errors_make_exit_1_and_default_errors_file(
     assert "mixed.errors.csv, left by an earlier import, was removed" in out
 
 
+def test_a_file_where_most_rows_fail_keeps_only_the_first_problems_but_counts_them_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory stays bounded when every row fails (a re-import of a big file): the report keeps the
+    first problems and unplaced accounts, counts all of them, and the errors file has every row."""
+    from fieldrep.services import import_pass
+
+    monkeypatch.setattr(import_pass, "KEPT_IN_REPORT", 4)
+    src = tmp_path / "big.csv"
+    lines = ["Name,Latitude,City,State"]
+    lines += [f"Shop {n},123,Atlantis,ZZ" for n in range(30)]  # a bad latitude: 30 failing rows
+    lines += [f"Lost {n},,Atlantis,ZZ" for n in range(25)]  # imported, placed nowhere: 25
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = str(tmp_path / "f.db")
+    code, out, _ = _run(capsys, "import", "accounts", str(src), "--db", db, "--json")
+    summary = json.loads(out)
+    assert code == 1
+    assert (summary["failed_rows"], summary["errors_total"], len(summary["errors"])) == (30, 30, 4)
+    assert (summary["unplaced_total"], len(summary["unplaced"])) == (25, 4)
+    assert [e["line"] for e in summary["errors"]] == [2, 3, 4, 5]
+    with (tmp_path / "big.errors.csv").open(encoding="utf-8-sig", newline="") as fh:
+        assert len(list(csv.reader(fh))) == 1 + 30
+
+    code, out, _ = _run(capsys, "import", "accounts", str(src), "--db", db)
+    # Now the 25 are duplicates too: 55 problems, 4 kept, 10 shown and the rest counted.
+    assert "not imported: 55 rows (25 possible duplicates)" in out
+    assert "... and 45 more" in out
+
+    code, out, _ = _run(capsys, "import", "accounts", str(src), "--db", str(tmp_path / "g.db"))
+    assert "25 accounts imported without a location" in out
+    assert "... and 15 more (`fieldrep geocode unplaced` lists every account" in out
+
+
 def test_a_file_of_the_users_at_the_errors_path_is_left_alone(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -277,6 +277,26 @@ def test_import_dialog_mapping_progress_and_result(
     dialog.close()
 
 
+def test_import_dialog_counts_every_problem_it_does_not_list(
+    view: AccountsView, qtbot: QtBot, tmp_path: Path
+) -> None:
+    src = tmp_path / "many.csv"
+    rows = [f"Bad {n},Boston,MA,ABCDE" for n in range(260)]  # 260 failing rows: 200 listed
+    rows += [f"Lost {n},Atlantis,ZZ," for n in range(60)]  # 60 placed nowhere: 50 listed
+    src.write_text("Company,City,State,ZIP\n" + "\n".join(rows) + "\n")
+    dialog = view.open_import(src)
+    with qtbot.waitSignal(dialog.loaded, timeout=20_000):
+        pass
+    with qtbot.waitSignal(dialog.imported, timeout=20_000):
+        dialog.import_button.click()
+    text = dialog.result.toPlainText()
+    assert "260 rows not imported" in text
+    assert "… and 60 more in the errors file" in text
+    assert "60 imported without a location:" in text
+    assert "… and 10 more (Sync ▸ Geocoding settings lists them all)" in text
+    dialog.close()
+
+
 def test_import_cancel_imports_nothing(
     view: AccountsView, qtbot: QtBot, ctx: Context, tmp_path: Path
 ) -> None:

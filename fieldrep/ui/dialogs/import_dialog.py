@@ -348,11 +348,16 @@ class ImportDialog(QDialog):
             )
         if report.imported and self.kind_combo.currentData() == "accounts":
             lines.append(_territory_line(report.assigned, report.imported))
-        if report.unplaced:
-            lines.append(f"{len(report.unplaced):,} imported without a location:")
+        if report.unplaced_total:
+            lines.append(f"{report.unplaced_total:,} imported without a location:")
             lines += [
                 f"  line {u['line']}: {u['name']} — {u['address']}" for u in report.unplaced[:50]
             ]
+            if report.unplaced_total > 50:
+                lines.append(
+                    f"  … and {report.unplaced_total - 50:,} more"
+                    " (Sync ▸ Geocoding settings lists them all)"
+                )
         if report.failed_rows:
             lines.append(
                 f"{report.failed_rows:,} rows not imported ({report.duplicates:,}"
@@ -362,6 +367,8 @@ class ImportDialog(QDialog):
                 f"  line {e.line}{', ' + e.column if e.column else ''}: {e.reason}"
                 for e in report.errors[:200]
             ]
+            if report.errors_total > 200:
+                lines.append(f"  … and {report.errors_total - 200:,} more in the errors file")
         lines += [f"Note: {n}" for n in report.notes]
         self.result.setPlainText("\n".join(lines))
         self.result.setVisible(True)
