@@ -46,6 +46,7 @@ from fieldrep.services.import_pass import (
 from fieldrep.services.import_readers import (
     ImportFileError,
     TableData,
+    extra_cells_problem,
     formula_problem,
     read_table,
 )
@@ -320,6 +321,7 @@ def _check_and_write(
         for f, i in mapping.fields.items()
     }
     mapped_cols = {i: f for f, i in mapping.fields.items()}
+    width = len(data.header)
     rows = data.rows
     places: dict[tuple[Any, ...], GeoResult | None] = {}
     block: list[tuple[int, list[str], dict[str, Any], list[RowError]]] = []
@@ -380,12 +382,21 @@ def _check_and_write(
     with account_keys.deferred(conn):
         for line, cells, formulas in streamed_rows(data, report, progress, cancelled):
             values, problems = convert(cells)
-            row_errors = [RowError(line, column_name.get(f, f), reason) for f, reason in problems]
-            for col, formula in formulas:
-                if col in mapped_cols:
-                    row_errors.append(
-                        RowError(line, column_name[mapped_cols[col]], formula_problem(formula))
-                    )
+            # A formula with no saved result is the one thing wrong with its cell (whose text is
+            # empty): said once, not also as "is empty".
+            unsaved = {mapped_cols[col]: formula for col, formula in formulas if col in mapped_cols}
+            row_errors = [
+                RowError(line, column_name.get(f, f), reason)
+                for f, reason in problems
+                if f not in unsaved
+            ]
+            row_errors += [
+                RowError(line, column_name[f], formula_problem(formula))
+                for f, formula in unsaved.items()
+            ]
+            if len(cells) > width and any(cells[width:]):
+                # Shifted cells make every other complaint about the row an echo of this one.
+                row_errors = [RowError(line, "", extra_cells_problem(cells, width))]
             block.append((line, cells, values, row_errors))
             block_chars += sum(map(len, cells))
             if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:

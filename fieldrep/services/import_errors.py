@@ -7,6 +7,7 @@ them, so the user can fix them and import that file again.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,22 @@ class ErrorsFile:
         self._out: Any = None
         self.stale_removed = False
 
+    def problem(self, source: Path) -> str | None:
+        """Why the errors file cannot be written beside an import of ``source``, if it cannot:
+        asked before the import starts, so a bad path never costs a half-done import."""
+        if self.path is None:
+            return None
+        if _same_file(self.path, source):
+            return f"the errors file {self.path} is the file being imported; choose another path"
+        folder = self.path.parent
+        if not folder.is_dir():
+            return f"cannot write the errors file {self.path}: folder {folder} does not exist"
+        if not os.access(folder, os.W_OK):
+            return f"cannot write the errors file {self.path}: folder {folder} is not writable"
+        if self.path.is_dir():
+            return f"cannot write the errors file {self.path}: it is a folder"
+        return None
+
     def add(self, line: int, cells: list[str], errors: list[RowError]) -> None:
         if self.partial is None:
             return
@@ -38,7 +55,9 @@ class ErrorsFile:
             self._fh = self.partial.open("w", newline="", encoding="utf-8-sig")
             self._out = csv.writer(self._fh)
             self._out.writerow(["error_line", "error_column", "error_reason", *self.header])
-        self._out.writerow(_error_row(line, cells, errors))
+        # A row as long as the header: readers (and the import itself) then see every column.
+        short = len(self.header) - len(cells)
+        self._out.writerow(_error_row(line, cells + [""] * short if short > 0 else cells, errors))
 
     def keep(self) -> str | None:
         """The errors file's path, or None when no row failed. Then an errors file that an
@@ -62,6 +81,13 @@ class ErrorsFile:
 
 
 _SIGNATURE = "error_line,error_column,error_reason"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return a.resolve() == b.resolve()
 
 
 def _is_errors_file(path: Path) -> bool:

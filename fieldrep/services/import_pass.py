@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fieldrep.services.import_errors import ErrorsFile, RowError
-from fieldrep.services.import_readers import TableData
+from fieldrep.services.import_readers import ImportFileError, TableData
 from fieldrep.store.accounts_repository import deferred_search_index
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,9 @@ def run_in_one_transaction(
     add a context of its own around it (the accounts' indexes built once, say)."""
     name = data.path.name
     try:
+        why = errors_out.problem(data.path)
+        if why is not None:
+            raise ImportFileError(why)
         with (
             ctx.writer.transaction() as conn,
             deferred_search_index(conn),

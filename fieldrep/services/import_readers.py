@@ -44,6 +44,17 @@ def formula_problem(formula: str) -> str:
     )
 
 
+def extra_cells_problem(cells: list[str], width: int) -> str:
+    """The row error for a row with text beyond the header's last column: a delimiter inside an
+    unquoted value shifts every later cell into the wrong column, so the row is not guessed at."""
+    extra = [c for c in cells[width:] if c]
+    shown = ", ".join(repr(c[:30]) for c in extra[:3]) + (", ..." if len(extra) > 3 else "")
+    return (
+        f"has {len(cells)} cells but the header has {width} columns (extra: {shown}); a comma or"
+        " other delimiter inside an unquoted value shifts the columns, so put that value in quotes"
+    )
+
+
 class StreamedRows:
     """The data rows of a file as (line, cells), read from disk each time they are iterated.
 

@@ -105,6 +105,32 @@ def test_a_file_where_most_rows_fail_keeps_only_the_first_problems_but_counts_th
     assert "... and 15 more (`fieldrep geocode unplaced` lists every account" in out
 
 
+@pytest.mark.parametrize("kind", ["accounts", "contacts"])
+def test_an_errors_path_that_cannot_be_used_is_refused_before_anything_is_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    src = tmp_path / "mixed.csv"
+    text = "Name,Latitude,Account\nGood,1,Acme\nBad,123,Acme\n"
+    src.write_text(text, encoding="utf-8")
+    db = tmp_path / "f.db"
+    (tmp_path / "sub").mkdir()
+    for errors, why in (
+        (src, "is the file being imported; choose another path"),
+        (tmp_path / "sub" / ".." / "mixed.csv", "is the file being imported"),
+        (tmp_path / "missing" / "e.csv", f"folder {tmp_path / 'missing'} does not exist"),
+        (tmp_path, "it is a folder"),
+    ):
+        code, out, err = _run(
+            capsys, "import", kind, str(src), "--db", str(db), "--errors", str(errors)
+        )
+        assert (code, out) == (1, "")
+        assert why in err
+        assert err.endswith("nothing was imported\n")
+        assert src.read_text(encoding="utf-8") == text  # the user's file is untouched
+    code, out, _ = _run(capsys, "info", "--db", str(db), "--json")
+    assert json.loads(out)["rows"]["accounts"] == 0
+
+
 def test_a_file_of_the_users_at_the_errors_path_is_left_alone(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

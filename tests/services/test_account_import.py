@@ -310,6 +310,41 @@ def test_xlsx_with_formulas(ctx: Context, tmp_path: Path) -> None:
     assert saved == (6, "02139", "postal_code")
 
 
+def test_a_formula_with_no_result_in_the_name_is_the_one_reason_given(
+    ctx: Context, tmp_path: Path
+) -> None:
+    rows: list[list[object]] = [["Account Name", "Zip Code"], ['=CONCAT("A","B")', "02139"]]
+    report = import_accounts(ctx, _xlsx(tmp_path / "book.xlsx", rows))
+    assert [(e.line, e.column) for e in report.errors] == [(2, "Account Name")]
+    assert "holds the formula =CONCAT" in report.errors[0].reason
+
+
+def test_rows_with_text_beyond_the_header_fail_and_short_rows_are_padded_in_the_errors_file(
+    ctx: Context, tmp_path: Path
+) -> None:
+    src = tmp_path / "ragged.csv"
+    src.write_text(
+        "Company,ZIP,City,Employees\n"
+        "Short,02108\n"  # short: the missing cells are empty
+        "Acme, Inc,78701,Austin,12\n"  # an unquoted comma shifts every cell after it
+        "Trailing,80202,Denver,3,,\n"  # empty cells past the header are harmless
+        "Bad Count,80202,Denver,many\n",
+        encoding="utf-8",
+    )
+    errors = tmp_path / "ragged.errors.csv"
+    report = import_accounts(ctx, src, errors_path=errors)
+    assert report.imported == 2
+    assert [(e.line, e.column) for e in report.errors] == [(3, ""), (5, "Employees")]
+    assert report.errors[0].reason.startswith(
+        "has 5 cells but the header has 4 columns (extra: '12')"
+    )
+    names = [r[0] for r in ctx.db.execute("SELECT name FROM accounts ORDER BY name")]
+    assert names == ["Short", "Trailing"]
+    with errors.open(encoding="utf-8-sig", newline="") as fh:
+        written = list(csv.reader(fh))
+    assert [len(row) for row in written] == [7, 8, 7]  # the shifted row keeps all its cells
+
+
 def test_csv_renamed_xlsx_and_xlsx_renamed_csv(ctx: Context, tmp_path: Path) -> None:
     fake = tmp_path / "fake.xlsx"
     fake.write_text("Company\nAcme\n")
