@@ -251,7 +251,9 @@ def import_accounts(
     data = data or read_table(path, scan=False)
     name = data.path.name
     if not data.rows:
-        raise ImportFileError(f"{name} has a header row but no data rows")
+        raise ImportFileError(
+            f"{data.source} has a header row but no data rows{data.other_sheets_hint}"
+        )
     mapping = mapping or guess_mapping(data.header, ACCOUNT_FIELDS)
     for spec in missing_required(mapping, ACCOUNT_FIELDS):
         raise ImportFileError(f"{name}: {missing_column_message(spec, data.header)}")

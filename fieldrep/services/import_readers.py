@@ -145,6 +145,27 @@ class TableData:
     encoding: str = ""
     delimiter: str = ""
     notes: list[str] = field(default_factory=list)  # things the user should know, not errors
+    sheet: str = ""  # a workbook's sheet that was read
+    sheets: int = 0  # how many sheets the workbook has
+
+    @property
+    def source(self) -> str:
+        """The file's name, and the sheet for a workbook: what messages about the file name."""
+        return f"{self.path.name}, sheet {self.sheet!r}," if self.sheet else self.path.name
+
+    @property
+    def other_sheets_hint(self) -> str:
+        """For a message about the sheet that was read, when the workbook has others."""
+        return other_sheets_hint(self.sheets)
+
+
+def other_sheets_hint(sheets: int) -> str:
+    if sheets < 2:
+        return ""
+    return (
+        f"; the workbook has {sheets} sheets and the one open when it was saved is read: open the"
+        " sheet to import, save the workbook, and import it again"
+    )
 
 
 def read_table(path: str | Path, *, scan: bool = True) -> TableData:

@@ -1,4 +1,5 @@
-"""Streaming the first sheet of an Excel workbook (.xlsx) for import, in bounded memory.
+"""Streaming one sheet of an Excel workbook (.xlsx) for import, in bounded memory: the sheet that
+was open when the workbook was saved (the first one if none was).
 
 openpyxl's read-only mode parses a sheet row by row, but it loads the workbook's whole shared-string
 table (where Excel keeps every distinct text) into a list first: for a big book that is most of its
@@ -43,6 +44,7 @@ from fieldrep.services.import_readers import (
     ImportFileError,
     StreamedRows,
     TableData,
+    other_sheets_hint,
 )
 from fieldrep.services.xlsx_shared_strings import SharedStrings
 
@@ -74,7 +76,7 @@ class _NoStrings:
 
 
 class _Reader(ExcelReader):  # type: ignore[misc]
-    """openpyxl's reader, reading only what streaming the first sheet needs.
+    """openpyxl's reader, reading only what streaming one sheet needs.
 
     The shared-string table is supplied instead of loaded whole, and no worksheet object is
     built: openpyxl's read-only sheet parses the whole sheet on opening when the sheet has no
@@ -85,6 +87,7 @@ class _Reader(ExcelReader):  # type: ignore[misc]
         super().__init__(fh, read_only=True, data_only=data_only)
         self._owner = owner
         self.sheets: list[tuple[str, str]] = []  # (title, part) of each worksheet
+        self.active = 0  # the index in ``sheets`` of the sheet to read
 
     def read_strings(self) -> None:
         found = self.package.find(SHARED_STRINGS)
@@ -98,11 +101,21 @@ class _Reader(ExcelReader):  # type: ignore[misc]
         self.read_strings()
         self.read_workbook()
         apply_stylesheet(self.archive, self.wb)  # the number formats that make a number a date
+        found = list(self.parser.find_sheets())
         self.sheets = [
             (sheet.name, rel.target)
-            for sheet, rel in self.parser.find_sheets()
+            for sheet, rel in found
             if rel.target in self.valid_files and "chartsheet" not in rel.Type
         ]
+        # The sheet that was open when the workbook was saved: what the user sees on opening it.
+        tab = next((v.activeTab for v in self.wb.views or () if v.activeTab is not None), 0)
+        name = found[tab][0].name if 0 <= tab < len(found) else None
+        self.active = next((i for i, (title, _) in enumerate(self.sheets) if title == name), 0)
+
+    @property
+    def part(self) -> str:
+        """The zip member of the sheet to read."""
+        return self.sheets[self.active][1]
 
     def close(self) -> None:
         self.archive.close()
@@ -131,14 +144,14 @@ class _RowParser(WorkSheetParser):  # type: ignore[misc]
 
 
 def _sheet_rows(reader: _Reader, name: str) -> Generator[tuple[object, ...], None, None]:
-    """The first sheet's rows as tuples of values from row 1, missing rows as ().
+    """The sheet's rows as tuples of values from row 1, missing rows as ().
 
     What openpyxl's ``iter_rows(values_only=True)`` gives on a read-only sheet, except that the
     sheet's size header is not trusted (some writers put A1 there, which would hide every other
     row) and rows wider than Excel allows are refused.
     """
     book = reader.wb
-    with reader.archive.open(reader.sheets[0][1]) as src:
+    with reader.archive.open(reader.part) as src:
         parser = _RowParser(
             src,
             reader.shared_strings,
@@ -157,7 +170,7 @@ def _sheet_rows(reader: _Reader, name: str) -> Generator[tuple[object, ...], Non
             width = max((cell["column"] for cell in cells), default=0)
             if width > EXCEL_MAX_COLUMNS:
                 raise ImportFileError(
-                    f"{name}: row {index} of the first sheet has cells past column"
+                    f"{name}: row {index} of the sheet has cells past column"
                     f" {EXCEL_MAX_COLUMNS:,}, the last column Excel allows; the workbook is damaged"
                 )
             values: list[object] = [None] * width
@@ -168,8 +181,8 @@ def _sheet_rows(reader: _Reader, name: str) -> Generator[tuple[object, ...], Non
 
 
 def _sheet_size(reader: _Reader) -> int | None:
-    """The last row the first sheet's size header (``<dimension ref="A1:H100">``) claims."""
-    with reader.archive.open(reader.sheets[0][1]) as src:
+    """The last row the sheet's size header (``<dimension ref="A1:H100">``) claims."""
+    with reader.archive.open(reader.part) as src:
         for _event, element in iterparse(src, events=("start",)):
             local = element.tag.rpartition("}")[2]
             if local == "dimension":
@@ -225,7 +238,7 @@ def check_archive(path: Path) -> None:
 
 
 class XlsxRows(StreamedRows):
-    """The data rows of a workbook's first sheet, streamed with openpyxl's read-only reader."""
+    """The data rows of a workbook's sheet (the one open when it was saved), streamed with openpyxl's read-only reader."""
 
     _strings: SharedStrings | None = None  # so __del__ works whatever __init__ reached
 
@@ -280,12 +293,12 @@ class XlsxRows(StreamedRows):
         return reader, fh
 
     def has_formulas(self) -> bool:
-        """Whether the first sheet holds any formula: a scan of its XML, no parsing."""
+        """Whether the sheet holds any formula: a scan of its XML, no parsing."""
         if self._has_formulas is None:
             reader, fh = self._open(data_only=False)
             found = False
             try:
-                with reader.archive.open(reader.sheets[0][1]) as src:
+                with reader.archive.open(reader.part) as src:
                     tail = b""
                     while chunk := src.read(_SCAN_CHUNK):
                         if _FORMULA_TAG.search(tail + chunk):
@@ -301,7 +314,7 @@ class XlsxRows(StreamedRows):
         return self._has_formulas
 
     def all_rows(self, formulas: bool = False) -> Iterator[tuple[int, list[str], Formulas]]:
-        """Every non-blank row of the first sheet, the header included.
+        """Every non-blank row of the sheet, the header included.
 
         With ``formulas`` each row comes with its cells whose formula has no saved result, and a
         full pass leaves in ``notes`` how many formulas had their saved result taken.
@@ -311,7 +324,7 @@ class XlsxRows(StreamedRows):
         formula_reader: _Reader | None = None
         formula_fh: IO[bytes] | None = None
         try:
-            self.sheet_title, part = reader.sheets[0]
+            self.sheet_title, part = reader.sheets[reader.active]
             self.sheet_count = len(reader.sheets)
             self.dimension_rows = _sheet_size(reader)
             # Progress: how far into the sheet's compressed bytes the reader's file handle is.
@@ -362,14 +375,14 @@ class XlsxRows(StreamedRows):
                 IndexError,  # a text index when the workbook has no text table
             ) as exc:
                 raise ImportFileError(
-                    f"{self.path.name}: the first sheet is damaged at row {line} ({exc}); open"
+                    f"{self.path.name}: the sheet is damaged at row {line} ({exc}); open"
                     " it in Excel, save it again and import"
                 ) from exc
             if row is None:
                 break
             if line > EXCEL_MAX_ROWS:
                 raise ImportFileError(
-                    f"{self.path.name}: the first sheet goes past row {EXCEL_MAX_ROWS:,}, the"
+                    f"{self.path.name}: the sheet goes past row {EXCEL_MAX_ROWS:,}, the"
                     " last row Excel allows; the workbook is damaged or was built to exhaust"
                     " memory"
                 )
@@ -406,15 +419,25 @@ class XlsxRows(StreamedRows):
 
 
 def read_xlsx(path: Path) -> TableData:
-    """The first sheet's header (its first non-blank row) and a stream of the rows below it."""
+    """The header (the first non-blank row) of the sheet that was open when the workbook was
+    saved, and a stream of the rows below it."""
     check_archive(path)
     rows = XlsxRows(path)
     with closing(rows.all_rows()) as all_rows:
         first = next(all_rows, None)
+    others = rows.sheet_count - 1
     if first is None:
-        raise ImportFileError(f"{path.name} has an empty first sheet")
+        raise ImportFileError(
+            f"{path.name}: the sheet {rows.sheet_title!r} is empty"
+            + other_sheets_hint(rows.sheet_count)
+        )
     header = [c.strip() for c in first[1]]
     notes = []
-    if rows.sheet_count > 1:
-        notes.append(f"only the first sheet ({rows.sheet_title!r}) was read")
-    return TableData(path, "xlsx", header, rows, notes=notes)
+    if others:
+        notes.append(
+            f"read the sheet {rows.sheet_title!r}, the one open when the workbook was saved; the"
+            f" other {others} {'sheet was' if others == 1 else 'sheets were'} not read"
+        )
+    return TableData(
+        path, "xlsx", header, rows, notes=notes, sheet=rows.sheet_title, sheets=rows.sheet_count
+    )

@@ -345,6 +345,35 @@ def test_rows_with_text_beyond_the_header_fail_and_short_rows_are_padded_in_the_
     assert [len(row) for row in written] == [7, 8, 7]  # the shifted row keeps all its cells
 
 
+def test_a_workbook_is_read_from_the_sheet_open_when_it_was_saved(
+    ctx: Context, tmp_path: Path
+) -> None:
+    book = openpyxl.Workbook()
+    notes = book.active
+    notes.title = "Notes"
+    notes.append(["Accounts are on the next sheet"])
+    accounts = book.create_sheet("Accounts")
+    accounts.append(["Company", "ZIP"])
+    accounts.append(["Acme Tools", "02139"])
+    book.active = 1
+    book.save(tmp_path / "two.xlsx")
+    report = import_accounts(ctx, tmp_path / "two.xlsx")
+    assert report.imported == 1
+    assert (
+        "read the sheet 'Accounts', the one open when the workbook was saved; the other 1 sheet"
+        " was not read"
+    ) in report.notes
+
+    book.active = 0  # saved with the notes open: the import says which sheet it read, and how
+    book.save(tmp_path / "notes.xlsx")
+    with pytest.raises(ImportFileError) as refused:
+        import_accounts(ctx, tmp_path / "notes.xlsx")
+    assert str(refused.value).startswith(
+        "notes.xlsx, sheet 'Notes', has a header row but no data rows; the workbook has 2 sheets"
+        " and the one open when it was saved is read: open the sheet to import"
+    )
+
+
 def test_csv_renamed_xlsx_and_xlsx_renamed_csv(ctx: Context, tmp_path: Path) -> None:
     fake = tmp_path / "fake.xlsx"
     fake.write_text("Company\nAcme\n")
