@@ -1,7 +1,8 @@
 """Every account's duplicate keys, filed in the database so an import looks up only its rows' keys.
 
 An account has up to three keys: its name (compared without case, punctuation and legal-form words)
-with its postal code, the digits of its phone, and its website's domain. Each is filed in
+with its postal code, the digits of its phone, and its website's domain (with the page on a host
+shared by many businesses, such as facebook.com/name; none for such a host alone). Each is filed in
 ``account_keys`` (schema v4, local only, never synced) as (hash, account rowid). Deriving a key
 takes Python, so SQL cannot file them itself: triggers on ``accounts`` queue in
 ``account_keys_queue`` every account inserted, and every one changed or deleted with the values it
@@ -34,9 +35,12 @@ Keys = tuple[str | None, str | None, str | None]
 KINDS = ("name", "phone", "website")
 _BATCH = 5000
 # The way keys are derived (keys_of and the hashes). Raise it with any change to name_key,
-# phone_digits, website_domain or the hashing: keys filed the old way would no longer be found, so
-# the next refresh files every account again. tests/services/test_account_keys.py pins the output.
-KEY_FORMAT = "2"  # 2: the name alone is filed too (kind 3), for the contacts import
+# phone_digits, website_domain (or what they read, such as SHARED_HOSTS) or the hashing: keys filed
+# the old way would no longer be found, so the next refresh files every account again.
+# tests/services/test_account_keys.py pins the output.
+# 2: the name alone is filed too (kind 3), for the contacts import. 3: names read dotted initialisms
+# ("L.L.C."), inner apostrophes, "and" and Unicode forms alike; a site on a shared host is its page.
+KEY_FORMAT = "3"
 _FORMAT_META = "account_keys.format"
 
 
@@ -45,10 +49,12 @@ def keys_of(
 ) -> Keys:
     """An account's (or an imported row's) three duplicate keys."""
     name_key = v.name_key(name)
+    site = v.website_domain(website)
     return (
         f"{name_key}\x1f{postal_code or ''}" if name_key else None,
         v.phone_digits(phone) or None,
-        v.website_domain(website) or None,
+        # a shared host alone (facebook.com) is many businesses' site, so no business's key
+        site if site and site not in v.SHARED_HOSTS else None,
     )
 
 
@@ -169,13 +175,14 @@ def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], str]:
     return found
 
 
-def named(conn: Any, name_keys: Iterable[str]) -> dict[str, list[str]]:
-    """For each name key (:func:`~fieldrep.services.import_validation.name_key`), the ids of the
-    accounts whose name has it, by rowid. Call :func:`refresh` first in the same transaction."""
+def named(conn: Any, name_keys: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """For each name key (:func:`~fieldrep.services.import_validation.name_key`), the (id, name)
+    of the accounts whose name has it, by rowid. Call :func:`refresh` first in the same
+    transaction."""
     wanted = {key for key in name_keys if key}
     if not wanted:
         return {}
-    found: dict[str, list[str]] = {}
+    found: dict[str, list[tuple[str, str]]] = {}
     for account_id, name in conn.execute(
         "SELECT id, name FROM accounts WHERE rowid IN"
         " (SELECT account FROM account_keys WHERE h IN (SELECT value FROM json_each(?)))"
@@ -184,5 +191,5 @@ def named(conn: Any, name_keys: Iterable[str]) -> dict[str, list[str]]:
     ):
         key = v.name_key(name)
         if key in wanted:  # the CRC only narrows the search
-            found.setdefault(key, []).append(account_id)
+            found.setdefault(key, []).append((account_id, name))
     return found

@@ -55,8 +55,14 @@ def _json(values: Iterable[Any]) -> str:
     return json.dumps(list(values))
 
 
+def _plain(name: str) -> str:
+    """A name as typed, without case or extra spaces: what an exact match compares."""
+    return " ".join(name.casefold().split())
+
+
 class _Accounts:
-    """Which account a cell names: the account with that id, else the one whose name matches.
+    """Which account a cell names: the account with that id, else the one with exactly that name
+    (without case or extra spaces), else the one whose name key matches ("Acme Inc." for "acme").
 
     Names are looked up through the accounts' filed name keys (:mod:`account_keys`), so each
     block of rows reads only the accounts its cells can name, in two queries, whatever the size
@@ -67,7 +73,7 @@ class _Accounts:
         self.conn = conn
         account_keys.refresh(conn)
         self._ids: set[str] = set()
-        self._by_name: dict[str, list[str]] = {}
+        self._by_name: dict[str, list[tuple[str, str]]] = {}
 
     def start_block(self, cells: Iterable[str]) -> None:
         """Fetch what the block's account cells can match."""
@@ -85,12 +91,17 @@ class _Accounts:
         """(account id, None), or (None, why not)."""
         if account in self._ids:
             return account, None
-        matches = self._by_name.get(v.name_key(account), [])
+        alike = self._by_name.get(v.name_key(account), [])
+        plain = _plain(account)
+        exact = [aid for aid, name in alike if _plain(name) == plain]
+        matches = exact or [aid for aid, _ in alike]
         if len(matches) == 1:
             return matches[0], None
         if not matches:
             return None, f"no account is named {account!r}"
-        return None, f"{len(matches)} accounts are named {account!r}; use the account id"
+        if exact:
+            return None, f"{len(exact)} accounts are named {account!r}; use the account id"
+        return None, f"{len(matches)} accounts have names like {account!r}; use the account id"
 
 
 def _keys_of(account_id: str | None, first: str, last: str, email: str | None) -> list[int]:

@@ -8,6 +8,7 @@ what to fix in the file.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from fieldrep.geo.gazetteer import normalise_postal_code
 
@@ -79,8 +80,14 @@ _DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
 _NOT_DIGIT = re.compile(r"\D")
 _WORD = re.compile(r"\w+")
 _NAME_NOISE = frozenset(
-    ("inc", "llc", "ltd", "co", "corp", "corporation", "company", "gmbh", "the", "plc")
+    ("inc", "llc", "ltd", "co", "corp", "corporation", "company", "gmbh", "the", "plc", "and")
 )
+# Single letters each followed by a dot ("l.l.c.", "l. l. c", "p.c."): one word. Not letters
+# apart by spaces alone: "Plan B LLC" would read as "plan bllc".
+_INITIALISM = re.compile(r"(?<!\w)[^\W\d_](?:\.\s*[^\W\d_](?!\w))+")
+_INITIALISM_GAPS = re.compile(r"[.\s]")
+# Apostrophes join what they stand in: "O'Brien" is "obrien" and "Joe's" is "joes"
+_APOSTROPHE = re.compile("['’ʼ`]")
 
 
 class FieldProblem(Exception):
@@ -223,16 +230,57 @@ def phone_digits(phone: str | None) -> str:
     return digits[-10:] if len(digits) > 10 else digits
 
 
-_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/?#]*@)?([^/:?#\s]*)")
+_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/?#]*@)?([^/:?#\s]*)(?::\d*)?([^?#\s]*)")
+# Hosts where many businesses each have a page, so the page and not the host is a business's
+# site: each with the path words that only lead to a page ("linkedin.com/company/<page>"). Hosts
+# that give each business its own subdomain (business.site, wixsite.com) need no entry.
+SHARED_HOSTS: dict[str, frozenset[str]] = {
+    # profile.php names its page in the query, which is not kept: such a page has no website key
+    "facebook.com": frozenset(("pages", "pg", "people", "groups", "profile.php")),
+    "instagram.com": frozenset(),
+    "linkedin.com": frozenset(("company", "in", "school", "showcase")),
+    "x.com": frozenset(),
+    "threads.net": frozenset(),
+    "tiktok.com": frozenset(),
+    "youtube.com": frozenset(("c", "channel", "user")),
+    "pinterest.com": frozenset(),
+    "yelp.com": frozenset(("biz",)),
+    "nextdoor.com": frozenset(("pages",)),
+    "sites.google.com": frozenset(("view", "site")),
+    "g.page": frozenset(),
+    "etsy.com": frozenset(("shop",)),
+    "linktr.ee": frozenset(),
+}
+_SAME_HOST = {"fb.com": "facebook.com", "twitter.com": "x.com"}
+
+
+def _shared_host(host: str) -> str | None:
+    """The shared host that ``host`` is, or is a subdomain of ("m.facebook.com"), else None."""
+    for candidate in (host, host.partition(".")[2]):
+        candidate = _SAME_HOST.get(candidate, candidate)
+        if candidate in SHARED_HOSTS:
+            return candidate
+    return None
 
 
 def website_domain(website: str | None) -> str:
-    """The host of a web address without "www." (urlsplit is 10x slower for 100k rows)."""
+    """The host of a web address without "www.", with the path to the page on a shared host
+    ("facebook.com/pizzaone"); a shared host alone when the address names no page there
+    (urlsplit is 10x slower for 100k rows)."""
     if not website:
         return ""
-    match = _HOST.match(website.strip().lower())
-    host = match.group(1) if match else ""
-    return host.removeprefix("www.")
+    match = _URL.match(website.strip().lower())
+    host = match.group(1).removeprefix("www.") if match else ""
+    shared = _shared_host(host)
+    if shared is None or match is None:
+        return host
+    to_page = SHARED_HOSTS[shared]
+    path: list[str] = []
+    for segment in filter(None, match.group(2).split("/")):
+        path.append(segment)
+        if segment not in to_page:
+            return "/".join((shared, *path))
+    return shared
 
 
 def parse_website(raw: str) -> str | None:
@@ -246,13 +294,20 @@ def parse_website(raw: str) -> str | None:
 
 
 def name_key(name: str | None) -> str:
-    """Company names compared without case, punctuation and legal-form noise.
+    """Company names compared without case, punctuation and legal-form noise ("and" too, as "&"
+    is punctuation).
 
-    A name made only of such noise ("The Company") keeps its words, and one without words ("&")
-    its text: an empty key would match nothing (a duplicate imported again) or anything alike.
+    A dotted initialism is one word ("L.L.C.", "L. L. C" and "LLC" are all "llc"), an apostrophe
+    joins the word it is in ("O'Brien" is "OBrien"), and letters compare in Unicode's NFKC form (an
+    "é" typed as "e" and a combining accent is "é"). A name made only of noise ("The Company")
+    keeps its words, and one without words ("&") its text: an empty key would match nothing (a
+    duplicate imported again) or anything alike.
     """
-    folded = (name or "").casefold()
-    words = _WORD.findall(folded)
+    folded = unicodedata.normalize("NFKC", name or "").casefold()
+    joined = _APOSTROPHE.sub("", folded)
+    if "." in joined:
+        joined = _INITIALISM.sub(lambda m: _INITIALISM_GAPS.sub("", m.group()), joined)
+    words = _WORD.findall(joined)
     kept = [w for w in words if w not in _NAME_NOISE]
     return " ".join(kept or words) or " ".join(folded.split())
 

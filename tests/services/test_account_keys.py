@@ -212,10 +212,12 @@ _SAMPLE = [
     ("O'Brien & Sons LLC", None, "555.0199 ext 12", "http://OBRIEN.example:8080/"),
     ("  Ünïcode  Traders ", "SW1A 1AA", None, None),
     ("Company Inc", "94105", "", "mailto:info@company.example"),
+    ("Stewart Freight, L. L. C.", "92109", None, "https://m.facebook.com/StewartFreight/about"),
+    ("Cafe\u0301 Joe’s and Co", None, None, "https://www.facebook.com/"),
 ]
-# What keys_of and filed_hashes give for _SAMPLE, per KEY_FORMAT.
+# What keys_of and filed_hashes give for _SAMPLE, per KEY_FORMAT (only the current one is kept).
 _PINNED: dict[str, list[object]] = {
-    "2": [
+    "3": [
         [
             ["acme hardware\x1f02139", "6175550100", "acme.example"],
             [1778553067, 886515078, 3233740544, 2345875278],
@@ -225,11 +227,16 @@ _PINNED: dict[str, list[object]] = {
             [931177188, 3350246193, 1268010745, 1281955913],
         ],
         [
-            ["o brien sons\x1f", "555019912", "obrien.example"],
-            [1716059971, 2458581761, 3687383025, 909126419],
+            ["obrien sons\x1f", "555019912", "obrien.example"],
+            [2040354884, 2458581761, 3687383025, 3613980209],
         ],
         [["ünïcode traders\x1fSW1A 1AA", None, None], [2622687445, 2127328548]],
         [["company inc\x1f94105", None, "company.example"], [3490442109, 2260902359, 969870805]],
+        [
+            ["stewart freight\x1f92109", None, "facebook.com/stewartfreight"],
+            [3946647290, 720122433, 1480135807],
+        ],
+        [["café joes\x1f", None, None], [3852116824, 2873138935]],
     ],
 }
 

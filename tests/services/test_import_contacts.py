@@ -56,7 +56,7 @@ def test_contacts_match_accounts_and_every_bad_row_is_named(ctx: Context, tmp_pa
             ["Grace Hopper", "Bayside Bakery", "grace@bayside.example", "617-555-0100"],  # 2
             ["Ada Lovelace", acme, "", ""],  # 3: by id
             ["Nobody Known", "No Such Shop", "", ""],  # 4
-            ["Twin Person", "Twin Shop", "", ""],  # 5
+            ["Twin Person", "Twin Shop Inc", "", ""],  # 5: no exact name, two alike
             ["", "Bayside Bakery", "", ""],  # 6
             ["Alan Turing", "", "", ""],  # 7
             ["grace hopper", "The Bayside Bakery Inc.", "", ""],  # 8: the name of line 2
@@ -71,7 +71,7 @@ def test_contacts_match_accounts_and_every_bad_row_is_named(ctx: Context, tmp_pa
     report = import_contacts(ctx, path, errors_path=errors)
     assert [(e.line, e.column, e.reason) for e in report.errors] == [
         (4, "Company", "no account is named 'No Such Shop'"),
-        (5, "Company", "2 accounts are named 'Twin Shop'; use the account id"),
+        (5, "Company", "2 accounts have names like 'Twin Shop Inc'; use the account id"),
         (6, "", "has no name; every contact needs one"),
         (7, "Company", "is empty; say which account"),
         (8, "", "this contact is already on the account"),
@@ -95,7 +95,7 @@ def test_contacts_match_accounts_and_every_bad_row_is_named(ctx: Context, tmp_pa
     ]
     assert [r[:3] for r in written[1:3]] == [
         ["4", "Company", "no account is named 'No Such Shop'"],
-        ["5", "Company", "2 accounts are named 'Twin Shop'; use the account id"],
+        ["5", "Company", "2 accounts have names like 'Twin Shop Inc'; use the account id"],
     ]
     assert written[1][3:] == ["Nobody Known", "No Such Shop", "", ""]
     assert len(written) == 10
@@ -123,6 +123,32 @@ def test_contacts_match_accounts_and_every_bad_row_is_named(ctx: Context, tmp_pa
     again = import_contacts(ctx, path)
     assert again.imported == 0
     assert again.duplicates == 7
+
+
+def test_an_exact_name_wins_over_names_alike(ctx: Context, tmp_path: Path) -> None:
+    """Names alike once the legal form is ignored count only when no account has the very name
+    (without case or extra spaces), and an ambiguous name counts the accounts it matched."""
+    ltd = ctx.writer.insert("accounts", {"name": "Tri-County Metalworks Ltd."})
+    for _ in range(3):
+        ctx.writer.insert("accounts", {"name": "Tri-County Metalworks LLC"})
+    hartford = ctx.writer.insert("accounts", {"name": "Hartford Concrete Inc."})
+    path = _write(
+        tmp_path / "people.csv",
+        [
+            ["Full Name", "Company"],
+            ["Exact Match", "tri-county  METALWORKS ltd."],  # 2: the one Ltd.
+            ["Three Named", "Tri-County Metalworks LLC"],  # 3: three exact, not four alike
+            ["Four Alike", "Tri County Metalworks, L.L.C"],  # 4: no exact name, four alike
+            ["One Alike", "hartford concrete"],  # 5
+        ],
+    )
+    report = import_contacts(ctx, path)
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (3, "3 accounts are named 'Tri-County Metalworks LLC'; use the account id"),
+        (4, "4 accounts have names like 'Tri County Metalworks, L.L.C'; use the account id"),
+    ]
+    rows = ctx.db.execute("SELECT first_name, account_id FROM contacts ORDER BY rowid").fetchall()
+    assert rows == [("Exact", ltd), ("One", hartford)]
 
 
 def test_a_file_without_a_name_column_or_rows_is_refused(ctx: Context, tmp_path: Path) -> None:
