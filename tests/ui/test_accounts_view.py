@@ -8,14 +8,22 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QMessageBox, QStyleOptionViewItem
+from PySide6 import QtGui
+from PySide6.QtCore import QModelIndex, QSettings, Qt
+from PySide6.QtGui import QPalette, QTextDocument
+from PySide6.QtWidgets import (
+    QLabel,
+    QMessageBox,
+    QStyle,
+    QStyleOptionComboBox,
+    QStyleOptionViewItem,
+)
 from pytestqt.qtbot import QtBot
 
 from fieldrep.geo.geocoding import save_settings
 from fieldrep.services.context import Context
 from fieldrep.ui import theme
+from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.models.accounts_table_model import ID_ROLE, PAGE_SIZE
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.accounts_view import AccountsView
@@ -129,7 +137,7 @@ def test_filters_combine(view: AccountsView) -> None:
     assert industry.count() == 1  # filled when opened: DISTINCT over a big book is slow
     industry.showPopup()
     assert [industry.itemText(i) for i in range(industry.count())] == [
-        "All industries",
+        "Industry",
         "Food",
         "Retail",
     ]
@@ -492,3 +500,118 @@ def test_cells_colour_align_and_explain_what_the_rep_reads(view: AccountsView) -
     ):
         assert model.data(status, role) is None
     assert model.data(model.index(0, 0), ID_ROLE) == view.model.account_id(0)
+
+
+def _shown(label: QLabel) -> str:
+    """What a label shows a reader: its text, or the text its rich text renders to."""
+    text = label.text()
+    if label.textFormat() == Qt.TextFormat.PlainText or (
+        label.textFormat() == Qt.TextFormat.AutoText and not QtGui.Qt.mightBeRichText(text)
+    ):
+        return text
+    document = QTextDocument()
+    document.setHtml(text)
+    return document.toPlainText()
+
+
+def test_names_are_shown_as_typed_not_as_html(
+    view: AccountsView, qtbot: QtBot, ctx: Context, tmp_path: Path
+) -> None:
+    name = "<b>Smith</b> <Jones> & Co"
+    ctx.writer.insert("territories", {"name": "<i>South</i>"})
+    account = view.create_account(name)
+    assert account is not None
+    view.service.update(account, {"territory_id": _territory(ctx, "<i>South</i>")})
+    view.open_account(account)
+    panel = view.panel
+    assert _shown(panel.title) == name
+    assert "<i>South</i> · " in _shown(panel.subtitle)
+    dialog = view.open_log_visit(account)
+    assert _shown(dialog.heading) == f"Visit to {name}"
+    dialog.close()
+    src = tmp_path / "Q&A <b>draft.csv"
+    src.write_bytes(b"")
+    importer = view.open_import(src)
+    with qtbot.waitSignal(importer.loaded, timeout=20_000):
+        pass
+    assert _shown(importer.file_label) == "Q&A <b>draft.csv"
+    assert _shown(importer.message).startswith("Q&A <b>draft.csv")
+    importer.close()
+    view._say(f"Exported 3 accounts to {src.name}.")
+    assert _shown(view.notice) == "Exported 3 accounts to Q&A <b>draft.csv."
+
+
+def _territory(ctx: Context, name: str) -> str:
+    row = ctx.db.execute("SELECT id FROM territories WHERE name = ?", (name,)).fetchone()
+    return str(row[0])
+
+
+def test_long_values_show_their_beginning(view: AccountsView) -> None:
+    account = view.create_account("Abbott & Cunningham Excavating Group")
+    assert account is not None
+    website = "https://www.abbottcunninghamexcavatinggroup.example/contact/sales-office"
+    view.service.update(account, {"website": website, "email": "contact@abbott.example"})
+    view.panel.show_account(account)
+    edits = view.panel.edits
+    assert edits["website"].text() == website
+    assert {key: edit.cursorPosition() for key, edit in edits.items()} == dict.fromkeys(edits, 0)
+
+
+def test_the_visits_tab_names_outcomes_as_the_log_visit_dialog_does(
+    view: AccountsView, qtbot: QtBot
+) -> None:
+    view.open_row(0)
+    dialog = view.open_log_visit(view.panel.account_id)
+    (order,) = [b for b in dialog.outcome_buttons.buttons() if b.text() == "Order placed"]
+    order.click()
+    qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
+    visits = view.panel.lists["visits"]
+    assert visits.topLevelItemCount() == 1
+    assert visits.topLevelItem(0).text(1) == "Order placed"
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1440, 900)])
+def test_filter_names_are_readable_in_the_smallest_window(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, settings: QSettings, size: tuple[int, int]
+) -> None:
+    ctx.writer.insert("territories", {"name": "Greater Boston and the North Shore"})
+    window = MainWindow(ctx, runner, settings)
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    page = window.page("accounts")
+    assert isinstance(page, AccountsView)
+    assert window.width() == size[0]  # 1024 is the narrowest the window goes
+    page.set_filter_value("not_visited_days", 365)
+    page.filters["territory_id"].setCurrentIndex(1)  # chosen values may be elided, names not
+    qtbot.wait(10)  # the layout settles the new widths
+    for combo in page.filters.values():
+        option = QStyleOptionComboBox()
+        combo.initStyleOption(option)
+        field = combo.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, combo
+        )
+        name = combo.itemText(0)
+        assert field.width() > combo.fontMetrics().boundingRect(name).width(), name
+    clear = page.clear_button
+    assert clear.mapTo(page, clear.rect().topRight()).x() < page.width()
+    runner.wait_for_idle()
+
+
+def test_import_column_headers_stay_readable_after_a_refused_file(
+    view: AccountsView, qtbot: QtBot, tmp_path: Path
+) -> None:
+    refused = tmp_path / "unclosed.csv"
+    refused.write_bytes(b'Company,ZIP\n"Acme,02139\nBeta,10001\n')
+    good = tmp_path / "good.csv"
+    good.write_text("Company,ZIP\nAcme,02139\n")
+    dialog = view.open_import()
+    header = dialog.table.horizontalHeader()
+    for path, readable in ((refused, False), (good, True), (refused, False)):
+        with qtbot.waitSignal(dialog.loaded, timeout=20_000) as signal:
+            dialog.load(path)
+        assert signal.args == [readable]
+        widths = [header.sectionSize(c) for c in range(3)]
+        assert all(widths[c] >= header.sectionSizeHint(c) for c in range(3)), widths
+    dialog.close()

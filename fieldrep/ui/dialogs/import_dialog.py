@@ -9,10 +9,11 @@ cancelled (a cancel imports nothing: the service writes all good rows in one tra
 from __future__ import annotations
 
 from functools import partial
+from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -124,6 +125,7 @@ class ImportDialog(QDialog):
         self.kind_combo.setToolTip("What each row of the file is (contacts join existing accounts)")
         self.kind_combo.currentIndexChanged.connect(self._on_kind_combo_changed)
         self.file_label = QLabel("Choose a CSV or Excel file with one account or contact per row.")
+        self.file_label.setTextFormat(Qt.TextFormat.RichText)  # the bold file name, escaped
         self.file_label.setWordWrap(True)
         choose = QPushButton("Choose file…")
         choose.clicked.connect(self._on_choose_clicked)
@@ -135,11 +137,17 @@ class ImportDialog(QDialog):
 
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Column in the file", "Sample values", "Imports as"])
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # The outer columns fit their header and cells whatever the file (or no file) shows; a
+        # fixed width kept the default 100 px, too narrow for "Column in the file".
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
 
         self.message = QLabel()
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # quotes the file's names and values
         self.message.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
@@ -184,7 +192,7 @@ class ImportDialog(QDialog):
         self.data = None
         self.import_button.setEnabled(False)
         self.table.setRowCount(0)
-        self.file_label.setText(f"<b>{path.name}</b>")
+        self.file_label.setText(f"<b>{escape(path.name)}</b>")
         self._say(f"Reading {path.name}…")
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
@@ -218,7 +226,7 @@ class ImportDialog(QDialog):
         what = _row_count(data)
         if data.kind == "csv":
             what += f", {data.encoding}, separated by {data.delimiter!r}"
-        self.file_label.setText(f"<b>{path.name}</b> — {what}")
+        self.file_label.setText(f"<b>{escape(path.name)}</b> — {escape(what)}")
         guess = guess_mapping(data.header, self.fields)
         by_column = {i: f for f, i in guess.fields.items()}
         self.table.setRowCount(len(data.header))
@@ -238,8 +246,6 @@ class ImportDialog(QDialog):
             combo.currentIndexChanged.connect(partial(self._on_mapping_changed, col))
             self.combos.append(combo)
             self.table.setCellWidget(col, 2, combo)
-        self.table.resizeColumnToContents(0)
-        self.table.setColumnWidth(2, 200)
         self._check_mapping()
 
     @property

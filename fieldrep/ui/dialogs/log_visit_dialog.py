@@ -4,8 +4,9 @@ to "Met"; a next step becomes a follow-up task due on the chosen date (a week ah
 from __future__ import annotations
 
 from datetime import UTC
+from html import escape
 
-from PySide6.QtCore import QDate, QDateTime, Signal
+from PySide6.QtCore import QDate, QDateTime, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDateEdit,
@@ -38,8 +39,12 @@ class LogVisitDialog(QDialog):
         self.account_id = account_id
         self.setWindowTitle(f"Log visit — {account_name}")
         self.setMinimumWidth(640)
-        heading = QLabel(f"Visit to <b>{account_name}</b>" if account_name else "Visit")
-        heading.setObjectName("cardTitle")
+        # Rich for the bold name; the name is the user's text, so escaped.
+        self.heading = QLabel(
+            f"Visit to <b>{escape(account_name)}</b>" if account_name else "Visit"
+        )
+        self.heading.setTextFormat(Qt.TextFormat.RichText)
+        self.heading.setObjectName("cardTitle")
         self.when = QDateTimeEdit(QDateTime.currentDateTime())
         self.when.setCalendarPopup(True)
         self.when.setDisplayFormat("yyyy-MM-dd HH:mm")
@@ -65,6 +70,7 @@ class LogVisitDialog(QDialog):
         self.due.setCalendarPopup(True)
         self.due.setDisplayFormat("yyyy-MM-dd")
         self.error = QLabel()
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setStyleSheet(f"color: {theme.DANGER};")
         form = QFormLayout()
         form.addRow("When", self.when)
@@ -80,7 +86,7 @@ class LogVisitDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(heading)
+        layout.addWidget(self.heading)
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)

@@ -3,6 +3,7 @@ its contacts, visits, tasks, deals and referrals. Writes go through the services
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.services.accounts import AccountsService
+from fieldrep.services.visits import OUTCOME_LABELS
 from fieldrep.store.accounts_repository import STATUSES, AccountsRepository
 from fieldrep.store.errors import StoreError, ValidationError
 from fieldrep.ui import theme
@@ -73,10 +75,13 @@ class AccountDetailPanel(QFrame):
         self._loaded: dict[str, Any] = {}
         self.confirm_box: QMessageBox | None = None
 
+        # Labels showing the user's text are plain: a name like "<b>Co</b>" is shown as typed.
         self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setObjectName("cardTitle")
         self.title.setWordWrap(True)
         self.subtitle = QLabel()
+        self.subtitle.setTextFormat(Qt.TextFormat.RichText)  # the coloured status
         self.subtitle.setObjectName("muted")
         close = QPushButton("✕")
         close.setFlat(True)
@@ -103,6 +108,7 @@ class AccountDetailPanel(QFrame):
         self.notes.setFixedHeight(52)
         form.addRow("Notes", self.notes)
         self.error = QLabel()
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setStyleSheet(f"color: {theme.DANGER};")
         self.error.setWordWrap(True)
 
@@ -168,10 +174,11 @@ class AccountDetailPanel(QFrame):
         color = STATUS_COLORS.get(a["status"], theme.TEXT_MUTED)
         self.subtitle.setText(
             f"<span style='color:{color}; font-weight:600'>{a['status'].capitalize()}</span>"
-            f" · {territory} · {owner} · location: {quality}"
+            f" · {escape(territory)} · {escape(owner)} · location: {escape(quality)}"
         )
         for key, edit in self.edits.items():
             edit.setText(_text(a.get(key)))
+            edit.setCursorPosition(0)  # a long website shows its start, not its end
             edit.setStyleSheet("")
         self.status.setCurrentIndex(STATUSES.index(a["status"]))
         self.notes.setPlainText(a.get("notes") or "")
@@ -188,7 +195,7 @@ class AccountDetailPanel(QFrame):
             [
                 [
                     (v["visited_at"] or "")[:16].replace("T", " "),
-                    v["outcome"].replace("_", " "),
+                    OUTCOME_LABELS.get(v["outcome"], v["outcome"]),
                     v["user_name"],
                     v["notes"],
                 ]

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtCore import QItemSelectionModel, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QPaintEvent, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -23,6 +23,9 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -49,7 +52,7 @@ SEARCH_DEBOUNCE_MS = 180
 COMPACT_COLUMNS = frozenset(("name", "city", "status", "potential", "last_visit"))
 QUICK_SEARCH_DELAY_MS = 1000
 VISIT_AGES = (
-    ("Any last visit", None),
+    ("Last visit", None),
     ("No visit in 30 days", 30),
     ("No visit in 60 days", 60),
     ("No visit in 90 days", 90),
@@ -92,7 +95,9 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
         title = QLabel("Accounts")
         title.setObjectName("pageTitle")
+        # Plain text: both labels can show a name or a message quoting the user's input.
         self.count_label = QLabel()
+        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
         self.count_label.setObjectName("muted")
         self.new_button = QPushButton("New account")
         self.new_button.setObjectName("primary")
@@ -111,6 +116,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.locate_button.setEnabled(False)
         self.task_line = TaskProgressWidget()
         self.notice = QLabel()
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.setObjectName("muted")
         head = QHBoxLayout()
         head.addWidget(title)
@@ -148,14 +154,15 @@ class AccountsView(AccountsActionsMixin, QWidget):
         for key, label, choices in self._filter_choices():
             combo = _LazyComboBox(self._ensure_industries if key == "industry" else None)
             combo.setObjectName(f"filter_{key}")
+            combo.setToolTip(f"Filter by {label.lower()}")
             combo.addItem(label, None)
             for text, value in choices:
                 combo.addItem(text, value)
-            # Shrinkable: the page must fit a small window; the full text shows when opened.
+            # Shrinkable: the page must fit a small window; a long chosen value is elided (its
+            # full text shows when opened), the field's name never is (_LazyComboBox).
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
-            combo.setMinimumContentsLength(9)
             combo.currentIndexChanged.connect(self.apply_filters)
             self.filters[key] = combo
             filters.addWidget(combo)
@@ -281,24 +288,24 @@ class AccountsView(AccountsActionsMixin, QWidget):
         return [
             (
                 "territory_id",
-                "All territories",
+                "Territory",
                 [(name, tid) for tid, name in repo.territories()] + [("No territory", NO_VALUE)],
             ),
             (
                 "owner_id",
-                "All owners",
+                "Owner",
                 [(name, uid) for uid, name in repo.owners()] + [("No owner", NO_VALUE)],
             ),
-            ("status", "Any status", [(s.capitalize(), s) for s in STATUSES]),
+            ("status", "Status", [(s.capitalize(), s) for s in STATUSES]),
             # DISTINCT over 100,000 accounts costs 0.3 s: only when the user opens the list.
             (
                 "industry",
-                "All industries",
+                "Industry",
                 [(i, i) for i in repo.industries()] if self._industries_loaded else [],
             ),
             (
                 "geocode_quality",
-                "Any location",
+                "Location",
                 [(QUALITY_LABELS[q], q) for q in QUALITIES] + [("Not placed", NO_VALUE)],
             ),
             ("not_visited_days", VISIT_AGES[0][0], list(VISIT_AGES[1:])),
@@ -433,12 +440,53 @@ class AccountsView(AccountsActionsMixin, QWidget):
         return account_id
 
 
+# The style draws a combo box's text a pixel inside its field, and a glyph can reach a pixel
+# past its advance: the room kept beside the text so that a text that fits is never elided.
+_LABEL_INSET = 2
+
+
 class _LazyComboBox(QComboBox):
-    """A combo box that can fill itself just before its list opens."""
+    """A filter's combo box: it asks for the width of its chosen text but can shrink to its first
+    item (the field's name, shown when nothing is chosen), eliding a longer choice rather than
+    cutting it; and it can fill itself just before its list opens."""
 
     def __init__(self, before_popup: Callable[[], None] | None = None) -> None:
         super().__init__()
         self._before_popup = before_popup
+        self.currentIndexChanged.connect(self.updateGeometry)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self._width_for(self.itemText(0)), super().minimumSizeHint().height())
+
+    def sizeHint(self) -> QSize:
+        width = self._width_for(self.currentText())
+        return self.minimumSizeHint().expandedTo(QSize(width, 0))
+
+    def _width_for(self, text: str) -> int:
+        """The width that shows ``text`` whole: its own plus the frame, padding and arrow."""
+        self.ensurePolished()
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        option.rect = QRect(0, 0, 1000, 30)  # any width wider than the frame, padding and arrow
+        field = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        chrome = option.rect.width() - field.width()
+        return self.fontMetrics().horizontalAdvance(text) + chrome + 2 * _LABEL_INSET
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QStylePainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.Text))
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        field = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        option.currentText = self.fontMetrics().elidedText(
+            option.currentText, Qt.TextElideMode.ElideRight, field.width() - _LABEL_INSET
+        )
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
     def showPopup(self) -> None:
         if self._before_popup is not None:

@@ -20,6 +20,7 @@ class TaskProgressWidget(QWidget):
         self._runner: TaskRunner | None = None
         self._task: Task | None = None
         self.label = QLabel()
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # task labels carry file names
         self.label.setObjectName("muted")
         self.bar = QProgressBar()
         self.bar.setTextVisible(False)
