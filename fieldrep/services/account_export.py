@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from fieldrep.services.spreadsheet_text import escaped
 from fieldrep.store.accounts_repository import AccountFilter, AccountsRepository, Sort
 
 ALL_ACCOUNTS = AccountFilter()
 BY_NAME = Sort()
 
 FORMATS = (".csv", ".xlsx")
-# A cell starting with one of these is a formula to Excel; exported text must never run as one.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportError(Exception):
@@ -49,12 +48,6 @@ def _watched(
             if progress is not None:
                 progress(index, total)
         yield row
-
-
-def _safe(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def export_accounts(
@@ -103,7 +96,7 @@ def _write_csv(path: Path, columns: list[str], rows: Any) -> int:
         out = csv.writer(fh)
         out.writerow(columns)
         for row in rows:
-            out.writerow([_safe(v) for v in row])
+            out.writerow([escaped(v) for v in row])
             count += 1
     return count
 
@@ -126,8 +119,7 @@ def _write_xlsx(path: Path, columns: list[str], rows: Any) -> int:
     count = 0
     try:
         for row in rows:
-            # openpyxl writes str cells as text (never formulas) only if they do not start with "=".
-            sheet.append([_safe(v) for v in row])
+            sheet.append([_text_cell(sheet, v) for v in row])
             count += 1
     except BaseException:
         # A cancel mid-way: finish and drop openpyxl's temporary sheet file now, rather than
@@ -138,3 +130,15 @@ def _write_xlsx(path: Path, columns: list[str], rows: Any) -> int:
         raise
     book.save(path)
     return count
+
+
+def _text_cell(sheet: Any, value: Any) -> Any:
+    """An XLSX cell keeps its type, so text is written as it is; only text that openpyxl would
+    take for a formula (starting with "=") is made a text cell explicitly."""
+    if isinstance(value, str) and value.startswith("="):
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fieldrep.services.spreadsheet_text import escaped
+
 
 @dataclass
 class RowError:
@@ -99,11 +101,13 @@ def _is_errors_file(path: Path) -> bool:
 
 
 def _error_row(line: int, cells: list[str], errors: list[RowError]) -> list[Any]:
+    # Escaped as an export is: the file is meant to be opened in a spreadsheet, fixed and
+    # imported again (which reads the cells back as they were).
     return [
         line,
         "; ".join(dict.fromkeys(e.column for e in errors if e.column)),
         "; ".join(e.reason for e in errors),
-        *cells,
+        *map(escaped, cells),
     ]
 
 

@@ -19,6 +19,8 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fieldrep.services.spreadsheet_text import unescaped_row
+
 log = logging.getLogger(__name__)
 
 DECODE_CHUNK = 1024 * 1024
@@ -302,11 +304,12 @@ class CsvRows(StreamedRows):
                 for cells in reader:
                     line = start
                     start = reader.line_num + 1
-                    if not "".join(cells).strip():
+                    joined = "".join(cells)
+                    if not joined.strip():
                         continue
                     if not line & 1023:
                         self.done = raw.tell()
-                    yield line, cells, ()
+                    yield line, unescaped_row(cells, joined), ()
             except csv.Error as exc:
                 if "end of data" in str(exc) or "EOF" in str(exc):
                     raise ImportFileError(

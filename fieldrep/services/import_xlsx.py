@@ -46,6 +46,7 @@ from fieldrep.services.import_readers import (
     TableData,
     other_sheets_hint,
 )
+from fieldrep.services.spreadsheet_text import unescaped_row
 from fieldrep.services.xlsx_shared_strings import SharedStrings
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -397,12 +398,14 @@ class XlsxRows(StreamedRows):
                         missing.append((col, formula))
             if not line & 1023:
                 self.done = min(max(fh.tell() - offset, 0), self.total)
-            if not any(c.strip() for c in cells):
+            joined = "".join(cells)
+            if not joined.strip():
                 continue
             if not header_seen:
                 header_seen = True
                 self.header_line = line
-            yield line, cells, tuple(missing)
+            # A text cell starting "'=" is how a CSV marks text, pasted into a workbook as it is.
+            yield line, unescaped_row(cells, joined), tuple(missing)
         self.done = self.total
         if formulas:
             self.notes = (

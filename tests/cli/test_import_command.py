@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from pathlib import Path
 
 import openpyxl
@@ -236,7 +237,18 @@ def test_export_csv_and_xlsx_with_filters(
     sheet = openpyxl.load_workbook(tmp_path / "unplaced.xlsx", read_only=True).active
     values = [r for r in sheet.iter_rows(values_only=True)]
     assert values[0][:2] == ("id", "name")
-    assert sorted(r[1] for r in values[1:]) == ['\'=HYPERLINK("x")', "Lost Ltd"]
+    # A workbook keeps each cell's type: the text is a text cell, with no mark to show.
+    assert sorted(r[1] for r in values[1:]) == ['=HYPERLINK("x")', "Lost Ltd"]
+    cells = openpyxl.load_workbook(tmp_path / "unplaced.xlsx").active
+    assert {c.value: c.data_type for c in cells["B"]}['=HYPERLINK("x")'] == "s"
+
+    # Both files import back as they were exported: the CSV's mark is read as the text it keeps.
+    for name in ("all.csv", "unplaced.xlsx"):
+        again = str(tmp_path / f"{name}.db")
+        code, _, _ = _run(capsys, "import", "accounts", str(tmp_path / name), "--db", again)
+        assert code == 0
+        names = sqlite3.connect(again).execute("SELECT name FROM accounts").fetchall()
+        assert ('=HYPERLINK("x")',) in names
 
     code, _, err = _run(capsys, "export", "accounts", str(tmp_path / "x.pdf"), "--db", db)
     assert code == 1
