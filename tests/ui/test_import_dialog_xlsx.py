@@ -57,7 +57,7 @@ def test_counts_it_cannot_know_are_not_guessed(
     assert "about" not in small.file_label.text()
     unsized, ok = _open(runner, qtbot, _book(tmp_path / "unsized.xlsx", 40, write_only=True))
     assert ok
-    assert "Ready to import the rows of the first sheet" in unsized.message.text()
+    assert "Ready to import the rows of the sheet 'Accounts'" in unsized.message.text()
 
 
 def test_a_damaged_workbook_is_refused_with_its_reason(

@@ -88,7 +88,9 @@ def _row_count(data: TableData) -> str:
     rows, exact = data.rows.estimate()
     if exact:
         return f"{rows:,} rows"
-    return f"about {rows:,} rows" if rows else "the rows of the first sheet"
+    if rows:
+        return f"about {rows:,} rows"
+    return f"the rows of the sheet {data.sheet!r}" if data.sheet else "the rows of the sheet"
 
 
 def _territory_line(assigned: int, imported: int) -> str:
