@@ -26,6 +26,7 @@ from fieldrep.ui import theme
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.models.accounts_table_model import ID_ROLE, PAGE_SIZE
 from fieldrep.ui.tasks import TaskRunner
+from fieldrep.ui.views.account_detail_panel import TABS_MIN_HEIGHT
 from fieldrep.ui.views.accounts_view import AccountsView
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 from tests.geo.nominatim_server import running_nominatim, settings_for
@@ -596,6 +597,51 @@ def test_filter_names_are_readable_in_the_smallest_window(
         assert field.width() > combo.fontMetrics().boundingRect(name).width(), name
     clear = page.clear_button
     assert clear.mapTo(page, clear.rect().topRight()).x() < page.width()
+    runner.wait_for_idle()
+
+
+@pytest.mark.parametrize("size", [(1024, 560), (1024, 700), (1440, 900)])
+def test_the_open_account_keeps_its_fields_whole_and_scrolls_in_a_short_window(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, settings: QSettings, size: tuple[int, int]
+) -> None:
+    ctx.writer.insert(
+        "accounts",
+        {
+            "name": "Abbott & Cunningham Excavating Group of the Greater Boston Area",
+            "website": "https://www.abbottcunninghamexcavatinggroup.example/contact-us",
+            "notes": "Gate code 4411",
+        },
+    )
+    window = MainWindow(ctx, runner, settings)
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    assert (window.width(), window.height()) == size
+    page = window.page("accounts")
+    assert isinstance(page, AccountsView)
+    page.open_row(0)
+    panel = page.panel
+    assert panel.isVisible()
+    qtbot.wait(10)  # the layout settles
+    body = panel.scroll.widget()
+    assert body.width() <= panel.scroll.viewport().width()  # nothing cut at the right
+    for edit in panel.edits.values():
+        assert edit.height() >= edit.sizeHint().height()  # never squeezed flat
+    for button in (panel.save_button, panel.undo_button, panel.visit_button, panel.delete_button):
+        assert button.width() >= button.sizeHint().width(), button.text()  # labels whole
+    assert panel.tabs.height() >= TABS_MIN_HEIGHT
+    bar = panel.scroll.verticalScrollBar()
+    if body.sizeHint().height() <= panel.scroll.viewport().height():
+        assert bar.maximum() == 0  # room for every field: nothing to scroll
+    else:
+        assert size[1] < 900  # only a short window is short of room
+        assert bar.maximum() > 0  # and it scrolls the fields down to the buttons
+        panel.scroll.ensureWidgetVisible(panel.save_button)
+        shown = panel.save_button.visibleRegion().boundingRect()
+        assert shown.height() == panel.save_button.height()
+    if size == (1024, 560):
+        assert bar.maximum() > 0  # this one is short of room whatever the fonts
     runner.wait_for_idle()
 
 

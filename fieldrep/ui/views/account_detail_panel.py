@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
@@ -43,6 +44,7 @@ FIELDS = (
     ("website", "Website"),
     ("potential", "Potential"),
 )
+TABS_MIN_HEIGHT = 170  # the lists keep room for a few rows; below that the panel scrolls
 _ERROR_STYLE = f"border: 1px solid {theme.DANGER}; border-radius: 4px;"
 
 
@@ -68,7 +70,7 @@ class AccountDetailPanel(QFrame):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("card")
-        self.setMinimumWidth(380)
+        self.setMinimumWidth(400)  # the fields, and a scroll bar beside them in a short window
         self.repository = repository
         self.service = service
         self.account_id: str | None = None
@@ -83,6 +85,7 @@ class AccountDetailPanel(QFrame):
         self.subtitle = QLabel()
         self.subtitle.setTextFormat(Qt.TextFormat.RichText)  # the coloured status
         self.subtitle.setObjectName("muted")
+        self.subtitle.setWordWrap(True)  # a long territory or owner name must not widen the panel
         close = QPushButton("✕")
         close.setFlat(True)
         close.setToolTip("Close (Esc)")
@@ -111,11 +114,13 @@ class AccountDetailPanel(QFrame):
         self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setStyleSheet(f"color: {theme.DANGER};")
         self.error.setWordWrap(True)
+        self.error.hide()  # shown with a message only: an empty line would leave a gap
 
         self.save_button = QPushButton("Save")
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self.save)
-        self.undo_button = QPushButton("Undo last edit")
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setToolTip("Undo the last saved edit")
         self.undo_button.clicked.connect(self.undo)
         self.visit_button = QPushButton("Log visit…")
         self.visit_button.setToolTip("Ctrl+L")
@@ -149,16 +154,36 @@ class AccountDetailPanel(QFrame):
             self.lists[key] = tree
             self.tabs.addTab(tree, title)
 
+        self.tabs.setMinimumHeight(TABS_MIN_HEIGHT)
+
+        # The fields scroll when the window is too short for them and the lists (a laptop at
+        # 1024 x 700) rather than being squeezed; in a tall window they show whole and the lists
+        # take the height left.
+        body = QWidget()
+        body.setObjectName("panelBody")
+        inner = QVBoxLayout(body)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.addWidget(self.subtitle)
+        inner.addLayout(form)
+        inner.addWidget(self.error)
+        inner.addLayout(buttons)
+        self.scroll = _FittingScrollArea()
+        self.scroll.setWidget(body)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setStyleSheet("QScrollArea, QWidget#panelBody { background: transparent; }")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 14)
         layout.addLayout(head)
-        layout.addWidget(self.subtitle)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addLayout(buttons)
+        layout.addWidget(self.scroll)
         layout.addWidget(self.tabs, 1)
 
     # -- showing ---------------------------------------------------------------------------------
+
+    def _show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
 
     def show_account(self, account_id: str) -> bool:
         detail = self.repository.detail(account_id)
@@ -182,7 +207,7 @@ class AccountDetailPanel(QFrame):
             edit.setStyleSheet("")
         self.status.setCurrentIndex(STATUSES.index(a["status"]))
         self.notes.setPlainText(a.get("notes") or "")
-        self.error.clear()
+        self._show_error("")
         self._fill(
             "contacts",
             [
@@ -261,17 +286,17 @@ class AccountDetailPanel(QFrame):
         try:
             changed = self.service.update(self.account_id, self.changes())
         except ValidationError as exc:
-            self.error.setText(str(exc))
+            self._show_error(str(exc))
             if exc.field in self.edits:
                 self.edits[exc.field].setStyleSheet(_ERROR_STYLE)
                 self.edits[exc.field].setFocus()
             return False
         except StoreError as exc:
-            self.error.setText(str(exc))
+            self._show_error(str(exc))
             return False
         self.show_account(self.account_id)
         if changed:
-            self.error.setText("")
+            self._show_error("")
             self.account_changed.emit(self.account_id)
         return True
 
@@ -312,3 +337,20 @@ class AccountDetailPanel(QFrame):
     def close_panel(self) -> None:
         self.hide()
         self.closed.emit()
+
+
+class _FittingScrollArea(QScrollArea):
+    """Asks for all the height its content needs (QScrollArea caps its wish at a few lines), so
+    it scrolls only when the window cannot give that."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # the content's wish changed (another account, an error shown)
+        return super().eventFilter(watched, event)
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        content = self.widget()
+        if content is not None:
+            hint.setHeight(content.sizeHint().height() + 2 * self.frameWidth())
+        return hint
