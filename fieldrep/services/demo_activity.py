@@ -74,7 +74,7 @@ def build_visits_and_tasks(
                     else None,
                     "lat": round(account["lat"] + rng.gauss(0, 0.0004), 6),
                     "lon": round(account["lon"] + rng.gauss(0, 0.0005), 6),
-                    "created_at": iso(moment + timedelta(minutes=duration)),
+                    "created_at": iso(min(moment + timedelta(minutes=duration), clock.now)),
                 },
             )
             out.visits_by_rep.setdefault(rep, []).append(len(out.visit_account))

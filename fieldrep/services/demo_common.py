@@ -51,13 +51,18 @@ class SeededIds:
 
 @dataclass
 class DemoClock:
-    """The demo's notion of "now": the end of the working day of ``today``."""
+    """The demo's notion of "now": the end of the working day of ``today``, or ``latest`` (the
+    real time, naive UTC) when that comes first: a demo built in the morning has no visit later
+    that day."""
 
     today: date
+    latest: datetime | None = None
     now: datetime = field(init=False)
 
     def __post_init__(self) -> None:
         self.now = datetime.combine(self.today, time(17, 30))
+        if self.latest is not None:
+            self.now = min(self.now, self.latest)
 
     def days_ago(self, days: float) -> datetime:
         return self.now - timedelta(days=days)
@@ -66,9 +71,14 @@ class DemoClock:
         """A weekday moment between 8:00 and 17:00 within the last ``days_back`` days."""
         while True:
             day = self.today - timedelta(days=rng.randint(min_days, days_back))
-            if day.weekday() < 5:
+            if day.weekday() >= 5:
+                continue
+            last = 17 * 60 - 1
+            if day == self.now.date():
+                last = min(last, self.now.hour * 60 + self.now.minute - 1)
+            if last >= 8 * 60:
                 break
-        minutes = rng.randint(8 * 60, 17 * 60 - 1)
+        minutes = rng.randint(8 * 60, last)
         return datetime.combine(day, time(minutes // 60, minutes % 60))
 
 

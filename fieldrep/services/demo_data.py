@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fieldrep.geo.gazetteer import default_gazetteer
@@ -95,8 +95,15 @@ def _generate(
 ) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
     """Every demo row, table by table in a dependency-friendly order, with its id."""
     seed = options.seed
-    clock = DemoClock(options.today or date.today())
-    ids = SeededIds(seed, clock.now - timedelta(days=3 * 365 + 30))
+    if options.today is None:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        clock = DemoClock(now.date(), latest=now)
+    else:
+        clock = DemoClock(options.today)
+    # from the day, not the time of day: the same seed and day give the same ids
+    ids = SeededIds(
+        seed, datetime.combine(clock.today, time(17, 30)) - timedelta(days=3 * 365 + 30)
+    )
     steps = 6
     report(0, steps, "loading the gazetteer")
     gaz = default_gazetteer()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from fieldrep.geo.gazetteer import default_gazetteer
 from fieldrep.services.assignment_service import assign_all
 from fieldrep.services.context import Context
+from fieldrep.services.demo_common import DemoClock
 from fieldrep.services.demo_data import DemoOptions, build_demo
 from fieldrep.store import local_meta
 from fieldrep.store.catalog import synced_tables
@@ -287,3 +289,26 @@ def test_a_failure_while_writing_leaves_nothing(ctx: Context) -> None:
         assert ctx.db.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == 0, name
     assert ctx.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
     assert ctx.user_id is None
+
+
+def test_a_demo_built_in_the_morning_has_no_visit_later_that_day() -> None:
+    morning = datetime(2025, 3, 14, 9, 48)  # a Friday
+    clock = DemoClock(morning.date(), latest=morning)
+    assert clock.now == morning
+    rng = random.Random(3)
+    moments = [clock.working_moment(rng, 2) for _ in range(2000)]
+    assert max(moments) < morning
+    assert any(m.date() == morning.date() for m in moments)  # the morning itself is used
+    early = DemoClock(morning.date(), latest=morning.replace(hour=7))
+    assert all(
+        m.date() < morning.date() for m in (early.working_moment(rng, 2) for _ in range(200))
+    )
+
+
+def test_a_demo_of_today_stays_in_the_past(tmp_path: Path) -> None:
+    ctx = Context.open(tmp_path / "now.db")
+    build_demo(ctx, DemoOptions(accounts=N, seed=2))
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
+    latest = ctx.db.execute("SELECT max(visited_at), max(created_at) FROM visits").fetchone()
+    assert max(latest) <= now
+    ctx.close()
