@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 DECODE_CHUNK = 1024 * 1024
 # Python's csv refuses fields over 128 KiB; allow more so an over-long cell becomes a row error
-# that names its column rather than a failure of the whole file.
-csv.field_size_limit(8 * 1024 * 1024)
+# that names its column rather than a failure of the whole file. Beyond this (more than a 50 MB
+# file in one cell) the file is refused: one value held whole would no longer be bounded memory.
+CSV_FIELD_LIMIT = 64 * 1024 * 1024
+csv.field_size_limit(CSV_FIELD_LIMIT)
 XLSX_MAGIC = b"PK\x03\x04"
 SNIFF_BYTES = 64 * 1024
 PREVIEW_ROWS = 20  # data rows read once and kept, for a preview and for "has it any rows?"
@@ -316,6 +318,12 @@ class CsvRows(StreamedRows):
                         f"{self.path.name}: a quote opened on line {start} never closes, so the"
                         " rest of the file would be read as one value; fix that line and import"
                         " again"
+                    ) from exc
+                if "field limit" in str(exc):
+                    raise ImportFileError(
+                        f"{self.path.name}: a value that starts on line {start} is longer than"
+                        f" {CSV_FIELD_LIMIT // 1024 // 1024} MB, so the file cannot be read past"
+                        " it (a quote that never closes turns the rest of a file into one value)"
                     ) from exc
                 raise ImportFileError(f"{self.path.name}, line {reader.line_num}: {exc}") from exc
         self.done = self.total

@@ -374,6 +374,31 @@ def test_a_workbook_is_read_from_the_sheet_open_when_it_was_saved(
     )
 
 
+def test_a_cell_of_many_megabytes_fails_its_row_and_a_bigger_one_the_file(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "huge.csv"
+    src.write_text(f"Company,ZIP,Notes\nBig,02139,{'x' * 9_000_000}\nSmall,02139,ok\n")
+    report = import_accounts(ctx, src)
+    assert report.imported == 1
+    assert [(e.line, e.column) for e in report.errors] == [(2, "Notes")]
+    assert "is 9,000,000 characters long" in report.errors[0].reason
+
+    from fieldrep.services import import_readers
+
+    monkeypatch.setattr(import_readers, "CSV_FIELD_LIMIT", 1024 * 1024)
+    previous = csv.field_size_limit(1024 * 1024)
+    try:
+        before = _state(ctx)
+        with pytest.raises(
+            ImportFileError, match=r"a value that starts on line 2 is longer than 1 MB"
+        ):
+            import_accounts(ctx, src)
+        assert _state(ctx) == before
+    finally:
+        csv.field_size_limit(previous)
+
+
 def test_csv_renamed_xlsx_and_xlsx_renamed_csv(ctx: Context, tmp_path: Path) -> None:
     fake = tmp_path / "fake.xlsx"
     fake.write_text("Company\nAcme\n")
