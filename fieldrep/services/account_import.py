@@ -33,6 +33,7 @@ from fieldrep.services.import_mapping import (
     guess_mapping,
     missing_column_message,
     missing_required,
+    unmapped_note,
 )
 from fieldrep.services.import_pass import (
     CHUNK,
@@ -263,7 +264,7 @@ def import_accounts(
         data.encoding,
         data.delimiter,
         mapping.describe(data.header),
-        notes=list(data.notes),
+        notes=[*data.notes, *filter(None, [unmapped_note(mapping, data.header)])],
     )
     errors_out = ErrorsFile(errors_path, data.header)
     return run_in_one_transaction(

@@ -77,7 +77,8 @@ ACCOUNT_FIELDS: tuple[ImportField, ...] = (
             "value",
         ),
     ),
-    ImportField("status", "Status", ("status", "account status", "stage", "type")),
+    # Not "type": CRMs use it for other lists ("Customer - Direct", "Channel Partner / Reseller").
+    ImportField("status", "Status", ("status", "account status", "stage")),
     ImportField(
         "street",
         "Street",
@@ -90,13 +91,43 @@ ACCOUNT_FIELDS: tuple[ImportField, ...] = (
             "address1",
             "addr",
             "billing street",
+            "billing address",
+            "shipping street",
+            "mailing street",
+            "address 1 street 1",
         ),
     ),
-    ImportField("city", "City", ("city", "town", "locality", "municipality", "billing city")),
+    ImportField(
+        "city",
+        "City",
+        (
+            "city",
+            "town",
+            "locality",
+            "municipality",
+            "billing city",
+            "shipping city",
+            "mailing city",
+            "address 1 city",
+        ),
+    ),
     ImportField(
         "region",
         "State / region",
-        ("state", "region", "province", "county", "state province", "st", "billing state"),
+        (
+            "state",
+            "region",
+            "province",
+            "county",
+            "state province",
+            "state/region",
+            "st",
+            "billing state",
+            "billing state/province",
+            "shipping state/province",
+            "mailing state/province",
+            "address 1 state/province",
+        ),
     ),
     ImportField(
         "postal_code",
@@ -112,9 +143,27 @@ ACCOUNT_FIELDS: tuple[ImportField, ...] = (
             "plz",
             "billing zip",
             "billing postal code",
+            "billing zip/postal code",
+            "billing code",
+            "shipping zip/postal code",
+            "mailing zip/postal code",
+            "address 1 zip/postal code",
         ),
     ),
-    ImportField("country", "Country", ("country", "country code", "nation", "billing country")),
+    ImportField(
+        "country",
+        "Country",
+        (
+            "country",
+            "country code",
+            "nation",
+            "country/region",
+            "billing country",
+            "shipping country",
+            "mailing country",
+            "address 1 country/region",
+        ),
+    ),
     ImportField(
         "phone",
         "Phone",
@@ -122,7 +171,9 @@ ACCOUNT_FIELDS: tuple[ImportField, ...] = (
     ),
     ImportField("email", "Email", ("email", "e mail", "email address", "mail")),
     ImportField(
-        "website", "Website", ("website", "web", "url", "homepage", "site", "web site", "domain")
+        "website",
+        "Website",
+        ("website", "web", "url", "homepage", "site", "web site", "website url", "domain"),
     ),
     ImportField(
         "notes", "Notes", ("notes", "note", "comments", "comment", "description", "remarks", "memo")
@@ -132,7 +183,15 @@ ACCOUNT_FIELDS: tuple[ImportField, ...] = (
     ImportField(
         "owner",
         "Owner (username)",
-        ("owner", "account owner", "rep", "sales rep", "owner username", "assigned to"),
+        (
+            "owner",
+            "account owner",
+            "company owner",
+            "rep",
+            "sales rep",
+            "owner username",
+            "assigned to",
+        ),
     ),
     ImportField("territory", "Territory", ("territory", "territory name", "sales territory")),
 )
@@ -202,6 +261,20 @@ def guess_mapping(
                 taken.add(hits[0])
                 break
     return ColumnMapping(mapping)
+
+
+def unmapped_note(mapping: ColumnMapping, header: Sequence[str]) -> str | None:
+    """What the import says about the named columns it does not read, if any."""
+    used = set(mapping.fields.values())
+    left = [name for i, name in enumerate(header) if name.strip() and i not in used]
+    if not left:
+        return None
+    shown = ", ".join(repr(name) for name in left[:8]) + (", ..." if len(left) > 8 else "")
+    return (
+        f"{len(left)} {'column was' if len(left) == 1 else 'columns were'} not imported, as no"
+        f" field goes by {'its name' if len(left) == 1 else 'their names'}: {shown} (the import"
+        " window lets you choose a field for any column)"
+    )
 
 
 def missing_required(

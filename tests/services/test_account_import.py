@@ -145,6 +145,39 @@ def test_header_synonyms() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        # Salesforce's account export
+        "Account Name,Type,Billing Street,Billing City,Billing State/Province,"
+        "Billing Zip/Postal Code,Billing Country,Phone,Website,Account Owner",
+        # HubSpot's company export
+        "Company name,Lead Status,Street Address,City,State/Region,Postal Code,Country/Region,"
+        "Phone Number,Website URL,Company owner",
+        # Dynamics 365
+        "Account Name,Relationship Type,Address 1: Street 1,Address 1: City,"
+        "Address 1: State/Province,Address 1: ZIP/Postal Code,Address 1: Country/Region,"
+        "Main Phone,Website,Owner",
+    ],
+    ids=["salesforce", "hubspot", "dynamics"],
+)
+def test_crm_exports_map_their_address_columns_and_say_what_they_leave(
+    ctx: Context, tmp_path: Path, header: str
+) -> None:
+    src = tmp_path / "crm.csv"
+    src.write_text(f"{header}\nAcme,Customer - Direct,1 Main St,Boston,MA,02108,USA,,,\n")
+    mapping = guess_mapping(header.split(","))
+    assert set(mapping.fields) == {
+        "name", "street", "city", "region", "postal_code", "country", "phone", "website", "owner"
+    }  # fmt: skip
+    report = import_accounts(ctx, src)
+    assert report.imported == 1  # the CRM's own "type" of customer is not taken for a status
+    left = header.split(",")[1]
+    assert f"1 column was not imported, as no field goes by its name: {left!r}" in report.notes[0]
+    row = ctx.db.execute("SELECT region, postal_code, status FROM accounts").fetchone()
+    assert row == ("MA", "02108", "prospect")
+
+
 # -- bad input: the whole file ------------------------------------------------------------------
 
 
