@@ -14,6 +14,7 @@ import csv
 import io
 import itertools
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -264,42 +265,122 @@ def _whole_lines(head: bytes) -> bytes:
     return head[: cut + 1] if cut > 0 else head
 
 
-def _stream_encoding(path: Path, head: bytes) -> str:
-    """The file's encoding, checked over the whole file in chunks (never the whole file at once)."""
+# A UTF-8 file with a few lines in Windows-1252 (rows pasted in from another file): those lines'
+# bytes that are not UTF-8 are read as Windows-1252, the rest as UTF-8.
+MIXED_ERRORS = "fieldrep-cp1252"
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def _as_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start : exc.end].decode("cp1252", errors="replace"), exc.end
+
+
+codecs.register_error(MIXED_ERRORS, _as_cp1252)
+
+
+@dataclass
+class Encoding:
+    name: str
+    errors: str = "strict"
+    mixed_lines: list[int] = field(default_factory=list)  # the first few lines not in UTF-8
+    mixed_count: int = 0
+
+    def note(self) -> str | None:
+        if not self.mixed_count:
+            return None
+        lines = ", ".join(f"{n:,}" for n in self.mixed_lines)
+        more = self.mixed_count - len(self.mixed_lines)
+        return (
+            f"the file is UTF-8 except line{'s' if self.mixed_count > 1 else ''} {lines}"
+            + (f" and {more:,} more" if more > 0 else "")
+            + ", whose accents were read as Windows-1252: check those rows"
+        )
+
+
+def _stream_encoding(path: Path, head: bytes) -> Encoding:
+    """The file's encoding, checked over the whole file in chunks (never the whole file at once).
+
+    Not UTF-8 anywhere it has accents: Windows-1252. UTF-8 except a few lines: UTF-8, with those
+    lines' stray bytes read as Windows-1252 and named in a note (reading all of it as Windows-1252
+    would garble every accent in the UTF-8 lines).
+    """
     _, encoding = decode(_whole_lines(head), path.name)
     if encoding in ("utf-8-sig", "utf-16"):
-        return encoding
-    for candidate in ("utf-8", "cp1252"):
-        decoder = codecs.getincrementaldecoder(candidate)()
-        try:
-            with path.open("rb") as fh:
-                while chunk := fh.read(DECODE_CHUNK):
-                    decoder.decode(chunk)
-                decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
-            if candidate == "cp1252":
-                raise ImportFileError(
-                    f"{path.name} is neither UTF-8 nor Windows-1252 text (byte {exc.start}); save"
-                    " it as UTF-8 CSV and try again"
-                ) from exc
-            continue
-        return candidate
-    raise AssertionError("unreachable")
+        return Encoding(encoding)
+    utf8_chars = 0
+    bad: list[int] = []
+    bad_count = 0
+    line = 1
+    with path.open("rb") as fh:
+        rest = b""
+        while chunk := fh.read(DECODE_CHUNK):
+            chunk = rest + chunk
+            cut = chunk.rfind(b"\n") + 1  # whole lines only: no character is split
+            if cut == 0:
+                rest = chunk
+                continue
+            block, rest = chunk[:cut], chunk[cut:]
+            line, bad_count = _check_utf8(block, line, bad, bad_count)
+            utf8_chars += len(_UTF8_MULTIBYTE.findall(block))
+        if rest:
+            line, bad_count = _check_utf8(rest, line, bad, bad_count)
+            utf8_chars += len(_UTF8_MULTIBYTE.findall(rest))
+    if not bad_count:
+        return Encoding("utf-8")
+    if utf8_chars:  # Windows-1252 text almost never holds a valid UTF-8 sequence by chance
+        return Encoding("utf-8", MIXED_ERRORS, bad, bad_count)
+    _check_cp1252(path)
+    return Encoding("cp1252")
+
+
+def _check_utf8(block: bytes, line: int, bad: list[int], count: int) -> tuple[int, int]:
+    """Lines of ``block`` (starting at ``line``) that are not UTF-8: the first few kept in ``bad``,
+    all counted; returns the next line number and the count."""
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        for number, text in enumerate(block.split(b"\n"), start=line):
+            try:
+                text.decode("utf-8")
+            except UnicodeDecodeError:
+                count += 1
+                if len(bad) < 5:
+                    bad.append(number)
+    return line + block.count(b"\n"), count
+
+
+def _check_cp1252(path: Path) -> None:
+    decoder = codecs.getincrementaldecoder("cp1252")()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(DECODE_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"{path.name} is neither UTF-8 nor Windows-1252 text (byte {exc.start}); save"
+            " it as UTF-8 CSV and try again"
+        ) from exc
 
 
 class CsvRows(StreamedRows):
     """The data rows of a CSV file; a quote that never closes raises ImportFileError when the
     iteration reaches it."""
 
-    def __init__(self, path: Path, encoding: str, delimiter: str) -> None:
+    def __init__(self, path: Path, encoding: str, delimiter: str, errors: str = "strict") -> None:
         super().__init__(path, path.stat().st_size)
         self.encoding = encoding
+        self.errors = errors
         self.delimiter = delimiter
 
     def all_rows(self, formulas: bool = False) -> Iterator[tuple[int, list[str], Formulas]]:
         """Every non-blank row, the header included (a CSV has no formulas)."""
         with self.path.open("rb") as raw:
-            text = io.TextIOWrapper(raw, encoding=self.encoding, newline="")
+            text = io.TextIOWrapper(raw, encoding=self.encoding, errors=self.errors, newline="")
             reader = csv.reader(text, delimiter=self.delimiter, strict=True)
             start = 1
             try:
@@ -336,12 +417,14 @@ def _read_csv(path: Path, head: bytes) -> TableData:
             f"{path.name} is not a text file (it holds binary data); export it from your"
             " spreadsheet as CSV or XLSX"
         )
-    encoding = _stream_encoding(path, head)
+    found = _stream_encoding(path, head)
+    encoding = found.name
     delimiter = sniff_delimiter(text)
-    rows = CsvRows(path, encoding, delimiter)
+    rows = CsvRows(path, encoding, delimiter, found.errors)
     with closing(rows.all_rows()) as all_rows:
         first = next(all_rows, None)
     if first is None:
         raise ImportFileError(f"{path.name} holds only blank lines")
     header = [c.strip() for c in first[1]]
-    return TableData(path, "csv", header, rows, encoding=encoding, delimiter=delimiter)
+    notes = [note] if (note := found.note()) else []
+    return TableData(path, "csv", header, rows, encoding=encoding, delimiter=delimiter, notes=notes)

@@ -118,6 +118,27 @@ def test_encodings_and_delimiters(ctx: Context, tmp_path: Path) -> None:
     assert names == ["Café Olé 0", "Café Olé 1", "Café Olé 2"]
 
 
+def test_a_utf8_file_with_a_few_windows_1252_lines_keeps_every_accent(
+    ctx: Context, tmp_path: Path
+) -> None:
+    src = tmp_path / "mixed.csv"
+    utf8 = "Company,City\nFrüh Bäckerei,Köln\n" + "".join(f"Shop {n},Boston\n" for n in range(3000))
+    src.write_bytes(utf8.encode() + "Café Noir,Montréal\n".encode("cp1252"))
+    report = import_accounts(ctx, src)
+    assert (report.encoding, report.imported) == ("utf-8", 3002)
+    assert report.notes[0] == (
+        "the file is UTF-8 except line 3,003, whose accents were read as Windows-1252: check those"
+        " rows"
+    )
+    names = {r[0] for r in ctx.db.execute("SELECT name || ' ' || city FROM accounts")}
+    assert {"Früh Bäckerei Köln", "Café Noir Montréal"} <= names
+
+    plain = tmp_path / "plain.csv"  # no UTF-8 accent anywhere: the whole file is Windows-1252
+    plain.write_bytes("Company,City\nZoë Books,Zürich\n".encode("cp1252"))
+    report = import_accounts(ctx, plain)
+    assert (report.encoding, report.notes) == ("cp1252", [])
+
+
 def test_header_synonyms() -> None:
     mapping = guess_mapping(
         [
