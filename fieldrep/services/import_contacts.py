@@ -40,6 +40,7 @@ from fieldrep.services.import_pass import (
 from fieldrep.services.import_readers import (
     ImportFileError,
     TableData,
+    extra_cells_problem,
     formula_problem,
     read_table,
 )
@@ -203,7 +204,9 @@ def import_contacts(
     data = data or read_table(path, scan=False)
     name = data.path.name
     if not data.rows:
-        raise ImportFileError(f"{name} has a header row but no data rows")
+        raise ImportFileError(
+            f"{data.source} has a header row but no data rows{data.other_sheets_hint}"
+        )
     mapping = mapping or guess_mapping(data.header, CONTACT_FIELDS)
     for spec in missing_required(mapping, CONTACT_FIELDS):
         raise ImportFileError(f"{name}: {missing_column_message(spec, data.header)}")
@@ -290,12 +293,16 @@ def _check_and_write(
     rows = data.rows
     block: list[_Pending] = []
     block_chars = 0
+    shifted: set[int] = set()  # lines of the block with cells past the header's last column
 
     def check_block() -> None:
         accounts.start_block(account for _, _, _, account, _ in block if account is not None)
         resolved: list[tuple[str | None, list[int]]] = []
         for line, _, values, account, errors in block:
             account_id = None
+            if line in shifted:
+                resolved.append((None, []))
+                continue
             if account is None:
                 errors.append(RowError(line, header["account"], "is empty; say which account"))
             else:
@@ -325,12 +332,18 @@ def _check_and_write(
             values["account_id"] = account_id
             good.append({k: val for k, val in values.items() if val is not None})
         known.end_block()
+        shifted.clear()
         if good:
             ids = uuid7_many(len(good))
             report.imported += len(ctx.writer.insert_many("contacts", good, row_ids=ids))
 
+    width = len(data.header)
     for line, cells, formulas in streamed_rows(data, report, progress, cancelled):
         values, account, errors = _check_row(cells, line, formulas, fields, header, mapped_cols)
+        if len(cells) > width and any(cells[width:]):
+            # Shifted cells make every other complaint about the row an echo of this one.
+            errors = [RowError(line, "", extra_cells_problem(cells, width))]
+            shifted.add(line)
         block.append((line, cells, values, account, errors))
         block_chars += sum(map(len, cells))
         if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:

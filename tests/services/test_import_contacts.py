@@ -151,6 +151,22 @@ def test_an_exact_name_wins_over_names_alike(ctx: Context, tmp_path: Path) -> No
     assert rows == [("Exact", ltd), ("One", hartford)]
 
 
+def test_a_row_with_text_past_the_header_fails_alone(ctx: Context, tmp_path: Path) -> None:
+    ctx.writer.insert("accounts", {"name": "Acme Tools"})
+    path = tmp_path / "ragged.csv"
+    path.write_text(
+        "Name,Company,Email\n"
+        "Grace Hopper,Acme Tools,grace@acme.example\n"
+        "Hopper, Grace,Acme Tools,grace2@acme.example\n"  # an unquoted comma shifts the cells
+        "Ada Lovelace,Acme Tools\n",  # short: the email is empty
+        encoding="utf-8",
+    )
+    report = import_contacts(ctx, path)
+    assert report.imported == 2
+    assert [(e.line, e.column) for e in report.errors] == [(3, "")]
+    assert report.errors[0].reason.startswith("has 4 cells but the header has 3 columns")
+
+
 def test_a_file_without_a_name_column_or_rows_is_refused(ctx: Context, tmp_path: Path) -> None:
     nameless = _write(tmp_path / "nameless.csv", [["Company", "E-mail"], ["Acme", "a@b.example"]])
     with pytest.raises(ImportFileError, match="no column for the contact's name"):
