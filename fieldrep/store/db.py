@@ -45,6 +45,24 @@ def _check_file(path: Path) -> None:
             raise StoreError(f"cannot create a database in {folder}: the folder is read-only")
 
 
+def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+    """An SQLite file with tables but no FieldRep schema belongs to another program: refused
+    before anything is written to it (an empty file becomes a new FieldRep database)."""
+    tables = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY name LIMIT 3"
+        )
+    ]
+    if tables:
+        shown = ", ".join(repr(t) for t in tables)
+        raise StoreError(
+            f"{path} is not a FieldRep database: it is another program's SQLite database (with"
+            f" tables such as {shown}); it was left as it was"
+        )
+
+
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """A raw connection with FieldRep's pragmas, no migration. Transactions are explicit (BEGIN)."""
     conn = sqlite3.connect(os.fspath(path), isolation_level=None, timeout=30.0)
@@ -88,6 +106,8 @@ def open_connection(
         # we refuse must stay byte-for-byte as it was.
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         version = schema_version(conn)
+        if version == 0:
+            _refuse_foreign(conn, path)
         if version > LATEST_VERSION:
             raise NewerDatabaseError(
                 f"{path} was written by a newer FieldRep (schema {version}, this version"

@@ -107,6 +107,23 @@ def test_non_sqlite_file_is_refused_untouched(tmp_path: Path) -> None:
     assert _digest(path) == before
 
 
+def test_another_programs_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE foo (x)")
+    other.execute("INSERT INTO foo VALUES (1)")
+    other.commit()
+    other.close()
+    before = _digest(path)
+    with pytest.raises(StoreError, match=r"another program's SQLite database .* 'foo'"):
+        open_db(path)
+    assert _digest(path) == before
+    assert not Path(f"{path}-wal").exists()
+    empty = tmp_path / "empty.db"
+    empty.touch()  # an empty file is a new database
+    assert open_db(empty).conn.execute("PRAGMA user_version").fetchone()[0] > 0
+
+
 def test_corrupt_sqlite_file_is_refused_untouched(tmp_path: Path, db_path: Path) -> None:
     db = open_db(db_path)
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
