@@ -176,6 +176,34 @@ class AccountsRepository:
         sql = f"SELECT {cols} FROM accounts a{where} ORDER BY {order} LIMIT ? OFFSET ?"
         return self.conn.execute(sql, [*params, limit, offset]).fetchall()
 
+    def position(self, flt: AccountFilter, sort: Sort, account_id: str) -> int | None:
+        """The row of ``account_id`` in the list ``flt`` and ``sort`` give (None if it is not in
+        it): the rows before it counted, so an edit can keep the account selected whatever page
+        it is on."""
+        where, params = self._where(flt)
+        cols = ", ".join(e for _, e in LIST_COLUMNS)
+        match = f"{where} AND a.id = ?" if where else " WHERE a.id = ?"
+        row = self.conn.execute(
+            f"SELECT {cols} FROM accounts a{match}", [*params, account_id]
+        ).fetchone()
+        if row is None:
+            return None
+        expr, _ = self._order(sort)
+        value = row[COLUMN_INDEX[sort.key]]
+        op = ">" if sort.descending else "<"
+        if sort.key in _NOT_NULL:
+            before = f"({expr} {op} ? OR ({expr} = ? AND a.id {op} ?))"
+            before_params: list[Any] = [value, value, row[0]]
+        elif value is None:  # NULLs come last either way: every value, then NULLs by id
+            before = f"(({expr}) IS NOT NULL OR a.id {op} ?)"
+            before_params = [row[0]]
+        else:
+            before = f"(({expr}) IS NOT NULL AND ({expr} {op} ? OR ({expr} = ? AND a.id {op} ?)))"
+            before_params = [value, value, row[0]]
+        where = f"{where} AND {before}" if where else f" WHERE {before}"
+        sql = f"SELECT count(*) FROM accounts a{where}"
+        return int(self.conn.execute(sql, [*params, *before_params]).fetchone()[0])
+
     def page_after(
         self, flt: AccountFilter, sort: Sort, last: Sequence[Any], *, limit: int = 200
     ) -> list[tuple[Any, ...]]:

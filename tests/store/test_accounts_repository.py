@@ -144,6 +144,28 @@ def test_keyset_pages_match_offset_pages(ctx: Context) -> None:
         assert walked == everything
 
 
+def test_position_is_the_row_in_the_list_for_every_order_and_filter(ctx: Context) -> None:
+    rows = [
+        {
+            "name": f"{'shop' if i % 2 else 'Shop'} {i % 7}",  # equal under NOCASE, other case
+            "potential": None if i % 5 == 0 else float(i % 11),
+            "city": None if i % 4 == 0 else f"Town {i % 3}",
+            "status": "active" if i % 3 else "prospect",
+        }
+        for i in range(60)
+    ]
+    ctx.writer.insert_many("accounts", rows)
+    repo = AccountsRepository(ctx.db.conn)
+    for flt in (AccountFilter(), AccountFilter(status="active")):
+        for key in ("name", "potential", "city", "status", "last_visit"):
+            for descending in (False, True):
+                sort = Sort(key, descending)
+                listed = [r[0] for r in repo.page(flt, sort, limit=1000)]
+                assert [repo.position(flt, sort, i) for i in listed] == list(range(len(listed)))
+    prospect = ctx.db.execute("SELECT id FROM accounts WHERE status = 'prospect'").fetchone()[0]
+    assert repo.position(AccountFilter(status="active"), Sort(), prospect) is None
+
+
 def test_detail_brings_everything_about_an_account(ctx: Context, repo: AccountsRepository) -> None:
     acme = repo.page(AccountFilter(text="acme"))[0][0]
     user = ctx.user_id or ctx.db.execute("SELECT id FROM users").fetchone()[0]

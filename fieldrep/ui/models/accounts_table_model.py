@@ -262,12 +262,27 @@ class AccountsTableModel(QAbstractTableModel):
         return None if record is None else str(record[0])
 
     def row_of(self, account_id: str) -> int | None:
-        """The row of an account among the cached pages (None if not loaded)."""
+        """The row of an account in the list as it is now (None if the list does not hold it):
+        from the cached pages, else asked of the database (after a refresh nothing is cached)."""
         for number, page in self._pages.items():
             for offset, record in enumerate(page):
                 if record[0] == account_id:
                     return number * PAGE_SIZE + offset
-        return None
+        if self._matches is None:
+            return self.repository.position(self.filter, self.sort_order, account_id)
+        found = self.repository.conn.execute(
+            "SELECT rowid FROM accounts WHERE id = ?", (account_id,)
+        ).fetchone()
+        if found is None:
+            return None
+        if not self._matches_sorted:
+            assert self._active_rank is not None
+            self._matches.sort(key=self._active_rank.__getitem__)
+            self._matches_sorted = True
+        try:
+            return self._matches.index(found[0])
+        except ValueError:  # not among the matches
+            return None
 
     @property
     def cached_rows(self) -> int:
