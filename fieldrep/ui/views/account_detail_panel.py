@@ -44,7 +44,7 @@ FIELDS = (
     ("website", "Website"),
     ("potential", "Potential"),
 )
-TABS_MIN_HEIGHT = 170  # the lists keep room for a few rows; below that the panel scrolls
+TABS_MIN_HEIGHT = 150  # the lists keep room for a few rows; below that the panel scrolls
 _ERROR_STYLE = f"border: 1px solid {theme.DANGER}; border-radius: 4px;"
 
 
@@ -156,9 +156,9 @@ class AccountDetailPanel(QFrame):
 
         self.tabs.setMinimumHeight(TABS_MIN_HEIGHT)
 
-        # The fields scroll when the window is too short for them and the lists (a laptop at
-        # 1024 x 700) rather than being squeezed; in a tall window they show whole and the lists
-        # take the height left.
+        # The fields scroll when the window is too short for them, the buttons and the lists (a
+        # laptop at 1024 x 700) rather than being squeezed; in a tall window they show whole and
+        # the lists take the height left.
         body = QWidget()
         body.setObjectName("panelBody")
         inner = QVBoxLayout(body)
@@ -166,7 +166,6 @@ class AccountDetailPanel(QFrame):
         inner.addWidget(self.subtitle)
         inner.addLayout(form)
         inner.addWidget(self.error)
-        inner.addLayout(buttons)
         self.scroll = _FittingScrollArea()
         self.scroll.setWidget(body)
         self.scroll.setWidgetResizable(True)
@@ -177,6 +176,9 @@ class AccountDetailPanel(QFrame):
         layout.setContentsMargins(16, 14, 16, 14)
         layout.addLayout(head)
         layout.addWidget(self.scroll)
+        layout.addSpacing(4)
+        layout.addLayout(buttons)  # always in view: Save and Log visit never need a scroll first
+        layout.addSpacing(6)
         layout.addWidget(self.tabs, 1)
 
     # -- showing ---------------------------------------------------------------------------------
