@@ -228,6 +228,15 @@ class Gazetteer:
         """Read the ZIP table now, for a job that will look up many codes."""
         self._zip_data()
 
+    def warm(self) -> None:
+        """Make the first single lookup quick: the compiled ZIP lookup reads its data on first
+        use (~0.2 s). For a worker to call while nobody waits, so the first account saved does
+        not pay it."""
+        if self._zips is None:
+            from zipcodes import _zipcodes
+
+            _zipcodes.matching("00000")
+
     def _zip_data(self) -> _ZipData:
         if self._zips is None:
             with self._lock:

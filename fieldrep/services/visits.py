@@ -76,6 +76,14 @@ def log_visit(
         raise ValidationError(
             "next step is longer than 500 characters", table="visits", field="next_step"
         )
+    # The rep's own calendar day: a visit at 00:30 local time is that day's, whatever UTC says.
+    visit_day = moment.astimezone().date() if moment.tzinfo is not None else moment.date()
+    if next_step is not None and due_date is not None and due_date < visit_day:
+        raise ValidationError(
+            f"the follow-up cannot be due before the visit's day, {visit_day.isoformat()}",
+            table="tasks",
+            field="due_date",
+        )
     with ctx.writer.transaction():
         visit_id = ctx.writer.insert(
             "visits",

@@ -69,6 +69,9 @@ class LogVisitDialog(QDialog):
         self.due = QDateEdit(QDate.currentDate().addDays(DEFAULT_FOLLOW_UP_DAYS))
         self.due.setCalendarPopup(True)
         self.due.setDisplayFormat("yyyy-MM-dd")
+        # A follow-up is never due before the visit (the service refuses it too).
+        self.due.setMinimumDate(self.when.date())
+        self.when.dateChanged.connect(self.due.setMinimumDate)
         self.error = QLabel()
         self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setStyleSheet(f"color: {theme.DANGER};")

@@ -4,10 +4,12 @@ kept apart so the page's layout and its actions each stay readable."""
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog
 
 from fieldrep.ui import theme
@@ -77,12 +79,17 @@ class AccountsActionsMixin:
             combo.blockSignals(False)
         self.apply_filters()
 
+    _export_folder: Path | None = None  # where this session's last export went
+
     def _on_export_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export accounts", "accounts.xlsx", "Excel (*.xlsx);;CSV (*.csv)"
+        folder = self._export_folder or _documents_folder()
+        path, chosen_filter = QFileDialog.getSaveFileName(
+            self, "Export accounts", str(folder / "accounts.xlsx"), "Excel (*.xlsx);;CSV (*.csv)"
         )
         if path:
-            self.export_to(Path(path))
+            target = _with_export_suffix(Path(path), chosen_filter)
+            self._export_folder = target.parent
+            self.export_to(target)
 
     def export_to(self, path: Path) -> Task:
         """Export the list as it is filtered and sorted now, in the background."""
@@ -160,6 +167,7 @@ class AccountsActionsMixin:
     def _say(self, text: str, *, error: bool = False) -> None:
         self.notice.setText(text)
         self.notice.setStyleSheet(f"color: {theme.DANGER};" if error else "")
+        self.notice.setVisible(bool(text))
 
     def open_log_visit(self, account_id: str) -> Any:
         from fieldrep.ui.dialogs.log_visit_dialog import LogVisitDialog
@@ -173,6 +181,7 @@ class AccountsActionsMixin:
 
     def _after_visit(self, account_id: str) -> None:
         self.model.refresh()
+        self.select_account(account_id)  # the refresh dropped the selection with the pages
         if self.panel.account_id == account_id:
             self.panel.show_account(account_id)
         self._update_today()
@@ -196,3 +205,21 @@ class AccountsActionsMixin:
     def _keep(self, dialog: Any) -> None:
         self._dialogs = [d for d in self._dialogs if d.isVisible()]
         self._dialogs.append(dialog)
+
+
+def _documents_folder() -> Path:
+    """Where the first export is suggested: the user's documents folder, else their home."""
+    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(location) if location and Path(location).is_dir() else Path.home()
+
+
+def _with_export_suffix(path: Path, name_filter: str) -> Path:
+    """``path`` ending in the extension of the file type chosen in the save dialog (its name
+    filter, e.g. ``CSV (*.csv)``) unless it already ends in one the export writes: the dialog
+    returns the name as typed."""
+    from fieldrep.services.account_export import FORMATS
+
+    chosen = re.search(r"\(\*(\.\w+)\)", name_filter)
+    if path.suffix.lower() in FORMATS or chosen is None:
+        return path
+    return path.with_name(path.name + chosen.group(1))

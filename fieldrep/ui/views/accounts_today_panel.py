@@ -50,6 +50,10 @@ class TodayDialog(QDialog):
         self.done_button.clicked.connect(self.complete_selected)
         close = QPushButton("Close")
         close.clicked.connect(self.accept)
+        # Enter opens the task's account (the list's activation), as the footer says; as a
+        # dialog's default button, "Mark done" would tick the task off on the same key press.
+        for button in (self.done_button, close):
+            button.setAutoDefault(False)
         buttons = QHBoxLayout()
         buttons.addWidget(QLabel("Enter opens the account."))
         buttons.addStretch(1)

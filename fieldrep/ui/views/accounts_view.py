@@ -16,12 +16,15 @@ from PySide6.QtGui import QKeySequence, QPaintEvent, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QStyle,
     QStyleOptionComboBox,
@@ -118,22 +121,23 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.notice = QLabel()
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.setObjectName("muted")
+        self.notice.setWordWrap(True)
+        self.notice.hide()  # shown with a message (_say)
         head = QHBoxLayout()
         head.addWidget(title)
         head.addSpacing(12)
         head.addWidget(self.count_label, 0, Qt.AlignmentFlag.AlignBottom)
-        head.addSpacing(12)
-        head.addWidget(self.notice, 0, Qt.AlignmentFlag.AlignBottom)
         head.addStretch(1)
-        head.addWidget(self.task_line)
-        for button in (
-            self.today_button,
-            self.locate_button,
-            self.import_button,
-            self.export_button,
-            self.new_button,
-        ):
+        for button in self._head_buttons():
             head.addWidget(button)
+        # Never squeezed below their text in a narrow window: the title, the count, the buttons.
+        for widget in (title, self.count_label, *self._head_buttons()):
+            widget.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+        # What the page says and the work it runs sit on a line of their own, under the title,
+        # so neither crowds the title row; the line takes no room while both are idle.
+        status = QHBoxLayout()
+        status.addWidget(self.notice, 1)
+        status.addWidget(self.task_line)
 
         self.search = QLineEdit()
         self.search.setObjectName("search")
@@ -173,6 +177,14 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
         self.table = QTableView()
         self.table.setModel(self.model)
+        # Said in the empty table, rather than leaving a blank list under the headers.
+        self.empty = QLabel(self.table.viewport())
+        self.empty.setObjectName("muted")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.hide()
+        empty_layout = QVBoxLayout(self.table.viewport())
+        empty_layout.addWidget(self.empty)
         # Indicator first, then sorting on: that sorts (counts and reads the first page) once.
         self.model.count_changed.connect(self._on_model_count_changed)
         self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
@@ -203,6 +215,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         layout.setContentsMargins(24, 18, 24, 12)
         layout.setSpacing(10)
         layout.addLayout(head)
+        layout.addLayout(status)
         layout.addWidget(self.search)
         layout.addLayout(filters)
         layout.addWidget(splitter, 1)
@@ -280,6 +293,8 @@ class AccountsView(AccountsActionsMixin, QWidget):
     def _on_warm_timer_timeout(self) -> None:
         if self.isVisible():  # a page never shown (or closed) waits for the first keystroke
             self.model.prepare_quick_search()
+            # and the place lookup the first save needs, which reads its data on first use
+            self.runner.run(_warm_places, label="Preparing place lookups", quiet=True)
 
     # -- filters ---------------------------------------------------------------------------------
 
@@ -355,6 +370,11 @@ class AccountsView(AccountsActionsMixin, QWidget):
             self.count_label.setText(f"{total:,} accounts")
         else:
             self.count_label.setText(f"{matching:,} of {total:,} accounts")
+        if not total:
+            self.empty.setText("No accounts yet: import a file, or add one with New account.")
+        elif not matching:
+            self.empty.setText("No account matches this search and these filters.")
+        self.empty.setVisible(not matching)
 
     # -- selection and the panel -------------------------------------------------------------------
 
@@ -362,15 +382,26 @@ class AccountsView(AccountsActionsMixin, QWidget):
         index = self.table.currentIndex()
         return self.model.account_id(index.row()) if index.isValid() else None
 
+    def _head_buttons(self) -> tuple[QPushButton, ...]:
+        return (
+            self.today_button,
+            self.locate_button,
+            self.import_button,
+            self.export_button,
+            self.new_button,
+        )
+
     def select_account(self, account_id: str) -> bool:
         row = self.model.row_of(account_id)
         if row is None:
             return False
+        index = self.model.index(row, 0)
         self.table.selectionModel().setCurrentIndex(
-            self.model.index(row, 0),
+            index,
             QItemSelectionModel.SelectionFlag.ClearAndSelect
             | QItemSelectionModel.SelectionFlag.Rows,
         )
+        self.table.scrollTo(index)
         return True
 
     def open_current(self) -> None:
@@ -423,21 +454,71 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
     # -- actions ---------------------------------------------------------------------------------
 
-    def new_account(self) -> str | None:
-        name, ok = QInputDialog.getText(self, "New account", "Account name:")
-        if not ok or not name.strip():
-            return None
-        return self.create_account(name)
+    def new_account(self) -> NewAccountDialog:
+        """Ctrl+N: ask for a name; the new account opens once the name is accepted."""
+        dialog = NewAccountDialog(lambda name: self.service.create({"name": name}), self)
+        dialog.created.connect(self._show_new_account)
+        self._keep(dialog)
+        dialog.open()
+        return dialog
 
     def create_account(self, name: str) -> str | None:
         try:
             account_id = self.service.create({"name": name})
         except ValidationError as exc:
-            self.count_label.setText(str(exc))
+            self._say(str(exc), error=True)
             return None
+        self._show_new_account(account_id)
+        return account_id
+
+    def _show_new_account(self, account_id: str) -> None:
         self.clear_filters()
         self.open_account(account_id)
-        return account_id
+
+
+class NewAccountDialog(QDialog):
+    """A new account's name. A name the service refuses (blank, too long) keeps the dialog open
+    with the text as typed and the reason under it."""
+
+    created = Signal(str)  # the new account's id
+
+    def __init__(self, create: Callable[[str], str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._create = create
+        self.setWindowTitle("New account")
+        self.setMinimumWidth(460)
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("e.g. Bayside Bakery")
+        self.error = QLabel()
+        # Plain text: the message can quote the user's input.
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(f"color: {theme.DANGER};")
+        self.name.textEdited.connect(lambda _text: self.error.clear())
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.create_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.create_button.setText("Create")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("Account name", self.name)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.account_id: str | None = None
+
+    def submit(self) -> None:
+        try:
+            self.account_id = self._create(self.name.text())
+        except ValidationError as exc:
+            self.error.setText(str(exc))
+            self.name.setFocus()
+            return
+        self.created.emit(self.account_id)
+        self.accept()
 
 
 # The style draws a combo box's text a pixel inside its field, and a glyph can reach a pixel
@@ -492,3 +573,10 @@ class _LazyComboBox(QComboBox):
         if self._before_popup is not None:
             self._before_popup()
         super().showPopup()
+
+
+def _warm_places(_db_path: Any, _progress: Any) -> None:
+    """On a worker thread."""
+    from fieldrep.geo.gazetteer import default_gazetteer
+
+    default_gazetteer().warm()
