@@ -726,3 +726,20 @@ def test_an_empty_list_says_why(view: AccountsView, qtbot: QtBot) -> None:
     assert view.empty.text() == "No account matches this search and these filters."
     view.clear_filters()
     assert not view.empty.isVisible()
+
+
+def test_once_the_order_is_ready_a_jump_deep_into_the_list_reads_no_sql_sort(
+    view: AccountsView, qtbot: QtBot
+) -> None:
+    model = view.model
+    for column, descending in ((5, True), (0, False), (3, True)):  # potential, name, status
+        view.table.sortByColumn(
+            column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+        )
+        expected = [r[0] for r in model.repository.page(model.filter, model.sort_order, limit=2000)]
+        model.prepare_quick_search()
+        qtbot.waitUntil(lambda: model.browsing_ranked, timeout=10_000)
+        assert model.rowCount() == len(expected)
+        assert [model.account_id(row) for row in range(len(expected) - 1, -1, -1)] == expected[::-1]
+    view.set_filter_value("status", "active")  # a filter: back to SQL, the same rows
+    assert not model.browsing_ranked

@@ -29,7 +29,7 @@ from fieldrep.store.accounts_repository import (
     AccountsRepository,
     Sort,
 )
-from fieldrep.store.accounts_search import RankedSearch, Version, build_rank
+from fieldrep.store.accounts_search import MISSING, RankedSearch, Version, build_rank
 from fieldrep.ui import theme
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class AccountsTableModel(QAbstractTableModel):
         self._active_rank: list[int] | None = None
         self._matches: list[int] | None = None  # the fast path's matching rowids
         self._matches_sorted = False
+        self._order: tuple[list[int], list[int]] | None = None  # (rank, rowids in its order)
         self.fast_searches = 0  # searches answered by the ranked path (diagnostics, tests)
         self._warm = False  # ranks are kept up to date once prepare_quick_search() was called
         self.filter = AccountFilter()
@@ -143,6 +144,8 @@ class AccountsTableModel(QAbstractTableModel):
             self._matches_sorted = False
             self._count = len(self._matches)
             self.fast_searches += 1
+        elif rank is not None and self.filter == AccountFilter():
+            self._browse_ranked(rank)
         else:
             self._active_rank = self._matches = None
             self._count = self.repository.count(self.filter)
@@ -194,6 +197,33 @@ class AccountsTableModel(QAbstractTableModel):
             self._ranks[sort] = (version, rank)
             while len(self._ranks) > MAX_RANKS:
                 del self._ranks[next(iter(self._ranks))]
+            if sort == self.sort_order and self.filter == AccountFilter() and self._matches is None:
+                # The same rows in the same order (the same data, the same ORDER BY): pages from
+                # here on come from the rank, so a jump deep into the list costs no SQL sort.
+                self._browse_ranked(rank)
+
+    def _browse_ranked(self, rank: list[int]) -> None:
+        """The whole list (no search, no filter) in the order ``rank`` holds: a page anywhere is
+        a slice and one read by rowid, where SQL would sort every account for OFFSET (0.3 s on
+        100,000 accounts by potential)."""
+        if self._order is None or self._order[0] is not rank:
+            order = [0] * len(rank)
+            count = 0
+            for rowid, position in enumerate(rank):
+                if position != MISSING:
+                    order[position] = rowid
+                    count += 1
+            del order[count:]
+            self._order = (rank, order)  # kept: clearing a search comes back to it at once
+        self._active_rank = rank
+        self._matches = self._order[1]
+        self._matches_sorted = True
+        self._count = len(self._matches)
+
+    @property
+    def browsing_ranked(self) -> bool:
+        """Whether the unfiltered list's pages come from the rank (diagnostics, tests)."""
+        return self._matches is not None and self.filter == AccountFilter()
 
     def _on_rank_failed(self, sort: Sort, version: Version, error: BaseException | None) -> None:
         # Not the user's problem (nor a cancel): the SQL path keeps answering, a little slower.
