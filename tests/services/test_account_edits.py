@@ -103,7 +103,13 @@ def test_log_visit_with_next_step_creates_task_and_today_list(
     assert plain.task_id is None
     with pytest.raises(ValidationError, match="cannot be changed"):
         ctx.writer.update("visits", plain.visit_id, {"notes": "edited"})
-    overdue = log_visit(ctx, account, next_step="Call back", due_date=date.today() - timedelta(2))
+    overdue = log_visit(  # logged late: the visit three days ago, its follow-up due since
+        ctx,
+        account,
+        next_step="Call back",
+        due_date=date.today() - timedelta(2),
+        visited_at=datetime.now(UTC) - timedelta(days=3),
+    )
     log_visit(ctx, account, next_step="Later", due_date=date.today() + timedelta(days=3))
     today = due_tasks(ctx.db.conn, ctx.user_id)
     assert [(t["title"], t["overdue"], t["account_name"]) for t in today] == [
