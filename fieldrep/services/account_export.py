@@ -11,6 +11,7 @@ import contextlib
 import csv
 import os
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,33 @@ ALL_ACCOUNTS = AccountFilter()
 BY_NAME = Sort()
 
 FORMATS = (".csv", ".xlsx")
+# What each column is called in the file: words a user knows, which the import also matches, so an
+# exported file imports again as it is. (column, header, XLSX width in characters)
+COLUMNS: dict[str, tuple[str, int]] = {
+    "name": ("Account name", 36),
+    "status": ("Status", 10),
+    "industry": ("Industry", 20),
+    "size": ("Size band", 10),
+    "employees": ("Employees", 11),
+    "potential": ("Potential", 13),
+    "street": ("Street", 28),
+    "city": ("City", 18),
+    "region": ("State", 7),
+    "postal_code": ("Postal code", 11),
+    "country": ("Country", 8),
+    "phone": ("Phone", 17),
+    "email": ("Email", 30),
+    "website": ("Website", 30),
+    "territory": ("Territory", 18),
+    "owner": ("Owner username", 15),
+    "last_visit": ("Last visit", 17),
+    "notes": ("Notes", 40),
+    "lat": ("Latitude", 10),
+    "lon": ("Longitude", 11),
+    "geocode_quality": ("Location quality", 16),
+    "geocode_source": ("Location source", 18),
+    "id": ("FieldRep id", 38),
+}
 
 
 class ExportError(Exception):
@@ -70,7 +98,8 @@ def export_accounts(
     repository = AccountsRepository(conn)
     total = repository.count(flt) if progress is not None else 0
     columns, all_rows = repository.rows_for_export(flt, sort)
-    rows = _watched(all_rows, total, progress, cancelled)
+    visit = columns.index("last_visit")
+    rows = (_local_visit(row, visit) for row in _watched(all_rows, total, progress, cancelled))
     partial = path.with_name(f".{path.name}.partial")
     try:
         count = (
@@ -90,13 +119,33 @@ def export_accounts(
     return count
 
 
+def _local_visit(row: tuple[Any, ...], at: int) -> tuple[Any, ...]:
+    """The last visit in the user's local time (stored in UTC, ISO text), to the minute."""
+    stamp = row[at]
+    if not stamp:
+        return row
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return row
+    if moment.tzinfo is not None:
+        moment = moment.astimezone().replace(tzinfo=None)
+    return (*row[:at], moment.replace(second=0, microsecond=0), *row[at + 1 :])
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return escaped(value)
+
+
 def _write_csv(path: Path, columns: list[str], rows: Any) -> int:
     count = 0
     with path.open("w", newline="", encoding="utf-8-sig") as fh:
         out = csv.writer(fh)
-        out.writerow(columns)
+        out.writerow([COLUMNS[c][0] for c in columns])
         for row in rows:
-            out.writerow([escaped(v) for v in row])
+            out.writerow([_csv_cell(v) for v in row])
             count += 1
     return count
 
@@ -105,21 +154,35 @@ def _write_xlsx(path: Path, columns: list[str], rows: Any) -> int:
     import openpyxl
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet("Accounts")
-    sheet.freeze_panes = "B2"
+    sheet.freeze_panes = "B2"  # the header row and the account's name stay in view
+    for number, name in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(number)].width = COLUMNS[name][1]
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}1"
     bold = Font(bold=True)
     header = []
     for name in columns:
-        cell = WriteOnlyCell(sheet, value=name)
+        cell = WriteOnlyCell(sheet, value=COLUMNS[name][0])
         cell.font = bold
         header.append(cell)
     sheet.append(header)
+    formats = {
+        columns.index("potential"): '"$"#,##0',
+        columns.index("last_visit"): "yyyy-mm-dd hh:mm",
+    }
     count = 0
     try:
         for row in rows:
-            sheet.append([_text_cell(sheet, v) for v in row])
+            cells = [_text_cell(sheet, v) for v in row]
+            for at, number_format in formats.items():
+                if row[at] is not None:
+                    cell = WriteOnlyCell(sheet, value=row[at])
+                    cell.number_format = number_format
+                    cells[at] = cell
+            sheet.append(cells)
             count += 1
     except BaseException:
         # A cancel mid-way: finish and drop openpyxl's temporary sheet file now, rather than

@@ -242,13 +242,13 @@ class AccountsRepository:
         where, params = self._where(flt)
         _, order = self._order(sort)
         sql = (
-            "SELECT a.id, a.name, a.industry, a.size, a.employees, a.potential, a.status,"
+            "SELECT a.name, a.status, a.industry, a.size, a.employees, a.potential,"
             " a.street, a.city, a.region, a.postal_code, a.country, a.phone, a.email, a.website,"
-            " a.lat, a.lon, a.geocode_quality, a.geocode_source,"
             " (SELECT t.name FROM territories t WHERE t.id = a.territory_id) AS territory,"
             " (SELECT u.username FROM users u WHERE u.id = a.owner_id) AS owner,"
             " (SELECT max(v.visited_at) FROM visits v WHERE v.account_id = a.id) AS last_visit,"
-            f" a.notes FROM accounts a{where} ORDER BY {order}"
+            " a.notes, a.lat, a.lon, a.geocode_quality, a.geocode_source, a.id"
+            f" FROM accounts a{where} ORDER BY {order}"
         )
         cur = self.conn.execute(sql, params)
         return [d[0] for d in cur.description], iter(cur)

@@ -219,8 +219,13 @@ def test_export_csv_and_xlsx_with_filters(
     with (tmp_path / "all.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     # Text that Excel would run as a formula is exported inert.
-    assert [r["name"] for r in rows] == ["Lost Ltd", "Bayside", "Acme Tools", '\'=HYPERLINK("x")']
-    assert rows[2]["geocode_quality"] == "postal_code"
+    assert [r["Account name"] for r in rows] == [
+        "Lost Ltd",
+        "Bayside",
+        "Acme Tools",
+        '\'=HYPERLINK("x")',
+    ]
+    assert rows[2]["Location quality"] == "postal_code"
 
     code, out, _ = _run(
         capsys,
@@ -236,11 +241,12 @@ def test_export_csv_and_xlsx_with_filters(
     assert json.loads(out)["accounts"] == 2
     sheet = openpyxl.load_workbook(tmp_path / "unplaced.xlsx", read_only=True).active
     values = [r for r in sheet.iter_rows(values_only=True)]
-    assert values[0][:2] == ("id", "name")
+    assert values[0][:3] == ("Account name", "Status", "Industry")
+    assert values[0][-1] == "FieldRep id"
     # A workbook keeps each cell's type: the text is a text cell, with no mark to show.
-    assert sorted(r[1] for r in values[1:]) == ['=HYPERLINK("x")', "Lost Ltd"]
+    assert sorted(r[0] for r in values[1:]) == ['=HYPERLINK("x")', "Lost Ltd"]
     cells = openpyxl.load_workbook(tmp_path / "unplaced.xlsx").active
-    assert {c.value: c.data_type for c in cells["B"]}['=HYPERLINK("x")'] == "s"
+    assert {c.value: c.data_type for c in cells["A"]}['=HYPERLINK("x")'] == "s"
 
     # Both files import back as they were exported: the CSV's mark is read as the text it keeps.
     for name in ("all.csv", "unplaced.xlsx"):

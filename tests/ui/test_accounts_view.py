@@ -344,9 +344,9 @@ def test_export_of_the_filtered_list_runs_in_the_background(
         assert not view.task_line.isVisible()
     with (tmp_path / "food.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["name"] for r in rows] == expected
+    assert [r["Account name"] for r in rows] == expected
     sheet = openpyxl.load_workbook(tmp_path / "food.xlsx", read_only=True).active
-    assert [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)] == expected
+    assert [r[0] for r in sheet.iter_rows(min_row=2, values_only=True)] == expected
 
 
 def test_export_cancel_leaves_no_file(view: AccountsView, qtbot: QtBot, tmp_path: Path) -> None:
