@@ -74,6 +74,7 @@ class StreamedRows:
         self.total = max(total, 1)
         self.done = 0
         self.notes: list[str] = []
+        self.header_at = 0  # the header's line; 0: the first non-blank row (see find_header)
         self._count: int | None = None
         self._head: list[tuple[int, list[str]]] | None = None
 
@@ -84,14 +85,20 @@ class StreamedRows:
     def with_formulas(self) -> Iterator[tuple[int, list[str], Formulas]]:
         """The data rows as (line, cells, formulas): the cells whose formula has no saved result."""
         rows = self.all_rows(formulas=True)
-        next(rows, None)  # the header
+        self._skip_header(rows)
         yield from rows
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
         with closing(self.all_rows()) as rows:
-            next(rows, None)  # the header
+            self._skip_header(rows)
             for line, cells, _ in rows:
                 yield line, cells
+
+    def _skip_header(self, rows: Iterator[tuple[int, list[str], Formulas]]) -> None:
+        """Past the header, and any title rows above it."""
+        for line, _, _ in rows:
+            if line >= self.header_at:
+                return
 
     def head(self) -> list[tuple[int, list[str]]]:
         """The first PREVIEW_ROWS data rows, read once and kept."""
@@ -410,6 +417,32 @@ class CsvRows(StreamedRows):
         self.done = self.total
 
 
+HEADER_SEARCH_ROWS = 10
+
+
+def find_header(rows: StreamedRows, name: str) -> tuple[list[str], list[str]]:
+    """The header, and a note when title rows sit above it.
+
+    The header is the first of the first few rows that is at least half as wide (in filled cells)
+    as the widest of them: a title or "exported on" line above the column names is skipped."""
+    with closing(rows.all_rows()) as all_rows:
+        first = list(itertools.islice(all_rows, HEADER_SEARCH_ROWS))
+    if not first:
+        return [], []
+    widths = [sum(1 for c in cells if c.strip()) for _, cells, _ in first]
+    wanted = max(2, (max(widths) + 1) // 2)
+    at = next((i for i, width in enumerate(widths) if width >= wanted), 0)
+    line, cells, _ = first[at]
+    rows.header_at = line
+    notes = []
+    if at:
+        notes.append(
+            f"the column names are on line {line} of {name}; what is above them (a title) was"
+            " not imported"
+        )
+    return [c.strip() for c in cells], notes
+
+
 def _read_csv(path: Path, head: bytes) -> TableData:
     text, _ = decode(_whole_lines(head), path.name)
     if _looks_binary(text):
@@ -421,10 +454,8 @@ def _read_csv(path: Path, head: bytes) -> TableData:
     encoding = found.name
     delimiter = sniff_delimiter(text)
     rows = CsvRows(path, encoding, delimiter, found.errors)
-    with closing(rows.all_rows()) as all_rows:
-        first = next(all_rows, None)
-    if first is None:
+    header, notes = find_header(rows, path.name)
+    if not header:
         raise ImportFileError(f"{path.name} holds only blank lines")
-    header = [c.strip() for c in first[1]]
-    notes = [note] if (note := found.note()) else []
+    notes += [note] if (note := found.note()) else []
     return TableData(path, "csv", header, rows, encoding=encoding, delimiter=delimiter, notes=notes)

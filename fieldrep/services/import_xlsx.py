@@ -44,6 +44,7 @@ from fieldrep.services.import_readers import (
     ImportFileError,
     StreamedRows,
     TableData,
+    find_header,
     other_sheets_hint,
 )
 from fieldrep.services.spreadsheet_text import unescaped_row
@@ -401,7 +402,7 @@ class XlsxRows(StreamedRows):
             joined = "".join(cells)
             if not joined.strip():
                 continue
-            if not header_seen:
+            if not header_seen and line >= self.header_at:
                 header_seen = True
                 self.header_line = line
             # A text cell starting "'=" is how a CSV marks text, pasted into a workbook as it is.
@@ -422,20 +423,17 @@ class XlsxRows(StreamedRows):
 
 
 def read_xlsx(path: Path) -> TableData:
-    """The header (the first non-blank row) of the sheet that was open when the workbook was
+    """The header (see :func:`find_header`) of the sheet that was open when the workbook was
     saved, and a stream of the rows below it."""
     check_archive(path)
     rows = XlsxRows(path)
-    with closing(rows.all_rows()) as all_rows:
-        first = next(all_rows, None)
+    header, notes = find_header(rows, path.name)
     others = rows.sheet_count - 1
-    if first is None:
+    if not header:
         raise ImportFileError(
             f"{path.name}: the sheet {rows.sheet_title!r} is empty"
             + other_sheets_hint(rows.sheet_count)
         )
-    header = [c.strip() for c in first[1]]
-    notes = []
     if others:
         notes.append(
             f"read the sheet {rows.sheet_title!r}, the one open when the workbook was saved; the"

@@ -139,6 +139,29 @@ def test_a_utf8_file_with_a_few_windows_1252_lines_keeps_every_accent(
     assert (report.encoding, report.notes) == ("cp1252", [])
 
 
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_title_above_the_column_names_is_skipped(ctx: Context, tmp_path: Path, kind: str) -> None:
+    rows = [
+        ["Customer list - exported from CRM on 2026-11-20", "", "", ""],
+        ["", "", "", ""],
+        ["Company", "City", "State", "ZIP"],
+        ["Acme Tools", "Cambridge", "MA", "02139"],
+        ["Solo", "", "", ""],  # a sparse data row is still data
+    ]
+    if kind == "csv":
+        path = _csv(tmp_path / "titled.csv", rows)
+    else:
+        path = _xlsx(tmp_path / "titled.xlsx", rows)
+    report = import_accounts(ctx, path)
+    assert report.mapping == {"name": "Company", "city": "City", "region": "State",
+                              "postal_code": "ZIP"}  # fmt: skip
+    assert report.imported == 2
+    assert f"the column names are on line 3 of {path.name}" in report.notes[0]
+
+    one = _csv(tmp_path / "one.csv", [["Company"], ["Acme"], ["Beta"]])  # one column: line 1
+    assert import_accounts(ctx, one).notes == []
+
+
 def test_header_synonyms() -> None:
     mapping = guess_mapping(
         [
