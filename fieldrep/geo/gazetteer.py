@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -102,10 +103,17 @@ def _place(code: str, row: _ZipRow) -> Place:
     return Place(row[0], row[1], code, row[2], row[3], "US")
 
 
+_APOSTROPHES = str.maketrans({"'": " ", "\u2019": " ", "\u2018": " ", "`": " ", "\u02bc": " "})
+
+
 @lru_cache(maxsize=65536)
 def city_key(name: str) -> str:
-    """A case-, space- and abbreviation-insensitive key for a city name ("St. Louis" = "saint louis")."""
-    text = " ".join(name.replace(".", ". ").split()).casefold()
+    """A case-, space-, accent- and abbreviation-insensitive key for a city name ("St. Louis" =
+    "saint louis", "San José" = "san jose", "Coeur d’Alene" = "coeur d alene": the ZIP data
+    spells names in plain ASCII)."""
+    plain = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).translate(_APOSTROPHES)
+    text = " ".join(plain.replace(".", ". ").split()).casefold()
     for pattern, full in _ABBREVIATIONS:
         text = pattern.sub(full, text)
     text = text.replace(".", "")

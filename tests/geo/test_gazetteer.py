@@ -105,6 +105,25 @@ def test_city_names_are_matched_loosely(gaz: Gazetteer) -> None:
     assert gaz.city("Cambridge", "ZZ") is None
 
 
+@pytest.mark.parametrize(
+    ("typed", "state", "found"),
+    [
+        ("San José", "CA", "San Jose"),
+        ("Española", "NM", "Espanola"),
+        ("Coeur d’Alene", "ID", "Coeur D Alene"),  # a typographic apostrophe
+        ("Coeur d'Alene", "ID", "Coeur D Alene"),
+        ("O'Fallon", "MO", "O Fallon"),
+        ("Cañon City", "CO", "Canon City"),
+    ],
+)
+def test_accents_and_apostrophes_do_not_hide_a_city(
+    gaz: Gazetteer, typed: str, state: str, found: str
+) -> None:
+    place = gaz.city(typed, state)
+    assert place is not None
+    assert place.city == found
+
+
 def test_places_cover_every_zip_and_populated_places_are_weighted(gaz: Gazetteer) -> None:
     places = gaz.places()
     assert len(places) > 40_000
