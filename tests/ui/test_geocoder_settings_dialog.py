@@ -114,6 +114,10 @@ def test_counts_by_quality_and_the_unplaced_list(
         ("Oddball", "Oddville, MA (US)"),
     ]
     assert dialog.unplaced_button.text() == "Hide the list"
+    # The dialog grows to show the list whole (it used to be clipped at two thirds of a screen).
+    qtbot.wait(10)
+    table = dialog.unplaced_table
+    assert table.visibleRegion().boundingRect().height() == table.height()
 
 
 def test_every_account_placed_says_so(ctx: Context, runner: TaskRunner, qtbot: QtBot) -> None:

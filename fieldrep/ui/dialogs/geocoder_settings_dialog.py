@@ -406,15 +406,27 @@ class GeocoderSettingsDialog(QDialog):
         self.unplaced_table.setVisible(shown)
         if shown:
             self.unplaced_table.resizeColumnToContents(COL_NAME)
-            # Fit a short list, scroll a long one.
+            # Fit a short list, scroll a long one; on a short screen down to two rows, rather
+            # than the card being clipped.
+            table = self.unplaced_table
             rows = min(max(1, self.unplaced_model.rowCount()), UNPLACED_ROWS_SHOWN)
-            height = self.unplaced_table.horizontalHeader().sizeHint().height()
-            height += rows * self.unplaced_table.verticalHeader().defaultSectionSize()
-            self.unplaced_table.setFixedHeight(height + 2 * self.unplaced_table.frameWidth())
+            chrome = table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth()
+            row = table.verticalHeader().defaultSectionSize()
+            table.setMinimumHeight(chrome + min(rows, 2) * row)
+            table.setMaximumHeight(chrome + rows * row)
 
     def _on_unplaced_button_toggled(self, _checked: bool) -> None:
         self._show_unplaced_rows()
-        self.adjustSize()
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As tall as the content wants, within the screen (adjustSize stops at two thirds of
+        it, which clipped the list of unplaced accounts)."""
+        self.layout().activate()
+        wanted = self.sizeHint().height()
+        screen = self.screen()
+        room = screen.availableGeometry().height() - 60 if screen is not None else wanted
+        self.resize(self.width(), max(min(wanted, room), self.minimumSizeHint().height()))
 
     # -- placing online -----------------------------------------------------------------------
 
