@@ -159,7 +159,9 @@ def run_online(args: argparse.Namespace) -> int:
         if args.limit is not None:
             from fieldrep.geo.geocoding import refinable_ids
 
-            ids = refinable_ids(ctx.db.conn, args.limit)
+            # Leave out accounts already answered with nothing better, so that the next batch
+            # moves on to accounts not yet asked.
+            ids = refinable_ids(ctx.db.conn, args.limit, settings)
         show = None
         if not args.json and sys.stderr.isatty():
 
@@ -171,10 +173,16 @@ def run_online(args: argparse.Namespace) -> int:
         ctx.close()
     if show is not None:
         print(file=sys.stderr)
+    sent = report.requests_sent
+    unreadable = (
+        f", {report.unreadable:,} with an answer that could not be read (asked again next time)"
+        if report.unreadable
+        else ""
+    )
     text = (
         f"Checked {report.checked:,} accounts online: {report.improved:,} placed more precisely"
-        f" ({report.placed:,} of them had no location), {report.not_found:,} not found;"
-        f" {report.requests_sent:,} requests sent (the rest came from the cache)."
+        f" ({report.placed:,} of them had no location), {report.not_found:,} not found{unreadable};"
+        f" {sent:,} request{'' if sent == 1 else 's'} sent (the rest came from the cache)."
     )
     if report.stopped_reason:
         text += f"\nStopped early: {report.stopped_reason}; what was found is kept."

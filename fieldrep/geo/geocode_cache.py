@@ -6,7 +6,9 @@ hopeless question again would only spend the user's rate limit.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,6 +19,11 @@ class CachedAnswer:
     lon: float | None
     quality: str | None
     address: str | None
+
+
+def cache_key(query: Mapping[str, str]) -> str:
+    """The cache's key for a structured query: the same address in any letter case is one entry."""
+    return json.dumps(dict(query), sort_keys=True).casefold()
 
 
 class GeocodeCache:

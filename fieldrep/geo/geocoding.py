@@ -18,12 +18,13 @@ import logging
 import math
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from fieldrep.geo.geocode_cache import CachedAnswer, GeocodeCache
+from fieldrep.geo.geocode_cache import CachedAnswer, GeocodeCache, cache_key
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,13 @@ NOMINATIM_POLICY = (
     "Nominatim's usage policy asks for a user agent that identifies your organisation and at most"
     " one request a second on its public servers."
 )
+# A single request gives up after this long (a cancel waits at most this long too); a stored
+# setting from an older version (10 s) is capped to it.
+MAX_TIMEOUT_SECONDS = 5.0
+# A server that asks us to wait longer than this before a retry is not retried in this run.
+MAX_RETRY_WAIT_SECONDS = 30.0
+# This many unreadable answers in a row stop the run: the server is broken, not one address.
+MAX_UNREADABLE_IN_A_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -141,7 +149,7 @@ class OnlineSettings:
     domain: str = "nominatim.openstreetmap.org"
     scheme: str = "https"
     min_delay_seconds: float = 1.0
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = MAX_TIMEOUT_SECONDS
 
     @property
     def enabled(self) -> bool:
@@ -182,23 +190,29 @@ def nominatim_settings(user_agent: str | None, url: str, min_delay: float) -> On
     text = (url or "").strip() or f"https://{PUBLIC_NOMINATIM}"
     parts = urlsplit(text if "://" in text else f"https://{text}")
     try:
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        port = parts.port
     except ValueError:
-        raise SettingsError("url", f"{text!r} has a port that is not a number") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raw_port = parts.netloc.rpartition(":")[2]
+        problem = "out of range (1-65535)" if raw_port.isdigit() else "that is not a number"
+        raise SettingsError("url", f"{text!r} has a port {problem}") from None
+    # "Nominatim.OpenStreetMap.org." is the public server too (case and a trailing dot are noise).
+    host = (parts.hostname or "").rstrip(".")
+    if parts.scheme not in ("http", "https") or not host:
         raise SettingsError("url", f"{text!r} is not an http(s) address")
     if parts.query or parts.fragment:
         raise SettingsError("url", f"{text!r}: give the server only, without '?' or '#' parts")
     if not math.isfinite(min_delay) or min_delay < 0:
         raise SettingsError("min_delay", "the delay between requests must be 0 seconds or more")
-    if parts.hostname == PUBLIC_NOMINATIM and min_delay < 1:
+    if host == PUBLIC_NOMINATIM and min_delay < 1:
         raise SettingsError(
             "min_delay", "the delay must be at least 1 second on the public Nominatim server"
         )
     return OnlineSettings(
         provider="nominatim",
         user_agent=agent,
-        domain=parts.netloc + parts.path.rstrip("/"),
+        domain=(f"[{host}]" if ":" in host else host)
+        + ("" if port is None else f":{port}")
+        + parts.path.rstrip("/"),
         scheme=parts.scheme,
         min_delay_seconds=float(min_delay),
     )
@@ -241,27 +255,46 @@ def quality_of(raw: Mapping[str, Any]) -> str:
     return "street"
 
 
+class UnreadableAnswer(Exception):
+    """The provider answered, but not with a place we can read (e.g. ``"lat": "abc"``): that
+    address fails, the run goes on with the next one."""
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _never() -> bool:
+    return False
+
+
+def _result(answer: CachedAnswer, source: str) -> GeoResult | None:
+    if answer.lat is None or answer.lon is None or answer.quality is None:
+        return None
+    return GeoResult(answer.lat, answer.lon, answer.quality, source)
+
+
 class OnlineGeocoder:
-    """One geopy geocoder behind geopy's RateLimiter and our permanent cache."""
+    """One geopy geocoder behind our rate limit and our permanent cache.
+
+    A request is sent at most twice: once, and once more after a timeout, an unavailable server or
+    a rate limit, no sooner than the server asked (``Retry-After``). ``requests_sent`` counts every
+    request that went out. Errors are not swallowed: an unreachable provider must stop the run and
+    be reported, and must never be cached as "not found".
+    """
 
     def __init__(
-        self, conn: sqlite3.Connection, settings: OnlineSettings, geocoder: Any | None = None
+        self,
+        conn: sqlite3.Connection,
+        settings: OnlineSettings,
+        geocoder: Any | None = None,
+        cancelled: Callable[[], bool] = _never,
     ) -> None:
-        from geopy.extra.rate_limiter import RateLimiter
-
-        if geocoder is None:
-            geocoder = make_geopy_geocoder(settings)
         self.settings = settings
         self.cache = GeocodeCache(conn, settings.cache_name)
-        # Errors are not swallowed: an unreachable provider must stop the run and be reported, and
-        # must never be cached as "not found".
-        self._geocode = RateLimiter(
-            geocoder.geocode,
-            min_delay_seconds=settings.min_delay_seconds,
-            max_retries=1,
-            error_wait_seconds=settings.min_delay_seconds,
-            swallow_exceptions=False,
-        )
+        self._geocoder = make_geopy_geocoder(settings) if geocoder is None else geocoder
+        self._cancelled = cancelled
+        self._next_request_at = 0.0  # time.monotonic() when the provider may be asked again
         self.requests_sent = 0
 
     @staticmethod
@@ -276,44 +309,91 @@ class OnlineGeocoder:
         return {k: v.strip() for k, v in query.items() if v and v.strip()}
 
     def geocode(self, address: Address) -> GeoResult | None:
+        """Raises :class:`UnreadableAnswer` for an answer that is not a place, a ``GeopyError``
+        when the provider could not answer, and ``_Cancelled`` when cancelled while waiting."""
         query = self.query_for(address)
-        key = json.dumps(query, sort_keys=True).casefold()
+        key = cache_key(query)
         cached = self.cache.get(key)
         if cached is None:
+            cached = self._ask(query)
+            self.cache.put(key, cached)
+        return _result(cached, self.settings.cache_name)
+
+    def _ask(self, query: dict[str, str]) -> CachedAnswer:
+        from geopy.exc import (
+            GeocoderParseError,
+            GeocoderRateLimited,
+            GeocoderTimedOut,
+            GeocoderUnavailable,
+            GeopyError,
+        )
+
+        for attempt in (1, 2):
+            self._wait_until(self._next_request_at)
+            started = time.monotonic()
+            self._next_request_at = started + self.settings.min_delay_seconds
             self.requests_sent += 1
-            location = self._geocode(query, exactly_one=True, addressdetails=True)
-            if location is None:
-                cached = CachedAnswer(None, None, None, None)
-            else:
-                cached = CachedAnswer(
-                    location.latitude,
-                    location.longitude,
+            try:
+                location = self._geocoder.geocode(query, exactly_one=True, addressdetails=True)
+                if location is None:
+                    return CachedAnswer(None, None, None, None)
+                return CachedAnswer(
+                    float(location.latitude),
+                    float(location.longitude),
                     quality_of(location.raw),
                     location.address,
                 )
-            self.cache.put(key, cached)
-        if cached.lat is None or cached.lon is None or cached.quality is None:
-            return None
-        return GeoResult(cached.lat, cached.lon, cached.quality, self.settings.cache_name)
+            except (GeocoderTimedOut, GeocoderUnavailable, GeocoderRateLimited) as exc:
+                wait = getattr(exc, "retry_after", None) or 0
+                if attempt == 2 or wait > MAX_RETRY_WAIT_SECONDS or self._cancelled():
+                    raise
+                self._next_request_at = max(self._next_request_at, time.monotonic() + wait)
+            except GeocoderParseError as exc:
+                raise UnreadableAnswer(str(exc).splitlines()[0]) from exc
+            except GeopyError:
+                raise  # some of them are ValueErrors too, but not about the answer
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                raise UnreadableAnswer(f"{type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_until(self, moment: float) -> None:
+        """Sleep until ``moment``, a little at a time so that a cancel is seen at once."""
+        while True:
+            if self._cancelled():
+                raise _Cancelled
+            left = moment - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.1))
 
 
 def make_geopy_geocoder(settings: OnlineSettings) -> Any:
+    """geopy's Nominatim with a short timeout and no silent HTTP-level retries (we retry once, see
+    :class:`OnlineGeocoder`)."""
     if settings.provider != "nominatim":
         raise ValueError(f"unknown geocoding provider {settings.provider!r} (known: nominatim)")
+    from functools import partial
+
+    from geopy.adapters import RequestsAdapter, URLLibAdapter
     from geopy.geocoders import Nominatim
 
+    adapter: Any = (
+        partial(RequestsAdapter, max_retries=0) if RequestsAdapter.is_available else URLLibAdapter
+    )
     return Nominatim(
         user_agent=settings.user_agent,
         domain=settings.domain,
         scheme=settings.scheme,
-        timeout=settings.timeout_seconds,
+        timeout=min(settings.timeout_seconds, MAX_TIMEOUT_SECONDS),
+        adapter_factory=adapter,
     )
 
 
 @dataclass
 class RefineReport:
     """What a run of :func:`refine_online` did. ``improved`` counts every account it moved,
-    ``placed`` those of them that had no location before."""
+    ``placed`` those of them that had no location before, ``unreadable`` those whose answer could
+    not be read (counted in ``checked``; asked again next time)."""
 
     checked: int = 0
     improved: int = 0
@@ -322,6 +402,7 @@ class RefineReport:
     stopped_reason: str = ""
     placed: int = 0
     total: int = 0  # accounts the run set out to check
+    unreadable: int = 0
 
 
 # One run at a time in this process: two at once would each keep to the provider's rate limit and
@@ -338,15 +419,37 @@ _REFINABLE = (
 )
 
 
-def refinable_ids(conn: sqlite3.Connection, limit: int | None = None) -> list[str]:
-    """Accounts that online geocoding could improve (a street, no better than postal quality)."""
-    sql = "SELECT id" + _REFINABLE[_REFINABLE.index(" FROM accounts") :]
-    sql += " ORDER BY name COLLATE NOCASE"
-    params: list[Any] = []
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return [r[0] for r in conn.execute(sql, params)]
+def _improves(result: GeoResult | None, unplaced: bool) -> bool:
+    """Whether an answer moves the account: any place for an unplaced one, else a street or
+    better (a city answer never replaces the postal or city centre it already has)."""
+    return result is not None and (unplaced or result.quality in ("address", "street"))
+
+
+def refinable_ids(
+    conn: sqlite3.Connection, limit: int | None = None, settings: OnlineSettings | None = None
+) -> list[str]:
+    """Accounts that online geocoding could improve (a street, no better than postal quality),
+    by name.
+
+    With ``settings``, accounts whose address that geocoder already answered, with an answer that
+    does not improve them, are left out: a run with ``limit`` then moves on to accounts not yet
+    asked instead of checking the same hopeless ones again.
+    """
+    rows = conn.execute(_REFINABLE + " ORDER BY name COLLATE NOCASE").fetchall()
+    cache = None if settings is None else GeocodeCache(conn, settings.cache_name)
+    ids: list[str] = []
+    for account_id, *parts, unplaced in rows:
+        if limit is not None and len(ids) >= limit:
+            break
+        if cache is not None and settings is not None:
+            query = OnlineGeocoder.query_for(Address(*parts[:4], country=parts[4] or "US"))
+            cached = cache.get(cache_key(query))
+            if cached is not None and not _improves(
+                _result(cached, settings.cache_name), bool(unplaced)
+            ):
+                continue
+        ids.append(account_id)
+    return ids
 
 
 def refinable_count(conn: sqlite3.Connection) -> int:
@@ -368,7 +471,8 @@ def refine_online(
     accounts the offline gazetteer could not place at all (any quality beats none).
 
     Each improvement is its own small write, so a lost connection or a cancel keeps what was done.
-    Manual pins and address-quality coordinates are never touched.
+    An answer that cannot be read fails only its account. Manual pins and address-quality
+    coordinates are never touched.
     """
     report = RefineReport()
     if not settings.enabled:
@@ -378,10 +482,18 @@ def refine_online(
         report.stopped_reason = "another online placement is already running"
         return report
     try:
-        _refine(ctx, settings, report, geocoder, account_ids, progress, cancelled)
+        _refine(ctx, settings, report, geocoder, account_ids, progress, cancelled or _never)
     finally:
         _ONLINE_RUN.release()
     return report
+
+
+def _stop_reason(exc: Exception) -> str:
+    from geopy.exc import GeocoderRateLimited
+
+    if isinstance(exc, GeocoderRateLimited):
+        return "the server asked us to slow down (rate limited)"
+    return f"the geocoder could not be reached ({type(exc).__name__})"
 
 
 def _refine(
@@ -391,11 +503,11 @@ def _refine(
     geocoder: Any | None,
     account_ids: Iterable[str] | None,
     progress: Callable[[int, int], None] | None,
-    cancelled: Callable[[], bool] | None,
+    cancelled: Callable[[], bool],
 ) -> None:
     from geopy.exc import GeopyError
 
-    online = OnlineGeocoder(ctx.db.conn, settings, geocoder)
+    online = OnlineGeocoder(ctx.db.conn, settings, geocoder, cancelled)
     sql, params = _REFINABLE, []
     if account_ids is not None:
         ids = list(account_ids)
@@ -403,27 +515,43 @@ def _refine(
         params = ids
     rows = ctx.db.conn.execute(sql, params).fetchall()
     report.total = len(rows)
-    for index, (account_id, *parts, unplaced) in enumerate(rows):
-        if cancelled is not None and cancelled():
-            report.stopped_reason = "cancelled"
-            break
-        address = Address(*parts[:4], country=parts[4] or "US")
-        try:
-            result = online.geocode(address)
-        except GeopyError as exc:
-            report.stopped_reason = f"the geocoder could not be reached ({type(exc).__name__})"
-            log.warning("online geocoding stopped: %s", exc)
-            break
-        report.checked += 1
-        if result is None:
-            report.not_found += 1
-        elif unplaced or result.quality in ("address", "street"):
-            ctx.writer.update("accounts", account_id, result.as_fields())
-            report.improved += 1
-            report.placed += bool(unplaced)
-        if progress is not None:
-            progress(index + 1, len(rows))
-    report.requests_sent = online.requests_sent
+    unreadable_in_a_row = 0
+    try:
+        for index, (account_id, *parts, unplaced) in enumerate(rows):
+            if cancelled():
+                report.stopped_reason = "cancelled"
+                break
+            address = Address(*parts[:4], country=parts[4] or "US")
+            try:
+                result = online.geocode(address)
+            except _Cancelled:
+                report.stopped_reason = "cancelled"
+                break
+            except UnreadableAnswer as exc:
+                log.info("unreadable answer for %s: %s", address.one_line(), exc)
+                report.checked += 1
+                report.unreadable += 1
+                unreadable_in_a_row += 1
+                if unreadable_in_a_row >= MAX_UNREADABLE_IN_A_ROW:
+                    report.stopped_reason = "the geocoder's answers could not be read"
+                    break
+            except GeopyError as exc:
+                report.stopped_reason = "cancelled" if cancelled() else _stop_reason(exc)
+                log.info("online geocoding stopped: %s", exc)
+                break
+            else:
+                unreadable_in_a_row = 0
+                report.checked += 1
+                if result is None:
+                    report.not_found += 1
+                elif _improves(result, bool(unplaced)):
+                    ctx.writer.update("accounts", account_id, result.as_fields())
+                    report.improved += 1
+                    report.placed += bool(unplaced)
+            if progress is not None:
+                progress(index + 1, len(rows))
+    finally:
+        report.requests_sent = online.requests_sent
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ through geopy against a real HTTP server on loopback that answers like Nominatim
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,3 +115,80 @@ def test_online_places_and_caches(db: str, capsys: pytest.CaptureFixture[str]) -
         "Far Away": "postal_code",
     }
     assert f"nominatim:{host}:{port}" in sources
+
+
+def _configure(capsys: pytest.CaptureFixture[str], db: str, url: str) -> None:
+    code, _, err = _run(
+        capsys,
+        "geocode",
+        "configure",
+        "nominatim",
+        "--user-agent",
+        "acme-fieldrep-tests",
+        "--url",
+        url,
+        "--min-delay",
+        "0.01",
+        "--db",
+        db,
+    )
+    assert (code, err) == (0, "")
+
+
+def test_online_batches_move_on_to_accounts_not_yet_asked(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with running_nominatim() as server:
+        host, port = server.server_address[:2]
+        _configure(capsys, db, f"http://{host}:{port}")
+        sent = []
+        for _ in range(3):
+            code, out, _ = _run(capsys, "geocode", "online", "--db", db, "--limit", "2", "--json")
+            assert code == 0
+            sent.append(json.loads(out)["requests_sent"])
+    # Acme and Far Away, then Lost Ltd and Oddball, then nothing left to ask: each asked once.
+    assert sent == [2, 2, 0]
+    ctx = Context.open(Path(db))
+    rows = dict(ctx.db.execute("SELECT name, geocode_quality FROM accounts").fetchall())
+    ctx.close()
+    assert rows["Oddball"] == "city"
+
+
+def test_online_unreadable_answer_is_reported_and_the_run_goes_on(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ctx = Context.open(Path(db))
+    ctx.writer.insert("accounts", {"name": "Garbled Co", "street": "7 Garbled St", "city": "X"})
+    ctx.close()
+    with running_nominatim() as server:
+        host, port = server.server_address[:2]
+        _configure(capsys, db, f"http://{host}:{port}")
+        code, out, err = _run(capsys, "geocode", "online", "--db", db)
+    assert (code, err) == (0, "")
+    assert "2 placed more precisely" in out
+    assert "1 with an answer that could not be read" in out
+    assert "5 requests sent" in out
+
+
+def test_online_network_error_is_one_line_without_verbose(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Against a real process's logging setup: no geopy or urllib3 tracebacks on stderr."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    _configure(capsys, db, f"http://127.0.0.1:{port}")  # nothing listens there
+    done = subprocess.run(
+        [sys.executable, "-m", "fieldrep", "geocode", "online", "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr == ""
+    assert done.stdout.splitlines() == [
+        "Checked 0 accounts online: 0 placed more precisely (0 of them had no location), 0 not"
+        " found; 2 requests sent (the rest came from the cache).",
+        "Stopped early: the geocoder could not be reached (GeocoderUnavailable); what was found is"
+        " kept.",
+    ]

@@ -16,16 +16,24 @@ from fieldrep.geo.geocoding import OnlineSettings
 
 class FakeNominatim(BaseHTTPRequestHandler):
     """Answers /search and records when each request arrived: a house for a street, a city centre
-    for a query without a street, nothing for a street with "Nowhere" or the city "Atlantis";
-    ``server.fail`` makes every request a 503."""
+    for a query without a street, nothing for a street with "Nowhere" or the city "Atlantis", a
+    place without readable coordinates for a street with "Garbled". ``server.fail`` makes every
+    request a 503, ``server.status`` (e.g. 429) every request that status with ``server.retry_after``
+    as its Retry-After header, and ``server.delay`` makes it wait that many seconds first."""
 
     def do_GET(self) -> None:
         url = urlparse(self.path)
         query = parse_qs(url.query)
         self.server.seen.append((time.monotonic(), query))  # type: ignore[attr-defined]
         self.server.user_agents.append(self.headers.get("User-Agent"))  # type: ignore[attr-defined]
-        if self.server.fail:  # type: ignore[attr-defined]
-            self.send_response(503)
+        # getattr: servers built elsewhere (e.g. QA scripts) may set only ``seen`` and ``fail``
+        time.sleep(getattr(self.server, "delay", 0.0))
+        status = getattr(self.server, "status", 0) or (503 if self.server.fail else 0)  # type: ignore[attr-defined]
+        if status:
+            self.send_response(status)
+            retry_after = getattr(self.server, "retry_after", None)
+            if retry_after is not None:
+                self.send_header("Retry-After", str(retry_after))
             self.end_headers()
             return
         street = query.get("street", [""])[0]
@@ -33,6 +41,8 @@ class FakeNominatim(BaseHTTPRequestHandler):
         body: list[dict[str, object]] = []
         if "Nowhere" in street or city == "Atlantis":
             pass
+        elif "Garbled" in street:
+            body = [{"lat": "abc", "lon": None, "display_name": street}]
         elif not street:
             body = [
                 {
@@ -74,6 +84,9 @@ def running_nominatim() -> Iterator[ThreadingHTTPServer]:
     server.seen = []  # type: ignore[attr-defined]
     server.user_agents = []  # type: ignore[attr-defined]
     server.fail = False  # type: ignore[attr-defined]
+    server.status = 0  # type: ignore[attr-defined]
+    server.retry_after = None  # type: ignore[attr-defined]
+    server.delay = 0.0  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

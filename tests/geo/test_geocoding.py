@@ -4,7 +4,10 @@ local HTTP server on loopback that answers like Nominatim (no network leaves the
 from __future__ import annotations
 
 import itertools
+import logging
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import ThreadingHTTPServer
 
 import pytest
@@ -14,6 +17,8 @@ from fieldrep.geo.geocoding import (
     OfflineGeocoder,
     OnlineSettings,
     load_settings,
+    make_geopy_geocoder,
+    refinable_ids,
     refine_online,
     save_settings,
     unplaced_accounts,
@@ -159,3 +164,98 @@ def test_online_places_what_the_gazetteer_could_not(
         "SELECT geocode_quality FROM accounts WHERE id = ?", (placed_city,)
     ).fetchone()
     assert quality == ("city",)  # a city answer never replaces a city centre it already had
+
+
+def test_unreadable_answer_fails_only_its_account(
+    ctx: Context, nominatim: ThreadingHTTPServer
+) -> None:
+    a = _account(ctx, "A", "1 Main St")
+    garbled = _account(ctx, "B", "2 Garbled St")  # answered {"lat": "abc", "lon": null}
+    c = _account(ctx, "C", "3 Main St")
+    report = refine_online(ctx, _settings(nominatim, delay=0.01))
+    assert report.stopped_reason == ""
+    assert (report.checked, report.improved, report.unreadable) == (3, 2, 1)
+    quality = dict(ctx.db.execute("SELECT id, geocode_quality FROM accounts").fetchall())
+    assert (quality[a], quality[garbled], quality[c]) == ("address", "postal_code", "address")
+    # Not cached as "not found": the next run asks again.
+    assert ctx.db.execute("SELECT count(*) FROM geocode_cache").fetchone()[0] == 2
+
+
+def test_unreadable_answers_in_a_row_stop_the_run(
+    ctx: Context, nominatim: ThreadingHTTPServer
+) -> None:
+    for n in range(5):
+        _account(ctx, f"G{n}", f"{n} Garbled St")
+    report = refine_online(ctx, _settings(nominatim, delay=0.01))
+    assert report.stopped_reason == "the geocoder's answers could not be read"
+    assert (report.checked, report.unreadable, report.requests_sent) == (3, 3, 3)
+
+
+def test_slow_server_is_asked_twice_at_most(ctx: Context, nominatim: ThreadingHTTPServer) -> None:
+    _account(ctx, "A", "1 Main St")
+    _account(ctx, "B", "2 Main St")
+    nominatim.delay = 1.0  # type: ignore[attr-defined]
+    settings = replace(_settings(nominatim, delay=0.01), timeout_seconds=0.3)
+    report = refine_online(ctx, settings)
+    assert report.stopped_reason == "the geocoder could not be reached (GeocoderTimedOut)"
+    assert len(nominatim.seen) == 2  # type: ignore[attr-defined]  # once, and one retry
+    assert report.requests_sent == 2
+
+
+def test_a_request_gives_up_within_a_few_seconds() -> None:
+    stored_by_an_older_version = OnlineSettings(provider="nominatim", timeout_seconds=10.0)
+    assert make_geopy_geocoder(stored_by_an_older_version).timeout <= 5
+    assert make_geopy_geocoder(OnlineSettings(provider="nominatim")).timeout <= 5
+
+
+def test_cancel_during_a_slow_request_is_a_cancel(
+    ctx: Context, nominatim: ThreadingHTTPServer
+) -> None:
+    _account(ctx, "A", "1 Main St")
+    nominatim.delay = 1.5  # type: ignore[attr-defined]
+    settings = replace(_settings(nominatim, delay=0.01), timeout_seconds=0.3)
+    started = time.monotonic()
+    # The user presses Cancel while the first request is on its way.
+    report = refine_online(ctx, settings, cancelled=lambda: bool(nominatim.seen))  # type: ignore[attr-defined]
+    assert report.stopped_reason == "cancelled"
+    assert len(nominatim.seen) == 1  # type: ignore[attr-defined]  # no retry after a cancel
+    assert time.monotonic() - started < 1.5
+
+
+def test_rate_limit_is_retried_once_after_the_wait_it_asked_for(
+    ctx: Context, nominatim: ThreadingHTTPServer
+) -> None:
+    _account(ctx, "A", "1 Main St")
+    nominatim.status, nominatim.retry_after = 429, 1  # type: ignore[attr-defined]
+    report = refine_online(ctx, _settings(nominatim, delay=0.01))
+    assert report.stopped_reason == "the server asked us to slow down (rate limited)"
+    (first, _), (second, _) = nominatim.seen  # type: ignore[attr-defined]
+    assert second - first >= 0.95
+    assert report.requests_sent == 2
+
+
+def test_network_errors_log_no_warnings(
+    ctx: Context, nominatim: ThreadingHTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run's report says what happened; a failed request is not a warning with a traceback."""
+    _account(ctx, "A", "1 Main St")
+    nominatim.fail = True  # type: ignore[attr-defined]
+    with caplog.at_level(logging.WARNING):
+        report = refine_online(ctx, _settings(nominatim, delay=0.01))
+    assert report.stopped_reason == "the geocoder could not be reached (GeocoderTimedOut)"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert report.requests_sent == len(nominatim.seen) == 2  # type: ignore[attr-defined]
+
+
+def test_refinable_ids_skip_accounts_already_answered_with_nothing_better(
+    ctx: Context, nominatim: ThreadingHTTPServer
+) -> None:
+    lost = _account(ctx, "A lost", "9 Nowhere Rd")
+    town = ctx.writer.insert("accounts", {"name": "B town", "city": "Oddville", "region": "MA"})
+    fresh = _account(ctx, "C fresh", "1 Main St")
+    settings = _settings(nominatim, delay=0.01)
+    assert refinable_ids(ctx.db.conn, 2, settings) == [lost, town]
+    refine_online(ctx, settings, account_ids=[lost])
+    # The lost one was answered "not found": the next batch of two moves on.
+    assert refinable_ids(ctx.db.conn, 2, settings) == [town, fresh]
+    assert refinable_ids(ctx.db.conn, 2) == [lost, town]  # without settings: every candidate

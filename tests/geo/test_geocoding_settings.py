@@ -31,10 +31,20 @@ from tests.geo.nominatim_server import running_nominatim, settings_for
         ("acme\nX-Evil: 1", "", 1.0, "user_agent", "single line"),
         ("acme", "ftp://geo.acme.com", 1.0, "url", "is not an http(s) address"),
         ("acme", "https://", 1.0, "url", "is not an http(s) address"),
-        ("acme", "geo.acme.com:port", 1.0, "url", "port that is not a number"),
+        ("acme", "geo.acme.com:port", 1.0, "url", "has a port that is not a number"),
+        ("acme", "http://127.0.0.1:99999", 1.0, "url", "has a port out of range (1-65535)"),
         ("acme", "https://geo.acme.com/search?q=x", 1.0, "url", "without '?' or '#'"),
         ("acme", "", 0.5, "min_delay", "at least 1 second on the public Nominatim server"),
         ("acme", f"http://{PUBLIC_NOMINATIM}/", 0.0, "min_delay", "at least 1 second"),
+        # A trailing dot or capitals still name the public server (the same host to DNS).
+        ("acme", f"https://{PUBLIC_NOMINATIM}.", 0.0, "min_delay", "at least 1 second"),
+        (
+            "acme",
+            "https://Nominatim.OpenStreetMap.ORG.:443/",
+            0.5,
+            "min_delay",
+            "at least 1 second",
+        ),
         ("acme", "https://geo.acme.com", -1.0, "min_delay", "0 seconds or more"),
         ("acme", "https://geo.acme.com", float("nan"), "min_delay", "0 seconds or more"),
     ],
@@ -56,6 +66,8 @@ def test_good_settings() -> None:
         PUBLIC_NOMINATIM,
     )
     assert public.url == f"https://{PUBLIC_NOMINATIM}"
+    dotted = nominatim_settings("acme", f"HTTPS://{PUBLIC_NOMINATIM.upper()}.", 1)
+    assert (dotted.scheme, dotted.domain) == ("https", PUBLIC_NOMINATIM)
     own = nominatim_settings("acme", "geo.acme.com:8080/nominatim/", 0)
     assert (own.scheme, own.domain, own.min_delay_seconds) == (
         "https",

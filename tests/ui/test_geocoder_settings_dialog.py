@@ -330,6 +330,16 @@ def test_report_text_for_a_run_answered_from_earlier() -> None:
     )
 
 
+def test_report_text_names_answers_that_could_not_be_read() -> None:
+    report = RefineReport(
+        checked=3, improved=1, not_found=0, requests_sent=3, total=3, unreadable=2
+    )
+    assert report_text(report) == (
+        "Checked 3 of 3 accounts: 1 placed more precisely, 0 not found online."
+        " 2 answers could not be read; asked again next time."
+    )
+
+
 def _menu_texts(window: MainWindow) -> dict[str, list[str]]:
     return {
         top.text(): [a.text() for a in top.menu().actions()]

@@ -84,6 +84,11 @@ def report_text(report: RefineReport) -> str:
         f"Checked {report.checked:,} of {report.total:,} accounts: {report.improved:,} placed more"
         f" precisely{placed}, {report.not_found:,} not found online."
     )
+    if report.unreadable:
+        text += (
+            f" {report.unreadable:,} answer{'' if report.unreadable == 1 else 's'} could not be"
+            " read; asked again next time."
+        )
     if report.requests_sent < report.checked:
         sent = report.requests_sent
         text += f" {sent:,} request{'' if sent == 1 else 's'} sent; the rest answered from earlier."
