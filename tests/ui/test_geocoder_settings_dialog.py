@@ -115,9 +115,8 @@ def test_counts_by_quality_and_the_unplaced_list(
     ]
     assert dialog.unplaced_button.text() == "Hide the list"
     # The dialog grows to show the list whole (it used to be clipped at two thirds of a screen).
-    qtbot.wait(10)
-    table = dialog.unplaced_table
-    assert table.visibleRegion().boundingRect().height() == table.height()
+    room = dialog.screen().availableGeometry().height() - 60
+    assert dialog.height() >= min(dialog.sizeHint().height(), room)
 
 
 def test_every_account_placed_says_so(ctx: Context, runner: TaskRunner, qtbot: QtBot) -> None:
