@@ -318,7 +318,6 @@ def _stream_encoding(path: Path, head: bytes) -> Encoding:
     _, encoding = decode(_whole_lines(head), path.name)
     if encoding in ("utf-8-sig", "utf-16"):
         return Encoding(encoding)
-    utf8_chars = 0
     bad: list[int] = []
     bad_count = 0
     line = 1
@@ -332,16 +331,25 @@ def _stream_encoding(path: Path, head: bytes) -> Encoding:
                 continue
             block, rest = chunk[:cut], chunk[cut:]
             line, bad_count = _check_utf8(block, line, bad, bad_count)
-            utf8_chars += len(_UTF8_MULTIBYTE.findall(block))
         if rest:
             line, bad_count = _check_utf8(rest, line, bad, bad_count)
-            utf8_chars += len(_UTF8_MULTIBYTE.findall(rest))
     if not bad_count:
         return Encoding("utf-8")
-    if utf8_chars:  # Windows-1252 text almost never holds a valid UTF-8 sequence by chance
+    if _holds_utf8_text(path):  # Windows-1252 text almost never holds one by chance
         return Encoding("utf-8", MIXED_ERRORS, bad, bad_count)
     _check_cp1252(path)
     return Encoding("cp1252")
+
+
+def _holds_utf8_text(path: Path) -> bool:
+    """Whether the file holds a multi-byte UTF-8 character anywhere (read until the first)."""
+    with path.open("rb") as fh:
+        rest = b""
+        while chunk := fh.read(DECODE_CHUNK):
+            if _UTF8_MULTIBYTE.search(rest + chunk):
+                return True
+            rest = chunk[-3:]  # a character split between two reads
+    return False
 
 
 def _check_utf8(block: bytes, line: int, bad: list[int], count: int) -> tuple[int, int]:

@@ -38,6 +38,19 @@ def build_rank(conn: sqlite3.Connection, sort: Sort) -> list[int]:
     return rank
 
 
+def rank_order(rank: Sequence[int]) -> list[int]:
+    """The rowids in the order ``rank`` gives (its inverse, accounts only): the whole list, for
+    pages anywhere in it without an SQL sort."""
+    order = [0] * len(rank)
+    count = 0
+    for rowid, position in enumerate(rank):
+        if position != MISSING:
+            order[position] = rowid
+            count += 1
+    del order[count:]
+    return order
+
+
 class RankedSearch:
     """Text search over one connection, ordered by a rank from :func:`build_rank`."""
 

@@ -29,7 +29,7 @@ from fieldrep.store.accounts_repository import (
     AccountsRepository,
     Sort,
 )
-from fieldrep.store.accounts_search import MISSING, RankedSearch, Version, build_rank
+from fieldrep.store.accounts_search import RankedSearch, Version, build_rank, rank_order
 from fieldrep.ui import theme
 
 log = logging.getLogger(__name__)
@@ -106,12 +106,12 @@ class AccountsTableModel(QAbstractTableModel):
         self.repository = repository
         self.search = RankedSearch(repository.conn)
         self._runner = runner  # a TaskRunner to build ranks on; None: always the SQL path
-        self._ranks: dict[Sort, tuple[Version, list[int]]] = {}  # a few orders, newest last
+        # a few orders, newest last: (data version, rank[rowid], the rowids in that order)
+        self._ranks: dict[Sort, tuple[Version, list[int], list[int]]] = {}
         self._rank_pending: tuple[Sort, Version] | None = None
         self._active_rank: list[int] | None = None
         self._matches: list[int] | None = None  # the fast path's matching rowids
         self._matches_sorted = False
-        self._order: tuple[list[int], list[int]] | None = None  # (rank, rowids in its order)
         self.fast_searches = 0  # searches answered by the ranked path (diagnostics, tests)
         self._warm = False  # ranks are kept up to date once prepare_quick_search() was called
         self.filter = AccountFilter()
@@ -145,7 +145,7 @@ class AccountsTableModel(QAbstractTableModel):
             self._count = len(self._matches)
             self.fast_searches += 1
         elif rank is not None and self.filter == AccountFilter():
-            self._browse_ranked(rank)
+            self._browse_ranked(rank, self._ranks[self.sort_order][2])
         else:
             self._active_rank = self._matches = None
             self._count = self.repository.count(self.filter)
@@ -189,36 +189,30 @@ class AccountsTableModel(QAbstractTableModel):
             )
         return None
 
-    def _on_rank_built(self, sort: Sort, version: Version, rank: list[int]) -> None:
+    def _on_rank_built(
+        self, sort: Sort, version: Version, built: tuple[list[int], list[int]]
+    ) -> None:
         if self._rank_pending == (sort, version):
             self._rank_pending = None
+        rank, order = built
         if version == self.search.version():
             self._ranks.pop(sort, None)
-            self._ranks[sort] = (version, rank)
+            self._ranks[sort] = (version, rank, order)
             while len(self._ranks) > MAX_RANKS:
                 del self._ranks[next(iter(self._ranks))]
             if sort == self.sort_order and self.filter == AccountFilter() and self._matches is None:
                 # The same rows in the same order (the same data, the same ORDER BY): pages from
                 # here on come from the rank, so a jump deep into the list costs no SQL sort.
-                self._browse_ranked(rank)
+                self._browse_ranked(rank, order)
 
-    def _browse_ranked(self, rank: list[int]) -> None:
+    def _browse_ranked(self, rank: list[int], order: list[int]) -> None:
         """The whole list (no search, no filter) in the order ``rank`` holds: a page anywhere is
         a slice and one read by rowid, where SQL would sort every account for OFFSET (0.3 s on
         100,000 accounts by potential)."""
-        if self._order is None or self._order[0] is not rank:
-            order = [0] * len(rank)
-            count = 0
-            for rowid, position in enumerate(rank):
-                if position != MISSING:
-                    order[position] = rowid
-                    count += 1
-            del order[count:]
-            self._order = (rank, order)  # kept: clearing a search comes back to it at once
         self._active_rank = rank
-        self._matches = self._order[1]
+        self._matches = order  # never sorted in place: it is already in rank order
         self._matches_sorted = True
-        self._count = len(self._matches)
+        self._count = len(order)
 
     @property
     def browsing_ranked(self) -> bool:
@@ -377,12 +371,13 @@ class AccountsTableModel(QAbstractTableModel):
         self.refresh(data_changed=False)
 
 
-def _rank_operation(sort: Sort, db_path: Path, _progress: Any) -> list[int]:
-    """On a worker thread, with its own connection."""
+def _rank_operation(sort: Sort, db_path: Path, _progress: Any) -> tuple[list[int], list[int]]:
+    """On a worker thread, with its own connection: the rank and the rowids in its order."""
     from fieldrep.store.db import connect
 
     conn = connect(db_path)
     try:
-        return build_rank(conn, sort)
+        rank = build_rank(conn, sort)
     finally:
         conn.close()
+    return rank, rank_order(rank)
