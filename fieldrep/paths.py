@@ -19,6 +19,20 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
 
 
+def cache_dir() -> Path:
+    """Files FieldRep rebuilds from what is installed (the gazetteer's lookup file): safe to delete.
+
+    ``FIELDREP_CACHE`` overrides it; with ``FIELDREP_HOME`` set it is that folder's ``cache``.
+    """
+    override = os.environ.get("FIELDREP_CACHE")
+    if override:
+        return Path(override)
+    home = os.environ.get("FIELDREP_HOME")
+    if home:
+        return Path(home) / "cache"
+    return Path(platformdirs.user_cache_dir(APP_NAME, APP_AUTHOR))
+
+
 def default_db_path() -> Path:
     """The database the GUI and every CLI data command use unless given ``--db``."""
     return data_dir() / "fieldrep.db"

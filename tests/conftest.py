@@ -21,6 +21,8 @@ def _isolated_home(
     """Keep every test away from the user's real app-data folder and settings."""
     home = tmp_path_factory.mktemp("fieldrep-home")
     monkeypatch.setenv("FIELDREP_HOME", str(home))
+    # Files rebuilt from installed packages (the gazetteer's lookup file) are shared by the run.
+    monkeypatch.setenv("FIELDREP_CACHE", str(tmp_path_factory.getbasetemp() / "fieldrep-cache"))
 
 
 @pytest.fixture

