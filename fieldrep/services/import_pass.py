@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from fieldrep.services.collector import collector_paused
 from fieldrep.services.import_errors import ErrorsFile, RowError
 from fieldrep.services.import_readers import ImportFileError, TableData
 from fieldrep.store.accounts_repository import deferred_search_index
@@ -141,6 +142,7 @@ def run_in_one_transaction(
         if why is not None:
             raise ImportFileError(why)
         with (
+            collector_paused(),
             ctx.writer.transaction() as conn,
             deferred_search_index(conn),
             bulk(conn) if bulk is not None else nullcontext(),
