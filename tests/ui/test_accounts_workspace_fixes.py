@@ -171,7 +171,7 @@ def test_log_visit_keeps_the_follow_up_on_or_after_the_visit(
 
 
 def test_the_potential_column_shows_the_largest_figures_whole(
-    view: AccountsView, ctx: Context
+    view: AccountsView, ctx: Context, qtbot: QtBot
 ) -> None:
     font = QFont(view.font())
     font.setPointSize(theme.BASE_POINT_SIZE)  # the app's font (theme.apply)
@@ -180,5 +180,6 @@ def test_the_potential_column_shows_the_largest_figures_whole(
     view.service.update(shop, {"potential": 999_999_999})
     view.model.refresh()
     view.table.sortByColumn(POTENTIAL, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: not view.model.sorting, timeout=10_000)
     assert view.model.data(view.model.index(0, POTENTIAL)) == "$999,999,999"
     assert view.table.sizeHintForColumn(POTENTIAL) <= view.table.columnWidth(POTENTIAL)
