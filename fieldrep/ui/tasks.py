@@ -301,6 +301,11 @@ class TaskRunner(QObject):
             pool.waitForDone()
         self._drain()
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`shutdown` was called: no new work is taken."""
+        return self._closed
+
     def shutdown(self) -> None:
         """Cancel everything, wait for the workers and join their threads; no thread survives."""
         if self._closed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +23,11 @@ from pytestqt.qtbot import QtBot
 
 from fieldrep.geo.geocoding import save_settings
 from fieldrep.services.context import Context
+from fieldrep.store.accounts_repository import Sort
 from fieldrep.ui import theme
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.models.accounts_table_model import ID_ROLE, PAGE_SIZE
-from fieldrep.ui.tasks import TaskRunner
+from fieldrep.ui.tasks import Cancelled, Progress, TaskRunner
 from fieldrep.ui.views.account_detail_panel import TABS_MIN_HEIGHT
 from fieldrep.ui.views.accounts_view import AccountsView
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
@@ -96,6 +98,84 @@ def test_a_new_order_is_read_on_a_worker_and_the_list_stays_until_it_arrives(
     runner = view.runner
     runner.wait_for_idle()
     assert model.sort_order.key == "potential"  # the late page changed nothing
+
+
+def test_the_selected_account_stays_selected_in_the_new_order(
+    view: AccountsView, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its row in the new order is read on the worker with the page: none of it on this thread."""
+    model = view.model
+    (picked,) = model.repository.conn.execute(
+        "SELECT id FROM accounts WHERE name = 'Shop 0998'"
+    ).fetchone()
+    assert view.select_account(picked)
+    by_potential = Sort("potential")
+    expected = model.repository.position(model.filter, by_potential, picked)
+    assert expected > PAGE_SIZE  # not on the page read with the new order
+
+    def not_here(*_args: object) -> None:
+        raise AssertionError("the row was looked up on the GUI thread")
+
+    monkeypatch.setattr(model.repository, "position", not_here)
+    view.table.sortByColumn(5, Qt.SortOrder.AscendingOrder)  # potential
+    qtbot.waitUntil(lambda: not model.sorting, timeout=10_000)
+    assert model.sort_order == by_potential
+    assert view.selected_account_id() == picked
+    row = view.table.currentIndex().row()
+    assert row == expected
+    assert view.table.visualRect(model.index(row, 0)).intersects(view.table.viewport().rect())
+
+
+def test_a_row_picked_while_the_new_order_is_read_stays_picked(
+    view: AccountsView, qtbot: QtBot
+) -> None:
+    model = view.model
+    view.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # status
+    assert model.sorting
+    view.table.selectRow(2)  # the user clicks a row of the list still on screen
+    picked = view.selected_account_id()
+    assert picked is not None
+    qtbot.waitUntil(lambda: not model.sorting, timeout=10_000)
+    assert view.selected_account_id() == picked
+
+
+def test_closing_while_a_new_order_is_read_leaves_the_list_alone(
+    view: AccountsView, qtbot: QtBot
+) -> None:
+    model = view.model
+    runner = view.runner
+
+    def busy(_db: object, progress: Progress) -> None:  # the read lane full (rank builds, export)
+        while not progress.cancelled:
+            time.sleep(0.01)
+        raise Cancelled
+
+    for _ in range(4):
+        runner.run(busy, quiet=True, on_cancelled=lambda: None)
+    view.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # status: queued behind them
+    assert model.sorting
+    resets = model.refreshes
+    runner.shutdown()  # quit, or File > Open database
+    assert not model.sorting
+    assert model.refreshes == resets  # no SQL on a database being closed, no half reset
+    assert model.data(model.index(0, 0)) == "Bayside Bakery"
+
+
+def test_a_new_order_under_a_filter_is_read_on_a_worker_even_with_its_rank_ready(
+    view: AccountsView, qtbot: QtBot
+) -> None:
+    """Ranks page the whole list or a search, not a filtered list: that one is SQL."""
+    model = view.model
+    model.prepare_quick_search()
+    view.table.sortByColumn(5, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: model.rank_ready and not model.sorting, timeout=10_000)
+    view.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(lambda: not model.sorting, timeout=10_000)
+    view.set_filter_value("status", "active")
+    view.table.sortByColumn(5, Qt.SortOrder.DescendingOrder)  # ranked, but filtered
+    assert model.sorting
+    qtbot.waitUntil(lambda: not model.sorting, timeout=10_000)
+    assert model.data(model.index(0, 0)) == "Shop 0999"
 
 
 def test_search_as_you_type_is_debounced(view: AccountsView, qtbot: QtBot) -> None:

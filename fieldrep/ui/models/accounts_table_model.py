@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -98,6 +99,9 @@ def _days_ago(iso: str | None) -> str:
 
 class AccountsTableModel(QAbstractTableModel):
     count_changed = Signal(int, int)  # matching, total
+    # A new order is on screen; the account that was selected before it (None: none), for the
+    # view to select again (its row is known without SQL when the order was read on a worker).
+    reordered = Signal(object)
 
     def __init__(
         self, repository: AccountsRepository, parent: Any = None, runner: Any = None
@@ -110,6 +114,9 @@ class AccountsTableModel(QAbstractTableModel):
         self._ranks: dict[Sort, tuple[Version, list[int], list[int]]] = {}
         self._rank_pending: tuple[Sort, Version] | None = None
         self._sort_pending: Sort | None = None  # an order whose first page a worker reads
+        # The view's selected account (set by the view): kept across a change of order.
+        self.selected_account: Callable[[], str | None] = lambda: None
+        self._known_row: tuple[str, int] | None = None  # an account's row, read with the page
         self._active_rank: list[int] | None = None
         self._matches: list[int] | None = None  # the fast path's matching rowids
         self._matches_sorted = False
@@ -131,11 +138,15 @@ class AccountsTableModel(QAbstractTableModel):
         self.refresh(data_changed=False)
 
     def refresh(
-        self, *, data_changed: bool = True, first_page: list[tuple[Any, ...]] | None = None
+        self,
+        *,
+        data_changed: bool = True,
+        first_page: list[tuple[Any, ...]] | None = None,
+        known_row: tuple[str, int] | None = None,
     ) -> None:
         """Re-count and drop cached pages. A search or sort keeps the cached grand total; an edit,
         import or delete (``data_changed``) counts it again. ``first_page``: the list's first page
-        in this filter and order, read on a worker."""
+        in this filter and order, and ``known_row``: an account's row in it, read on a worker."""
         if self._sort_pending is not None:
             # The header already shows the order asked for: apply it now, whatever else changed.
             self.sort_order, self._sort_pending = self._sort_pending, None
@@ -143,6 +154,7 @@ class AccountsTableModel(QAbstractTableModel):
         self.refreshes += 1
         self.beginResetModel()
         self._pages.clear()
+        self._known_row = known_row
         rank = self._usable_rank()
         text = self.filter.text
         if rank is not None and text.strip() and self.filter == AccountFilter(text=text):
@@ -185,6 +197,7 @@ class AccountsTableModel(QAbstractTableModel):
         self._ranks = {s: r for s, r in self._ranks.items() if r[0] == version}
         if (
             self._runner is not None
+            and not self._runner.closed
             and (self._warm or self.filter.text.strip())
             and self._rank_pending != (sort, version)
         ):
@@ -302,6 +315,8 @@ class AccountsTableModel(QAbstractTableModel):
             for offset, record in enumerate(page):
                 if record[0] == account_id:
                     return number * PAGE_SIZE + offset
+        if self._known_row is not None and self._known_row[0] == account_id:
+            return self._known_row[1]
         if self._matches is None:
             return self.repository.position(self.filter, self.sort_order, account_id)
         found = self.repository.conn.execute(
@@ -376,22 +391,31 @@ class AccountsTableModel(QAbstractTableModel):
         return "" if value is None else str(value)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Show the list in a new order. With no rank of that order yet, its first page is read on
-        a worker (SQL sorts every account for an unindexed column: 0.1-0.2 s on 100,000) and the
-        rows change when it arrives; until then the list stays as it was."""
+        """Show the list in a new order. With no rank of that order to page from, its first page
+        is read on a worker (SQL sorts every account for an unindexed column: 0.1-0.2 s on
+        100,000), with the selected account's row in it, and the rows change when it arrives;
+        until then the list stays as it was."""
         key = COLUMNS[column][0]
         sort = Sort(key, order == Qt.SortOrder.DescendingOrder)
-        if self._runner is None or sort == self.sort_order or self._usable_rank(sort) is not None:
+        selected = self.selected_account()
+        ranked = self.filter == AccountFilter(text=self.filter.text)  # pages may come from a rank
+        if (
+            self._runner is None
+            or self._runner.closed
+            or sort == self.sort_order
+            or (ranked and self._usable_rank(sort) is not None)
+        ):
             self._sort_pending = None
             self.sort_order = sort
             self.refresh(data_changed=False)
+            self.reordered.emit(selected)
             return
         self._sort_pending = sort  # and its rank is on the way, if the list keeps ranks
         flt, version = self.filter, self.search.version()
         self._runner.run(
-            partial(_first_page_operation, flt, sort),
+            partial(_first_page_operation, flt, sort, selected),
             label="Sorting",
-            on_success=partial(self._on_first_page, flt, sort, version),
+            on_success=partial(self._on_first_page, flt, sort, version, selected),
             on_failure=partial(self._on_first_page_failed, sort),
             on_cancelled=partial(self._on_first_page_failed, sort, None),
             quiet=True,
@@ -403,24 +427,37 @@ class AccountsTableModel(QAbstractTableModel):
         return self._sort_pending is not None
 
     def _on_first_page(
-        self, flt: AccountFilter, sort: Sort, version: Version, page: list[tuple[Any, ...]]
+        self,
+        flt: AccountFilter,
+        sort: Sort,
+        version: Version,
+        asked_for: str | None,
+        read: tuple[list[tuple[Any, ...]], int | None],
     ) -> None:
-        if self._sort_pending != sort:
-            return  # another order was asked for since, or a refresh applied this one
+        if self._sort_pending != sort or self._runner is None or self._runner.closed:
+            return  # another order was asked for since, a refresh applied this one, or closing
         self._sort_pending = None
         self.sort_order = sort
-        fresh = flt == self.filter and version == self.search.version()
-        # An edit or a new filter since the read: the page no longer holds; read it here.
-        self.refresh(data_changed=False, first_page=page if fresh else None)
+        page, row = read
+        selected = self.selected_account()  # maybe a row picked while the page was read
+        if flt == self.filter and version == self.search.version():
+            known = (asked_for, row) if asked_for is not None and row is not None else None
+            self.refresh(data_changed=False, first_page=page, known_row=known)
+        else:  # an edit or a new filter since the read: the page no longer holds; read it here
+            self.refresh(data_changed=False)
+        self.reordered.emit(selected)
 
     def _on_first_page_failed(self, sort: Sort, error: BaseException | None) -> None:
         if self._sort_pending != sort:
             return
-        if error is not None:
-            log.warning("could not read the list in its new order on a worker: %s", error)
         self._sort_pending = None
+        if error is None or self._runner is None or self._runner.closed:
+            return  # cancelled: the page is closing (quit, another database)
+        log.warning("could not read the list in its new order on a worker: %s", error)
+        selected = self.selected_account()
         self.sort_order = sort
         self.refresh(data_changed=False)  # the order the header shows, read here
+        self.reordered.emit(selected)
 
 
 def _rank_operation(sort: Sort, db_path: Path, _progress: Any) -> tuple[list[int], list[int]]:
@@ -436,13 +473,17 @@ def _rank_operation(sort: Sort, db_path: Path, _progress: Any) -> tuple[list[int
 
 
 def _first_page_operation(
-    flt: AccountFilter, sort: Sort, db_path: Path, _progress: Any
-) -> list[tuple[Any, ...]]:
-    """On a worker thread, with its own connection: the first page of the list in a new order."""
+    flt: AccountFilter, sort: Sort, account_id: str | None, db_path: Path, _progress: Any
+) -> tuple[list[tuple[Any, ...]], int | None]:
+    """On a worker thread, with its own connection: the first page of the list in a new order,
+    and the row of ``account_id`` in it (None: not in the list, or no account asked for)."""
     from fieldrep.store.db import connect
 
     conn = connect(db_path)
     try:
-        return AccountsRepository(conn).page(flt, sort, offset=0, limit=PAGE_SIZE)
+        repository = AccountsRepository(conn)
+        page = repository.page(flt, sort, offset=0, limit=PAGE_SIZE)
+        row = None if account_id is None else repository.position(flt, sort, account_id)
+        return page, row
     finally:
         conn.close()

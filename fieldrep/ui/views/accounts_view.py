@@ -180,6 +180,9 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self._empty: QLabel | None = None
         # Indicator first, then sorting on: that sorts (counts and reads the first page) once.
         self.model.count_changed.connect(self._on_model_count_changed)
+        # The selected account stays selected (and in view) when the list changes order.
+        self.model.selected_account = self.selected_account_id
+        self.model.reordered.connect(self._on_model_reordered)
         self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -413,6 +416,10 @@ class AccountsView(AccountsActionsMixin, QWidget):
             self.export_button,
             self.new_button,
         )
+
+    def _on_model_reordered(self, account_id: str | None) -> None:
+        if account_id is not None:
+            self.select_account(account_id)
 
     def select_account(self, account_id: str) -> bool:
         row = self.model.row_of(account_id)
