@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fieldrep.services.collector import collector_paused
 from fieldrep.services.spreadsheet_text import escaped
 from fieldrep.store.accounts_repository import AccountFilter, AccountsRepository, Sort
 
@@ -102,11 +103,12 @@ def export_accounts(
     rows = (_local_visit(row, visit) for row in _watched(all_rows, total, progress, cancelled))
     partial = path.with_name(f".{path.name}.partial")
     try:
-        count = (
-            _write_csv(partial, columns, rows)
-            if suffix == ".csv"
-            else _write_xlsx(partial, columns, rows)
-        )
+        with collector_paused():  # the workbook's objects die young: no full collections
+            count = (
+                _write_csv(partial, columns, rows)
+                if suffix == ".csv"
+                else _write_xlsx(partial, columns, rows)
+            )
         os.replace(partial, path)
     except ExportCancelled:
         partial.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ import gc
 import threading
 from pathlib import Path
 
+from fieldrep.services.account_export import export_accounts
 from fieldrep.services.account_import import import_accounts
 from fieldrep.services.collector import collector_paused
 from fieldrep.services.context import Context
@@ -54,3 +55,19 @@ def test_an_import_runs_with_the_collector_paused(ctx: Context, tmp_path: Path) 
     assert report.imported == 2
     assert seen == {"importing": False, "indexing": False, "done": True}
     assert gc.isenabled()
+
+
+def test_an_export_writes_with_the_collector_paused(ctx: Context, tmp_path: Path) -> None:
+    src = tmp_path / "a.csv"
+    src.write_text("Company,ZIP\nAcme,02139\nBeta,10001\n", encoding="utf-8")
+    import_accounts(ctx, src)
+    for name in ("out.csv", "out.xlsx"):
+        seen: list[bool] = []
+
+        def progress(_done: int, _total: int, seen: list[bool] = seen) -> None:
+            seen.append(gc.isenabled())
+
+        count = export_accounts(ctx.db, tmp_path / name, progress=progress)
+        assert count == 2
+        assert seen == [False, True]  # while the rows are written; the last report after
+        assert gc.isenabled()
