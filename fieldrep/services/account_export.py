@@ -101,7 +101,7 @@ def export_accounts(
     columns, all_rows = repository.rows_for_export(flt, sort)
     visit = columns.index("last_visit")
     rows = (_local_visit(row, visit) for row in _watched(all_rows, total, progress, cancelled))
-    partial = path.with_name(f".{path.name}.partial")
+    partial = partial_path(path)
     try:
         with collector_paused():  # the workbook's objects die young: no full collections
             count = (
@@ -119,6 +119,11 @@ def export_accounts(
     if progress is not None:
         progress(count, total)
     return count
+
+
+def partial_path(path: Path) -> Path:
+    """Where an export to ``path`` is written until it is complete (then renamed to ``path``)."""
+    return path.with_name(f".{path.name}.partial")
 
 
 def _local_visit(row: tuple[Any, ...], at: int) -> tuple[Any, ...]:

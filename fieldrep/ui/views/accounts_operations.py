@@ -13,14 +13,14 @@ from fieldrep.ui.tasks import Cancelled, Progress
 def export_operation(
     path: Path, flt: AccountFilter, sort: Sort, db_path: Path, progress: Progress
 ) -> int:
-    """Export the filtered, sorted list; a cancel leaves no file."""
-    from fieldrep.services.account_export import ExportCancelled, export_accounts
-    from fieldrep.store.db import open_db
+    """Export the filtered, sorted list, written by a child process (openpyxl on a thread of this
+    process kept the window from the GIL); a cancel leaves no file."""
+    from fieldrep.services.account_export import ExportCancelled
+    from fieldrep.services.export_child import export_in_child
 
-    db = open_db(db_path)
     try:
-        return export_accounts(
-            db.conn,
+        return export_in_child(
+            db_path,
             path,
             flt,
             sort,
@@ -29,8 +29,6 @@ def export_operation(
         )
     except ExportCancelled:
         raise Cancelled from None
-    finally:
-        db.conn.close()
 
 
 def locate_online_operation(settings: Any, db_path: Path, progress: Progress) -> Any:
