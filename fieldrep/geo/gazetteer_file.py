@@ -257,9 +257,9 @@ def read_zips(conn: sqlite3.Connection) -> ZipData:
         by_code=by_code,
         standard=sorted(standard),
         standard_set=frozenset(standard),
-        by_city=dict(by_city),
-        by_other_name=dict(by_other),
-        city_states={k: sorted(v) for k, v in city_states.items()},
+        by_city={k: tuple(v) for k, v in by_city.items()},
+        by_other_name={k: tuple(v) for k, v in by_other.items()},
+        city_states={k: tuple(sorted(v)) for k, v in city_states.items()},
     )
 
 
