@@ -40,3 +40,14 @@ def default_db_path() -> Path:
 
 def settings_path() -> Path:
     return data_dir() / "settings.json"
+
+
+def child_env() -> dict[str, str]:
+    """The environment for a child ``python -m fieldrep...``: this process's, with the folder that
+    holds the ``fieldrep`` package first on ``PYTHONPATH``, so the child finds the same code even
+    when it is not installed (a checkout started as ``python path/to/main.py``)."""
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ)
+    rest = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = root + (os.pathsep + rest if rest else "")
+    return env

@@ -133,6 +133,7 @@ def _build_in_child(path: Path) -> bool:
             capture_output=True,
             text=True,
             timeout=BUILD_TIMEOUT_S,
+            env=paths.child_env(),
             creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
         )
     except (OSError, subprocess.SubprocessError) as exc:

@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
+from fieldrep import paths
 from fieldrep.services.account_export import (
     ExportCancelled,
     ExportError,
@@ -69,6 +70,7 @@ def export_in_child(
             stderr=errors,
             text=True,
             encoding="utf-8",
+            env=paths.child_env(),
             creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
         ) as child,
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+import fieldrep
+from fieldrep import paths
 from fieldrep.services.account_export import (
     ExportCancelled,
     ExportError,
@@ -99,3 +102,19 @@ def test_a_child_that_dies_is_reported_and_leaves_no_file(
     with pytest.raises(ExportError, match="stopped unexpectedly"):
         export_in_child(shops.path, folder / "out.csv", AccountFilter(), Sort())
     assert list(folder.iterdir()) == []
+
+
+def test_the_child_is_told_where_this_package_is(
+    shops: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout started as ``python path/to/main.py`` from another folder is not installed: the
+    child gets the package's folder first on PYTHONPATH. (Here the package is installed too, so
+    this checks what the child is given and that it still runs from another folder.)"""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONNOUSERSITE", "1")
+    monkeypatch.setenv("PYTHONPATH", "")
+    env = paths.child_env()
+    package_root = Path(fieldrep.__file__).resolve().parents[1]
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(package_root)
+    out = tmp_path / "out.csv"
+    assert export_in_child(shops.path, out, AccountFilter(), Sort()) == SHOPS
