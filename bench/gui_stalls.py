@@ -45,12 +45,14 @@ from PySide6.QtWidgets import QApplication, QMainWindow
 from fieldrep.services.account_import import import_accounts
 from fieldrep.services.context import Context
 from fieldrep.services.import_mapping import guess_mapping
+from fieldrep.services.import_readers import TableData
 from fieldrep.store.accounts_repository import AccountFilter, Sort
 from fieldrep.ui import theme
 from fieldrep.ui.dialogs.import_dialog import read_operation, run_import
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.tasks import TaskKind, TaskRunner
 from fieldrep.ui.views.accounts_operations import export_operation
+from fieldrep.ui.views.accounts_view import AccountsView
 
 TICK_MS = 5
 TARGET_MS = 100
@@ -128,8 +130,8 @@ def fieldrep_phases(app: QApplication, db: Path, leads: Path, folder: Path) -> t
     finished: list[object] = []
     gaps.begin("import")
 
-    def read_done(data: object) -> None:
-        mapping = guess_mapping(data.header)  # type: ignore[attr-defined]
+    def read_done(data: TableData) -> None:
+        mapping = guess_mapping(data.header)
         runner.run(
             functools.partial(run_import, data, mapping, None),
             kind=TaskKind.WRITE,
@@ -158,6 +160,7 @@ def fieldrep_phases(app: QApplication, db: Path, leads: Path, folder: Path) -> t
         raise finished[0]
 
     view = window.page("accounts")
+    assert isinstance(view, AccountsView)
     gaps.begin("sort")
     for column in range(view.model.columnCount()):
         view.table.sortByColumn(column, Qt.SortOrder.DescendingOrder)
