@@ -10,9 +10,9 @@ Data sources, both shipped inside well-kept PyPI packages so nothing is download
 
 Nothing is loaded at import time. The first use on an install turns the packages' data into a
 lookup file (:mod:`fieldrep.geo.gazetteer_file`, ~1 s in a child process, so the window never
-freezes meanwhile). A few postal codes are then looked up one by one (~20 µs each, a query on that
-file); the ZIP table is read as a whole on the first lookup past those, the first city or
-:meth:`Gazetteer.load` (~0.1 s), and the city populations on the first question that needs them.
+freezes meanwhile). A few postal codes are then looked up one by one (~0.1 ms each, a query on
+that file); the ZIP table is read as a whole on the first lookup past those, the first city or
+:meth:`Gazetteer.load` (~0.2 s), and the city populations on the first question that needs them.
 Both stay cached in the instance, and ``default_gazetteer()`` hands out one instance per process.
 Lookups are dictionary hits after that, so geocoding a 100,000-row import costs the read plus
 microseconds per row.
@@ -40,7 +40,7 @@ T = TypeVar("T")
 # a rough US average for such ZIPs, used only to weight demo places.
 RURAL_ZIP_POPULATION = 2500.0
 # Postal codes looked up one at a time (a query each) before the whole ZIP table is read into
-# dictionaries (~0.1 s): enough for a small import or a day's new accounts.
+# dictionaries (~0.2 s): enough for a small import or a day's new accounts.
 FEW_LOOKUPS = 200
 # The most people one ZIP is credited with: a few GeoNames entries are districts whose population
 # would otherwise land on a single ZIP.
@@ -159,8 +159,8 @@ class Gazetteer:
     def __init__(self, path: Path | None = None) -> None:
         """``path``: the lookup file (:mod:`fieldrep.geo.gazetteer_file`); by default this
         install's, built on first use."""
-        self._lock = threading.Lock()  # opening the shared connection
-        self._file_lock = threading.Lock()
+        # the file and the shared connection (re-entrant: opening the connection finds the file)
+        self._lock = threading.RLock()
         self._load_lock = threading.Lock()
         self._query_lock = threading.Lock()
         self._path = path
@@ -260,7 +260,7 @@ class Gazetteer:
         self._connection()
 
     def _file(self) -> Path:
-        with self._file_lock:
+        with self._lock:
             if self._failure is not None:
                 raise self._failure  # asked once: every lookup would wait for the same failure
             if self._path is None or not self._path.is_file():

@@ -4,7 +4,7 @@ The packages read their data in single long calls that hold the GIL: the compile
 answer takes ~0.27 s, its full list ~0.3 s, and the city list (one ``json.load``) ~0.18 s. Whatever
 thread makes those calls, the window cannot paint meanwhile. So they are made once per install, in a
 child process (``python -m fieldrep.geo.gazetteer_file PATH``), which writes what the gazetteer
-needs into this file (~1 s). Later a single lookup is an indexed query (~20 µs), and reading the
+needs into this file (~1 s). Later a single lookup is an indexed query (~0.1 ms), and reading the
 whole table goes a row at a time through SQLite, which lets other threads run between rows.
 
 The file lives in the cache folder (:func:`fieldrep.paths.cache_dir`), named after the format and
