@@ -23,7 +23,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.validation import explain_validity
 
-from fieldrep.store.errors import ValidationError
+from fieldrep.domain.errors import ValidationError
 
 SIZE_BANDS = ("1-9", "10-49", "50-249", "250-999", "1000+")
 STATUSES = ("prospect", "active", "inactive", "lost")

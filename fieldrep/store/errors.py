@@ -1,20 +1,19 @@
-"""Errors the store raises, each with one sentence a user can act on."""
+"""Errors the store raises, each with one sentence a user can act on.
+
+The family is defined in ``fieldrep.domain.errors`` so that domain rules can raise a
+``ValidationError`` without importing the store; ``StoreError`` names the same base, so every
+``except StoreError`` catches both.
+"""
 
 from __future__ import annotations
 
+from fieldrep.domain.errors import FieldRepError, ValidationError
 
-class StoreError(Exception):
-    """A database could not be opened, migrated or written; the message says why in one sentence."""
+StoreError = FieldRepError
 
 
-class NewerDatabaseError(StoreError):
+class NewerDatabaseError(FieldRepError):
     """The database was written by a newer FieldRep than this one."""
 
 
-class ValidationError(StoreError):
-    """A write was refused because a value breaks a rule; ``field`` names the culprit."""
-
-    def __init__(self, message: str, *, table: str = "", field: str = "") -> None:
-        super().__init__(message)
-        self.table = table
-        self.field = field
+__all__ = ["NewerDatabaseError", "StoreError", "ValidationError"]

@@ -1,0 +1,1 @@
+"""Report builders and chart builders (Qt-free)."""

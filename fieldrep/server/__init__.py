@@ -1,0 +1,1 @@
+"""The central sync server: HTTP app, authentication, storage on SQLite or PostgreSQL, merge and scope."""

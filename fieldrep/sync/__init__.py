@@ -1,0 +1,1 @@
+"""The sync client: protocol shared with the server, transport, engine, and applying pulled pages locally."""
