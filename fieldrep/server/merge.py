@@ -11,7 +11,8 @@ Merge rules, whatever order mutations arrive in:
   reaches a deleted row is kept in the conflict log instead of bringing the row back. This makes the
   outcome independent of arrival order and never resurrects a row some laptops already removed.
 
-The caller runs each mutation in its own transaction; :class:`Refused` rolls it back.
+The caller runs each mutation in a savepoint of the push's transaction; :class:`Refused` rolls it
+back alone.
 """
 
 from __future__ import annotations
@@ -168,6 +169,31 @@ def _visible(tx: Tx, viewer: Viewer, tbl: str, row_id: str) -> bool:
     return viewer.is_admin or scope.visible(tx, viewer, tbl, row_id)
 
 
+def _default_owner(
+    viewer: Viewer, tbl: str, values: dict[str, Any], clocks: dict[str, str]
+) -> None:
+    """What no rule assigns belongs to its creator (the CRM convention): an account or referral
+    without territory or owner is the pushing user's, and a territory a manager creates without an
+    owner (nor a parent of their team's) is that manager's, so their team's. The filled field takes
+    the mutation's newest clock, so a later assignment on any laptop still wins."""
+    if viewer.is_admin:
+        return
+    if tbl in scope.CREATOR_TABLES:
+        if values.get("territory_id") or values.get("owner_id"):
+            return
+    elif tbl == "territories":
+        if (
+            viewer.role != "manager"
+            or values.get("owner_id")
+            or values.get("parent_id") in viewer.territories
+        ):
+            return
+    else:
+        return
+    values["owner_id"] = viewer.user_id
+    clocks["owner_id"] = max(clocks.values())
+
+
 def apply_mutation(
     tx: Tx, viewer: Viewer, device_id: str, m: Mutation, now: str, seen_through: int = 0
 ) -> Outcome:
@@ -181,8 +207,14 @@ def apply_mutation(
         current is not None
         and not current[2]
         and not public
-        and not _visible(tx, viewer, m.tbl, m.row_id)
+        and not viewer.is_admin
+        and not scope.visible(tx, viewer, m.tbl, m.row_id, writable=True)
     ):
+        if scope.visible(tx, viewer, m.tbl, m.row_id):
+            raise Refused(
+                f"{scope.handed_to(tx, m.tbl, current[0])}: only they or their manager can"
+                " change it now"
+            )
         raise Refused(f"this {m.tbl} row is outside your territories")
     if m.op == "delete":
         if tbl.insert_only:
@@ -233,9 +265,12 @@ def apply_mutation(
             values = complete_row(m.tbl, m.row_id, dict(m.fields))
         except ValueError as exc:
             raise Refused(str(exc)) from None
+        clocks = dict(m.clocks)
+        _default_owner(viewer, m.tbl, values, clocks)
         if public:
             scope.check_public_write(viewer, m.tbl, m.row_id, None, values, values)
-        write_row(tx, m.tbl, m.row_id, values, dict(m.clocks), tx.next_versions(1), insert=True)
+        write_row(tx, m.tbl, m.row_id, values, clocks, tx.next_versions(1), insert=True)
+        scope.note_creator(tx, m.tbl, m.row_id, viewer.user_id)
         if not public and not _visible(tx, viewer, m.tbl, m.row_id):
             raise Refused(f"this {m.tbl} row would be outside your territories")
         return Outcome(changed=True)

@@ -59,6 +59,8 @@ from fieldrep.sync.transport import (
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int | None], None]
+# Told, after each committed push batch or pull page, which tables it changed on this laptop.
+Changes = Callable[[frozenset[str]], None]
 # How often a routine sync also compares checksums with the server (seconds).
 VERIFY_EVERY = 6 * 3600.0
 
@@ -81,6 +83,10 @@ class SyncResult:
     verified: bool | None = None
     cursor: int = 0
     rejections: list[str] = field(default_factory=list)
+    # Refused changes by reason: {"this laptop's clock is ...": 3}.
+    refusals: dict[str, int] = field(default_factory=dict)
+    # Every table a push batch or a pull page changed on this laptop (sorted).
+    changed_tables: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +104,7 @@ class SyncEngine:
         push_batch: int = 200,
         verify: bool = True,
         verify_every: float = VERIFY_EVERY,
+        on_changes: Changes | None = None,
     ) -> None:
         self.writer = writer
         self.conn = writer.conn
@@ -108,6 +115,15 @@ class SyncEngine:
         self.push_batch = max(1, min(push_batch, MAX_MUTATIONS_PER_PUSH))
         self.verify = verify
         self.verify_every = verify_every
+        self.on_changes = on_changes
+        self._changed: set[str] = set()
+
+    def _announce(self, tables: set[str]) -> None:
+        if not tables:
+            return
+        self._changed |= tables
+        if self.on_changes is not None:
+            self.on_changes(frozenset(tables))
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -163,6 +179,7 @@ class SyncEngine:
             if result.verified:
                 local_meta.put(conn, "sync_verified_at", repr(time.time()))
         result.cursor = int(self._meta("sync_cursor", "0"))
+        result.changed_tables = sorted(self._changed)
         return result
 
     def push(self, result: SyncResult) -> None:
@@ -197,8 +214,18 @@ class SyncEngine:
                     local_meta.put(conn, "sync_new_device", "1")
                     local_meta.put(conn, "device_token", None)
                 raise AuthRequired(str(exc)) from exc
+            refused_seqs = {rej.seq for rej in resp.rejected}
             with self.writer.transaction() as conn:
                 conn.execute("DELETE FROM outbox WHERE seq <= ?", (resp.last_seq,))
+                changed: set[str] = set()
+                # A change sent again and accepted settles what the server refused before.
+                accepted = [
+                    (m.tbl, m.row_id)
+                    for m in mutations
+                    if m.seq <= resp.last_seq and m.seq not in refused_seqs
+                ]
+                if accepted:
+                    changed |= local_apply.settle_refusals(conn, accepted)
                 refetch: list[tuple[str, str]] = []
                 for rej in resp.rejected:
                     m = by_seq.get(rej.seq)
@@ -211,7 +238,9 @@ class SyncEngine:
                         m.clocks if m else {},
                     )
                     refetch.append((rej.tbl, rej.row_id))
+                    changed.add("conflicts")
                     result.rejections.append(f"{rej.tbl} {rej.row_id}: {rej.reason}")
+                    result.refusals[rej.reason] = result.refusals.get(rej.reason, 0) + 1
                 for c in resp.conflicts:
                     result.conflicts += local_apply.record_conflict(
                         conn,
@@ -224,6 +253,7 @@ class SyncEngine:
                         c.lost_clock,
                     )
                     refetch.append((c.tbl, c.row_id))
+                    changed.add("conflicts")
                 if refetch:
                     self._add_refetch(conn, refetch)
                 self._observe(resp.clock_hint)
@@ -231,6 +261,8 @@ class SyncEngine:
             result.skipped += resp.skipped
             result.rejected += len(resp.rejected)
             done += len(entries)
+            self._announce(changed)
+            self.progress("push", done, max(total, done))
             if resp.last_seq < entries[-1].seq:
                 raise SyncError(
                     f"the server stopped at change {resp.last_seq} of {entries[-1].seq}; try again"
@@ -272,6 +304,7 @@ class SyncEngine:
                     result.removed += local_apply.finish_replacement(conn)
                     replacing = True
                 self._observe(stats.max_clock)
+            self._announce(stats.changed_tables | ({"conflicts"} if stats.conflicts else set()))
             received += stats.rows + stats.deleted
             result.pulled += stats.rows
             result.deleted += stats.deleted
