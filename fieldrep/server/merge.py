@@ -169,13 +169,36 @@ def _visible(tx: Tx, viewer: Viewer, tbl: str, row_id: str) -> bool:
     return viewer.is_admin or scope.visible(tx, viewer, tbl, row_id)
 
 
+def _territory_member(tx: Tx, tbl: str, territory_id: str) -> str | None:
+    """Who in a territory takes a row that arrives there without an owner: the territory's owner,
+    else its least-loaded active member (the laptops' territory engine routes before pushing;
+    this is for a row a laptop could not route)."""
+    row = tx.one("SELECT owner_id FROM territories WHERE id = ? AND _deleted = 0", (territory_id,))
+    if row and row[0]:
+        return str(row[0])
+    found = tx.one(
+        "SELECT m.user_id FROM territory_members m WHERE m.territory_id = ? AND m.active = 1"
+        f" AND m._deleted = 0 ORDER BY (SELECT count(*) FROM {tbl} x WHERE x.owner_id = m.user_id"
+        " AND x.territory_id = m.territory_id), m.user_id LIMIT 1",
+        (territory_id,),
+    )
+    return str(found[0]) if found else None
+
+
 def _default_owner(
-    viewer: Viewer, tbl: str, values: dict[str, Any], clocks: dict[str, str]
+    tx: Tx, viewer: Viewer, tbl: str, values: dict[str, Any], clocks: dict[str, str]
 ) -> None:
     """What no rule assigns belongs to its creator (the CRM convention): an account or referral
-    without territory or owner is the pushing user's, and a territory a manager creates without an
-    owner (nor a parent of their team's) is that manager's, so their team's. The filled field takes
-    the mutation's newest clock, so a later assignment on any laptop still wins."""
+    without territory or owner is the pushing user's; one placed in a territory without an owner
+    goes to that territory's owner or a member; a territory a manager creates without an owner
+    (nor a parent of their team's) is that manager's, so their team's. The filled field takes the
+    mutation's newest clock, so a later assignment on any laptop still wins."""
+    if tbl in scope.CREATOR_TABLES and values.get("territory_id") and not values.get("owner_id"):
+        owner = _territory_member(tx, tbl, values["territory_id"])
+        if owner is not None:
+            values["owner_id"] = owner
+            clocks["owner_id"] = max(clocks.values())
+        return
     if viewer.is_admin:
         return
     if tbl in scope.CREATOR_TABLES:
@@ -266,7 +289,7 @@ def apply_mutation(
         except ValueError as exc:
             raise Refused(str(exc)) from None
         clocks = dict(m.clocks)
-        _default_owner(viewer, m.tbl, values, clocks)
+        _default_owner(tx, viewer, m.tbl, values, clocks)
         if public:
             scope.check_public_write(viewer, m.tbl, m.row_id, None, values, values)
         write_row(tx, m.tbl, m.row_id, values, clocks, tx.next_versions(1), insert=True)
