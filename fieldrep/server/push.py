@@ -7,8 +7,8 @@ device's ``last_seq``, so its mutations are applied exactly once however often t
 retried or duplicated, and a server stopped mid-request leaves none of them behind.
 
 Scope is judged against the state the batch produces, not the state before it: the mutations of
-tables everyone sees (territories, memberships, users, reward rules) are applied first, in sequence
-order, and the viewer is read again after them, so the accounts of a territory created in the same
+tables everyone sees are applied first (users, territories, memberships, reward rules, each in
+sequence order), and the viewer is read again after each that changed something, so the accounts of a territory created in the same
 push (whatever their place in the outbox) are judged with that territory in place. Every mutation
 runs in a savepoint: one refused for scope or a domain rule is rolled back alone, recorded in
 ``rejections``, reported back (again when a retry replays it: the first answer may have been lost),
@@ -104,10 +104,14 @@ def _gap(last: int, seq: int) -> PushError:
     )
 
 
+# The order tables are applied in within one push: what scope is made of first (users, then the
+# territories memberships point at, then memberships), everything judged by scope after.
+_RANK = {"users": 0, "territories": 1, "territory_members": 2, "reward_rules": 3}
+
+
 def _order(mutations: list[Mutation]) -> list[Mutation]:
-    """Tables everyone sees first (the scope the rest is judged by), each group in sequence order."""
-    public = [m for m in mutations if m.tbl in scope.PUBLIC]
-    return public + [m for m in mutations if m.tbl not in scope.PUBLIC]
+    """The push's mutations in the order they are judged: by :data:`_RANK`, then sequence."""
+    return sorted(mutations, key=lambda m: (_RANK.get(m.tbl, len(_RANK)), m.seq))
 
 
 def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
