@@ -51,23 +51,38 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run_login(args: argparse.Namespace) -> int:
     from fieldrep.cli.server_command import read_password
-    from fieldrep.sync.client import sign_in
+    from fieldrep.store import local_meta
+    from fieldrep.sync.client import DEMO_KEPT_KEY, is_demo, sign_in
     from fieldrep.sync.transport import HttpTransport, SyncError
 
     password = read_password(args)
     ctx = open_context(args)
     transport = HttpTransport(args.server)
+    demo = is_demo(ctx.db.conn)
     try:
         resp = sign_in(ctx.writer, transport, args.user, password)
+        kept = local_meta.get(ctx.db.conn, DEMO_KEPT_KEY) if demo else None
     except SyncError as exc:
         raise CommandError(str(exc)) from exc
     finally:
         transport.close()
         ctx.close()
+    text = f"signed in to {args.server} as {resp.username} ({resp.role}); run `fieldrep sync`"
+    if kept:
+        text = (
+            f"this database held the demo: it was copied to {kept} and nothing of it is sent;"
+            f" this database now starts as your team's\n{text}"
+        )
     emit(
         args,
-        {"server": args.server, "user": resp.username, "user_id": resp.user_id, "role": resp.role},
-        f"signed in to {args.server} as {resp.username} ({resp.role}); run `fieldrep sync`",
+        {
+            "server": args.server,
+            "user": resp.username,
+            "user_id": resp.user_id,
+            "role": resp.role,
+            "demo_kept_at": kept,
+        },
+        text,
     )
     return 0
 

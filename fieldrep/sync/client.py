@@ -25,15 +25,18 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fieldrep.domain.hlc import ClockDriftError, parse_clock
 from fieldrep.domain.ids import new_device_id
 from fieldrep.store import local_meta, outbox
+from fieldrep.store.catalog import synced_tables
 from fieldrep.store.writer import Writer, utc_now
 from fieldrep.sync import local_apply
 from fieldrep.sync.protocol import (
@@ -358,13 +361,71 @@ def _within_budget(
 # -- signing in and out ------------------------------------------------------------------------
 
 
-def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) -> LoginResponse:
-    """Sign this database in: store the server URL, the device token and the user id."""
+# local_meta: where the demo this database held was copied before it became a team database.
+DEMO_KEPT_KEY = "demo_kept_at"
+
+
+def is_demo(conn: Any) -> bool:
+    return bool(local_meta.get(conn, "demo_seed"))
+
+
+def _demo_copy_path(conn: Any) -> Path:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    path = Path(row[2]) if row and row[2] else Path("fieldrep.db")
+    stem = path.name.removesuffix(".db")
+    target = path.with_name(f"{stem}.demo.db")
+    n = 2
+    while target.exists():
+        target = path.with_name(f"{stem}.demo-{n}.db")
+        n += 1
+    return target
+
+
+def set_demo_aside(writer: Writer) -> Path:
+    """Copy the demo this database holds to ``NAME.demo.db`` beside it, then empty it, so it
+    starts as the signed-in user's own team database: demo rows never leave the laptop. The
+    database is emptied in place (not replaced) so every open connection to it stays valid."""
     conn = writer.conn
+    target = _demo_copy_path(conn)
+    copy = sqlite3.connect(target)
+    try:
+        conn.backup(copy)
+        copy.execute("VACUUM")
+    finally:
+        copy.close()
+    with writer.transaction() as tx:
+        for tbl in synced_tables():
+            tx.execute(f"DELETE FROM {tbl}")
+        for tbl in ("outbox", "tombstones", "conflicts", "account_keys", "account_keys_queue"):
+            tx.execute(f"DELETE FROM {tbl}")
+        for key in (
+            "demo_seed",
+            "sync_cursor",
+            "sync_scope_key",
+            "sync_refetch",
+            "sync_replacing",
+            "sync_verified_at",
+            "last_sync_at",
+        ):
+            local_meta.put(tx, key, None)
+        local_meta.put(tx, DEMO_KEPT_KEY, str(target))
+    log.info("the demo database was copied to %s and emptied for the team's data", target)
+    return target
+
+
+def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) -> LoginResponse:
+    """Sign this database in: store the server URL, the device token and the user id.
+
+    A demo database (``fieldrep demo``, or the app's first start) is never pushed: once the
+    server accepts the password, the demo is copied aside and the database starts empty as the
+    user's team database (:func:`set_demo_aside`; where the copy went is in ``demo_kept_at``)."""
+    conn = writer.conn
+    demo = is_demo(conn)
     row = conn.execute("SELECT min(seq) FROM outbox").fetchone()
-    if row[0] is not None:
+    if row[0] is not None and not demo:
         base = int(row[0]) - 1
     else:
+        # Nothing of a demo is ever sent: the server starts this device after its last change.
         seq_row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         base = int(seq_row[0]) if seq_row else 0
     if local_meta.get(conn, "sync_new_device"):
@@ -378,6 +439,8 @@ def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) 
     resp = transport.login(
         LoginRequest(user=user, password=password, device_id=writer.device_id, base_seq=base)
     )
+    if demo:
+        set_demo_aside(writer)
     with writer.transaction() as tx:
         previous = local_meta.get(tx, "user_id")
         if previous and previous != resp.user_id:
@@ -417,6 +480,7 @@ __all__ = [
     "SyncEngine",
     "SyncError",
     "SyncResult",
+    "set_demo_aside",
     "sign_in",
     "sign_out",
     "transport_for",

@@ -17,8 +17,17 @@ from fieldrep.cli import main
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
 from fieldrep.services.accounts import AccountsService
-from fieldrep.sync.client import SyncResult
-from tests.sync.harness import PASSWORD, Laptop, LiveServer, password_hash, server_view
+from fieldrep.store import local_meta
+from fieldrep.sync.client import DEMO_KEPT_KEY, SyncResult
+from tests.sync.harness import (
+    PASSWORD,
+    Laptop,
+    LiveServer,
+    Org,
+    account,
+    password_hash,
+    server_view,
+)
 
 Make = Callable[[str], Laptop]
 
@@ -141,3 +150,40 @@ def test_a_managers_first_day(
     assert found in server_view(storage, rita, "accounts")  # its creator still sees it
     boss.sync()
     assert found in boss.rows("accounts")
+
+
+def test_signing_in_from_the_demo_database_starts_the_team_database(
+    storage: Storage, org: Org, tmp_path: Path, server: LiveServer
+) -> None:
+    """Demo rows never leave the laptop: the demo is copied aside, the database starts empty as
+    the user's own, the user is told, and the first sync sends nothing of the demo."""
+    from fieldrep.services.context import Context
+    from fieldrep.services.demo_data import DemoOptions, build_demo
+
+    path = tmp_path / "fieldrep.db"
+    ctx = Context.open(path)
+    build_demo(ctx, DemoOptions(accounts=200, seed=3))
+    demo_accounts = ctx.conn.execute("SELECT count(*) FROM accounts").fetchone()[0]
+    assert ctx.writer.pending_count() > 1000
+    ctx.close()
+
+    lap = Laptop(path, server.url)
+    try:
+        lap.login("manager")
+        kept = local_meta.get(lap.ctx.db.conn, DEMO_KEPT_KEY)
+        assert kept == str(tmp_path / "fieldrep.demo.db")
+        assert lap.writer.pending_count() == 0
+        assert lap.rows("accounts") == {}
+        # The user writes something of their own; only that is sent.
+        own = lap.writer.insert("accounts", account(org.t1, "Mine, not the demo's"))
+        result = lap.sync()
+        assert (result.pushed, result.rejected) == (1, 0)
+        assert result.verified is True
+        assert set(server_view(storage, org.manager, "accounts")) == {own}
+    finally:
+        lap.close()
+    copy = Context.open(Path(kept))
+    try:
+        assert copy.conn.execute("SELECT count(*) FROM accounts").fetchone()[0] == demo_accounts
+    finally:
+        copy.close()
