@@ -69,6 +69,7 @@ class ConflictItem:
     refused_reason: str | None  # the server refused your change: why
     row_exists: bool
     detected_at: str
+    on_server: bool = True  # the server has the row in this user's view (False: only here)
 
     @property
     def can_keep_yours(self) -> bool:
@@ -167,6 +168,7 @@ def _item(conn: sqlite3.Connection, device_id: str, raw: tuple[Any, ...]) -> Con
         refused_reason=str(kept) if refused else None,
         row_exists=row is not None,
         detected_at=str(detected),
+        on_server=row is not None and int(row.get("_version") or 0) > 0,
     )
 
 
