@@ -189,6 +189,22 @@ def sign_in_to(db_path: PathLike, url: str, username: str, password: str) -> Log
         ctx.close()
 
 
+def demo_notice(db_path: PathLike) -> str | None:
+    """What to tell the user after signing in from the demo database (None: it was not one):
+    the demo was copied aside and the database now starts as their team's."""
+    ctx = Context.open(db_path)
+    try:
+        kept = local_meta.get(ctx.conn, "demo_kept_at")
+    finally:
+        ctx.close()
+    if not kept:
+        return None
+    return (
+        f"This database held the demo. It was copied to {os.path.basename(kept)} beside it, and"
+        " nothing of it is sent: from now on this database holds your team's data."
+    )
+
+
 def sign_out_of(db_path: PathLike) -> int:
     """Forget the device token (revoked on the server when reachable); returns the changes kept."""
     from fieldrep.sync.client import sign_out, transport_for

@@ -123,8 +123,13 @@ def test_a_managers_first_day(
     for user, territory in (("rita", "North"), ("sam", "South")):
         lap = laptop(user)
         lap.login(user)
-        result = lap.sync()
+        pages: list[frozenset[str]] = []
+        result = lap.sync(on_changes=pages.append)
         assert result.verified is True
+        # Each applied page says which tables it changed, for the app's change notification.
+        assert pages
+        assert {"accounts", "territories", "users"} <= set().union(*pages)
+        assert set(result.changed_tables) == set().union(*pages)
         got = {a["name"] for a in lap.rows("accounts").values()}
         assert got == {n for n, t in where.items() if t == territory}
         reps[user] = lap

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
+
+from fieldrep.cli import main
 from fieldrep.domain.ids import uuid7
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
@@ -183,3 +187,31 @@ def test_server_restarted_between_the_territory_and_the_accounts_of_one_push(
     assert result.verified is True
     again = boss.sync()
     assert (again.pushed, again.pulled, again.rejected) == (0, 0, 0)
+
+
+def test_fieldrep_sync_groups_refusals_and_exits_1(
+    storage: Storage,
+    org: Org,
+    laptop: Make,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (south,) = admin.put_rows(storage, "accounts", [account(org.t2, "South's")])
+    rep = laptop("rep1")
+    rep.login("rep1")
+    rep.sync()
+    for day in range(1, 4):
+        rep.writer.insert(
+            "visits", {"account_id": south, "user_id": org.rep2, "visited_at": f"2024-01-0{day}"}
+        )
+    rep.writer.insert("territories", {"name": "Mine", "created_at": "2024-01-01"})
+    rep.writer.insert("accounts", account(org.t1, "Fine"))
+    capsys.readouterr()
+    code = main(["sync", "--db", str(tmp_path / "rep1.db")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "4 change(s) not accepted by the server" in out
+    assert "  3 x this visits row would be outside your territories" in out
+    assert "  1 x only a manager or administrator can change territories" in out
+    assert "exit status 1: 4 change(s) were refused" in out
+    assert out.count("outside your territories") == 1  # grouped, not one line per change
