@@ -40,10 +40,10 @@ class BulkAssigner:
         # What no territory takes belongs to whoever created it (the CRM convention), so it
         # stays in their view and their manager's after a sync.
         me = self.ctx.user_id
-        for r in rows:
-            if not r.get("territory_id") and not r.get("owner_id"):
-                self.kept_as_yours += 1
-                if me:
+        if me:  # signed in: ownership means something to the team
+            for r in rows:
+                if not r.get("territory_id") and not r.get("owner_id"):
+                    self.kept_as_yours += 1
                     r["owner_id"] = me
         return history
 
