@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from fieldrep.server import scope
+from fieldrep.server import authority, scope
 from fieldrep.server.scope import Refused, Viewer
 from fieldrep.server.storage import Tx
 from fieldrep.server.validate import complete_row
@@ -290,6 +290,7 @@ def apply_mutation(
             raise Refused(str(exc)) from None
         clocks = dict(m.clocks)
         _default_owner(tx, viewer, m.tbl, values, clocks)
+        authority.check(tx, viewer, m.tbl, None, values, clocks, max(clocks.values()))
         if public:
             scope.check_public_write(viewer, m.tbl, m.row_id, None, values, values)
         write_row(tx, m.tbl, m.row_id, values, clocks, tx.next_versions(1), insert=True)
@@ -351,6 +352,8 @@ def apply_mutation(
         after = complete_row(m.tbl, m.row_id, after)
     except ValueError as exc:
         raise Refused(str(exc)) from None
+    authority.check(tx, viewer, m.tbl, before, after, clocks, max(m.clocks.values()))
+    changed += [f for f, v in after.items() if before.get(f) != v and f not in changed]
     if public:
         scope.check_public_write(viewer, m.tbl, m.row_id, before, after, changed)
     _record_moves(tx, m.tbl, m.row_id, before, after)

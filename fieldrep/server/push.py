@@ -167,7 +167,8 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
             try:
                 if any(clock_too_far_ahead(c, now_ms) for c in m.clocks.values()):
                     raise Refused(
-                        "this laptop's clock is more than a day ahead; correct its date and time"
+                        "this laptop's clock is more than 5 minutes ahead of the server's;"
+                        " correct its date and time, then send the change again"
                     )
                 outcome = apply_mutation(tx, viewer, req.device_id, m, now, seen)
                 tx.execute("RELEASE SAVEPOINT mutation")

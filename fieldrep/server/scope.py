@@ -196,6 +196,14 @@ def check_public_write(
     if tbl == "reward_rules":
         return
     if tbl == "territories":
+        parent = after.get("parent_id")
+        if (
+            parent
+            and (before is None or before.get("parent_id") != parent)
+            and parent not in viewer.territories
+        ):
+            # Grafting onto another team's region would show this team's rows to that team.
+            raise Refused("a territory's parent must be one of your team's territories")
         for state in (before, after):
             if state is not None and not (
                 row_id in viewer.territories
