@@ -215,3 +215,33 @@ def test_fieldrep_sync_groups_refusals_and_exits_1(
     assert "  1 x only a manager or administrator can change territories" in out
     assert "exit status 1: 4 change(s) were refused" in out
     assert out.count("outside your territories") == 1  # grouped, not one line per change
+
+
+def test_a_referral_stays_with_the_rep_who_captured_it(
+    storage: Storage, org: Org, laptop: Make
+) -> None:
+    """Captured for a company in a colleague's territory: routed there, and visible to its
+    capturer for its whole life (moved again, or given to someone else)."""
+    rep1, rep2, boss = laptop("rep1"), laptop("rep2"), laptop("boss")
+    for lap, user in ((rep1, "rep1"), (rep2, "rep2"), (boss, "manager")):
+        lap.login(user)
+        lap.sync()
+    referral = rep1.writer.insert(
+        "referrals",
+        {"referred_name": "Pat Lee", "territory_id": org.t2, "captured_by_id": org.rep1},
+    )
+    assert rep1.sync().rejected == 0
+    stored = server_row(storage, "referrals", referral)
+    assert stored is not None
+    assert stored["owner_id"] == org.rep2  # routed to the territory's member
+    rep2.sync()
+    assert referral in rep2.rows("referrals")
+    boss.sync()
+    boss.writer.update("referrals", referral, {"territory_id": org.t3, "owner_id": org.manager})
+    assert boss.sync().rejected == 0
+    r1 = rep1.sync()
+    assert referral in rep1.rows("referrals")
+    assert rep1.rows("referrals")[referral]["territory_id"] == org.t3
+    assert r1.verified is True
+    rep2.sync()
+    assert referral not in rep2.rows("referrals")
