@@ -158,6 +158,7 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
     seen = max(pulled, req.cursor)
     viewer = scope.load_viewer(tx, user_id)
     stale = False
+    newest = ""  # the newest clock of the changes applied
     for m in _order(fresh):
         if stale:
             viewer, stale = scope.load_viewer(tx, user_id), False
@@ -191,7 +192,7 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
             applied += 1
             conflicts += outcome.conflicts
             if outcome.changed:
-                note_clock(tx, max(m.clocks.values()))
+                newest = max(newest, *m.clocks.values())
                 stale = stale or m.tbl in scope.PUBLIC
             break
         if reason is not None:
@@ -201,6 +202,8 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
                 (req.device_id, m.seq, m.tbl, m.row_id, reason, now),
             )
             rejected.append(Rejection(seq=m.seq, tbl=m.tbl, row_id=m.row_id, reason=reason))
+    if newest:
+        note_clock(tx, newest)
     if fresh:
         tx.executemany(
             "INSERT INTO applied_mutations (device_id, seq, hash) VALUES (?, ?, ?)"
