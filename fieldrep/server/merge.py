@@ -169,17 +169,16 @@ def _visible(tx: Tx, viewer: Viewer, tbl: str, row_id: str) -> bool:
     return viewer.is_admin or scope.visible(tx, viewer, tbl, row_id)
 
 
-def _territory_member(tx: Tx, tbl: str, territory_id: str) -> str | None:
+def _territory_member(tx: Tx, territory_id: str) -> str | None:
     """Who in a territory takes a row that arrives there without an owner: the territory's owner,
-    else its least-loaded active member (the laptops' territory engine routes before pushing;
-    this is for a row a laptop could not route)."""
+    else its member with the largest routing weight (the laptops' territory engine routes, fairly,
+    before pushing; this is for a row a laptop could not route)."""
     row = tx.one("SELECT owner_id FROM territories WHERE id = ? AND _deleted = 0", (territory_id,))
     if row and row[0]:
         return str(row[0])
     found = tx.one(
-        "SELECT m.user_id FROM territory_members m WHERE m.territory_id = ? AND m.active = 1"
-        f" AND m._deleted = 0 ORDER BY (SELECT count(*) FROM {tbl} x WHERE x.owner_id = m.user_id"
-        " AND x.territory_id = m.territory_id), m.user_id LIMIT 1",
+        "SELECT user_id FROM territory_members WHERE territory_id = ? AND active = 1"
+        " AND _deleted = 0 ORDER BY routing_weight DESC, user_id LIMIT 1",
         (territory_id,),
     )
     return str(found[0]) if found else None
@@ -194,7 +193,7 @@ def _default_owner(
     (nor a parent of their team's) is that manager's, so their team's. The filled field takes the
     mutation's newest clock, so a later assignment on any laptop still wins."""
     if tbl in scope.CREATOR_TABLES and values.get("territory_id") and not values.get("owner_id"):
-        owner = _territory_member(tx, tbl, values["territory_id"])
+        owner = _territory_member(tx, values["territory_id"])
         if owner is not None:
             values["owner_id"] = owner
             clocks["owner_id"] = max(clocks.values())

@@ -148,8 +148,13 @@ def predicate(tx: Tx, viewer: Viewer, tbl: str, *, writable: bool = False) -> tu
     parts: list[str] = []
     params: list[Any] = []
     if tbl in CREATOR_TABLES and not writable:
-        sql, param = tx.in_list("user_id", sorted(viewer.people))
-        parts.append(f"id IN (SELECT row_id FROM row_creators WHERE tbl = ? AND {sql})")
+        # Correlated on the row's own id (a primary-key lookup per row): an IN list of every
+        # row the people created would be read whole for each row checked.
+        sql, param = tx.in_list("rc.user_id", sorted(viewer.people))
+        parts.append(
+            f"EXISTS (SELECT 1 FROM row_creators rc WHERE rc.tbl = ? AND rc.row_id = {tbl}.id"
+            f" AND {sql})"
+        )
         params += [tbl, param]
     for col in rule.territory:
         sql, param = tx.in_list(col, sorted(viewer.territories))
