@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import sys
+import time
+from typing import TextIO
 
 from fieldrep.cli.common import CommandError, add_db_option, add_json_option, emit, open_context
 
@@ -48,23 +51,38 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run_login(args: argparse.Namespace) -> int:
     from fieldrep.cli.server_command import read_password
-    from fieldrep.sync.client import sign_in
+    from fieldrep.store import local_meta
+    from fieldrep.sync.client import DEMO_KEPT_KEY, is_demo, sign_in
     from fieldrep.sync.transport import HttpTransport, SyncError
 
     password = read_password(args)
     ctx = open_context(args)
     transport = HttpTransport(args.server)
+    demo = is_demo(ctx.db.conn)
     try:
         resp = sign_in(ctx.writer, transport, args.user, password)
+        kept = local_meta.get(ctx.db.conn, DEMO_KEPT_KEY) if demo else None
     except SyncError as exc:
         raise CommandError(str(exc)) from exc
     finally:
         transport.close()
         ctx.close()
+    text = f"signed in to {args.server} as {resp.username} ({resp.role}); run `fieldrep sync`"
+    if kept:
+        text = (
+            f"this database held the demo: it was copied to {kept} and nothing of it is sent;"
+            f" this database now starts as your team's\n{text}"
+        )
     emit(
         args,
-        {"server": args.server, "user": resp.username, "user_id": resp.user_id, "role": resp.role},
-        f"signed in to {args.server} as {resp.username} ({resp.role}); run `fieldrep sync`",
+        {
+            "server": args.server,
+            "user": resp.username,
+            "user_id": resp.user_id,
+            "role": resp.role,
+            "demo_kept_at": kept,
+        },
+        text,
     )
     return 0
 
@@ -78,7 +96,7 @@ def run_sync(args: argparse.Namespace) -> int:
     try:
         transport = transport_for(ctx.writer)
         try:
-            engine = SyncEngine(ctx.writer, transport)
+            engine = SyncEngine(ctx.writer, transport, progress=PushProgress(sys.stderr))
             if args.check:
                 engine.verify_every = 0
             result = engine.run()
@@ -105,8 +123,13 @@ def run_sync(args: argparse.Namespace) -> int:
     if result.evicted or result.removed:
         lines.append(f"removed {result.evicted + result.removed} row(s) no longer in your scope")
     if result.rejected:
-        lines.append(f"{result.rejected} change(s) refused by the server (kept as conflicts):")
-        lines += [f"  {r}" for r in result.rejections]
+        lines.append(
+            f"{result.rejected} change(s) not accepted by the server; they stay on this laptop,"
+            " marked, until you send them again, hand them to a manager or discard them"
+            " (Conflicts page):"
+        )
+        for reason, count in sorted(result.refusals.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {count} x {reason}")
     if result.conflicts:
         lines.append(f"{result.conflicts} conflict(s) to review")
     if result.replaced:
@@ -118,8 +141,31 @@ def run_sync(args: argparse.Namespace) -> int:
             None: "checksums not compared this time (done every few hours; --check forces it)",
         }[result.verified]
     )
+    if result.rejected:
+        lines.append(f"exit status 1: {result.rejected} change(s) were refused")
     emit(args, result.to_dict(), "\n".join(lines))
-    return 0 if result.verified is not False else 1
+    return 0 if result.verified is not False and not result.rejected else 1
+
+
+class PushProgress:
+    """ "sent x of y changes (r/s)" on stderr while a long push runs (more than one batch)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time.monotonic()
+        self.shown = False
+        self.last = 0
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if stage != "push" or not total or done == self.last:
+            return
+        self.last = done
+        if done >= total and not self.shown:
+            return  # a push of one batch: the summary says it all
+        rate = done / max(time.monotonic() - self.started, 1e-6)
+        self.stream.write(f"sent {done:,} of {total:,} changes ({rate:,.0f}/s)\n")
+        self.stream.flush()
+        self.shown = True
 
 
 def run_logout(args: argparse.Namespace) -> int:

@@ -11,7 +11,8 @@ Merge rules, whatever order mutations arrive in:
   reaches a deleted row is kept in the conflict log instead of bringing the row back. This makes the
   outcome independent of arrival order and never resurrects a row some laptops already removed.
 
-The caller runs each mutation in its own transaction; :class:`Refused` rolls it back.
+The caller runs each mutation in a savepoint of the push's transaction; :class:`Refused` rolls it
+back alone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from fieldrep.server import scope
+from fieldrep.server import authority, scope
 from fieldrep.server.scope import Refused, Viewer
 from fieldrep.server.storage import Tx
 from fieldrep.server.validate import complete_row
@@ -168,6 +169,53 @@ def _visible(tx: Tx, viewer: Viewer, tbl: str, row_id: str) -> bool:
     return viewer.is_admin or scope.visible(tx, viewer, tbl, row_id)
 
 
+def _territory_member(tx: Tx, territory_id: str) -> str | None:
+    """Who in a territory takes a row that arrives there without an owner: the territory's owner,
+    else its member with the largest routing weight (the laptops' territory engine routes, fairly,
+    before pushing; this is for a row a laptop could not route)."""
+    row = tx.one("SELECT owner_id FROM territories WHERE id = ? AND _deleted = 0", (territory_id,))
+    if row and row[0]:
+        return str(row[0])
+    found = tx.one(
+        "SELECT user_id FROM territory_members WHERE territory_id = ? AND active = 1"
+        " AND _deleted = 0 ORDER BY routing_weight DESC, user_id LIMIT 1",
+        (territory_id,),
+    )
+    return str(found[0]) if found else None
+
+
+def _default_owner(
+    tx: Tx, viewer: Viewer, tbl: str, values: dict[str, Any], clocks: dict[str, str]
+) -> None:
+    """What no rule assigns belongs to its creator (the CRM convention): an account or referral
+    without territory or owner is the pushing user's; one placed in a territory without an owner
+    goes to that territory's owner or a member; a territory a manager creates without an owner
+    (nor a parent of their team's) is that manager's, so their team's. The filled field takes the
+    mutation's newest clock, so a later assignment on any laptop still wins."""
+    if tbl in scope.CREATOR_TABLES and values.get("territory_id") and not values.get("owner_id"):
+        owner = _territory_member(tx, values["territory_id"])
+        if owner is not None:
+            values["owner_id"] = owner
+            clocks["owner_id"] = max(clocks.values())
+        return
+    if viewer.is_admin:
+        return
+    if tbl in scope.CREATOR_TABLES:
+        if values.get("territory_id") or values.get("owner_id"):
+            return
+    elif tbl == "territories":
+        if (
+            viewer.role != "manager"
+            or values.get("owner_id")
+            or values.get("parent_id") in viewer.territories
+        ):
+            return
+    else:
+        return
+    values["owner_id"] = viewer.user_id
+    clocks["owner_id"] = max(clocks.values())
+
+
 def apply_mutation(
     tx: Tx, viewer: Viewer, device_id: str, m: Mutation, now: str, seen_through: int = 0
 ) -> Outcome:
@@ -181,8 +229,14 @@ def apply_mutation(
         current is not None
         and not current[2]
         and not public
-        and not _visible(tx, viewer, m.tbl, m.row_id)
+        and not viewer.is_admin
+        and not scope.visible(tx, viewer, m.tbl, m.row_id, writable=True)
     ):
+        if scope.visible(tx, viewer, m.tbl, m.row_id):
+            raise Refused(
+                f"{scope.handed_to(tx, m.tbl, current[0])}: only they or their manager can"
+                " change it now"
+            )
         raise Refused(f"this {m.tbl} row is outside your territories")
     if m.op == "delete":
         if tbl.insert_only:
@@ -233,9 +287,13 @@ def apply_mutation(
             values = complete_row(m.tbl, m.row_id, dict(m.fields))
         except ValueError as exc:
             raise Refused(str(exc)) from None
+        clocks = dict(m.clocks)
+        _default_owner(tx, viewer, m.tbl, values, clocks)
+        authority.check(tx, viewer, m.tbl, None, values, clocks, max(clocks.values()))
         if public:
             scope.check_public_write(viewer, m.tbl, m.row_id, None, values, values)
-        write_row(tx, m.tbl, m.row_id, values, dict(m.clocks), tx.next_versions(1), insert=True)
+        write_row(tx, m.tbl, m.row_id, values, clocks, tx.next_versions(1), insert=True)
+        scope.note_creator(tx, m.tbl, m.row_id, viewer.user_id)
         if not public and not _visible(tx, viewer, m.tbl, m.row_id):
             raise Refused(f"this {m.tbl} row would be outside your territories")
         return Outcome(changed=True)
@@ -293,6 +351,8 @@ def apply_mutation(
         after = complete_row(m.tbl, m.row_id, after)
     except ValueError as exc:
         raise Refused(str(exc)) from None
+    authority.check(tx, viewer, m.tbl, before, after, clocks, max(m.clocks.values()))
+    changed += [f for f, v in after.items() if before.get(f) != v and f not in changed]
     if public:
         scope.check_public_write(viewer, m.tbl, m.row_id, before, after, changed)
     _record_moves(tx, m.tbl, m.row_id, before, after)

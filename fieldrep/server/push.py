@@ -1,12 +1,18 @@
-"""Idempotent push of a device's outbox.
+"""Idempotent push of a device's outbox, judged as a whole.
 
 The whole request is checked first (known tables and fields, value types, clocks, consecutive
 sequence numbers, no gap after the device's ``last_seq``): anything wrong refuses the request before a
-single mutation is applied. Then each mutation runs in its own transaction that also advances the
-device's ``last_seq``, so a mutation is applied exactly once however often the request is retried or
-duplicated. A mutation refused for scope or a domain rule is recorded in ``rejections``, reported
-back (again when a retry replays it: the first answer may have been lost), and does not block the
-ones after it.
+single mutation is applied. Then the request is applied in ONE transaction that also advances the
+device's ``last_seq``, so its mutations are applied exactly once however often the request is
+retried or duplicated, and a server stopped mid-request leaves none of them behind.
+
+Scope is judged against the state the batch produces, not the state before it: the mutations of
+tables everyone sees are applied first (users, territories, memberships, reward rules, each in
+sequence order), and the viewer is read again after each that changed something, so the accounts of a territory created in the same
+push (whatever their place in the outbox) are judged with that territory in place. Every mutation
+runs in a savepoint: one refused for scope or a domain rule is rolled back alone, recorded in
+``rejections``, reported back (again when a retry replays it: the first answer may have been lost),
+and does not block the others.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ import time
 
 from fieldrep.server import scope
 from fieldrep.server.admin import note_clock
-from fieldrep.server.merge import Outcome, apply_mutation
-from fieldrep.server.scope import Refused, Viewer
+from fieldrep.server.merge import apply_mutation
+from fieldrep.server.scope import Refused
 from fieldrep.server.storage import INTEGRITY_ERRORS, TRANSIENT_ERRORS, Storage, Tx
 from fieldrep.server.validate import BadRequest, check_structure, clock_too_far_ahead
 from fieldrep.store.writer import utc_now
@@ -32,11 +38,6 @@ class PushError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code = status, code
-
-
-def _last_seq(tx: Tx, device_id: str) -> int:
-    row = tx.one("SELECT last_seq FROM devices WHERE device_id = ?", (device_id,))
-    return int(row[0]) if row else 0
 
 
 def _lock_device(tx: Tx, device_id: str) -> tuple[int, int]:
@@ -52,14 +53,6 @@ def mutation_hash(m: Mutation) -> str:
     """What identifies a mutation beyond its sequence number (its clocks carry time and device)."""
     body = json.dumps([m.tbl, m.row_id, m.op, m.fields, m.clocks], sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()
-
-
-def _remember(tx: Tx, device_id: str, m: Mutation) -> None:
-    tx.execute(
-        "INSERT INTO applied_mutations (device_id, seq, hash) VALUES (?, ?, ?)"
-        " ON CONFLICT (device_id, seq) DO NOTHING",
-        (device_id, m.seq, mutation_hash(m)),
-    )
 
 
 def _check_replays(tx: Tx, device_id: str, replayed: list[Mutation]) -> None:
@@ -111,6 +104,16 @@ def _gap(last: int, seq: int) -> PushError:
     )
 
 
+# The order tables are applied in within one push: what scope is made of first (users, then the
+# territories memberships point at, then memberships), everything judged by scope after.
+_RANK = {"users": 0, "territories": 1, "territory_members": 2, "reward_rules": 3}
+
+
+def _order(mutations: list[Mutation]) -> list[Mutation]:
+    """The push's mutations in the order they are judged: by :data:`_RANK`, then sequence."""
+    return sorted(mutations, key=lambda m: (_RANK.get(m.tbl, len(_RANK)), m.seq))
+
+
 def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
     try:
         for index, m in enumerate(req.mutations):
@@ -122,48 +125,62 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
                 )
     except BadRequest as exc:
         raise PushError(422, "invalid_mutation", str(exc)) from None
-    with storage.read() as tx:
-        last = _last_seq(tx, req.device_id)
-        viewer = scope.load_viewer(tx, user_id)
-        replayed = [m for m in req.mutations if m.seq <= last]
-        _check_replays(tx, req.device_id, replayed)
-        refused_before = _refusals(tx, req.device_id, replayed)
-    if req.mutations and req.mutations[0].seq > last + 1:
-        raise _gap(last, req.mutations[0].seq)
-    applied = skipped = 0
-    rejected: list[Rejection] = []
+    for attempt in range(3):
+        try:
+            with storage.write() as tx:
+                return _push_in(tx, user_id, req)
+        except TRANSIENT_ERRORS as exc:
+            # A deadlock between row locks of two pushes: PostgreSQL rolled this one back whole;
+            # running it again is the documented remedy.
+            log.info("push of %s retried after %s", req.device_id, exc)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
+    last, pulled = _lock_device(tx, req.device_id)
+    replayed = [m for m in req.mutations if m.seq <= last]
+    _check_replays(tx, req.device_id, replayed)
+    refused_before = _refusals(tx, req.device_id, replayed)
+    fresh = [m for m in req.mutations if m.seq > last]
+    if fresh and fresh[0].seq != last + 1:
+        raise _gap(last, fresh[0].seq)
+    rejected = [
+        Rejection(seq=m.seq, tbl=m.tbl, row_id=m.row_id, reason=refused_before[m.seq])
+        for m in replayed
+        if m.seq in refused_before
+    ]
+    applied, skipped = 0, len(replayed)
     conflicts: list[Conflict] = []
     now_ms = int(time.time() * 1000)
-    for m in req.mutations:
-        if m.seq <= last:
-            skipped += 1
-            if m.seq in refused_before:
-                # Refused when first sent, and that answer may never have arrived: say it again.
-                rejected.append(
-                    Rejection(seq=m.seq, tbl=m.tbl, row_id=m.row_id, reason=refused_before[m.seq])
-                )
-            continue
-        for attempt in range(3):
+    now = utc_now()
+    seen = max(pulled, req.cursor)
+    viewer = scope.load_viewer(tx, user_id)
+    stale = False
+    newest = ""  # the newest clock of the changes applied
+    for m in _order(fresh):
+        if stale:
+            viewer, stale = scope.load_viewer(tx, user_id), False
+        reason = None
+        for attempt in range(2):
+            tx.execute("SAVEPOINT mutation")
             try:
-                outcome = _apply_one(storage, viewer, req, m, now_ms)
-                if outcome is None:
-                    skipped += 1
-                else:
-                    applied += 1
-                    conflicts += outcome.conflicts
-                    if m.tbl in scope.PUBLIC:
-                        viewer = _reload(storage, user_id)
-                break
+                if any(clock_too_far_ahead(c, now_ms) for c in m.clocks.values()):
+                    raise Refused(
+                        "this laptop's clock is more than 5 minutes ahead of the server's;"
+                        " correct its date and time, then send the change again"
+                    )
+                outcome = apply_mutation(tx, viewer, req.device_id, m, now, seen)
+                tx.execute("RELEASE SAVEPOINT mutation")
             except Refused as exc:
-                _reject(storage, req.device_id, m, str(exc), rejected)
+                tx.execute("ROLLBACK TO SAVEPOINT mutation")
+                tx.execute("RELEASE SAVEPOINT mutation")
+                reason = str(exc)
                 break
-            except TRANSIENT_ERRORS as exc:
-                # A deadlock between row locks (say, a parent moving while its child is edited):
-                # PostgreSQL rolled this mutation back; running it again is the remedy.
-                log.info("mutation %s of %s retried after %s", m.seq, req.device_id, exc)
-                if attempt == 2:
-                    raise
             except INTEGRITY_ERRORS as exc:
+                tx.execute("ROLLBACK TO SAVEPOINT mutation")
+                tx.execute("RELEASE SAVEPOINT mutation")
                 # Two first writes of one row at once: the second, run again, merges into it.
                 if attempt == 0:
                     continue
@@ -171,12 +188,35 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
                 reason = f"{m.tbl}: the change breaks a uniqueness rule"
                 if m.tbl == "users" and "username" in m.fields:
                     reason = f"users: the user name {m.fields['username']!r} is already taken"
-                _reject(storage, req.device_id, m, reason, rejected)
                 break
-        last = max(last, m.seq)
-    with storage.read() as tx:
-        last = _last_seq(tx, req.device_id)
-        row = tx.one("SELECT max_clock FROM server_state WHERE id = 1")
+            applied += 1
+            conflicts += outcome.conflicts
+            if outcome.changed:
+                newest = max(newest, *m.clocks.values())
+                stale = stale or m.tbl in scope.PUBLIC
+            break
+        if reason is not None:
+            tx.execute(
+                "INSERT INTO rejections (device_id, seq, tbl, row_id, reason, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (req.device_id, m.seq, m.tbl, m.row_id, reason, now),
+            )
+            rejected.append(Rejection(seq=m.seq, tbl=m.tbl, row_id=m.row_id, reason=reason))
+    if newest:
+        note_clock(tx, newest)
+    if fresh:
+        tx.executemany(
+            "INSERT INTO applied_mutations (device_id, seq, hash) VALUES (?, ?, ?)"
+            " ON CONFLICT (device_id, seq) DO NOTHING",
+            [(req.device_id, m.seq, mutation_hash(m)) for m in fresh],
+        )
+        last = fresh[-1].seq
+    tx.execute(
+        "UPDATE devices SET last_seq = ?, pulled_through = ?, last_seen_at = ? WHERE device_id = ?",
+        (last, seen, now, req.device_id),
+    )
+    row = tx.one("SELECT max_clock FROM server_state WHERE id = 1")
+    rejected.sort(key=lambda r: r.seq)
     return PushResponse(
         last_seq=last,
         applied=applied,
@@ -185,54 +225,3 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
         conflicts=conflicts,
         clock_hint=(row[0] or None) if row else None,
     )
-
-
-def _apply_one(
-    storage: Storage, viewer: Viewer, req: PushRequest, m: Mutation, now_ms: int
-) -> Outcome | None:
-    """Apply one mutation in its own transaction; None when it was already applied."""
-    with storage.write() as tx:
-        last, pulled = _lock_device(tx, req.device_id)
-        if m.seq <= last:
-            _check_replays(tx, req.device_id, [m])
-            return None
-        if m.seq != last + 1:
-            raise _gap(last, m.seq)
-        if any(clock_too_far_ahead(c, now_ms) for c in m.clocks.values()):
-            raise Refused("this laptop's clock is more than a day ahead; correct its date and time")
-        if req.cursor > pulled:
-            tx.execute(
-                "UPDATE devices SET pulled_through = ? WHERE device_id = ?",
-                (req.cursor, req.device_id),
-            )
-        outcome = apply_mutation(tx, viewer, req.device_id, m, utc_now(), max(pulled, req.cursor))
-        if outcome.changed:
-            note_clock(tx, max(m.clocks.values()))
-        tx.execute(
-            "UPDATE devices SET last_seq = ?, last_seen_at = ? WHERE device_id = ?",
-            (m.seq, utc_now(), req.device_id),
-        )
-        _remember(tx, req.device_id, m)
-    return outcome
-
-
-def _reload(storage: Storage, user_id: str) -> Viewer:
-    with storage.read() as tx:
-        return scope.load_viewer(tx, user_id)
-
-
-def _reject(
-    storage: Storage, device_id: str, m: Mutation, reason: str, rejected: list[Rejection]
-) -> None:
-    with storage.write() as tx:
-        last, _ = _lock_device(tx, device_id)
-        if m.seq != last + 1:
-            return  # another request for the same device got there first
-        tx.execute(
-            "INSERT INTO rejections (device_id, seq, tbl, row_id, reason, at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (device_id, m.seq, m.tbl, m.row_id, reason, utc_now()),
-        )
-        tx.execute("UPDATE devices SET last_seq = ? WHERE device_id = ?", (m.seq, device_id))
-        _remember(tx, device_id, m)
-    rejected.append(Rejection(seq=m.seq, tbl=m.tbl, row_id=m.row_id, reason=reason))

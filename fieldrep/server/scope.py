@@ -9,6 +9,9 @@ everything. Per table:
 - accounts, deals, quotas, referrals, notifications, visits, tasks, assignment_history: visible when a
   territory column is in T or a person column is in P (:data:`RULES`);
 - contacts, referral_events, rewards: also through their parent account or referral;
+- accounts and referrals also stay visible to whoever created them (``row_creators``: the server
+  notes the user who pushed a row's first write), and to that user's manager, after the territory
+  engine handed them to a colleague: visible, but no longer theirs to change (:data:`CREATOR_TABLES`);
 - users, territories, territory_members, reward_rules: visible to everyone; written by admins
   (managers may edit territories, memberships of their team and reward rules; anyone may edit the
   contact details of their own user row).
@@ -56,6 +59,8 @@ RULES: dict[str, Rule] = {
         people=("from_owner_id", "to_owner_id", "by_user_id"),
     ),
 }
+# Tables whose rows stay in view of their creator (read-only once handed to someone else).
+CREATOR_TABLES = frozenset({"accounts", "referrals"})
 # Rows whose visibility follows a parent: when the parent moves they move with it.
 CHILDREN: dict[str, list[tuple[str, str]]] = {}
 for _name, _rule in RULES.items():
@@ -134,13 +139,23 @@ def load_viewer(tx: Tx, user_id: str) -> Viewer:
     return Viewer(user_id, role, frozenset(people), frozenset(territories))
 
 
-def predicate(tx: Tx, viewer: Viewer, tbl: str) -> tuple[str, list[Any]]:
-    """SQL (over the table's own columns, unqualified) selecting the rows ``viewer`` may see."""
+def predicate(tx: Tx, viewer: Viewer, tbl: str, *, writable: bool = False) -> tuple[str, list[Any]]:
+    """SQL (over the table's own columns, unqualified) selecting the rows ``viewer`` may see, or
+    with ``writable`` the rows they may change (not those they see only as their creator)."""
     if viewer.is_admin or tbl in PUBLIC:
         return "1 = 1", []
     rule = RULES[tbl]
     parts: list[str] = []
     params: list[Any] = []
+    if tbl in CREATOR_TABLES and not writable:
+        # Correlated on the row's own id (a primary-key lookup per row): an IN list of every
+        # row the people created would be read whole for each row checked.
+        sql, param = tx.in_list("rc.user_id", sorted(viewer.people))
+        parts.append(
+            f"EXISTS (SELECT 1 FROM row_creators rc WHERE rc.tbl = ? AND rc.row_id = {tbl}.id"
+            f" AND {sql})"
+        )
+        params += [tbl, param]
     for col in rule.territory:
         sql, param = tx.in_list(col, sorted(viewer.territories))
         parts.append(sql)
@@ -151,14 +166,14 @@ def predicate(tx: Tx, viewer: Viewer, tbl: str) -> tuple[str, list[Any]]:
         params.append(param)
     if rule.parent:
         parent, col = rule.parent
-        inner, inner_params = predicate(tx, viewer, parent)
+        inner, inner_params = predicate(tx, viewer, parent, writable=writable)
         parts.append(f"{col} IN (SELECT id FROM {parent} WHERE {inner})")
         params += inner_params
     return "(" + " OR ".join(parts) + ")", params
 
 
-def visible(tx: Tx, viewer: Viewer, tbl: str, row_id: str) -> bool:
-    sql, params = predicate(tx, viewer, tbl)
+def visible(tx: Tx, viewer: Viewer, tbl: str, row_id: str, *, writable: bool = False) -> bool:
+    sql, params = predicate(tx, viewer, tbl, writable=writable)
     return tx.one(f"SELECT 1 FROM {tbl} WHERE id = ? AND {sql}", (row_id, *params)) is not None
 
 
@@ -186,6 +201,14 @@ def check_public_write(
     if tbl == "reward_rules":
         return
     if tbl == "territories":
+        parent = after.get("parent_id")
+        if (
+            parent
+            and (before is None or before.get("parent_id") != parent)
+            and parent not in viewer.territories
+        ):
+            # Grafting onto another team's region would show this team's rows to that team.
+            raise Refused("a territory's parent must be one of your team's territories")
         for state in (before, after):
             if state is not None and not (
                 row_id in viewer.territories
@@ -219,3 +242,28 @@ def scope_values(tx: Tx, tbl: str, row: dict[str, Any]) -> tuple[list[str], list
             territories += list(prow[: len(prule.territory)])
             people += list(prow[len(prule.territory) :])
     return [t for t in territories if t], [p for p in people if p]
+
+
+def note_creator(tx: Tx, tbl: str, row_id: str, user_id: str) -> None:
+    """Remember who created a row of :data:`CREATOR_TABLES`, so it stays in their view."""
+    if tbl in CREATOR_TABLES:
+        tx.execute(
+            "INSERT INTO row_creators (tbl, row_id, user_id) VALUES (?, ?, ?)"
+            " ON CONFLICT (tbl, row_id) DO NOTHING",
+            (tbl, row_id, user_id),
+        )
+
+
+def handed_to(tx: Tx, tbl: str, row: dict[str, Any]) -> str:
+    """Why a row its creator still sees is no longer theirs to change: "handed to Omar, Texas
+    Metros"."""
+    rule = RULES.get(tbl)
+    owner = territory = None
+    if rule and "owner_id" in rule.people and row.get("owner_id"):
+        found = tx.one("SELECT display_name, username FROM users WHERE id = ?", (row["owner_id"],))
+        owner = (found[0] or found[1]) if found else None
+    if rule and "territory_id" in rule.territory and row.get("territory_id"):
+        found = tx.one("SELECT name FROM territories WHERE id = ?", (row["territory_id"],))
+        territory = found[0] if found else None
+    where = ", ".join(x for x in (owner, territory) if x)
+    return f"handed to {where}" if where else "handed to another team"

@@ -71,6 +71,9 @@ CREATE TABLE IF NOT EXISTS server_conflicts (
 CREATE TABLE IF NOT EXISTS applied_mutations (
     device_id TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL,
     PRIMARY KEY (device_id, seq));
+CREATE TABLE IF NOT EXISTS row_creators (
+    tbl TEXT NOT NULL, row_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (tbl, row_id));
+CREATE INDEX IF NOT EXISTS row_creators__user ON row_creators (user_id, tbl);
 CREATE TABLE IF NOT EXISTS rejections (
     id {serial} PRIMARY KEY, device_id TEXT NOT NULL, seq BIGINT NOT NULL, tbl TEXT NOT NULL,
     row_id TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL);
@@ -272,6 +275,7 @@ class Storage:
             "server_conflicts",
             "rejections",
             "applied_mutations",
+            "row_creators",
         ):
             if not self._columns(tx, name):
                 return False

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from typing import Any
 
-from fieldrep.domain.hlc import MAX_DRIFT_MS, parse_clock, unpack
+from fieldrep.domain.hlc import parse_clock, unpack
 from fieldrep.store.catalog import synced_tables, table
 from fieldrep.store.migrations import migrate
 from fieldrep.sync.protocol import DELETE_CLOCK, MAX_INT, Mutation
@@ -81,9 +81,14 @@ def _check_clock(where: str, name: str, clock: str) -> None:
         raise BadRequest(f"{where}: the clock of {name!r} is not a field clock") from None
 
 
+# How far ahead of the server's clock a pushed change's clock may be (Anki allows 300 s): more,
+# and a laptop with a wrong date (or a rep forging clocks) would win every later edit.
+MAX_PUSH_SKEW_MS = 300_000
+
+
 def clock_too_far_ahead(clock: str, now_ms: int) -> bool:
     wall, _ = unpack(parse_clock(clock)[0])
-    return wall - now_ms > MAX_DRIFT_MS
+    return wall - now_ms > MAX_PUSH_SKEW_MS
 
 
 def _conn() -> sqlite3.Connection:

@@ -410,6 +410,10 @@ def _check_and_write(
             check_block()
     dupes.close()
     report.notes.extend(rows.notes)  # what the pass found, e.g. formulas with saved results
+    if assigner.kept_as_yours:
+        report.notes.append(
+            f"{assigner.kept_as_yours:,} accounts match no territory: kept as yours"
+        )
 
 
 def _rowids(conn: Any, ids: list[str], before: int) -> list[int]:

@@ -109,6 +109,8 @@ class AccountsService:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.last_edit: Edit | None = None
+        # One sentence about where the last created account went, for the dialog to show.
+        self.last_note: str | None = None
 
     def create(self, values: Mapping[str, Any]) -> str:
         data = clean(values)
@@ -126,7 +128,27 @@ class AccountsService:
             if "territory_id" not in data:
                 self._assign(str(account_id))
         self.last_edit = None
+        self.last_note = self._placement_note(str(account_id))
         return str(account_id)
+
+    def _placement_note(self, account_id: str) -> str | None:
+        """What the account dialog tells after a save: kept as yours, or handed to a colleague."""
+        row = self.ctx.conn.execute(
+            "SELECT a.territory_id, a.owner_id, t.name, u.display_name, u.username"
+            " FROM accounts a LEFT JOIN territories t ON t.id = a.territory_id"
+            " LEFT JOIN users u ON u.id = a.owner_id WHERE a.id = ?",
+            (account_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        territory_id, owner_id, territory, display, username = row
+        me = self.ctx.user_id
+        if territory_id is None:
+            return "This account matches no territory: kept as yours" if owner_id == me else None
+        if me and owner_id and owner_id != me:
+            who = ", ".join(x for x in (display or username, territory) if x)
+            return f"Handed to {who}"
+        return None
 
     def _assign(self, account_id: str) -> None:
         """Assign-on-save: territory and owner by the territory engine, with history."""

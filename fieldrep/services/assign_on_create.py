@@ -32,8 +32,22 @@ class BulkAssigner:
         self.ctx = ctx
         self.engine = AssignmentEngine(load_definitions(ctx))
         self.routers = Routers(ctx, policy)
+        # Rows no territory matched, kept by the importing user.
+        self.kept_as_yours = 0
 
     def assign(self, rows: list[dict[str, Any]], row_ids: list[str]) -> list[dict[str, Any]]:
+        history = self._assign(rows, row_ids)
+        # What no territory takes belongs to whoever created it (the CRM convention), so it
+        # stays in their view and their manager's after a sync.
+        me = self.ctx.user_id
+        if me:  # signed in: ownership means something to the team
+            for r in rows:
+                if not r.get("territory_id") and not r.get("owner_id"):
+                    self.kept_as_yours += 1
+                    r["owner_id"] = me
+        return history
+
+    def _assign(self, rows: list[dict[str, Any]], row_ids: list[str]) -> list[dict[str, Any]]:
         if not self.engine.territories:  # nothing to assign to: every row stays unassigned
             return []
         facts = [

@@ -54,12 +54,14 @@ class AssignmentDiff:
     locked: int = 0
     total: int = 0
     applied: bool = False
+    kept_as_yours: int = 0  # of the unassigned, owned by the user running the assignment
 
     def to_json(self) -> dict[str, Any]:
         return {
             "total": self.total,
             "moved": len(self.moves),
             "locked": self.locked,
+            "kept_as_yours": self.kept_as_yours,
             "unassigned": [{"id": i, "name": n, "reason": r} for i, n, r in self.unassigned],
             "applied": self.applied,
             "moves": [asdict(m) for m in self.moves],
@@ -102,6 +104,7 @@ def assign_all(
     locked = np.array([bool(r["locked"]) for r in rows], dtype=bool)
     diff.locked = int(locked.sum())
     routers = Routers(ctx, policy)
+    me = ctx.user_id
     new_ids = [engine.territory_id(int(x)) for x in result.territory]
     for i, r in enumerate(rows):
         if progress and i % 5000 == 0:
@@ -113,6 +116,12 @@ def assign_all(
             diff.unassigned.append((r["id"], r["name"], engine.reason(table, result, i)))
         changed = to_t != r["territory_id"]
         owner, owner_why = owner_for(routers, to_t, r["owner_id"], changed)
+        if to_t is None and owner is None and me:
+            # What no territory takes stays with whoever runs the assignment (the CRM
+            # convention): theirs, and in their view after a sync.
+            owner, owner_why = me, "; owner: kept as yours (no territory matches)"
+        if to_t is None and owner is not None and owner == me:
+            diff.kept_as_yours += 1
         if not changed and owner == r["owner_id"]:
             continue
         reason = engine.reason(table, result, i) + owner_why
@@ -239,6 +248,8 @@ def diff_text(diff: AssignmentDiff, limit: int = 50) -> str:
         f"{len(diff.moves):,} of {diff.total:,} accounts change territory or owner"
         f" ({diff.locked:,} locked, {len(diff.unassigned):,} match no territory)."
     ]
+    if diff.kept_as_yours:
+        lines.append(f"{diff.kept_as_yours:,} accounts match no territory: kept as yours")
     for (src, dst), n in diff.counts().most_common(20):
         lines.append(f"  {n:>7,}  {src} -> {dst}")
     if diff.moves:

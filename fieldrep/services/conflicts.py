@@ -22,6 +22,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from fieldrep.store import local_meta
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.errors import StoreError
 from fieldrep.store.writer import Writer, utc_now
@@ -68,6 +69,7 @@ class ConflictItem:
     refused_reason: str | None  # the server refused your change: why
     row_exists: bool
     detected_at: str
+    on_server: bool = True  # the server has the row in this user's view (False: only here)
 
     @property
     def can_keep_yours(self) -> bool:
@@ -166,6 +168,7 @@ def _item(conn: sqlite3.Connection, device_id: str, raw: tuple[Any, ...]) -> Con
         refused_reason=str(kept) if refused else None,
         row_exists=row is not None,
         detected_at=str(detected),
+        on_server=row is not None and int(row.get("_version") or 0) > 0,
     )
 
 
@@ -239,3 +242,128 @@ def accept_other(writer: Writer, conflict_id: int) -> bool:
             written = _write(writer, item, item.other_value)
         _close(conn, item, ACCEPTED_OTHER)
     return written
+
+
+# -- refused changes: the row stays on the laptop until the user decides ----------------------
+
+SENT_AGAIN = "sent_again"
+HANDED_OVER = "handed_to_manager"
+DISCARDED = "discarded"
+# Tables whose refused rows can be handed to the user's manager (they have an owner).
+HANDABLE = frozenset({"accounts", "referrals"})
+
+
+def _refused(conn: sqlite3.Connection, device_id: str, conflict_id: int) -> ConflictItem:
+    item = get(conn, device_id, conflict_id)
+    if item.refused_reason is None:
+        raise StoreError("this conflict is not a change the server refused")
+    if not item.row_exists:
+        raise StoreError(f"this {item.record.lower()} is no longer on this laptop")
+    return item
+
+
+def _close_row(conn: sqlite3.Connection, tbl: str, row_id: str, resolution: str) -> int:
+    """Close every open refusal of one row (the decision covers the whole row)."""
+    from fieldrep.sync.protocol import REJECTED
+
+    return conn.execute(
+        "UPDATE conflicts SET resolved_at = ?, resolution = ? WHERE resolved_at IS NULL"
+        " AND tbl = ? AND row_id = ? AND kept_clock = ?",
+        (utc_now(), resolution, tbl, row_id, REJECTED),
+    ).rowcount
+
+
+def _send_whole(writer: Writer, tbl: str, row_id: str) -> None:
+    """Queue every field of the row as it is on this laptop, with a fresh clock: the server may
+    never have had the row (it refused its insert), so it needs all of it."""
+    conn = writer.conn
+    fields = synced_tables()[tbl].fields
+    row = conn.execute(f"SELECT {', '.join(fields)} FROM {tbl} WHERE id = ?", (row_id,)).fetchone()
+    if row is None:
+        raise StoreError(f"{tbl} {row_id} is no longer on this laptop")
+    values = dict(zip(fields, row, strict=True))
+    stamp = writer.clock.stamp()
+    clocks = dict.fromkeys(values, stamp)
+    conn.execute(f"UPDATE {tbl} SET _clocks = ? WHERE id = ?", (json.dumps(clocks), row_id))
+    conn.execute(
+        "INSERT INTO outbox (tbl, row_id, op, fields, clocks, created_at)"
+        " VALUES (?, ?, 'upsert', ?, ?, ?)",
+        (tbl, row_id, json.dumps(values), json.dumps(clocks), utc_now()),
+    )
+
+
+def send_again(writer: Writer, conflict_id: int) -> bool:
+    """Send a refused row again, as it is on the laptop now (edit it first to fix what the server
+    objected to). Its refusals close when the server accepts it; refused again, they stay."""
+    with writer.transaction() as conn:
+        item = _refused(conn, writer.device_id, conflict_id)
+        if synced_tables()[item.tbl].insert_only:
+            version = conn.execute(
+                f"SELECT _version FROM {item.tbl} WHERE id = ?", (item.row_id,)
+            ).fetchone()[0]
+            if version:
+                raise StoreError(f"a {item.record.lower()} cannot be changed once it is written")
+        _send_whole(writer, item.tbl, item.row_id)
+    return True
+
+
+def manager_of(conn: sqlite3.Connection, user_id: str | None) -> str | None:
+    if not user_id:
+        return None
+    row = conn.execute("SELECT manager_id FROM users WHERE id = ?", (user_id,)).fetchone()
+    return row[0] if row and row[0] else None
+
+
+def hand_to_manager(writer: Writer, conflict_id: int, user_id: str | None) -> str:
+    """Give a refused account or referral to the user's manager (owner), and send it again; the
+    user keeps it in view as its creator. Returns the manager's id."""
+    with writer.transaction() as conn:
+        item = _refused(conn, writer.device_id, conflict_id)
+        if item.tbl not in HANDABLE:
+            raise StoreError(f"a {item.record.lower()} cannot be handed to a manager")
+        manager = manager_of(conn, user_id)
+        if manager is None:
+            raise StoreError("you have no manager on this laptop's team list to hand it to")
+        conn.execute(f"UPDATE {item.tbl} SET owner_id = ? WHERE id = ?", (manager, item.row_id))
+        _send_whole(writer, item.tbl, item.row_id)
+        _close_row(conn, item.tbl, item.row_id, HANDED_OVER)
+    return manager
+
+
+def discard_refused(writer: Writer, conflict_id: int) -> bool:
+    """Drop a refused change (the UI asks first). A row the server does not show this user is
+    removed from the laptop; one it does is fetched again at the next sync, with the server's
+    values. Returns whether the row was removed."""
+    with writer.transaction() as conn:
+        item = _refused(conn, writer.device_id, conflict_id)
+        _close_row(conn, item.tbl, item.row_id, DISCARDED)
+        version = conn.execute(
+            f"SELECT _version FROM {item.tbl} WHERE id = ?", (item.row_id,)
+        ).fetchone()[0]
+        pending = conn.execute(
+            "SELECT 1 FROM outbox WHERE tbl = ? AND row_id = ?", (item.tbl, item.row_id)
+        ).fetchone()
+        if not version and not pending:
+            # Never on the server, or no longer in this user's view: nothing to fetch back.
+            conn.execute(f"DELETE FROM {item.tbl} WHERE id = ?", (item.row_id,))
+            return True
+        refetch = json.loads(local_meta.get(conn, "sync_refetch") or "[]")
+        if [item.tbl, item.row_id] not in refetch:
+            refetch.append([item.tbl, item.row_id])
+        local_meta.put(conn, "sync_refetch", json.dumps(refetch))
+    return False
+
+
+def refused_reasons(conn: sqlite3.Connection, tbl: str) -> dict[str, str]:
+    """Row id -> why the server refused it, for the rows of ``tbl`` with an open refusal (lists
+    mark them "not accepted by the server: REASON")."""
+    from fieldrep.sync.protocol import REJECTED
+
+    out: dict[str, str] = {}
+    for row_id, reason in conn.execute(
+        "SELECT row_id, kept_value FROM conflicts WHERE kept_clock = ? AND resolved_at IS NULL"
+        " AND tbl = ? ORDER BY id",
+        (REJECTED, tbl),
+    ):
+        out.setdefault(row_id, str(json.loads(reason or "null")))
+    return out

@@ -189,6 +189,22 @@ def sign_in_to(db_path: PathLike, url: str, username: str, password: str) -> Log
         ctx.close()
 
 
+def demo_notice(db_path: PathLike) -> str | None:
+    """What to tell the user after signing in from the demo database (None: it was not one):
+    the demo was copied aside and the database now starts as their team's."""
+    ctx = Context.open(db_path)
+    try:
+        kept = local_meta.get(ctx.conn, "demo_kept_at")
+    finally:
+        ctx.close()
+    if not kept:
+        return None
+    return (
+        f"This database held the demo. It was copied to {os.path.basename(kept)} beside it, and"
+        " nothing of it is sent: from now on this database holds your team's data."
+    )
+
+
 def sign_out_of(db_path: PathLike) -> int:
     """Forget the device token (revoked on the server when reachable); returns the changes kept."""
     from fieldrep.sync.client import sign_out, transport_for
@@ -221,9 +237,12 @@ def run_sync(
     progress: EngineProgress,
     cancel: threading.Event,
     transport_factory: TransportFactory = default_transport,
+    on_changes: Callable[[frozenset[str]], None] | None = None,
 ) -> SyncResult:
     """One sync of the database at ``db_path``; the outcome (error or none) is remembered in the
-    database so the next start shows it. Raises :class:`Cancelled` when stopped."""
+    database so the next start shows it. Raises :class:`Cancelled` when stopped. ``on_changes``
+    hears, after each committed push batch or pull page (on the worker thread), which tables it
+    changed."""
     from fieldrep.sync.client import Cancelled, SyncEngine
 
     ctx = Context.open(db_path)
@@ -231,7 +250,9 @@ def run_sync(
         try:
             transport = transport_factory(ctx)
             try:
-                result = SyncEngine(ctx.writer, transport, progress=progress, cancel=cancel).run()
+                result = SyncEngine(
+                    ctx.writer, transport, progress=progress, cancel=cancel, on_changes=on_changes
+                ).run()
             finally:
                 transport.close()
         except Cancelled:
@@ -263,7 +284,7 @@ def describe_result(result: SyncResult) -> str:
     if result.conflicts:
         parts.append(f"{_plural(result.conflicts, 'conflict')} to review")
     if result.rejected:
-        parts.append(f"{result.rejected:,} refused by the server")
+        parts.append(f"{result.rejected:,} not accepted by the server (kept here: see Conflicts)")
     return _sentence_case(", ".join(parts))
 
 

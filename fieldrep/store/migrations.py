@@ -180,17 +180,32 @@ def _v5_owner_territory_index(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# v6, local only: the conflict log is looked up by row and field (a sync's duplicate check, once per
+# refused or lost field: without an index each lookup read the whole log, and a 20,000-change push
+# left 100,000 rows to scan per lookup) and by refused rows still open (kept on the laptop).
+_V6_CONFLICT_LOOKUPS = [
+    "CREATE INDEX conflicts_row ON conflicts (tbl, row_id, field, lost_clock)",
+    "CREATE INDEX conflicts_refused ON conflicts (kept_clock, resolved_at, tbl, row_id)",
+]
+
+
+def _v6_conflict_lookups(conn: sqlite3.Connection) -> None:
+    for statement in _V6_CONFLICT_LOOKUPS:
+        conn.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial_schema,
     _v2_accounts_search,
     _v3_outbox_inserts,
     _v4_account_keys,
     _v5_owner_territory_index,
+    _v6_conflict_lookups,
 ]
 LATEST_VERSION = len(MIGRATIONS)
 # The schema version a laptop reports to the sync server (fieldrep.sync.protocol): that of the last
 # migration that changed what is synced. Steps after it touch local tables and indexes only (v4,
-# v5), so a laptop and a server a local step apart still sync; raise it with any step that changes
+# v5, v6), so a laptop and a server a local step apart still sync; raise it with any step that changes
 # a synced table.
 SYNCED_SCHEMA_VERSION = 3
 

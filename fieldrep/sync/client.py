@@ -25,15 +25,18 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fieldrep.domain.hlc import ClockDriftError, parse_clock
 from fieldrep.domain.ids import new_device_id
 from fieldrep.store import local_meta, outbox
+from fieldrep.store.catalog import synced_tables
 from fieldrep.store.writer import Writer, utc_now
 from fieldrep.sync import local_apply
 from fieldrep.sync.protocol import (
@@ -59,6 +62,8 @@ from fieldrep.sync.transport import (
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int | None], None]
+# Told, after each committed push batch or pull page, which tables it changed on this laptop.
+Changes = Callable[[frozenset[str]], None]
 # How often a routine sync also compares checksums with the server (seconds).
 VERIFY_EVERY = 6 * 3600.0
 
@@ -81,6 +86,10 @@ class SyncResult:
     verified: bool | None = None
     cursor: int = 0
     rejections: list[str] = field(default_factory=list)
+    # Refused changes by reason: {"this laptop's clock is ...": 3}.
+    refusals: dict[str, int] = field(default_factory=dict)
+    # Every table a push batch or a pull page changed on this laptop (sorted).
+    changed_tables: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +107,7 @@ class SyncEngine:
         push_batch: int = 200,
         verify: bool = True,
         verify_every: float = VERIFY_EVERY,
+        on_changes: Changes | None = None,
     ) -> None:
         self.writer = writer
         self.conn = writer.conn
@@ -108,6 +118,15 @@ class SyncEngine:
         self.push_batch = max(1, min(push_batch, MAX_MUTATIONS_PER_PUSH))
         self.verify = verify
         self.verify_every = verify_every
+        self.on_changes = on_changes
+        self._changed: set[str] = set()
+
+    def _announce(self, tables: set[str]) -> None:
+        if not tables:
+            return
+        self._changed |= tables
+        if self.on_changes is not None:
+            self.on_changes(frozenset(tables))
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -163,6 +182,7 @@ class SyncEngine:
             if result.verified:
                 local_meta.put(conn, "sync_verified_at", repr(time.time()))
         result.cursor = int(self._meta("sync_cursor", "0"))
+        result.changed_tables = sorted(self._changed)
         return result
 
     def push(self, result: SyncResult) -> None:
@@ -197,8 +217,18 @@ class SyncEngine:
                     local_meta.put(conn, "sync_new_device", "1")
                     local_meta.put(conn, "device_token", None)
                 raise AuthRequired(str(exc)) from exc
+            refused_seqs = {rej.seq for rej in resp.rejected}
             with self.writer.transaction() as conn:
                 conn.execute("DELETE FROM outbox WHERE seq <= ?", (resp.last_seq,))
+                changed: set[str] = set()
+                # A change sent again and accepted settles what the server refused before.
+                accepted = [
+                    (m.tbl, m.row_id)
+                    for m in mutations
+                    if m.seq <= resp.last_seq and m.seq not in refused_seqs
+                ]
+                if accepted:
+                    changed |= local_apply.settle_refusals(conn, accepted)
                 refetch: list[tuple[str, str]] = []
                 for rej in resp.rejected:
                     m = by_seq.get(rej.seq)
@@ -211,7 +241,9 @@ class SyncEngine:
                         m.clocks if m else {},
                     )
                     refetch.append((rej.tbl, rej.row_id))
+                    changed.add("conflicts")
                     result.rejections.append(f"{rej.tbl} {rej.row_id}: {rej.reason}")
+                    result.refusals[rej.reason] = result.refusals.get(rej.reason, 0) + 1
                 for c in resp.conflicts:
                     result.conflicts += local_apply.record_conflict(
                         conn,
@@ -224,6 +256,7 @@ class SyncEngine:
                         c.lost_clock,
                     )
                     refetch.append((c.tbl, c.row_id))
+                    changed.add("conflicts")
                 if refetch:
                     self._add_refetch(conn, refetch)
                 self._observe(resp.clock_hint)
@@ -231,6 +264,8 @@ class SyncEngine:
             result.skipped += resp.skipped
             result.rejected += len(resp.rejected)
             done += len(entries)
+            self._announce(changed)
+            self.progress("push", done, max(total, done))
             if resp.last_seq < entries[-1].seq:
                 raise SyncError(
                     f"the server stopped at change {resp.last_seq} of {entries[-1].seq}; try again"
@@ -272,6 +307,7 @@ class SyncEngine:
                     result.removed += local_apply.finish_replacement(conn)
                     replacing = True
                 self._observe(stats.max_clock)
+            self._announce(stats.changed_tables | ({"conflicts"} if stats.conflicts else set()))
             received += stats.rows + stats.deleted
             result.pulled += stats.rows
             result.deleted += stats.deleted
@@ -325,13 +361,71 @@ def _within_budget(
 # -- signing in and out ------------------------------------------------------------------------
 
 
-def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) -> LoginResponse:
-    """Sign this database in: store the server URL, the device token and the user id."""
+# local_meta: where the demo this database held was copied before it became a team database.
+DEMO_KEPT_KEY = "demo_kept_at"
+
+
+def is_demo(conn: Any) -> bool:
+    return bool(local_meta.get(conn, "demo_seed"))
+
+
+def _demo_copy_path(conn: Any) -> Path:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    path = Path(row[2]) if row and row[2] else Path("fieldrep.db")
+    stem = path.name.removesuffix(".db")
+    target = path.with_name(f"{stem}.demo.db")
+    n = 2
+    while target.exists():
+        target = path.with_name(f"{stem}.demo-{n}.db")
+        n += 1
+    return target
+
+
+def set_demo_aside(writer: Writer) -> Path:
+    """Copy the demo this database holds to ``NAME.demo.db`` beside it, then empty it, so it
+    starts as the signed-in user's own team database: demo rows never leave the laptop. The
+    database is emptied in place (not replaced) so every open connection to it stays valid."""
     conn = writer.conn
+    target = _demo_copy_path(conn)
+    copy = sqlite3.connect(target)
+    try:
+        conn.backup(copy)
+        copy.execute("VACUUM")
+    finally:
+        copy.close()
+    with writer.transaction() as tx:
+        for tbl in synced_tables():
+            tx.execute(f"DELETE FROM {tbl}")
+        for tbl in ("outbox", "tombstones", "conflicts", "account_keys", "account_keys_queue"):
+            tx.execute(f"DELETE FROM {tbl}")
+        for key in (
+            "demo_seed",
+            "sync_cursor",
+            "sync_scope_key",
+            "sync_refetch",
+            "sync_replacing",
+            "sync_verified_at",
+            "last_sync_at",
+        ):
+            local_meta.put(tx, key, None)
+        local_meta.put(tx, DEMO_KEPT_KEY, str(target))
+    log.info("the demo database was copied to %s and emptied for the team's data", target)
+    return target
+
+
+def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) -> LoginResponse:
+    """Sign this database in: store the server URL, the device token and the user id.
+
+    A demo database (``fieldrep demo``, or the app's first start) is never pushed: once the
+    server accepts the password, the demo is copied aside and the database starts empty as the
+    user's team database (:func:`set_demo_aside`; where the copy went is in ``demo_kept_at``)."""
+    conn = writer.conn
+    demo = is_demo(conn)
     row = conn.execute("SELECT min(seq) FROM outbox").fetchone()
-    if row[0] is not None:
+    if row[0] is not None and not demo:
         base = int(row[0]) - 1
     else:
+        # Nothing of a demo is ever sent: the server starts this device after its last change.
         seq_row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         base = int(seq_row[0]) if seq_row else 0
     if local_meta.get(conn, "sync_new_device"):
@@ -345,6 +439,8 @@ def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) 
     resp = transport.login(
         LoginRequest(user=user, password=password, device_id=writer.device_id, base_seq=base)
     )
+    if demo:
+        set_demo_aside(writer)
     with writer.transaction() as tx:
         previous = local_meta.get(tx, "user_id")
         if previous and previous != resp.user_id:
@@ -384,6 +480,7 @@ __all__ = [
     "SyncEngine",
     "SyncError",
     "SyncResult",
+    "set_demo_aside",
     "sign_in",
     "sign_out",
     "transport_for",

@@ -8,6 +8,10 @@ local value is recorded in ``conflicts`` instead of being lost.
 Replacement sync: every local row's ``_version`` is flipped negative (``-1 - v``); rows the server
 sends again get their real version; at the end rows still negative were not sent (no longer visible,
 or gone) and are removed, unless an outbox entry still needs them.
+
+A row with a change the server refused (an open ``conflicts`` row with ``kept_clock = "rejected"``)
+is never removed as out of scope: it stays, with ``_version`` 0 (what the server does not show this
+user), until the user sends it again, hands it over or discards it (:mod:`fieldrep.services.conflicts`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,16 @@ from fieldrep.store.writer import utc_now
 from fieldrep.sync.protocol import REJECTED, UNLOGGED_FIELDS
 
 Pending = dict[tuple[str, str], dict[str, tuple[Any, str]]]
+
+
+# The rows of one table (bound parameter) with a refused change still open.
+REFUSED_ROWS = (
+    "SELECT row_id FROM conflicts WHERE kept_clock = 'rejected' AND resolved_at IS NULL AND tbl = ?"
+)
+
+
+def refused_rows(conn: sqlite3.Connection, tbl: str) -> set[str]:
+    return {r[0] for r in conn.execute(REFUSED_ROWS, (tbl,))}
 
 
 def pending_fields(
@@ -106,6 +120,21 @@ def record_rejection(
     return added
 
 
+def settle_refusals(conn: sqlite3.Connection, rows: Iterable[tuple[str, str]]) -> set[str]:
+    """Close the open refusals of rows the server has now accepted a change of (sent again after
+    an edit, or handed over); returns the tables whose refusals changed."""
+    now, changed = utc_now(), set()
+    for tbl, row_id in set(rows):
+        closed = conn.execute(
+            "UPDATE conflicts SET resolved_at = ?, resolution = 'sent_again' WHERE tbl = ?"
+            " AND row_id = ? AND kept_clock = 'rejected' AND resolved_at IS NULL",
+            (now, tbl, row_id),
+        ).rowcount
+        if closed:
+            changed |= {"conflicts", tbl}
+    return changed
+
+
 class PageStats:
     def __init__(self) -> None:
         self.rows = 0
@@ -113,6 +142,8 @@ class PageStats:
         self.evicted = 0
         self.conflicts = 0
         self.max_clock = ""
+        # The tables this page changed, for the app's change notification.
+        self.changed_tables: set[str] = set()
 
 
 def apply_page(conn: sqlite3.Connection, page: dict[str, Any], stats: PageStats) -> None:
@@ -122,10 +153,21 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], stats: PageStats)
     now = utc_now()
     # Evictions first: a row the server refused or took away must not block a row taking its place
     # (the server's user "ann" arriving while a refused local user "ann" is still here).
+    refused: dict[str, set[str]] = {}
     for ref in page.get("evict", []):
         tbl, row_id = ref["tbl"], ref["id"]
         if tbl in catalog and (tbl, row_id) not in pending:
-            stats.evicted += conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,)).rowcount
+            if tbl not in refused:
+                refused[tbl] = refused_rows(conn, tbl)
+            if row_id in refused[tbl]:
+                # The user's refused change stays here, marked, until they decide.
+                conn.execute(f"UPDATE {tbl} SET _version = 0 WHERE id = ?", (row_id,))
+                stats.changed_tables.add(tbl)
+                continue
+            gone = conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,)).rowcount
+            stats.evicted += gone
+            if gone:
+                stats.changed_tables.add(tbl)
     for tbl, body in page.get("tables", {}).items():
         if tbl not in catalog:
             raise ValueError(f"the server sent rows of an unknown table {tbl!r}")
@@ -153,6 +195,7 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], stats: PageStats)
                     (tbl, row_id, json.loads(clocks).get("_deleted", ""), now, version),
                 )
                 stats.deleted += 1
+                stats.changed_tables.add(tbl)
                 continue
             values = row[4:]
             live.append((row_id, *values, clocks, version))
@@ -168,6 +211,7 @@ def apply_page(conn: sqlite3.Connection, page: dict[str, Any], stats: PageStats)
                 _clear_unique_clashes(conn, tbl, columns, index_cols, live, stats)
             conn.executemany(upsert, live)
             stats.rows += len(live)
+            stats.changed_tables.add(tbl)
         for clocks, row in touched:
             _reapply(conn, tbl, columns, row, json.loads(clocks), pending, pending_deletes, stats)
     stats.max_clock = max(stats.max_clock, page.get("clock_hint") or "")
@@ -262,6 +306,9 @@ def finish_replacement(conn: sqlite3.Connection) -> int:
     """Remove rows the replacement did not bring back; returns how many."""
     removed = 0
     for tbl in synced_tables():
+        conn.execute(
+            f"UPDATE {tbl} SET _version = 0 WHERE _version < 0 AND id IN ({REFUSED_ROWS})", (tbl,)
+        )
         removed += conn.execute(
             f"DELETE FROM {tbl} WHERE _version < 0 AND id NOT IN"
             " (SELECT row_id FROM outbox WHERE tbl = ?)",
@@ -273,14 +320,14 @@ def finish_replacement(conn: sqlite3.Connection) -> int:
 
 
 def local_checksums(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
-    """Count and version sum of the rows the server knows (rows only waiting to be pushed are not
-    counted: the server has not seen them yet)."""
+    """Count and version sum of the rows the server knows (rows only waiting to be pushed, and
+    refused rows the server does not show this user, are not counted)."""
     out: dict[str, dict[str, int]] = {}
     for tbl in synced_tables():
         count, total = conn.execute(
             f"SELECT count(*), coalesce(sum(_version), 0) FROM {tbl} WHERE _version > 0 OR"
-            " id NOT IN (SELECT row_id FROM outbox WHERE tbl = ?)",
-            (tbl,),
+            f" (id NOT IN (SELECT row_id FROM outbox WHERE tbl = ?) AND id NOT IN ({REFUSED_ROWS}))",
+            (tbl, tbl),
         ).fetchone()
         out[tbl] = {"count": int(count), "version_sum": int(total)}
     return out

@@ -189,7 +189,7 @@ def test_rejected_mutation_does_not_block_the_rest(
     good = {"name": "Ok", "territory_id": org.t1, "created_at": "x", "updated_at": "x"}
     muts = [
         _mutation(1, "acc-bad", {**good, "status": "bogus"}),
-        _mutation(2, "acc-far", {**good, "territory_id": org.t2}),
+        _mutation(2, "ter-new", {"name": "Mine", "created_at": "x"}, tbl="territories"),
         _mutation(3, "acc-ok", good),
     ]
     r = client.post("/v1/push", json={"device_id": "dev-a", "mutations": muts}, headers=auth)
@@ -197,7 +197,7 @@ def test_rejected_mutation_does_not_block_the_rest(
     assert (body["applied"], body["last_seq"]) == (1, 3)
     reasons = {x["row_id"]: x["reason"] for x in body["rejected"]}
     assert "not allowed" in reasons["acc-bad"]
-    assert "outside your territories" in reasons["acc-far"]
+    assert "only a manager or administrator" in reasons["ter-new"]
     assert set(server_view(storage, org.admin, "accounts")) == {"acc-ok"}
     with storage.read() as tx:
         assert len(tx.all("SELECT seq FROM rejections")) == 2

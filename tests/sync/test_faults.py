@@ -88,8 +88,11 @@ def test_refusal_whose_answer_was_lost_is_reported_on_the_retry(
 ) -> None:
     """The server refused a change and the answer never arrived: the retry is skipped as already
     done, and must still say it was refused, or the rep's change vanishes without a trace."""
+    (south,) = admin.put_rows(storage, "accounts", [account(org.t2, "South's")])
     rep = _rep(laptop)
-    foreign = rep.writer.insert("accounts", account(org.t2, "Sneaky"))
+    foreign = rep.writer.insert(
+        "visits", {"account_id": south, "user_id": org.rep2, "visited_at": "2024-01-01"}
+    )
     _sync_losing_the_answer(rep, server)
     result = rep.sync()
     assert (result.skipped, result.rejected) == (1, 1)
@@ -98,7 +101,7 @@ def test_refusal_whose_answer_was_lost_is_reported_on_the_retry(
     assert refused
     assert all(c["kept_clock"] == "rejected" for c in refused)
     assert rep.writer.pending_count() == 0
-    assert foreign not in rep.rows("accounts")
+    assert foreign in rep.rows("visits")  # refused, so kept here, marked, never deleted
     assert result.verified is True
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
+from fieldrep.services import conflicts
 from tests.sync.harness import Laptop, LiveServer, Org, account, server_row, server_view
 
 Make = Callable[[str], Laptop]
@@ -32,28 +33,39 @@ def test_rep_cannot_write_outside_scope_and_nothing_leaks(
     assert "Hidden" not in body
     assert south not in body
 
-    # Writing a row into someone else's territory, editing a row it cannot see, a visit for
-    # another rep: each refused, reported, kept as a conflict, and nothing reaches the server.
-    foreign = rep.writer.insert("accounts", account(org.t2, "Sneaky"))
-    rep.writer.insert(
+    # A visit for another rep on an account it cannot see is refused, reported, and kept on the
+    # laptop (marked), never deleted; nothing of it reaches the server. An account for a
+    # colleague's territory is accepted and handed there, and stays in its creator's view.
+    foreign = rep.writer.insert("accounts", account(org.t2, "Handed"))
+    visit = rep.writer.insert(
         "visits", {"account_id": south, "user_id": org.rep2, "visited_at": "2024-01-01T00:00:00Z"}
     )
     mine = rep.writer.insert("accounts", account(org.t1, "Mine"))
     result = rep.sync()
-    assert result.rejected == 2
-    assert result.pushed == 1
-    assert server_row(storage, "accounts", foreign) is None
-    assert server_row(storage, "accounts", mine) is not None
-    assert set(rep.rows("accounts")) == {mine}
-    assert rep.rows("visits") == {}
+    assert result.rejected == 1
+    assert result.pushed == 2
+    assert server_row(storage, "visits", visit) is None
+    assert set(rep.rows("visits")) == {visit}
+    assert server_row(storage, "accounts", foreign) is not None
+    assert foreign in server_view(storage, org.rep2, "accounts")
+    assert set(rep.rows("accounts")) == {mine, foreign}
     reasons = {c["kept_value"] for c in rep.conflicts() if c["kept_clock"] == "rejected"}
     assert any("outside your territories" in r for r in reasons)
-    # A rep may not move their own account into another territory either.
-    rep.writer.update("accounts", mine, {"territory_id": org.t2})
+    assert result.verified is True
+    # The handed account is the colleague's now: its creator sees it but cannot change it.
+    rep.writer.update("accounts", foreign, {"name": "Renamed by its creator"})
     result = rep.sync()
     assert result.rejected == 1
-    assert rep.rows("accounts")[mine]["territory_id"] == org.t1
-    stored = server_row(storage, "accounts", mine)
+    assert "handed to rep2, South" in next(iter(result.refusals))
+    assert rep.rows("accounts")[foreign]["name"] == "Handed"
+    # A rep may not move an account it did not create into another territory either.
+    (given,) = admin.put_rows(storage, "accounts", [account(org.t1, "Given")])
+    rep.sync()
+    rep.writer.update("accounts", given, {"territory_id": org.t2})
+    result = rep.sync()
+    assert result.rejected == 1
+    assert rep.rows("accounts")[given]["territory_id"] == org.t1
+    stored = server_row(storage, "accounts", given)
     assert stored is not None
     assert stored["territory_id"] == org.t1
     # Nor promote themselves.
@@ -71,12 +83,16 @@ def test_refused_new_row_is_kept_as_the_fields_it_was_given(
     rep = laptop("rep1")
     rep.login("rep1")
     rep.sync()
-    foreign = rep.writer.insert("accounts", account(org.t2, "Sneaky", city="Boston"))
+    (south,) = admin.put_rows(storage, "accounts", [account(org.t2, "Secret South")])
+    foreign = rep.writer.insert(
+        "visits",
+        {"account_id": south, "user_id": org.rep2, "visited_at": "2024-01-01", "notes": "Boston"},
+    )
     assert rep.sync().rejected == 1
     refused = {c["field"]: c for c in rep.conflicts() if c["row_id"] == foreign}
-    assert {"name", "territory_id", "city"} <= set(refused)
+    assert {"account_id", "user_id", "notes"} <= set(refused)
     assert all(c["kept_clock"] == "rejected" for c in refused.values())
-    assert json.loads(refused["city"]["lost_value"]) == "Boston"
+    assert json.loads(refused["notes"]["lost_value"]) == "Boston"
     assert not [f for f, c in refused.items() if json.loads(c["lost_value"]) is None]
 
 
@@ -102,16 +118,22 @@ def test_territory_reassignment_moves_rows_in_and_out(
     assert set(rep1.rows("accounts")) == {a1, a2}
     assert set(rep1.rows("contacts")) == {c2}
     assert rep2.rows("accounts") == {}
-    assert rep2.rows("contacts") == {}
-    # rep2's offline edit reached the server after the move: refused, but kept as a conflict.
+    # rep2's offline edit reached the server after the move: refused, and the contact stays on
+    # rep2's laptop, marked, until rep2 decides (here: discards it).
+    assert set(rep2.rows("contacts")) == {c2}
     assert rep1.rows("contacts")[c2]["title"] is None
     kept = [c for c in rep2.conflicts() if c["row_id"] == c2]
     assert [(c["field"], c["lost_value"], c["kept_clock"]) for c in kept] == [
         ("title", '"edited offline by rep2"', "rejected")
     ]
-    assert r2.evicted >= 2
+    assert r2.evicted >= 1
     assert r1.verified is True
     assert r2.verified is True
+    refusal = next(
+        i for i in conflicts.list_open(rep2.ctx.db.conn, rep2.writer.device_id) if i.row_id == c2
+    )
+    assert conflicts.discard_refused(rep2.writer, refusal.id) is True
+    assert rep2.rows("contacts") == {}
 
     # Now the manager adds rep2 to North as well: rep2's scope changes and it gets everything.
     members = server_view(storage, org.rep2, "territory_members")

@@ -133,3 +133,52 @@ def test_an_empty_conflicts_page_says_what_it_is_for(
     assert view.list_stack.currentWidget() is view.empty_label
     assert view.empty_label.text().startswith("No conflicts to review.")
     assert view.keep_yours() is None
+
+
+def test_a_refused_change_stays_and_can_be_sent_again_or_discarded(
+    qtbot: QtBot, live: Live
+) -> None:
+    """What the server refuses stays on the laptop, marked; the page sends it again (whole) or,
+    once the user confirms, discards it."""
+    from fieldrep.server import admin
+    from tests.sync.harness import account
+
+    (south,) = admin.put_rows(live.storage, "accounts", [account(live.org.t2, "South's")])
+    rep = live.laptop("rep1", "rep1")
+    visit = rep.writer.insert(
+        "visits", {"account_id": south, "user_id": live.org.rep2, "visited_at": "2024-01-01"}
+    )
+    assert rep.sync().rejected == 1
+    runner = TaskRunner(rep.ctx.path)
+    view = ConflictsView(rep.ctx, runner)
+    qtbot.addWidget(view)
+    view.show()
+    view.table.selectRow(0)
+    assert view.selected() is not None
+    assert view.keep_button.text() == "Send again"
+    assert view.accept_button.text() == "Discard..."
+    assert view.hand_button.isHidden()  # a visit has no owner to hand over
+    assert "outside your territories" in view.detail_summary.text()
+
+    with qtbot.waitSignal(view.resolved, timeout=30_000):
+        qtbot.mouseClick(view.keep_button, Qt.MouseButton.LeftButton)
+    assert view.message_label.text() == "Queued; it is sent again at the next sync."
+    assert rep.writer.pending_count() == 1
+    again = rep.sync()
+    assert again.rejected == 1  # still not allowed: it stays, marked
+    assert visit in rep.rows("visits")
+
+    asked: list[str] = []
+    view.confirm_discard = lambda item: asked.append(item.row_id) is None and False
+    view.reload()
+    assert view.accept_other() is None  # the user said no: nothing happens
+    assert asked == [visit]
+    assert visit in rep.rows("visits")
+    view.confirm_discard = lambda item: True
+    with qtbot.waitSignal(view.resolved, timeout=30_000):
+        qtbot.mouseClick(view.accept_button, Qt.MouseButton.LeftButton)
+    assert view.model.rowCount() == 0
+    assert visit not in rep.rows("visits")
+    assert rep.sync().verified is True
+    runner.shutdown()
+    rep.close()

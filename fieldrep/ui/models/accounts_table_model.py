@@ -24,6 +24,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 
+from fieldrep.services.conflicts import refused_reasons
 from fieldrep.store.accounts_repository import (
     COLUMN_INDEX,
     AccountFilter,
@@ -79,6 +80,7 @@ _REGION = COLUMN_INDEX["region"]
 # build QGradient's enums (~2 ms at start-up) for nothing.
 _STATUS_COLORS = {status: QColor(color) for status, color in STATUS_COLORS.items()}
 _MUTED = QColor(theme.TEXT_MUTED)
+_REFUSED = QColor(theme.DANGER)
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -130,6 +132,8 @@ class AccountsTableModel(QAbstractTableModel):
         self._pages: OrderedDict[int, list[tuple[Any, ...]]] = OrderedDict()
         self.queries = 0  # page fetches (diagnostics, tests)
         self.refreshes = 0  # counts re-run (one per search or filter change)
+        # Accounts with a change the server refused: id -> reason (marked in the list).
+        self.refused: dict[str, str] = {}
 
     # -- query --------------------------------------------------------------------------------
 
@@ -152,6 +156,8 @@ class AccountsTableModel(QAbstractTableModel):
             self.sort_order, self._sort_pending = self._sort_pending, None
         self._total_stale = self._total_stale or data_changed
         self.refreshes += 1
+        if data_changed:
+            self.refused = refused_reasons(self.repository.conn, "accounts")
         self.beginResetModel()
         self._pages.clear()
         self._known_row = known_row
@@ -361,6 +367,13 @@ class AccountsTableModel(QAbstractTableModel):
             return None
         key = COLUMNS[index.column()][0]
         value = record[COLUMN_INDEX[key]]
+        if key == "name" and self.refused and record[0] in self.refused:
+            if role == _DISPLAY:
+                return f"\u26a0 {value}"
+            if role == _FOREGROUND:
+                return _REFUSED
+            if role == _TOOLTIP:
+                return f"Not accepted by the server: {self.refused[record[0]]} (see Conflicts)"
         if role == _DISPLAY:
             if key == "city" and record[_REGION]:
                 return f"{value or ''}, {record[_REGION]}".lstrip(", ")

@@ -36,7 +36,8 @@ def now_text(item: ConflictItem) -> str:
     if not item.row_exists:
         return "Record deleted"
     if item.refused_reason is not None:
-        return "The server's value"
+        # A record the server does not have (or no longer shows you) stays here as you wrote it.
+        return "The server's value" if item.on_server else "Yours, only here"
     return "Yours" if item.yours_kept else "Other value"
 
 

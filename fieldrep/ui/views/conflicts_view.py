@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QStackedWidget,
     QTableView,
@@ -103,6 +104,8 @@ class ConflictsView(QWidget):
         self.context = context
         self.runner = runner
         self._busy = False
+        # Asks before a refused change is discarded (tests answer for the user).
+        self.confirm_discard: Callable[[ConflictItem], bool] = self._confirm_discard
         self.setStyleSheet(_STYLE)
 
         title = QLabel("Conflicts")
@@ -157,7 +160,9 @@ class ConflictsView(QWidget):
         layout.addLayout(header)
         intro = QLabel(
             "When you and someone else changed the same thing, the server keeps the newest value. "
-            "Keep yours (it is sent again as a new change) or accept the other value."
+            "Keep yours (it is sent again as a new change) or accept the other value. A change "
+            "the server did not accept stays here until you send it again, hand it to your "
+            "manager or discard it."
         )
         intro.setObjectName("muted")
         intro.setWordWrap(True)
@@ -187,12 +192,19 @@ class ConflictsView(QWidget):
         self.keep_button.clicked.connect(self._on_keep_button_clicked)
         self.accept_button = QPushButton("Accept other value")
         self.accept_button.clicked.connect(self._on_accept_button_clicked)
+        self.hand_button = QPushButton("Hand to my manager")
+        self.hand_button.setToolTip(
+            "Make your manager its owner and send it again; you keep it in view"
+        )
+        self.hand_button.clicked.connect(self._on_hand_button_clicked)
+        self.hand_button.hide()
         self.message_label = QLabel()
         self.message_label.setObjectName("muted")
         self.message_label.setWordWrap(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.message_label, 1)
         buttons.addWidget(self.keep_button)
+        buttons.addWidget(self.hand_button)
         buttons.addWidget(self.accept_button)
         layout = QVBoxLayout(detail)
         layout.setContentsMargins(18, 14, 18, 14)
@@ -236,6 +248,7 @@ class ConflictsView(QWidget):
         if item is None:
             self.keep_button.setEnabled(False)
             self.accept_button.setEnabled(False)
+            self.hand_button.hide()
             return
         self.detail_title.setText(f"{item.record} · {item.row_label} — {item.field_label}")
         self.detail_summary.setText(f"{item.summary}.")
@@ -244,14 +257,29 @@ class ConflictsView(QWidget):
         if self.other_heading is not None:
             self.other_heading.setText("Server's answer" if refused else "Other value")
         self.other_value.setText(other_text(item))
-        self.keep_button.setText("Try again with yours" if refused else "Keep yours")
-        self.accept_button.setText("Discard yours" if refused else "Accept other value")
-        self.keep_button.setEnabled(item.can_keep_yours and not self._busy)
-        self.keep_button.setToolTip(
-            "Write your value again as a new change; it is sent at the next sync"
-            if item.can_keep_yours
-            else "This record was deleted or cannot be changed, so your value cannot be kept"
+        self.keep_button.setText("Send again" if refused else "Keep yours")
+        self.accept_button.setText("Discard..." if refused else "Accept other value")
+        self.keep_button.setEnabled(
+            (item.row_exists if refused else item.can_keep_yours) and not self._busy
         )
+        if refused:
+            self.keep_button.setToolTip(
+                "Send the record again as it is now (edit it first to fix what the server"
+                " objected to); this item closes when the server accepts it"
+            )
+            self.accept_button.setToolTip("Remove your change from this laptop (asks first)")
+        else:
+            self.keep_button.setToolTip(
+                "Write your value again as a new change; it is sent at the next sync"
+                if item.can_keep_yours
+                else "This record was deleted or cannot be changed, so your value cannot be kept"
+            )
+            self.accept_button.setToolTip("")
+        # Handing over is for a new record the server would not take from this user.
+        self.hand_button.setVisible(
+            refused and item.tbl in conflicts.HANDABLE and not item.on_server
+        )
+        self.hand_button.setEnabled(item.row_exists and not self._busy)
         self.accept_button.setEnabled(not self._busy)
 
     def _on_selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
@@ -266,20 +294,50 @@ class ConflictsView(QWidget):
     def accept_other(self) -> Task | None:
         return self._resolve(conflicts.ACCEPTED_OTHER)
 
+    def hand_to_manager(self) -> Task | None:
+        return self._resolve(conflicts.HANDED_OVER)
+
+    def _confirm_discard(self, item: ConflictItem) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Discard your change?",
+            f"{item.record} {item.row_label}: the server did not accept your change"
+            f" ({item.refused_reason}). Discarding removes it from this laptop; it cannot be"
+            " undone.",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Discard
+
     def _resolve(self, resolution: str) -> Task | None:
         item = self.selected()
         if item is None or self._busy:
             return None
         keep = resolution == conflicts.KEPT_YOURS
-        op = _decision(conflicts.keep_yours if keep else conflicts.accept_other, item.id)
+        refused = item.refused_reason is not None
+        resolve: Callable[[Writer, int], bool]
+        if refused and resolution == conflicts.HANDED_OVER:
+            user = self.context.user_id
+            resolve = lambda w, i: bool(conflicts.hand_to_manager(w, i, user))  # noqa: E731
+            sent = "Handed to your manager; it is sent at the next sync."
+        elif refused and keep:
+            resolve, sent = conflicts.send_again, "Queued; it is sent again at the next sync."
+        elif refused:
+            if not self.confirm_discard(item):
+                return None
+            resolve, sent = conflicts.discard_refused, "Discarded; removed from this laptop."
+        else:
+            resolve = conflicts.keep_yours if keep else conflicts.accept_other
+            sent = "Saved as a new change; it is sent at the next sync."
+        op = _decision(resolve, item.id)
         self._busy = True
         self._show(item)
 
         def done(written: object) -> None:
             self._busy = False
             self.reload()
-            if written:
-                self.message_label.setText("Saved as a new change; it is sent at the next sync.")
+            if written or refused:
+                self.message_label.setText(sent)
             else:
                 self.message_label.setText("Done; the laptop already showed that value.")
             self.resolved.emit(item.id, resolution)
@@ -292,7 +350,7 @@ class ConflictsView(QWidget):
         return self.runner.run(
             op,
             kind=TaskKind.WRITE,
-            label="Keeping your value" if keep else "Accepting the other value",
+            label="Saving your decision",
             on_success=done,
             on_failure=failed,
         )
@@ -302,6 +360,9 @@ class ConflictsView(QWidget):
 
     def _on_accept_button_clicked(self) -> None:
         self.accept_other()
+
+    def _on_hand_button_clicked(self) -> None:
+        self.hand_to_manager()
 
     def _on_runner_task_finished(self, task: Task) -> None:
         if task.kind is TaskKind.NETWORK and not self._busy:
