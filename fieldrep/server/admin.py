@@ -32,9 +32,7 @@ class AdminError(Exception):
 
 def note_clock(tx: Tx, clock: str) -> None:
     """Remember the largest clock seen, handed to clients so their clocks move past it."""
-    tx.execute(
-        "UPDATE server_state SET max_clock = ? WHERE id = 1 AND max_clock < ?", (clock, clock)
-    )
+    tx.note_clock(clock)
 
 
 def put_rows(
@@ -46,15 +44,14 @@ def put_rows(
     for start in range(0, len(pending), batch):
         chunk = pending[start : start + batch]
         with storage.write() as tx:
-            top = tx.next_versions(len(chunk))
-            version = top - len(chunk)
+            numbers = iter(tx.versions(len(chunk)))
             inserts: list[tuple[Any, ...]] = []
             fields = table(tbl).fields
             stamp = ""
             for raw in chunk:
                 values = dict(raw)
                 row_id = str(values.pop("id", None) or uuid7())
-                version += 1
+                version = next(numbers)
                 stamp = format_clock(_clock.now(), SERVER_DEVICE)
                 current = load_row(tx, tbl, row_id)
                 if current is not None:

@@ -24,12 +24,6 @@ from fieldrep.store.catalog import synced_tables
 from fieldrep.sync.protocol import PullRequest
 
 
-def _state(tx: Tx) -> tuple[int, str, int]:
-    row = tx.one("SELECT version, max_clock, purged_through FROM server_state WHERE id = 1")
-    assert row is not None
-    return int(row[0]), row[1] or "", int(row[2])
-
-
 def _page_rows(
     tx: Tx, viewer: Viewer, tbl: str, lo: int, hi: int, limit: int, with_deleted: bool
 ) -> list[tuple[Any, ...]]:
@@ -58,9 +52,9 @@ def _changed_tables(tx: Tx, lo: int, hi: int) -> list[str]:
 
 
 def pull(storage: Storage, user_id: str, req: PullRequest) -> dict[str, Any]:
-    with storage.read() as tx:
+    with storage.snapshot() as tx:
         viewer = scope.load_viewer(tx, user_id)
-        high, max_clock, purged = _state(tx)
+        high, max_clock, purged = storage.state(tx)
         answer: dict[str, Any] = {
             "cursor": req.cursor,
             "more": False,
@@ -165,9 +159,9 @@ def _evictions(tx: Tx, viewer: Viewer, lo: int, hi: int) -> list[dict[str, str]]
 
 def checksums(storage: Storage, user_id: str) -> dict[str, Any]:
     """Per table: how many live rows the viewer may see and the sum of their versions."""
-    with storage.read() as tx:
+    with storage.snapshot() as tx:
         viewer = scope.load_viewer(tx, user_id)
-        high, _, _ = _state(tx)
+        high, _, _ = storage.state(tx)
         tables: dict[str, dict[str, int]] = {}
         for tbl in synced_tables():
             sql, params = scope.predicate(tx, viewer, tbl)

@@ -176,14 +176,14 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
         last = max(last, m.seq)
     with storage.read() as tx:
         last = _last_seq(tx, req.device_id)
-        row = tx.one("SELECT max_clock FROM server_state WHERE id = 1")
+        clock = tx.max_clock()
     return PushResponse(
         last_seq=last,
         applied=applied,
         skipped=skipped,
         rejected=rejected,
         conflicts=conflicts,
-        clock_hint=(row[0] or None) if row else None,
+        clock_hint=clock or None,
     )
 
 
