@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from fieldrep.server import scope
+from fieldrep.server.limits import MAX_PULL_BYTES, page_within_bytes
 from fieldrep.server.scope import Viewer
 from fieldrep.server.storage import Storage, Tx
 from fieldrep.store.catalog import synced_tables
@@ -51,7 +52,9 @@ def _changed_tables(tx: Tx, lo: int, hi: int) -> list[str]:
     return [name for name in names if name in found]
 
 
-def pull(storage: Storage, user_id: str, req: PullRequest) -> dict[str, Any]:
+def pull(
+    storage: Storage, user_id: str, req: PullRequest, max_bytes: int = MAX_PULL_BYTES
+) -> dict[str, Any]:
     with storage.snapshot() as tx:
         viewer = scope.load_viewer(tx, user_id)
         high, max_clock, purged = storage.state(tx)
@@ -99,6 +102,11 @@ def pull(storage: Storage, user_id: str, req: PullRequest) -> dict[str, Any]:
             answer["more"] = True
         else:
             taken, cutoff = candidates, high
+        fit = page_within_bytes([c[2] for c in taken], max_bytes)
+        if fit < len(taken):  # large rows: the page ends earlier, the answer stays bounded
+            taken = taken[:fit]
+            cutoff = taken[-1][0]
+            answer["more"] = True
         answer["cursor"] = cutoff
         tables: dict[str, dict[str, Any]] = {}
         for _, tbl, row in taken:
