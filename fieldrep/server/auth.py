@@ -188,14 +188,16 @@ class LoginGuard:
 
     def succeeded(self, username: str, address: str) -> None:
         """Give the attempt back and remember the address as the user's own."""
-        pair, addr, _user = self._keys(username, address)
+        pair, addr, user = self._keys(username, address)
         now = int(time.time() * 1000)
         with self.storage.write() as tx:
             tx.execute("DELETE FROM login_throttle WHERE key = ?", (pair,))
-            tx.execute(
-                "UPDATE login_throttle SET attempts = attempts - 1 WHERE key = ? AND attempts > 0",
-                (addr,),
-            )
+            for key in (addr, user):
+                tx.execute(
+                    "UPDATE login_throttle SET attempts = attempts - 1"
+                    " WHERE key = ? AND attempts > 0",
+                    (key,),
+                )
             tx.execute(
                 "INSERT INTO login_known (username, address, last_ok_ms) VALUES (?, ?, ?)"
                 " ON CONFLICT (username, address) DO UPDATE SET last_ok_ms = excluded.last_ok_ms",

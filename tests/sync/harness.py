@@ -87,12 +87,18 @@ class LiveServer:
     the port, like a restarted server process."""
 
     def __init__(
-        self, storage: Storage, port: int = 0, login_limit: int = 50, docs: bool = True
+        self,
+        storage: Storage,
+        port: int = 0,
+        login_limit: int = 50,
+        docs: bool = True,
+        app_options: dict[str, Any] | None = None,
     ) -> None:
         self.storage = storage
         self.port = port
         self.login_limit = login_limit
         self.docs = docs
+        self.app_options = app_options or {}  # more create_app() arguments
         self.start()
 
     def start(self) -> None:
@@ -103,7 +109,9 @@ class LiveServer:
         self.port = sock.getsockname()[1]
         self._sock = sock
         config = uvicorn.Config(
-            create_app(self.storage, login_limit=self.login_limit, docs=self.docs),
+            create_app(
+                self.storage, login_limit=self.login_limit, docs=self.docs, **self.app_options
+            ),
             log_level="warning",
             lifespan="off",
             **uvicorn_options(),  # the timeouts and limits `fieldrep serve` runs with
