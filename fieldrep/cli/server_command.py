@@ -163,6 +163,10 @@ def run_serve(args: argparse.Namespace) -> int:
     app = create_app(
         storage, docs=args.docs, trusted_proxies=args.trusted_proxy, workers=args.workers
     )
+    if os.environ.get("FIELDREP_REQUEST_LOG"):
+        from fieldrep.server.timings import RequestTimings
+
+        app.add_middleware(RequestTimings, path=os.environ["FIELDREP_REQUEST_LOG"])
     config = uvicorn.Config(
         app,
         host=args.host,
