@@ -43,6 +43,7 @@ from fieldrep.domain.hlc import HybridLogicalClock, format_clock
 from fieldrep.server import admin, auth
 from fieldrep.sync.protocol import version_headers
 
+APP_NAME = "fieldrep_load"
 TARGET = 300.0  # syncs/s on PostgreSQL with two servers, p99 < 500 ms, 0 errors
 
 
@@ -105,6 +106,45 @@ def _postgres_cpu() -> float:
     return total
 
 
+class WaitSampler:
+    """What the servers' PostgreSQL backends are doing, sampled every 50 ms (pg_stat_activity):
+    per phase, the share of samples of active backends by wait (CPU = not waiting)."""
+
+    def __init__(self, kind: str, url: str) -> None:
+        self.samples: list[list[str]] = [[]]
+        self.running = kind == "postgres"
+        if self.running:
+            self.thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+            self.thread.start()
+
+    def _run(self, url: str) -> None:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            while self.running:
+                rows = conn.execute(
+                    "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM"
+                    " pg_stat_activity WHERE application_name = %s AND state = 'active'",
+                    (APP_NAME,),
+                ).fetchall()
+                self.samples[-1].extend(r[0] for r in rows)
+                time.sleep(0.05)
+
+    def mark(self) -> None:
+        self.samples.append([])
+
+    def stop(self) -> None:
+        self.running = False
+
+    def phase(self, index: int) -> dict[str, float]:
+        got = self.samples[index + 1] if index + 1 < len(self.samples) else []
+        counts: dict[str, int] = {}
+        for s in got:
+            counts[s] = counts.get(s, 0) + 1
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[:5]
+        return {k: round(100 * v / len(got), 1) for k, v in top} if got else {}
+
+
 # -- setup --------------------------------------------------------------------------------------
 
 
@@ -159,7 +199,7 @@ class Laptop:
         self.book = spec["book"]
         self.device = f"bench-{os.getpid()}-{index}"
         self.clock = HybridLogicalClock(device_id=self.device)
-        self.rng = random.Random(index)
+        self.rng = random.Random(f"{self.user}-{index}")  # own sequence per laptop
         self.clients = [
             httpx.Client(base_url=u, headers=version_headers(), timeout=120.0) for u in urls
         ]
@@ -237,12 +277,17 @@ def _worker(
     urls: list[str],
     phases: list[tuple[str, int]],
     duration: float,
-    start_at: float,
+    ready: Any,
+    go: Any,
+    start: Any,
     out: Any,
 ) -> None:
     laptops = [Laptop(s, urls, i) for i, s in enumerate(specs)]
     for lap in laptops:
         lap.sign_in()
+    ready.put(os.getpid())
+    go.wait()
+    start_at = start.value
     results: list[dict[str, Any]] = []
     for p, (kind, servers) in enumerate(phases):
         begin = start_at + p * (duration + 2.0)
@@ -310,21 +355,26 @@ def run_storage(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
         flush=True,
     )
     logs = [folder / f"{kind}-server{i}.log" for i in range(2)]
-    servers = [Server(storage.url, log) for log in logs]
+    url = storage.url + (f"&application_name={APP_NAME}" if kind == "postgres" else "")
+    servers = [Server(url, log) for log in logs]
     urls = [s.url for s in servers]
     phases = [("health", 2), ("sync", 1), ("sync", 2), ("sync", 1), ("sync", 2)]
     ctx = mp.get_context("fork")
-    queue = ctx.Queue()
+    queue, ready, go, start = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
     per = [specs[i :: args.procs] for i in range(args.procs)]
-    login_time = 10.0 + len(specs) * 0.05
-    start_at = time.time() + login_time
     procs = [
-        ctx.Process(target=_worker, args=(p, urls, phases, args.duration, start_at, queue))
+        ctx.Process(target=_worker, args=(p, urls, phases, args.duration, ready, go, start, queue))
         for p in per
         if p
     ]
     for p in procs:
         p.start()
+    for _ in procs:
+        ready.get()  # every laptop signed in
+    start_at = time.time() + 2.0
+    start.value = start_at
+    go.set()
+    waits = WaitSampler(kind, storage.url)
     # Sample CPU and log positions at each phase boundary.
     marks: list[tuple[float, list[float], float, list[int]]] = []
     for p in range(len(phases) + 1):
@@ -332,11 +382,13 @@ def run_storage(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
         time.sleep(max(0.0, at - time.time()))
         sizes = [log.stat().st_size if log.exists() else 0 for log in logs]
         marks.append((time.time(), [s.cpu() for s in servers], _postgres_cpu(), sizes))
+        waits.mark()
     outputs = [queue.get() for _ in procs]
     for p in procs:
         p.join()
+    waits.stop()
     for s in servers:
-        s.stop()  # flushes the request logs
+        s.stop()
     rows: list[dict[str, Any]] = []
     for p, (what, count) in enumerate(phases):
         ms = [m for out in outputs for m in out[p]["ms"]]
@@ -362,6 +414,7 @@ def run_storage(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
                 "wall": args.duration,
             },
             "server_side": times,
+            "pg_waits": waits.phase(p),
             "load": round(os.getloadavg()[0], 1),
         }
         rows.append(row)

@@ -181,7 +181,7 @@ def create_app(
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
         pattern = (first.get("ctx") or {}).get("pattern")
-        message = f"{where}: {PATTERN_WORDS.get(pattern, first.get('msg', 'invalid'))}"
+        message = f"{where}: {PATTERN_WORDS.get(str(pattern), first.get('msg', 'invalid'))}"
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more problems)"
         return _error(422, "invalid_request", message)
