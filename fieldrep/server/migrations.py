@@ -155,19 +155,20 @@ def _v2_scale_out(tx: Tx) -> None:
     tx.execute(f"SELECT setval('change_versions', {start}, true)")  # the next is start + 1
     tx.execute("ALTER TABLE server_state ADD COLUMN lock_tag BIGINT NOT NULL DEFAULT 0")
     tx.execute("UPDATE server_state SET lock_tag = ? WHERE id = 1", (tag,))
-    # A writer's first change number is taken under the gate (shared) together with an advisory
-    # lock on that number (released at COMMIT or ROLLBACK); a reader holds the gate exclusively
-    # while it reads the sequence and the smallest number still locked. So a reader never misses
-    # a number that was handed out but whose transaction has not finished.
+    # A writer's first change number is taken under the gate together with an advisory lock on
+    # that number (released at COMMIT or ROLLBACK); a reader holds the gate (shared: readers run
+    # side by side) while it reads the sequence and the smallest number still locked. So a reader
+    # never misses a number that was handed out but whose transaction has not finished. Writers
+    # hold the gate alone, but only for a nextval and a lock.
     base = tag << 40
     tx.execute(
         f"""CREATE FUNCTION fieldrep_first_version() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE v bigint;
 BEGIN
-    PERFORM pg_advisory_lock_shared({GATE_KEY1}, {tag});
+    PERFORM pg_advisory_lock({GATE_KEY1}, {tag});
     v := nextval('change_versions');
     PERFORM pg_advisory_xact_lock_shared({base} + v);
-    PERFORM pg_advisory_unlock_shared({GATE_KEY1}, {tag});
+    PERFORM pg_advisory_unlock({GATE_KEY1}, {tag});
     RETURN v;
 END $$"""
     )
@@ -175,13 +176,13 @@ END $$"""
         f"""CREATE FUNCTION fieldrep_high_water() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE top bigint; called boolean; busy bigint;
 BEGIN
-    PERFORM pg_advisory_lock({GATE_KEY1}, {tag});
+    PERFORM pg_advisory_lock_shared({GATE_KEY1}, {tag});
     SELECT last_value, is_called INTO top, called FROM change_versions;
     SELECT min((l.classid::bigint << 32) + l.objid::bigint) - {base} INTO busy FROM pg_locks l
         WHERE l.locktype = 'advisory' AND l.objsubid = 1
         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         AND l.classid::bigint >= {tag << 8} AND l.classid::bigint < {(tag + 1) << 8};
-    PERFORM pg_advisory_unlock({GATE_KEY1}, {tag});
+    PERFORM pg_advisory_unlock_shared({GATE_KEY1}, {tag});
     IF NOT called THEN top := top - 1; END IF;
     IF busy IS NOT NULL AND busy - 1 < top THEN top := busy - 1; END IF;
     RETURN top;
