@@ -100,7 +100,7 @@ LARGE_FIELDS = {("territories", "geometry"), ("territories", "postal_codes")}
 MAX_LARGE_FIELD_BYTES = 2 * 1024 * 1024
 MAX_ROW_BYTES = 3 * 1024 * 1024
 MAX_PULL_BYTES = 4 * 1024 * 1024
-REQUEST_DEADLINE = 30.0  # seconds for a request's headers and body to arrive
+REQUEST_DEADLINE = 60.0  # seconds for a request's headers and body to arrive (8 MiB at ~1.1 Mbit/s)
 
 
 def _size(value: Any) -> int:
