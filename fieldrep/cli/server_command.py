@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -41,6 +43,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="also serve the OpenAPI description at /openapi.json and docs at /docs (no sign-in"
         " needed to read them)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="a reverse proxy (address or network, e.g. 10.0.0.0/8) whose X-Forwarded-For names"
+        " the client; repeat for several (without it the header is ignored)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=16,
+        metavar="N",
+        help="requests handled at once (threads), and database connections (default 16)",
     )
     serve.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(handler=run_serve)
@@ -105,14 +122,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     purge.set_defaults(handler=run_purge)
 
 
-def _storage(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _storage(args: argparse.Namespace, pool_size: int | None = None):  # type: ignore[no-untyped-def]
     from fieldrep.server.storage import Storage
 
     url = args.db or str(data_dir() / "server.db")
     if not args.db:
-        data_dir().mkdir(parents=True, exist_ok=True)
+        data_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        return Storage(url)
+        return Storage(url, pool_size=pool_size)
     except Exception as exc:  # any driver's connection error, reported in one sentence
         raise CommandError(f"cannot open the server database {url}: {exc}") from exc
 
@@ -131,11 +148,25 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fieldrep.server.app import create_app
+    from fieldrep.server.limits import uvicorn_options
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CommandError("--tls-cert and --tls-key go together", 2)
-    storage = _storage(args)
-    app = create_app(storage, docs=args.docs)
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1", 2)
+    try:
+        for proxy in args.trusted_proxy:
+            ipaddress.ip_network(proxy, strict=False)
+    except ValueError as exc:
+        raise CommandError(f"--trusted-proxy: {exc}", 2) from None
+    storage = _storage(args, pool_size=args.workers)
+    app = create_app(
+        storage, docs=args.docs, trusted_proxies=args.trusted_proxy, workers=args.workers
+    )
+    if os.environ.get("FIELDREP_REQUEST_LOG"):
+        from fieldrep.server.timings import RequestTimings
+
+        app.add_middleware(RequestTimings, path=os.environ["FIELDREP_REQUEST_LOG"])
     config = uvicorn.Config(
         app,
         host=args.host,
@@ -143,11 +174,9 @@ def run_serve(args: argparse.Namespace) -> int:
         fd=args.fd,
         ssl_certfile=args.tls_cert,
         ssl_keyfile=args.tls_key,
-        log_level="info",
+        log_level=os.environ.get("FIELDREP_LOG_LEVEL", "info"),
         lifespan="off",
-        # Longer than clients keep idle connections (httpx: 5 s), so a client never reuses a
-        # connection the server is closing at that moment.
-        timeout_keep_alive=30,
+        **uvicorn_options(),
     )
     scheme = "https" if args.tls_cert else "http"
     print(
@@ -242,12 +271,16 @@ def run_user_enable(args: argparse.Namespace) -> int:
 
 
 def run_user_password(args: argparse.Namespace) -> int:
-    def reset(admin: Any, storage: Any) -> None:
+    def reset(admin: Any, storage: Any) -> int:
         admin.user_id_of(storage, args.name)  # a clear refusal before asking for a password
-        admin.set_password(storage, args.name, read_password(args, "New password: "))
+        return int(admin.set_password(storage, args.name, read_password(args, "New password: ")))
 
-    _admin(args, reset)
-    emit(args, {"username": args.name}, f"new password set for {args.name}")
+    revoked = _admin(args, reset)
+    emit(
+        args,
+        {"username": args.name, "revoked_devices": revoked},
+        f"new password set for {args.name}; {revoked} device(s) signed out",
+    )
     return 0
 
 

@@ -32,31 +32,34 @@ class AdminError(Exception):
 
 def note_clock(tx: Tx, clock: str) -> None:
     """Remember the largest clock seen, handed to clients so their clocks move past it."""
-    tx.execute(
-        "UPDATE server_state SET max_clock = ? WHERE id = 1 AND max_clock < ?", (clock, clock)
-    )
+    tx.note_clock(clock)
 
 
 def put_rows(
-    storage: Storage, tbl: str, rows: Iterable[Mapping[str, Any]], batch: int = 5000
+    storage: Storage,
+    tbl: str,
+    rows: Iterable[Mapping[str, Any]],
+    batch: int = 5000,
+    *,
+    new: bool = False,
 ) -> list[str]:
-    """Insert or overwrite rows as the server (bulk, for administration and benchmarks)."""
+    """Insert or overwrite rows as the server (bulk, for administration and benchmarks).
+    ``new=True`` promises the ids are new (or absent), skipping the lookup of each row."""
     ids: list[str] = []
     pending = list(rows)
     for start in range(0, len(pending), batch):
         chunk = pending[start : start + batch]
         with storage.write() as tx:
-            top = tx.next_versions(len(chunk))
-            version = top - len(chunk)
+            numbers = iter(tx.versions(len(chunk)))
             inserts: list[tuple[Any, ...]] = []
             fields = table(tbl).fields
             stamp = ""
             for raw in chunk:
                 values = dict(raw)
                 row_id = str(values.pop("id", None) or uuid7())
-                version += 1
+                version = next(numbers)
                 stamp = format_clock(_clock.now(), SERVER_DEVICE)
-                current = load_row(tx, tbl, row_id)
+                current = None if new else load_row(tx, tbl, row_id)
                 if current is not None:
                     merged = {**current[0], **values}
                     clocks = {**current[1], **dict.fromkeys(values, stamp)}
@@ -113,8 +116,7 @@ def add_user(
         raise AdminError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not username.strip():
         raise AdminError("a user name cannot be empty")
-    if len(password) < 8:
-        raise AdminError("the password must have at least 8 characters")
+    check_password(password)
     with storage.read() as tx:
         existing = tx.one(
             "SELECT u.id, c.user_id FROM users u LEFT JOIN credentials c ON c.user_id = u.id"
@@ -159,15 +161,33 @@ def _set_credentials(storage: Storage, user_id: str, hashed: str) -> None:
         )
 
 
-def set_password(storage: Storage, username: str, password: str) -> None:
-    """Give ``username`` a new password (a disabled user stays disabled; devices stay signed in)."""
+MIN_PASSWORD = 8
+
+
+def check_password(password: str) -> None:
+    """The rule every new password meets (``user add`` and ``user password`` alike)."""
+    if len(password) < MIN_PASSWORD:
+        raise AdminError(f"the password must have at least {MIN_PASSWORD} characters")
+
+
+def set_password(storage: Storage, username: str, password: str) -> int:
+    """Give ``username`` a new password and sign out every device signed in with the old one (a
+    disabled user stays disabled); returns how many devices were signed out."""
+    check_password(password)
     user_id = user_id_of(storage, username)
+    hashed = auth.hash_password(password)
     with storage.write() as tx:
         tx.execute(
             "INSERT INTO credentials (user_id, password_hash) VALUES (?, ?)"
             " ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash",
-            (user_id, auth.hash_password(password)),
+            (user_id, hashed),
         )
+        cur = tx.execute(
+            "UPDATE devices SET revoked_at = ?, token_hash = NULL"
+            " WHERE user_id = ? AND revoked_at IS NULL",
+            (utc_now(), user_id),
+        )
+        return int(cur.rowcount or 0)
 
 
 def enable_user(storage: Storage, username: str) -> None:

@@ -12,6 +12,7 @@ pool; storage does the locking.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fieldrep import __version__
 from fieldrep.server import auth
-from fieldrep.server.limits import BodySizeLimit
+from fieldrep.server.limits import (
+    MAX_PULL_BYTES,
+    BodySizeLimit,
+    WorkerThreads,
+    oversized_field,
+)
 from fieldrep.server.pull import checksums, pull
 from fieldrep.server.push import PushError, push
 from fieldrep.server.storage import Storage
@@ -119,7 +125,15 @@ def create_app(
     login_limit: int = 5,
     login_window: float = 60.0,
     docs: bool = False,
+    limits: auth.LoginLimits | None = None,
+    trusted_proxies: Sequence[str] = (),
+    max_pull_bytes: int = MAX_PULL_BYTES,
+    workers: int | None = None,
 ) -> FastAPI:
+    """The app over ``storage``. ``limits`` sets the sign-in limiter (``login_limit`` and
+    ``login_window`` its per-user-and-address part); ``trusted_proxies`` are the addresses or
+    networks whose ``X-Forwarded-For`` names the client. ``workers`` caps the requests handled at
+    once (worker threads); give the storage as many database connections."""
     app = FastAPI(
         title="FieldRep sync server",
         version=__version__,
@@ -129,8 +143,11 @@ def create_app(
         redoc_url=None,
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    if workers:
+        app.add_middleware(WorkerThreads, count=workers)
     app.state.storage = storage
-    limiter = auth.RateLimiter(limit=login_limit, window=login_window)
+    limits = limits or auth.LoginLimits(per_pair=login_limit, pair_window=login_window)
+    guard = auth.LoginGuard(storage, limits)
     bearer = HTTPBearer(auto_error=False)
 
     def principal(
@@ -138,13 +155,12 @@ def create_app(
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise ApiError(401, "not_signed_in", "sign in first (no device token was sent)")
-        with storage.read() as tx:
-            row = tx.one(
-                "SELECT d.user_id, d.device_id FROM devices d JOIN users u ON u.id = d.user_id"
-                " JOIN credentials c ON c.user_id = d.user_id WHERE d.token_hash = ? AND"
-                " d.revoked_at IS NULL AND u.active = 1 AND u._deleted = 0 AND c.disabled = 0",
-                (auth.token_hash(credentials.credentials),),
-            )
+        row = storage.fetch_one(
+            "SELECT d.user_id, d.device_id FROM devices d JOIN users u ON u.id = d.user_id"
+            " JOIN credentials c ON c.user_id = d.user_id WHERE d.token_hash = ? AND"
+            " d.revoked_at IS NULL AND u.active = 1 AND u._deleted = 0 AND c.disabled = 0",
+            (auth.token_hash(credentials.credentials),),
+        )
         if row is None:
             raise ApiError(
                 401,
@@ -165,7 +181,7 @@ def create_app(
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
         pattern = (first.get("ctx") or {}).get("pattern")
-        message = f"{where}: {PATTERN_WORDS.get(pattern, first.get('msg', 'invalid'))}"
+        message = f"{where}: {PATTERN_WORDS.get(str(pattern), first.get('msg', 'invalid'))}"
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more problems)"
         return _error(422, "invalid_request", message)
@@ -201,50 +217,63 @@ def create_app(
 
     @app.post("/v1/login", response_model=LoginResponse, responses=ERRORS, dependencies=versions)
     def login(req: LoginRequest, request: Request) -> LoginResponse:
-        keys = (f"user:{req.user.lower()}", f"ip:{request.client.host if request.client else ''}")
-        wait = limiter.retry_after(*keys)
-        if wait > 0:
+        address = auth.client_address(
+            request.client.host if request.client else "",
+            request.headers.get("x-forwarded-for"),
+            trusted_proxies,
+        )
+        try:
+            guard.admit(req.user, address)
+        except auth.Throttled as exc:
+            wait = int(exc.retry_after) + 1
             raise ApiError(
                 429,
                 "too_many_attempts",
-                f"too many failed sign-ins; try again in {int(wait) + 1} seconds",
-                {"Retry-After": str(int(wait) + 1)},
-            )
-        with storage.read() as tx:
-            row = tx.one(
-                "SELECT u.id, u.role, u.active, c.password_hash, c.disabled FROM users u"
-                " JOIN credentials c ON c.user_id = u.id WHERE u.username = ? AND u._deleted = 0",
-                (req.user,),
-            )
+                f"too many failed sign-ins; try again in {wait} seconds",
+                {"Retry-After": str(wait)},
+            ) from None
+        row = storage.fetch_one(
+            "SELECT u.id, u.role, u.active, c.password_hash, c.disabled FROM users u"
+            " JOIN credentials c ON c.user_id = u.id WHERE u.username = ? AND u._deleted = 0",
+            (req.user,),
+        )
         if row is None:
             auth.check_unknown_user(req.password)
-        if row is None or not auth.verify_password(req.password, row[3]):
-            limiter.failed(*keys)
+        # A disabled user gets the answer of a wrong password: a different one would confirm it.
+        if row is None or not auth.verify_password(req.password, row[3]) or not row[2] or row[4]:
             raise ApiError(401, "wrong_password", "wrong user name or password")
-        user_id, role, active, _, disabled = row
-        if not active or disabled:
-            raise ApiError(403, "disabled", "this user is disabled; ask your administrator")
-        limiter.succeeded(keys[0])
+        user_id, role = str(row[0]), str(row[1])
+        guard.succeeded(req.user, address)
         token = auth.new_token()
         with storage.write() as tx:
             # The device row, created signed out if new, then locked: serialised with its pushes.
             tx.execute(
                 "INSERT INTO devices (device_id, user_id, token_hash, last_seq, created_at)"
-                " VALUES (?, ?, NULL, 0, ?) ON CONFLICT (device_id) DO NOTHING",
-                (req.device_id, user_id, utc_now()),
+                " VALUES (?, ?, NULL, ?, ?) ON CONFLICT (device_id) DO NOTHING",
+                (req.device_id, user_id, req.base_seq, utc_now()),
             )
-            old = tx.one(
-                f"SELECT last_seq FROM devices WHERE device_id = ?{tx.for_update}",
+            owner, last_seq = tx.one(
+                f"SELECT user_id, last_seq FROM devices WHERE device_id = ?{tx.for_update}",
                 (req.device_id,),
-            )
-            last_seq = max(int(old[0]) if old else 0, req.base_seq)
+            ) or (None, 0)
+            if owner != user_id:
+                # A device belongs to the user who registered it: signing in on it as someone
+                # else would sign them out and could skip their changes.
+                raise ApiError(
+                    409,
+                    "device_taken",
+                    "this laptop's device id belongs to another user; sign in from a new"
+                    " FieldRep database (or let FieldRep give this one a new id)",
+                )
+            # base_seq only places a new device's numbering (changes made before its first
+            # sign-in); it never moves an existing device past changes the server has not applied.
             tx.execute(
-                "UPDATE devices SET user_id = ?, token_hash = ?, last_seq = ?,"
-                " revoked_at = NULL, last_seen_at = ? WHERE device_id = ?",
-                (user_id, auth.token_hash(token), last_seq, utc_now(), req.device_id),
+                "UPDATE devices SET token_hash = ?, revoked_at = NULL, last_seen_at = ?"
+                " WHERE device_id = ?",
+                (auth.token_hash(token), utc_now(), req.device_id),
             )
         return LoginResponse(
-            token=token, user_id=user_id, username=req.user, role=role, last_seq=last_seq
+            token=token, user_id=user_id, username=req.user, role=role, last_seq=int(last_seq)
         )
 
     @app.post("/v1/logout", status_code=204, responses=ERRORS, dependencies=versions)
@@ -263,13 +292,16 @@ def create_app(
                 "wrong_device",
                 "this token belongs to another device; sign in again on this device",
             )
+        for m in req.mutations:
+            if (why := oversized_field(m.tbl, m.fields)) is not None:
+                raise ApiError(413, "too_large", f"change {m.seq} ({m.tbl} {m.row_id}): {why}")
         try:
             return push(storage, who.user_id, req)
         except PushError as exc:
             raise ApiError(exc.status, exc.code, str(exc)) from None
 
     def _pull(req: PullRequest, who: Principal) -> JSONResponse:
-        return JSONResponse(pull(storage, who.user_id, req))
+        return JSONResponse(pull(storage, who.user_id, req, max_pull_bytes))
 
     @app.post("/v1/pull", response_model=PullResponse, responses=ERRORS, dependencies=versions)
     def pull_post(req: PullRequest, who: Principal = Depends(principal)) -> JSONResponse:  # noqa: B008

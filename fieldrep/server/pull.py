@@ -18,16 +18,11 @@ import json
 from typing import Any
 
 from fieldrep.server import scope
+from fieldrep.server.limits import MAX_PULL_BYTES, page_within_bytes
 from fieldrep.server.scope import Viewer
 from fieldrep.server.storage import Storage, Tx
 from fieldrep.store.catalog import synced_tables
 from fieldrep.sync.protocol import PullRequest
-
-
-def _state(tx: Tx) -> tuple[int, str, int]:
-    row = tx.one("SELECT version, max_clock, purged_through FROM server_state WHERE id = 1")
-    assert row is not None
-    return int(row[0]), row[1] or "", int(row[2])
 
 
 def _page_rows(
@@ -57,10 +52,12 @@ def _changed_tables(tx: Tx, lo: int, hi: int) -> list[str]:
     return [name for name in names if name in found]
 
 
-def pull(storage: Storage, user_id: str, req: PullRequest) -> dict[str, Any]:
-    with storage.read() as tx:
+def pull(
+    storage: Storage, user_id: str, req: PullRequest, max_bytes: int = MAX_PULL_BYTES
+) -> dict[str, Any]:
+    with storage.snapshot() as tx:
         viewer = scope.load_viewer(tx, user_id)
-        high, max_clock, purged = _state(tx)
+        high, max_clock, purged = storage.state(tx)
         answer: dict[str, Any] = {
             "cursor": req.cursor,
             "more": False,
@@ -105,6 +102,11 @@ def pull(storage: Storage, user_id: str, req: PullRequest) -> dict[str, Any]:
             answer["more"] = True
         else:
             taken, cutoff = candidates, high
+        fit = page_within_bytes([c[2] for c in taken], max_bytes)
+        if fit < len(taken):  # large rows: the page ends earlier, the answer stays bounded
+            taken = taken[:fit]
+            cutoff = taken[-1][0]
+            answer["more"] = True
         answer["cursor"] = cutoff
         tables: dict[str, dict[str, Any]] = {}
         for _, tbl, row in taken:
@@ -165,9 +167,9 @@ def _evictions(tx: Tx, viewer: Viewer, lo: int, hi: int) -> list[dict[str, str]]
 
 def checksums(storage: Storage, user_id: str) -> dict[str, Any]:
     """Per table: how many live rows the viewer may see and the sum of their versions."""
-    with storage.read() as tx:
+    with storage.snapshot() as tx:
         viewer = scope.load_viewer(tx, user_id)
-        high, _, _ = _state(tx)
+        high, _, _ = storage.state(tx)
         tables: dict[str, dict[str, int]] = {}
         for tbl in synced_tables():
             sql, params = scope.predicate(tx, viewer, tbl)

@@ -215,7 +215,7 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
         "UPDATE devices SET last_seq = ?, pulled_through = ?, last_seen_at = ? WHERE device_id = ?",
         (last, seen, now, req.device_id),
     )
-    row = tx.one("SELECT max_clock FROM server_state WHERE id = 1")
+    clock = tx.max_clock()
     rejected.sort(key=lambda r: r.seq)
     return PushResponse(
         last_seq=last,
@@ -223,5 +223,5 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
         skipped=skipped,
         rejected=rejected,
         conflicts=conflicts,
-        clock_hint=(row[0] or None) if row else None,
+        clock_hint=clock or None,
     )

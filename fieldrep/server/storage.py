@@ -9,16 +9,20 @@ SQL is written once with ``?`` placeholders and translated to ``%s`` for psycopg
 
 Change numbers and late commits
 -------------------------------
-Every writing transaction starts with ``UPDATE server_state SET version = version + n``. That row lock
-is held until COMMIT, so writers allocate versions one after another and each commits (PostgreSQL makes
-a transaction visible before it releases its locks) before the next can allocate. Committed versions
-therefore always form a prefix: a pull that reads ``server_state.version`` in its snapshot (REPEATABLE
-READ) sees every row up to that number and none above it, so the cursor can never skip a late commit.
-The price is that writes are serialised, which SQLite does anyway. To keep that window short on
-PostgreSQL a push mutation first locks only its device row and its own row (``FOR UPDATE``), reads
-and checks everything, and allocates its version just before writing, so the global lock covers
-a few statements and the COMMIT. (The alternative, ``pg_snapshot_xmin`` filtering,
-lets writers run in parallel but makes every pull reason about in-flight transactions.)
+Pulls hand out rows by change number (``_version``) after a cursor, so a pull must never move its
+cursor past a number whose transaction may still commit (DESIGN.md, sync point 4).
+
+On SQLite writers are serialised by the database: every writing transaction takes its numbers from
+the ``server_state`` row, and a snapshot's ``server_state.version`` is its high-water mark.
+
+On PostgreSQL writers run side by side. Numbers come from the ``change_versions`` sequence; a
+transaction's first number is taken by ``fieldrep_first_version()``, which also holds an advisory
+lock on that number until the transaction ends (see :mod:`fieldrep.server.migrations`). A pull
+first asks ``fieldrep_high_water()`` for the highest number below every number still locked, and
+only then takes its snapshot (:meth:`Storage.snapshot`): every transaction that holds a number up
+to that mark has finished by then, and PostgreSQL releases a transaction's locks only after it is
+visible, so the snapshot holds all of them. Writers never wait for each other on a shared row; the
+largest clock seen is kept per writer in ``clock_marks`` for the same reason.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from fieldrep.store.catalog import synced_tables
+from fieldrep.server import migrations
+from fieldrep.server.migrations import synced_ddl
 
 try:
     import psycopg
@@ -48,83 +53,19 @@ except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite works 
 
 log = logging.getLogger(__name__)
 
-PG_TYPES = {"TEXT": "TEXT", "INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION"}
+__all__ = ["INTEGRITY_ERRORS", "TRANSIENT_ERRORS", "Storage", "Tx", "synced_ddl"]
 
-SERVER_TABLES = """
-CREATE TABLE IF NOT EXISTS server_state (
-    id INTEGER PRIMARY KEY, version BIGINT NOT NULL, max_clock TEXT NOT NULL DEFAULT '',
-    purged_through BIGINT NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS credentials (
-    user_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, token_hash TEXT, last_seq BIGINT NOT NULL,
-    pulled_through BIGINT NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL, last_seen_at TEXT, revoked_at TEXT);
-CREATE UNIQUE INDEX IF NOT EXISTS devices_token ON devices (token_hash);
-CREATE TABLE IF NOT EXISTS moves (
-    version BIGINT PRIMARY KEY, tbl TEXT NOT NULL, row_id TEXT NOT NULL,
-    old_territories TEXT NOT NULL, old_people TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS server_conflicts (
-    id {serial} PRIMARY KEY, tbl TEXT NOT NULL, row_id TEXT NOT NULL, field TEXT NOT NULL,
-    kept_value TEXT, kept_clock TEXT, lost_value TEXT, lost_clock TEXT,
-    device_id TEXT, seq BIGINT, at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS applied_mutations (
-    device_id TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL,
-    PRIMARY KEY (device_id, seq));
-CREATE TABLE IF NOT EXISTS row_creators (
-    tbl TEXT NOT NULL, row_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (tbl, row_id));
-CREATE INDEX IF NOT EXISTS row_creators__user ON row_creators (user_id, tbl);
-CREATE TABLE IF NOT EXISTS rejections (
-    id {serial} PRIMARY KEY, device_id TEXT NOT NULL, seq BIGINT NOT NULL, tbl TEXT NOT NULL,
-    row_id TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL);
-"""
-
-
-def synced_ddl(dialect: str) -> list[str]:
-    """CREATE statements for the synced tables. Constraints are checked against the client schema
-    itself before a row is written (see :mod:`fieldrep.server.validate`), so columns here are plain."""
-    statements: list[str] = []
-    for name, tbl in synced_tables().items():
-        cols = ["id TEXT PRIMARY KEY"]
-        for col in tbl.columns:
-            if col.primary_key:
-                continue
-            kind = PG_TYPES[col.type] if dialect == "postgres" else col.type
-            cols.append(f"{col.name} {kind}")
-        cols += [
-            "_clocks TEXT NOT NULL DEFAULT '{}'",
-            "_version BIGINT NOT NULL",
-            "_deleted INTEGER NOT NULL DEFAULT 0",
-            "_fversions TEXT NOT NULL DEFAULT '{}'",
-        ]
-        statements.append(f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(cols)})")
-        statements.append(f"CREATE INDEX IF NOT EXISTS {name}__version ON {name} (_version)")
-    # Columns scope predicates filter on.
-    for tbl, col in (
-        ("accounts", "territory_id"),
-        ("accounts", "owner_id"),
-        ("contacts", "account_id"),
-        ("visits", "user_id"),
-        ("tasks", "user_id"),
-        ("referrals", "territory_id"),
-        ("referrals", "owner_id"),
-        ("referrals", "captured_by_id"),
-        ("referral_events", "referral_id"),
-        ("rewards", "referral_id"),
-        ("territory_members", "user_id"),
-        ("users", "manager_id"),
-    ):
-        statements.append(f"CREATE INDEX IF NOT EXISTS {tbl}__{col} ON {tbl} ({col})")
-    statements.append("CREATE UNIQUE INDEX IF NOT EXISTS users__username ON users (username)")
-    return statements
+DEFAULT_POOL = 16
 
 
 class Tx:
     """One open transaction; ``?`` placeholders in, tuples out."""
 
-    def __init__(self, conn: Any, dialect: str) -> None:
+    def __init__(self, conn: Any, dialect: str, high_water: int | None = None) -> None:
         self.conn = conn
         self.dialect = dialect
+        self.high_water = high_water
+        self._numbered = False
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgres" else sql
@@ -158,38 +99,84 @@ class Tx:
 
         return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
 
+    def versions(self, count: int) -> list[int]:
+        """``count`` new change numbers, ascending (see the module doc). On PostgreSQL they need
+        not be consecutive: other writers take numbers at the same time."""
+        if count <= 0:
+            return []
+        if self.dialect != "postgres":
+            row = self.one(
+                "UPDATE server_state SET version = version + ? WHERE id = 1 RETURNING version",
+                (count,),
+            )
+            assert row is not None
+            top = int(row[0])
+            return list(range(top - count + 1, top + 1))
+        taken: list[int] = []
+        if not self._numbered:
+            row = self.one("SELECT fieldrep_first_version()")
+            assert row is not None
+            taken.append(int(row[0]))
+            self._numbered = True
+        if len(taken) < count:
+            taken += [
+                int(r[0])
+                for r in self.all(
+                    "SELECT nextval('change_versions') FROM generate_series(1, ?)",
+                    (count - len(taken),),
+                )
+            ]
+        return sorted(taken)
+
     def next_versions(self, count: int = 1) -> int:
-        """Allocate ``count`` change numbers; returns the highest. Locks until COMMIT (see module doc)."""
-        row = self.one(
-            "UPDATE server_state SET version = version + ? WHERE id = 1 RETURNING version", (count,)
+        """Take ``count`` change numbers (see :meth:`versions`); returns the highest. ``0`` takes
+        none and, on SQLite, only locks out other writers."""
+        if count <= 0:
+            if self.dialect != "postgres":
+                self.execute("UPDATE server_state SET version = version WHERE id = 1")
+            return 0
+        return self.versions(count)[-1]
+
+    def max_clock(self) -> str:
+        """The largest clock any write has carried (``''`` before the first)."""
+        row = self.one("SELECT max(max_clock) FROM clock_marks")
+        return str(row[0]) if row and row[0] else ""
+
+    def note_clock(self, clock: str) -> None:
+        """Remember ``clock`` if it is the largest yet, in this writer's own ``clock_marks`` row."""
+        slot = int(self.conn.info.backend_pid) if self.dialect == "postgres" else 0
+        self.execute(
+            "INSERT INTO clock_marks (slot, max_clock) VALUES (?, ?) ON CONFLICT (slot) DO UPDATE"
+            " SET max_clock = excluded.max_clock WHERE clock_marks.max_clock < excluded.max_clock",
+            (slot, clock),
         )
-        assert row is not None
-        return int(row[0])
 
 
 class Storage:
     """A connection factory for one server database. Thread-safe: one connection per thread (SQLite)
-    or a pool (PostgreSQL)."""
+    or a pool (PostgreSQL) sized to the server's worker threads (``FIELDREP_PG_POOL``, default 16)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int | None = None) -> None:
         self.url = url
         self.dialect = "postgres" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
         self._local = threading.local()
         self._pool: Any = None
         self._sqlite_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self.pool_size = pool_size or int(os.environ.get("FIELDREP_PG_POOL", DEFAULT_POOL))
         if self.dialect == "postgres":
             from psycopg_pool import ConnectionPool
 
             self._pool = ConnectionPool(
                 url,
-                min_size=1,
-                max_size=int(os.environ.get("FIELDREP_PG_POOL", "20")),
+                min_size=min(4, self.pool_size),
+                max_size=self.pool_size,
                 open=True,
                 kwargs={"autocommit": True},
             )
         else:
             self.path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+            _create_private(self.path)
         self.init_schema()
 
     def _sqlite(self) -> sqlite3.Connection:
@@ -207,22 +194,33 @@ class Storage:
         return conn
 
     @contextmanager
-    def _tx(self, *, write: bool) -> Iterator[Tx]:
+    def _tx(self, *, write: bool, marked: bool = False) -> Iterator[Tx]:
         if self.dialect == "postgres":
             with self._pool.connection() as conn:
+                high: int | None = None
+                if marked:
+                    # Before the snapshot: see the module doc.
+                    high = int(conn.execute("SELECT fieldrep_high_water()").fetchone()[0])
                 level = "READ COMMITTED" if write else "REPEATABLE READ READ ONLY"
                 conn.execute(f"BEGIN ISOLATION LEVEL {level}")
                 try:
-                    yield Tx(conn, "postgres")
+                    yield Tx(conn, "postgres", high)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
+                    if write:
+                        # A session-level gate lock left behind by a failed number grab.
+                        conn.execute("SELECT pg_advisory_unlock_all()")
                     raise
             return
         conn = self._sqlite()
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            yield Tx(conn, "sqlite")
+            tx = Tx(conn, "sqlite")
+            if marked:
+                row = tx.one("SELECT version FROM server_state WHERE id = 1")
+                tx.high_water = int(row[0]) if row else 0
+            yield tx
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -230,72 +228,52 @@ class Storage:
             raise
 
     def write(self) -> Any:
-        """A writing transaction (serialised with other writers once it allocates versions)."""
+        """A writing transaction; writers take change numbers with :meth:`Tx.versions`."""
         return self._tx(write=True)
 
     def read(self) -> Any:
         """A read-only transaction over one consistent snapshot."""
         return self._tx(write=False)
 
+    def snapshot(self) -> Any:
+        """A read-only snapshot whose ``tx.high_water`` is a change number no late commit can hide
+        below: every row numbered up to it is in the snapshot (pulls and checksums use this)."""
+        return self._tx(write=False, marked=True)
+
+    def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """One statement outside any explicit transaction (one round trip on PostgreSQL)."""
+        if self.dialect == "postgres":
+            with self._pool.connection() as conn:
+                return conn.execute(sql.replace("?", "%s"), tuple(params)).fetchone()
+        return self._sqlite().execute(sql, tuple(params)).fetchone()
+
+    def state(self, tx: Tx) -> tuple[int, str, int]:
+        """(high-water mark, largest clock, purged-through) of a :meth:`snapshot`."""
+        if tx.high_water is None:
+            raise RuntimeError("the high-water mark needs a transaction from Storage.snapshot()")
+        row = tx.one("SELECT purged_through FROM server_state WHERE id = 1")
+        return tx.high_water, tx.max_clock(), int(row[0]) if row else 0
+
     def init_schema(self) -> None:
-        serial = "BIGSERIAL" if self.dialect == "postgres" else "INTEGER"
-        statements = [
-            s.strip() for s in SERVER_TABLES.format(serial=serial).split(";") if s.strip()
-        ]
-        statements += synced_ddl(self.dialect)
+        """Create or upgrade the schema (:mod:`fieldrep.server.migrations`); no DDL when ready."""
+        with self.read() as tx:
+            if migrations.is_ready(tx):
+                # Even CREATE INDEX IF NOT EXISTS locks its table, and would deadlock with a
+                # running server's (or `user add`'s) writes.
+                return
         with self.write() as tx:
             if self.dialect == "postgres":
-                # Two servers starting on one empty database must not race on CREATE TABLE.
-                tx.execute("SELECT pg_advisory_xact_lock(4711)")
-            if self._schema_complete(tx):
-                # No DDL at all on a ready database: even CREATE INDEX IF NOT EXISTS locks its
-                # table, and would deadlock with a running server's (or `user add`'s) writes.
+                # Two servers starting on one database must not race on the upgrade.
+                tx.execute(f"SELECT pg_advisory_xact_lock({migrations.MIGRATION_LOCK})")
+            if migrations.is_ready(tx):
                 return
-            for statement in statements:
-                tx.execute(statement)
-            for name in synced_tables():
-                # Added after the first release: per-field change numbers (see merge.load_row).
-                if "_fversions" not in self._columns(tx, name):
-                    tx.execute(
-                        f"ALTER TABLE {name} ADD COLUMN _fversions TEXT NOT NULL DEFAULT '{{}}'"
-                    )
-            tx.execute(
-                "INSERT INTO server_state (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING"
-            )
-
-    def _schema_complete(self, tx: Tx) -> bool:
-        if "version" not in self._columns(tx, "server_state"):
-            return False
-        if tx.one("SELECT 1 FROM server_state WHERE id = 1") is None:
-            return False
-        for name in (
-            "credentials",
-            "devices",
-            "moves",
-            "server_conflicts",
-            "rejections",
-            "applied_mutations",
-            "row_creators",
-        ):
-            if not self._columns(tx, name):
-                return False
-        meta = {"_clocks", "_version", "_deleted", "_fversions"}
-        return all(
-            {*tbl.fields, *meta} <= self._columns(tx, name) for name, tbl in synced_tables().items()
-        )
-
-    def _columns(self, tx: Tx, name: str) -> set[str]:
-        if self.dialect == "postgres":
-            rows = tx.all(
-                "SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = current_schema() AND table_name = ?",
-                (name,),
-            )
-        else:
-            rows = [(r[1],) for r in tx.all(f"PRAGMA table_info({name})")]
-        return {r[0] for r in rows}
+            migrations.upgrade(tx, sqlite_path=None if self.dialect == "postgres" else self.path)
 
     def high_water(self, tx: Tx) -> int:
+        if tx.high_water is not None:
+            return tx.high_water
+        if self.dialect == "postgres":
+            raise RuntimeError("the high-water mark needs a transaction from Storage.snapshot()")
         row = tx.one("SELECT version FROM server_state WHERE id = 1")
         return int(row[0]) if row else 0
 
@@ -306,3 +284,15 @@ class Storage:
             for conn in self._sqlite_conns:
                 conn.close()
             self._sqlite_conns.clear()
+
+
+def _create_private(path: str) -> None:
+    """Create a new SQLite server database readable by its owner only (it holds password hashes
+    and token hashes); its folder too when we create it."""
+    if path in ("", ":memory:") or os.path.exists(path):
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)

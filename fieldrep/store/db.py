@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -38,11 +39,15 @@ def _check_file(path: Path) -> None:
         folder = path.parent
         if not folder.exists():
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the folder {folder}: {exc.strerror}") from exc
         if not os.access(folder, os.W_OK):
             raise StoreError(f"cannot create a database in {folder}: the folder is read-only")
+        # The database holds the device token: readable by its owner only (SQLite gives the
+        # journal files beside it the same permissions).
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:

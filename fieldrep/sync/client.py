@@ -436,9 +436,22 @@ def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) 
             local_meta.put(tx, "device_id", device)
             local_meta.put(tx, "sync_new_device", "")
         writer.clock.device_id = device
-    resp = transport.login(
-        LoginRequest(user=user, password=password, device_id=writer.device_id, base_seq=base)
-    )
+    try:
+        resp = transport.login(
+            LoginRequest(user=user, password=password, device_id=writer.device_id, base_seq=base)
+        )
+    except ServerRefused as exc:
+        if exc.code != "device_taken":
+            raise
+        # This database's device belongs to the user who signed in on it before: continue as a
+        # new device of the one signing in now (the server never hands a device to another user).
+        device = new_device_id()
+        with writer.transaction() as tx:
+            local_meta.put(tx, "device_id", device)
+        writer.clock.device_id = device
+        resp = transport.login(
+            LoginRequest(user=user, password=password, device_id=device, base_seq=base)
+        )
     if demo:
         set_demo_aside(writer)
     with writer.transaction() as tx:

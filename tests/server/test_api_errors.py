@@ -143,7 +143,7 @@ def test_authentication_and_tokens(storage: Storage, org: Org, client: httpx.Cli
     assert admin.disable_user(storage, "rep2") == 1
     _check(client.get("/v1/checksums", headers=auth2), 401, "revoked")
     r = client.post("/v1/login", json={"user": "rep2", "password": PASSWORD, "device_id": "d2"})
-    _check(r, 403, "disabled")
+    _check(r, 401, "wrong user name or password")  # as for a wrong password: nothing confirmed
     # The server keeps only token hashes.
     with storage.read() as tx:
         hashes = [row[0] for row in tx.all("SELECT token_hash FROM devices") if row[0]]

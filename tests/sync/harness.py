@@ -22,6 +22,7 @@ import uvicorn
 
 from fieldrep.server import admin, auth, scope
 from fieldrep.server.app import create_app
+from fieldrep.server.limits import uvicorn_options
 from fieldrep.server.storage import Storage
 from fieldrep.services.context import Context
 from fieldrep.store.catalog import synced_tables
@@ -35,8 +36,11 @@ _pg_ok: bool | None = None
 
 
 def password_hash() -> str:
+    """The fixtures' users share one hash, made with a small scrypt cost (2^10): every sign-in in
+    the tests checks it, and the production cost (2^17) takes 0.7 s per check. Passwords set
+    through ``admin.add_user`` without this hash get the production cost."""
     if PASSWORD not in _hash_cache:
-        _hash_cache[PASSWORD] = auth.hash_password(PASSWORD)
+        _hash_cache[PASSWORD] = auth.hash_password(PASSWORD, n=2**10)
     return _hash_cache[PASSWORD]
 
 
@@ -83,12 +87,18 @@ class LiveServer:
     the port, like a restarted server process."""
 
     def __init__(
-        self, storage: Storage, port: int = 0, login_limit: int = 50, docs: bool = True
+        self,
+        storage: Storage,
+        port: int = 0,
+        login_limit: int = 50,
+        docs: bool = True,
+        app_options: dict[str, Any] | None = None,
     ) -> None:
         self.storage = storage
         self.port = port
         self.login_limit = login_limit
         self.docs = docs
+        self.app_options = app_options or {}  # more create_app() arguments
         self.start()
 
     def start(self) -> None:
@@ -99,9 +109,12 @@ class LiveServer:
         self.port = sock.getsockname()[1]
         self._sock = sock
         config = uvicorn.Config(
-            create_app(self.storage, login_limit=self.login_limit, docs=self.docs),
+            create_app(
+                self.storage, login_limit=self.login_limit, docs=self.docs, **self.app_options
+            ),
             log_level="warning",
             lifespan="off",
+            **uvicorn_options(),  # the timeouts and limits `fieldrep serve` runs with
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

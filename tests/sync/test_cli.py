@@ -189,7 +189,7 @@ def test_disabled_user_enabled_again_and_password_reset(
     assert _run(capsys, monkeypatch, ["server", "user", "disable", "jo", "--db", server_db])[0] == 0
     code, _, err = _run(capsys, monkeypatch, login, "first secret\n")
     assert code == 1
-    assert "disabled" in err
+    assert "wrong user name or password" in err  # a disabled user's answer confirms nothing
 
     code, out, _ = _run(capsys, monkeypatch, ["server", "user", "enable", "jo", "--db", server_db])
     assert (code, out.strip()) == (0, "enabled jo; they sign in again on each laptop")
