@@ -52,6 +52,7 @@ def view(ctx: Context, runner: TaskRunner, qtbot: QtBot) -> Iterator[AccountsVie
     ]
     rows.append({"name": "Bayside Bakery", "city": "Cambridge", "notes": "likes croissants"})
     ctx.writer.insert_many("accounts", rows)
+    runner.changes.flush()  # the page reads these writes when it is built
     widget = AccountsView(ctx, runner)
     qtbot.addWidget(widget)
     widget.resize(1200, 800)

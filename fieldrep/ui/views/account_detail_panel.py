@@ -258,6 +258,17 @@ class AccountDetailPanel(QFrame):
         )
         return True
 
+    def reload(self) -> None:
+        """Show the open account as the database has it now (a sync or another window changed
+        it); an edit the user has not saved yet is never overwritten, only the lists are."""
+        if self.account_id is None:
+            return
+        if self.repository.detail(self.account_id) is None:
+            self._show_error("This account was deleted or is no longer in your scope.")
+            return
+        if not self.changes():
+            self.show_account(self.account_id)
+
     def _fill(self, key: str, rows: list[list[Any]]) -> None:
         tree = self.lists[key]
         tree.clear()

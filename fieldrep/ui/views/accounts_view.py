@@ -42,7 +42,7 @@ from fieldrep.ui import theme
 from fieldrep.ui.icons import ICON_DIR
 from fieldrep.ui.models.accounts_table_model import COLUMNS, QUALITY_LABELS, AccountsTableModel
 from fieldrep.ui.tasks import TaskRunner
-from fieldrep.ui.views.accounts_actions import AccountsActionsMixin
+from fieldrep.ui.views.accounts_actions import AccountsActionsMixin, _industries_read
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 if TYPE_CHECKING:
@@ -233,6 +233,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         # A small window squeezes the page rather than the page forcing the window wide.
         self.setMinimumSize(360, 300)
         self._update_today()
+        self._watch_changes()
         self._painted = False
         # After the first paint, not during it: preparing the quick-search order holds the GIL.
         self._warm_timer = QTimer(self)
@@ -294,7 +295,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
             # and the industries (a scan of every account), before the user opens that list
             if not self._industries_loaded:
                 self.runner.run(
-                    _industries_operation,
+                    _industries_read,
                     label="Reading industries",
                     on_success=self._fill_industries,
                     quiet=True,
@@ -376,10 +377,11 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.apply_filters()
 
     def _on_model_count_changed(self, matching: int, total: int) -> None:
+        noun = "account" if total == 1 else "accounts"
         if matching == total:
-            self.count_label.setText(f"{total:,} accounts")
+            self.count_label.setText(f"{total:,} {noun}")
         else:
-            self.count_label.setText(f"{matching:,} of {total:,} accounts")
+            self.count_label.setText(f"{matching:,} of {total:,} {noun}")
         if matching and self._empty is None:
             return
         if not total:
@@ -603,17 +605,6 @@ class _LazyComboBox(QComboBox):
         if self._before_popup is not None:
             self._before_popup()
         super().showPopup()
-
-
-def _industries_operation(db_path: Any, _progress: Any) -> list[str]:
-    """On a worker thread, with its own connection."""
-    from fieldrep.store.db import connect
-
-    conn = connect(db_path)
-    try:
-        return Repository(conn).industries()
-    finally:
-        conn.close()
 
 
 def _warm_places(_db_path: Any, _progress: Any) -> None:
