@@ -95,9 +95,12 @@ class AccountsActionsMixin:
         selected = self.selected_account_id()
         self.model.refresh()
         row = index.row()
-        if selected is not None and 0 <= row < self.model.rowCount():
-            if self.model.account_id(row) == selected:
-                self.table.selectRow(row)
+        if (
+            selected is not None
+            and 0 <= row < self.model.rowCount()
+            and self.model.account_id(row) == selected
+        ):
+            self.table.selectRow(row)
 
     def _refill_filters(self, keys: tuple[str, ...]) -> None:
         choices = {key: values for key, _label, values in self._filter_choices() if key in keys}
