@@ -92,5 +92,17 @@ class Context:
             return None
         return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
+    def role(self) -> str | None:
+        """The role (rep, manager, admin) of the user this database belongs to; ``None`` for a
+        database nobody signed in to (a local or demo book) or whose user has not arrived yet."""
+        user = self.user()
+        role = None if user is None else user.get("role")
+        return str(role) if role else None
+
+    @property
+    def signed_in(self) -> bool:
+        """Whether this laptop holds a device token for a sync server."""
+        return bool(local_meta.get(self.conn, "device_token"))
+
     def close(self) -> None:
         self.conn.close()

@@ -40,6 +40,7 @@ import fieldrep
 from fieldrep.services import conflicts as conflicts_service
 from fieldrep.services.context import Context
 from fieldrep.ui import icons, theme
+from fieldrep.ui.change_relay import refresh_on_change
 from fieldrep.ui.pages import PAGES, PageSpec, build_page
 from fieldrep.ui.status_bar import MainStatusBar
 from fieldrep.ui.tasks import Task, TaskKind, TaskRunner
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = QSize(1400, 900)
+# What the status bar shows is read from these (the outbox, conflicts, who is signed in).
+STATUS_TABLES = ("outbox", "conflicts", "users", "local_meta")
 STATUS_REFRESH_MS = 5_000
 _GEOMETRY_KEY = "main_window/geometry"
 _STATE_KEY = "main_window/state"
@@ -129,6 +132,9 @@ class MainWindow(QMainWindow):
         self._status_timer.setInterval(STATUS_REFRESH_MS)
         self._status_timer.timeout.connect(self.refresh_status)
         self._status_timer.start()
+        # Every commit in the app (a page's edit, an applied sync page) announces its tables: the
+        # status bar follows at once; the timer above only catches other processes' writes.
+        refresh_on_change(runner.changes, self, STATUS_TABLES, lambda _c: self.refresh_status())
 
         self.refresh_status()
         self._restore_settings()

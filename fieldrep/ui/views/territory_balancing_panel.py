@@ -31,6 +31,7 @@ from fieldrep.services import territory_balancing as tb
 from fieldrep.services.context import Context
 from fieldrep.store.errors import StoreError
 from fieldrep.ui.models.territories_table_model import RowsTableModel, money
+from fieldrep.ui.roles import Access, apply_access
 from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner
 from fieldrep.ui.views.territory_common import MessageLine, table_view
 from fieldrep.ui.widgets.chart_canvas import ChartCanvas
@@ -73,6 +74,7 @@ class TerritoryBalancingPanel(QWidget):
         self.runner = runner
         self.proposal: tb.Proposal | None = None
         self.task: Task | None = None
+        self.access = Access(True)
         self.measure = QComboBox()
         for label, key in (
             ("visit hours incl. travel", "hours"),
@@ -149,6 +151,14 @@ class TerritoryBalancingPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
 
+    def set_access(self, access: Access) -> None:
+        """Proposing and accepting new boundaries is a manager's; the analysis is anyone's."""
+        self.access = access
+        apply_access((self.propose_button,), access)
+        for button in (self.accept_button, self.reject_button):
+            button.setEnabled(access.manager_tools and self.proposal is not None)
+            button.setToolTip("" if access.manager_tools else access.reason)
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self.proposal is None and self.model.rowCount() == 0 and self.task is None:
@@ -210,8 +220,8 @@ class TerritoryBalancingPanel(QWidget):
 
     def _on_proposal_ready(self, proposal: tb.Proposal) -> None:
         self.proposal = proposal
-        self.propose_button.setEnabled(True)
-        self.accept_button.setEnabled(bool(proposal.moves))
+        self.propose_button.setEnabled(self.access.manager_tools)
+        self.accept_button.setEnabled(bool(proposal.moves) and self.access.manager_tools)
         self.reject_button.setEnabled(True)
         self.model.set_rows(proposal.rows)
         self.moves_model.set_rows(proposal.moves)
@@ -285,12 +295,12 @@ class TerritoryBalancingPanel(QWidget):
         self.summary.info("Proposal rejected; nothing changed.")
 
     def _on_cancelled(self) -> None:
-        self.propose_button.setEnabled(True)
-        self.accept_button.setEnabled(self.proposal is not None)
+        self.propose_button.setEnabled(self.access.manager_tools)
+        self.accept_button.setEnabled(self.proposal is not None and self.access.manager_tools)
         self.reject_button.setEnabled(self.proposal is not None)
         self.summary.info("Cancelled; nothing changed.")
 
     def _on_failed(self, exc: BaseException) -> None:
-        self.propose_button.setEnabled(True)
+        self.propose_button.setEnabled(self.access.manager_tools)
         self.accept_button.setEnabled(False)
         self.summary.error(str(exc) if isinstance(exc, StoreError) else f"Failed: {exc}")
