@@ -13,12 +13,11 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
-    QGuiApplication,
     QKeySequence,
     QPaintEvent,
 )
@@ -44,6 +43,12 @@ from fieldrep.ui.change_relay import refresh_on_change
 from fieldrep.ui.pages import PAGES, PageSpec, build_page
 from fieldrep.ui.status_bar import MainStatusBar
 from fieldrep.ui.tasks import Task, TaskKind, TaskRunner
+from fieldrep.ui.widgets.screen_fit import (
+    FRAME_ALLOWANCE,
+    available_geometry,
+    fits_on_a_screen,
+    room_on_screen,
+)
 
 if TYPE_CHECKING:
     # Imported when first used: the dialog pulls in httpx and pydantic, which the first paint
@@ -426,19 +431,47 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         geometry = self._settings.value(_GEOMETRY_KEY)
-        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+        # Saved geometry only where it still fits (the laptop left the office's big monitor).
+        if (
+            isinstance(geometry, QByteArray)
+            and self.restoreGeometry(geometry)
+            and (self.isMaximized() or fits_on_a_screen(self._expected_frame()))
+        ):
             state = self._settings.value(_STATE_KEY)
             if isinstance(state, QByteArray):
                 self.restoreState(state)
         else:
-            self.resize(DEFAULT_SIZE)
-            screen = QGuiApplication.primaryScreen()
-            if screen is not None:
-                frame = self.frameGeometry()
-                frame.moveCenter(screen.availableGeometry().center())
-                self.move(frame.topLeft())
+            self._place_on_screen()
         key = self._settings.value(_PAGE_KEY)
         self.show_page(key if isinstance(key, str) and key in self._specs else self._order[0])
+
+    def _expected_frame(self) -> QRect:
+        """The frame the window will have on screen (before it is shown, with an allowance)."""
+        frame = self.frameGeometry()
+        if frame.size() == self.size():  # not shown yet: the frame is not known
+            frame = QRect(
+                self.x(),
+                self.y(),
+                self.width() + FRAME_ALLOWANCE.width(),
+                self.height() + FRAME_ALLOWANCE.height(),
+            )
+        return frame
+
+    def _place_on_screen(self) -> None:
+        """The default size, centred, where the screen has room for it; else maximised (a
+        1366 x 768 laptop), so the title bar, menus and status bar are all on screen."""
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMaximized)
+        area = available_geometry(self)
+        room = room_on_screen(self)
+        if DEFAULT_SIZE.width() <= room.width() and DEFAULT_SIZE.height() <= room.height():
+            self.resize(DEFAULT_SIZE)
+            frame = self._expected_frame()
+            frame.moveCenter(area.center())
+            self.move(frame.topLeft())
+        else:
+            self.resize(DEFAULT_SIZE.boundedTo(room))
+            self.move(area.topLeft())
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
 
     def save_settings(self) -> None:
         self._settings.setValue(_GEOMETRY_KEY, self.saveGeometry())

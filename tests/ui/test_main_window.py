@@ -222,8 +222,12 @@ def test_geometry_and_page_restored_by_the_next_window(
     assert abs(moved.y()) <= 8
 
 
-def test_first_start_uses_the_default_size(window: MainWindow) -> None:
-    assert (window.width(), window.height()) == (1400, 900)
+def test_first_start_fits_the_screen(window: MainWindow) -> None:
+    """The default 1400 x 900 does not fit the offscreen 800 x 600 screen: maximised instead."""
+    area = window.screen().availableGeometry()
+    assert area.width() < 1400
+    assert window.isMaximized()
+    assert area.contains(window.frameGeometry())
 
 
 def test_settings_stay_in_the_test_folder(tmp_path: Path, window: MainWindow) -> None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from fieldrep.services.visits import DEFAULT_FOLLOW_UP_DAYS, OUTCOME_LABELS, LoggedVisit, log_visit
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
+from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 
 class LogVisitDialog(QDialog):
@@ -35,6 +36,7 @@ class LogVisitDialog(QDialog):
         self, ctx: object, account_id: str, account_name: str, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self.ctx = ctx
         self.account_id = account_id
         self.setWindowTitle(f"Log visit — {account_name}")

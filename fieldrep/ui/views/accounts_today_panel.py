@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from fieldrep.services.visits import complete_task, due_tasks
 from fieldrep.ui import theme
+from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 TASK_ROLE = Qt.ItemDataRole.UserRole
 ACCOUNT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -30,6 +31,7 @@ class TodayDialog(QDialog):
 
     def __init__(self, ctx: object, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self.ctx = ctx
         self.setWindowTitle("Today")
         self.resize(820, 480)

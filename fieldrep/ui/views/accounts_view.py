@@ -43,6 +43,7 @@ from fieldrep.ui.icons import ICON_DIR
 from fieldrep.ui.models.accounts_table_model import COLUMNS, QUALITY_LABELS, AccountsTableModel
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.accounts_actions import AccountsActionsMixin, _industries_read
+from fieldrep.ui.widgets.screen_fit import fit_on_show
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 if TYPE_CHECKING:
@@ -516,6 +517,7 @@ class NewAccountDialog(QDialog):
 
     def __init__(self, create: Callable[[str], str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self._create = create
         self.setWindowTitle("New account")
         self.setMinimumWidth(460)

@@ -97,6 +97,7 @@ class TerritoryBalancingPanel(QWidget):
             b.setEnabled(False)
         self.progress = TaskProgressWidget()
         self.quality = QLabel()
+        self.quality.setWordWrap(True)  # a long verdict wraps rather than widening the window
         self.quality.setStyleSheet("font-size: 12pt; font-weight: 600;")
         self.summary = MessageLine(
             "Capacitated k-means (Bradley, Bennett & Demiriz 2000) evens the chosen workload, keeps "
@@ -138,7 +139,6 @@ class TerritoryBalancingPanel(QWidget):
         ):
             row.addWidget(w)
         row.addStretch(1)
-        row.addWidget(self.progress)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(table_view(self.model))
         split.addWidget(right)
@@ -147,6 +147,9 @@ class TerritoryBalancingPanel(QWidget):
         split.setSizes([700, 700])
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        # The running proposal's progress and Cancel on a line of their own: beside the
+        # buttons they pushed the window wider than a laptop's screen.
+        layout.addWidget(self.progress)
         layout.addWidget(self.quality)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
