@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
+    QKeyEvent,
     QKeySequence,
     QPaintEvent,
 )
@@ -66,6 +67,14 @@ STATUS_REFRESH_MS = 5_000
 _GEOMETRY_KEY = "main_window/geometry"
 _STATE_KEY = "main_window/state"
 _PAGE_KEY = "main_window/page"
+
+
+class _NavList(QListWidget):
+    """The sidebar: arrows and Ctrl+1..9 switch pages; letters typed here do not (a list's
+    type-ahead would jump to whichever page starts with the letter)."""
+
+    def keyboardSearch(self, search: str) -> None:
+        return
 
 
 class MainWindow(QMainWindow):
@@ -147,7 +156,7 @@ class MainWindow(QMainWindow):
     # -- construction -------------------------------------------------------------------------
 
     def _build_nav(self, pages: tuple[PageSpec, ...]) -> QListWidget:
-        nav = QListWidget()
+        nav = _NavList()
         nav.setObjectName("nav")
         nav.setIconSize(QSize(20, 20))
         nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -161,6 +170,9 @@ class MainWindow(QMainWindow):
                 item.setToolTip(f"{spec.title} (Ctrl+{number})")
             nav.addItem(item)
         nav.currentRowChanged.connect(self._on_nav_current_row_changed)
+        # Chosen with the mouse or Enter, the page takes the keyboard; arrows stay in the list.
+        nav.itemClicked.connect(lambda _item: self.focus_page())
+        nav.itemActivated.connect(lambda _item: self.focus_page())
         return nav
 
     def _build_sidebar(self) -> QWidget:
@@ -297,6 +309,54 @@ class MainWindow(QMainWindow):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             label.setWordWrap(True)
             return label
+
+    def focus_page(self) -> None:
+        """Give the keyboard to the current page: its search if it has one (typing searches),
+        else its first field or button."""
+        widget = self.stack.currentWidget()
+        if widget is None:
+            return
+        start = getattr(widget, "focus_start", None)
+        if callable(start):
+            start()
+            return
+        search = getattr(widget, "search", None)
+        if isinstance(search, QWidget) and search.isEnabled():
+            search.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        candidate = widget.nextInFocusChain()
+        while candidate is not None and candidate is not widget:
+            if (
+                widget.isAncestorOf(candidate)
+                and candidate.focusPolicy() & Qt.FocusPolicy.TabFocus
+                and candidate.isEnabled()
+                and not candidate.isHidden()
+            ):
+                candidate.setFocus(Qt.FocusReason.OtherFocusReason)
+                return
+            candidate = candidate.nextInFocusChain()
+        # Nothing to type into (an empty page): the page itself, so keys stay off the sidebar.
+        if widget.focusPolicy() == Qt.FocusPolicy.NoFocus:
+            widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        widget.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def find(self) -> None:
+        """Ctrl+F from anywhere in the window: the current page's search, else the accounts'."""
+        page = self.stack.currentWidget()
+        if not callable(getattr(page, "focus_search", None)) and "accounts" in self._specs:
+            self.show_page("accounts")
+            page = self.stack.currentWidget()
+        focus_search = getattr(page, "focus_search", None)
+        if callable(focus_search):
+            focus_search()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Reached when no widget took the key: Ctrl+F with the focus in the sidebar, the status
+        # bar or a page without a search of its own (a page's own Ctrl+F comes first).
+        if event.matches(QKeySequence.StandardKey.Find):
+            self.find()
+            return
+        super().keyPressEvent(event)
 
     def _on_nav_current_row_changed(self, row: int) -> None:
         if 0 <= row < len(self._order):
@@ -444,6 +504,7 @@ class MainWindow(QMainWindow):
             self._place_on_screen()
         key = self._settings.value(_PAGE_KEY)
         self.show_page(key if isinstance(key, str) and key in self._specs else self._order[0])
+        self.focus_page()  # typing at start goes to the page (its search), not the sidebar
 
     def _expected_frame(self) -> QRect:
         """The frame the window will have on screen (before it is shown, with an allowance)."""

@@ -707,6 +707,7 @@ def test_filter_names_are_readable_in_the_smallest_window(
     ctx.writer.insert("territories", {"name": "Greater Boston and the North Shore"})
     window = MainWindow(ctx, runner, settings)
     qtbot.addWidget(window)
+    window.setWindowState(Qt.WindowState.WindowNoState)  # not maximised on the small screen
     window.resize(*size)
     window.show()
     qtbot.waitExposed(window)
@@ -743,6 +744,7 @@ def test_the_open_account_keeps_its_fields_whole_and_scrolls_in_a_short_window(
     )
     window = MainWindow(ctx, runner, settings)
     qtbot.addWidget(window)
+    window.setWindowState(Qt.WindowState.WindowNoState)  # not maximised on the small screen
     window.resize(*size)
     window.show()
     qtbot.waitExposed(window)
@@ -827,6 +829,7 @@ def test_the_title_row_stays_whole_in_the_smallest_window_with_a_notice(
 ) -> None:
     window = MainWindow(ctx, runner, settings)
     qtbot.addWidget(window)
+    window.setWindowState(Qt.WindowState.WindowNoState)  # not maximised on the small screen
     window.resize(1024, 700)
     window.show()
     qtbot.waitExposed(window)

@@ -245,6 +245,7 @@ class AccountsActionsMixin:
         name = self.panel.title.text() if self.panel.account_id == account_id else ""
         dialog = LogVisitDialog(self.context, account_id, name, self)
         dialog.logged.connect(lambda _v: self._after_visit(account_id))
+        dialog.logged.connect(lambda _v: self._say(dialog.confirmation()))
         self._keep(dialog)
         dialog.open()
         return dialog

@@ -455,9 +455,10 @@ class AccountsView(AccountsActionsMixin, QWidget):
             self.account_opened.emit(account_id)
 
     def _on_log_visit_shortcut(self) -> None:
-        """Ctrl+L: log a visit to the open account, else to the selected row."""
-        account_id = self.panel.account_id if self._panel_open() else None
-        account_id = account_id or self.selected_account_id()
+        """Ctrl+L: log a visit to the selected row's account, else to the open one."""
+        account_id = self.selected_account_id()
+        if account_id is None and self._panel_open():
+            account_id = self.panel.account_id
         if account_id is not None:
             self.open_log_visit(account_id)
 
