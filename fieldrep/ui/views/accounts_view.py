@@ -81,7 +81,7 @@ QPushButton {{ padding: 6px 14px; border: 1px solid {theme.BORDER}; border-radiu
               background: {theme.SURFACE}; }}
 QPushButton:hover {{ background: #F1F3F6; }}
 QPushButton#primary {{ background: {theme.ACCENT}; color: white; border: none; font-weight: 600; }}
-"""
+{theme.COMBO_POPUP}"""
 
 
 class AccountsView(AccountsActionsMixin, QWidget):
