@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 import fieldrep
 from fieldrep.services import conflicts as conflicts_service
 from fieldrep.services.context import Context
+from fieldrep.store import local_meta
 from fieldrep.ui import icons, theme
 from fieldrep.ui.change_relay import refresh_on_change
 from fieldrep.ui.pages import PAGES, PageSpec, build_page
@@ -107,7 +108,8 @@ class MainWindow(QMainWindow):
         self._page_actions: dict[str, QAction] = {}
         self._first_frame_shown = False
 
-        self.setWindowTitle(f"FieldRep — {context.path.name}")
+        # The system adds the application's name ("— FieldRep") itself.
+        self.setWindowTitle(context.path.name)
         self.setWindowIcon(icons.icon("app"))
         app = QApplication.instance()
         if not isinstance(app, QApplication) or app.styleSheet() != theme.STYLE_SHEET:
@@ -375,13 +377,19 @@ class MainWindow(QMainWindow):
         """Re-read the signed-in user, the outbox length, sync state and open conflicts."""
         self.status.set_database(self.context.path)
         self.status.set_user(self.context.user())
+        conn = self.context.conn
+        ever_synced = bool(local_meta.get(conn, "last_sync_at"))
+        # A demo book nobody signed in from: its rows are not anyone's edits waiting to go.
+        demo = bool(local_meta.get(conn, "demo_seed")) and not local_meta.get(conn, "server_url")
         if self.sync is None:
-            self.status.set_pending(self.context.writer.pending_count())
+            self.status.set_pending(
+                self.context.writer.pending_count(), ever_synced=ever_synced, demo=demo
+            )
             self.status.set_conflicts(conflicts_service.open_count(self.context.conn))
         else:
             # One read of the sync status serves every item: counting a long outbox is not free.
             status = self.sync.status()
-            self.status.set_pending(status.pending)
+            self.status.set_pending(status.pending, ever_synced=ever_synced, demo=demo)
             self.status.set_conflicts(status.open_conflicts)
             line = self.sync.line(status)
             signed_in = status.signed_in

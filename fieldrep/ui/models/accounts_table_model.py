@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from fieldrep.store.accounts_repository import (
 )
 from fieldrep.store.accounts_search import RankedSearch, Version, build_rank, rank_order
 from fieldrep.ui import theme
+from fieldrep.ui.dates import friendly_day
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +59,13 @@ STATUS_COLORS = {
     "inactive": theme.TEXT_MUTED,
     "lost": theme.DANGER,
 }
+# How well an account is placed on the map, in plain words (no "ZIP centre" jargon).
 QUALITY_LABELS = {
-    "address": "Address",
+    "address": "Exact address",
     "street": "Street",
-    "postal_code": "ZIP centre",
-    "city": "City centre",
-    "manual": "Pinned",
+    "postal_code": "ZIP code, approx.",
+    "city": "City, approx.",
+    "manual": "Pinned by hand",
     None: "Not placed",
 }
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -84,17 +85,7 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 def _days_ago(iso: str | None) -> str:
-    if not iso:
-        return "never"
-    try:
-        days = (date.today() - date.fromisoformat(iso[:10])).days
-    except ValueError:
-        return iso[:10]
-    if days <= 0:
-        return "today"
-    if days == 1:
-        return "yesterday"
-    return f"{days} days ago" if days < 60 else iso[:10]
+    return friendly_day(iso)
 
 
 class AccountsTableModel(QAbstractTableModel):

@@ -30,7 +30,8 @@ from fieldrep.services.visits import OUTCOME_LABELS
 from fieldrep.store.accounts_repository import STATUSES, AccountsRepository
 from fieldrep.store.errors import StoreError, ValidationError
 from fieldrep.ui import theme
-from fieldrep.ui.models.accounts_table_model import QUALITY_LABELS, STATUS_COLORS
+from fieldrep.ui.dates import friendly_day, friendly_moment
+from fieldrep.ui.models.accounts_table_model import STATUS_COLORS
 
 FIELDS = (
     ("name", "Name"),
@@ -54,6 +55,17 @@ def _text(value: Any) -> str:
     if isinstance(value, float):  # with thousands separators, which the service reads back
         return f"{value:,.0f}" if value.is_integer() else f"{value:,}"
     return str(value)
+
+
+# Where the map puts the account, said in the panel's subtitle.
+PLACEMENT = {
+    "address": "placed at its address",
+    "street": "placed on its street",
+    "postal_code": "placed by ZIP code, approximate",
+    "city": "placed by city, approximate",
+    "manual": "pinned on the map by hand",
+    None: "not on the map yet",
+}
 
 
 class AccountDetailPanel(QFrame):
@@ -195,13 +207,13 @@ class AccountDetailPanel(QFrame):
         a = detail.account
         self._loaded = a
         self.title.setText(a["name"])
-        quality = QUALITY_LABELS.get(a["geocode_quality"], a["geocode_quality"])
+        quality = PLACEMENT.get(a["geocode_quality"], "placed on the map")
         owner = a.get("owner_name") or "no owner"
         territory = a.get("territory_name") or "no territory"
         color = STATUS_COLORS.get(a["status"], theme.TEXT_MUTED)
         self.subtitle.setText(
             f"<span style='color:{color}; font-weight:600'>{a['status'].capitalize()}</span>"
-            f" · {escape(territory)} · {escape(owner)} · location: {escape(quality)}"
+            f" · {escape(territory)} · {escape(owner)} · {escape(quality)}"
         )
         for key, edit in self.edits.items():
             edit.setText(_text(a.get(key)))
@@ -221,7 +233,7 @@ class AccountDetailPanel(QFrame):
             "visits",
             [
                 [
-                    (v["visited_at"] or "")[:16].replace("T", " "),
+                    friendly_moment(v["visited_at"]),
                     OUTCOME_LABELS.get(v["outcome"], v["outcome"]),
                     v["user_name"],
                     v["notes"],
@@ -230,11 +242,18 @@ class AccountDetailPanel(QFrame):
             ],
         )
         self._fill(
-            "tasks", [[t["due_date"], t["title"], "✓" if t["done"] else ""] for t in detail.tasks]
+            "tasks",
+            [
+                [friendly_day(t["due_date"], empty="no date"), t["title"], "✓" if t["done"] else ""]
+                for t in detail.tasks
+            ],
         )
         self._fill(
             "deals",
-            [[d["closed_on"], f"${d['amount']:,.0f}", d["description"]] for d in detail.deals],
+            [
+                [friendly_day(d["closed_on"], empty=""), f"${d['amount']:,.0f}", d["description"]]
+                for d in detail.deals
+            ],
         )
         self._fill(
             "referrals",

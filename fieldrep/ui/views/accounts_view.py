@@ -386,7 +386,10 @@ class AccountsView(AccountsActionsMixin, QWidget):
         if matching and self._empty is None:
             return
         if not total:
-            self.empty.setText("No accounts yet: import a file, or add one with New account.")
+            self.empty.setText(
+                "No accounts yet. Sign in to your team's server (Sync › Sync settings, Ctrl+,)"
+                " to get your team's accounts, import a file, or add one with New account."
+            )
         elif not matching:
             self.empty.setText("No account matches this search and these filters.")
         self.empty.setVisible(not matching)
