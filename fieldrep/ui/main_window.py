@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -24,6 +24,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -76,6 +77,19 @@ class _NavList(QListWidget):
 
     def keyboardSearch(self, search: str) -> None:
         return
+
+    def event(self, event: QEvent) -> bool:
+        # With no type-ahead, a typed character is not the list's: let it reach the window's
+        # shortcuts ("?" opens the shortcut list).
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.text().isprintable()
+            and event.text()
+        ):
+            event.ignore()
+            return False
+        return super().event(event)
 
 
 class MainWindow(QMainWindow):
@@ -262,6 +276,9 @@ class MainWindow(QMainWindow):
                 conflicts_action.triggered.connect(self._on_status_conflicts_requested)
 
         help_menu = menu_bar.addMenu("&Help")
+        shortcuts_action = help_menu.addAction("&Keyboard shortcuts")
+        shortcuts_action.setShortcuts([QKeySequence("?"), QKeySequence("F1")])
+        shortcuts_action.triggered.connect(self.open_shortcuts)
         about_action = help_menu.addAction("&About FieldRep")
         about_action.setMenuRole(QAction.MenuRole.AboutRole)
         about_action.triggered.connect(self._on_about_action_triggered)
@@ -341,6 +358,15 @@ class MainWindow(QMainWindow):
         if widget.focusPolicy() == Qt.FocusPolicy.NoFocus:
             widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         widget.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def open_shortcuts(self) -> QDialog:
+        """Help > Keyboard shortcuts (``?`` or F1): every shortcut in one list."""
+        from fieldrep.ui.dialogs.shortcuts_dialog import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self)
+        dialog.open()
+        self._shortcuts_dialog = dialog
+        return dialog
 
     def find(self) -> None:
         """Ctrl+F from anywhere in the window: the current page's search, else the accounts'."""

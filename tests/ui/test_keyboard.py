@@ -119,3 +119,31 @@ def test_the_chosen_outcome_fits_its_button(qtbot: QtBot, ctx: Context) -> None:
         assert isinstance(button, QPushButton)
         button.setChecked(True)
         assert button.width() >= QFontMetrics(bold).horizontalAdvance(button.text()) + 16
+
+
+def test_question_mark_lists_every_shortcut(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, settings: QSettings
+) -> None:
+    window = _window(qtbot, ctx, runner, settings)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.nav.setFocus()
+    # (the offscreen platform has no keyboard map: "?" arrives without the Shift that types it)
+    qtbot.keyClick(window.nav, Qt.Key.Key_Question)
+    dialog = window._shortcuts_dialog
+    qtbot.waitUntil(dialog.isVisible)
+    keys = {keys for _where, keys, _what in dialog.rows()}
+    assert {"Ctrl+1", "Ctrl+F", "Ctrl+N", "Ctrl+L", "Ctrl+I", "Ctrl+E", "Ctrl+T"} <= keys
+    dialog.close()
+
+
+def test_typing_a_question_mark_in_the_search_types_it(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, settings: QSettings
+) -> None:
+    window = _window(qtbot, ctx, runner, settings)
+    page = _accounts(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClicks(page.search, "who?")
+    assert page.search.text() == "who?"
+    assert getattr(window, "_shortcuts_dialog", None) is None

@@ -136,17 +136,16 @@ class AccountsActionsMixin:
         return dialog
 
     def _after_bulk_change(self) -> None:
-        # New industries, owners or territories may have arrived with the import.
-        current = {key: combo.currentData() for key, combo in self.filters.items()}
-        for key, _label, choices in self._filter_choices():
-            combo = self.filters[key]
-            combo.blockSignals(True)
-            while combo.count() > 1:
-                combo.removeItem(1)
-            for text, value in choices:
-                combo.addItem(text, value)
-            combo.setCurrentIndex(max(0, combo.findData(current[key])))
-            combo.blockSignals(False)
+        # New owners or territories may have arrived with the import; industries too, read on a
+        # worker (a DISTINCT over the whole book cost the GUI thread 50 ms after each import).
+        self._refill_filters(("territory_id", "owner_id"))
+        if self._industries_loaded:
+            self.runner.run(
+                _industries_read,
+                label="Reading industries",
+                on_success=self._refill_industries,
+                quiet=True,
+            )
         self.apply_filters()
 
     _export_folder: Path | None = None  # where this session's last export went

@@ -108,10 +108,13 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.new_button.setToolTip("Ctrl+N")
         self.new_button.clicked.connect(self.new_account)
         self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip("Ctrl+I")
         self.import_button.clicked.connect(lambda: self.open_import())
         self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Ctrl+E")
         self.export_button.clicked.connect(self._on_export_clicked)
         self.today_button = QPushButton("Today")
+        self.today_button.setToolTip("Tasks due today and overdue (Ctrl+T)")
         self.today_button.clicked.connect(self.open_today)
         self.locate_button = QPushButton("Locate online")
         self.locate_button.clicked.connect(self.locate_online)
@@ -222,6 +225,9 @@ class AccountsView(AccountsActionsMixin, QWidget):
             (QKeySequence.StandardKey.New, self.new_account),
             (QKeySequence(Qt.Key.Key_Escape), self._on_escape),
             (QKeySequence("Ctrl+L"), self._on_log_visit_shortcut),
+            (QKeySequence("Ctrl+I"), lambda: self.open_import()),
+            (QKeySequence("Ctrl+E"), self._on_export_clicked),
+            (QKeySequence("Ctrl+T"), self.open_today),
         ):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
