@@ -15,6 +15,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStatusBar, QWidget
 
 from fieldrep.ui import icons, theme
+from fieldrep.ui.widgets.elided_label import ElidedLabel
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 ROLE_TITLES = {"rep": "Sales rep", "manager": "Manager", "admin": "Administrator"}
@@ -29,7 +30,8 @@ class _IconLabel(QWidget):
         self.icon = QLabel()
         if icon_name is not None:
             self.icon.setPixmap(icons.icon(icon_name, theme.TEXT_MUTED).pixmap(QSize(14, 14)))
-        self.text = QLabel()
+        # Elided with "…" where the bar is short of room (a task's progress beside it).
+        self.text = ElidedLabel()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 0, 10, 0)
         layout.setSpacing(6)

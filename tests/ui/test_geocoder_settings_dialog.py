@@ -99,7 +99,7 @@ def test_counts_by_quality_and_the_unplaced_list(
     dialog: GeocoderSettingsDialog, qtbot: QtBot
 ) -> None:
     assert _tiles(dialog) == [
-        ("ZIP code, approx.", "2"),
+        ("ZIP, approx.", "2"),
         ("Pinned by hand", "1"),
         ("Not placed", "3"),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtWidgets import (
@@ -33,18 +34,29 @@ from fieldrep.ui import theme
 from fieldrep.ui.dates import friendly_day, friendly_moment
 from fieldrep.ui.models.accounts_table_model import STATUS_COLORS
 
+# In the order a rep needs them: how to reach the account and where it is come first, so they
+# show without scrolling on a 1366 x 768 laptop; City, State and ZIP share one row.
 FIELDS = (
     ("name", "Name"),
-    ("industry", "Industry"),
+    ("phone", "Phone"),
+    ("email", "Email"),
     ("street", "Street"),
     ("city", "City"),
     ("region", "State"),
     ("postal_code", "ZIP"),
-    ("phone", "Phone"),
-    ("email", "Email"),
+    ("industry", "Industry"),
     ("website", "Website"),
     ("potential", "Potential"),
 )
+_SAME_ROW_AS_CITY = ("region", "postal_code")
+# What an empty list would hold, said in it rather than left blank.
+EMPTY_TABS = {
+    "contacts": "No contacts yet: an import of contacts fills this list.",
+    "visits": "No visits yet: Log visit… (Ctrl+L) records one.",
+    "tasks": "No tasks: a visit's next step becomes a task here.",
+    "deals": "No deals recorded for this account.",
+    "referrals": "No referrals given or received yet.",
+}
 TABS_MIN_HEIGHT = 150  # the lists keep room for a few rows; below that the panel scrolls
 _ERROR_STYLE = f"border: 1px solid {theme.DANGER}; border-radius: 4px;"
 
@@ -66,6 +78,24 @@ PLACEMENT = {
     "manual": "pinned on the map by hand",
     None: "not on the map yet",
 }
+
+
+def contact_links(account: dict[str, Any]) -> str:
+    """Rich text: Call (tel:), Email (mailto:) and Open in maps for what the account has."""
+    links: list[str] = []
+    phone = (account.get("phone") or "").strip()
+    if phone:
+        dial = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
+        links.append(f"<a href='tel:{escape(dial)}'>Call {escape(phone)}</a>")
+    email = (account.get("email") or "").strip()
+    if email:
+        links.append(f"<a href='mailto:{escape(quote(email, safe='@'))}'>Email</a>")
+    parts = [account.get(k) for k in ("street", "city", "region", "postal_code")]
+    address = ", ".join(str(p) for p in parts if p)
+    if address:
+        url = "https://www.openstreetmap.org/search?query=" + quote(address)
+        links.append(f"<a href='{escape(url)}'>Open in maps</a>")
+    return " · ".join(links)
 
 
 class AccountDetailPanel(QFrame):
@@ -102,6 +132,14 @@ class AccountDetailPanel(QFrame):
         close.setFlat(True)
         close.setToolTip("Close (Esc)")
         close.clicked.connect(self.close_panel)
+        # Call, write, find: links to the phone, mail and maps apps of the laptop.
+        self.links = QLabel()
+        self.links.setTextFormat(Qt.TextFormat.RichText)
+        self.links.setOpenExternalLinks(True)
+        self.links.setTextInteractionFlags(
+            Qt.TextInteractionFlag.LinksAccessibleByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByKeyboard
+        )
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
         head.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
@@ -111,17 +149,26 @@ class AccountDetailPanel(QFrame):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.status = QComboBox()
         self.status.addItems([s.capitalize() for s in STATUSES])
+        self.notes = QPlainTextEdit()
+        self.notes.setFixedHeight(52)
+        city_row = QHBoxLayout()
         for key, label in FIELDS:
             edit = QLineEdit()
             edit.setObjectName(f"edit_{key}")
             edit.returnPressed.connect(self.save)
             self.edits[key] = edit
-            form.addRow(label, edit)
+            if key == "city":
+                city_row.addWidget(edit, 3)
+                form.addRow("City, State, ZIP", city_row)
+            elif key in _SAME_ROW_AS_CITY:
+                edit.setPlaceholderText(label)
+                city_row.addWidget(edit, 1)
+            else:
+                form.addRow(label, edit)
             if key == "name":
                 form.addRow("Status", self.status)
-        self.notes = QPlainTextEdit()
-        self.notes.setFixedHeight(52)
-        form.addRow("Notes", self.notes)
+            if key == "postal_code":
+                form.addRow("Notes", self.notes)  # before the details a rep rarely changes
         self.error = QLabel()
         self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setStyleSheet(f"color: {theme.DANGER};")
@@ -150,7 +197,7 @@ class AccountDetailPanel(QFrame):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.setUsesScrollButtons(False)  # five short tabs fit; arrows would hide one
+        self.tabs.setUsesScrollButtons(True)  # tabs that do not fit a narrow panel get arrows
         self.lists: dict[str, QTreeWidget] = {}
         for key, title, headers in (
             ("contacts", "Contacts", ["Name", "Title", "Email", "Phone"]),
@@ -176,6 +223,7 @@ class AccountDetailPanel(QFrame):
         inner = QVBoxLayout(body)
         inner.setContentsMargins(0, 0, 0, 0)
         inner.addWidget(self.subtitle)
+        inner.addWidget(self.links)
         inner.addLayout(form)
         inner.addWidget(self.error)
         self.scroll = _FittingScrollArea()
@@ -215,6 +263,8 @@ class AccountDetailPanel(QFrame):
             f"<span style='color:{color}; font-weight:600'>{a['status'].capitalize()}</span>"
             f" · {escape(territory)} · {escape(owner)} · {escape(quality)}"
         )
+        self.links.setText(contact_links(a))
+        self.links.setVisible(bool(self.links.text()))
         for key, edit in self.edits.items():
             edit.setText(_text(a.get(key)))
             edit.setCursorPosition(0)  # a long website shows its start, not its end
@@ -292,6 +342,12 @@ class AccountDetailPanel(QFrame):
         tree = self.lists[key]
         tree.clear()
         tree.addTopLevelItems([QTreeWidgetItem([_text(c) for c in row]) for row in rows])
+        if not rows:
+            empty = QTreeWidgetItem([EMPTY_TABS[key]])
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            tree.addTopLevelItem(empty)
+            empty.setFirstColumnSpanned(True)
+            return
         for col in range(tree.columnCount()):
             tree.resizeColumnToContents(col)
 

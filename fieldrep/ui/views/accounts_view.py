@@ -201,7 +201,12 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         for column, (_, _, width) in enumerate(COLUMNS):
             self.table.setColumnWidth(column, width)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # The name first and always whole enough to read: it takes the width the other columns
+        # leave, so the default columns fit a 1366-pixel laptop without a horizontal scroll.
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(48)
         self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
 
         # The detail panel joins the splitter when an account is first opened (see ``panel``).
