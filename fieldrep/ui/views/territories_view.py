@@ -50,7 +50,7 @@ class TerritoriesView(QWidget):
         self.definitions = TerritoryDefinitionsPanel(context, runner)
         self.explain = TerritoryExplainPanel(context)
         self.reassign = TerritoryReassignPanel(runner)
-        self.kpis = TerritoryKpiPanel(context)
+        self.kpis = TerritoryKpiPanel(context, runner=runner)  # figures on a worker
         self.balancing = TerritoryBalancingPanel(runner)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.definitions, "Definitions")
