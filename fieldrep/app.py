@@ -63,9 +63,12 @@ def run_gui(args: argparse.Namespace) -> int:
         print_error(str(exc))
         return 1
     _ensure_display()
+    from fieldrep.store.changes import ChangeHub
     from fieldrep.ui.application import run
 
-    return run(path)
+    # The one change notification of this process: every connection the app opens announces
+    # its commits here, and the pages refresh from it (fieldrep.store.changes).
+    return run(path, ChangeHub())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

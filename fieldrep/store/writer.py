@@ -7,6 +7,11 @@ without the record that will sync it, and a failed write leaves neither. Table a
 are checked against the schema catalogue and values are always bound as parameters.
 
 sqlite-utils' own write helpers open and commit transactions of their own, so they are not used here.
+
+After its outermost COMMIT a transaction announces the tables it wrote to the writer's
+:class:`~fieldrep.store.changes.ChangeHub` (nothing after a ROLLBACK). The tables are recorded by
+SQLite's authorizer while the transaction is open, so raw SQL run inside it (sync's applied pages,
+triggers) is counted as well as the writer's own inserts, updates and deletes.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from fieldrep.domain.hlc import HybridLogicalClock, format_clock
 from fieldrep.domain.ids import new_device_id, uuid7
 from fieldrep.store import local_meta, outbox
 from fieldrep.store.catalog import Table, table
+from fieldrep.store.changes import ChangeHub
 from fieldrep.store.errors import StoreError, ValidationError
 
 if TYPE_CHECKING:
@@ -66,28 +72,39 @@ _encode_string = json.encoder.encode_basestring_ascii  # json.dumps of one str, 
 
 _ROW_CLOCK_OPEN = "{" + json.dumps(outbox.ROW_CLOCK) + ": "
 
+# The authorizer's actions that write rows; for each, the table's name is its first argument.
+_WRITE_ACTIONS = frozenset((sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE))
+
 
 class Writer:
     """Sync-aware writes for one connection (one thread)."""
 
     def __init__(
-        self, db: sqlite_utils.Database | sqlite3.Connection, clock: HybridLogicalClock
+        self,
+        db: sqlite_utils.Database | sqlite3.Connection,
+        clock: HybridLogicalClock,
+        changes: ChangeHub | None = None,
     ) -> None:
         # A raw connection is accepted so that start-up need not import sqlite-utils.
         self.conn: sqlite3.Connection = db if isinstance(db, sqlite3.Connection) else db.conn
         self.clock = clock
+        self.changes = changes
         self._depth = 0
+        self._written: set[str] | None = None  # tables written by the open transaction, if tracked
 
     @classmethod
-    def open(cls, db: sqlite_utils.Database | sqlite3.Connection) -> Writer:
-        """A writer for ``db``, creating this installation's device id on first use."""
+    def open(
+        cls, db: sqlite_utils.Database | sqlite3.Connection, changes: ChangeHub | None = None
+    ) -> Writer:
+        """A writer for ``db``, creating this installation's device id on first use; committed
+        transactions are announced to ``changes``."""
         conn = db if isinstance(db, sqlite3.Connection) else db.conn
         device = local_meta.get(conn, "device_id")
         if device is None:
             device = new_device_id()
             local_meta.put(conn, "device_id", device)
         last = int(local_meta.get(conn, "hlc_last", "0") or 0)
-        return cls(db, HybridLogicalClock(device_id=device, last=last))
+        return cls(db, HybridLogicalClock(device_id=device, last=last), changes)
 
     @property
     def device_id(self) -> str:
@@ -107,6 +124,7 @@ class Writer:
             return
         self.conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
+        self._start_tracking()
         try:
             # Each thread has its own connection and Writer, but all stamp for one device: under
             # the write lock, start from the highest clock any of them committed, so no lane issues
@@ -120,9 +138,48 @@ class Writer:
             # error is the one to see, not "no transaction is active".
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
+            self._stop_tracking()
             raise
         finally:
             self._depth = 0
+        written = self._stop_tracking()
+        if written and self.changes is not None:
+            self.changes.announce(written)
+
+    def note_changed(self, *tables: str) -> None:
+        """Count ``tables`` as written by the open transaction (for writes the authorizer cannot
+        see, such as another connection's on this thread's behalf); outside one, announce now."""
+        if self._written is not None:
+            self._written.update(tables)
+        elif self._depth == 0 and self.changes is not None:
+            self.changes.announce(tables)
+
+    def _start_tracking(self) -> None:
+        """Record the tables the transaction writes, while anyone listens.
+
+        Setting the authorizer also expires the connection's prepared statements, so the cached
+        ones are prepared again on their next use and pass through it: each transaction sees
+        every write it makes, not only the statements it prepared first.
+        """
+        if self.changes is None or not self.changes.listening:
+            self._written = None
+            return
+        written: set[str] = set()
+        self._written = written
+
+        def track(action: int, name: str | None, *_: object) -> int:
+            if action in _WRITE_ACTIONS and name is not None and not name.startswith("sqlite_"):
+                written.add(name)
+            return sqlite3.SQLITE_OK
+
+        self.conn.set_authorizer(track)
+
+    def _stop_tracking(self) -> set[str]:
+        written, self._written = self._written, None
+        if written is None:
+            return set()
+        self.conn.set_authorizer(None)
+        return written
 
     # -- writes -------------------------------------------------------------------------------
 

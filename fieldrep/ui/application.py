@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from fieldrep import paths
 from fieldrep.services.context import Context
+from fieldrep.store.changes import ChangeHub
 from fieldrep.store.errors import StoreError
 from fieldrep.ui import icons, theme
 from fieldrep.ui.connectivity import ConnectivityMonitor
@@ -59,9 +60,14 @@ def show_error(parent: QWidget | None, title: str, message: str) -> None:
 class AppSession(QObject):
     """The context, task runner and main window of the open database."""
 
-    def __init__(self, settings: QSettings, parent: QObject | None = None) -> None:
+    def __init__(
+        self, settings: QSettings, changes: ChangeHub | None = None, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.settings = settings
+        # One hub for the process: every context opened on the database (the GUI's, the workers')
+        # announces its commits there, and the task runner relays them to the pages.
+        self.changes = changes or ChangeHub()
         self.context: Context | None = None
         self.runner: TaskRunner | None = None
         self.window: MainWindow | None = None
@@ -73,7 +79,7 @@ class AppSession(QObject):
     def open(self, db_path: Path) -> bool:
         """Open ``db_path`` in a new window, replacing the current one; ``False`` if it cannot."""
         try:
-            context = Context.open(db_path)
+            context = Context.open(db_path, self.changes)
         except StoreError as exc:
             show_error(self.window, "Could not open the database", str(exc))
             return False
@@ -149,8 +155,9 @@ def _install_sigint_handler(app: QApplication) -> QTimer:
     return timer
 
 
-def run(db_path: Path) -> int:
-    """Run the desktop app on ``db_path`` until the window closes; the process exit code."""
+def run(db_path: Path, changes: ChangeHub | None = None) -> int:
+    """Run the desktop app on ``db_path`` until the window closes; the process exit code.
+    ``changes``: the process's change hub (app.py makes it)."""
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
@@ -161,7 +168,7 @@ def run(db_path: Path) -> int:
 
     previous_handler = signal.getsignal(signal.SIGINT)
     _install_sigint_handler(app)
-    session = AppSession(window_settings())
+    session = AppSession(window_settings(), changes)
     try:
         if not session.open(Path(db_path)):
             return 1

@@ -13,17 +13,18 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
-    QGuiApplication,
+    QKeyEvent,
     QKeySequence,
     QPaintEvent,
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -39,10 +40,18 @@ from PySide6.QtWidgets import (
 import fieldrep
 from fieldrep.services import conflicts as conflicts_service
 from fieldrep.services.context import Context
+from fieldrep.store import local_meta
 from fieldrep.ui import icons, theme
+from fieldrep.ui.change_relay import refresh_on_change
 from fieldrep.ui.pages import PAGES, PageSpec, build_page
 from fieldrep.ui.status_bar import MainStatusBar
 from fieldrep.ui.tasks import Task, TaskKind, TaskRunner
+from fieldrep.ui.widgets.screen_fit import (
+    FRAME_ALLOWANCE,
+    available_geometry,
+    fits_on_a_screen,
+    room_on_screen,
+)
 
 if TYPE_CHECKING:
     # Imported when first used: the dialog pulls in httpx and pydantic, which the first paint
@@ -54,10 +63,33 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = QSize(1400, 900)
+# What the status bar shows is read from these (the outbox, conflicts, who is signed in).
+STATUS_TABLES = ("outbox", "conflicts", "users", "local_meta")
 STATUS_REFRESH_MS = 5_000
 _GEOMETRY_KEY = "main_window/geometry"
 _STATE_KEY = "main_window/state"
 _PAGE_KEY = "main_window/page"
+
+
+class _NavList(QListWidget):
+    """The sidebar: arrows and Ctrl+1..9 switch pages; letters typed here do not (a list's
+    type-ahead would jump to whichever page starts with the letter)."""
+
+    def keyboardSearch(self, search: str) -> None:
+        return
+
+    def event(self, event: QEvent) -> bool:
+        # With no type-ahead, a typed character is not the list's: let it reach the window's
+        # shortcuts ("?" opens the shortcut list).
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.text().isprintable()
+            and event.text()
+        ):
+            event.ignore()
+            return False
+        return super().event(event)
 
 
 class MainWindow(QMainWindow):
@@ -90,7 +122,8 @@ class MainWindow(QMainWindow):
         self._page_actions: dict[str, QAction] = {}
         self._first_frame_shown = False
 
-        self.setWindowTitle(f"FieldRep — {context.path.name}")
+        # The system adds the application's name ("— FieldRep") itself.
+        self.setWindowTitle(context.path.name)
         self.setWindowIcon(icons.icon("app"))
         app = QApplication.instance()
         if not isinstance(app, QApplication) or app.styleSheet() != theme.STYLE_SHEET:
@@ -129,6 +162,9 @@ class MainWindow(QMainWindow):
         self._status_timer.setInterval(STATUS_REFRESH_MS)
         self._status_timer.timeout.connect(self.refresh_status)
         self._status_timer.start()
+        # Every commit in the app (a page's edit, an applied sync page) announces its tables: the
+        # status bar follows at once; the timer above only catches other processes' writes.
+        refresh_on_change(runner.changes, self, STATUS_TABLES, lambda _c: self.refresh_status())
 
         self.refresh_status()
         self._restore_settings()
@@ -136,7 +172,7 @@ class MainWindow(QMainWindow):
     # -- construction -------------------------------------------------------------------------
 
     def _build_nav(self, pages: tuple[PageSpec, ...]) -> QListWidget:
-        nav = QListWidget()
+        nav = _NavList()
         nav.setObjectName("nav")
         nav.setIconSize(QSize(20, 20))
         nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -150,6 +186,9 @@ class MainWindow(QMainWindow):
                 item.setToolTip(f"{spec.title} (Ctrl+{number})")
             nav.addItem(item)
         nav.currentRowChanged.connect(self._on_nav_current_row_changed)
+        # Chosen with the mouse or Enter, the page takes the keyboard; arrows stay in the list.
+        nav.itemClicked.connect(lambda _item: self.focus_page())
+        nav.itemActivated.connect(lambda _item: self.focus_page())
         return nav
 
     def _build_sidebar(self) -> QWidget:
@@ -237,6 +276,9 @@ class MainWindow(QMainWindow):
                 conflicts_action.triggered.connect(self._on_status_conflicts_requested)
 
         help_menu = menu_bar.addMenu("&Help")
+        shortcuts_action = help_menu.addAction("&Keyboard shortcuts")
+        shortcuts_action.setShortcuts([QKeySequence("?"), QKeySequence("F1")])
+        shortcuts_action.triggered.connect(self.open_shortcuts)
         about_action = help_menu.addAction("&About FieldRep")
         about_action.setMenuRole(QAction.MenuRole.AboutRole)
         about_action.triggered.connect(self._on_about_action_triggered)
@@ -287,6 +329,63 @@ class MainWindow(QMainWindow):
             label.setWordWrap(True)
             return label
 
+    def focus_page(self) -> None:
+        """Give the keyboard to the current page: its search if it has one (typing searches),
+        else its first field or button."""
+        widget = self.stack.currentWidget()
+        if widget is None:
+            return
+        start = getattr(widget, "focus_start", None)
+        if callable(start):
+            start()
+            return
+        search = getattr(widget, "search", None)
+        if isinstance(search, QWidget) and search.isEnabled():
+            search.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        candidate = widget.nextInFocusChain()
+        while candidate is not None and candidate is not widget:
+            if (
+                widget.isAncestorOf(candidate)
+                and candidate.focusPolicy() & Qt.FocusPolicy.TabFocus
+                and candidate.isEnabled()
+                and not candidate.isHidden()
+            ):
+                candidate.setFocus(Qt.FocusReason.OtherFocusReason)
+                return
+            candidate = candidate.nextInFocusChain()
+        # Nothing to type into (an empty page): the page itself, so keys stay off the sidebar.
+        if widget.focusPolicy() == Qt.FocusPolicy.NoFocus:
+            widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        widget.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def open_shortcuts(self) -> QDialog:
+        """Help > Keyboard shortcuts (``?`` or F1): every shortcut in one list."""
+        from fieldrep.ui.dialogs.shortcuts_dialog import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self)
+        dialog.open()
+        self._shortcuts_dialog = dialog
+        return dialog
+
+    def find(self) -> None:
+        """Ctrl+F from anywhere in the window: the current page's search, else the accounts'."""
+        page = self.stack.currentWidget()
+        if not callable(getattr(page, "focus_search", None)) and "accounts" in self._specs:
+            self.show_page("accounts")
+            page = self.stack.currentWidget()
+        focus_search = getattr(page, "focus_search", None)
+        if callable(focus_search):
+            focus_search()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Reached when no widget took the key: Ctrl+F with the focus in the sidebar, the status
+        # bar or a page without a search of its own (a page's own Ctrl+F comes first).
+        if event.matches(QKeySequence.StandardKey.Find):
+            self.find()
+            return
+        super().keyPressEvent(event)
+
     def _on_nav_current_row_changed(self, row: int) -> None:
         if 0 <= row < len(self._order):
             self._activate(self._order[row])
@@ -304,13 +403,19 @@ class MainWindow(QMainWindow):
         """Re-read the signed-in user, the outbox length, sync state and open conflicts."""
         self.status.set_database(self.context.path)
         self.status.set_user(self.context.user())
+        conn = self.context.conn
+        ever_synced = bool(local_meta.get(conn, "last_sync_at"))
+        # A demo book nobody signed in from: its rows are not anyone's edits waiting to go.
+        demo = bool(local_meta.get(conn, "demo_seed")) and not local_meta.get(conn, "server_url")
         if self.sync is None:
-            self.status.set_pending(self.context.writer.pending_count())
+            self.status.set_pending(
+                self.context.writer.pending_count(), ever_synced=ever_synced, demo=demo
+            )
             self.status.set_conflicts(conflicts_service.open_count(self.context.conn))
         else:
             # One read of the sync status serves every item: counting a long outbox is not free.
             status = self.sync.status()
-            self.status.set_pending(status.pending)
+            self.status.set_pending(status.pending, ever_synced=ever_synced, demo=demo)
             self.status.set_conflicts(status.open_conflicts)
             line = self.sync.line(status)
             signed_in = status.signed_in
@@ -420,19 +525,48 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         geometry = self._settings.value(_GEOMETRY_KEY)
-        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+        # Saved geometry only where it still fits (the laptop left the office's big monitor).
+        if (
+            isinstance(geometry, QByteArray)
+            and self.restoreGeometry(geometry)
+            and (self.isMaximized() or fits_on_a_screen(self._expected_frame()))
+        ):
             state = self._settings.value(_STATE_KEY)
             if isinstance(state, QByteArray):
                 self.restoreState(state)
         else:
-            self.resize(DEFAULT_SIZE)
-            screen = QGuiApplication.primaryScreen()
-            if screen is not None:
-                frame = self.frameGeometry()
-                frame.moveCenter(screen.availableGeometry().center())
-                self.move(frame.topLeft())
+            self._place_on_screen()
         key = self._settings.value(_PAGE_KEY)
         self.show_page(key if isinstance(key, str) and key in self._specs else self._order[0])
+        self.focus_page()  # typing at start goes to the page (its search), not the sidebar
+
+    def _expected_frame(self) -> QRect:
+        """The frame the window will have on screen (before it is shown, with an allowance)."""
+        frame = self.frameGeometry()
+        if frame.size() == self.size():  # not shown yet: the frame is not known
+            frame = QRect(
+                self.x(),
+                self.y(),
+                self.width() + FRAME_ALLOWANCE.width(),
+                self.height() + FRAME_ALLOWANCE.height(),
+            )
+        return frame
+
+    def _place_on_screen(self) -> None:
+        """The default size, centred, where the screen has room for it; else maximised (a
+        1366 x 768 laptop), so the title bar, menus and status bar are all on screen."""
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMaximized)
+        area = available_geometry(self)
+        room = room_on_screen(self)
+        if DEFAULT_SIZE.width() <= room.width() and DEFAULT_SIZE.height() <= room.height():
+            self.resize(DEFAULT_SIZE)
+            frame = self._expected_frame()
+            frame.moveCenter(area.center())
+            self.move(frame.topLeft())
+        else:
+            self.resize(DEFAULT_SIZE.boundedTo(room))
+            self.move(area.topLeft())
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
 
     def save_settings(self) -> None:
         self._settings.setValue(_GEOMETRY_KEY, self.saveGeometry())

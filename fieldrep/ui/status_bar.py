@@ -15,6 +15,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStatusBar, QWidget
 
 from fieldrep.ui import icons, theme
+from fieldrep.ui.widgets.elided_label import ElidedLabel
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 ROLE_TITLES = {"rep": "Sales rep", "manager": "Manager", "admin": "Administrator"}
@@ -29,7 +30,8 @@ class _IconLabel(QWidget):
         self.icon = QLabel()
         if icon_name is not None:
             self.icon.setPixmap(icons.icon(icon_name, theme.TEXT_MUTED).pixmap(QSize(14, 14)))
-        self.text = QLabel()
+        # Elided with "…" where the bar is short of room (a task's progress beside it).
+        self.text = ElidedLabel()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 0, 10, 0)
         layout.setSpacing(6)
@@ -147,11 +149,24 @@ class MainStatusBar(QStatusBar):
         username = user.get("username") if user else None
         self.user.setToolTip(f"Signed in as {username}" if username else "Nobody is signed in")
 
-    def set_pending(self, count: int) -> None:
-        if count == 0:
+    def set_pending(self, count: int, *, ever_synced: bool = True, demo: bool = False) -> None:
+        """What waits to be sent. A demo book's rows are not the user's edits, and a database
+        that never synced has nothing "synced"."""
+        noun = "change" if count == 1 else "changes"
+        if demo:
+            text = "Demo data, not synced"
+            tip = (
+                "This is the demo database: its accounts stay on this laptop and are never sent."
+                " Sign in to work on your team's data."
+            )
+        elif count == 0 and not ever_synced:
+            text, tip = "No changes yet", "Nothing has been changed here, and nothing synced yet"
+        elif count == 0:
             text, tip = "All changes synced", "No local changes are waiting to be sent"
+        elif not ever_synced:
+            text = f"{count:,} {noun} not sent yet"
+            tip = f"{count:,} local {noun} will be sent once you sign in and sync"
         else:
-            noun = "change" if count == 1 else "changes"
             text = f"{count:,} {noun} to sync"
             tip = f"{count:,} local {noun} will be sent to the server at the next sync"
         self.pending.text.setText(text)
@@ -161,7 +176,8 @@ class MainStatusBar(QStatusBar):
         self._online = online
         color = theme.SUCCESS if online else theme.OFFLINE
         self.online.icon.setPixmap(icons.dot(color, 10))
-        self.online.text.setText("Online" if online else "Offline")
+        # "Network", so it is not read as the state of sync beside it ("Sync off: ...").
+        self.online.text.setText("Network online" if online else "Network offline")
         self.online.setToolTip(
             "The network is reachable; changes sync in the background"
             if online

@@ -40,6 +40,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
+from fieldrep.ui.change_relay import ChangeRelay
+
 log = logging.getLogger(__name__)
 
 Operation = Callable[[Path, "Progress"], Any]
@@ -210,7 +212,9 @@ class TaskRunner(QObject):
 
     def __init__(self, db_path: Path, parent: QObject | None = None, *, pool_size: int = 4) -> None:
         super().__init__(parent)
-        self.db_path = Path(db_path)
+        # Kept as given: a DatabasePath carries the change hub to the operations' connections.
+        self.db_path = db_path if isinstance(db_path, Path) else Path(db_path)
+        self.changes = ChangeRelay(getattr(db_path, "changes", None), self)
         self._ids = itertools.count(1)
         self._tasks: dict[int, Task] = {}
         self._closures: deque[Callable[[], None]] = deque()
@@ -313,6 +317,7 @@ class TaskRunner(QObject):
         self._closed = True
         self.cancel_all()
         self.wait_for_idle()
+        self.changes.close()
         for pool in self._pools.values():
             pool.clear()
             pool.waitForDone()  # also ends and removes the pool's idle threads

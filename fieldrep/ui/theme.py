@@ -22,6 +22,19 @@ OFFLINE = "#98A2B3"
 
 BASE_POINT_SIZE = 10
 
+# A combo box's list: with a style sheet on QComboBox, Qt draws the current entry of its popup
+# in the sheet's box (white) with the palette's highlighted text (white): a blank white box. Said
+# explicitly here, and added to every page sheet that styles QComboBox.
+COMBO_POPUP = f"""
+QComboBox {{ selection-background-color: {ACCENT_SOFT}; selection-color: {TEXT}; }}
+QComboBox QAbstractItemView {{
+    background: {SURFACE}; color: {TEXT}; border: 1px solid {BORDER}; outline: 0;
+    selection-background-color: {ACCENT_SOFT}; selection-color: {TEXT};
+}}
+QComboBox QAbstractItemView::item {{ min-height: 24px; padding: 2px 8px; color: {TEXT}; }}
+QComboBox QAbstractItemView::item:selected {{ background: {ACCENT_SOFT}; color: {TEXT}; }}
+"""
+
 STYLE_SHEET = f"""
 QMainWindow, QStackedWidget#pages {{ background: {WINDOW}; }}
 QWidget#sidebar {{ background: {SIDEBAR}; border-right: 1px solid {BORDER}; }}
@@ -59,7 +72,7 @@ QProgressBar {{
     color: transparent;  /* a 10 px bar has no room for its percentage; labels beside it say it */
 }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 4px; }}
-"""
+{COMBO_POPUP}"""
 
 
 def palette() -> QPalette:

@@ -126,11 +126,11 @@ def test_connectivity_changes_reach_the_status_bar(
     assert session.open(tmp_path / "main.db")
     window = session.window
     assert window is not None
-    assert window.status.online_text == "Offline"
+    assert window.status.online_text == "Network offline"
     session.connectivity.online_changed.emit(True)
-    assert window.status.online_text == "Online"
+    assert window.status.online_text == "Network online"
     session.connectivity.online_changed.emit(False)
-    assert window.status.online_text == "Offline"
+    assert window.status.online_text == "Network offline"
 
 
 def test_background_work_starts_once_the_first_frame_is_on_screen(

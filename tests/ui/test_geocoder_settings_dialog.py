@@ -98,7 +98,11 @@ def _configure(
 def test_counts_by_quality_and_the_unplaced_list(
     dialog: GeocoderSettingsDialog, qtbot: QtBot
 ) -> None:
-    assert _tiles(dialog) == [("ZIP centre", "2"), ("Pinned", "1"), ("Not placed", "3")]
+    assert _tiles(dialog) == [
+        ("ZIP, approx.", "2"),
+        ("Pinned by hand", "1"),
+        ("Not placed", "3"),
+    ]
     assert dialog.cached_label.text().startswith("6 accounts, 3 on the map; 0 online answers")
     assert "3 accounts have no location" in dialog.unplaced_label.text()
     # The list is read when asked for, and names every unplaced account, one without any address too.
@@ -126,7 +130,7 @@ def test_every_account_placed_says_so(ctx: Context, runner: TaskRunner, qtbot: Q
     widget.show()
     assert widget.unplaced_label.text() == "Every account is on the map."
     assert not widget.unplaced_button.isVisible()
-    assert _tiles(widget) == [("Address", "1")]
+    assert _tiles(widget) == [("Exact address", "1")]
 
 
 def test_nothing_to_place_says_so(ctx: Context, runner: TaskRunner, qtbot: QtBot) -> None:

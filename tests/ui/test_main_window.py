@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from fieldrep.services.context import Context
+from fieldrep.store import local_meta
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.pages import PAGES, PageSpec
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
@@ -64,7 +65,7 @@ def test_opens_on_the_first_page_with_every_page_listed(window: MainWindow) -> N
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
     assert titles == ["Accounts", "Map", "Referrals", "Territories", "Reports", "Conflicts"]
     assert window.current_page_key == "accounts"
-    assert window.windowTitle() == "FieldRep — fieldrep.db"
+    assert window.windowTitle() == "fieldrep.db"  # the system adds "— FieldRep"
     # Pages are built lazily: only the one on screen exists so far.
     assert window.page("accounts") is not None
     assert window.page("map") is None
@@ -149,10 +150,11 @@ def test_status_bar_shows_database_user_and_pending(
     assert str(db_path) in status.database.toolTip()
     assert status.user_text == "Dana Reyes · Manager"
     assert ctx.writer.pending_count() == 1  # the user row itself waits to be synced
-    assert status.pending_text == "1 change to sync"
+    assert status.pending_text == "1 change not sent yet"  # never synced
 
+    with ctx.writer.transaction() as conn:
+        local_meta.put(conn, "last_sync_at", "2026-01-05T10:00:00.000Z")
     ctx.writer.insert("accounts", {"name": "Harbor Dental", "city": "Boston"})
-    assert status.pending_text == "1 change to sync"  # not until refreshed
     window.refresh_status()
     assert status.pending_text == "2 changes to sync"
     ctx.writer.insert_many("accounts", [{"name": f"Clinic {n}"} for n in range(1500)])
@@ -163,7 +165,7 @@ def test_status_bar_shows_database_user_and_pending(
 def test_status_bar_refreshes_after_a_background_write(
     qtbot: QtBot, window: MainWindow, runner: TaskRunner
 ) -> None:
-    assert window.status.pending_text == "1 change to sync"
+    assert window.status.pending_text == "1 change not sent yet"
 
     def add_account(db_path: Path, progress: Progress) -> str:
         worker = Context.open(db_path)
@@ -175,26 +177,50 @@ def test_status_bar_refreshes_after_a_background_write(
     task = runner.run(add_account, kind=TaskKind.WRITE, label="Add account")
     with qtbot.waitSignal(task.finished):
         pass
-    assert window.status.pending_text == "2 changes to sync"
+    assert window.status.pending_text == "2 changes not sent yet"
 
 
 def test_not_signed_in_and_nothing_pending(
     qtbot: QtBot, ctx: Context, runner: TaskRunner, settings: QSettings
 ) -> None:
-    ctx.db.conn.execute("DELETE FROM outbox")  # as after a completed sync
+    ctx.db.conn.execute("DELETE FROM outbox")
     window = make_window(qtbot, ctx, runner, settings)
     assert window.status.user_text == "Not signed in"
-    assert window.status.pending_text == "All changes synced"
+    # Never synced: nothing can be "synced" yet.
+    assert window.status.pending_text == "No changes yet"
+    with ctx.writer.transaction() as conn:  # as after a completed sync
+        local_meta.put(conn, "last_sync_at", "2026-01-05T10:00:00.000Z")
+        conn.execute("DELETE FROM outbox")
+    qtbot.waitUntil(lambda: window.status.pending_text == "All changes synced")
+
+
+def test_a_demo_book_is_not_changes_to_sync(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, settings: QSettings
+) -> None:
+    with ctx.writer.transaction() as conn:
+        local_meta.put(conn, "demo_seed", "1")
+    ctx.writer.insert_many("accounts", [{"name": f"Demo {i}"} for i in range(50)])
+    window = make_window(qtbot, ctx, runner, settings)
+    assert window.status.pending_text == "Demo data, not synced"
+    assert "never sent" in window.status.pending.toolTip()
+
+
+def test_changes_made_before_any_sync_say_so(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, settings: QSettings
+) -> None:
+    ctx.writer.insert("accounts", {"name": "Mine"})
+    window = make_window(qtbot, ctx, runner, settings)
+    assert window.status.pending_text == "1 change not sent yet"
 
 
 def test_online_indicator_defaults_offline_and_can_be_driven(window: MainWindow) -> None:
-    assert window.status.online_text == "Offline"
+    assert window.status.online_text == "Network offline"
     assert not window.status.is_online
     window.set_online(True)
-    assert window.status.online_text == "Online"
+    assert window.status.online_text == "Network online"
     assert window.status.is_online
     window.set_online(False)
-    assert window.status.online_text == "Offline"
+    assert window.status.online_text == "Network offline"
 
 
 def test_geometry_and_page_restored_by_the_next_window(
@@ -222,8 +248,12 @@ def test_geometry_and_page_restored_by_the_next_window(
     assert abs(moved.y()) <= 8
 
 
-def test_first_start_uses_the_default_size(window: MainWindow) -> None:
-    assert (window.width(), window.height()) == (1400, 900)
+def test_first_start_fits_the_screen(window: MainWindow) -> None:
+    """The default 1400 x 900 does not fit the offscreen 800 x 600 screen: maximised instead."""
+    area = window.screen().availableGeometry()
+    assert area.width() < 1400
+    assert window.isMaximized()
+    assert area.contains(window.frameGeometry())
 
 
 def test_settings_stay_in_the_test_folder(tmp_path: Path, window: MainWindow) -> None:

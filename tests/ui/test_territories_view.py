@@ -184,7 +184,12 @@ def test_cancelled_apply_changes_nothing(
 
 def test_kpis_follow_filters_and_quotas_are_editable(view: TerritoriesView, qtbot: QtBot) -> None:
     k = view.kpis
+
+    def settled() -> None:  # the figures are computed on a worker
+        qtbot.waitUntil(lambda: not k.computing, timeout=10_000)
+
     k.by.setCurrentIndex(0)
+    settled()
     assert [r.name for r in k.model.rows] == ["East", "West", "Total"]
     assert len(k.attainment_chart.figure.axes[0].patches) == 2
     dialog = k.open_quotas()
@@ -197,19 +202,39 @@ def test_kpis_follow_filters_and_quotas_are_editable(view: TerritoriesView, qtbo
     with qtbot.waitSignal(dialog.saved) as blocker:
         dialog.save()
     assert blocker.args == [2]
+    settled()
     west = next(r for r in k.model.rows if r.name == "West")
     assert west.quota == 50_000
     assert cell(k.model, [r.name for r in k.model.rows].index("West"), 4) == "50,000"
     k.by.setCurrentIndex(1)  # per rep: Ann is the only rep
+    settled()
     assert [r.name for r in k.model.rows] == ["Ann", "Total"]
     assert k.model.rows[0].quota == 20_000
     k.period_kind.setCurrentText("year")
+    settled()
     assert k.period.currentText() == str(date.today().year)
     assert k.model.rows[0].quota == 20_000  # finer quotas inside the year add up
     k.period_kind.setCurrentText("month")
     k.period.setCurrentIndex(0)  # seven months back: no quota then
+    settled()
     assert k.model.rows[0].quota is None
     assert "Coverage" in k.coverage_chart.figure.axes[0].get_title()
+
+
+def test_kpi_filter_clicks_compute_once_on_a_worker_with_old_figures_greyed(
+    view: TerritoriesView, qtbot: QtBot
+) -> None:
+    k = view.kpis
+    qtbot.waitUntil(lambda: not k.computing, timeout=10_000)
+    computed: list[object] = []
+    k.refreshed.connect(lambda: computed.append(k.days.value()))
+    for _ in range(5):  # five clicks on the coverage arrows
+        k.days.stepUp()
+        assert k.computing
+        assert not k.figures.isEnabled()  # the old figures stay, greyed
+    qtbot.waitUntil(lambda: not k.computing, timeout=10_000)
+    assert computed == [95]  # one computation, for the last value
+    assert k.figures.isEnabled()
 
 
 def test_balancing_proposal_shown_as_diff_then_accepted(

@@ -56,6 +56,7 @@ from fieldrep.ui import theme
 from fieldrep.ui.models.accounts_table_model import QUALITY_LABELS
 from fieldrep.ui.models.unplaced_table_model import COL_ADDRESS, COL_NAME, UnplacedTableModel
 from fieldrep.ui.tasks import Cancelled, Progress, Task, TaskKind, TaskRunner
+from fieldrep.ui.widgets.screen_fit import FittingScrollArea, fit_on_show, room_on_screen
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 PLACE_LABEL = "Placing accounts online"
@@ -136,6 +137,7 @@ class GeocoderSettingsDialog(QDialog):
 
     def __init__(self, context: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self.context = context
         self.runner = runner
         self.task: Task | None = None
@@ -257,11 +259,20 @@ class GeocoderSettingsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
 
+        # The cards scroll inside the dialog on a short screen; Close stays in view.
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.setSpacing(12)
+        for widget in (title, intro, status_card, online_card, place_card):
+            body_layout.addWidget(widget)
+        self.scroll = FittingScrollArea(body)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 18, 20, 14)
         layout.setSpacing(12)
-        for widget in (title, intro, status_card, online_card, place_card, buttons):
-            layout.addWidget(widget)
+        layout.addWidget(self.scroll, 1)
+        layout.addWidget(buttons)
 
         self._show_settings(self.saved)
         self.enabled_check.toggled.connect(self._on_form_changed)
@@ -429,8 +440,7 @@ class GeocoderSettingsDialog(QDialog):
         it, which clipped the list of unplaced accounts)."""
         self.layout().activate()
         wanted = self.sizeHint().height()
-        screen = self.screen()
-        room = screen.availableGeometry().height() - 60 if screen is not None else wanted
+        room = room_on_screen(self).height()
         self.resize(self.width(), max(min(wanted, room), self.minimumSizeHint().height()))
 
     # -- placing online -----------------------------------------------------------------------

@@ -41,6 +41,7 @@ from fieldrep.services.import_mapping import (
 from fieldrep.services.import_readers import ImportFileError, TableData, read_table
 from fieldrep.ui import theme
 from fieldrep.ui.tasks import Cancelled, Progress, Task, TaskKind, TaskRunner
+from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 IGNORE = "(do not import)"
 SAMPLES = 3
@@ -112,6 +113,7 @@ class ImportDialog(QDialog):
         self, runner: TaskRunner, path: Path | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self.setWindowTitle("Import accounts or contacts")
         self.resize(760, 560)
         self.runner = runner

@@ -1,5 +1,8 @@
 """Log a visit in two clicks: open the dialog, press Log visit. Time defaults to now and the outcome
-to "Met"; a next step becomes a follow-up task due on the chosen date (a week ahead by default)."""
+to "Met"; a next step becomes a follow-up task due on the chosen date (a week ahead by default).
+
+From the keyboard: type the notes, Enter logs the visit (from any field; Shift+Enter starts a new
+line in the notes), Tab moves on, Esc cancels."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from datetime import UTC
 from html import escape
 
 from PySide6.QtCore import QDate, QDateTime, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDateEdit,
@@ -26,6 +30,7 @@ from PySide6.QtWidgets import (
 from fieldrep.services.visits import DEFAULT_FOLLOW_UP_DAYS, OUTCOME_LABELS, LoggedVisit, log_visit
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
+from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 
 class LogVisitDialog(QDialog):
@@ -35,6 +40,7 @@ class LogVisitDialog(QDialog):
         self, ctx: object, account_id: str, account_name: str, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self.ctx = ctx
         self.account_id = account_id
         self.setWindowTitle(f"Log visit — {account_name}")
@@ -54,15 +60,24 @@ class LogVisitDialog(QDialog):
         )
         self.outcome_buttons = QButtonGroup(self)
         outcomes = QHBoxLayout()
+        bold = QFont(self.font())
+        bold.setBold(True)
         for i, (key, label) in enumerate(OUTCOME_LABELS.items()):
             button = QPushButton(label)
             button.setCheckable(True)
             button.setProperty("outcome", key)
             button.setChecked(i == 0)
+            # Enter logs the visit wherever the focus is: an outcome button with the focus must
+            # not take Enter for itself (it re-chose its outcome).
+            button.setAutoDefault(False)
+            # Room for the label in bold, as it is drawn once chosen.
+            button.setMinimumWidth(QFontMetrics(bold).horizontalAdvance(label) + 32)
             self.outcome_buttons.addButton(button, i)
             outcomes.addWidget(button)
-        self.notes = QPlainTextEdit()
-        self.notes.setPlaceholderText("What happened?")
+        self.notes = _NotesEdit()
+        self.notes.setPlaceholderText(
+            "What happened?  (Tab leaves the notes, Enter logs the visit)"
+        )
         self.notes.setFixedHeight(80)
         self.next_step = QLineEdit()
         self.next_step.setPlaceholderText("e.g. Send the quote (creates a follow-up task)")
@@ -86,6 +101,7 @@ class LogVisitDialog(QDialog):
             "Log visit", QDialogButtonBox.ButtonRole.AcceptRole
         )
         self.log_button.setDefault(True)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setAutoDefault(False)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -94,6 +110,11 @@ class LogVisitDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self.result_visit: LoggedVisit | None = None
+        self.notes.submit_requested.connect(self.submit)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.notes.setFocus()  # typing starts the notes; Enter logs the visit
 
     def outcome(self) -> str:
         button = self.outcome_buttons.checkedButton()
@@ -116,3 +137,39 @@ class LogVisitDialog(QDialog):
             return
         self.logged.emit(self.result_visit)
         self.accept()
+
+    def confirmation(self) -> str:
+        """What the page says once the visit is logged: the visit, and the task it created."""
+        if self.result_visit is None:
+            return ""
+        outcome = OUTCOME_LABELS.get(self.outcome(), self.outcome())
+        text = f"Visit logged ({outcome.lower()})."
+        if self.result_visit.task_id:
+            due = self.due.date().toString("d MMM yyyy")
+            text += (
+                f" Follow-up task created: \u201c{self.next_step.text().strip()}\u201d, due {due}."
+            )
+        return text
+
+
+class _NotesEdit(QPlainTextEdit):
+    """Notes: Tab moves on (Ctrl+Tab types a tab), Enter logs the visit, Shift+Enter starts a new
+    line."""
+
+    submit_requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTabChangesFocus(True)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, mods = event.key(), event.modifiers()
+        if key == Qt.Key.Key_Tab and mods & Qt.KeyboardModifier.ControlModifier:
+            self.insertPlainText("\t")
+            return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
+            mods & Qt.KeyboardModifier.ShiftModifier
+        ):
+            self.submit_requested.emit()
+            return
+        super().keyPressEvent(event)

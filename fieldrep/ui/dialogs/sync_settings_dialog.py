@@ -27,6 +27,7 @@ from fieldrep.services.sync_session import Problem
 from fieldrep.sync.protocol import LoginResponse
 from fieldrep.ui import theme
 from fieldrep.ui.sync_controller import SyncController
+from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 
 def _minutes(ms: int) -> str:
@@ -39,6 +40,7 @@ class SyncSettingsDialog(QDialog):
 
     def __init__(self, controller: SyncController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self.controller = controller
         self.setWindowTitle("Sync settings")
         self.setMinimumWidth(520)

@@ -40,6 +40,7 @@ from fieldrep.services import territories as svc
 from fieldrep.services import territory_geojson as gj
 from fieldrep.services.context import Context
 from fieldrep.store.errors import StoreError
+from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 
 def _row(*widgets: QWidget) -> QWidget:
@@ -57,6 +58,7 @@ class TerritoryEditDialog(QDialog):
         self, ctx: Context, territory_id: str | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self.ctx = ctx
         self.territory_id = territory_id
         self.setWindowTitle("Edit territory" if territory_id else "New territory")

@@ -26,6 +26,7 @@ from fieldrep.services.context import Context
 from fieldrep.store.errors import StoreError
 from fieldrep.ui import theme
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
+from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 EVERYTHING = "__all__"
 
@@ -42,6 +43,7 @@ class HandoverDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self.ctx, self.runner = ctx, runner
         self.setWindowTitle("Hand over accounts, tasks and referrals")
         self.resize(520, 260)

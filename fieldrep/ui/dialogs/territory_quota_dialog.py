@@ -29,6 +29,7 @@ from fieldrep.services import territory_quotas as quotas
 from fieldrep.services.context import Context
 from fieldrep.store.errors import StoreError
 from fieldrep.ui import theme
+from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 COL_NAME, COL_KIND, COL_TARGET = range(3)
 
@@ -44,6 +45,7 @@ class QuotaDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self.ctx = ctx
         self.setWindowTitle("Sales quotas")
         self.resize(560, 640)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from fieldrep.store.accounts_repository import (
 )
 from fieldrep.store.accounts_search import RankedSearch, Version, build_rank, rank_order
 from fieldrep.ui import theme
+from fieldrep.ui.dates import friendly_day
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +41,19 @@ MAX_RANKS = 3  # sort orders whose rank is kept (about 1 MB each per 100,000 acc
 MAX_PAGES = 25
 
 # (list column key, header, width hint)
+# The name takes the room the others leave (accounts_view): at 1366 px it keeps ~220 px and no
+# default column needs a horizontal scroll.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("name", "Account", 220),
-    ("city", "City", 140),
-    ("postal_code", "ZIP", 58),
+    ("city", "City", 130),
+    ("postal_code", "ZIP", 56),
     ("status", "Status", 70),
-    ("industry", "Industry", 130),
-    ("potential", "Potential", 104),
+    ("industry", "Industry", 105),
+    ("potential", "Potential", 96),
     ("owner", "Owner", 105),
-    ("territory", "Territory", 110),
-    ("last_visit", "Last visit", 95),
-    ("geocode_quality", "Location", 90),
+    ("territory", "Territory", 105),
+    ("last_visit", "Last visit", 90),
+    ("geocode_quality", "Location", 104),
 )
 COL_NAME = 0
 STATUS_COLORS = {
@@ -60,12 +62,13 @@ STATUS_COLORS = {
     "inactive": theme.TEXT_MUTED,
     "lost": theme.DANGER,
 }
+# How well an account is placed on the map, in plain words (no "ZIP centre" jargon).
 QUALITY_LABELS = {
-    "address": "Address",
+    "address": "Exact address",
     "street": "Street",
-    "postal_code": "ZIP centre",
-    "city": "City centre",
-    "manual": "Pinned",
+    "postal_code": "ZIP, approx.",
+    "city": "City, approx.",
+    "manual": "Pinned by hand",
     None: "Not placed",
 }
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -86,17 +89,7 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 def _days_ago(iso: str | None) -> str:
-    if not iso:
-        return "never"
-    try:
-        days = (date.today() - date.fromisoformat(iso[:10])).days
-    except ValueError:
-        return iso[:10]
-    if days <= 0:
-        return "today"
-    if days == 1:
-        return "yesterday"
-    return f"{days} days ago" if days < 60 else iso[:10]
+    return friendly_day(iso)
 
 
 class AccountsTableModel(QAbstractTableModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtWidgets import (
@@ -30,20 +31,32 @@ from fieldrep.services.visits import OUTCOME_LABELS
 from fieldrep.store.accounts_repository import STATUSES, AccountsRepository
 from fieldrep.store.errors import StoreError, ValidationError
 from fieldrep.ui import theme
-from fieldrep.ui.models.accounts_table_model import QUALITY_LABELS, STATUS_COLORS
+from fieldrep.ui.dates import friendly_day, friendly_moment
+from fieldrep.ui.models.accounts_table_model import STATUS_COLORS
 
+# In the order a rep needs them: how to reach the account and where it is come first, so they
+# show without scrolling on a 1366 x 768 laptop; City, State and ZIP share one row.
 FIELDS = (
     ("name", "Name"),
-    ("industry", "Industry"),
+    ("phone", "Phone"),
+    ("email", "Email"),
     ("street", "Street"),
     ("city", "City"),
     ("region", "State"),
     ("postal_code", "ZIP"),
-    ("phone", "Phone"),
-    ("email", "Email"),
+    ("industry", "Industry"),
     ("website", "Website"),
     ("potential", "Potential"),
 )
+_SAME_ROW_AS_CITY = ("region", "postal_code")
+# What an empty list would hold, said in it rather than left blank.
+EMPTY_TABS = {
+    "contacts": "No contacts yet: an import of contacts fills this list.",
+    "visits": "No visits yet: Log visit… (Ctrl+L) records one.",
+    "tasks": "No tasks: a visit's next step becomes a task here.",
+    "deals": "No deals recorded for this account.",
+    "referrals": "No referrals given or received yet.",
+}
 TABS_MIN_HEIGHT = 150  # the lists keep room for a few rows; below that the panel scrolls
 _ERROR_STYLE = f"border: 1px solid {theme.DANGER}; border-radius: 4px;"
 
@@ -54,6 +67,35 @@ def _text(value: Any) -> str:
     if isinstance(value, float):  # with thousands separators, which the service reads back
         return f"{value:,.0f}" if value.is_integer() else f"{value:,}"
     return str(value)
+
+
+# Where the map puts the account, said in the panel's subtitle.
+PLACEMENT = {
+    "address": "placed at its address",
+    "street": "placed on its street",
+    "postal_code": "placed by ZIP code, approximate",
+    "city": "placed by city, approximate",
+    "manual": "pinned on the map by hand",
+    None: "not on the map yet",
+}
+
+
+def contact_links(account: dict[str, Any]) -> str:
+    """Rich text: Call (tel:), Email (mailto:) and Open in maps for what the account has."""
+    links: list[str] = []
+    phone = (account.get("phone") or "").strip()
+    if phone:
+        dial = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
+        links.append(f"<a href='tel:{escape(dial)}'>Call {escape(phone)}</a>")
+    email = (account.get("email") or "").strip()
+    if email:
+        links.append(f"<a href='mailto:{escape(quote(email, safe='@'))}'>Email</a>")
+    parts = [account.get(k) for k in ("street", "city", "region", "postal_code")]
+    address = ", ".join(str(p) for p in parts if p)
+    if address:
+        url = "https://www.openstreetmap.org/search?query=" + quote(address)
+        links.append(f"<a href='{escape(url)}'>Open in maps</a>")
+    return " · ".join(links)
 
 
 class AccountDetailPanel(QFrame):
@@ -90,6 +132,14 @@ class AccountDetailPanel(QFrame):
         close.setFlat(True)
         close.setToolTip("Close (Esc)")
         close.clicked.connect(self.close_panel)
+        # Call, write, find: links to the phone, mail and maps apps of the laptop.
+        self.links = QLabel()
+        self.links.setTextFormat(Qt.TextFormat.RichText)
+        self.links.setOpenExternalLinks(True)
+        self.links.setTextInteractionFlags(
+            Qt.TextInteractionFlag.LinksAccessibleByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByKeyboard
+        )
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
         head.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
@@ -99,17 +149,26 @@ class AccountDetailPanel(QFrame):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.status = QComboBox()
         self.status.addItems([s.capitalize() for s in STATUSES])
+        self.notes = QPlainTextEdit()
+        self.notes.setFixedHeight(52)
+        city_row = QHBoxLayout()
         for key, label in FIELDS:
             edit = QLineEdit()
             edit.setObjectName(f"edit_{key}")
             edit.returnPressed.connect(self.save)
             self.edits[key] = edit
-            form.addRow(label, edit)
+            if key == "city":
+                city_row.addWidget(edit, 3)
+                form.addRow("City, State, ZIP", city_row)
+            elif key in _SAME_ROW_AS_CITY:
+                edit.setPlaceholderText(label)
+                city_row.addWidget(edit, 1)
+            else:
+                form.addRow(label, edit)
             if key == "name":
                 form.addRow("Status", self.status)
-        self.notes = QPlainTextEdit()
-        self.notes.setFixedHeight(52)
-        form.addRow("Notes", self.notes)
+            if key == "postal_code":
+                form.addRow("Notes", self.notes)  # before the details a rep rarely changes
         self.error = QLabel()
         self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setStyleSheet(f"color: {theme.DANGER};")
@@ -138,7 +197,7 @@ class AccountDetailPanel(QFrame):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.setUsesScrollButtons(False)  # five short tabs fit; arrows would hide one
+        self.tabs.setUsesScrollButtons(True)  # tabs that do not fit a narrow panel get arrows
         self.lists: dict[str, QTreeWidget] = {}
         for key, title, headers in (
             ("contacts", "Contacts", ["Name", "Title", "Email", "Phone"]),
@@ -164,6 +223,7 @@ class AccountDetailPanel(QFrame):
         inner = QVBoxLayout(body)
         inner.setContentsMargins(0, 0, 0, 0)
         inner.addWidget(self.subtitle)
+        inner.addWidget(self.links)
         inner.addLayout(form)
         inner.addWidget(self.error)
         self.scroll = _FittingScrollArea()
@@ -195,14 +255,16 @@ class AccountDetailPanel(QFrame):
         a = detail.account
         self._loaded = a
         self.title.setText(a["name"])
-        quality = QUALITY_LABELS.get(a["geocode_quality"], a["geocode_quality"])
+        quality = PLACEMENT.get(a["geocode_quality"], "placed on the map")
         owner = a.get("owner_name") or "no owner"
         territory = a.get("territory_name") or "no territory"
         color = STATUS_COLORS.get(a["status"], theme.TEXT_MUTED)
         self.subtitle.setText(
             f"<span style='color:{color}; font-weight:600'>{a['status'].capitalize()}</span>"
-            f" · {escape(territory)} · {escape(owner)} · location: {escape(quality)}"
+            f" · {escape(territory)} · {escape(owner)} · {escape(quality)}"
         )
+        self.links.setText(contact_links(a))
+        self.links.setVisible(bool(self.links.text()))
         for key, edit in self.edits.items():
             edit.setText(_text(a.get(key)))
             edit.setCursorPosition(0)  # a long website shows its start, not its end
@@ -221,7 +283,7 @@ class AccountDetailPanel(QFrame):
             "visits",
             [
                 [
-                    (v["visited_at"] or "")[:16].replace("T", " "),
+                    friendly_moment(v["visited_at"]),
                     OUTCOME_LABELS.get(v["outcome"], v["outcome"]),
                     v["user_name"],
                     v["notes"],
@@ -230,11 +292,18 @@ class AccountDetailPanel(QFrame):
             ],
         )
         self._fill(
-            "tasks", [[t["due_date"], t["title"], "✓" if t["done"] else ""] for t in detail.tasks]
+            "tasks",
+            [
+                [friendly_day(t["due_date"], empty="no date"), t["title"], "✓" if t["done"] else ""]
+                for t in detail.tasks
+            ],
         )
         self._fill(
             "deals",
-            [[d["closed_on"], f"${d['amount']:,.0f}", d["description"]] for d in detail.deals],
+            [
+                [friendly_day(d["closed_on"], empty=""), f"${d['amount']:,.0f}", d["description"]]
+                for d in detail.deals
+            ],
         )
         self._fill(
             "referrals",
@@ -258,10 +327,27 @@ class AccountDetailPanel(QFrame):
         )
         return True
 
+    def reload(self) -> None:
+        """Show the open account as the database has it now (a sync or another window changed
+        it); an edit the user has not saved yet is never overwritten, only the lists are."""
+        if self.account_id is None:
+            return
+        if self.repository.detail(self.account_id) is None:
+            self._show_error("This account was deleted or is no longer in your scope.")
+            return
+        if not self.changes():
+            self.show_account(self.account_id)
+
     def _fill(self, key: str, rows: list[list[Any]]) -> None:
         tree = self.lists[key]
         tree.clear()
         tree.addTopLevelItems([QTreeWidgetItem([_text(c) for c in row]) for row in rows])
+        if not rows:
+            empty = QTreeWidgetItem([EMPTY_TABS[key]])
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            tree.addTopLevelItem(empty)
+            empty.setFirstColumnSpanned(True)
+            return
         for col in range(tree.columnCount()):
             tree.resizeColumnToContents(col)
 

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog
 
+from fieldrep.store.changes import Changes
 from fieldrep.ui import theme
+from fieldrep.ui.change_relay import refresh_on_change
 from fieldrep.ui.tasks import Task, TaskKind
 from fieldrep.ui.views.accounts_operations import export_operation, locate_online_operation
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
+    from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QTableView
 
     from fieldrep.services.context import Context
     from fieldrep.store.accounts_repository import AccountFilter
@@ -38,8 +40,10 @@ class AccountsActionsMixin:
     locate_button: QPushButton
     today_button: QPushButton
     task_line: TaskProgressWidget
+    table: QTableView
     notice: QLabel
     _dialogs: list[Any]
+    _industries_loaded: bool
 
     def _filter_choices(self) -> list[tuple[str, str, list[tuple[str, Any]]]]:
         raise NotImplementedError
@@ -52,6 +56,72 @@ class AccountsActionsMixin:
 
     def _panel_open(self) -> bool:
         raise NotImplementedError
+
+    def selected_account_id(self) -> str | None:
+        raise NotImplementedError
+
+    def select_account(self, account_id: str) -> bool:
+        raise NotImplementedError
+
+    # -- what other writers changed ------------------------------------------------------------
+
+    def _watch_changes(self) -> None:
+        """Refresh what the page shows when a write anywhere in the app (a sync page applied, an
+        import, another page's edit) changes the tables it reads."""
+        refresh_on_change(self.runner.changes, self, WATCHED_TABLES, self._on_data_changed)  # type: ignore[arg-type]
+
+    def _on_data_changed(self, changes: Changes) -> None:
+        if changes.touches("territories", "users"):
+            self._refill_filters(("territory_id", "owner_id"))
+        if changes.touches("accounts") and self._industries_loaded:
+            # DISTINCT over the whole book: read on a worker, never on the GUI thread.
+            self.runner.run(
+                _industries_read,
+                label="Reading industries",
+                on_success=self._refill_industries,
+                quiet=True,
+            )
+        if changes.touches(*LIST_TABLES):
+            self._refresh_keeping_selection()
+        if changes.touches(*LIST_TABLES, "contacts", "deals", "referrals") and self._panel_open():
+            self.panel.reload()
+        if changes.touches("tasks", "accounts"):
+            self._update_today()
+
+    def _refresh_keeping_selection(self) -> None:
+        """Re-read the list; the selected account stays selected if it kept its row (looking
+        for it elsewhere would cost a query over the whole book on this thread)."""
+        index = self.table.currentIndex()
+        selected = self.selected_account_id()
+        self.model.refresh()
+        row = index.row()
+        if (
+            selected is not None
+            and 0 <= row < self.model.rowCount()
+            and self.model.account_id(row) == selected
+        ):
+            self.table.selectRow(row)
+
+    def _refill_filters(self, keys: tuple[str, ...]) -> None:
+        choices = {key: values for key, _label, values in self._filter_choices() if key in keys}
+        for key, values in choices.items():
+            self._refill(self.filters[key], values)
+
+    def _refill_industries(self, industries: list[str]) -> None:
+        self._refill(self.filters["industry"], [(i, i) for i in industries])
+
+    def _refill(self, combo: QComboBox, values: list[tuple[str, Any]]) -> None:
+        """New choices, the chosen one kept (or none, if it is gone: then the list re-filters)."""
+        current = combo.currentData()
+        combo.blockSignals(True)
+        while combo.count() > 1:
+            combo.removeItem(1)
+        for text, value in values:
+            combo.addItem(text, value)
+        combo.setCurrentIndex(max(0, combo.findData(current)))
+        combo.blockSignals(False)
+        if combo.currentData() != current:
+            self.apply_filters()
 
     def open_account(self, account_id: str) -> None:
         raise NotImplementedError
@@ -66,17 +136,16 @@ class AccountsActionsMixin:
         return dialog
 
     def _after_bulk_change(self) -> None:
-        # New industries, owners or territories may have arrived with the import.
-        current = {key: combo.currentData() for key, combo in self.filters.items()}
-        for key, _label, choices in self._filter_choices():
-            combo = self.filters[key]
-            combo.blockSignals(True)
-            while combo.count() > 1:
-                combo.removeItem(1)
-            for text, value in choices:
-                combo.addItem(text, value)
-            combo.setCurrentIndex(max(0, combo.findData(current[key])))
-            combo.blockSignals(False)
+        # New owners or territories may have arrived with the import; industries too, read on a
+        # worker (a DISTINCT over the whole book cost the GUI thread 50 ms after each import).
+        self._refill_filters(("territory_id", "owner_id"))
+        if self._industries_loaded:
+            self.runner.run(
+                _industries_read,
+                label="Reading industries",
+                on_success=self._refill_industries,
+                quiet=True,
+            )
         self.apply_filters()
 
     _export_folder: Path | None = None  # where this session's last export went
@@ -175,6 +244,7 @@ class AccountsActionsMixin:
         name = self.panel.title.text() if self.panel.account_id == account_id else ""
         dialog = LogVisitDialog(self.context, account_id, name, self)
         dialog.logged.connect(lambda _v: self._after_visit(account_id))
+        dialog.logged.connect(lambda _v: self._say(dialog.confirmation()))
         self._keep(dialog)
         dialog.open()
         return dialog
@@ -190,6 +260,9 @@ class AccountsActionsMixin:
         from fieldrep.ui.views.accounts_today_panel import TodayDialog
 
         dialog = TodayDialog(self.context, self)
+        refresh_on_change(
+            self.runner.changes, dialog, ("tasks", "accounts"), lambda _changes: dialog.refresh()
+        )
         dialog.account_requested.connect(self.open_account)
         dialog.task_completed.connect(lambda _t: self._update_today())
         self._keep(dialog)
@@ -205,6 +278,23 @@ class AccountsActionsMixin:
     def _keep(self, dialog: Any) -> None:
         self._dialogs = [d for d in self._dialogs if d.isVisible()]
         self._dialogs.append(dialog)
+
+
+# What the list, its filters, the open account and the Today count are read from.
+LIST_TABLES = ("accounts", "territories", "users", "visits")
+WATCHED_TABLES = (*LIST_TABLES, "tasks", "contacts", "deals", "referrals")
+
+
+def _industries_read(db_path: Path, _progress: Any) -> list[str]:
+    """On a worker thread, with its own connection."""
+    from fieldrep.store.accounts_repository import AccountsRepository
+    from fieldrep.store.db import connect
+
+    conn = connect(db_path)
+    try:
+        return AccountsRepository(conn).industries()
+    finally:
+        conn.close()
 
 
 def _documents_folder() -> Path:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
@@ -19,6 +17,8 @@ from PySide6.QtWidgets import (
 
 from fieldrep.services.visits import complete_task, due_tasks
 from fieldrep.ui import theme
+from fieldrep.ui.dates import friendly_day
+from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 TASK_ROLE = Qt.ItemDataRole.UserRole
 ACCOUNT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -30,6 +30,7 @@ class TodayDialog(QDialog):
 
     def __init__(self, ctx: object, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self.ctx = ctx
         self.setWindowTitle("Today")
         self.resize(820, 480)
@@ -69,9 +70,8 @@ class TodayDialog(QDialog):
     def refresh(self) -> int:
         tasks = due_tasks(self.ctx.conn, self.ctx.user_id)  # type: ignore[attr-defined]
         self.tree.clear()
-        today = date.today().isoformat()
         for task in tasks:
-            due = "today" if task["due_date"] == today else task["due_date"]
+            due = friendly_day(task["due_date"], empty="no date")
             item = QTreeWidgetItem([due, task["title"], task["account_name"] or ""])
             item.setData(0, TASK_ROLE, task["id"])
             item.setData(0, ACCOUNT_ROLE, task["account_id"])

@@ -42,7 +42,8 @@ from fieldrep.ui import theme
 from fieldrep.ui.icons import ICON_DIR
 from fieldrep.ui.models.accounts_table_model import COLUMNS, QUALITY_LABELS, AccountsTableModel
 from fieldrep.ui.tasks import TaskRunner
-from fieldrep.ui.views.accounts_actions import AccountsActionsMixin
+from fieldrep.ui.views.accounts_actions import AccountsActionsMixin, _industries_read
+from fieldrep.ui.widgets.screen_fit import fit_on_show
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ QPushButton {{ padding: 6px 14px; border: 1px solid {theme.BORDER}; border-radiu
               background: {theme.SURFACE}; }}
 QPushButton:hover {{ background: #F1F3F6; }}
 QPushButton#primary {{ background: {theme.ACCENT}; color: white; border: none; font-weight: 600; }}
-"""
+{theme.COMBO_POPUP}"""
 
 
 class AccountsView(AccountsActionsMixin, QWidget):
@@ -107,10 +108,13 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.new_button.setToolTip("Ctrl+N")
         self.new_button.clicked.connect(self.new_account)
         self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip("Ctrl+I")
         self.import_button.clicked.connect(lambda: self.open_import())
         self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Ctrl+E")
         self.export_button.clicked.connect(self._on_export_clicked)
         self.today_button = QPushButton("Today")
+        self.today_button.setToolTip("Tasks due today and overdue (Ctrl+T)")
         self.today_button.clicked.connect(self.open_today)
         self.locate_button = QPushButton("Locate online")
         self.locate_button.clicked.connect(self.locate_online)
@@ -197,7 +201,12 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         for column, (_, _, width) in enumerate(COLUMNS):
             self.table.setColumnWidth(column, width)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # The name first and always whole enough to read: it takes the width the other columns
+        # leave, so the default columns fit a 1366-pixel laptop without a horizontal scroll.
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(48)
         self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
 
         # The detail panel joins the splitter when an account is first opened (see ``panel``).
@@ -221,6 +230,9 @@ class AccountsView(AccountsActionsMixin, QWidget):
             (QKeySequence.StandardKey.New, self.new_account),
             (QKeySequence(Qt.Key.Key_Escape), self._on_escape),
             (QKeySequence("Ctrl+L"), self._on_log_visit_shortcut),
+            (QKeySequence("Ctrl+I"), lambda: self.open_import()),
+            (QKeySequence("Ctrl+E"), self._on_export_clicked),
+            (QKeySequence("Ctrl+T"), self.open_today),
         ):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -233,6 +245,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         # A small window squeezes the page rather than the page forcing the window wide.
         self.setMinimumSize(360, 300)
         self._update_today()
+        self._watch_changes()
         self._painted = False
         # After the first paint, not during it: preparing the quick-search order holds the GIL.
         self._warm_timer = QTimer(self)
@@ -294,7 +307,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
             # and the industries (a scan of every account), before the user opens that list
             if not self._industries_loaded:
                 self.runner.run(
-                    _industries_operation,
+                    _industries_read,
                     label="Reading industries",
                     on_success=self._fill_industries,
                     quiet=True,
@@ -376,14 +389,18 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.apply_filters()
 
     def _on_model_count_changed(self, matching: int, total: int) -> None:
+        noun = "account" if total == 1 else "accounts"
         if matching == total:
-            self.count_label.setText(f"{total:,} accounts")
+            self.count_label.setText(f"{total:,} {noun}")
         else:
-            self.count_label.setText(f"{matching:,} of {total:,} accounts")
+            self.count_label.setText(f"{matching:,} of {total:,} {noun}")
         if matching and self._empty is None:
             return
         if not total:
-            self.empty.setText("No accounts yet: import a file, or add one with New account.")
+            self.empty.setText(
+                "No accounts yet. Sign in to your team's server (Sync › Sync settings, Ctrl+,)"
+                " to get your team's accounts, import a file, or add one with New account."
+            )
         elif not matching:
             self.empty.setText("No account matches this search and these filters.")
         self.empty.setVisible(not matching)
@@ -452,9 +469,10 @@ class AccountsView(AccountsActionsMixin, QWidget):
             self.account_opened.emit(account_id)
 
     def _on_log_visit_shortcut(self) -> None:
-        """Ctrl+L: log a visit to the open account, else to the selected row."""
-        account_id = self.panel.account_id if self._panel_open() else None
-        account_id = account_id or self.selected_account_id()
+        """Ctrl+L: log a visit to the selected row's account, else to the open one."""
+        account_id = self.selected_account_id()
+        if account_id is None and self._panel_open():
+            account_id = self.panel.account_id
         if account_id is not None:
             self.open_log_visit(account_id)
 
@@ -514,6 +532,7 @@ class NewAccountDialog(QDialog):
 
     def __init__(self, create: Callable[[str], str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        fit_on_show(self)  # at least its size hint, within the screen
         self._create = create
         self.setWindowTitle("New account")
         self.setMinimumWidth(460)
@@ -603,17 +622,6 @@ class _LazyComboBox(QComboBox):
         if self._before_popup is not None:
             self._before_popup()
         super().showPopup()
-
-
-def _industries_operation(db_path: Any, _progress: Any) -> list[str]:
-    """On a worker thread, with its own connection."""
-    from fieldrep.store.db import connect
-
-    conn = connect(db_path)
-    try:
-        return Repository(conn).industries()
-    finally:
-        conn.close()
 
 
 def _warm_places(_db_path: Any, _progress: Any) -> None:

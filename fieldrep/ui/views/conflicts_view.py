@@ -32,6 +32,7 @@ from fieldrep.services.conflicts import ConflictItem, format_value
 from fieldrep.services.context import Context
 from fieldrep.store.writer import Writer
 from fieldrep.ui import theme
+from fieldrep.ui.change_relay import refresh_on_change
 from fieldrep.ui.models.conflicts_table_model import (
     COL_FIELD,
     COL_NAME,
@@ -171,6 +172,10 @@ class ConflictsView(QWidget):
         layout.addWidget(self.detail, 2)
 
         runner.task_finished.connect(self._on_runner_task_finished)
+        # Conflicts recorded or settled by any writer (an applied sync page): the change notification.
+        refresh_on_change(
+            runner.changes, self, ("conflicts",), lambda _c: self._busy or self.reload()
+        )
         self.reload()
 
     def _build_detail(self) -> QFrame:

@@ -31,6 +31,7 @@ from fieldrep.services import territory_balancing as tb
 from fieldrep.services.context import Context
 from fieldrep.store.errors import StoreError
 from fieldrep.ui.models.territories_table_model import RowsTableModel, money
+from fieldrep.ui.roles import Access, apply_access
 from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner
 from fieldrep.ui.views.territory_common import MessageLine, table_view
 from fieldrep.ui.widgets.chart_canvas import ChartCanvas
@@ -73,6 +74,7 @@ class TerritoryBalancingPanel(QWidget):
         self.runner = runner
         self.proposal: tb.Proposal | None = None
         self.task: Task | None = None
+        self.access = Access(True)
         self.measure = QComboBox()
         for label, key in (
             ("visit hours incl. travel", "hours"),
@@ -95,6 +97,7 @@ class TerritoryBalancingPanel(QWidget):
             b.setEnabled(False)
         self.progress = TaskProgressWidget()
         self.quality = QLabel()
+        self.quality.setWordWrap(True)  # a long verdict wraps rather than widening the window
         self.quality.setStyleSheet("font-size: 12pt; font-weight: 600;")
         self.summary = MessageLine(
             "Capacitated k-means (Bradley, Bennett & Demiriz 2000) evens the chosen workload, keeps "
@@ -136,7 +139,6 @@ class TerritoryBalancingPanel(QWidget):
         ):
             row.addWidget(w)
         row.addStretch(1)
-        row.addWidget(self.progress)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(table_view(self.model))
         split.addWidget(right)
@@ -145,9 +147,20 @@ class TerritoryBalancingPanel(QWidget):
         split.setSizes([700, 700])
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        # The running proposal's progress and Cancel on a line of their own: beside the
+        # buttons they pushed the window wider than a laptop's screen.
+        layout.addWidget(self.progress)
         layout.addWidget(self.quality)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
+
+    def set_access(self, access: Access) -> None:
+        """Proposing and accepting new boundaries is a manager's; the analysis is anyone's."""
+        self.access = access
+        apply_access((self.propose_button,), access)
+        for button in (self.accept_button, self.reject_button):
+            button.setEnabled(access.manager_tools and self.proposal is not None)
+            button.setToolTip("" if access.manager_tools else access.reason)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -210,8 +223,8 @@ class TerritoryBalancingPanel(QWidget):
 
     def _on_proposal_ready(self, proposal: tb.Proposal) -> None:
         self.proposal = proposal
-        self.propose_button.setEnabled(True)
-        self.accept_button.setEnabled(bool(proposal.moves))
+        self.propose_button.setEnabled(self.access.manager_tools)
+        self.accept_button.setEnabled(bool(proposal.moves) and self.access.manager_tools)
         self.reject_button.setEnabled(True)
         self.model.set_rows(proposal.rows)
         self.moves_model.set_rows(proposal.moves)
@@ -285,12 +298,12 @@ class TerritoryBalancingPanel(QWidget):
         self.summary.info("Proposal rejected; nothing changed.")
 
     def _on_cancelled(self) -> None:
-        self.propose_button.setEnabled(True)
-        self.accept_button.setEnabled(self.proposal is not None)
+        self.propose_button.setEnabled(self.access.manager_tools)
+        self.accept_button.setEnabled(self.proposal is not None and self.access.manager_tools)
         self.reject_button.setEnabled(self.proposal is not None)
         self.summary.info("Cancelled; nothing changed.")
 
     def _on_failed(self, exc: BaseException) -> None:
-        self.propose_button.setEnabled(True)
+        self.propose_button.setEnabled(self.access.manager_tools)
         self.accept_button.setEnabled(False)
         self.summary.error(str(exc) if isinstance(exc, StoreError) else f"Failed: {exc}")

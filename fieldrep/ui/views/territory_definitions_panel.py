@@ -37,6 +37,7 @@ from fieldrep.store.errors import StoreError
 from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog
 from fieldrep.ui.dialogs.territory_handover_dialog import HandoverDialog
 from fieldrep.ui.models.territories_table_model import RowsTableModel
+from fieldrep.ui.roles import Access, apply_access
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
 from fieldrep.ui.views.territory_common import MessageLine, table_view
 
@@ -108,11 +109,16 @@ class TerritoryDefinitionsPanel(QWidget):
         self.model.colour = lambda r: r["color"]
         self.table = table_view(self.model, stretch_last=False)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
-        self.table.doubleClicked.connect(lambda _i: self.edit_selected())
+        # A rep sees the definitions; editing them is a manager's (fieldrep.ui.roles).
+        self.access = Access(True)
+        self.table.doubleClicked.connect(
+            lambda _i: self.edit_selected() if self.access.manager_tools else None
+        )
         self.show_archived = QCheckBox("Show archived")
         self.show_archived.setChecked(True)
         self.show_archived.toggled.connect(lambda _on: self.refresh())
         toolbar = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
         for text, slot, tip in (
             ("New…", self.new_territory, "Define a territory or region"),
             (
@@ -130,6 +136,7 @@ class TerritoryDefinitionsPanel(QWidget):
             button.setToolTip(tip)
             button.clicked.connect(slot)
             toolbar.addWidget(button)
+            self.buttons[text] = button
         toolbar.addStretch(1)
         toolbar.addWidget(self.show_archived)
         self.message = MessageLine(
@@ -173,11 +180,7 @@ class TerritoryDefinitionsPanel(QWidget):
         self.member_table = table_view(self.member_model)
         self.member_table.selectionModel().selectionChanged.connect(self._on_member_selected)
         self.member_user = QComboBox()
-        for u in self.ctx.db.query(
-            "SELECT id, coalesce(nullif(display_name, ''), username) AS n "
-            "FROM users WHERE active = 1 ORDER BY n"
-        ):
-            self.member_user.addItem(u["n"], u["id"])
+        self.refresh_users()
         self.member_weight = QDoubleSpinBox()
         self.member_weight.setRange(0, 100)
         self.member_weight.setValue(1.0)
@@ -203,6 +206,7 @@ class TerritoryDefinitionsPanel(QWidget):
             button = QPushButton(text)
             button.clicked.connect(slot)
             buttons.addWidget(button)
+            self.buttons[text] = button
         buttons.addStretch(1)
         box = QGroupBox("Members: routing weight and capacity")
         layout = QVBoxLayout(box)
@@ -210,6 +214,28 @@ class TerritoryDefinitionsPanel(QWidget):
         layout.addLayout(editor)
         layout.addLayout(buttons)
         return box
+
+    def refresh_users(self) -> None:
+        """The users a member can be chosen from (a sync may bring new ones)."""
+        current = self.member_user.currentData()
+        self.member_user.clear()
+        for u in self.ctx.db.query(
+            "SELECT id, coalesce(nullif(display_name, ''), username) AS n "
+            "FROM users WHERE active = 1 ORDER BY n"
+        ):
+            self.member_user.addItem(u["n"], u["id"])
+        self.member_user.setCurrentIndex(max(0, self.member_user.findData(current)))
+
+    def manager_widgets(self) -> list[QWidget]:
+        """What changes definitions or members: a manager's tools (exporting is anyone's)."""
+        tools: list[QWidget] = [
+            button for text, button in self.buttons.items() if not text.startswith("Export")
+        ]
+        return [*tools, self.member_user, self.member_weight, self.member_capacity]
+
+    def set_access(self, access: Access) -> None:
+        self.access = access
+        apply_access(self.manager_widgets(), access)
 
     # -- list and selection -----------------------------------------------------------------------
 

@@ -7,9 +7,10 @@ bar does this), or call :meth:`TaskProgressWidget.track` to follow one task (a p
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from fieldrep.ui.tasks import Task, TaskRunner
+from fieldrep.ui.widgets.elided_label import ElidedLabel
 
 
 class TaskProgressWidget(QWidget):
@@ -19,8 +20,8 @@ class TaskProgressWidget(QWidget):
         super().__init__(parent)
         self._runner: TaskRunner | None = None
         self._task: Task | None = None
-        self.label = QLabel()
-        self.label.setTextFormat(Qt.TextFormat.PlainText)  # task labels carry file names
+        # Plain text (task labels carry file names), elided: a long one never widens the window.
+        self.label = ElidedLabel()
         self.label.setObjectName("muted")
         self.bar = QProgressBar()
         self.bar.setTextVisible(False)
@@ -31,7 +32,7 @@ class TaskProgressWidget(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 2, 10, 2)
         layout.setSpacing(10)
-        layout.addWidget(self.label)
+        layout.addWidget(self.label, 1)
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel_button)
         self.hide()
