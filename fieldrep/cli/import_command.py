@@ -139,6 +139,16 @@ def _report_text(report: Any, what: str) -> str:
                     f"    ... and {report.unplaced_total - SHOWN_ERRORS:,} more"
                     " (`fieldrep geocode unplaced` lists every account without a location)"
                 )
+    if getattr(report, "warned_rows", 0):
+        lines.append(
+            f"  imported without a bad value: {_n(report.warned_rows, 'row')}"
+            f" ({_n(report.warnings_total, 'value')} dropped); details in {report.errors_file}"
+        )
+        for warning in report.warnings[:SHOWN_ERRORS]:
+            column = f", {warning.column}" if warning.column else ""
+            lines.append(f"    line {warning.line}{column}: {warning.reason}")
+        if report.warnings_total > SHOWN_ERRORS:
+            lines.append(f"    ... and {report.warnings_total - SHOWN_ERRORS:,} more")
     if report.failed_rows:
         lines.append(
             f"  not imported: {_n(report.failed_rows, 'row')} ({report.duplicates:,}"

@@ -103,6 +103,10 @@ class OfflineGeocoder:
         self._gazetteer = gazetteer
         self._memo: dict[tuple[str, ...], GeoResult | None] = {}
 
+    @property
+    def gazetteer(self) -> Gazetteer:
+        return self._gazetteer
+
     def load(self) -> None:
         """Read the whole gazetteer now, for a job that will place many addresses."""
         load = getattr(self._gazetteer, "load", None)  # a gazetteer that loads nothing has none
