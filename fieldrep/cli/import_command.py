@@ -114,6 +114,13 @@ def _report_text(report: Any, what: str) -> str:
         f" {Path(report.file).name}"
         + (f" ({report.encoding}, delimiter {report.delimiter!r})." if report.encoding else ".")
     ]
+    if getattr(report, "updated", 0) or getattr(report, "unchanged", 0):
+        fields = ", ".join(f"{name} {n:,}" for name, n in sorted(report.updated_fields.items()))
+        lines.append(
+            f"  updated {_n(report.updated, 'account')} named by the FieldRep id column"
+            + (f" (changed: {fields})" if fields else "")
+            + (f"; {report.unchanged:,} unchanged" if report.unchanged else "")
+        )
     for note in report.notes:
         lines.append(f"  note: {note}")
     placed = report.placed_by
@@ -141,8 +148,8 @@ def _report_text(report: Any, what: str) -> str:
                 )
     if getattr(report, "warned_rows", 0):
         lines.append(
-            f"  imported without a bad value: {_n(report.warned_rows, 'row')}"
-            f" ({_n(report.warnings_total, 'value')} dropped); details in {report.errors_file}"
+            f"  imported with a warning: {_n(report.warned_rows, 'row')}"
+            f" (a bad value is dropped, a doubtful one kept); details in {report.errors_file}"
         )
         for warning in report.warnings[:SHOWN_ERRORS]:
             column = f", {warning.column}" if warning.column else ""

@@ -253,6 +253,10 @@ class _Converter:
         if values.get("lat") == 0 and values.get("lon") == 0:
             problems.append(("lat", "latitude and longitude 0, 0 is no place (Null Island)"))
         self._place(values, country, postal_text, problems)
+        for name in ("external_id", "fieldrep_id"):
+            text = get(name, "").strip()
+            if text:
+                values["_" + name] = text[:200]
         for name, table in (("owner", self.users), ("territory", self.territories)):
             text = " ".join(get(name, "").split())
             if text:
@@ -412,9 +416,11 @@ def _check_and_write(
     block_chars = 0
 
     def check_block() -> None:
+        named = {values["_fieldrep_id"] for _, _, values, _, _ in block if "_fieldrep_id" in values}
+        ours = _accounts_by_id(conn, named) if named else {}
         candidates = []
         for _, cells, values, row_errors, _ in block:
-            if not row_errors:
+            if not row_errors and values.get("_fieldrep_id") not in ours:
                 keys = _keys_of(values)
                 candidates.append((keys, hashes_of(keys), digest_of(cells)))
         dupes.start_block(candidates)
@@ -422,6 +428,15 @@ def _check_and_write(
         good: list[dict[str, Any]] = []
         good_keys: list[Keys] = []
         for line, cells, values, row_errors, warned in block:
+            current = ours.get(values.get("_fieldrep_id", ""))
+            if current is not None and not row_errors:
+                # our own export come back: the row updates the account its id names
+                values.pop("_fieldrep_id")
+                _update_from_row(ctx, current, values, report)
+                if warned:
+                    report.add_warnings(warned)
+                    errors_out.add(line, cells, warned, imported=True)
+                continue
             row_keys, row_hashes, digest = next(checked) if not row_errors else (None, [], 0)
             if row_keys is not None:
                 first = dupes.repeated(digest, line)
@@ -459,7 +474,13 @@ def _check_and_write(
             ids = uuid7_many(len(good))
             history = assigner.assign(good, ids)
             before = conn.execute("SELECT coalesce(max(rowid), 0) FROM accounts").fetchone()[0]
+            external = [
+                (values.pop("_external_id", None), i) for values, i in zip(good, ids, strict=True)
+            ]
+            for values in good:
+                values.pop("_fieldrep_id", None)
             report.imported += len(ctx.writer.insert_many("accounts", good, row_ids=ids))
+            account_keys.file_external_ids(conn, [(e, i) for e, i in external if e])
             account_keys.file_keys(conn, zip(_rowids(conn, ids, before), good_keys, strict=True))
             report.assigned += sum(1 for values in good if values.get("territory_id"))
             if history:
@@ -549,6 +570,48 @@ def _place(
         values.update(placement.as_fields())
         quality = placement.quality or "city"
         report.placed_by[quality] = report.placed_by.get(quality, 0) + 1
+
+
+_NOT_COMPARED = frozenset(("geocode_quality", "geocode_source"))
+
+
+def _accounts_by_id(conn: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
+    cur = conn.execute(
+        "SELECT * FROM accounts WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(ids)),),
+    )
+    names = [d[0] for d in cur.description]
+    return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+
+
+def _update_from_row(
+    ctx: Any, current: dict[str, Any], values: dict[str, Any], report: ImportReport
+) -> None:
+    """Write what an exported-and-edited row changed of the account it names."""
+    placement: Placement = values.pop("_placement")
+    values.pop("_external_id", None)
+    address_moved = any(
+        values.get(f) != current.get(f) for f in ("street", "city", "region", "postal_code")
+    )
+    if "lat" in values:
+        if values["lat"] == current["lat"] and values["lon"] == current["lon"]:
+            del values["lat"], values["lon"]
+        else:
+            values["geocode_quality"] = "manual"
+    elif address_moved and placement.lat is not None:
+        values.update(placement.as_fields())
+    changes = {
+        k: v
+        for k, v in values.items()
+        if k in current and current[k] != v and (k not in _NOT_COMPARED or "lat" in values)
+    }
+    if not changes:
+        report.unchanged += 1
+        return
+    changed = ctx.writer.update("accounts", current["id"], changes)
+    report.updated += 1
+    for name in changed.keys() - {"updated_at"}:
+        report.updated_fields[name] = report.updated_fields.get(name, 0) + 1
 
 
 def _unknown_names_notes(unknown: Counter[tuple[str, str]]) -> list[str]:

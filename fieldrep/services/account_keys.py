@@ -193,3 +193,44 @@ def named(conn: Any, name_keys: Iterable[str]) -> dict[str, list[tuple[str, str]
         if key in wanted:  # the CRC only narrows the search
             found.setdefault(key, []).append((account_id, name))
     return found
+
+
+# -- ids in the source CRM ----------------------------------------------------------------------
+
+# Local only, like the keys: an imported account's id in the CRM it came from (a Salesforce Id, a
+# Dynamics account number, any "External ID"), so a contacts export that points at it links. Made
+# on first use by the import, so a database that never imported from a CRM has no such table.
+_EXTERNAL_IDS = (
+    "CREATE TABLE IF NOT EXISTS account_external_ids ("
+    " external_id TEXT PRIMARY KEY, account_id TEXT NOT NULL) WITHOUT ROWID"
+)
+
+
+def file_external_ids(conn: Any, pairs: Iterable[tuple[str, str]]) -> None:
+    """File (external id, account id) pairs; an id filed before now names the newer account."""
+    rows = list(pairs)
+    if not rows:
+        return
+    conn.execute(_EXTERNAL_IDS)
+    conn.executemany(
+        "INSERT INTO account_external_ids (external_id, account_id) VALUES (?, ?)"
+        " ON CONFLICT (external_id) DO UPDATE SET account_id = excluded.account_id",
+        rows,
+    )
+
+
+def by_external_id(conn: Any, external_ids: Iterable[str]) -> dict[str, str]:
+    """External id -> account id, for those of ``external_ids`` filed (and still an account)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'account_external_ids'"
+    ).fetchone()
+    if exists is None:
+        return {}
+    return dict(
+        conn.execute(
+            "SELECT e.external_id, e.account_id FROM account_external_ids e"
+            " JOIN accounts a ON a.id = e.account_id"
+            " WHERE e.external_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(external_ids))),),
+        )
+    )

@@ -45,6 +45,10 @@ class ImportReport:
     mapping: dict[str, str]
     rows_read: int = 0
     imported: int = 0
+    # rows of our own export (a "FieldRep id" column) that changed the account they name
+    updated: int = 0
+    unchanged: int = 0
+    updated_fields: dict[str, int] = field(default_factory=dict)
     failed_rows: int = 0
     duplicates: int = 0  # rows skipped as duplicates of existing accounts or earlier rows
     assigned: int = 0  # imported accounts that have a territory (from the file or the rules)
@@ -96,6 +100,9 @@ class ImportReport:
                 "mapping",
                 "rows_read",
                 "imported",
+                "updated",
+                "unchanged",
+                "updated_fields",
                 "failed_rows",
                 "duplicates",
                 "assigned",
