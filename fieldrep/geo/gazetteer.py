@@ -257,7 +257,7 @@ class Gazetteer:
             return None
         best = found[0]
         if region:
-            from fieldrep.geo.regions import fold, region_name
+            from fieldrep.domain.regions import fold, region_name
 
             wanted = fold(region)
             for city in found:

@@ -136,7 +136,7 @@ class OfflineGeocoder:
             if self._memo[key] is not None:
                 return self._memo[key]
         if address.city:
-            from fieldrep.geo.regions import normalise_region
+            from fieldrep.domain.regions import normalise_region
 
             region = (normalise_region(address.region, country) or "").upper()
             key = ("c", country, region, address.city.strip().casefold())

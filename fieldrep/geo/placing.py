@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from fieldrep.geo import regions
+from fieldrep.domain import regions
 from fieldrep.geo.gazetteer import normalise_postal_code
 
 GAZETTEER_SOURCE = "gazetteer"

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from fieldrep.geo.gazetteer import normalise_postal_code
-from fieldrep.geo.regions import country_code
+from fieldrep.domain.regions import country_code
 
 TEXT_LIMITS = {
     "name": 200,

@@ -19,6 +19,7 @@ from typing import Any
 from fieldrep.domain.ids import uuid7
 from fieldrep.domain.territory_rules import (
     DefinitionError,
+    Region,
     TerritoryDef,
     geometry_to_geojson,
 )
@@ -192,7 +193,19 @@ def _feature_error(n: int, name: str, exc: Exception) -> DefinitionError:
     return DefinitionError(f"{where}: {message}", field=getattr(exc, "field", ""))
 
 
-def import_collection(ctx: Context, collection: dict[str, Any]) -> ImportResult:
+def _regions(raw: Any, default_country: str | None) -> list[Region]:
+    """A feature's regions; a bare two-letter code is a state of ``default_country`` ("CA" is
+    California in a US team's file, never Canada) and names are read too ("Kentucky")."""
+    if isinstance(raw, str):
+        raw = [p for p in raw.replace(";", ",").split(",") if p.strip()]
+    if not isinstance(raw, list):
+        raise DefinitionError("property 'regions' must be a list", field="regions")
+    return [Region.parse(r, default_country) for r in raw]
+
+
+def import_collection(
+    ctx: Context, collection: dict[str, Any], *, default_country: str | None = "US"
+) -> ImportResult:
     """Create or update the territories of ``collection``; all or nothing."""
     collection = as_collection(collection)
     existing = {t.name.casefold(): t for t in svc.load_definitions(ctx)}
@@ -219,9 +232,11 @@ def import_collection(ctx: Context, collection: dict[str, Any]) -> ImportResult:
                     f"feature {n} ({name}): ignored properties {', '.join(sorted(unknown))}"
                 )
             changes: dict[str, Any] = {"name": name, "geometry": feature.get("geometry")}
-            for key in ("kind", "priority", "color", "regions", "rules", "archived"):
+            for key in ("kind", "priority", "color", "rules", "archived"):
                 if key in props:
                     changes[key] = props[key]
+            if "regions" in props:
+                changes["regions"] = _regions(props["regions"], default_country)
             if "postal_codes" in props:
                 codes = props["postal_codes"]
                 changes["postal_codes"] = codes if isinstance(codes, str) else list(codes or [])
