@@ -11,8 +11,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from fieldrep.geo.gazetteer import normalise_postal_code
 from fieldrep.domain.regions import country_code
+from fieldrep.geo.gazetteer import normalise_postal_code
 
 TEXT_LIMITS = {
     "name": 200,
