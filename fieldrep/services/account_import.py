@@ -464,7 +464,7 @@ def _check_and_write(
                 report.add_warnings(warned)
                 errors_out.add(line, cells, warned, imported=True)
             assert row_keys is not None
-            dupes.add(row_hashes, line)
+            dupes.add(row_hashes, line, row_keys)
             _place(values, report, line, name)
             good.append(values)
             good_keys.append(row_keys)
@@ -530,6 +530,12 @@ def _check_and_write(
             check_block()
     dupes.close()
     report.notes.extend(rows.notes)
+    for kind, count in sorted(dupes.weak.items()):
+        report.notes.append(
+            f"{count:,} row{'' if count == 1 else 's'} share a {kind} with an earlier row or an"
+            f" account of another name and postal code: imported as separate businesses (a"
+            f" {kind} shared by a chain, a switchboard or a directory is not identity)"
+        )
     report.notes.extend(
         _unknown_names_notes(converter.unknown)
     )  # what the pass found, e.g. formulas with saved results

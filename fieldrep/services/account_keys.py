@@ -150,9 +150,11 @@ def deferred(conn: Any) -> Iterator[None]:
         conn.execute("DELETE FROM local_meta WHERE key = ?", (ACCOUNT_KEYS_DEFERRED,))
 
 
-def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], str]:
-    """For each (kind index, key) of ``wanted`` that an account holds, that account's name (the
-    first account by rowid when several do). Call :func:`refresh` first in the same transaction."""
+def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], list[tuple[str, str, str]]]:
+    """For each (kind index, key) of ``wanted`` that accounts hold, those accounts' (name, name
+    key, postal code), by rowid: a phone or website shared by many (a switchboard, a directory
+    host) is judged with the name and address of each holder. Call :func:`refresh` first in the
+    same transaction."""
     probes: tuple[set[str], set[str], set[str]] = (set(), set(), set())
     hashes: list[int] = []
     for keys in wanted:
@@ -162,16 +164,19 @@ def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], str]:
                 probes[kind].add(key)
     if not hashes:
         return {}
-    found: dict[tuple[int, str], str] = {}
+    found: dict[tuple[int, str], list[tuple[str, str, str]]] = {}
     for name, postal_code, phone, website in conn.execute(
         "SELECT name, postal_code, phone, website FROM accounts WHERE rowid IN"
         " (SELECT account FROM account_keys WHERE h IN (SELECT value FROM json_each(?)))"
         " ORDER BY rowid",
         (json.dumps(hashes),),
     ):
-        for kind, key in enumerate(keys_of(name, postal_code, phone, website)):
+        keys = keys_of(name, postal_code, phone, website)
+        for kind, key in enumerate(keys):
             if key is not None and key in probes[kind]:
-                found.setdefault((kind, key), name)
+                found.setdefault((kind, key), []).append(
+                    (name, v.name_key(name), postal_code or "")
+                )
     return found
 
 

@@ -81,18 +81,26 @@ def test_reimporting_the_same_file_changes_nothing(ctx: Context, tmp_path: Path)
 
 
 def test_duplicates_of_existing_accounts_by_phone_and_website(ctx: Context, tmp_path: Path) -> None:
-    ctx.writer.insert("accounts", {"name": "Old Name", "phone": "+1 (617) 555-0100"})
-    ctx.writer.insert("accounts", {"name": "Web Co", "website": "https://www.acme.com/about"})
+    ctx.writer.insert(
+        "accounts", {"name": "Old Name", "phone": "+1 (617) 555-0100", "postal_code": "02139"}
+    )
+    ctx.writer.insert(
+        "accounts",
+        {"name": "Web Co", "website": "https://www.acme.com/about", "postal_code": "80301"},
+    )
     rows = [
-        ["Name", "Phone", "Website"],
-        ["New Name", "617.555.0100", ""],
-        ["Other", "", "acme.com"],
-        ["Fresh", "", ""],
+        ["Name", "ZIP", "Phone", "Website"],
+        ["New Name", "02139", "617.555.0100", ""],  # same phone and address: one business
+        ["Acme Online", "80301", "", "acme.com/contact"],  # same site and address
+        ["Fresh", "", "", ""],
+        ["Branch", "80202", "617 555 0100", ""],  # the switchboard alone: another business
     ]
     report = import_accounts(ctx, _csv(tmp_path / "d.csv", rows))
-    assert report.imported == 1
+    assert report.imported == 2
     assert [(e.line, e.column) for e in report.errors] == [(2, "Phone"), (3, "Website")]
-    assert "same phone" in report.errors[0].reason
+    assert "same phone and postal code" in report.errors[0].reason
+    assert "same website and postal code" in report.errors[1].reason
+    assert any("1 row share a phone" in note for note in report.notes)
     forced = import_accounts(ctx, _csv(tmp_path / "d2.csv", rows[:3]), allow_duplicates=True)
     assert forced.imported == 2
 
@@ -314,14 +322,14 @@ def test_duplicate_rows_inside_the_file(ctx: Context, tmp_path: Path) -> None:
         ["Company", "ZIP", "Phone"],
         ["Acme", "02139", ""],
         ["ACME Inc.", "02139", ""],
-        ["Beta", "", "555-123-4567"],
-        ["Gamma", "", "(555) 123 4567"],
+        ["Beta", "02110", "555-123-4567"],
+        ["Beta Inc", "02111", "(555) 123 4567"],  # another ZIP, the same phone and name
     ]
     report = import_accounts(ctx, _csv(tmp_path / "dups.csv", rows))
     assert report.imported == 2
     assert [(e.line, e.reason) for e in report.errors] == [
         (3, "possible duplicate of line 2 (same name and postal code); not imported"),
-        (5, "possible duplicate of line 4 (same phone); not imported"),
+        (5, "possible duplicate of line 4 (same phone and name); not imported"),
     ]
 
 
