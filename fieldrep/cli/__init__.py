@@ -98,3 +98,19 @@ def main(
     except KeyboardInterrupt:
         print_error("interrupted; nothing was half-applied")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`fieldrep ... | head`): not an error of ours. Python would print
+        # a second traceback flushing stdout at exit, so stdout is pointed at nothing first.
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
