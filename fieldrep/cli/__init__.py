@@ -91,7 +91,10 @@ def main(
             return 1
         return gui(args)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        if getattr(args, "created_db", None) is not None:
+            print(f"fieldrep: created a new database at {args.created_db}", file=sys.stderr)
+        return code
     except CommandError as exc:
         print_error(str(exc))
         return exc.exit_code

@@ -111,7 +111,7 @@ def open_context(args: argparse.Namespace, *, must_exist: bool = False) -> Conte
                 exit_code=2,
             )
         if explicit:
-            print(f"fieldrep: created a new database at {path}", file=sys.stderr)
+            args.created_db = path  # said once the command has succeeded (fieldrep.cli.main)
     else:
         why = database_kind_problem(path)
         if why is not None:
