@@ -329,9 +329,11 @@ def import_collection(
                 )
         resolved.append((replace(t, parent_id=parent_id), member_ids, is_new))
     with ctx.writer.transaction():
-        svc.write_definitions(
+        checked = svc.write_definitions(
             ctx, [t for t, _, new in resolved if new], [t for t, _, new in resolved if not new]
         )
+        mine = {t.id for t, _, _ in resolved}
+        result.warnings.extend(p.message for p in checked if p.territory_id in mine)
         for t, member_ids, is_new in resolved:
             (result.created if is_new else result.updated).append(t.name)
             current = {m["user_id"] for m in svc.members(ctx, t.id)}
