@@ -283,3 +283,14 @@ def test_country_words(text: str) -> None:
     from fieldrep.services.import_validation import parse_country
 
     assert len(parse_country(text)) == 2
+
+
+def test_the_rules_engine_reads_a_state_written_out_and_explain_says_so(ctx: Context) -> None:
+    from fieldrep.services import assignment_service
+
+    svc.create_territory(ctx, "Bluegrass", regions=["US-KY"])
+    account = ctx.writer.insert("accounts", {"name": "Old Row", "region": "Kentucky"})
+    diff = assignment_service.assign_all(ctx, dry_run=True)
+    assert [m.to_territory for m in diff.moves] == ["Bluegrass"]
+    decision = assignment_service.explain_account(ctx, account)
+    assert "the account's region 'Kentucky' read as KY" in decision.reason
