@@ -91,10 +91,29 @@ def main(
             return 1
         return gui(args)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        if getattr(args, "created_db", None) is not None:
+            print(f"fieldrep: created a new database at {args.created_db}", file=sys.stderr)
+        return code
     except CommandError as exc:
         print_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print_error("interrupted; nothing was half-applied")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`fieldrep ... | head`): not an error of ours. Python would print
+        # a second traceback flushing stdout at exit, so stdout is pointed at nothing first.
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -44,11 +44,78 @@ def db_path(args: argparse.Namespace) -> Path:
     return Path(args.db) if getattr(args, "db", None) else default_db_path()
 
 
+# Commands that may create the database they are pointed at (and then say so); every other one
+# refuses a --db path where there is none, so a typo never reads an empty new database.
+CREATING_HANDLERS = frozenset(("run", "run_login", "run_import_accounts", "run_import_contacts"))
+CREATING_COMMANDS = frozenset(("demo", "import", "login"))
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+# Tables only the sync server's database has (fieldrep.server.storage).
+_SERVER_TABLES = ("server_state", "credentials")
+
+
+def database_kind_problem(path: Path) -> str | None:
+    """Why ``path`` is not a laptop's FieldRep database, naming what it is; None when it may be."""
+    if path.is_dir():
+        return f"{path} is a folder, not a FieldRep database"
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(100)
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    if not head:
+        return f"{path} is an empty file (0 bytes), not a FieldRep database"
+    if not head.startswith(_SQLITE_MAGIC):
+        shown = head[:16].decode("ascii", "replace")
+        return f"{path} is not a SQLite database (it starts with {shown!r})"
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            names = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"{path} is a damaged SQLite file ({exc})"
+    if any(t in names for t in _SERVER_TABLES):
+        return f"{path} is a FieldRep sync server's database, not a laptop's"
+    if names and "accounts" not in names:
+        return f"{path} is a SQLite database of another program (no FieldRep tables)"
+    return None
+
+
+def _may_create(args: argparse.Namespace) -> bool:
+    handler = getattr(getattr(args, "handler", None), "__name__", "")
+    command = getattr(args, "command", None)
+    if command == "demo":
+        return True
+    if command == "import" and handler in CREATING_HANDLERS:
+        return True
+    return command in CREATING_COMMANDS and handler in CREATING_HANDLERS
+
+
 def open_context(args: argparse.Namespace, *, must_exist: bool = False) -> Context:
-    """Open the command's database; ``must_exist`` for commands that only read one (no new file)."""
+    """Open the command's database; ``must_exist`` for commands that only read one (no new file).
+
+    A ``--db`` path where there is no file is refused (exit 2) unless the command creates
+    databases (demo, import, login), which then says it made one; a file that is not a laptop's
+    FieldRep database is refused naming what it is."""
     path = db_path(args)
-    if must_exist and not path.exists():
-        raise CommandError(f"there is no database at {path}")
+    explicit = bool(getattr(args, "db", None))
+    if not path.exists():
+        if must_exist or (explicit and not _may_create(args)):
+            raise CommandError(
+                f"there is no database at {path} (demo, import and login create one)",
+                exit_code=2,
+            )
+        if explicit:
+            args.created_db = path  # said once the command has succeeded (fieldrep.cli.main)
+    else:
+        why = database_kind_problem(path)
+        if why is not None:
+            raise CommandError(why, exit_code=2)
     try:
         return Context.open(path)
     except StoreError as exc:

@@ -114,6 +114,13 @@ def _report_text(report: Any, what: str) -> str:
         f" {Path(report.file).name}"
         + (f" ({report.encoding}, delimiter {report.delimiter!r})." if report.encoding else ".")
     ]
+    if getattr(report, "updated", 0) or getattr(report, "unchanged", 0):
+        fields = ", ".join(f"{name} {n:,}" for name, n in sorted(report.updated_fields.items()))
+        lines.append(
+            f"  updated {_n(report.updated, 'account')} named by the FieldRep id column"
+            + (f" (changed: {fields})" if fields else "")
+            + (f"; {report.unchanged:,} unchanged" if report.unchanged else "")
+        )
     for note in report.notes:
         lines.append(f"  note: {note}")
     placed = report.placed_by
@@ -139,6 +146,16 @@ def _report_text(report: Any, what: str) -> str:
                     f"    ... and {report.unplaced_total - SHOWN_ERRORS:,} more"
                     " (`fieldrep geocode unplaced` lists every account without a location)"
                 )
+    if getattr(report, "warned_rows", 0):
+        lines.append(
+            f"  imported with a warning: {_n(report.warned_rows, 'row')}"
+            f" (a bad value is dropped, a doubtful one kept); details in {report.errors_file}"
+        )
+        for warning in report.warnings[:SHOWN_ERRORS]:
+            column = f", {warning.column}" if warning.column else ""
+            lines.append(f"    line {warning.line}{column}: {warning.reason}")
+        if report.warnings_total > SHOWN_ERRORS:
+            lines.append(f"    ... and {report.warnings_total - SHOWN_ERRORS:,} more")
     if report.failed_rows:
         lines.append(
             f"  not imported: {_n(report.failed_rows, 'row')} ({report.duplicates:,}"

@@ -20,10 +20,21 @@ def add_import_parser(
         help="import territories from GeoJSON (or KML polygons)",
         description="Create territories, or change existing ones, from a GeoJSON FeatureCollection "
         "(properties: name, parent, priority, postal_codes, regions, rules, color, "
-        "owner, members) or KML placemarks. All or nothing: one bad feature and "
-        "nothing is imported.",
+        "owner, members; see the README), TopoJSON, or KML/KMZ placemarks. All or nothing: "
+        "one bad feature and nothing is imported, with every problem listed.",
     )
-    p.add_argument("file", type=Path, metavar="FILE", help="a .geojson, .json or .kml file")
+    p.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help="a .geojson/.json, .topojson, .kml or .kmz file",
+    )
+    p.add_argument(
+        "--name-property",
+        metavar="NAME",
+        help="the property that names a feature (any case), or a template of properties such"
+        ' as "{NAME} {LSAD}, {STATE}" (default: name, Name or NAME)',
+    )
     add_db_option(p)
     add_json_option(p)
     p.set_defaults(handler=run_import)
@@ -55,25 +66,48 @@ def run_import(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.file} does not exist or is not a file", exit_code=2)
     ctx = open_context(args)
     try:
-        result = gj.import_file(ctx, args.file)
+        result = gj.import_file(ctx, args.file, name_property=args.name_property)
+        from fieldrep.services import assignment_service
+
+        diff = assignment_service.assign_all(ctx, dry_run=True)
     except StoreError as exc:  # NotGeoJSONError and DefinitionError are StoreErrors
         raise CommandError(f"nothing imported: {exc}") from exc
     finally:
         ctx.close()
+    moving = sum(1 for m in diff.moves if m.from_territory_id != m.to_territory_id)
+    warnings = result.warning_lines()
     summary = {
         "file": str(args.file),
         "created": result.created,
         "updated": result.updated,
         "members_added": result.members_added,
-        "warnings": result.warnings,
+        "repaired": result.repaired,
+        "warnings": warnings,
+        "accounts_that_would_move": moving,
     }
     text = (
-        f"Imported {args.file.name}: {len(result.created)} created, {len(result.updated)} "
+        f"Imported {args.file.name}: {len(result.created):,} created, {len(result.updated):,} "
         f"updated, {result.members_added} member(s) added."
     )
-    text += "".join(f"\nwarning: {w}" for w in result.warnings)
+    text += "".join(f"\nwarning: {w}" for w in _counted(warnings))
+    text += (
+        f"\n{moving:,} account(s) would change territory: run `fieldrep assign` to apply"
+        " (`fieldrep assign --dry-run` lists them)."
+        if moving
+        else "\nNo account changes territory."
+    )
     emit(args, summary, text)
     return 0
+
+
+def _counted(warnings: list[str], shown: int = 20) -> list[str]:
+    """The warnings, at most ``shown`` of them and a count of the rest."""
+    if len(warnings) <= shown:
+        return warnings
+    return [
+        *warnings[:shown],
+        f"... and {len(warnings) - shown:,} more warnings (--json lists all)",
+    ]
 
 
 def run_export(args: argparse.Namespace) -> int:

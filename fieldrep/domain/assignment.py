@@ -19,6 +19,7 @@ import numpy as np
 import shapely
 from shapely.strtree import STRtree
 
+from fieldrep.domain import regions as regions_iso
 from fieldrep.domain.territory_rules import TerritoryDef, normalise_postal_code
 
 KINDS = ("polygon", "postal_code", "region", "rule")
@@ -165,7 +166,10 @@ class AssignmentEngine:
                 found.append((1, rank, Match(t.id, t.name, "postal_code", t.priority, code)))
             for r in t.regions:
                 if r.matches(country, region):
-                    found.append((2, rank, Match(t.id, t.name, "region", t.priority, r.label())))
+                    label = r.label()
+                    if region and r.region and region != r.region:
+                        label += f" (the account's region {facts.region!r} read as {r.region})"
+                    found.append((2, rank, Match(t.id, t.name, "region", t.priority, label)))
                     break
             for n, rule in enumerate(t.rules, 1):
                 if rule.matches(facts.industry, facts.size, facts.potential, facts.status):
@@ -253,7 +257,9 @@ class AssignmentEngine:
                     continue
             if regions:
                 c = (country or "").upper()
-                r = (table.region[i] or "").strip().upper()
+                written = (table.region[i] or "").strip()
+                # "Kentucky" compared as its code "KY" (ISO 3166-2), as the territories list it
+                r = (regions_iso.region_code(written, c) or written).upper() if written else ""
                 ranks = [
                     x
                     for x in (regions.get((c, r)) if r else None, regions.get((c, "")))

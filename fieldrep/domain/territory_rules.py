@@ -23,6 +23,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.validation import explain_validity
 
+from fieldrep.domain import regions
 from fieldrep.domain.errors import ValidationError
 
 SIZE_BANDS = ("1-9", "10-49", "50-249", "250-999", "1000+")
@@ -108,26 +109,46 @@ class Region:
     region: str = ""
 
     @classmethod
-    def parse(cls, value: object) -> Region:
+    def parse(cls, value: object, default_country: str | None = None) -> Region:
+        """A region from "US-MA", {country, region}, a country ("Canada", "CA") or a US state's
+        name ("Kentucky"). With ``default_country`` "US" a bare two-letter code is a state ("CA"
+        is California, as a US team's file means it), else a country."""
+        if isinstance(value, Region):
+            return value
         if isinstance(value, str):
-            country, _, region = value.replace("/", "-").partition("-")
+            text = " ".join(value.split())
+            state = regions.us_state(text) if len(text) > 2 else None
+            if state is not None and regions.country_code(text) is None:
+                return cls("US", state)  # "Kentucky", "US-KY"
+            if len(text) == 2 and default_country:
+                code = regions.region_code(text, default_country)
+                if code is not None:
+                    return cls(default_country.upper(), code)
+            whole = regions.country_code(text) if len(text) != 2 else None
+            if whole is not None:
+                return cls(whole, "")
+            country, _, region = text.replace("/", "-").partition("-")
         elif isinstance(value, Mapping):
             country, region = str(value.get("country") or ""), str(value.get("region") or "")
         else:
             raise DefinitionError(
                 f"a region must be 'US-MA' or {{country, region}}, not {value!r}", field="regions"
             )
-        country, region = country.strip().upper(), region.strip().upper()
+        country, region = country.strip().upper(), region.strip()
         if not re.fullmatch(r"[A-Z]{2}", country):
             raise DefinitionError(
                 f"region {value!r} needs a two-letter country code", field="regions"
             )
-        return cls(country, region)
+        return cls(country, (regions.region_code(region, country) or region).upper())
 
     def matches(self, country: str | None, region: str | None) -> bool:
         if (country or "").upper() != self.country:
             return False
-        return not self.region or (region or "").strip().upper() == self.region
+        if not self.region:
+            return True
+        text = (region or "").strip()
+        # an account's region as written ("Kentucky") compared as its code ("KY")
+        return text.upper() == self.region or regions.region_code(text, self.country) == self.region
 
     def label(self) -> str:
         return f"{self.country}-{self.region}" if self.region else self.country

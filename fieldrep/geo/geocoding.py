@@ -91,6 +91,15 @@ class Gazetteer(Protocol):
     def city(self, name: str, region: str | None = None, country: str = "US") -> Any: ...
 
 
+def _is_place(place: Any) -> bool:
+    """A found place that is one: latitude = longitude = 0 is the data's "unknown" (Null Island)."""
+    return place is not None and not (place.lat == 0 and place.lon == 0)
+
+
+# Accounts at exactly (0, 0) were placed from an "unknown" by older versions: they count as unplaced.
+_UNPLACED = "(lat IS NULL OR lon IS NULL OR (lat = 0 AND lon = 0))"
+
+
 class OfflineGeocoder:
     """Postal-code then city centroids from the gazetteer, memoised in a dict (imports hit it 100k
     times with a few thousand distinct keys)."""
@@ -102,6 +111,10 @@ class OfflineGeocoder:
             gazetteer = default_gazetteer()
         self._gazetteer = gazetteer
         self._memo: dict[tuple[str, ...], GeoResult | None] = {}
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        return self._gazetteer
 
     def load(self) -> None:
         """Read the whole gazetteer now, for a job that will place many addresses."""
@@ -117,19 +130,21 @@ class OfflineGeocoder:
                 place = self._gazetteer.postal_code(address.postal_code, country=country)
                 self._memo[key] = (
                     GeoResult(place.lat, place.lon, "postal_code", GAZETTEER_SOURCE)
-                    if place is not None
+                    if _is_place(place)
                     else None
                 )
             if self._memo[key] is not None:
                 return self._memo[key]
         if address.city:
-            region = (address.region or "").strip().upper()
+            from fieldrep.domain.regions import normalise_region
+
+            region = (normalise_region(address.region, country) or "").upper()
             key = ("c", country, region, address.city.strip().casefold())
             if key not in self._memo:
                 place = self._gazetteer.city(address.city, region=region or None, country=country)
                 self._memo[key] = (
                     GeoResult(place.lat, place.lon, "city", GAZETTEER_SOURCE)
-                    if place is not None
+                    if _is_place(place)
                     else None
                 )
             return self._memo[key]
@@ -579,7 +594,7 @@ def placement_summary(conn: sqlite3.Connection) -> PlacementSummary:
     counts = {
         (q or "none"): n
         for q, n in conn.execute(
-            "SELECT CASE WHEN lat IS NULL OR lon IS NULL THEN NULL ELSE geocode_quality END,"
+            f"SELECT CASE WHEN {_UNPLACED} THEN NULL ELSE geocode_quality END,"
             " count(*) FROM accounts GROUP BY 1"
         )
     }
@@ -593,7 +608,7 @@ def unplaced_accounts(conn: sqlite3.Connection, limit: int | None = None) -> lis
     """Accounts without coordinates, so the user can fix them (never silently dropped)."""
     sql = (
         "SELECT id, name, street, city, region, postal_code, country FROM accounts"
-        " WHERE lat IS NULL OR lon IS NULL ORDER BY name COLLATE NOCASE"
+        f" WHERE {_UNPLACED} ORDER BY name COLLATE NOCASE"
     )
     params: list[Any] = []
     if limit is not None:
@@ -605,6 +620,4 @@ def unplaced_accounts(conn: sqlite3.Connection, limit: int | None = None) -> lis
 
 
 def unplaced_count(conn: sqlite3.Connection) -> int:
-    return int(
-        conn.execute("SELECT count(*) FROM accounts WHERE lat IS NULL OR lon IS NULL").fetchone()[0]
-    )
+    return int(conn.execute(f"SELECT count(*) FROM accounts WHERE {_UNPLACED}").fetchone()[0])

@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from fieldrep.domain.ids import uuid7_many
-from fieldrep.geo.geocoding import Address, GeoResult, OfflineGeocoder
+from fieldrep.geo.geocoding import Address, OfflineGeocoder
+from fieldrep.geo.placing import Placement, place_row
 from fieldrep.services import account_keys
 from fieldrep.services import import_validation as v
 from fieldrep.services.account_keys import Keys, keys_of
@@ -70,7 +71,7 @@ def _keys_of(values: dict[str, Any]) -> Keys:
     return keys_of(values["name"], get("postal_code"), get("phone"), get("website"))
 
 
-def _lookups(conn: Any) -> tuple[dict[str, str], dict[str, str]]:
+def _lookups(conn: Any) -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
     users: dict[str, str] = {}
     for uid, username, display, email in conn.execute(
         "SELECT id, username, display_name, email FROM users"
@@ -78,11 +79,15 @@ def _lookups(conn: Any) -> tuple[dict[str, str], dict[str, str]]:
         for key in (username, display, email):
             if key:
                 users.setdefault(key.casefold(), uid)
-    territories = {
-        name.casefold(): tid
-        for tid, name in conn.execute("SELECT id, name FROM territories WHERE archived = 0")
-    }
-    return users, territories
+    territories: dict[str, str] = {}
+    groups: set[str] = set()
+    for tid, name, kind in conn.execute(
+        "SELECT id, name, kind FROM territories WHERE archived = 0"
+    ):
+        territories[name.casefold()] = tid
+        if kind == "region":
+            groups.add(tid)
+    return users, territories, frozenset(groups)
 
 
 _TEXT_FIELDS = ("name", "industry", "street", "city", "region", "notes")
@@ -100,7 +105,19 @@ _PLAIN_FIELDS: tuple[tuple[str, Callable[[str], Any], bool], ...] = (
     ("lat", lambda raw: v.parse_coordinate("lat", raw), False),
     ("lon", lambda raw: v.parse_coordinate("lon", raw), False),
 )
+_DECIMAL_COMMA_FIELDS: tuple[tuple[str, Callable[[str], Any], bool], ...] = (
+    ("employees", lambda raw: v.parse_employees(raw, decimal_comma=True), True),
+    ("potential", lambda raw: v.parse_number("potential", raw, decimal_comma=True), False),
+    *[f for f in _PLAIN_FIELDS if f[0] in ("status", "phone", "email", "website")],
+    ("lat", lambda raw: v.parse_coordinate("lat", raw, decimal_comma=True), False),
+    ("lon", lambda raw: v.parse_coordinate("lon", raw, decimal_comma=True), False),
+)
+_NUMBER_FIELDS = ("employees", "potential", "lat", "lon")
 _MISS = object()
+# Only a problem with these rejects a row: an account needs a name, and coordinates the file gives
+# must be usable. Any other bad cell is dropped from its row with a warning; the row imports.
+REJECTING = frozenset(("name", "lat", "lon"))
+NULL_WORDS = frozenset(("null", "(null)", "n/a", "#n/a"))
 
 
 class _Converter:
@@ -112,17 +129,30 @@ class _Converter:
     """
 
     def __init__(
-        self, mapping: ColumnMapping, users: dict[str, str], territories: dict[str, str]
+        self,
+        mapping: ColumnMapping,
+        users: dict[str, str],
+        territories: dict[str, str],
+        region_groups: frozenset[str] = frozenset(),
+        gazetteer: Any = None,
+        decimal_comma: bool = False,
     ) -> None:
         self.columns = list(mapping.fields.items())
         mapped = set(mapping.fields)
         self.text_fields = [f for f in _TEXT_FIELDS if f in mapped]
         # an unmapped column parses as "": status and country still get their defaults
+        fields = _DECIMAL_COMMA_FIELDS if decimal_comma else _PLAIN_FIELDS
         self.plain_fields = [
-            (f, parse, memo) for f, parse, memo in _PLAIN_FIELDS if f in mapped or f == "status"
+            (f, parse, memo) for f, parse, memo in fields if f in mapped or f == "status"
         ]
         self.users = users
         self.territories = territories
+        self.region_groups = region_groups
+        self.gazetteer = gazetteer
+        self.decimal_comma = decimal_comma
+        self.places: dict[tuple[Any, ...], Placement] = {}
+        # (field, name) -> rows: owners and territories the file names that this database lacks
+        self.unknown: Counter[tuple[str, str]] = Counter()
         self.memo: dict[str, dict[Any, Any]] = defaultdict(dict)
 
     @staticmethod
@@ -135,8 +165,13 @@ class _Converter:
         return found
 
     def convert(self, cells: list[str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """(values, problems): a problem on a required field (the name, the coordinates) rejects
+        the row; any other is a warning, its value dropped (see :data:`REJECTING`)."""
         width = len(cells)
         raw = {f: (cells[i] if i < width else "") for f, i in self.columns}
+        for f, text in raw.items():
+            if text and text.strip().casefold() in NULL_WORDS:
+                raw[f] = ""  # a literal NULL (a database dump) is an empty cell
         get = raw.get
         memo, keep = self.memo, self._parse_and_keep
         values: dict[str, Any] = {}
@@ -159,25 +194,22 @@ class _Converter:
                     values[name] = cleaned
         if "name" not in values and not any(f == "name" for f, _ in problems):
             problems.append(("name", "is empty; every account needs a name"))
-        country = "US"
-        try:
-            country_text = get("country", "")
+        country: str | None = None
+        country_text = get("country", "")
+        if country_text.strip():
             cache = memo["country"]
-            country = cache.get(country_text, _MISS)
-            if country is _MISS:
-                country = keep(cache, country_text, v.parse_country, country_text)
-            values["country"] = country
-            postal_text = get("postal_code", "")
-            cache = memo["postal_code"]
-            postal = cache.get((postal_text, country), _MISS)
-            if postal is _MISS:
-                postal = keep(
-                    cache, (postal_text, country), v.parse_postal_code, postal_text, country
-                )
-            if postal is not None:
-                values["postal_code"] = postal
-        except v.FieldProblem as exc:
-            problems.append((exc.field, exc.reason))
+            found = cache.get(country_text, _MISS)
+            if found is _MISS:
+                try:
+                    found = keep(cache, country_text, v.parse_country, country_text)
+                except v.FieldProblem as exc:
+                    found = exc
+                    cache[country_text] = exc
+            if isinstance(found, v.FieldProblem):
+                problems.append((found.field, found.reason))
+            else:
+                country = found
+        postal_text = " ".join(get("postal_code", "").split())
         for name, parse, memoise in self.plain_fields:
             text = get(name, "")
             try:
@@ -188,6 +220,9 @@ class _Converter:
                         value = keep(cache, text, parse, text)
                 else:
                     value = parse(text)
+            except v.KeptWithWarning as exc:
+                problems.append((exc.field, exc.reason))
+                value = exc.value
             except v.FieldProblem as exc:
                 problems.append((exc.field, exc.reason))
                 continue
@@ -205,6 +240,7 @@ class _Converter:
             problems.append((exc.field, exc.reason))
         if values.get("potential", 0) < 0:
             problems.append(("potential", "cannot be negative"))
+            values.pop("potential")
         if ("lat" in values) != ("lon" in values) and not any(
             f in ("lat", "lon") for f, _ in problems
         ):
@@ -214,19 +250,56 @@ class _Converter:
                     "latitude and longitude must be given together",
                 )
             )
-        for name, table, target in (
-            ("owner", self.users, "owner_id"),
-            ("territory", self.territories, "territory_id"),
-        ):
+        if values.get("lat") == 0 and values.get("lon") == 0:
+            problems.append(("lat", "latitude and longitude 0, 0 is no place (Null Island)"))
+        self._place(values, country, postal_text, problems)
+        for name in ("external_id", "fieldrep_id"):
             text = get(name, "").strip()
+            if text:
+                values["_" + name] = text[:200]
+        for name, table in (("owner", self.users), ("territory", self.territories)):
+            text = " ".join(get(name, "").split())
             if text:
                 found = table.get(text.casefold())
                 if found is None:
-                    what = "user" if name == "owner" else "territory"
-                    problems.append((name, f"{text!r} is not a {what} of this database"))
+                    self.unknown[(name, text)] += 1
+                elif name == "territory" and found in self.region_groups:
+                    self.unknown[("region group", text)] += 1
                 else:
-                    values[target] = found
+                    values["owner_id" if name == "owner" else "territory_id"] = found
         return values, problems
+
+    def _place(
+        self,
+        values: dict[str, Any],
+        country: str | None,
+        postal_text: str,
+        problems: list[tuple[str, str]],
+    ) -> None:
+        """Country, region code, postal code and (unless the file gave coordinates) the place."""
+        get = values.get
+        key = (postal_text, get("city"), get("region"), country)
+        found = self.places.get(key)
+        if found is None:
+            found = place_row(
+                self.gazetteer,
+                city=get("city"),
+                region=get("region"),
+                postal_code=postal_text or None,
+                country=country,
+            )
+            if len(self.places) < MEMO_LIMIT:
+                self.places[key] = found
+        values["country"] = found.country
+        if found.region is not None:
+            values["region"] = found.region
+        if found.postal_code is not None:
+            if len(found.postal_code) > v.TEXT_LIMITS["postal_code"]:
+                problems.append(("postal_code", f"{postal_text!r} is too long for a postal code"))
+            else:
+                values["postal_code"] = found.postal_code
+        problems.extend(found.warnings)
+        values["_placement"] = found
 
 
 def import_accounts(
@@ -317,7 +390,20 @@ def _check_and_write(
     if data.path.stat().st_size // BYTES_PER_ROW_GUESS > FEW_PLACES:
         geocoder.load()  # else a small file's codes are looked up one by one (fieldrep.geo.gazetteer)
     dupes = DuplicateIndex(conn, existing=not allow_duplicates)
-    convert = _Converter(mapping, *_lookups(conn)).convert
+    number_columns = [mapping.fields[f] for f in _NUMBER_FIELDS if f in mapping.fields]
+    # A workbook's numbers are numbers; only a text file writes them with a decimal mark.
+    decimal_comma = data.kind == "csv" and v.decimal_comma_file(
+        cells[i] for _, cells in data.rows.head() for i in number_columns if i < len(cells)
+    )
+    converter = _Converter(
+        mapping,
+        *_lookups(conn),
+        gazetteer=geocoder.gazetteer,
+        decimal_comma=decimal_comma,
+    )
+    if decimal_comma:
+        report.notes.append("numbers read with the comma as decimal mark (1.234,5 = 1234.5)")
+    convert = converter.convert
     assigner = BulkAssigner(ctx)
     column_name = {
         f: data.header[i] if i < len(data.header) and data.header[i] else f
@@ -326,21 +412,31 @@ def _check_and_write(
     mapped_cols = {i: f for f, i in mapping.fields.items()}
     width = len(data.header)
     rows = data.rows
-    places: dict[tuple[Any, ...], GeoResult | None] = {}
-    block: list[tuple[int, list[str], dict[str, Any], list[RowError]]] = []
+    block: list[tuple[int, list[str], dict[str, Any], list[RowError], list[RowError]]] = []
     block_chars = 0
 
     def check_block() -> None:
+        named = {values["_fieldrep_id"] for _, _, values, _, _ in block if "_fieldrep_id" in values}
+        ours = _accounts_by_id(conn, named) if named else {}
         candidates = []
-        for _, cells, values, row_errors in block:
-            if not row_errors:
+        for _, cells, values, row_errors, _ in block:
+            if not row_errors and values.get("_fieldrep_id") not in ours:
                 keys = _keys_of(values)
                 candidates.append((keys, hashes_of(keys), digest_of(cells)))
         dupes.start_block(candidates)
         checked = iter(candidates)
         good: list[dict[str, Any]] = []
         good_keys: list[Keys] = []
-        for line, cells, values, row_errors in block:
+        for line, cells, values, row_errors, warned in block:
+            current = ours.get(values.get("_fieldrep_id", ""))
+            if current is not None and not row_errors:
+                # our own export come back: the row updates the account its id names
+                values.pop("_fieldrep_id")
+                _update_from_row(ctx, current, values, report)
+                if warned:
+                    report.add_warnings(warned)
+                    errors_out.add(line, cells, warned, imported=True)
+                continue
             row_keys, row_hashes, digest = next(checked) if not row_errors else (None, [], 0)
             if row_keys is not None:
                 first = dupes.repeated(digest, line)
@@ -364,9 +460,12 @@ def _check_and_write(
                 report.add_errors(row_errors)
                 errors_out.add(line, cells, row_errors)
                 continue
+            if warned:
+                report.add_warnings(warned)
+                errors_out.add(line, cells, warned, imported=True)
             assert row_keys is not None
-            dupes.add(row_hashes, line)
-            _place(values, places, geocoder, report, line, name)
+            dupes.add(row_hashes, line, row_keys)
+            _place(values, report, line, name)
             good.append(values)
             good_keys.append(row_keys)
         dupes.end_block()
@@ -375,7 +474,13 @@ def _check_and_write(
             ids = uuid7_many(len(good))
             history = assigner.assign(good, ids)
             before = conn.execute("SELECT coalesce(max(rowid), 0) FROM accounts").fetchone()[0]
+            external = [
+                (values.pop("_external_id", None), i) for values, i in zip(good, ids, strict=True)
+            ]
+            for values in good:
+                values.pop("_fieldrep_id", None)
             report.imported += len(ctx.writer.insert_many("accounts", good, row_ids=ids))
+            account_keys.file_external_ids(conn, [(e, i) for e, i in external if e])
             account_keys.file_keys(conn, zip(_rowids(conn, ids, before), good_keys, strict=True))
             report.assigned += sum(1 for values in good if values.get("territory_id"))
             if history:
@@ -388,6 +493,21 @@ def _check_and_write(
             # A formula with no saved result is the one thing wrong with its cell (whose text is
             # empty): said once, not also as "is empty".
             unsaved = {mapped_cols[col]: formula for col, formula in formulas if col in mapped_cols}
+            if not any(f in REJECTING for f, _ in problems) and not any(
+                f in REJECTING for f in unsaved
+            ):
+                # only optional cells are bad: they are dropped, the row imports with a warning
+                warned = [
+                    RowError(line, column_name.get(f, f), why)
+                    for f, why in problems
+                    if f not in unsaved
+                ] + [
+                    RowError(line, column_name[f], formula_problem(formula))
+                    for f, formula in unsaved.items()
+                ]
+                problems, unsaved = [], {}
+            else:
+                warned = []
             row_errors = [
                 RowError(line, column_name.get(f, f), reason)
                 for f, reason in problems
@@ -400,7 +520,7 @@ def _check_and_write(
             if len(cells) > width and any(cells[width:]):
                 # Shifted cells make every other complaint about the row an echo of this one.
                 row_errors = [RowError(line, "", extra_cells_problem(cells, width))]
-            block.append((line, cells, values, row_errors))
+            block.append((line, cells, values, row_errors, warned))
             block_chars += sum(map(len, cells))
             if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
                 check_block()
@@ -409,7 +529,14 @@ def _check_and_write(
         if block:
             check_block()
     dupes.close()
-    report.notes.extend(rows.notes)  # what the pass found, e.g. formulas with saved results
+    report.notes.extend(rows.notes)
+    for kind, count in sorted(dupes.weak.items()):
+        report.notes.append(
+            f"{count:,} row{'' if count == 1 else 's'} share a {kind} with an earlier row or an"
+            f" account of another name and postal code: imported as separate businesses (a"
+            f" {kind} shared by a chain, a switchboard or a directory is not identity)"
+        )
+    report.notes.extend(_unknown_names_notes(converter.unknown))
     if assigner.kept_as_yours:
         report.notes.append(
             f"{assigner.kept_as_yours:,} accounts match no territory: kept as yours"
@@ -433,30 +560,89 @@ def _rowids(conn: Any, ids: list[str], before: int) -> list[int]:
 
 def _place(
     values: dict[str, Any],
-    places: dict[tuple[Any, ...], GeoResult | None],
-    geocoder: OfflineGeocoder,
     report: ImportReport,
     line: int,
     name: str,
 ) -> None:
+    placement: Placement = values.pop("_placement")
     if "lat" in values:
         values["geocode_quality"] = "manual"
         values["geocode_source"] = f"import:{name}"[:100]
         report.placed_by["file"] = report.placed_by.get("file", 0) + 1
         return
-    get = values.get
-    place_key = (get("postal_code"), get("city"), get("region"), get("country"))
-    if place_key in places:
-        result = places[place_key]
-    else:  # the offline geocoder reads no street: one lookup per distinct place
-        result = geocoder.geocode(Address.from_row(values))
-        if len(places) < MEMO_LIMIT:
-            places[place_key] = result
-    if result is None:
-        report.add_unplaced(line, values["name"], Address.from_row(values).one_line())
+    if placement.lat is None:
+        address = Address.from_row(values).one_line()
+        why = f" - {placement.unplaced_reason}" if placement.unplaced_reason else ""
+        report.add_unplaced(line, values["name"], address + why)
     else:
-        values.update(result.as_fields())
-        report.placed_by[result.quality] = report.placed_by.get(result.quality, 0) + 1
+        values.update(placement.as_fields())
+        quality = placement.quality or "city"
+        report.placed_by[quality] = report.placed_by.get(quality, 0) + 1
+
+
+_NOT_COMPARED = frozenset(("geocode_quality", "geocode_source"))
+
+
+def _accounts_by_id(conn: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
+    cur = conn.execute(
+        "SELECT * FROM accounts WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(ids)),),
+    )
+    names = [d[0] for d in cur.description]
+    return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+
+
+def _update_from_row(
+    ctx: Any, current: dict[str, Any], values: dict[str, Any], report: ImportReport
+) -> None:
+    """Write what an exported-and-edited row changed of the account it names."""
+    placement: Placement = values.pop("_placement")
+    values.pop("_external_id", None)
+    address_moved = any(
+        values.get(f) != current.get(f) for f in ("street", "city", "region", "postal_code")
+    )
+    if "lat" in values:
+        if values["lat"] == current["lat"] and values["lon"] == current["lon"]:
+            del values["lat"], values["lon"]
+        else:
+            values["geocode_quality"] = "manual"
+    elif address_moved and placement.lat is not None:
+        values.update(placement.as_fields())
+    changes = {
+        k: v
+        for k, v in values.items()
+        if k in current and current[k] != v and (k not in _NOT_COMPARED or "lat" in values)
+    }
+    if not changes:
+        report.unchanged += 1
+        return
+    changed = ctx.writer.update("accounts", current["id"], changes)
+    report.updated += 1
+    for name in changed.keys() - {"updated_at"}:
+        report.updated_fields[name] = report.updated_fields.get(name, 0) + 1
+
+
+def _unknown_names_notes(unknown: Counter[tuple[str, str]]) -> list[str]:
+    """One line per owner or territory name of the source that this database does not have."""
+    notes = []
+    for (what, text), rows in sorted(unknown.items()):
+        accounts = f"{rows:,} account{'' if rows == 1 else 's'}"
+        if what == "owner":
+            notes.append(
+                f"owner {text!r} is not a user here: {accounts} imported without that owner"
+                " (assigned by the territory rules)"
+            )
+        elif what == "territory":
+            notes.append(
+                f"territory {text!r} does not exist here: {accounts} assigned by the"
+                " territory rules instead"
+            )
+        else:
+            notes.append(
+                f"{text!r} is a region (a group of territories), which holds no accounts:"
+                f" {accounts} assigned by the territory rules instead"
+            )
+    return notes
 
 
 __all__ = ["ImportCancelled", "ImportReport", "RowError", "import_accounts", "write_errors_csv"]

@@ -150,9 +150,11 @@ def deferred(conn: Any) -> Iterator[None]:
         conn.execute("DELETE FROM local_meta WHERE key = ?", (ACCOUNT_KEYS_DEFERRED,))
 
 
-def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], str]:
-    """For each (kind index, key) of ``wanted`` that an account holds, that account's name (the
-    first account by rowid when several do). Call :func:`refresh` first in the same transaction."""
+def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], list[tuple[str, str, str]]]:
+    """For each (kind index, key) of ``wanted`` that accounts hold, those accounts' (name, name
+    key, postal code), by rowid: a phone or website shared by many (a switchboard, a directory
+    host) is judged with the name and address of each holder. Call :func:`refresh` first in the
+    same transaction."""
     probes: tuple[set[str], set[str], set[str]] = (set(), set(), set())
     hashes: list[int] = []
     for keys in wanted:
@@ -162,16 +164,19 @@ def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], str]:
                 probes[kind].add(key)
     if not hashes:
         return {}
-    found: dict[tuple[int, str], str] = {}
+    found: dict[tuple[int, str], list[tuple[str, str, str]]] = {}
     for name, postal_code, phone, website in conn.execute(
         "SELECT name, postal_code, phone, website FROM accounts WHERE rowid IN"
         " (SELECT account FROM account_keys WHERE h IN (SELECT value FROM json_each(?)))"
         " ORDER BY rowid",
         (json.dumps(hashes),),
     ):
-        for kind, key in enumerate(keys_of(name, postal_code, phone, website)):
+        keys = keys_of(name, postal_code, phone, website)
+        for kind, key in enumerate(keys):
             if key is not None and key in probes[kind]:
-                found.setdefault((kind, key), name)
+                found.setdefault((kind, key), []).append(
+                    (name, v.name_key(name), postal_code or "")
+                )
     return found
 
 
@@ -193,3 +198,44 @@ def named(conn: Any, name_keys: Iterable[str]) -> dict[str, list[tuple[str, str]
         if key in wanted:  # the CRC only narrows the search
             found.setdefault(key, []).append((account_id, name))
     return found
+
+
+# -- ids in the source CRM ----------------------------------------------------------------------
+
+# Local only, like the keys: an imported account's id in the CRM it came from (a Salesforce Id, a
+# Dynamics account number, any "External ID"), so a contacts export that points at it links. Made
+# on first use by the import, so a database that never imported from a CRM has no such table.
+_EXTERNAL_IDS = (
+    "CREATE TABLE IF NOT EXISTS account_external_ids ("
+    " external_id TEXT PRIMARY KEY, account_id TEXT NOT NULL) WITHOUT ROWID"
+)
+
+
+def file_external_ids(conn: Any, pairs: Iterable[tuple[str, str]]) -> None:
+    """File (external id, account id) pairs; an id filed before now names the newer account."""
+    rows = list(pairs)
+    if not rows:
+        return
+    conn.execute(_EXTERNAL_IDS)
+    conn.executemany(
+        "INSERT INTO account_external_ids (external_id, account_id) VALUES (?, ?)"
+        " ON CONFLICT (external_id) DO UPDATE SET account_id = excluded.account_id",
+        rows,
+    )
+
+
+def by_external_id(conn: Any, external_ids: Iterable[str]) -> dict[str, str]:
+    """External id -> account id, for those of ``external_ids`` filed (and still an account)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'account_external_ids'"
+    ).fetchone()
+    if exists is None:
+        return {}
+    return dict(
+        conn.execute(
+            "SELECT e.external_id, e.account_id FROM account_external_ids e"
+            " JOIN accounts a ON a.id = e.account_id"
+            " WHERE e.external_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(external_ids))),),
+        )
+    )

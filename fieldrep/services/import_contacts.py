@@ -76,6 +76,7 @@ class _Accounts:
         account_keys.refresh(conn)
         self._ids: set[str] = set()
         self._by_name: dict[str, list[tuple[str, str]]] = {}
+        self._external: dict[str, str] = {}
 
     def start_block(self, cells: Iterable[str]) -> None:
         """Fetch what the block's account cells can match."""
@@ -88,11 +89,15 @@ class _Accounts:
             )
         }
         self._by_name = account_keys.named(self.conn, {v.name_key(c) for c in distinct})
+        # a CRM's own account id (Salesforce AccountId), filed when its accounts were imported
+        self._external = account_keys.by_external_id(self.conn, distinct - self._ids)
 
     def resolve(self, account: str) -> tuple[str | None, str | None]:
         """(account id, None), or (None, why not)."""
         if account in self._ids:
             return account, None
+        if account in self._external:
+            return self._external[account], None
         alike = self._by_name.get(v.name_key(account), [])
         plain = _plain(account)
         exact = [aid for aid, name in alike if _plain(name) == plain]

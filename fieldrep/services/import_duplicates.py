@@ -29,6 +29,13 @@ TEMP_CACHE_KIB = 32 * 1024
 _WHY = {"name": "same name and postal code", "phone": "same phone", "website": "same website"}
 
 
+def _why(kind: int, same_name: bool) -> str:
+    what = KINDS[kind]
+    if kind == 0:
+        return _WHY[what]
+    return f"{_WHY[what]} and {'name' if same_name else 'postal code'}"
+
+
 def hashes_of(keys: Keys) -> Hashes:
     return [(kind, hash((kind, key))) for kind, key in enumerate(keys) if key is not None]
 
@@ -54,11 +61,16 @@ class DuplicateIndex:
         conn.execute("DROP TABLE IF EXISTS temp.import_keys")
         conn.execute(
             "CREATE TEMP TABLE import_keys (h INTEGER NOT NULL, own INTEGER NOT NULL,"
-            " holder INTEGER NOT NULL, PRIMARY KEY (h, own)) WITHOUT ROWID"
+            " holder INTEGER NOT NULL, name INTEGER, postal INTEGER,"
+            " PRIMARY KEY (h, own)) WITHOUT ROWID"
         )
-        self._hits: dict[tuple[int, int], int] = {}
-        self._held: dict[tuple[int, str], str] = {}  # (kind, key) -> an existing account's name
-        self._block: dict[int, int] = {}  # this block's own hashes -> first line (first wins)
+        # hash -> (first line, its name-key hash, its postal-code hash): earlier blocks, this one
+        self._hits: dict[int, Holder] = {}
+        self._block: dict[int, Holder] = {}
+        # (kind, key) -> existing accounts' (name, name key, postal code)
+        self._held: dict[tuple[int, str], list[tuple[str, str, str]]] = {}
+        # rows a phone or website alone would have merged, by kind: reported, not merged
+        self.weak: dict[str, int] = {}
 
     def close(self) -> None:
         self.conn.execute("DROP TABLE IF EXISTS temp.import_keys")
@@ -68,9 +80,9 @@ class DuplicateIndex:
         probe = [h for _, hashes, _ in rows for _, h in hashes]
         probe.extend(digest for _, _, digest in rows)
         self._hits = {
-            (h, own): holder
-            for h, own, holder in self.conn.execute(
-                "SELECT h, own, holder FROM temp.import_keys"
+            h: (holder, name, postal)
+            for h, holder, name, postal in self.conn.execute(
+                "SELECT h, holder, name, postal FROM temp.import_keys"
                 " WHERE h IN (SELECT value FROM json_each(?))",
                 (json.dumps(probe),),
             )
@@ -81,7 +93,8 @@ class DuplicateIndex:
 
     def end_block(self) -> None:
         self.conn.executemany(
-            "INSERT OR IGNORE INTO temp.import_keys VALUES (?, 1, ?)", self._block.items()
+            "INSERT OR IGNORE INTO temp.import_keys VALUES (?, 1, ?, ?, ?)",
+            [(h, *holder) for h, holder in self._block.items()],
         )
         self._block = {}
         self._hits = {}
@@ -89,26 +102,53 @@ class DuplicateIndex:
 
     def repeated(self, digest: int, line: int) -> int | None:
         """The line this exact row first appeared on, else None (and it is remembered)."""
-        held = self._hits.get((digest, 1)) or self._block.get(digest)
+        held = self._hits.get(digest) or self._block.get(digest)
         if held is None:
-            self._block[digest] = line
-        return held
+            self._block[digest] = (line, None, None)
+            return None
+        return held[0]
 
     def match(self, keys: Keys, hashes: Hashes) -> tuple[str, str, str] | None:
-        """(column, why, holder) of the first key an earlier line, else an account, already holds."""
+        """(column, why, holder) of the first key an earlier line, else an account, already holds.
+
+        The name with its postal code is identity. A phone or website is only with the name or the
+        postal code agreeing too; one that matches alone is counted in ``weak`` and let through."""
         hits, block = self._hits, self._block
+        name_key, postal = _name_and_postal(keys)
+        mine = (hash(name_key), hash(postal) if postal else None)
+        weak_kind = None
         for kind, h in hashes:
-            held = hits.get((h, 1)) or block.get(h)
-            if held is not None:
-                return KINDS[kind], _WHY[KINDS[kind]], f"line {held}"
+            held = hits.get(h) or block.get(h)
+            if held is None:
+                continue
+            same_name = held[1] == mine[0]
+            if kind == 0 or same_name or (mine[1] is not None and held[2] == mine[1]):
+                return KINDS[kind], _why(kind, same_name), f"line {held[0]}"
+            weak_kind = weak_kind or KINDS[kind]
         if self._held:
             for kind, key in enumerate(keys):
-                name = self._held.get((kind, key)) if key is not None else None
-                if name is not None:
-                    return KINDS[kind], _WHY[KINDS[kind]], f"existing account {name!r}"
+                holders = self._held.get((kind, key), ()) if key is not None else ()
+                for name, other_key, other_postal in holders:
+                    same_name = other_key == name_key
+                    if kind == 0 or same_name or (postal and other_postal == postal):
+                        return KINDS[kind], _why(kind, same_name), f"existing account {name!r}"
+                if holders:
+                    weak_kind = weak_kind or KINDS[kind]
+        if weak_kind is not None:
+            self.weak[weak_kind] = self.weak.get(weak_kind, 0) + 1
         return None
 
-    def add(self, hashes: Hashes, line: int) -> None:
+    def add(self, hashes: Hashes, line: int, keys: Keys | None = None) -> None:
         block = self._block
+        name_key, postal = _name_and_postal(keys) if keys is not None else ("", "")
+        holder = (line, hash(name_key), hash(postal) if postal else None)
         for _, h in hashes:
-            block.setdefault(h, line)
+            block.setdefault(h, holder)
+
+
+Holder = tuple[int, int | None, int | None]
+
+
+def _name_and_postal(keys: Keys) -> tuple[str, str]:
+    name, _, postal = (keys[0] or "").partition("\x1f")
+    return name, postal

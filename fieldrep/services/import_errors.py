@@ -50,7 +50,11 @@ class ErrorsFile:
             return f"cannot write the errors file {self.path}: it is a folder"
         return None
 
-    def add(self, line: int, cells: list[str], errors: list[RowError]) -> None:
+    def add(
+        self, line: int, cells: list[str], errors: list[RowError], *, imported: bool = False
+    ) -> None:
+        """A failing row, or with ``imported`` a row that was imported without its bad cells
+        (its reasons then start with "imported anyway:" so nobody imports it twice)."""
         if self.partial is None:
             return
         if self._out is None:
@@ -59,6 +63,8 @@ class ErrorsFile:
             self._out.writerow(["error_line", "error_column", "error_reason", *self.header])
         # A row as long as the header: readers (and the import itself) then see every column.
         short = len(self.header) - len(cells)
+        if imported:
+            errors = [RowError(e.line, e.column, f"imported anyway: {e.reason}") for e in errors]
         self._out.writerow(_error_row(line, cells + [""] * short if short > 0 else cells, errors))
 
     def keep(self) -> str | None:

@@ -45,11 +45,19 @@ class ImportReport:
     mapping: dict[str, str]
     rows_read: int = 0
     imported: int = 0
+    # rows of our own export (a "FieldRep id" column) that changed the account they name
+    updated: int = 0
+    unchanged: int = 0
+    updated_fields: dict[str, int] = field(default_factory=dict)
     failed_rows: int = 0
     duplicates: int = 0  # rows skipped as duplicates of existing accounts or earlier rows
     assigned: int = 0  # imported accounts that have a territory (from the file or the rules)
     errors: list[RowError] = field(default_factory=list)  # the first KEPT_IN_REPORT problems
     errors_total: int = 0  # every problem found (a failing row has one or more)
+    # bad optional cells dropped from rows that were imported (the first KEPT_IN_REPORT)
+    warnings: list[RowError] = field(default_factory=list)
+    warnings_total: int = 0
+    warned_rows: int = 0
     unplaced: list[dict[str, Any]] = field(default_factory=list)  # the first KEPT_IN_REPORT
     unplaced_total: int = 0  # every imported account the offline geocoder could not place
     placed_by: dict[str, int] = field(default_factory=dict)
@@ -63,6 +71,14 @@ class ImportReport:
         room = KEPT_IN_REPORT - len(self.errors)
         if room > 0:
             self.errors.extend(errors[:room])
+
+    def add_warnings(self, warnings: list[RowError]) -> None:
+        """An imported row's dropped cells: counted, and kept while there is room."""
+        self.warned_rows += 1
+        self.warnings_total += len(warnings)
+        room = KEPT_IN_REPORT - len(self.warnings)
+        if room > 0:
+            self.warnings.extend(warnings[:room])
 
     def add_unplaced(self, line: int, name: str, address: str) -> None:
         self.unplaced_total += 1
@@ -84,6 +100,9 @@ class ImportReport:
                 "mapping",
                 "rows_read",
                 "imported",
+                "updated",
+                "unchanged",
+                "updated_fields",
                 "failed_rows",
                 "duplicates",
                 "assigned",
@@ -91,11 +110,14 @@ class ImportReport:
                 "notes",
                 "errors_file",
                 "errors_total",
+                "warnings_total",
+                "warned_rows",
                 "unplaced_total",
                 "seconds",
             )
         }
         data["errors"] = [e.__dict__ for e in self.errors]
+        data["warnings"] = [w.__dict__ for w in self.warnings]
         data["unplaced"] = self.unplaced
         return data
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
+from fieldrep.domain.regions import country_code
 from fieldrep.geo.gazetteer import normalise_postal_code
 
 TEXT_LIMITS = {
@@ -51,33 +53,17 @@ STATUS_WORDS = {
     "closed": "lost",
     "former": "lost",
 }
-COUNTRY_WORDS = {
-    "us": "US",
-    "usa": "US",
-    "u.s.": "US",
-    "u.s.a.": "US",
-    "united states": "US",
-    "united states of america": "US",
-    "america": "US",
-    "canada": "CA",
-    "mexico": "MX",
-    "united kingdom": "GB",
-    "uk": "GB",
-    "great britain": "GB",
-    "germany": "DE",
-    "france": "FR",
-    "spain": "ES",
-    "italy": "IT",
-    "netherlands": "NL",
-    "ireland": "IE",
-    "australia": "AU",
-}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MONEY_NOISE = re.compile(r"[\s$€£¥]")
 _THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
 _DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
+# A comma that can only be a decimal mark (not 3 digits after it, or after grouping points), and
+# a point that can only be one (after grouping commas).
+_ONLY_DECIMAL_COMMA = re.compile(r"-?(\d+,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+|0,\d+)")
+_ONLY_DECIMAL_POINT = re.compile(r"-?\d{1,3}(,\d{3})+\.\d+")
 _NOT_DIGIT = re.compile(r"\D")
+_SCIENTIFIC = re.compile(r"\d(\.\d+)?[eE]\+\d+")
 _WORD = re.compile(r"\w+")
 _NAME_NOISE = frozenset(
     ("inc", "llc", "ltd", "co", "corp", "corporation", "company", "gmbh", "the", "plc", "and")
@@ -97,6 +83,14 @@ class FieldProblem(Exception):
         self.reason = reason
 
 
+class KeptWithWarning(FieldProblem):
+    """The value is kept as written, with a warning (an Excel-mangled phone, say)."""
+
+    def __init__(self, field: str, reason: str, value: str) -> None:
+        super().__init__(field, reason)
+        self.value = value
+
+
 def clean_text(field: str, raw: str) -> str | None:
     # isprintable() is a cheap C check that lets most cells skip the regex (an import runs this
     # a million times); tabs and newlines are not printable, so they take the careful path.
@@ -111,10 +105,36 @@ def clean_text(field: str, raw: str) -> str | None:
     return text
 
 
-def parse_number(field: str, raw: str) -> float | None:
+def decimal_comma_file(cells: Iterable[str]) -> bool:
+    """Whether a file's numbers use the comma as decimal mark: some number can only be read so
+    ("12,5", "1.234,50", "50,93751") and none only the other way ("1,234.50")."""
+    comma = point = False
+    for cell in cells:
+        text = _MONEY_NOISE.sub("", cell).replace("\u00a0", "")
+        if not text or not text[-1:].isdigit():
+            continue
+        if _ONLY_DECIMAL_COMMA.fullmatch(text):
+            comma = True
+        elif _ONLY_DECIMAL_POINT.fullmatch(text):
+            point = True
+    return comma and not point
+
+
+def parse_number(field: str, raw: str, *, decimal_comma: bool = False) -> float | None:
+    """A number as spreadsheets and CRMs write it ("$12,500.50", "1.234,5" in a decimal-comma
+    file); ``decimal_comma`` (from :func:`decimal_comma_file`) makes "6,932" 6.932, not 6932."""
     text = raw.strip()
     if not text:
         return None
+    if decimal_comma and ("," in text or "." in text):
+        cleaned = _MONEY_NOISE.sub("", text).replace("\u00a0", "").replace(".", "")
+        try:
+            value = float(cleaned.replace(",", "."))
+        except ValueError:
+            raise FieldProblem(field, f"{_show(text)} is not a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise FieldProblem(field, f"{_show(text)} is not a number")
+        return value
     try:
         value = float(text)  # the common case, "1234" or "12.5", without the regexes below
     except ValueError:
@@ -132,8 +152,8 @@ def parse_number(field: str, raw: str) -> float | None:
     return value
 
 
-def parse_employees(raw: str) -> int | None:
-    value = parse_number("employees", raw)
+def parse_employees(raw: str, *, decimal_comma: bool = False) -> int | None:
+    value = parse_number("employees", raw, decimal_comma=decimal_comma)
     if value is None:
         return None
     if not value.is_integer() or value < 0:
@@ -174,14 +194,15 @@ def parse_status(raw: str) -> str:
 
 
 def parse_country(raw: str) -> str:
-    text = " ".join(raw.split()).casefold()
+    """The ISO 3166-1 alpha-2 code of a country name or code in English ("Brazil", "BRA", "br");
+    an empty cell is the US."""
+    text = " ".join(raw.split())
     if not text:
         return "US"
-    if text in COUNTRY_WORDS:
-        return COUNTRY_WORDS[text]
-    if re.fullmatch(r"[a-z]{2}", text):
-        return text.upper()
-    raise FieldProblem("country", f"{_show(raw)} is not a country (use the 2-letter ISO code)")
+    code = country_code(text)
+    if code is not None:
+        return code
+    raise FieldProblem("country", f"{_show(raw)} is not a country name or ISO code")
 
 
 def parse_postal_code(raw: str, country: str) -> str | None:
@@ -195,8 +216,8 @@ def parse_postal_code(raw: str, country: str) -> str | None:
     return normal
 
 
-def parse_coordinate(field: str, raw: str) -> float | None:
-    value = parse_number(field, raw)
+def parse_coordinate(field: str, raw: str, *, decimal_comma: bool = False) -> float | None:
+    value = parse_number(field, raw, decimal_comma=decimal_comma)
     if value is None:
         return None
     limit = 90 if field == "lat" else 180
@@ -219,6 +240,13 @@ def parse_phone(raw: str) -> str | None:
     text = clean_text("phone", raw)
     if text is None:
         return None
+    if _SCIENTIFIC.fullmatch(text):
+        raise KeptWithWarning(
+            "phone",
+            f"{_show(raw)} looks like a phone number a spreadsheet turned into a number"
+            " (its last digits are lost); kept as written",
+            text,
+        )
     if len(phone_digits(text)) < 7:
         raise FieldProblem("phone", f"{_show(raw)} has too few digits for a phone number")
     return text

@@ -435,12 +435,14 @@ def handover(
 
 def write_definitions(
     ctx: Context, new: Iterable[TerritoryDef], updates: Iterable[TerritoryDef]
-) -> None:
-    """Insert and update many definitions in one transaction (after validating the whole set)."""
+) -> list[Problem]:
+    """Insert and update many definitions in one transaction (after validating the whole set);
+    returns the warnings of the validation (slivers, territories matching nothing)."""
     new, updates = list(new), list(updates)
-    _validate_with(ctx, [*new, *updates])
+    warnings = _validate_with(ctx, [*new, *updates])
     with ctx.writer.transaction():
         for t in sorted(new, key=lambda t: t.kind != "region"):
             ctx.writer.insert("territories", t.row_fields(), row_id=t.id)
         for t in updates:
             ctx.writer.update("territories", t.id, t.row_fields())
+    return warnings

@@ -11,7 +11,8 @@ feature anywhere means nothing is imported, and the error names the feature and 
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
+import re
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,17 @@ from typing import Any
 from fieldrep.domain.ids import uuid7
 from fieldrep.domain.territory_rules import (
     DefinitionError,
+    Region,
     TerritoryDef,
     geometry_to_geojson,
+    parse_geometry,
 )
 from fieldrep.services import territories as svc
 from fieldrep.services.context import Context
+from fieldrep.services.import_territory_formats import (
+    NotGeoJSONError,
+    read_territory_file,
+)
 from fieldrep.store.errors import ValidationError
 
 KNOWN_PROPERTIES = {
@@ -43,16 +50,27 @@ KNOWN_PROPERTIES = {
 }
 
 
-class NotGeoJSONError(ValidationError):
-    """The file is not a GeoJSON FeatureCollection of territories."""
-
-
 @dataclass
 class ImportResult:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     members_added: int = 0
     warnings: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # invalid polygons made valid
+
+    def warning_lines(self) -> list[str]:
+        """The warnings, with the repaired polygons said once, counted."""
+        lines = list(self.warnings)
+        if self.repaired:
+            shown = ", ".join(self.repaired[:10]) + (
+                f" and {len(self.repaired) - 10:,} more" if len(self.repaired) > 10 else ""
+            )
+            lines.insert(
+                0,
+                f"{len(self.repaired):,} invalid polygon(s) repaired with shapely.make_valid"
+                f" (self-intersections, twisted rings): {shown}",
+            )
+        return lines
 
 
 def export_collection(ctx: Context, include_archived: bool = True) -> dict[str, Any]:
@@ -102,21 +120,9 @@ def export_file(ctx: Context, path: str | Path) -> int:
 
 
 def read_file(path: str | Path) -> dict[str, Any]:
-    """A FeatureCollection from a .geojson/.json or .kml file; NotGeoJSONError if it is neither."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise NotGeoJSONError(f"{path.name} is not GeoJSON: it is not a text file") from None
-    if path.suffix.lower() == ".kml" or text.lstrip().startswith("<"):
-        return read_kml(text, path.name)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NotGeoJSONError(
-            f"{path.name} is not GeoJSON: invalid JSON at line {exc.lineno} ({exc.msg})"
-        ) from None
-    return as_collection(data, path.name)
+    """A FeatureCollection in WGS84 from a GeoJSON, TopoJSON, KML or KMZ file
+    (:mod:`fieldrep.services.import_territory_formats`); NotGeoJSONError if it is none of them."""
+    return as_collection(read_territory_file(path), Path(path).name)
 
 
 def as_collection(data: Any, source: str = "the file") -> dict[str, Any]:
@@ -137,52 +143,6 @@ def as_collection(data: Any, source: str = "the file") -> dict[str, Any]:
     return data
 
 
-_KML = "{http://www.opengis.net/kml/2.2}"
-
-
-def read_kml(text: str, source: str = "the file") -> dict[str, Any]:
-    """Placemark polygons (with holes; MultiGeometry too) and names from KML 2.2."""
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise NotGeoJSONError(f"{source} is neither GeoJSON nor KML ({exc})") from None
-    ns = _KML if root.tag.startswith(_KML) else ""
-
-    def ring(el: ET.Element | None) -> list[list[float]]:
-        coords = el.findtext(f".//{ns}coordinates", default="") if el is not None else ""
-        out = []
-        for token in coords.split():
-            parts = token.split(",")
-            try:
-                out.append([float(parts[0]), float(parts[1])])
-            except (ValueError, IndexError):
-                raise NotGeoJSONError(
-                    f"{source}: KML coordinate {token!r} is not 'longitude,latitude'"
-                ) from None
-        return out
-
-    features = []
-    for n, mark in enumerate(root.iter(f"{ns}Placemark"), 1):
-        polygons = []
-        for poly in mark.iter(f"{ns}Polygon"):
-            rings = [ring(poly.find(f"{ns}outerBoundaryIs"))]
-            rings += [ring(inner) for inner in poly.findall(f"{ns}innerBoundaryIs")]
-            polygons.append(rings)
-        if not polygons:
-            continue
-        name = (mark.findtext(f"{ns}name") or f"Placemark {n}").strip()
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {"name": name},
-                "geometry": {"type": "MultiPolygon", "coordinates": polygons},
-            }
-        )
-    if not features:
-        raise NotGeoJSONError(f"{source} has no KML Placemark with a Polygon")
-    return {"type": "FeatureCollection", "features": features}
-
-
 def _feature_error(n: int, name: str, exc: Exception) -> DefinitionError:
     where = f"feature {n}" + (f" ({name})" if name else "")
     message = str(exc)
@@ -192,8 +152,85 @@ def _feature_error(n: int, name: str, exc: Exception) -> DefinitionError:
     return DefinitionError(f"{where}: {message}", field=getattr(exc, "field", ""))
 
 
-def import_collection(ctx: Context, collection: dict[str, Any]) -> ImportResult:
-    """Create or update the territories of ``collection``; all or nothing."""
+def _regions(raw: Any, default_country: str | None) -> list[Region]:
+    """A feature's regions; a bare two-letter code is a state of ``default_country`` ("CA" is
+    California in a US team's file, never Canada) and names are read too ("Kentucky")."""
+    if isinstance(raw, str):
+        raw = [p for p in raw.replace(";", ",").split(",") if p.strip()]
+    if not isinstance(raw, list):
+        raise DefinitionError("property 'regions' must be a list", field="regions")
+    return [Region.parse(r, default_country) for r in raw]
+
+
+_FIELD = re.compile(r"\{([^{}]+)\}")
+
+
+def feature_name(props: dict[str, Any], name_property: str | None) -> str:
+    """The name of a feature: the ``name_property`` (a property's name, any case) or a template of
+    properties ("{NAME} {LSAD}, {STATE}"); by default its name/Name/NAME property."""
+    folded = {str(k).casefold(): v for k, v in props.items()}
+
+    def value(key: str) -> str:
+        found = props.get(key, folded.get(key.casefold()))
+        if found is None or found == "":
+            raise DefinitionError(f"property {key!r} is missing", field="name")
+        return str(found).strip()
+
+    if name_property and "{" in name_property:
+        return " ".join(_FIELD.sub(lambda m: value(m.group(1)), name_property).split())
+    return " ".join(value(name_property or "name").split())
+
+
+def properties_found(collection: dict[str, Any], samples: int = 3) -> dict[str, list[str]]:
+    """Every property of the file's features with a few sample values: what a user picks the
+    name from (the import window lists them)."""
+    found: dict[str, list[str]] = {}
+    for feature in as_collection(collection).get("features", []):
+        props = (feature or {}).get("properties") or {}
+        for key, raw in props.items():
+            values = found.setdefault(str(key), [])
+            text = "" if raw is None else str(raw)
+            if text and len(values) < samples and text not in values:
+                values.append(text[:60])
+    return found
+
+
+def _geometry(raw: Any, name: str, result: ImportResult) -> Any:
+    """The feature's MultiPolygon, an invalid one repaired with ``shapely.make_valid`` (said)."""
+    if raw in (None, ""):
+        return None
+    try:
+        return parse_geometry(raw, name)
+    except DefinitionError as exc:
+        if "polygon is not valid" not in str(exc):
+            raise
+    import shapely
+    from shapely.geometry import MultiPolygon, Polygon, shape
+
+    fixed = shapely.make_valid(shape(raw))
+    parts = [
+        g
+        for g in getattr(fixed, "geoms", [fixed])
+        for g in (getattr(g, "geoms", None) or [g])
+        if isinstance(g, Polygon) and not g.is_empty
+    ]
+    if not parts:
+        raise DefinitionError(
+            "polygon is not valid and has no area once repaired", field="geometry"
+        )
+    result.repaired.append(name)
+    return MultiPolygon(parts)
+
+
+def import_collection(
+    ctx: Context,
+    collection: dict[str, Any],
+    *,
+    name_property: str | None = None,
+    default_country: str | None = "US",
+) -> ImportResult:
+    """Create or update the territories of ``collection``; all or nothing. ``name_property``: see
+    :func:`feature_name`; ``default_country``: whose states bare two-letter regions are."""
     collection = as_collection(collection)
     existing = {t.name.casefold(): t for t in svc.load_definitions(ctx)}
     users = {
@@ -201,27 +238,34 @@ def import_collection(ctx: Context, collection: dict[str, Any]) -> ImportResult:
     }
     result = ImportResult()
     parsed: list[tuple[TerritoryDef, str | None, list[str], bool]] = []
-    seen: set[str] = set()
+    named: dict[str, list[int]] = defaultdict(list)
+    ignored: dict[str, int] = defaultdict(int)
+    problems: list[str] = []
+    used_for_name = {
+        k.casefold() for k in (_FIELD.findall(name_property or "") or [name_property or "name"])
+    }
     for n, feature in enumerate(collection["features"], 1):
         if not isinstance(feature, dict) or not isinstance(feature.get("properties") or {}, dict):
             raise NotGeoJSONError(f"feature {n} is not a GeoJSON Feature with properties")
         props = feature.get("properties") or {}
-        name = str(props.get("name") or "").strip()
+        name = ""
         try:
-            if not name:
-                raise DefinitionError("property 'name' is missing", field="name")
-            if name.casefold() in seen:
-                raise DefinitionError("the file names this territory twice", field="name")
-            seen.add(name.casefold())
-            unknown = set(props) - KNOWN_PROPERTIES
-            if unknown:
-                result.warnings.append(
-                    f"feature {n} ({name}): ignored properties {', '.join(sorted(unknown))}"
-                )
-            changes: dict[str, Any] = {"name": name, "geometry": feature.get("geometry")}
-            for key in ("kind", "priority", "color", "regions", "rules", "archived"):
+            name = feature_name(props, name_property)
+            named[name.casefold()].append(n)
+            if len(named[name.casefold()]) > 1:
+                continue  # reported once below, listing every feature of that name
+            for key in set(props) - KNOWN_PROPERTIES:
+                if str(key).casefold() not in used_for_name:
+                    ignored[str(key)] += 1
+            changes: dict[str, Any] = {
+                "name": name,
+                "geometry": _geometry(feature.get("geometry"), name, result),
+            }
+            for key in ("kind", "priority", "color", "rules", "archived"):
                 if key in props:
                     changes[key] = props[key]
+            if "regions" in props:
+                changes["regions"] = _regions(props["regions"], default_country)
             if "postal_codes" in props:
                 codes = props["postal_codes"]
                 changes["postal_codes"] = codes if isinstance(codes, str) else list(codes or [])
@@ -245,7 +289,8 @@ def import_collection(ctx: Context, collection: dict[str, Any]) -> ImportResult:
             base = old or TerritoryDef(id=uuid7(), name=name)
             new = svc.build_definition(base, changes)
         except (DefinitionError, ValidationError) as exc:
-            raise _feature_error(n, name, exc) from None
+            problems.append(str(_feature_error(n, name, exc)))
+            continue
         parsed.append(
             (
                 new,
@@ -253,6 +298,21 @@ def import_collection(ctx: Context, collection: dict[str, Any]) -> ImportResult:
                 [users[str(m).casefold()] for m in member_names],
                 old is None,
             )
+        )
+    for features in named.values():
+        if len(features) > 1:
+            first = collection["features"][features[0] - 1].get("properties") or {}
+            shown = ", ".join(map(str, features[:20])) + (" ..." if len(features) > 20 else "")
+            problems.append(
+                f"features {shown} are all named {feature_name(first, name_property)!r}: choose"
+                ' a property (or a template such as "{NAME}, {STATE}") that tells them apart'
+            )
+    if problems:
+        raise DefinitionError("\n".join(problems))
+    if ignored:
+        result.warnings.append(
+            "ignored properties (no territory field): "
+            + ", ".join(f"{k} ({v:,} features)" for k, v in sorted(ignored.items()))
         )
     ids = {t.name.casefold(): t.id for t in existing.values()}
     ids.update({t.name.casefold(): t.id for t, _, _, _ in parsed})
@@ -269,9 +329,11 @@ def import_collection(ctx: Context, collection: dict[str, Any]) -> ImportResult:
                 )
         resolved.append((replace(t, parent_id=parent_id), member_ids, is_new))
     with ctx.writer.transaction():
-        svc.write_definitions(
+        checked = svc.write_definitions(
             ctx, [t for t, _, new in resolved if new], [t for t, _, new in resolved if not new]
         )
+        mine = {t.id for t, _, _ in resolved}
+        result.warnings.extend(p.message for p in checked if p.territory_id in mine)
         for t, member_ids, is_new in resolved:
             (result.created if is_new else result.updated).append(t.name)
             current = {m["user_id"] for m in svc.members(ctx, t.id)}
@@ -284,5 +346,7 @@ def import_collection(ctx: Context, collection: dict[str, Any]) -> ImportResult:
     return result
 
 
-def import_file(ctx: Context, path: str | Path) -> ImportResult:
-    return import_collection(ctx, read_file(path))
+def import_file(
+    ctx: Context, path: str | Path, *, name_property: str | None = None
+) -> ImportResult:
+    return import_collection(ctx, read_file(path), name_property=name_property)

@@ -31,7 +31,7 @@ def test_import_accounts_text_json_and_reimport(
     src.write_text(ROWS, encoding="utf-8")
     db = str(tmp_path / "f.db")
     code, out, err = _run(capsys, "import", "accounts", str(src), "--db", db)
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, f"fieldrep: created a new database at {db}\n")
     assert "Imported 3 of 3 rows from accounts.csv" in out
     assert "1 by city, 1 by postal code" in out
     assert "in a territory: 0; 3 match no territory" in out

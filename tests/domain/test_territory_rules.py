@@ -94,8 +94,14 @@ def test_regions_parse_both_forms() -> None:
     assert Region.parse("us-ma") == Region("US", "MA")
     assert Region.parse({"country": "ca"}) == Region("CA", "")
     assert Region("US", "").matches("us", "NY")
+    # names are read (issue 15): a US state's name is the state, a country's name the country
+    assert Region.parse("Massachusetts") == Region("US", "MA")
+    assert Region.parse("Brazil") == Region("BR", "")
+    assert Region.parse("CA", default_country="US") == Region("US", "CA")
+    assert Region.parse("CA") == Region("CA", "")
+    assert Region("US", "KY").matches("US", "Kentucky")
     with pytest.raises(DefinitionError, match="two-letter country"):
-        Region.parse("Massachusetts")
+        Region.parse("Atlantis")
 
 
 def test_hierarchy_cycle_is_found() -> None:

@@ -81,18 +81,26 @@ def test_reimporting_the_same_file_changes_nothing(ctx: Context, tmp_path: Path)
 
 
 def test_duplicates_of_existing_accounts_by_phone_and_website(ctx: Context, tmp_path: Path) -> None:
-    ctx.writer.insert("accounts", {"name": "Old Name", "phone": "+1 (617) 555-0100"})
-    ctx.writer.insert("accounts", {"name": "Web Co", "website": "https://www.acme.com/about"})
+    ctx.writer.insert(
+        "accounts", {"name": "Old Name", "phone": "+1 (617) 555-0100", "postal_code": "02139"}
+    )
+    ctx.writer.insert(
+        "accounts",
+        {"name": "Web Co", "website": "https://www.acme.com/about", "postal_code": "80301"},
+    )
     rows = [
-        ["Name", "Phone", "Website"],
-        ["New Name", "617.555.0100", ""],
-        ["Other", "", "acme.com"],
-        ["Fresh", "", ""],
+        ["Name", "ZIP", "Phone", "Website"],
+        ["New Name", "02139", "617.555.0100", ""],  # same phone and address: one business
+        ["Acme Online", "80301", "", "acme.com/contact"],  # same site and address
+        ["Fresh", "", "", ""],
+        ["Branch", "80202", "617 555 0100", ""],  # the switchboard alone: another business
     ]
     report = import_accounts(ctx, _csv(tmp_path / "d.csv", rows))
-    assert report.imported == 1
+    assert report.imported == 2
     assert [(e.line, e.column) for e in report.errors] == [(2, "Phone"), (3, "Website")]
-    assert "same phone" in report.errors[0].reason
+    assert "same phone and postal code" in report.errors[0].reason
+    assert "same website and postal code" in report.errors[1].reason
+    assert any("1 row share a phone" in note for note in report.notes)
     forced = import_accounts(ctx, _csv(tmp_path / "d2.csv", rows[:3]), allow_duplicates=True)
     assert forced.imported == 2
 
@@ -269,31 +277,41 @@ def test_bad_rows_are_reported_and_only_good_rows_imported(ctx: Context, tmp_pat
     ]
     errors = tmp_path / "errors.csv"
     report = import_accounts(ctx, _csv(tmp_path / "rows.csv", rows), errors_path=errors)
-    assert report.imported == 2
+    # Only a missing name or unusable coordinates cost the row; a bad optional cell is dropped.
+    assert report.imported == 6
     names = [r[0] for r in ctx.db.execute("SELECT name FROM accounts ORDER BY name")]
-    assert names == ["Good One", "Good Two"]
+    assert names == ["Bad Number", "Bad Potential", "Good One", "Good Two", "Long Notes", "Weird"]
     got = [(e.line, e.column, e.reason) for e in report.errors]
     assert got == [
-        (3, "Employees", "'many' is not a number"),
         (4, "Latitude", "latitude 123 is outside -90..90"),
-        (5, "Notes", "is 100,000 characters long; at most 10,000 fit"),
-        (6, "Potential", "'12abc' is not a number"),
         (7, "", "repeats line 2 exactly"),
         (9, "Name", "is empty; every account needs a name"),
         (10, "Longitude", "latitude and longitude must be given together"),
+    ]
+    warned = [(w.line, w.column, w.reason) for w in report.warnings]
+    assert warned == [
+        (3, "Employees", "'many' is not a number"),
+        (5, "Notes", "is 100,000 characters long; at most 10,000 fit"),
+        (6, "Potential", "'12abc' is not a number"),
         (11, "Status", "'sleeping' is not a status (use prospect, active, inactive or lost)"),
         (11, "Email", "'not-an-email' is not an email address"),
     ]
+    assert report.warned_rows == 4
+    weird = ctx.db.execute(
+        "SELECT status, email, notes FROM accounts WHERE name = 'Weird'"
+    ).fetchone()
+    assert weird == ("prospect", None, None)
     good = ctx.db.execute(
         "SELECT status, geocode_quality, lat FROM accounts WHERE name = ?", ("Good One",)
     ).fetchone()
     assert good == ("active", "manual", 42.1)
-    # The errors file holds each failing row once, as it was, after what is wrong with it.
+    # The errors file holds each failing or warned row once, as it was, after what is wrong.
     with errors.open(encoding="utf-8-sig", newline="") as fh:
         written = list(csv.reader(fh))
     assert written[0] == ["error_line", "error_column", "error_reason", *rows[0]]
     assert [r[0] for r in written[1:]] == ["3", "4", "5", "6", "7", "9", "10", "11"]
     assert written[-1][1] == "Status; Email"
+    assert written[-1][2].startswith("imported anyway: 'sleeping'")
     assert written[3][3:] == rows[4]
     # ... and, once fixed, it can be imported as it is (the error columns are ignored).
     assert guess_mapping(written[0]).fields["name"] == 3
@@ -304,14 +322,14 @@ def test_duplicate_rows_inside_the_file(ctx: Context, tmp_path: Path) -> None:
         ["Company", "ZIP", "Phone"],
         ["Acme", "02139", ""],
         ["ACME Inc.", "02139", ""],
-        ["Beta", "", "555-123-4567"],
-        ["Gamma", "", "(555) 123 4567"],
+        ["Beta", "02110", "555-123-4567"],
+        ["Beta Inc", "02111", "(555) 123 4567"],  # another ZIP, the same phone and name
     ]
     report = import_accounts(ctx, _csv(tmp_path / "dups.csv", rows))
     assert report.imported == 2
     assert [(e.line, e.reason) for e in report.errors] == [
         (3, "possible duplicate of line 2 (same name and postal code); not imported"),
-        (5, "possible duplicate of line 4 (same phone); not imported"),
+        (5, "possible duplicate of line 4 (same phone and name); not imported"),
     ]
 
 
@@ -377,9 +395,10 @@ def test_xlsx_with_formulas(ctx: Context, tmp_path: Path) -> None:
     path = _xlsx(tmp_path / "book.xlsx", rows, saved_results={"2*3": "6"})
     report = import_accounts(ctx, path)
     assert report.kind == "xlsx"
-    assert report.imported == 2
-    assert [(e.line, e.column) for e in report.errors] == [(3, "Employees")]
-    assert "holds the formula =A1*2 with no saved result" in report.errors[0].reason
+    assert report.imported == 3  # the formula's cell is dropped, not its row
+    assert report.errors == []
+    assert [(w.line, w.column) for w in report.warnings] == [(3, "Employees")]
+    assert "holds the formula =A1*2 with no saved result" in report.warnings[0].reason
     assert "1 cells hold formulas; the results Excel saved with them were imported" in report.notes
     saved = ctx.db.execute(
         "SELECT employees, postal_code, geocode_quality FROM accounts WHERE name = 'Saved Result'"
@@ -410,13 +429,14 @@ def test_rows_with_text_beyond_the_header_fail_and_short_rows_are_padded_in_the_
     )
     errors = tmp_path / "ragged.errors.csv"
     report = import_accounts(ctx, src, errors_path=errors)
-    assert report.imported == 2
-    assert [(e.line, e.column) for e in report.errors] == [(3, ""), (5, "Employees")]
+    assert report.imported == 3
+    assert [(e.line, e.column) for e in report.errors] == [(3, "")]
+    assert [(w.line, w.column) for w in report.warnings] == [(5, "Employees")]
     assert report.errors[0].reason.startswith(
         "has 5 cells but the header has 4 columns (extra: '12')"
     )
     names = [r[0] for r in ctx.db.execute("SELECT name FROM accounts ORDER BY name")]
-    assert names == ["Short", "Trailing"]
+    assert names == ["Bad Count", "Short", "Trailing"]
     with errors.open(encoding="utf-8-sig", newline="") as fh:
         written = list(csv.reader(fh))
     assert [len(row) for row in written] == [7, 8, 7]  # the shifted row keeps all its cells
@@ -457,9 +477,9 @@ def test_a_cell_of_many_megabytes_fails_its_row_and_a_bigger_one_the_file(
     src = tmp_path / "huge.csv"
     src.write_text(f"Company,ZIP,Notes\nBig,02139,{'x' * 9_000_000}\nSmall,02139,ok\n")
     report = import_accounts(ctx, src)
-    assert report.imported == 1
-    assert [(e.line, e.column) for e in report.errors] == [(2, "Notes")]
-    assert "is 9,000,000 characters long" in report.errors[0].reason
+    assert report.imported == 2  # without the notes
+    assert [(w.line, w.column) for w in report.warnings] == [(2, "Notes")]
+    assert "is 9,000,000 characters long" in report.warnings[0].reason
 
     from fieldrep.services import import_readers
 

@@ -145,11 +145,13 @@ def test_a_csv_is_counted_when_read_and_previewed_from_its_first_rows(tmp_path: 
 
 
 def test_duplicates_are_found_across_blocks_of_a_big_file(ctx: Context, tmp_path: Path) -> None:
-    ctx.writer.insert("accounts", {"name": "Old Shop", "phone": "617-555-9999"})
+    ctx.writer.insert(
+        "accounts", {"name": "Old Shop", "phone": "617-555-9999", "postal_code": "80202"}
+    )
     rows = [["Company", "ZIP", "Phone"]]
     rows += [[f"Shop {i}", "02139", f"617-{i // 10000:03d}-{i % 10000:04d}"] for i in range(12_000)]
     rows[11_001] = ["Shop 3", "02139", "617-000-0003"]  # line 11002 repeats line 5 exactly
-    rows[11_500] = ["Other", "80202", "(617) 000-0010"]  # line 11501: the phone of line 12
+    rows[11_500] = ["Shop 10", "80202", "(617) 000-0010"]  # line 11501: line 12's phone, name
     rows[11_900] = ["Newer", "80202", "+1 617 555 9999"]  # line 11901: an existing account's phone
     path = tmp_path / "dupes.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -157,11 +159,12 @@ def test_duplicates_are_found_across_blocks_of_a_big_file(ctx: Context, tmp_path
     report = import_accounts(ctx, path)
     assert [(e.line, e.column, e.reason) for e in report.errors] == [
         (11002, "", "repeats line 5 exactly"),
-        (11501, "Phone", "possible duplicate of line 12 (same phone); not imported"),
+        (11501, "Phone", "possible duplicate of line 12 (same phone and name); not imported"),
         (
             11901,
             "Phone",
-            "possible duplicate of existing account 'Old Shop' (same phone); not imported",
+            "possible duplicate of existing account 'Old Shop' (same phone and postal code);"
+            " not imported",
         ),
     ]
     assert report.imported == 12_000 - 3

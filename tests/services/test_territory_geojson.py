@@ -101,7 +101,7 @@ def test_one_bad_feature_imports_nothing(ctx: Context) -> None:
             [feature("A", parent="B", kind="region"), feature("B", parent="A", kind="region")],
             "hierarchy has a cycle",
         ),
-        ([feature("A"), feature("a")], "names this territory twice"),
+        ([feature("A"), feature("a")], "features 1, 2 are all named .A."),
     ]
     for features, message in cases:
         with pytest.raises(DefinitionError, match=message):

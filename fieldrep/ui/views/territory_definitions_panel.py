@@ -71,14 +71,22 @@ def _with_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _import(path: Path) -> Any:
+def _import(path: Path, name_property: str | None = None) -> Any:
     def run(db_path: Path, progress: Progress) -> gj.ImportResult:
         ctx = Context.open(db_path)
         try:
             progress.report(0, None, f"Importing {path.name}")
-            return gj.import_file(ctx, path)
+            return gj.import_file(ctx, path, name_property=name_property)
         finally:
             ctx.close()
+
+    return run
+
+
+def _properties(path: Path) -> Any:
+    def run(_db_path: Path, progress: Progress) -> dict[str, list[str]]:
+        progress.report(0, None, f"Reading {path.name}")
+        return gj.properties_found(gj.read_file(path))
 
     return run
 
@@ -396,11 +404,33 @@ class TerritoryDefinitionsPanel(QWidget):
 
     # -- files (in the background) ----------------------------------------------------------------
 
-    def import_file(self, path: str | Path) -> None:
+    def choose_and_import(self, path: str | Path) -> None:
+        """Read the file's properties, let the user choose the one that names a territory, then
+        import (the reading and the import run in the background)."""
+        path = Path(path)
+        self.message.info(f"Reading {path.name}…")
+        self.runner.run(
+            _properties(path),
+            kind=TaskKind.READ,
+            label=f"Reading {path.name}",
+            on_success=lambda found: self._on_properties_read(path, found),
+            on_failure=self._on_import_failed,
+        )
+
+    def _on_properties_read(self, path: Path, found: dict[str, list[str]]) -> None:
+        from fieldrep.ui.dialogs.territory_name_dialog import TerritoryNameDialog
+
+        dialog = TerritoryNameDialog(path.name, found, self)
+        if dialog.exec() != TerritoryNameDialog.DialogCode.Accepted:
+            self.message.info("Import cancelled; nothing changed.")
+            return
+        self.import_file(path, dialog.name_property())
+
+    def import_file(self, path: str | Path, name_property: str | None = None) -> None:
         path = Path(path)
         self.message.info(f"Importing {path.name}…")
         self.runner.run(
-            _import(path),
+            _import(path, name_property),
             kind=TaskKind.WRITE,
             label=f"Importing {path.name}",
             on_success=lambda result: self._on_imported(path, result),
@@ -412,7 +442,9 @@ class TerritoryDefinitionsPanel(QWidget):
             f"Imported {path.name}: {len(result.created)} created, {len(result.updated)} updated, "
             f"{result.members_added} member(s) added. Run the reassignment to apply it."
         )
-        self.message.ok(text + "".join(f" Warning: {w}" for w in result.warnings))
+        warnings = result.warning_lines()
+        shown = warnings[:5] + ([f"and {len(warnings) - 5:,} more"] if len(warnings) > 5 else [])
+        self.message.ok(text + "".join(f" Warning: {w}" for w in shown))
         self.refresh()
         self.changed.emit()
         self.import_finished.emit(True)
@@ -432,10 +464,13 @@ class TerritoryDefinitionsPanel(QWidget):
 
     def _on_import_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Import territories", "", "GeoJSON or KML (*.geojson *.json *.kml)"
+            self,
+            "Import territories",
+            "",
+            "Boundary files (*.geojson *.json *.topojson *.kml *.kmz)",
         )
         if path:
-            self.import_file(path)
+            self.choose_and_import(path)
 
     def _on_export_clicked(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
