@@ -253,7 +253,9 @@ class MapCanvas(QWidget):
 
     def world_at(self, pos: QPointF) -> tuple[float, float]:
         s = self.scale
-        return self.cx + (pos.x() - self.width() / 2) / s, self.cy + (pos.y() - self.height() / 2) / s
+        return self.cx + (pos.x() - self.width() / 2) / s, self.cy + (
+            pos.y() - self.height() / 2
+        ) / s
 
     def screen_of(self, wx: Any, wy: Any) -> tuple[Any, Any]:
         s = self.scale
@@ -263,7 +265,11 @@ class MapCanvas(QWidget):
         return world_to_lonlat(*self.world_at(pos))
 
     def set_view(self, cx: float, cy: float, zoom: float) -> None:
-        self.cx, self.cy, self.zoom = min(max(cx, 0.0), 1.0), min(max(cy, 0.0), 1.0), clamp_zoom(zoom)
+        self.cx, self.cy, self.zoom = (
+            min(max(cx, 0.0), 1.0),
+            min(max(cy, 0.0), 1.0),
+            clamp_zoom(zoom),
+        )
         self._view_moved()
 
     def zoom_by(self, delta: float, anchor: QPointF | None = None) -> None:
@@ -320,7 +326,9 @@ class MapCanvas(QWidget):
         x0, y0, x1, y1 = spec.world_box()
         s = self.scale
         hw, hh = self.width() / 2 / s, self.height() / 2 / s
-        return x0 <= self.cx - hw and x1 >= self.cx + hw and y0 <= self.cy - hh and y1 >= self.cy + hh
+        return (
+            x0 <= self.cx - hw and x1 >= self.cx + hw and y0 <= self.cy - hh and y1 >= self.cy + hh
+        )
 
     def scene_spec(self, *, margin: float = MARGIN) -> SceneSpec:
         w, h = max(self.width(), 1), max(self.height(), 1)
@@ -445,9 +453,18 @@ class MapCanvas(QWidget):
     def _paint_route(self, p: QPainter) -> None:
         if not self.route:
             return
-        xs, ys = self.screen_of(np.array([w[0] for w in self.route]), np.array([w[1] for w in self.route]))
+        xs, ys = self.screen_of(
+            np.array([w[0] for w in self.route]), np.array([w[1] for w in self.route])
+        )
         line = QPolygonF([QPointF(x, y) for x, y in zip(xs, ys, strict=True)])
-        p.setPen(QPen(QColor(255, 255, 255, 230), 6, c=Qt.PenCapStyle.RoundCap, j=Qt.PenJoinStyle.RoundJoin))
+        p.setPen(
+            QPen(
+                QColor(255, 255, 255, 230),
+                6,
+                c=Qt.PenCapStyle.RoundCap,
+                j=Qt.PenJoinStyle.RoundJoin,
+            )
+        )
         p.drawPolyline(line)
         p.setPen(QPen(QColor(ROUTE), 3, c=Qt.PenCapStyle.RoundCap, j=Qt.PenJoinStyle.RoundJoin))
         p.drawPolyline(line)
@@ -463,7 +480,11 @@ class MapCanvas(QWidget):
             p.setBrush(QColor("#222222") if i == 0 else QColor(ROUTE))
             p.drawEllipse(QPointF(x, y), r, r)
             p.setPen(QColor("white"))
-            p.drawText(QRectF(x - r, y - r, 2 * r, 2 * r), Qt.AlignmentFlag.AlignCenter, "S" if i == 0 else str(i))
+            p.drawText(
+                QRectF(x - r, y - r, 2 * r, 2 * r),
+                Qt.AlignmentFlag.AlignCenter,
+                "S" if i == 0 else str(i),
+            )
 
     def _paint_nearby(self, p: QPainter) -> None:
         if self.nearby is None:

@@ -1,0 +1,699 @@
+"""The Map page: every account on an offline map, territories, selection, nearby, the day's route.
+
+The page owns the data (one :class:`~fieldrep.services.map_data.MapAccounts` read on a worker, its
+STRtree index and the projected territories) and the side panels; the canvas draws and reports what
+the user pointed at. Writes (assignments, a moved pin, a new outline, a visit) go through the
+services, on the write lane of the task runner, and the map reloads what they changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldrep.geo import basemap as basemap_data
+from fieldrep.geo.routing import MAX_STOPS
+from fieldrep.geo.spatial import PointIndex
+from fieldrep.services import map_selection, route_planning, visits
+from fieldrep.services.context import Context
+from fieldrep.services.map_data import COLOR_BY, COLOR_BY_LABELS, MapAccounts, load_accounts
+from fieldrep.services.map_territory import OutlineError, check_outline
+from fieldrep.store.db import open_connection
+from fieldrep.store.errors import StoreError, ValidationError
+from fieldrep.ui import theme
+from fieldrep.ui.map.canvas import MapCanvas
+from fieldrep.ui.map.layers import MarkerData, TerritoryGeom, territory_geoms
+from fieldrep.ui.map.map_panels import LegendPanel, NearbyPanel, SelectionPanel
+from fieldrep.ui.map.route_panel import RoutePanel
+from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner
+
+log = logging.getLogger(__name__)
+
+TOOLS = (
+    ("pan", "Pan", "Drag to move, wheel to zoom, click an account to open it (H)"),
+    ("rect", "Rectangle", "Drag a rectangle to select accounts; Shift adds (R)"),
+    ("lasso", "Lasso", "Draw around accounts to select them; Shift adds (L)"),
+    ("pick", "Nearby", "Click a point to list the accounts around it (N)"),
+    (
+        "draw",
+        "Draw territory",
+        "Click corners, double-click or Enter to finish, Backspace undoes, drag a corner to move it (D)",
+    ),
+    ("move_pin", "Move pin", "Drag the open account's pin to where it really is (M)"),
+)
+
+
+@dataclass
+class MapBundle:
+    accounts: MapAccounts
+    index: PointIndex
+    territories: tuple[TerritoryGeom, ...]
+    basemap: basemap_data.Basemap
+    tasks: list[dict[str, Any]]
+    route_ids: list[str]
+
+
+def load_bundle(db_path: Path, progress: Progress, user_id: str | None = None) -> MapBundle:
+    """Read everything the map shows (on a worker: ~1 s for 100,000 accounts)."""
+    progress.report(0, 3, "Reading accounts")
+    conn = open_connection(db_path)
+    try:
+        accounts = load_accounts(conn)
+        progress.report(1, 3, "Indexing locations")
+        index = PointIndex(accounts.wx, accounts.wy)
+        shapes = territory_geoms(accounts.territories)
+        tasks = visits.due_tasks(conn, user_id)
+        route_ids = route_planning.load_stops(conn)
+    finally:
+        conn.close()
+    progress.report(2, 3, "Loading the basemap")
+    return MapBundle(accounts, index, shapes, basemap_data.load(), tasks, route_ids)
+
+
+class MapPage(QWidget):
+    account_open_requested = Signal(str)
+    loaded = Signal()
+    route_planned = Signal(object)  # RoutePlan
+
+    def __init__(self, context: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mapPage")
+        self.context = context
+        self.runner = runner
+        self.bundle: MapBundle | None = None
+        self.color_by = "territory"
+        self.route_ids: list[str] = []
+        self.plan: route_planning.RoutePlan | None = None
+        self.nearby_center: tuple[float, float] | None = None
+        self.editing_territory: str | None = None
+        self.territory_dialog: Any = None
+        self.visit_dialog: Any = None
+        self._load_task: Task | None = None
+
+        self.canvas = MapCanvas(runner)
+        self.canvas.account_clicked.connect(self._on_canvas_account_clicked)
+        self.canvas.selection_made.connect(self._on_canvas_selection_made)
+        self.canvas.point_picked.connect(self._on_canvas_point_picked)
+        self.canvas.polygon_drawn.connect(self._on_canvas_polygon_drawn)
+        self.canvas.pin_moved.connect(self._on_canvas_pin_moved)
+
+        self.legend = LegendPanel()
+        self.legend.unplaced_opened.connect(self.account_open_requested)
+        self.selection_panel = SelectionPanel()
+        self.selection_panel.account_activated.connect(self.show_account)
+        self.selection_panel.add_to_route_requested.connect(self._on_selection_add_to_route)
+        self.selection_panel.assign_requested.connect(self._on_selection_assign_requested)
+        self.selection_panel.export_requested.connect(self._on_selection_export_requested)
+        self.selection_panel.clear_requested.connect(lambda: self.select(np.empty(0, np.int64)))
+        self.nearby_panel = NearbyPanel()
+        self.nearby_panel.pick_requested.connect(lambda: self.set_tool("pick"))
+        self.nearby_panel.around_current_requested.connect(self._on_nearby_around_current)
+        self.nearby_panel.changed.connect(self.refresh_nearby)
+        self.nearby_panel.account_activated.connect(self.show_account)
+        self.nearby_panel.add_to_route_requested.connect(self._on_nearby_add_to_route)
+        self.route_panel = RoutePanel()
+        self.route_panel.optimise_requested.connect(self.optimise_route)
+        self.route_panel.check_in_requested.connect(self.check_in)
+        self.route_panel.remove_requested.connect(self._on_route_remove_requested)
+        self.route_panel.clear_requested.connect(lambda: self.set_route_ids([]))
+        self.route_panel.export_requested.connect(self._on_route_export_requested)
+        self.route_panel.stop_activated.connect(self.show_account)
+        self.route_panel.task_accounts_requested.connect(self._on_route_task_accounts)
+        self.route_panel.options_changed.connect(self._on_route_options_changed)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mapTabs")
+        self.tabs.addTab(self.route_panel, "Today")
+        self.tabs.addTab(self.legend, "Legend")
+        self.tabs.addTab(self.selection_panel, "Selection")
+        self.tabs.addTab(self.nearby_panel, "Nearby")
+        self.tabs.setMinimumWidth(300)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.canvas)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setSizes([900, 340])
+        splitter.setChildrenCollapsible(False)
+
+        self.message = QLabel()
+        self.message.setObjectName("mapMessage")
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 8)
+        layout.setSpacing(6)
+        layout.addLayout(self._build_toolbar())
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.message)
+        self.set_tool("pan")
+        self.reload()
+
+    def _build_toolbar(self) -> QHBoxLayout:
+        bar = QHBoxLayout()
+        bar.setSpacing(6)
+        self.color_combo = QComboBox()
+        self.color_combo.setObjectName("mapColorBy")
+        for key in COLOR_BY:
+            self.color_combo.addItem(COLOR_BY_LABELS[key], key)
+        self.color_combo.currentIndexChanged.connect(self._on_color_combo_changed)
+        bar.addWidget(QLabel("Colour by"))
+        bar.addWidget(self.color_combo)
+        bar.addSpacing(8)
+        self.tool_group = QButtonGroup(self)
+        self.tool_group.setExclusive(True)
+        self.tool_buttons: dict[str, QPushButton] = {}
+        shortcuts = {
+            "pan": "H",
+            "rect": "R",
+            "lasso": "L",
+            "pick": "N",
+            "draw": "D",
+            "move_pin": "M",
+        }
+        for key, label, tip in TOOLS:
+            button = QPushButton(label)
+            button.setCheckable(True)
+            button.setToolTip(tip)
+            button.setShortcut(shortcuts[key])
+            button.clicked.connect(lambda _c=False, key=key: self.set_tool(key))
+            self.tool_group.addButton(button)
+            self.tool_buttons[key] = button
+            bar.addWidget(button)
+        bar.addSpacing(8)
+        self.territories_check = QCheckBox("Territories")
+        self.territories_check.setChecked(True)
+        self.territories_check.toggled.connect(lambda on: self.canvas.set_layers(territories=on))
+        self.cluster_check = QCheckBox("Group when zoomed out")
+        self.cluster_check.setChecked(True)
+        self.cluster_check.toggled.connect(lambda on: self.canvas.set_layers(cluster=on))
+        bar.addWidget(self.territories_check)
+        bar.addWidget(self.cluster_check)
+        bar.addStretch(1)
+        self.export_button = QPushButton("Export view…")
+        self.export_button.setToolTip(
+            "Save what the map shows as PNG or PDF, with legend and scale"
+        )
+        self.export_button.clicked.connect(self._on_export_clicked)
+        bar.addWidget(self.export_button)
+        return bar
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def reload(self) -> Task:
+        """Re-read the accounts and territories (after a write, or when the page is opened)."""
+        user = self.context.user_id
+        self._load_task = self.runner.run(
+            lambda db, progress: load_bundle(db, progress, user),
+            label="Loading the map",
+            on_success=self._on_bundle_loaded,
+            on_failure=self._on_bundle_failed,
+        )
+        return self._load_task
+
+    def _on_bundle_loaded(self, bundle: MapBundle) -> None:
+        first = self.bundle is None
+        previous = self.current_account_id()
+        self.bundle = bundle
+        acc = bundle.accounts
+        self.canvas.set_basemap(bundle.basemap)
+        self.canvas.set_data(acc, bundle.index, bundle.territories, self._markers())
+        if previous is not None:
+            self.canvas.current = acc.position(previous)
+        self.selection_panel.set_selection(acc, self.canvas.selection)
+        self.selection_panel.set_choices(
+            [(t.id, t.name) for t in acc.territories],
+            sorted(acc.owner_names.items(), key=lambda kv: kv[1].lower()),
+        )
+        self._update_legend()
+        self.legend.set_unplaced(acc.unplaced)
+        self.legend.credits.setText(bundle.basemap.credits)
+        self.route_panel.set_tasks(bundle.tasks)
+        if first:
+            self.canvas.fit_accounts()
+            if bundle.route_ids:
+                self.route_ids = bundle.route_ids
+                self.optimise_route()
+        self.refresh_nearby()
+        self.say(
+            f"{len(acc):,} accounts on the map"
+            + (
+                f", {len(acc.unplaced):,} without a location (listed under Legend)"
+                if acc.unplaced
+                else ""
+            )
+            + "."
+        )
+        self.loaded.emit()
+
+    def _on_bundle_failed(self, exc: BaseException) -> None:
+        self.say(f"The map could not be loaded: {exc}", error=True)
+
+    def _markers(self) -> MarkerData | None:
+        if self.bundle is None:
+            return None
+        acc = self.bundle.accounts
+        coding = acc.coding(self.color_by)
+        return MarkerData(
+            acc.wx, acc.wy, coding.codes.astype(np.int64), tuple(c.color for c in coding.categories)
+        )
+
+    def _update_legend(self) -> None:
+        if self.bundle is None:
+            return
+        acc = self.bundle.accounts
+        self.legend.set_coding(
+            COLOR_BY_LABELS[self.color_by],
+            acc.coding(self.color_by),
+            len(self.bundle.territories),
+            len(acc.territories),
+        )
+
+    def _on_color_combo_changed(self) -> None:
+        self.set_color_by(str(self.color_combo.currentData()))
+
+    def set_color_by(self, key: str) -> None:
+        self.color_by = key
+        self.color_combo.setCurrentIndex(COLOR_BY.index(key))
+        self.canvas.set_markers(self._markers())
+        self._update_legend()
+
+    # -- messages and tools ------------------------------------------------------------------------
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet(f"color: {theme.DANGER};" if error else "")
+
+    def set_tool(self, key: str) -> None:
+        self.tool_buttons[key].setChecked(True)
+        if key != "draw":
+            self.editing_territory = None
+        self.canvas.set_mode(key)
+        self.canvas.setFocus()
+        hints = {
+            "move_pin": "Open an account (click it in Pan mode), then drag its pin.",
+            "draw": "Click the corners of the new territory; double-click or press Enter to finish.",
+            "pick": "Click the map where you want to look around.",
+        }
+        if key in hints:
+            self.say(hints[key])
+        if key == "pick":
+            self.tabs.setCurrentWidget(self.nearby_panel)
+
+    # -- accounts ----------------------------------------------------------------------------------
+
+    def current_account_id(self) -> str | None:
+        if self.bundle is None or self.canvas.current is None:
+            return None
+        return self.bundle.accounts.ids[self.canvas.current]
+
+    def show_account(self, account_id: str) -> bool:
+        """Centre the map on an account and mark it (the Accounts list calls this too)."""
+        if self.bundle is None:
+            return False
+        pos = self.bundle.accounts.position(account_id)
+        if pos is None:
+            self.say("That account has no location, so it is not on the map.")
+            return False
+        self.canvas.set_current(pos, center=True)
+        return True
+
+    def _on_canvas_account_clicked(self, pos: int) -> None:
+        if self.bundle is None:
+            return
+        self.canvas.set_current(pos)
+        if self.canvas.mode == "pan":
+            self.account_open_requested.emit(self.bundle.accounts.ids[pos])
+        else:
+            self.say(f"{self.bundle.accounts.names[pos]}: drag the pin to move it.")
+
+    def select(self, positions: np.ndarray[Any, Any]) -> None:
+        self.canvas.set_selection(positions)
+        self.selection_panel.set_selection(
+            self.bundle.accounts if self.bundle else None, self.canvas.selection
+        )
+
+    def selected_ids(self) -> list[str]:
+        if self.bundle is None:
+            return []
+        return [self.bundle.accounts.ids[i] for i in self.canvas.selection.tolist()]
+
+    def _on_canvas_selection_made(self, positions: np.ndarray[Any, Any], additive: bool) -> None:
+        if additive:
+            positions = np.union1d(self.canvas.selection, positions)
+        self.select(positions)
+        self.tabs.setCurrentWidget(self.selection_panel)
+
+    def _on_selection_assign_requested(
+        self, territory_id: str | None, owner_id: str | None
+    ) -> None:
+        ids = self.selected_ids()
+        if territory_id is None and owner_id is None:
+            self.say("Choose a territory or a rep to assign the selection to.", error=True)
+            return
+
+        def op(db: Path, _progress: Progress) -> int:
+            ctx = Context.open(db)
+            try:
+                return map_selection.assign(ctx, ids, territory_id=territory_id, owner_id=owner_id)
+            finally:
+                ctx.close()
+
+        self.runner.run(
+            op,
+            kind=TaskKind.WRITE,
+            label=f"Assigning {len(ids):,} accounts",
+            on_success=self._after_assign,
+            on_failure=lambda exc: self.say(str(exc), error=True),
+        )
+
+    def _after_assign(self, changed: int) -> None:
+        self.say(
+            f"{changed:,} accounts assigned and locked, so the territory rules keep them there."
+        )
+        self.reload()
+
+    def _on_selection_export_requested(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export selected accounts", "selection.csv", "CSV (*.csv)"
+        )
+        if path:
+            self.export_selection(Path(path))
+
+    def export_selection(self, path: Path) -> int:
+        count = map_selection.export_csv(self.context, self.selected_ids(), path)
+        self.say(f"{count:,} accounts written to {path}.")
+        return count
+
+    def _on_canvas_pin_moved(self, pos: int, lat: float, lon: float) -> None:
+        if self.bundle is None:
+            return
+        account_id, name = self.bundle.accounts.ids[pos], self.bundle.accounts.names[pos]
+
+        def op(db: Path, _progress: Progress) -> dict[str, Any]:
+            from fieldrep.services.accounts import AccountsService
+
+            ctx = Context.open(db)
+            try:
+                return AccountsService(ctx).set_location(account_id, lat, lon)
+            finally:
+                ctx.close()
+
+        self.runner.run(
+            op,
+            kind=TaskKind.WRITE,
+            label=f"Moving {name}",
+            on_success=lambda _c: (
+                self.say(f"{name} moved to {lat:.5f}, {lon:.5f} (placed by hand)."),
+                self.reload(),
+            ),
+            on_failure=lambda exc: self.say(f"{name} could not be moved: {exc}", error=True),
+        )
+
+    # -- nearby ------------------------------------------------------------------------------------
+
+    def _on_canvas_point_picked(self, lat: float, lon: float) -> None:
+        self.nearby_center = (lat, lon)
+        self.nearby_panel.center_label.setText(f"Around {lat:.4f}, {lon:.4f}")
+        self.refresh_nearby()
+
+    def _on_nearby_around_current(self) -> None:
+        if self.bundle is None or self.canvas.current is None:
+            self.say("Open an account first (click it on the map).", error=True)
+            return
+        acc, pos = self.bundle.accounts, self.canvas.current
+        self.nearby_center = (float(acc.lat[pos]), float(acc.lon[pos]))
+        self.nearby_panel.center_label.setText(f"Around {acc.names[pos]}")
+        self.tabs.setCurrentWidget(self.nearby_panel)
+        self.refresh_nearby()
+
+    def nearby(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Accounts within the radius of the chosen point that pass the filters, nearest first."""
+        if self.bundle is None or self.nearby_center is None:
+            return np.empty(0, np.int64), np.empty(0)
+        lat, lon = self.nearby_center
+        positions, dist = self.bundle.index.within_metres(lat, lon, self.nearby_panel.radius_m)
+        min_days, status = self.nearby_panel.filters()
+        acc = self.bundle.accounts
+        keep = np.ones(len(positions), dtype=bool)
+        if min_days is not None:
+            days = acc.last_visit_days[positions]
+            keep &= np.isnan(days) | (days >= min_days)
+        if status is not None:
+            keep &= np.array([acc.status[i] == status for i in positions.tolist()], dtype=bool)
+        return positions[keep], dist[keep]
+
+    def refresh_nearby(self) -> None:
+        if self.bundle is None or self.nearby_center is None:
+            self.canvas.set_nearby(None)
+            return
+        positions, dist = self.nearby()
+        self.nearby_panel.set_results(self.bundle.accounts, positions, dist)
+        self.canvas.set_nearby((*self.nearby_center, self.nearby_panel.radius_m))
+        self.select(positions)
+
+    def _on_nearby_add_to_route(self) -> None:
+        positions, _ = self.nearby()
+        if self.bundle is not None:
+            self.add_to_route([self.bundle.accounts.ids[i] for i in positions.tolist()])
+
+    # -- the day's route ---------------------------------------------------------------------------
+
+    def _on_selection_add_to_route(self) -> None:
+        self.add_to_route(self.selected_ids())
+
+    def _on_route_task_accounts(self) -> None:
+        if self.bundle is not None:
+            self.add_to_route([t["account_id"] for t in self.bundle.tasks if t.get("account_id")])
+
+    def add_to_route(self, account_ids: list[str]) -> None:
+        merged = list(dict.fromkeys([*self.route_ids, *account_ids]))
+        if len(merged) > MAX_STOPS:
+            room = MAX_STOPS - len(self.route_ids)
+            self.say(
+                f"A day's route has at most {MAX_STOPS} stops; {len(merged) - len(self.route_ids):,} "
+                f"were picked and there is room for {max(room, 0)}. Narrow the selection.",
+                error=True,
+            )
+            return
+        self.set_route_ids(merged)
+        self.tabs.setCurrentWidget(self.route_panel)
+
+    def set_route_ids(self, ids: list[str]) -> None:
+        self.route_ids = list(ids)
+        self.plan = None
+        route_planning.save_stops(self.context, self.route_ids)
+        names = []
+        if self.bundle is not None:
+            acc = self.bundle.accounts
+            unplaced = {a: n for a, n, _ in acc.unplaced}
+            for a in self.route_ids:
+                pos = acc.position(a)
+                names.append(
+                    (a, acc.names[pos] if pos is not None else unplaced.get(a, "(not on the map)"))
+                )
+        self.route_panel.set_plan(None, names)
+        self.canvas.set_route([])
+        if self.route_ids:
+            self.optimise_route()
+
+    def _on_route_remove_requested(self, account_id: str) -> None:
+        self.set_route_ids([a for a in self.route_ids if a != account_id])
+
+    def _on_route_options_changed(self) -> None:
+        if self.route_ids:
+            self.optimise_route()
+
+    def route_start(self) -> tuple[tuple[float, float] | None, str]:
+        choice = self.route_panel.start_choice
+        if choice == "home":
+            user = self.context.user() or {}
+            if user.get("home_lat") is not None and user.get("home_lon") is not None:
+                return (float(user["home_lat"]), float(user["home_lon"])), "Home"  # type: ignore[arg-type]
+            self.say("No home address is set for you; the route starts at the map centre.")
+        if choice in ("home", "centre"):
+            lon, lat = self.canvas.lonlat_at(self.canvas.rect().center().toPointF())
+            return (lat, lon), "Map centre"
+        return None, "First stop"
+
+    def optimise_route(self) -> Task | None:
+        if not self.route_ids:
+            return None
+        ids = list(self.route_ids)
+        start, label = self.route_start()
+        round_trip = self.route_panel.round_trip.isChecked()
+
+        def op(db: Path, _progress: Progress) -> route_planning.RoutePlan:
+            conn = open_connection(db)
+            try:
+                return route_planning.plan(
+                    conn, ids, start=start, start_label=label, round_trip=round_trip
+                )
+            finally:
+                conn.close()
+
+        return self.runner.run(
+            op,
+            label="Planning the route",
+            on_success=self._on_route_planned,
+            on_failure=lambda exc: self.say(str(exc), error=True),
+        )
+
+    def _on_route_planned(self, plan: route_planning.RoutePlan) -> None:
+        if [s.account_id for s in plan.stops] and set(s.account_id for s in plan.stops) - set(
+            self.route_ids
+        ):
+            return  # stale: the stops changed while it was planned
+        self.plan = plan
+        self.route_panel.set_plan(plan, [])
+        points = ([plan.start] if plan.start is not None else []) + [
+            (s.lat, s.lon) for s in plan.stops
+        ]
+        if plan.round_trip and plan.start is not None:
+            points.append(plan.start)
+        self.canvas.set_route(points)
+        self.route_planned.emit(plan)
+
+    def check_in(self, account_id: str) -> Any:
+        """Open the Log visit dialog for a stop (one click; Enter logs it as Met, now)."""
+        from fieldrep.ui.dialogs.log_visit_dialog import LogVisitDialog
+
+        name = ""
+        if self.bundle is not None:
+            pos = self.bundle.accounts.position(account_id)
+            name = self.bundle.accounts.names[pos] if pos is not None else ""
+        dialog = self.visit_dialog = LogVisitDialog(self.context, account_id, name, self)
+        dialog.logged.connect(lambda _v, a=account_id: self._after_check_in(a))
+        dialog.open()
+        return dialog
+
+    def _after_check_in(self, account_id: str) -> None:
+        self.route_panel.checked_in.add(account_id)
+        self.route_panel.set_plan(self.plan, [])
+        self.say("Visit logged.")
+        self.reload()
+
+    def _on_route_export_requested(self, kind: str) -> None:
+        if self.plan is None:
+            return
+        suffix = {"gpx": "GPX (*.gpx)", "csv": "CSV (*.csv)"}[kind]
+        path, _ = QFileDialog.getSaveFileName(self, "Export the route", f"route.{kind}", suffix)
+        if path:
+            self.export_route(Path(path), kind)
+
+    def export_route(self, path: Path, kind: str) -> None:
+        if self.plan is None:
+            raise ValueError("plan the route first")
+        (route_planning.write_gpx if kind == "gpx" else route_planning.write_csv)(self.plan, path)
+        self.say(f"Route written to {path}.")
+
+    # -- territories -------------------------------------------------------------------------------
+
+    def edit_outline(self, territory_id: str) -> bool:
+        """Load a territory's outline into the drawing tool to move, add or delete its corners."""
+        geom = next((t for t in self.canvas.territories if t.id == territory_id), None)
+        if geom is None:
+            self.say("That territory has no outline to edit; draw one.", error=True)
+            return False
+        end = int(geom.starts[1]) if len(geom.starts) > 1 else len(geom.xy)
+        ring = [tuple(map(float, xy)) for xy in geom.xy[: end - 1]]
+        self.set_tool("draw")
+        self.editing_territory = territory_id
+        self.canvas.drawing = ring  # type: ignore[assignment]
+        self.canvas.update()
+        self.say(
+            "Drag corners to move them, click to add, Backspace to delete the last; Enter to finish."
+        )
+        return True
+
+    def _on_canvas_polygon_drawn(self, vertices: list[tuple[float, float]]) -> None:
+        try:
+            outline = check_outline(vertices)
+        except OutlineError as exc:
+            if exc.repaired is None:
+                self.say(str(exc), error=True)
+                return
+            answer = QMessageBox.question(
+                self, "Outline crosses itself", f"The {exc}. Use the repaired shape?"
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                self.say("Outline discarded; draw it again without crossing lines.")
+                return
+            self.open_territory_dialog(exc.repaired)
+            return
+        self.open_territory_dialog(outline.geometry)
+
+    def open_territory_dialog(self, geometry: dict[str, Any]) -> Any:
+        from fieldrep.ui.map.territory_draw_dialog import TerritoryDrawDialog
+
+        territories = self.bundle.accounts.territories if self.bundle else []
+        dialog = self.territory_dialog = TerritoryDrawDialog(
+            self.runner,
+            geometry,
+            [(t.id, t.name) for t in territories],
+            self.editing_territory,
+            self,
+        )
+        dialog.saved.connect(self._after_territory_saved)
+        dialog.open()
+        return dialog
+
+    def _after_territory_saved(self, text: str) -> None:
+        self.editing_territory = None
+        self.say(text)
+        self.reload()
+
+    # -- export ------------------------------------------------------------------------------------
+
+    def _on_export_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export the map view", "map.png", "PNG (*.png);;PDF (*.pdf)"
+        )
+        if path:
+            self.export_view(Path(path))
+
+    def export_view(self, path: Path) -> None:
+        from fieldrep.ui.map.map_export import MapExport, write
+
+        if self.bundle is None:
+            return
+        acc = self.bundle.accounts
+        w, h = max(self.canvas.width(), 800), max(self.canvas.height(), 600)
+        try:
+            write(
+                MapExport(
+                    acc,
+                    self.bundle.territories,
+                    self.bundle.basemap,
+                    self.color_by,
+                    title=f"Accounts by {COLOR_BY_LABELS[self.color_by].lower()}",
+                    view=(self.canvas.cx, self.canvas.cy, self.canvas.zoom),
+                    cluster=self.canvas.cluster,
+                ),
+                path,
+                (w, h),
+            )
+        except (OSError, ValueError, StoreError, ValidationError) as exc:
+            self.say(f"The map could not be saved: {exc}", error=True)
+            return
+        self.say(f"Map saved to {path}.")
