@@ -112,7 +112,8 @@ class MapCanvas(QWidget):
         self.nearby: tuple[float, float, float] | None = None  # lat, lon, radius m
         self.drawing: list[tuple[float, float]] = []  # world vertices of the polygon being drawn
         self._scene: Scene | None = None
-        self._generation = 0
+        self._generation = 0  # anything drawn in the scene changed
+        self._static_generation = 0  # the basemap, territories or tiles changed
         self._in_flight = False
         self._press: QPointF | None = None
         self._press_center = (0.0, 0.0)
@@ -184,7 +185,7 @@ class MapCanvas(QWidget):
 
     def set_markers(self, markers: MarkerData | None) -> None:
         self.markers = markers
-        self.invalidate()
+        self.invalidate(static=False)
 
     def set_territories(self, territories: tuple[TerritoryGeom, ...]) -> None:
         self.territories = territories
@@ -203,6 +204,7 @@ class MapCanvas(QWidget):
         accounts: bool | None = None,
         cluster: bool | None = None,
     ) -> None:
+        static = basemap is not None or territories is not None
         if basemap is not None:
             self.show_basemap = basemap
         if territories is not None:
@@ -211,7 +213,7 @@ class MapCanvas(QWidget):
             self.show_accounts = accounts
         if cluster is not None:
             self.cluster = cluster
-        self.invalidate()
+        self.invalidate(static=static)
 
     def set_selection(self, positions: np.ndarray[Any, Any]) -> None:
         self.selection = np.unique(np.asarray(positions, dtype=np.int64))
@@ -303,10 +305,13 @@ class MapCanvas(QWidget):
 
     # -- the cached scene ------------------------------------------------------------------------
 
-    def invalidate(self) -> None:
+    def invalidate(self, *, static: bool = True) -> None:
         """The data or the layers changed: the cached scene is stale (kept on screen until the new
-        one arrives, so nothing flashes)."""
+        one arrives, so nothing flashes). ``static=False``: only the markers changed, so the next
+        scene reuses the basemap, territory and label layers of this one."""
         self._generation += 1
+        if static:
+            self._static_generation += 1
         self._schedule()
         self.update()
 
@@ -314,12 +319,14 @@ class MapCanvas(QWidget):
         """Whether the cached scene is current (same data, same zoom, covers the view)."""
         return self._scene_covers()
 
-    def _scene_covers(self) -> bool:
+    def _scene_covers(self, *, ignore_generation: bool = False) -> bool:
         scene = self._scene
         if scene is None:
             return False
         spec = scene.spec
-        if spec.generation != self._generation or abs(spec.zoom - self.zoom) > 1e-9:
+        if not ignore_generation and spec.generation != self._generation:
+            return False
+        if abs(spec.zoom - self.zoom) > 1e-9:
             return False
         if abs(spec.dpr - self.devicePixelRatioF()) > 1e-9:
             return False
@@ -332,12 +339,23 @@ class MapCanvas(QWidget):
 
     def scene_spec(self, *, margin: float = MARGIN) -> SceneSpec:
         w, h = max(self.width(), 1), max(self.height(), 1)
+        cx, cy = self.cx, self.cy
+        width, height = round(w * (1 + 2 * margin)), round(h * (1 + 2 * margin))
+        old = self._scene.spec if self._scene is not None else None
+        if (
+            old is not None
+            and old.static_generation == self._static_generation
+            and self._scene_covers(ignore_generation=True)
+        ):
+            # Only the markers changed and the old scene still covers the view: draw the same
+            # area, so its basemap, territory and label layers are reused as they are.
+            cx, cy, width, height = old.cx, old.cy, old.width, old.height
         return SceneSpec(
-            self.cx,
-            self.cy,
+            cx,
+            cy,
             self.zoom,
-            round(w * (1 + 2 * margin)),
-            round(h * (1 + 2 * margin)),
+            width,
+            height,
             self.devicePixelRatioF(),
             self.basemap,
             self.territories,
@@ -348,6 +366,7 @@ class MapCanvas(QWidget):
             self.show_accounts,
             self.tiles,
             self._generation,
+            self._static_generation,
         )
 
     def _schedule(self) -> None:
@@ -358,13 +377,14 @@ class MapCanvas(QWidget):
         if self._scene_covers() or self._in_flight:
             return  # a render in flight re-checks when it lands
         spec = self.scene_spec()
+        reuse = self._scene
         self.busy_label.setVisible(self._scene is None)
         if self.runner is None or self.runner.closed:
-            self._on_scene_rendered(render_scene(spec))
+            self._on_scene_rendered(render_scene(spec, reuse))
             return
         self._in_flight = True
         self.runner.run(
-            lambda _db, _progress: render_scene(spec),
+            lambda _db, _progress: render_scene(spec, reuse),
             label="Drawing the map",
             quiet=True,
             on_success=self._on_scene_rendered,
@@ -374,7 +394,7 @@ class MapCanvas(QWidget):
 
     def render_now(self) -> None:
         """Draw the scene on this thread now (tests and exports that cannot wait)."""
-        self._on_scene_rendered(render_scene(self.scene_spec()))
+        self._on_scene_rendered(render_scene(self.scene_spec(), self._scene))
 
     def _on_scene_rendered(self, scene: Scene) -> None:
         self._in_flight = False
@@ -409,8 +429,21 @@ class MapCanvas(QWidget):
             if abs(k - 1.0) < 1e-9:
                 p.drawImage(QPointF(round(x), round(y)), scene.image)
             else:
-                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, k < 4)
-                p.drawImage(QRectF(x, y, spec.width * k, spec.height * k), scene.image)
+                # Scale only the part of the old scene that is on screen: after a few zoom steps
+                # the whole scene scaled up would be tens of thousands of pixels wide.
+                target = QRectF(x, y, spec.width * k, spec.height * k).intersected(
+                    QRectF(self.rect())
+                )
+                if not target.isEmpty():
+                    d = spec.dpr
+                    source = QRectF(
+                        (target.left() - x) / k * d,
+                        (target.top() - y) / k * d,
+                        target.width() / k * d,
+                        target.height() / k * d,
+                    )
+                    p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, k < 4)
+                    p.drawImage(target, scene.image, source)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         self._paint_nearby(p)
         self._paint_route(p)
