@@ -240,6 +240,13 @@ def load_accounts(
             moment = moment.replace(tzinfo=UTC)
         return max(0.0, (now_ts - moment.timestamp()) / 86_400)
 
+    # Territory, owner, status, quality and city repeat across rows, but SQLite hands back a new
+    # string object for every cell: sharing one object per value saves ~40 MB on 100,000 accounts.
+    shared: dict[Any, Any] = {}
+
+    def one(value: Any) -> Any:
+        return shared.setdefault(value, value)
+
     owners = dict(
         conn.execute(
             "SELECT id, coalesce(nullif(display_name, ''), username) FROM users"
@@ -252,11 +259,11 @@ def load_accounts(
         lon=lon,
         wx=np.asarray(wx),
         wy=np.asarray(wy),
-        territory=[r[4] for r in placed],
-        owner=[r[5] for r in placed],
-        status=[r[6] for r in placed],
-        quality=[r[7] for r in placed],
-        city=[r[8] or "" for r in placed],
+        territory=[one(r[4]) for r in placed],
+        owner=[one(r[5]) for r in placed],
+        status=[one(r[6]) for r in placed],
+        quality=[one(r[7]) for r in placed],
+        city=[one(r[8] or "") for r in placed],
         last_visit_days=np.fromiter(
             (age(r[0]) for r in placed), dtype=np.float64, count=len(placed)
         ),
