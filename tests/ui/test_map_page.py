@@ -295,3 +295,42 @@ def test_route_from_a_selection_is_optimised_checked_in_and_capped(
     page.add_to_route([f"x{i}" for i in range(100)])
     assert "at most 100 stops" in page.message.text()
     assert len(page.route_ids) == 6
+
+
+def test_editing_an_outline_moves_corners_and_shows_who_leaves(
+    qtbot: QtBot, page: MapPage, ctx: Context
+) -> None:
+    downtown = next(t for t in page.canvas.territories if t.name == "Downtown")
+    page.canvas.fit_world_box(downtown.bbox)
+    assert page.edit_outline(downtown.id)
+    assert len(page.canvas.drawing) == 4
+    # Pull the two northern corners (40.73) down to 40.71: the row of shops at 40.72 falls outside.
+    for lon in (-73.9, -74.1):
+        corner = screen_of(page, lon, 40.73)
+        drag(qtbot, page.canvas, [corner, corner + QPoint(0, 10), screen_of(page, lon, 40.71)])
+    # A click on the southern edge adds a corner there (and changes nothing else).
+    qtbot.mouseClick(page.canvas, Qt.MouseButton.LeftButton, pos=screen_of(page, -74.0, 40.65))
+    assert len(page.canvas.drawing) == 5
+    qtbot.keyClick(page.canvas, Qt.Key.Key_Return)
+    dialog = page.territory_dialog
+    assert dialog.target.currentData() == downtown.id
+    with qtbot.waitSignal(dialog.previewed, timeout=20_000) as previewed:
+        dialog.preview_button.click()
+    moves = previewed.args[0].moves
+    assert {m.account_name for m in moves} == {
+        "Shop 05",
+        "Shop 06",
+        "Shop 07",
+        "Shop 08",
+        "Shop 09",
+    }
+    assert {(m.from_territory, m.to_territory) for m in moves} == {("Downtown", "(none)")}
+    with qtbot.waitSignal(page.loaded, timeout=20_000):
+        dialog.save_button.click()
+    geometry = json.loads(
+        ctx.conn.execute(
+            "SELECT geometry FROM territories WHERE id = ?", (downtown.id,)
+        ).fetchone()[0]
+    )
+    lats = [round(lat, 3) for _lon, lat in geometry["coordinates"][0][0]]
+    assert max(lats) == pytest.approx(40.71, abs=0.002)

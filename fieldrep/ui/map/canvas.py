@@ -69,6 +69,8 @@ WHEEL_STEP = 0.5  # zoom levels per wheel notch
 KEY_PAN = 0.25  # fraction of the view an arrow key pans
 CLICK_SLOP = 4.0  # pixels a press may move and still be a click
 HIT_PX = 7.0
+VERTEX_PX = 8.0  # how near a corner a press must be to drag it
+EDGE_PX = 5.0  # how near an edge a click must be to insert a corner there
 SELECTION = "#ffd23f"
 ROUTE = "#d6336c"
 DRAW = "#1c7ed6"
@@ -121,6 +123,7 @@ class MapCanvas(QWidget):
         self._rubber: QRectF | None = None
         self._lasso: list[QPointF] = []
         self._pin_drag: tuple[int, QPointF] | None = None
+        self._vertex_drag: int | None = None
         self._overlay_sprites: dict[tuple[str, float], tuple[Any, int]] = {}
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -648,6 +651,8 @@ class MapCanvas(QWidget):
             hit = self.account_at(pos)
             if hit is not None and hit == self.current:
                 self._pin_drag = (hit, pos)
+        elif self.mode == "draw":
+            self._vertex_drag = self.vertex_at(pos)
         elif self.mode == "pan":
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
         event.accept()
@@ -677,6 +682,9 @@ class MapCanvas(QWidget):
         elif self._pin_drag is not None:
             self._pin_drag = (self._pin_drag[0], pos)
             self.update()
+        elif self.mode == "draw" and self._vertex_drag is not None and self._moved:
+            self.drawing[self._vertex_drag] = self.world_at(pos)
+            self.update()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton or self._press is None:
@@ -698,8 +706,10 @@ class MapCanvas(QWidget):
             ring, self._lasso = [self.world_at(q) for q in self._lasso], []
             if moved and self.index is not None and len(ring) >= 3:
                 self.selection_made.emit(self.index.in_polygon(ring), additive)
-        elif self.mode == "draw" and not moved:
-            self.drawing.append(self.world_at(pos))
+        elif self.mode == "draw":
+            if not moved and self._vertex_drag is None:
+                self._add_vertex(pos)
+            self._vertex_drag = None
         elif self.mode == "pick" and not moved:
             lon, lat = self.lonlat_at(pos)
             self.point_picked.emit(lat, lon)
@@ -726,6 +736,41 @@ class MapCanvas(QWidget):
             self.finish_polygon()
         elif self.mode == "pan":
             self.zoom_by(1, event.position())
+
+    def vertex_at(self, pos: QPointF) -> int | None:
+        """The drawn polygon's corner under ``pos`` (to drag or delete it)."""
+        for i, (x, y) in enumerate(self.drawing):
+            sx, sy = self.screen_of(x, y)
+            if math.hypot(sx - pos.x(), sy - pos.y()) <= VERTEX_PX:
+                return i
+        return None
+
+    def _add_vertex(self, pos: QPointF) -> None:
+        """A click on an edge of the outline inserts a corner there; elsewhere it adds one at the end."""
+        n = len(self.drawing)
+        if n >= 3:
+            pts = [self.screen_of(x, y) for x, y in self.drawing]
+            for i in range(n):
+                (ax, ay), (bx, by) = pts[i], pts[(i + 1) % n]
+                dx, dy = bx - ax, by - ay
+                length2 = dx * dx + dy * dy
+                if length2 == 0:
+                    continue
+                t = max(0.0, min(1.0, ((pos.x() - ax) * dx + (pos.y() - ay) * dy) / length2))
+                if math.hypot(ax + t * dx - pos.x(), ay + t * dy - pos.y()) <= EDGE_PX:
+                    self.drawing.insert(i + 1, self.world_at(pos))
+                    self.update()
+                    return
+        self.drawing.append(self.world_at(pos))
+        self.update()
+
+    def contextMenuEvent(self, event: Any) -> None:
+        # Right-click on a corner of the outline being drawn deletes it.
+        if self.mode == "draw":
+            hit = self.vertex_at(QPointF(event.pos()))
+            if hit is not None:
+                del self.drawing[hit]
+                self.update()
 
     def finish_polygon(self) -> None:
         """Hand the drawn polygon to the page (which validates it) and start a new one."""

@@ -209,6 +209,12 @@ class MapPage(QWidget):
         self.cluster_check.toggled.connect(lambda on: self.canvas.set_layers(cluster=on))
         bar.addWidget(self.territories_check)
         bar.addWidget(self.cluster_check)
+        self.edit_outline_button = QPushButton("Edit outline…")
+        self.edit_outline_button.setToolTip(
+            "Change a territory's outline: drag, add or delete corners"
+        )
+        self.edit_outline_button.clicked.connect(self._on_edit_outline_clicked)
+        bar.addWidget(self.edit_outline_button)
         bar.addStretch(1)
         self.export_button = QPushButton("Export view…")
         self.export_button.setToolTip(
@@ -608,6 +614,19 @@ class MapPage(QWidget):
         self.say(f"Route written to {path}.")
 
     # -- territories -------------------------------------------------------------------------------
+
+    def _on_edit_outline_clicked(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        outlined = [(t.name, t.id) for t in self.canvas.territories]
+        if not outlined:
+            self.say("No territory has an outline yet; use Draw territory.", error=True)
+            return
+        name, ok = QInputDialog.getItem(
+            self, "Edit outline", "Territory", [n for n, _ in outlined], 0, False
+        )
+        if ok:
+            self.edit_outline(dict(outlined)[name])
 
     def edit_outline(self, territory_id: str) -> bool:
         """Load a territory's outline into the drawing tool to move, add or delete its corners."""
