@@ -4,6 +4,8 @@ pin moving, nearby and the day's route with check-in, on a real database, offscr
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -16,6 +18,7 @@ from fieldrep.services import assignment_service, territories
 from fieldrep.services.context import Context
 from fieldrep.ui.map.map_page import MapPage
 from fieldrep.ui.tasks import TaskRunner
+from tests.geo.tile_fixtures import make_mbtiles, png, tile_server
 
 # A 5 x 4 grid of accounts around Manhattan, 0.02 degrees apart (~1.7-2.2 km).
 GRID = [(-74.04 + 0.02 * i, 40.70 + 0.02 * j) for j in range(4) for i in range(5)]
@@ -334,3 +337,61 @@ def test_editing_an_outline_moves_corners_and_shows_who_leaves(
     )
     lats = [round(lat, 3) for _lon, lat in geometry["coordinates"][0][0]]
     assert max(lats) == pytest.approx(40.71, abs=0.002)
+
+
+def _pixel_is_tile(page: MapPage, color: tuple[int, int, int]) -> bool:
+    image = page.canvas.grab().toImage()
+    # A corner of the view away from the accounts, the buttons and the scale bar.
+    pixel = image.pixelColor(image.width() - 30, 80)
+    return all(
+        abs(a - b) < 40
+        for a, b in zip((pixel.red(), pixel.green(), pixel.blue()), color, strict=True)
+    )
+
+
+def test_an_offline_mbtiles_map_is_drawn_under_the_accounts(
+    qtbot: QtBot, page: MapPage, tmp_path: Path
+) -> None:
+    tiles = {(3, x, y): png((200, 30, 30)) for x in range(8) for y in range(8)}
+    path = make_mbtiles(tmp_path / "region.mbtiles", tiles)
+    assert page.open_offline_map(path)
+    qtbot.waitUntil(page.canvas.scene_ready, timeout=20_000)
+    assert _pixel_is_tile(page, (200, 30, 30))
+    assert page.canvas.attribution == "Test tiles"
+    bad = tmp_path / "notes.mbtiles"
+    bad.write_text("not a map")
+    assert not page.open_offline_map(bad)
+    assert "not an SQLite database" in page.message.text()
+    page.clear_tiles()
+    qtbot.waitUntil(page.canvas.scene_ready, timeout=20_000)
+    assert not _pixel_is_tile(page, (200, 30, 30))
+
+
+def test_a_tile_server_fills_the_cache_and_its_failures_are_said(
+    qtbot: QtBot, page: MapPage, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache.mbtiles"
+    with tile_server(png((30, 30, 200))) as server:
+        assert page.use_tile_server(
+            server.base + "/{z}/{x}/{y}.png", "FieldRep-test (qa@example.test)", cache
+        )
+        qtbot.waitUntil(page.canvas.scene_ready, timeout=20_000)
+        assert server.requests
+        assert {ua for _p, ua in server.requests} == {"FieldRep-test (qa@example.test)"}
+        assert _pixel_is_tile(page, (30, 30, 200))
+        page.clear_tiles()
+        assert page.use_tile_server(
+            server.base + "/broken/{z}/{x}/{y}.png", "FieldRep-test", tmp_path / "c2.mbtiles"
+        )
+        qtbot.waitUntil(lambda: "Some map tiles are missing" in page.message.text(), timeout=20_000)
+        assert "HTTP 500" in page.message.text()
+        page.clear_tiles()
+    stored = sqlite3.connect(cache).execute("SELECT count(*) FROM tiles").fetchone()[0]
+    good = {p for p, _ua in server.requests if not p.startswith("/broken")}
+    assert stored == len(good)
+    # After the first failure the broken server is left alone instead of asked for every tile.
+    assert len([p for p, _ua in server.requests if p.startswith("/broken")]) == 1
+    assert not page.use_tile_server(
+        "https://tiles.example.org/tile.png", "x", tmp_path / "c3.mbtiles"
+    )
+    assert "needs {z}, {x} and {y}" in page.message.text()

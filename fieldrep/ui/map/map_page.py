@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -108,6 +109,7 @@ class MapPage(QWidget):
         self.territory_dialog: Any = None
         self.visit_dialog: Any = None
         self._load_task: Task | None = None
+        self.tile_source: Any = None
 
         self.canvas = MapCanvas(runner)
         self.canvas.account_clicked.connect(self._on_canvas_account_clicked)
@@ -115,6 +117,7 @@ class MapPage(QWidget):
         self.canvas.point_picked.connect(self._on_canvas_point_picked)
         self.canvas.polygon_drawn.connect(self._on_canvas_polygon_drawn)
         self.canvas.pin_moved.connect(self._on_canvas_pin_moved)
+        self.canvas.scene_updated.connect(self._on_canvas_scene_updated)
 
         self.legend = LegendPanel()
         self.legend.unplaced_opened.connect(self.account_open_requested)
@@ -216,6 +219,16 @@ class MapPage(QWidget):
         self.edit_outline_button.clicked.connect(self._on_edit_outline_clicked)
         bar.addWidget(self.edit_outline_button)
         bar.addStretch(1)
+        self.tiles_button = QPushButton("Detailed map")
+        self.tiles_button.setToolTip(
+            "Raster tiles under the accounts: an MBTiles file, or a tile server cached for offline use"
+        )
+        menu = QMenu(self.tiles_button)
+        menu.addAction("Open offline map (MBTiles)…", self._on_open_mbtiles)
+        menu.addAction("Use a tile server…", self._on_use_tile_server)
+        menu.addAction("Built-in outlines only", self.clear_tiles)
+        self.tiles_button.setMenu(menu)
+        bar.addWidget(self.tiles_button)
         self.export_button = QPushButton("Export view…")
         self.export_button.setToolTip(
             "Save what the map shows as PNG or PDF, with legend and scale"
@@ -681,6 +694,85 @@ class MapPage(QWidget):
         self.editing_territory = None
         self.say(text)
         self.reload()
+
+    # -- detailed tiles ----------------------------------------------------------------------------
+
+    def _on_open_mbtiles(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open offline map", "", "MBTiles (*.mbtiles);;All files (*)"
+        )
+        if path:
+            self.open_offline_map(Path(path))
+
+    def open_offline_map(self, path: Path) -> bool:
+        """Show an MBTiles file's tiles under the accounts; a file we cannot use is explained."""
+        from fieldrep.geo.tiles import MBTiles, TileError
+        from fieldrep.ui.map.tile_layer import tile_drawer
+
+        try:
+            source = MBTiles(path)
+        except TileError as exc:
+            self.say(f"That map cannot be opened: {exc}.", error=True)
+            return False
+        self.clear_tiles()
+        self.tile_source = source
+        self.canvas.set_tiles(tile_drawer(source), source.attribution or path.stem)
+        self.say(
+            f"Showing {path.name} (zoom {source.min_zoom}-{source.max_zoom}) under the accounts."
+        )
+        return True
+
+    def _on_use_tile_server(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        url, ok = QInputDialog.getText(
+            self,
+            "Tile server",
+            "Address with {z}, {x} and {y} (tiles seen are kept for offline use):",
+        )
+        if not ok or not url.strip():
+            return
+        agent, ok = QInputDialog.getText(
+            self,
+            "Tile server",
+            "User-Agent naming your organisation (tile servers require it):",
+            text="FieldRep/0.1 (your-company.example)",
+        )
+        if ok:
+            self.use_tile_server(url.strip(), agent.strip())
+
+    def use_tile_server(self, url: str, user_agent: str, cache_path: Path | None = None) -> bool:
+        from fieldrep.geo.tiles import MBTiles, TileError, TileServer
+        from fieldrep.paths import cache_dir
+        from fieldrep.ui.map.tile_layer import tile_drawer
+
+        try:
+            cache = MBTiles.create(
+                cache_path or cache_dir() / "tiles.mbtiles", name="FieldRep tile cache"
+            )
+            server = TileServer(url, cache, user_agent=user_agent)
+        except TileError as exc:
+            self.say(f"That tile server cannot be used: {exc}.", error=True)
+            return False
+        self.clear_tiles()
+        self.tile_source = server
+        self.canvas.set_tiles(tile_drawer(server), "Tiles: " + url.split("/")[2])
+        self.say("Tiles come from the server while online and from the local copy when offline.")
+        return True
+
+    def clear_tiles(self) -> None:
+        source, self.tile_source = self.tile_source, None
+        self.canvas.set_tiles(None)
+        if source is not None:
+            source.close()
+
+    def _on_canvas_scene_updated(self) -> None:
+        error = getattr(self.tile_source, "last_error", None)
+        if error:
+            self.tile_source.last_error = None  # type: ignore[union-attr]
+            self.say(
+                f"Some map tiles are missing: {error}. The accounts are all shown.", error=True
+            )
 
     # -- export ------------------------------------------------------------------------------------
 
