@@ -92,7 +92,6 @@ def test_bad_options_are_refused_in_one_sentence(
     code: int,
     message: str,
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     full = ["map", "export", "--db", str(demo_db), "-o", str(tmp_path / "m.png"), *args]
     assert main(full) == code
     assert message in capsys.readouterr().err
