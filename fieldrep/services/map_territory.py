@@ -77,6 +77,100 @@ class _Rollback(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Change:
+    """One territory written by a split or merge: a new one (``territory_id`` None), a new
+    outline, or archived (a merged territory whose outline went to its neighbour)."""
+
+    territory_id: str | None
+    name: str = ""
+    color: str | None = None
+    geometry: dict[str, Any] | None = None
+    archive: bool = False
+
+
+def split_outline(
+    geometry: dict[str, Any], line: Sequence[tuple[float, float]]
+) -> list[dict[str, Any]]:
+    """The territory cut along a drawn line into parts, largest first (OutlineError if it does not
+    cut it in two)."""
+    from shapely.geometry import shape
+    from shapely.ops import split
+
+    if len(line) < 2:
+        raise OutlineError("draw a cutting line of at least two points across the territory")
+    polygon = shape(geometry)
+    cut = shapely.LineString(line)
+    if not cut.intersects(polygon):
+        raise OutlineError(
+            "the line does not cross the territory; draw it from one side to the other"
+        )
+    parts = [g for g in shapely.get_parts(split(polygon, cut)) if g.area > 0]
+    if len(parts) < 2:
+        raise OutlineError(
+            "the line does not cut the territory in two; draw it all the way across its outline"
+        )
+    parts.sort(key=lambda g: -g.area)
+    # The largest part keeps the territory; every other piece goes to the new one.
+    rest = shapely.union_all(parts[1:])
+    return [_outline(_multi(parts[0])).geometry, _outline(_multi(rest)).geometry]
+
+
+def merge_outlines(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """One outline covering both (a MultiPolygon when they do not touch)."""
+    from shapely.geometry import shape
+
+    merged = shapely.make_valid(shapely.union_all([shape(first), shape(second)]))
+    polygons = [g for g in shapely.get_parts(merged) if g.geom_type == "Polygon"]
+    return _outline(shapely.MultiPolygon(polygons)).geometry
+
+
+def _multi(geom: Any) -> shapely.MultiPolygon:
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon"]
+    return shapely.MultiPolygon(parts)
+
+
+def _write_changes(ctx: Context, changes: Sequence[Change]) -> list[str]:
+    """Write in an order the overlap check accepts at every step: archive what is merged away,
+    shrink what is split, then create the new parts. Ids come back in the order given."""
+    ids: dict[int, str] = {}
+    order = sorted(
+        range(len(changes)),
+        key=lambda i: (not changes[i].archive, changes[i].territory_id is None),
+    )
+    for i in order:
+        change = changes[i]
+        if change.archive and change.territory_id is not None:
+            territories.archive_territory(ctx, change.territory_id)
+            ids[i] = change.territory_id
+        else:
+            ids[i] = _write(
+                ctx, change.geometry or {}, change.territory_id, change.name, change.color
+            )
+    return [ids[i] for i in range(len(changes))]
+
+
+def preview_changes(ctx: Context, changes: Sequence[Change]) -> AssignmentDiff:
+    """What a split or merge would move, computed by the engine and rolled back."""
+    result: list[AssignmentDiff] = []
+    try:
+        with ctx.writer.transaction():
+            _write_changes(ctx, changes)
+            result.append(assignment_service.assign_all(ctx, dry_run=True))
+            raise _Rollback
+    except _Rollback:
+        pass
+    return result[0]
+
+
+def save_changes(ctx: Context, changes: Sequence[Change]) -> tuple[list[str], AssignmentDiff]:
+    """Write a split or merge and apply the reassignment it causes, in one transaction."""
+    with ctx.writer.transaction():
+        ids = _write_changes(ctx, changes)
+        diff = assignment_service.assign_all(ctx, dry_run=False)
+    return ids, diff
+
+
 def preview(
     ctx: Context,
     geometry: dict[str, Any],

@@ -171,3 +171,40 @@ def test_route_refuses_more_than_the_limit_and_remembers_todays_stops(
         route_planning.plan(ctx.conn, [f"id{i}" for i in range(101)])
     route_planning.save_stops(ctx, [book["a1"], book["a2"]])
     assert route_planning.load_stops(ctx.conn) == [book["a1"], book["a2"]]
+
+
+def test_split_then_merge_through_the_engine(ctx: Context, book: dict[str, str]) -> None:
+    west = ctx.conn.execute(
+        "SELECT geometry FROM territories WHERE id = ?", (book["west"],)
+    ).fetchone()[0]
+    with pytest.raises(map_territory.OutlineError, match="does not cross the territory"):
+        map_territory.split_outline(json.loads(west), [(-72.0, 39.0), (-72.0, 42.0)])
+    with pytest.raises(map_territory.OutlineError, match="does not cut the territory in two"):
+        map_territory.split_outline(json.loads(west), [(-74.5, 39.5), (-74.5, 40.5)])
+    # Cut West (lon -75..-74) at lon -74.3: the larger western part keeps the name.
+    keep, new = map_territory.split_outline(json.loads(west), [(-74.3, 39.5), (-74.3, 41.5)])
+    changes = [
+        map_territory.Change(book["west"], geometry=keep),
+        map_territory.Change(None, name="West 2", color="#9467bd", geometry=new),
+    ]
+    diff = map_territory.preview_changes(ctx, changes)
+    assert {(m.account_name, m.to_territory) for m in diff.moves} == {("Account 2", "West 2")}
+    assert (
+        ctx.conn.execute("SELECT count(*) FROM territories WHERE name = 'West 2'").fetchone()[0]
+        == 0
+    )
+    (west_id, new_id), _saved = map_territory.save_changes(ctx, changes)
+    assert west_id == book["west"]
+    assert ctx.conn.execute(
+        "SELECT territory_id FROM accounts WHERE id = ?", (book["a2"],)
+    ).fetchone() == (new_id,)
+    # Merge them back: West takes both outlines, West 2 is archived and its account returns.
+    merged = map_territory.merge_outlines(keep, new)
+    diff = map_territory.preview_changes(
+        ctx,
+        [
+            map_territory.Change(west_id, geometry=merged),
+            map_territory.Change(new_id, archive=True),
+        ],
+    )
+    assert {(m.account_name, m.to_territory) for m in diff.moves} == {("Account 2", "West")}

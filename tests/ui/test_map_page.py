@@ -395,3 +395,55 @@ def test_a_tile_server_fills_the_cache_and_its_failures_are_said(
         "https://tiles.example.org/tile.png", "x", tmp_path / "c3.mbtiles"
     )
     assert "needs {z}, {x} and {y}" in page.message.text()
+
+
+def test_split_along_a_drawn_line_then_merge_back(
+    qtbot: QtBot, page: MapPage, ctx: Context
+) -> None:
+    downtown = next(t for t in page.canvas.territories if t.name == "Downtown")
+    page.canvas.fit_world_box(downtown.bbox)
+    page.start_split(downtown.id)
+    # A north-south cut at lon -73.99: the larger western part stays Downtown, and the shops at
+    # -73.98 and -73.96 leave for the new, eastern part.
+    for lat in (40.60, 40.78):
+        qtbot.mouseClick(page.canvas, Qt.MouseButton.LeftButton, pos=screen_of(page, -73.99, lat))
+    qtbot.keyClick(page.canvas, Qt.Key.Key_Return)
+    dialog = page.territory_dialog
+    assert dialog.name.text() == "Downtown 2"
+    dialog.name.setText("Downtown East")
+    with qtbot.waitSignal(dialog.previewed, timeout=20_000) as previewed:
+        dialog.preview_button.click()
+    moved = {(m.account_name, m.to_territory) for m in previewed.args[0].moves}
+    assert moved == {(f"Shop {k:02d}", "Downtown East") for k in (3, 4, 8, 9)}
+    with qtbot.waitSignal(page.loaded, timeout=20_000):
+        dialog.save_button.click()
+    east = ctx.conn.execute("SELECT id FROM territories WHERE name = 'Downtown East'").fetchone()[0]
+    assert (
+        ctx.conn.execute(
+            "SELECT count(*) FROM accounts WHERE territory_id = ?", (east,)
+        ).fetchone()[0]
+        == 4
+    )
+
+    dialog = page.merge_territories(downtown.id, east)
+    with qtbot.waitSignal(dialog.previewed, timeout=20_000) as previewed:
+        dialog.preview_button.click()
+    assert {m.to_territory for m in previewed.args[0].moves} == {"Downtown"}
+    with qtbot.waitSignal(page.loaded, timeout=20_000):
+        dialog.save_button.click()
+    assert ctx.conn.execute(
+        "SELECT archived FROM territories WHERE id = ?", (east,)
+    ).fetchone() == (1,)
+    assert (
+        ctx.conn.execute(
+            "SELECT count(*) FROM accounts WHERE territory_id = ?", (downtown.id,)
+        ).fetchone()[0]
+        == 10
+    )
+
+
+def test_a_line_that_misses_the_territory_is_explained(qtbot: QtBot, page: MapPage) -> None:
+    downtown = next(t for t in page.canvas.territories if t.name == "Downtown")
+    page.start_split(downtown.id)
+    page.split_territory(downtown.id, [(-72.0, 40.0), (-72.0, 41.0)])
+    assert "does not cross the territory" in page.message.text()

@@ -106,6 +106,7 @@ class MapPage(QWidget):
         self.plan: route_planning.RoutePlan | None = None
         self.nearby_center: tuple[float, float] | None = None
         self.editing_territory: str | None = None
+        self.split_target: str | None = None
         self.territory_dialog: Any = None
         self.visit_dialog: Any = None
         self._load_task: Task | None = None
@@ -218,6 +219,12 @@ class MapPage(QWidget):
         )
         self.edit_outline_button.clicked.connect(self._on_edit_outline_clicked)
         bar.addWidget(self.edit_outline_button)
+        self.split_merge_button = QPushButton("Split / merge")
+        split_menu = QMenu(self.split_merge_button)
+        split_menu.addAction("Split a territory along a line…", self._on_split_clicked)
+        split_menu.addAction("Merge two territories…", self._on_merge_clicked)
+        self.split_merge_button.setMenu(split_menu)
+        bar.addWidget(self.split_merge_button)
         bar.addStretch(1)
         self.tiles_button = QPushButton("Detailed map")
         self.tiles_button.setToolTip(
@@ -326,7 +333,7 @@ class MapPage(QWidget):
     def set_tool(self, key: str) -> None:
         self.tool_buttons[key].setChecked(True)
         if key != "draw":
-            self.editing_territory = None
+            self.editing_territory = self.split_target = None
         self.canvas.set_mode(key)
         self.canvas.setFocus()
         hints = {
@@ -658,7 +665,102 @@ class MapPage(QWidget):
         )
         return True
 
+    def _pick_territory(self, title: str, exclude: str | None = None) -> str | None:
+        from PySide6.QtWidgets import QInputDialog
+
+        shapes = [
+            t
+            for t in (self.bundle.accounts.territories if self.bundle else [])
+            if t.geometry and t.id != exclude
+        ]
+        if not shapes:
+            self.say("No territory has an outline to change; use Draw territory first.", error=True)
+            return None
+        name, ok = QInputDialog.getItem(
+            self, title, "Territory", [t.name for t in shapes], 0, False
+        )
+        return next((t.id for t in shapes if t.name == name), None) if ok else None
+
+    def _shape(self, territory_id: str) -> Any:
+        shapes = self.bundle.accounts.territories if self.bundle else []
+        return next((t for t in shapes if t.id == territory_id), None)
+
+    def _on_split_clicked(self) -> None:
+        territory_id = self._pick_territory("Split a territory")
+        if territory_id:
+            self.start_split(territory_id)
+
+    def start_split(self, territory_id: str) -> None:
+        """Draw the cutting line next: its vertices go to :meth:`split_territory`."""
+        self.set_tool("draw")
+        self.split_target = territory_id
+        shape = self._shape(territory_id)
+        self.say(
+            f"Draw a line across {shape.name if shape else 'the territory'} where it should be cut; Enter to finish."
+        )
+
+    def split_territory(self, territory_id: str, line: list[tuple[float, float]]) -> Any:
+        from fieldrep.services.map_territory import Change, split_outline
+
+        shape = self._shape(territory_id)
+        if shape is None or not shape.geometry:
+            self.say("That territory has no outline to split.", error=True)
+            return None
+        try:
+            keep, rest = split_outline(shape.geometry, line)
+        except OutlineError as exc:
+            self.say(str(exc), error=True)
+            return None
+        changes = [
+            Change(territory_id, geometry=keep),
+            Change(None, name=f"{shape.name} 2", geometry=rest),
+        ]
+        return self._open_changes(
+            changes,
+            f"{shape.name} is cut in two: the larger part keeps its name, the other becomes a new territory.",
+        )
+
+    def _on_merge_clicked(self) -> None:
+        first = self._pick_territory("Merge: the territory that stays")
+        second = (
+            self._pick_territory("Merge: the territory merged into it", exclude=first)
+            if first
+            else None
+        )
+        if first and second:
+            self.merge_territories(first, second)
+
+    def merge_territories(self, keep_id: str, merged_id: str) -> Any:
+        from fieldrep.services.map_territory import Change, merge_outlines
+
+        keep, gone = self._shape(keep_id), self._shape(merged_id)
+        if keep is None or gone is None or not keep.geometry or not gone.geometry:
+            self.say("Both territories need an outline to merge them.", error=True)
+            return None
+        changes = [
+            Change(keep_id, geometry=merge_outlines(keep.geometry, gone.geometry)),
+            Change(merged_id, archive=True),
+        ]
+        return self._open_changes(
+            changes,
+            f"{keep.name} takes over {gone.name}'s area; {gone.name} is archived (its history is kept).",
+        )
+
+    def _open_changes(self, changes: list[Any], description: str) -> Any:
+        from fieldrep.ui.map.territory_draw_dialog import TerritoryChangesDialog
+
+        dialog = self.territory_dialog = TerritoryChangesDialog(
+            self.runner, changes, description, self
+        )
+        dialog.saved.connect(self._after_territory_saved)
+        dialog.open()
+        return dialog
+
     def _on_canvas_polygon_drawn(self, vertices: list[tuple[float, float]]) -> None:
+        if self.split_target is not None:
+            target, self.split_target = self.split_target, None
+            self.split_territory(target, vertices)
+            return
         try:
             outline = check_outline(vertices)
         except OutlineError as exc:

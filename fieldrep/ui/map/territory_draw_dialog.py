@@ -181,3 +181,108 @@ class TerritoryDrawDialog(QDialog):
         _tid, diff = result
         self.saved.emit(f"Outline saved; {len(diff.moves):,} accounts reassigned.")
         self.accept()
+
+
+class TerritoryChangesDialog(QDialog):
+    """A split or a merge: what it does in words, the engine's diff, then save."""
+
+    saved = Signal(str)
+    previewed = Signal(object)  # AssignmentDiff
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        changes: list[map_territory.Change],
+        description: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Change territories")
+        self.setMinimumWidth(620)
+        self.runner = runner
+        self.changes = changes
+        self.diff: AssignmentDiff | None = None
+        self.description = QLabel(description)
+        self.description.setWordWrap(True)
+        self.description.setTextFormat(Qt.TextFormat.PlainText)
+        self.name = QLineEdit(next((c.name for c in changes if c.territory_id is None), ""))
+        self.name.setVisible(any(c.territory_id is None for c in changes))
+        self.name.textChanged.connect(self._on_changed)
+        self.preview_button = QPushButton("Preview what moves")
+        self.preview_button.clicked.connect(self.run_preview)
+        self.diff_text = QPlainTextEdit()
+        self.diff_text.setReadOnly(True)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(f"color: {theme.DANGER};")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = self.buttons.addButton(
+            "Save and reassign", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.save_button.setEnabled(False)
+        self.buttons.accepted.connect(self.run_save)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.description)
+        if self.name.isVisibleTo(self) or any(c.territory_id is None for c in changes):
+            form = QFormLayout()
+            form.addRow("New territory's name", self.name)
+            layout.addLayout(form)
+        layout.addWidget(self.preview_button)
+        layout.addWidget(self.diff_text, 1)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+
+    def _current(self) -> list[map_territory.Change]:
+        from dataclasses import replace
+
+        name = self.name.text().strip()
+        return [replace(c, name=name) if c.territory_id is None else c for c in self.changes]
+
+    def _on_changed(self, *_a: Any) -> None:
+        self.diff = None
+        self.save_button.setEnabled(False)
+        self.diff_text.clear()
+
+    def _run(self, fn: Any, label: str, on_success: Any) -> Task:
+        changes = self._current()
+
+        def op(db: Path, _progress: Progress) -> Any:
+            ctx = Context.open(db)
+            try:
+                return fn(ctx, changes)
+            finally:
+                ctx.close()
+
+        self.error.clear()
+        return self.runner.run(
+            op, kind=TaskKind.WRITE, label=label, on_success=on_success, on_failure=self._on_error
+        )
+
+    def run_preview(self) -> Task:
+        self.preview_button.setEnabled(False)
+        self.diff_text.setPlainText("Working out which accounts move…")
+        return self._run(map_territory.preview_changes, "Previewing the change", self._on_preview)
+
+    def _on_preview(self, diff: AssignmentDiff) -> None:
+        self.diff = diff
+        self.preview_button.setEnabled(True)
+        self.diff_text.setPlainText(diff_summary(diff))
+        self.save_button.setEnabled(True)
+        self.previewed.emit(diff)
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.preview_button.setEnabled(True)
+        self.diff_text.clear()
+        self.error.setText(str(exc))
+
+    def run_save(self) -> Task | None:
+        if self.diff is None:
+            self.error.setText("Preview first: saving reassigns accounts.")
+            return None
+        self.save_button.setEnabled(False)
+        return self._run(map_territory.save_changes, "Saving the territories", self._on_saved)
+
+    def _on_saved(self, result: tuple[list[str], AssignmentDiff]) -> None:
+        self.saved.emit(f"Territories saved; {len(result[1].moves):,} accounts reassigned.")
+        self.accept()
