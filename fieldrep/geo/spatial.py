@@ -27,9 +27,9 @@ class PointIndex:
     def __init__(self, wx: np.ndarray[Any, Any], wy: np.ndarray[Any, Any]) -> None:
         self.wx = np.asarray(wx, dtype=np.float64)
         self.wy = np.asarray(wy, dtype=np.float64)
-        self.lon, self.lat = (
-            world_to_lonlat(self.wx, self.wy) if len(self.wx) else (self.wx, self.wy)
-        )
+        lonlat = world_to_lonlat(self.wx, self.wy) if len(self.wx) else (self.wx, self.wy)
+        self.lon: np.ndarray[Any, Any] = np.asarray(lonlat[0])
+        self.lat: np.ndarray[Any, Any] = np.asarray(lonlat[1])
         self._tree = STRtree(shapely.points(self.wx, self.wy)) if len(self.wx) else None
 
     def __len__(self) -> int:

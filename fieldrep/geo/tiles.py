@@ -241,9 +241,11 @@ class TileServer:
         self.fetched += 1
         return data
 
-    def _failed(self, reason: str) -> None:
+    def _failed(self, reason: str) -> bytes | None:
+        """Remember why the tile is missing and leave the server alone for a while; no tile."""
         self.last_error = reason
         self._quiet_until = time.monotonic() + QUIET_AFTER_FAILURE_S
+        return None
 
     def close(self) -> None:
         with self._client_lock:

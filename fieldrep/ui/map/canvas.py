@@ -804,9 +804,9 @@ class MapCanvas(QWidget):
         )
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        key = event.key()
+        key = Qt.Key(event.key())
         w, h = self.width() * KEY_PAN, self.height() * KEY_PAN
-        moves = {
+        moves: dict[Qt.Key, tuple[float, float]] = {
             Qt.Key.Key_Left: (w, 0),
             Qt.Key.Key_Right: (-w, 0),
             Qt.Key.Key_Up: (0, h),

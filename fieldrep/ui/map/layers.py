@@ -316,7 +316,7 @@ def draw_fragments(
     fragments[:, 8] = 0.0
     fragments[:, 9] = 1.0
     first = shiboken6.wrapInstance(fragments.ctypes.data, QPainter.PixmapFragment)
-    p.drawPixmapFragments(first, n, sprite)
+    p.drawPixmapFragments(first, n, sprite)  # type: ignore[arg-type]
     del first
 
 

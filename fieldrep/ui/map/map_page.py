@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -32,18 +31,18 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.geo import basemap as basemap_data
-from fieldrep.geo.routing import MAX_STOPS
 from fieldrep.geo.spatial import PointIndex
 from fieldrep.services import map_selection, route_planning, visits
 from fieldrep.services.context import Context
 from fieldrep.services.map_data import COLOR_BY, COLOR_BY_LABELS, MapAccounts, load_accounts
-from fieldrep.services.map_territory import OutlineError, check_outline
 from fieldrep.store.db import open_connection
-from fieldrep.store.errors import StoreError, ValidationError
 from fieldrep.ui import theme
 from fieldrep.ui.map.canvas import MapCanvas
 from fieldrep.ui.map.layers import MarkerData, TerritoryGeom, territory_geoms
 from fieldrep.ui.map.map_panels import LegendPanel, NearbyPanel, SelectionPanel
+from fieldrep.ui.map.map_route_actions import RouteActionsMixin
+from fieldrep.ui.map.map_territory_actions import TerritoryActionsMixin
+from fieldrep.ui.map.map_view_actions import ViewActionsMixin
 from fieldrep.ui.map.route_panel import RoutePanel
 from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner
 
@@ -90,7 +89,7 @@ def load_bundle(db_path: Path, progress: Progress, user_id: str | None = None) -
     return MapBundle(accounts, index, shapes, basemap_data.load(), tasks, route_ids)
 
 
-class MapPage(QWidget):
+class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidget):
     account_open_requested = Signal(str)
     loaded = Signal()
     route_planned = Signal(object)  # RoutePlan
@@ -449,12 +448,13 @@ class MapPage(QWidget):
             op,
             kind=TaskKind.WRITE,
             label=f"Moving {name}",
-            on_success=lambda _c: (
-                self.say(f"{name} moved to {lat:.5f}, {lon:.5f} (placed by hand)."),
-                self.reload(),
-            ),
+            on_success=lambda _c: self._after_pin_moved(name, lat, lon),
             on_failure=lambda exc: self.say(f"{name} could not be moved: {exc}", error=True),
         )
+
+    def _after_pin_moved(self, name: str, lat: float, lon: float) -> None:
+        self.say(f"{name} moved to {lat:.5f}, {lon:.5f} (placed by hand).")
+        self.reload()
 
     # -- nearby ------------------------------------------------------------------------------------
 
@@ -502,411 +502,3 @@ class MapPage(QWidget):
         positions, _ = self.nearby()
         if self.bundle is not None:
             self.add_to_route([self.bundle.accounts.ids[i] for i in positions.tolist()])
-
-    # -- the day's route ---------------------------------------------------------------------------
-
-    def _on_selection_add_to_route(self) -> None:
-        self.add_to_route(self.selected_ids())
-
-    def _on_route_task_accounts(self) -> None:
-        if self.bundle is not None:
-            self.add_to_route([t["account_id"] for t in self.bundle.tasks if t.get("account_id")])
-
-    def add_to_route(self, account_ids: list[str]) -> None:
-        merged = list(dict.fromkeys([*self.route_ids, *account_ids]))
-        if len(merged) > MAX_STOPS:
-            room = MAX_STOPS - len(self.route_ids)
-            self.say(
-                f"A day's route has at most {MAX_STOPS} stops; {len(merged) - len(self.route_ids):,} "
-                f"were picked and there is room for {max(room, 0)}. Narrow the selection.",
-                error=True,
-            )
-            return
-        self.set_route_ids(merged)
-        self.tabs.setCurrentWidget(self.route_panel)
-
-    def set_route_ids(self, ids: list[str]) -> None:
-        self.route_ids = list(ids)
-        self.plan = None
-        route_planning.save_stops(self.context, self.route_ids)
-        names = []
-        if self.bundle is not None:
-            acc = self.bundle.accounts
-            unplaced = {a: n for a, n, _ in acc.unplaced}
-            for a in self.route_ids:
-                pos = acc.position(a)
-                names.append(
-                    (a, acc.names[pos] if pos is not None else unplaced.get(a, "(not on the map)"))
-                )
-        self.route_panel.set_plan(None, names)
-        self.canvas.set_route([])
-        if self.route_ids:
-            self.optimise_route()
-
-    def _on_route_remove_requested(self, account_id: str) -> None:
-        self.set_route_ids([a for a in self.route_ids if a != account_id])
-
-    def _on_route_options_changed(self) -> None:
-        if self.route_ids:
-            self.optimise_route()
-
-    def route_start(self) -> tuple[tuple[float, float] | None, str]:
-        choice = self.route_panel.start_choice
-        if choice == "home":
-            user = self.context.user() or {}
-            if user.get("home_lat") is not None and user.get("home_lon") is not None:
-                return (float(user["home_lat"]), float(user["home_lon"])), "Home"  # type: ignore[arg-type]
-            self.say("No home address is set for you; the route starts at the map centre.")
-        if choice in ("home", "centre"):
-            lon, lat = self.canvas.lonlat_at(self.canvas.rect().center().toPointF())
-            return (lat, lon), "Map centre"
-        return None, "First stop"
-
-    def optimise_route(self) -> Task | None:
-        if not self.route_ids:
-            return None
-        ids = list(self.route_ids)
-        start, label = self.route_start()
-        round_trip = self.route_panel.round_trip.isChecked()
-
-        def op(db: Path, _progress: Progress) -> route_planning.RoutePlan:
-            conn = open_connection(db)
-            try:
-                return route_planning.plan(
-                    conn, ids, start=start, start_label=label, round_trip=round_trip
-                )
-            finally:
-                conn.close()
-
-        return self.runner.run(
-            op,
-            label="Planning the route",
-            on_success=self._on_route_planned,
-            on_failure=lambda exc: self.say(str(exc), error=True),
-        )
-
-    def _on_route_planned(self, plan: route_planning.RoutePlan) -> None:
-        if [s.account_id for s in plan.stops] and set(s.account_id for s in plan.stops) - set(
-            self.route_ids
-        ):
-            return  # stale: the stops changed while it was planned
-        self.plan = plan
-        self.route_panel.set_plan(plan, [])
-        points = ([plan.start] if plan.start is not None else []) + [
-            (s.lat, s.lon) for s in plan.stops
-        ]
-        if plan.round_trip and plan.start is not None:
-            points.append(plan.start)
-        self.canvas.set_route(points)
-        self.route_planned.emit(plan)
-
-    def check_in(self, account_id: str) -> Any:
-        """Open the Log visit dialog for a stop (one click; Enter logs it as Met, now)."""
-        from fieldrep.ui.dialogs.log_visit_dialog import LogVisitDialog
-
-        name = ""
-        if self.bundle is not None:
-            pos = self.bundle.accounts.position(account_id)
-            name = self.bundle.accounts.names[pos] if pos is not None else ""
-        dialog = self.visit_dialog = LogVisitDialog(self.context, account_id, name, self)
-        dialog.logged.connect(lambda _v, a=account_id: self._after_check_in(a))
-        dialog.open()
-        return dialog
-
-    def _after_check_in(self, account_id: str) -> None:
-        self.route_panel.checked_in.add(account_id)
-        self.route_panel.set_plan(self.plan, [])
-        self.say("Visit logged.")
-        self.reload()
-
-    def _on_route_export_requested(self, kind: str) -> None:
-        if self.plan is None:
-            return
-        suffix = {"gpx": "GPX (*.gpx)", "csv": "CSV (*.csv)"}[kind]
-        path, _ = QFileDialog.getSaveFileName(self, "Export the route", f"route.{kind}", suffix)
-        if path:
-            self.export_route(Path(path), kind)
-
-    def export_route(self, path: Path, kind: str) -> None:
-        if self.plan is None:
-            raise ValueError("plan the route first")
-        (route_planning.write_gpx if kind == "gpx" else route_planning.write_csv)(self.plan, path)
-        self.say(f"Route written to {path}.")
-
-    # -- territories -------------------------------------------------------------------------------
-
-    def _on_edit_outline_clicked(self) -> None:
-        from PySide6.QtWidgets import QInputDialog
-
-        outlined = [(t.name, t.id) for t in self.canvas.territories]
-        if not outlined:
-            self.say("No territory has an outline yet; use Draw territory.", error=True)
-            return
-        name, ok = QInputDialog.getItem(
-            self, "Edit outline", "Territory", [n for n, _ in outlined], 0, False
-        )
-        if ok:
-            self.edit_outline(dict(outlined)[name])
-
-    def edit_outline(self, territory_id: str) -> bool:
-        """Load a territory's outline into the drawing tool to move, add or delete its corners."""
-        geom = next((t for t in self.canvas.territories if t.id == territory_id), None)
-        if geom is None:
-            self.say("That territory has no outline to edit; draw one.", error=True)
-            return False
-        end = int(geom.starts[1]) if len(geom.starts) > 1 else len(geom.xy)
-        ring = [tuple(map(float, xy)) for xy in geom.xy[: end - 1]]
-        self.set_tool("draw")
-        self.editing_territory = territory_id
-        self.canvas.drawing = ring  # type: ignore[assignment]
-        self.canvas.update()
-        self.say(
-            "Drag corners to move them, click to add, Backspace to delete the last; Enter to finish."
-        )
-        return True
-
-    def _pick_territory(self, title: str, exclude: str | None = None) -> str | None:
-        from PySide6.QtWidgets import QInputDialog
-
-        shapes = [
-            t
-            for t in (self.bundle.accounts.territories if self.bundle else [])
-            if t.geometry and t.id != exclude
-        ]
-        if not shapes:
-            self.say("No territory has an outline to change; use Draw territory first.", error=True)
-            return None
-        name, ok = QInputDialog.getItem(
-            self, title, "Territory", [t.name for t in shapes], 0, False
-        )
-        return next((t.id for t in shapes if t.name == name), None) if ok else None
-
-    def _shape(self, territory_id: str) -> Any:
-        shapes = self.bundle.accounts.territories if self.bundle else []
-        return next((t for t in shapes if t.id == territory_id), None)
-
-    def _on_split_clicked(self) -> None:
-        territory_id = self._pick_territory("Split a territory")
-        if territory_id:
-            self.start_split(territory_id)
-
-    def start_split(self, territory_id: str) -> None:
-        """Draw the cutting line next: its vertices go to :meth:`split_territory`."""
-        self.set_tool("draw")
-        self.split_target = territory_id
-        shape = self._shape(territory_id)
-        self.say(
-            f"Draw a line across {shape.name if shape else 'the territory'} where it should be cut; Enter to finish."
-        )
-
-    def split_territory(self, territory_id: str, line: list[tuple[float, float]]) -> Any:
-        from fieldrep.services.map_territory import Change, split_outline
-
-        shape = self._shape(territory_id)
-        if shape is None or not shape.geometry:
-            self.say("That territory has no outline to split.", error=True)
-            return None
-        try:
-            keep, rest = split_outline(shape.geometry, line)
-        except OutlineError as exc:
-            self.say(str(exc), error=True)
-            return None
-        changes = [
-            Change(territory_id, geometry=keep),
-            Change(None, name=f"{shape.name} 2", geometry=rest),
-        ]
-        return self._open_changes(
-            changes,
-            f"{shape.name} is cut in two: the larger part keeps its name, the other becomes a new territory.",
-        )
-
-    def _on_merge_clicked(self) -> None:
-        first = self._pick_territory("Merge: the territory that stays")
-        second = (
-            self._pick_territory("Merge: the territory merged into it", exclude=first)
-            if first
-            else None
-        )
-        if first and second:
-            self.merge_territories(first, second)
-
-    def merge_territories(self, keep_id: str, merged_id: str) -> Any:
-        from fieldrep.services.map_territory import Change, merge_outlines
-
-        keep, gone = self._shape(keep_id), self._shape(merged_id)
-        if keep is None or gone is None or not keep.geometry or not gone.geometry:
-            self.say("Both territories need an outline to merge them.", error=True)
-            return None
-        changes = [
-            Change(keep_id, geometry=merge_outlines(keep.geometry, gone.geometry)),
-            Change(merged_id, archive=True),
-        ]
-        return self._open_changes(
-            changes,
-            f"{keep.name} takes over {gone.name}'s area; {gone.name} is archived (its history is kept).",
-        )
-
-    def _open_changes(self, changes: list[Any], description: str) -> Any:
-        from fieldrep.ui.map.territory_draw_dialog import TerritoryChangesDialog
-
-        dialog = self.territory_dialog = TerritoryChangesDialog(
-            self.runner, changes, description, self
-        )
-        dialog.saved.connect(self._after_territory_saved)
-        dialog.open()
-        return dialog
-
-    def _on_canvas_polygon_drawn(self, vertices: list[tuple[float, float]]) -> None:
-        if self.split_target is not None:
-            target, self.split_target = self.split_target, None
-            self.split_territory(target, vertices)
-            return
-        try:
-            outline = check_outline(vertices)
-        except OutlineError as exc:
-            if exc.repaired is None:
-                self.say(str(exc), error=True)
-                return
-            answer = QMessageBox.question(
-                self, "Outline crosses itself", f"The {exc}. Use the repaired shape?"
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                self.say("Outline discarded; draw it again without crossing lines.")
-                return
-            self.open_territory_dialog(exc.repaired)
-            return
-        self.open_territory_dialog(outline.geometry)
-
-    def open_territory_dialog(self, geometry: dict[str, Any]) -> Any:
-        from fieldrep.ui.map.territory_draw_dialog import TerritoryDrawDialog
-
-        territories = self.bundle.accounts.territories if self.bundle else []
-        dialog = self.territory_dialog = TerritoryDrawDialog(
-            self.runner,
-            geometry,
-            [(t.id, t.name) for t in territories],
-            self.editing_territory,
-            self,
-        )
-        dialog.saved.connect(self._after_territory_saved)
-        dialog.open()
-        return dialog
-
-    def _after_territory_saved(self, text: str) -> None:
-        self.editing_territory = None
-        self.say(text)
-        self.reload()
-
-    # -- detailed tiles ----------------------------------------------------------------------------
-
-    def _on_open_mbtiles(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open offline map", "", "MBTiles (*.mbtiles);;All files (*)"
-        )
-        if path:
-            self.open_offline_map(Path(path))
-
-    def open_offline_map(self, path: Path) -> bool:
-        """Show an MBTiles file's tiles under the accounts; a file we cannot use is explained."""
-        from fieldrep.geo.tiles import MBTiles, TileError
-        from fieldrep.ui.map.tile_layer import tile_drawer
-
-        try:
-            source = MBTiles(path)
-        except TileError as exc:
-            self.say(f"That map cannot be opened: {exc}.", error=True)
-            return False
-        self.clear_tiles()
-        self.tile_source = source
-        self.canvas.set_tiles(tile_drawer(source), source.attribution or path.stem)
-        self.say(
-            f"Showing {path.name} (zoom {source.min_zoom}-{source.max_zoom}) under the accounts."
-        )
-        return True
-
-    def _on_use_tile_server(self) -> None:
-        from PySide6.QtWidgets import QInputDialog
-
-        url, ok = QInputDialog.getText(
-            self,
-            "Tile server",
-            "Address with {z}, {x} and {y} (tiles seen are kept for offline use):",
-        )
-        if not ok or not url.strip():
-            return
-        agent, ok = QInputDialog.getText(
-            self,
-            "Tile server",
-            "User-Agent naming your organisation (tile servers require it):",
-            text="FieldRep/0.1 (your-company.example)",
-        )
-        if ok:
-            self.use_tile_server(url.strip(), agent.strip())
-
-    def use_tile_server(self, url: str, user_agent: str, cache_path: Path | None = None) -> bool:
-        from fieldrep.geo.tiles import MBTiles, TileError, TileServer
-        from fieldrep.paths import cache_dir
-        from fieldrep.ui.map.tile_layer import tile_drawer
-
-        try:
-            cache = MBTiles.create(
-                cache_path or cache_dir() / "tiles.mbtiles", name="FieldRep tile cache"
-            )
-            server = TileServer(url, cache, user_agent=user_agent)
-        except TileError as exc:
-            self.say(f"That tile server cannot be used: {exc}.", error=True)
-            return False
-        self.clear_tiles()
-        self.tile_source = server
-        self.canvas.set_tiles(tile_drawer(server), "Tiles: " + url.split("/")[2])
-        self.say("Tiles come from the server while online and from the local copy when offline.")
-        return True
-
-    def clear_tiles(self) -> None:
-        source, self.tile_source = self.tile_source, None
-        self.canvas.set_tiles(None)
-        if source is not None:
-            source.close()
-
-    def _on_canvas_scene_updated(self) -> None:
-        error = getattr(self.tile_source, "last_error", None)
-        if error:
-            self.tile_source.last_error = None  # type: ignore[union-attr]
-            self.say(
-                f"Some map tiles are missing: {error}. The accounts are all shown.", error=True
-            )
-
-    # -- export ------------------------------------------------------------------------------------
-
-    def _on_export_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export the map view", "map.png", "PNG (*.png);;PDF (*.pdf)"
-        )
-        if path:
-            self.export_view(Path(path))
-
-    def export_view(self, path: Path) -> None:
-        from fieldrep.ui.map.map_export import MapExport, write
-
-        if self.bundle is None:
-            return
-        acc = self.bundle.accounts
-        w, h = max(self.canvas.width(), 800), max(self.canvas.height(), 600)
-        try:
-            write(
-                MapExport(
-                    acc,
-                    self.bundle.territories,
-                    self.bundle.basemap,
-                    self.color_by,
-                    title=f"Accounts by {COLOR_BY_LABELS[self.color_by].lower()}",
-                    view=(self.canvas.cx, self.canvas.cy, self.canvas.zoom),
-                    cluster=self.canvas.cluster,
-                ),
-                path,
-                (w, h),
-            )
-        except (OSError, ValueError, StoreError, ValidationError) as exc:
-            self.say(f"The map could not be saved: {exc}", error=True)
-            return
-        self.say(f"Map saved to {path}.")

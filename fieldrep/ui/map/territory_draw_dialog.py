@@ -61,7 +61,7 @@ class TerritoryDrawDialog(QDialog):
         self.setWindowTitle("Save territory outline")
         self.setMinimumWidth(620)
         self.runner = runner
-        self.geometry = geometry
+        self.outline_geometry = geometry
         self.diff: AssignmentDiff | None = None
         self._task: Task | None = None
         self.target = QComboBox()
@@ -121,7 +121,7 @@ class TerritoryDrawDialog(QDialog):
         self.diff_text.clear()
 
     def run_preview(self) -> Task:
-        args, geometry = self._args(), self.geometry
+        args, geometry = self._args(), self.outline_geometry
         self.error.clear()
         self.preview_button.setEnabled(False)
         self.diff_text.setPlainText("Working out which accounts move…")
@@ -158,7 +158,7 @@ class TerritoryDrawDialog(QDialog):
         if self.diff is None:
             self.error.setText("Preview first: saving reassigns accounts.")
             return None
-        args, geometry = self._args(), self.geometry
+        args, geometry = self._args(), self.outline_geometry
         self.save_button.setEnabled(False)
 
         def op(db: Path, _progress: Progress) -> tuple[str, AssignmentDiff]:
