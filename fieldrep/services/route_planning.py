@@ -29,6 +29,7 @@ from fieldrep.store import local_meta
 from fieldrep.store.errors import ValidationError
 
 ROUTE_KEY = "map.day_route"
+FAR_START_M = 150_000  # a start this far from the first stop is probably not where the rep is
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ class RoutePlan:
 
     def describe(self) -> str:
         text = f"{len(self.stops)} stops, {self.estimate.describe()}"
+        if self.start is not None and self.stops and self.stops[0].leg_m > FAR_START_M:
+            text += (
+                f". The start ({self.start_label.lower()}) is {self.stops[0].leg_m / 1000:,.0f} km "
+                "from the first stop: choose another start if you are already out"
+            )
         if self.skipped:
             names = ", ".join(n for _i, n in self.skipped[:5])
             more = f" and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""

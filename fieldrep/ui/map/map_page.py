@@ -202,45 +202,47 @@ class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidge
             button.clicked.connect(lambda _c=False, key=key: self.set_tool(key))
             self.tool_group.addButton(button)
             self.tool_buttons[key] = button
+            if key == "draw":
+                button.setText("Drawing")
+                button.setVisible(False)  # shown while drawing; started from Territories
             bar.addWidget(button)
         bar.addSpacing(8)
-        self.territories_check = QCheckBox("Territories")
-        self.territories_check.setChecked(True)
-        self.territories_check.toggled.connect(lambda on: self.canvas.set_layers(territories=on))
-        self.cluster_check = QCheckBox("Group when zoomed out")
+        # Territory outlines in one menu, so the bar fits a 1366-pixel screen beside the sidebar.
+        self.territories_button = QPushButton("Territories")
+        self.territories_button.setToolTip("Show, draw, edit, split or merge territory outlines")
+        menu = QMenu(self.territories_button)
+        self.show_territories_action = menu.addAction("Show territories")
+        self.show_territories_action.setCheckable(True)
+        self.show_territories_action.setChecked(True)
+        self.show_territories_action.toggled.connect(
+            lambda on: self.canvas.set_layers(territories=on)
+        )
+        menu.addSeparator()
+        menu.addAction("Draw a new territory (D)", lambda: self.set_tool("draw"))
+        menu.addAction("Edit an outline…", self._on_edit_outline_clicked)
+        menu.addAction("Split a territory along a line…", self._on_split_clicked)
+        menu.addAction("Merge two territories…", self._on_merge_clicked)
+        self.territories_button.setMenu(menu)
+        bar.addWidget(self.territories_button)
+        self.cluster_check = QCheckBox("Clusters")
+        self.cluster_check.setToolTip("Group nearby accounts into counted circles when zoomed out")
         self.cluster_check.setChecked(True)
         self.cluster_check.toggled.connect(lambda on: self.canvas.set_layers(cluster=on))
-        bar.addWidget(self.territories_check)
         bar.addWidget(self.cluster_check)
-        self.edit_outline_button = QPushButton("Edit outline…")
-        self.edit_outline_button.setToolTip(
-            "Change a territory's outline: drag, add or delete corners"
-        )
-        self.edit_outline_button.clicked.connect(self._on_edit_outline_clicked)
-        bar.addWidget(self.edit_outline_button)
-        self.split_merge_button = QPushButton("Split / merge")
-        split_menu = QMenu(self.split_merge_button)
-        split_menu.addAction("Split a territory along a line…", self._on_split_clicked)
-        split_menu.addAction("Merge two territories…", self._on_merge_clicked)
-        self.split_merge_button.setMenu(split_menu)
-        bar.addWidget(self.split_merge_button)
         bar.addStretch(1)
-        self.tiles_button = QPushButton("Detailed map")
-        self.tiles_button.setToolTip(
-            "Raster tiles under the accounts: an MBTiles file, or a tile server cached for offline use"
+        self.map_button = QPushButton("Map")
+        self.map_button.setToolTip(
+            "Detailed tiles under the accounts (an MBTiles file, or a tile server cached for "
+            "offline use) and exporting the view"
         )
-        menu = QMenu(self.tiles_button)
+        menu = QMenu(self.map_button)
         menu.addAction("Open offline map (MBTiles)…", self._on_open_mbtiles)
         menu.addAction("Use a tile server…", self._on_use_tile_server)
         menu.addAction("Built-in outlines only", self.clear_tiles)
-        self.tiles_button.setMenu(menu)
-        bar.addWidget(self.tiles_button)
-        self.export_button = QPushButton("Export view…")
-        self.export_button.setToolTip(
-            "Save what the map shows as PNG or PDF, with legend and scale"
-        )
-        self.export_button.clicked.connect(self._on_export_clicked)
-        bar.addWidget(self.export_button)
+        menu.addSeparator()
+        menu.addAction("Export view as PNG or PDF…", self._on_export_clicked)
+        self.map_button.setMenu(menu)
+        bar.addWidget(self.map_button)
         return bar
 
     # -- loading ---------------------------------------------------------------------------------
@@ -331,6 +333,7 @@ class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidge
 
     def set_tool(self, key: str) -> None:
         self.tool_buttons[key].setChecked(True)
+        self.tool_buttons["draw"].setVisible(key == "draw")
         if key != "draw":
             self.editing_territory = self.split_target = None
         self.canvas.set_mode(key)
