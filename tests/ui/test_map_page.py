@@ -447,3 +447,18 @@ def test_a_line_that_misses_the_territory_is_explained(qtbot: QtBot, page: MapPa
     page.start_split(downtown.id)
     page.split_territory(downtown.id, [(-72.0, 40.0), (-72.0, 41.0)])
     assert "does not cross the territory" in page.message.text()
+
+
+def test_the_page_says_it_is_loading_until_the_accounts_arrive(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, book: dict[str, str]
+) -> None:
+    view = MapPage(ctx, runner)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.canvas.busy_label.isVisible()
+    assert view.canvas.busy_label.text() == "Loading accounts…"
+    qtbot.waitUntil(lambda: view.bundle is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: not view.canvas.busy_label.isVisible(), timeout=20_000)
+    assert (
+        view.message.text() == "20 accounts on the map, 1 without a location (listed under Legend)."
+    )

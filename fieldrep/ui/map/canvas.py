@@ -383,7 +383,8 @@ class MapCanvas(CanvasOverlays):
         self._in_flight = False
         if scene.spec.generation >= (self._scene.spec.generation if self._scene else -1):
             self._scene = scene
-        self.busy_label.hide()
+        if self.accounts is not None:  # until the page hands over its data it says it is loading
+            self.busy_label.hide()
         self.update()
         self.scene_updated.emit()
         if not self._scene_covers():

@@ -250,6 +250,10 @@ class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidge
     def reload(self) -> Task:
         """Re-read the accounts and territories (after a write, or when the page is opened)."""
         user = self.context.user_id
+        if self.bundle is None:
+            self.canvas.busy_label.setText("Loading accounts…")
+            self.canvas.busy_label.adjustSize()
+            self.canvas.busy_label.show()
         self._load_task = self.runner.run(
             lambda db, progress: load_bundle(db, progress, user),
             label="Loading the map",
@@ -260,6 +264,8 @@ class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidge
 
     def _on_bundle_loaded(self, bundle: MapBundle) -> None:
         first = self.bundle is None
+        self.canvas.busy_label.setText("Drawing the map…")
+        self.canvas.busy_label.adjustSize()
         previous = self.current_account_id()
         self.bundle = bundle
         acc = bundle.accounts
