@@ -13,7 +13,7 @@ import csv
 import itertools
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -40,6 +40,15 @@ class Stop:
     lat: float
     lon: float
     leg_m: float = 0.0  # straight-line distance from the previous stop (or the start)
+    arrival_min: int | None = (
+        None  # planned start of the visit, minutes after midnight (timed days)
+    )
+
+    @property
+    def arrival(self) -> str:
+        if self.arrival_min is None:
+            return ""
+        return f"{self.arrival_min // 60:02d}:{self.arrival_min % 60:02d}"
 
 
 @dataclass
@@ -50,6 +59,8 @@ class RoutePlan:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # id, name: no coordinates
     round_trip: bool = False
     optimised: bool = False
+    unfit: list[tuple[str, str]] = field(default_factory=list)  # id, name: not before the day ends
+    ends_min: int | None = None  # when the day's last visit (or the way back) ends, timed days
 
     @property
     def straight_m(self) -> float:
@@ -72,6 +83,12 @@ class RoutePlan:
                 f". The start ({self.start_label.lower()}) is {self.stops[0].leg_m / 1000:,.0f} km "
                 "from the first stop: choose another start if you are already out"
             )
+        if self.ends_min is not None:
+            text += f". Done by {self.ends_min // 60:02d}:{self.ends_min % 60:02d}"
+        if self.unfit:
+            names = ", ".join(n for _i, n in self.unfit[:5])
+            more = f" and {len(self.unfit) - 5} more" if len(self.unfit) > 5 else ""
+            text += f". Do not fit before the end of the day: {names}{more}"
         if self.skipped:
             names = ", ".join(n for _i, n in self.skipped[:5])
             more = f" and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
@@ -93,6 +110,30 @@ def _rows(conn: Any, account_ids: list[str]) -> dict[str, tuple[Any, ...]]:
     return out
 
 
+@dataclass(frozen=True)
+class DayTimes:
+    """A day with times: when it starts and ends, how long a visit takes, and appointments."""
+
+    start: time
+    end: time
+    visit_minutes: int = 30
+    appointments: dict[str, tuple[time, time]] = field(default_factory=dict)  # account id -> window
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValidationError(
+                "the day must end after it starts", table="accounts", field="route"
+            )
+        if not 1 <= self.visit_minutes <= 8 * 60:
+            raise ValidationError(
+                "a visit takes between 1 minute and 8 hours", table="accounts", field="route"
+            )
+
+
+def _seconds(moment: time) -> int:
+    return moment.hour * 3600 + moment.minute * 60 + moment.second
+
+
 def plan(
     conn: Any,
     account_ids: list[str],
@@ -101,8 +142,11 @@ def plan(
     start_label: str = "Start",
     optimise: bool = True,
     round_trip: bool = False,
+    day: DayTimes | None = None,
 ) -> RoutePlan:
-    """Stops in visiting order (optimised from ``start`` when asked, else as given)."""
+    """Stops in visiting order (optimised from ``start`` when asked, else as given). With ``day``
+    the order comes from VROOM: visits start inside their appointment windows, each takes
+    ``day.visit_minutes``, and stops that cannot fit before ``day.end`` are named in ``unfit``."""
     ids = list(dict.fromkeys(account_ids))
     if len(ids) > MAX_STOPS:
         raise ValidationError(
@@ -119,6 +163,8 @@ def plan(
         for i in ids
         if i not in {r[0] for r in placed}
     ]
+    if day is not None and placed:
+        return _plan_timed(placed, skipped, start, start_label, round_trip, day)
     points = ([start] if start is not None else []) + [(r[2], r[3]) for r in placed]
     order = list(range(len(points)))
     if points:
@@ -137,6 +183,42 @@ def plan(
         r = placed[node - offset]
         stops.append(Stop(r[0], r[1], r[4] or "", float(r[2]), float(r[3]), legs[k] if k else 0.0))
     return RoutePlan(start, start_label, stops, skipped, round_trip, optimise)
+
+
+def _plan_timed(
+    placed: list[tuple[Any, ...]],
+    skipped: list[tuple[str, str]],
+    start: tuple[float, float] | None,
+    start_label: str,
+    round_trip: bool,
+    day: DayTimes,
+) -> RoutePlan:
+    from fieldrep.geo.routing_timed import solve_timed
+
+    origin = start if start is not None else (placed[0][2], placed[0][3])
+    points = [origin] + [(r[2], r[3]) for r in placed]
+    matrix = distance_matrix([p[0] for p in points], [p[1] for p in points])
+    windows = []
+    for r in placed:
+        window = day.appointments.get(r[0])
+        windows.append((_seconds(window[0]), _seconds(window[1])) if window else None)
+    result = solve_timed(
+        matrix,
+        [day.visit_minutes * 60] * len(placed),
+        windows,
+        (_seconds(day.start), _seconds(day.end)),
+        round_trip=round_trip and start is not None,
+    )
+    stops, previous = [], 0
+    for node, arrival in zip(result.order, result.arrivals, strict=True):
+        r = placed[node - 1]
+        leg = float(matrix[previous, node])
+        stops.append(Stop(r[0], r[1], r[4] or "", float(r[2]), float(r[3]), leg, arrival // 60))
+        previous = node
+    unfit = [(placed[n - 1][0], placed[n - 1][1]) for n in result.unassigned]
+    return RoutePlan(
+        start, start_label, stops, skipped, round_trip, True, unfit=unfit, ends_min=result.end // 60
+    )
 
 
 def save_stops(ctx: Any, account_ids: list[str]) -> None:
@@ -189,13 +271,15 @@ def write_csv(route: RoutePlan, path: Path) -> None:
     """The route as CSV: order, account, address, coordinates, leg and cumulative distance (km)."""
     with path.open("w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
-        out.writerow(["stop", "account_id", "name", "address", "lat", "lon", "leg_km", "total_km"])
+        out.writerow(
+            ["stop", "account_id", "name", "address", "lat", "lon", "leg_km", "total_km", "visit_at"]
+        )
         total = 0.0
         for i, s in enumerate(route.stops, 1):
             total += s.leg_m
             out.writerow(
                 [i, s.account_id, s.name, s.address, f"{s.lat:.6f}", f"{s.lon:.6f}",
-                 f"{s.leg_m / 1000:.2f}", f"{total / 1000:.2f}"]
+                 f"{s.leg_m / 1000:.2f}", f"{total / 1000:.2f}", s.arrival]
             )  # fmt: skip
         out.writerow([])
         out.writerow(["estimate", route.estimate.describe()])

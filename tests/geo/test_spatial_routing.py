@@ -111,3 +111,24 @@ def test_drive_estimate_says_it_is_straight_line_times_a_factor() -> None:
     assert est.minutes == pytest.approx(156)
     assert "straight-line" in est.describe()
     assert "not a road network" in est.describe()
+
+
+def test_timed_plan_respects_windows_and_names_what_does_not_fit() -> None:
+    from fieldrep.geo.routing_timed import solve_timed, travel_seconds
+
+    # Start plus six stops 5 km apart along a line (about 7.8 min of estimated driving each).
+    lat = np.full(7, 40.0)
+    lon = -75.0 + np.arange(7) * (5_000 / (111_320 * np.cos(np.radians(40.0))))
+    matrix = distance_matrix(lat, lon)
+    assert travel_seconds(matrix)[0, 1] == pytest.approx(5_000 * 1.3 / (50 / 3.6), abs=2)
+    nine, noon = 9 * 3600, 12 * 3600
+    windows: list[tuple[int, int] | None] = [None] * 6
+    windows[5] = (nine, nine + 900)  # the farthest stop only takes visits 9:00-9:15
+    result = solve_timed(matrix, [1800] * 6, windows, (8 * 3600, noon), round_trip=False)
+    assert 6 in result.order  # the appointment is kept, inside its window
+    assert nine <= result.arrivals[result.order.index(6)] <= nine + 900
+    # 6 visits of 30 min plus driving do not fit 8:00-12:00 with the 9:00 appointment: some wait.
+    assert result.unassigned
+    assert sorted(result.order + result.unassigned) == [1, 2, 3, 4, 5, 6]
+    assert all(a <= noon for a in result.arrivals)
+    assert all(b - a >= 1800 for a, b in zip(result.arrivals, result.arrivals[1:], strict=False))

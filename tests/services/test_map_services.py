@@ -208,3 +208,31 @@ def test_split_then_merge_through_the_engine(ctx: Context, book: dict[str, str])
         ],
     )
     assert {(m.account_name, m.to_territory) for m in diff.moves} == {("Account 2", "West")}
+
+
+def test_a_timed_day_keeps_appointments_and_names_what_does_not_fit(
+    ctx: Context, book: dict[str, str], tmp_path: Path
+) -> None:
+    from datetime import time
+
+    ids = [book[f"a{k}"] for k in range(5)]
+    day = route_planning.DayTimes(
+        time(9, 0),
+        time(12, 0),
+        visit_minutes=45,
+        appointments={book["a1"]: (time(9, 30), time(9, 45))},
+    )
+    plan = route_planning.plan(ctx.conn, ids, start=(40.45, -74.6), day=day)
+    names = [s.name for s in plan.stops]
+    assert "Account 1" in names  # the appointment, 10 km away, inside its window
+    assert "09:30" <= plan.stops[names.index("Account 1")].arrival <= "09:45"
+    # Three hours cannot hold five 45-minute visits plus driving: the rest are named, not lost.
+    assert len(plan.stops) + len(plan.unfit) == 5
+    assert plan.unfit
+    assert "Do not fit before the end of the day" in plan.describe()
+    assert all("09:00" <= s.arrival <= "12:00" for s in plan.stops)
+    out = tmp_path / "day.csv"
+    route_planning.write_csv(plan, out)
+    assert "visit_at" in out.read_text(encoding="utf-8").splitlines()[0]
+    with pytest.raises(ValidationError, match="end after it starts"):
+        route_planning.DayTimes(time(17, 0), time(9, 0))
