@@ -462,3 +462,27 @@ def test_the_page_says_it_is_loading_until_the_accounts_arrive(
     assert (
         view.message.text() == "20 accounts on the map, 1 without a location (listed under Legend)."
     )
+
+
+def test_a_day_planned_by_time_shows_times_and_what_does_not_fit(
+    qtbot: QtBot, page: MapPage, book: dict[str, str]
+) -> None:
+    from PySide6.QtCore import QTime
+
+    panel = page.route_panel
+    panel.start.setCurrentIndex(panel.start.findData("first"))
+    panel.day_start.setTime(QTime(9, 0))
+    panel.day_end.setTime(QTime(10, 0))
+    panel.visit_minutes.setValue(20)
+    panel.timed.setChecked(True)
+    ids = [book[f"a{k}"] for k in range(10)]
+    with qtbot.waitSignal(page.route_planned, timeout=30_000) as planned:
+        page.add_to_route(ids)
+    plan = planned.args[0]
+    # One hour holds three 20-minute visits at most (driving takes a few minutes between shops).
+    assert 1 <= len(plan.stops) <= 3
+    assert len(plan.stops) + len(plan.unfit) == 10
+    rows = [panel.stops.item(i).text() for i in range(panel.stops.count())]
+    assert rows[0].startswith("1. 09:")
+    assert sum("does not fit before the end of the day" in r for r in rows) == len(plan.unfit)
+    assert "Do not fit before the end of the day" in panel.summary.text()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from fieldrep.geo.routing import MAX_STOPS
 from fieldrep.services import route_planning
 from fieldrep.store.db import open_connection
+from fieldrep.store.errors import ValidationError
 from fieldrep.ui.map.route_panel import RoutePanel
 from fieldrep.ui.tasks import Progress
 
@@ -122,12 +123,18 @@ class RouteActionsMixin:
         ids = list(self.route_ids)
         start, label = self.route_start()
         round_trip = self.route_panel.round_trip.isChecked()
+        times = self.route_panel.day_times()
+        try:
+            day = route_planning.DayTimes(times[0], times[1], times[2]) if times else None
+        except ValidationError as exc:
+            self.say(str(exc), error=True)
+            return None
 
         def op(db: Path, _progress: Progress) -> route_planning.RoutePlan:
             conn = open_connection(db)
             try:
                 return route_planning.plan(
-                    conn, ids, start=start, start_label=label, round_trip=round_trip
+                    conn, ids, start=start, start_label=label, round_trip=round_trip, day=day
                 )
             finally:
                 conn.close()

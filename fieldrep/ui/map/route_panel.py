@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTime, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,6 +14,8 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSpinBox,
+    QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -52,6 +55,23 @@ class RoutePanel(QWidget):
         self.start.currentIndexChanged.connect(self.options_changed)
         self.round_trip = QCheckBox("Come back at the end")
         self.round_trip.toggled.connect(self.options_changed)
+        self.timed = QCheckBox("Plan by time")
+        self.timed.setToolTip(
+            "Fit the visits into a working day: each visit takes the time given, and stops that "
+            "do not fit before the end of the day are named"
+        )
+        self.day_start = QTimeEdit(QTime(8, 30))
+        self.day_end = QTimeEdit(QTime(17, 0))
+        self.visit_minutes = QSpinBox()
+        self.visit_minutes.setRange(5, 480)
+        self.visit_minutes.setValue(30)
+        self.visit_minutes.setSuffix(" min a visit")
+        for w in (self.day_start, self.day_end):
+            w.setDisplayFormat("HH:mm")
+            w.timeChanged.connect(self.options_changed)
+        self.visit_minutes.valueChanged.connect(self.options_changed)
+        self.timed.toggled.connect(self._on_timed_toggled)
+        self._on_timed_toggled(False)
         self.optimise_button = QPushButton("Optimise order")
         self.optimise_button.setObjectName("primary")
         self.optimise_button.clicked.connect(self.optimise_requested)
@@ -78,6 +98,12 @@ class RoutePanel(QWidget):
         options = QHBoxLayout()
         options.addWidget(self.start, 1)
         options.addWidget(self.round_trip)
+        times = QHBoxLayout()
+        times.addWidget(self.timed)
+        times.addWidget(self.day_start)
+        times.addWidget(QLabel("–"))
+        times.addWidget(self.day_end)
+        times.addWidget(self.visit_minutes, 1)
         stop_actions = QHBoxLayout()
         stop_actions.addWidget(self.check_in_button)
         stop_actions.addWidget(self.remove_button)
@@ -93,6 +119,7 @@ class RoutePanel(QWidget):
         layout.addWidget(self.tasks_label)
         layout.addWidget(self.tasks_button)
         layout.addLayout(options)
+        layout.addLayout(times)
         layout.addWidget(self.optimise_button)
         layout.addWidget(self.stops, 1)
         layout.addWidget(self.summary)
@@ -100,6 +127,21 @@ class RoutePanel(QWidget):
         layout.addLayout(exports)
         self.checked_in: set[str] = set()
         self.set_plan(None, [])
+
+    def _on_timed_toggled(self, on: bool) -> None:
+        for w in (self.day_start, self.day_end, self.visit_minutes):
+            w.setEnabled(on)
+        self.options_changed.emit()
+
+    def day_times(self) -> tuple[time, time, int] | None:
+        """(start, end, minutes a visit) when the day is planned by time."""
+        if not self.timed.isChecked():
+            return None
+        return (
+            self.day_start.time().toPython(),
+            self.day_end.time().toPython(),
+            self.visit_minutes.value(),
+        )  # type: ignore[return-value]
 
     @property
     def start_choice(self) -> str:
@@ -123,8 +165,14 @@ class RoutePanel(QWidget):
         self.stops.clear()
         if plan is not None:
             rows = [
-                (s.account_id, f"{i}. {s.name}  ·  {s.leg_m / 1000:,.1f} km")
+                (
+                    s.account_id,
+                    f"{i}. {s.arrival + '  ' if s.arrival else ''}{s.name}  ·  {s.leg_m / 1000:,.1f} km",
+                )
                 for i, s in enumerate(plan.stops, 1)
+            ]
+            rows += [
+                (a, f"–  {n}  (does not fit before the end of the day)") for a, n in plan.unfit
             ]
             rows += [(a, f"–  {n}  (no location: left out)") for a, n in plan.skipped]
             self.summary.setText(plan.describe())
