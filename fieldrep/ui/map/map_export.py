@@ -176,7 +176,7 @@ def write(export: MapExport, path: Path, size: tuple[int, int]) -> None:
         )
     if suffix == ".png":
         image = render(export, size)
-        if not image.save(str(path), b"PNG"):
+        if not image.save(str(path), "PNG"):  # type: ignore[call-overload]
             raise OSError(f"could not write {path}")
         return
     # PDF: the picture at twice the resolution, on a page of the same proportions.
