@@ -486,3 +486,37 @@ def test_a_day_planned_by_time_shows_times_and_what_does_not_fit(
     assert rows[0].startswith("1. 09:")
     assert sum("does not fit before the end of the day" in r for r in rows) == len(plan.unfit)
     assert "Do not fit before the end of the day" in panel.summary.text()
+
+
+def test_exports_from_the_page_and_a_bulk_assignment(
+    qtbot: QtBot, page: MapPage, ctx: Context, tmp_path: Path, book: dict[str, str]
+) -> None:
+    page.export_view(tmp_path / "view.png")
+    page.export_view(tmp_path / "view.pdf")
+    assert (tmp_path / "view.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "view.pdf").read_bytes().startswith(b"%PDF")
+    page.export_view(tmp_path / "view.gif")
+    assert "as .png or .pdf" in page.message.text()
+
+    page.set_tool("rect")
+    top_left, bottom_right = screen_of(page, -74.05, 40.77), screen_of(page, -74.01, 40.75)
+    drag(qtbot, page.canvas, [top_left, bottom_right])
+    assert selected_names(page) == {"Shop 15", "Shop 16"}
+    assert page.export_selection(tmp_path / "sel.csv") == 2
+    downtown = next(t for t in page.canvas.territories if t.name == "Downtown")
+    page.selection_panel.territory_combo.setCurrentIndex(
+        page.selection_panel.territory_combo.findData(downtown.id)
+    )
+    with qtbot.waitSignal(page.loaded, timeout=20_000):
+        page.selection_panel.assign_button.click()
+    rows = ctx.conn.execute(
+        "SELECT name, locked FROM accounts WHERE territory_id = ? AND name IN ('Shop 15', 'Shop 16')",
+        (downtown.id,),
+    ).fetchall()
+    assert sorted(rows) == [("Shop 15", 1), ("Shop 16", 1)]
+    assert "2 accounts assigned and locked" in page.message.text()
+
+    with qtbot.waitSignal(page.route_planned, timeout=20_000):
+        page.add_to_route([book["a0"], book["a1"]])
+    page.export_route(tmp_path / "day.gpx", "gpx")
+    assert b"<rte>" in (tmp_path / "day.gpx").read_bytes()

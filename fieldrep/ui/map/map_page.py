@@ -288,15 +288,16 @@ class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidge
                 self.route_ids = bundle.route_ids
                 self.optimise_route()
         self.refresh_nearby()
-        self.say(
-            f"{len(acc):,} accounts on the map"
-            + (
-                f", {len(acc.unplaced):,} without a location (listed under Legend)"
-                if acc.unplaced
-                else ""
+        if first:  # a reload after an edit keeps the edit's own message
+            self.say(
+                f"{len(acc):,} accounts on the map"
+                + (
+                    f", {len(acc.unplaced):,} without a location (listed under Legend)"
+                    if acc.unplaced
+                    else ""
+                )
+                + "."
             )
-            + "."
-        )
         self.loaded.emit()
 
     def _on_bundle_failed(self, exc: BaseException) -> None:
