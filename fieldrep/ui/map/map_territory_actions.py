@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from fieldrep.services.map_territory import OutlineError, check_outline
-
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QLabel, QTabWidget
 
@@ -109,7 +107,7 @@ class TerritoryActionsMixin:
         )
 
     def split_territory(self, territory_id: str, line: list[tuple[float, float]]) -> Any:
-        from fieldrep.services.map_territory import Change, split_outline
+        from fieldrep.services.map_territory import Change, OutlineError, split_outline
 
         shape = self._shape(territory_id)
         if shape is None or not shape.geometry:
@@ -170,6 +168,9 @@ class TerritoryActionsMixin:
             target, self.split_target = self.split_target, None
             self.split_territory(target, vertices)
             return
+        # Imported when first used: the territory engine is a good part of a second to load.
+        from fieldrep.services.map_territory import OutlineError, check_outline
+
         try:
             outline = check_outline(vertices)
         except OutlineError as exc:
