@@ -313,6 +313,7 @@ class MainWindow(QMainWindow):
             widget = self._build(self._specs[key])
             self._built[key] = widget
             self.stack.addWidget(widget)
+            self._connect_page(widget)
         self.stack.setCurrentWidget(widget)
         self._page_actions[key].setChecked(True)
         self.page_changed.emit(key)
@@ -385,6 +386,28 @@ class MainWindow(QMainWindow):
             self.find()
             return
         super().keyPressEvent(event)
+    def _connect_page(self, widget: QWidget) -> None:
+        """Pages that show accounts stay in step: a page asking to open an account (the map's
+        click) opens it on the Accounts page; an account opened there is marked on the map."""
+        requested = getattr(widget, "account_open_requested", None)
+        if requested is not None:
+            requested.connect(self.open_account)
+        opened = getattr(widget, "account_opened", None)
+        if opened is not None:
+            opened.connect(self._on_page_account_opened)
+
+    def open_account(self, account_id: str) -> None:
+        if "accounts" not in self._specs:
+            return
+        self.show_page("accounts")
+        page = self._built.get("accounts")
+        if page is not None and hasattr(page, "open_account"):
+            page.open_account(account_id)
+
+    def _on_page_account_opened(self, account_id: str) -> None:
+        page = self._built.get("map")
+        if page is not None and hasattr(page, "show_account"):
+            page.show_account(account_id)
 
     def _on_nav_current_row_changed(self, row: int) -> None:
         if 0 <= row < len(self._order):

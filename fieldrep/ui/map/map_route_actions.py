@@ -1,0 +1,197 @@
+"""The Map page's day route: stops from a selection, Nearby or tasks, the solver on a worker, check-in
+and GPX/CSV export. A mixin of :class:`~fieldrep.ui.map.map_page.MapPage`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from fieldrep.geo.routing import MAX_STOPS
+from fieldrep.services import route_planning
+from fieldrep.store.db import open_connection
+from fieldrep.store.errors import ValidationError
+from fieldrep.ui.map.route_panel import RoutePanel
+from fieldrep.ui.tasks import Progress
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QLabel, QTabWidget
+
+    from fieldrep.services.context import Context
+    from fieldrep.ui.map.canvas import MapCanvas
+    from fieldrep.ui.map.map_page import MapBundle
+    from fieldrep.ui.tasks import Task, TaskRunner
+
+
+class RouteActionsMixin:
+    """Needs the attributes below, which :class:`MapPage` creates."""
+
+    route_ids: list[str]
+    plan: route_planning.RoutePlan | None
+    route_panel: RoutePanel
+    visit_dialog: Any
+    route_planned: Any
+
+    context: Context
+    runner: TaskRunner
+    bundle: MapBundle | None
+    canvas: MapCanvas
+    tabs: QTabWidget
+    message: QLabel
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        raise NotImplementedError
+
+    def _widget(self) -> QWidget:
+        return cast(QWidget, self)
+
+    def set_tool(self, key: str) -> None:
+        raise NotImplementedError
+
+    def reload(self) -> Task:
+        raise NotImplementedError
+
+    def selected_ids(self) -> list[str]:
+        raise NotImplementedError
+
+    def nearby(self) -> Any:
+        raise NotImplementedError
+
+    # -- the day's route ---------------------------------------------------------------------------
+
+    def _on_selection_add_to_route(self) -> None:
+        self.add_to_route(self.selected_ids())
+
+    def _on_route_task_accounts(self) -> None:
+        if self.bundle is not None:
+            self.add_to_route([t["account_id"] for t in self.bundle.tasks if t.get("account_id")])
+
+    def add_to_route(self, account_ids: list[str]) -> None:
+        merged = list(dict.fromkeys([*self.route_ids, *account_ids]))
+        if len(merged) > MAX_STOPS:
+            room = MAX_STOPS - len(self.route_ids)
+            self.say(
+                f"A day's route has at most {MAX_STOPS} stops; {len(merged) - len(self.route_ids):,} "
+                f"were picked and there is room for {max(room, 0)}. Narrow the selection.",
+                error=True,
+            )
+            return
+        self.set_route_ids(merged)
+        self.tabs.setCurrentWidget(self.route_panel)
+
+    def set_route_ids(self, ids: list[str]) -> None:
+        self.route_ids = list(ids)
+        self.plan = None
+        route_planning.save_stops(self.context, self.route_ids)
+        names = []
+        if self.bundle is not None:
+            acc = self.bundle.accounts
+            unplaced = {a: n for a, n, _ in acc.unplaced}
+            for a in self.route_ids:
+                pos = acc.position(a)
+                names.append(
+                    (a, acc.names[pos] if pos is not None else unplaced.get(a, "(not on the map)"))
+                )
+        self.route_panel.set_plan(None, names)
+        self.canvas.set_route([])
+        if self.route_ids:
+            self.optimise_route()
+
+    def _on_route_remove_requested(self, account_id: str) -> None:
+        self.set_route_ids([a for a in self.route_ids if a != account_id])
+
+    def _on_route_options_changed(self) -> None:
+        if self.route_ids:
+            self.optimise_route()
+
+    def route_start(self) -> tuple[tuple[float, float] | None, str]:
+        choice = self.route_panel.start_choice
+        if choice == "home":
+            user = self.context.user() or {}
+            if user.get("home_lat") is not None and user.get("home_lon") is not None:
+                return (float(user["home_lat"]), float(user["home_lon"])), "Home"  # type: ignore[arg-type]
+            self.say("No home address is set for you; the route starts at the map centre.")
+        if choice in ("home", "centre"):
+            lon, lat = self.canvas.lonlat_at(self.canvas.rect().center().toPointF())
+            return (lat, lon), "Map centre"
+        return None, "First stop"
+
+    def optimise_route(self) -> Task | None:
+        if not self.route_ids:
+            return None
+        ids = list(self.route_ids)
+        start, label = self.route_start()
+        round_trip = self.route_panel.round_trip.isChecked()
+        times = self.route_panel.day_times()
+        try:
+            day = route_planning.DayTimes(times[0], times[1], times[2]) if times else None
+        except ValidationError as exc:
+            self.say(str(exc), error=True)
+            return None
+
+        def op(db: Path, _progress: Progress) -> route_planning.RoutePlan:
+            conn = open_connection(db)
+            try:
+                return route_planning.plan(
+                    conn, ids, start=start, start_label=label, round_trip=round_trip, day=day
+                )
+            finally:
+                conn.close()
+
+        return self.runner.run(
+            op,
+            label="Planning the route",
+            on_success=self._on_route_planned,
+            on_failure=lambda exc: self.say(str(exc), error=True),
+        )
+
+    def _on_route_planned(self, plan: route_planning.RoutePlan) -> None:
+        if [s.account_id for s in plan.stops] and set(s.account_id for s in plan.stops) - set(
+            self.route_ids
+        ):
+            return  # stale: the stops changed while it was planned
+        self.plan = plan
+        self.route_panel.set_plan(plan, [])
+        points = ([plan.start] if plan.start is not None else []) + [
+            (s.lat, s.lon) for s in plan.stops
+        ]
+        if plan.round_trip and plan.start is not None:
+            points.append(plan.start)
+        self.canvas.set_route(points)
+        self.route_planned.emit(plan)
+
+    def check_in(self, account_id: str) -> Any:
+        """Open the Log visit dialog for a stop (one click; Enter logs it as Met, now)."""
+        from fieldrep.ui.dialogs.log_visit_dialog import LogVisitDialog
+
+        name = ""
+        if self.bundle is not None:
+            pos = self.bundle.accounts.position(account_id)
+            name = self.bundle.accounts.names[pos] if pos is not None else ""
+        dialog = self.visit_dialog = LogVisitDialog(self.context, account_id, name, self._widget())
+        dialog.logged.connect(lambda _v, a=account_id: self._after_check_in(a))
+        dialog.open()
+        return dialog
+
+    def _after_check_in(self, account_id: str) -> None:
+        self.route_panel.checked_in.add(account_id)
+        self.route_panel.set_plan(self.plan, [])
+        self.say("Visit logged.")
+        self.reload()
+
+    def _on_route_export_requested(self, kind: str) -> None:
+        if self.plan is None:
+            return
+        suffix = {"gpx": "GPX (*.gpx)", "csv": "CSV (*.csv)"}[kind]
+        path, _ = QFileDialog.getSaveFileName(
+            self._widget(), "Export the route", f"route.{kind}", suffix
+        )
+        if path:
+            self.export_route(Path(path), kind)
+
+    def export_route(self, path: Path, kind: str) -> None:
+        if self.plan is None:
+            raise ValueError("plan the route first")
+        (route_planning.write_gpx if kind == "gpx" else route_planning.write_csv)(self.plan, path)
+        self.say(f"Route written to {path}.")
