@@ -106,7 +106,7 @@ class ReferralService:
         self.ctx = ctx
         self.names = NameIndex()
         self._geocoder = geocoder
-        self._routers: Routers | None = None  # set for a batch (an import), so routing is fair
+        self.routers: Routers | None = None  # set for a batch (an import), so routing is fair
 
     @property
     def geocoder(self) -> OfflineGeocoder:
@@ -274,7 +274,7 @@ class ReferralService:
                 country=values["referred_country"],
                 located=located,
                 captured_by=by,
-                routers=self._routers,
+                routers=self.routers,
             )
             due = sla.due_at(conn, Stage.NEW, routed.territory_id, moment)
             if weak:

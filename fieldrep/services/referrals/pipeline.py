@@ -367,11 +367,19 @@ def detail(conn: sqlite3.Connection, referral_id: str) -> dict[str, Any] | None:
     return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
 
 
+def short_id(referral_id: str) -> str:
+    """The last 8 characters: a UUIDv7 starts with its time, so its end tells rows apart."""
+    return referral_id[-8:]
+
+
 def find(conn: sqlite3.Connection, prefix: str) -> str:
-    """A referral id from its full id or a unique prefix of it (the CLI shows 8 characters)."""
-    rows = conn.execute(
-        "SELECT id FROM referrals WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "\uffff")
-    ).fetchall()
+    """A referral id from its full id or the end of it (:func:`short_id`)."""
+    rows = conn.execute("SELECT id FROM referrals WHERE id = ?", (prefix,)).fetchall()
+    if not rows and len(prefix) >= 4:
+        rows = conn.execute(
+            "SELECT id FROM referrals WHERE id LIKE ? ESCAPE '!' LIMIT 2",
+            ("%" + prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_"),),
+        ).fetchall()
     if len(rows) != 1:
         raise MoveRefused(
             f"no referral has the id {prefix!r}"
