@@ -51,9 +51,13 @@ class Referrals:
     meta: list[tuple[int, int | None, dict[str, datetime]]] = field(default_factory=list)
 
 
-def _sla(stage: str, reached: dict[str, datetime]) -> str | None:
+def _sla(stage: str, reached: dict[str, datetime], rng: random.Random, now: datetime) -> str | None:
+    """Open referrals fall due over the coming days, a few already overdue (as in a real team)."""
     days = DEFAULT_DAYS.get(Stage(stage))
-    return iso(reached[stage] + timedelta(days=days)) if days is not None else None
+    if days is None:
+        return None
+    due = max(reached[stage] + timedelta(hours=4), now + timedelta(days=rng.uniform(-1.5, days + 1)))
+    return iso(due)
 
 
 def build_referrals(
@@ -154,7 +158,7 @@ def build_referrals(
                 "territory_id": territory_id,
                 "owner_id": owner_id,
                 "stage": stage,
-                "sla_due_at": _sla(stage, reached),
+                "sla_due_at": _sla(stage, reached, rng, clock.now),
                 "duplicate_of_id": None,
                 "flags": "[]",
                 "converted_account_id": acc.ids[target] if target is not None else None,
