@@ -113,3 +113,46 @@ def test_a_possible_duplicate_asks_for_a_reason_then_saves(
     assert saved.args[0].outcome is Outcome.OVERRIDDEN
     referrer = ctx.conn.execute("SELECT referrer_account_id FROM referrals").fetchone()[0]
     assert referrer == org["referrer"]
+
+
+def test_got_a_referral_in_the_log_visit_dialog_opens_it_with_the_customer_as_referrer(
+    qtbot: QtBot, ctx: Context, org: dict[str, str]
+) -> None:
+    from fieldrep.ui.dialogs.log_visit_dialog import LogVisitDialog
+
+    visit = LogVisitDialog(ctx, org["referrer"], "Acme Tools Inc.")
+    qtbot.addWidget(visit)
+    visit.show()
+    dialog = visit.open_referral()
+    assert isinstance(dialog, ReferralDialog)
+    assert "Acme Tools Inc." in dialog.heading.text()
+    assert dialog.contact.currentText() == "Jane Roe"
+    dialog.close()
+
+
+def test_ctrl_shift_r_opens_the_capture_dialog_from_anywhere(
+    qtbot: QtBot, ctx: Context, org: dict[str, str]
+) -> None:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QAction, QKeySequence
+
+    from fieldrep.ui.main_window import MainWindow
+    from fieldrep.ui.pages import PageSpec
+    from fieldrep.ui.tasks import TaskRunner
+
+    runner = TaskRunner(ctx.path)
+    pages = (PageSpec("map", "Map", "map", None),)  # a page with no background work of its own
+    window = MainWindow(ctx, runner, QSettings(), pages=pages)
+    qtbot.addWidget(window)
+    window.show()
+    (action,) = [
+        a for a in window.findChildren(QAction) if a.shortcut() == QKeySequence("Ctrl+Shift+R")
+    ]
+    assert action.shortcutContext() == Qt.ShortcutContext.WindowShortcut  # anywhere in the window
+    action.trigger()
+    dialogs = window.findChildren(ReferralDialog)
+    assert len(dialogs) == 1
+    assert dialogs[0].isVisible()
+    assert dialogs[0].referrer_edit.isEnabled()  # no account open: the rep types the referrer
+    dialogs[0].reject()
+    runner.shutdown()

@@ -86,6 +86,12 @@ class LogVisitDialog(QDialog):
             "Log visit", QDialogButtonBox.ButtonRole.AcceptRole
         )
         self.log_button.setDefault(True)
+        self.referral_button = self.buttons.addButton(
+            "Got a referral?", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.referral_button.setToolTip("Capture a referral from this customer (Ctrl+R)")
+        self.referral_button.setShortcut("Ctrl+R")
+        self.referral_button.clicked.connect(self.open_referral)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -94,6 +100,16 @@ class LogVisitDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self.result_visit: LoggedVisit | None = None
+
+    def open_referral(self) -> QDialog:
+        """The referral dialog with this customer as the referrer (and this visit, once logged)."""
+        from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
+
+        visit = self.result_visit.visit_id if self.result_visit else None
+        dialog = ReferralDialog(self.ctx, self.account_id, visit_id=visit, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def outcome(self) -> str:
         button = self.outcome_buttons.checkedButton()

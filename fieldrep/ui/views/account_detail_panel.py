@@ -127,11 +127,14 @@ class AccountDetailPanel(QFrame):
         self.visit_button.clicked.connect(
             lambda: self.account_id and self.log_visit_requested.emit(self.account_id)
         )
+        self.referral_button = QPushButton("Referral…")
+        self.referral_button.setToolTip("Capture a referral this customer gave")
+        self.referral_button.clicked.connect(self.open_referral)
         self.delete_button = QPushButton("Delete…")
         self.delete_button.setStyleSheet(f"color: {theme.DANGER};")
         self.delete_button.clicked.connect(self.ask_delete)
         buttons = QHBoxLayout()
-        for button in (self.save_button, self.undo_button, self.visit_button):
+        for button in (self.save_button, self.undo_button, self.visit_button, self.referral_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.delete_button)
@@ -182,6 +185,17 @@ class AccountDetailPanel(QFrame):
         layout.addWidget(self.tabs, 1)
 
     # -- showing ---------------------------------------------------------------------------------
+
+    def open_referral(self) -> QWidget | None:
+        if self.account_id is None:
+            return None
+        from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
+
+        dialog = ReferralDialog(self.service.ctx, self.account_id, parent=self)
+        dialog.captured.connect(lambda _result: self.show_account(str(self.account_id)))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def _show_error(self, text: str) -> None:
         self.error.setText(text)
