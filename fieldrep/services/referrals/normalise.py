@@ -165,11 +165,18 @@ def phone(raw: str | None, region: str = "US", *, strict: bool = True) -> Phone 
     )
 
 
+_PLAIN_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
 def email(raw: str | None, *, strict: bool = True) -> str | None:
     """The address in normalised form, lower case (None when empty); syntax only, no DNS."""
     text = (raw or "").strip()
     if not text:
         return None
+    if not strict and text.isascii():
+        # Filing 100,000 rows: a plain ASCII address needs no validator (~130 us each); the key is
+        # the same lower-cased text the validator's normalised form gives.
+        return text.lower() if _PLAIN_EMAIL.match(text) else None
     try:
         valid = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -127,14 +127,11 @@ class AccountDetailPanel(QFrame):
         self.visit_button.clicked.connect(
             lambda: self.account_id and self.log_visit_requested.emit(self.account_id)
         )
-        self.referral_button = QPushButton("Referral…")
-        self.referral_button.setToolTip("Capture a referral this customer gave")
-        self.referral_button.clicked.connect(self.open_referral)
         self.delete_button = QPushButton("Delete…")
         self.delete_button.setStyleSheet(f"color: {theme.DANGER};")
         self.delete_button.clicked.connect(self.ask_delete)
         buttons = QHBoxLayout()
-        for button in (self.save_button, self.undo_button, self.visit_button, self.referral_button):
+        for button in (self.save_button, self.undo_button, self.visit_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.delete_button)
@@ -157,6 +154,18 @@ class AccountDetailPanel(QFrame):
             self.lists[key] = tree
             self.tabs.addTab(tree, title)
 
+        # New referral from this customer: on the Referrals tab (the button row above is as wide as
+        # the panel's narrowest width already).
+        self.referral_button = QPushButton("New referral from this customer…")
+        self.referral_button.clicked.connect(self.open_referral)
+        holder = QWidget()
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 4, 0, 0)
+        column.addWidget(self.referral_button, 0, Qt.AlignmentFlag.AlignLeft)
+        column.addWidget(self.lists["referrals"])
+        at = self.tabs.indexOf(self.lists["referrals"])
+        self.tabs.removeTab(at)
+        self.tabs.insertTab(at, holder, "Referrals")
         self.tabs.setMinimumHeight(TABS_MIN_HEIGHT)
 
         # The fields scroll when the window is too short for them, the buttons and the lists (a
