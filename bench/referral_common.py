@@ -59,8 +59,39 @@ AREAS = (212, 213, 305, 312, 415, 503, 617, 702, 713, 817, 919, 206, 303, 404, 5
 FORMS = ("Inc.", "LLC", "Co.", "Corp.", "Ltd", "", "", "Group")
 
 
+SYLLABLES = (
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "so",
+    "ta",
+    "vi",
+    "zo",
+    "be",
+    "dra",
+    "fen",
+    "gul",
+    "hox",
+    "jin",
+    "kir",
+    "mav",
+    "nol",
+    "pex",
+    "quo",
+    "rast",
+    "sil",
+    "tor",
+    "wex",
+)
+
+
 def company(rng: random.Random, n: int) -> str:
-    return f"{rng.choice(WORDS)} {rng.choice(LAST)} {rng.choice(TRADES)} {n % 997} {rng.choice(FORMS)}".strip()
+    """A made-up firm; names differ as real ones do (a number in a name would make two firms
+    look alike to any fuzzy match)."""
+    coined = "".join(rng.choice(SYLLABLES) for _ in range(3)).title()
+    return f"{coined} {rng.choice(WORDS)} {rng.choice(TRADES)} {rng.choice(FORMS)}".strip()
 
 
 def phone(rng: random.Random) -> str:

@@ -23,6 +23,7 @@ def _capture(ctx: Context, org: dict[str, str], **fields: object) -> str:
 def test_dragging_a_card_to_another_column_moves_it_with_one_service_write(
     qtbot: QtBot, ctx: Context, org: dict[str, str]
 ) -> None:
+    ctx.set_user(org["boss"])  # a manager captures: Omar gets the follow-up task
     lead = _capture(ctx, org)
     ctx.set_user(org["omar"])  # its owner
     view = ReferralsView(ctx)

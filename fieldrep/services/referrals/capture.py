@@ -363,9 +363,14 @@ class ReferralService:
                     by,
                     at,
                     to="sla",
-                    reason=f"first contact due by {(due or '')[:10]};"
-                    f" follow-up task for {routed.owner_name or 'the owner'},"
-                    " thank-you task for the capturing rep",
+                    reason=f"first contact due by {(due or '')[:10]}; "
+                    + (
+                        f"follow-up task for {routed.owner_name or 'the owner'}"
+                        if self.may_task(routed.owner_id, by)
+                        else f"{routed.owner_name} sees it due on the board (the server takes no"
+                        " task a rep writes for a colleague)"
+                    )
+                    + "; thank-you task for the capturing rep",
                 )
             )
             writer.insert_many("referral_events", events)
@@ -544,6 +549,19 @@ class ReferralService:
             ),
         ]
 
+    def may_task(self, owner_id: str | None, captured_by: str | None) -> bool:
+        """Whether the owner's follow-up task may be written here: the sync server accepts a task
+        a rep writes only for the rep themselves (a manager's covers the team); a colleague's
+        would be refused and linger on this laptop. The SLA due date on the referral stands."""
+        if not owner_id:
+            return False
+        if owner_id == captured_by:
+            return True
+        row = self.ctx.conn.execute(
+            "SELECT role FROM users WHERE id = ?", (captured_by,)
+        ).fetchone()
+        return row is None or row[0] in ("manager", "admin")
+
     def _tasks(
         self,
         referral_id: str,
@@ -558,7 +576,7 @@ class ReferralService:
             else ""
         )
         rows: list[dict[str, Any]] = []
-        if routed.owner_id:
+        if self.may_task(routed.owner_id, values["captured_by_id"]):
             rows.append(
                 {
                     "referral_id": referral_id,

@@ -22,6 +22,7 @@ def _events(ctx: Context, referral_id: str) -> list[tuple[str, str | None, str |
 def test_a_new_lead_is_normalised_routed_and_given_its_tasks_in_one_write(
     ctx: Context, org: dict[str, str], service: ReferralService
 ) -> None:
+    ctx.set_user(org["boss"])  # a manager: may write the owner's follow-up task too
     before = ctx.writer.pending_count()
     result = service.capture(draft(org))
     assert result.outcome is Outcome.NEW_LEAD
@@ -38,7 +39,7 @@ def test_a_new_lead_is_normalised_routed_and_given_its_tasks_in_one_write(
         "lone star plumbing",
     )
     # routed to Texas (ZIP 75201), to its only member, never to the capturing rep
-    assert row[4:8] == (org["texas"], org["omar"], org["ann"], "new")
+    assert row[4:8] == (org["texas"], org["omar"], org["boss"], "new")
     assert row[8] > result.referral_id[:0]
     assert row[9] == "US"
     assert result.message.startswith("Routed to Omar, Texas Metros, because postal code 75201")
@@ -50,7 +51,7 @@ def test_a_new_lead_is_normalised_routed_and_given_its_tasks_in_one_write(
     ).fetchall()
     assert [(t[0], t[1].split()[0]) for t in tasks] == [
         (org["omar"], "First"),
-        (org["ann"], "Thank"),
+        (org["boss"], "Thank"),
     ]
     assert tasks[0][2] == row[8][:10]
     history = ctx.conn.execute(
@@ -60,6 +61,19 @@ def test_a_new_lead_is_normalised_routed_and_given_its_tasks_in_one_write(
     assert history == [(org["texas"], org["omar"])]
     # every row reached the sync outbox: referral, 5 events, history, 2 tasks
     assert ctx.writer.pending_count() - before == 9
+
+
+def test_a_rep_writes_no_task_for_a_colleague_the_sla_stands_on_the_referral(
+    ctx: Context, org: dict[str, str], service: ReferralService
+) -> None:
+    result = service.capture(draft(org))  # Ann captures, Omar owns
+    tasks = ctx.conn.execute(
+        "SELECT user_id, title FROM tasks WHERE referral_id = ?", (result.referral_id,)
+    ).fetchall()
+    assert [t[0] for t in tasks] == [org["ann"]]  # her thank-you only
+    assert result.sla_due_at is not None
+    note = _events(ctx, str(result.referral_id))[-1][2] or ""
+    assert "Omar sees it due on the board" in note
 
 
 def test_same_phone_as_an_account_is_already_a_customer_and_makes_no_lead(

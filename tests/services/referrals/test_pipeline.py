@@ -14,7 +14,8 @@ from tests.services.referrals.conftest import draft
 
 @pytest.fixture
 def lead(ctx: Context, org: dict[str, str], service: ReferralService) -> str:
-    result = service.capture(draft(org))  # owned by Omar (Texas), captured by Ann
+    ctx.set_user(org["boss"])
+    result = service.capture(draft(org))  # owned by Omar (Texas), captured by the manager
     assert result.referral_id is not None
     ctx.set_user(org["omar"])
     return result.referral_id
@@ -51,7 +52,7 @@ def test_forward_and_back_moves_are_recorded_and_close_the_first_contact_task(
 def test_a_rep_cannot_move_a_colleagues_referral(
     ctx: Context, org: dict[str, str], lead: str
 ) -> None:
-    ctx.set_user(org["ann"])  # she captured it, Omar owns it
+    ctx.set_user(org["ann"])  # a colleague: Omar owns it
     before = ctx.writer.pending_count()
     with pytest.raises(MoveRefused, match=r"only its owner \(Omar\) or a manager"):
         move(ctx, lead, Stage.CONTACTED)
@@ -123,4 +124,4 @@ def test_board_queries_filter_in_sql_and_total_each_column(
     assert overdue[0].overdue
     history = pipeline.history(ctx.conn, lead)
     assert history[0]["kind"] == "created"
-    assert history[0]["who"] == "Ann"
+    assert history[0]["who"] == "Mia"
