@@ -39,10 +39,10 @@ def main() -> None:
     build(path, accounts, referrals).close()
     ctx = Context.open(path)
     service = ReferralService(ctx)
-    filing = time.perf_counter()
+    filing, filing_cpu = time.perf_counter(), time.process_time()
     with ctx.writer.transaction():
         service.names.bring_up_to_date(ctx.conn)
-    filing = time.perf_counter() - filing
+    filing, filing_cpu = time.perf_counter() - filing, time.process_time() - filing_cpu
     names = [r[0] for r in ctx.conn.execute("SELECT name FROM accounts LIMIT 5000")]
     rng = random.Random(3)
     drafts = []
@@ -83,7 +83,7 @@ def main() -> None:
     med, look = statistics.median(check_wall), statistics.median(look_wall)
     p95 = sorted(check_wall)[int(len(check_wall) * 0.95) - 1]
     print(f"book: {accounts:,} accounts (+ a contact each), {referrals:,} referrals")
-    print(f"first filing of the match index: {filing:.2f} s")
+    print(f"first filing of the match index: {filing:.2f} s wall, {filing_cpu:.2f} s cpu")
     print(
         f"duplicate check: median {med * 1e3:.1f} ms (cpu {statistics.median(check_cpu) * 1e3:.1f}),"
         f" p95 {p95 * 1e3:.1f} ms, worst {max(check_wall) * 1e3:.1f} ms;"
@@ -103,6 +103,8 @@ def main() -> None:
                 "worst_ms": round(max(check_wall) * 1e3, 2),
                 "lookup_ms": round(look * 1e3, 4),
                 "filing_s": round(filing, 2),
+                "filing_cpu_s": round(filing_cpu, 2),
+                "median_cpu_ms": round(statistics.median(check_cpu) * 1e3, 2),
                 "accounts": accounts,
                 "referrals": referrals,
                 "met": med < 0.050,

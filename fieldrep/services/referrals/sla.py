@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fieldrep.services.referrals.model import Stage
 from fieldrep.store import local_meta
@@ -20,7 +21,7 @@ DEFAULT_DAYS: dict[Stage, float] = {
 }
 
 
-def _settings(conn: sqlite3.Connection) -> dict[str, dict[str, dict[str, float]]]:
+def _settings(conn: sqlite3.Connection) -> dict[str, Any]:
     raw = local_meta.get(conn, SETTING)
     try:
         value = json.loads(raw) if raw else {}
@@ -48,6 +49,7 @@ def set_days(
     if days <= 0:
         raise ValueError("an SLA must be more than 0 days")
     settings = _settings(conn)
+    scope: dict[str, float]
     if territory_id:
         scope = settings.setdefault("territories", {}).setdefault(territory_id, {})
     else:

@@ -9,6 +9,7 @@ nothing on screen.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -99,7 +100,7 @@ class ReferralBoardModel(QAbstractListModel):
     def mimeTypes(self) -> list[str]:
         return [MIME]
 
-    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         data = QMimeData()
         ids = [self.cards[i.row()].id for i in indexes if i.isValid()]
         data.setData(MIME, QByteArray("\n".join(ids).encode()))

@@ -91,7 +91,7 @@ class ReferralDetailPanel(QFrame):
         self.value = QLineEdit()
         self.value.setPlaceholderText("Deal value, needed for Won")
         self.move_button = QPushButton("Move")
-        self.move_button.clicked.connect(self.move)
+        self.move_button.clicked.connect(self.move_stage)
         moves = QFormLayout()
         stage_row = QHBoxLayout()
         stage_row.addWidget(self.stage, 1)
@@ -182,7 +182,7 @@ class ReferralDetailPanel(QFrame):
         self.show()
         return True
 
-    def move(self) -> None:
+    def move_stage(self) -> None:
         if self.referral_id is None:
             return
         value: float | None = None

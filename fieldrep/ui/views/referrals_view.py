@@ -78,10 +78,10 @@ class ReferralsView(QWidget):
         self._fill_combos()
         filters = QHBoxLayout()
         filters.addWidget(self.search, 2)
-        for widget in (self.territory, self.owner, self.referrer, self.period):
-            filters.addWidget(widget, 1)
-        for widget in (self.mine, self.overdue, self.linked):
-            filters.addWidget(widget)
+        for combo in (self.territory, self.owner, self.referrer, self.period):
+            filters.addWidget(combo, 1)
+        for box in (self.mine, self.overdue, self.linked):
+            filters.addWidget(box)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(250)

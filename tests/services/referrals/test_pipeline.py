@@ -125,3 +125,27 @@ def test_board_queries_filter_in_sql_and_total_each_column(
     history = pipeline.history(ctx.conn, lead)
     assert history[0]["kind"] == "created"
     assert history[0]["who"] == "Mia"
+
+
+def test_the_sla_is_set_per_stage_and_per_territory(
+    ctx: Context, org: dict[str, str], service: ReferralService
+) -> None:
+    from fieldrep.services.referrals import sla
+
+    with ctx.writer.transaction() as conn:
+        sla.set_days(conn, Stage.NEW, 5)  # every territory
+        sla.set_days(conn, Stage.NEW, 1, org["texas"])  # Texas answers faster
+    assert sla.days_for(ctx.conn, Stage.NEW, org["metro"]) == 5
+    assert sla.days_for(ctx.conn, Stage.NEW, org["texas"]) == 1
+    assert (
+        sla.days_for(ctx.conn, Stage.CONTACTED, org["texas"]) == sla.DEFAULT_DAYS[Stage.CONTACTED]
+    )
+    assert sla.days_for(ctx.conn, Stage.WON, org["texas"]) is None
+    result = service.capture(draft(org))
+    created = ctx.conn.execute(
+        "SELECT created_at, sla_due_at FROM referrals WHERE id = ?", (result.referral_id,)
+    ).fetchone()
+    from datetime import datetime
+
+    start, due = (datetime.fromisoformat(v.replace("Z", "+00:00")) for v in created)
+    assert (due - start).total_seconds() == 24 * 3600
