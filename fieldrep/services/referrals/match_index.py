@@ -13,11 +13,12 @@ companies, legal forms stripped, words sorted (fieldrep.services.referrals.norma
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from fieldrep.services.referrals import normalise as norm
 from fieldrep.store import local_meta
+from fieldrep.store.writer import Writer
 
 GENERATION = "match_index.generation"
 _BATCH = 500
@@ -93,10 +94,16 @@ def pending(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM match_queue").fetchone()[0])
 
 
-def refresh(conn: sqlite3.Connection) -> dict[tuple[str, str], str | None]:
-    """File every queued row's keys and name; call inside a write transaction. Returns the names
-    that changed ((table, id) -> sorted name, None when the row has none or is gone)."""
-    queued = conn.execute("SELECT tbl, row_id FROM match_queue").fetchall()
+def refresh(
+    conn: sqlite3.Connection, limit: int | None = None
+) -> dict[tuple[str, str], str | None]:
+    """File queued rows' keys and names (all, or the first ``limit``); call inside a write
+    transaction. Returns the names that changed ((table, id) -> sorted name, None when the row has
+    none or is gone)."""
+    if limit is None:
+        queued = conn.execute("SELECT tbl, row_id FROM match_queue").fetchall()
+    else:
+        queued = conn.execute("SELECT tbl, row_id FROM match_queue LIMIT ?", (limit,)).fetchall()
     if not queued:
         return {}
     names: dict[tuple[str, str], str | None] = {}
@@ -105,10 +112,32 @@ def refresh(conn: sqlite3.Connection) -> dict[tuple[str, str], str | None]:
         by_table.setdefault(tbl, []).append(row_id)
     for tbl, ids in by_table.items():
         for start in range(0, len(ids), _BATCH):
-            names.update(_file(conn, tbl, ids[start : start + _BATCH]))
-    conn.execute("DELETE FROM match_queue")
+            chunk = ids[start : start + _BATCH]
+            names.update(_file(conn, tbl, chunk))
+            if limit is not None:
+                marks = ", ".join("?" * len(chunk))
+                conn.execute(
+                    f"DELETE FROM match_queue WHERE tbl = ? AND row_id IN ({marks})", [tbl, *chunk]
+                )
+    if limit is None:
+        conn.execute("DELETE FROM match_queue")
     local_meta.put(conn, GENERATION, str(generation(conn) + 1))
     return names
+
+
+def file_all(writer: Writer, progress: Callable[[int, int], None] | None = None) -> int:
+    """File the whole queue in steps of 5,000 rows, each its own transaction (a first filing of a
+    100,000-account book takes a while: run it off the GUI thread). Returns the rows filed."""
+    total = pending(writer.conn)
+    done = 0
+    while True:
+        with writer.transaction() as conn:
+            step = len(refresh(conn, 5000))
+        if not step:
+            return done
+        done += step
+        if progress is not None:
+            progress(min(done, total), total)
 
 
 def _rows(conn: sqlite3.Connection, sql: str, ids: list[str]) -> list[dict[str, object]]:

@@ -34,6 +34,21 @@ from fieldrep.ui.models.referral_table_model import ReferralTableModel
 from fieldrep.ui.views.referral_board_view import ReferralBoard
 from fieldrep.ui.views.referral_detail_panel import ReferralDetailPanel
 
+
+def _file_match_index(db_path: Any, progress: Any) -> int:
+    from fieldrep.services.context import Context
+    from fieldrep.services.referrals.match_index import file_all
+
+    ctx = Context.open(db_path)
+    try:
+        return file_all(
+            ctx.writer,
+            lambda done, total: progress.report(done, total, "Preparing duplicate checks"),
+        )
+    finally:
+        ctx.close()
+
+
 PERIODS = (
     ("Any time", None),
     ("Last 7 days", 7),
@@ -130,6 +145,18 @@ class ReferralsView(QWidget):
         layout.addWidget(self.notice)
         layout.addWidget(self.splitter, 1)
         self.apply_filters()
+        self._prepare_duplicate_checks()
+
+    def _prepare_duplicate_checks(self) -> None:
+        """File the match index in the background when much is queued (after an upgrade, a demo
+        build or a big sync), so the first capture does not wait for it."""
+        from fieldrep.services.referrals import match_index
+
+        if self.runner is None or match_index.pending(self.context.conn) < 2000:
+            return
+        from fieldrep.ui.tasks import TaskKind
+
+        self.runner.run(_file_match_index, kind=TaskKind.WRITE, label="Preparing duplicate checks")
 
     # -- filters ----------------------------------------------------------------------------------
 
