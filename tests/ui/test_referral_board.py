@@ -121,6 +121,12 @@ def test_filters_go_to_sql_and_the_detail_shows_the_whole_history(
     view.territory.setCurrentIndex(0)
     view.search.clear()
     qtbot.waitUntil(lambda: new.model.rowCount() == 2)
+    view.stage.setCurrentIndex(view.stage.findData("new"))
+    assert view.table_model.rowCount() == 2
+    view.stage.setCurrentIndex(view.stage.findData("won"))
+    assert view.table_model.rowCount() == 0
+    assert new.model.rowCount() == 2  # the board shows every stage whatever the table's
+    view.stage.setCurrentIndex(0)
     rect = new.view.visualRect(new.model.index(0))
     qtbot.mouseClick(new.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert view.detail.isVisibleTo(view)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from fieldrep.services.referrals import pipeline
 from fieldrep.services.referrals.capture import ReferralService
+from fieldrep.services.referrals.model import Stage
 from fieldrep.ui import theme
 from fieldrep.ui.models.referral_board_model import CARD_ROLE
 from fieldrep.ui.models.referral_table_model import ReferralTableModel
@@ -82,6 +83,11 @@ class ReferralsView(QWidget):
         self.territory = QComboBox()
         self.owner = QComboBox()
         self.referrer = QComboBox()
+        self.stage = QComboBox()
+        self.stage.setToolTip("Stage (the table; the board shows every stage)")
+        self.stage.addItem("All stages", None)
+        for stage in Stage:
+            self.stage.addItem(stage.label, stage.value)
         self.period = QComboBox()
         for label, days in PERIODS:
             self.period.addItem(label, days)
@@ -93,7 +99,7 @@ class ReferralsView(QWidget):
         self._fill_combos()
         filters = QHBoxLayout()
         filters.addWidget(self.search, 2)
-        for combo in (self.territory, self.owner, self.referrer, self.period):
+        for combo in (self.territory, self.owner, self.referrer, self.stage, self.period):
             filters.addWidget(combo, 1)
         for box in (self.mine, self.overdue, self.linked):
             filters.addWidget(box)
@@ -102,7 +108,7 @@ class ReferralsView(QWidget):
         self._debounce.setInterval(250)
         self._debounce.timeout.connect(self.apply_filters)
         self.search.textChanged.connect(lambda _t: self._debounce.start())
-        for combo in (self.territory, self.owner, self.referrer, self.period):
+        for combo in (self.territory, self.owner, self.referrer, self.stage, self.period):
             combo.currentIndexChanged.connect(lambda _i: self.apply_filters())
         for box in (self.mine, self.overdue, self.linked):
             box.toggled.connect(lambda _c: self.apply_filters())
@@ -196,7 +202,14 @@ class ReferralsView(QWidget):
     def apply_filters(self) -> None:
         flt = self.current_filter()
         self.board.set_filter(flt)
-        table_filter = pipeline.Filter(**{**flt.__dict__, "linked": self.linked.isChecked()})
+        stage = self.stage.currentData()
+        table_filter = pipeline.Filter(
+            **{
+                **flt.__dict__,
+                "linked": self.linked.isChecked(),
+                "stage": Stage(stage) if stage else None,
+            }
+        )
         self.table_model.set_filter(table_filter)
         self.table.resizeColumnsToContents()
 
