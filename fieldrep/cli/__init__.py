@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "fieldrep.cli.server_command",
     "fieldrep.cli.sync_command",
     "fieldrep.cli.map_command",
+    "fieldrep.cli.referrals_command",
 ]
 
 

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 IMPORT_EXPORT_MODULES: list[str] = [
     "fieldrep.cli.territory_io_command",
+    "fieldrep.cli.referrals_command",
 ]
 SHOWN_ERRORS = 10
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -27,6 +26,9 @@ from fieldrep.services.demo_common import (
     weighted_index,
 )
 from fieldrep.services.demo_org import Org
+from fieldrep.services.referrals.demo_cases import match_key, match_phone, showcases
+from fieldrep.services.referrals.model import Flag, Stage
+from fieldrep.services.referrals.sla import DEFAULT_DAYS
 
 STAGES = ("new", "contacted", "qualified", "proposal", "won", "lost")
 STAGE_WEIGHTS = (16, 15, 14, 12, 23, 20)
@@ -49,10 +51,13 @@ class Referrals:
     meta: list[tuple[int, int | None, dict[str, datetime]]] = field(default_factory=list)
 
 
-def match_key(text: str | None) -> str | None:
-    if not text:
+def _sla(stage: str, reached: dict[str, datetime], rng: random.Random, now: datetime) -> str | None:
+    """Open referrals fall due over the coming days, a few already overdue (as in a real team)."""
+    days = DEFAULT_DAYS.get(Stage(stage))
+    if days is None:
         return None
-    return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split()) or None
+    due = max(reached[stage] + timedelta(hours=4), now + timedelta(days=rng.uniform(-1.5, days + 1)))
+    return iso(due)
 
 
 def build_referrals(
@@ -146,14 +151,14 @@ def build_referrals(
                 "referred_country": "US",
                 "match_name": match_key(company),
                 "match_email": email.lower(),
-                "match_phone": re.sub(r"\D", "", tel),
+                "match_phone": match_phone(tel),
                 "captured_by_id": rep,
                 "visit_id": visit_id,
                 "channel": channel,
                 "territory_id": territory_id,
                 "owner_id": owner_id,
                 "stage": stage,
-                "sla_due_at": iso(created + timedelta(days=2)),
+                "sla_due_at": _sla(stage, reached, rng, clock.now),
                 "duplicate_of_id": None,
                 "flags": "[]",
                 "converted_account_id": acc.ids[target] if target is not None else None,
@@ -182,6 +187,7 @@ def build_referrals(
                 },
             )
     _flag_duplicates(rng, ids, out, clock)
+    showcases(rng, ids, out, acc)
     return out
 
 
@@ -289,7 +295,7 @@ def _flag_duplicates(rng: random.Random, ids: SeededIds, out: Referrals, clock: 
         ):
             row[key] = orig[key]
         row["duplicate_of_id"] = out.referrals.ids[original]
-        row["flags"] = json.dumps(["possible_duplicate"])
+        row["flags"] = json.dumps([Flag.ALREADY_REFERRED.value])
         at = datetime.fromisoformat(row["created_at"][:19]) + timedelta(seconds=30)
         out.events.add(
             ids,
@@ -300,7 +306,9 @@ def _flag_duplicates(rng: random.Random, ids: SeededIds, out: Referrals, clock: 
                 "kind": "duplicate",
                 "from_value": None,
                 "to_value": out.referrals.ids[original],
-                "reason": "same e-mail and phone as an earlier referral",
+                "reason": f"already referred: same e-mail {orig['match_email']} as the referral of"
+                f" {orig['referred_name']} on {orig['created_at'][:10]}; the first referral keeps"
+                " the attribution",
             },
         )
 

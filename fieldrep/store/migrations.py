@@ -194,6 +194,61 @@ def _v6_conflict_lookups(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# v7, local only: the referral duplicate check's match index (fieldrep.services.referrals.
+# match_index). ``match_keys`` files exact keys ("p:+16175550142", "e:jane@acme.com", "d:acme.com",
+# "a:12|main st|02139") of accounts, contacts and referrals; ``match_names`` each account's and
+# referral's company name, normalised once (legal forms stripped), for the fuzzy scan. Deriving
+# them takes Python (phonenumbers, cleanco's terms), so triggers only queue the rows written,
+# whatever wrote them (the writer, a sync pull, SQL), and the check files the queue first. Local
+# indexes on referrals for the pipeline board (stage columns, linked duplicates, captured by).
+_MATCH_COLUMNS = {
+    "accounts": ("name", "phone", "email", "website", "street", "postal_code", "country"),
+    "contacts": ("account_id", "email", "phone"),
+    "referrals": (
+        "referred_company", "referred_email", "referred_phone", "referred_street",
+        "referred_postal_code", "referred_country", "match_name", "match_email", "match_phone",
+    ),
+}  # fmt: skip
+
+
+def _match_queue(tbl: str, ref: str) -> str:
+    # NOT EXISTS, not OR IGNORE (see v4): a sync pull's upsert would turn OR IGNORE into an error.
+    return (
+        f"INSERT INTO match_queue (tbl, row_id) SELECT '{tbl}', {ref}.id WHERE NOT EXISTS"
+        f" (SELECT 1 FROM match_queue q WHERE q.tbl = '{tbl}' AND q.row_id = {ref}.id);"
+    )
+
+
+_V7_MATCH_INDEX = [
+    "CREATE TABLE match_keys (key TEXT NOT NULL, tbl TEXT NOT NULL, row_id TEXT NOT NULL,"
+    " PRIMARY KEY (key, tbl, row_id)) WITHOUT ROWID",
+    "CREATE INDEX match_keys_row ON match_keys (tbl, row_id)",
+    "CREATE TABLE match_names (tbl TEXT NOT NULL, row_id TEXT NOT NULL, name TEXT NOT NULL,"
+    " PRIMARY KEY (tbl, row_id)) WITHOUT ROWID",
+    "CREATE TABLE match_queue (tbl TEXT NOT NULL, row_id TEXT NOT NULL,"
+    " PRIMARY KEY (tbl, row_id)) WITHOUT ROWID",
+    "CREATE INDEX referrals_stage_created ON referrals (stage, created_at)",
+    "CREATE INDEX referrals_duplicate_of ON referrals (duplicate_of_id)",
+    "CREATE INDEX referrals_captured_by ON referrals (captured_by_id)",
+    "CREATE INDEX tasks_referral ON tasks (referral_id)",
+]
+for _tbl, _cols in _MATCH_COLUMNS.items():
+    _V7_MATCH_INDEX += [
+        f"CREATE TRIGGER {_tbl}_match_insert AFTER INSERT ON {_tbl} BEGIN"
+        f" {_match_queue(_tbl, 'new')} END",
+        f"CREATE TRIGGER {_tbl}_match_update AFTER UPDATE OF {', '.join(_cols)} ON {_tbl} BEGIN"
+        f" {_match_queue(_tbl, 'new')} END",
+        f"CREATE TRIGGER {_tbl}_match_delete AFTER DELETE ON {_tbl} BEGIN"
+        f" {_match_queue(_tbl, 'old')} END",
+        f"INSERT INTO match_queue (tbl, row_id) SELECT '{_tbl}', id FROM {_tbl}",
+    ]
+
+
+def _v7_referral_match_index(conn: sqlite3.Connection) -> None:
+    for statement in _V7_MATCH_INDEX:
+        conn.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial_schema,
     _v2_accounts_search,
@@ -201,11 +256,12 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_account_keys,
     _v5_owner_territory_index,
     _v6_conflict_lookups,
+    _v7_referral_match_index,
 ]
 LATEST_VERSION = len(MIGRATIONS)
 # The schema version a laptop reports to the sync server (fieldrep.sync.protocol): that of the last
 # migration that changed what is synced. Steps after it touch local tables and indexes only (v4,
-# v5, v6), so a laptop and a server a local step apart still sync; raise it with any step that changes
+# v5, v6, v7), so a laptop and a server a local step apart still sync; raise it with any step that changes
 # a synced table.
 SYNCED_SCHEMA_VERSION = 3
 

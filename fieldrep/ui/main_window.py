@@ -235,6 +235,9 @@ class MainWindow(QMainWindow):
             file_menu.addAction("&Geocoding settings…").triggered.connect(
                 self.open_geocoder_settings
             )
+        referral_action = file_menu.addAction("New &referral…")
+        referral_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        referral_action.triggered.connect(self.open_referral_dialog)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit")
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
@@ -472,6 +475,21 @@ class MainWindow(QMainWindow):
         self._sync_dialog.raise_()
         self._sync_dialog.activateWindow()
         return self._sync_dialog
+
+    def open_referral_dialog(self) -> QWidget:
+        """Ctrl+Shift+R anywhere: capture a referral; the account open on the Accounts page, if
+        any, is the referrer."""
+        from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
+
+        panel = getattr(self._built.get("accounts"), "panel", None)
+        account = getattr(panel, "account_id", None) if panel and panel.isVisible() else None
+        dialog = ReferralDialog(self.context, account, parent=self)
+        page = self._built.get("referrals")
+        if page is not None and hasattr(page, "refresh"):
+            dialog.captured.connect(lambda _result: page.refresh())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def open_geocoder_settings(self) -> GeocoderSettingsDialog:
         """Show the (non-modal) Geocoding dialog: placement counts, settings, place online."""

@@ -104,7 +104,12 @@ PAGES: tuple[PageSpec, ...] = (
         "accounts", "Accounts", "accounts", _lazy("fieldrep.ui.views.accounts_view", "AccountsView")
     ),
     PageSpec("map", "Map", "map", _lazy("fieldrep.ui.map.map_page", "MapPage")),
-    PageSpec("referrals", "Referrals", "referrals", None),
+    PageSpec(
+        "referrals",
+        "Referrals",
+        "referrals",
+        _lazy("fieldrep.ui.views.referrals_view", "ReferralsView"),
+    ),
     PageSpec(
         "territories",
         "Territories",

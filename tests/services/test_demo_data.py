@@ -238,7 +238,7 @@ def test_referrals_in_every_stage_with_matching_history(
             ctx.db.query("SELECT * FROM referrals WHERE id = ?", [dup["duplicate_of_id"]])
         )
         assert dup["match_email"] == original["match_email"]
-        assert "possible_duplicate" in json.loads(dup["flags"])
+        assert "already_referred" in json.loads(dup["flags"])
 
 
 def test_reward_rules_and_rewards(demo: tuple[Context, dict[str, int]]) -> None:

@@ -298,3 +298,30 @@ def test_v5_counts_a_members_accounts_in_a_territory_from_one_index(db_path: Pat
     indexes = {r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "accounts_owner" not in indexes
     db.conn.close()
+
+
+def test_v7_queues_every_account_contact_and_referral_for_the_match_index(
+    tmp_path: Path,
+) -> None:
+    """The referral duplicate check's keys take Python: the step queues every row, and from then
+    on every write to a key column queues its row again, whatever wrote it."""
+    path = tmp_path / "old.db"
+    shutil.copy(FIXTURES / "schema_v3.sqlite", path)
+    db = open_db(path)
+    conn = db.conn
+    queued = conn.execute("SELECT tbl, count(*) FROM match_queue GROUP BY tbl").fetchall()
+    counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("accounts",)}
+    assert dict(queued).get("accounts") == counts["accounts"] > 0
+    (account,) = conn.execute("SELECT id FROM accounts").fetchone()
+    conn.execute("DELETE FROM match_queue")
+    conn.execute("UPDATE accounts SET notes = 'no key column' WHERE id = ?", (account,))
+    assert conn.execute("SELECT count(*) FROM match_queue").fetchone()[0] == 0
+    conn.execute("UPDATE accounts SET phone = '617-555-0199' WHERE id = ?", (account,))
+    conn.execute("UPDATE accounts SET website = 'acme.com' WHERE id = ?", (account,))
+    assert conn.execute("SELECT tbl, row_id FROM match_queue").fetchall() == [("accounts", account)]
+    conn.execute("DELETE FROM match_queue")
+    conn.execute("DELETE FROM accounts WHERE id = ?", (account,))
+    assert conn.execute("SELECT tbl, row_id FROM match_queue").fetchall() == [("accounts", account)]
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"referrals_stage_created", "referrals_duplicate_of", "tasks_referral"} <= indexes
+    db.conn.close()

@@ -102,6 +102,12 @@ class LogVisitDialog(QDialog):
         )
         self.log_button.setDefault(True)
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setAutoDefault(False)
+        self.referral_button = self.buttons.addButton(
+            "Got a referral?", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.referral_button.setToolTip("Capture a referral from this customer (Ctrl+R)")
+        self.referral_button.setShortcut("Ctrl+R")
+        self.referral_button.clicked.connect(self.open_referral)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -115,6 +121,16 @@ class LogVisitDialog(QDialog):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.notes.setFocus()  # typing starts the notes; Enter logs the visit
+
+    def open_referral(self) -> QDialog:
+        """The referral dialog with this customer as the referrer (and this visit, once logged)."""
+        from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
+
+        visit = self.result_visit.visit_id if self.result_visit else None
+        dialog = ReferralDialog(self.ctx, self.account_id, visit_id=visit, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def outcome(self) -> str:
         button = self.outcome_buttons.checkedButton()

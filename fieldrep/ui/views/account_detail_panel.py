@@ -213,6 +213,18 @@ class AccountDetailPanel(QFrame):
             self.lists[key] = tree
             self.tabs.addTab(tree, title)
 
+        # New referral from this customer: on the Referrals tab (the button row above is as wide as
+        # the panel's narrowest width already).
+        self.referral_button = QPushButton("New referral from this customer…")
+        self.referral_button.clicked.connect(self.open_referral)
+        holder = QWidget()
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 4, 0, 0)
+        column.addWidget(self.referral_button, 0, Qt.AlignmentFlag.AlignLeft)
+        column.addWidget(self.lists["referrals"])
+        at = self.tabs.indexOf(self.lists["referrals"])
+        self.tabs.removeTab(at)
+        self.tabs.insertTab(at, holder, "Referrals")
         self.tabs.setMinimumHeight(TABS_MIN_HEIGHT)
 
         # The fields scroll when the window is too short for them, the buttons and the lists (a
@@ -242,6 +254,17 @@ class AccountDetailPanel(QFrame):
         layout.addWidget(self.tabs, 1)
 
     # -- showing ---------------------------------------------------------------------------------
+
+    def open_referral(self) -> QWidget | None:
+        if self.account_id is None:
+            return None
+        from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
+
+        dialog = ReferralDialog(self.service.ctx, self.account_id, parent=self)
+        dialog.captured.connect(lambda _result: self.show_account(str(self.account_id)))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def _show_error(self, text: str) -> None:
         self.error.setText(text)

@@ -1,0 +1,151 @@
+"""Stage moves: who may move, what Lost and Won need, backwards moves, and the board's queries."""
+
+from __future__ import annotations
+
+import pytest
+
+from fieldrep.services.context import Context
+from fieldrep.services.referrals import pipeline
+from fieldrep.services.referrals.capture import ReferralService
+from fieldrep.services.referrals.model import Stage
+from fieldrep.services.referrals.pipeline import Filter, MoveRefused, move
+from tests.services.referrals.conftest import draft
+
+
+@pytest.fixture
+def lead(ctx: Context, org: dict[str, str], service: ReferralService) -> str:
+    ctx.set_user(org["boss"])
+    result = service.capture(draft(org))  # owned by Omar (Texas), captured by the manager
+    assert result.referral_id is not None
+    ctx.set_user(org["omar"])
+    return result.referral_id
+
+
+def _stage_events(ctx: Context, referral_id: str) -> list[tuple[str, str, str | None]]:
+    return ctx.conn.execute(
+        "SELECT from_value, to_value, reason FROM referral_events WHERE referral_id = ?"
+        " AND kind = 'stage' ORDER BY rowid",
+        (referral_id,),
+    ).fetchall()
+
+
+def test_forward_and_back_moves_are_recorded_and_close_the_first_contact_task(
+    ctx: Context, lead: str
+) -> None:
+    move(ctx, lead, Stage.CONTACTED)
+    move(ctx, lead, "qualified")
+    back = move(ctx, lead, Stage.CONTACTED)
+    assert back.message == "Qualified -> Contacted (moved back)"
+    assert _stage_events(ctx, lead) == [
+        ("new", "contacted", None),
+        ("contacted", "qualified", None),
+        ("qualified", "contacted", "moved back"),
+    ]
+    done = ctx.conn.execute(
+        "SELECT done FROM tasks WHERE referral_id = ? AND title LIKE 'First contact%'", (lead,)
+    ).fetchone()
+    assert done == (1,)
+    due = ctx.conn.execute("SELECT sla_due_at FROM referrals WHERE id = ?", (lead,)).fetchone()
+    assert due[0] is not None
+
+
+def test_a_rep_cannot_move_a_colleagues_referral(
+    ctx: Context, org: dict[str, str], lead: str
+) -> None:
+    ctx.set_user(org["ann"])  # a colleague: Omar owns it
+    before = ctx.writer.pending_count()
+    with pytest.raises(MoveRefused, match=r"only its owner \(Omar\) or a manager"):
+        move(ctx, lead, Stage.CONTACTED)
+    assert ctx.writer.pending_count() == before
+    ctx.set_user(org["boss"])
+    assert move(ctx, lead, Stage.CONTACTED).to_stage is Stage.CONTACTED
+
+
+def test_lost_needs_a_reason(ctx: Context, lead: str) -> None:
+    with pytest.raises(MoveRefused, match="say why it was lost"):
+        move(ctx, lead, Stage.LOST)
+    move(ctx, lead, Stage.LOST, reason="Went with a competitor")
+    row = ctx.conn.execute("SELECT stage, lost_reason FROM referrals WHERE id = ?", (lead,))
+    assert row.fetchone() == ("lost", "Went with a competitor")
+
+
+def test_won_needs_a_value_and_an_account_and_writes_the_deal(ctx: Context, lead: str) -> None:
+    with pytest.raises(MoveRefused, match="deal's value"):
+        move(ctx, lead, Stage.WON, create_account=True)
+    with pytest.raises(MoveRefused, match="link the account"):
+        move(ctx, lead, Stage.WON, value=1200)
+    won = move(ctx, lead, Stage.WON, value=1200, create_account=True)
+    assert won.account_id is not None
+    account = ctx.conn.execute(
+        "SELECT name, phone, owner_id FROM accounts WHERE id = ?", (won.account_id,)
+    ).fetchone()
+    assert account[:2] == ("Lone Star Plumbing LLC", "+12145550199")
+    deal = ctx.conn.execute("SELECT amount, account_id FROM deals WHERE referral_id = ?", (lead,))
+    assert deal.fetchall() == [(1200.0, won.account_id)]
+    # moved back from Won: the sale it recorded goes, the history stays
+    move(ctx, lead, Stage.PROPOSAL)
+    assert ctx.conn.execute("SELECT count(*) FROM deals").fetchone()[0] == 0
+    assert [e[1] for e in _stage_events(ctx, lead)] == ["won", "proposal"]
+
+
+def test_an_unknown_stage_is_refused(ctx: Context, lead: str) -> None:
+    with pytest.raises(MoveRefused, match="'closed' is not a stage"):
+        move(ctx, lead, "closed")
+
+
+def test_board_queries_filter_in_sql_and_total_each_column(
+    ctx: Context, org: dict[str, str], service: ReferralService, lead: str
+) -> None:
+    ctx.set_user(org["ann"])
+    second = service.capture(
+        draft(
+            org,
+            referred_name="Kim Park",
+            referred_company="Park Bakery",
+            phone="",
+            email="kim@parkbakery.com",
+            street="",
+            postal_code="02139",
+        )
+    )
+    ctx.set_user(org["omar"])
+    move(ctx, lead, Stage.PROPOSAL)
+    ctx.writer.update("referrals", lead, {"amount": 5000.0})
+    totals = pipeline.totals(ctx.conn, Filter())
+    assert totals[Stage.NEW].count == 1
+    assert (totals[Stage.PROPOSAL].count, totals[Stage.PROPOSAL].value) == (1, 5000.0)
+    mine = pipeline.cards(ctx.conn, Filter(owner_id=org["omar"]))
+    assert [c.id for c in mine] == [lead]
+    in_metro = pipeline.cards(ctx.conn, Filter(territory_id=org["metro"], stage=Stage.NEW))
+    assert [c.id for c in in_metro] == [second.referral_id]
+    ctx.writer.update("referrals", lead, {"sla_due_at": "2000-01-01T00:00:00.000Z"})
+    overdue = pipeline.cards(ctx.conn, Filter(overdue=True))
+    assert [c.id for c in overdue] == [lead]
+    assert overdue[0].overdue
+    history = pipeline.history(ctx.conn, lead)
+    assert history[0]["kind"] == "created"
+    assert history[0]["who"] == "Mia"
+
+
+def test_the_sla_is_set_per_stage_and_per_territory(
+    ctx: Context, org: dict[str, str], service: ReferralService
+) -> None:
+    from fieldrep.services.referrals import sla
+
+    with ctx.writer.transaction() as conn:
+        sla.set_days(conn, Stage.NEW, 5)  # every territory
+        sla.set_days(conn, Stage.NEW, 1, org["texas"])  # Texas answers faster
+    assert sla.days_for(ctx.conn, Stage.NEW, org["metro"]) == 5
+    assert sla.days_for(ctx.conn, Stage.NEW, org["texas"]) == 1
+    assert (
+        sla.days_for(ctx.conn, Stage.CONTACTED, org["texas"]) == sla.DEFAULT_DAYS[Stage.CONTACTED]
+    )
+    assert sla.days_for(ctx.conn, Stage.WON, org["texas"]) is None
+    result = service.capture(draft(org))
+    created = ctx.conn.execute(
+        "SELECT created_at, sla_due_at FROM referrals WHERE id = ?", (result.referral_id,)
+    ).fetchone()
+    from datetime import datetime
+
+    start, due = (datetime.fromisoformat(v.replace("Z", "+00:00")) for v in created)
+    assert (due - start).total_seconds() == 24 * 3600

@@ -1,0 +1,157 @@
+"""The Referrals page: the board's columns and totals, a drag-and-drop move, filters, the detail."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt
+from pytestqt.qtbot import QtBot
+
+from fieldrep.services.context import Context
+from fieldrep.services.referrals.capture import ReferralService
+from fieldrep.services.referrals.model import Stage
+from fieldrep.ui.models.referral_board_model import ReferralBoardModel
+from fieldrep.ui.views.referrals_view import ReferralsView
+from tests.services.referrals.conftest import draft
+from tests.services.referrals.conftest import org as org  # the fixture
+
+
+def _capture(ctx: Context, org: dict[str, str], **fields: object) -> str:
+    result = ReferralService(ctx).capture(draft(org, **fields))
+    assert result.referral_id is not None
+    return result.referral_id
+
+
+def test_dragging_a_card_to_another_column_moves_it_with_one_service_write(
+    qtbot: QtBot, ctx: Context, org: dict[str, str]
+) -> None:
+    ctx.set_user(org["boss"])  # a manager captures: Omar gets the follow-up task
+    lead = _capture(ctx, org)
+    ctx.set_user(org["omar"])  # its owner
+    view = ReferralsView(ctx)
+    qtbot.addWidget(view)
+    view.resize(1366, 768)
+    view.show()
+    board = view.board
+    new, contacted = board.columns[Stage.NEW], board.columns[Stage.CONTACTED]
+    assert [c.id for c in new.model.cards] == [lead]
+    assert new.summary.text().startswith("1")
+    # the drag carries the card; the drop on the Contacted column asks the service to move it
+    source = new.model.index(0)
+    data = new.model.mimeData([source])
+    before = ctx.writer.pending_count()
+    with qtbot.waitSignal(board.moved) as moved:
+        dropped = contacted.model.dropMimeData(
+            data, Qt.DropAction.MoveAction, -1, -1, QModelIndex()
+        )
+    assert dropped is False  # the view never removes the row itself
+    assert moved.args[0].to_stage is Stage.CONTACTED
+    assert ctx.conn.execute("SELECT stage FROM referrals WHERE id = ?", (lead,)).fetchone() == (
+        "contacted",
+    )
+    # one referral update, one stage event, the first-contact task closed
+    assert ctx.writer.pending_count() - before == 3
+    assert new.model.rowCount() == 0
+    assert [c.id for c in contacted.model.cards] == [lead]
+    assert view.notice.text() == "Moved: New -> Contacted."
+
+
+def test_a_refused_drop_says_why_and_keeps_the_card(
+    qtbot: QtBot, ctx: Context, org: dict[str, str]
+) -> None:
+    lead = _capture(ctx, org)  # Omar's; Ann is signed in
+    view = ReferralsView(ctx)
+    qtbot.addWidget(view)
+    new, won = view.board.columns[Stage.NEW], view.board.columns[Stage.WON]
+    view.board.ask_value = lambda _parent, _name: 2500.0
+    won.model.dropMimeData(
+        new.model.mimeData([new.model.index(0)]), Qt.DropAction.MoveAction, -1, -1, QModelIndex()
+    )
+    assert "only its owner (Omar) or a manager" in view.notice.text()
+    assert [c.id for c in new.model.cards] == [lead]
+
+
+def test_won_asks_the_value_and_lost_the_reason(
+    qtbot: QtBot, ctx: Context, org: dict[str, str]
+) -> None:
+    first = _capture(ctx, org)
+    second = _capture(
+        ctx,
+        org,
+        referred_name="Kim Park",
+        referred_company="Park Bakery",
+        phone="",
+        email="kim@parkbakery.com",
+        street="",
+    )
+    ctx.set_user(org["boss"])
+    view = ReferralsView(ctx)
+    qtbot.addWidget(view)
+    view.board.ask_value = lambda _parent, _name: 2500.0
+    view.board.ask_reason = lambda _parent, _name: "Chose a competitor"
+    view.board.move_cards([first], "won")
+    view.board.move_cards([second], "lost")
+    won = view.board.columns[Stage.WON]
+    assert won.summary.text() == "1 · $2,500"
+    row = ctx.conn.execute("SELECT lost_reason FROM referrals WHERE id = ?", (second,)).fetchone()
+    assert row == ("Chose a competitor",)
+
+
+def test_filters_go_to_sql_and_the_detail_shows_the_whole_history(
+    qtbot: QtBot, ctx: Context, org: dict[str, str]
+) -> None:
+    lead = _capture(ctx, org)
+    _capture(
+        ctx,
+        org,
+        referred_name="Kim Park",
+        referred_company="Park Bakery",
+        phone="",
+        email="kim@parkbakery.com",
+        street="",
+        postal_code="02139",
+    )
+    view = ReferralsView(ctx)
+    qtbot.addWidget(view)
+    new = view.board.columns[Stage.NEW]
+    assert new.model.rowCount() == 2
+    view.territory.setCurrentIndex(view.territory.findText("Texas Metros"))
+    assert [c.id for c in new.model.cards] == [lead]
+    assert view.table_model.rowCount() == 1
+    view.search.setText("park")  # applied once typing pauses
+    qtbot.waitUntil(lambda: new.model.rowCount() == 0)
+    view.territory.setCurrentIndex(0)
+    view.search.clear()
+    qtbot.waitUntil(lambda: new.model.rowCount() == 2)
+    view.stage.setCurrentIndex(view.stage.findData("new"))
+    assert view.table_model.rowCount() == 2
+    view.stage.setCurrentIndex(view.stage.findData("won"))
+    assert view.table_model.rowCount() == 0
+    assert new.model.rowCount() == 2  # the board shows every stage whatever the table's
+    view.stage.setCurrentIndex(0)
+    rect = new.view.visualRect(new.model.index(0))
+    qtbot.mouseClick(new.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert view.detail.isVisibleTo(view)
+    texts = [view.detail.history.item(i).text() for i in range(view.detail.history.count())]
+    assert texts[0].split(" · ")[1] == "Captured"
+    assert any("Routed" in t for t in texts)
+    assert view.detail.title.text() == new.model.cards[0].name
+
+
+def test_the_board_pages_a_long_column(qtbot: QtBot, ctx: Context, org: dict[str, str]) -> None:
+    for n in range(7):
+        _capture(
+            ctx,
+            org,
+            referred_name=f"Lead {n}",
+            referred_company=f"Firm {n}",
+            phone="",
+            email=f"lead{n}@firm{n}.com",
+            street="",
+        )
+    model = ReferralBoardModel(ctx.conn, Stage.NEW, page=3)
+    model.set_filter(model.filter)
+    assert model.rowCount() == 3
+    assert model.canFetchMore(QModelIndex())
+    model.fetchMore(QModelIndex())
+    model.fetchMore(QModelIndex())
+    assert model.rowCount() == 7
+    assert not model.canFetchMore(QModelIndex())
