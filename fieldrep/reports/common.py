@@ -123,7 +123,7 @@ def referrals_in_scope(
         if scope.rep is not None and scope.rep.id not in (owner, captured):
             continue
         history = events.get(rid, [])
-        reached = {to for _, to in history} | {stage}
+        reached = {"new", stage} | {to for _, to in history}
         won_at = next((at for at, to in history if to == "won"), None)
         if stage == "won" and won_at is None:
             won_at = updated

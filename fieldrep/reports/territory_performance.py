@@ -188,7 +188,6 @@ def build(
         scope.label,
         [table],
         charts,
-        notes,
         team=team,
         empty=not data,
     )
