@@ -19,8 +19,13 @@ from fieldrep.reports.scope import ScopeError
 class _Kind(argparse.Action):
     """Takes a report kind, suggesting the closest one for a typo (exit code 2: bad usage)."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: object, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
         value = str(values)
         if value not in KINDS:
             close = difflib.get_close_matches(value, list(KINDS), n=1, cutoff=0.4)

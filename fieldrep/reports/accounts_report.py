@@ -32,7 +32,10 @@ _SQL = (
 
 
 def account_rows(
-    conn: sqlite3.Connection, scope: Scope, *, status: str | None = None,
+    conn: sqlite3.Connection,
+    scope: Scope,
+    *,
+    status: str | None = None,
     industry: str | None = None,
 ) -> Any:
     """Rows (as lists of the COLUMNS' values) in name order, streamed from SQLite."""
@@ -46,7 +49,11 @@ def account_rows(
     if industry:
         where.append("a.industry = ?")
         args.append(industry)
-    sql = _SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.name COLLATE NOCASE"
+    sql = (
+        _SQL
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY a.name COLLATE NOCASE"
+    )
     subtree = scope.selected if scope.root is not None else None
     for row in conn.execute(sql, args):
         if subtree is None or row[12] in subtree:

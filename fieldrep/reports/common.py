@@ -99,9 +99,7 @@ class ReferralRow:
     stages_reached: set[str]
 
 
-def referrals_in_scope(
-    conn: sqlite3.Connection, scope: Scope, moment: str
-) -> list[ReferralRow]:
+def referrals_in_scope(conn: sqlite3.Connection, scope: Scope, moment: str) -> list[ReferralRow]:
     """Every referral not marked a duplicate, placed where it was at ``moment`` (the period's end),
     limited to the scope's territories and rep (the owner or the rep who captured it)."""
     position, moved = territory_at(conn, "referral", moment)

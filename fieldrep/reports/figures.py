@@ -108,8 +108,15 @@ def funnel(fig: Figure, stages: Sequence[str], counts: Sequence[int], title: str
     lefts = [(top - c) / 2 for c in counts]
     ax.barh(list(stages), list(counts), left=lefts, color=BLUE)
     for y, c in enumerate(counts):
-        ax.text(top / 2, y, f"{c:,} ({c / counts[0]:.0%})", ha="center", va="center",
-                color="white" if c > top * 0.25 else "black", fontsize=8)
+        ax.text(
+            top / 2,
+            y,
+            f"{c:,} ({c / counts[0]:.0%})",
+            ha="center",
+            va="center",
+            color="white" if c > top * 0.25 else "black",
+            fontsize=8,
+        )
     ax.invert_yaxis()
     ax.set_xticks([])
     ax.set_title(title, fontsize=10)

@@ -21,16 +21,17 @@ def _styles() -> dict[str, Any]:
 
     base = getSampleStyleSheet()
     return {
-        "title": ParagraphStyle("t", parent=base["Title"], fontSize=24, leading=30,
-                                spaceAfter=18),
+        "title": ParagraphStyle("t", parent=base["Title"], fontSize=24, leading=30, spaceAfter=18),
         "h1": ParagraphStyle("h1", parent=base["Heading2"], spaceBefore=6, spaceAfter=6),
         "body": base["BodyText"],
         "meta": ParagraphStyle("meta", parent=base["BodyText"], fontSize=12, leading=18),
-        "note": ParagraphStyle("note", parent=base["BodyText"], fontSize=8, leading=10,
-                               textColor="#555555"),
+        "note": ParagraphStyle(
+            "note", parent=base["BodyText"], fontSize=8, leading=10, textColor="#555555"
+        ),
         "cell": ParagraphStyle("cell", parent=base["BodyText"], fontSize=7, leading=8.5),
-        "empty": ParagraphStyle("empty", parent=base["BodyText"], fontSize=14, leading=20,
-                                textColor="#a33"),
+        "empty": ParagraphStyle(
+            "empty", parent=base["BodyText"], fontSize=14, leading=20, textColor="#a33"
+        ),
     }
 
 
@@ -44,7 +45,7 @@ def _numbered_canvas(label: str) -> Any:
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
 
-        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        def showPage(self) -> None:
             self._pages.append(dict(self.__dict__))
             self._startPage()
 
@@ -167,10 +168,16 @@ def write_pdf(report: Report, path: Path, *, step: Any = None) -> None:
     )
     doc.addPageTemplates(
         [
-            PageTemplate("portrait", [Frame(margin, margin, portrait_w - 2 * margin,
-                                            portrait_h - 2 * margin)], pagesize=A4),
-            PageTemplate("landscape", [Frame(margin, margin, land_w - 2 * margin,
-                                             land_h - 2 * margin)], pagesize=landscape(A4)),
+            PageTemplate(
+                "portrait",
+                [Frame(margin, margin, portrait_w - 2 * margin, portrait_h - 2 * margin)],
+                pagesize=A4,
+            ),
+            PageTemplate(
+                "landscape",
+                [Frame(margin, margin, land_w - 2 * margin, land_h - 2 * margin)],
+                pagesize=landscape(A4),
+            ),
         ]
     )
     story: list[Any] = [

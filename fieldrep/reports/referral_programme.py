@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import statistics
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import datetime
 
 from fieldrep.reports import figures
 from fieldrep.reports.common import ReferralRow, base_currency, referrals_in_scope
@@ -57,7 +57,9 @@ def build(
     stamp = (now or datetime.now()).strftime("%Y-%m-%dT%H:%M:%S")
     base = base_currency(conn)
     cohort = [
-        r for r in referrals_in_scope(conn, scope, period.hi) if period.lo <= r.created_at < period.hi
+        r
+        for r in referrals_in_scope(conn, scope, period.hi)
+        if period.lo <= r.created_at < period.hi
     ]
     total = len(cohort)
     funnel = Table(
@@ -77,8 +79,7 @@ def build(
         count = sum(
             1
             for r in cohort
-            if stage in r.stages_reached
-            or (r.stage in STAGES and STAGES.index(r.stage) >= index)
+            if stage in r.stages_reached or (r.stage in STAGES and STAGES.index(r.stage) >= index)
         )
         stage_counts.append(count)
         funnel.rows.append(
@@ -262,7 +263,9 @@ def _reward_roi(conn: sqlite3.Connection, cohort: list[ReferralRow], base: str) 
     )
     for currency in sorted(set(revenue) | set(cost), key=lambda c: (c != base, c)):
         rev, spent = round(revenue[currency], 2), round(cost[currency], 2)
-        table.rows.append([currency, rev, spent, round(rev - spent, 2), (rev - spent) / spent if spent else NA])
+        table.rows.append(
+            [currency, rev, spent, round(rev - spent, 2), (rev - spent) / spent if spent else NA]
+        )
     table.notes = [
         "Reward cost: approved, issued and redeemed rewards for these referrals, less clawbacks.",
         "Return: (won revenue - reward cost) / reward cost, per currency; currencies are never "

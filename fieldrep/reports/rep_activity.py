@@ -51,7 +51,7 @@ def build(
     # Overdue at the period's end (or today, if the period has not ended): due before then and not
     # done by then.
     cutoff = min(period.end, today + timedelta(days=1)).isoformat()
-    for user_id, account_id, due, done, done_at in conn.execute(
+    for user_id, account_id, _due, done, done_at in conn.execute(
         "SELECT user_id, account_id, due_date, done, done_at FROM tasks WHERE due_date < ?",
         [cutoff],
     ):

@@ -21,8 +21,9 @@ from fieldrep.reports.scope import Scope
 AMOUNTS = ("approved", "issued", "clawed_back")
 
 
-def payout_step(kind: str, status: str, approved_at: str | None, issued_at: str | None,
-                created_at: str) -> tuple[str, str] | None:
+def payout_step(
+    kind: str, status: str, approved_at: str | None, issued_at: str | None, created_at: str
+) -> tuple[str, str] | None:
     """(which column, on which moment) a reward row counts in, or None when it is no payout."""
     if kind == "clawback":
         if status in ("declined", "revoked"):
@@ -44,7 +45,9 @@ def build(
         cid: f"{first} {last}".strip()
         for cid, first, last in conn.execute("SELECT id, first_name, last_name FROM contacts")
     }
-    sums: dict[tuple[str, str, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    sums: dict[tuple[str, str, str, str], dict[str, float]] = defaultdict(
+        lambda: defaultdict(float)
+    )
     for row in conn.execute(
         "SELECT referral_id, recipient_account_id, recipient_contact_id, recipient_user_id, kind, "
         "status, amount, currency, approved_at, issued_at, created_at FROM rewards"
@@ -93,9 +96,12 @@ def build(
         )
     yearly = Table(
         "Yearly totals",
-        [Column("year", "Year", Kind.TEXT, 6), Column("currency", "Currency", Kind.TEXT, 9),
-         Column("recipients", "Recipients", Kind.INT, 11),
-         *columns[4:]],
+        [
+            Column("year", "Year", Kind.TEXT, 6),
+            Column("currency", "Currency", Kind.TEXT, 9),
+            Column("recipients", "Recipients", Kind.INT, 11),
+            *columns[4:],
+        ],
         total_label=None,
     )
     per_year: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -108,7 +114,13 @@ def build(
         s = per_year[(year, currency)]
         values = [round(s.get(a, 0.0), 2) for a in AMOUNTS]
         yearly.rows.append(
-            [year, currency, len(people[(year, currency)]), *values, round(values[1] + values[2], 2)]
+            [
+                year,
+                currency,
+                len(people[(year, currency)]),
+                *values,
+                round(values[1] + values[2], 2),
+            ]
         )
     top = sorted(recipients.rows, key=lambda r: -r[7])[:15]
     names = [f"{r[0]} ({r[3]})" if several else r[0] for r in top]

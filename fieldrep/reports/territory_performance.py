@@ -38,7 +38,7 @@ def _own_figures(
     rep_args = [rep] if rep else []
     for tid, count, potential in conn.execute(
         f"SELECT a.territory_id, count(*), total(a.potential) FROM accounts a WHERE 1 {rep_accounts} "
-        "GROUP BY a.territory_id",
+        "GROUP BY +a.territory_id",  # a full scan beats 100k index-ordered row lookups
         rep_args,
     ):
         own[tid]["accounts"] += count
@@ -46,7 +46,7 @@ def _own_figures(
     rep_visits = "AND v.user_id = ?" if rep else ""
     for tid, visits, visited in conn.execute(
         "SELECT a.territory_id, count(*), count(DISTINCT v.account_id) FROM visits v "
-        "JOIN accounts a ON a.id = v.account_id WHERE v.visited_at >= ? AND v.visited_at < ? "
+        "CROSS JOIN accounts a ON a.id = v.account_id WHERE v.visited_at >= ? AND v.visited_at < ? "
         f"{rep_visits} GROUP BY a.territory_id",
         [period.lo, period.hi, *rep_args],
     ):
@@ -55,7 +55,7 @@ def _own_figures(
     rep_deals = "AND user_id = ?" if rep else ""
     for tid, currency, amount in conn.execute(
         "SELECT territory_id, currency, total(amount) FROM deals "
-        f"WHERE closed_on >= ? AND closed_on < ? {rep_deals} GROUP BY territory_id, currency",
+        f"WHERE closed_on >= ? AND closed_on < ? {rep_deals} GROUP BY +territory_id, currency",
         [period.lo, period.hi, *rep_args],
     ):
         own[tid][f"sales:{currency}"] += amount
@@ -81,9 +81,7 @@ def build(
         Column("accounts", "Accounts", Kind.INT, 10, "sum"),
         Column("potential", f"Potential ({base})", Kind.MONEY, 15, "sum", base),
     ]
-    columns += [
-        Column(f"sales:{c}", f"Sales ({c})", Kind.MONEY, 14, "sum", c) for c in currencies
-    ]
+    columns += [Column(f"sales:{c}", f"Sales ({c})", Kind.MONEY, 14, "sum", c) for c in currencies]
     columns += [
         Column("quota", f"Quota ({base})", Kind.MONEY, 14, "sum", base),
         Column("attainment", "Attainment", Kind.PERCENT, 11, ("ratio", f"sales:{base}", "quota")),

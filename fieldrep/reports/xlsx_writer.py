@@ -42,8 +42,9 @@ def col_letter(index: int) -> str:
 
 class _Formats:
     def __init__(self, book: Any) -> None:
-        self.header = book.add_format({"bold": True, "bg_color": "#dde4ee", "text_wrap": True,
-                                       "valign": "top", "border": 1})
+        self.header = book.add_format(
+            {"bold": True, "bg_color": "#dde4ee", "text_wrap": True, "valign": "top", "border": 1}
+        )
         self.title = book.add_format({"bold": True, "font_size": 14})
         self.bold = book.add_format({"bold": True})
         self.note = book.add_format({"italic": True, "font_color": "#555555"})
@@ -55,17 +56,23 @@ class _Formats:
             Kind.PERCENT: book.add_format({"num_format": "0.0%"}),
             Kind.DATE: book.add_format({"num_format": "yyyy-mm-dd"}),
         }
-        self.sub = {k: book.add_format({"num_format": f.num_format, "bold": True})
-                    for k, f in self.kinds.items()}
+        self.sub = {
+            k: book.add_format({"num_format": f.num_format, "bold": True})
+            for k, f in self.kinds.items()
+        }
         self.sub_text = book.add_format({"bold": True})
-        self.total = {k: book.add_format({"num_format": f.num_format, "bold": True, "top": 1})
-                      for k, f in self.kinds.items()}
+        self.total = {
+            k: book.add_format({"num_format": f.num_format, "bold": True, "top": 1})
+            for k, f in self.kinds.items()
+        }
         self.total_text = book.add_format({"bold": True, "top": 1})
         self.indent = [book.add_format({"indent": n}) for n in range(6)]
         self.indent_bold = [book.add_format({"indent": n, "bold": True}) for n in range(6)]
 
 
-def _write_cell(ws: Any, r: int, c: int, value: Any, column: Column, fmt: Any, text_fmt: Any) -> None:
+def _write_cell(
+    ws: Any, r: int, c: int, value: Any, column: Column, fmt: Any, text_fmt: Any
+) -> None:
     if value is None:
         return
     if value == NA:
@@ -122,8 +129,9 @@ def _write_section(book: Any, ws: Any, table: Table, fmt: _Formats, step: Any) -
     return 1, last
 
 
-def _write_totals(ws: Any, table: Table, totals: list[Any], row: int, offset: int,
-                  fmt: _Formats) -> None:
+def _write_totals(
+    ws: Any, table: Table, totals: list[Any], row: int, offset: int, fmt: _Formats
+) -> None:
     first, last = 2, row  # 1-based rows of the data in formulas
     cells: dict[str, str] = {}
     for i, column in enumerate(table.columns):
@@ -175,8 +183,9 @@ def _about(ws: Any, report: Report, fmt: _Formats) -> None:
 def write_xlsx(report: Report, path: Path, *, step: Any = None) -> None:
     import xlsxwriter
 
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                           "strings_to_urls": False})
+    book = xlsxwriter.Workbook(
+        str(path), {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     try:
         fmt = _Formats(book)
         used: set[str] = set()
@@ -193,8 +202,9 @@ def write_xlsx(report: Report, path: Path, *, step: Any = None) -> None:
         book.close()
 
 
-def _chart(book: Any, report: Report, chart: Chart, placed: list[tuple[str, int, int]],
-           used: set[str]) -> None:
+def _chart(
+    book: Any, report: Report, chart: Chart, placed: list[tuple[str, int, int]], used: set[str]
+) -> None:
     table = report.sections[chart.table]
     name, first, last = placed[chart.table]
     if last < first or not chart.values:
@@ -203,16 +213,19 @@ def _chart(book: Any, report: Report, chart: Chart, placed: list[tuple[str, int,
         _picture(book, chart, used)
         return
     offset = 0
-    native = book.add_chart({"type": chart.style if chart.style in ("bar", "column", "line")
-                             else "bar"})
+    native = book.add_chart(
+        {"type": chart.style if chart.style in ("bar", "column", "line") else "bar"}
+    )
     cat = table.index(chart.category) + offset
     for key in chart.values:
         col = table.index(key) + offset
-        native.add_series({
-            "name": [name, 0, col],
-            "categories": [name, first, cat, last, cat],
-            "values": [name, first, col, last, col],
-        })
+        native.add_series(
+            {
+                "name": [name, 0, col],
+                "categories": [name, first, cat, last, cat],
+                "values": [name, first, col, last, col],
+            }
+        )
     native.set_title({"name": chart.title})
     native.set_legend({"none": len(chart.values) == 1})
     if chart.style == "bar":

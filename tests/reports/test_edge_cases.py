@@ -27,23 +27,33 @@ def test_territory_performance_quota_currency_and_moved_referral(edge: sqlite3.C
     table = report.sections[0]
     rows = rows_by_name(table)
     assert [r[0] for r in table.rows] == ["North", "Alpha", "Beta", "Gamma"]
-    assert table.levels == [0, 1, 1, 1] and table.subtotal_rows == {0}
+    assert table.levels == [0, 1, 1, 1]
+    assert table.subtotal_rows == {0}
     alpha, beta, gamma, north = rows["Alpha"], rows["Beta"], rows["Gamma"], rows["North"]
-    assert alpha["sales:USD"] == 1000.0 and alpha["quota"] == 1500.0  # three monthly quotas
+    assert alpha["sales:USD"] == 1000.0
+    assert alpha["quota"] == 1500.0
     assert alpha["attainment"] == pytest.approx(1000 / 1500)
-    assert beta["sales:USD"] == 250.0 and beta["sales:EUR"] == 700.0  # never added together
-    assert beta["quota"] == 1000.0 and beta["attainment"] == pytest.approx(0.25)
-    assert gamma["quota"] is None and gamma["attainment"] == NA
-    assert north["sales:USD"] == 1550.0 and north["sales:EUR"] == 700.0
-    assert north["quota"] == 2500.0 and north["attainment"] == pytest.approx(1550 / 2500)
-    assert north["accounts"] == 6 and north["potential"] == 1000 + 2000 + 3000 + 1000 + 2000 + 1000
+    assert beta["sales:USD"] == 250.0
+    assert beta["sales:EUR"] == 700.0
+    assert beta["quota"] == 1000.0
+    assert beta["attainment"] == pytest.approx(0.25)
+    assert gamma["quota"] is None
+    assert gamma["attainment"] == NA
+    assert north["sales:USD"] == 1550.0
+    assert north["sales:EUR"] == 700.0
+    assert north["quota"] == 2500.0
+    assert north["attainment"] == pytest.approx(1550 / 2500)
+    assert north["accounts"] == 6
+    assert north["potential"] == 1000 + 2000 + 3000 + 1000 + 2000 + 1000
     # The moved referral counts in Beta, where it was at the end of September, not in Alpha.
     assert (alpha["received"], beta["received"], beta["won"], gamma["received"]) == (0, 1, 1, 1)
     assert any("moved between territories" in n and "1 of them" in n for n in table.notes)
     assert any("EUR" in n and "never added" in n for n in table.notes)
     assert table.totals()[table.index("sales:USD")] == 1550.0  # subtotals are not counted twice
     # At the end of July the referral was still in Alpha.
-    july = rows_by_name(build_report(edge, "territory-performance", parse_period("2026-07")).sections[0])
+    july = rows_by_name(
+        build_report(edge, "territory-performance", parse_period("2026-07")).sections[0]
+    )
     assert (july["Alpha"]["received"], july["Beta"]["received"]) == (1, 0)
 
 
@@ -53,7 +63,11 @@ def test_rep_who_left_mid_period_is_listed_and_marked(edge: sqlite3.Connection) 
     assert set(rows) == {"Ann Lee", "Bob Roe (left)"}
     bob, ann = rows["Bob Roe (left)"], rows["Ann Lee"]
     assert (bob["status"], bob["visits"], bob["sales:USD"], bob["overdue"], bob["done"]) == (
-        "left", 1, 250.0, 0, 1
+        "left",
+        1,
+        250.0,
+        0,
+        1,
     )
     assert (ann["visits"], ann["covered"], ann["overdue"], ann["captured"]) == (2, 1, 1, 2)
     # In Q4 Bob did nothing and has left: he is not listed.
@@ -110,5 +124,6 @@ def test_territory_subtree_and_rep_filters(edge: sqlite3.Connection) -> None:
     assert [r[0] for r in report.sections[0].rows] == ["Beta"]
     assert "Beta" in report.scope
     mine = rows_by_name(build_report(edge, "territory-performance", Q3, rep="ann").sections[0])
-    assert mine["Alpha"]["sales:USD"] == 1000.0 and mine["Beta"]["sales:USD"] == 0
+    assert mine["Alpha"]["sales:USD"] == 1000.0
+    assert mine["Beta"]["sales:USD"] == 0
     assert mine["Alpha"]["attainment"] == NA  # a rep's view shows no territory quota

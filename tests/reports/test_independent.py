@@ -70,8 +70,10 @@ def test_territory_performance(demo: sqlite3.Connection, text: str) -> None:
             months = [
                 q["target"]
                 for q in quotas
-                if q["territory_id"] == t["id"] and q["user_id"] is None
-                and q["metric"] == "sales" and q["period"] == "month"
+                if q["territory_id"] == t["id"]
+                and q["user_id"] is None
+                and q["metric"] == "sales"
+                and q["period"] == "month"
                 and lo <= q["period_start"] < hi
                 and (period.kind != "custom" or q["period_start"][:7] < hi[:7])
             ]
@@ -193,15 +195,19 @@ def test_reward_payouts(demo: sqlite3.Connection, text: str) -> None:
     assert sum(r[4] for r in yearly.rows) == pytest.approx(issued, abs=0.01)
     assert sum(r[5] for r in yearly.rows) == pytest.approx(clawed, abs=0.01)
     totals = report.sections[0].totals()
-    assert totals is not None and totals[7] == pytest.approx(issued + clawed, abs=0.05)
+    assert totals is not None
+    assert totals[7] == pytest.approx(issued + clawed, abs=0.05)
 
 
 def test_accounts_list_with_filters(demo: sqlite3.Connection) -> None:
     report = build_report(demo, "accounts", parse_period("2026"), rep="jordan", status="active")
     jordan = demo.execute("SELECT id FROM users WHERE username = 'jordan'").fetchone()[0]
     expected = sorted(
-        (a["name"] for a in rows(demo, "accounts")
-         if a["owner_id"] == jordan and a["status"] == "active"),
+        (
+            a["name"]
+            for a in rows(demo, "accounts")
+            if a["owner_id"] == jordan and a["status"] == "active"
+        ),
         key=str.lower,
     )
     assert [r[0] for r in report.sections[0].rows] == expected

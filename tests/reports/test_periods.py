@@ -30,8 +30,18 @@ def test_accepted_forms(text: str, kind: str, start: date, end: date, label: str
     assert parse_period(period.code) == period
 
 
-@pytest.mark.parametrize("text", ["2026-13", "Q3", "2026-Q5", "next year", "2026-03-31..2026-01-01",
-                                  "2026-02-30..2026-03-01", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-13",
+        "Q3",
+        "2026-Q5",
+        "next year",
+        "2026-03-31..2026-01-01",
+        "2026-02-30..2026-03-01",
+        "",
+    ],
+)
 def test_bad_periods_name_the_accepted_forms(text: str) -> None:
     with pytest.raises(PeriodError) as info:
         parse_period(text)
@@ -43,5 +53,6 @@ def test_current_period_and_weeks() -> None:
     assert current("quarter", date(2026, 12, 7)).code == "2026-Q4"
     assert current("month", date(2026, 12, 7)).code == "2026-12"
     weeks = parse_period("2026-11").weeks()
-    assert weeks[0] == date(2026, 10, 26) and weeks[-1] == date(2026, 11, 30)
+    assert weeks[0] == date(2026, 10, 26)
+    assert weeks[-1] == date(2026, 11, 30)
     assert all(w.weekday() == 0 for w in weeks)
