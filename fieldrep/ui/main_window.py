@@ -432,7 +432,14 @@ class MainWindow(QMainWindow):
                 frame.moveCenter(screen.availableGeometry().center())
                 self.move(frame.topLeft())
         key = self._settings.value(_PAGE_KEY)
-        self.show_page(key if isinstance(key, str) and key in self._specs else self._order[0])
+        self.show_page(key if isinstance(key, str) and key in self._specs else self._first_page())
+
+    def _first_page(self) -> str:
+        """Where a window with no saved page opens: the team's home for a manager."""
+        role = (self.context.user() or {}).get("role")
+        if "home" in self._specs and role in ("manager", "admin"):
+            return "home"
+        return self._order[0]
 
     def save_settings(self) -> None:
         self._settings.setValue(_GEOMETRY_KEY, self.saveGeometry())
