@@ -75,7 +75,7 @@ def share_bars(
     ax.set_title(title + more, fontsize=10)
     ax.set_xlim(0, max([110.0, *[v * 1.18 for v in values]]))
     ax.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")  # again at every size the canvas takes
 
 
 def value_bars(
@@ -94,7 +94,7 @@ def value_bars(
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
     ax.set_title(title + more, fontsize=10)
     ax.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")  # again at every size the canvas takes
 
 
 def funnel(fig: Figure, stages: Sequence[str], counts: Sequence[int], title: str) -> None:
@@ -120,7 +120,7 @@ def funnel(fig: Figure, stages: Sequence[str], counts: Sequence[int], title: str
     ax.invert_yaxis()
     ax.set_xticks([])
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")  # again at every size the canvas takes
 
 
 def columns_over_time(
@@ -158,12 +158,13 @@ def columns_over_time(
     if len(series) > 1:
         ax.legend(fontsize=7, ncols=min(4, len(series)))
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")  # again at every size the canvas takes
 
 
 def sparkline(fig: Figure, values: Sequence[float], *, colour: str = BLUE) -> None:
     """A bare line for a KPI tile: no axes, the last point marked."""
     fig.clear()
+    fig.set_layout_engine("none")
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     if not values:

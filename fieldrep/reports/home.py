@@ -21,7 +21,7 @@ from fieldrep.reports.referral_programme import sla_state
 from fieldrep.reports.scope import Scope, load_scope
 
 COVERAGE_DAYS = 30
-SPARK_WEEKS = 12
+SPARK_WEEKS = 13  # sparklines show the 12 full weeks before this one
 DRILL_LIMIT = 1000
 
 
@@ -115,7 +115,7 @@ def build_home(
                 if isinstance(attainment, float)
                 else "no quota set for this period"
             ),
-            _weekly(deals, weeks),
+            _weekly(deals, weeks[:-1]),
             lambda: leaf_table,
             alert=isinstance(attainment, float) and attainment < 0.8 * _elapsed(period, today),
         )
@@ -180,7 +180,7 @@ def build_home(
             "Visits this week",
             f"{len(this_week):,}",
             f"by {sum(1 for r in reps if per_rep.get(r.id))} of {len(reps)} reps",
-            _weekly([(v[0], 1.0) for v in visits], weeks),
+            _weekly([(v[0], 1.0) for v in visits], weeks[:-1]),
             lambda: week_table,
         )
     )
@@ -195,7 +195,7 @@ def build_home(
             f"Referrals, {period.label}",
             f"{len(received):,} in · {len(won):,} won",
             f"{sum(1 for r in received if r.stage not in ('won', 'lost')):,} still open",
-            _weekly([(r.created_at, 1.0) for r in referrals], weeks),
+            _weekly([(r.created_at, 1.0) for r in referrals], weeks[:-1]),
             lambda: _referral_list(conn, scope, received, "Referrals received", now),
         )
     )
@@ -265,17 +265,29 @@ def build_home(
     shares = [row[att_i] for row in leaf_table.rows]
     rep_names = [row[0] for row in rep_table.rows]
     rep_shares = [row[3] for row in rep_table.rows]
+    # Colours against the pace: with two thirds of the quarter gone, 67 % of quota is on track.
+    pace = _elapsed(period, today)
     charts = [
         Chart(
             "Quota attainment by territory",
             lambda fig: figures.share_bars(
-                fig, names, shares, "Attainment by territory", "% of quota", target=1.0
+                fig,
+                names,
+                shares,
+                f"Attainment by territory (pace {pace:.0%})",
+                "% of quota",
+                target=pace,
             ),
         ),
         Chart(
             "Quota attainment by rep",
             lambda fig: figures.share_bars(
-                fig, rep_names, rep_shares, "Attainment by rep", "% of quota", target=1.0
+                fig,
+                rep_names,
+                rep_shares,
+                f"Attainment by rep (pace {pace:.0%})",
+                "% of quota",
+                target=pace,
             ),
         ),
         Chart(

@@ -121,7 +121,8 @@ class ReportsView(QWidget):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
-            combo.setMinimumContentsLength(max(combo.minimumContentsLength(), 10))
+            combo.setMinimumContentsLength(max(combo.minimumContentsLength(), 14))
+        self.kind.setMinimumContentsLength(22)
         filters = QGridLayout()
         filters.setHorizontalSpacing(8)
         for n, (label, widget) in enumerate(
@@ -156,6 +157,8 @@ class ReportsView(QWidget):
         splitter.addWidget(charts_scroll)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([600, 400])
+        self.splitter = splitter
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 18, 24, 12)
@@ -270,7 +273,10 @@ class ReportsView(QWidget):
             model = ReportTableModel(self)
             model.set_table(table)
             view = report_table_view(model)
-            fit_columns(view, table)
+            if len(table.rows) <= 300:
+                view.resizeColumnsToContents()
+            else:
+                fit_columns(view, table)
             page = QWidget()
             box = QVBoxLayout(page)
             box.setContentsMargins(0, 4, 0, 0)
