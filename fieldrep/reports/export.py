@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fieldrep.reports.model import Report
+from fieldrep.services.collector import collector_paused
 
 FORMATS = ("csv", "xlsx", "pdf")
 # (done, total or None, text); it may raise to cancel: the partial file is then removed.
@@ -50,18 +51,8 @@ def write_report(
         raise ReportExportError(f"{target} is a folder; give a file name")
     partial = partial_path(target)
     try:
-        if chosen == "csv":
-            from fieldrep.reports.csv_writer import write_csv
-
-            write_csv(report, partial, bom=excel, step=step)
-        elif chosen == "xlsx":
-            from fieldrep.reports.xlsx_writer import write_xlsx
-
-            write_xlsx(report, partial, step=step)
-        else:
-            from fieldrep.reports.pdf_writer import write_pdf
-
-            write_pdf(report, partial, step=step)
+        with collector_paused():  # the rows die young and form no cycles: no full collections
+            _write(report, partial, chosen, excel, step)
         os.replace(partial, target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
@@ -70,3 +61,18 @@ def write_report(
         partial.unlink(missing_ok=True)
         raise
     return target
+
+
+def _write(report: Report, partial: Path, chosen: str, excel: bool, step: Step | None) -> None:
+    if chosen == "csv":
+        from fieldrep.reports.csv_writer import write_csv
+
+        write_csv(report, partial, bom=excel, step=step)
+    elif chosen == "xlsx":
+        from fieldrep.reports.xlsx_writer import write_xlsx
+
+        write_xlsx(report, partial, step=step)
+    else:
+        from fieldrep.reports.pdf_writer import write_pdf
+
+        write_pdf(report, partial, step=step)
