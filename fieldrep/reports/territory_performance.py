@@ -16,7 +16,6 @@ from typing import Any
 from fieldrep.reports import figures
 from fieldrep.reports.common import (
     base_currency,
-    currencies_in_period,
     referrals_in_scope,
     sales_quotas,
 )
@@ -29,7 +28,7 @@ _COUNTS = ("accounts", "potential", "visited", "visits", "received", "won")
 
 
 def _own_figures(
-    conn: sqlite3.Connection, scope: Scope, period: ReportPeriod, currencies: list[str]
+    conn: sqlite3.Connection, scope: Scope, period: ReportPeriod
 ) -> tuple[dict[str | None, dict[str, float]], int]:
     """Per territory id (None: accounts with none), its own figures; and referrals that moved."""
     own: dict[str | None, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -73,8 +72,9 @@ def build(
     conn: sqlite3.Connection, scope: Scope, period: ReportPeriod, *, team: str = ""
 ) -> Report:
     base = base_currency(conn)
-    currencies = currencies_in_period(conn, period, base)
-    own, moved = _own_figures(conn, scope, period, currencies)
+    own, moved = _own_figures(conn, scope, period)
+    found = {k[6:] for v in own.values() for k in v if k.startswith("sales:")}
+    currencies = [base, *sorted(found - {base})]
     quotas = {} if scope.rep else sales_quotas(conn, period, "territory_id", territory_only=True)
     columns = [
         Column("territory", "Territory", Kind.TEXT, 28),
