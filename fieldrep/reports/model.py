@@ -7,7 +7,7 @@ aligned text. Totals are computed once here; the XLSX writer also writes them as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -108,6 +108,13 @@ class Chart:
     category: str = ""
     values: tuple[str, ...] = ()
     style: str = "bar"  # bar / column / line
+    bars: int = 0  # horizontal bars drawn (0: not a bar chart): a printed chart grows with them
+
+    def size(self, width: float = 7.5) -> tuple[float, float]:
+        """Figure size in inches for a page: tall enough that every bar's label stays legible."""
+        if not self.bars:
+            return (width, 4.2)
+        return (width, max(3.2, min(9.0, 1.2 + 0.2 * min(self.bars, 40))))
 
 
 @dataclass
@@ -152,8 +159,3 @@ def cell_text(value: Any, column: Column) -> str:
 
 def is_numeric(column: Column) -> bool:
     return column.kind in (Kind.INT, Kind.NUMBER, Kind.MONEY, Kind.PERCENT)
-
-
-def chart_size(rows: Sequence[Any]) -> tuple[float, float]:
-    """A figure size that leaves each bar of a horizontal bar chart readable."""
-    return (7.0, max(2.6, min(9.0, 0.9 + 0.24 * len(rows))))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from fieldrep.reports.model import NA, Chart, Report, Table, cell_text, is_numeric
+from fieldrep.reports.model import Chart, Report, Table, cell_text, is_numeric
 
 EVERY = 500
 
@@ -69,7 +69,7 @@ def _svg_drawing(chart: Chart, width: float) -> Any:
     from matplotlib.figure import Figure
     from svglib.svglib import svg2rlg
 
-    fig = Figure(figsize=(7.5, 4.2))
+    fig = Figure(figsize=chart.size())
     FigureCanvasSVG(fig)
     chart.draw(fig)
     data = io.BytesIO()
@@ -148,6 +148,7 @@ def write_pdf(report: Report, path: Path, *, step: Any = None) -> None:
     from reportlab.platypus import (
         BaseDocTemplate,
         Frame,
+        KeepTogether,
         NextPageTemplate,
         PageBreak,
         PageTemplate,
@@ -214,9 +215,8 @@ def write_pdf(report: Report, path: Path, *, step: Any = None) -> None:
                     step(number, len(report.charts), f"Drawing {chart.title}")
                 drawing = _svg_drawing(chart, portrait_w - 2 * margin)
                 if drawing is not None:
-                    story.append(Paragraph(escape(chart.title), styles["h1"]))
-                    story.append(drawing)
-                    story.append(Spacer(1, 0.5 * cm))
+                    # The title stays with its chart, never alone at the foot of a page.
+                    heading = Paragraph(escape(chart.title), styles["h1"])
+                    story.append(KeepTogether([heading, drawing, Spacer(1, 0.5 * cm)]))
     label = f"{report.title} · {report.period.label} · {report.scope}"
     doc.build(story, canvasmaker=_numbered_canvas(label))
-    _ = NA

@@ -149,6 +149,7 @@ def build(
             0,
             "rep",
             ("visits",),
+            bars=len(names),
         ),
         Chart(
             "Team visits per week",

@@ -132,6 +132,7 @@ def build(
             0,
             "recipient",
             ("net",),
+            bars=len(names),
         )
     ]
     return Report(

@@ -170,6 +170,7 @@ def build(
             0,
             "territory",
             ("attainment",),
+            bars=len(names),
         ),
         Chart(
             f"Sales by territory ({base})",
@@ -177,6 +178,7 @@ def build(
             0,
             "territory",
             (f"sales:{base}",),
+            bars=len(names),
         ),
     ]
     return Report(

@@ -238,7 +238,7 @@ def _picture(book: Any, chart: Chart, used: set[str]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 6), dpi=110)
+    fig = Figure(figsize=chart.size(9.0), dpi=110)
     FigureCanvasAgg(fig)
     chart.draw(fig)
     data = io.BytesIO()
