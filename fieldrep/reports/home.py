@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from fieldrep.reports import figures, territory_performance
-from fieldrep.reports.common import base_currency, referrals_in_scope, sales_quotas
+from fieldrep.reports.common import (
+    ReferralRow,
+    base_currency,
+    referrals_in_scope,
+    sales_quotas,
+)
 from fieldrep.reports.model import NA, Chart, Column, Kind, Table
 from fieldrep.reports.periods import ReportPeriod, current
 from fieldrep.reports.referral_programme import sla_state
@@ -340,7 +345,7 @@ def _not_visited(conn: sqlite3.Connection, scope: Scope, since: str) -> Table:
 
 
 def _referral_list(
-    conn: sqlite3.Connection, scope: Scope, rows: list[object], title: str, now: str
+    conn: sqlite3.Connection, scope: Scope, rows: list[ReferralRow], title: str, now: str
 ) -> Table:
     names = {t.id: t.name for t in scope.territories.values()}
     details = {
@@ -362,16 +367,16 @@ def _referral_list(
         total_label=None,
     )
     for r in rows:
-        name, company = details.get(r.id, ("", None))  # type: ignore[attr-defined]
-        owner = scope.reps.get(r.owner_id or "")  # type: ignore[attr-defined]
+        name, company = details.get(r.id, ("", None))
+        owner = scope.reps.get(r.owner_id or "")
         table.rows.append(
             [
                 f"{name} ({company})" if company else name,
-                r.stage,  # type: ignore[attr-defined]
-                names.get(r.territory_id or "", ""),  # type: ignore[attr-defined]
+                r.stage,
+                names.get(r.territory_id or "", ""),
                 owner.label if owner else "",
-                r.created_at[:10],  # type: ignore[attr-defined]
-                sla_state(r, now),  # type: ignore[arg-type]
+                r.created_at[:10],
+                sla_state(r, now),
             ]
         )
     return table

@@ -38,7 +38,7 @@ def _styles() -> dict[str, Any]:
 def _numbered_canvas(label: str) -> Any:
     from reportlab.pdfgen import canvas
 
-    class NumberedCanvas(canvas.Canvas):
+    class NumberedCanvas(canvas.Canvas):  # type: ignore[misc]  # reportlab has no types
         """Keeps each page's state until the end so every page can say "Page x of y"."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -74,10 +74,9 @@ def _svg_drawing(chart: Chart, width: float) -> Any:
     chart.draw(fig)
     data = io.BytesIO()
     # Text as text (not paths) keeps the chart's labels searchable in the PDF.
-    with_text = {"svg.fonttype": "none"}
     import matplotlib
 
-    with matplotlib.rc_context(with_text):
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
         fig.savefig(data, format="svg")
     data.seek(0)
     drawing = svg2rlg(data)

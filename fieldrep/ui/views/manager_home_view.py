@@ -8,6 +8,7 @@ the lists behind the figures, so a click opens its list at once.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -145,7 +146,7 @@ class ManagerHomeView(QWidget):
         for i, canvas in enumerate(self.charts):
             canvas.setMinimumHeight(240)
             canvas.setToolTip("Click to see the table behind this chart")
-            canvas.canvas.mpl_connect("button_press_event", lambda _e, i=i: self.open_chart(i))
+            canvas.canvas.mpl_connect("button_press_event", self._chart_clicked(i))
             frame = QFrame()
             frame.setObjectName("card")
             box = QVBoxLayout(frame)
@@ -216,6 +217,12 @@ class ManagerHomeView(QWidget):
         for canvas, chart in zip(self.charts, home.charts, strict=False):
             canvas.draw_with(chart.draw)
         self.refreshed.emit()
+
+    def _chart_clicked(self, index: int) -> Callable[[object], None]:
+        def clicked(_event: object) -> None:
+            self.open_chart(index)
+
+        return clicked
 
     def open_tile(self, index: int) -> TableDialog | None:
         if self.data is None:
