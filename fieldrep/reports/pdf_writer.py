@@ -22,7 +22,9 @@ def _styles() -> dict[str, Any]:
     base = getSampleStyleSheet()
     return {
         "title": ParagraphStyle("t", parent=base["Title"], fontSize=24, leading=30, spaceAfter=18),
-        "h1": ParagraphStyle("h1", parent=base["Heading2"], spaceBefore=6, spaceAfter=6),
+        "h1": ParagraphStyle(
+            "h1", parent=base["Heading2"], spaceBefore=6, spaceAfter=6, keepWithNext=1
+        ),
         "body": base["BodyText"],
         "meta": ParagraphStyle("meta", parent=base["BodyText"], fontSize=12, leading=18),
         "note": ParagraphStyle(
@@ -200,10 +202,16 @@ def write_pdf(report: Report, path: Path, *, step: Any = None) -> None:
     for note in report.notes:
         story.append(Paragraph(escape(note), styles["body"]))
     if not report.empty:
+        orientation = None  # the title page's: every first section starts a page
         for table in report.sections:
             wide = len(table.columns) > 8
-            story.append(NextPageTemplate("landscape" if wide else "portrait"))
-            story.append(PageBreak())
+            if orientation != wide:
+                # A new page only where the orientation changes; short sections share pages.
+                story.append(NextPageTemplate("landscape" if wide else "portrait"))
+                story.append(PageBreak())
+                orientation = wide
+            else:
+                story.append(Spacer(1, 0.6 * cm))
             width = (land_w if wide else portrait_w) - 2 * margin
             story += _table_flowables(table, styles, width, step)
         if report.charts:
