@@ -51,6 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--territory", metavar="NAME", help="a territory and those below it")
     parser.add_argument("--rep", metavar="NAME", help="a rep's username or name")
+    parser.add_argument("--status", help="accounts: only this status (prospect, active, ...)")
+    parser.add_argument("--industry", help="accounts: only this industry")
     parser.add_argument("--excel", action="store_true", help="CSV with a BOM, for Excel")
     add_db_option(parser)
     add_json_option(parser)
@@ -65,7 +67,14 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc), exit_code=2) from exc
     ctx = open_context(args, must_exist=True)
     try:
-        report = build_report(ctx.conn, args.kind, period, territory=args.territory, rep=args.rep)
+        options = {}
+        if args.kind == "accounts":
+            options = {"status": args.status, "industry": args.industry}
+        elif args.status or args.industry:
+            raise CommandError("--status and --industry filter the accounts report only", 2)
+        report = build_report(
+            ctx.conn, args.kind, period, territory=args.territory, rep=args.rep, **options
+        )
         path = write_report(report, args.output, fmt, excel=args.excel)
     except ScopeError as exc:
         raise CommandError(str(exc), exit_code=2) from exc
