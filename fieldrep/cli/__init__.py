@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "fieldrep.cli.sync_command",
     "fieldrep.cli.map_command",
     "fieldrep.cli.referrals_command",
+    "fieldrep.cli.report_command",
 ]
 
 

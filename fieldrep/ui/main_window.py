@@ -578,7 +578,7 @@ class MainWindow(QMainWindow):
         else:
             self._place_on_screen()
         key = self._settings.value(_PAGE_KEY)
-        self.show_page(key if isinstance(key, str) and key in self._specs else self._order[0])
+        self.show_page(key if isinstance(key, str) and key in self._specs else self._first_page())
         self.focus_page()  # typing at start goes to the page (its search), not the sidebar
 
     def _expected_frame(self) -> QRect:
@@ -608,6 +608,13 @@ class MainWindow(QMainWindow):
             self.resize(DEFAULT_SIZE.boundedTo(room))
             self.move(area.topLeft())
             self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+
+    def _first_page(self) -> str:
+        """Where a window with no saved page opens: the team's home for a manager."""
+        role = (self.context.user() or {}).get("role")
+        if "home" in self._specs and role in ("manager", "admin"):
+            return "home"
+        return self._order[0]
 
     def save_settings(self) -> None:
         self._settings.setValue(_GEOMETRY_KEY, self.saveGeometry())

@@ -116,11 +116,18 @@ PAGES: tuple[PageSpec, ...] = (
         "territories",
         _lazy("fieldrep.ui.views.territories_view", "TerritoriesView"),
     ),
-    PageSpec("reports", "Reports", "reports", None),
+    PageSpec(
+        "reports", "Reports", "reports", _lazy("fieldrep.ui.views.reports_view", "ReportsView")
+    ),
     PageSpec(
         "conflicts",
         "Conflicts",
         "conflicts",
         _lazy("fieldrep.ui.views.conflicts_view", "ConflictsView"),
+    ),
+    # The manager's home; last so the other pages keep their Ctrl+number, and the page a manager
+    # opens on (see MainWindow._restore_settings).
+    PageSpec(
+        "home", "Team", "user", _lazy("fieldrep.ui.views.manager_home_view", "ManagerHomeView")
     ),
 )

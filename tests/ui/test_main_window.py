@@ -61,13 +61,15 @@ def test_opens_on_the_first_page_with_every_page_listed(window: MainWindow) -> N
         "territories",
         "reports",
         "conflicts",
+        "home",
     ]
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert titles == ["Accounts", "Map", "Referrals", "Territories", "Reports", "Conflicts"]
-    assert window.current_page_key == "accounts"
+    assert titles == ["Accounts", "Map", "Referrals", "Territories", "Reports", "Conflicts", "Team"]
+    assert window.current_page_key == "home"  # the window's user is a manager
     assert window.windowTitle() == "fieldrep.db"  # the system adds "— FieldRep"
     # Pages are built lazily: only the one on screen exists so far.
-    assert window.page("accounts") is not None
+    assert window.page("home") is not None
+    assert window.page("accounts") is None
     assert window.page("map") is None
 
 
