@@ -250,9 +250,16 @@ class Storage:
                 return
             for statement in statements:
                 tx.execute(statement)
-            for name in synced_tables():
+            for name, tbl in synced_tables().items():
+                # Columns a client migration added since this database was made (v8's reward
+                # ledger, say): CREATE TABLE IF NOT EXISTS leaves an existing table as it was.
+                have = self._columns(tx, name)
+                for col in tbl.columns:
+                    if not col.primary_key and col.name not in have:
+                        kind = PG_TYPES[col.type] if self.dialect == "postgres" else col.type
+                        tx.execute(f"ALTER TABLE {name} ADD COLUMN {col.name} {kind}")
                 # Added after the first release: per-field change numbers (see merge.load_row).
-                if "_fversions" not in self._columns(tx, name):
+                if "_fversions" not in have:
                     tx.execute(
                         f"ALTER TABLE {name} ADD COLUMN _fversions TEXT NOT NULL DEFAULT '{{}}'"
                     )
