@@ -47,6 +47,8 @@ _KEEPS = {
     Trigger.QUALIFIED: frozenset({"qualified", "proposal", "won", "lost"}),
     Trigger.WON: frozenset({"won"}),
 }
+LIVE_SQL = "(" + ", ".join(f"'{s}'" for s in LIVE) + ")"
+COUNTED_SQL = "(" + ", ".join(f"'{s}'" for s in (*LIVE, "revoked")) + ")"
 AMOUNT_CENTS = "coalesce(amount_cents, CAST(round(amount * 100) AS INTEGER))"
 
 
@@ -127,7 +129,7 @@ def _history(
     year = f"{on.year:04d}"
     paid = conn.execute(
         f"SELECT coalesce(sum({AMOUNT_CENTS}), 0) FROM rewards WHERE {_RECIPIENT_WHERE[who]}"
-        f" AND status IN {LIVE + ('revoked',)} AND substr(created_at, 1, 4) = ?",
+        f" AND status IN {COUNTED_SQL} AND substr(created_at, 1, 4) = ?",
         (key_value, year),
     ).fetchone()[0]
     ref_col = "referrer_contact_id" if who is Recipient.REFERRER_CONTACT else "referrer_account_id"
@@ -143,8 +145,9 @@ def _history(
         budget = stored.budget_cents
         start = _period_start(on, stored.budget_period).isoformat()
         used = conn.execute(
-            f"SELECT coalesce(sum({AMOUNT_CENTS}), 0) FROM rewards r JOIN reward_rules u"
-            f" ON u.id = r.rule_id WHERE coalesce(u.rule_key, u.id) = ? AND r.status IN {LIVE}"
+            "SELECT coalesce(sum(coalesce(r.amount_cents, CAST(round(r.amount * 100) AS INTEGER))),"
+            " 0) FROM rewards r JOIN reward_rules u"
+            f" ON u.id = r.rule_id WHERE coalesce(u.rule_key, u.id) = ? AND r.status IN {LIVE_SQL}"
             " AND r.created_at >= ?",
             (stored.rule.rule_id, start),
         ).fetchone()[0]

@@ -22,7 +22,6 @@ from fieldrep.domain.ids import uuid7
 from fieldrep.domain.rewards import RewardError, RewardStatus, check_transition, money
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import outbox
-from fieldrep.services.rewards.ledger import AMOUNT_CENTS
 from fieldrep.services.rewards.rules import require_manager
 from fieldrep.store.writer import utc_now
 
@@ -61,8 +60,8 @@ class RewardRow:
         return f"referral:{self.referral_id}"
 
 
-_SELECT = f"""SELECT w.id, w.referral_id, coalesce(r.referred_name, ''), w.kind, w.status,
- {AMOUNT_CENTS}, w.currency, w.recipient_kind,
+_SELECT = """SELECT w.id, w.referral_id, coalesce(r.referred_name, ''), w.kind, w.status,
+ coalesce(w.amount_cents, CAST(round(w.amount * 100) AS INTEGER)), w.currency, w.recipient_kind,
  coalesce(u.display_name, trim(c.first_name || ' ' || c.last_name), a.name,
           r.referred_name, ''),
  w.recipient_contact_id, w.recipient_account_id, w.recipient_user_id, w.hold_until,
