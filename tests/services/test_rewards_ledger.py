@@ -119,7 +119,8 @@ def test_hold_approval_payout_and_redemption(ctx: Context, tmp_path: Path) -> No
     assert (reward["status"], reward["payout_batch"]) == ("issued", "B1")
     mail = rows(ctx, "notifications", "related_id = ? AND channel = 'email'", (rid,))
     assert mail[0]["subject"] == "Your reward of $200 is on its way"
-    assert mail[0]["to_address"] == "jane@acme.test" and mail[0]["status"] == "queued"
+    assert mail[0]["to_address"] == "jane@acme.test"
+    assert mail[0]["status"] == "queued"
     # issued once: a second batch finds nothing to pay
     assert lifecycle.issue(ctx, None, batch="B2").lines == []
     assert lifecycle.redeem(ctx, [rid]) == [rid]
@@ -141,7 +142,8 @@ def test_reopened_after_payout_claws_back_and_nets_against_the_next_reward(
     got = move(ctx, first, "proposal", today=DAY)  # reopened
     (claw,) = rows(ctx, "rewards", "kind = 'clawback'")
     assert got.reversed == [claw["id"]]
-    assert claw["amount_cents"] == -50_000 and claw["clawback_of_id"] == paid["id"]
+    assert claw["amount_cents"] == -50_000
+    assert claw["clawback_of_id"] == paid["id"]
     assert claw["status"] == "approved"
     assert "the referral moved back to proposal" in claw["explanation"]
     assert rows(ctx, "rewards", "id = ?", (paid["id"],))[0]["amount_cents"] == 50_000  # no edit
@@ -161,7 +163,8 @@ def test_reopened_after_payout_claws_back_and_nets_against_the_next_reward(
     new = rows(ctx, "rewards", "referral_id = ?", (second,))[0]
     lifecycle.approve(ctx, [new["id"]])
     payout = lifecycle.issue(ctx, tmp_path / "p.csv", batch="B2")
-    assert payout.lines == [] and payout.carried == [f"contact:{org.referrer_contact}"]
+    assert payout.lines == []
+    assert payout.carried == [f"contact:{org.referrer_contact}"]
     third = add_referral(ctx, org, name="Dora")
     move(ctx, third, "won", amount=8_000.0, today=DAY)  # $400: 300 + 400 - 500 = 200
     lifecycle.approve(ctx, [rows(ctx, "rewards", "referral_id = ?", (third,))[0]["id"]])
@@ -170,7 +173,8 @@ def test_reopened_after_payout_claws_back_and_nets_against_the_next_reward(
         (20_000, 2, 1)
     ]
     (bal,) = lifecycle.balances(ctx.conn)
-    assert bal.clawback_open_cents == 0 and bal.due_cents == 0
+    assert bal.clawback_open_cents == 0
+    assert bal.due_cents == 0
 
 
 def test_reopened_before_payout_is_voided_and_a_new_win_earns_again(ctx: Context) -> None:
@@ -180,7 +184,8 @@ def test_reopened_before_payout_is_voided_and_a_new_win_earns_again(ctx: Context
     move(ctx, ref, "won", amount=4_000.0, today=DAY)
     move(ctx, ref, "proposal", today=DAY)
     (voided,) = rows(ctx, "rewards")
-    assert voided["status"] == "voided" and "moved back" in voided["note"]
+    assert voided["status"] == "voided"
+    assert "moved back" in voided["note"]
     move(ctx, ref, "won", amount=5_000.0, today=DAY)
     keys = [r["ledger_key"] for r in rows(ctx, "rewards")]
     assert keys == [f"{ref}:bonus:won", f"{ref}:bonus:won#2"]
