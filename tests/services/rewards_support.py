@@ -12,6 +12,7 @@ from typing import Any
 from fieldrep.domain.rewards import AmountKind, Recipient, RewardRule, Trigger
 from fieldrep.services.context import Context
 from fieldrep.services.rewards import ledger, rules
+from fieldrep.store.writer import utc_now
 
 JAN1, DEC31 = date(2026, 1, 1), date(2026, 12, 31)
 
@@ -78,7 +79,21 @@ def move(
         changes: dict[str, Any] = {"stage": stage}
         if amount is not None:
             changes["amount"] = amount
+        before = ctx.conn.execute(
+            "SELECT stage FROM referrals WHERE id = ?", (referral_id,)
+        ).fetchone()[0]
         ctx.writer.update("referrals", referral_id, changes)
+        ctx.writer.insert(
+            "referral_events",
+            {
+                "referral_id": referral_id,
+                "at": utc_now(),
+                "user_id": ctx.user_id,
+                "kind": "stage",
+                "from_value": before,
+                "to_value": stage,
+            },
+        )
         return ledger.on_stage_reached(ctx, referral_id, stage, today=today)
 
 
