@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "fieldrep.cli.territory_command",
     "fieldrep.cli.server_command",
     "fieldrep.cli.sync_command",
+    "fieldrep.cli.rewards_command",
 ]
 
 
