@@ -284,3 +284,31 @@ def test_a_qualified_reward_survives_a_loss_but_not_a_move_back(ctx: Context) ->
     assert rows(ctx, "rewards")[0]["status"] == "approved"
     move(ctx, ref, "contacted", today=JAN1)
     assert rows(ctx, "rewards")[0]["status"] == "voided"
+
+
+def test_a_new_rule_is_backfilled_once_for_the_won_referrals(ctx: Context) -> None:
+    org = make_org(ctx)
+    save_rule(ctx, org, bonus_rule(hold_days=0))
+    won = [add_referral(ctx, org, name=f"R{i}") for i in range(3)]
+    for ref in won:
+        move(ctx, ref, "won", amount=1_000.0, today=DAY)
+    add_referral(ctx, org, name="Open")  # not won: nothing for it
+    rep_rule = bonus_rule(
+        rule_id="rep",
+        name="Rep thanks",
+        recipient=Recipient.CAPTURING_REP,
+        kind=AmountKind.FIXED,
+        amount_cents=2_500,
+        percent_bp=0,
+        hold_days=0,
+    )
+    save_rule(ctx, org, rep_rule)
+    got = ledger.backfill(ctx, Trigger.WON, today=DAY)
+    assert len(got.created) == 3
+    rep_rewards = rows(ctx, "rewards", "recipient_kind = 'capturing_rep'")
+    assert sorted(r["referral_id"] for r in rep_rewards) == sorted(won)
+    assert {r["amount_cents"] for r in rep_rewards} == {2_500}
+    assert len(rows(ctx, "rewards")) == 6
+    told = rows(ctx, "notifications", "subject = 'Rewards awaiting your approval'")
+    assert [n["recipient_user_id"] for n in told] == [org.manager]
+    assert ledger.backfill(ctx, Trigger.WON, today=DAY).created == []

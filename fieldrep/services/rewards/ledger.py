@@ -166,11 +166,12 @@ def _next_key(conn: sqlite3.Connection, base: str) -> str | None:
     A won referral that was reopened (its reward voided or clawed back) and won again earns
     again, under ``base#2``, ``base#3``: the count of earlier cycles, the same on every laptop.
     """
+    # base, then base#2, base#3 ...: one range of the unique index ("#" sorts before ":", so
+    # the clawbacks' "base:clawback" keys fall outside it)
     rows = conn.execute(
-        "SELECT r.ledger_key, r.status, (SELECT count(*) FROM rewards c WHERE c.clawback_of_id"
-        " = r.id) FROM rewards r WHERE r.kind = 'reward' AND (r.ledger_key = ?"
-        " OR r.ledger_key LIKE ? ESCAPE '\\')",
-        (base, base.replace("%", "\\%").replace("_", "\\_") + "#%"),
+        "SELECT r.ledger_key, r.status, EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id"
+        " = r.id) FROM rewards r WHERE r.ledger_key BETWEEN ? AND ? AND r.kind = 'reward'",
+        (base, base + "#\uffff"),
     ).fetchall()
     for _key, status, clawed in rows:
         if status not in ("voided", "declined", "revoked") and not clawed:
@@ -187,6 +188,7 @@ def _write_reward(
     got: Computed,
     key: str,
     today: date,
+    notify: bool,
 ) -> str:
     if got.amount_cents == 0:
         status = RewardStatus.VOIDED
@@ -222,7 +224,7 @@ def _write_reward(
         row_id=rid,
     )
     _event(ctx, ref["id"], rid, f"{money(got.amount_cents)} ({status.value}): {got.explanation}")
-    if status is RewardStatus.AWAITING_APPROVAL:
+    if notify and status is RewardStatus.AWAITING_APPROVAL:
         outbox.notify_managers(
             ctx, "Reward awaiting your approval", got.explanation, "rewards", rid
         )
@@ -258,6 +260,7 @@ def compute_rewards(
     *,
     today: date | None = None,
     stored_rules: list[rules_store.StoredRule] | None = None,
+    notify: bool = True,
 ) -> StageResult:
     """Write the rewards the current rules give for ``referral_id`` reaching ``trigger``; a reward
     already in the ledger is left alone. Call inside a transaction, or alone."""
@@ -308,7 +311,9 @@ def compute_rewards(
                 result.explained.append(f"{got.rule.name}: already in the ledger")
                 continue
             chosen = by_key[got.rule.rule_id]
-            result.created.append(_write_reward(ctx, ref, who, cols, chosen, got, key, today))
+            result.created.append(
+                _write_reward(ctx, ref, who, cols, chosen, got, key, today, notify)
+            )
             result.explained.append(got.explanation)
     return result
 
@@ -393,3 +398,41 @@ def on_deal_refunded(ctx: Context, referral_id: str, reason: str) -> list[str]:
     if not reason.strip():
         raise ValueError("say why the deal was refunded")
     return reverse(ctx, referral_id, Trigger.WON, f"deal refunded: {reason.strip()}")
+
+
+def backfill(
+    ctx: Context, trigger: Trigger = Trigger.WON, *, today: date | None = None
+) -> StageResult:
+    """After a rule change: the rewards every referral standing at ``trigger`` (or past it) has
+    not had yet, in one transaction; managers get one notification for the lot."""
+    result = StageResult([], [], [])
+    stages = sorted(_KEEPS[trigger] - {"lost"})
+    marks = ", ".join("?" * len(stages))
+    with ctx.writer.transaction() as conn:
+        stored = rules_store.current(conn)
+        ids = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM referrals WHERE stage IN ({marks}) AND duplicate_of_id IS NULL"
+                " ORDER BY id",
+                stages,
+            )
+        ]
+        for referral_id in ids:
+            got = compute_rewards(
+                ctx, referral_id, trigger, today=today, stored_rules=stored, notify=False
+            )
+            result.created += got.created
+        waiting = conn.execute(
+            "SELECT count(*) FROM rewards WHERE status = 'awaiting_approval'"
+        ).fetchone()[0]
+        if result.created and waiting:
+            outbox.notify_managers(
+                ctx,
+                "Rewards awaiting your approval",
+                f"{len(result.created)} rewards computed after a rule change;"
+                f" {waiting} await approval",
+                "rewards",
+                result.created[0],
+            )
+    return result
