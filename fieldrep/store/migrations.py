@@ -295,6 +295,7 @@ _V8_INDEXES = [
     "CREATE INDEX rewards_recipient_user ON rewards (recipient_user_id)",
     "CREATE INDEX rewards_clawback_of ON rewards (clawback_of_id)",
     "CREATE INDEX referrals_referrer_contact ON referrals (referrer_contact_id)",
+    "CREATE INDEX referrals_created ON referrals (created_at)",  # metrics read by period
     "CREATE INDEX reward_rules_key ON reward_rules (rule_key, version)",
     "CREATE INDEX notifications_recipient ON notifications (recipient_user_id, status)",
     "CREATE INDEX notifications_outbox ON notifications (channel, status, next_attempt_at)",
