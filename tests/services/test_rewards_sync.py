@@ -39,7 +39,9 @@ def test_a_server_made_before_the_ledger_gets_its_columns(tmp_path: Path) -> Non
 def _programme(lap: Laptop, people: Org) -> str:
     """A referral from a consenting customer in rep1's territory, written on ``lap``."""
     w = lap.writer
-    account = w.insert("accounts", {"name": "Acme", "territory_id": people.t1, "owner_id": people.rep1})
+    account = w.insert(
+        "accounts", {"name": "Acme", "territory_id": people.t1, "owner_id": people.rep1}
+    )
     contact = w.insert(
         "contacts",
         {"account_id": account, "first_name": "Jane", "email": "j@a.test", "referral_consent": 1},
