@@ -82,9 +82,11 @@ def _connect(config: SmtpConfig) -> smtplib.SMTP:
             smtp.login(config.username, config.password)
     except smtplib.SMTPAuthenticationError as exc:
         smtp.close()
+        said = exc.smtp_error
+        said = said.decode(errors="replace") if isinstance(said, bytes) else str(said)
         raise _Stop(
             f"the mail server refused the login of {config.username!r} ({exc.smtp_code}"
-            f" {exc.smtp_error.decode(errors='replace')}); check the user name and password"
+            f" {said}); check the user name and password"
         ) from exc
     except smtplib.SMTPNotSupportedError as exc:
         smtp.close()
