@@ -13,6 +13,7 @@ from typing import Any
 
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import templates
+from fieldrep.store.writer import utc_now
 
 
 def _one(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
@@ -126,3 +127,41 @@ def reward_issued(
     if ref is not None:
         values |= {k: str(ref[k]) for k in ("referred_name", "referred_company", "rep_name")}
     return email_contact(ctx, contact_id, "reward_issued", values, "rewards", reward_id)
+
+
+def unread(conn: sqlite3.Connection, user_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The in-app notifications ``user_id`` has not read, newest first (the notification centre)."""
+    cur = conn.execute(
+        "SELECT id, subject, body, related_table, related_id, created_at FROM notifications"
+        " WHERE recipient_user_id = ? AND channel = 'app' AND status != 'read'"
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        (user_id, limit),
+    )
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def unread_count(conn: sqlite3.Connection, user_id: str) -> int:
+    """For the status bar's badge (one indexed count)."""
+    return int(
+        conn.execute(
+            "SELECT count(*) FROM notifications WHERE recipient_user_id = ? AND channel = 'app'"
+            " AND status != 'read'",
+            (user_id,),
+        ).fetchone()[0]
+    )
+
+
+def mark_read(ctx: Context, ids: list[str]) -> int:
+    """Mark the signed-in user's notifications read (someone else's are left alone)."""
+    done = 0
+    with ctx.writer.transaction() as conn:
+        for nid in ids:
+            row = conn.execute(
+                "SELECT status FROM notifications WHERE id = ? AND recipient_user_id = ?",
+                (nid, ctx.user_id),
+            ).fetchone()
+            if row is not None and row[0] != "read":
+                ctx.writer.update("notifications", nid, {"status": "read", "read_at": utc_now()})
+                done += 1
+    return done
