@@ -1,4 +1,4 @@
-"""``fieldrep rewards list|release|approve|decline|issue|redeem|mail|metrics``: the reward ledger
+"""``fieldrep rewards list|release|approve|decline|issue|redeem|mail|rules|rule|metrics``: the reward ledger
 and the referral programme's metrics from the command line.
 
 ``metrics`` is here as ``fieldrep rewards metrics`` because the ``referrals`` group belongs to the
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import asdict
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from fieldrep.cli.common import CommandError, add_db_option, add_json_option, emit, open_context
 from fieldrep.domain.errors import FieldRepError
-from fieldrep.domain.rewards import RewardError, money
+from fieldrep.domain.rewards import Recipient, RewardError, Trigger, money, percent
 from fieldrep.services.context import Context
 
 
@@ -63,7 +65,104 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--no-starttls", action="store_true", help="plain SMTP (a local relay only)")
     p.add_argument("--cafile", help="the certificate of a private CA")
     p.set_defaults(handler=_mail)
+    p = action("rules", "list the reward rules (every version with --all)")
+    p.add_argument("--all", action="store_true", help="every version, not only the current ones")
+    p.set_defaults(handler=_rules)
+    p = action("rule", "add a reward rule, or a new version of one (--id), managers only")
+    p.add_argument("--id", default="", help="the rule to change (a new version); empty: a new rule")
+    p.add_argument("--name", required=True)
+    p.add_argument("--recipient", default="referrer_contact", choices=[r.value for r in Recipient])
+    p.add_argument("--trigger", default="won", choices=[t.value for t in Trigger])
+    p.add_argument("--fixed", metavar="AMOUNT", help="a fixed reward, e.g. 200 or 49.50")
+    p.add_argument("--percent", metavar="P", help="a percentage of the deal, e.g. 5 or 2.5")
+    p.add_argument("--from", dest="valid_from", required=True, help="first day, YYYY-MM-DD")
+    p.add_argument("--until", required=True, help="last day, YYYY-MM-DD")
+    p.add_argument("--priority", type=int, default=0)
+    p.add_argument("--hold-days", type=int, default=0)
+    p.add_argument("--min-deal", metavar="AMOUNT", default="0")
+    p.add_argument("--base-cap", metavar="AMOUNT", help="the largest deal value a percentage is of")
+    p.add_argument("--cap-reward", metavar="AMOUNT", help="per-reward cap")
+    p.add_argument("--cap-year", metavar="AMOUNT", help="per-referrer cap per calendar year")
+    p.add_argument("--new-customers-only", action="store_true")
+    p.add_argument("--no-approval", action="store_true", help="approved without a manager")
+    p.set_defaults(handler=_rule)  # fmt: skip
     add_metrics_parser(cmds)
+
+
+def _cents(text: str | None, what: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = Decimal(text.replace("$", "").replace(",", "").strip())
+    except InvalidOperation:
+        raise CommandError(f"{what}: {text!r} is not an amount") from None
+    return int((value * 100).to_integral_value(ROUND_HALF_UP))
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from fieldrep.services.rewards import rules
+
+    def body(ctx: Context) -> int:
+        got = rules.all_versions(ctx.conn) if args.all else rules.current(ctx.conn)
+        lines = []
+        for s in got:
+            r = s.rule
+            amount = money(r.amount_cents) if r.kind.value == "fixed" else percent(r.percent_bp)
+            lines.append(
+                f"{r.rule_id[-8:]} v{r.version}  {r.name:<28} {r.recipient.value:<17}"
+                f" {r.trigger.value:<9} {r.kind.value:<15} {amount:>8}  {r.valid_from} to"
+                f" {r.valid_until or '(no end)'}  priority {r.priority}, hold {r.hold_days} d"
+            )
+        summary = {"rules": [{"row_id": s.row_id, **asdict(s.rule)} for s in got]}
+        emit(args, summary, "\n".join(lines) or "no reward rules")
+        return 0
+
+    return _run(args, body)
+
+
+def _rule(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from fieldrep.domain.rewards import AmountKind, RewardRule
+    from fieldrep.services.rewards import rules
+
+    if (args.fixed is None) == (args.percent is None):
+        raise CommandError("give either --fixed AMOUNT or --percent P")
+    try:
+        start, end = date.fromisoformat(args.valid_from), date.fromisoformat(args.until)
+    except ValueError as exc:
+        raise CommandError(f"dates are written YYYY-MM-DD ({exc})") from None
+    bp = _cents(args.percent, "--percent")
+    rule = RewardRule(
+        rule_id=args.id,
+        version=1,
+        name=args.name,
+        recipient=Recipient(args.recipient),
+        trigger=Trigger(args.trigger),
+        kind=AmountKind.FIXED if args.fixed is not None else AmountKind.PERCENT,
+        valid_from=start,
+        valid_until=end,
+        priority=args.priority,
+        amount_cents=_cents(args.fixed, "--fixed") or 0,
+        percent_bp=bp or 0,
+        base_cap_cents=_cents(args.base_cap, "--base-cap"),
+        min_deal_cents=_cents(args.min_deal, "--min-deal") or 0,
+        new_customers_only=args.new_customers_only,
+        cap_per_reward_cents=_cents(args.cap_reward, "--cap-reward"),
+        cap_per_referrer_year_cents=_cents(args.cap_year, "--cap-year"),
+        hold_days=args.hold_days,
+    )
+
+    def body(ctx: Context) -> int:
+        saved = rules.save(ctx, rule, needs_approval=not args.no_approval)
+        emit(
+            args,
+            {"row_id": saved.row_id, "rule_id": saved.rule.rule_id, "version": saved.rule.version},
+            f"saved {saved.rule.name} v{saved.rule.version} ({saved.rule.rule_id})",
+        )
+        return 0
+
+    return _run(args, body)
 
 
 def add_metrics_parser(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -82,3 +82,37 @@ def test_rewards_from_the_command_line(
     code, _, err = _run(capsys, "rewards", "metrics", "--period", "Q3", *db)
     assert code == 1
     assert "is not a period" in err
+
+
+def test_rules_from_the_command_line(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = Context.open(db_path)
+    org = make_org(ctx)
+    sign_in(ctx, org.manager)
+    ctx.close()
+    db = ("--db", str(db_path))
+    span = ("--from", "2026-01-01", "--until", "2026-12-31")
+    code, out, _ = _run(
+        capsys, "rewards", "rule", *db, "--name", "Bonus", "--percent", "2.5", *span,
+        "--cap-reward", "$1,000", "--json",
+    )  # fmt: skip
+    assert code == 0
+    first = json.loads(out)
+    code, _, err = _run(capsys, "rewards", "rule", *db, "--name", "Gift", "--fixed", "50", *span)
+    assert code == 1
+    assert "Bonus and Gift overlap (2026-01-01 to 2026-12-31) at the same priority" in err
+    code, _, err = _run(capsys, "rewards", "rule", *db, "--name", "X", "--fixed", "-5", *span)
+    assert (code, err) == (1, "fieldrep: error: X: the amount cannot be negative\n")
+    code, out, _ = _run(
+        capsys, "rewards", "rule", *db, "--id", first["rule_id"], "--name", "Bonus",
+        "--percent", "3", *span, "--json",
+    )  # fmt: skip
+    assert json.loads(out)["version"] == 2
+    code, out, _ = _run(capsys, "rewards", "rules", *db, "--json")
+    (current,) = json.loads(out)["rules"]
+    assert (current["version"], current["percent_bp"], current["cap_per_reward_cents"]) == (
+        2,
+        300,
+        None,
+    )
+    code, out, _ = _run(capsys, "rewards", "rules", "--all", *db, "--json")
+    assert [r["percent_bp"] for r in json.loads(out)["rules"]] == [250, 300]

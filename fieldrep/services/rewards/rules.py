@@ -18,8 +18,8 @@ from fieldrep.domain.rewards import (
     RewardRule,
     Tier,
     Trigger,
+    check_overlaps,
     validate_rule,
-    validate_rule_set,
 )
 from fieldrep.services.context import Context
 
@@ -168,8 +168,8 @@ def save(
         existing = [s for s in current(conn) if s.rule.rule_id != rule.rule_id]
         versions = [s.rule.version for s in all_versions(conn) if s.rule.rule_id == rule.rule_id]
         rule = replace(rule, rule_id=rule.rule_id or uuid7(), version=max(versions, default=0) + 1)
-        validate_rule(rule)
-        validate_rule_set([s.rule for s in existing] + [rule])
+        validate_rule(rule)  # the others were checked when saved (or predate the checks)
+        check_overlaps([s.rule for s in existing] + [rule])
         row_id = ctx.writer.insert(
             "reward_rules",
             {
