@@ -163,7 +163,10 @@ def _decide(
             row = _get(conn, rid)
             if row.kind != "reward":
                 raise RewardError("a clawback is netted at the next payout; it is not approved")
-            check_transition(_status(row.status), target, reason=reason)
+            current = _status(row.status)
+            if current is RewardStatus.PENDING:  # written before v8: it awaited approval
+                current = RewardStatus.AWAITING_APPROVAL
+            check_transition(current, target, reason=reason)
             changes: dict[str, Any] = {
                 "status": target.value,
                 "decided_by_id": user_id,
