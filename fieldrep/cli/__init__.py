@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "fieldrep.cli.map_command",
     "fieldrep.cli.referrals_command",
     "fieldrep.cli.report_command",
+    "fieldrep.cli.rewards_command",
 ]
 
 

@@ -170,6 +170,12 @@ def validate_rule_set(rules: Sequence[RewardRule]) -> None:
     (which one pays would be a coin toss)."""
     for rule in rules:
         validate_rule(rule)
+    check_overlaps(rules)
+
+
+def check_overlaps(rules: Sequence[RewardRule]) -> None:
+    """No two latest versions with the same recipient, trigger and priority overlap in time (a rule
+    saved before end dates were required counts as running for ever)."""
     latest = _latest_versions(rules)
     for i, a in enumerate(latest):
         for b in latest[i + 1 :]:

@@ -249,6 +249,149 @@ def _v7_referral_match_index(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# v8 (numbered after the v6 and v7 of other branches; its place in MIGRATIONS is what counts): the
+# reward ledger (fieldrep.domain.rewards, fieldrep.services.rewards) and the e-mail outbox
+# (fieldrep.services.notifications). reward_rules, rewards and notifications are rebuilt, because
+# SQLite cannot widen a CHECK in place: every old value stays allowed (rows written by older laptops
+# and the demo still apply) and the new ones join it. Money in integer cents and basis points beside
+# the old REAL columns, which older laptops still write. A reward's id is derived from its ledger key
+# (referral, rule, trigger), so two laptops computing the same reward offline write the same row and
+# the server merges them: paid once. Contacts get their consent to referral messages and rewards.
+_V8_REWARD_RULES = """CREATE TABLE reward_rules_v8 (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    recipient TEXT NOT NULL DEFAULT 'referrer' CHECK (recipient IN ('referrer', 'capturing_rep',
+        'owner_rep', 'referrer_contact', 'referrer_account', 'referred_party')),
+    trigger_stage TEXT NOT NULL DEFAULT 'won'
+        CHECK (trigger_stage IN ('new', 'contacted', 'qualified', 'proposal', 'won')),
+    kind TEXT NOT NULL CHECK (kind IN ('fixed', 'percent', 'tiered', 'tiered_by_count',
+        'tiered_by_value')),
+    amount REAL,
+    percent REAL,
+    tiers TEXT NOT NULL DEFAULT '[]',
+    cap_amount REAL,
+    cap_period TEXT CHECK (cap_period IS NULL OR cap_period IN ('month', 'quarter', 'year')),
+    hold_days INTEGER NOT NULL DEFAULT 0 CHECK (hold_days >= 0),
+    needs_approval INTEGER NOT NULL DEFAULT 1,
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    rule_key TEXT,
+    version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1),
+    priority INTEGER NOT NULL DEFAULT 0,
+    valid_from TEXT,
+    valid_until TEXT,
+    currency TEXT NOT NULL DEFAULT 'USD',
+    amount_cents INTEGER CHECK (amount_cents IS NULL OR amount_cents >= 0),
+    percent_bp INTEGER CHECK (percent_bp IS NULL OR percent_bp BETWEEN 0 AND 10000),
+    base_cap_cents INTEGER CHECK (base_cap_cents IS NULL OR base_cap_cents > 0),
+    cap_per_reward_cents INTEGER CHECK (cap_per_reward_cents IS NULL OR cap_per_reward_cents > 0),
+    cap_per_referrer_year_cents INTEGER
+        CHECK (cap_per_referrer_year_cents IS NULL OR cap_per_referrer_year_cents > 0),
+    budget_cents INTEGER CHECK (budget_cents IS NULL OR budget_cents > 0),
+    min_deal_cents INTEGER NOT NULL DEFAULT 0 CHECK (min_deal_cents >= 0),
+    new_customers_only INTEGER NOT NULL DEFAULT 0,
+    exclude_self_referrals INTEGER NOT NULL DEFAULT 1,
+    require_consent INTEGER NOT NULL DEFAULT 1,
+    created_by_id TEXT,
+    _clocks TEXT NOT NULL DEFAULT '{}',
+    _version INTEGER NOT NULL DEFAULT 0
+)"""
+_V8_REWARDS = """CREATE TABLE rewards_v8 (
+    id TEXT PRIMARY KEY,
+    referral_id TEXT NOT NULL,
+    rule_id TEXT,
+    recipient_account_id TEXT,
+    recipient_contact_id TEXT,
+    recipient_user_id TEXT,
+    kind TEXT NOT NULL DEFAULT 'reward' CHECK (kind IN ('reward', 'clawback')),
+    clawback_of_id TEXT,
+    amount REAL NOT NULL,
+    currency TEXT NOT NULL DEFAULT 'USD',
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'on_hold',
+        'awaiting_approval', 'approved', 'issued', 'redeemed', 'declined', 'revoked', 'voided')),
+    hold_until TEXT,
+    approved_by_id TEXT,
+    approved_at TEXT,
+    issued_at TEXT,
+    redeemed_at TEXT,
+    note TEXT,
+    created_at TEXT NOT NULL,
+    ledger_key TEXT,
+    amount_cents INTEGER,
+    rule_version INTEGER,
+    trigger_stage TEXT,
+    recipient_kind TEXT,
+    explanation TEXT,
+    declined_reason TEXT,
+    decided_by_id TEXT,
+    decided_at TEXT,
+    voided_at TEXT,
+    payout_batch TEXT,
+    _clocks TEXT NOT NULL DEFAULT '{}',
+    _version INTEGER NOT NULL DEFAULT 0,
+    CHECK (kind = 'reward' OR amount_cents IS NULL OR amount_cents <= 0)
+)"""
+_V8_NOTIFICATIONS = """CREATE TABLE notifications_v8 (
+    id TEXT PRIMARY KEY,
+    recipient_user_id TEXT,
+    recipient_contact_id TEXT,
+    channel TEXT NOT NULL DEFAULT 'app' CHECK (channel IN ('app', 'email', 'sms')),
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL DEFAULT '',
+    related_table TEXT,
+    related_id TEXT,
+    status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sending', 'sent', 'failed',
+        'read', 'skipped')),
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    template TEXT,
+    to_address TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_attempt_at TEXT,
+    message_id TEXT,
+    last_error TEXT,
+    origin_device TEXT,
+    read_at TEXT,
+    _clocks TEXT NOT NULL DEFAULT '{}',
+    _version INTEGER NOT NULL DEFAULT 0
+)"""
+_V8_INDEXES = [
+    "CREATE INDEX rewards_referral ON rewards (referral_id)",
+    "CREATE INDEX rewards_status ON rewards (status)",
+    "CREATE UNIQUE INDEX rewards_ledger_key ON rewards (ledger_key)",
+    "CREATE INDEX rewards_recipient_contact ON rewards (recipient_contact_id)",
+    "CREATE INDEX rewards_recipient_account ON rewards (recipient_account_id)",
+    "CREATE INDEX rewards_recipient_user ON rewards (recipient_user_id)",
+    "CREATE INDEX rewards_clawback_of ON rewards (clawback_of_id)",
+    "CREATE INDEX referrals_referrer_contact ON referrals (referrer_contact_id)",
+    "CREATE INDEX referrals_created ON referrals (created_at)",  # metrics read by period
+    "CREATE INDEX reward_rules_key ON reward_rules (rule_key, version)",
+    "CREATE INDEX notifications_recipient ON notifications (recipient_user_id, status)",
+    "CREATE INDEX notifications_outbox ON notifications (channel, status, next_attempt_at)",
+    "ALTER TABLE contacts ADD COLUMN referral_consent INTEGER NOT NULL DEFAULT 0",
+    # Local only: the e-mail templates this laptop renders (defaults live in the code).
+    "CREATE TABLE message_templates (name TEXT PRIMARY KEY, subject TEXT NOT NULL,"
+    " body TEXT NOT NULL, updated_at TEXT NOT NULL)",
+]
+
+
+def _rebuild(conn: sqlite3.Connection, name: str, create: str) -> None:
+    old = [r[1] for r in conn.execute("SELECT * FROM pragma_table_info(?)", (name,))]
+    conn.execute(create)
+    cols = ", ".join(old)
+    conn.execute(f"INSERT INTO {name}_v8 ({cols}) SELECT {cols} FROM {name}")
+    conn.execute(f"DROP TABLE {name}")
+    conn.execute(f"ALTER TABLE {name}_v8 RENAME TO {name}")
+
+
+def _v8_rewards_ledger(conn: sqlite3.Connection) -> None:
+    _rebuild(conn, "reward_rules", _V8_REWARD_RULES)
+    _rebuild(conn, "rewards", _V8_REWARDS)
+    _rebuild(conn, "notifications", _V8_NOTIFICATIONS)
+    for statement in _V8_INDEXES:
+        conn.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial_schema,
     _v2_accounts_search,
@@ -257,13 +400,14 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v5_owner_territory_index,
     _v6_conflict_lookups,
     _v7_referral_match_index,
+    _v8_rewards_ledger,
 ]
 LATEST_VERSION = len(MIGRATIONS)
 # The schema version a laptop reports to the sync server (fieldrep.sync.protocol): that of the last
-# migration that changed what is synced. Steps after it touch local tables and indexes only (v4,
-# v5, v6, v7), so a laptop and a server a local step apart still sync; raise it with any step that changes
-# a synced table.
-SYNCED_SCHEMA_VERSION = 3
+# migration that changed what is synced (v8, the reward ledger; found by name, so renumbering the
+# list keeps it right). Local-only steps (v4 to v7) leave it alone, so a laptop and a server a local
+# step apart still sync; raise it with any step that changes a synced table.
+SYNCED_SCHEMA_VERSION = MIGRATIONS.index(_v8_rewards_ledger) + 1
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

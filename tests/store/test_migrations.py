@@ -325,3 +325,56 @@ def test_v7_queues_every_account_contact_and_referral_for_the_match_index(
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"referrals_stage_created", "referrals_duplicate_of", "tasks_referral"} <= indexes
     db.conn.close()
+
+
+def test_v8_reward_ledger_keeps_old_rows_and_widens_what_is_allowed(tmp_path: Path) -> None:
+    """Numbered v8 (other branches add v6 and v7): the rebuilt reward tables keep every row and
+    every old value, and take the new statuses, cents and a unique ledger key."""
+    path = tmp_path / "before.db"
+    raw = sqlite3.connect(path, isolation_level=None)
+    step = migrations.MIGRATIONS.index(migrations._v8_rewards_ledger)
+    for number, migration in enumerate(migrations.MIGRATIONS[:step], start=1):
+        migration(raw)
+        raw.execute(f"PRAGMA user_version = {number}")
+    raw.execute(
+        "INSERT INTO reward_rules (id, name, recipient, kind, amount, created_at)"
+        " VALUES ('rule1', 'Gift card', 'referrer', 'fixed', 50.0, '2026-01-01')"
+    )
+    raw.execute(
+        "INSERT INTO rewards (id, referral_id, rule_id, amount, status, created_at)"
+        " VALUES ('w1', 'ref1', 'rule1', 50.0, 'revoked', '2026-01-02')"
+    )
+    raw.execute(
+        "INSERT INTO notifications (id, subject, status, created_at)"
+        " VALUES ('n1', 'Hello', 'read', '2026-01-03')"
+    )
+    raw.execute("INSERT INTO contacts (id, first_name, created_at) VALUES ('c1', 'Jo', 'x')")
+    raw.close()
+    db = open_db(path)
+    conn = db.conn
+    assert conn.execute("SELECT id, amount, status, ledger_key FROM rewards").fetchall() == [
+        ("w1", 50.0, "revoked", None)
+    ]
+    assert conn.execute("SELECT name, version, recipient FROM reward_rules").fetchall() == [
+        ("Gift card", 1, "referrer")
+    ]
+    assert conn.execute("SELECT status, attempts FROM notifications").fetchall() == [("read", 0)]
+    assert conn.execute("SELECT referral_consent FROM contacts").fetchall() == [(0,)]
+    conn.execute(
+        "INSERT INTO rewards (id, referral_id, amount, amount_cents, status, ledger_key,"
+        " created_at) VALUES ('w2', 'ref1', 5.0, 500, 'on_hold', 'ref1:r:won', 'x')"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        conn.execute(
+            "INSERT INTO rewards (id, referral_id, amount, status, ledger_key, created_at)"
+            " VALUES ('w3', 'ref1', 5.0, 'awaiting_approval', 'ref1:r:won', 'x')"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        conn.execute(
+            "INSERT INTO reward_rules (id, name, kind, percent_bp, created_at)"
+            " VALUES ('r2', 'Too much', 'percent', 10001, 'x')"
+        )
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"rewards_referral", "rewards_status", "rewards_ledger_key"} <= indexes
+    assert step + 1 == migrations.SYNCED_SCHEMA_VERSION
+    conn.close()

@@ -1,0 +1,438 @@
+"""The reward ledger a referral's stage move writes: one row per referral, rule and trigger.
+
+The referral service calls :func:`on_stage_reached` inside the transaction of the move, after the
+referral row holds its new stage. Reaching Qualified or Won computes the rewards the current rules
+give (one per recipient kind), with their explanation; leaving Won (reopened, lost) or a refunded
+deal (:func:`on_deal_refunded`) voids a reward not yet issued, and claws back one that was, as a
+negative row of its own netted against the next payout: never a silent edit.
+
+A reward's id is derived from its ledger key, so the same reward computed twice (a retry, two
+laptops offline) is the same row, and the sync merges it: never paid twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fieldrep.domain.rewards import (
+    Computed,
+    History,
+    Recipient,
+    ReferralFacts,
+    RewardStatus,
+    Trigger,
+    clawback_cents,
+    compute,
+    ledger_key,
+    money,
+)
+from fieldrep.services.context import Context
+from fieldrep.services.notifications import outbox
+from fieldrep.services.rewards import rules as rules_store
+from fieldrep.store.writer import utc_now
+
+_NAMESPACE = uuid.UUID("6f1d3c2e-8f6b-4c59-9a57-2b1e0c4f7a10")
+# Rewards that stand (or stood) to be paid; declined and voided ones count for nothing.
+LIVE = ("pending", "on_hold", "awaiting_approval", "approved", "issued", "redeemed")
+UNPAID = ("pending", "on_hold", "awaiting_approval", "approved")
+PAID = ("issued", "redeemed", "revoked")
+# The stages a trigger stage's reward survives in: leaving them reverses it.
+_KEEPS = {
+    Trigger.QUALIFIED: frozenset({"qualified", "proposal", "won", "lost"}),
+    Trigger.WON: frozenset({"won"}),
+}
+LIVE_SQL = "(" + ", ".join(f"'{s}'" for s in LIVE) + ")"
+COUNTED_SQL = "(" + ", ".join(f"'{s}'" for s in (*LIVE, "revoked")) + ")"
+AMOUNT_CENTS = "coalesce(amount_cents, CAST(round(amount * 100) AS INTEGER))"
+
+
+def reward_id(key: str) -> str:
+    """The row id of the reward with ledger key ``key`` (the same on every laptop)."""
+    return str(uuid.uuid5(_NAMESPACE, key))
+
+
+@dataclass
+class StageResult:
+    created: list[str]  # reward ids written
+    reversed: list[str]  # reward ids voided or clawed back (the clawback row's id)
+    explained: list[str]  # one line per recipient: what was paid, or why not
+
+
+def _one(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
+    cur = conn.execute(sql, tuple(params))
+    row = cur.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def _recipient(ref: dict[str, Any], who: Recipient) -> tuple[str, dict[str, Any]] | None:
+    """(the key the caps group by, the recipient columns) of ``who`` for this referral."""
+    if who is Recipient.REFERRER_CONTACT:
+        c = ref["referrer_contact_id"]
+        return (f"contact:{c}", {"recipient_contact_id": c}) if c else None
+    if who is Recipient.REFERRER_ACCOUNT:
+        a = ref["referrer_account_id"]
+        cols = {"recipient_account_id": a, "recipient_contact_id": ref["referrer_contact_id"]}
+        return (f"account:{a}", cols) if a else None
+    if who is Recipient.CAPTURING_REP:
+        u = ref["captured_by_id"]
+        return (f"user:{u}", {"recipient_user_id": u}) if u else None
+    return (f"referral:{ref['id']}", {})  # the referred party, through the referral itself
+
+
+_RECIPIENT_WHERE = {
+    Recipient.REFERRER_CONTACT: "recipient_contact_id = ? AND recipient_kind = 'referrer_contact'",
+    Recipient.REFERRER_ACCOUNT: "recipient_account_id = ? AND recipient_kind = 'referrer_account'",
+    Recipient.CAPTURING_REP: "recipient_user_id = ? AND recipient_kind = 'capturing_rep'",
+    Recipient.REFERRED_PARTY: "referral_id = ? AND recipient_kind = 'referred_party'",
+}
+
+
+def _consent(conn: sqlite3.Connection, ref: dict[str, Any], who: Recipient) -> bool:
+    if who in (Recipient.CAPTURING_REP, Recipient.REFERRED_PARTY):
+        return True  # a colleague; the referred party consented at capture
+    if ref["referrer_contact_id"]:
+        row = conn.execute(
+            "SELECT referral_consent FROM contacts WHERE id = ?", (ref["referrer_contact_id"],)
+        ).fetchone()
+        return bool(row and row[0])
+    return (
+        conn.execute(
+            "SELECT 1 FROM contacts WHERE account_id = ? AND referral_consent = 1",
+            (ref["referrer_account_id"],),
+        ).fetchone()
+        is not None
+    )
+
+
+def _period_start(day: date, period: str | None) -> date:
+    if period == "month":
+        return day.replace(day=1)
+    if period == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    return day.replace(month=1, day=1)
+
+
+def _history(
+    conn: sqlite3.Connection,
+    ref: dict[str, Any],
+    who: Recipient,
+    key_value: str,
+    on: date,
+    stored: rules_store.StoredRule | None,
+) -> History:
+    year = f"{on.year:04d}"
+    paid = conn.execute(
+        f"SELECT coalesce(sum({AMOUNT_CENTS}), 0) FROM rewards WHERE {_RECIPIENT_WHERE[who]}"
+        f" AND status IN {COUNTED_SQL} AND substr(created_at, 1, 4) = ?",
+        (key_value, year),
+    ).fetchone()[0]
+    ref_col = "referrer_contact_id" if who is Recipient.REFERRER_CONTACT else "referrer_account_id"
+    if who is Recipient.CAPTURING_REP:
+        ref_col = "captured_by_id"
+    count, value = conn.execute(
+        f"SELECT count(*), coalesce(sum(CAST(round(amount * 100) AS INTEGER)), 0) FROM referrals"
+        f" WHERE {ref_col} = ? AND stage = 'won' AND id != ? AND substr(updated_at, 1, 4) = ?",
+        (ref[ref_col], ref["id"], year),
+    ).fetchone()
+    budget = used = None
+    if stored is not None and stored.budget_cents is not None:
+        budget = stored.budget_cents
+        start = _period_start(on, stored.budget_period).isoformat()
+        used = conn.execute(
+            "SELECT coalesce(sum(coalesce(r.amount_cents, CAST(round(r.amount * 100) AS INTEGER))),"
+            " 0) FROM rewards r JOIN reward_rules u"
+            f" ON u.id = r.rule_id WHERE coalesce(u.rule_key, u.id) = ? AND r.status IN {LIVE_SQL}"
+            " AND r.created_at >= ?",
+            (stored.rule.rule_id, start),
+        ).fetchone()[0]
+    return History(
+        referrer_paid_this_year_cents=int(paid),
+        referrer_converted_count=int(count),
+        referrer_converted_cents=int(value),
+        budget_cents=budget,
+        budget_used_cents=int(used or 0),
+    )
+
+
+def _next_key(conn: sqlite3.Connection, base: str) -> str | None:
+    """The ledger key for a new reward of ``base``, or None while an earlier one stands.
+
+    A won referral that was reopened (its reward voided or clawed back) and won again earns
+    again, under ``base#2``, ``base#3``: the count of earlier cycles, the same on every laptop.
+    """
+    # base, then base#2, base#3 ...: one range of the unique index ("#" sorts before ":", so
+    # the clawbacks' "base:clawback" keys fall outside it)
+    rows = conn.execute(
+        "SELECT r.ledger_key, r.status, EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id"
+        " = r.id) FROM rewards r WHERE r.ledger_key BETWEEN ? AND ? AND r.kind = 'reward'",
+        (base, base + "#\uffff"),
+    ).fetchall()
+    for _key, status, clawed in rows:
+        if status not in ("voided", "declined", "revoked") and not clawed:
+            return None
+    return base if not rows else f"{base}#{len(rows) + 1}"
+
+
+def _write_reward(
+    ctx: Context,
+    ref: dict[str, Any],
+    who: Recipient,
+    cols: dict[str, Any],
+    stored: rules_store.StoredRule,
+    got: Computed,
+    key: str,
+    today: date,
+    notify: bool,
+) -> str:
+    if got.amount_cents == 0:
+        status = RewardStatus.VOIDED
+    elif got.hold_until > today:
+        status = RewardStatus.ON_HOLD
+    elif stored.needs_approval:
+        status = RewardStatus.AWAITING_APPROVAL
+    else:
+        status = RewardStatus.APPROVED
+    rid = reward_id(key)
+    now = utc_now()
+    ctx.writer.insert(
+        "rewards",
+        {
+            "referral_id": ref["id"],
+            "rule_id": stored.row_id,
+            **cols,
+            "kind": "reward",
+            "amount": got.amount_cents / 100,
+            "amount_cents": got.amount_cents,
+            "currency": got.rule.currency,
+            "status": status.value,
+            "hold_until": got.hold_until.isoformat(),
+            "ledger_key": key,
+            "rule_version": got.rule.version,
+            "trigger_stage": got.rule.trigger.value,
+            "recipient_kind": who.value,
+            "explanation": got.explanation,
+            "approved_at": now if status is RewardStatus.APPROVED else None,
+            "voided_at": now if status is RewardStatus.VOIDED else None,
+            "note": "nothing to pay after the caps" if status is RewardStatus.VOIDED else None,
+        },
+        row_id=rid,
+    )
+    _event(ctx, ref["id"], rid, f"{money(got.amount_cents)} ({status.value}): {got.explanation}")
+    if notify and status is RewardStatus.AWAITING_APPROVAL:
+        outbox.notify_managers(
+            ctx, "Reward awaiting your approval", got.explanation, "rewards", rid
+        )
+    return rid
+
+
+def _event(ctx: Context, referral_id: str, reward: str, reason: str) -> None:
+    ctx.writer.insert(
+        "referral_events",
+        {
+            "referral_id": referral_id,
+            "at": utc_now(),
+            "user_id": ctx.user_id,
+            "kind": "reward",
+            "from_value": None,
+            "to_value": reward,
+            "reason": reason[:500],
+        },
+    )
+
+
+def referral(conn: sqlite3.Connection, referral_id: str) -> dict[str, Any]:
+    ref = _one(conn, "SELECT * FROM referrals WHERE id = ?", (referral_id,))
+    if ref is None:
+        raise LookupError(f"referral {referral_id} does not exist")
+    return ref
+
+
+def compute_rewards(
+    ctx: Context,
+    referral_id: str,
+    trigger: Trigger,
+    *,
+    today: date | None = None,
+    stored_rules: list[rules_store.StoredRule] | None = None,
+    notify: bool = True,
+) -> StageResult:
+    """Write the rewards the current rules give for ``referral_id`` reaching ``trigger``; a reward
+    already in the ledger is left alone. Call inside a transaction, or alone."""
+    today = today or datetime.now(UTC).date()
+    result = StageResult([], [], [])
+    with ctx.writer.transaction() as conn:
+        ref = referral(conn, referral_id)
+        if ref["duplicate_of_id"]:
+            result.explained.append("a linked duplicate earns nothing: its first referral does")
+            return result
+        stored = stored_rules if stored_rules is not None else rules_store.current(conn)
+        by_key = {s.rule.rule_id: s for s in stored}
+        flags = set(json.loads(ref["flags"] or "[]"))
+        deal_cents = round(float(ref["amount"] or 0) * 100)
+        for who in Recipient:
+            candidates = [s.rule for s in stored if s.rule.recipient is who]
+            if not candidates:
+                continue
+            target = _recipient(ref, who)
+            if target is None:
+                continue
+            recipient_key, cols = target
+            key_value = recipient_key.split(":", 1)[1]
+            facts = ReferralFacts(
+                referral_id=referral_id,
+                stage=trigger,
+                on=today,
+                deal_cents=deal_cents,
+                new_customer="already_customer" not in flags,
+                self_referral="self_referral" in flags,
+                consent=_consent(conn, ref, who),
+                referrer_key=recipient_key,
+            )
+            history = _history(conn, ref, who, key_value, today, None)
+            decision = compute(candidates, facts, history, who)
+            if decision.reward is not None:
+                chosen = by_key[decision.reward.rule.rule_id]
+                if chosen.budget_cents is not None:
+                    history = _history(conn, ref, who, key_value, today, chosen)
+                    decision = compute([decision.reward.rule], facts, history, who)
+            for skipped in decision.skipped:
+                result.explained.append(f"{skipped.rule.name}: {'; '.join(skipped.reasons)}")
+            got = decision.reward
+            if got is None:
+                continue
+            key = _next_key(conn, ledger_key(referral_id, got.rule.rule_id, trigger))
+            if key is None:
+                result.explained.append(f"{got.rule.name}: already in the ledger")
+                continue
+            chosen = by_key[got.rule.rule_id]
+            result.created.append(
+                _write_reward(ctx, ref, who, cols, chosen, got, key, today, notify)
+            )
+            result.explained.append(got.explanation)
+    return result
+
+
+def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> list[str]:
+    """Void the standing rewards of ``trigger`` not yet issued; claw back those issued."""
+    out: list[str] = []
+    now = utc_now()
+    with ctx.writer.transaction() as conn:
+        cur = conn.execute(
+            f"SELECT id, status, ledger_key, {AMOUNT_CENTS}, rule_id, recipient_account_id,"
+            " recipient_contact_id, recipient_user_id, recipient_kind, currency FROM rewards r"
+            " WHERE referral_id = ? AND kind = 'reward' AND trigger_stage = ?"
+            " AND status IN ('pending', 'on_hold', 'awaiting_approval', 'approved', 'issued',"
+            " 'redeemed') AND NOT EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id)",
+            (referral_id, trigger.value),
+        )
+        for rid, status, key, cents, rule_id, acc, con, usr, rkind, cur_code in cur.fetchall():
+            if status in UNPAID:
+                ctx.writer.update(
+                    "rewards",
+                    rid,
+                    {"status": "voided", "voided_at": now, "note": reason},
+                )
+                _event(ctx, referral_id, rid, f"voided: {reason}")
+                out.append(rid)
+                continue
+            back = clawback_cents(cents)
+            ckey = f"{key or rid}:clawback"
+            cid = reward_id(ckey)
+            ctx.writer.insert(
+                "rewards",
+                {
+                    "referral_id": referral_id,
+                    "rule_id": rule_id,
+                    "recipient_account_id": acc,
+                    "recipient_contact_id": con,
+                    "recipient_user_id": usr,
+                    "recipient_kind": rkind,
+                    "kind": "clawback",
+                    "clawback_of_id": rid,
+                    "amount": back / 100,
+                    "amount_cents": back,
+                    "currency": cur_code,
+                    "status": "approved",  # netted against the next payout
+                    "ledger_key": ckey,
+                    "trigger_stage": trigger.value,
+                    "explanation": f"clawback of {money(cents, cur_code)} paid: {reason}",
+                    "note": reason,
+                    "approved_at": now,
+                },
+                row_id=cid,
+            )
+            _event(ctx, referral_id, cid, f"clawback {money(back, cur_code)}: {reason}")
+            out.append(cid)
+    return out
+
+
+def on_stage_reached(
+    ctx: Context, referral_id: str, stage: str, *, today: date | None = None
+) -> StageResult:
+    """What a referral reaching ``stage`` does to the ledger (the referral service calls this in
+    the transaction of the move, after updating the referral's row)."""
+    result = StageResult([], [], [])
+    with ctx.writer.transaction():
+        for trigger in Trigger:
+            if stage not in _KEEPS[trigger]:
+                result.reversed += reverse(
+                    ctx, referral_id, trigger, f"the referral moved back to {stage}"
+                )
+        if stage in (t.value for t in Trigger):
+            got = compute_rewards(ctx, referral_id, Trigger(stage), today=today)
+            result.created += got.created
+            result.explained += got.explained
+        if stage in ("qualified", "won"):
+            outbox.referrer_status_changed(ctx, referral_id, stage)
+    return result
+
+
+def on_deal_refunded(ctx: Context, referral_id: str, reason: str) -> list[str]:
+    """A won referral's deal was refunded: its won rewards are voided or clawed back."""
+    if not reason.strip():
+        raise ValueError("say why the deal was refunded")
+    return reverse(ctx, referral_id, Trigger.WON, f"deal refunded: {reason.strip()}")
+
+
+def backfill(
+    ctx: Context, trigger: Trigger = Trigger.WON, *, today: date | None = None
+) -> StageResult:
+    """After a rule change: the rewards every referral standing at ``trigger`` (or past it) has
+    not had yet, in one transaction; managers get one notification for the lot."""
+    result = StageResult([], [], [])
+    stages = sorted(_KEEPS[trigger] - {"lost"})
+    marks = ", ".join("?" * len(stages))
+    with ctx.writer.transaction() as conn:
+        stored = rules_store.current(conn)
+        ids = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM referrals WHERE stage IN ({marks}) AND duplicate_of_id IS NULL"
+                " ORDER BY id",
+                stages,
+            )
+        ]
+        for referral_id in ids:
+            got = compute_rewards(
+                ctx, referral_id, trigger, today=today, stored_rules=stored, notify=False
+            )
+            result.created += got.created
+        waiting = conn.execute(
+            "SELECT count(*) FROM rewards WHERE status = 'awaiting_approval'"
+        ).fetchone()[0]
+        if result.created and waiting:
+            outbox.notify_managers(
+                ctx,
+                "Rewards awaiting your approval",
+                f"{len(result.created)} rewards computed after a rule change;"
+                f" {waiting} await approval",
+                "rewards",
+                result.created[0],
+            )
+    return result

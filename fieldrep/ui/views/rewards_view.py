@@ -1,0 +1,370 @@
+"""The manager's reward approval queue: filter by status, select several, approve or decline them
+with one reason, issue the approved ones as a payout batch (a CSV for finance), mark redeemed.
+
+Rows come from :mod:`fieldrep.services.rewards.lifecycle` (read on the GUI thread: one indexed
+query, at most a page); every decision runs as a write task through the runner, so the service
+writes the rows and their outbox entries, never this widget. A rep sees the rewards of the
+referrals they captured and no buttons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fieldrep.domain.rewards import money
+from fieldrep.services.context import Context
+from fieldrep.services.rewards import lifecycle
+from fieldrep.services.rewards.lifecycle import RewardRow
+from fieldrep.ui import theme
+from fieldrep.ui.tasks import Operation, Progress, Task, TaskKind, TaskRunner
+
+Index = QModelIndex | QPersistentModelIndex
+
+COL_RECIPIENT, COL_REFERRAL, COL_AMOUNT, COL_STATUS, COL_HOLD, COL_HOW = range(6)
+HEADERS = ("Recipient", "Referral", "Amount", "Status", "Hold until", "How it was computed")
+FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Awaiting approval", ("awaiting_approval", "pending")),
+    ("On hold", ("on_hold",)),
+    ("Approved, to pay", ("approved",)),
+    ("Issued", ("issued",)),
+    ("Redeemed", ("redeemed",)),
+    ("Declined or voided", ("declined", "voided", "revoked")),
+    ("All", ()),
+)
+_STYLE = f"""
+QTableView {{ background: {theme.SURFACE}; border: 1px solid {theme.BORDER}; border-radius: 8px;
+             selection-background-color: {theme.ACCENT_SOFT}; selection-color: {theme.TEXT}; }}
+QTableView::item {{ padding: 0 8px; }}
+QHeaderView::section {{ background: {theme.SURFACE}; color: {theme.TEXT_MUTED}; border: none;
+                       border-bottom: 1px solid {theme.BORDER}; padding: 6px 8px;
+                       font-weight: 600; }}
+QPushButton {{ padding: 6px 16px; border: 1px solid {theme.BORDER}; border-radius: 6px;
+              background: {theme.SURFACE}; }}
+QPushButton:disabled {{ color: {theme.OFFLINE}; }}
+"""
+
+
+class RewardsTableModel(QAbstractTableModel):
+    """A thin adapter over a list of :class:`RewardRow`."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[RewardRow] = []
+
+    def set_rows(self, rows: Sequence[RewardRow]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def item(self, row: int) -> RewardRow:
+        return self._rows[row]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_RECIPIENT:
+                return r.recipient_name or "-"
+            if col == COL_REFERRAL:
+                return r.referred_name
+            if col == COL_AMOUNT:
+                return money(r.amount_cents, r.currency)
+            if col == COL_STATUS:
+                text = r.status.replace("_", " ")
+                return f"{text} (clawback)" if r.kind == "clawback" else text
+            if col == COL_HOLD:
+                return (r.hold_until or "")[:10]
+            text = r.explanation
+            return f"{text} — {r.reason}" if r.reason else text
+        if role == Qt.ItemDataRole.ToolTipRole and col == COL_HOW:
+            return r.explanation + (f"\n{r.reason}" if r.reason else "")
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_AMOUNT:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+def _op(work: Callable[[Context], Any]) -> Operation:
+    def op(db_path: Path, _progress: Progress) -> Any:
+        ctx = Context.open(db_path)
+        try:
+            return work(ctx)
+        finally:
+            ctx.close()
+
+    return op
+
+
+class RewardsView(QWidget):
+    """Filters, the reward table, and Approve / Decline (with reason) / Issue payout / Redeemed."""
+
+    decided = Signal(str, int)  # what was done, how many rewards
+
+    def __init__(self, context: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.runner = runner
+        self._busy = False
+        self.setStyleSheet(_STYLE)
+
+        title = QLabel("Rewards")
+        title.setObjectName("pageTitle")
+        self.count_label = QLabel()
+        self.count_label.setObjectName("muted")
+        self.filter_combo = QComboBox()
+        for label, _statuses in FILTERS:
+            self.filter_combo.addItem(label)
+        self.filter_combo.currentIndexChanged.connect(self._on_filter_combo_changed)
+        header = QHBoxLayout()
+        header.addWidget(title)
+        header.addSpacing(12)
+        header.addWidget(self.count_label, 1, Qt.AlignmentFlag.AlignBottom)
+        header.addWidget(QLabel("Show"))
+        header.addWidget(self.filter_combo)
+
+        self.model = RewardsTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setShowGrid(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(30)
+        head = self.table.horizontalHeader()
+        head.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        for column in (COL_RECIPIENT, COL_REFERRAL):
+            head.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            self.table.setColumnWidth(column, 180)
+        for column in (COL_AMOUNT, COL_STATUS, COL_HOLD):
+            head.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        head.setSectionResizeMode(COL_HOW, QHeaderView.ResizeMode.Stretch)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+
+        self.reason_edit = QLineEdit()
+        self.reason_edit.setPlaceholderText("Reason for declining (shown to the rep and kept)")
+        self.approve_button = QPushButton("Approve selected")
+        self.approve_button.clicked.connect(self._on_approve_button_clicked)
+        self.decline_button = QPushButton("Decline selected")
+        self.decline_button.clicked.connect(self._on_decline_button_clicked)
+        self.issue_button = QPushButton("Issue payout…")
+        self.issue_button.setToolTip("Pay every approved reward as one batch and save the CSV")
+        self.issue_button.clicked.connect(self._on_issue_button_clicked)
+        self.redeem_button = QPushButton("Mark redeemed")
+        self.redeem_button.clicked.connect(self._on_redeem_button_clicked)
+        self.message_label = QLabel()
+        self.message_label.setObjectName("muted")
+        self.message_label.setWordWrap(True)
+        actions = QHBoxLayout()
+        actions.addWidget(self.reason_edit, 1)
+        for button in (
+            self.approve_button,
+            self.decline_button,
+            self.redeem_button,
+            self.issue_button,
+        ):
+            actions.addWidget(button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(28, 22, 28, 18)
+        layout.setSpacing(12)
+        layout.addLayout(header)
+        intro = QLabel(
+            "Rewards wait here after their hold. Select one or more (Shift/Ctrl-click), approve or"
+            " decline with a reason; approved rewards are paid together by Issue payout, with"
+            " clawbacks netted."
+        )
+        intro.setObjectName("muted")
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(actions)
+        layout.addWidget(self.message_label)
+        self.reload()
+
+    # -- data ---------------------------------------------------------------------------------
+
+    @property
+    def is_manager(self) -> bool:
+        user = self.context.user()
+        return bool(user and user.get("role") in ("manager", "admin"))
+
+    def set_filter(self, label: str) -> None:
+        labels = [f[0] for f in FILTERS]
+        self.filter_combo.setCurrentIndex(labels.index(label))
+
+    def reload(self) -> None:
+        statuses = FILTERS[self.filter_combo.currentIndex()][1]
+        rows = lifecycle.for_user(self.context, lifecycle.Filter(statuses=statuses, limit=2000))
+        self.model.set_rows(rows)
+        total = sum(r.amount_cents for r in rows)
+        self.count_label.setText(
+            "nothing here" if not rows else f"{len(rows):,} rewards, {money(total)}"
+        )
+        self._update_buttons()
+
+    def selected(self) -> list[RewardRow]:
+        rows = self.table.selectionModel().selectedRows()
+        return [self.model.item(i.row()) for i in sorted(rows, key=lambda i: i.row())]
+
+    def _update_buttons(self) -> None:
+        manager = self.is_manager
+        chosen = self.selected()
+        statuses = {r.status for r in chosen}
+        waiting = bool(chosen) and statuses <= {"awaiting_approval", "pending"}
+        for button, ok in (
+            (self.approve_button, waiting),
+            (self.decline_button, waiting),
+            (self.redeem_button, bool(chosen) and statuses == {"issued"}),
+            (self.issue_button, True),
+        ):
+            button.setEnabled(manager and ok and not self._busy)
+            if not manager:
+                button.setToolTip("Only a manager can approve, decline or pay rewards")
+        self.reason_edit.setEnabled(manager)
+
+    def _on_selection_changed(self, *_args: object) -> None:
+        self._update_buttons()
+
+    def _on_filter_combo_changed(self, _index: int) -> None:
+        self.reload()
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def _run(
+        self, label: str, work: Callable[[Context], Any], done_text: Callable[[Any], str]
+    ) -> Task:
+        self._busy = True
+        self._update_buttons()
+        self.message_label.setText(f"{label}…")
+
+        def done(result: Any) -> None:
+            self._busy = False
+            self.reload()
+            text = done_text(result)
+            self.message_label.setText(text)
+            self.decided.emit(label, len(result) if isinstance(result, list) else 1)
+
+        def failed(error: BaseException) -> None:
+            self._busy = False
+            self.reload()
+            self.message_label.setText(f"Nothing was changed: {error}")
+
+        return self.runner.run(
+            _op(work), kind=TaskKind.WRITE, label=label, on_success=done, on_failure=failed
+        )
+
+    def approve(self) -> Task | None:
+        ids = [r.id for r in self.selected()]
+        if not ids or self._busy:
+            return None
+        return self._run(
+            "Approving",
+            lambda ctx: lifecycle.approve(ctx, ids),
+            lambda done: f"{len(done)} reward(s) approved; they are paid with the next payout.",
+        )
+
+    def decline(self) -> Task | None:
+        ids = [r.id for r in self.selected()]
+        reason = self.reason_edit.text()
+        if not ids or self._busy:
+            return None
+        if not reason.strip():
+            self.message_label.setText("Say why in the box on the left, then decline.")
+            self.reason_edit.setFocus()
+            return None
+        return self._run(
+            "Declining",
+            lambda ctx: lifecycle.decline(ctx, ids, reason),
+            lambda done: f"{len(done)} reward(s) declined: {reason.strip()}",
+        )
+
+    def redeem(self) -> Task | None:
+        ids = [r.id for r in self.selected()]
+        if not ids or self._busy:
+            return None
+        return self._run(
+            "Marking redeemed",
+            lambda ctx: lifecycle.redeem(ctx, ids),
+            lambda done: f"{len(done)} reward(s) marked redeemed.",
+        )
+
+    def issue_to(self, path: Path) -> Task | None:
+        if self._busy:
+            return None
+
+        def text(payout: lifecycle.Payout) -> str:
+            if not payout.lines:
+                return "Nothing to pay: no approved rewards (or only clawbacks)."
+            carried = (
+                f"; {len(payout.carried)} carried to a later payout (clawbacks exceed rewards)"
+                if payout.carried
+                else ""
+            )
+            return (
+                f"Payout {payout.batch}: {len(payout.lines)} recipient(s), "
+                f"{money(payout.total_cents)}, saved to {path}{carried}."
+            )
+
+        return self._run("Issuing payout", lambda ctx: lifecycle.issue(ctx, path), text)
+
+    def _on_approve_button_clicked(self) -> None:
+        self.approve()
+
+    def _on_decline_button_clicked(self) -> None:
+        self.decline()
+
+    def _on_redeem_button_clicked(self) -> None:
+        self.redeem()
+
+    def _on_issue_button_clicked(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save the payout file for finance", "payout.csv", "CSV files (*.csv)"
+        )
+        if name:
+            self.issue_to(Path(name))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if not self._busy:
+            self.reload()
+        super().showEvent(event)

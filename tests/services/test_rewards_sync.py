@@ -1,0 +1,99 @@
+"""The reward ledger through the real sync server (SQLite and PostgreSQL): the v8 columns reach the
+server, also one set up before them; the same reward computed on two laptops offline is one row
+after sync (paid once); a reward approved on two laptops offline is approved once, the second
+approval reported as a conflict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from fieldrep.server.storage import Storage
+from fieldrep.services.rewards import lifecycle, rules
+from fieldrep.store.catalog import synced_tables
+from tests.services.rewards_support import bonus_rule, move
+from tests.sync.conftest import laptop, org, server, storage  # noqa: F401
+from tests.sync.harness import Laptop, LiveServer, Org, make_storage
+
+DAY = date(2026, 3, 2)
+
+
+def test_a_server_made_before_the_ledger_gets_its_columns(tmp_path: Path) -> None:
+    gen = make_storage("sqlite", tmp_path)
+    first = next(gen)
+    with first.write() as tx:
+        for col in ("ledger_key", "explanation", "amount_cents"):
+            tx.execute(f"ALTER TABLE rewards DROP COLUMN {col}")
+        tx.execute("ALTER TABLE contacts DROP COLUMN referral_consent")
+    first.close()
+    again = Storage(str(tmp_path / "server.db"))
+    with again.read() as tx:
+        have = {r[1] for r in tx.all("PRAGMA table_info(rewards)")}
+        contacts = {r[1] for r in tx.all("PRAGMA table_info(contacts)")}
+    assert set(synced_tables()["rewards"].fields) <= have
+    assert "referral_consent" in contacts
+    again.close()
+
+
+def _programme(lap: Laptop, people: Org) -> str:
+    """A referral from a consenting customer in rep1's territory, written on ``lap``."""
+    w = lap.writer
+    account = w.insert(
+        "accounts", {"name": "Acme", "territory_id": people.t1, "owner_id": people.rep1}
+    )
+    contact = w.insert(
+        "contacts",
+        {"account_id": account, "first_name": "Jane", "email": "j@a.test", "referral_consent": 1},
+    )
+    return w.insert(
+        "referrals",
+        {
+            "referrer_account_id": account,
+            "referrer_contact_id": contact,
+            "referred_name": "Bob",
+            "captured_by_id": people.rep1,
+            "owner_id": people.rep1,
+            "territory_id": people.t1,
+        },
+    )
+
+
+def test_one_reward_whichever_laptops_compute_it_and_one_approval(
+    storage: Storage,  # noqa: F811
+    server: LiveServer,  # noqa: F811
+    org: Org,  # noqa: F811
+    laptop: Callable[[str], Laptop],  # noqa: F811
+) -> None:
+    boss, boss2, rep = laptop("boss"), laptop("boss2"), laptop("rep")
+    boss.login("manager")
+    boss2.login("manager")
+    rep.login("rep1")
+    boss.sync()  # the users arrive: who is signed in is known
+    rules.save(boss.ctx, bonus_rule(hold_days=0))
+    referral = _programme(rep, org)
+    for lap in (boss, rep, boss, boss2):
+        lap.sync()
+    # offline, both move it to Won (a retry on another laptop, say) and compute the reward
+    move(rep.ctx, referral, "won", amount=4_000.0, today=DAY)
+    move(boss.ctx, referral, "won", amount=4_000.0, today=DAY)
+    for lap in (rep, boss, rep, boss2):
+        lap.sync()
+    for lap in (rep, boss, boss2):
+        got = [(r["amount_cents"], r["status"]) for r in lap.rows("rewards").values()]
+        assert got == [(20_000, "awaiting_approval")]
+    (reward_id,) = boss.rows("rewards")
+    # two managers' laptops approve it offline
+    assert lifecycle.approve(boss.ctx, [reward_id]) == [reward_id]
+    assert lifecycle.approve(boss2.ctx, [reward_id]) == [reward_id]
+    for lap in (boss, boss2, boss, rep):
+        lap.sync()
+    for lap in (boss, boss2, rep):
+        assert [r["status"] for r in lap.rows("rewards").values()] == ["approved"]
+    reported = boss.conflicts() + boss2.conflicts()
+    assert any(c["row_id"] == reward_id for c in reported)
+    # and it is issued once
+    assert len(lifecycle.issue(boss.ctx, None).lines) == 1
+    boss.sync()
+    boss2.sync()
+    assert lifecycle.issue(boss2.ctx, None).lines == []
