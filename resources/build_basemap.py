@@ -68,9 +68,7 @@ def _rings(geoms: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarra
     return coords.astype(np.float32), offsets
 
 
-def _banded(
-    name: str, geoms: np.ndarray[Any, Any], out: dict[str, Any], *, coverage: bool
-) -> None:
+def _banded(name: str, geoms: np.ndarray[Any, Any], out: dict[str, Any], *, coverage: bool) -> None:
     for band, zoom in BANDS[name]:
         tolerance = 0.0 if zoom > 30 else 1.0 / (256 * 2**zoom)
         if tolerance == 0:
@@ -90,7 +88,9 @@ def main() -> int:
     from pyogrio.raw import read as read_raw
 
     out: dict[str, Any] = {}
-    ne = _site_file("pyogrio", "tests", "fixtures", "naturalearth_lowres", "naturalearth_lowres.shp")
+    ne = _site_file(
+        "pyogrio", "tests", "fixtures", "naturalearth_lowres", "naturalearth_lowres.shp"
+    )
     _meta, _fids, wkb, _fields = read_raw(ne)
     world = _to_world(shapely.make_valid(shapely.from_wkb(wkb)))
     _banded("countries", world, out, coverage=False)
@@ -102,7 +102,10 @@ def main() -> int:
     counties = np.asarray([shapely.union_all(shapely.get_parts(g)) for g in counties])
     _banded("counties", counties, out, coverage=True)
     states = np.asarray(
-        [shapely.union_all(counties[state_fips == s], grid_size=1e-9) for s in np.unique(state_fips)]
+        [
+            shapely.union_all(counties[state_fips == s], grid_size=1e-9)
+            for s in np.unique(state_fips)
+        ]
     )
     _banded("states", states, out, coverage=False)
 

@@ -56,7 +56,9 @@ def _sla(stage: str, reached: dict[str, datetime], rng: random.Random, now: date
     days = DEFAULT_DAYS.get(Stage(stage))
     if days is None:
         return None
-    due = max(reached[stage] + timedelta(hours=4), now + timedelta(days=rng.uniform(-1.5, days + 1)))
+    due = max(
+        reached[stage] + timedelta(hours=4), now + timedelta(days=rng.uniform(-1.5, days + 1))
+    )
     return iso(due)
 
 

@@ -389,6 +389,7 @@ class MainWindow(QMainWindow):
             self.find()
             return
         super().keyPressEvent(event)
+
     def _connect_page(self, widget: QWidget) -> None:
         """Pages that show accounts stay in step: a page asking to open an account (the map's
         click) opens it on the Accounts page; an account opened there is marked on the map."""
