@@ -89,10 +89,12 @@ class ConflictItem:
 
 
 def field_label(field: str) -> str:
-    from fieldrep.sync.protocol import DELETE_CLOCK
+    from fieldrep.sync.protocol import DELETE_CLOCK, WHOLE_ROW
 
     if field == DELETE_CLOCK:
         return "Deleted"
+    if field == WHOLE_ROW:
+        return "New record"
     name = field.removesuffix("_id") if field.endswith("_id") else field
     return name.replace("_", " ").capitalize()
 
@@ -103,10 +105,18 @@ def record_name(tbl: str) -> str:
 
 def format_value(value: Any, field: str = "") -> str:
     """A value as a rep reads it: ``(empty)`` for nothing, Yes/No for flags."""
-    from fieldrep.sync.protocol import DELETE_CLOCK
+    from fieldrep.sync.protocol import DELETE_CLOCK, WHOLE_ROW
 
     if field == DELETE_CLOCK:
         return "Deleted"
+    if field == WHOLE_ROW and isinstance(value, dict):
+        # A refused new record: what the user wrote in it, most telling fields first.
+        parts = [
+            f"{field_label(k)}: {format_value(v, k)}"
+            for k, v in value.items()
+            if not k.endswith("_id") and k not in ("created_at", "updated_at")
+        ]
+        return "; ".join(parts) or "(a new record)"
     if value is None or value == "":
         return "(empty)"
     if isinstance(value, bool):
@@ -218,8 +228,12 @@ def _write(writer: Writer, item: ConflictItem, value: Any) -> bool:
 def keep_yours(writer: Writer, conflict_id: int) -> bool:
     """Keep your value: written again as a new edit (sent at the next sync) unless the laptop
     already shows it. Returns whether a new edit was made."""
+    from fieldrep.sync.protocol import WHOLE_ROW
+
     with writer.transaction() as conn:
         item = get(conn, writer.device_id, conflict_id)
+        if item.field == WHOLE_ROW:
+            return send_again(writer, conflict_id)  # a refused new record: sent whole
         if not item.row_exists:
             raise StoreError(
                 f"this {item.record.lower()} was deleted, so your value cannot be kept"

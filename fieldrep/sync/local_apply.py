@@ -24,7 +24,7 @@ from typing import Any
 from fieldrep.store import local_meta, outbox
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.writer import utc_now
-from fieldrep.sync.protocol import REJECTED, UNLOGGED_FIELDS
+from fieldrep.sync.protocol import REJECTED, UNLOGGED_FIELDS, WHOLE_ROW
 
 Pending = dict[tuple[str, str], dict[str, tuple[Any, str]]]
 
@@ -112,9 +112,10 @@ def record_rejection(
     added = 0
     shown = {k: v for k, v in fields.items() if k not in UNLOGGED_FIELDS} or fields
     if tbl in synced_tables() and set(fields) == set(synced_tables()[tbl].fields):
-        # A new row is sent whole (fieldrep.store.outbox): its empty columns are not something
-        # the user wrote, and one "(empty)" conflict per column would bury what they did write.
-        shown = {k: v for k, v in shown.items() if v is not None} or shown
+        # A new row is sent whole (fieldrep.store.outbox), and it stays on this laptop with
+        # everything the user wrote: one entry says it was refused, not one per column.
+        written = {k: v for k, v in shown.items() if v is not None}
+        return int(record_conflict(conn, tbl, row_id, WHOLE_ROW, reason, REJECTED, written, None))
     for name, value in (shown or {"_deleted": None}).items():
         added += record_conflict(conn, tbl, row_id, name, reason, REJECTED, value, clocks.get(name))
     return added

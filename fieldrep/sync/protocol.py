@@ -42,6 +42,8 @@ ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 DELETE_CLOCK = "_deleted"
 # kept_clock of a local conflict row that records a mutation the server refused.
 REJECTED = "rejected"
+# field of the one conflict row kept for a refused new record (its values stay in the row itself).
+WHOLE_ROW = "_row"
 # Bookkeeping fields every edit bumps: a clash on them is not worth showing anyone.
 UNLOGGED_FIELDS = frozenset({"updated_at"})
 

@@ -79,7 +79,8 @@ def test_refused_new_row_is_kept_as_the_fields_it_was_given(
     storage: Storage, org: Org, laptop: Make
 ) -> None:
     """A new row is sent whole (every column, see fieldrep.store.outbox); when it is refused, the
-    conflicts keep what the rep wrote, not one "(empty)" item per column they never touched."""
+    row stays on the laptop and one conflict entry says so, holding what the rep wrote (not one
+    "(empty)" item per column they never touched)."""
     rep = laptop("rep1")
     rep.login("rep1")
     rep.sync()
@@ -89,11 +90,17 @@ def test_refused_new_row_is_kept_as_the_fields_it_was_given(
         {"account_id": south, "user_id": org.rep2, "visited_at": "2024-01-01", "notes": "Boston"},
     )
     assert rep.sync().rejected == 1
-    refused = {c["field"]: c for c in rep.conflicts() if c["row_id"] == foreign}
-    assert {"account_id", "user_id", "notes"} <= set(refused)
-    assert all(c["kept_clock"] == "rejected" for c in refused.values())
-    assert json.loads(refused["notes"]["lost_value"]) == "Boston"
-    assert not [f for f, c in refused.items() if json.loads(c["lost_value"]) is None]
+    refused = [c for c in rep.conflicts() if c["row_id"] == foreign]
+    assert [(c["field"], c["kept_clock"]) for c in refused] == [("_row", "rejected")]
+    written = json.loads(refused[0]["lost_value"])
+    assert written["notes"] == "Boston"
+    assert written["account_id"] == south
+    assert None not in written.values()
+    assert rep.rows("visits")[foreign]["notes"] == "Boston"
+    (item,) = conflicts.list_open(rep.ctx.db.conn, rep.writer.device_id)
+    assert item.field_label == "New record"
+    assert "Notes: Boston" in conflicts.format_value(item.your_value, item.field)
+    assert not item.on_server
 
 
 def test_territory_reassignment_moves_rows_in_and_out(
