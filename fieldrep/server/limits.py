@@ -94,7 +94,7 @@ class BodySizeLimit:
                 await self._refuse(send)
 
 
-MAX_FIELD_BYTES = 64 * 1024
+MAX_FIELD_BYTES = 256 * 1024  # a long note (tests push 100 KB ones) but not megabytes
 # Shapes and lists that are legitimately large: a territory's MultiPolygon, its postal codes.
 LARGE_FIELDS = {("territories", "geometry"), ("territories", "postal_codes")}
 MAX_LARGE_FIELD_BYTES = 2 * 1024 * 1024
