@@ -272,7 +272,17 @@ def write_csv(route: RoutePlan, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
         out.writerow(
-            ["stop", "account_id", "name", "address", "lat", "lon", "leg_km", "total_km", "visit_at"]
+            [
+                "stop",
+                "account_id",
+                "name",
+                "address",
+                "lat",
+                "lon",
+                "leg_km",
+                "total_km",
+                "visit_at",
+            ]
         )
         total = 0.0
         for i, s in enumerate(route.stops, 1):
