@@ -520,3 +520,20 @@ def test_exports_from_the_page_and_a_bulk_assignment(
         page.add_to_route([book["a0"], book["a1"]])
     page.export_route(tmp_path / "day.gpx", "gpx")
     assert b"<rte>" in (tmp_path / "day.gpx").read_bytes()
+
+
+def test_the_route_prints_to_a_pdf_printer(
+    qtbot: QtBot, page: MapPage, book: dict[str, str], tmp_path: Path
+) -> None:
+    from PySide6.QtPrintSupport import QPrinter
+
+    page.route_panel.start.setCurrentIndex(page.route_panel.start.findData("first"))
+    with qtbot.waitSignal(page.route_planned, timeout=20_000):
+        page.add_to_route([book["a0"], book["a5"], book["a10"]])
+    assert page.route_panel.print_button.isEnabled()
+    printer = QPrinter(QPrinter.PrinterMode.ScreenResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    printer.setOutputFileName(str(tmp_path / "route.pdf"))
+    page.print_route(printer)
+    assert (tmp_path / "route.pdf").read_bytes().startswith(b"%PDF")
+    assert page.message.text() == "Route sent to the printer."

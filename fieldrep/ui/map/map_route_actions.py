@@ -195,3 +195,53 @@ class RouteActionsMixin:
             raise ValueError("plan the route first")
         (route_planning.write_gpx if kind == "gpx" else route_planning.write_csv)(self.plan, path)
         self.say(f"Route written to {path}.")
+
+    def _on_route_print_requested(self) -> None:
+        from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        dialog = QPrintDialog(printer, self._widget())
+        if dialog.exec() == QPrintDialog.DialogCode.Accepted:
+            self.print_route(printer)
+
+    def print_route(self, device: Any) -> None:
+        """The day on paper: the map as shown (route drawn), then the stops in order."""
+        from PySide6.QtCore import QRectF, Qt
+        from PySide6.QtGui import QFont, QPainter
+
+        plan = self.plan
+        if plan is None:
+            return
+        picture = self.canvas.grab()
+        painter = QPainter(device)
+        if not painter.isActive():
+            self.say("The route could not be printed: the printer did not start.", error=True)
+            return
+        try:
+            page = QRectF(0, 0, device.width(), device.height())
+            dpi = device.logicalDpiY()
+            font = QFont()
+            font.setPointSizeF(10)
+            painter.setFont(font)
+            line = painter.fontMetrics().height() * 1.3
+            map_height = page.height() * 0.45
+            scaled = picture.scaled(
+                int(page.width()), int(map_height), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )  # fmt: skip
+            painter.drawPixmap(0, 0, scaled)
+            y = scaled.height() + dpi * 0.2
+            summary_rect = QRectF(0, y, page.width(), line * 4)
+            painter.drawText(summary_rect, Qt.TextFlag.TextWordWrap, plan.describe())
+            y += line * 4
+            for i, stop in enumerate(plan.stops, 1):
+                if y + line > page.height():
+                    device.newPage()
+                    y = 0.0
+                when = f"{stop.arrival}  " if stop.arrival else ""
+                text = f"{i:>3}. {when}{stop.name} — {stop.address}  ({stop.leg_m / 1000:,.1f} km)"
+                painter.drawText(QRectF(0, y, page.width(), line), text)
+                y += line
+        finally:
+            painter.end()
+        self.say("Route sent to the printer.")

@@ -36,6 +36,7 @@ class RoutePanel(QWidget):
     remove_requested = Signal(str)
     clear_requested = Signal()
     export_requested = Signal(str)  # "gpx" | "csv"
+    print_requested = Signal()
     stop_activated = Signal(str)
     task_accounts_requested = Signal()  # add the accounts of today's tasks
     options_changed = Signal()
@@ -95,6 +96,9 @@ class RoutePanel(QWidget):
         self.gpx_button.clicked.connect(lambda: self.export_requested.emit("gpx"))
         self.csv_button = QPushButton("CSV…")
         self.csv_button.clicked.connect(lambda: self.export_requested.emit("csv"))
+        self.print_button = QPushButton("Print…")
+        self.print_button.setToolTip("Print the stops in order with the map as it is shown")
+        self.print_button.clicked.connect(self.print_requested)
         options = QHBoxLayout()
         options.addWidget(self.start, 1)
         options.addWidget(self.round_trip)
@@ -111,6 +115,7 @@ class RoutePanel(QWidget):
         exports.addWidget(QLabel("Export"))
         exports.addWidget(self.gpx_button)
         exports.addWidget(self.csv_button)
+        exports.addWidget(self.print_button)
         exports.addStretch(1)
         exports.addWidget(self.clear_button)
         layout = QVBoxLayout(self)
@@ -191,7 +196,7 @@ class RoutePanel(QWidget):
             if account_id == current:
                 self.stops.setCurrentItem(item)
         self.optimise_button.setEnabled(bool(rows))
-        for w in (self.gpx_button, self.csv_button):
+        for w in (self.gpx_button, self.csv_button, self.print_button):
             w.setEnabled(plan is not None and bool(plan.stops))
         self.clear_button.setEnabled(bool(rows))
         self._update_buttons()
