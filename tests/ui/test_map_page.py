@@ -537,3 +537,27 @@ def test_the_route_prints_to_a_pdf_printer(
     page.print_route(printer)
     assert (tmp_path / "route.pdf").read_bytes().startswith(b"%PDF")
     assert page.message.text() == "Route sent to the printer."
+
+
+def test_an_appointment_is_kept_inside_its_window(
+    qtbot: QtBot, page: MapPage, book: dict[str, str]
+) -> None:
+    from datetime import time
+
+    from PySide6.QtCore import QTime
+
+    panel = page.route_panel
+    panel.start.setCurrentIndex(panel.start.findData("first"))
+    panel.day_start.setTime(QTime(9, 0))
+    panel.day_end.setTime(QTime(13, 0))
+    panel.timed.setChecked(True)
+    with qtbot.waitSignal(page.route_planned, timeout=30_000):
+        page.add_to_route([book["a0"], book["a4"], book["a19"]])
+    panel.stops.setCurrentRow(0)
+    assert panel.appointment_button.isEnabled()
+    with qtbot.waitSignal(page.route_planned, timeout=30_000) as planned:
+        page.set_appointment(book["a19"], (time(11, 0), time(11, 15)))
+    stop = next(s for s in planned.args[0].stops if s.account_id == book["a19"])
+    assert "11:00" <= stop.arrival <= "11:15"
+    page.set_appointment(book["a4"], (time(12, 0), time(11, 0)))
+    assert "must end after it starts" in page.message.text()

@@ -3,6 +3,7 @@ and GPX/CSV export. A mixin of :class:`~fieldrep.ui.map.map_page.MapPage`."""
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,6 +33,7 @@ class RouteActionsMixin:
     route_panel: RoutePanel
     visit_dialog: Any
     route_planned: Any
+    appointments: dict[str, tuple[time, time]]
 
     context: Context
     runner: TaskRunner
@@ -125,7 +127,11 @@ class RouteActionsMixin:
         round_trip = self.route_panel.round_trip.isChecked()
         times = self.route_panel.day_times()
         try:
-            day = route_planning.DayTimes(times[0], times[1], times[2]) if times else None
+            day = (
+                route_planning.DayTimes(times[0], times[1], times[2], dict(self.appointments))
+                if times
+                else None
+            )
         except ValidationError as exc:
             self.say(str(exc), error=True)
             return None
@@ -245,3 +251,45 @@ class RouteActionsMixin:
         finally:
             painter.end()
         self.say("Route sent to the printer.")
+
+    def set_appointment(self, account_id: str, window: tuple[time, time] | None) -> None:
+        """A stop's appointment window for a day planned by time (None: any time)."""
+        if window is None:
+            self.appointments.pop(account_id, None)
+        else:
+            if window[1] <= window[0]:
+                self.say("An appointment must end after it starts.", error=True)
+                return
+            self.appointments[account_id] = window
+        if self.route_ids:
+            self.optimise_route()
+
+    def _on_route_appointment_requested(self, account_id: str) -> None:
+        from PySide6.QtCore import QTime
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QTimeEdit
+
+        dialog = QDialog(self._widget())
+        dialog.setWindowTitle("Appointment")
+        current = self.appointments.get(account_id)
+        start = QTimeEdit(QTime(current[0].hour, current[0].minute) if current else QTime(10, 0))
+        end = QTimeEdit(QTime(current[1].hour, current[1].minute) if current else QTime(10, 30))
+        for edit in (start, end):
+            edit.setDisplayFormat("HH:mm")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        clear = buttons.addButton("No appointment", QDialogButtonBox.ButtonRole.ResetRole)
+        form = QFormLayout(dialog)
+        form.addRow("Arrive from", start)
+        form.addRow("until", end)
+        form.addRow(buttons)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+
+        def clear_appointment() -> None:
+            self.set_appointment(account_id, None)
+            dialog.reject()
+
+        clear.clicked.connect(clear_appointment)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.set_appointment(account_id, (start.time().toPython(), end.time().toPython()))  # type: ignore[arg-type]

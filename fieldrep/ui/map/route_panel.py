@@ -37,6 +37,7 @@ class RoutePanel(QWidget):
     clear_requested = Signal()
     export_requested = Signal(str)  # "gpx" | "csv"
     print_requested = Signal()
+    appointment_requested = Signal(str)  # account id
     stop_activated = Signal(str)
     task_accounts_requested = Signal()  # add the accounts of today's tasks
     options_changed = Signal()
@@ -88,6 +89,11 @@ class RoutePanel(QWidget):
             "Log a visit to the chosen stop (now, outcome Met by default)"
         )
         self.check_in_button.clicked.connect(self._on_check_in_clicked)
+        self.appointment_button = QPushButton("Appointment…")
+        self.appointment_button.setToolTip(
+            "The time window this stop must be visited in (Plan by time)"
+        )
+        self.appointment_button.clicked.connect(self._on_appointment_clicked)
         self.remove_button = QPushButton("Remove stop")
         self.remove_button.clicked.connect(self._on_remove_clicked)
         self.clear_button = QPushButton("Clear")
@@ -110,6 +116,7 @@ class RoutePanel(QWidget):
         times.addWidget(self.visit_minutes, 1)
         stop_actions = QHBoxLayout()
         stop_actions.addWidget(self.check_in_button)
+        stop_actions.addWidget(self.appointment_button)
         stop_actions.addWidget(self.remove_button)
         exports = QHBoxLayout()
         exports.addWidget(QLabel("Export"))
@@ -136,6 +143,8 @@ class RoutePanel(QWidget):
     def _on_timed_toggled(self, on: bool) -> None:
         for w in (self.day_start, self.day_end, self.visit_minutes):
             w.setEnabled(on)
+        if hasattr(self, "stops"):
+            self._update_buttons()
         self.options_changed.emit()
 
     def day_times(self) -> tuple[time, time, int] | None:
@@ -209,11 +218,17 @@ class RoutePanel(QWidget):
         has = self.current_stop() is not None
         self.check_in_button.setEnabled(has)
         self.remove_button.setEnabled(has)
+        self.appointment_button.setEnabled(has and self.timed.isChecked())
 
     def _on_check_in_clicked(self) -> None:
         account_id = self.current_stop()
         if account_id:
             self.check_in_requested.emit(account_id)
+
+    def _on_appointment_clicked(self) -> None:
+        account_id = self.current_stop()
+        if account_id:
+            self.appointment_requested.emit(account_id)
 
     def _on_remove_clicked(self) -> None:
         account_id = self.current_stop()
