@@ -484,7 +484,7 @@ def test_a_day_planned_by_time_shows_times_and_what_does_not_fit(
     assert len(plan.stops) + len(plan.unfit) == 10
     rows = [panel.stops.item(i).text() for i in range(panel.stops.count())]
     assert rows[0].startswith("1. 09:")
-    assert sum("does not fit before the end of the day" in r for r in rows) == len(plan.unfit)
+    assert sum("does not fit in the day" in r for r in rows) == len(plan.unfit)
     assert "Do not fit before the end of the day" in panel.summary.text()
 
 

@@ -67,7 +67,7 @@ class RoutePanel(QWidget):
         self.visit_minutes = QSpinBox()
         self.visit_minutes.setRange(5, 480)
         self.visit_minutes.setValue(30)
-        self.visit_minutes.setSuffix(" min a visit")
+        self.visit_minutes.setSuffix(" min")
         for w in (self.day_start, self.day_end):
             w.setDisplayFormat("HH:mm")
             w.timeChanged.connect(self.options_changed)
@@ -79,6 +79,8 @@ class RoutePanel(QWidget):
         self.optimise_button.clicked.connect(self.optimise_requested)
         self.stops = QListWidget()
         self.stops.setObjectName("mapRouteStops")
+        self.stops.setWordWrap(True)
+        self.stops.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.stops.itemActivated.connect(self._on_stops_item_activated)
         self.stops.currentRowChanged.connect(self._update_buttons)
         self.summary = QLabel("Add stops from a selection, Nearby, or today's tasks.")
@@ -113,7 +115,12 @@ class RoutePanel(QWidget):
         times.addWidget(self.day_start)
         times.addWidget(QLabel("–"))
         times.addWidget(self.day_end)
-        times.addWidget(self.visit_minutes, 1)
+        times.addStretch(1)
+        visits = QHBoxLayout()
+        visits.addSpacing(22)
+        visits.addWidget(QLabel("Each visit takes"))
+        visits.addWidget(self.visit_minutes)
+        visits.addStretch(1)
         stop_actions = QHBoxLayout()
         stop_actions.addWidget(self.check_in_button)
         stop_actions.addWidget(self.appointment_button)
@@ -132,6 +139,7 @@ class RoutePanel(QWidget):
         layout.addWidget(self.tasks_button)
         layout.addLayout(options)
         layout.addLayout(times)
+        layout.addLayout(visits)
         layout.addWidget(self.optimise_button)
         layout.addWidget(self.stops, 1)
         layout.addWidget(self.summary)
@@ -185,9 +193,7 @@ class RoutePanel(QWidget):
                 )
                 for i, s in enumerate(plan.stops, 1)
             ]
-            rows += [
-                (a, f"–  {n}  (does not fit before the end of the day)") for a, n in plan.unfit
-            ]
+            rows += [(a, f"–  {n}  (does not fit in the day)") for a, n in plan.unfit]
             rows += [(a, f"–  {n}  (no location: left out)") for a, n in plan.skipped]
             self.summary.setText(plan.describe())
         else:
