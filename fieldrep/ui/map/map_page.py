@@ -102,6 +102,7 @@ class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidge
         self.bundle: MapBundle | None = None
         self.color_by = "territory"
         self.route_ids: list[str] = []
+        self.appointments: dict[str, tuple[Any, Any]] = {}  # account id -> (start, end) times
         self.plan: route_planning.RoutePlan | None = None
         self.nearby_center: tuple[float, float] | None = None
         self.editing_territory: str | None = None
@@ -139,6 +140,8 @@ class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidge
         self.route_panel.remove_requested.connect(self._on_route_remove_requested)
         self.route_panel.clear_requested.connect(lambda: self.set_route_ids([]))
         self.route_panel.export_requested.connect(self._on_route_export_requested)
+        self.route_panel.print_requested.connect(self._on_route_print_requested)
+        self.route_panel.appointment_requested.connect(self._on_route_appointment_requested)
         self.route_panel.stop_activated.connect(self.show_account)
         self.route_panel.task_accounts_requested.connect(self._on_route_task_accounts)
         self.route_panel.options_changed.connect(self._on_route_options_changed)

@@ -54,6 +54,8 @@ class LegendPanel(QWidget):
         self.legend = QListWidget()
         self.legend.setObjectName("mapLegend")
         self.legend.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.legend.setWordWrap(True)
+        self.legend.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.unplaced_label = QLabel()
         self.unplaced_label.setWordWrap(True)
         self.unplaced = QListWidget()

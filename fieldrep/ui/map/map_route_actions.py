@@ -3,6 +3,7 @@ and GPX/CSV export. A mixin of :class:`~fieldrep.ui.map.map_page.MapPage`."""
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,6 +33,7 @@ class RouteActionsMixin:
     route_panel: RoutePanel
     visit_dialog: Any
     route_planned: Any
+    appointments: dict[str, tuple[time, time]]
 
     context: Context
     runner: TaskRunner
@@ -125,7 +127,11 @@ class RouteActionsMixin:
         round_trip = self.route_panel.round_trip.isChecked()
         times = self.route_panel.day_times()
         try:
-            day = route_planning.DayTimes(times[0], times[1], times[2]) if times else None
+            day = (
+                route_planning.DayTimes(times[0], times[1], times[2], dict(self.appointments))
+                if times
+                else None
+            )
         except ValidationError as exc:
             self.say(str(exc), error=True)
             return None
@@ -195,3 +201,95 @@ class RouteActionsMixin:
             raise ValueError("plan the route first")
         (route_planning.write_gpx if kind == "gpx" else route_planning.write_csv)(self.plan, path)
         self.say(f"Route written to {path}.")
+
+    def _on_route_print_requested(self) -> None:
+        from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        dialog = QPrintDialog(printer, self._widget())
+        if dialog.exec() == QPrintDialog.DialogCode.Accepted:
+            self.print_route(printer)
+
+    def print_route(self, device: Any) -> None:
+        """The day on paper: the map as shown (route drawn), then the stops in order."""
+        from PySide6.QtCore import QRectF, Qt
+        from PySide6.QtGui import QFont, QPainter
+
+        plan = self.plan
+        if plan is None:
+            return
+        picture = self.canvas.grab()
+        painter = QPainter(device)
+        if not painter.isActive():
+            self.say("The route could not be printed: the printer did not start.", error=True)
+            return
+        try:
+            page = QRectF(0, 0, device.width(), device.height())
+            dpi = device.logicalDpiY()
+            font = QFont()
+            font.setPointSizeF(10)
+            painter.setFont(font)
+            line = painter.fontMetrics().height() * 1.3
+            map_height = page.height() * 0.45
+            scaled = picture.scaled(
+                int(page.width()), int(map_height), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )  # fmt: skip
+            painter.drawPixmap(0, 0, scaled)
+            y = scaled.height() + dpi * 0.2
+            summary_rect = QRectF(0, y, page.width(), line * 4)
+            painter.drawText(summary_rect, Qt.TextFlag.TextWordWrap, plan.describe())
+            y += line * 4
+            for i, stop in enumerate(plan.stops, 1):
+                if y + line > page.height():
+                    device.newPage()
+                    y = 0.0
+                when = f"{stop.arrival}  " if stop.arrival else ""
+                text = f"{i:>3}. {when}{stop.name} — {stop.address}  ({stop.leg_m / 1000:,.1f} km)"
+                painter.drawText(QRectF(0, y, page.width(), line), text)
+                y += line
+        finally:
+            painter.end()
+        self.say("Route sent to the printer.")
+
+    def set_appointment(self, account_id: str, window: tuple[time, time] | None) -> None:
+        """A stop's appointment window for a day planned by time (None: any time)."""
+        if window is None:
+            self.appointments.pop(account_id, None)
+        else:
+            if window[1] <= window[0]:
+                self.say("An appointment must end after it starts.", error=True)
+                return
+            self.appointments[account_id] = window
+        if self.route_ids:
+            self.optimise_route()
+
+    def _on_route_appointment_requested(self, account_id: str) -> None:
+        from PySide6.QtCore import QTime
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QTimeEdit
+
+        dialog = QDialog(self._widget())
+        dialog.setWindowTitle("Appointment")
+        current = self.appointments.get(account_id)
+        start = QTimeEdit(QTime(current[0].hour, current[0].minute) if current else QTime(10, 0))
+        end = QTimeEdit(QTime(current[1].hour, current[1].minute) if current else QTime(10, 30))
+        for edit in (start, end):
+            edit.setDisplayFormat("HH:mm")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        clear = buttons.addButton("No appointment", QDialogButtonBox.ButtonRole.ResetRole)
+        form = QFormLayout(dialog)
+        form.addRow("Arrive from", start)
+        form.addRow("until", end)
+        form.addRow(buttons)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+
+        def clear_appointment() -> None:
+            self.set_appointment(account_id, None)
+            dialog.reject()
+
+        clear.clicked.connect(clear_appointment)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.set_appointment(account_id, (start.time().toPython(), end.time().toPython()))  # type: ignore[arg-type]

@@ -36,6 +36,8 @@ class RoutePanel(QWidget):
     remove_requested = Signal(str)
     clear_requested = Signal()
     export_requested = Signal(str)  # "gpx" | "csv"
+    print_requested = Signal()
+    appointment_requested = Signal(str)  # account id
     stop_activated = Signal(str)
     task_accounts_requested = Signal()  # add the accounts of today's tasks
     options_changed = Signal()
@@ -65,7 +67,7 @@ class RoutePanel(QWidget):
         self.visit_minutes = QSpinBox()
         self.visit_minutes.setRange(5, 480)
         self.visit_minutes.setValue(30)
-        self.visit_minutes.setSuffix(" min a visit")
+        self.visit_minutes.setSuffix(" min")
         for w in (self.day_start, self.day_end):
             w.setDisplayFormat("HH:mm")
             w.timeChanged.connect(self.options_changed)
@@ -77,6 +79,8 @@ class RoutePanel(QWidget):
         self.optimise_button.clicked.connect(self.optimise_requested)
         self.stops = QListWidget()
         self.stops.setObjectName("mapRouteStops")
+        self.stops.setWordWrap(True)
+        self.stops.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.stops.itemActivated.connect(self._on_stops_item_activated)
         self.stops.currentRowChanged.connect(self._update_buttons)
         self.summary = QLabel("Add stops from a selection, Nearby, or today's tasks.")
@@ -87,6 +91,11 @@ class RoutePanel(QWidget):
             "Log a visit to the chosen stop (now, outcome Met by default)"
         )
         self.check_in_button.clicked.connect(self._on_check_in_clicked)
+        self.appointment_button = QPushButton("Appointment…")
+        self.appointment_button.setToolTip(
+            "The time window this stop must be visited in (Plan by time)"
+        )
+        self.appointment_button.clicked.connect(self._on_appointment_clicked)
         self.remove_button = QPushButton("Remove stop")
         self.remove_button.clicked.connect(self._on_remove_clicked)
         self.clear_button = QPushButton("Clear")
@@ -95,6 +104,9 @@ class RoutePanel(QWidget):
         self.gpx_button.clicked.connect(lambda: self.export_requested.emit("gpx"))
         self.csv_button = QPushButton("CSV…")
         self.csv_button.clicked.connect(lambda: self.export_requested.emit("csv"))
+        self.print_button = QPushButton("Print…")
+        self.print_button.setToolTip("Print the stops in order with the map as it is shown")
+        self.print_button.clicked.connect(self.print_requested)
         options = QHBoxLayout()
         options.addWidget(self.start, 1)
         options.addWidget(self.round_trip)
@@ -103,14 +115,21 @@ class RoutePanel(QWidget):
         times.addWidget(self.day_start)
         times.addWidget(QLabel("–"))
         times.addWidget(self.day_end)
-        times.addWidget(self.visit_minutes, 1)
+        times.addStretch(1)
+        visits = QHBoxLayout()
+        visits.addSpacing(22)
+        visits.addWidget(QLabel("Each visit takes"))
+        visits.addWidget(self.visit_minutes)
+        visits.addStretch(1)
         stop_actions = QHBoxLayout()
         stop_actions.addWidget(self.check_in_button)
+        stop_actions.addWidget(self.appointment_button)
         stop_actions.addWidget(self.remove_button)
         exports = QHBoxLayout()
         exports.addWidget(QLabel("Export"))
         exports.addWidget(self.gpx_button)
         exports.addWidget(self.csv_button)
+        exports.addWidget(self.print_button)
         exports.addStretch(1)
         exports.addWidget(self.clear_button)
         layout = QVBoxLayout(self)
@@ -120,6 +139,7 @@ class RoutePanel(QWidget):
         layout.addWidget(self.tasks_button)
         layout.addLayout(options)
         layout.addLayout(times)
+        layout.addLayout(visits)
         layout.addWidget(self.optimise_button)
         layout.addWidget(self.stops, 1)
         layout.addWidget(self.summary)
@@ -131,6 +151,8 @@ class RoutePanel(QWidget):
     def _on_timed_toggled(self, on: bool) -> None:
         for w in (self.day_start, self.day_end, self.visit_minutes):
             w.setEnabled(on)
+        if hasattr(self, "stops"):
+            self._update_buttons()
         self.options_changed.emit()
 
     def day_times(self) -> tuple[time, time, int] | None:
@@ -171,9 +193,7 @@ class RoutePanel(QWidget):
                 )
                 for i, s in enumerate(plan.stops, 1)
             ]
-            rows += [
-                (a, f"–  {n}  (does not fit before the end of the day)") for a, n in plan.unfit
-            ]
+            rows += [(a, f"–  {n}  (does not fit in the day)") for a, n in plan.unfit]
             rows += [(a, f"–  {n}  (no location: left out)") for a, n in plan.skipped]
             self.summary.setText(plan.describe())
         else:
@@ -191,7 +211,7 @@ class RoutePanel(QWidget):
             if account_id == current:
                 self.stops.setCurrentItem(item)
         self.optimise_button.setEnabled(bool(rows))
-        for w in (self.gpx_button, self.csv_button):
+        for w in (self.gpx_button, self.csv_button, self.print_button):
             w.setEnabled(plan is not None and bool(plan.stops))
         self.clear_button.setEnabled(bool(rows))
         self._update_buttons()
@@ -204,11 +224,17 @@ class RoutePanel(QWidget):
         has = self.current_stop() is not None
         self.check_in_button.setEnabled(has)
         self.remove_button.setEnabled(has)
+        self.appointment_button.setEnabled(has and self.timed.isChecked())
 
     def _on_check_in_clicked(self) -> None:
         account_id = self.current_stop()
         if account_id:
             self.check_in_requested.emit(account_id)
+
+    def _on_appointment_clicked(self) -> None:
+        account_id = self.current_stop()
+        if account_id:
+            self.appointment_requested.emit(account_id)
 
     def _on_remove_clicked(self) -> None:
         account_id = self.current_stop()
