@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -213,7 +214,27 @@ class ReferralsView(QWidget):
         self.table_model.set_filter(table_filter)
         self.table.resizeColumnsToContents()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        # Each time the page comes into view: what a sync brought may hold the same person
+        # captured by two reps offline (linked now, the first keeping the attribution).
+        super().showEvent(event)
+        self.refresh()
+
+    def link_synced_duplicates(self) -> None:
+        from fieldrep.services.referrals import match_index
+        from fieldrep.services.referrals.reconcile import link_duplicates
+
+        if match_index.pending(self.context.conn) >= 2000:
+            return  # the background filing runs first; the next visit links
+        linked = link_duplicates(self.context)
+        if linked:
+            self._say(
+                f"{len(linked)} referral(s) captured twice while offline were linked to the"
+                " first capture."
+            )
+
     def refresh(self) -> None:
+        self.link_synced_duplicates()
         self.apply_filters()
         if self.detail.referral_id and self.detail.isVisible():
             self.detail.show_referral(self.detail.referral_id)
