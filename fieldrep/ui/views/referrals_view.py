@@ -98,8 +98,14 @@ class ReferralsView(QWidget):
         self.linked = QCheckBox("Linked duplicates")
         self.linked.setToolTip("Also show referrals recorded on an earlier one (table)")
         self._fill_combos()
+        for combo in (self.territory, self.owner, self.referrer, self.stage, self.period):
+            # long account names must not push the search box off a 1366-pixel screen
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(10)
         filters = QHBoxLayout()
-        filters.addWidget(self.search, 2)
+        filters.addWidget(self.search, 3)
         for combo in (self.territory, self.owner, self.referrer, self.stage, self.period):
             filters.addWidget(combo, 1)
         for box in (self.mine, self.overdue, self.linked):
