@@ -39,7 +39,7 @@ HEADER = [
 
 
 def write_csv(path: Path, rows: int, referrers: list[str]) -> None:
-    from bench.referral_common import FIRST, LAST, company, phone
+    from bench.referral_common import FIRST, LAST, WORDS, company, phone
 
     rng = random.Random(11)
     zips = ["02139", "02140", "75201", "75202", "80202", "99501"]
@@ -55,7 +55,7 @@ def write_csv(path: Path, rows: int, referrers: list[str]) -> None:
                     name,
                     phone(rng),
                     f"{rng.choice(FIRST).lower()}{n}@{name.split()[0].lower()}{n}.com",
-                    f"{rng.randint(1, 999)} Elm St",
+                    f"{rng.randint(1, 99999)} {rng.choice(WORDS)} St",
                     "",
                     "",
                     rng.choice(zips),

@@ -155,3 +155,30 @@ def test_the_board_pages_a_long_column(qtbot: QtBot, ctx: Context, org: dict[str
     model.fetchMore(QModelIndex())
     assert model.rowCount() == 7
     assert not model.canFetchMore(QModelIndex())
+
+
+def test_opening_the_page_links_a_person_captured_twice_offline(
+    qtbot: QtBot, ctx: Context, org: dict[str, str]
+) -> None:
+    first = _capture(ctx, org)  # Ann's, owned by Omar
+    late = ctx.writer.insert(  # Bob's capture of the same phone, as a sync brought it
+        "referrals",
+        {
+            "referred_name": "Sam Lee",
+            "match_phone": "+12145550199",
+            "captured_by_id": org["bob"],
+            "owner_id": org["omar"],
+            "created_at": "2099-01-01T00:00:00.000Z",
+            "updated_at": "2099-01-01T00:00:00.000Z",
+        },
+    )
+    ctx.set_user(org["omar"])
+    view = ReferralsView(ctx)
+    qtbot.addWidget(view)
+    assert view.board.columns[Stage.NEW].model.rowCount() == 2  # not shown yet
+    view.show()
+    qtbot.waitUntil(lambda: view.board.columns[Stage.NEW].model.rowCount() == 1)
+    assert [c.id for c in view.board.columns[Stage.NEW].model.cards] == [first]
+    assert "1 referral(s) captured twice while offline were linked" in view.notice.text()
+    linked = ctx.conn.execute("SELECT duplicate_of_id FROM referrals WHERE id = ?", (late,))
+    assert linked.fetchone() == (first,)

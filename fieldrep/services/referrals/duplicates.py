@@ -1,9 +1,10 @@
 """The duplicate check: exact keys through the index, a fuzzy company-name scan, distance as evidence.
 
 Every match carries its reasons in words ("same phone +1 617-555-0142 as Acme Corp, contact Jane
-Roe"; "name 93 % like 'Acme Corporation', 120 m away"). Exact phone, e-mail and address keys are
-*strong*: they decide "already a customer" or "already referred" on their own. A shared company web
-domain and a similar name are *weak*: a possible duplicate the rep may override with a reason. A
+Roe"; "name 93 % like 'Acme Corporation', 120 m away"). Exact phone and e-mail keys are *strong*:
+they decide "already a customer" or "already referred" on their own. The same street address (one
+building holds many firms), a shared company web domain and a similar name are *weak*: a possible
+duplicate the rep may override with a reason. A
 match with the referrer's own account or contacts marks a self-referral.
 
 The fuzzy scan compares names normalised once (legal forms stripped, words sorted) with rapidfuzz's
@@ -140,7 +141,8 @@ class DuplicateChecker:
         if q.email:
             keys.append(("e:" + q.email, f"same e-mail {q.email}", True))
         if q.address_key:
-            keys.append(("a:" + q.address_key, "same address", True))
+            # weak: one building holds many firms (suites are not part of the key)
+            keys.append(("a:" + q.address_key, "same address", False))
         if q.email_domain:
             holders = self.conn.execute(
                 "SELECT count(*) FROM (SELECT 1 FROM match_keys WHERE key = ? LIMIT ?)",

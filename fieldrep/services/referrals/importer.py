@@ -221,7 +221,11 @@ def import_referrals(
                 _fail(report, RowError(line, exc.field, str(exc), cells))
                 continue
             if result.outcome is Outcome.POSSIBLE_DUPLICATE:
-                _fail(report, RowError(line, "company", result.message, cells))
+                reason = result.message.replace(
+                    "Save it anyway with a reason, or cancel.",
+                    "To import it anyway, say why in an 'Override reason' column.",
+                )
+                _fail(report, RowError(line, "company", reason, cells))
                 continue
             report.imported += 1
             report.outcomes[result.outcome.value] += 1

@@ -67,7 +67,14 @@ class ReferralBoardModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return card.name
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{card.name} ({card.company})" if card.company else card.name
+            lines = [f"{card.name} ({card.company})" if card.company else card.name]
+            lines.append(f"{card.owner or 'no owner'}, {card.territory or 'no territory'}")
+            if card.sla_due_at and card.stage not in ("won", "lost"):
+                when = "Overdue since" if card.overdue else "Due"
+                lines.append(f"{when} {card.sla_due_at[:10]}")
+            if card.referrer:
+                lines.append(f"Referred by {card.referrer}")
+            return "\n".join(lines)
         return None
 
     def canFetchMore(self, parent: Index) -> bool:

@@ -75,7 +75,9 @@ class ReferralCardDelegate(QStyledItemDelegate):
         if card.amount:
             right, right_colour = f"${card.amount:,.0f}", theme.TEXT
         elif card.sla_due_at and card.stage not in ("won", "lost"):
-            right = ("overdue " if card.overdue else "due ") + card.sla_due_at[5:10]
+            # the date alone: the red stripe and colour say overdue, and a narrow column keeps
+            # room for the owner
+            right = card.sla_due_at[5:10]
             right_colour = theme.DANGER if card.overdue else theme.TEXT_MUTED
         right_width = metrics.horizontalAdvance(right) + 8 if right else 0
         third_top = inner.top() + 2 * line + 4

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -97,8 +98,14 @@ class ReferralsView(QWidget):
         self.linked = QCheckBox("Linked duplicates")
         self.linked.setToolTip("Also show referrals recorded on an earlier one (table)")
         self._fill_combos()
+        for combo in (self.territory, self.owner, self.referrer, self.stage, self.period):
+            # long account names must not push the search box off a 1366-pixel screen
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(10)
         filters = QHBoxLayout()
-        filters.addWidget(self.search, 2)
+        filters.addWidget(self.search, 3)
         for combo in (self.territory, self.owner, self.referrer, self.stage, self.period):
             filters.addWidget(combo, 1)
         for box in (self.mine, self.overdue, self.linked):
@@ -213,7 +220,27 @@ class ReferralsView(QWidget):
         self.table_model.set_filter(table_filter)
         self.table.resizeColumnsToContents()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        # Each time the page comes into view: what a sync brought may hold the same person
+        # captured by two reps offline (linked now, the first keeping the attribution).
+        super().showEvent(event)
+        self.refresh()
+
+    def link_synced_duplicates(self) -> None:
+        from fieldrep.services.referrals import match_index
+        from fieldrep.services.referrals.reconcile import link_duplicates
+
+        if match_index.pending(self.context.conn) >= 2000:
+            return  # the background filing runs first; the next visit links
+        linked = link_duplicates(self.context)
+        if linked:
+            self._say(
+                f"{len(linked)} referral(s) captured twice while offline were linked to the"
+                " first capture."
+            )
+
     def refresh(self) -> None:
+        self.link_synced_duplicates()
         self.apply_filters()
         if self.detail.referral_id and self.detail.isVisible():
             self.detail.show_referral(self.detail.referral_id)

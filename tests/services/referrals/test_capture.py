@@ -256,3 +256,16 @@ def test_the_referrers_country_is_the_default_region_for_phones(
         "SELECT referred_phone FROM referrals WHERE id = ?", (result.referral_id,)
     ).fetchone()[0]
     assert phone == "+442079460018"
+
+
+def test_the_same_address_alone_is_only_a_possible_duplicate(
+    ctx: Context, org: dict[str, str], service: ReferralService
+) -> None:
+    # One office building, many firms: never linked on the address alone.
+    ctx.writer.insert(
+        "accounts",
+        {"name": "Tower Dental", "street": "400 Elm Street, Suite 12", "postal_code": "75201"},
+    )
+    result = service.capture(draft(org))
+    assert result.outcome is Outcome.POSSIBLE_DUPLICATE
+    assert "same address as Tower Dental" in result.message

@@ -149,3 +149,38 @@ def test_the_sla_is_set_per_stage_and_per_territory(
 
     start, due = (datetime.fromisoformat(v.replace("Z", "+00:00")) for v in created)
     assert (due - start).total_seconds() == 24 * 3600
+
+
+def test_the_same_person_captured_by_two_reps_offline_ends_as_one_referral(
+    ctx: Context, org: dict[str, str]
+) -> None:
+    from fieldrep.services.referrals.reconcile import link_duplicates
+
+    def arrived(by: str, created: str) -> str:  # as a sync pull would leave it
+        return ctx.writer.insert(
+            "referrals",
+            {
+                "referred_name": "Sam Lee",
+                "referred_phone": "+12145550199",
+                "match_phone": "+12145550199",
+                "captured_by_id": by,
+                "owner_id": org["omar"],
+                "territory_id": org["texas"],
+                "created_at": created,
+                "updated_at": created,
+            },
+        )
+
+    second = arrived(org["bob"], "2026-03-02T10:00:00.000Z")
+    first = arrived(org["ann"], "2026-03-01T09:00:00.000Z")
+    ctx.set_user(org["ann"])  # not the owner: leaves it to Omar (or a manager)
+    assert link_duplicates(ctx) == []
+    ctx.set_user(org["omar"])
+    assert link_duplicates(ctx) == [(second, first)]
+    row = ctx.conn.execute("SELECT duplicate_of_id, flags FROM referrals WHERE id = ?", (second,))
+    assert row.fetchone() == (first, '["already_referred"]')
+    assert link_duplicates(ctx) == []  # once
+    cards = pipeline.cards(ctx.conn, Filter())
+    assert [c.id for c in cards] == [first]  # one referral on the board; the other linked, kept
+    on_first = pipeline.history(ctx.conn, first)
+    assert "captured by Bob" in on_first[-1]["reason"]
