@@ -146,3 +146,19 @@ def test_manager_home_figures_open_their_lists(
     ).fetchone()[0]
     assert dialog.model.rowCount() == leaf + 1  # the territories and their total
     dialog.close()
+
+
+def test_accounts_report_takes_the_list_filters(
+    qtbot: QtBot, book: tuple[Context, TaskRunner]
+) -> None:
+    view = make_view(qtbot, book)
+    assert not view.status.isVisibleTo(view)
+    with qtbot.waitSignal(view.preview_ready, timeout=20_000):
+        view.kind.setCurrentIndex(view.kind.findData("accounts"))
+    assert view.status.isVisibleTo(view)
+    with qtbot.waitSignal(view.preview_ready, timeout=20_000) as blocker:
+        view.status.setCurrentIndex(view.status.findData("active"))
+    ctx, _ = book
+    active = ctx.conn.execute("SELECT count(*) FROM accounts WHERE status = 'active'").fetchone()[0]
+    assert len(blocker.args[0].sections[0].rows) == active
+    assert view.models[0].index(0, 1).data() == "active"
