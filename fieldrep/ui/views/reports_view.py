@@ -134,8 +134,7 @@ class ReportsView(QWidget):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
-            combo.setMinimumContentsLength(max(combo.minimumContentsLength(), 14))
-        self.kind.setMinimumContentsLength(22)
+            combo.setMinimumContentsLength(10)
         filters = QGridLayout()
         filters.setHorizontalSpacing(8)
         for n, (label, widget) in enumerate(
@@ -152,7 +151,11 @@ class ReportsView(QWidget):
         filters.addWidget(self.status, 0, 5)
         filters.addWidget(self.industry_label, 1, 4)
         filters.addWidget(self.industry, 1, 5)
-        filters.setColumnStretch(6, 1)
+        # The combos grow with the window (whole names) but can shrink to fit a small one.
+        filters.setColumnStretch(1, 1)
+        filters.setColumnStretch(3, 1)
+        filters.setColumnStretch(5, 1)
+        filters.setColumnStretch(6, 2)
         export_row = QHBoxLayout()
         export_row.addWidget(QLabel("Export as"))
         export_row.addWidget(self.export_format)
