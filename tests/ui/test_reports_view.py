@@ -98,6 +98,7 @@ def test_export_runs_in_the_background(
         assert task is not None
         assert not view.export_button.isEnabled()
     assert view.export_button.isEnabled()
+    assert view.export_status.text() == f"Saved {target}"
     assert "Territory performance" in openpyxl.load_workbook(target).sheetnames
 
 
@@ -114,7 +115,7 @@ def test_cancelled_export_leaves_no_file(
     assert task.state.value == "cancelled"
     assert not target.exists()
     assert not partial_path(target).exists()
-    assert "cancelled" in view.message.text()
+    assert "cancelled" in view.export_status.text()
 
 
 def test_manager_home_figures_open_their_lists(

@@ -112,6 +112,10 @@ class ReportsView(QWidget):
         self.export_button.setToolTip("Write the report to a file (in the background)")
         self.export_button.clicked.connect(self._on_export_button_clicked)
         self.progress = TaskProgressWidget()
+        # What the last export did; kept apart from the preview's text, which a refresh replaces.
+        self.export_status = QLabel()
+        self.export_status.setObjectName("muted")
+        self.export_status.setTextFormat(Qt.TextFormat.PlainText)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("muted")
@@ -161,6 +165,7 @@ class ReportsView(QWidget):
         export_row.addWidget(self.export_format)
         export_row.addWidget(self.export_button)
         export_row.addWidget(self.progress)
+        export_row.addWidget(self.export_status)
         export_row.addStretch(1)
 
         self.tabs = QTabWidget()
@@ -386,6 +391,7 @@ class ReportsView(QWidget):
             return write_report(report, path, fmt, excel=bom, step=progress.report)
 
         self.export_button.setEnabled(False)
+        self.export_status.clear()
         task = self.runner.run(
             op,
             kind=TaskKind.READ,
@@ -400,14 +406,13 @@ class ReportsView(QWidget):
 
     def _on_export_succeeded(self, path: Any) -> None:
         self.export_button.setEnabled(True)
-        self.message.setText(f"Saved {path}")
+        self.export_status.setText(f"Saved {path}")
         self.export_finished.emit(path)
 
     def _on_export_failed(self, exc: BaseException) -> None:
         self.export_button.setEnabled(True)
-        self.error.setText(f"The export failed: {exc}")
-        self.error.show()
+        self.export_status.setText(f"The export failed: {exc}")
 
     def _on_export_cancelled(self) -> None:
         self.export_button.setEnabled(True)
-        self.message.setText("Export cancelled; no file was written.")
+        self.export_status.setText("Export cancelled; no file was written.")
