@@ -98,6 +98,7 @@ def test_export_runs_in_the_background(
         assert task is not None
         assert not view.export_button.isEnabled()
     assert view.export_button.isEnabled()
+    assert view.export_status.text() == f"Saved {target}"
     assert "Territory performance" in openpyxl.load_workbook(target).sheetnames
 
 
@@ -114,7 +115,7 @@ def test_cancelled_export_leaves_no_file(
     assert task.state.value == "cancelled"
     assert not target.exists()
     assert not partial_path(target).exists()
-    assert "cancelled" in view.message.text()
+    assert "cancelled" in view.export_status.text()
 
 
 def test_manager_home_figures_open_their_lists(
@@ -146,3 +147,19 @@ def test_manager_home_figures_open_their_lists(
     ).fetchone()[0]
     assert dialog.model.rowCount() == leaf + 1  # the territories and their total
     dialog.close()
+
+
+def test_accounts_report_takes_the_list_filters(
+    qtbot: QtBot, book: tuple[Context, TaskRunner]
+) -> None:
+    view = make_view(qtbot, book)
+    assert not view.status.isVisibleTo(view)
+    with qtbot.waitSignal(view.preview_ready, timeout=20_000):
+        view.kind.setCurrentIndex(view.kind.findData("accounts"))
+    assert view.status.isVisibleTo(view)
+    with qtbot.waitSignal(view.preview_ready, timeout=20_000) as blocker:
+        view.status.setCurrentIndex(view.status.findData("active"))
+    ctx, _ = book
+    active = ctx.conn.execute("SELECT count(*) FROM accounts WHERE status = 'active'").fetchone()[0]
+    assert len(blocker.args[0].sections[0].rows) == active
+    assert view.models[0].index(0, 1).data() == "active"

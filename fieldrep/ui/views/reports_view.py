@@ -100,6 +100,11 @@ class ReportsView(QWidget):
             self.period.addItem(label, period.code)
         self.territory = QComboBox()
         self.rep = QComboBox()
+        # The accounts list's own filters (shown for that report only).
+        self.status = QComboBox()
+        self.industry = QComboBox()
+        self.status_label = QLabel("Status")
+        self.industry_label = QLabel("Industry")
         self._fill_names()
         self.export_format = QComboBox()
         self.export_format.addItems(list(EXPORTS))
@@ -107,6 +112,10 @@ class ReportsView(QWidget):
         self.export_button.setToolTip("Write the report to a file (in the background)")
         self.export_button.clicked.connect(self._on_export_button_clicked)
         self.progress = TaskProgressWidget()
+        # What the last export did; kept apart from the preview's text, which a refresh replaces.
+        self.export_status = QLabel()
+        self.export_status.setObjectName("muted")
+        self.export_status.setTextFormat(Qt.TextFormat.PlainText)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("muted")
@@ -116,13 +125,20 @@ class ReportsView(QWidget):
         self.error.setStyleSheet("color: #DC2626;")
         self.error.hide()
 
-        for combo in (self.kind, self.period, self.territory, self.rep, self.export_format):
+        for combo in (
+            self.kind,
+            self.period,
+            self.territory,
+            self.rep,
+            self.status,
+            self.industry,
+            self.export_format,
+        ):
             # Shrinkable, so the page fits a small window; the list still shows whole names.
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
-            combo.setMinimumContentsLength(max(combo.minimumContentsLength(), 14))
-        self.kind.setMinimumContentsLength(22)
+            combo.setMinimumContentsLength(10)
         filters = QGridLayout()
         filters.setHorizontalSpacing(8)
         for n, (label, widget) in enumerate(
@@ -135,12 +151,21 @@ class ReportsView(QWidget):
         ):
             filters.addWidget(QLabel(label), n // 2, (n % 2) * 2)
             filters.addWidget(widget, n // 2, (n % 2) * 2 + 1)
-        filters.setColumnStretch(4, 1)
+        filters.addWidget(self.status_label, 0, 4)
+        filters.addWidget(self.status, 0, 5)
+        filters.addWidget(self.industry_label, 1, 4)
+        filters.addWidget(self.industry, 1, 5)
+        # The combos grow with the window (whole names) but can shrink to fit a small one.
+        filters.setColumnStretch(1, 1)
+        filters.setColumnStretch(3, 1)
+        filters.setColumnStretch(5, 1)
+        filters.setColumnStretch(6, 2)
         export_row = QHBoxLayout()
         export_row.addWidget(QLabel("Export as"))
         export_row.addWidget(self.export_format)
         export_row.addWidget(self.export_button)
         export_row.addWidget(self.progress)
+        export_row.addWidget(self.export_status)
         export_row.addStretch(1)
 
         self.tabs = QTabWidget()
@@ -177,6 +202,8 @@ class ReportsView(QWidget):
         self.period.currentTextChanged.connect(self._debounce.start)
         self.territory.currentIndexChanged.connect(self._debounce.start)
         self.rep.currentIndexChanged.connect(self._debounce.start)
+        self.status.currentIndexChanged.connect(self._debounce.start)
+        self.industry.currentIndexChanged.connect(self._debounce.start)
         self.refresh()
 
     # -- filters ------------------------------------------------------------------------------
@@ -194,6 +221,15 @@ class ReportsView(QWidget):
             "WHERE role = 'rep' ORDER BY 2 COLLATE NOCASE"
         ):
             self.rep.addItem(name if active else f"{name} (left)", username)
+        self.status.addItem("Any status", ALL)
+        for status in ("prospect", "active", "inactive", "lost"):
+            self.status.addItem(status, status)
+        self.industry.addItem("Any industry", ALL)
+        for (industry,) in conn.execute(
+            "SELECT DISTINCT industry FROM accounts WHERE industry IS NOT NULL AND industry != '' "
+            "ORDER BY 1 COLLATE NOCASE"
+        ):
+            self.industry.addItem(industry, industry)
 
     def selected_period(self) -> ReportPeriod:
         """The period picked or typed; PeriodError names the accepted forms."""
@@ -211,6 +247,17 @@ class ReportsView(QWidget):
         self.territory.setCurrentIndex(max(0, self.territory.findData(territory or ALL)))
         self.rep.setCurrentIndex(max(0, self.rep.findData(rep or ALL)))
         self.refresh()
+
+    def _extra(self, kind: str) -> dict[str, str | None]:
+        """The accounts list's own filters; other reports take none."""
+        for widget in (self.status, self.industry, self.status_label, self.industry_label):
+            widget.setVisible(kind == "accounts")
+        if kind != "accounts":
+            return {}
+        return {
+            "status": self.status.currentData() or None,
+            "industry": self.industry.currentData() or None,
+        }
 
     def _options(self) -> tuple[str, ReportPeriod, str | None, str | None]:
         return (
@@ -230,6 +277,7 @@ class ReportsView(QWidget):
             self.error.setText(str(exc))
             self.error.show()
             return
+        extra = self._extra(kind)
         self.error.hide()
         self._generation += 1
         generation = self._generation
@@ -238,7 +286,7 @@ class ReportsView(QWidget):
         def op(db_path: Path, progress: Progress) -> Report:
             conn = sqlite3.connect(db_path)
             try:
-                return build_report(conn, kind, period, territory=territory, rep=rep)
+                return build_report(conn, kind, period, territory=territory, rep=rep, **extra)
             finally:
                 conn.close()
 
@@ -331,17 +379,19 @@ class ReportsView(QWidget):
             self.error.setText(str(exc))
             self.error.show()
             return None
+        extra = self._extra(kind)
 
         def op(db_path: Path, progress: Progress) -> Path:
             progress.report(0, None, "Building the report")
             conn = sqlite3.connect(db_path)
             try:
-                report = build_report(conn, kind, period, territory=territory, rep=rep)
+                report = build_report(conn, kind, period, territory=territory, rep=rep, **extra)
             finally:
                 conn.close()
             return write_report(report, path, fmt, excel=bom, step=progress.report)
 
         self.export_button.setEnabled(False)
+        self.export_status.clear()
         task = self.runner.run(
             op,
             kind=TaskKind.READ,
@@ -356,14 +406,13 @@ class ReportsView(QWidget):
 
     def _on_export_succeeded(self, path: Any) -> None:
         self.export_button.setEnabled(True)
-        self.message.setText(f"Saved {path}")
+        self.export_status.setText(f"Saved {path}")
         self.export_finished.emit(path)
 
     def _on_export_failed(self, exc: BaseException) -> None:
         self.export_button.setEnabled(True)
-        self.error.setText(f"The export failed: {exc}")
-        self.error.show()
+        self.export_status.setText(f"The export failed: {exc}")
 
     def _on_export_cancelled(self) -> None:
         self.export_button.setEnabled(True)
-        self.message.setText("Export cancelled; no file was written.")
+        self.export_status.setText("Export cancelled; no file was written.")
