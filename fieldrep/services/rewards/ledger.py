@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -401,7 +401,11 @@ def on_deal_refunded(ctx: Context, referral_id: str, reason: str) -> list[str]:
 
 
 def backfill(
-    ctx: Context, trigger: Trigger = Trigger.WON, *, today: date | None = None
+    ctx: Context,
+    trigger: Trigger = Trigger.WON,
+    *,
+    today: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> StageResult:
     """After a rule change: the rewards every referral standing at ``trigger`` (or past it) has
     not had yet, in one transaction; managers get one notification for the lot."""
@@ -418,7 +422,9 @@ def backfill(
                 stages,
             )
         ]
-        for referral_id in ids:
+        for done, referral_id in enumerate(ids):
+            if progress is not None and done % 500 == 0:
+                progress(done, len(ids))  # may raise to cancel: nothing is kept
             got = compute_rewards(
                 ctx, referral_id, trigger, today=today, stored_rules=stored, notify=False
             )
