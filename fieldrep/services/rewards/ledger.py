@@ -160,18 +160,30 @@ def _history(
     )
 
 
-def _next_key(conn: sqlite3.Connection, base: str) -> str | None:
+def _next_key(
+    conn: sqlite3.Connection, referral_id: str, rule_key: str, trigger: Trigger
+) -> str | None:
     """The ledger key for a new reward of ``base``, or None while an earlier one stands.
 
     A won referral that was reopened (its reward voided or clawed back) and won again earns
     again, under ``base#2``, ``base#3``: the count of earlier cycles, the same on every laptop.
     """
+    base = ledger_key(referral_id, rule_key, trigger)
     # base, then base#2, base#3 ...: one range of the unique index ("#" sorts before ":", so
     # the clawbacks' "base:clawback" keys fall outside it)
     rows = conn.execute(
         "SELECT r.ledger_key, r.status, EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id"
         " = r.id) FROM rewards r WHERE r.ledger_key BETWEEN ? AND ? AND r.kind = 'reward'",
         (base, base + "#\uffff"),
+    ).fetchall()
+    # Rewards written before v8 have no ledger key: found by referral and rule, they stand too
+    # (else a backfill would pay the demo's, or an old laptop's, rewards a second time).
+    rows += conn.execute(
+        "SELECT NULL, r.status, EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id)"
+        " FROM rewards r JOIN reward_rules u ON u.id = r.rule_id WHERE r.referral_id = ?"
+        " AND r.ledger_key IS NULL AND r.kind = 'reward' AND coalesce(u.rule_key, u.id) = ?"
+        " AND coalesce(r.trigger_stage, u.trigger_stage) = ?",
+        (referral_id, rule_key, trigger.value),
     ).fetchall()
     for _key, status, clawed in rows:
         if status not in ("voided", "declined", "revoked") and not clawed:
@@ -306,7 +318,7 @@ def compute_rewards(
             got = decision.reward
             if got is None:
                 continue
-            key = _next_key(conn, ledger_key(referral_id, got.rule.rule_id, trigger))
+            key = _next_key(conn, referral_id, got.rule.rule_id, trigger)
             if key is None:
                 result.explained.append(f"{got.rule.name}: already in the ledger")
                 continue
@@ -326,7 +338,8 @@ def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> li
         cur = conn.execute(
             f"SELECT id, status, ledger_key, {AMOUNT_CENTS}, rule_id, recipient_account_id,"
             " recipient_contact_id, recipient_user_id, recipient_kind, currency FROM rewards r"
-            " WHERE referral_id = ? AND kind = 'reward' AND trigger_stage = ?"
+            " WHERE referral_id = ? AND kind = 'reward' AND coalesce(trigger_stage, (SELECT"
+            " u.trigger_stage FROM reward_rules u WHERE u.id = r.rule_id)) = ?"
             " AND status IN ('pending', 'on_hold', 'awaiting_approval', 'approved', 'issued',"
             " 'redeemed') AND NOT EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id)",
             (referral_id, trigger.value),
