@@ -201,6 +201,7 @@ def _write_reward(
     key: str,
     today: date,
     notify: bool,
+    events: list[dict[str, Any]] | None = None,
 ) -> str:
     if got.amount_cents == 0:
         status = RewardStatus.VOIDED
@@ -235,7 +236,13 @@ def _write_reward(
         },
         row_id=rid,
     )
-    _event(ctx, ref["id"], rid, f"{money(got.amount_cents)} ({status.value}): {got.explanation}")
+    _event(
+        ctx,
+        ref["id"],
+        rid,
+        f"{money(got.amount_cents)} ({status.value}): {got.explanation}",
+        events,
+    )
     if notify and status is RewardStatus.AWAITING_APPROVAL:
         outbox.notify_managers(
             ctx, "Reward awaiting your approval", got.explanation, "rewards", rid
@@ -243,19 +250,28 @@ def _write_reward(
     return rid
 
 
-def _event(ctx: Context, referral_id: str, reward: str, reason: str) -> None:
-    ctx.writer.insert(
-        "referral_events",
-        {
-            "referral_id": referral_id,
-            "at": utc_now(),
-            "user_id": ctx.user_id,
-            "kind": "reward",
-            "from_value": None,
-            "to_value": reward,
-            "reason": reason[:500],
-        },
-    )
+def _event(
+    ctx: Context,
+    referral_id: str,
+    reward: str,
+    reason: str,
+    events: list[dict[str, Any]] | None = None,
+) -> None:
+    """The reward's line in the referral's history; into ``events`` when a bulk run writes them
+    all at once at its end (nothing reads them meanwhile)."""
+    row = {
+        "referral_id": referral_id,
+        "at": utc_now(),
+        "user_id": ctx.user_id,
+        "kind": "reward",
+        "from_value": None,
+        "to_value": reward,
+        "reason": reason[:500],
+    }
+    if events is None:
+        ctx.writer.insert("referral_events", row)
+    else:
+        events.append(row)
 
 
 def referral(conn: sqlite3.Connection, referral_id: str) -> dict[str, Any]:
@@ -273,6 +289,7 @@ def compute_rewards(
     today: date | None = None,
     stored_rules: list[rules_store.StoredRule] | None = None,
     notify: bool = True,
+    events: list[dict[str, Any]] | None = None,
 ) -> StageResult:
     """Write the rewards the current rules give for ``referral_id`` reaching ``trigger``; a reward
     already in the ledger is left alone. Call inside a transaction, or alone."""
@@ -324,7 +341,7 @@ def compute_rewards(
                 continue
             chosen = by_key[got.rule.rule_id]
             result.created.append(
-                _write_reward(ctx, ref, who, cols, chosen, got, key, today, notify)
+                _write_reward(ctx, ref, who, cols, chosen, got, key, today, notify, events)
             )
             result.explained.append(got.explanation)
     return result
@@ -435,13 +452,22 @@ def backfill(
                 stages,
             )
         ]
+        events: list[dict[str, Any]] = []
         for done, referral_id in enumerate(ids):
             if progress is not None and done % 500 == 0:
                 progress(done, len(ids))  # may raise to cancel: nothing is kept
             got = compute_rewards(
-                ctx, referral_id, trigger, today=today, stored_rules=stored, notify=False
+                ctx,
+                referral_id,
+                trigger,
+                today=today,
+                stored_rules=stored,
+                notify=False,
+                events=events,
             )
             result.created += got.created
+        if events:
+            ctx.writer.insert_many("referral_events", events)
         waiting = conn.execute(
             "SELECT count(*) FROM rewards WHERE status = 'awaiting_approval'"
         ).fetchone()[0]
