@@ -1,4 +1,4 @@
-"""``fieldrep rewards list|release|approve|decline|issue|redeem|mail|rules|rule|metrics``: the reward ledger
+"""``fieldrep rewards list|release|approve|decline|issue|redeem|mail|backfill|rules|rule|metrics``: the reward ledger
 and the referral programme's metrics from the command line.
 
 ``metrics`` is here as ``fieldrep rewards metrics`` because the ``referrals`` group belongs to the
@@ -65,6 +65,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--no-starttls", action="store_true", help="plain SMTP (a local relay only)")
     p.add_argument("--cafile", help="the certificate of a private CA")
     p.set_defaults(handler=_mail)
+    p = action("backfill", "after a rule change: the rewards referrals at a stage have not had yet")
+    p.add_argument("--trigger", default="won", choices=[t.value for t in Trigger])
+    p.set_defaults(handler=_backfill)
     p = action("rules", "list the reward rules (every version with --all)")
     p.add_argument("--all", action="store_true", help="every version, not only the current ones")
     p.set_defaults(handler=_rules)
@@ -97,6 +100,19 @@ def _cents(text: str | None, what: str) -> int | None:
     except InvalidOperation:
         raise CommandError(f"{what}: {text!r} is not an amount") from None
     return int((value * 100).to_integral_value(ROUND_HALF_UP))
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from fieldrep.services.rewards import ledger
+    from fieldrep.services.rewards.rules import require_manager
+
+    def body(ctx: Context) -> int:
+        require_manager(ctx, "compute rewards for every referral")
+        got = ledger.backfill(ctx, Trigger(args.trigger))
+        emit(args, {"created": got.created}, f"{len(got.created)} reward(s) computed")
+        return 0
+
+    return _run(args, body)
 
 
 def _rules(args: argparse.Namespace) -> int:

@@ -14,7 +14,9 @@ from fieldrep.services.context import Context
 from fieldrep.services.rewards import ledger, rules
 from fieldrep.store.writer import utc_now
 
-JAN1, DEC31 = date(2026, 1, 1), date(2026, 12, 31)
+# The current year: the caps count what was paid in the calendar year of the rewards written now.
+YEAR = date.today().year
+JAN1, DEC31 = date(YEAR, 1, 1), date(YEAR, 12, 31)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from fieldrep.cli import main
 from fieldrep.services.context import Context
 from fieldrep.services.rewards import metrics
 from tests.services.rewards_support import (
+    YEAR,
     add_referral,
     bonus_rule,
     make_org,
@@ -90,7 +91,7 @@ def test_rules_from_the_command_line(db_path: Path, capsys: pytest.CaptureFixtur
     sign_in(ctx, org.manager)
     ctx.close()
     db = ("--db", str(db_path))
-    span = ("--from", "2026-01-01", "--until", "2026-12-31")
+    span = ("--from", f"{YEAR}-01-01", "--until", f"{YEAR}-12-31")
     code, out, _ = _run(
         capsys, "rewards", "rule", *db, "--name", "Bonus", "--percent", "2.5", *span,
         "--cap-reward", "$1,000", "--json",
@@ -99,7 +100,7 @@ def test_rules_from_the_command_line(db_path: Path, capsys: pytest.CaptureFixtur
     first = json.loads(out)
     code, _, err = _run(capsys, "rewards", "rule", *db, "--name", "Gift", "--fixed", "50", *span)
     assert code == 1
-    assert "Bonus and Gift overlap (2026-01-01 to 2026-12-31) at the same priority" in err
+    assert f"Bonus and Gift overlap ({YEAR}-01-01 to {YEAR}-12-31) at the same priority" in err
     code, _, err = _run(capsys, "rewards", "rule", *db, "--name", "X", "--fixed", "-5", *span)
     assert (code, err) == (1, "fieldrep: error: X: the amount cannot be negative\n")
     code, out, _ = _run(
@@ -116,3 +117,14 @@ def test_rules_from_the_command_line(db_path: Path, capsys: pytest.CaptureFixtur
     )
     code, out, _ = _run(capsys, "rewards", "rules", "--all", *db, "--json")
     assert [r["percent_bp"] for r in json.loads(out)["rules"]] == [250, 300]
+    # the new version applies to won referrals not paid yet: backfill them
+    ctx = Context.open(db_path)
+    ref = add_referral(ctx, org)
+    ctx.writer.update("referrals", ref, {"stage": "won", "amount": 10_000.0})
+    ctx.close()
+    code, out, _ = _run(capsys, "rewards", "backfill", *db, "--json")
+    assert code == 0
+    (created,) = json.loads(out)["created"]
+    code, out, _ = _run(capsys, "rewards", "list", *db, "--json")
+    assert [(r["id"], r["amount_cents"]) for r in json.loads(out)["rewards"]] == [(created, 30_000)]
+    assert json.loads(_run(capsys, "rewards", "backfill", *db, "--json")[1])["created"] == []

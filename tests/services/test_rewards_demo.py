@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fieldrep.domain.rewards import Trigger
 from fieldrep.services.context import Context
 from fieldrep.services.demo_data import DemoOptions, build_demo
 from fieldrep.services.notifications.smtp_sender import SmtpConfig, send_due
-from fieldrep.services.rewards import close_loop, lifecycle, rules
+from fieldrep.services.rewards import close_loop, ledger, lifecycle, rules
 from tests.services.rewards_support import move, rows
 from tests.services.test_notifications_smtp import Mailbox, cert, smtp  # noqa: F401
 
@@ -64,3 +65,23 @@ def test_the_demo_programme_end_to_end(
         "Your reward of $620 is on its way",
     ]
     assert len({m["Message-ID"] for m in box.messages}) == len(box.messages)
+
+
+def test_a_backfill_on_the_demo_book_pays_nothing_twice(ctx: Context) -> None:
+    """The demo's rewards were written without ledger keys (as before v8): a backfill finds them
+    by referral and rule and pays only the won referrals they do not cover."""
+    build_demo(ctx, DemoOptions(accounts=150, seed=4))
+    ctx.conn.execute("UPDATE contacts SET referral_consent = 1")  # so every referrer may earn
+    before = rows(ctx, "rewards")
+    got = ledger.backfill(ctx, Trigger.WON)
+    covered = {
+        (r["referral_id"], r["rule_id"])
+        for r in before
+        if r["kind"] == "reward" and r["status"] not in ("declined", "revoked")
+    }
+    won = {r["id"] for r in rows(ctx, "referrals", "stage = 'won'")}
+    assert {ref for ref, _rule in covered} & won  # the demo paid some won referrals already
+    new = rows(ctx, "rewards", "ledger_key IS NOT NULL")
+    assert len(new) == len(got.created)
+    assert not {(r["referral_id"], r["rule_id"]) for r in new} & covered
+    assert ledger.backfill(ctx, Trigger.WON).created == []

@@ -24,7 +24,7 @@ from tests.services.rewards_support import (
     sign_in,
 )
 
-DAY = date(2026, 3, 2)
+DAY = date.today()  # rewards are written now; the yearly caps count by the year they are written
 
 
 def test_a_won_referral_earns_what_the_rule_says_once_with_its_explanation(ctx: Context) -> None:
@@ -309,6 +309,8 @@ def test_a_new_rule_is_backfilled_once_for_the_won_referrals(ctx: Context) -> No
     assert sorted(r["referral_id"] for r in rep_rewards) == sorted(won)
     assert {r["amount_cents"] for r in rep_rewards} == {2_500}
     assert len(rows(ctx, "rewards")) == 6
+    logged = {e["to_value"] for e in rows(ctx, "referral_events", "kind = 'reward'")}
+    assert set(got.created) <= logged  # each in its referral's history, written at the end
     told = rows(ctx, "notifications", "subject = 'Rewards awaiting your approval'")
     assert [n["recipient_user_id"] for n in told] == [org.manager]
     assert ledger.backfill(ctx, Trigger.WON, today=DAY).created == []

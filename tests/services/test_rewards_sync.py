@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from fieldrep.server.storage import Storage
+from fieldrep.services.notifications import outbox
 from fieldrep.services.rewards import lifecycle, rules
 from fieldrep.store.catalog import synced_tables
 from tests.services.rewards_support import bonus_rule, move
@@ -82,6 +83,10 @@ def test_one_reward_whichever_laptops_compute_it_and_one_approval(
     for lap in (rep, boss, boss2):
         got = [(r["amount_cents"], r["status"]) for r in lap.rows("rewards").values()]
         assert got == [(20_000, "awaiting_approval")]
+    assert rep.conflicts() == []  # nothing the server refused (a rep writes no manager's notes)
+    mails = [n for n in rep.rows("notifications").values() if n["channel"] == "email"]
+    assert [(m["recipient_user_id"], m["status"]) for m in mails] == [(org.rep1, "queued")]
+    assert outbox.awaiting_approval_count(boss2.ctx.conn) == 1
     (reward_id,) = boss.rows("rewards")
     # two managers' laptops approve it offline
     assert lifecycle.approve(boss.ctx, [reward_id]) == [reward_id]

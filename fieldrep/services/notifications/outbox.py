@@ -42,13 +42,34 @@ def notify_user(
 
 
 def notify_managers(ctx: Context, subject: str, body: str, table: str, row_id: str) -> list[str]:
-    ids = [
-        r[0]
-        for r in ctx.conn.execute(
-            "SELECT id FROM users WHERE role IN ('manager', 'admin') AND active = 1 ORDER BY id"
-        )
-    ]
+    """Tell the managers, as far as this laptop may: the server accepts a notification only for
+    someone in the writer's scope, so a manager's laptop writes one for its manager (an admin's
+    for every manager) and a rep's none; a manager sees the rewards awaiting approval anyway
+    (:func:`awaiting_approval_count`, derived from the rewards they can see). With nobody signed
+    in (a local database never synced) every manager is told."""
+    me = ctx.user()
+    if me is not None and me.get("role") not in ("manager", "admin"):
+        return []
+    if me is not None and me.get("role") == "manager":
+        ids = [str(me["id"])]
+    else:
+        ids = [
+            r[0]
+            for r in ctx.conn.execute(
+                "SELECT id FROM users WHERE role IN ('manager', 'admin') AND active = 1 ORDER BY id"
+            )
+        ]
     return [notify_user(ctx, uid, subject, body, table, row_id) for uid in ids]
+
+
+def awaiting_approval_count(conn: sqlite3.Connection) -> int:
+    """Rewards waiting for a manager's decision, whoever's laptop computed them."""
+    return int(
+        conn.execute(
+            "SELECT count(*) FROM rewards WHERE status IN ('awaiting_approval', 'pending')"
+            " AND kind = 'reward'"
+        ).fetchone()[0]
+    )
 
 
 def email_contact(
@@ -82,6 +103,9 @@ def email_contact(
     return ctx.writer.insert(
         "notifications",
         {
+            # the colleague it is sent on behalf of: keeps it in their sync scope (the server
+            # scopes notifications by user) and shows them a failure
+            "recipient_user_id": ctx.user_id,
             "recipient_contact_id": contact_id,
             "channel": "email",
             "subject": subject,

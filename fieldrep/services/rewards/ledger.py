@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -160,18 +160,30 @@ def _history(
     )
 
 
-def _next_key(conn: sqlite3.Connection, base: str) -> str | None:
+def _next_key(
+    conn: sqlite3.Connection, referral_id: str, rule_key: str, trigger: Trigger
+) -> str | None:
     """The ledger key for a new reward of ``base``, or None while an earlier one stands.
 
     A won referral that was reopened (its reward voided or clawed back) and won again earns
     again, under ``base#2``, ``base#3``: the count of earlier cycles, the same on every laptop.
     """
+    base = ledger_key(referral_id, rule_key, trigger)
     # base, then base#2, base#3 ...: one range of the unique index ("#" sorts before ":", so
     # the clawbacks' "base:clawback" keys fall outside it)
     rows = conn.execute(
         "SELECT r.ledger_key, r.status, EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id"
         " = r.id) FROM rewards r WHERE r.ledger_key BETWEEN ? AND ? AND r.kind = 'reward'",
         (base, base + "#\uffff"),
+    ).fetchall()
+    # Rewards written before v8 have no ledger key: found by referral and rule, they stand too
+    # (else a backfill would pay the demo's, or an old laptop's, rewards a second time).
+    rows += conn.execute(
+        "SELECT NULL, r.status, EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id)"
+        " FROM rewards r JOIN reward_rules u ON u.id = r.rule_id WHERE r.referral_id = ?"
+        " AND r.ledger_key IS NULL AND r.kind = 'reward' AND coalesce(u.rule_key, u.id) = ?"
+        " AND coalesce(r.trigger_stage, u.trigger_stage) = ?",
+        (referral_id, rule_key, trigger.value),
     ).fetchall()
     for _key, status, clawed in rows:
         if status not in ("voided", "declined", "revoked") and not clawed:
@@ -189,6 +201,7 @@ def _write_reward(
     key: str,
     today: date,
     notify: bool,
+    events: list[dict[str, Any]] | None = None,
 ) -> str:
     if got.amount_cents == 0:
         status = RewardStatus.VOIDED
@@ -223,7 +236,13 @@ def _write_reward(
         },
         row_id=rid,
     )
-    _event(ctx, ref["id"], rid, f"{money(got.amount_cents)} ({status.value}): {got.explanation}")
+    _event(
+        ctx,
+        ref["id"],
+        rid,
+        f"{money(got.amount_cents)} ({status.value}): {got.explanation}",
+        events,
+    )
     if notify and status is RewardStatus.AWAITING_APPROVAL:
         outbox.notify_managers(
             ctx, "Reward awaiting your approval", got.explanation, "rewards", rid
@@ -231,19 +250,28 @@ def _write_reward(
     return rid
 
 
-def _event(ctx: Context, referral_id: str, reward: str, reason: str) -> None:
-    ctx.writer.insert(
-        "referral_events",
-        {
-            "referral_id": referral_id,
-            "at": utc_now(),
-            "user_id": ctx.user_id,
-            "kind": "reward",
-            "from_value": None,
-            "to_value": reward,
-            "reason": reason[:500],
-        },
-    )
+def _event(
+    ctx: Context,
+    referral_id: str,
+    reward: str,
+    reason: str,
+    events: list[dict[str, Any]] | None = None,
+) -> None:
+    """The reward's line in the referral's history; into ``events`` when a bulk run writes them
+    all at once at its end (nothing reads them meanwhile)."""
+    row = {
+        "referral_id": referral_id,
+        "at": utc_now(),
+        "user_id": ctx.user_id,
+        "kind": "reward",
+        "from_value": None,
+        "to_value": reward,
+        "reason": reason[:500],
+    }
+    if events is None:
+        ctx.writer.insert("referral_events", row)
+    else:
+        events.append(row)
 
 
 def referral(conn: sqlite3.Connection, referral_id: str) -> dict[str, Any]:
@@ -261,6 +289,7 @@ def compute_rewards(
     today: date | None = None,
     stored_rules: list[rules_store.StoredRule] | None = None,
     notify: bool = True,
+    events: list[dict[str, Any]] | None = None,
 ) -> StageResult:
     """Write the rewards the current rules give for ``referral_id`` reaching ``trigger``; a reward
     already in the ledger is left alone. Call inside a transaction, or alone."""
@@ -306,13 +335,13 @@ def compute_rewards(
             got = decision.reward
             if got is None:
                 continue
-            key = _next_key(conn, ledger_key(referral_id, got.rule.rule_id, trigger))
+            key = _next_key(conn, referral_id, got.rule.rule_id, trigger)
             if key is None:
                 result.explained.append(f"{got.rule.name}: already in the ledger")
                 continue
             chosen = by_key[got.rule.rule_id]
             result.created.append(
-                _write_reward(ctx, ref, who, cols, chosen, got, key, today, notify)
+                _write_reward(ctx, ref, who, cols, chosen, got, key, today, notify, events)
             )
             result.explained.append(got.explanation)
     return result
@@ -326,7 +355,8 @@ def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> li
         cur = conn.execute(
             f"SELECT id, status, ledger_key, {AMOUNT_CENTS}, rule_id, recipient_account_id,"
             " recipient_contact_id, recipient_user_id, recipient_kind, currency FROM rewards r"
-            " WHERE referral_id = ? AND kind = 'reward' AND trigger_stage = ?"
+            " WHERE referral_id = ? AND kind = 'reward' AND coalesce(trigger_stage, (SELECT"
+            " u.trigger_stage FROM reward_rules u WHERE u.id = r.rule_id)) = ?"
             " AND status IN ('pending', 'on_hold', 'awaiting_approval', 'approved', 'issued',"
             " 'redeemed') AND NOT EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id)",
             (referral_id, trigger.value),
@@ -401,7 +431,11 @@ def on_deal_refunded(ctx: Context, referral_id: str, reason: str) -> list[str]:
 
 
 def backfill(
-    ctx: Context, trigger: Trigger = Trigger.WON, *, today: date | None = None
+    ctx: Context,
+    trigger: Trigger = Trigger.WON,
+    *,
+    today: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> StageResult:
     """After a rule change: the rewards every referral standing at ``trigger`` (or past it) has
     not had yet, in one transaction; managers get one notification for the lot."""
@@ -418,11 +452,22 @@ def backfill(
                 stages,
             )
         ]
-        for referral_id in ids:
+        events: list[dict[str, Any]] = []
+        for done, referral_id in enumerate(ids):
+            if progress is not None and done % 500 == 0:
+                progress(done, len(ids))  # may raise to cancel: nothing is kept
             got = compute_rewards(
-                ctx, referral_id, trigger, today=today, stored_rules=stored, notify=False
+                ctx,
+                referral_id,
+                trigger,
+                today=today,
+                stored_rules=stored,
+                notify=False,
+                events=events,
             )
             result.created += got.created
+        if events:
+            ctx.writer.insert_many("referral_events", events)
         waiting = conn.execute(
             "SELECT count(*) FROM rewards WHERE status = 'awaiting_approval'"
         ).fetchone()[0]
