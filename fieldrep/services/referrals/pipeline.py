@@ -154,8 +154,24 @@ def move(
                 (referral_id, ref["owner_id"]),
             ).fetchall():
                 writer.update("tasks", task, {"done": 1, "done_at": utc_now()})
+        rewards_note = _rewards_for_move(ctx, referral_id, to)
     back = " (moved back)" if STAGE_ORDER[to] < STAGE_ORDER[frm] else ""
-    return Moved(referral_id, frm, to, account, deal_id, f"{frm.label} -> {to.label}{back}")
+    message = f"{frm.label} -> {to.label}{back}"
+    return Moved(referral_id, frm, to, account, deal_id, "; ".join([message, *rewards_note]))
+
+
+def _rewards_for_move(ctx: Context, referral_id: str, to: Stage) -> list[str]:
+    """The reward ledger follows the move, in its transaction: rewards the new stage earns, and
+    voids or clawbacks of those it no longer keeps. Only a manager's (or an unsigned laptop's)
+    writes rewards, as the server allows no one else to; a rep is told where it happens."""
+    from fieldrep.services.rewards.ledger import on_stage_reached
+
+    role = (ctx.user() or {}).get("role")
+    if role not in (None, "manager", "admin"):
+        if to in (Stage.QUALIFIED, Stage.WON):
+            return ["any reward is worked out on your manager's laptop"]
+        return []
+    return on_stage_reached(ctx, referral_id, to.value).explained
 
 
 STAGE_ORDER = {s: i for i, s in enumerate(Stage)}

@@ -184,3 +184,35 @@ def test_the_same_person_captured_by_two_reps_offline_ends_as_one_referral(
     assert [c.id for c in cards] == [first]  # one referral on the board; the other linked, kept
     on_first = pipeline.history(ctx.conn, first)
     assert "captured by Bob" in on_first[-1]["reason"]
+
+
+def test_a_managers_won_move_writes_the_reward_and_a_move_back_voids_it(
+    ctx: Context, org: dict[str, str], lead: str
+) -> None:
+    """The stage move calls the reward ledger in its own transaction (issue 19 wiring)."""
+    from fieldrep.domain.rewards import Recipient
+    from fieldrep.services.rewards import rules
+    from tests.services.rewards_support import bonus_rule
+
+    ctx.set_user(org["boss"])
+    rules.save(ctx, bonus_rule(recipient=Recipient.CAPTURING_REP, require_consent=False))
+    move(ctx, lead, Stage.QUALIFIED)
+    won = move(ctx, lead, Stage.WON, value=12_400.0, create_account=True)
+    assert "5 % of $12,400 = $620" in won.message
+    status = ctx.conn.execute(
+        "SELECT status, amount_cents FROM rewards WHERE referral_id = ?", (lead,)
+    ).fetchall()
+    assert status == [("on_hold", 62_000)]
+    move(ctx, lead, Stage.PROPOSAL)
+    assert ctx.conn.execute(
+        "SELECT status FROM rewards WHERE referral_id = ?", (lead,)
+    ).fetchall() == [("voided",)]
+
+
+def test_a_rep_is_told_the_reward_is_worked_out_by_the_manager(
+    ctx: Context, org: dict[str, str], lead: str
+) -> None:
+    move(ctx, lead, Stage.QUALIFIED)  # Omar, a rep, owns it: the server lets no rep write rewards
+    won = move(ctx, lead, Stage.WON, value=1_000.0, create_account=True)
+    assert "worked out on your manager's laptop" in won.message
+    assert ctx.conn.execute("SELECT count(*) FROM rewards").fetchone() == (0,)
