@@ -134,6 +134,8 @@ def fieldrep_phases(app: QApplication, db: Path, leads: Path, folder: Path) -> t
     gaps = Gaps()
     gaps.begin("start")
     window.show()
+XX
+    QTimer.singleShot(int(START_S * 1000) // 2, window.prewarm)
     pause(app, START_S)
     runner.wait_for_idle()
 
