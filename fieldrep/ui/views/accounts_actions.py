@@ -266,7 +266,9 @@ class AccountsActionsMixin:
         dialog.account_requested.connect(self.open_account)
         dialog.task_completed.connect(lambda _t: self._update_today())
         self._keep(dialog)
-        dialog.open()
+        # Not modal: Enter opens the task's account beside it, in the page, not behind a dialog.
+        dialog.setModal(False)
+        dialog.show()
         return dialog
 
     def _update_today(self) -> None:
