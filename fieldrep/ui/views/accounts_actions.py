@@ -260,6 +260,7 @@ class AccountsActionsMixin:
         from fieldrep.ui.views.accounts_today_panel import TodayDialog
 
         dialog = TodayDialog(self.context, self)
+
         def refresh_today(_changes: Changes) -> None:
             dialog.refresh()
 
