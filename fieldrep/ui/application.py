@@ -22,7 +22,7 @@ from fieldrep.store.changes import ChangeHub
 from fieldrep.store.errors import StoreError
 from fieldrep.ui import icons, theme
 from fieldrep.ui.connectivity import ConnectivityMonitor
-from fieldrep.ui.main_window import MainWindow
+from fieldrep.ui.main_window import PREWARM_AFTER_MS, MainWindow
 from fieldrep.ui.sync_controller import SyncController
 from fieldrep.ui.tasks import TaskRunner
 
@@ -120,6 +120,7 @@ class AppSession(QObject):
         self._background_for = self.window
         if self.sync is not None:
             self.sync.start()
+        QTimer.singleShot(PREWARM_AFTER_MS, self.window, self.window.prewarm)
         if not self._monitoring:
             self._monitoring = True
             self.connectivity.start()

@@ -45,7 +45,7 @@ from fieldrep.ui import icons, theme
 from fieldrep.ui.change_relay import refresh_on_change
 from fieldrep.ui.pages import PAGES, PageSpec, build_page
 from fieldrep.ui.status_bar import MainStatusBar
-from fieldrep.ui.tasks import Task, TaskKind, TaskRunner
+from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner
 from fieldrep.ui.widgets.screen_fit import (
     FRAME_ALLOWANCE,
     available_geometry,
@@ -69,6 +69,26 @@ STATUS_REFRESH_MS = 5_000
 _GEOMETRY_KEY = "main_window/geometry"
 _STATE_KEY = "main_window/state"
 _PAGE_KEY = "main_window/page"
+
+
+PREWARM_AFTER_MS = 4_000
+# Qt-free modules the Territories page (and the reports) import: charts and their numbers.
+PREWARM_MODULES = (
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
+    "fieldrep.reports.charts",
+    "fieldrep.services.kpis",
+    "fieldrep.services.territory_balancing",
+)
+
+
+def _prewarm_imports(_db_path: Path, progress: Progress) -> None:
+    """On a worker thread: importing is all it does (no widget, no database)."""
+    import importlib
+
+    for name in PREWARM_MODULES:
+        progress.check()
+        importlib.import_module(name)
 
 
 class _NavList(QListWidget):
@@ -372,7 +392,7 @@ class MainWindow(QMainWindow):
         self._shortcuts_dialog = dialog
         return dialog
 
-    def find(self) -> None:
+    def find_anywhere(self) -> None:
         """Ctrl+F from anywhere in the window: the current page's search, else the accounts'."""
         page = self.stack.currentWidget()
         if not callable(getattr(page, "focus_search", None)) and "accounts" in self._specs:
@@ -386,7 +406,7 @@ class MainWindow(QMainWindow):
         # Reached when no widget took the key: Ctrl+F with the focus in the sidebar, the status
         # bar or a page without a search of its own (a page's own Ctrl+F comes first).
         if event.matches(QKeySequence.StandardKey.Find):
-            self.find()
+            self.find_anywhere()
             return
         super().keyPressEvent(event)
 
@@ -423,6 +443,13 @@ class MainWindow(QMainWindow):
             # Said on the event loop's next turn: by then the children have painted this frame too.
             self._first_frame_shown = True
             QTimer.singleShot(0, self, self.first_frame_shown.emit)
+
+    def prewarm(self) -> None:
+        """Import what the heavier pages need on a worker (the app calls this a few seconds after
+        start): opening Territories imported matplotlib on the GUI thread, 1-2 s of a frozen
+        window."""
+        if not self.runner.closed:
+            self.runner.run(_prewarm_imports, label="Preparing the pages", quiet=True)
 
     # -- status -------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ the open account shows how to reach it, with links, and empty lists say what wou
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from fieldrep.services.context import Context
@@ -60,3 +61,41 @@ def test_the_open_account_offers_call_mail_and_maps_links(
         assert shown.height() == edit.height(), key
     visits = view.panel.lists["visits"]
     assert visits.topLevelItem(0).text(0) == EMPTY_TABS["visits"]
+
+
+def test_a_rep_starts_on_my_accounts_and_clears_it_with_the_chip(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
+    rep = ctx.writer.insert("users", {"username": "ann", "display_name": "Ann", "role": "rep"})
+    other = ctx.writer.insert("users", {"username": "bo", "display_name": "Bo", "role": "rep"})
+    ctx.set_user(rep)
+    ctx.writer.insert_many(
+        "accounts",
+        [
+            {"name": "Mine 1", "owner_id": rep},
+            {"name": "Mine 2", "owner_id": rep},
+            {"name": "Bo's", "owner_id": other},
+        ],
+    )
+    runner.changes.flush()
+    view = AccountsView(ctx, runner)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    assert view.model.matching == 2
+    assert view.mine_chip.isVisible()
+    qtbot.mouseClick(view.mine_chip, Qt.MouseButton.LeftButton)
+    assert view.model.matching == 3
+    assert not view.mine_chip.isVisible()
+
+
+def test_a_manager_starts_on_every_account(qtbot: QtBot, ctx: Context, runner: TaskRunner) -> None:
+    boss = ctx.writer.insert("users", {"username": "mo", "role": "manager"})
+    ctx.set_user(boss)
+    ctx.writer.insert_many("accounts", [{"name": "A", "owner_id": boss}, {"name": "B"}])
+    runner.changes.flush()
+    view = AccountsView(ctx, runner)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.model.matching == 2
+    assert not view.mine_chip.isVisible()

@@ -219,6 +219,7 @@ def test_quick_search_path_matches_sql_and_survives_edits(
     # A rename makes the rank stale: the SQL path answers (right at once), a new rank follows.
     shop = ctx.db.execute("SELECT id FROM accounts WHERE name = 'Shop 0950'").fetchone()[0]
     view.service.update(shop, {"name": "Shop 0900a"})
+    view.runner.changes.flush()  # the page refreshes from the change notification now, not later
     model.refresh()
     assert not model.rank_ready
     assert model.fast_searches == 1

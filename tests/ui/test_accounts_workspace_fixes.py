@@ -55,6 +55,9 @@ def test_enter_in_today_opens_the_account_and_leaves_the_task_open(
         qtbot.keyClick(today.tree, Qt.Key.Key_Return)
     assert opened.args == [account]
     assert view.panel.account_id == account
+    assert not today.isModal()  # the account opens beside Today, usable at once
+    assert today.isVisible()
+    assert view.panel.isVisible()
     assert _done(ctx, task) == 0  # "Enter opens the account": it does not tick the task off
     assert today.tree.topLevelItemCount() == 1
     today.done_button.click()  # ticking off is the button's job

@@ -49,11 +49,11 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("postal_code", "ZIP", 56),
     ("status", "Status", 70),
     ("industry", "Industry", 105),
-    ("potential", "Potential", 96),
+    ("potential", "Potential", 104),
     ("owner", "Owner", 105),
     ("territory", "Territory", 105),
     ("last_visit", "Last visit", 90),
-    ("geocode_quality", "Location", 104),
+    ("geocode_quality", "Location", 96),
 )
 COL_NAME = 0
 STATUS_COLORS = {

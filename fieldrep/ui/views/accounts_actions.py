@@ -260,13 +260,17 @@ class AccountsActionsMixin:
         from fieldrep.ui.views.accounts_today_panel import TodayDialog
 
         dialog = TodayDialog(self.context, self)
-        refresh_on_change(
-            self.runner.changes, dialog, ("tasks", "accounts"), lambda _changes: dialog.refresh()
-        )
+
+        def refresh_today(_changes: Changes) -> None:
+            dialog.refresh()
+
+        refresh_on_change(self.runner.changes, dialog, ("tasks", "accounts"), refresh_today)
         dialog.account_requested.connect(self.open_account)
         dialog.task_completed.connect(lambda _t: self._update_today())
         self._keep(dialog)
-        dialog.open()
+        # Not modal: Enter opens the task's account beside it, in the page, not behind a dialog.
+        dialog.setModal(False)
+        dialog.show()
         return dialog
 
     def _update_today(self) -> None:

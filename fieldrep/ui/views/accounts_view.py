@@ -81,6 +81,8 @@ QPushButton {{ padding: 6px 14px; border: 1px solid {theme.BORDER}; border-radiu
               background: {theme.SURFACE}; }}
 QPushButton:hover {{ background: #F1F3F6; }}
 QPushButton#primary {{ background: {theme.ACCENT}; color: white; border: none; font-weight: 600; }}
+QPushButton#chip {{ background: {theme.ACCENT_SOFT}; color: {theme.ACCENT}; border: none;
+                   border-radius: 12px; padding: 4px 12px; font-weight: 600; }}
 {theme.COMBO_POPUP}"""
 
 
@@ -174,6 +176,13 @@ class AccountsView(AccountsActionsMixin, QWidget):
             combo.currentIndexChanged.connect(self.apply_filters)
             self.filters[key] = combo
             filters.addWidget(combo)
+        # A rep starts on their own accounts: a chip says so and clears with one click.
+        self.mine_chip = QPushButton("My accounts  ✕")
+        self.mine_chip.setObjectName("chip")
+        self.mine_chip.setToolTip("Showing the accounts you own: click to see every account")
+        self.mine_chip.clicked.connect(lambda: self.set_filter_value("owner_id", None))
+        self.mine_chip.hide()
+        filters.insertWidget(0, self.mine_chip)
         filters.addStretch(1)
         self.clear_button = QPushButton("Clear filters")
         self.clear_button.clicked.connect(self.clear_filters)
@@ -246,6 +255,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.setMinimumSize(360, 300)
         self._update_today()
         self._watch_changes()
+        self.start_on_my_accounts()
         self._painted = False
         # After the first paint, not during it: preparing the quick-search order holds the GIL.
         self._warm_timer = QTimer(self)
@@ -348,9 +358,26 @@ class AccountsView(AccountsActionsMixin, QWidget):
         values = {key: combo.currentData() for key, combo in self.filters.items()}
         return AccountFilter(text=self.search.text(), **values)
 
+    def start_on_my_accounts(self) -> bool:
+        """A rep's list starts on the accounts they own (the chip clears it); True if it did."""
+        user_id = self.context.user_id
+        if self.context.role() != "rep" or user_id is None:
+            return False
+        owns_some = self.context.conn.execute(
+            "SELECT 1 FROM accounts WHERE owner_id = ? LIMIT 1", (user_id,)
+        ).fetchone()
+        combo = self.filters["owner_id"]
+        index = combo.findData(user_id)
+        if index < 0 or owns_some is None:  # a rep who owns nothing yet sees the team's
+            return False
+        combo.setCurrentIndex(index)
+        return True
+
     def apply_filters(self) -> None:
         self._debounce.stop()
         flt = self.current_filter()
+        mine = self.context.user_id
+        self.mine_chip.setVisible(mine is not None and flt.owner_id == mine)
         selected = self.selected_account_id()
         self.model.set_filter(flt)
         if selected is not None:

@@ -173,9 +173,7 @@ class ConflictsView(QWidget):
 
         runner.task_finished.connect(self._on_runner_task_finished)
         # Conflicts recorded or settled by any writer (an applied sync page): the change notification.
-        refresh_on_change(
-            runner.changes, self, ("conflicts",), lambda _c: self._busy or self.reload()
-        )
+        refresh_on_change(runner.changes, self, ("conflicts",), self._on_conflicts_announced)
         self.reload()
 
     def _build_detail(self) -> QFrame:
@@ -238,6 +236,14 @@ class ConflictsView(QWidget):
             self.table.selectRow(row if row is not None else 0)
         self._show(self.selected())
         self.conflicts_changed.emit(count)
+
+    def _on_conflicts_announced(self, _changes: object) -> None:
+        """Conflicts changed elsewhere: re-read them, keeping what the page last said."""
+        if self._busy:
+            return
+        said = self.message_label.text()
+        self.reload()
+        self.message_label.setText(said)
 
     def selected(self) -> ConflictItem | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
