@@ -47,8 +47,8 @@ def _rows(count: int, bad_every: int = 0, note_words: int = 6) -> Iterator[list[
         yield [
             f"Shop {i}",
             f"{i} Main St",
-            "Cambridge",
-            "MA",
+            "Cambridge" if i % 2 else "Denver",  # the ZIP's own city and state
+            "MA" if i % 2 else "CO",
             "ABCDE" if bad else ("02139" if i % 2 else "80202"),
             f"+1 555 {i // 10000:03d} {i % 10000:04d}",
             " ".join(WORDS[(i + k) % len(WORDS)] for k in range(note_words)) + f" #{i}",
