@@ -426,10 +426,10 @@ _ONLINE_RUN = threading.Lock()
 
 
 _REFINABLE = (
-    "SELECT id, street, city, region, postal_code, country, (lat IS NULL OR lon IS NULL)"
+    f"SELECT id, street, city, region, postal_code, country, {_UNPLACED}"
     " FROM accounts WHERE (street IS NOT NULL AND street != ''"
     " AND (geocode_quality IS NULL OR geocode_quality IN ('postal_code', 'city')))"
-    " OR ((lat IS NULL OR lon IS NULL) AND (coalesce(city, '') != ''"
+    f" OR ({_UNPLACED} AND (coalesce(city, '') != ''"
     " OR coalesce(postal_code, '') != ''))"
 )
 
