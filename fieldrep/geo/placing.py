@@ -125,7 +125,7 @@ def _place_abroad(gaz: Any, out: Placement, city: str | None, region: str | None
     place = (
         gaz.world_city(city, out.country, region) if city and hasattr(gaz, "world_city") else None
     )
-    if _real(place):
+    if place is not None and _real(place):
         out.lat, out.lon, out.quality = place.lat, place.lon, "city"
         return
     name = regions.country_name(out.country)
