@@ -168,12 +168,13 @@ def main() -> None:
             f" (cpu {min(ours_cpu):.2f} s) vs shapely parse+validate+overlap {raw:.2f} s"
             f" (cpu {min(raw_cpu):.2f} s): {mine / raw:.2f}x"
         )
-        zips_s = None
+        zips_s = zips_cpu = None
         if args.zips:
             zpath = folder / "zips.geojson"
             make_file(zpath, 33_000)
             zips_s = ours(zpath, folder, 99)
-            print(f"33,000 ZIP-sized polygons: {zips_s:.1f} s (target under 60 s)")
+            zips_cpu = ours.cpu  # type: ignore[attr-defined]
+            print(f"33,000 ZIP-sized polygons: {zips_s:.1f} s, cpu {zips_cpu:.1f} s (target 60 s)")
     print(
         json.dumps(
             {
@@ -186,6 +187,7 @@ def main() -> None:
                 "ratio": round(mine / raw, 2),
                 "target": 5.0,
                 "zips_33000_s": None if zips_s is None else round(zips_s, 1),
+                "zips_33000_cpu_s": None if zips_s is None else round(zips_cpu, 1),
             }
         )
     )

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from fieldrep import __version__
-from fieldrep.cli.common import CommandError, print_error
+from fieldrep.cli.common import CommandError, port_problem, print_error, server_db_problem
 
 COMMAND_MODULES = [
     "fieldrep.cli.demo_command",
@@ -94,6 +94,13 @@ def main(
             print_error("the desktop app is not available from here; run `fieldrep` instead")
             return 1
         return gui(args)
+    if args.command in ("serve", "server"):
+        why = server_db_problem(getattr(args, "db", None))
+        if why is None and args.command == "serve" and getattr(args, "fd", None) is None:
+            why = port_problem(args.host, args.port)
+        if why is not None:
+            print_error(why)
+            return 2 if "database" in why else 1
     try:
         code = int(args.handler(args) or 0)
         if getattr(args, "created_db", None) is not None:
@@ -103,6 +110,9 @@ def main(
         print_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
+        if args.command == "serve":  # its banner says Ctrl+C stops it: a normal end
+            print("fieldrep: server stopped", file=sys.stderr)
+            return 0
         print_error("interrupted; nothing was half-applied")
         return 130
     except BrokenPipeError:

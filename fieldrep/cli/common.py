@@ -86,6 +86,64 @@ def database_kind_problem(path: Path) -> str | None:
     return None
 
 
+def server_db_problem(url: str | None) -> str | None:
+    """Why ``url`` (``fieldrep serve --db``) is not a sync server's database file, if it is a
+    file of another kind: a laptop's database, an empty file, not SQLite."""
+    if not url or "://" in url:
+        return None
+    path = Path(url)
+    if not path.exists():
+        return None
+    why = database_kind_problem(path)
+    if why is not None and "sync server's database" in why:
+        return None
+    if why is None:
+        has_tables = path.stat().st_size > 0
+        if has_tables:
+            import sqlite3
+
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                has_tables = (
+                    conn.execute(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'accounts'"
+                    ).fetchone()
+                    is not None
+                )
+            finally:
+                conn.close()
+        return (
+            f"{path} is a laptop's FieldRep database, not a sync server's" if has_tables else None
+        )
+    if "empty file" in why:
+        return None  # a new server database may start as an empty file
+    return why
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the server cannot listen on ``host:port`` (in use, not allowed), asked before
+    starting so the answer is one sentence instead of the ASGI server's log."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+        except OSError as exc:
+            busy = (
+                "is in use (another server running?)"
+                if exc.errno in (98, 48, 10048)
+                else (f"cannot be used ({exc.strerror})")
+            )
+            return f"cannot listen on {host}:{port}: the port {busy}"
+    return None
+
+
 def _may_create(args: argparse.Namespace) -> bool:
     handler = getattr(getattr(args, "handler", None), "__name__", "")
     command = getattr(args, "command", None)

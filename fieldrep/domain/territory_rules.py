@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.validation import explain_validity
@@ -326,17 +327,39 @@ def _check_position(pos: object, where: str) -> tuple[float, float]:
     return lon, lat
 
 
-def _ring(coords: object, where: str) -> list[tuple[float, float]]:
+def _ring(coords: object, where: str) -> Any:
+    """The ring's positions as an (n, 2) array; checked at once with numpy (a county file has a
+    million positions), position by position only to say exactly which one is wrong."""
     if not isinstance(coords, Sequence) or isinstance(coords, str):
         raise DefinitionError(f"{where} is not a list of positions", field="geometry")
-    points = [_check_position(p, f"{where}, point {i + 1}") for i, p in enumerate(coords)]
+    try:
+        array = np.asarray(coords, dtype=float)
+    except (TypeError, ValueError):
+        array = None
+    sound = (
+        array is not None
+        and array.ndim == 2
+        and array.shape[1] >= 2
+        and bool(np.isfinite(array[:, :2]).all())
+        and bool((np.abs(array[:, 0]) <= 180).all())
+        and bool((np.abs(array[:, 1]) <= 90).all())
+    )
+    if sound:
+        assert array is not None
+        points = array[:, :2]
+    else:
+        points = np.asarray(
+            [_check_position(p, f"{where}, point {i + 1}") for i, p in enumerate(coords)],
+            dtype=float,
+        ).reshape(-1, 2)
     if len(points) < 4:
         raise DefinitionError(
             f"{where} has {len(points)} positions; a closed ring needs at least 4", field="geometry"
         )
-    if points[0] != points[-1]:
+    if not np.array_equal(points[0], points[-1]):
         raise DefinitionError(
-            f"{where} is not closed: it starts at {list(points[0])} but ends at {list(points[-1])}",
+            f"{where} is not closed: it starts at {points[0].tolist()} but ends at"
+            f" {points[-1].tolist()}",
             field="geometry",
         )
     return points

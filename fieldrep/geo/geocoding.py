@@ -130,7 +130,7 @@ class OfflineGeocoder:
                 place = self._gazetteer.postal_code(address.postal_code, country=country)
                 self._memo[key] = (
                     GeoResult(place.lat, place.lon, "postal_code", GAZETTEER_SOURCE)
-                    if _is_place(place)
+                    if place is not None and _is_place(place)
                     else None
                 )
             if self._memo[key] is not None:
@@ -144,7 +144,7 @@ class OfflineGeocoder:
                 place = self._gazetteer.city(address.city, region=region or None, country=country)
                 self._memo[key] = (
                     GeoResult(place.lat, place.lon, "city", GAZETTEER_SOURCE)
-                    if _is_place(place)
+                    if place is not None and _is_place(place)
                     else None
                 )
             return self._memo[key]
@@ -426,10 +426,10 @@ _ONLINE_RUN = threading.Lock()
 
 
 _REFINABLE = (
-    "SELECT id, street, city, region, postal_code, country, (lat IS NULL OR lon IS NULL)"
+    f"SELECT id, street, city, region, postal_code, country, {_UNPLACED}"
     " FROM accounts WHERE (street IS NOT NULL AND street != ''"
     " AND (geocode_quality IS NULL OR geocode_quality IN ('postal_code', 'city')))"
-    " OR ((lat IS NULL OR lon IS NULL) AND (coalesce(city, '') != ''"
+    f" OR ({_UNPLACED} AND (coalesce(city, '') != ''"
     " OR coalesce(postal_code, '') != ''))"
 )
 

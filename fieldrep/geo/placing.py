@@ -105,12 +105,13 @@ def place_row(
     given = country is not None
     if country is None:
         country = detect_country(gaz, city, region, postal_code)
-    if country == "??":
-        out = Placement(country="US", region=region, postal_code=postal_code)
-        out.unplaced_reason = (
-            f"postcode {postal_code!r} is not a US ZIP code and the row names no country"
+    if country == "??":  # letters in a "ZIP", and nothing says which country: a bad ZIP
+        out = Placement(country="US")
+        out.region = regions.normalise_region(region, "US")
+        out.warnings.append(
+            ("postal_code", f"{postal_code!r} is not a US ZIP code (5 digits or ZIP+4)")
         )
-        return out
+        return _place_us(gaz, out, city, None, False)
     out = Placement(country=country)
     out.region = regions.normalise_region(region, country)
     if country != "US":
@@ -124,7 +125,7 @@ def _place_abroad(gaz: Any, out: Placement, city: str | None, region: str | None
     place = (
         gaz.world_city(city, out.country, region) if city and hasattr(gaz, "world_city") else None
     )
-    if _real(place):
+    if place is not None and _real(place):
         out.lat, out.lon, out.quality = place.lat, place.lon, "city"
         return
     name = regions.country_name(out.country)
@@ -168,12 +169,8 @@ def _place_us(
                 )
             )
         elif zip_code is None:
-            out.postal_code = postal_text
             out.warnings.append(
-                (
-                    "postal_code",
-                    f"{postal_text!r} is not a US ZIP code (5 digits or ZIP+4); kept as text",
-                )
+                ("postal_code", f"{postal_text!r} is not a US ZIP code (5 digits or ZIP+4)")
             )
         else:
             out.postal_code = zip_code

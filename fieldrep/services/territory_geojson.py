@@ -1,11 +1,13 @@
-"""Territories to and from GeoJSON (and polygons from KML), so they travel to and from GIS tools.
+"""Territories to and from GeoJSON (and from TopoJSON, KML and KMZ), so they travel to and from GIS tools.
 
 A territory is a Feature whose geometry is its (Multi)Polygon (or null) and whose properties are
-``name`` (required), ``kind``, ``parent`` (a name), ``priority``, ``postal_codes``, ``regions``,
-``rules``, ``color``, ``owner`` and ``members`` (user names) and ``archived``. Import matches
-existing territories by name (case-insensitive) and updates them, creates the rest, checks the whole
-resulting set (overlaps at equal priority, cycles) and writes everything in one transaction: a bad
-feature anywhere means nothing is imported, and the error names the feature and the field.
+``name`` (any case, or the property or template the user chose), ``kind``, ``parent`` (a name),
+``priority``, ``postal_codes``, ``regions``, ``rules``, ``color``, ``owner`` and ``members`` (user
+names) and ``archived``. Files are read by :mod:`fieldrep.services.import_territory_formats` (formats,
+CRS). Import matches existing territories by name (case-insensitive) and updates them, creates the
+rest, repairs invalid polygons (said), checks the whole resulting set (overlaps at equal priority,
+slivers as warnings, cycles) and writes everything in one transaction: a bad feature anywhere means
+nothing is imported, and every problem is listed with the feature and the field.
 """
 
 from __future__ import annotations

@@ -106,3 +106,32 @@ def test_output_piped_into_a_closed_reader_ends_quietly(tmp_path: Path) -> None:
     _, err = proc.communicate()
     assert b"Traceback" not in err
     assert proc.returncode == 0
+
+
+def test_serve_refuses_a_laptop_database_and_a_busy_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    src = tmp_path / "a.csv"
+    src.write_text("Company\nAcme\n", encoding="utf-8")
+    laptop = tmp_path / "laptop.db"
+    assert main(["import", "accounts", str(src), "--db", str(laptop)]) == 0
+    capsys.readouterr()
+    before = laptop.read_bytes()
+    assert main(["serve", "--db", str(laptop)]) == 2
+    assert "is a laptop's FieldRep database, not a sync server's" in capsys.readouterr().err
+    assert main(["server", "user", "list", "--db", str(laptop)]) == 2
+    assert "not a sync server's" in capsys.readouterr().err
+    assert laptop.read_bytes() == before
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["serve", "--db", str(tmp_path / "server.db"), "--port", str(port)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == (
+        f"fieldrep: error: cannot listen on 127.0.0.1:{port}: the port is in use"
+        " (another server running?)\n"
+    )

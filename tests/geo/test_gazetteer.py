@@ -152,3 +152,16 @@ def test_a_few_codes_looked_up_one_by_one_match_the_whole_table() -> None:
     assert few._zips is None  # nothing read as a whole yet
     assert answers == [full.postal_code(c) for c in codes[: gz.FEW_LOOKUPS]]
     assert answers[-4:] == [None, None, full.postal_code("02139"), full.postal_code("02139")]
+
+
+def test_no_place_is_null_island() -> None:
+    """The ZIP data stores lat = lon = 0 for 872 ZIPs (one a populated street ZIP): unknown."""
+    from fieldrep.geo.gazetteer import default_gazetteer
+
+    gaz = default_gazetteer()
+    assert all(not (p.lat == 0 and p.lon == 0) for p, _ in gaz.populated_places())
+    assert all(not (p.lat == 0 and p.lon == 0) for p in gaz.places())
+    assert gaz.postal_code("90140") is None  # Commerce CA
+    livingston = gaz.city("Livingston", "TX")
+    assert livingston is not None
+    assert livingston.lat > 25  # the town's other ZIPs, not an average with (0, 0)

@@ -379,6 +379,20 @@ class ImportDialog(QDialog):
             ]
             if report.errors_total > 200:
                 lines.append(f"  … and {report.errors_total - 200:,} more in the errors file")
+        if report.updated or report.unchanged:
+            lines.append(
+                f"{report.updated:,} accounts updated from their FieldRep id"
+                f" ({report.unchanged:,} unchanged)"
+            )
+        if report.warned_rows:
+            lines.append(
+                f"{report.warned_rows:,} rows imported with a warning (a bad value dropped,"
+                f" a doubtful one kept), also in {report.errors_file}:"
+            )
+            lines += [
+                f"  line {w.line}{', ' + w.column if w.column else ''}: {w.reason}"
+                for w in report.warnings[:200]
+            ]
         lines += [f"Note: {n}" for n in report.notes]
         self.result.setPlainText("\n".join(lines))
         self.result.setVisible(True)
