@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 from urllib.parse import urlsplit
 
 from fieldrep.geo.geocode_cache import CachedAnswer, GeocodeCache, cache_key
@@ -91,7 +91,7 @@ class Gazetteer(Protocol):
     def city(self, name: str, region: str | None = None, country: str = "US") -> Any: ...
 
 
-def _is_place(place: Any) -> bool:
+def _is_place(place: Any) -> TypeGuard[Any]:
     """A found place that is one: latitude = longitude = 0 is the data's "unknown" (Null Island)."""
     return place is not None and not (place.lat == 0 and place.lon == 0)
 
@@ -125,7 +125,7 @@ class OfflineGeocoder:
     def geocode(self, address: Address) -> GeoResult | None:
         country = (address.country or "US").upper()
         if address.postal_code:
-            key = ("p", country, address.postal_code.strip().upper())
+            key: tuple[str, ...] = ("p", country, address.postal_code.strip().upper())
             if key not in self._memo:
                 place = self._gazetteer.postal_code(address.postal_code, country=country)
                 self._memo[key] = (
@@ -457,7 +457,9 @@ def refinable_ids(
         if limit is not None and len(ids) >= limit:
             break
         if cache is not None and settings is not None:
-            query = OnlineGeocoder.query_for(Address(*parts[:4], country=parts[4] or "US"))
+            query = OnlineGeocoder.query_for(
+                Address(parts[0], parts[1], parts[2], parts[3], country=parts[4] or "US")
+            )
             cached = cache.get(cache_key(query))
             if cached is not None and not _improves(
                 _result(cached, settings.cache_name), bool(unplaced)
@@ -536,7 +538,7 @@ def _refine(
             if cancelled():
                 report.stopped_reason = "cancelled"
                 break
-            address = Address(*parts[:4], country=parts[4] or "US")
+            address = Address(parts[0], parts[1], parts[2], parts[3], country=parts[4] or "US")
             try:
                 result = online.geocode(address)
             except _Cancelled:

@@ -381,7 +381,7 @@ def build_rewards(
         referral_id = out.referrals.ids[index]
         if row["duplicate_of_id"]:
             continue
-        grants: list[tuple[str, float, str | None, int, str | None]] = []
+        grants: list[tuple[str, float, str | None, int, str]] = []
         if "qualified" in reached:
             grants.append((thanks, 50.0, None, 0, "qualified"))
         if "won" in reached and row["amount"]:

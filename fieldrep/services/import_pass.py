@@ -127,7 +127,7 @@ def streamed_rows(
     report: ImportReport,
     progress: Progress | None,
     cancelled: Callable[[], bool] | None,
-) -> Iterator[tuple[int, list[str], list[tuple[int, str]]]]:
+) -> Iterator[tuple[int, list[str], tuple[tuple[int, str], ...]]]:
     """(line, cells, formula cells) of each row, counted in ``report.rows_read``."""
     rows = data.rows
     with closing(rows.with_formulas()) as stream:

@@ -15,7 +15,7 @@ import itertools
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,17 +80,17 @@ class StreamedRows:
         self._count: int | None = None
         self._head: list[tuple[int, list[str]]] | None = None
 
-    def all_rows(self, formulas: bool = False) -> Iterator[tuple[int, list[str], Formulas]]:
+    def all_rows(self, formulas: bool = False) -> Generator[tuple[int, list[str], Formulas]]:
         """Every non-blank row, the header included, with its formula cells if ``formulas``."""
         raise NotImplementedError
 
-    def with_formulas(self) -> Iterator[tuple[int, list[str], Formulas]]:
+    def with_formulas(self) -> Generator[tuple[int, list[str], Formulas]]:
         """The data rows as (line, cells, formulas): the cells whose formula has no saved result."""
         rows = self.all_rows(formulas=True)
         self._skip_header(rows)
         yield from rows
 
-    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+    def __iter__(self) -> Generator[tuple[int, list[str]]]:
         with closing(self.all_rows()) as rows:
             self._skip_header(rows)
             for line, cells, _ in rows:
@@ -466,7 +466,7 @@ class CsvRows(StreamedRows):
         self.errors = errors
         self.delimiter = delimiter
 
-    def all_rows(self, formulas: bool = False) -> Iterator[tuple[int, list[str], Formulas]]:
+    def all_rows(self, formulas: bool = False) -> Generator[tuple[int, list[str], Formulas]]:
         """Every non-blank row, the header included (a CSV has no formulas)."""
         with self.path.open("rb") as raw, _csv_field_limit():
             text = decoded_lines(raw, self.encoding, self.errors)

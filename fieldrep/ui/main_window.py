@@ -372,7 +372,7 @@ class MainWindow(QMainWindow):
         self._shortcuts_dialog = dialog
         return dialog
 
-    def find(self) -> None:
+    def find_in_page(self) -> None:
         """Ctrl+F from anywhere in the window: the current page's search, else the accounts'."""
         page = self.stack.currentWidget()
         if not callable(getattr(page, "focus_search", None)) and "accounts" in self._specs:
@@ -386,7 +386,7 @@ class MainWindow(QMainWindow):
         # Reached when no widget took the key: Ctrl+F with the focus in the sidebar, the status
         # bar or a page without a search of its own (a page's own Ctrl+F comes first).
         if event.matches(QKeySequence.StandardKey.Find):
-            self.find()
+            self.find_in_page()
             return
         super().keyPressEvent(event)
 

@@ -35,6 +35,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +194,7 @@ class _Job(QRunnable):
             post(lambda: self._runner._complete(task, TaskState.CANCELLED, None, None))
         except Exception as exc:  # delivered to the GUI, which decides how to tell the user
             log.debug("task %r failed", task, exc_info=True)
-            post(lambda exc=exc: self._runner._complete(task, TaskState.FAILED, None, exc))
+            post(partial(self._runner._complete, task, TaskState.FAILED, None, exc))
         else:
             # The work is done (a write has committed), so the result stands even if a cancel
             # arrived in the meantime: reporting "cancelled" would hide a change that happened.

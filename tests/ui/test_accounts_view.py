@@ -405,8 +405,8 @@ def test_import_dialog_mapping_progress_and_result(
         dialog.import_button.click()
     assert dialog.report is not None
     assert dialog.report.imported == 2
-    assert "line 3, Zip Code" in dialog.result.toPlainText()
-    assert "In a territory: 0; 2 match no territory" in dialog.result.toPlainText()
+    assert "line 3, Zip Code" in dialog.result_text.toPlainText()
+    assert "In a territory: 0; 2 match no territory" in dialog.result_text.toPlainText()
     assert (tmp_path / "new.errors.csv").exists()
     assert ctx.db.execute("SELECT notes FROM accounts WHERE name = 'Acme Tools'").fetchone() == (
         None,
@@ -427,7 +427,7 @@ def test_import_dialog_counts_every_problem_it_does_not_list(
         pass
     with qtbot.waitSignal(dialog.imported, timeout=20_000):
         dialog.import_button.click()
-    text = dialog.result.toPlainText()
+    text = dialog.result_text.toPlainText()
     assert "260 rows not imported" in text
     assert "… and 60 more in the errors file" in text
     assert "60 imported without a location:" in text
@@ -565,8 +565,8 @@ def test_import_contacts_from_the_gui_then_find_them(
         dialog.import_button.click()
     assert dialog.report is not None
     assert (dialog.report.imported, dialog.report.failed_rows) == (1, 1)
-    assert "no account is named 'No Such Shop'" in dialog.result.toPlainText()
-    assert "territory" not in dialog.result.toPlainText()  # contacts have none
+    assert "no account is named 'No Such Shop'" in dialog.result_text.toPlainText()
+    assert "territory" not in dialog.result_text.toPlainText()  # contacts have none
     view.search.setText("hopper")
     view.apply_filters()
     assert view.model.rowCount() == 1
@@ -759,15 +759,15 @@ def test_the_open_account_keeps_its_fields_whole_and_scrolls_in_a_short_window(
     panel = page.panel
     assert panel.isVisible()
     qtbot.wait(10)  # the layout settles
-    body = panel.scroll.widget()
-    assert body.width() <= panel.scroll.viewport().width()  # nothing cut at the right
+    body = panel.scroll_area.widget()
+    assert body.width() <= panel.scroll_area.viewport().width()  # nothing cut at the right
     for edit in panel.edits.values():
         assert edit.height() >= edit.sizeHint().height()  # never squeezed flat
     for button in (panel.save_button, panel.undo_button, panel.visit_button, panel.delete_button):
         assert button.width() >= button.sizeHint().width(), button.text()  # labels whole
     assert panel.tabs.height() >= TABS_MIN_HEIGHT
-    bar = panel.scroll.verticalScrollBar()
-    if body.sizeHint().height() <= panel.scroll.viewport().height():
+    bar = panel.scroll_area.verticalScrollBar()
+    if body.sizeHint().height() <= panel.scroll_area.viewport().height():
         assert bar.maximum() == 0  # room for every field: nothing to scroll
     else:
         assert size[1] < 900  # only a short window is short of room

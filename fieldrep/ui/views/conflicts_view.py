@@ -174,7 +174,7 @@ class ConflictsView(QWidget):
         runner.task_finished.connect(self._on_runner_task_finished)
         # Conflicts recorded or settled by any writer (an applied sync page): the change notification.
         refresh_on_change(
-            runner.changes, self, ("conflicts",), lambda _c: self._busy or self.reload()
+            runner.changes, self, ("conflicts",), lambda _c: None if self._busy else self.reload()
         )
         self.reload()
 
