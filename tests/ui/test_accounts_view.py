@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ from fieldrep.ui import theme
 from fieldrep.ui.dates import long_date
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.models.accounts_table_model import ID_ROLE, PAGE_SIZE
-from fieldrep.ui.tasks import Cancelled, Progress, TaskRunner
+from fieldrep.ui.tasks import Progress, TaskRunner
 from fieldrep.ui.views.account_detail_panel import TABS_MIN_HEIGHT
 from fieldrep.ui.views.accounts_view import AccountsView
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
@@ -149,9 +148,8 @@ def test_closing_while_a_new_order_is_read_leaves_the_list_alone(
     runner = view.runner
 
     def busy(_db: object, progress: Progress) -> None:  # the read lane full (rank builds, export)
-        while not progress.cancelled:
-            time.sleep(0.01)
-        raise Cancelled
+        progress.sleep(120)  # wakes and raises Cancelled when the runner shuts down
+        raise AssertionError("the runner's shutdown did not cancel its running work")
 
     for _ in range(4):
         runner.run(busy, quiet=True, on_cancelled=lambda: None)
