@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol, TypeGuard
 from urllib.parse import urlsplit
 
+from fieldrep.domain.errors import Cancelled
 from fieldrep.geo.geocode_cache import CachedAnswer, GeocodeCache, cache_key
 
 log = logging.getLogger(__name__)
@@ -275,10 +276,6 @@ class UnreadableAnswer(Exception):
     address fails, the run goes on with the next one."""
 
 
-class _Cancelled(Exception):
-    pass
-
-
 def _never() -> bool:
     return False
 
@@ -325,7 +322,7 @@ class OnlineGeocoder:
 
     def geocode(self, address: Address) -> GeoResult | None:
         """Raises :class:`UnreadableAnswer` for an answer that is not a place, a ``GeopyError``
-        when the provider could not answer, and ``_Cancelled`` when cancelled while waiting."""
+        when the provider could not answer, and ``Cancelled`` when cancelled while waiting."""
         query = self.query_for(address)
         key = cache_key(query)
         cached = self.cache.get(key)
@@ -375,7 +372,7 @@ class OnlineGeocoder:
         """Sleep until ``moment``, a little at a time so that a cancel is seen at once."""
         while True:
             if self._cancelled():
-                raise _Cancelled
+                raise Cancelled
             left = moment - time.monotonic()
             if left <= 0:
                 return
@@ -541,7 +538,7 @@ def _refine(
             address = Address(parts[0], parts[1], parts[2], parts[3], country=parts[4] or "US")
             try:
                 result = online.geocode(address)
-            except _Cancelled:
+            except Cancelled:
                 report.stopped_reason = "cancelled"
                 break
             except UnreadableAnswer as exc:

@@ -12,11 +12,11 @@ Parts: ``demo_org`` (users, territories), ``demo_accounts`` (accounts, contacts)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from fieldrep.domain.progress import Progress
 from fieldrep.geo.gazetteer import default_gazetteer
 from fieldrep.services.context import Context
 from fieldrep.services.demo_accounts import build_accounts
@@ -40,7 +40,6 @@ from fieldrep.store.errors import StoreError, ValidationError
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]
 MAX_ACCOUNTS = 200_000
 # Rows per insert_many call: big enough for executemany to shine, small enough to report progress.
 BATCH = 20_000

@@ -41,6 +41,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
+from fieldrep.domain.errors import Cancelled  # raised inside an operation once cancelled
 from fieldrep.ui.change_relay import ChangeRelay
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,6 @@ Operation = Callable[[Path, "Progress"], Any]
 
 # How long an idle pool thread lingers before exiting; shutdown() joins them all anyway.
 _THREAD_EXPIRY_MS = 10_000
-
-
-class Cancelled(Exception):
-    """Raised inside an operation (by :meth:`Progress.report` / :meth:`Progress.check`) once cancelled."""
 
 
 class TaskKind(enum.Enum):
