@@ -1,6 +1,9 @@
 """The static checks run with the suite, so the README's one test command covers them: ruff's lint
-rules and formatting, and the import-linter contracts in pyproject.toml (the layers, and Qt only in
-the UI). Each check is the tool itself on the whole tree; its own output is the failure message."""
+rules and formatting, the import-linter contracts in pyproject.toml (the layers, and Qt only in
+the UI), and mypy: ``--strict`` on the layers everything else builds on (domain, store, sync), its
+default checks on the whole of ``fieldrep`` (settings in pyproject's ``[tool.mypy]``). Each check
+is the tool itself on the whole tree; its own output is the failure message. The two mypy runs keep
+separate caches, so a second run of the suite re-checks only what changed."""
 
 from __future__ import annotations
 
@@ -38,6 +41,19 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         pytest.param(("ruff", "check", "--no-cache", "."), id="ruff-check"),
         pytest.param(("ruff", "format", "--check", "--no-cache", "."), id="ruff-format"),
         pytest.param(("lint-imports", "--no-cache"), id="import-linter"),
+        pytest.param(
+            (
+                "mypy",
+                "--strict",
+                "--cache-dir",
+                ".mypy_cache/strict",
+                "fieldrep/domain",
+                "fieldrep/store",
+                "fieldrep/sync",
+            ),
+            id="mypy-strict-core",
+        ),
+        pytest.param(("mypy", "--cache-dir", ".mypy_cache/plain", "fieldrep"), id="mypy"),
     ],
 )
 def test_tree_passes(command: tuple[str, ...]) -> None:

@@ -54,11 +54,12 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         last = [0.0]
 
-        def progress(done: int, total: int, what: str) -> None:
+        def progress(done: int, total: int | None, what: str) -> None:
             now = time.perf_counter()
             if not args.json and sys.stderr.isatty() and now - last[0] > 0.2:
                 last[0] = now
-                print(f"\r{what}: {done:,}/{total:,}   ", end="", file=sys.stderr, flush=True)
+                of = f"/{total:,}" if total is not None else ""
+                print(f"\r{what}: {done:,}{of}   ", end="", file=sys.stderr, flush=True)
 
         options = DemoOptions(accounts=args.accounts, seed=args.seed, today=args.today)
         try:

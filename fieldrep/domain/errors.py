@@ -14,3 +14,12 @@ class ValidationError(FieldRepError):
         super().__init__(message)
         self.table = table
         self.field = field
+
+
+class Cancelled(Exception):
+    """The user asked to stop, and the work stopped; the message says what was kept.
+
+    The one cancellation type for every layer: the desktop's task runner, the import, the export,
+    online geocoding and sync raise it (export and sync through a subclass that also belongs to
+    their own error family), so a caller that only needs "was it cancelled?" catches this.
+    It is not a :class:`FieldRepError`: stopping on request is not a failure to report."""

@@ -382,6 +382,7 @@ def parse_geometry(value: object, territory: str = "") -> MultiPolygon:
             value = value.get("geometry") or {}
         kind = value.get("type")
         coords = value.get("coordinates")
+        polygons_raw: list[Any] | None
         if kind == "Polygon":
             polygons_raw = [coords]
         elif kind == "MultiPolygon":
@@ -423,7 +424,8 @@ def parse_geometry(value: object, territory: str = "") -> MultiPolygon:
 
 
 def geometry_to_geojson(geom: MultiPolygon) -> dict[str, Any]:
-    return json.loads(shapely.to_geojson(geom))
+    geojson: dict[str, Any] = json.loads(shapely.to_geojson(geom))
+    return geojson
 
 
 # -- the definition ---------------------------------------------------------------------------------

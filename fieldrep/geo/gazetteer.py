@@ -433,5 +433,8 @@ class Gazetteer:
 
 @cache
 def default_gazetteer() -> Gazetteer:
-    """The process-wide gazetteer (its data still loads lazily, on the first lookup)."""
+    """The process-wide gazetteer, made on the first call (its data loads on the first lookup).
+
+    Only a default: :class:`~fieldrep.geo.geocoding.OfflineGeocoder` and
+    :func:`~fieldrep.services.demo_data.build_demo` take a gazetteer to use instead."""
     return Gazetteer()

@@ -21,9 +21,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 from urllib.parse import urlsplit
 
+from fieldrep.domain.errors import Cancelled
 from fieldrep.geo.geocode_cache import CachedAnswer, GeocodeCache, cache_key
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class Gazetteer(Protocol):
     def city(self, name: str, region: str | None = None, country: str = "US") -> Any: ...
 
 
-def _is_place(place: Any) -> bool:
+def _is_place(place: Any) -> TypeGuard[Any]:
     """A found place that is one: latitude = longitude = 0 is the data's "unknown" (Null Island)."""
     return place is not None and not (place.lat == 0 and place.lon == 0)
 
@@ -125,7 +126,7 @@ class OfflineGeocoder:
     def geocode(self, address: Address) -> GeoResult | None:
         country = (address.country or "US").upper()
         if address.postal_code:
-            key = ("p", country, address.postal_code.strip().upper())
+            key: tuple[str, ...] = ("p", country, address.postal_code.strip().upper())
             if key not in self._memo:
                 place = self._gazetteer.postal_code(address.postal_code, country=country)
                 self._memo[key] = (
@@ -275,10 +276,6 @@ class UnreadableAnswer(Exception):
     address fails, the run goes on with the next one."""
 
 
-class _Cancelled(Exception):
-    pass
-
-
 def _never() -> bool:
     return False
 
@@ -325,7 +322,7 @@ class OnlineGeocoder:
 
     def geocode(self, address: Address) -> GeoResult | None:
         """Raises :class:`UnreadableAnswer` for an answer that is not a place, a ``GeopyError``
-        when the provider could not answer, and ``_Cancelled`` when cancelled while waiting."""
+        when the provider could not answer, and ``Cancelled`` when cancelled while waiting."""
         query = self.query_for(address)
         key = cache_key(query)
         cached = self.cache.get(key)
@@ -375,7 +372,7 @@ class OnlineGeocoder:
         """Sleep until ``moment``, a little at a time so that a cancel is seen at once."""
         while True:
             if self._cancelled():
-                raise _Cancelled
+                raise Cancelled
             left = moment - time.monotonic()
             if left <= 0:
                 return
@@ -457,7 +454,9 @@ def refinable_ids(
         if limit is not None and len(ids) >= limit:
             break
         if cache is not None and settings is not None:
-            query = OnlineGeocoder.query_for(Address(*parts[:4], country=parts[4] or "US"))
+            query = OnlineGeocoder.query_for(
+                Address(parts[0], parts[1], parts[2], parts[3], country=parts[4] or "US")
+            )
             cached = cache.get(cache_key(query))
             if cached is not None and not _improves(
                 _result(cached, settings.cache_name), bool(unplaced)
@@ -536,10 +535,10 @@ def _refine(
             if cancelled():
                 report.stopped_reason = "cancelled"
                 break
-            address = Address(*parts[:4], country=parts[4] or "US")
+            address = Address(parts[0], parts[1], parts[2], parts[3], country=parts[4] or "US")
             try:
                 result = online.geocode(address)
-            except _Cancelled:
+            except Cancelled:
                 report.stopped_reason = "cancelled"
                 break
             except UnreadableAnswer as exc:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from fieldrep.domain import regions
 from fieldrep.geo.gazetteer import normalise_postal_code
@@ -58,7 +58,7 @@ class Placement:
         }
 
 
-def _real(place: Any) -> bool:
+def _real(place: Any) -> TypeGuard[Any]:
     return place is not None and not (place.lat == 0 and place.lon == 0)
 
 

@@ -5,7 +5,9 @@ plus ``_clocks`` (per-field clocks), ``_version`` (server change number) and ``_
 keeps its row so scope still applies to it). Server-only tables hold credentials, devices, the change
 counter, moves of rows between scopes, conflicts and refused mutations.
 
-SQL is written once with ``?`` placeholders and translated to ``%s`` for psycopg.
+SQL is written once with ``?`` placeholders and translated for psycopg by :func:`pyformat`, which
+reads the statement's quoting: a ``?`` inside a string, a quoted name or a comment stays as written,
+and every ``%`` is doubled (psycopg reads ``%`` anywhere in a statement sent with parameters).
 
 Change numbers and late commits
 -------------------------------
@@ -29,10 +31,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 from fieldrep.server import migrations
@@ -53,9 +57,33 @@ except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite works 
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INTEGRITY_ERRORS", "TRANSIENT_ERRORS", "Storage", "Tx", "synced_ddl"]
+__all__ = ["INTEGRITY_ERRORS", "TRANSIENT_ERRORS", "Storage", "Tx", "pyformat", "synced_ddl"]
 
 DEFAULT_POOL = 16
+
+# The parts of a statement where ``?`` is text, not a placeholder: 'strings' ('' inside),
+# "quoted names", -- comments, /* comments */ and $tag$ dollar-quoted bodies $tag$.
+_QUOTED = re.compile(
+    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|(\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$).*?\1""",
+    re.DOTALL,
+)
+
+
+@lru_cache(maxsize=1024)
+def pyformat(sql: str) -> str:
+    """``sql`` with ``?`` placeholders in psycopg's ``%s`` style: each ``?`` outside quotes and
+    comments becomes ``%s`` and every ``%`` becomes ``%%``. An unterminated quote is left to the
+    database to refuse (its ``?`` are not turned into placeholders)."""
+    out: list[str] = []
+    pos = 0
+    for quoted in _QUOTED.finditer(sql):
+        out.append(sql[pos : quoted.start()].replace("%", "%%").replace("?", "%s"))
+        out.append(quoted.group(0).replace("%", "%%"))
+        pos = quoted.end()
+    rest = sql[pos:]
+    cut = min((i for i in (rest.find("'"), rest.find('"')) if i >= 0), default=len(rest))
+    out.append(rest[:cut].replace("%", "%%").replace("?", "%s") + rest[cut:].replace("%", "%%"))
+    return "".join(out)
 
 
 class Tx:
@@ -68,7 +96,7 @@ class Tx:
         self._numbered = False
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect == "postgres" else sql
+        return pyformat(sql) if self.dialect == "postgres" else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(self._sql(sql), tuple(params))
@@ -244,7 +272,7 @@ class Storage:
         """One statement outside any explicit transaction (one round trip on PostgreSQL)."""
         if self.dialect == "postgres":
             with self._pool.connection() as conn:
-                return conn.execute(sql.replace("?", "%s"), tuple(params)).fetchone()
+                return conn.execute(pyformat(sql), tuple(params)).fetchone()
         return self._sqlite().execute(sql, tuple(params)).fetchone()
 
     def state(self, tx: Tx) -> tuple[int, str, int]:

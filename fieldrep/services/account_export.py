@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fieldrep.domain.errors import Cancelled
 from fieldrep.services.collector import collector_paused
 from fieldrep.services.spreadsheet_text import escaped
 from fieldrep.store.accounts_repository import AccountFilter, AccountsRepository, Sort
@@ -56,7 +57,7 @@ class ExportError(Exception):
     """The export could not be written; the message says why in one sentence."""
 
 
-class ExportCancelled(ExportError):
+class ExportCancelled(ExportError, Cancelled):
     """The user cancelled; no file was written (an earlier file of that name is untouched)."""
 
 

@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from fieldrep.domain.assignment import AccountFacts, AccountTable, AssignmentEngine, Decision
+from fieldrep.domain.progress import Progress
 from fieldrep.services.context import Context
 from fieldrep.services.lead_routing import ROUTED, Routers, owner_for
 from fieldrep.services.territories import load_definitions
 from fieldrep.store.errors import StoreError
 from fieldrep.store.writer import utc_now
 
-Progress = Callable[[int, int, str], None]
 _FACT_COLUMNS = (
     "id, name, lat, lon, postal_code, country, region, industry, size, potential, "
     "status, territory_id, owner_id, locked"

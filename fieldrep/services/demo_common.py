@@ -100,7 +100,7 @@ def phone(rng: random.Random) -> str:
     return f"+1 {n // 100} 555-01{n % 100:02d}"
 
 
-def weighted_index(rng: random.Random, cum_weights: list[float]) -> int:
+def weighted_index(rng: random.Random, cum_weights: Sequence[float]) -> int:
     """Index drawn with the given cumulative weights (bisect, O(log n))."""
     return min(bisect_right(cum_weights, rng.random() * cum_weights[-1]), len(cum_weights) - 1)
 
@@ -110,6 +110,6 @@ def pick(rng: random.Random, items: Sequence[T]) -> T:
     return items[int(rng.random() * len(items))]
 
 
-def pick_weighted(rng: random.Random, items: Sequence[T], cum_weights: list[float]) -> T:
+def pick_weighted(rng: random.Random, items: Sequence[T], cum_weights: Sequence[float]) -> T:
     """One item drawn with precomputed cumulative weights."""
     return items[weighted_index(rng, cum_weights)]

@@ -12,12 +12,12 @@ Parts: ``demo_org`` (users, territories), ``demo_accounts`` (accounts, contacts)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from fieldrep.geo.gazetteer import default_gazetteer
+from fieldrep.domain.progress import Progress
+from fieldrep.geo.gazetteer import Gazetteer, default_gazetteer
 from fieldrep.services.context import Context
 from fieldrep.services.demo_accounts import build_accounts
 from fieldrep.services.demo_activity import (
@@ -40,7 +40,6 @@ from fieldrep.store.errors import StoreError, ValidationError
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]
 MAX_ACCOUNTS = 200_000
 # Rows per insert_many call: big enough for executemany to shine, small enough to report progress.
 BATCH = 20_000
@@ -54,11 +53,15 @@ class DemoOptions:
 
 
 def build_demo(
-    ctx: Context, options: DemoOptions, progress: Progress | None = None
+    ctx: Context,
+    options: DemoOptions,
+    progress: Progress | None = None,
+    gazetteer: Gazetteer | None = None,
 ) -> dict[str, int]:
     """Fill an empty database with demo data; returns the number of rows written per table.
 
     Signs in the manager ("morgan") and records the seed in ``local_meta`` under ``demo_seed``.
+    Places come from ``gazetteer`` (by default the process's shared one, loaded on first use).
     """
     if not 1 <= options.accounts <= MAX_ACCOUNTS:
         raise ValidationError(
@@ -69,7 +72,7 @@ def build_demo(
         if ctx.db.execute(f"SELECT EXISTS (SELECT 1 FROM {name})").fetchone()[0]:
             raise StoreError(f"{ctx.path} already holds {name}; the demo needs an empty database")
     report = progress or (lambda done, total, what: None)
-    tables = _generate(options, report)
+    tables = _generate(options, report, gazetteer if gazetteer is not None else default_gazetteer())
     counts = {name: len(rows) for name, rows, _ in tables}
     total = sum(counts.values())
     written = 0
@@ -91,7 +94,7 @@ def build_demo(
 
 
 def _generate(
-    options: DemoOptions, report: Progress
+    options: DemoOptions, report: Progress, gaz: Gazetteer
 ) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
     """Every demo row, table by table in a dependency-friendly order, with its id."""
     seed = options.seed
@@ -106,7 +109,6 @@ def _generate(
     )
     steps = 6
     report(0, steps, "loading the gazetteer")
-    gaz = default_gazetteer()
     org = build_org(gaz, ids, clock, part_rng(seed, "org"))
     report(1, steps, "generating accounts")
     acc = build_accounts(part_rng(seed, "accounts"), ids, clock, gaz, org, options.accounts)

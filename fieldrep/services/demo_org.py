@@ -222,24 +222,24 @@ def build_org(gaz: Gazetteer, ids: SeededIds, clock: DemoClock, rng: random.Rand
         org.territory_ids.append(region_id)
         org.members[region_id] = [(org.manager_id, 1.0)]
         org.names[region_id] = region_name
-        for spec in specs:
+        for leaf in specs:
             tid = ids.next()
-            org.names[tid] = spec.name
+            org.names[tid] = leaf.name
             org.leaf_ids.append(tid)
-            org.members[tid] = [(org.by_username[u], w) for u, w in spec.members]
+            org.members[tid] = [(org.by_username[u], w) for u, w in leaf.members]
             codes: list[str] = []
-            if spec.zip_prefixes:
-                codes = sorted(c for c in all_codes if c.startswith(spec.zip_prefixes))
+            if leaf.zip_prefixes:
+                codes = sorted(c for c in all_codes if c.startswith(leaf.zip_prefixes))
                 for code in codes:
                     org.zip_territory[code] = tid
-            for state in spec.states:
+            for state in leaf.states:
                 org.state_territory[state] = tid
-            regions = [{"country": "US", "region": s} for s in spec.states]
+            regions = [{"country": "US", "region": s} for s in leaf.states]
             org.territories.append(
                 _territory_row(
-                    spec.name,
+                    leaf.name,
                     "territory",
-                    spec.color,
+                    leaf.color,
                     region_id,
                     org.members[tid][0][0],
                     10 if codes else 100,

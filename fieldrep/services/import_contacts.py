@@ -320,7 +320,7 @@ def _check_and_write(
                     account_id, values["first_name"], values["last_name"], values.get("email")
                 )
             resolved.append((account_id, keys))
-        known.add_accounts({account_id for account_id, keys in resolved if keys})
+        known.add_accounts({account_id for account_id, keys in resolved if keys and account_id})
         known.start_block(h for _, keys in resolved for h in keys)
         good: list[dict[str, Any]] = []
         for (line, cells, values, _, errors), (account_id, keys) in zip(

@@ -16,6 +16,8 @@ from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from fieldrep.domain.errors import Cancelled
+from fieldrep.domain.progress import Progress
 from fieldrep.services.collector import collector_paused
 from fieldrep.services.import_errors import ErrorsFile, RowError
 from fieldrep.services.import_readers import ImportFileError, TableData
@@ -23,7 +25,6 @@ from fieldrep.store.accounts_repository import deferred_search_index
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]  # (done, total, phase)
 CHUNK = 5000  # good rows are written in blocks of this many rows or CHUNK_CHARS of text
 CHUNK_CHARS = 1_000_000
 # Problems (and accounts placed nowhere) the report keeps to show; it counts every one, and the
@@ -32,8 +33,9 @@ CHUNK_CHARS = 1_000_000
 KEPT_IN_REPORT = 1_000
 
 
-class ImportCancelled(Exception):
-    """The user cancelled; nothing was written."""
+# The user cancelled; nothing was written. The one cancellation type, under the name the import's
+# callers know.
+ImportCancelled = Cancelled
 
 
 @dataclass
@@ -127,7 +129,7 @@ def streamed_rows(
     report: ImportReport,
     progress: Progress | None,
     cancelled: Callable[[], bool] | None,
-) -> Iterator[tuple[int, list[str], list[tuple[int, str]]]]:
+) -> Iterator[tuple[int, list[str], tuple[tuple[int, str], ...]]]:
     """(line, cells, formula cells) of each row, counted in ``report.rows_read``."""
     rows = data.rows
     with closing(rows.with_formulas()) as stream:

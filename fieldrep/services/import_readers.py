@@ -14,8 +14,9 @@ import csv
 import itertools
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import closing
+import threading
+from collections.abc import Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -28,8 +29,9 @@ DECODE_CHUNK = 1024 * 1024
 # Python's csv refuses fields over 128 KiB; allow more so an over-long cell becomes a row error
 # that names its column rather than a failure of the whole file. Beyond this (more than a 50 MB
 # file in one cell) the file is refused: one value held whole would no longer be bounded memory.
+# The limit is process-wide state: it is raised only while a CSV file is being read (see
+# :func:`_csv_field_limit`), not on import.
 CSV_FIELD_LIMIT = 64 * 1024 * 1024
-csv.field_size_limit(CSV_FIELD_LIMIT)
 XLSX_MAGIC = b"PK\x03\x04"
 SNIFF_BYTES = 64 * 1024
 PREVIEW_ROWS = 20  # data rows read once and kept, for a preview and for "has it any rows?"
@@ -78,17 +80,17 @@ class StreamedRows:
         self._count: int | None = None
         self._head: list[tuple[int, list[str]]] | None = None
 
-    def all_rows(self, formulas: bool = False) -> Iterator[tuple[int, list[str], Formulas]]:
+    def all_rows(self, formulas: bool = False) -> Generator[tuple[int, list[str], Formulas]]:
         """Every non-blank row, the header included, with its formula cells if ``formulas``."""
         raise NotImplementedError
 
-    def with_formulas(self) -> Iterator[tuple[int, list[str], Formulas]]:
+    def with_formulas(self) -> Generator[tuple[int, list[str], Formulas]]:
         """The data rows as (line, cells, formulas): the cells whose formula has no saved result."""
         rows = self.all_rows(formulas=True)
         self._skip_header(rows)
         yield from rows
 
-    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+    def __iter__(self) -> Generator[tuple[int, list[str]]]:
         with closing(self.all_rows()) as rows:
             self._skip_header(rows)
             for line, cells, _ in rows:
@@ -286,7 +288,36 @@ def _as_cp1252(exc: UnicodeError) -> tuple[str, int]:
     return exc.object[exc.start : exc.end].decode("cp1252", errors="replace"), exc.end
 
 
-codecs.register_error(MIXED_ERRORS, _as_cp1252)
+def _register_mixed_errors() -> None:
+    """Register :data:`MIXED_ERRORS` with :mod:`codecs` (a process-wide registry), when first
+    needed rather than on import."""
+    try:
+        codecs.lookup_error(MIXED_ERRORS)
+    except LookupError:
+        codecs.register_error(MIXED_ERRORS, _as_cp1252)
+
+
+_limit_lock = threading.Lock()
+_limit_users = 0
+_limit_before = 0
+
+
+@contextmanager
+def _csv_field_limit() -> Iterator[None]:
+    """``csv.field_size_limit`` raised to :data:`CSV_FIELD_LIMIT` while any CSV file is read (two
+    imports at once share it), and put back when the last one finishes."""
+    global _limit_users, _limit_before
+    with _limit_lock:
+        if _limit_users == 0:
+            _limit_before = csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+        _limit_users += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if _limit_users == 0:
+                csv.field_size_limit(_limit_before)
 
 
 @dataclass
@@ -295,6 +326,10 @@ class Encoding:
     errors: str = "strict"
     mixed_lines: list[int] = field(default_factory=list)  # the first few lines not in UTF-8
     mixed_count: int = 0
+
+    def __post_init__(self) -> None:
+        if self.errors == MIXED_ERRORS:
+            _register_mixed_errors()
 
     def note(self) -> str | None:
         if not self.mixed_count:
@@ -397,6 +432,8 @@ def decoded_lines(raw: BinaryIO, encoding: str, errors: str = "strict") -> Itera
     5,000 imported rows; the same lines read this way, or from memory, gave none). A line longer
     than a chunk is gathered in parts, so a huge quoted value is copied once, not once per chunk.
     """
+    if errors == MIXED_ERRORS:
+        _register_mixed_errors()
     decoder = codecs.getincrementaldecoder(encoding)(errors)
     pending: list[str] = []
     while True:
@@ -429,9 +466,9 @@ class CsvRows(StreamedRows):
         self.errors = errors
         self.delimiter = delimiter
 
-    def all_rows(self, formulas: bool = False) -> Iterator[tuple[int, list[str], Formulas]]:
+    def all_rows(self, formulas: bool = False) -> Generator[tuple[int, list[str], Formulas]]:
         """Every non-blank row, the header included (a CSV has no formulas)."""
-        with self.path.open("rb") as raw:
+        with self.path.open("rb") as raw, _csv_field_limit():
             text = decoded_lines(raw, self.encoding, self.errors)
             reader = csv.reader(text, delimiter=self.delimiter, strict=True)
             start = 1

@@ -94,7 +94,7 @@ class _Reader(ExcelReader):  # type: ignore[misc]
     def read_strings(self) -> None:
         found = self.package.find(SHARED_STRINGS)
         if self._owner is None:
-            self.shared_strings = _NoStrings()
+            self.shared_strings: _NoStrings | SharedStrings = _NoStrings()
         elif found is not None:
             self.shared_strings = self._owner.strings_for(found.PartName[1:])
 
@@ -315,7 +315,7 @@ class XlsxRows(StreamedRows):
             self._has_formulas = found
         return self._has_formulas
 
-    def all_rows(self, formulas: bool = False) -> Iterator[tuple[int, list[str], Formulas]]:
+    def all_rows(self, formulas: bool = False) -> Generator[tuple[int, list[str], Formulas]]:
         """Every non-blank row of the sheet, the header included.
 
         With ``formulas`` each row comes with its cells whose formula has no saved result, and a

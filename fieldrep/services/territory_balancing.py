@@ -9,7 +9,6 @@ of undoing it (polygons are the strongest match). Accounts without coordinates a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ from shapely.geometry import MultiPolygon
 
 from fieldrep.domain.balancing import BalanceResult, WorkloadModel, balance, proposal_boundaries
 from fieldrep.domain.balancing import workload as workload_of
+from fieldrep.domain.progress import Progress
 from fieldrep.services import assignment_service as assign
 from fieldrep.services.context import Context
 from fieldrep.services.lead_routing import Routers, owner_for
@@ -97,7 +97,7 @@ def propose(
     tolerance: float = 0.10,
     territory_ids: list[str] | None = None,
     model: WorkloadModel | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> Proposal:
     """A balanced proposal; ``progress(done, total, text)`` follows the rounds (and may cancel)."""
     model = model or WorkloadModel()

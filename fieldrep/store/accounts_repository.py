@@ -255,9 +255,10 @@ class AccountsRepository:
 
     def row(self, account_id: str) -> tuple[Any, ...] | None:
         cols = ", ".join(e for _, e in LIST_COLUMNS)
-        return self.conn.execute(
+        found: tuple[Any, ...] | None = self.conn.execute(
             f"SELECT {cols} FROM accounts a WHERE a.id = ?", (account_id,)
         ).fetchone()
+        return found
 
     # -- choices for filters ---------------------------------------------------------------------
 

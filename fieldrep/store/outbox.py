@@ -18,7 +18,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from fieldrep.store.catalog import table
 
@@ -47,7 +47,7 @@ class Entry:
     seq: int
     tbl: str
     row_id: str
-    op: str  # 'upsert' or 'delete' on the wire; a stored 'insert' is sent as an 'upsert'
+    op: Literal["upsert", "delete"]  # a stored 'insert' is sent as an 'upsert'
     fields: dict[str, Any]
     clocks: dict[str, str]
 

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fieldrep.domain import errors as domain_errors
 from fieldrep.domain.hlc import ClockDriftError, parse_clock
 from fieldrep.domain.ids import new_device_id
 from fieldrep.store import local_meta, outbox
@@ -68,7 +69,7 @@ Changes = Callable[[frozenset[str]], None]
 VERIFY_EVERY = 6 * 3600.0
 
 
-class Cancelled(SyncError):
+class Cancelled(SyncError, domain_errors.Cancelled):
     """The user stopped the sync; everything finished so far is kept."""
 
 

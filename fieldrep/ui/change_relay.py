@@ -90,7 +90,7 @@ class _Watcher(QObject):
     """A page's subscription: a child of the page, so the connection ends with it."""
 
     def __init__(
-        self, widget: QWidget, tables: frozenset[str], refresh: Callable[[Changes], None]
+        self, widget: QWidget, tables: frozenset[str], refresh: Callable[[Changes], object]
     ) -> None:
         super().__init__(widget)
         self.widget = widget
@@ -123,7 +123,7 @@ def refresh_on_change(
     relay: ChangeRelay | None,
     widget: QWidget,
     tables: Iterable[str],
-    refresh: Callable[[Changes], None],
+    refresh: Callable[[Changes], object],
 ) -> None:
     """Call ``refresh(changes)`` when any of ``tables`` changed: at once while ``widget`` is
     visible, else the next time it is shown, with every table changed meanwhile (a hidden page

@@ -35,11 +35,13 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
+from fieldrep.domain.errors import Cancelled  # raised inside an operation once cancelled
 from fieldrep.ui.change_relay import ChangeRelay
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,6 @@ Operation = Callable[[Path, "Progress"], Any]
 
 # How long an idle pool thread lingers before exiting; shutdown() joins them all anyway.
 _THREAD_EXPIRY_MS = 10_000
-
-
-class Cancelled(Exception):
-    """Raised inside an operation (by :meth:`Progress.report` / :meth:`Progress.check`) once cancelled."""
 
 
 class TaskKind(enum.Enum):
@@ -193,7 +191,7 @@ class _Job(QRunnable):
             post(lambda: self._runner._complete(task, TaskState.CANCELLED, None, None))
         except Exception as exc:  # delivered to the GUI, which decides how to tell the user
             log.debug("task %r failed", task, exc_info=True)
-            post(lambda exc=exc: self._runner._complete(task, TaskState.FAILED, None, exc))
+            post(partial(self._runner._complete, task, TaskState.FAILED, None, exc))
         else:
             # The work is done (a write has committed), so the result stands even if a cancel
             # arrived in the meantime: reporting "cancelled" would hide a change that happened.

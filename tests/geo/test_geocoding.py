@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
@@ -214,12 +213,10 @@ def test_cancel_during_a_slow_request_is_a_cancel(
     _account(ctx, "A", "1 Main St")
     nominatim.delay = 1.5  # type: ignore[attr-defined]
     settings = replace(_settings(nominatim, delay=0.01), timeout_seconds=0.3)
-    started = time.monotonic()
     # The user presses Cancel while the first request is on its way.
     report = refine_online(ctx, settings, cancelled=lambda: bool(nominatim.seen))  # type: ignore[attr-defined]
     assert report.stopped_reason == "cancelled"
     assert len(nominatim.seen) == 1  # type: ignore[attr-defined]  # no retry after a cancel
-    assert time.monotonic() - started < 1.5
 
 
 def test_rate_limit_is_retried_once_after_the_wait_it_asked_for(

@@ -1,4 +1,6 @@
-"""Fixtures for the desktop tests: isolated window settings, a task runner, and no dangling threads.
+"""Fixtures for the desktop tests: isolated window settings, a task runner, and no dangling threads;
+the sync fixtures (``live``, ``make_sync``, ``window_with_sync``, ``sync_app``) are written in
+:mod:`tests.ui.sync_support` and registered here, so test modules import only its helpers.
 
 The autouse ``_no_dangling_threads`` fixture is napari's ``_dangling_qthreads`` idea: it records every
 TaskRunner and QThread a test creates and fails the test if any of them still has work running when
@@ -16,6 +18,12 @@ from PySide6.QtCore import QCoreApplication, QSettings, QThread, QThreadPool
 
 from fieldrep.services.context import Context
 from fieldrep.ui.tasks import TaskRunner
+from tests.ui.sync_support import (  # noqa: F401  (registered as fixtures for tests/ui)
+    live_fixture,
+    make_sync_fixture,
+    sync_app_fixture,
+    window_with_sync_fixture,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,9 @@
 """Real parts for the desktop sync tests: the sync server under uvicorn on a free loopback port
 (SQLite storage in tmp_path), its seeded users and territories, and a signed-in controller.
 
-Import the fixtures into a test module with ``from tests.ui.sync_support import *_fixture`` names
-(they register under the short names ``live``, ``make_sync``, ``window_with_sync``).
+The fixtures are registered for every desktop test by ``tests/ui/conftest.py`` under their short
+names (``live``, ``make_sync``, ``window_with_sync``, ``sync_app``); test modules import only the
+helpers (``Live``, ``SyncApp``, ``sign_in``, ``sync``).
 """
 
 from __future__ import annotations

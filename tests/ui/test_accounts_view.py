@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ from fieldrep.ui import theme
 from fieldrep.ui.dates import long_date
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.models.accounts_table_model import ID_ROLE, PAGE_SIZE
-from fieldrep.ui.tasks import Cancelled, Progress, TaskRunner
+from fieldrep.ui.tasks import Progress, TaskRunner
 from fieldrep.ui.views.account_detail_panel import TABS_MIN_HEIGHT
 from fieldrep.ui.views.accounts_view import AccountsView
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
@@ -149,9 +148,8 @@ def test_closing_while_a_new_order_is_read_leaves_the_list_alone(
     runner = view.runner
 
     def busy(_db: object, progress: Progress) -> None:  # the read lane full (rank builds, export)
-        while not progress.cancelled:
-            time.sleep(0.01)
-        raise Cancelled
+        progress.sleep(120)  # wakes and raises Cancelled when the runner shuts down
+        raise AssertionError("the runner's shutdown did not cancel its running work")
 
     for _ in range(4):
         runner.run(busy, quiet=True, on_cancelled=lambda: None)
@@ -406,8 +404,8 @@ def test_import_dialog_mapping_progress_and_result(
         dialog.import_button.click()
     assert dialog.report is not None
     assert dialog.report.imported == 2
-    assert "line 3, Zip Code" in dialog.result.toPlainText()
-    assert "In a territory: 0; 2 match no territory" in dialog.result.toPlainText()
+    assert "line 3, Zip Code" in dialog.result_text.toPlainText()
+    assert "In a territory: 0; 2 match no territory" in dialog.result_text.toPlainText()
     assert (tmp_path / "new.errors.csv").exists()
     assert ctx.db.execute("SELECT notes FROM accounts WHERE name = 'Acme Tools'").fetchone() == (
         None,
@@ -428,7 +426,7 @@ def test_import_dialog_counts_every_problem_it_does_not_list(
         pass
     with qtbot.waitSignal(dialog.imported, timeout=20_000):
         dialog.import_button.click()
-    text = dialog.result.toPlainText()
+    text = dialog.result_text.toPlainText()
     assert "260 rows not imported" in text
     assert "… and 60 more in the errors file" in text
     assert "60 imported without a location:" in text
@@ -566,8 +564,8 @@ def test_import_contacts_from_the_gui_then_find_them(
         dialog.import_button.click()
     assert dialog.report is not None
     assert (dialog.report.imported, dialog.report.failed_rows) == (1, 1)
-    assert "no account is named 'No Such Shop'" in dialog.result.toPlainText()
-    assert "territory" not in dialog.result.toPlainText()  # contacts have none
+    assert "no account is named 'No Such Shop'" in dialog.result_text.toPlainText()
+    assert "territory" not in dialog.result_text.toPlainText()  # contacts have none
     view.search.setText("hopper")
     view.apply_filters()
     assert view.model.rowCount() == 1
@@ -760,15 +758,15 @@ def test_the_open_account_keeps_its_fields_whole_and_scrolls_in_a_short_window(
     panel = page.panel
     assert panel.isVisible()
     qtbot.wait(10)  # the layout settles
-    body = panel.scroll.widget()
-    assert body.width() <= panel.scroll.viewport().width()  # nothing cut at the right
+    body = panel.scroll_area.widget()
+    assert body.width() <= panel.scroll_area.viewport().width()  # nothing cut at the right
     for edit in panel.edits.values():
         assert edit.height() >= edit.sizeHint().height()  # never squeezed flat
     for button in (panel.save_button, panel.undo_button, panel.visit_button, panel.delete_button):
         assert button.width() >= button.sizeHint().width(), button.text()  # labels whole
     assert panel.tabs.height() >= TABS_MIN_HEIGHT
-    bar = panel.scroll.verticalScrollBar()
-    if body.sizeHint().height() <= panel.scroll.viewport().height():
+    bar = panel.scroll_area.verticalScrollBar()
+    if body.sizeHint().height() <= panel.scroll_area.viewport().height():
         assert bar.maximum() == 0  # room for every field: nothing to scroll
     else:
         assert size[1] < 900  # only a short window is short of room

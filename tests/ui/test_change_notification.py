@@ -14,13 +14,7 @@ from fieldrep.ui.sync_controller import SyncController
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
 from fieldrep.ui.views.accounts_view import AccountsView
 from tests.sync.harness import account
-from tests.ui.sync_support import (  # noqa: F401  (fixtures)
-    Live,
-    live_fixture,
-    make_sync_fixture,
-    sign_in,
-    window_with_sync_fixture,
-)
+from tests.ui.sync_support import Live, sign_in
 
 
 def _names_shown(view: AccountsView) -> set[str]:

@@ -14,16 +14,7 @@ from fieldrep.ui.models.conflicts_table_model import COL_FIELD, COL_NAME, COL_OT
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.conflicts_view import ConflictsView
 from tests.sync.harness import Laptop, server_row
-from tests.ui.sync_support import (
-    Live,
-    SyncApp,
-    live_fixture,  # noqa: F401
-    make_sync_fixture,  # noqa: F401
-    sign_in,
-    sync,
-    sync_app_fixture,  # noqa: F401
-    window_with_sync_fixture,  # noqa: F401
-)
+from tests.ui.sync_support import Live, SyncApp, sign_in, sync
 
 
 def _edit_before(

@@ -14,13 +14,7 @@ from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.sync_controller import SyncController
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.territories_view import TerritoriesView
-from tests.ui.sync_support import (  # noqa: F401  (fixtures)
-    Live,
-    live_fixture,
-    make_sync_fixture,
-    sign_in,
-    window_with_sync_fixture,
-)
+from tests.ui.sync_support import Live, sign_in
 
 MANAGER_TOOLS = ("New…", "Edit…", "▲ Up", "Archive / Restore", "Import GeoJSON/KML…", "Hand over…")
 

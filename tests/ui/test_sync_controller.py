@@ -17,16 +17,7 @@ from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.sync_controller import Reason, SyncController, SyncOutcome
 from fieldrep.ui.tasks import TaskRunner
 from tests.sync.harness import server_row
-from tests.ui.sync_support import (
-    Live,
-    SyncApp,
-    live_fixture,  # noqa: F401
-    make_sync_fixture,  # noqa: F401
-    sign_in,
-    sync,
-    sync_app_fixture,  # noqa: F401
-    window_with_sync_fixture,  # noqa: F401
-)
+from tests.ui.sync_support import Live, SyncApp, sign_in, sync
 
 
 def test_sync_now_sends_local_edits_and_brings_server_changes_with_progress(

@@ -14,15 +14,7 @@ from fieldrep.ui.dialogs.sync_settings_dialog import SyncSettingsDialog
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.sync_controller import Reason, SyncOutcome
 from tests.sync.harness import PASSWORD, server_row
-from tests.ui.sync_support import (
-    Live,
-    SyncApp,
-    live_fixture,  # noqa: F401
-    make_sync_fixture,  # noqa: F401
-    sync,
-    sync_app_fixture,  # noqa: F401
-    window_with_sync_fixture,  # noqa: F401
-)
+from tests.ui.sync_support import Live, SyncApp, sync
 
 
 def _fill(qtbot: QtBot, dialog: SyncSettingsDialog, url: str, user: str, password: str) -> None:

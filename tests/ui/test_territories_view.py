@@ -126,7 +126,7 @@ def test_accounts_tab_shows_territory_and_reason(
     # Definitions change: the panel says where the engine would now put the account.
     east = next(r["id"] for r in view.definitions.model.rows if r["name"] == "East")
     svc.update_territory(ctx, east, geometry=square(-80, 40, -78, 41), priority=10)
-    view.explain.find("A17")
+    view.explain.search_for("A17")
     assert "it would move to East" in view.explain.reason.text()
 
 

@@ -264,14 +264,14 @@ class GeocoderSettingsDialog(QDialog):
         body_layout = QVBoxLayout(body)
         body_layout.setContentsMargins(0, 0, 0, 0)
         body_layout.setSpacing(12)
-        for widget in (title, intro, status_card, online_card, place_card):
-            body_layout.addWidget(widget)
-        self.scroll = FittingScrollArea(body)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        for part in (title, intro, status_card, online_card, place_card):
+            body_layout.addWidget(part)
+        self.scroll_area = FittingScrollArea(body)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 18, 20, 14)
         layout.setSpacing(12)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
         layout.addWidget(buttons)
 
         self._show_settings(self.saved)
@@ -382,8 +382,8 @@ class GeocoderSettingsDialog(QDialog):
         summary = placement_summary(self.context.conn)
         while self.counts_grid.count():
             item = self.counts_grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            if item is not None and (old := item.widget()) is not None:
+                old.deleteLater()
         for column, (quality, count) in enumerate(summary.by_quality.items()):
             number = QLabel(f"{count:,}")
             number.setStyleSheet("font-size: 14pt; font-weight: 600;")
@@ -438,7 +438,8 @@ class GeocoderSettingsDialog(QDialog):
     def _fit_height(self) -> None:
         """As tall as the content wants, within the screen (adjustSize stops at two thirds of
         it, which clipped the list of unplaced accounts)."""
-        self.layout().activate()
+        if (layout := self.layout()) is not None:
+            layout.activate()
         wanted = self.sizeHint().height()
         room = room_on_screen(self).height()
         self.resize(self.width(), max(min(wanted, room), self.minimumSizeHint().height()))

@@ -155,9 +155,9 @@ class ImportDialog(QDialog):
         self.message.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
-        self.result = QPlainTextEdit()
-        self.result.setReadOnly(True)
-        self.result.setVisible(False)
+        self.result_text = QPlainTextEdit()
+        self.result_text.setReadOnly(True)
+        self.result_text.setVisible(False)
 
         self.import_button = QPushButton("Import")
         self.import_button.setDefault(True)
@@ -175,7 +175,7 @@ class ImportDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.message)
         layout.addWidget(self.progress)
-        layout.addWidget(self.result)
+        layout.addWidget(self.result_text)
         layout.addLayout(buttons)
         if path is not None:
             self.load(path)
@@ -394,8 +394,8 @@ class ImportDialog(QDialog):
                 for w in report.warnings[:200]
             ]
         lines += [f"Note: {n}" for n in report.notes]
-        self.result.setPlainText("\n".join(lines))
-        self.result.setVisible(True)
+        self.result_text.setPlainText("\n".join(lines))
+        self.result_text.setVisible(True)
         self._say("Done.")
         self.cancel_button.setText("Close")
         self.imported.emit(report)

@@ -6,8 +6,9 @@ line in the notes), Tab moves on, Esc cancels."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date, datetime
 from html import escape
+from typing import cast
 
 from PySide6.QtCore import QDate, QDateTime, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QShowEvent
@@ -137,7 +138,7 @@ class LogVisitDialog(QDialog):
         return str(button.property("outcome")) if button else "met"
 
     def submit(self) -> None:
-        moment = self.when.dateTime().toPython().astimezone(UTC)
+        moment = cast(datetime, self.when.dateTime().toPython()).astimezone(UTC)
         try:
             self.result_visit = log_visit(
                 self.ctx,
@@ -145,7 +146,9 @@ class LogVisitDialog(QDialog):
                 outcome=self.outcome(),
                 notes=self.notes.toPlainText(),
                 next_step=self.next_step.text(),
-                due_date=self.due.date().toPython() if self.next_step.text().strip() else None,
+                due_date=cast(date, self.due.date().toPython())
+                if self.next_step.text().strip()
+                else None,
                 visited_at=moment,
             )
         except ValidationError as exc:

@@ -72,4 +72,5 @@ class ShortcutsDialog(QDialog):
         return [
             (item.text(0), item.text(1), item.text(2))
             for item in (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+            if item is not None
         ]

@@ -208,7 +208,7 @@ class TerritoryEditDialog(QDialog):
         except StoreError as exc:
             self.error.setText(str(exc))
             return
-        shapes = [f.get("geometry") for f in features if isinstance(f, dict) and f.get("geometry")]
+        shapes = [f["geometry"] for f in features if isinstance(f, dict) and f.get("geometry")]
         if not shapes:
             self.error.setText(f"{Path(path).name} has no polygon")
             return

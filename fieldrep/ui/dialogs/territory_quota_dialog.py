@@ -120,17 +120,22 @@ class QuotaDialog(QDialog):
             self.table.setItem(i, COL_TARGET, target)
         self.error.clear()
 
+    def _target_item(self, row: int) -> QTableWidgetItem:
+        item = self.table.item(row, COL_TARGET)
+        assert item is not None  # every row gets its target cell when the table is filled
+        return item
+
     def set_target(self, name: str, text: str) -> None:
         for i, line in enumerate(self._lines):
             if line.name == name:
-                self.table.item(i, COL_TARGET).setText(text)
+                self._target_item(i).setText(text)
                 return
         raise KeyError(name)
 
     def edits(self) -> list[quotas.QuotaEdit]:
         out = []
         for i, line in enumerate(self._lines):
-            text = self.table.item(i, COL_TARGET).text().strip()
+            text = self._target_item(i).text().strip()
             old = "" if line.target is None else f"{line.target:,.0f}"
             if text != old:
                 out.append(quotas.QuotaEdit(line.kind, line.key, text or None))

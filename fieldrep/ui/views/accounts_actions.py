@@ -20,6 +20,7 @@ from fieldrep.ui.views.accounts_operations import export_operation, locate_onlin
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QTableView
+    from PySide6.QtWidgets import QWidget as _MixedInto  # the mixin's self is an AccountsView
 
     from fieldrep.services.context import Context
     from fieldrep.store.accounts_repository import AccountFilter
@@ -27,15 +28,16 @@ if TYPE_CHECKING:
     from fieldrep.ui.tasks import TaskRunner
     from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
     from fieldrep.ui.widgets.task_progress import TaskProgressWidget
+else:
+    _MixedInto = object
 
 
-class AccountsActionsMixin:
+class AccountsActionsMixin(_MixedInto):
     """Needs the attributes below, which :class:`AccountsView` creates."""
 
     context: Context
     runner: TaskRunner
     model: AccountsTableModel
-    panel: AccountDetailPanel
     filters: dict[str, QComboBox]
     locate_button: QPushButton
     today_button: QPushButton
@@ -44,6 +46,10 @@ class AccountsActionsMixin:
     notice: QLabel
     _dialogs: list[Any]
     _industries_loaded: bool
+
+    @property
+    def panel(self) -> AccountDetailPanel:
+        raise NotImplementedError
 
     def _filter_choices(self) -> list[tuple[str, str, list[tuple[str, Any]]]]:
         raise NotImplementedError

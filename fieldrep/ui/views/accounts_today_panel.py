@@ -86,8 +86,8 @@ class TodayDialog(QDialog):
         self.tree.resizeColumnToContents(0)
         self.tree.setColumnWidth(1, 430)
         self.tree.resizeColumnToContents(2)
-        if tasks:
-            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        if tasks and (first := self.tree.topLevelItem(0)) is not None:
+            self.tree.setCurrentItem(first)
         self.done_button.setEnabled(bool(tasks))
         return len(tasks)
 

@@ -85,7 +85,7 @@ class TerritoriesView(QWidget):
             relay,
             self.explain,
             ("accounts", "territories"),
-            lambda _c: self.explain.find(self.explain.search.text()),
+            lambda _c: self.explain.search_for(self.explain.search.text()),
         )
 
     def update_access(self) -> None:
@@ -114,4 +114,4 @@ class TerritoriesView(QWidget):
 
     def _on_accounts_moved(self, _count: int) -> None:
         self.refresh()
-        self.explain.find(self.explain.search.text())
+        self.explain.search_for(self.explain.search.text())

@@ -57,7 +57,9 @@ def _with_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             parent["children"] = parent.get("children", 0) + 1
     rank = 0
     for r in rows:
-        names, node, seen = [], r, set()
+        names: list[str] = []
+        node: dict[str, Any] | None = r
+        seen: set[str] = set()
         while node is not None and node["id"] not in seen:
             seen.add(node["id"])
             names.append(node["name"])

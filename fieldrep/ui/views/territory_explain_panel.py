@@ -50,7 +50,7 @@ class TerritoryExplainPanel(QWidget):
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(250)
-        self._debounce.timeout.connect(lambda: self.find(self.search.text()))
+        self._debounce.timeout.connect(lambda: self.search_for(self.search.text()))
         self.search.textChanged.connect(lambda _t: self._debounce.start())
         self.model = RowsTableModel(
             [
@@ -104,7 +104,7 @@ class TerritoryExplainPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(split, 1)
 
-    def find(self, text: str = "") -> None:
+    def search_for(self, text: str = "") -> None:
         text = text.strip()
         if len(text) < 2:
             self.model.set_rows([])
