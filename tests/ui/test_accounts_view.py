@@ -879,3 +879,51 @@ def test_once_the_order_is_ready_a_jump_deep_into_the_list_reads_no_sql_sort(
         assert [model.account_id(row) for row in range(len(expected) - 1, -1, -1)] == expected[::-1]
     view.set_filter_value("status", "active")  # a filter: back to SQL, the same rows
     assert not model.browsing_ranked
+
+
+def test_a_new_account_tells_where_it_went(view: AccountsView) -> None:
+    account = view.create_account("Nowhere Nails")
+    assert account is not None
+    assert view.panel.note.isVisible()
+    assert view.panel.note.text() == "This account matches no territory: kept as yours"
+    view.open_account(_territory_free_account(view))
+    assert "kept as yours" not in view.panel.note.text()  # the note belongs to the new account
+
+
+def _territory_free_account(view: AccountsView) -> str:
+    row = view.context.conn.execute("SELECT id FROM accounts WHERE name = 'Shop 0500'").fetchone()
+    return str(row[0])
+
+
+def test_an_account_handed_to_a_colleague_is_read_only_with_the_reason(
+    view: AccountsView, ctx: Context
+) -> None:
+    me = ctx.user_id
+    ctx.writer.update("users", me, {"role": "rep"})
+    omar = ctx.writer.insert("users", {"username": "omar", "display_name": "Omar", "role": "rep"})
+    texas = ctx.writer.insert("territories", {"name": "Texas Metros", "owner_id": omar})
+    theirs = ctx.writer.insert(
+        "accounts", {"name": "Lone Star Feed", "territory_id": texas, "owner_id": omar}
+    )
+    mine = ctx.writer.insert("accounts", {"name": "My Own Shop", "owner_id": me})
+    view.open_account(str(theirs))
+    panel = view.panel
+    assert panel.note.text() == (
+        "Handed to Omar, Texas Metros: only they or their manager can change it now."
+    )
+    assert not panel.save_button.isEnabled()
+    assert not panel.delete_button.isEnabled()
+    assert panel.edits["name"].isReadOnly()
+    panel.edits["name"].setText("Renamed")
+    assert panel.save() is False
+    assert ctx.conn.execute("SELECT name FROM accounts WHERE id = ?", (theirs,)).fetchone() == (
+        "Lone Star Feed",
+    )
+    view.open_account(str(mine))  # the rep's own account is editable again
+    assert panel.save_button.isEnabled()
+    assert not panel.edits["name"].isReadOnly()
+    assert not panel.note.isVisible()
+    # A member of the colleague's territory may change it: the server would take the edit.
+    ctx.writer.insert("territory_members", {"territory_id": texas, "user_id": me})
+    view.open_account(str(theirs))
+    assert panel.save_button.isEnabled()
