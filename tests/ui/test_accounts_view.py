@@ -405,14 +405,17 @@ def test_import_dialog_mapping_progress_and_result(
     with qtbot.waitSignal(dialog.imported, timeout=20000):
         dialog.import_button.click()
     assert dialog.report is not None
-    assert dialog.report.imported == 2
-    assert "line 3, Zip Code" in dialog.result.toPlainText()
-    assert "In a territory: 0; 2 match no territory" in dialog.result.toPlainText()
-    assert (tmp_path / "new.errors.csv").exists()
+    # A bad ZIP is an optional cell: dropped with a warning, the row imports (unplaced).
+    assert dialog.report.imported == 3
+    text = dialog.result.toPlainText()
+    assert "line 3: Bad Zip" in text
+    assert "'ABCDE' is not a US ZIP code" in text
+    assert "In a territory: 0; 3 match no territory" in text
+    assert not (tmp_path / "new.errors.csv").exists()
     assert ctx.db.execute("SELECT notes FROM accounts WHERE name = 'Acme Tools'").fetchone() == (
         None,
     )
-    assert view.model.rowCount() == 1003
+    assert view.model.rowCount() == 1004
     dialog.close()
 
 
@@ -420,7 +423,7 @@ def test_import_dialog_counts_every_problem_it_does_not_list(
     view: AccountsView, qtbot: QtBot, tmp_path: Path
 ) -> None:
     src = tmp_path / "many.csv"
-    rows = [f"Bad {n},Boston,MA,ABCDE" for n in range(260)]  # 260 failing rows: 200 listed
+    rows = [",Boston,MA,02139" for _ in range(260)]  # 260 nameless rows: 200 listed
     rows += [f"Lost {n},Atlantis,ZZ," for n in range(60)]  # 60 placed nowhere: 50 listed
     src.write_text("Company,City,State,ZIP\n" + "\n".join(rows) + "\n")
     dialog = view.open_import(src)
@@ -430,6 +433,7 @@ def test_import_dialog_counts_every_problem_it_does_not_list(
         dialog.import_button.click()
     text = dialog.result.toPlainText()
     assert "260 rows not imported" in text
+    assert text.count("every account needs a name") == 200
     assert "… and 60 more in the errors file" in text
     assert "60 imported without a location:" in text
     assert "… and 10 more (Sync ▸ Geocoding settings lists them all)" in text
