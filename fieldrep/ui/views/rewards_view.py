@@ -222,6 +222,10 @@ class RewardsView(QWidget):
         # A sync bringing rewards, or the referral's stage move writing them, shows at once.
         from fieldrep.ui.change_relay import refresh_on_change
 
+        if not self.is_manager:  # a rep follows every reward of theirs, not a queue to work
+            self.filter_combo.blockSignals(True)
+            self.set_filter("All")
+            self.filter_combo.blockSignals(False)
         refresh_on_change(
             runner.changes,
             self,
@@ -257,7 +261,9 @@ class RewardsView(QWidget):
         self.model.set_rows(rows)
         total = sum(r.amount_cents for r in rows)
         self.count_label.setText(
-            "nothing here" if not rows else f"{len(rows):,} rewards, {money(total)}"
+            "nothing here"
+            if not rows
+            else f"{len(rows):,} reward{'' if len(rows) == 1 else 's'}, {money(total)}"
         )
         self._update_buttons()
 
