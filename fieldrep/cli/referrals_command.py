@@ -1,4 +1,4 @@
-"""``fieldrep referrals add|list|move`` and ``fieldrep import referrals FILE``.
+"""``fieldrep referrals add|list|move|metrics`` and ``fieldrep import referrals FILE``.
 
 ``add`` runs the same automation as the app's capture dialog and prints the checks and the routing;
 ``list`` shows the pipeline with SQL filters; ``move`` moves one referral (its id or the last 8
@@ -79,6 +79,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_db_option(mv)
     add_json_option(mv)
     mv.set_defaults(handler=run_move)
+
+    # ``fieldrep referrals metrics``: the same command as ``fieldrep rewards metrics`` (issue 19).
+    from fieldrep.cli.rewards_command import add_metrics_parser
+
+    add_metrics_parser(rsub)
 
 
 def register_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,6 +1,6 @@
 """``fieldrep report KIND``: write a manager report (territory performance, rep activity, referral
 programme, reward payouts, accounts) as CSV, XLSX or PDF, for a period, a territory subtree and/or a
-rep, so it can be scheduled."""
+rep, so it can be scheduled. The territory-performance PDF shows the scope's territory map."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import argparse
 import difflib
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from fieldrep.cli.common import CommandError, add_db_option, add_json_option, emit, open_context
-from fieldrep.reports.catalog import KINDS, build_report
+from fieldrep.reports.catalog import KINDS, MAP_REPORTS, build_report
 from fieldrep.reports.export import ReportExportError, format_of, write_report
+from fieldrep.reports.model import Report
 from fieldrep.reports.periods import ACCEPTED_FORMS, PeriodError, current, parse_period
 from fieldrep.reports.scope import ScopeError
 
@@ -59,6 +61,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=run)
 
 
+def _add_map(conn: Any, report: Report, territory: str | None, rep: str | None) -> None:
+    """Render the scope's map (Qt, offscreen, imported only here: the reports stay Qt-free) and
+    hand the PNG to the writer; a laptop without Qt writes the report without it and says so."""
+    try:
+        from fieldrep.ui.map.map_export import ensure_gui_app, report_map
+    except ImportError as exc:  # a server install without PySide6
+        report.notes.append(f"The territory map is left out: it needs Qt ({exc.name}).")
+        return
+    ensure_gui_app()
+    picture = report_map(conn, territory, rep)
+    if picture is not None:
+        report.images.append(picture)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         period = parse_period(args.period) if args.period else current("quarter", date.today())
@@ -75,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         report = build_report(
             ctx.conn, args.kind, period, territory=args.territory, rep=args.rep, **options
         )
+        if fmt == "pdf" and args.kind in MAP_REPORTS and not report.empty:
+            _add_map(ctx.conn, report, args.territory, args.rep)
         path = write_report(report, args.output, fmt, excel=args.excel)
     except ScopeError as exc:
         raise CommandError(str(exc), exit_code=2) from exc

@@ -27,6 +27,10 @@ class ReportKind:
     build: Callable[..., Report]
 
 
+# Reports whose PDF shows the territory map of their scope (issue 20). The map is drawn by the
+# UI layer's renderer (Qt) and handed to the writer as PNG bytes (Report.images).
+MAP_REPORTS = frozenset({"territory-performance"})
+
 KINDS: dict[str, ReportKind] = {
     k.key: k
     for k in (

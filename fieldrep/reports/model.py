@@ -117,6 +117,16 @@ class Chart:
         return (width, max(3.2, min(9.0, 1.2 + 0.2 * min(self.bars, 40))))
 
 
+@dataclass(frozen=True)
+class ReportImage:
+    """A picture the caller rendered (the territory map, drawn by the UI layer's map renderer):
+    PNG bytes, so the reports stay free of Qt. The PDF writer shows it on a page of its own."""
+
+    title: str
+    png: bytes
+    caption: str = ""
+
+
 @dataclass
 class Report:
     kind: str
@@ -126,6 +136,7 @@ class Report:
     sections: list[Table]
     charts: list[Chart] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    images: list[ReportImage] = field(default_factory=list)  # PDF only
     team: str = ""
     generated_at: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
     empty: bool = False  # no data in the period: writers say so instead of writing empty tables

@@ -1,7 +1,8 @@
 """A report as PDF (reportlab): a title page (team, period, scope, when, notes), then each section
 as a table that splits across pages with its header repeated, the charts as vector drawings
 (matplotlib's SVG read by svglib), and "Page x of y" on every page. Text stays text: searchable and
-copyable. Wide tables go on landscape pages in a smaller type.
+copyable. Wide tables go on landscape pages in a smaller type. Pictures the caller rendered (the
+territory map, :attr:`Report.images`) follow on landscape pages of their own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from fieldrep.reports.model import Chart, Report, Table, cell_text, is_numeric
+from fieldrep.reports.model import Chart, Report, ReportImage, Table, cell_text, is_numeric
 
 EVERY = 500
 
@@ -143,6 +144,27 @@ def _table_flowables(table: Table, styles: dict[str, Any], width: float, step: A
     return flow
 
 
+def _image_flowables(
+    picture: ReportImage, styles: dict[str, Any], width: float, height: float
+) -> list[Any]:
+    """The picture under its title, as large as the frame allows at its own proportions."""
+    from reportlab.lib.units import cm
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import Image, Paragraph
+
+    reader = ImageReader(io.BytesIO(picture.png))
+    px_w, px_h = reader.getSize()
+    room_h = height - 2.5 * cm  # the title and the caption
+    scale = min(width / px_w, room_h / px_h)
+    flow: list[Any] = [
+        Paragraph(escape(picture.title), styles["h1"]),
+        Image(io.BytesIO(picture.png), width=px_w * scale, height=px_h * scale),
+    ]
+    if picture.caption:
+        flow.append(Paragraph(escape(picture.caption), styles["note"]))
+    return flow
+
+
 def write_pdf(report: Report, path: Path, *, step: Any = None) -> None:
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.units import cm
@@ -225,5 +247,9 @@ def write_pdf(report: Report, path: Path, *, step: Any = None) -> None:
                     # The title stays with its chart, never alone at the foot of a page.
                     heading = Paragraph(escape(chart.title), styles["h1"])
                     story.append(KeepTogether([heading, drawing, Spacer(1, 0.5 * cm)]))
+    for picture in report.images:
+        story.append(NextPageTemplate("landscape"))
+        story.append(PageBreak())
+        story += _image_flowables(picture, styles, land_w - 2 * margin, land_h - 2 * margin)
     label = f"{report.title} · {report.period.label} · {report.scope}"
     doc.build(story, canvasmaker=_numbered_canvas(label))

@@ -6,7 +6,10 @@ may write every field of the rows in their scope; a rep may not:
 - create or change rewards (approve, issue or size them) or quotas;
 - credit a deal to anyone but themselves, or on an account they do not own;
 - reassign (territory or owner) an account or referral owned by someone else;
-- write history under anyone's name but their own.
+- write history under anyone's name but their own;
+- create a task for someone else, except the follow-up task of a referral they captured, for the
+  referral's owner (:func:`referral_follow_up`: a referral captured for a colleague's territory
+  gives the colleague their task, issue 18).
 
 Fields that record who did something are set from the authenticated user, never taken from the
 client: ``assignment_history.by_user_id``, ``referral_events.user_id``, ``referrals.captured_by_id``
@@ -80,3 +83,15 @@ def check(
         and before.get("owner_id") not in (None, viewer.user_id)
     ):
         raise Refused(f"only a manager can reassign {tbl} owned by someone else")
+
+
+def referral_follow_up(tx: Tx, viewer: Viewer, tbl: str, values: dict[str, Any]) -> bool:
+    """Whether a new row outside ``viewer``'s scope is the follow-up task of a referral they
+    captured, for that referral's owner: a rep may hand that one task to a colleague."""
+    if tbl != "tasks" or not values.get("referral_id") or not values.get("user_id"):
+        return False
+    row = tx.one(
+        "SELECT captured_by_id, owner_id FROM referrals WHERE id = ? AND _deleted = 0",
+        (values["referral_id"],),
+    )
+    return row is not None and row[0] == viewer.user_id and row[1] == values["user_id"]

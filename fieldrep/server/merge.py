@@ -295,7 +295,16 @@ def apply_mutation(
         write_row(tx, m.tbl, m.row_id, values, clocks, tx.next_versions(1), insert=True)
         scope.note_creator(tx, m.tbl, m.row_id, viewer.user_id)
         if not public and not _visible(tx, viewer, m.tbl, m.row_id):
-            raise Refused(f"this {m.tbl} row would be outside your territories")
+            if not authority.referral_follow_up(tx, viewer, m.tbl, values):
+                raise Refused(f"this {m.tbl} row would be outside your territories")
+            # A referral's follow-up task written for a colleague is theirs from now on: the
+            # writer's next pull evicts it from their laptop (it would otherwise linger there
+            # and make the laptop's checksums differ from the server's).
+            tx.execute(
+                "INSERT INTO moves (version, tbl, row_id, old_territories, old_people)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (tx.next_versions(1), m.tbl, m.row_id, "[]", json.dumps([viewer.user_id])),
+            )
         return Outcome(changed=True)
 
     before, clocks, _, row_version, fversions = current

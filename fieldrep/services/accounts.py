@@ -150,6 +150,51 @@ class AccountsService:
             return f"Handed to {who}"
         return None
 
+    def handed_away(self, account_id: str) -> str | None:
+        """Why a rep may not change this account any more (the server would refuse the edit): it
+        was handed to a colleague's territory. ``None`` when the account is theirs to change."""
+        if self.ctx.role() != "rep" or not self.ctx.user_id:
+            return None
+        me = self.ctx.user_id
+        row = self.ctx.conn.execute(
+            "SELECT a.owner_id, a.territory_id, u.display_name, u.username, t.name"
+            " FROM accounts a LEFT JOIN users u ON u.id = a.owner_id"
+            " LEFT JOIN territories t ON t.id = a.territory_id WHERE a.id = ?",
+            (account_id,),
+        ).fetchone()
+        if row is None or not row[0] or row[0] == me:
+            return None
+        _owner_id, territory_id, display, username, territory = row
+        if territory_id and territory_id in self._my_territories(me):
+            return None
+        where = ", ".join(x for x in (display or username, territory) if x) or "another team"
+        return f"Handed to {where}: only they or their manager can change it now."
+
+    def _my_territories(self, me: str) -> set[str]:
+        """The territories a rep may write in, as the server counts them: where they are an active
+        member or the owner, and every territory below those."""
+        conn = self.ctx.conn
+        direct = {
+            r[0]
+            for r in conn.execute(
+                "SELECT territory_id FROM territory_members WHERE user_id = ? AND active = 1"
+                " UNION SELECT id FROM territories WHERE owner_id = ?",
+                (me, me),
+            )
+        }
+        children: dict[str, list[str]] = {}
+        for tid, parent in conn.execute("SELECT id, parent_id FROM territories"):
+            if parent:
+                children.setdefault(parent, []).append(tid)
+        out: set[str] = set()
+        stack = [t for t in direct if t]
+        while stack:
+            tid = stack.pop()
+            if tid not in out:
+                out.add(tid)
+                stack.extend(children.get(tid, ()))
+        return out
+
     def _assign(self, account_id: str) -> None:
         """Assign-on-save: territory and owner by the territory engine, with history."""
         from fieldrep.services.assignment_service import assign_account

@@ -130,4 +130,9 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec(
         "home", "Team", "user", _lazy("fieldrep.ui.views.manager_home_view", "ManagerHomeView")
     ),
+    # Appended after the others so their Ctrl+number shortcuts stay the same: the manager's
+    # approval queue; a rep follows their captured referrals' rewards here, read-only.
+    PageSpec(
+        "rewards", "Rewards", "referrals", _lazy("fieldrep.ui.views.rewards_view", "RewardsView")
+    ),
 )

@@ -84,6 +84,8 @@ class SyncController(QObject):
         self._task_kind = ""  # "sync", "sign in", "sign out"
         self._sign_out_after: bool = False
         self.problem: Problem | None = None
+        # Set by a sign-in that set the demo this database held aside: what to tell the user.
+        self.demo_notice: str | None = None
         self.last_outcome: SyncOutcome | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -267,8 +269,12 @@ class SyncController(QObject):
         if self._task is not None:
             return None
 
-        def sign_in(db_path: Path, _progress: Progress) -> LoginResponse:
-            return sync_session.sign_in_to(db_path, url, username, password)
+        def sign_in(db_path: Path, _progress: Progress) -> tuple[LoginResponse, str | None]:
+            before = sync_session.demo_notice(db_path)
+            response = sync_session.sign_in_to(db_path, url, username, password)
+            after = sync_session.demo_notice(db_path)
+            # Only this sign-in's setting aside of the demo is news (not one from a past sign-in).
+            return response, after if after != before else None
 
         task = self.runner.run(
             sign_in,
@@ -280,7 +286,8 @@ class SyncController(QObject):
         self._begin(task, "sign in")
         return task
 
-    def _on_sign_in_succeeded(self, response: LoginResponse) -> None:
+    def _on_sign_in_succeeded(self, result: tuple[LoginResponse, str | None]) -> None:
+        response, self.demo_notice = result
         self.problem = None
         status = self.status()
         if self.monitor is not None:

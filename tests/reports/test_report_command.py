@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+import sqlite3
 from pathlib import Path
 
 import openpyxl
@@ -126,3 +128,62 @@ def test_a_period_without_data_says_so(
     assert "No data for 2019" in capsys.readouterr().out
     text = pypdf.PdfReader(out).pages[0].extract_text()
     assert "No data for 2019" in text
+
+
+def _images(pdf: Path) -> list[tuple[int, int]]:
+    """The size of every raster image on the PDF's pages."""
+    return [
+        (image.image.width, image.image.height)
+        for page in pypdf.PdfReader(pdf).pages
+        for image in page.images
+        if image.image is not None
+    ]
+
+
+def _placed_in_subtree(demo_path: Path, name: str) -> int:
+    conn = sqlite3.connect(demo_path)
+    try:
+        (count,) = conn.execute(
+            "WITH RECURSIVE sub(id) AS (SELECT id FROM territories WHERE name = ? COLLATE NOCASE"
+            " UNION SELECT t.id FROM territories t JOIN sub ON t.parent_id = sub.id)"
+            " SELECT count(*) FROM accounts WHERE territory_id IN (SELECT id FROM sub)"
+            " AND lat IS NOT NULL AND lon IS NOT NULL",
+            (name,),
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(count)
+
+
+def test_the_territory_performance_pdf_shows_the_scopes_map(
+    demo_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "west.pdf"
+    argv = ["report", "territory-performance", "-o", str(out), "--period", "2026-Q4"]
+    assert main([*argv, "--territory", "West", "--db", str(demo_path)]) == 0
+    capsys.readouterr()
+    assert _images(out) == [(1800, 1100)]  # the map, rendered for the report
+    text = "\n".join(page.extract_text() for page in pypdf.PdfReader(out).pages)
+    assert "Territory map — West and below" in text
+    assert f"{_placed_in_subtree(demo_path, 'West'):,} accounts placed" in text
+    # Other reports and other formats carry no map.
+    other = tmp_path / "reps.pdf"
+    assert main(["report", "rep-activity", "-o", str(other), "--db", str(demo_path)]) == 0
+    assert _images(other) == []
+
+
+def test_no_map_when_no_account_is_placed(
+    demo_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = tmp_path / "unplaced.db"
+    shutil.copy(demo_path, book)
+    conn = sqlite3.connect(book)
+    with conn:
+        conn.execute("UPDATE accounts SET lat = NULL, lon = NULL")
+    conn.close()
+    out = tmp_path / "unplaced.pdf"
+    argv = ["report", "territory-performance", "-o", str(out), "--period", "2026-Q4"]
+    assert main([*argv, "--db", str(book)]) == 0
+    capsys.readouterr()
+    assert _images(out) == []
+    assert pypdf.PdfReader(out).pages[0].extract_text()

@@ -80,6 +80,10 @@ def test_rewards_from_the_command_line(
     got = json.loads(out)
     assert got["referrals"] == want["referrals"]
     assert got["reward_cost_cents"] == want["reward_cost_cents"] == 20_000
+    # The same command under the referrals group (issue 19 names it ``fieldrep referrals metrics``).
+    code, alias_out, _ = _run(capsys, "referrals", "metrics", "--period", year, *db, "--json")
+    assert code == 0
+    assert json.loads(alias_out) == got
     code, _, err = _run(capsys, "rewards", "metrics", "--period", "Q3", *db)
     assert code == 1
     assert "is not a period" in err

@@ -145,6 +145,61 @@ def test_a_rep_cannot_reassign_a_colleagues_account(
     assert stored["owner_id"] == org.rep2
 
 
+def test_a_rep_writes_a_colleague_only_the_follow_up_task_of_a_referral_they_captured(
+    storage: Storage, org: Org, laptop: Make
+) -> None:
+    # Rep1 captured one referral that Rep2 owns; Rep2 captured another, which Rep2 also owns.
+    (captured,) = admin.put_rows(
+        storage,
+        "referrals",
+        [
+            {
+                "referred_name": "Lead",
+                "captured_by_id": org.rep1,
+                "owner_id": org.rep2,
+                "territory_id": org.t2,
+                "created_at": "2024-01-01",
+            }
+        ],
+    )
+    (not_mine,) = admin.put_rows(
+        storage,
+        "referrals",
+        [
+            {
+                "referred_name": "Other",
+                "captured_by_id": org.rep2,
+                "owner_id": org.rep2,
+                "territory_id": org.t1,
+                "created_at": "2024-01-01",
+            }
+        ],
+    )
+    rep = _signed_in(laptop, "rep1")
+    follow_up = rep.writer.insert(
+        "tasks", {"referral_id": captured, "user_id": org.rep2, "title": "First contact"}
+    )
+    arbitrary = rep.writer.insert("tasks", {"user_id": org.rep2, "title": "Do my paperwork"})
+    others_referral = rep.writer.insert(
+        "tasks", {"referral_id": not_mine, "user_id": org.rep2, "title": "Call them"}
+    )
+    not_the_owner = rep.writer.insert(
+        "tasks", {"referral_id": captured, "user_id": org.manager, "title": "Approve it"}
+    )
+    result = rep.sync()
+    assert result.refusals == {"this tasks row would be outside your territories": 3}
+    assert server_row(storage, "tasks", follow_up) is not None
+    for refused in (arbitrary, others_referral, not_the_owner):
+        assert server_row(storage, "tasks", refused) is None
+    colleague = _signed_in(laptop, "rep2")
+    assert set(colleague.rows("tasks")) == {follow_up}
+    # Once written it is the colleague's: it leaves the captor's laptop at their next pull,
+    # without a replacement sync (the laptop agrees with the server's checksums).
+    assert not result.replaced
+    assert result.verified
+    assert set(rep.rows("tasks")) == {arbitrary, others_referral, not_the_owner}  # refused, kept
+
+
 def test_a_manager_cannot_graft_a_territory_onto_another_teams(
     storage: Storage, org: Org, laptop: Make
 ) -> None:

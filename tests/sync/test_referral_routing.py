@@ -1,5 +1,5 @@
 """A referral captured offline for a colleague's territory reaches the colleague after sync, routed
-to them, and stays visible to the rep who captured it."""
+to them with their follow-up task, and stays visible to the rep who captured it."""
 
 from __future__ import annotations
 
@@ -51,9 +51,14 @@ def test_a_referral_for_a_colleagues_territory_is_routed_to_them_and_kept_by_its
     assert ben.rows("referrals")[referral]["owner_id"] == org.rep2
     events = {r["referral_id"] for r in ben.rows("referral_events").values()}
     assert referral in events
-    # Nothing Ann wrote was refused (a follow-up task for Ben would be, under the server's task
-    # rule, so her laptop writes none; the SLA due date travels on the referral).
+    # Nothing Ann wrote was refused: the server takes the follow-up task she wrote for Ben, as
+    # the task of a referral she captured, and Ben's laptop receives it.
     assert ann.conflicts() == []
     assert ben.rows("referrals")[referral]["sla_due_at"] == result.sla_due_at
+    bens = [t for t in ben.rows("tasks").values() if t["referral_id"] == referral]
+    assert [(t["user_id"], t["title"]) for t in bens] == [
+        (org.rep2, "First contact with referral Sam Lee (Lone Star Plumbing)")
+    ]
+    assert bens[0]["due_date"] == (result.sla_due_at or "")[:10]
     ann.sync()
     assert referral in ann.rows("referrals")  # the captor still sees it

@@ -62,9 +62,19 @@ def test_opens_on_the_first_page_with_every_page_listed(window: MainWindow) -> N
         "reports",
         "conflicts",
         "home",
+        "rewards",
     ]
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert titles == ["Accounts", "Map", "Referrals", "Territories", "Reports", "Conflicts", "Team"]
+    assert titles == [
+        "Accounts",
+        "Map",
+        "Referrals",
+        "Territories",
+        "Reports",
+        "Conflicts",
+        "Team",
+        "Rewards",
+    ]
     assert window.current_page_key == "home"  # the window's user is a manager
     assert window.windowTitle() == "fieldrep.db"  # the system adds "— FieldRep"
     # Pages are built lazily: only the one on screen exists so far.
@@ -88,7 +98,8 @@ def test_click_in_the_navigation_switches_page(qtbot: QtBot, window: MainWindow)
 
 
 @pytest.mark.parametrize(
-    ("number", "key"), [(2, "map"), (4, "territories"), (5, "reports"), (1, "accounts")]
+    ("number", "key"),
+    [(2, "map"), (4, "territories"), (5, "reports"), (1, "accounts"), (7, "home"), (8, "rewards")],
 )
 def test_ctrl_number_switches_page(qtbot: QtBot, window: MainWindow, number: int, key: str) -> None:
     if key == "accounts":

@@ -561,3 +561,24 @@ def test_an_appointment_is_kept_inside_its_window(
     assert "11:00" <= stop.arrival <= "11:15"
     page.set_appointment(book["a4"], (time(12, 0), time(11, 0)))
     assert "must end after it starts" in page.message.text()
+
+
+def test_a_check_in_tells_how_the_customers_referrals_went(
+    page: MapPage, ctx: Context, book: dict[str, str]
+) -> None:
+    ctx.writer.insert(
+        "referrals",
+        {
+            "referrer_account_id": book["a0"],
+            "referred_name": "Bob Buyer",
+            "referred_company": "Acme Ltd",
+            "stage": "won",
+        },
+    )
+    dialog = page.check_in(book["a0"])
+    assert dialog.referral_news.isVisibleTo(dialog)
+    assert dialog.referral_news.text().startswith("Your referral of Acme Ltd was won")
+    other = page.check_in(book["a1"])  # no referral from this customer: nothing said
+    assert not other.referral_news.isVisibleTo(other)
+    dialog.close()
+    other.close()

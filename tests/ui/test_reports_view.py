@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import openpyxl
+import pypdf
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -100,6 +101,19 @@ def test_export_runs_in_the_background(
     assert view.export_button.isEnabled()
     assert view.export_status.text() == f"Saved {target}"
     assert "Territory performance" in openpyxl.load_workbook(target).sheetnames
+
+
+def test_the_territory_performance_pdf_from_the_page_has_the_map(
+    qtbot: QtBot, book: tuple[Context, TaskRunner], tmp_path: Path
+) -> None:
+    view = make_view(qtbot, book)
+    assert view.kind.currentData() == "territory-performance"
+    target = tmp_path / "territories.pdf"
+    with qtbot.waitSignal(view.export_finished, timeout=60_000):
+        assert view.export_to(target, "PDF") is not None
+    images = [i for page in pypdf.PdfReader(target).pages for i in page.images]
+    assert len(images) == 1  # the map drawn on the export's worker thread
+    assert "Territory map" in pypdf.PdfReader(target).pages[-1].extract_text()
 
 
 def test_cancelled_export_leaves_no_file(

@@ -88,3 +88,46 @@ def test_a_rep_sees_the_rewards_of_their_referrals_but_cannot_decide(
     view.table.selectRow(0)
     assert not view.approve_button.isEnabled()
     assert "Only a manager" in view.approve_button.toolTip()
+    # A rep is told what the page is for, and offered no buttons the server would refuse.
+    assert not view.actions.isVisibleTo(view)
+    assert view.filter_combo.currentText() == "All"  # every reward of theirs, whatever its state
+    assert "Your manager approves and pays them" in view.intro.text()
+
+
+def test_the_queue_shows_a_reward_written_elsewhere(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
+    org = make_org(ctx)
+    save_rule(ctx, org, bonus_rule(hold_days=0, cap_per_reward_cents=50_000))
+    move(ctx, add_referral(ctx, org, name="Globex"), "won", amount=12_400.0)
+    sign_in(ctx, org.manager)
+    runner.changes.flush()
+    view = RewardsView(ctx, runner)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.model.rowCount() == 1
+    # Another laptop's stage move (or a sync bringing it) writes a reward: the page follows.
+    move(ctx, add_referral(ctx, org, name="Initech"), "won", amount=4_000.0)
+    qtbot.waitUntil(lambda: view.model.rowCount() == 2, timeout=10_000)
+
+
+def test_opening_the_referrer_account_tells_how_its_referrals_went(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
+    from fieldrep.ui.views.accounts_view import AccountsView
+
+    org = make_org(ctx)
+    save_rule(ctx, org, bonus_rule(hold_days=0, cap_per_reward_cents=50_000))
+    move(ctx, add_referral(ctx, org, name="Globex"), "won", amount=12_400.0)
+    sign_in(ctx, org.rep)
+    runner.changes.flush()
+    view = AccountsView(ctx, runner)
+    qtbot.addWidget(view)
+    view.show()
+    view.open_account(org.referrer_account)
+    note = view.panel.note
+    assert note.isVisible()
+    assert note.text().startswith("Your referral of Globex Ltd ")
+    assert "$500 reward" in note.text()
+    assert view.panel.save_button.isEnabled()  # the rep's own account stays editable
+    runner.wait_for_idle()

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -12,9 +15,9 @@ from fieldrep.store import local_meta
 from fieldrep.sync.protocol import LoginResponse
 from fieldrep.ui.dialogs.sync_settings_dialog import SyncSettingsDialog
 from fieldrep.ui.main_window import MainWindow
-from fieldrep.ui.sync_controller import Reason, SyncOutcome
+from fieldrep.ui.sync_controller import Reason, SyncController, SyncOutcome
 from tests.sync.harness import PASSWORD, server_row
-from tests.ui.sync_support import Live, SyncApp, sync
+from tests.ui.sync_support import Live, SyncApp, sign_in, sync
 
 
 def _fill(qtbot: QtBot, dialog: SyncSettingsDialog, url: str, user: str, password: str) -> None:
@@ -200,3 +203,44 @@ def test_a_revoked_token_signs_the_laptop_out_and_keeps_its_changes(
     assert "sign in again" in window.status.sync.toolTip()
     assert window.status.sync_button.text() == "Sign in…"
     assert dialog.form.isVisible()
+
+
+def test_signing_in_from_the_demo_says_where_it_went_and_every_page_shows_the_team(
+    qtbot: QtBot,
+    ctx: Context,
+    live: Live,
+    make_sync: Callable[..., SyncController],
+    window_with_sync: Callable[..., MainWindow],
+) -> None:
+    from fieldrep.services.demo_data import DemoOptions, build_demo
+    from fieldrep.ui.views.accounts_view import AccountsView
+
+    build_demo(ctx, DemoOptions(accounts=60, seed=3))
+    live.put_account("North Co")
+    controller = make_sync()
+    window = window_with_sync(controller)
+    window.show_page("accounts")
+    view = window.page("accounts")
+    assert isinstance(view, AccountsView)
+    qtbot.waitUntil(lambda: view.model.matching == 60)
+    dialog = _open(window)
+    _fill(qtbot, dialog, live.url, "rep1", PASSWORD)
+    with (
+        qtbot.waitSignal(controller.sync_finished, timeout=30_000) as first_sync,
+        qtbot.waitSignal(controller.sign_in_finished, timeout=30_000),
+    ):
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert first_sync.args[0].ok, first_sync.args[0].problem
+    kept = local_meta.get(ctx.db.conn, "demo_kept_at")
+    assert kept
+    assert dialog.message.startswith("Signed in as rep1")
+    assert f"It was copied to {Path(kept).name} beside it" in dialog.message
+    # The accounts page follows the change notification: the demo's rows are gone, the team's in.
+    qtbot.waitUntil(lambda: view.model.matching == 1, timeout=10_000)
+    assert view.count_label.text() == "1 account"
+    # Signing in again later is not news: the notice is said once.
+    dialog.close()
+    with qtbot.waitSignal(controller.signed_out, timeout=30_000):
+        controller.sign_out()
+    sign_in(qtbot, controller, live, "rep1")
+    assert controller.demo_notice is None

@@ -301,8 +301,7 @@ class ReferralService:
                     + (
                         f"follow-up task for {routed.owner_name or 'the owner'}"
                         if self.may_task(routed.owner_id, by)
-                        else f"{routed.owner_name} sees it due on the board (the server takes no"
-                        " task a rep writes for a colleague)"
+                        else "no owner yet: it is due on the board"
                     )
                     + "; thank-you task for the capturing rep",
                 )
@@ -484,17 +483,10 @@ class ReferralService:
         ]
 
     def may_task(self, owner_id: str | None, captured_by: str | None) -> bool:
-        """Whether the owner's follow-up task may be written here: the sync server accepts a task
-        a rep writes only for the rep themselves (a manager's covers the team); a colleague's
-        would be refused and linger on this laptop. The SLA due date on the referral stands."""
-        if not owner_id:
-            return False
-        if owner_id == captured_by:
-            return True
-        row = self.ctx.conn.execute(
-            "SELECT role FROM users WHERE id = ?", (captured_by,)
-        ).fetchone()
-        return row is None or row[0] in ("manager", "admin")
+        """Whether the owner's follow-up task is written: always when the referral has an owner.
+        The sync server takes a task a rep writes for a colleague when it is the follow-up of a
+        referral that rep captured, for its owner (``fieldrep.server.authority``)."""
+        return bool(owner_id)
 
     def _tasks(
         self,

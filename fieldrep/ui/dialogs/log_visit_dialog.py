@@ -34,6 +34,13 @@ from fieldrep.ui import theme
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 
+def _referral_news(ctx: object, account_id: str) -> list[str]:
+    from fieldrep.services.rewards.close_loop import for_account
+
+    conn = getattr(ctx, "conn", None)
+    return [] if conn is None else [o.sentence for o in for_account(conn, account_id, limit=3)]
+
+
 class LogVisitDialog(QDialog):
     logged = Signal(object)  # LoggedVisit
 
@@ -111,8 +118,16 @@ class LogVisitDialog(QDialog):
         self.referral_button.clicked.connect(self.open_referral)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
+        # How this customer's referrals went, to thank them in person (issue 19): the map's
+        # check-in and the Accounts page's Log visit both open this dialog.
+        self.referral_news = QLabel("\n".join(_referral_news(ctx, account_id)))
+        self.referral_news.setTextFormat(Qt.TextFormat.PlainText)
+        self.referral_news.setWordWrap(True)
+        self.referral_news.setStyleSheet(f"color: {theme.ACCENT}; font-weight: 600;")
+        self.referral_news.setVisible(bool(self.referral_news.text()))
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
+        layout.addWidget(self.referral_news)
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)

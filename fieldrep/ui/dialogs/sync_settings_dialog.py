@@ -211,9 +211,10 @@ class SyncSettingsDialog(QDialog):
     def _on_controller_sign_in_finished(self, outcome: object) -> None:
         self.password_edit.clear()
         if isinstance(outcome, LoginResponse):
-            self._show_message(
-                f"Signed in as {outcome.username}. The first sync has started.", error=False
-            )
+            text = f"Signed in as {outcome.username}. The first sync has started."
+            if self.controller.demo_notice:
+                text += f"\n\n{self.controller.demo_notice}"
+            self._show_message(text, error=False)
         elif isinstance(outcome, Problem):
             self._show_message(f"{outcome.sentence}.", error=True)
             self.password_edit.setFocus()

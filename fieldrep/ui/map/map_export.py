@@ -10,10 +10,10 @@ import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -30,6 +30,9 @@ from fieldrep.geo.basemap import Basemap
 from fieldrep.geo.projection import fit_zoom, metres_per_pixel, nice_scale, world_to_lonlat
 from fieldrep.services.map_data import COLOR_BY_LABELS, MapAccounts
 from fieldrep.ui.map.layers import MarkerData, SceneSpec, TerritoryGeom, render_scene
+
+if TYPE_CHECKING:  # the reports' model pulls in matplotlib: imported when a report asks
+    from fieldrep.reports.model import ReportImage
 
 
 @dataclass
@@ -203,3 +206,44 @@ def ensure_gui_app() -> Any:
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         app = QGuiApplication(["fieldrep"])
     return app
+
+
+REPORT_MAP_SIZE = (1800, 1100)
+
+
+def report_map(
+    conn: Any, territory: str | None = None, rep: str | None = None
+) -> ReportImage | None:
+    """The territory map of a report's scope (a territory and those below it, a rep's accounts),
+    as a PNG for the report writers; ``None`` when no account in the scope is placed on the map.
+    Runs on any thread (it paints a QImage; a QGuiApplication must exist)."""
+    from fieldrep.geo import basemap
+    from fieldrep.reports.model import ReportImage
+    from fieldrep.reports.scope import load_scope
+    from fieldrep.services.map_data import load_accounts
+    from fieldrep.ui.map.layers import territory_geoms
+
+    scope = load_scope(conn, territory, rep)
+    t_ids = set(scope.selected) if territory else None
+    o_ids = {scope.rep.id} if scope.rep is not None else None
+    accounts = load_accounts(conn, territory_ids=t_ids, owner_ids=o_ids)
+    if len(accounts) == 0:
+        return None
+    shapes = [t for t in accounts.territories if t_ids is None or t.id in t_ids]
+    title = "Territory map" + (
+        f" — {scope.root.name} and below" if territory and scope.root else ""
+    )
+    image = render(
+        MapExport(accounts, territory_geoms(shapes), basemap.load(), "territory", title),
+        REPORT_MAP_SIZE,
+    )
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):  # type: ignore[call-overload]
+        return None
+    buffer.close()
+    caption = f"{len(accounts):,} accounts placed, coloured by territory"
+    if accounts.unplaced:
+        caption += f"; {len(accounts.unplaced):,} without a location are not shown"
+    return ReportImage(title, bytes(data.data()), caption)

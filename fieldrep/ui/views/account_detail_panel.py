@@ -118,6 +118,8 @@ class AccountDetailPanel(QFrame):
         self.account_id: str | None = None
         self._loaded: dict[str, Any] = {}
         self.confirm_box: QMessageBox | None = None
+        self._note: tuple[str, str] | None = None  # (account id, what its creation did)
+        self.read_only_reason: str | None = None
 
         # Labels showing the user's text are plain: a name like "<b>Co</b>" is shown as typed.
         self.title = QLabel()
@@ -174,6 +176,14 @@ class AccountDetailPanel(QFrame):
         self.error.setStyleSheet(f"color: {theme.DANGER};")
         self.error.setWordWrap(True)
         self.error.hide()  # shown with a message only: an empty line would leave a gap
+        # Where a new account went ("kept as yours", "Handed to Omar, Texas Metros"), why an
+        # account handed to a colleague is read-only, and how the customer's referrals went.
+        self.note = QLabel()
+        self.note.setObjectName("accountNote")
+        self.note.setTextFormat(Qt.TextFormat.PlainText)
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(f"color: {theme.TEXT_MUTED};")
+        self.note.hide()
 
         self.save_button = QPushButton("Save")
         self.save_button.setDefault(True)
@@ -236,6 +246,7 @@ class AccountDetailPanel(QFrame):
         inner.setContentsMargins(0, 0, 0, 0)
         inner.addWidget(self.subtitle)
         inner.addWidget(self.links)
+        inner.addWidget(self.note)
         inner.addLayout(form)
         inner.addWidget(self.error)
         self.scroll_area = _FittingScrollArea()
@@ -267,6 +278,42 @@ class AccountDetailPanel(QFrame):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
+
+    def show_created(self, account_id: str, note: str | None) -> None:
+        """Tell where a just-created account went (the service's ``last_note``)."""
+        self._note = (account_id, note) if note else None
+        if self.account_id == account_id:
+            self._show_notes()
+
+    def _show_notes(self) -> None:
+        lines: list[str] = []
+        if self._note is not None and self._note[0] == self.account_id:
+            lines.append(self._note[1])
+        if self.read_only_reason:
+            lines.append(self.read_only_reason)
+        lines += self._referral_outcomes()
+        self.note.setText("\n".join(lines))
+        self.note.setVisible(bool(lines))
+
+    def _referral_outcomes(self) -> list[str]:
+        """How this customer's referrals went, to tell them at the visit (issue 19)."""
+        if self.account_id is None:
+            return []
+        from fieldrep.services.rewards.close_loop import for_account
+
+        return [o.sentence for o in for_account(self.service.ctx.conn, self.account_id, limit=3)]
+
+    def _set_read_only(self, reason: str | None) -> None:
+        """An account handed to a colleague: shown, but not offered for edits the server refuses."""
+        self.read_only_reason = reason
+        editable = reason is None
+        for edit in self.edits.values():
+            edit.setReadOnly(not editable)
+        self.notes.setReadOnly(not editable)
+        self.status.setEnabled(editable)
+        for button in (self.save_button, self.delete_button):
+            button.setEnabled(editable)
+            button.setToolTip("" if editable else reason or "")
 
     def _show_error(self, text: str) -> None:
         self.error.setText(text)
@@ -350,6 +397,10 @@ class AccountDetailPanel(QFrame):
         self.undo_button.setEnabled(
             self.service.last_edit is not None and self.service.last_edit.account_id == account_id
         )
+        self._set_read_only(self.service.handed_away(account_id))
+        if self.read_only_reason:
+            self.undo_button.setEnabled(False)
+        self._show_notes()
         return True
 
     def reload(self) -> None:
@@ -392,7 +443,7 @@ class AccountDetailPanel(QFrame):
     # -- actions ---------------------------------------------------------------------------------
 
     def save(self) -> bool:
-        if self.account_id is None:
+        if self.account_id is None or self.read_only_reason:
             return False
         for edit in self.edits.values():
             edit.setStyleSheet("")
@@ -420,7 +471,7 @@ class AccountDetailPanel(QFrame):
             self.account_changed.emit(edit.account_id)
 
     def ask_delete(self) -> None:
-        if self.account_id is None:
+        if self.account_id is None or self.read_only_reason:
             return
         box = QMessageBox(
             QMessageBox.Icon.Warning,

@@ -547,6 +547,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         return account_id
 
     def _show_new_account(self, account_id: str) -> None:
+        self.panel.show_created(account_id, self.service.last_note)
         self.clear_filters()
         self.open_account(account_id)
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.reports.catalog import KINDS, build_report
+from fieldrep.reports.catalog import KINDS, MAP_REPORTS, build_report
 from fieldrep.reports.export import write_report
 from fieldrep.reports.model import Report
 from fieldrep.reports.periods import PeriodError, ReportPeriod, add_months, current, parse_period
@@ -386,6 +386,13 @@ class ReportsView(QWidget):
             conn = sqlite3.connect(db_path)
             try:
                 report = build_report(conn, kind, period, territory=territory, rep=rep, **extra)
+                if fmt == "pdf" and kind in MAP_REPORTS and not report.empty:
+                    progress.report(0, None, "Drawing the territory map")
+                    from fieldrep.ui.map.map_export import report_map
+
+                    picture = report_map(conn, territory, rep)
+                    if picture is not None:
+                        report.images.append(picture)
             finally:
                 conn.close()
             return write_report(report, path, fmt, excel=bom, step=progress.report)

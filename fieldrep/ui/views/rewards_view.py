@@ -209,17 +209,29 @@ class RewardsView(QWidget):
         layout.setContentsMargins(28, 22, 28, 18)
         layout.setSpacing(12)
         layout.addLayout(header)
-        intro = QLabel(
-            "Rewards wait here after their hold. Select one or more (Shift/Ctrl-click), approve or"
-            " decline with a reason; approved rewards are paid together by Issue payout, with"
-            " clawbacks netted."
-        )
-        intro.setObjectName("muted")
-        intro.setWordWrap(True)
-        layout.addWidget(intro)
+        self.intro = QLabel()
+        self.intro.setObjectName("muted")
+        self.intro.setWordWrap(True)
+        layout.addWidget(self.intro)
         layout.addWidget(self.table, 1)
-        layout.addLayout(actions)
+        self.actions = QWidget()
+        self.actions.setLayout(actions)
+        actions.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.actions)
         layout.addWidget(self.message_label)
+        # A sync bringing rewards, or the referral's stage move writing them, shows at once.
+        from fieldrep.ui.change_relay import refresh_on_change
+
+        if not self.is_manager:  # a rep follows every reward of theirs, not a queue to work
+            self.filter_combo.blockSignals(True)
+            self.set_filter("All")
+            self.filter_combo.blockSignals(False)
+        refresh_on_change(
+            runner.changes,
+            self,
+            ("rewards", "referrals", "users", "local_meta"),
+            lambda _changes: None if self._busy else self.reload(),
+        )
         self.reload()
 
     # -- data ---------------------------------------------------------------------------------
@@ -234,12 +246,24 @@ class RewardsView(QWidget):
         self.filter_combo.setCurrentIndex(labels.index(label))
 
     def reload(self) -> None:
+        manager = self.is_manager
+        self.intro.setText(
+            "Rewards wait here after their hold. Select one or more (Shift/Ctrl-click), approve or"
+            " decline with a reason; approved rewards are paid together by Issue payout, with"
+            " clawbacks netted."
+            if manager
+            else "The rewards earned by the referrals you captured, to follow. Your manager"
+            " approves and pays them: nothing here needs you to act."
+        )
+        self.actions.setVisible(manager)  # a rep is not offered buttons the server refuses
         statuses = FILTERS[self.filter_combo.currentIndex()][1]
         rows = lifecycle.for_user(self.context, lifecycle.Filter(statuses=statuses, limit=2000))
         self.model.set_rows(rows)
         total = sum(r.amount_cents for r in rows)
         self.count_label.setText(
-            "nothing here" if not rows else f"{len(rows):,} rewards, {money(total)}"
+            "nothing here"
+            if not rows
+            else f"{len(rows):,} reward{'' if len(rows) == 1 else 's'}, {money(total)}"
         )
         self._update_buttons()
 

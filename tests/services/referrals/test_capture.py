@@ -63,17 +63,23 @@ def test_a_new_lead_is_normalised_routed_and_given_its_tasks_in_one_write(
     assert ctx.writer.pending_count() - before == 9
 
 
-def test_a_rep_writes_no_task_for_a_colleague_the_sla_stands_on_the_referral(
+def test_a_rep_writes_the_follow_up_task_for_the_colleague_who_owns_the_referral(
     ctx: Context, org: dict[str, str], service: ReferralService
 ) -> None:
     result = service.capture(draft(org))  # Ann captures, Omar owns
     tasks = ctx.conn.execute(
-        "SELECT user_id, title FROM tasks WHERE referral_id = ?", (result.referral_id,)
+        "SELECT user_id, title, due_date FROM tasks WHERE referral_id = ? ORDER BY title",
+        (result.referral_id,),
     ).fetchall()
-    assert [t[0] for t in tasks] == [org["ann"]]  # her thank-you only
+    # Omar's first contact (the server takes it: Ann captured the referral), Ann's thank-you.
+    assert [(t[0], t[1].split()[0]) for t in tasks] == [
+        (org["omar"], "First"),
+        (org["ann"], "Thank"),
+    ]
     assert result.sla_due_at is not None
+    assert tasks[0][2] == result.sla_due_at[:10]
     note = _events(ctx, str(result.referral_id))[-1][2] or ""
-    assert "Omar sees it due on the board" in note
+    assert "follow-up task for Omar" in note
 
 
 def test_same_phone_as_an_account_is_already_a_customer_and_makes_no_lead(
