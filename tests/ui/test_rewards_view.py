@@ -89,7 +89,7 @@ def test_a_rep_sees_the_rewards_of_their_referrals_but_cannot_decide(
     assert not view.approve_button.isEnabled()
     assert "Only a manager" in view.approve_button.toolTip()
     # A rep is told what the page is for, and offered no buttons the server would refuse.
-    assert not view.actions.isVisibleTo(view)
+    assert not view.action_bar.isVisibleTo(view)
     assert view.filter_combo.currentText() == "All"  # every reward of theirs, whatever its state
     assert "Your manager approves and pays them" in view.intro.text()
 

@@ -214,10 +214,10 @@ class RewardsView(QWidget):
         self.intro.setWordWrap(True)
         layout.addWidget(self.intro)
         layout.addWidget(self.table, 1)
-        self.actions = QWidget()
-        self.actions.setLayout(actions)
+        self.action_bar = QWidget()
+        self.action_bar.setLayout(actions)
         actions.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.actions)
+        layout.addWidget(self.action_bar)
         layout.addWidget(self.message_label)
         # A sync bringing rewards, or the referral's stage move writing them, shows at once.
         from fieldrep.ui.change_relay import refresh_on_change
@@ -255,7 +255,7 @@ class RewardsView(QWidget):
             else "The rewards earned by the referrals you captured, to follow. Your manager"
             " approves and pays them: nothing here needs you to act."
         )
-        self.actions.setVisible(manager)  # a rep is not offered buttons the server refuses
+        self.action_bar.setVisible(manager)  # a rep is not offered buttons the server refuses
         statuses = FILTERS[self.filter_combo.currentIndex()][1]
         rows = lifecycle.for_user(self.context, lifecycle.Filter(statuses=statuses, limit=2000))
         self.model.set_rows(rows)
