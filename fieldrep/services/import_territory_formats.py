@@ -97,6 +97,13 @@ def to_wgs84(data: Any, source: str) -> Any:
         return _reproject(data, declared, source)
     for geometry in _geometries(data):
         for pos in _positions(geometry.get("coordinates")):
+            if len(pos) >= 2 and abs(pos[0]) <= 90 < abs(pos[1]) <= 180:
+                # Degrees, but a latitude past the pole: written as [latitude, longitude].
+                raise NotGeoJSONError(
+                    f"{source}: longitude and latitude look swapped (e.g. [{pos[0]:g},"
+                    f" {pos[1]:g}] has a latitude beyond 90°); GeoJSON writes each position as"
+                    " [longitude, latitude]"
+                )
             if len(pos) >= 2 and (abs(pos[0]) > 180 or abs(pos[1]) > 90):
                 raise NotGeoJSONError(
                     f"{source}: coordinates look projected (metres, e.g. [{pos[0]:.0f},"

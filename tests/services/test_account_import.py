@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -376,9 +377,13 @@ def _xlsx(
                 if item.filename == "xl/worksheets/sheet1.xml":
                     text = data.decode()
                     for formula, result in saved_results.items():
-                        text = text.replace(
-                            f"<f>{formula}</f><v />", f"<f>{formula}</f><v>{result}</v>"
+                        # openpyxl writes the empty result as <v /> or, with lxml installed, <v></v>
+                        text, found = re.subn(
+                            rf"<f>{re.escape(formula)}</f><v\s*(/>|></v>)",
+                            f"<f>{formula}</f><v>{result}</v>",
+                            text,
                         )
+                        assert found, f"no cell holds the formula {formula}"
                     data = text.encode()
                 dst.writestr(item, data)
         shutil.move(tmp, path)

@@ -134,7 +134,8 @@ def test_metrics_match_an_independent_computation(
     assert (got.sla_met, got.sla_counted) == want["sla"]
     assert got.reward_cost_cents == want["cost"]
     assert got.roi == pytest.approx(want["roi"])
-    assert want["roi"] is not None  # the demo has won referrals with rewards paid
+    if period == "2026" and territory is None:
+        assert want["roi"] is not None  # the demo's year has won referrals with rewards paid
     assert got.redemption_rate == pytest.approx(want["redemption"])
     assert (got.top_referrers[0]["referrals"] if got.top_referrers else None) == want["top"]
 

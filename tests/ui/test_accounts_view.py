@@ -406,10 +406,10 @@ def test_import_dialog_mapping_progress_and_result(
     # A bad ZIP is an optional cell: dropped with a warning, the row imports (unplaced).
     assert dialog.report.imported == 3
     text = dialog.result_text.toPlainText()
-    assert "line 3: Bad Zip" in text
-    assert "'ABCDE' is not a US ZIP code" in text
+    assert "1 rows imported with a warning" in text
+    assert "line 3, Zip Code: 'ABCDE' is not a US ZIP code" in text
     assert "In a territory: 0; 3 match no territory" in text
-    assert not (tmp_path / "new.errors.csv").exists()
+    assert (tmp_path / "new.errors.csv").exists()  # the warned row is listed there too
     assert ctx.db.execute("SELECT notes FROM accounts WHERE name = 'Acme Tools'").fetchone() == (
         None,
     )
