@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from fieldrep.domain.merge import FieldLoss, lost_to_delete, merge_fields
 from fieldrep.server import authority, scope
 from fieldrep.server.scope import Refused, Viewer
 from fieldrep.server.storage import Tx
@@ -113,6 +114,19 @@ def write_row(
                 row_id,
             ),
         )
+
+
+def _conflict(m: Mutation, loss: FieldLoss) -> Conflict:
+    return Conflict(
+        seq=m.seq,
+        tbl=m.tbl,
+        row_id=m.row_id,
+        field=loss.field,
+        kept_value=loss.kept_value,
+        kept_clock=loss.kept_clock,
+        lost_value=loss.lost_value,
+        lost_clock=loss.lost_clock,
+    )
 
 
 def _log_conflict(tx: Tx, c: Conflict, device_id: str, now: str) -> None:
@@ -262,22 +276,10 @@ def apply_mutation(
 
     outcome = Outcome()
     if current is not None and current[2]:
-        delete_clock = current[1].get(DELETE_CLOCK)
-        for name, value in m.fields.items():
-            if name in UNLOGGED_FIELDS:
-                continue
-            outcome.conflicts.append(
-                Conflict(
-                    seq=m.seq,
-                    tbl=m.tbl,
-                    row_id=m.row_id,
-                    field=name,
-                    kept_value=None,
-                    kept_clock=delete_clock,
-                    lost_value=value,
-                    lost_clock=m.clocks[name],
-                )
-            )
+        lost = lost_to_delete(
+            m.fields, m.clocks, current[1].get(DELETE_CLOCK), unlogged=UNLOGGED_FIELDS
+        )
+        outcome.conflicts = [_conflict(m, loss) for loss in lost]
         for c in outcome.conflicts:
             _log_conflict(tx, c, device_id, now)
         return outcome
@@ -312,50 +314,22 @@ def apply_mutation(
         if any(before.get(k) != v for k, v in m.fields.items()):
             raise Refused(f"{m.tbl} rows cannot be changed once written")
         return outcome
-    after = dict(before)
-    changed: list[str] = []
-    for name, value in m.fields.items():
-        theirs, mine = clocks.get(name), m.clocks[name]
-        if theirs is None or mine > theirs:
-            if after.get(name) != value:
-                changed.append(name)
-                if (
-                    theirs is not None
-                    and fversions.get(name, fversions.get(BASE_VERSION, row_version)) > seen_through
-                    and not theirs.endswith("@" + device_id)
-                    and name not in UNLOGGED_FIELDS
-                ):
-                    outcome.conflicts.append(
-                        Conflict(
-                            seq=m.seq,
-                            tbl=m.tbl,
-                            row_id=m.row_id,
-                            field=name,
-                            kept_value=value,
-                            kept_clock=mine,
-                            lost_value=before.get(name),
-                            lost_clock=theirs,
-                        )
-                    )
-            after[name] = value
-            clocks[name] = mine
-        elif mine < theirs and before.get(name) != value and name not in UNLOGGED_FIELDS:
-            outcome.conflicts.append(
-                Conflict(
-                    seq=m.seq,
-                    tbl=m.tbl,
-                    row_id=m.row_id,
-                    field=name,
-                    kept_value=before.get(name),
-                    kept_clock=theirs,
-                    lost_value=value,
-                    lost_clock=mine,
-                )
-            )
+
+    def unseen(name: str, stored_clock: str) -> bool:
+        """A value this device overwrites without having pulled it: a concurrent write lost."""
+        changed_at = fversions.get(name, fversions.get(BASE_VERSION, row_version))
+        return changed_at > seen_through and not stored_clock.endswith("@" + device_id)
+
+    merged = merge_fields(
+        before, clocks, m.fields, m.clocks, unlogged=UNLOGGED_FIELDS, log_overwrite=unseen
+    )
+    after, changed = merged.values, merged.changed
+    outcome.conflicts = [_conflict(m, loss) for loss in merged.lost]
     for c in outcome.conflicts:
         _log_conflict(tx, c, device_id, now)
-    if not changed and clocks == current[1]:
+    if not changed and merged.clocks == clocks:
         return outcome
+    clocks = merged.clocks
     try:
         after = complete_row(m.tbl, m.row_id, after)
     except ValueError as exc:

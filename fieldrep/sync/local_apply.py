@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from fieldrep.domain.merge import merge_fields
 from fieldrep.store import local_meta, outbox
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.writer import utc_now
@@ -277,22 +278,32 @@ def _reapply(
         conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
         return
     server_values = dict(zip(columns, row[4:], strict=True))
-    mine: dict[str, Any] = {}
-    clocks = dict(server_clocks)
-    for name, (value, clock) in pending.get((tbl, row_id), {}).items():
-        theirs = server_clocks.get(name)
-        if theirs is None or clock > theirs:
-            mine[name] = value
-            clocks[name] = clock
-        elif clock < theirs and server_values.get(name) != value and name not in UNLOGGED_FIELDS:
-            stats.conflicts += record_conflict(
-                conn, tbl, row_id, name, server_values.get(name), theirs, value, clock
-            )
+    local = pending.get((tbl, row_id), {})
+    # The laptop's still-pending fields merge into the server's row by the one merge rule.
+    merged = merge_fields(
+        server_values,
+        server_clocks,
+        {name: value for name, (value, _) in local.items()},
+        {name: clock for name, (_, clock) in local.items()},
+        unlogged=UNLOGGED_FIELDS,
+    )
+    for loss in merged.lost:
+        stats.conflicts += record_conflict(
+            conn,
+            tbl,
+            row_id,
+            loss.field,
+            loss.kept_value,
+            loss.kept_clock,
+            loss.lost_value,
+            loss.lost_clock,
+        )
+    mine = {n: merged.values[n] for n, (_, clock) in local.items() if merged.clocks[n] == clock}
     if mine:
         sets = ", ".join(f"{name} = ?" for name in mine)
         conn.execute(
             f"UPDATE {tbl} SET {sets}, _clocks = ? WHERE id = ?",
-            (*mine.values(), json.dumps(clocks), row_id),
+            (*mine.values(), json.dumps(merged.clocks), row_id),
         )
 
 
