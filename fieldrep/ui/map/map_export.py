@@ -199,12 +199,16 @@ def write(export: MapExport, path: Path, size: tuple[int, int]) -> None:
 
 
 def ensure_gui_app() -> Any:
-    """A QGuiApplication for headless rendering (offscreen when no display is set)."""
+    """An application for headless rendering (offscreen when no display is set). A QApplication,
+    not a bare QGuiApplication: a process that renders first (``fieldrep report`` run in-process,
+    say) may show widgets later, and Qt aborts on a widget made under a QGuiApplication."""
+    from PySide6.QtWidgets import QApplication
+
     app = QGuiApplication.instance()
     if app is None:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        app = QGuiApplication(["fieldrep"])
+        app = QApplication(["fieldrep"])
     return app
 
 
