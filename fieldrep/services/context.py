@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +50,7 @@ class Context:
     conn: sqlite3.Connection
     writer: Writer
     changes: ChangeHub
+    closed: bool = field(default=False, init=False, repr=False)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], changes: ChangeHub | None = None) -> Context:
@@ -105,4 +106,6 @@ class Context:
         return bool(local_meta.get(self.conn, "device_token"))
 
     def close(self) -> None:
+        # ``closed`` tells a timer of a closing window that fires afterwards not to query.
+        self.closed = True
         self.conn.close()

@@ -65,7 +65,9 @@ def test_a_long_job_never_widens_the_window(
     qtbot.waitUntil(lambda: task.progress_text == long_name)
     qtbot.wait(50)  # a layout pass
     try:
-        assert window.width() == width
+        # Never wider (the offscreen screen may still be settling the maximised window: narrower is
+        # the window manager, not the job).
+        assert window.width() <= width
         # The window could still shrink to a 1366-pixel laptop screen (offscreen is narrower).
         assert window.minimumSizeHint().width() <= LAPTOP_WIDTH - FRAME_ALLOWANCE.width()
     finally:

@@ -375,6 +375,8 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
     def apply_filters(self) -> None:
         self._debounce.stop()
+        if self.context.closed:  # the window is closing: its database already is
+            return
         flt = self.current_filter()
         mine = self.context.user_id
         self.mine_chip.setVisible(mine is not None and flt.owner_id == mine)
