@@ -225,7 +225,12 @@ class AccountsTableModel(QAbstractTableModel):
             if sort == self.sort_order and self.filter == AccountFilter() and self._matches is None:
                 # The same rows in the same order (the same data, the same ORDER BY): pages from
                 # here on come from the rank, so a jump deep into the list costs no SQL sort.
-                self._browse_ranked(rank, order)
+                if len(order) == self._count:
+                    self._browse_ranked(rank, order)
+                else:
+                    # The data changed under the list (a sync, say) before its change notice
+                    # reached this model: the rank is the newer truth, so show it, and say so.
+                    self.refresh()
 
     def _browse_ranked(self, rank: list[int], order: list[int]) -> None:
         """The whole list (no search, no filter) in the order ``rank`` holds: a page anywhere is
