@@ -638,10 +638,12 @@ class MainWindow(QMainWindow):
             self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
 
     def _first_page(self) -> str:
-        """Where a window with no saved page opens: the team's home for a manager."""
+        """Where a window with no saved page opens: the team's home for a manager, the map for a rep."""
         role = (self.context.user() or {}).get("role")
         if "home" in self._specs and role in ("manager", "admin"):
             return "home"
+        if "map" in self._specs and role == "rep":  # a rep's day starts on the map (Today list)
+            return "map"
         return self._order[0]
 
     def save_settings(self) -> None:

@@ -103,7 +103,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec(
         "accounts", "Accounts", "accounts", _lazy("fieldrep.ui.views.accounts_view", "AccountsView")
     ),
-    PageSpec("map", "Map", "map", _lazy("fieldrep.ui.map.map_page", "MapPage")),
+    PageSpec("map", "Map", "map", _lazy("fieldrep.ui.map.map_home", "MapHome")),
     PageSpec(
         "referrals",
         "Referrals",

@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 from fieldrep.geo.projection import lonlat_to_world
 from fieldrep.services.context import Context
 from fieldrep.ui.main_window import MainWindow
+from fieldrep.ui.map.map_home import MapHome
 from fieldrep.ui.map.map_page import MapPage
 from fieldrep.ui.tasks import TaskRunner
 
@@ -33,7 +34,10 @@ def test_map_click_opens_the_account_and_the_list_marks_the_map(
     window.show()
     qtbot.waitExposed(window)
     window.show_page("map")
-    page = window.page("map")
+    home = window.page("map")
+    assert isinstance(home, MapHome)
+    qtbot.waitUntil(lambda: home.page is not None, timeout=20_000)
+    page = home.page
     assert isinstance(page, MapPage)
     qtbot.waitUntil(lambda: page.bundle is not None, timeout=20_000)
     qtbot.waitUntil(page.canvas.scene_ready, timeout=20_000)
