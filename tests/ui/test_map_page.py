@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from fieldrep.geo.projection import lonlat_to_world
+from fieldrep.geo.tiles import MBTiles
 from fieldrep.services import assignment_service, territories
 from fieldrep.services.context import Context
 from fieldrep.ui.map.map_page import MapPage
@@ -582,3 +584,60 @@ def test_a_check_in_tells_how_the_customers_referrals_went(
     assert not other.referral_news.isVisibleTo(other)
     dialog.close()
     other.close()
+
+
+class _ThreadNotingTiles(MBTiles):
+    """A real MBTiles file that notes which threads read its tiles."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.threads: set[str] = set()
+
+    def get(self, z: int, x: int, y: int) -> bytes | None:
+        main = threading.current_thread() is threading.main_thread()
+        self.threads.add("gui" if main else "worker")
+        return super().get(z, x, y)
+
+
+def test_tiles_are_read_and_decoded_on_the_render_worker(
+    qtbot: QtBot, page: MapPage, tmp_path: Path
+) -> None:
+    from fieldrep.ui.map.tile_layer import tile_drawer
+
+    path = make_mbtiles(
+        tmp_path / "region.mbtiles",
+        {(3, x, y): png((200, 30, 30)) for x in range(8) for y in range(8)},
+    )
+    source = _ThreadNotingTiles(path)
+    page.tile_source = source
+    page.canvas.set_tiles(tile_drawer(source), "test")
+    qtbot.waitUntil(page.canvas.scene_ready, timeout=20_000)
+    qtbot.waitUntil(lambda: _pixel_is_tile(page, (200, 30, 30)), timeout=20_000)
+    assert source.threads == {"worker"}
+    page.clear_tiles()
+
+
+def test_the_tile_server_cache_keeps_to_its_cap(
+    qtbot: QtBot, page: MapPage, tmp_path: Path
+) -> None:
+    from fieldrep.services.map_tile_cache import CappedTileCache, cap_mb
+
+    page.set_tile_cache_mb(10)
+    assert cap_mb(page.context.conn) == 10
+    assert "at most 10 MB" in page.message.text()
+    with tile_server(png((30, 30, 200))) as server:
+        assert page.use_tile_server(
+            server.base + "/{z}/{x}/{y}.png",
+            "FieldRep-test (qa@example.test)",
+            tmp_path / "c.mbtiles",
+        )
+        qtbot.waitUntil(page.canvas.scene_ready, timeout=20_000)
+        cache = page.tile_source.cache
+        assert isinstance(cache, CappedTileCache)
+        assert cache.max_bytes == 10_000_000
+        assert 0 < cache.total_bytes <= cache.max_bytes
+        page.set_tile_cache_mb(20)
+        assert cache.max_bytes == 20_000_000
+        page.set_tile_cache_mb(3)
+        assert "at least 10 MB" in page.message.text()
+        page.clear_tiles()

@@ -242,6 +242,7 @@ class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidge
         menu.addAction("Open offline map (MBTiles)…", self._on_open_mbtiles)
         menu.addAction("Use a tile server…", self._on_use_tile_server)
         menu.addAction("Built-in outlines only", self.clear_tiles)
+        menu.addAction("Offline tile cache size…", self._on_tile_cache_size)
         menu.addSeparator()
         menu.addAction("Export view as PNG or PDF…", self._on_export_clicked)
         self.map_button.setMenu(menu)

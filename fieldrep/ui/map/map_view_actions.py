@@ -90,13 +90,15 @@ class ViewActionsMixin:
             self.use_tile_server(url.strip(), agent.strip())
 
     def use_tile_server(self, url: str, user_agent: str, cache_path: Path | None = None) -> bool:
-        from fieldrep.geo.tiles import MBTiles, TileError, TileServer
+        from fieldrep.geo.tiles import TileError, TileServer
         from fieldrep.paths import cache_dir
+        from fieldrep.services.map_tile_cache import CappedTileCache, cap_mb
         from fieldrep.ui.map.tile_layer import tile_drawer
 
         try:
-            cache = MBTiles.create(
-                cache_path or cache_dir() / "tiles.mbtiles", name="FieldRep tile cache"
+            cache = CappedTileCache.open(
+                cache_path or cache_dir() / "tiles.mbtiles",
+                max_bytes=cap_mb(self.context.conn) * 1_000_000,
             )
             server = TileServer(url, cache, user_agent=user_agent)
         except TileError as exc:
@@ -107,6 +109,38 @@ class ViewActionsMixin:
         self.canvas.set_tiles(tile_drawer(server), "Tiles: " + url.split("/")[2])
         self.say("Tiles come from the server while online and from the local copy when offline.")
         return True
+
+    def _on_tile_cache_size(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        from fieldrep.services.map_tile_cache import MIN_CAP_MB, cap_mb
+
+        mb, ok = QInputDialog.getInt(
+            self._widget(),
+            "Offline tile cache",
+            "Keep at most this many MB of tile server tiles on this laptop\n"
+            "(the least recently seen places are dropped first):",
+            cap_mb(self.context.conn),
+            MIN_CAP_MB,
+            100_000,
+            50,
+        )
+        if ok:
+            self.set_tile_cache_mb(mb)
+
+    def set_tile_cache_mb(self, mb: int) -> None:
+        """Change the cap of the tile server's local copy (applies to the tile server in use)."""
+        from fieldrep.services.map_tile_cache import CappedTileCache, set_cap_mb
+
+        try:
+            set_cap_mb(self.context.conn, mb)
+        except ValidationError as exc:
+            self.say(str(exc), error=True)
+            return
+        cache = getattr(self.tile_source, "cache", None)
+        if isinstance(cache, CappedTileCache):
+            cache.max_bytes = mb * 1_000_000
+        self.say(f"The offline tile cache keeps at most {mb:,} MB.")
 
     def clear_tiles(self) -> None:
         source, self.tile_source = self.tile_source, None
