@@ -200,7 +200,25 @@ def _v3_row_creators(tx: Tx) -> None:
     tx.execute("CREATE INDEX row_creators__user ON row_creators (user_id, tbl)")
 
 
-STEPS: list[Callable[[Tx], None]] = [_v1_baseline, _v2_scale_out, _v3_row_creators]
+# v5 (numbered after another branch's v4; its place in STEPS is what counts): the referral's own
+# "how they know each other" and consent time, matching the client's v9. A database made from the
+# current catalog by the baseline already has them, hence the check.
+def _v5_referral_relationship_consent(tx: Tx) -> None:
+    have = columns(tx, "referrals")
+    for name in ("relationship", "consent_at"):
+        if name not in have:
+            tx.execute(f"ALTER TABLE referrals ADD COLUMN {name} TEXT")
+    if "consent_at" not in have:
+        # Referrals are only saved with consent: those synced before had it when captured.
+        tx.execute("UPDATE referrals SET consent_at = created_at WHERE consent_at IS NULL")
+
+
+STEPS: list[Callable[[Tx], None]] = [
+    _v1_baseline,
+    _v2_scale_out,
+    _v3_row_creators,
+    _v5_referral_relationship_consent,
+]
 LATEST = len(STEPS)
 
 

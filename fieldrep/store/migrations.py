@@ -392,6 +392,16 @@ def _v8_rewards_ledger(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# v9: how the referrer knows the person and when consent to be contacted was given, as fields of
+# their own (the relationship used to be folded into the notes). Synced: the server's v5 step adds
+# the same columns (fieldrep.server.migrations._v5_referral_relationship_consent).
+def _v9_referral_relationship_consent(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE referrals ADD COLUMN relationship TEXT")
+    conn.execute("ALTER TABLE referrals ADD COLUMN consent_at TEXT")
+    # A referral is only saved with consent: the ones captured before this step had it at capture.
+    conn.execute("UPDATE referrals SET consent_at = created_at")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial_schema,
     _v2_accounts_search,
@@ -401,13 +411,15 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v6_conflict_lookups,
     _v7_referral_match_index,
     _v8_rewards_ledger,
+    _v9_referral_relationship_consent,
 ]
 LATEST_VERSION = len(MIGRATIONS)
 # The schema version a laptop reports to the sync server (fieldrep.sync.protocol): that of the last
-# migration that changed what is synced (v8, the reward ledger; found by name, so renumbering the
-# list keeps it right). Local-only steps (v4 to v7) leave it alone, so a laptop and a server a local
-# step apart still sync; raise it with any step that changes a synced table.
-SYNCED_SCHEMA_VERSION = MIGRATIONS.index(_v8_rewards_ledger) + 1
+# migration that changed what is synced (v9, the referral's relationship and consent columns; found
+# by name, so renumbering the list keeps it right). Local-only steps (v4 to v7) leave it alone, so a
+# laptop and a server a local step apart still sync; raise it with any step that changes a synced
+# table.
+SYNCED_SCHEMA_VERSION = MIGRATIONS.index(_v9_referral_relationship_consent) + 1
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -141,3 +141,32 @@ def test_a_database_newer_than_the_server_is_refused(url: str) -> None:
     storage.close()
     with pytest.raises(ServerSchemaError, match="newer than this FieldRep server"):
         Storage(url)
+
+
+def test_the_v5_step_adds_the_referral_relationship_and_consent_columns(url: str) -> None:
+    """A server from before the step (its referrals without the two columns) gains them, and a
+    referral already there gets its consent time from its capture (none is saved without)."""
+    storage = Storage(url)
+    step = migrations.STEPS.index(migrations._v5_referral_relationship_consent) + 1
+    with storage.write() as tx:
+        _insert(
+            tx,
+            "referrals",
+            {"id": "r-1", "referred_name": "Sam Lee", "created_at": "2025-03-04T10:00:00Z"},
+            1,
+        )
+        tx.execute("ALTER TABLE referrals DROP COLUMN relationship")
+        tx.execute("ALTER TABLE referrals DROP COLUMN consent_at")
+        tx.execute("UPDATE server_schema SET version = ?, catalog = '' WHERE id = 1", (step - 1,))
+    storage.close()
+    storage = Storage(url)
+    try:
+        with storage.read() as tx:
+            assert migrations.current_version(tx) == migrations.LATEST
+            assert {"relationship", "consent_at"} <= migrations.columns(tx, "referrals")
+            assert tx.one("SELECT relationship, consent_at FROM referrals WHERE id = 'r-1'") == (
+                None,
+                "2025-03-04T10:00:00Z",
+            )
+    finally:
+        storage.close()

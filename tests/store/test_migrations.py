@@ -376,5 +376,24 @@ def test_v8_reward_ledger_keeps_old_rows_and_widens_what_is_allowed(tmp_path: Pa
         )
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"rewards_referral", "rewards_status", "rewards_ledger_key"} <= indexes
-    assert step + 1 == migrations.SYNCED_SCHEMA_VERSION
+    assert step + 1 <= migrations.SYNCED_SCHEMA_VERSION  # a synced change (later ones raise it)
+    conn.close()
+
+
+def test_v9_gives_referrals_their_relationship_and_consent_time(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "book.db", isolation_level=None)
+    step = migrations.MIGRATIONS.index(migrations._v9_referral_relationship_consent) + 1
+    for version, migrate_step in enumerate(migrations.MIGRATIONS[: step - 1], start=1):
+        migrate_step(conn)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute(
+        "INSERT INTO referrals (id, referred_name, created_at, updated_at)"
+        " VALUES ('r1', 'Sam Lee', '2025-03-04T10:00:00Z', '2025-03-04T10:00:00Z')"
+    )
+    migrations.migrate(conn)
+    assert conn.execute("SELECT relationship, consent_at FROM referrals").fetchall() == [
+        (None, "2025-03-04T10:00:00Z")
+    ]
+    assert step == migrations.SYNCED_SCHEMA_VERSION  # a synced table changed: the server must know
+    assert {"relationship", "consent_at"} <= set(synced_tables()["referrals"].fields)
     conn.close()

@@ -98,7 +98,7 @@ def test_won_asks_the_value_and_lost_the_reason(
 def test_filters_go_to_sql_and_the_detail_shows_the_whole_history(
     qtbot: QtBot, ctx: Context, org: dict[str, str]
 ) -> None:
-    lead = _capture(ctx, org)
+    lead = _capture(ctx, org, relationship="his supplier")
     _capture(
         ctx,
         org,
@@ -134,6 +134,12 @@ def test_filters_go_to_sql_and_the_detail_shows_the_whole_history(
     assert texts[0].split(" · ")[1] == "Captured"
     assert any("Routed" in t for t in texts)
     assert view.detail.title.text() == new.model.cards[0].name
+    shown = view.detail.referral_id
+    relationship = ctx.conn.execute(
+        "SELECT relationship FROM referrals WHERE id = ?", (shown,)
+    ).fetchone()[0]
+    assert view.detail.values["relationship"].text() == (relationship or "—")
+    assert view.detail.values["consent"].text().startswith("to be contacted, given 20")
 
 
 def test_the_board_pages_a_long_column(qtbot: QtBot, ctx: Context, org: dict[str, str]) -> None:

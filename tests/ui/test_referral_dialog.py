@@ -52,10 +52,11 @@ def test_a_complete_referral_by_keyboard_says_where_it_went(
     assert result.outcome is Outcome.NEW_LEAD
     assert dialog.message.text().startswith("Saved. Routed to Omar, Texas Metros, because")
     row = ctx.conn.execute(
-        "SELECT referred_phone, referrer_contact_id, notes FROM referrals WHERE id = ?",
+        "SELECT referred_phone, referrer_contact_id, notes, relationship, consent_at = created_at"
+        " FROM referrals WHERE id = ?",
         (result.referral_id,),
     ).fetchone()
-    assert row == ("+12145550199", org["contact"], "Knows the referrer: his supplier")
+    assert row == ("+12145550199", org["contact"], None, "his supplier", 1)
     qtbot.keyClick(dialog.save_button, Qt.Key.Key_Return)  # Enter again closes
     assert not dialog.isVisible()
 

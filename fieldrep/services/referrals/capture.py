@@ -99,8 +99,7 @@ class ReferralService:
             raise CaptureRefused(f"channel must be one of {', '.join(CHANNELS)}", "channel")
         key = norm.company_key(company) if company else ""
         notes = (draft.notes or "").strip()
-        if draft.relationship.strip():
-            notes = (notes + "\n" if notes else "") + f"Knows the referrer: {draft.relationship}"
+        relationship = _clean(draft.relationship, 200, "relationship")
         values = {
             "referrer_account_id": draft.referrer_account_id,
             "referrer_contact_id": draft.referrer_contact_id,
@@ -119,6 +118,7 @@ class ReferralService:
             "visit_id": draft.visit_id,
             "channel": draft.channel,
             "notes": notes or None,
+            "relationship": relationship or None,
         }
         query = Query(
             person=norm.person_key(name),
@@ -194,7 +194,7 @@ class ReferralService:
                 )
             else:
                 outcome = Outcome.OVERRIDDEN if weak else Outcome.NEW_LEAD
-            values["created_at"] = values["updated_at"] = at
+            values["created_at"] = values["updated_at"] = values["consent_at"] = at
             if outcome is Outcome.ALREADY_CUSTOMER:
                 assert strong_account is not None
                 return self._already_customer(values, strong_account, matches, flags, shown, at)

@@ -39,6 +39,8 @@ _FIELDS = (
     ("email", "E-mail"),
     ("address", "Address"),
     ("referrer", "Referred by"),
+    ("relationship", "How they know"),
+    ("consent", "Consent"),
     ("captured", "Captured by"),
     ("owner", "Owner"),
     ("due", "Due"),
@@ -152,6 +154,10 @@ class ReferralDetailPanel(QFrame):
             "email": row["referred_email"] or "—",
             "address": address or "—",
             "referrer": referrer,
+            "relationship": row["relationship"] or "—",
+            "consent": f"to be contacted, given {row['consent_at'][:16].replace('T', ' ')}"
+            if row["consent_at"]
+            else "not recorded",
             "captured": f"{row['captured_by_name'] or '—'} on {row['created_at'][:10]}"
             f" ({row['channel']})",
             "owner": f"{row['owner_name'] or '—'}, {row['territory_name'] or 'no territory'}",

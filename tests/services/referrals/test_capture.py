@@ -275,3 +275,17 @@ def test_the_same_address_alone_is_only_a_possible_duplicate(
     result = service.capture(draft(org))
     assert result.outcome is Outcome.POSSIBLE_DUPLICATE
     assert "same address as Tower Dental" in result.message
+
+
+def test_how_they_know_each_other_and_consent_are_fields_of_their_own(
+    ctx: Context, org: dict[str, str], service: ReferralService
+) -> None:
+    result = service.capture(draft(org, relationship="  his   supplier ", notes="call after 5"))
+    row = ctx.conn.execute(
+        "SELECT relationship, notes, consent_at, created_at FROM referrals WHERE id = ?",
+        (result.referral_id,),
+    ).fetchone()
+    assert row[:2] == ("his supplier", "call after 5")
+    assert row[2] == row[3]  # consent given at capture (required to save)
+    with pytest.raises(CaptureRefused, match="relationship is longer than 200"):
+        service.capture(draft(org, relationship="x" * 201))
