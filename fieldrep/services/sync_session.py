@@ -263,9 +263,17 @@ def run_sync(
             raise
         with ctx.writer.transaction() as conn:
             local_meta.put(conn, LAST_ERROR_KEY, "")
+        _link_referral_duplicates(ctx, result)
         return result
     finally:
         ctx.close()
+
+
+def _link_referral_duplicates(ctx: Context, result: SyncResult) -> None:
+    """After a pull: referrals of the same person captured by two reps offline are linked now."""
+    from fieldrep.services.referrals.reconcile import link_after_pull
+
+    link_after_pull(ctx, result.pulled)
 
 
 # -- words ----------------------------------------------------------------------------------------

@@ -10,13 +10,20 @@ sync merges them to one answer. A later referral someone already worked (past Ne
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from fieldrep.services.context import Context
-from fieldrep.services.referrals.match_index import refresh
+from fieldrep.services.referrals.match_index import pending, refresh
 from fieldrep.services.referrals.model import EventKind, Flag
 from fieldrep.services.referrals.routing import user_name
 from fieldrep.store.writer import utc_now
+
+log = logging.getLogger(__name__)
+
+# Past this many rows waiting to be filed in the match index (a first sync of a big book), linking
+# after the sync is left to the Referrals page, whose background filing goes in steps.
+AFTER_SYNC_MAX_PENDING = 20_000
 
 _SHARED = (
     "SELECT k.key, r.id, r.created_at, r.owner_id, r.stage, r.flags, r.captured_by_id,"
@@ -93,4 +100,20 @@ def link_duplicates(ctx: Context) -> list[tuple[str, str]]:
                 )
                 done.add(later["id"])
                 linked.append((later["id"], first["id"]))
+    return linked
+
+
+def link_after_pull(ctx: Context, pulled: int) -> list[tuple[str, str]]:
+    """What the sync session runs once a sync has pulled rows (on its worker, in the core): the
+    same person captured by two reps offline is linked at once, not only when someone opens the
+    Referrals page. Never fails the sync: a problem is logged and the page links on its next show."""
+    if pulled <= 0 or pending(ctx.conn) > AFTER_SYNC_MAX_PENDING:
+        return []
+    try:
+        linked = link_duplicates(ctx)
+    except Exception:
+        log.exception("linking referrals captured twice offline failed; the Referrals page retries")
+        return []
+    if linked:
+        log.info("linked %d referral(s) captured twice while offline", len(linked))
     return linked
