@@ -11,6 +11,7 @@ possible duplicate is not saved until the rep gives a reason to override it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,9 @@ from fieldrep.services.referrals.duplicates import DuplicateChecker, Match, Quer
 from fieldrep.services.referrals.match_index import NameIndex
 from fieldrep.services.referrals.model import CHANNELS, EventKind, Flag, Outcome, Stage
 from fieldrep.services.referrals.routing import Route, place, route, user_name
+
+# event(kind, frm=..., to=..., reason=...) -> a referral_events row (see ReferralService._events_of)
+EventMaker = Callable[..., dict[str, Any]]
 
 
 def _clean(text: str | None, limit: int, what: str) -> str:
@@ -220,61 +224,25 @@ class ReferralService:
                 sla_due_at=due,
                 flags=json.dumps(flags),
             )
-            referral_id = writer.insert("referrals", values)
-            events = self._first_events(referral_id, values, shown, by, at)
-            for m in selfs:
-                events.append(
-                    self._event(
-                        referral_id,
-                        EventKind.DUPLICATE,
-                        by,
-                        at,
-                        reason=f"self-referral: {m.explain()}",
-                    )
-                )
-            for m in weak:
-                events.append(
-                    self._event(
-                        referral_id,
-                        EventKind.DUPLICATE,
-                        by,
-                        at,
-                        to=m.row_id,
-                        reason=f"possible duplicate: {m.explain()}",
-                    )
-                )
+            referral_id, event, events = self._insert_referral(values, shown, at)
+            events += [
+                event(EventKind.DUPLICATE, reason=f"self-referral: {m.explain()}") for m in selfs
+            ]
+            events += [
+                event(EventKind.DUPLICATE, to=m.row_id, reason=f"possible duplicate: {m.explain()}")
+                for m in weak
+            ]
             if weak:
-                events.append(
-                    self._event(
-                        referral_id,
-                        EventKind.OVERRIDE,
-                        by,
-                        at,
-                        to="possible_duplicate",
-                        reason=override,
-                    )
-                )
+                events.append(event(EventKind.OVERRIDE, to="possible_duplicate", reason=override))
             if not matches:
                 events.append(
-                    self._event(
-                        referral_id,
+                    event(
                         EventKind.NOTE,
-                        by,
-                        at,
                         to="checked",
                         reason="no duplicate among accounts, contacts and open referrals",
                     )
                 )
-            events.append(
-                self._event(
-                    referral_id,
-                    EventKind.ASSIGNMENT,
-                    by,
-                    at,
-                    to=routed.owner_id,
-                    reason=routed.reason,
-                )
-            )
+            events.append(event(EventKind.ASSIGNMENT, to=routed.owner_id, reason=routed.reason))
             writer.insert(
                 "assignment_history",
                 {
@@ -291,11 +259,8 @@ class ReferralService:
             )
             tasks = self._tasks(referral_id, values, routed, due, moment)
             events.append(
-                self._event(
-                    referral_id,
+                event(
                     EventKind.NOTE,
-                    by,
-                    at,
                     to="sla",
                     reason=f"first contact due by {(due or '')[:10]}; "
                     + (
@@ -340,29 +305,16 @@ class ReferralService:
             converted_account_id=account,
             flags=json.dumps(flags),
         )
-        by = values["captured_by_id"]
-        referral_id = self.ctx.writer.insert("referrals", values)
-        events = self._first_events(referral_id, values, shown, by, at)
+        referral_id, event, events = self._insert_referral(values, shown, at)
         events.append(
-            self._event(
-                referral_id,
+            event(
                 EventKind.DUPLICATE,
-                by,
-                at,
                 to=account,
                 reason=f"{what.lower()}: {match.explain()}; linked to the account, no new lead",
             )
         )
         events.append(
-            self._event(
-                referral_id,
-                EventKind.STAGE,
-                by,
-                at,
-                frm="new",
-                to="lost",
-                reason=f"{what.lower()}: {name}",
-            )
+            event(EventKind.STAGE, frm="new", to="lost", reason=f"{what.lower()}: {name}")
         )
         self.ctx.writer.insert_many("referral_events", events)
         owner_name = user_name(self.ctx, owner)
@@ -394,26 +346,20 @@ class ReferralService:
             flags=json.dumps(flags),
         )
         by = values["captured_by_id"]
-        referral_id = self.ctx.writer.insert("referrals", values)
-        events = self._first_events(referral_id, values, shown, by, at)
+        referral_id, event, events = self._insert_referral(values, shown, at)
         events.append(
-            self._event(
-                referral_id,
+            event(
                 EventKind.DUPLICATE,
-                by,
-                at,
                 to=match.row_id,
                 reason=f"already referred: {match.explain()}; the first"
                 " referral keeps the attribution",
             )
         )
         referrer = self.referrer(values["referrer_account_id"])
+        on_first = self._events_of(match.row_id, by, at)
         events.append(
-            self._event(
-                match.row_id,
+            on_first(
                 EventKind.DUPLICATE,
-                by,
-                at,
                 to=referral_id,
                 reason=f"referred again by {(referrer or {}).get('name') or 'someone'}"
                 f" (captured by {user_name(self.ctx, by) or 'a rep'}) on {at[:10]}",
@@ -435,6 +381,34 @@ class ReferralService:
         )
 
     # -- rows -------------------------------------------------------------------------------------
+
+    def _insert_referral(
+        self, values: dict[str, Any], shown: str, at: str
+    ) -> tuple[str, EventMaker, list[dict[str, Any]]]:
+        """Insert the referral; its id, an event maker for it and its first events (captured,
+        normalised), for the caller to add to and write."""
+        by = values["captured_by_id"]
+        referral_id = str(self.ctx.writer.insert("referrals", values))
+        return (
+            referral_id,
+            self._events_of(referral_id, by, at),
+            self._first_events(referral_id, values, shown, by, at),
+        )
+
+    @classmethod
+    def _events_of(cls, referral_id: str, user: str | None, at: str) -> EventMaker:
+        """``event(kind, frm=, to=, reason=)`` for one referral, by one user, at one moment."""
+
+        def event(
+            kind: EventKind,
+            *,
+            frm: str | None = None,
+            to: str | None = None,
+            reason: str | None = None,
+        ) -> dict[str, Any]:
+            return cls._event(referral_id, kind, user, at, frm=frm, to=to, reason=reason)
+
+        return event
 
     @staticmethod
     def _event(

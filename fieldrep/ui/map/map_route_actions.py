@@ -5,28 +5,21 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog
 
 from fieldrep.geo.routing import MAX_STOPS
 from fieldrep.services import route_planning
 from fieldrep.store.db import open_connection
 from fieldrep.store.errors import ValidationError
+from fieldrep.ui.map.map_actions_base import MapActionsBase
 from fieldrep.ui.map.route_panel import RoutePanel
-from fieldrep.ui.tasks import Progress
-
-if TYPE_CHECKING:
-    from PySide6.QtWidgets import QLabel, QTabWidget
-
-    from fieldrep.services.context import Context
-    from fieldrep.ui.map.canvas import MapCanvas
-    from fieldrep.ui.map.map_page import MapBundle
-    from fieldrep.ui.tasks import Task, TaskRunner
+from fieldrep.ui.tasks import Progress, Task
 
 
-class RouteActionsMixin:
-    """Needs the attributes below, which :class:`MapPage` creates."""
+class RouteActionsMixin(MapActionsBase):
+    """Needs the attributes below (and :class:`MapActionsBase`'s), which :class:`MapPage` creates."""
 
     route_ids: list[str]
     plan: route_planning.RoutePlan | None
@@ -34,25 +27,6 @@ class RouteActionsMixin:
     visit_dialog: Any
     route_planned: Any
     appointments: dict[str, tuple[time, time]]
-
-    context: Context
-    runner: TaskRunner
-    bundle: MapBundle | None
-    canvas: MapCanvas
-    tabs: QTabWidget
-    message: QLabel
-
-    def say(self, text: str, *, error: bool = False) -> None:
-        raise NotImplementedError
-
-    def _widget(self) -> QWidget:
-        return cast(QWidget, self)
-
-    def set_tool(self, key: str) -> None:
-        raise NotImplementedError
-
-    def reload(self) -> Task:
-        raise NotImplementedError
 
     def selected_ids(self) -> list[str]:
         raise NotImplementedError

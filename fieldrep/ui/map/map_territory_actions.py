@@ -3,44 +3,19 @@ engine's diff. A mixin of :class:`~fieldrep.ui.map.map_page.MapPage`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox
 
-if TYPE_CHECKING:
-    from PySide6.QtWidgets import QLabel, QTabWidget
-
-    from fieldrep.services.context import Context
-    from fieldrep.ui.map.canvas import MapCanvas
-    from fieldrep.ui.map.map_page import MapBundle
-    from fieldrep.ui.tasks import Task, TaskRunner
+from fieldrep.ui.map.map_actions_base import MapActionsBase
 
 
-class TerritoryActionsMixin:
-    """Needs the attributes below, which :class:`MapPage` creates."""
+class TerritoryActionsMixin(MapActionsBase):
+    """Needs the attributes below (and :class:`MapActionsBase`'s), which :class:`MapPage` creates."""
 
     editing_territory: str | None
     split_target: str | None
     territory_dialog: Any
-
-    context: Context
-    runner: TaskRunner
-    bundle: MapBundle | None
-    canvas: MapCanvas
-    tabs: QTabWidget
-    message: QLabel
-
-    def say(self, text: str, *, error: bool = False) -> None:
-        raise NotImplementedError
-
-    def _widget(self) -> QWidget:
-        return cast(QWidget, self)
-
-    def set_tool(self, key: str) -> None:
-        raise NotImplementedError
-
-    def reload(self) -> Task:
-        raise NotImplementedError
 
     def _on_edit_outline_clicked(self) -> None:
         from PySide6.QtWidgets import QInputDialog

@@ -4,46 +4,20 @@ A mixin of :class:`~fieldrep.ui.map.map_page.MapPage`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog
 
 from fieldrep.services.map_data import COLOR_BY_LABELS
 from fieldrep.store.errors import StoreError, ValidationError
-
-if TYPE_CHECKING:
-    from PySide6.QtWidgets import QLabel, QTabWidget
-
-    from fieldrep.services.context import Context
-    from fieldrep.ui.map.canvas import MapCanvas
-    from fieldrep.ui.map.map_page import MapBundle
-    from fieldrep.ui.tasks import Task, TaskRunner
+from fieldrep.ui.map.map_actions_base import MapActionsBase
 
 
-class ViewActionsMixin:
-    """Needs the attributes below, which :class:`MapPage` creates."""
+class ViewActionsMixin(MapActionsBase):
+    """Needs the attributes below (and :class:`MapActionsBase`'s), which :class:`MapPage` creates."""
 
     tile_source: Any
     color_by: str
-
-    context: Context
-    runner: TaskRunner
-    bundle: MapBundle | None
-    canvas: MapCanvas
-    tabs: QTabWidget
-    message: QLabel
-
-    def say(self, text: str, *, error: bool = False) -> None:
-        raise NotImplementedError
-
-    def _widget(self) -> QWidget:
-        return cast(QWidget, self)
-
-    def set_tool(self, key: str) -> None:
-        raise NotImplementedError
-
-    def reload(self) -> Task:
-        raise NotImplementedError
 
     def _on_open_mbtiles(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
