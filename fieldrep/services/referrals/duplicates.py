@@ -156,7 +156,9 @@ class DuplicateChecker:
             ):
                 match = self._match(found, tbl, row_id, q)
                 if match is not None:
-                    match.reasons.append(words)
+                    # A later capture folds into its first: its keys must not say it twice.
+                    if words not in match.reasons:
+                        match.reasons.append(words)
                     match.strong = match.strong or strong
                     match.score = max(match.score, 100.0 if strong else 80.0)
         if q.sorted_name and len(q.sorted_name) >= 3:
@@ -175,7 +177,8 @@ class DuplicateChecker:
                 shown = match.info.get("name") or match.label
                 words = f"name {score:.0f} % like {shown!r}"
                 near = self._nearness(match, q)
-                match.reasons.append(f"{words}, {near}" if near else words)
+                if not any(r.startswith("name ") for r in match.reasons):
+                    match.reasons.append(f"{words}, {near}" if near else words)
                 match.score = max(match.score, float(score))
         matches = [m for m in found.values() if m.reasons]
         matches.sort(key=lambda m: (not m.self_referral, not m.strong, -m.score, m.label))

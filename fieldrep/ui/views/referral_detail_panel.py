@@ -162,7 +162,7 @@ class ReferralDetailPanel(QFrame):
             f" ({row['channel']})",
             "owner": f"{row['owner_name'] or '—'}, {row['territory_name'] or 'no territory'}",
             "due": (row["sla_due_at"] or "")[:10] + (" — overdue" if overdue else "")
-            if stage.is_open
+            if stage.is_open and row["sla_due_at"]
             else "—",
             "value": f"${row['amount']:,.2f}" if row["amount"] else "—",
             "flags": flags or "—",

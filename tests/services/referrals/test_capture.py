@@ -289,3 +289,17 @@ def test_how_they_know_each_other_and_consent_are_fields_of_their_own(
     assert row[2] == row[3]  # consent given at capture (required to save)
     with pytest.raises(CaptureRefused, match="relationship is longer than 200"):
         service.capture(draft(org, relationship="x" * 201))
+
+
+def test_a_third_capture_explains_each_reason_once(
+    ctx: Context, org: dict[str, str], service: ReferralService
+) -> None:
+    """The second capture folds into the first: a third that matches both says each reason once."""
+    first = service.capture(draft(org))
+    service.capture(draft(org))
+    third = service.capture(draft(org))
+    assert third.outcome is Outcome.ALREADY_REFERRED
+    assert third.linked_to == first.referral_id
+    (match,) = [m for m in third.matches if m.table == "referrals"]
+    assert len(match.reasons) == len(set(match.reasons))
+    assert third.message.count("same phone") == 1
