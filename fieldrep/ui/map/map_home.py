@@ -80,12 +80,15 @@ class MapHome(QWidget):
     def _build(self) -> None:
         from fieldrep.ui.map.map_page import MapPage
 
+        if self.runner.closed or self.context.closed:  # the window closed while importing
+            return
         page = MapPage(self.context, self.runner)
         page.account_open_requested.connect(self.account_open_requested)
         self._layout.removeWidget(self.placeholder)
         self.placeholder.hide()
         self.placeholder.deleteLater()
         self._layout.addWidget(page)
+        page.show()  # at once, not on the layout's next turn of the event loop
         self.page = page
         if self.hasFocus():  # the window gave the page the keyboard while it was opening
             page.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
