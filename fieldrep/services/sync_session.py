@@ -263,9 +263,28 @@ def run_sync(
             raise
         with ctx.writer.transaction() as conn:
             local_meta.put(conn, LAST_ERROR_KEY, "")
+        after_sync(ctx)
         return result
     finally:
         ctx.close()
+
+
+def after_sync(ctx: Context) -> None:
+    """What follows a successful sync on this laptop: the reward ledger for the referral stage
+    moves received (on a manager's laptop; see :func:`ledger.follow_received_stages`). The sync
+    itself succeeded whatever happens here: a failure is logged and retried after the next sync
+    (the ledger's mark only moves with the rewards it covers)."""
+    from fieldrep.services.rewards import ledger
+
+    try:
+        got = ledger.follow_received_stages(ctx)
+    except Exception:
+        log.exception("the rewards of the referral moves received could not be computed")
+        return
+    if got.created or got.reversed:
+        log.info(
+            "rewards after sync: %d computed, %d reversed", len(got.created), len(got.reversed)
+        )
 
 
 # -- words ----------------------------------------------------------------------------------------

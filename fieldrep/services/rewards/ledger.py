@@ -35,6 +35,7 @@ from fieldrep.domain.rewards import (
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import outbox
 from fieldrep.services.rewards import rules as rules_store
+from fieldrep.store import local_meta
 from fieldrep.store.writer import utc_now
 
 _NAMESPACE = uuid.UUID("6f1d3c2e-8f6b-4c59-9a57-2b1e0c4f7a10")
@@ -480,4 +481,51 @@ def backfill(
                 "rewards",
                 result.created[0],
             )
+    return result
+
+
+FOLLOWED_KEY = "rewards_followed_version"
+MAY_COMPUTE = ("manager", "admin")
+
+
+def follow_received_stages(ctx: Context, *, today: date | None = None) -> StageResult:
+    """The ledger for stage moves that reached this laptop through sync (a rep's laptop computes
+    no rewards: the server takes them from managers only). Run after a sync on a laptop whose
+    user may compute rewards; elsewhere it does nothing.
+
+    Which referrals: those with a stage change (a ``referral_events`` row) the server numbered
+    after the last run's highest (``_version`` is the server's change number; local_meta keeps
+    the mark). For each, its current stage decides, as a move would have: a trigger stage it holds
+    (or has passed) computes the rewards not yet in the ledger, a stage that no longer keeps a
+    trigger's reward voids or claws it back. The ledger key makes it idempotent: a second run, a
+    retry or another manager's laptop pays nothing twice. One transaction: the mark moves only
+    with the rewards it covers.
+    """
+    result = StageResult([], [], [])
+    if ctx.role() not in MAY_COMPUTE:
+        return result
+    with ctx.writer.transaction() as conn:
+        mark = int(local_meta.get(conn, FOLLOWED_KEY) or 0)
+        rows = conn.execute(
+            "SELECT e.referral_id, max(e._version), r.stage FROM referral_events e"
+            " JOIN referrals r ON r.id = e.referral_id WHERE e.kind = 'stage' AND e._version > ?"
+            " AND r.duplicate_of_id IS NULL GROUP BY e.referral_id ORDER BY e.referral_id",
+            (mark,),
+        ).fetchall()
+        if not rows:
+            return result
+        stored = rules_store.current(conn)
+        for referral_id, _version, stage in rows:
+            for trigger in Trigger:
+                if stage not in _KEEPS[trigger]:
+                    result.reversed += reverse(
+                        ctx, referral_id, trigger, f"the referral moved back to {stage}"
+                    )
+                elif stage != "lost":
+                    got = compute_rewards(
+                        ctx, referral_id, trigger, today=today, stored_rules=stored
+                    )
+                    result.created += got.created
+                    result.explained += got.explained
+        local_meta.put(conn, FOLLOWED_KEY, str(max(r[1] for r in rows)))
     return result
