@@ -5,9 +5,14 @@ notifications and clears with Mark all as read."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import ssl
+import threading
 from pathlib import Path
+from typing import Any
 
+from aiosmtpd.controller import Controller
 from PySide6.QtWidgets import QMainWindow
 from pytestqt.qtbot import QtBot
 
@@ -25,6 +30,8 @@ from tests.services.test_notifications_smtp import (  # noqa: F401
     PASSWORD,
     USER,
     Mailbox,
+    _authenticator,
+    _free_port,
     cert,
     smtp,
 )
@@ -218,3 +225,79 @@ def test_the_rewards_page_shows_the_outbox_and_opens_the_mail_settings(
     qtbot.waitUntil(lambda: "nothing waiting" in view.mail_label.text(), timeout=5_000)
     assert f"sent through {config.host} while online" in view.mail_label.text()
     dialog.close()
+
+
+class _HeldMailbox(Mailbox):
+    """Holds the first message's DATA until released, saying when it holds it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not self.holding.is_set():
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_cancel_stops_the_send_between_messages_and_the_rest_wait(
+    qtbot: QtBot,
+    ctx: Context,
+    runner: TaskRunner,
+    cert: tuple[Path, Path],  # noqa: F811
+) -> None:
+    crt, key = cert
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(crt, key)
+    held = _HeldMailbox()
+    port = _free_port()
+    controller = Controller(
+        held,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=tls,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=_authenticator,
+    )
+    controller.start()
+    try:
+        org = make_org(ctx)
+        sign_in(ctx, org.manager)
+        smtp_settings.save(
+            ctx,
+            SmtpSettings(
+                host="127.0.0.1",
+                port=port,
+                username=USER,
+                password=PASSWORD,
+                sender="referrals@fieldrep.test",
+                cafile=str(crt),
+            ),
+        )
+        for name in ("Bob", "Carl", "Dora"):
+            move(ctx, add_referral(ctx, org, name=name), "qualified")
+        window, sender = _window(qtbot, ctx, runner)
+        progress: list[tuple[int, int]] = []
+        task = sender.send_now(even_offline=True)
+        assert task is not None
+        task.progressed.connect(lambda done, total, _text: progress.append((done, total)))
+        assert held.holding.wait(20)  # the first message is being handed over
+        with qtbot.waitSignal(task.cancelled, timeout=20_000):
+            sender.cancel()  # one cancel: it stops before the next message
+            held.release.set()
+        assert sender.task is None
+        assert progress == [(0, 3)]  # the one progress callback: before each message
+        statuses = sorted(r["status"] for r in rows(ctx, "notifications", "channel = 'email'"))
+        assert statuses == ["queued", "queued", "sent"]  # the one handed over went, once
+        assert len(held.messages) == 1
+        assert window.isVisible()
+        with qtbot.waitSignal(sender.finished, timeout=20_000) as done:
+            assert sender.send_now(even_offline=True) is not None  # the rest go next time
+        assert len(done.args[0].sent) == 2
+        assert len(held.messages) == 3
+    finally:
+        held.release.set()
+        controller.stop()
