@@ -111,7 +111,7 @@ class MainStatusBar(QStatusBar):
         # room between the items, since a showMessage() would have none beside them.
         self.notice = ElidedLabel()
         self.notice.setObjectName("statusNotice")
-        self.notice.setMinimumWidth(40)
+        self.notice.setMinimumWidth(0)  # no room taken from the items while it says nothing
         self.notice.setStyleSheet(f"color: {theme.DANGER}; padding-left: 12px;")
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
