@@ -10,6 +10,9 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import pytest
+
+from fieldrep.cli import main
 from fieldrep.server.storage import Storage
 from fieldrep.services import sync_session
 from fieldrep.services.notifications import outbox
@@ -181,3 +184,26 @@ def test_a_reps_laptop_follows_no_stage_into_the_ledger(
     pipeline.move(rep.ctx, referral, "won", value=1_000.0, create_account=True)
     assert ledger.follow_received_stages(rep.ctx).created == []
     assert rep.rows("rewards") == {}
+
+
+def test_the_command_line_sync_follows_the_stage_moves_too(
+    storage: Storage,  # noqa: F811
+    server: LiveServer,  # noqa: F811
+    org: Org,  # noqa: F811
+    laptop: Callable[[str], Laptop],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    boss, rep = laptop("boss"), laptop("rep")
+    boss.login("manager")
+    rep.login("rep1")
+    boss.sync()
+    rules.save(boss.ctx, bonus_rule(hold_days=0))
+    referral = _programme(rep, org)
+    rep.sync()
+    pipeline.move(rep.ctx, referral, "won", value=2_000.0, create_account=True)
+    rep.sync()
+    for _ in range(2):
+        assert main(["sync", "--db", str(tmp_path / "boss.db")]) == 0, capsys.readouterr().err
+        got = [(r["referral_id"], r["amount_cents"]) for r in boss.rows("rewards").values()]
+        assert got == [(referral, 10_000)]
