@@ -4,9 +4,10 @@ raw baseline: the same 5 % capped amounts computed in a Python loop and written 
 
 FieldRep does per referral what a stage move does: the eligibility checks (consent, flags), the
 referrer's year-to-date total and converted count for the caps and tiers, the ledger-key lookup,
-the reward row with its explanation and outbox entry, and a referral event. Each run starts from
-a copy of the same database (the copy is not timed); sides are interleaved. Prints CPU time
-beside wall time and, last, one JSON line.
+the reward row with its explanation and outbox entry, and a referral event; as one batch (the
+referrals, consents and keys read once, the caps' running totals kept in memory, the rows written
+by ``executemany`` at the end). Each run starts from a copy of the same database (the copy is not
+timed); sides are interleaved. Prints CPU time beside wall time and, last, one JSON line.
 """
 
 from __future__ import annotations

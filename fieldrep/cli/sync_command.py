@@ -114,6 +114,9 @@ def run_sync(args: argparse.Namespace) -> int:
     except BaseException:
         ctx.close()
         raise
+    from fieldrep.services.sync_session import after_sync
+
+    after_sync(ctx, result.pulled)  # as the app does: duplicates linked, rewards of moves received
     ctx.close()
     lines = [
         f"sent {result.pushed} change(s)"

@@ -31,6 +31,7 @@ from fieldrep.services.demo_org import build_org, member_rows
 from fieldrep.services.demo_referrals import (
     build_referrals,
     build_rewards,
+    grant_consent,
     notify_new_referrals,
     referral_count,
 )
@@ -130,6 +131,7 @@ def _generate(
         referral_count(options.accounts),
     )
     build_rewards(part_rng(seed, "rewards"), ids, clock, org, acc, refs)
+    grant_consent(part_rng(seed, "consent"), acc, refs)
     notify_new_referrals(ids, clock, refs)
     # Quotas last: their targets follow the deals, referral deals included.
     build_quotas(part_rng(seed, "quotas"), ids, clock, org, act)

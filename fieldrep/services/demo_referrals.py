@@ -596,3 +596,29 @@ def notify_new_referrals(ids: SeededIds, clock: DemoClock, out: Referrals, limit
 
 def referral_count(accounts: int) -> int:
     return max(36, accounts // 25)
+
+
+# Who agreed to hear about referrals (``contacts.referral_consent``): most people who referred
+# someone said yes when they did (some declined the e-mails), a few others opted in at a visit.
+REFERRER_CONSENT = 0.85
+OTHER_CONSENT = 0.2
+
+
+def grant_consent(rng: random.Random, acc: Accounts, out: Referrals) -> None:
+    """Set every demo contact's consent: yes for those the demo already rewarded or e-mailed (it
+    could not have without), else by chance, more often for referrers. From its own random
+    stream, so the rest of the demo is the same whatever these rates are."""
+    contacted = {
+        row["recipient_contact_id"]
+        for rows in (out.rewards.rows, out.notifications.rows)
+        for row in rows
+        if row.get("recipient_contact_id")
+    }
+    referrers = {acc.contact_ids[c] for _a, c, _reached in out.meta if c is not None}
+    for contact_id, contact in zip(acc.contact_ids, acc.contacts, strict=True):
+        if contact_id in contacted:
+            agreed = True
+        else:
+            chance = REFERRER_CONSENT if contact_id in referrers else OTHER_CONSENT
+            agreed = rng.random() < chance
+        contact["referral_consent"] = int(agreed)

@@ -263,17 +263,33 @@ def run_sync(
             raise
         with ctx.writer.transaction() as conn:
             local_meta.put(conn, LAST_ERROR_KEY, "")
-        _link_referral_duplicates(ctx, result)
+        after_sync(ctx, result.pulled)
         return result
     finally:
         ctx.close()
 
 
-def _link_referral_duplicates(ctx: Context, result: SyncResult) -> None:
-    """After a pull: referrals of the same person captured by two reps offline are linked now."""
+def after_sync(ctx: Context, pulled: int) -> None:
+    """What follows a successful sync on this laptop, in the app and the CLI alike: referrals of
+    the same person captured by two reps offline are linked (when rows were pulled), then the
+    reward ledger follows the referral stage moves received (on a manager's laptop; see
+    :func:`ledger.follow_received_stages`). The sync itself succeeded whatever happens here: a
+    failure is logged and retried after the next sync (the ledger's mark only moves with the
+    rewards it covers; the Referrals page links on its next show)."""
     from fieldrep.services.referrals.reconcile import link_after_pull
+    from fieldrep.services.rewards import ledger
 
-    link_after_pull(ctx, result.pulled)
+    link_after_pull(ctx, pulled)
+
+    try:
+        got = ledger.follow_received_stages(ctx)
+    except Exception:
+        log.exception("the rewards of the referral moves received could not be computed")
+        return
+    if got.created or got.reversed:
+        log.info(
+            "rewards after sync: %d computed, %d reversed", len(got.created), len(got.reversed)
+        )
 
 
 # -- words ----------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from fieldrep.services.context import Context
 from fieldrep.store import local_meta
 from fieldrep.ui import icons, theme
 from fieldrep.ui.change_relay import refresh_on_change
+from fieldrep.ui.notification_sender import NotificationSender
 from fieldrep.ui.pages import PAGES, PageSpec, build_page
 from fieldrep.ui.status_bar import MainStatusBar
 from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner
@@ -169,6 +170,8 @@ class MainWindow(QMainWindow):
         self.status.sign_in_requested.connect(self.open_sync_settings)
         self.status.conflicts_requested.connect(self._on_status_conflicts_requested)
         self.status.sync_button.setVisible(sync is not None)
+        # The e-mail outbox sent in the background while online, failures told, the unread badge.
+        self.notifications = NotificationSender(context, runner, self.status, self)
         if sync is not None:
             sync.state_changed.connect(self.refresh_status)
             sync.sync_finished.connect(self._on_sync_sync_finished)
@@ -555,6 +558,7 @@ class MainWindow(QMainWindow):
     def set_online(self, online: bool) -> None:
         """Show online/offline; the connectivity monitor and the sync engine drive this."""
         self.status.set_online(online)
+        self.notifications.set_online(online)
 
     def _on_runner_task_finished(self, task: Task) -> None:
         if task.kind in (TaskKind.WRITE, TaskKind.NETWORK):

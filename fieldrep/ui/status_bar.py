@@ -1,5 +1,6 @@
 """The main window's status bar: which database, who is signed in, what waits to sync, online or not,
-when the last sync was and what went wrong, plus "Sync now" and the open conflicts.
+when the last sync was and what went wrong, plus "Sync now", the open conflicts and the unread
+notifications (a badge; clicking it asks for the notification centre).
 
 It only displays what it is told (``set_*``); the main window reads the database and the sync
 controller, and the connectivity monitor decides online/offline, so this widget never queries
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStatusBar, QWidget
 
 from fieldrep.ui import icons, theme
@@ -63,6 +64,7 @@ class MainStatusBar(QStatusBar):
     sync_requested = Signal()
     sign_in_requested = Signal()
     conflicts_requested = Signal()
+    notifications_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,6 +88,15 @@ class MainStatusBar(QStatusBar):
             " font-weight: 600; }"
         )
         self.conflicts_button.hide()
+        self.unread_button = QPushButton()
+        self.unread_button.setObjectName("unreadBadge")
+        self.unread_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.unread_button.clicked.connect(self.notifications_requested)
+        self.unread_button.setStyleSheet(
+            f"QPushButton {{ color: white; background: {theme.ACCENT}; border: none;"
+            " border-radius: 9px; padding: 1px 10px; font-weight: 600; }"
+        )
+        self.unread_button.hide()
         self.sync_button = QPushButton("Sync now")
         self.sync_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.sync_button.clicked.connect(self._on_sync_button_clicked)
@@ -96,8 +107,17 @@ class MainStatusBar(QStatusBar):
             if index:
                 self.addPermanentWidget(_separator())
             self.addPermanentWidget(item)
-        spacer = QWidget()
-        self.addPermanentWidget(spacer, 1)
+        # A notice (an e-mail that could not be sent) where the platform has no tray: in the
+        # room between the items, since a showMessage() would have none beside them.
+        self.notice = ElidedLabel()
+        self.notice.setObjectName("statusNotice")
+        self.notice.setMinimumWidth(0)  # no room taken from the items while it says nothing
+        self.notice.setStyleSheet(f"color: {theme.DANGER}; padding-left: 12px;")
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.timeout.connect(self.clear_notice)
+        self.addPermanentWidget(self.notice, 1)
+        self.addPermanentWidget(self.unread_button)
         self.addPermanentWidget(self.conflicts_button)
         self.addPermanentWidget(self.task_progress)
         self.addPermanentWidget(self.sync_button)
@@ -135,6 +155,10 @@ class MainStatusBar(QStatusBar):
     @property
     def conflicts_text(self) -> str:
         return self.conflicts_button.text() if self.conflicts_button.isVisibleTo(self) else ""
+
+    @property
+    def unread_text(self) -> str:
+        return self.unread_button.text() if self.unread_button.isVisibleTo(self) else ""
 
     @property
     def is_online(self) -> bool:
@@ -211,6 +235,32 @@ class MainStatusBar(QStatusBar):
         self.conflicts_button.setText(f"⚠ {count:,} {noun} to review")
         self.conflicts_button.setToolTip("Open the Conflicts page to decide which values stay")
         self.conflicts_button.show()
+
+    @property
+    def notice_text(self) -> str:
+        return self.notice.text()
+
+    def show_notice(self, text: str, ms: int = 15_000) -> None:
+        """Say ``text`` for ``ms`` milliseconds (the whole sentence also in the tooltip)."""
+        self.notice.setText(text)
+        self.notice.setToolTip(text)
+        self._notice_timer.start(ms)
+
+    def clear_notice(self) -> None:
+        self.notice.setText("")
+        self.notice.setToolTip("")
+
+    def set_unread(self, count: int, newest: str = "") -> None:
+        """The unread notifications' badge (hidden at none); ``newest``: the latest one's subject,
+        for the tooltip."""
+        if count <= 0:
+            self.unread_button.hide()
+            return
+        self.unread_button.setText(f"{count:,} unread")
+        noun = "notification" if count == 1 else "notifications"
+        tip = f"{count:,} unread {noun}"
+        self.unread_button.setToolTip(f"{tip}; the latest: {newest}" if newest else tip)
+        self.unread_button.show()
 
     def _on_sync_button_clicked(self) -> None:
         if self._signed_in:

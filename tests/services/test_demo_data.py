@@ -312,3 +312,27 @@ def test_a_demo_of_today_stays_in_the_past(tmp_path: Path) -> None:
     latest = ctx.db.execute("SELECT max(visited_at), max(created_at) FROM visits").fetchone()
     assert max(latest) <= now
     ctx.close()
+
+
+def test_demo_contacts_consent_as_people_do(demo: tuple[Context, dict[str, int]]) -> None:
+    """Most referrers agreed to hear back, a few other contacts opted in; everyone the demo
+    rewarded or e-mailed had agreed (the ledger and the outbox require it)."""
+    ctx, _counts = demo
+    conn = ctx.conn
+
+    def share(where: str) -> float:
+        n, yes = conn.execute(
+            f"SELECT count(*), sum(referral_consent) FROM contacts c WHERE {where}"
+        ).fetchone()
+        assert n > 20, where
+        return float(yes) / n
+
+    referrer = "c.id IN (SELECT referrer_contact_id FROM referrals)"
+    assert 0.7 < share(referrer) < 1.0
+    assert 0.05 < share(f"NOT {referrer}") < 0.4
+    reached = conn.execute(
+        "SELECT count(*) FROM contacts c WHERE referral_consent = 0 AND (c.id IN (SELECT"
+        " recipient_contact_id FROM rewards) OR c.id IN (SELECT recipient_contact_id FROM"
+        " notifications))"
+    ).fetchone()[0]
+    assert reached == 0

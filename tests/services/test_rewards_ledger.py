@@ -314,3 +314,124 @@ def test_a_new_rule_is_backfilled_once_for_the_won_referrals(ctx: Context) -> No
     told = rows(ctx, "notifications", "subject = 'Rewards awaiting your approval'")
     assert [n["recipient_user_id"] for n in told] == [org.manager]
     assert ledger.backfill(ctx, Trigger.WON, today=DAY).created == []
+
+
+def test_a_backfill_writes_what_one_reward_at_a_time_would(tmp_path: Path) -> None:
+    """The bulk run keeps the caps' running totals in memory and writes its rows at the end: the
+    rewards (amounts after the yearly cap and the budget, tiers, keys, explanations) are the ones
+    computing and writing each referral's in turn gives, on a copy of the same database."""
+    first = tmp_path / "bulk.db"
+    ctx = Context.open(first)
+    org = make_org(ctx)
+    save_rule(ctx, org, bonus_rule(hold_days=0, cap_per_referrer_year_cents=150_000))
+    earlier = add_referral(ctx, org, name="Earlier")
+    move(ctx, earlier, "won", amount=10_000.0, today=DAY)  # $500 of the yearly cap paid already
+    reopened = add_referral(ctx, org, name="Reopened")
+    move(ctx, reopened, "won", amount=2_000.0, today=DAY)
+    move(ctx, reopened, "proposal", today=DAY)  # its reward voided: it earns again, under #2
+    other = ctx.writer.insert(
+        "contacts",
+        {"account_id": org.referrer_account, "first_name": "Olga", "referral_consent": 0},
+    )
+    for i in range(9):
+        ref = add_referral(
+            ctx, org, name=f"Lead {i}", **({"referrer_contact_id": other} if i == 4 else {})
+        )
+        ctx.writer.update("referrals", ref, {"stage": "won", "amount": 6_000.0 + 1_000 * i})
+    ctx.writer.update("referrals", reopened, {"stage": "won"})
+    dup = add_referral(ctx, org, name="Lead 0 again")
+    ctx.writer.update("referrals", dup, {"stage": "won", "amount": 1.0, "duplicate_of_id": ref})
+    tiers = (Tier(2, amount_cents=1_000), Tier(5, amount_cents=3_000))
+    save_rule(
+        ctx,
+        org,
+        bonus_rule(
+            rule_id="acct",
+            name="Account tiers",
+            recipient=Recipient.REFERRER_ACCOUNT,
+            kind=AmountKind.TIERED_BY_COUNT,
+            percent_bp=0,
+            tiers=tiers,
+            hold_days=0,
+        ),
+    )
+    save_rule(
+        ctx,
+        org,
+        bonus_rule(
+            rule_id="rep",
+            name="Rep thanks",
+            recipient=Recipient.CAPTURING_REP,
+            kind=AmountKind.FIXED,
+            amount_cents=2_500,
+            percent_bp=0,
+            hold_days=0,
+        ),
+        budget_cents=10_000,
+        budget_period="quarter",
+    )
+    ctx.close()
+    second = tmp_path / "one_by_one.db"
+    import shutil
+
+    shutil.copy(first, second)
+
+    def ledger_rows(c: Context) -> list[tuple[object, ...]]:
+        return sorted(
+            (r["referral_id"], r["recipient_kind"], r["amount_cents"], r["status"],
+             r["ledger_key"], r["explanation"], r["created_at"] is not None)
+            for r in rows(c, "rewards")
+        )  # fmt: skip
+
+    bulk, single = Context.open(first), Context.open(second)
+    try:
+        made = ledger.backfill(bulk, Trigger.WON, today=DAY).created
+        stored = rules.current(single.conn)
+        ids = [
+            r[0]
+            for r in single.conn.execute(
+                "SELECT id FROM referrals WHERE stage = 'won' AND duplicate_of_id IS NULL"
+                " ORDER BY id"
+            )
+        ]
+        one_by_one = []
+        for referral_id in ids:
+            one_by_one += ledger.compute_rewards(
+                single, referral_id, Trigger.WON, today=DAY, stored_rules=stored, notify=False
+            ).created
+        assert sorted(made) == sorted(one_by_one)
+        got = ledger_rows(bulk)
+        assert got == ledger_rows(single)
+        # the checks bit: the yearly cap, the budget, a tier, the second cycle's key
+        kinds = {(k, s) for _, k, _, s, *_ in got}
+        assert ("referrer_contact", "voided") in kinds  # nothing left under the yearly cap
+        assert ("capturing_rep", "voided") in kinds  # the budget ran out
+        assert {c for _, k, c, *_ in got if k == "referrer_account"} == {3_000}  # 5 and more
+        assert any(key.endswith("#2") for *_, key, _, _ in got if key)
+        assert len(rows(bulk, "referral_events", "kind = 'reward'")) == len(
+            rows(single, "referral_events", "kind = 'reward'")
+        )
+        assert ledger.backfill(bulk, Trigger.WON, today=DAY).created == []
+    finally:
+        bulk.close()
+        single.close()
+
+
+def test_a_reward_the_caps_left_nothing_of_stands_until_the_referral_leaves_the_stage(
+    ctx: Context,
+) -> None:
+    org = make_org(ctx)
+    save_rule(ctx, org, bonus_rule(hold_days=0, cap_per_referrer_year_cents=50_000))
+    first, second = add_referral(ctx, org, name="First"), add_referral(ctx, org, name="Second")
+    move(ctx, first, "won", amount=10_000.0, today=DAY)  # $500: the whole yearly cap
+    move(ctx, second, "won", amount=10_000.0, today=DAY)
+    nothing = rows(ctx, "rewards", "referral_id = ?", (second,))
+    assert [(r["amount_cents"], r["status"]) for r in nothing] == [(0, "voided")]
+    # a later run (a backfill, a sync's follow-up) does not compute it again
+    assert ledger.compute_rewards(ctx, second, Trigger.WON, today=DAY).created == []
+    assert ledger.backfill(ctx, Trigger.WON, today=DAY).created == []
+    # reopened and won again, it is worked out again, as a new cycle
+    move(ctx, second, "proposal", today=DAY)
+    got = move(ctx, second, "won", amount=10_000.0, today=DAY)
+    (again,) = [rows(ctx, "rewards", "id = ?", (rid,))[0] for rid in got.created]
+    assert again["ledger_key"].endswith("#2")

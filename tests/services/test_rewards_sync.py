@@ -5,14 +5,21 @@ approval reported as a conflict."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import pytest
+
+from fieldrep.cli import main
 from fieldrep.server.storage import Storage
+from fieldrep.services import sync_session
 from fieldrep.services.notifications import outbox
-from fieldrep.services.rewards import lifecycle, rules
+from fieldrep.services.referrals import pipeline
+from fieldrep.services.rewards import ledger, lifecycle, rules
 from fieldrep.store.catalog import synced_tables
+from fieldrep.sync.client import SyncResult
 from tests.services.rewards_support import bonus_rule, move
 from tests.sync.conftest import laptop, org, server, storage  # noqa: F401
 from tests.sync.harness import Laptop, LiveServer, Org, make_storage
@@ -105,3 +112,98 @@ def test_one_reward_whichever_laptops_compute_it_and_one_approval(
     boss.sync()
     boss2.sync()
     assert lifecycle.issue(boss2.ctx, None).lines == []
+
+
+def test_a_referral_a_rep_wins_is_rewarded_on_the_managers_laptop_once(
+    storage: Storage,  # noqa: F811
+    server: LiveServer,  # noqa: F811
+    org: Org,  # noqa: F811
+    laptop: Callable[[str], Laptop],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The rep's laptop computes no reward (the server takes rewards from managers only); the
+    manager's, syncing through the app's sync session, computes it once, whatever the syncs."""
+    boss, rep = laptop("boss"), laptop("rep")
+    boss.login("manager")
+    rep.login("rep1")
+    boss.sync()  # the users arrive: who is signed in is known
+    rules.save(boss.ctx, bonus_rule(hold_days=0))
+    referral = _programme(rep, org)
+    boss.sync()
+    rep.sync()
+
+    def manager_sync() -> SyncResult:
+        return sync_session.run_sync(tmp_path / "boss.db", lambda *_: None, threading.Event())
+
+    manager_sync()  # the referral arrives, still New: nothing to reward
+    assert boss.rows("rewards") == {}
+    moved = pipeline.move(rep.ctx, referral, "won", value=4_000.0, create_account=True)
+    assert "worked out on your manager's laptop" in moved.message
+    assert rep.rows("rewards") == {}
+    got = rep.sync()
+    assert got.rejected == 0, got.refusals
+
+    manager_sync()  # the move arrives: the manager's laptop computes its reward
+    rewards = boss.rows("rewards")
+    assert [(r["referral_id"], r["amount_cents"], r["status"]) for r in rewards.values()] == [
+        (referral, 20_000, "awaiting_approval")
+    ]
+    for _ in range(2):  # pushes it, then pulls it back: none more
+        pushed = manager_sync()
+        assert pushed.rejected == 0, pushed.refusals
+        assert set(boss.rows("rewards")) == set(rewards)
+    assert ledger.follow_received_stages(boss.ctx).created == []
+    rep.sync()
+    assert set(rep.rows("rewards")) == set(rewards)  # the rep sees the reward of their referral
+    # the referrer's status e-mail was queued on the laptop that moved it, once
+    mails = [n for n in rep.rows("notifications").values() if n["channel"] == "email"]
+    assert [(m["template"], m["status"]) for m in mails] == [("referral_status", "queued")]
+
+    # the rep reopens it: the manager's next sync voids the reward not yet issued
+    pipeline.move(rep.ctx, referral, "proposal", reason="the customer wants to renegotiate")
+    rep.sync()
+    manager_sync()
+    assert [r["status"] for r in boss.rows("rewards").values()] == ["voided"]
+    manager_sync()
+    assert [r["status"] for r in boss.rows("rewards").values()] == ["voided"]
+
+
+def test_a_reps_laptop_follows_no_stage_into_the_ledger(
+    storage: Storage,  # noqa: F811
+    server: LiveServer,  # noqa: F811
+    org: Org,  # noqa: F811
+    laptop: Callable[[str], Laptop],  # noqa: F811
+) -> None:
+    boss, rep = laptop("boss"), laptop("rep")
+    boss.login("manager")
+    rep.login("rep1")
+    boss.sync()
+    rules.save(boss.ctx, bonus_rule(hold_days=0))
+    referral = _programme(rep, org)
+    rep.sync()
+    pipeline.move(rep.ctx, referral, "won", value=1_000.0, create_account=True)
+    assert ledger.follow_received_stages(rep.ctx).created == []
+    assert rep.rows("rewards") == {}
+
+
+def test_the_command_line_sync_follows_the_stage_moves_too(
+    storage: Storage,  # noqa: F811
+    server: LiveServer,  # noqa: F811
+    org: Org,  # noqa: F811
+    laptop: Callable[[str], Laptop],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    boss, rep = laptop("boss"), laptop("rep")
+    boss.login("manager")
+    rep.login("rep1")
+    boss.sync()
+    rules.save(boss.ctx, bonus_rule(hold_days=0))
+    referral = _programme(rep, org)
+    rep.sync()
+    pipeline.move(rep.ctx, referral, "won", value=2_000.0, create_account=True)
+    rep.sync()
+    for _ in range(2):
+        assert main(["sync", "--db", str(tmp_path / "boss.db")]) == 0, capsys.readouterr().err
+        got = [(r["referral_id"], r["amount_cents"]) for r in boss.rows("rewards").values()]
+        assert got == [(referral, 10_000)]

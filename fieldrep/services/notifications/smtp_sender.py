@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -34,7 +35,7 @@ class SmtpConfig:
     port: int
     sender: str  # the From address
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # never in a log line
     starttls: bool = True
     cafile: str | None = None  # a private CA's certificate (tests, an in-house relay)
     timeout: float = 20.0
@@ -115,8 +116,15 @@ def _fail_interrupted(ctx: Context) -> None:
             )
 
 
-def send_due(ctx: Context, config: SmtpConfig, *, now: datetime | None = None) -> SendReport:
-    """Send the e-mails of this laptop's outbox that are due."""
+def send_due(
+    ctx: Context,
+    config: SmtpConfig,
+    *,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SendReport:
+    """Send the e-mails of this laptop's outbox that are due. ``progress(done, total)`` is called
+    before each message and may raise (a cancel) to stop: that message and the rest stay queued."""
     now = now or datetime.now(UTC)
     report = SendReport()
     _fail_interrupted(ctx)
@@ -135,7 +143,9 @@ def send_due(ctx: Context, config: SmtpConfig, *, now: datetime | None = None) -
         log.warning("%s", exc)
         return report
     try:
-        for nid, to, subject, body, attempts, mid in due:
+        for done, (nid, to, subject, body, attempts, mid) in enumerate(due):
+            if progress is not None:
+                progress(done, len(due))
             mid = mid or message_id(nid, config.sender)
             ctx.writer.update(
                 "notifications",

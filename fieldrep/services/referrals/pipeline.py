@@ -163,13 +163,17 @@ def move(
 def _rewards_for_move(ctx: Context, referral_id: str, to: Stage) -> list[str]:
     """The reward ledger follows the move, in its transaction: rewards the new stage earns, and
     voids or clawbacks of those it no longer keeps. Only a manager's (or an unsigned laptop's)
-    writes rewards, as the server allows no one else to; a rep is told where it happens."""
+    writes rewards, as the server allows no one else to: a rep's move reaches the manager's laptop
+    by sync, which then computes them (``ledger.follow_received_stages``); the rep is told so. The
+    referrer's status e-mail is queued here, on whichever laptop moved it."""
+    from fieldrep.services.notifications import outbox
     from fieldrep.services.rewards.ledger import on_stage_reached
 
     role = (ctx.user() or {}).get("role")
     if role not in (None, "manager", "admin"):
         if to in (Stage.QUALIFIED, Stage.WON):
-            return ["any reward is worked out on your manager's laptop"]
+            outbox.referrer_status_changed(ctx, referral_id, to.value)
+            return ["any reward is worked out on your manager's laptop when they next sync"]
         return []
     return on_stage_reached(ctx, referral_id, to.value).explained
 

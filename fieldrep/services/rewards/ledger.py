@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from fieldrep.domain.ids import uuid7_many
 from fieldrep.domain.rewards import (
     Computed,
     History,
@@ -35,6 +36,7 @@ from fieldrep.domain.rewards import (
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import outbox
 from fieldrep.services.rewards import rules as rules_store
+from fieldrep.store import local_meta
 from fieldrep.store.writer import utc_now
 
 _NAMESPACE = uuid.UUID("6f1d3c2e-8f6b-4c59-9a57-2b1e0c4f7a10")
@@ -50,6 +52,11 @@ _KEEPS = {
 LIVE_SQL = "(" + ", ".join(f"'{s}'" for s in LIVE) + ")"
 COUNTED_SQL = "(" + ", ".join(f"'{s}'" for s in (*LIVE, "revoked")) + ")"
 AMOUNT_CENTS = "coalesce(amount_cents, CAST(round(amount * 100) AS INTEGER))"
+# The note of a reward the caps left nothing of: voided, it still stands as the ledger's answer
+# for its key (a later run must not compute it again), until the referral leaves the stage.
+NOTHING_LEFT = "nothing to pay after the caps"
+# A reward's status as its key sees it: such a voided reward stands.
+_KEY_STATUS = "CASE WHEN r.status = 'voided' AND r.note = ? THEN 'nothing' ELSE r.status END"
 
 
 def reward_id(key: str) -> str:
@@ -132,9 +139,7 @@ def _history(
         f" AND status IN {COUNTED_SQL} AND substr(created_at, 1, 4) = ?",
         (key_value, year),
     ).fetchone()[0]
-    ref_col = "referrer_contact_id" if who is Recipient.REFERRER_CONTACT else "referrer_account_id"
-    if who is Recipient.CAPTURING_REP:
-        ref_col = "captured_by_id"
+    ref_col = _converted_column(who)
     count, value = conn.execute(
         f"SELECT count(*), coalesce(sum(CAST(round(amount * 100) AS INTEGER)), 0) FROM referrals"
         f" WHERE {ref_col} = ? AND stage = 'won' AND id != ? AND substr(updated_at, 1, 4) = ?",
@@ -144,13 +149,7 @@ def _history(
     if stored is not None and stored.budget_cents is not None:
         budget = stored.budget_cents
         start = _period_start(on, stored.budget_period).isoformat()
-        used = conn.execute(
-            "SELECT coalesce(sum(coalesce(r.amount_cents, CAST(round(r.amount * 100) AS INTEGER))),"
-            " 0) FROM rewards r JOIN reward_rules u"
-            f" ON u.id = r.rule_id WHERE coalesce(u.rule_key, u.id) = ? AND r.status IN {LIVE_SQL}"
-            " AND r.created_at >= ?",
-            (stored.rule.rule_id, start),
-        ).fetchone()[0]
+        used = _budget_used(conn, stored.rule.rule_id, start)
     return History(
         referrer_paid_this_year_cents=int(paid),
         referrer_converted_count=int(count),
@@ -172,23 +171,201 @@ def _next_key(
     # base, then base#2, base#3 ...: one range of the unique index ("#" sorts before ":", so
     # the clawbacks' "base:clawback" keys fall outside it)
     rows = conn.execute(
-        "SELECT r.ledger_key, r.status, EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id"
-        " = r.id) FROM rewards r WHERE r.ledger_key BETWEEN ? AND ? AND r.kind = 'reward'",
-        (base, base + "#\uffff"),
+        f"SELECT r.ledger_key, {_KEY_STATUS}, EXISTS (SELECT 1 FROM rewards c WHERE"
+        " c.clawback_of_id = r.id) FROM rewards r WHERE r.ledger_key BETWEEN ? AND ?"
+        " AND r.kind = 'reward'",
+        (NOTHING_LEFT, base, base + "#\uffff"),
     ).fetchall()
     # Rewards written before v8 have no ledger key: found by referral and rule, they stand too
     # (else a backfill would pay the demo's, or an old laptop's, rewards a second time).
     rows += conn.execute(
-        "SELECT NULL, r.status, EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id)"
+        f"SELECT NULL, {_KEY_STATUS}, EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id)"
         " FROM rewards r JOIN reward_rules u ON u.id = r.rule_id WHERE r.referral_id = ?"
         " AND r.ledger_key IS NULL AND r.kind = 'reward' AND coalesce(u.rule_key, u.id) = ?"
         " AND coalesce(r.trigger_stage, u.trigger_stage) = ?",
-        (referral_id, rule_key, trigger.value),
+        (NOTHING_LEFT, referral_id, rule_key, trigger.value),
     ).fetchall()
-    for _key, status, clawed in rows:
+    return _key_after(base, [(status, bool(clawed)) for _key, status, clawed in rows])
+
+
+def _key_after(base: str, earlier: list[tuple[str, bool]]) -> str | None:
+    """The key after the earlier rewards ``(status, clawed back)`` of ``base``; None while one
+    stands."""
+    for status, clawed in earlier:
         if status not in ("voided", "declined", "revoked") and not clawed:
             return None
-    return base if not rows else f"{base}#{len(rows) + 1}"
+    return base if not earlier else f"{base}#{len(earlier) + 1}"
+
+
+class _Batch:
+    """What a bulk computation (:func:`backfill`) keeps in memory across its referrals, in its one
+    transaction: the referrals, the consents, the ledger keys already taken, and the running totals
+    the caps read (paid to a recipient this year, a rule's budget used, converted referrals),
+    loaded from the ledger on first use and then added to as rewards are written; the rewards and
+    their history lines are written together at the end, by ``executemany``. The figures are the
+    ones :func:`_history` and :func:`_next_key` would read had each reward been written at once.
+    """
+
+    def __init__(
+        self, ctx: Context, conn: sqlite3.Connection, today: date, referral_ids: list[str]
+    ) -> None:
+        self.conn = conn
+        self.today = today
+        self.year = f"{today.year:04d}"
+        self.now = utc_now()
+        self.user_id = ctx.user_id
+        self.refs: dict[str, dict[str, Any]] = {}
+        self.rows: list[dict[str, Any]] = []
+        self.ids: list[str] = []
+        self.events: list[dict[str, Any]] = []
+        self._paid: dict[tuple[Recipient, str], int] = {}
+        self._budget: dict[tuple[str, str], int] = {}
+        self._converted: dict[str, dict[str, tuple[int, int]]] = {}
+        self._consent: dict[str, bool] = {}
+        self._account_consent: dict[str, bool] = {}
+        self._taken: dict[str, list[tuple[str | None, str, bool, str, str]]] = {}
+        wanted = set(referral_ids)
+        cur = conn.execute(
+            "SELECT *, CAST(round(amount * 100) AS INTEGER) FROM referrals WHERE duplicate_of_id"
+            " IS NULL"
+        )
+        names = [d[0] for d in cur.description][:-1]
+        for row in cur:
+            if row[0] in wanted:
+                ref = dict(zip(names, row[:-1], strict=True))
+                ref["_won_cents"] = row[-1] or 0
+                self.refs[row[0]] = ref
+        for referral_id, key, status, clawed, rule_key, trigger in conn.execute(
+            f"SELECT r.referral_id, r.ledger_key, {_KEY_STATUS}, EXISTS (SELECT 1 FROM rewards c WHERE"
+            " c.clawback_of_id = r.id), coalesce(u.rule_key, u.id), coalesce(r.trigger_stage,"
+            " u.trigger_stage) FROM rewards r LEFT JOIN reward_rules u ON u.id = r.rule_id"
+            " WHERE r.kind = 'reward'",
+            (NOTHING_LEFT,),
+        ):
+            self._taken.setdefault(referral_id, []).append(
+                (key, status, bool(clawed), rule_key, trigger)
+            )
+
+    def next_key(self, referral_id: str, rule_key: str, trigger: Trigger) -> str | None:
+        base = ledger_key(referral_id, rule_key, trigger)
+        top = base + "#\uffff"
+        earlier = [
+            (status, clawed)
+            for key, status, clawed, rkey, trig in self._taken.get(referral_id, ())
+            if (key is not None and base <= key <= top)
+            or (key is None and rkey == rule_key and trig == trigger.value)
+        ]
+        return _key_after(base, earlier)
+
+    def consent(self, ref: dict[str, Any], who: Recipient) -> bool:
+        if who in (Recipient.CAPTURING_REP, Recipient.REFERRED_PARTY):
+            return True
+        contact = ref["referrer_contact_id"]
+        if contact:
+            if contact not in self._consent:
+                self._consent[contact] = _consent(self.conn, ref, who)
+            return self._consent[contact]
+        account = ref["referrer_account_id"]
+        if account not in self._account_consent:
+            self._account_consent[account] = _consent(self.conn, ref, who)
+        return self._account_consent[account]
+
+    def history(
+        self,
+        ref: dict[str, Any],
+        who: Recipient,
+        key_value: str,
+        stored: rules_store.StoredRule | None,
+    ) -> History:
+        year = self.year
+        paid = self._paid.get((who, key_value))
+        if paid is None:
+            paid = self._paid[(who, key_value)] = int(
+                self.conn.execute(
+                    f"SELECT coalesce(sum({AMOUNT_CENTS}), 0) FROM rewards WHERE"
+                    f" {_RECIPIENT_WHERE[who]} AND status IN {COUNTED_SQL}"
+                    " AND substr(created_at, 1, 4) = ?",
+                    (key_value, year),
+                ).fetchone()[0]
+            )
+        ref_col = _converted_column(who)
+        by_key = self._converted.get(ref_col)
+        if by_key is None:
+            by_key = self._converted[ref_col] = {
+                k: (int(n), int(v))
+                for k, n, v in self.conn.execute(
+                    f"SELECT {ref_col}, count(*), coalesce(sum(CAST(round(amount * 100) AS"
+                    f" INTEGER)), 0) FROM referrals WHERE {ref_col} IS NOT NULL AND stage = 'won'"
+                    f" AND substr(updated_at, 1, 4) = ? GROUP BY {ref_col}",
+                    (year,),
+                )
+            }
+        count, value = by_key.get(ref[ref_col], (0, 0)) if ref[ref_col] else (0, 0)
+        if ref[ref_col] and ref["stage"] == "won" and (ref["updated_at"] or "")[:4] == year:
+            count, value = count - 1, value - ref["_won_cents"]  # this one excluded
+        budget = used = None
+        if stored is not None and stored.budget_cents is not None:
+            budget = stored.budget_cents
+            start = _period_start(self.today, stored.budget_period).isoformat()
+            used = self._budget.get((stored.rule.rule_id, start))
+            if used is None:
+                used = self._budget[(stored.rule.rule_id, start)] = _budget_used(
+                    self.conn, stored.rule.rule_id, start
+                )
+        return History(
+            referrer_paid_this_year_cents=paid,
+            referrer_converted_count=count,
+            referrer_converted_cents=value,
+            budget_cents=budget,
+            budget_used_cents=int(used or 0),
+        )
+
+    def wrote(
+        self,
+        row: dict[str, Any],
+        rid: str,
+        who: Recipient,
+        key_value: str,
+        stored: rules_store.StoredRule,
+    ) -> None:
+        """A reward computed: into the running totals, and queued for the write at the end."""
+        self.rows.append(row)
+        self.ids.append(rid)
+        cents = int(row["amount_cents"])
+        if row["status"] in (*LIVE, "revoked") and self.now[:4] == self.year:
+            self._paid[(who, key_value)] = self._paid.get((who, key_value), 0) + cents
+        if stored.budget_cents is not None and row["status"] in LIVE:
+            start = _period_start(self.today, stored.budget_period).isoformat()
+            mark = (stored.rule.rule_id, start)
+            if mark in self._budget and self.now >= start:
+                self._budget[mark] += cents
+
+    def flush(self, ctx: Context) -> None:
+        if self.rows:
+            ctx.writer.insert_many("rewards", self.rows, row_ids=self.ids)
+        if self.events:
+            ctx.writer.insert_many(
+                "referral_events", self.events, row_ids=uuid7_many(len(self.events))
+            )
+        self.rows, self.ids, self.events = [], [], []
+
+
+def _converted_column(who: Recipient) -> str:
+    if who is Recipient.CAPTURING_REP:
+        return "captured_by_id"
+    return "referrer_contact_id" if who is Recipient.REFERRER_CONTACT else "referrer_account_id"
+
+
+def _budget_used(conn: sqlite3.Connection, rule_key: str, start: str) -> int:
+    return int(
+        conn.execute(
+            "SELECT coalesce(sum(coalesce(r.amount_cents, CAST(round(r.amount * 100) AS INTEGER))),"
+            " 0) FROM rewards r JOIN reward_rules u"
+            f" ON u.id = r.rule_id WHERE coalesce(u.rule_key, u.id) = ? AND r.status IN {LIVE_SQL}"
+            " AND r.created_at >= ?",
+            (rule_key, start),
+        ).fetchone()[0]
+    )
 
 
 def _write_reward(
@@ -202,6 +379,8 @@ def _write_reward(
     today: date,
     notify: bool,
     events: list[dict[str, Any]] | None = None,
+    batch: _Batch | None = None,
+    key_value: str = "",
 ) -> str:
     if got.amount_cents == 0:
         status = RewardStatus.VOIDED
@@ -212,37 +391,34 @@ def _write_reward(
     else:
         status = RewardStatus.APPROVED
     rid = reward_id(key)
-    now = utc_now()
-    ctx.writer.insert(
-        "rewards",
-        {
-            "referral_id": ref["id"],
-            "rule_id": stored.row_id,
-            **cols,
-            "kind": "reward",
-            "amount": got.amount_cents / 100,
-            "amount_cents": got.amount_cents,
-            "currency": got.rule.currency,
-            "status": status.value,
-            "hold_until": got.hold_until.isoformat(),
-            "ledger_key": key,
-            "rule_version": got.rule.version,
-            "trigger_stage": got.rule.trigger.value,
-            "recipient_kind": who.value,
-            "explanation": got.explanation,
-            "approved_at": now if status is RewardStatus.APPROVED else None,
-            "voided_at": now if status is RewardStatus.VOIDED else None,
-            "note": "nothing to pay after the caps" if status is RewardStatus.VOIDED else None,
-        },
-        row_id=rid,
-    )
-    _event(
-        ctx,
-        ref["id"],
-        rid,
-        f"{money(got.amount_cents)} ({status.value}): {got.explanation}",
-        events,
-    )
+    now = utc_now() if batch is None else batch.now
+    row = {
+        "referral_id": ref["id"],
+        "rule_id": stored.row_id,
+        **cols,
+        "kind": "reward",
+        "amount": got.amount_cents / 100,
+        "amount_cents": got.amount_cents,
+        "currency": got.rule.currency,
+        "status": status.value,
+        "hold_until": got.hold_until.isoformat(),
+        "ledger_key": key,
+        "rule_version": got.rule.version,
+        "trigger_stage": got.rule.trigger.value,
+        "recipient_kind": who.value,
+        "explanation": got.explanation,
+        "approved_at": now if status is RewardStatus.APPROVED else None,
+        "voided_at": now if status is RewardStatus.VOIDED else None,
+        "note": NOTHING_LEFT if status is RewardStatus.VOIDED else None,
+    }
+    line = f"{money(got.amount_cents)} ({status.value}): {got.explanation}"
+    if batch is not None:
+        row["created_at"] = now
+        batch.wrote(row, rid, who, key_value, stored)
+        _event(ctx, ref["id"], rid, line, batch.events, user_id=batch.user_id, at=now)
+        return rid
+    ctx.writer.insert("rewards", row, row_id=rid)
+    _event(ctx, ref["id"], rid, line, events)
     if notify and status is RewardStatus.AWAITING_APPROVAL:
         outbox.notify_managers(
             ctx, "Reward awaiting your approval", got.explanation, "rewards", rid
@@ -256,13 +432,16 @@ def _event(
     reward: str,
     reason: str,
     events: list[dict[str, Any]] | None = None,
+    *,
+    user_id: str | None = None,
+    at: str | None = None,
 ) -> None:
     """The reward's line in the referral's history; into ``events`` when a bulk run writes them
     all at once at its end (nothing reads them meanwhile)."""
     row = {
         "referral_id": referral_id,
-        "at": utc_now(),
-        "user_id": ctx.user_id,
+        "at": at or utc_now(),
+        "user_id": user_id if events is not None and user_id is not None else ctx.user_id,
         "kind": "reward",
         "from_value": None,
         "to_value": reward,
@@ -290,13 +469,15 @@ def compute_rewards(
     stored_rules: list[rules_store.StoredRule] | None = None,
     notify: bool = True,
     events: list[dict[str, Any]] | None = None,
+    batch: _Batch | None = None,
 ) -> StageResult:
     """Write the rewards the current rules give for ``referral_id`` reaching ``trigger``; a reward
-    already in the ledger is left alone. Call inside a transaction, or alone."""
+    already in the ledger is left alone. Call inside a transaction, or alone. With ``batch`` (a
+    bulk run's, made for ``today``), the figures come from it and the rows go into it."""
     today = today or datetime.now(UTC).date()
     result = StageResult([], [], [])
     with ctx.writer.transaction() as conn:
-        ref = referral(conn, referral_id)
+        ref = batch.refs[referral_id] if batch is not None else referral(conn, referral_id)
         if ref["duplicate_of_id"]:
             result.explained.append("a linked duplicate earns nothing: its first referral does")
             return result
@@ -320,28 +501,39 @@ def compute_rewards(
                 deal_cents=deal_cents,
                 new_customer="already_customer" not in flags,
                 self_referral="self_referral" in flags,
-                consent=_consent(conn, ref, who),
+                consent=batch.consent(ref, who) if batch else _consent(conn, ref, who),
                 referrer_key=recipient_key,
             )
-            history = _history(conn, ref, who, key_value, today, None)
+            if batch is not None:
+                history = batch.history(ref, who, key_value, None)
+            else:
+                history = _history(conn, ref, who, key_value, today, None)
             decision = compute(candidates, facts, history, who)
             if decision.reward is not None:
                 chosen = by_key[decision.reward.rule.rule_id]
                 if chosen.budget_cents is not None:
-                    history = _history(conn, ref, who, key_value, today, chosen)
+                    if batch is not None:
+                        history = batch.history(ref, who, key_value, chosen)
+                    else:
+                        history = _history(conn, ref, who, key_value, today, chosen)
                     decision = compute([decision.reward.rule], facts, history, who)
             for skipped in decision.skipped:
                 result.explained.append(f"{skipped.rule.name}: {'; '.join(skipped.reasons)}")
             got = decision.reward
             if got is None:
                 continue
-            key = _next_key(conn, referral_id, got.rule.rule_id, trigger)
+            if batch is not None:
+                key = batch.next_key(referral_id, got.rule.rule_id, trigger)
+            else:
+                key = _next_key(conn, referral_id, got.rule.rule_id, trigger)
             if key is None:
                 result.explained.append(f"{got.rule.name}: already in the ledger")
                 continue
             chosen = by_key[got.rule.rule_id]
             result.created.append(
-                _write_reward(ctx, ref, who, cols, chosen, got, key, today, notify, events)
+                _write_reward(
+                    ctx, ref, who, cols, chosen, got, key, today, notify, events, batch, key_value
+                )
             )
             result.explained.append(got.explanation)
     return result
@@ -361,7 +553,15 @@ def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> li
             " 'redeemed') AND NOT EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id)",
             (referral_id, trigger.value),
         )
-        for rid, status, key, cents, rule_id, acc, con, usr, rkind, cur_code in cur.fetchall():
+        standing = cur.fetchall()
+        for (rid,) in conn.execute(
+            "SELECT id FROM rewards r WHERE referral_id = ? AND kind = 'reward' AND status ="
+            " 'voided' AND note = ? AND coalesce(trigger_stage, (SELECT u.trigger_stage FROM"
+            " reward_rules u WHERE u.id = r.rule_id)) = ?",
+            (referral_id, NOTHING_LEFT, trigger.value),
+        ).fetchall():
+            ctx.writer.update("rewards", rid, {"note": f"{NOTHING_LEFT}; then {reason}"})
+        for rid, status, key, cents, rule_id, acc, con, usr, rkind, cur_code in standing:
             if status in UNPAID:
                 ctx.writer.update(
                     "rewards",
@@ -452,7 +652,8 @@ def backfill(
                 stages,
             )
         ]
-        events: list[dict[str, Any]] = []
+        today = today or datetime.now(UTC).date()
+        batch = _Batch(ctx, conn, today, ids)
         for done, referral_id in enumerate(ids):
             if progress is not None and done % 500 == 0:
                 progress(done, len(ids))  # may raise to cancel: nothing is kept
@@ -463,11 +664,10 @@ def backfill(
                 today=today,
                 stored_rules=stored,
                 notify=False,
-                events=events,
+                batch=batch,
             )
             result.created += got.created
-        if events:
-            ctx.writer.insert_many("referral_events", events)
+        batch.flush(ctx)
         waiting = conn.execute(
             "SELECT count(*) FROM rewards WHERE status = 'awaiting_approval'"
         ).fetchone()[0]
@@ -480,4 +680,51 @@ def backfill(
                 "rewards",
                 result.created[0],
             )
+    return result
+
+
+FOLLOWED_KEY = "rewards_followed_version"
+MAY_COMPUTE = ("manager", "admin")
+
+
+def follow_received_stages(ctx: Context, *, today: date | None = None) -> StageResult:
+    """The ledger for stage moves that reached this laptop through sync (a rep's laptop computes
+    no rewards: the server takes them from managers only). Run after a sync on a laptop whose
+    user may compute rewards; elsewhere it does nothing.
+
+    Which referrals: those with a stage change (a ``referral_events`` row) the server numbered
+    after the last run's highest (``_version`` is the server's change number; local_meta keeps
+    the mark). For each, its current stage decides, as a move would have: a trigger stage it holds
+    (or has passed) computes the rewards not yet in the ledger, a stage that no longer keeps a
+    trigger's reward voids or claws it back. The ledger key makes it idempotent: a second run, a
+    retry or another manager's laptop pays nothing twice. One transaction: the mark moves only
+    with the rewards it covers.
+    """
+    result = StageResult([], [], [])
+    if ctx.role() not in MAY_COMPUTE:
+        return result
+    with ctx.writer.transaction() as conn:
+        mark = int(local_meta.get(conn, FOLLOWED_KEY) or 0)
+        rows = conn.execute(
+            "SELECT e.referral_id, max(e._version), r.stage FROM referral_events e"
+            " JOIN referrals r ON r.id = e.referral_id WHERE e.kind = 'stage' AND e._version > ?"
+            " AND r.duplicate_of_id IS NULL GROUP BY e.referral_id ORDER BY e.referral_id",
+            (mark,),
+        ).fetchall()
+        if not rows:
+            return result
+        stored = rules_store.current(conn)
+        for referral_id, _version, stage in rows:
+            for trigger in Trigger:
+                if stage not in _KEEPS[trigger]:
+                    result.reversed += reverse(
+                        ctx, referral_id, trigger, f"the referral moved back to {stage}"
+                    )
+                elif stage != "lost":
+                    got = compute_rewards(
+                        ctx, referral_id, trigger, today=today, stored_rules=stored
+                    )
+                    result.created += got.created
+                    result.explained += got.explained
+        local_meta.put(conn, FOLLOWED_KEY, str(max(r[1] for r in rows)))
     return result

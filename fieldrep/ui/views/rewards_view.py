@@ -5,6 +5,11 @@ Rows come from :mod:`fieldrep.services.rewards.lifecycle` (read on the GUI threa
 query, at most a page); every decision runs as a write task through the runner, so the service
 writes the rows and their outbox entries, never this widget. A rep sees the rewards of the
 referrals they captured and no buttons.
+
+Below the table, the e-mail outbox of this laptop (waiting, failed) and "Mail settings…", the
+SMTP form (:class:`~fieldrep.ui.dialogs.smtp_settings_dialog.SmtpSettingsDialog`); its Send now
+goes to the window's background sender (:mod:`fieldrep.ui.notification_sender`), the one that
+sends by itself while online, so two sends never run at once.
 """
 
 from __future__ import annotations
@@ -195,6 +200,17 @@ class RewardsView(QWidget):
         self.message_label = QLabel()
         self.message_label.setObjectName("muted")
         self.message_label.setWordWrap(True)
+        self.mail_label = QLabel()
+        self.mail_label.setObjectName("muted")
+        self.mail_label.setWordWrap(True)
+        self.mail_button = QPushButton("Mail settings…")
+        self.mail_button.setToolTip("The mail server the e-mails to referrers leave through")
+        self.mail_button.clicked.connect(self._on_mail_button_clicked)
+        self.mail_dialog: Any = None
+        mail_row = QHBoxLayout()
+        mail_row.setContentsMargins(0, 0, 0, 0)
+        mail_row.addWidget(self.mail_label, 1)
+        mail_row.addWidget(self.mail_button)
         actions = QHBoxLayout()
         actions.addWidget(self.reason_edit, 1)
         for button in (
@@ -219,6 +235,7 @@ class RewardsView(QWidget):
         actions.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.action_bar)
         layout.addWidget(self.message_label)
+        layout.addLayout(mail_row)
         # A sync bringing rewards, or the referral's stage move writing them, shows at once.
         from fieldrep.ui.change_relay import refresh_on_change
 
@@ -229,7 +246,7 @@ class RewardsView(QWidget):
         refresh_on_change(
             runner.changes,
             self,
-            ("rewards", "referrals", "users", "local_meta"),
+            ("rewards", "referrals", "users", "local_meta", "notifications"),
             lambda _changes: None if self._busy else self.reload(),
         )
         self.reload()
@@ -266,6 +283,50 @@ class RewardsView(QWidget):
             else f"{len(rows):,} reward{'' if len(rows) == 1 else 's'}, {money(total)}"
         )
         self._update_buttons()
+        self.mail_label.setText(self.mail_text())
+
+    def mail_text(self) -> str:
+        """This laptop's e-mail outbox in a sentence."""
+        from fieldrep.services.notifications import smtp_settings
+
+        counts = dict(
+            self.context.conn.execute(
+                "SELECT status, count(*) FROM notifications WHERE channel = 'email'"
+                " AND origin_device = ? AND status IN ('queued', 'failed') GROUP BY status",
+                (self.context.writer.device_id,),
+            ).fetchall()
+        )
+        waiting, failed = counts.get("queued", 0), counts.get("failed", 0)
+        settings = smtp_settings.load(self.context.conn)
+        parts = []
+        if waiting:
+            parts.append(f"{waiting:,} e-mail{'' if waiting == 1 else 's'} to referrers waiting")
+        if failed:
+            parts.append(f"{failed:,} could not be sent (kept, with the reason)")
+        where = (
+            f"sent through {settings.host} while online"
+            if settings.configured
+            else "no mail server set up yet: e-mails wait on this laptop"
+        )
+        return "E-mail: " + (", ".join(parts) + "; " if parts else "nothing waiting; ") + where
+
+    def open_mail_settings(self) -> Any:
+        from fieldrep.ui.dialogs.smtp_settings_dialog import SmtpSettingsDialog
+        from fieldrep.ui.notification_sender import sender_for
+
+        if self.mail_dialog is None:
+            self.mail_dialog = SmtpSettingsDialog(self.context, self)
+            self.mail_dialog.saved.connect(lambda _s: self.reload())
+            sender = sender_for(self.runner)
+            if sender is None:
+                self.mail_dialog.send_button.hide()  # sending runs from the main window
+            else:
+                self.mail_dialog.send_requested.connect(lambda: sender.send_now(even_offline=True))
+        self.mail_dialog.open()
+        return self.mail_dialog
+
+    def _on_mail_button_clicked(self) -> None:
+        self.open_mail_settings()
 
     def selected(self) -> list[RewardRow]:
         rows = self.table.selectionModel().selectedRows()
