@@ -43,6 +43,45 @@ def _never(_name: str, _stored_clock: str) -> bool:
     return False
 
 
+# Fields that change together and so win or lose a merge together: a reassignment moves a row to
+# a territory and an owner in it, and a concurrent newer write of one of them must not leave it
+# half applied (in the new territory with the old owner). Per table.
+UNITS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "accounts": (("territory_id", "owner_id"),),
+    "referrals": (("territory_id", "owner_id"),),
+}
+
+
+def _as_units(
+    stored_values: Mapping[str, Any],
+    stored_clocks: Mapping[str, str],
+    incoming_values: Mapping[str, Any],
+    incoming_clocks: Mapping[str, str],
+    units: tuple[tuple[str, ...], ...],
+    unlogged: frozenset[str],
+) -> tuple[dict[str, Any], dict[str, str], list[FieldLoss]]:
+    """The incoming writes with each unit decided as a whole: the unit's incoming clock (the
+    largest of the fields it carries) against its stored clock (the largest of its stored fields).
+    Newer: every carried field takes that clock, so all of them win; older: all of them lose."""
+    values, clocks = dict(incoming_values), dict(incoming_clocks)
+    lost: list[FieldLoss] = []
+    for unit in units:
+        carried = [f for f in unit if f in values]
+        if not carried:
+            continue
+        mine = max(clocks[f] for f in carried)
+        theirs = max((stored_clocks[f] for f in unit if f in stored_clocks), default=None)
+        if theirs is None or mine > theirs:
+            clocks.update(dict.fromkeys(carried, mine))
+        elif mine < theirs:
+            for name in carried:
+                value = values.pop(name)
+                clock = clocks.pop(name)
+                if stored_values.get(name) != value and name not in unlogged:
+                    lost.append(FieldLoss(name, stored_values.get(name), theirs, value, clock))
+    return values, clocks, lost
+
+
 def merge_fields(
     stored_values: Mapping[str, Any],
     stored_clocks: Mapping[str, str],
@@ -51,17 +90,22 @@ def merge_fields(
     *,
     unlogged: frozenset[str] = frozenset(),
     log_overwrite: Callable[[str, str], bool] = _never,
+    units: tuple[tuple[str, ...], ...] = (),
 ) -> FieldMerge:
     """Merge incoming field writes into a stored (live) row.
 
     ``log_overwrite(field, stored_clock)`` says whether a stored value that the incoming one beats
     should be reported as lost too (the server does so for a concurrent value the writer had not
     seen). Fields in ``unlogged`` (bookkeeping such as ``updated_at``) merge the same way but never
-    produce a loss.
+    produce a loss. Each of ``units`` (see :data:`UNITS`) wins or loses as a whole.
     """
     values = dict(stored_values)
     clocks = dict(stored_clocks)
     out = FieldMerge(values=values, clocks=clocks)
+    if units:
+        incoming_values, incoming_clocks, out.lost = _as_units(
+            stored_values, stored_clocks, incoming_values, incoming_clocks, units, unlogged
+        )
     for name, value in incoming_values.items():
         mine = incoming_clocks[name]
         theirs = stored_clocks.get(name)
@@ -118,6 +162,7 @@ def apply_write(
     *,
     unlogged: frozenset[str] = frozenset(),
     log_overwrite: Callable[[str, str], bool] = _never,
+    units: tuple[tuple[str, ...], ...] = (),
 ) -> tuple[RowState, list[FieldLoss]]:
     """The row after ``write``, and what lost. Deletes are final; a write to a deleted row is lost."""
     if write.delete_clock is not None:
@@ -136,5 +181,6 @@ def apply_write(
         write.clocks,
         unlogged=unlogged,
         log_overwrite=log_overwrite,
+        units=units,
     )
     return RowState(merged.values, merged.clocks, None, True), merged.lost

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fieldrep import __version__
-from fieldrep.server import auth
+from fieldrep.server import auth, clock_tags
 from fieldrep.server.limits import (
     MAX_PULL_BYTES,
     BodySizeLimit,
@@ -272,8 +272,14 @@ def create_app(
                 " WHERE device_id = ?",
                 (auth.token_hash(token), utc_now(), req.device_id),
             )
+            tag = clock_tags.device_tag(clock_tags.load_secret(tx), req.device_id)
         return LoginResponse(
-            token=token, user_id=user_id, username=req.user, role=role, last_seq=int(last_seq)
+            token=token,
+            user_id=user_id,
+            username=req.user,
+            role=role,
+            last_seq=int(last_seq),
+            clock_tag=tag,
         )
 
     @app.post("/v1/logout", status_code=204, responses=ERRORS, dependencies=versions)

@@ -22,7 +22,7 @@ import json
 import logging
 import time
 
-from fieldrep.server import scope
+from fieldrep.server import clock_tags, scope
 from fieldrep.server.admin import note_clock
 from fieldrep.server.merge import apply_mutation
 from fieldrep.server.scope import Refused
@@ -157,9 +157,12 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
     now = utc_now()
     seen = max(pulled, req.cursor)
     viewer = scope.load_viewer(tx, user_id)
+    secret = clock_tags.load_secret(tx)
     stale = False
     newest = ""  # the newest clock of the changes applied
-    for m in _order(fresh):
+    for sent in _order(fresh):
+        # Clocks are kept and merged under device tags, never the device ids a laptop sends.
+        m = sent.model_copy(update={"clocks": clock_tags.tag_clocks(secret, sent.clocks)})
         if stale:
             viewer, stale = scope.load_viewer(tx, user_id), False
         reason = None
@@ -171,7 +174,15 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
                         "this laptop's clock is more than 5 minutes ahead of the server's;"
                         " correct its date and time, then send the change again"
                     )
-                outcome = apply_mutation(tx, viewer, req.device_id, m, now, seen)
+                outcome = apply_mutation(
+                    tx,
+                    viewer,
+                    req.device_id,
+                    m,
+                    now,
+                    seen,
+                    clock_tags.device_tag(secret, req.device_id),
+                )
                 tx.execute("RELEASE SAVEPOINT mutation")
             except Refused as exc:
                 tx.execute("ROLLBACK TO SAVEPOINT mutation")

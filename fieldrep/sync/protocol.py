@@ -76,6 +76,9 @@ class LoginResponse(_Model):
     username: str
     role: str
     last_seq: int
+    # What stands for this device in the clocks the server keeps and sends (device ids are never
+    # shown to other users); the laptop compares its pending clocks under it.
+    clock_tag: str | None = None
 
 
 class Mutation(_Model):

@@ -1,0 +1,133 @@
+"""What a signed-in user learns from pulls and what their pushes may leave behind, over real HTTP
+against the live server (SQLite and PostgreSQL): no other laptop's device id, no colleague's
+home, no half-applied reassignment, no orphan rows, one oversized change refused alone."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import httpx
+
+from fieldrep.server import admin
+from fieldrep.server.storage import Storage
+from fieldrep.sync.protocol import version_headers
+from tests.sync.harness import PASSWORD, Laptop, LiveServer, Org, account, server_row
+
+Make = Callable[[str], Laptop]
+
+
+def _auth(url: str, user: str, device: str) -> dict[str, str]:
+    with httpx.Client(base_url=url, headers=version_headers()) as c:
+        r = c.post("/v1/login", json={"user": user, "password": PASSWORD, "device_id": device})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}", **version_headers()}
+
+
+def _pull_body(url: str, headers: dict[str, str]) -> str:
+    with httpx.Client(base_url=url, headers=headers) as c:
+        r = c.post("/v1/pull", json={"cursor": 0, "limit": 5000})
+        assert r.status_code == 200, r.text
+        return r.text
+
+
+def test_pulled_clocks_never_show_another_users_device_id(
+    storage: Storage, org: Org, server: LiveServer, laptop: Make
+) -> None:
+    # rep1 also works in rep2's territory, so rep2 pulls rows rep1's laptop wrote.
+    admin.put_rows(storage, "territory_members", [{"territory_id": org.t2, "user_id": org.rep1}])
+    a = laptop("rep1")
+    a.login("rep1")
+    a.sync()
+    device_a = a.writer.device_id
+    row_id = a.writer.insert("accounts", account(org.t2, "Written by rep1"))
+    a.writer.update("users", org.rep1, {"phone": "555-0101"})
+    assert a.sync().pushed == 2
+    b = laptop("rep2")
+    b.login("rep2")
+    b.sync()
+    assert row_id in b.rows("accounts")
+    body = _pull_body(server.url, _auth(server.url, "rep2", "rep2-raw"))
+    assert "Written by rep1" in body
+    assert device_a not in body
+    # Nor is it stored on the server: the clocks carry the device's tag.
+    stored = server_row(storage, "accounts", row_id)
+    assert stored is not None
+    assert all(device_a not in clock for clock in stored["_clocks"].values())
+    # Merging is unchanged: both laptops edit one field, the later clock wins on the server and
+    # on both laptops, and the loser is reported once.
+    b.writer.update("accounts", row_id, {"phone": "from rep2"})
+    a.writer.update("accounts", row_id, {"phone": "from rep1"})
+    b.sync()
+    a.sync()
+    b.sync()
+    assert server_row(storage, "accounts", row_id)["phone"] == "from rep1"  # type: ignore[index]
+    assert a.rows("accounts")[row_id]["phone"] == "from rep1"
+    assert b.rows("accounts")[row_id]["phone"] == "from rep1"
+    assert a.sync().verified is True
+    assert b.sync().verified is True
+    assert device_a not in _pull_body(server.url, _auth(server.url, "rep2", "rep2-raw"))
+
+
+def _field_clock(lap: Laptop, tbl: str, row_id: str, name: str) -> str:
+    row = lap.ctx.db.conn.execute(f"SELECT _clocks FROM {tbl} WHERE id = ?", (row_id,)).fetchone()
+    return str(json.loads(row[0])[name])
+
+
+def test_a_reassignment_is_applied_whole_against_a_newer_owner_change(
+    storage: Storage, org: Org, server: LiveServer, laptop: Make
+) -> None:
+    (acc,) = admin.put_rows(storage, "accounts", [account(org.t1, "Acme", owner_id=org.rep1)])
+    boss = laptop("manager")
+    boss.login("manager")
+    boss.sync()
+    rep = laptop("rep1")
+    rep.login("rep1")
+    rep.sync()
+    # The manager moves the account to rep2 in South; a moment later, not having seen that, rep1
+    # hands it to the manager. The rep's change reaches the server first.
+    boss.writer.update("accounts", acc, {"territory_id": org.t2, "owner_id": org.rep2})
+    time.sleep(0.002)
+    rep.writer.update("accounts", acc, {"owner_id": org.manager})
+    assert _field_clock(rep, "accounts", acc, "owner_id") > _field_clock(
+        boss, "accounts", acc, "owner_id"
+    )
+    assert rep.sync().pushed == 1
+    result = boss.sync()
+    stored = server_row(storage, "accounts", acc)
+    assert stored is not None
+    # Not half applied (South with the old owner): the older reassignment lost as a whole...
+    assert (stored["territory_id"], stored["owner_id"]) == (org.t1, org.manager)
+    # ...and was not lost silently: both of its values are in the manager's conflict log.
+    lost = {(c["field"], c["lost_value"]) for c in boss.conflicts() if c["row_id"] == acc}
+    assert {("territory_id", f'"{org.t2}"'), ("owner_id", f'"{org.rep2}"')} <= lost or {
+        ("territory_id", org.t2),
+        ("owner_id", org.rep2),
+    } <= lost, boss.conflicts()
+    assert result.conflicts >= 2
+    boss.sync()
+    assert boss.rows("accounts")[acc]["territory_id"] == org.t1
+    assert boss.rows("accounts")[acc]["owner_id"] == org.manager
+    assert boss.sync().verified is True
+
+
+def test_a_newer_reassignment_wins_whole_over_an_older_owner_change(
+    storage: Storage, org: Org, server: LiveServer, laptop: Make
+) -> None:
+    (acc,) = admin.put_rows(storage, "accounts", [account(org.t1, "Acme", owner_id=org.rep1)])
+    boss = laptop("manager")
+    boss.login("manager")
+    boss.sync()
+    rep = laptop("rep1")
+    rep.login("rep1")
+    rep.sync()
+    rep.writer.update("accounts", acc, {"owner_id": org.manager})
+    time.sleep(0.002)
+    boss.writer.update("accounts", acc, {"territory_id": org.t2, "owner_id": org.rep2})
+    assert rep.sync().pushed == 1
+    boss.sync()
+    stored = server_row(storage, "accounts", acc)
+    assert stored is not None
+    assert (stored["territory_id"], stored["owner_id"]) == (org.t2, org.rep2)
+    assert boss.sync().verified is True
