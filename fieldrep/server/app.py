@@ -30,7 +30,6 @@ from fieldrep.server.limits import (
     MAX_PULL_BYTES,
     BodySizeLimit,
     WorkerThreads,
-    oversized_field,
 )
 from fieldrep.server.pull import checksums, pull
 from fieldrep.server.push import PushError, push
@@ -298,9 +297,6 @@ def create_app(
                 "wrong_device",
                 "this token belongs to another device; sign in again on this device",
             )
-        for m in req.mutations:
-            if (why := oversized_field(m.tbl, m.fields)) is not None:
-                raise ApiError(413, "too_large", f"change {m.seq} ({m.tbl} {m.row_id}): {why}")
         try:
             return push(storage, who.user_id, req)
         except PushError as exc:

@@ -10,7 +10,8 @@ Scope is judged against the state the batch produces, not the state before it: t
 tables everyone sees are applied first (users, territories, memberships, reward rules, each in
 sequence order), and the viewer is read again after each that changed something, so the accounts of a territory created in the same
 push (whatever their place in the outbox) are judged with that territory in place. Every mutation
-runs in a savepoint: one refused for scope or a domain rule is rolled back alone, recorded in
+runs in a savepoint: one refused for scope, a domain rule or its size (a field or row over the
+limits of :mod:`fieldrep.server.limits`) is rolled back alone, recorded in
 ``rejections``, reported back (again when a retry replays it: the first answer may have been lost),
 and does not block the others.
 """
@@ -24,6 +25,7 @@ import time
 
 from fieldrep.server import clock_tags, scope
 from fieldrep.server.admin import note_clock
+from fieldrep.server.limits import oversized_field
 from fieldrep.server.merge import apply_mutation
 from fieldrep.server.scope import Refused
 from fieldrep.server.storage import INTEGRITY_ERRORS, TRANSIENT_ERRORS, Storage, Tx
@@ -169,6 +171,9 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
         for attempt in range(2):
             tx.execute("SAVEPOINT mutation")
             try:
+                if (why := oversized_field(m.tbl, m.fields)) is not None:
+                    # Only this change is refused; the request as a whole is bounded by bytes.
+                    raise Refused(f"this change is too large: {why}")
                 if any(clock_too_far_ahead(c, now_ms) for c in m.clocks.values()):
                     raise Refused(
                         "this laptop's clock is more than 5 minutes ahead of the server's;"
