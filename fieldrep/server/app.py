@@ -128,11 +128,13 @@ def create_app(
     trusted_proxies: Sequence[str] = (),
     max_pull_bytes: int = MAX_PULL_BYTES,
     workers: int | None = None,
+    password_n: int = auth.SCRYPT_N,
 ) -> FastAPI:
     """The app over ``storage``. ``limits`` sets the sign-in limiter (``login_limit`` and
     ``login_window`` its per-user-and-address part); ``trusted_proxies`` are the addresses or
     networks whose ``X-Forwarded-For`` names the client. ``workers`` caps the requests handled at
-    once (worker threads); give the storage as many database connections."""
+    once (worker threads); give the storage as many database connections. A password hash made
+    with a smaller scrypt cost than ``password_n`` is made again at its user's next sign-in."""
     app = FastAPI(
         title="FieldRep sync server",
         version=__version__,
@@ -244,7 +246,19 @@ def create_app(
         user_id, role = str(row[0]), str(row[1])
         guard.succeeded(req.user, address)
         token = auth.new_token()
+        stronger = (
+            auth.hash_password(req.password, n=password_n)
+            if auth.needs_rehash(row[3], password_n)
+            else None
+        )
         with storage.write() as tx:
+            if stronger is not None:
+                # Unless the password changed meanwhile (then the new hash stays).
+                tx.execute(
+                    "UPDATE credentials SET password_hash = ? WHERE user_id = ?"
+                    " AND password_hash = ?",
+                    (stronger, user_id, row[3]),
+                )
             # The device row, created signed out if new, then locked: serialised with its pushes.
             tx.execute(
                 "INSERT INTO devices (device_id, user_id, token_hash, last_seq, created_at)"
