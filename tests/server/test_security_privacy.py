@@ -13,7 +13,15 @@ import httpx
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
 from fieldrep.sync.protocol import version_headers
-from tests.sync.harness import PASSWORD, Laptop, LiveServer, Org, account, server_row
+from tests.sync.harness import (
+    PASSWORD,
+    Laptop,
+    LiveServer,
+    Org,
+    account,
+    password_hash,
+    server_row,
+)
 
 Make = Callable[[str], Laptop]
 
@@ -131,3 +139,71 @@ def test_a_newer_reassignment_wins_whole_over_an_older_owner_change(
     assert stored is not None
     assert (stored["territory_id"], stored["owner_id"]) == (org.t2, org.rep2)
     assert boss.sync().verified is True
+
+
+def _contact(n: int) -> dict[str, object]:
+    return {
+        "email": f"user{n}@example.com",
+        "phone": f"555-01{n:02d}",
+        "home_lat": 50.0 + n,
+        "home_lon": 4.0 + n,
+    }
+
+
+def test_a_rep_sees_only_their_teams_contact_details_and_nobody_elses_home(
+    storage: Storage, org: Org, server: LiveServer, laptop: Make
+) -> None:
+    h = password_hash()
+    boss2 = admin.add_user(storage, "manager2", "manager", PASSWORD, password_hash=h)
+    rep3 = admin.add_user(storage, "rep3", "rep", PASSWORD, password_hash=h, manager_id=boss2)
+    people = [org.admin, org.manager, org.rep1, org.rep2, boss2, rep3]
+    admin.put_rows(storage, "users", [{"id": uid, **_contact(n)} for n, uid in enumerate(people)])
+    contact = {uid: _contact(n) for n, uid in enumerate(people)}
+
+    laps: dict[str, Laptop] = {}
+
+    def shown(user: str) -> dict[str, dict[str, object]]:
+        lap = laps[user] = laptop(user)
+        lap.login(user)
+        assert lap.sync().verified is True
+        rows = lap.rows("users")
+        assert set(people) <= set(rows)  # every user is still listed
+        return rows
+
+    def fields(row: dict[str, object], names: tuple[str, ...]) -> dict[str, object]:
+        return {n: row[n] for n in names}
+
+    everything = ("email", "phone", "home_lat", "home_lon")
+    reach = ("email", "phone")
+    home = ("home_lat", "home_lon")
+    rep1 = shown("rep1")
+    assert fields(rep1[org.rep1], everything) == contact[org.rep1]  # their own
+    for teammate in (org.rep2, org.manager):
+        assert fields(rep1[teammate], reach) == fields(contact[teammate], reach)
+        assert fields(rep1[teammate], home) == {"home_lat": None, "home_lon": None}
+    for stranger in (org.admin, boss2, rep3):
+        assert fields(rep1[stranger], everything) == dict.fromkeys(everything)
+    manager = shown("manager")
+    for report in (org.rep1, org.rep2):
+        assert fields(manager[report], everything) == contact[report]
+    assert fields(manager[rep3], everything) == dict.fromkeys(everything)
+    admin_view = shown("admin")
+    assert all(fields(admin_view[u], everything) == contact[u] for u in people)
+    # Over raw HTTP: no other team's e-mail and no colleague's home in rep1's pull.
+    body = _pull_body(server.url, _auth(server.url, "rep1", "rep1-raw"))
+    assert contact[rep3]["email"] not in body
+    assert contact[boss2]["phone"] not in body
+    assert str(contact[org.rep2]["home_lat"]) not in body
+    assert contact[org.rep2]["email"] in body
+    # rep3 joins rep1's team: rep1's next sync brings their contact details (not their home).
+    admin.put_rows(storage, "users", [{"id": rep3, "manager_id": org.manager}])
+    lap = laps["rep1"]
+    assert lap.sync().verified is True
+    assert fields(lap.rows("users")[rep3], reach) == fields(contact[rep3], reach)
+    assert lap.rows("users")[rep3]["home_lat"] is None
+    # And rep1 moving to manager2's team fetches the users again under the new team.
+    admin.put_rows(storage, "users", [{"id": org.rep1, "manager_id": boss2}])
+    assert lap.sync().verified is True
+    after = lap.rows("users")
+    assert fields(after[org.rep2], reach) == {"email": None, "phone": None}
+    assert fields(after[boss2], reach) == fields(contact[boss2], reach)
