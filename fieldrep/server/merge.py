@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fieldrep.domain.merge import UNITS, FieldLoss, lost_to_delete, merge_fields
-from fieldrep.server import authority, scope
+from fieldrep.server import authority, references, scope
 from fieldrep.server.scope import Refused, Viewer
 from fieldrep.server.storage import Tx
 from fieldrep.server.validate import complete_row
@@ -300,6 +300,7 @@ def apply_mutation(
         clocks = dict(m.clocks)
         _default_owner(tx, viewer, m.tbl, values, clocks)
         authority.check(tx, viewer, m.tbl, None, values, clocks, max(clocks.values()))
+        references.check(tx, m.tbl, m.row_id, None, values)
         if public:
             scope.check_public_write(viewer, m.tbl, m.row_id, None, values, values)
         write_row(tx, m.tbl, m.row_id, values, clocks, tx.next_versions(1), insert=True)
@@ -349,6 +350,7 @@ def apply_mutation(
     except ValueError as exc:
         raise Refused(str(exc)) from None
     authority.check(tx, viewer, m.tbl, before, after, clocks, max(m.clocks.values()))
+    references.check(tx, m.tbl, m.row_id, before, after)
     changed += [f for f, v in after.items() if before.get(f) != v and f not in changed]
     if public:
         scope.check_public_write(viewer, m.tbl, m.row_id, before, after, changed)

@@ -207,3 +207,96 @@ def test_a_rep_sees_only_their_teams_contact_details_and_nobody_elses_home(
     after = lap.rows("users")
     assert fields(after[org.rep2], reach) == {"email": None, "phone": None}
     assert fields(after[boss2], reach) == fields(contact[boss2], reach)
+
+
+def test_rows_pointing_at_rows_the_server_does_not_have_are_refused(
+    storage: Storage, org: Org, server: LiveServer, laptop: Make
+) -> None:
+    (known,) = admin.put_rows(storage, "accounts", [account(org.t1, "Known")])
+    clock = "0000018f00000000@x1"
+
+    def upsert(seq: int, tbl: str, row_id: str, **fields: object) -> dict[str, object]:
+        return {
+            "seq": seq,
+            "tbl": tbl,
+            "row_id": row_id,
+            "op": "upsert",
+            "fields": fields,
+            "clocks": dict.fromkeys(fields, clock),
+        }
+
+    history = {"reason": "", "at": "2024-01-01"}
+    mutations = [
+        # 300 orphan history rows in the report; two make the point.
+        upsert(
+            1,
+            "assignment_history",
+            "h-orphan-1",
+            entity="account",
+            entity_id="nope-1",
+            to_territory_id=org.t1,
+            **history,
+        ),
+        upsert(
+            2,
+            "assignment_history",
+            "h-orphan-2",
+            entity="account",
+            entity_id=known,
+            to_territory_id="no-such-territory",
+            **history,
+        ),
+        upsert(
+            3,
+            "contacts",
+            "c-orphan",
+            account_id="nope-2",
+            first_name="Ghost",
+            created_at="x",
+        ),
+        # A row and its child in one push, and a child of a row the server has: accepted.
+        upsert(
+            4, "accounts", "a-new", name="New", territory_id=org.t1, created_at="x", updated_at="x"
+        ),
+        upsert(5, "contacts", "c-new", account_id="a-new", first_name="Real", created_at="x"),
+        upsert(
+            6,
+            "assignment_history",
+            "h-real",
+            entity="account",
+            entity_id=known,
+            to_territory_id=org.t1,
+            **history,
+        ),
+    ]
+    with httpx.Client(base_url=server.url, headers=_auth(server.url, "rep1", "x1")) as c:
+        r = c.post("/v1/push", json={"device_id": "x1", "cursor": 0, "mutations": mutations})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    refused = {x["seq"]: x["reason"] for x in answer["rejected"]}
+    assert set(refused) == {1, 2, 3}, refused
+    assert "accounts nope-1, which the server does not have" in refused[1]
+    assert "to_territory_id points at territories no-such-territory" in refused[2]
+    assert "contacts.account_id" in refused[3]
+    assert answer["applied"] == 3
+    for tbl, row_id in (
+        ("assignment_history", "h-orphan-1"),
+        ("assignment_history", "h-orphan-2"),
+        ("contacts", "c-orphan"),
+    ):
+        assert server_row(storage, tbl, row_id) is None
+    for tbl, row_id in (
+        ("accounts", "a-new"),
+        ("contacts", "c-new"),
+        ("assignment_history", "h-real"),
+    ):
+        assert server_row(storage, tbl, row_id) is not None
+    # A laptop's own rows (account, its contact, a visit) all arrive in one sync.
+    rep = laptop("rep1")
+    rep.login("rep1")
+    rep.sync()
+    acc = rep.writer.insert("accounts", account(org.t1, "Laptop's"))
+    contact = rep.writer.insert("contacts", {"account_id": acc, "first_name": "Ann"})
+    result = rep.sync()
+    assert result.rejected == 0, result.rejections
+    assert server_row(storage, "contacts", contact) is not None
