@@ -216,7 +216,13 @@ def create_app(
             schema_version=SCHEMA_VERSION,
         )
 
-    @app.post("/v1/login", response_model=LoginResponse, responses=ERRORS, dependencies=versions)
+    @app.post(
+        "/v1/login",
+        response_model=LoginResponse,
+        response_model_exclude_none=True,
+        responses=ERRORS,
+        dependencies=versions,
+    )
     def login(req: LoginRequest, request: Request) -> LoginResponse:
         address = auth.client_address(
             request.client.host if request.client else "",
@@ -285,7 +291,9 @@ def create_app(
                 " WHERE device_id = ?",
                 (auth.token_hash(token), utc_now(), req.device_id),
             )
-            tag = clock_tags.device_tag(clock_tags.load_secret(tx), req.device_id)
+            tag: str | None = clock_tags.device_tag(clock_tags.load_secret(tx), req.device_id)
+        if int(request.headers.get(PROTOCOL_HEADER, "0")) < 2:
+            tag = None  # a protocol-1 client refuses fields it does not know
         return LoginResponse(
             token=token,
             user_id=user_id,

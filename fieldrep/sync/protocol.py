@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fieldrep.store.migrations import SYNCED_SCHEMA_VERSION
 
-PROTOCOL_VERSION = 1
+# 2: the login answer carries ``clock_tag`` (sent only to clients of protocol 2 and later: older
+# ones refuse unknown fields).
+PROTOCOL_VERSION = 2
 # The oldest protocol this code still serves; raise it when an old client could corrupt data.
 MIN_PROTOCOL_VERSION = 1
 SCHEMA_VERSION = SYNCED_SCHEMA_VERSION

@@ -12,7 +12,7 @@ import httpx
 
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
-from fieldrep.sync.protocol import version_headers
+from fieldrep.sync.protocol import PROTOCOL_HEADER, version_headers
 from tests.sync.harness import (
     PASSWORD,
     Laptop,
@@ -300,3 +300,17 @@ def test_rows_pointing_at_rows_the_server_does_not_have_are_refused(
     result = rep.sync()
     assert result.rejected == 0, result.rejections
     assert server_row(storage, "contacts", contact) is not None
+
+
+def test_the_login_answer_tells_a_laptop_its_clock_tag_only_if_it_understands_it(
+    org: Org, server: LiveServer
+) -> None:
+    body = {"user": "rep1", "password": PASSWORD, "device_id": "tagged-laptop"}
+    with httpx.Client(base_url=server.url) as c:
+        new = c.post("/v1/login", json=body, headers=version_headers()).json()
+        old_headers = {**version_headers(), PROTOCOL_HEADER: "1"}
+        old = c.post("/v1/login", json=body, headers=old_headers).json()
+    assert new["clock_tag"].startswith("t")
+    assert "tagged-laptop" not in new["clock_tag"]
+    assert "clock_tag" not in old  # a protocol-1 laptop refuses fields it does not know
+    assert set(old) == {"token", "user_id", "username", "role", "last_seq"}
