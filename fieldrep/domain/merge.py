@@ -6,6 +6,12 @@ so that it can go to a conflict log instead of vanishing. A delete is final: it 
 edit, earlier or later, and an edit (or a re-create under the same id) that reaches a deleted row is
 reported as lost instead of bringing the row back.
 
+A few fields form a unit (:data:`UNITS`: a row's territory and owner) that wins or loses as a
+whole, so a reassignment is never half applied. When every write of a unit carries all of its
+fields (a reassignment does) the outcome still does not depend on arrival order; a write carrying
+only part of a unit is judged against the unit as it stands when it arrives, which the server
+decides for everyone (laptops take the server's row).
+
 Pure functions over plain dicts: the server (``fieldrep.server.merge``) and the laptop
 (``fieldrep.sync.local_apply``) differ only in where rows are read from and written to, and in when
 an overwritten value is worth logging (the server logs a value its pusher had never seen).
