@@ -25,12 +25,11 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fieldrep import __version__
-from fieldrep.server import auth
+from fieldrep.server import auth, clock_tags
 from fieldrep.server.limits import (
     MAX_PULL_BYTES,
     BodySizeLimit,
     WorkerThreads,
-    oversized_field,
 )
 from fieldrep.server.pull import checksums, pull
 from fieldrep.server.push import PushError, push
@@ -129,11 +128,13 @@ def create_app(
     trusted_proxies: Sequence[str] = (),
     max_pull_bytes: int = MAX_PULL_BYTES,
     workers: int | None = None,
+    password_n: int = auth.SCRYPT_N,
 ) -> FastAPI:
     """The app over ``storage``. ``limits`` sets the sign-in limiter (``login_limit`` and
     ``login_window`` its per-user-and-address part); ``trusted_proxies`` are the addresses or
     networks whose ``X-Forwarded-For`` names the client. ``workers`` caps the requests handled at
-    once (worker threads); give the storage as many database connections."""
+    once (worker threads); give the storage as many database connections. A password hash made
+    with a smaller scrypt cost than ``password_n`` is made again at its user's next sign-in."""
     app = FastAPI(
         title="FieldRep sync server",
         version=__version__,
@@ -215,7 +216,13 @@ def create_app(
             schema_version=SCHEMA_VERSION,
         )
 
-    @app.post("/v1/login", response_model=LoginResponse, responses=ERRORS, dependencies=versions)
+    @app.post(
+        "/v1/login",
+        response_model=LoginResponse,
+        response_model_exclude_none=True,
+        responses=ERRORS,
+        dependencies=versions,
+    )
     def login(req: LoginRequest, request: Request) -> LoginResponse:
         address = auth.client_address(
             request.client.host if request.client else "",
@@ -245,7 +252,19 @@ def create_app(
         user_id, role = str(row[0]), str(row[1])
         guard.succeeded(req.user, address)
         token = auth.new_token()
+        stronger = (
+            auth.hash_password(req.password, n=password_n)
+            if auth.needs_rehash(row[3], password_n)
+            else None
+        )
         with storage.write() as tx:
+            if stronger is not None:
+                # Unless the password changed meanwhile (then the new hash stays).
+                tx.execute(
+                    "UPDATE credentials SET password_hash = ? WHERE user_id = ?"
+                    " AND password_hash = ?",
+                    (stronger, user_id, row[3]),
+                )
             # The device row, created signed out if new, then locked: serialised with its pushes.
             tx.execute(
                 "INSERT INTO devices (device_id, user_id, token_hash, last_seq, created_at)"
@@ -272,8 +291,16 @@ def create_app(
                 " WHERE device_id = ?",
                 (auth.token_hash(token), utc_now(), req.device_id),
             )
+            tag: str | None = clock_tags.device_tag(clock_tags.load_secret(tx), req.device_id)
+        if int(request.headers.get(PROTOCOL_HEADER, "0")) < 2:
+            tag = None  # a protocol-1 client refuses fields it does not know
         return LoginResponse(
-            token=token, user_id=user_id, username=req.user, role=role, last_seq=int(last_seq)
+            token=token,
+            user_id=user_id,
+            username=req.user,
+            role=role,
+            last_seq=int(last_seq),
+            clock_tag=tag,
         )
 
     @app.post("/v1/logout", status_code=204, responses=ERRORS, dependencies=versions)
@@ -292,9 +319,6 @@ def create_app(
                 "wrong_device",
                 "this token belongs to another device; sign in again on this device",
             )
-        for m in req.mutations:
-            if (why := oversized_field(m.tbl, m.fields)) is not None:
-                raise ApiError(413, "too_large", f"change {m.seq} ({m.tbl} {m.row_id}): {why}")
         try:
             return push(storage, who.user_id, req)
         except PushError as exc:

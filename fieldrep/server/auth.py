@@ -60,6 +60,16 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def needs_rehash(stored: str, n: int = SCRYPT_N) -> bool:
+    """Whether a stored hash is weaker than new hashes (made at cost ``n``): re-made at the next
+    successful sign-in, when the password is at hand."""
+    try:
+        kind, stored_n, r, p, _salt, _digest = stored.split("$")
+        return kind != "scrypt" or int(stored_n) < n or int(r) < SCRYPT_R or int(p) < SCRYPT_P
+    except ValueError:
+        return True
+
+
 _dummy: list[str] = []
 
 

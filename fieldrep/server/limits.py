@@ -115,9 +115,11 @@ def oversized_field(tbl: str, fields: Mapping[str, Any]) -> str | None:
         total += size
         cap = MAX_LARGE_FIELD_BYTES if (tbl, name) in LARGE_FIELDS else MAX_FIELD_BYTES
         if size > cap:
-            return f"{tbl}.{name} holds {size // 1024} KiB; at most {cap // 1024} KiB is accepted"
+            return (
+                f"{tbl}.{name} holds {size / 1024:.1f} KiB; at most {cap // 1024} KiB is accepted"
+            )
     if total > MAX_ROW_BYTES:
-        return f"a {tbl} row holds {total // 1024} KiB; at most {MAX_ROW_BYTES // 1024} KiB"
+        return f"a {tbl} row holds {total / 1024:.1f} KiB; at most {MAX_ROW_BYTES // 1024} KiB"
     return None
 
 

@@ -21,8 +21,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from fieldrep.domain.merge import FieldLoss, lost_to_delete, merge_fields
-from fieldrep.server import authority, scope
+from fieldrep.domain.merge import UNITS, FieldLoss, lost_to_delete, merge_fields
+from fieldrep.server import authority, references, scope
 from fieldrep.server.scope import Refused, Viewer
 from fieldrep.server.storage import Tx
 from fieldrep.server.validate import complete_row
@@ -231,11 +231,19 @@ def _default_owner(
 
 
 def apply_mutation(
-    tx: Tx, viewer: Viewer, device_id: str, m: Mutation, now: str, seen_through: int = 0
+    tx: Tx,
+    viewer: Viewer,
+    device_id: str,
+    m: Mutation,
+    now: str,
+    seen_through: int = 0,
+    device_tag: str | None = None,
 ) -> Outcome:
     """Merge ``m`` into the stored row. ``seen_through`` is the cursor the device had pulled up to:
     a value it overwrites that changed after that point was never seen on the device, so it is
-    logged as a conflict too (the concurrent write lost, though it reached the server first)."""
+    logged as a conflict too (the concurrent write lost, though it reached the server first).
+    ``device_tag`` is what the device's clocks carry (see :mod:`fieldrep.server.clock_tags`)."""
+    own_suffix = "@" + (device_tag or device_id)
     tbl = table(m.tbl)
     current = load_row(tx, m.tbl, m.row_id)
     public = m.tbl in scope.PUBLIC
@@ -292,6 +300,7 @@ def apply_mutation(
         clocks = dict(m.clocks)
         _default_owner(tx, viewer, m.tbl, values, clocks)
         authority.check(tx, viewer, m.tbl, None, values, clocks, max(clocks.values()))
+        references.check(tx, m.tbl, m.row_id, None, values)
         if public:
             scope.check_public_write(viewer, m.tbl, m.row_id, None, values, values)
         write_row(tx, m.tbl, m.row_id, values, clocks, tx.next_versions(1), insert=True)
@@ -318,10 +327,16 @@ def apply_mutation(
     def unseen(name: str, stored_clock: str) -> bool:
         """A value this device overwrites without having pulled it: a concurrent write lost."""
         changed_at = fversions.get(name, fversions.get(BASE_VERSION, row_version))
-        return changed_at > seen_through and not stored_clock.endswith("@" + device_id)
+        return changed_at > seen_through and not stored_clock.endswith(own_suffix)
 
     merged = merge_fields(
-        before, clocks, m.fields, m.clocks, unlogged=UNLOGGED_FIELDS, log_overwrite=unseen
+        before,
+        clocks,
+        m.fields,
+        m.clocks,
+        unlogged=UNLOGGED_FIELDS,
+        log_overwrite=unseen,
+        units=UNITS.get(m.tbl, ()),
     )
     after, changed = merged.values, merged.changed
     outcome.conflicts = [_conflict(m, loss) for loss in merged.lost]
@@ -335,6 +350,7 @@ def apply_mutation(
     except ValueError as exc:
         raise Refused(str(exc)) from None
     authority.check(tx, viewer, m.tbl, before, after, clocks, max(m.clocks.values()))
+    references.check(tx, m.tbl, m.row_id, before, after)
     changed += [f for f, v in after.items() if before.get(f) != v and f not in changed]
     if public:
         scope.check_public_write(viewer, m.tbl, m.row_id, before, after, changed)

@@ -14,6 +14,7 @@ checked through a fingerprint stored in ``server_schema``: opening a ready datab
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 import shutil
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fieldrep.server import clock_tags
 from fieldrep.store.catalog import synced_tables
 
 if TYPE_CHECKING:
@@ -200,7 +202,41 @@ def _v3_row_creators(tx: Tx) -> None:
     tx.execute("CREATE INDEX row_creators__user ON row_creators (user_id, tbl)")
 
 
-# v5 (numbered after another branch's v4; its place in STEPS is what counts): the referral's own
+def _v4_clock_tags(tx: Tx) -> None:
+    """Clocks name devices by an opaque tag (:mod:`fieldrep.server.clock_tags`): a secret for the
+    tags, and every stored clock (rows, the largest clock handed to laptops) rewritten under them."""
+    tx.execute("CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    secret = clock_tags.new_secret()
+    tx.execute(
+        "INSERT INTO server_secrets (name, value) VALUES (?, ?)",
+        (clock_tags.SECRET_NAME, secret),
+    )
+    key = bytes.fromhex(secret)
+
+    def tagged(clock: str) -> str:
+        if not clock or clock.endswith("@" + clock_tags.SERVER_DEVICE) or "@" not in clock:
+            return clock
+        return clock_tags.tag_clock(key, clock)
+
+    for name in synced_tables():
+        if not columns(tx, name):
+            continue
+        updates = []
+        for row_id, raw in tx.all(f"SELECT id, _clocks FROM {name}"):
+            clocks = json.loads(raw or "{}")
+            new = {field: tagged(clock) for field, clock in clocks.items()}
+            if new != clocks:
+                updates.append((json.dumps(new, separators=(",", ":")), row_id))
+        if updates:
+            tx.executemany(f"UPDATE {name} SET _clocks = ? WHERE id = ?", updates)
+    for slot, clock in tx.all("SELECT slot, max_clock FROM clock_marks"):
+        tx.execute("UPDATE clock_marks SET max_clock = ? WHERE slot = ?", (tagged(clock), slot))
+    row = tx.one("SELECT max_clock FROM server_state WHERE id = 1")
+    if row is not None:
+        tx.execute("UPDATE server_state SET max_clock = ? WHERE id = 1", (tagged(row[0]),))
+
+
+# v5: the referral's own
 # "how they know each other" and consent time, matching the client's v9. A database made from the
 # current catalog by the baseline already has them, hence the check.
 def _v5_referral_relationship_consent(tx: Tx) -> None:
@@ -217,6 +253,7 @@ STEPS: list[Callable[[Tx], None]] = [
     _v1_baseline,
     _v2_scale_out,
     _v3_row_creators,
+    _v4_clock_tags,
     _v5_referral_relationship_consent,
 ]
 LATEST = len(STEPS)

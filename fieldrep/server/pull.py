@@ -110,7 +110,7 @@ def pull(
         answer["cursor"] = cutoff
         tables: dict[str, dict[str, Any]] = {}
         for _, tbl, row in taken:
-            _add_row(tables, tbl, row)
+            _add_row(tables, tbl, row, viewer)
         evict = _evictions(tx, viewer, req.cursor, cutoff) if req.cursor > 0 else []
         for ref in req.refetch:
             if ref.tbl not in synced_tables():
@@ -125,20 +125,31 @@ def pull(
             if row is None:
                 evict.append({"tbl": ref.tbl, "id": ref.id})
             else:
-                _add_row(tables, ref.tbl, row)
+                _add_row(tables, ref.tbl, row, viewer)
         answer["tables"] = tables
         answer["evict"] = evict
         return answer
 
 
-def _add_row(tables: dict[str, dict[str, Any]], tbl: str, row: tuple[Any, ...]) -> None:
+def _add_row(
+    tables: dict[str, dict[str, Any]], tbl: str, row: tuple[Any, ...], viewer: Viewer
+) -> None:
     page = tables.get(tbl)
+    fields = synced_tables()[tbl].fields
     if page is None:
-        page = tables[tbl] = {"columns": list(synced_tables()[tbl].fields), "rows": []}
+        page = tables[tbl] = {"columns": list(fields), "rows": []}
     if row[2]:
         page["rows"].append([row[0], row[1], 1, row[3]])
-    else:
-        page["rows"].append([row[0], row[1], 0, row[3], *row[4:]])
+        return
+    values = list(row[4:])
+    if tbl == "users":
+        # Everyone sees every user (names, roles, teams); contact details and homes only as
+        # far as scope.hidden_user_fields allows. The viewer's team is part of its scope key,
+        # so a laptop whose team changes fetches the users again.
+        by_name = dict(zip(fields, values, strict=True))
+        for name in scope.hidden_user_fields(viewer, row[0], by_name.get("manager_id")):
+            values[fields.index(name)] = None
+    page["rows"].append([row[0], row[1], 0, row[3], *values])
 
 
 def _evictions(tx: Tx, viewer: Viewer, lo: int, hi: int) -> list[dict[str, str]]:

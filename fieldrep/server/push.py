@@ -10,7 +10,8 @@ Scope is judged against the state the batch produces, not the state before it: t
 tables everyone sees are applied first (users, territories, memberships, reward rules, each in
 sequence order), and the viewer is read again after each that changed something, so the accounts of a territory created in the same
 push (whatever their place in the outbox) are judged with that territory in place. Every mutation
-runs in a savepoint: one refused for scope or a domain rule is rolled back alone, recorded in
+runs in a savepoint: one refused for scope, a domain rule or its size (a field or row over the
+limits of :mod:`fieldrep.server.limits`) is rolled back alone, recorded in
 ``rejections``, reported back (again when a retry replays it: the first answer may have been lost),
 and does not block the others.
 """
@@ -22,8 +23,9 @@ import json
 import logging
 import time
 
-from fieldrep.server import scope
+from fieldrep.server import clock_tags, scope
 from fieldrep.server.admin import note_clock
+from fieldrep.server.limits import oversized_field
 from fieldrep.server.merge import apply_mutation
 from fieldrep.server.scope import Refused
 from fieldrep.server.storage import INTEGRITY_ERRORS, TRANSIENT_ERRORS, Storage, Tx
@@ -157,21 +159,35 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
     now = utc_now()
     seen = max(pulled, req.cursor)
     viewer = scope.load_viewer(tx, user_id)
+    secret = clock_tags.load_secret(tx)
     stale = False
     newest = ""  # the newest clock of the changes applied
-    for m in _order(fresh):
+    for sent in _order(fresh):
+        # Clocks are kept and merged under device tags, never the device ids a laptop sends.
+        m = sent.model_copy(update={"clocks": clock_tags.tag_clocks(secret, sent.clocks)})
         if stale:
             viewer, stale = scope.load_viewer(tx, user_id), False
         reason = None
         for attempt in range(2):
             tx.execute("SAVEPOINT mutation")
             try:
+                if (why := oversized_field(m.tbl, m.fields)) is not None:
+                    # Only this change is refused; the request as a whole is bounded by bytes.
+                    raise Refused(f"this change is too large: {why}")
                 if any(clock_too_far_ahead(c, now_ms) for c in m.clocks.values()):
                     raise Refused(
                         "this laptop's clock is more than 5 minutes ahead of the server's;"
                         " correct its date and time, then send the change again"
                     )
-                outcome = apply_mutation(tx, viewer, req.device_id, m, now, seen)
+                outcome = apply_mutation(
+                    tx,
+                    viewer,
+                    req.device_id,
+                    m,
+                    now,
+                    seen,
+                    clock_tags.device_tag(secret, req.device_id),
+                )
                 tx.execute("RELEASE SAVEPOINT mutation")
             except Refused as exc:
                 tx.execute("ROLLBACK TO SAVEPOINT mutation")

@@ -70,6 +70,24 @@ for _name, _rule in RULES.items():
 SELF_EDITABLE_USER_FIELDS = frozenset({"display_name", "email", "phone", "home_lat", "home_lon"})
 
 
+CONTACT_FIELDS = ("email", "phone")
+HOME_FIELDS = ("home_lat", "home_lon")
+
+
+def hidden_user_fields(viewer: Viewer, user_id: str, manager_id: str | None) -> tuple[str, ...]:
+    """The fields of a user row (``user_id``, managed by ``manager_id``) that ``viewer`` is not
+    shown: contact details outside their team, and anyone's home but their own and their
+    reports'. Admins see everything."""
+    if viewer.is_admin or user_id == viewer.user_id:
+        return ()
+    if manager_id is not None and manager_id == viewer.user_id:
+        return ()  # their manager
+    team = user_id == viewer.manager_id or (
+        manager_id is not None and manager_id == viewer.manager_id
+    )
+    return HOME_FIELDS if team else CONTACT_FIELDS + HOME_FIELDS
+
+
 class Refused(Exception):
     """A mutation the viewer may not make; the message is the reason reported to the client."""
 
@@ -80,6 +98,8 @@ class Viewer:
     role: str
     people: frozenset[str] = field(default_factory=frozenset)
     territories: frozenset[str] = field(default_factory=frozenset)
+    # Their own manager: who is on their team (whose contact details they see).
+    manager_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -88,7 +108,9 @@ class Viewer:
     @property
     def key(self) -> str:
         """Changes whenever what this viewer may see changes for reasons other than row edits."""
-        text = json.dumps([self.role, sorted(self.people), sorted(self.territories)])
+        text = json.dumps(
+            [self.role, sorted(self.people), sorted(self.territories), self.manager_id]
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def saw(self, territories: Iterable[str | None], people: Iterable[str | None]) -> bool:
@@ -99,8 +121,9 @@ class Viewer:
 
 
 def load_viewer(tx: Tx, user_id: str) -> Viewer:
-    row = tx.one("SELECT role FROM users WHERE id = ? AND _deleted = 0", (user_id,))
+    row = tx.one("SELECT role, manager_id FROM users WHERE id = ? AND _deleted = 0", (user_id,))
     role = row[0] if row else "rep"
+    manager_id = row[1] if row else None
     people = {user_id}
     if role == "manager":
         people |= {
@@ -110,7 +133,7 @@ def load_viewer(tx: Tx, user_id: str) -> Viewer:
             )
         }
     if role == "admin":
-        return Viewer(user_id, role, frozenset(people), frozenset())
+        return Viewer(user_id, role, frozenset(people), frozenset(), manager_id)
     sql, param = tx.in_list("user_id", sorted(people))
     direct = {
         r[0]
@@ -136,7 +159,7 @@ def load_viewer(tx: Tx, user_id: str) -> Viewer:
             continue
         territories.add(tid)
         stack.extend(children.get(tid, ()))
-    return Viewer(user_id, role, frozenset(people), frozenset(territories))
+    return Viewer(user_id, role, frozenset(people), frozenset(territories), manager_id)
 
 
 def predicate(tx: Tx, viewer: Viewer, tbl: str, *, writable: bool = False) -> tuple[str, list[Any]]:

@@ -463,6 +463,7 @@ def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) 
         local_meta.put(tx, "server_url", transport.base_url)
         local_meta.put(tx, "device_token", resp.token)
         local_meta.put(tx, "user_id", resp.user_id)
+        local_meta.put(tx, local_apply.CLOCK_TAG_KEY, resp.clock_tag)
         local_meta.put(tx, "sync_last_error", "")
     transport.token = resp.token
     return resp

@@ -18,16 +18,34 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from fieldrep.domain.merge import merge_fields
+from fieldrep.domain.merge import UNITS, merge_fields
 from fieldrep.store import local_meta, outbox
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.writer import utc_now
 from fieldrep.sync.protocol import REJECTED, UNLOGGED_FIELDS, WHOLE_ROW
 
 Pending = dict[tuple[str, str], dict[str, tuple[Any, str]]]
+
+# local_meta: the tag the server keeps this device's clocks under (``LoginResponse.clock_tag``).
+CLOCK_TAG_KEY = "sync_clock_tag"
+
+
+def _own_clock_mapper(conn: sqlite3.Connection) -> Callable[[str], str]:
+    """Rewrites this device's own clocks to its server tag, so a pending value is compared with
+    the server's values exactly as the server compares them (time, then device tag)."""
+    tag = local_meta.get(conn, CLOCK_TAG_KEY)
+    device = local_meta.get(conn, "device_id")
+    if not tag or not device:
+        return lambda clock: clock
+    suffix = "@" + device
+
+    def mapped(clock: str) -> str:
+        return clock[: -len(suffix)] + "@" + tag if clock.endswith(suffix) else clock
+
+    return mapped
 
 
 # The rows of one table (bound parameter) with a refused change still open.
@@ -47,6 +65,7 @@ def pending_fields(
     have a pending delete. Only those rows' entries are read, through the outbox's row index."""
     fields: Pending = {}
     deletes: set[tuple[str, str]] = set()
+    own = _own_clock_mapper(conn)
     for entry in outbox.pending_for(conn, keys):
         key = (entry.tbl, entry.row_id)
         if entry.op == "delete":
@@ -54,7 +73,7 @@ def pending_fields(
             continue
         found = fields.setdefault(key, {})
         for name, value in entry.fields.items():
-            clock = entry.clocks.get(name, "")
+            clock = own(entry.clocks.get(name, ""))
             if name not in found or clock >= found[name][1]:
                 found[name] = (value, clock)
     return fields, deletes
@@ -286,6 +305,7 @@ def _reapply(
         {name: value for name, (value, _) in local.items()},
         {name: clock for name, (_, clock) in local.items()},
         unlogged=UNLOGGED_FIELDS,
+        units=UNITS.get(tbl, ()),
     )
     for loss in merged.lost:
         stats.conflicts += record_conflict(
@@ -298,7 +318,13 @@ def _reapply(
             loss.lost_value,
             loss.lost_clock,
         )
-    mine = {n: merged.values[n] for n, (_, clock) in local.items() if merged.clocks[n] == clock}
+    # A pending field won when its clock (or its unit's, raised to the unit's newest) is kept.
+    mine = {
+        n: merged.values[n]
+        for n, (_, clock) in local.items()
+        if merged.clocks.get(n) == clock
+        or (n in merged.clocks and merged.clocks[n] != server_clocks.get(n))
+    }
     if mine:
         sets = ", ".join(f"{name} = ?" for name in mine)
         conn.execute(

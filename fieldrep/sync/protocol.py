@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fieldrep.store.migrations import SYNCED_SCHEMA_VERSION
 
-PROTOCOL_VERSION = 1
+# 2: the login answer carries ``clock_tag`` (sent only to clients of protocol 2 and later: older
+# ones refuse unknown fields).
+PROTOCOL_VERSION = 2
 # The oldest protocol this code still serves; raise it when an old client could corrupt data.
 MIN_PROTOCOL_VERSION = 1
 SCHEMA_VERSION = SYNCED_SCHEMA_VERSION
@@ -76,6 +78,9 @@ class LoginResponse(_Model):
     username: str
     role: str
     last_seq: int
+    # What stands for this device in the clocks the server keeps and sends (device ids are never
+    # shown to other users); the laptop compares its pending clocks under it.
+    clock_tag: str | None = None
 
 
 class Mutation(_Model):

@@ -57,25 +57,64 @@ def test_a_pull_page_is_bounded_by_bytes(storage: Storage, org: Org, tmp_path: P
         live.stop()
 
 
-def test_oversized_pushed_fields_are_refused(
+def test_an_oversized_change_is_refused_alone(
     storage: Storage, org: Org, server: LiveServer
 ) -> None:
     auth = _token(server.url, "rep1", "d1")
-    row_id = "0190aaaa-0000-7000-8000-000000000001"
+    huge_id = "0190aaaa-0000-7000-8000-000000000001"
+    fine_id = "0190aaaa-0000-7000-8000-000000000002"
     clock = "0000018f00000000@d1"
-    mutation = {
-        "seq": 1,
-        "tbl": "accounts",
-        "row_id": row_id,
-        "op": "upsert",
-        "fields": {"name": "Huge", "territory_id": org.t1, "notes": "y" * (MAX_FIELD_BYTES + 1)},
-        "clocks": dict.fromkeys(("name", "territory_id", "notes"), clock),
-    }
+
+    def upsert(seq: int, row_id: str, **fields: str) -> dict[str, object]:
+        return {
+            "seq": seq,
+            "tbl": "accounts",
+            "row_id": row_id,
+            "op": "upsert",
+            "fields": fields,
+            "clocks": dict.fromkeys(fields, clock),
+        }
+
+    mutations = [
+        upsert(
+            1,
+            huge_id,
+            name="Huge",
+            territory_id=org.t1,
+            created_at="2024-01-01",
+            updated_at="2024-01-01",
+            notes="y" * (MAX_FIELD_BYTES + 1),
+        ),
+        upsert(2, fine_id, name="Fine", territory_id=org.t1, created_at="x", updated_at="x"),
+    ]
     with httpx.Client(base_url=server.url, headers=auth) as c:
-        r = c.post("/v1/push", json={"device_id": "d1", "cursor": 0, "mutations": [mutation]})
-    assert r.status_code == 413, r.text
-    assert "accounts.notes" in r.json()["message"]
-    assert server_row(storage, "accounts", row_id) is None
+        body = {"device_id": "d1", "cursor": 0, "mutations": mutations}
+        r = c.post("/v1/push", json=body)
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert answer["last_seq"] == 2
+        assert answer["applied"] == 1
+        (refused,) = answer["rejected"]
+        assert refused["seq"] == 1
+        assert "too large" in refused["reason"]
+        assert "accounts.notes" in refused["reason"]
+        # Sent again (a lost answer): still refused, still reported, nothing applied twice.
+        again = c.post("/v1/push", json=body).json()
+        assert again["skipped"] == 2
+        assert [x["seq"] for x in again["rejected"]] == [1]
+        # A request over the byte limit as a whole is still refused before anything is read.
+        many = [
+            upsert(3 + i, f"0190aaaa-0000-7000-8000-0000000001{i:02d}", name="x" * 200_000)
+            for i in range(45)
+        ]
+        whole = c.post("/v1/push", json={"device_id": "d1", "cursor": 0, "mutations": many})
+        assert whole.status_code == 413, whole.text
+    assert server_row(storage, "accounts", huge_id) is None
+    fine = server_row(storage, "accounts", fine_id)
+    assert fine is not None
+    assert fine["name"] == "Fine"
+    with storage.read() as tx:
+        assert tx.one("SELECT last_seq FROM devices WHERE device_id = 'd1'") == (2,)
 
 
 @pytest.fixture

@@ -282,3 +282,35 @@ def test_new_passwords_are_hashed_at_owasp_cost() -> None:
     assert hashed.split("$")[1:4] == [str(2**17), "8", "1"]
     assert auth.verify_password("a long enough secret", hashed)
     assert not auth.verify_password("a long enough secreT", hashed)
+
+
+def _stored_hash(storage: Storage, user_id: str) -> str:
+    with storage.read() as tx:
+        row = tx.one("SELECT password_hash FROM credentials WHERE user_id = ?", (user_id,))
+    assert row is not None
+    return str(row[0])
+
+
+def test_an_old_hash_is_made_again_at_the_current_cost_on_sign_in(
+    storage: Storage, org: Org
+) -> None:
+    old = auth.hash_password("an older long secret", n=2**14)  # the previous release's cost
+    with storage.write() as tx:
+        tx.execute("UPDATE credentials SET password_hash = ? WHERE user_id = ?", (old, org.rep1))
+    live = LiveServer(storage, app_options={"password_n": auth.SCRYPT_N})
+    try:
+        with httpx.Client(base_url=live.url, headers=version_headers()) as c:
+            # A wrong password changes nothing.
+            assert _login(c, "rep1", "d1", password="not the secret").status_code == 401
+            assert _stored_hash(storage, org.rep1) == old
+            assert _login(c, "rep1", "d1", password="an older long secret").status_code == 200
+            new = _stored_hash(storage, org.rep1)
+            assert new != old
+            assert new.split("$")[1:4] == [str(auth.SCRYPT_N), "8", "1"]
+            assert not auth.needs_rehash(new)
+            # The same password still signs in, against the new hash, and it stays as it is.
+            assert _login(c, "rep1", "d1", password="an older long secret").status_code == 200
+            assert _stored_hash(storage, org.rep1) == new
+            assert _login(c, "rep1", "d2", password="an older long secreT").status_code == 401
+    finally:
+        live.stop()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fieldrep.server import migrations
+from fieldrep.server import clock_tags, migrations
 from fieldrep.server.migrations import ServerSchemaError
 from fieldrep.server.storage import Storage
 from fieldrep.server.validate import complete_row
@@ -102,7 +102,10 @@ def test_a_previous_release_database_is_upgraded_in_place(url: str, tmp_path: Pa
             assert migrations.current_version(tx) == migrations.LATEST
             assert tx.one("SELECT count(*) FROM accounts")[0] == 1  # type: ignore[index]
             assert tx.one("SELECT user_id, last_seq FROM devices") == (ids["rep"], 7)
-            assert tx.max_clock() == CLOCK
+            # The largest clock is kept under the device's opaque tag (schema 4).
+            secret = clock_tags.load_secret(tx)
+            assert tx.max_clock() == clock_tags.tag_clock(secret, CLOCK)
+            assert "old-laptop" not in tx.max_clock()
         if storage.dialect == "sqlite":
             assert Path(f"{url}.v1.bak").exists()  # copied aside before the upgrade
         # New change numbers continue after the old ones: nothing hides below a cursor.

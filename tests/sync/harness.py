@@ -98,7 +98,9 @@ class LiveServer:
         self.port = port
         self.login_limit = login_limit
         self.docs = docs
-        self.app_options = app_options or {}  # more create_app() arguments
+        # More create_app() arguments. The fixtures' password hashes (cost 2^10) are not made
+        # again at production cost on sign-in unless a test asks for it.
+        self.app_options = {"password_n": 2**10, **(app_options or {})}
         self.start()
 
     def start(self) -> None:

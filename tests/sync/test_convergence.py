@@ -10,7 +10,9 @@ import pytest
 from fieldrep.domain.hlc import HybridLogicalClock
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
+from fieldrep.store import local_meta
 from fieldrep.store.writer import Writer
+from fieldrep.sync import local_apply
 from tests.sync.harness import Laptop, Org, account, server_row, server_view
 
 Make = Callable[[str], Laptop]
@@ -89,10 +91,17 @@ def test_edits_of_different_fields_both_survive(storage: Storage, org: Org, lapt
 
 
 def _pending_clock(lap: Laptop, row_id: str) -> str:
+    """The pending clock of the row's notes as the server keeps it: under the laptop's device tag
+    (device ids never leave the server), which the laptop learnt at sign-in."""
     row = lap.ctx.db.conn.execute(
         "SELECT clocks FROM outbox WHERE row_id = ?", (row_id,)
     ).fetchone()
-    return str(json.loads(row[0])["notes"])
+    stamp, _, device = str(json.loads(row[0])["notes"]).partition("@")
+    assert device == lap.writer.device_id
+    tag = local_meta.get(lap.ctx.db.conn, local_apply.CLOCK_TAG_KEY)
+    assert tag
+    assert tag != device
+    return f"{stamp}@{tag}"
 
 
 @pytest.mark.parametrize("winner_first", [True, False])
