@@ -76,7 +76,8 @@ def preview_text(preview: ImportPreview) -> str:
     if preview.accounts_moving:
         moving = (
             f"<b>{preview.accounts_moving:,} of {preview.accounts:,} accounts would change"
-            " territory</b> once you run the reassignment (Reassign all)."
+            " territory</b> once the reassignment is applied (Territories, Reassignment tab, or"
+            " `fieldrep assign`)."
         )
     else:
         moving = "No account would change territory."
