@@ -71,8 +71,8 @@ def test_the_dialog_says_how_many_accounts_would_move_before_anything_is_applied
     qtbot.addWidget(dialog)
     dialog.show()
     assert dialog.impact.text().startswith("Counting")
-    qtbot.waitUntil(lambda: dialog.result is not None, timeout=30_000)
-    found_now = dialog.result
+    qtbot.waitUntil(lambda: dialog.counted is not None, timeout=30_000)
+    found_now = dialog.counted
     assert (found_now.created, found_now.updated) == (2, 0)
     assert (found_now.accounts_moving, found_now.accounts) == (4, 5)  # Paris stays where it is
     assert "4 of 5 accounts would change territory" in dialog.impact.text()
@@ -86,5 +86,5 @@ def test_the_dialog_says_how_many_accounts_would_move_before_anything_is_applied
     dialog.choice.setEditText("{LSAD}")
     qtbot.waitUntil(lambda: "would not import" in dialog.impact.text(), timeout=30_000)
     dialog.choice.setCurrentIndex(list(found).index("GEOID"))
-    qtbot.waitUntil(lambda: dialog.result is not None, timeout=30_000)
-    assert dialog.result.accounts_moving == 4
+    qtbot.waitUntil(lambda: dialog.counted is not None, timeout=30_000)
+    assert dialog.counted.accounts_moving == 4

@@ -97,7 +97,7 @@ class TerritoryNameDialog(QDialog):
         super().__init__(parent)
         self.runner = runner
         self.path = path
-        self.result: ImportPreview | None = None  # the preview for the current choice, once known
+        self.counted: ImportPreview | None = None  # the preview for the current choice, once known
         self._generation = 0
         self.setWindowTitle(f"Import {file_name}")
         self.found = found
@@ -161,7 +161,7 @@ class TerritoryNameDialog(QDialog):
         )
         if self.runner is not None and self.path is not None:
             self._generation += 1
-            self.result = None
+            self.counted = None
             self.impact.setText("Counting the accounts that would change territory…")
             self._impact_timer.start()
 
@@ -185,7 +185,7 @@ class TerritoryNameDialog(QDialog):
     def _on_counted(self, generation: int, found: ImportPreview) -> None:
         if generation != self._generation:
             return
-        self.result = found
+        self.counted = found
         self.impact.setText(preview_text(found))
 
     def _on_refused(self, generation: int, exc: BaseException) -> None:
