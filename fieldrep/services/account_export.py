@@ -171,6 +171,7 @@ def _write_xlsx(path: Path, columns: list[str], rows: Any) -> int:
             "strings_to_formulas": False,
             "strings_to_urls": False,
             "strings_to_numbers": False,
+            "nan_inf_to_errors": True,  # a stray infinity is #NUM!, not a failed export
         },
     )
     try:
