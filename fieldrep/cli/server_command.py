@@ -128,10 +128,60 @@ def _storage(args: argparse.Namespace, pool_size: int | None = None):  # type: i
     url = args.db or str(data_dir() / "server.db")
     if not args.db:
         data_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
+    if url.startswith(("postgresql://", "postgres://")):
+        _probe_postgres(url)
     try:
         return Storage(url, pool_size=pool_size)
     except Exception as exc:  # any driver's connection error, reported in one sentence
         raise CommandError(f"cannot open the server database {url}: {exc}") from exc
+
+
+# How long `serve` waits for PostgreSQL to answer before saying it cannot connect (the pool would
+# otherwise retry for 30 s, logging a warning each time).
+PG_CONNECT_TIMEOUT_S = 5
+
+
+def _probe_postgres(url: str) -> None:
+    """One connection attempt before the pool opens: a wrong host, port, database or credentials
+    is one sentence at once (exit 1; a URL that does not parse, exit 2)."""
+    import psycopg
+
+    shown = _without_password(url)
+    try:
+        psycopg.connect(url, connect_timeout=PG_CONNECT_TIMEOUT_S, autocommit=True).close()
+    except psycopg.OperationalError as exc:
+        raise CommandError(f"cannot connect to PostgreSQL at {shown}: {_reason(exc)}") from None
+    except psycopg.Error as exc:  # ProgrammingError: the URL itself is not a connection string
+        raise CommandError(f"{shown} is not a usable PostgreSQL URL: {_reason(exc)}", 2) from None
+
+
+def _reason(exc: Exception) -> str:
+    """libpq's message cut to its cause ("Connection refused", 'database "x" does not exist')."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    if "FATAL:" in text:
+        text = text.split("FATAL:", 1)[1]
+    elif "failed: " in text:
+        text = text.rsplit("failed: ", 1)[1]
+    text = text.strip().rstrip(".")
+    if text.lower() == "connection refused":
+        text += " (is PostgreSQL running there, and is the port right?)"
+    elif "timeout expired" in text.lower():
+        text = f"no answer within {PG_CONNECT_TIMEOUT_S} s (is the host right?)"
+    return text
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    except ValueError:
+        return url.split("@", 1)[-1]
 
 
 def read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
@@ -145,11 +195,6 @@ def read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from fieldrep.server.app import create_app
-    from fieldrep.server.limits import uvicorn_options
-
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CommandError("--tls-cert and --tls-key go together", 2)
     if args.workers < 1:
@@ -159,7 +204,12 @@ def run_serve(args: argparse.Namespace) -> int:
             ipaddress.ip_network(proxy, strict=False)
     except ValueError as exc:
         raise CommandError(f"--trusted-proxy: {exc}", 2) from None
-    storage = _storage(args, pool_size=args.workers)
+    storage = _storage(args, pool_size=args.workers)  # a bad database is said before the imports
+    import uvicorn
+
+    from fieldrep.server.app import create_app
+    from fieldrep.server.limits import uvicorn_options
+
     app = create_app(
         storage, docs=args.docs, trusted_proxies=args.trusted_proxy, workers=args.workers
     )

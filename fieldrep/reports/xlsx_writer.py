@@ -104,6 +104,7 @@ def _write_section(book: Any, ws: Any, table: Table, fmt: _Formats, step: Any) -
         ws.write_string(0, i + offset, column.header, fmt.header)
     ws.set_row(0, 30)
     ws.freeze_panes(1, offset + 1)
+    children = _children(table)
     for r, row in enumerate(table.rows, start=1):
         if step is not None and r % EVERY == 1:
             step(r - 1, len(table.rows), f"Writing {table.title}")
@@ -116,6 +117,8 @@ def _write_section(book: Any, ws: Any, table: Table, fmt: _Formats, step: Any) -
                 text_fmt = (fmt.indent_bold if sub else fmt.indent)[min(level, 5)]
             else:
                 text_fmt = fmt.sub_text if sub else None
+            if sub and _subtotal_formula(ws, table, r - 1, c, offset, children[r - 1], fmt):
+                continue
             _write_cell(ws, r, c + offset, value, column, fmt, text_fmt)
     last = len(table.rows)
     ws.autofilter(0, 0, max(last, 1), len(table.columns) - 1 + offset)
@@ -127,6 +130,56 @@ def _write_section(book: Any, ws: Any, table: Table, fmt: _Formats, step: Any) -
     for n, note in enumerate(table.notes):
         ws.write_string(end + 2 + n, offset, note, fmt.note)
     return 1, last
+
+
+def _children(table: Table) -> dict[int, list[int]]:
+    """Per subtotal row, its direct children (the rows one level deeper up to the next row at its
+    own level or above)."""
+    out: dict[int, list[int]] = {}
+    for at in table.subtotal_rows:
+        level = table.levels[at]
+        kids = []
+        for i in range(at + 1, len(table.rows)):
+            if table.levels[i] <= level:
+                break
+            if table.levels[i] == level + 1:
+                kids.append(i)
+        out[at] = kids
+    return out
+
+
+def _subtotal_formula(
+    ws: Any, table: Table, at: int, c: int, offset: int, kids: list[int], fmt: _Formats
+) -> bool:
+    """Write a subtotal row's cell as a formula over its children's cells, with the row's own
+    value cached; False when the column has no formula (text, or a blank)."""
+    column = table.columns[c]
+    value = table.rows[at][c]
+    letter = col_letter(c + offset)
+    kind = column.kind if column.kind in fmt.sub else Kind.NUMBER
+    if column.total == "sum" and isinstance(value, int | float) and not isinstance(value, bool):
+        parts = [
+            f"{letter}{kid + 2}" for kid in kids if isinstance(table.rows[kid][c], int | float)
+        ]
+        if not parts:
+            return False
+        # What the row holds beyond its children (accounts, sales, a quota set on the region
+        # itself) is added as a number, so the formula and its cached value agree.
+        own = value - sum(
+            table.rows[kid][c] for kid in kids if isinstance(table.rows[kid][c], int | float)
+        )
+        own = round(own) if column.kind is Kind.INT else round(own, 2)
+        formula = f"=SUM({','.join(parts)})" + (f"+{own}" if own > 0 else f"{own}" if own else "")
+        ws.write_formula(at + 1, c + offset, formula, fmt.sub[kind], value)
+        return True
+    if isinstance(column.total, tuple):
+        _, num, den = column.total
+        n = f"{col_letter(table.index(num) + offset)}{at + 2}"
+        d = f"{col_letter(table.index(den) + offset)}{at + 2}"
+        formula = f'=IF(N({d})=0,"{NA}",{n}/{d})'
+        ws.write_formula(at + 1, c + offset, formula, fmt.sub[kind], value)
+        return True
+    return False
 
 
 def _write_totals(

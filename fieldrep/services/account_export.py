@@ -159,57 +159,62 @@ def _write_csv(path: Path, columns: list[str], rows: Any) -> int:
 
 
 def _write_xlsx(path: Path, columns: list[str], rows: Any) -> int:
-    import openpyxl
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    """xlsxwriter in constant-memory mode: each row goes to the sheet's file as it is written.
+    Cells keep their types (text is always written as text, so text that looks like a formula
+    stays inert; numbers, money and dates are typed and formatted)."""
+    import xlsxwriter
 
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("Accounts")
-    sheet.freeze_panes = "B2"  # the header row and the account's name stay in view
-    for number, name in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(number)].width = COLUMNS[name][1]
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}1"
-    bold = Font(bold=True)
-    header = []
-    for name in columns:
-        cell = WriteOnlyCell(sheet, value=COLUMNS[name][0])
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    formats = {
-        columns.index("potential"): '"$"#,##0',
-        columns.index("last_visit"): "yyyy-mm-dd hh:mm",
-    }
-    count = 0
+    book = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "nan_inf_to_errors": True,  # a stray infinity is #NUM!, not a failed export
+        },
+    )
     try:
-        for row in rows:
-            cells = [_text_cell(sheet, v) for v in row]
-            for at, number_format in formats.items():
-                if row[at] is not None:
-                    cell = WriteOnlyCell(sheet, value=row[at])
-                    cell.number_format = number_format
-                    cells[at] = cell
-            sheet.append(cells)
-            count += 1
+        sheet = book.add_worksheet("Accounts")
+        bold = book.add_format({"bold": True})
+        for number, name in enumerate(columns):
+            sheet.set_column(number, number, COLUMNS[name][1])
+            sheet.write_string(0, number, COLUMNS[name][0], bold)
+        sheet.freeze_panes(1, 1)  # the header row and the account's name stay in view
+        sheet.autofilter(0, 0, 0, len(columns) - 1)
+        formats = {
+            columns.index("potential"): book.add_format({"num_format": '"$"#,##0'}),
+            columns.index("last_visit"): book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+        }
+        count = _write_rows(sheet, rows, formats)
     except BaseException:
-        # A cancel mid-way: finish and drop openpyxl's temporary sheet file now, rather than
-        # leaving its writer to fail noisily when it is garbage-collected.
+        # A cancel or a failure mid-way: close the book so that xlsxwriter's temporary row files
+        # go now (the caller removes the partial file), rather than at garbage collection.
         with contextlib.suppress(Exception):
-            sheet.close()
-            sheet._writer.cleanup()
+            book.close()
         raise
-    book.save(path)
+    book.close()
     return count
 
 
-def _text_cell(sheet: Any, value: Any) -> Any:
-    """An XLSX cell keeps its type, so text is written as it is; only text that openpyxl would
-    take for a formula (starting with "=") is made a text cell explicitly."""
-    if isinstance(value, str) and value.startswith("="):
-        from openpyxl.cell import WriteOnlyCell
-
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        return cell
-    return value
+def _write_rows(sheet: Any, rows: Iterable[tuple[Any, ...]], formats: dict[int, Any]) -> int:
+    write_string = sheet.write_string
+    write_number = sheet.write_number
+    write_datetime = sheet.write_datetime
+    write = sheet.write
+    count = 0
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            kind = type(value)
+            if kind is str:
+                write_string(r, c, value)
+            elif kind is int or kind is float:
+                write_number(r, c, value, formats.get(c))
+            elif kind is datetime:
+                write_datetime(r, c, value, formats.get(c))
+            else:
+                write(r, c, value, formats.get(c))
+        count += 1
+    return count

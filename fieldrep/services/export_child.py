@@ -1,8 +1,9 @@
 """Exporting the account list in a child process, so that the window never waits for the writer.
 
-openpyxl builds every row's XML in Python. On a worker thread of the app's own process it shares
-the GIL with the window, which then stopped answering for 50-120 ms at a time during a 100,000-row
-XLSX export (bench/gui_stalls.py). A child process has its own interpreter.
+The XLSX writer (xlsxwriter, and openpyxl before it) builds every row's XML in Python. On a worker
+thread of the app's own process it shares the GIL with the window, which then stopped answering for
+50-120 ms at a time during a 100,000-row XLSX export (bench/gui_stalls.py). A child process has its
+own interpreter.
 
 The parent runs ``python -m fieldrep.services.export_child SPEC`` (SPEC: one JSON object with the
 database, the file, the filter and the order). The child prints ``progress DONE TOTAL`` lines and

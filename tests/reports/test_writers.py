@@ -175,3 +175,74 @@ def test_libreoffice_opens_each_report(demo: sqlite3.Connection, tmp_path: Path,
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "r.csv").stat().st_size > 0
+
+
+def _evaluate(formula: str, values: dict[str, float]) -> float | str:
+    """A second, simple reading of the two formula shapes a subtotal row holds."""
+    import re
+
+    found = re.fullmatch(r"=SUM\(([A-Z0-9,]+)\)([+-][0-9.]+)?", formula)
+    if found:
+        own = float(found.group(2) or 0)
+        return sum(values.get(ref) or 0 for ref in found.group(1).split(",")) + own
+    found = re.fullmatch(r'=IF\(N\(([A-Z0-9]+)\)=0,"n/a",([A-Z0-9]+)/([A-Z0-9]+)\)', formula)
+    assert found, formula
+    den = values.get(found.group(1)) or 0
+    return "n/a" if den == 0 else (values.get(found.group(2)) or 0) / den
+
+
+def test_xlsx_subtotals_are_formulas_over_the_rows_below_with_their_values_cached(
+    edge: sqlite3.Connection, tmp_path: Path
+) -> None:
+    # North (region) > Alpha, Beta, Gamma, plus an account of North's own and a child region
+    # South > Delta, so a subtotal sums a subtotal and adds what the region holds itself.
+    put(edge, "territories", id="t-south", name="South", kind="region", parent_id="t-north")
+    put(edge, "territories", id="t-delta", name="Delta", parent_id="t-south")
+    put(
+        edge,
+        "accounts",
+        name="Delta Shop",
+        potential=700.0,
+        territory_id="t-delta",
+        status="active",
+    )
+    put(edge, "accounts", name="North Own", potential=50.0, territory_id="t-north", status="active")
+    put(
+        edge, "visits", account_id="a-t-gamma-0", user_id="u-ann", visited_at="2026-08-03T09:00:00Z"
+    )
+    edge.commit()
+    report = build_report(edge, "territory-performance", Q3)
+    table = report.sections[0]
+    path = write_report(report, tmp_path / "t.xlsx")
+    ws = openpyxl.load_workbook(path)["Territory performance"]
+    cached = openpyxl.load_workbook(path, data_only=True)["Territory performance"]
+    header = [c.value for c in ws[1]]
+    subtotals = {table.rows[i][0]: i + 2 for i in table.subtotal_rows}
+    assert set(subtotals) == {"North", "South"}
+    values = {
+        f"{cell.column_letter}{cell.row}": cell.value
+        for row in cached.iter_rows(min_row=2, max_row=len(table.rows) + 1)
+        for cell in row
+    }
+    checked = 0
+    for name, row in subtotals.items():
+        for c, column in enumerate(table.columns):
+            if column.total is None:
+                continue
+            cell = ws.cell(row, c + 2)
+            if table.rows[row - 2][c] is None:
+                assert cell.value is None  # no quota anywhere below: blank, never 0
+                continue
+            assert isinstance(cell.value, str), (name, header[c + 1], cell.value)
+            assert cell.value.startswith(("=SUM(", "=IF(")), cell.value
+            expected = table.rows[row - 2][c]
+            assert cached.cell(row, c + 2).value == pytest.approx(expected)  # the cached value
+            assert _evaluate(cell.value, values) == pytest.approx(expected)  # the formula's own
+            checked += 1
+    assert checked >= 16
+    north = subtotals["North"]
+    accounts = ws.cell(north, header.index("Accounts") + 1).value
+    assert accounts == f"=SUM(C{north + 1},C{north + 2},C{north + 3},C{subtotals['South']})+1"
+    assert cached.cell(north, header.index("Accounts") + 1).value == 3 + 2 + 1 + 1 + 1
+    for leaf in set(range(2, len(table.rows) + 2)) - set(subtotals.values()):
+        assert not str(ws.cell(leaf, 3).value).startswith("=")  # territories hold their numbers

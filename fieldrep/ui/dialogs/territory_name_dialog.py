@@ -1,8 +1,18 @@
 """Which property names the territories of a boundary file: a list of the properties found, each
-with sample values, or a template of them ("{NAME} {LSAD}, {STATE}") typed in."""
+with sample values, or a template of them ("{NAME} {LSAD}, {STATE}") typed in; and, before anything
+is applied, what the import would do: territories created and updated, and how many accounts would
+change territory (the count `fieldrep territories import` prints after importing).
+
+The count comes from the import itself, run on a worker inside a transaction that is then rolled
+back (nothing is written, nothing announced), followed by the reassignment's dry run.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -13,13 +23,82 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.services import territory_geojson as gj
+from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
+
+PREVIEW_DELAY_MS = 300  # typing a template: one preview when the typing pauses
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    created: int
+    updated: int
+    warnings: int
+    accounts_moving: int  # accounts whose territory the reassignment would change
+    accounts: int
+
+
+class _RolledBack(Exception):
+    def __init__(self, preview: ImportPreview) -> None:
+        super().__init__("preview only")
+        self.preview = preview
+
+
+def preview_import(db_path: Path, path: Path, name_property: str | None) -> ImportPreview:
+    """What importing ``path`` would change in ``db_path``'s database, leaving it untouched."""
+    from fieldrep.services import assignment_service
+    from fieldrep.services.context import Context
+
+    ctx = Context.open(db_path)
+    try:
+        with ctx.writer.transaction():
+            result = gj.import_file(ctx, path, name_property=name_property)
+            diff = assignment_service.assign_all(ctx, dry_run=True)
+            moving = sum(1 for m in diff.moves if m.from_territory_id != m.to_territory_id)
+            raise _RolledBack(
+                ImportPreview(
+                    len(result.created),
+                    len(result.updated),
+                    len(result.warning_lines()),
+                    moving,
+                    diff.total,
+                )
+            )
+    except _RolledBack as done:
+        return done.preview
+    finally:
+        ctx.close()
+
+
+def preview_text(preview: ImportPreview) -> str:
+    territories = f"{preview.created:,} territories created, {preview.updated:,} updated"
+    if preview.warnings:
+        territories += f", {preview.warnings:,} warning(s)"
+    if preview.accounts_moving:
+        moving = (
+            f"<b>{preview.accounts_moving:,} of {preview.accounts:,} accounts would change"
+            " territory</b> once the reassignment is applied (Territories, Reassignment tab, or"
+            " `fieldrep assign`)."
+        )
+    else:
+        moving = "No account would change territory."
+    return f"Importing this file: {territories}. {moving}"
 
 
 class TerritoryNameDialog(QDialog):
     def __init__(
-        self, file_name: str, found: dict[str, list[str]], parent: QWidget | None = None
+        self,
+        file_name: str,
+        found: dict[str, list[str]],
+        parent: QWidget | None = None,
+        *,
+        runner: TaskRunner | None = None,
+        path: Path | None = None,
     ) -> None:
         super().__init__(parent)
+        self.runner = runner
+        self.path = path
+        self.counted: ImportPreview | None = None  # the preview for the current choice, once known
+        self._generation = 0
         self.setWindowTitle(f"Import {file_name}")
         self.found = found
         layout = QVBoxLayout(self)
@@ -41,6 +120,14 @@ class TerritoryNameDialog(QDialog):
         self.preview = QLabel()
         self.preview.setWordWrap(True)
         layout.addWidget(self.preview)
+        self.impact = QLabel()  # what applying the file would change (needs runner and path)
+        self.impact.setWordWrap(True)
+        self.impact.setVisible(runner is not None and path is not None)
+        layout.addWidget(self.impact)
+        self._impact_timer = QTimer(self)
+        self._impact_timer.setSingleShot(True)
+        self._impact_timer.setInterval(PREVIEW_DELAY_MS)
+        self._impact_timer.timeout.connect(self._count_impact)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -72,3 +159,36 @@ class TerritoryNameDialog(QDialog):
         self.preview.setText(
             "Names will read: " + ", ".join(samples) if samples else "No feature has that property."
         )
+        if self.runner is not None and self.path is not None:
+            self._generation += 1
+            self.counted = None
+            self.impact.setText("Counting the accounts that would change territory…")
+            self._impact_timer.start()
+
+    def _count_impact(self) -> None:
+        if self.runner is None or self.path is None:
+            return
+        generation, path, wanted = self._generation, self.path, self.name_property()
+
+        def run(db_path: Path, _progress: Progress) -> ImportPreview:
+            return preview_import(db_path, path, wanted)
+
+        self.runner.run(
+            run,
+            kind=TaskKind.WRITE,  # the import runs (and is rolled back) under the write lock
+            label="Counting what the import would change",
+            quiet=True,
+            on_success=lambda found: self._on_counted(generation, found),
+            on_failure=lambda exc: self._on_refused(generation, exc),
+        )
+
+    def _on_counted(self, generation: int, found: ImportPreview) -> None:
+        if generation != self._generation:
+            return
+        self.counted = found
+        self.impact.setText(preview_text(found))
+
+    def _on_refused(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self.impact.setText(f"With this name the file would not import: {exc}")

@@ -32,10 +32,28 @@ from fieldrep.reports import figures
 from fieldrep.reports.home import Home, build_home
 from fieldrep.reports.model import Table
 from fieldrep.services.context import Context
+from fieldrep.store.changes import Changes
 from fieldrep.ui import theme
+from fieldrep.ui.change_relay import refresh_on_change
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
 from fieldrep.ui.views.report_preview_table import TableDialog
 from fieldrep.ui.widgets.chart_canvas import ChartCanvas
+
+# The tables the figures are read from: a change to any of them (a sync, an import, an edit on
+# another page) refreshes the page while it is shown, or the next time it is shown.
+HOME_TABLES = (
+    "accounts",
+    "deals",
+    "quotas",
+    "visits",
+    "tasks",
+    "referrals",
+    "referral_events",
+    "rewards",
+    "territories",
+    "territory_members",
+    "users",
+)
 
 
 @dataclass
@@ -168,6 +186,11 @@ class ManagerHomeView(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
+        refresh_on_change(runner.changes, self, HOME_TABLES, self._on_data_changed)
+
+    def _on_data_changed(self, _changes: Changes) -> None:
+        if self._loaded:  # before the first show, showing the page reads the figures anyway
+            self.refresh()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

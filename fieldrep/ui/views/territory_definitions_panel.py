@@ -422,7 +422,7 @@ class TerritoryDefinitionsPanel(QWidget):
     def _on_properties_read(self, path: Path, found: dict[str, list[str]]) -> None:
         from fieldrep.ui.dialogs.territory_name_dialog import TerritoryNameDialog
 
-        dialog = TerritoryNameDialog(path.name, found, self)
+        dialog = TerritoryNameDialog(path.name, found, self, runner=self.runner, path=path)
         if dialog.exec() != TerritoryNameDialog.DialogCode.Accepted:
             self.message.info("Import cancelled; nothing changed.")
             return
