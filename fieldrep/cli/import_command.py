@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldrep.cli.common import CommandError, add_db_option, add_json_option, emit, open_context
+from fieldrep.domain.vocabulary import ACCOUNT_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ def _register_export_accounts(sub: argparse._SubParsersAction[argparse.ArgumentP
     p.add_argument("--search", metavar="TEXT", default="", help="words to search for")
     p.add_argument("--territory", metavar="NAME", help="territory name ('none': unassigned)")
     p.add_argument("--owner", metavar="USERNAME", help="owner's username ('none': no owner)")
-    p.add_argument("--status", choices=("prospect", "active", "inactive", "lost"))
+    p.add_argument("--status", choices=ACCOUNT_STATUSES)
     p.add_argument("--industry", metavar="NAME")
     p.add_argument(
         "--quality",

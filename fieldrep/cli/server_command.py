@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fieldrep.cli.common import CommandError, add_json_option, emit
+from fieldrep.domain.vocabulary import ROLES
 from fieldrep.paths import data_dir
 
 T = TypeVar("T")
@@ -70,7 +71,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "add", help="create a user who can sign in (or give a user synced from a laptop a password)"
     )
     add.add_argument("name")
-    add.add_argument("--role", choices=("rep", "manager", "admin"), required=True)
+    add.add_argument("--role", choices=ROLES, required=True)
     add.add_argument("--display-name", default="")
     add.add_argument("--manager", metavar="NAME", help="the user's manager (a user name)")
     add.add_argument(

@@ -26,9 +26,9 @@ from shapely.validation import explain_validity
 
 from fieldrep.domain import regions
 from fieldrep.domain.errors import ValidationError
+from fieldrep.domain.vocabulary import ACCOUNT_STATUSES, SIZE_BANDS
 
-SIZE_BANDS = ("1-9", "10-49", "50-249", "250-999", "1000+")
-STATUSES = ("prospect", "active", "inactive", "lost")
+STATUSES = ACCOUNT_STATUSES
 KINDS = ("region", "territory")
 DEFAULT_PRIORITY = 100
 

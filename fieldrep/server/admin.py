@@ -14,6 +14,7 @@ from typing import Any
 
 from fieldrep.domain.hlc import HybridLogicalClock, format_clock, parse_clock
 from fieldrep.domain.ids import uuid7
+from fieldrep.domain.vocabulary import ROLES
 from fieldrep.server import auth
 from fieldrep.server.merge import BASE_VERSION, dump_clocks, load_row, write_row
 from fieldrep.server.storage import Storage, Tx
@@ -23,7 +24,6 @@ from fieldrep.store.writer import utc_now
 
 SERVER_DEVICE = "server"
 _clock = HybridLogicalClock(device_id=SERVER_DEVICE)
-ROLES = ("rep", "manager", "admin")
 
 
 class AdminError(Exception):

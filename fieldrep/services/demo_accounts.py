@@ -9,6 +9,7 @@ from datetime import timedelta
 from itertools import accumulate
 from typing import Any
 
+from fieldrep.domain.vocabulary import ACCOUNT_STATUSES
 from fieldrep.geo.gazetteer import Gazetteer, Place
 from fieldrep.services import demo_names as words
 from fieldrep.services.demo_common import (
@@ -30,7 +31,7 @@ SIZE_BANDS = (
     ("250-999", 250, 999, 9),
     ("1000+", 1000, 8000, 3),
 )
-STATUSES = ("prospect", "active", "inactive", "lost")
+STATUSES = ACCOUNT_STATUSES
 STATUS_WEIGHTS = (45, 37, 11, 7)
 # Cumulative weights, computed once: random.choices would rebuild them on every call.
 _BAND_CUM = list(accumulate(b[3] for b in SIZE_BANDS))

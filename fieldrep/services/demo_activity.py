@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from fieldrep.domain.vocabulary import VISIT_OUTCOMES
 from fieldrep.services import demo_names as words
 from fieldrep.services.demo_accounts import Accounts
 from fieldrep.services.demo_common import DemoClock, SeededIds, iso
@@ -14,7 +15,7 @@ from fieldrep.services.demo_org import Org
 
 VISIT_DAYS = 90
 VISITS_PER_REP_DAY = 4
-OUTCOMES = ("met", "no_show", "follow_up", "order", "lost")
+OUTCOMES = VISIT_OUTCOMES
 OUTCOME_WEIGHTS = (50, 8, 22, 15, 5)
 # How often a rep goes back to an account, by its status.
 STATUS_VISIT_WEIGHT = {"active": 5, "prospect": 3, "inactive": 1, "lost": 0.2}

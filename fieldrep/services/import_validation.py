@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from fieldrep.domain.regions import country_code
+from fieldrep.domain.vocabulary import SIZE_BANDS
 from fieldrep.geo.gazetteer import normalise_postal_code
 
 TEXT_LIMITS = {
@@ -35,7 +36,6 @@ TEXT_LIMITS = {
     "title": 200,
     "account": 200,
 }
-SIZE_BANDS = ("1-9", "10-49", "50-249", "250-999", "1000+")
 STATUS_WORDS = {
     "prospect": "prospect",
     "lead": "prospect",

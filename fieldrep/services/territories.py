@@ -25,12 +25,12 @@ from fieldrep.domain.territory_rules import (
     parse_priority,
 )
 from fieldrep.domain.territory_validation import Problem, raise_errors
+from fieldrep.domain.vocabulary import OPEN_ACCOUNT_STATUSES
 from fieldrep.services.context import Context
 from fieldrep.store.errors import StoreError, ValidationError
 from fieldrep.store.writer import utc_now
 
 OPEN_REFERRAL_STAGES = ("new", "contacted", "qualified", "proposal")
-OPEN_ACCOUNT_STATUSES = ("prospect", "active")
 
 
 def load_definitions(ctx: Context) -> list[TerritoryDef]:

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fieldrep.domain.vocabulary import ACCOUNT_STATUSES
+
 DEFERRED_KEY = "search_index.deferred"
-STATUSES = ("prospect", "active", "inactive", "lost")
+STATUSES = ACCOUNT_STATUSES
 QUALITIES = ("address", "street", "postal_code", "city", "manual")
 NO_VALUE = "__none__"  # filter value meaning "not set" (no territory, no owner, unplaced)
 

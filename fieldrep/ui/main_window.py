@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 import fieldrep
+from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services import conflicts as conflicts_service
 from fieldrep.services.context import Context
 from fieldrep.store import local_meta
@@ -644,7 +645,7 @@ class MainWindow(QMainWindow):
     def _first_page(self) -> str:
         """Where a window with no saved page opens: the team's home for a manager, the map for a rep."""
         role = (self.context.user() or {}).get("role")
-        if "home" in self._specs and role in ("manager", "admin"):
+        if "home" in self._specs and role in MANAGER_ROLES:
             return "home"
         if "map" in self._specs and role == "rep":  # a rep's day starts on the map (Today list)
             return "map"

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from PySide6.QtWidgets import QWidget
 
+from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services.context import Context
 
-MANAGER_ROLES = frozenset(("manager", "admin"))
 # The tables whose change can change the access (the user's row, who is signed in).
 ACCESS_TABLES = ("users", "local_meta")
 _TIP_PROPERTY = "fieldrepUsableTip"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import templates
 from fieldrep.store.writer import utc_now
@@ -48,7 +49,7 @@ def notify_managers(ctx: Context, subject: str, body: str, table: str, row_id: s
     (:func:`awaiting_approval_count`, derived from the rewards they can see). With nobody signed
     in (a local database never synced) every manager is told."""
     me = ctx.user()
-    if me is not None and me.get("role") not in ("manager", "admin"):
+    if me is not None and me.get("role") not in MANAGER_ROLES:
         return []
     if me is not None and me.get("role") == "manager":
         ids = [str(me["id"])]

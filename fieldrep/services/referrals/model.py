@@ -1,26 +1,11 @@
-"""The referral vocabularies, spelled once: stages, capture outcomes, flags, match kinds."""
+"""The referral vocabularies, spelled once: capture outcomes, flags, match kinds; the stages are
+the domain's (:class:`fieldrep.domain.vocabulary.Stage`)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-
-class Stage(StrEnum):
-    NEW = "new"
-    CONTACTED = "contacted"
-    QUALIFIED = "qualified"
-    PROPOSAL = "proposal"
-    WON = "won"
-    LOST = "lost"
-
-    @property
-    def label(self) -> str:
-        return self.value.title()
-
-    @property
-    def is_open(self) -> bool:
-        return self not in (Stage.WON, Stage.LOST)
-
+from fieldrep.domain.vocabulary import Stage
 
 STAGES = tuple(Stage)
 OPEN_STAGES = tuple(s for s in Stage if s.is_open)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services.context import Context
 from fieldrep.services.referrals import sla
 from fieldrep.services.referrals.model import EventKind, Stage
@@ -50,7 +51,7 @@ def may_move(ctx: Context, referral: dict[str, Any]) -> str | None:
     me = ctx.user()
     if me is None:
         return "sign in first: a stage move is made by a rep"
-    if me.get("role") in ("manager", "admin"):
+    if me.get("role") in MANAGER_ROLES:
         return None
     if referral.get("owner_id") == me["id"]:
         return None
@@ -170,7 +171,7 @@ def _rewards_for_move(ctx: Context, referral_id: str, to: Stage) -> list[str]:
     from fieldrep.services.rewards.ledger import on_stage_reached
 
     role = (ctx.user() or {}).get("role")
-    if role not in (None, "manager", "admin"):
+    if role is not None and role not in MANAGER_ROLES:
         if to in (Stage.QUALIFIED, Stage.WON):
             outbox.referrer_status_changed(ctx, referral_id, to.value)
             return ["any reward is worked out on your manager's laptop when they next sync"]

@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any
 
+from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services.context import Context
 from fieldrep.services.referrals.match_index import pending, refresh
 from fieldrep.services.referrals.model import EventKind, Flag
@@ -39,7 +40,7 @@ def link_duplicates(ctx: Context) -> list[tuple[str, str]]:
     me = ctx.user()
     if me is None:
         return []
-    manager = me.get("role") in ("manager", "admin")
+    manager = me.get("role") in MANAGER_ROLES
     linked: list[tuple[str, str]] = []
     with ctx.writer.transaction() as conn:
         refresh(conn)

@@ -33,6 +33,7 @@ from fieldrep.domain.rewards import (
     ledger_key,
     money,
 )
+from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import outbox
 from fieldrep.services.rewards import rules as rules_store
@@ -684,7 +685,7 @@ def backfill(
 
 
 FOLLOWED_KEY = "rewards_followed_version"
-MAY_COMPUTE = ("manager", "admin")
+MAY_COMPUTE = MANAGER_ROLES
 
 
 def follow_received_stages(ctx: Context, *, today: date | None = None) -> StageResult:

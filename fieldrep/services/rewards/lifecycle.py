@@ -20,6 +20,7 @@ from typing import Any
 
 from fieldrep.domain.ids import uuid7
 from fieldrep.domain.rewards import RewardError, RewardStatus, check_transition, money
+from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import outbox
 from fieldrep.services.rewards.rules import require_manager
@@ -114,7 +115,7 @@ def for_user(ctx: Context, flt: Filter | None = None) -> list[RewardRow]:
     they captured."""
     flt = flt or Filter()
     user = ctx.user()
-    if user is None or user.get("role") not in ("manager", "admin"):
+    if user is None or user.get("role") not in MANAGER_ROLES:
         flt.captured_by_id = str(user["id"]) if user else "-"
     return list_rewards(ctx.conn, flt)
 

@@ -21,6 +21,7 @@ from fieldrep.domain.rewards import (
     check_overlaps,
     validate_rule,
 )
+from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services.context import Context
 
 
@@ -33,7 +34,7 @@ def require_manager(ctx: Context, what: str) -> str:
     user = ctx.user()
     if user is None:
         raise NotAllowed(f"sign in as a manager to {what}")
-    if user.get("role") not in ("manager", "admin"):
+    if user.get("role") not in MANAGER_ROLES:
         raise NotAllowed(f"only a manager or administrator can {what}")
     return str(user["id"])
 

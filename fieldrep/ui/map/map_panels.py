@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.domain.vocabulary import ACCOUNT_STATUSES
 from fieldrep.services.map_data import Coding, MapAccounts
 
 LIST_LIMIT = 500  # rows a list shows; the count above it is always the full number
@@ -233,7 +234,7 @@ class NearbyPanel(QWidget):
         self.days.setSuffix(" days")
         self.status = QComboBox()
         self.status.addItem("Any status", None)
-        for s in ("prospect", "active", "inactive", "lost"):
+        for s in ACCOUNT_STATUSES:
             self.status.addItem(s.capitalize(), s)
         for w in (self.radius, self.days):
             w.valueChanged.connect(self.changed)

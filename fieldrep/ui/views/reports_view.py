@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.domain.vocabulary import ACCOUNT_STATUSES
 from fieldrep.reports.catalog import KINDS, MAP_REPORTS, build_report
 from fieldrep.reports.export import write_report
 from fieldrep.reports.model import Report
@@ -222,7 +223,7 @@ class ReportsView(QWidget):
         ):
             self.rep.addItem(name if active else f"{name} (left)", username)
         self.status.addItem("Any status", ALL)
-        for status in ("prospect", "active", "inactive", "lost"):
+        for status in ACCOUNT_STATUSES:
             self.status.addItem(status, status)
         self.industry.addItem("Any industry", ALL)
         for (industry,) in conn.execute(

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.domain.rewards import money
+from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services.context import Context
 from fieldrep.services.rewards import lifecycle
 from fieldrep.services.rewards.lifecycle import RewardRow
@@ -256,7 +257,7 @@ class RewardsView(QWidget):
     @property
     def is_manager(self) -> bool:
         user = self.context.user()
-        return bool(user and user.get("role") in ("manager", "admin"))
+        return bool(user and user.get("role") in MANAGER_ROLES)
 
     def set_filter(self, label: str) -> None:
         labels = [f[0] for f in FILTERS]
