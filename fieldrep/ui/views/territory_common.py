@@ -7,6 +7,14 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView
 from fieldrep.ui import theme
 from fieldrep.ui.models.territories_table_model import RowsTableModel
 
+# A territory's or rep's name in a chart: longer names are cut (the tables have them whole); a
+# 70-character name left no room for the bars and made matplotlib give up its layout.
+CHART_NAME_CHARS = 24
+
+
+def chart_name(name: str) -> str:
+    return name if len(name) <= CHART_NAME_CHARS else name[: CHART_NAME_CHARS - 1] + "…"
+
 
 def table_view(model: RowsTableModel, *, stretch_last: bool = True) -> QTableView:
     view = QTableView()
