@@ -57,7 +57,8 @@ def test_a_long_job_never_widens_the_window(
     window.show_page("territories")
     page = window.page("territories")
     assert isinstance(page, TerritoriesView)
-    page.tabs.setCurrentWidget(page.balancing)
+    page.tabs.setCurrentWidget(page.balancing)  # built on first show: let its layout settle
+    qtbot.wait(50)
     width = window.width()
     release = threading.Event()
     long_name = "Balancing territories by visit hours including travel, " * 12
