@@ -65,10 +65,10 @@ class TerritoriesView(QWidget):
         self.ctx, self.runner = context, runner
         self._panels: dict[str, QWidget] = {}
         self.tabs = QTabWidget()
-        for key, title in TAB_TITLES.items():
+        for key, tab_title in TAB_TITLES.items():
             placeholder = QWidget()
             placeholder.setObjectName(f"placeholder_{key}")
-            self.tabs.addTab(placeholder, title)
+            self.tabs.addTab(placeholder, tab_title)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         title = QLabel("Territories")
         title.setObjectName("pageTitle")
@@ -118,7 +118,8 @@ class TerritoriesView(QWidget):
             self.tabs.setCurrentIndex(current)
         finally:
             self.tabs.blockSignals(False)
-        placeholder.deleteLater()
+        if placeholder is not None:
+            placeholder.deleteLater()
         return panel
 
     def _build(self, key: str) -> QWidget:
