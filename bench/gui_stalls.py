@@ -30,9 +30,11 @@ not seen as a freeze, so that is the target printed (in ms, not a ratio).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import functools
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -40,6 +42,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -69,9 +72,18 @@ START_S = 3.0
 
 
 class Gaps:
-    """The gaps between a GUI-thread timer's ticks, by phase."""
+    """The gaps between a GUI-thread timer's ticks, by phase.
+
+    A phase ends only after one more tick (:func:`wait` waits for it): a stall in the last
+    ``processEvents`` of a phase would otherwise end after the phase did and never be counted
+    (the bench's own ``wait_for_idle`` between phases blocks the GUI thread uncounted)."""
+
+    current: Gaps | None = None
+    profile: str = ""  # a phase to profile (the GUI thread only), from --profile
 
     def __init__(self) -> None:
+        Gaps.current = self
+        self._profiler: Any = None
         self.by_phase: dict[str, list[float]] = {}
         self.phase = ""
         self._last = time.perf_counter()
@@ -81,8 +93,16 @@ class Gaps:
         self._timer.start(TICK_MS)
 
     def begin(self, phase: str) -> None:
+        if self._profiler is not None:
+            self._profiler.disable()
+            pstats.Stats(self._profiler).sort_stats("cumulative").print_stats(40)
+            self._profiler = None
+        if phase and phase == Gaps.profile:
+            self._profiler = cProfile.Profile()
+            self._profiler.enable()
         self.phase = phase
-        self.by_phase[phase] = []
+        if phase:
+            self.by_phase[phase] = []
         self._last = time.perf_counter()
 
     def _tick(self) -> None:
@@ -106,6 +126,12 @@ def wait(app: QApplication, done: Callable[[], bool], timeout: float = 600.0) ->
             raise TimeoutError("the background work did not finish")
         app.processEvents()
         time.sleep(0.001)
+    gaps = Gaps.current
+    if gaps is not None and gaps.phase:  # the last gap counted (see Gaps)
+        now = time.perf_counter()
+        while gaps._last < now:
+            app.processEvents()
+            time.sleep(0.001)
 
 
 def pause(app: QApplication, seconds: float) -> None:
@@ -215,7 +241,7 @@ def fieldrep_phases(app: QApplication, db: Path, leads: Path, folder: Path) -> t
         wait(app, lambda: approved.state.done)
     pause(app, 1.0)
     runner.wait_for_idle()
-    gaps.phase = ""
+    gaps.begin("")
     runner.shutdown()
     window.close()
     ctx.close()
@@ -266,7 +292,9 @@ def main() -> None:
     parser.add_argument(
         "--prepare", nargs=2, metavar=("FOLDER", "ACCOUNTS"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--profile", default="", help="print a GUI-thread profile of a phase")
     args = parser.parse_args()
+    Gaps.profile = args.profile
     if args.prepare:
         prepare(Path(args.prepare[0]), int(args.prepare[1]))
         return

@@ -100,7 +100,8 @@ def test_own_first_puts_the_owners_matches_first_each_part_in_the_lists_order(
     owner_of = dict(conn.execute("SELECT name || '#' || id, owner_id FROM accounts").fetchall())
     ids_in_order = [f"{row[1]}#{row[0]}" for row in shown]
     owned = [owner_of[k] == rep for k in ids_in_order]
-    assert any(owned) and not all(owned)
+    assert any(owned)
+    assert not all(owned)
     assert owned == sorted(owned, reverse=True)  # every own account before the first other one
     expected = [
         f"{row[1]}#{row[0]}" for row in AccountsRepository(conn).page(
