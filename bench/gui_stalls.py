@@ -64,7 +64,7 @@ from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.tasks import TaskKind, TaskRunner
 from fieldrep.ui.views.accounts_operations import export_operation
 from fieldrep.ui.views.accounts_view import AccountsView
-from fieldrep.ui.views.territories_view import TerritoriesView
+from fieldrep.ui.views.territories_view import TAB_TITLES, TerritoriesView
 
 TICK_MS = 5
 TARGET_MS = 100
@@ -97,7 +97,7 @@ class Gaps:
             self._profiler.disable()
             pstats.Stats(self._profiler).sort_stats("cumulative").print_stats(40)
             self._profiler = None
-        if phase and phase == Gaps.profile:
+        if phase and phase in Gaps.profile.split(","):
             self._profiler = cProfile.Profile()
             self._profiler.enable()
         self.phase = phase
@@ -220,7 +220,8 @@ def fieldrep_phases(app: QApplication, db: Path, leads: Path, folder: Path) -> t
     window.show_page("territories")
     territories = window.page("territories")
     assert isinstance(territories, TerritoriesView)
-    territories.tabs.setCurrentWidget(territories.kpis)
+    pause(app, 0.3)  # the page on screen before the user can click one of its tabs
+    territories.tabs.setCurrentIndex(list(TAB_TITLES).index("kpis"))  # a click: built when shown
     wait(app, lambda: not territories.kpis.computing)
     pause(app, 0.5)
     runner.wait_for_idle()
@@ -233,7 +234,8 @@ def fieldrep_phases(app: QApplication, db: Path, leads: Path, folder: Path) -> t
     pause(app, 0.3)
 
     gaps.begin("reassign")
-    territories.tabs.setCurrentWidget(territories.reassign)
+    territories.tabs.setCurrentIndex(list(TAB_TITLES).index("reassign"))
+    pause(app, 0.3)  # the tab on screen before the user clicks its button
     task = territories.reassign.compute_diff()
     wait(app, lambda: task.state.done)
     approved = territories.reassign.approve_diff()
@@ -292,7 +294,9 @@ def main() -> None:
     parser.add_argument(
         "--prepare", nargs=2, metavar=("FOLDER", "ACCOUNTS"), help=argparse.SUPPRESS
     )
-    parser.add_argument("--profile", default="", help="print a GUI-thread profile of a phase")
+    parser.add_argument(
+        "--profile", default="", help="print a GUI-thread profile of these phases (comma-separated)"
+    )
     args = parser.parse_args()
     Gaps.profile = args.profile
     if args.prepare:

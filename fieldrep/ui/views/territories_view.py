@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
@@ -92,7 +92,9 @@ class TerritoriesView(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._on_tab_changed(self.tabs.currentIndex())
+        # After the page has painted: opening the page and building its first tab are then two
+        # short pauses instead of one long one.
+        QTimer.singleShot(0, self, lambda: self._on_tab_changed(self.tabs.currentIndex()))
 
     def _on_tab_changed(self, index: int) -> None:
         if index < 0 or not self.isVisible():
