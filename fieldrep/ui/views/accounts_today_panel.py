@@ -39,8 +39,9 @@ from fieldrep.ui.widgets.screen_fit import fit_on_show
 TASK_ROLE = Qt.ItemDataRole.UserRole
 ACCOUNT_ROLE = Qt.ItemDataRole.UserRole + 1
 TITLE_ROLE = Qt.ItemDataRole.UserRole + 2
-COLUMNS = ["Due", "Task", "Account", "Address", "Distance", "Rep"]
-DUE, TASK, ACCOUNT, ADDRESS, DISTANCE, REP = range(len(COLUMNS))
+# The distance before the address: it is what a rep scans for; the address may be cut.
+COLUMNS = ["Due", "Task", "Account", "Distance", "Address", "Rep"]
+DUE, TASK, ACCOUNT, DISTANCE, ADDRESS, REP = range(len(COLUMNS))
 
 
 def address_of(task: dict[str, Any]) -> str:
@@ -138,8 +139,8 @@ class TodayDialog(QDialog):
                     due,
                     task["title"],
                     task["account_name"] or "",
-                    address_of(task),
                     distance_text(task, origin),
+                    address_of(task),
                     "you" if task["user_id"] == user_id else task["rep_name"] or "",
                 ]
             )
@@ -163,8 +164,8 @@ class TodayDialog(QDialog):
         self.empty.setVisible(not rows)
         for column in (DUE, ACCOUNT, DISTANCE, REP):
             self.tree.resizeColumnToContents(column)
-        self.tree.setColumnWidth(TASK, 300)
-        self.tree.setColumnWidth(ADDRESS, 260)
+        self.tree.setColumnWidth(TASK, 260)
+        self.tree.setColumnWidth(ADDRESS, 240)
         if rows and (first := self.tree.topLevelItem(0)) is not None:
             self.tree.setCurrentItem(first)
         self.done_button.setEnabled(bool(rows))
