@@ -667,7 +667,10 @@ class _LazyComboBox(QComboBox):
 
 
 def _warm_places(_db_path: Any, _progress: Any) -> None:
-    """On a worker thread."""
+    """On a worker thread: the place lookup's data, and the sync protocol module the list's
+    first refresh after a write imports to read refusals (pydantic: 0.5-1.6 s of import that
+    otherwise ran on the GUI thread, the whole of the refresh after an import)."""
     from fieldrep.geo.gazetteer import default_gazetteer
+    from fieldrep.sync import protocol  # noqa: F401  (imported for its side effect: loaded)
 
     default_gazetteer().warm()
