@@ -18,9 +18,13 @@ main window (offscreen, on a book of 100,000 accounts, ``--quick``: 10,000) does
   (the Accounts list, its filters; the industries read on a worker);
 - ``sync5k``: a sync page of 5,000 changed accounts applied on the write lane by the sync
   client's own ``apply_page`` (as a pull does), and the refresh it announces;
-- ``territories``: opening the Territories page (its KPI figures computed on a worker);
+- ``territories``: opening the Territories page, then (once it is on screen, as a user's click
+  would come) its KPI tab, until its figures and charts are back from the worker;
 - ``kpi``: five clicks on the coverage-days arrows, until the figures are back;
-- ``reassign``: the Reassignment tab's diff computed, approved and applied.
+- ``reassign``: the Reassignment tab shown, its diff computed, approved and applied.
+
+A phase ends only after one more timer tick, so a stall in its last event-loop pass is counted.
+``--profile PHASE[,PHASE]`` prints a profile of the GUI thread in those phases.
 
 Baseline: the same timer in a bare QMainWindow doing nothing, for as long. The ratio is the worst
 gap of any phase over the baseline's worst gap. No issue sets a figure; a pause under 100 ms is
