@@ -104,9 +104,8 @@ def test_own_first_puts_the_owners_matches_first_each_part_in_the_lists_order(
     assert not all(owned)
     assert owned == sorted(owned, reverse=True)  # every own account before the first other one
     expected = [
-        f"{row[1]}#{row[0]}" for row in AccountsRepository(conn).page(
-            AccountFilter(text="harb"), Sort(), limit=10_000
-        )
+        f"{row[1]}#{row[0]}"
+        for row in AccountsRepository(conn).page(AccountFilter(text="harb"), Sort(), limit=10_000)
     ]
     mine = [k for k in expected if owner_of[k] == rep]
     rest = [k for k in expected if owner_of[k] != rep]
