@@ -312,6 +312,8 @@ class AccountsView(AccountsActionsMixin, QWidget):
             QTimer.singleShot(0, self, self._update_locate_button)
 
     def _on_warm_timer_timeout(self) -> None:
+        if self.runner.closed:
+            return  # the window is closing
         if self.isVisible():  # a page never shown (or closed) waits for the first keystroke
             self.model.prepare_quick_search()
             # and the place lookup the first save needs, which reads its data on first use

@@ -97,7 +97,7 @@ class TerritoriesView(QWidget):
         QTimer.singleShot(0, self, lambda: self._on_tab_changed(self.tabs.currentIndex()))
 
     def _on_tab_changed(self, index: int) -> None:
-        if index < 0 or not self.isVisible():
+        if index < 0 or not self.isVisible() or self.runner.closed:
             return
         self._panel(list(TAB_TITLES)[index])
 

@@ -164,6 +164,8 @@ class TerritoryBalancingPanel(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if self.runner.closed:
+            return  # shown while its window closes: nothing to analyse for
         if self.proposal is None and self.model.rowCount() == 0 and self.task is None:
             self.analyse()
 
