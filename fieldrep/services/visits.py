@@ -6,6 +6,7 @@ never loses its follow-up. Visits are never edited afterwards (the writer refuse
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -115,23 +116,76 @@ def log_visit(
     return LoggedVisit(str(visit_id), task_id)
 
 
+_TASK_COLUMNS = (
+    "SELECT t.id, t.title, t.due_date, t.account_id, t.notes, t.user_id,"
+    " a.name AS account_name, a.street, a.postal_code, a.city, a.lat, a.lon,"
+    " coalesce(nullif(u.display_name, ''), u.username) AS rep_name,"
+    " t.due_date < ? AS overdue FROM tasks t"
+    " LEFT JOIN accounts a ON a.id = t.account_id"
+    " LEFT JOIN users u ON u.id = t.user_id"
+)
+
+
+def _rows(conn: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
 def due_tasks(conn: Any, user_id: str | None, today: date | None = None) -> list[dict[str, Any]]:
-    """Open tasks due today or earlier (overdue first), with their account's name."""
+    """Open tasks due today or earlier (overdue first), with their account's name, address and
+    coordinates (``street``, ``postal_code``, ``city``, ``lat``, ``lon``) and the rep's name."""
     today = today or date.today()
-    sql = (
-        "SELECT t.id, t.title, t.due_date, t.account_id, t.notes,"
-        " (SELECT a.name FROM accounts a WHERE a.id = t.account_id) AS account_name,"
-        " t.due_date < ? AS overdue FROM tasks t"
-        " WHERE t.done = 0 AND t.due_date IS NOT NULL AND t.due_date <= ?"
-    )
+    sql = _TASK_COLUMNS + " WHERE t.done = 0 AND t.due_date IS NOT NULL AND t.due_date <= ?"
     params: list[Any] = [today.isoformat(), today.isoformat()]
     if user_id:
         sql += " AND t.user_id = ?"
         params.append(user_id)
     sql += " ORDER BY t.due_date, t.title LIMIT 500"
-    cur = conn.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return _rows(conn, sql, params)
+
+
+def team_overdue_tasks(
+    conn: Any, manager_id: str, today: date | None = None
+) -> list[dict[str, Any]]:
+    """A manager's view: the open tasks of their team that are overdue (due before today), the
+    oldest first. The team is the users whose manager they are; in a book where nobody has a
+    manager set, every other active user."""
+    today = today or date.today()
+    team = [r[0] for r in conn.execute("SELECT id FROM users WHERE manager_id = ?", (manager_id,))]
+    if not team:
+        team = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM users WHERE id != ? AND active = 1", (manager_id,)
+            )
+        ]
+    if not team:
+        return []
+    sql = (
+        _TASK_COLUMNS + " WHERE t.done = 0 AND t.due_date IS NOT NULL AND t.due_date < ?"
+        f" AND t.user_id IN ({', '.join('?' * len(team))})"
+        " ORDER BY t.due_date, rep_name, t.title LIMIT 500"
+    )
+    return _rows(conn, sql, [today.isoformat(), today.isoformat(), *team])
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km (haversine, mean Earth radius)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
+
+
+def home_of(conn: Any, user_id: str | None) -> tuple[float, float] | None:
+    """A user's home position, if they gave one."""
+    if user_id is None:
+        return None
+    row = conn.execute("SELECT home_lat, home_lon FROM users WHERE id = ?", (user_id,)).fetchone()
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return float(row[0]), float(row[1])
 
 
 def complete_task(ctx: Any, task_id: str) -> bool:

@@ -10,6 +10,12 @@ rank in memory and reads only that page's rows (:meth:`RankedSearch.rows`).
 A rank belongs to one state of the data, :meth:`RankedSearch.version` (SQLite's ``data_version``
 for other connections' commits plus this connection's ``total_changes``): once anything is written,
 the caller falls back to SQL until a new rank is built. Qt-free, so it is tested without widgets.
+
+A rep's own accounts come first in search results (issue 16, point 13): :func:`own_first` turns a
+rank into one where the accounts ``owner_id`` holds come before the rest, each part in the list's
+order, by shifting their positions below zero; it costs a copy of the rank and one indexed query,
+on the worker that builds the rank, and the search itself is unchanged (one FTS5 query, the first
+page picked by that rank).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 from fieldrep.store.accounts_repository import LIST_COLUMNS, AccountsRepository, Sort, fts_query
 
 MISSING = 1 << 62  # rank of a rowid that is not an account (deleted after the index was read)
+OWN_SHIFT = 1 << 40  # subtracted from the rank of the user's own accounts: before every other
 Version = tuple[int, int]
 
 
@@ -36,6 +43,19 @@ def build_rank(conn: sqlite3.Connection, sort: Sort) -> list[int]:
     ):
         rank[rowid] = position
     return rank
+
+
+def own_first(conn: sqlite3.Connection, rank: Sequence[int], owner_id: str | None) -> list[int]:
+    """``rank`` with the accounts ``owner_id`` owns before all others (the same ``rank`` values,
+    as a new list, when there is no owner or they own nothing)."""
+    ranked = list(rank)
+    if owner_id is None:
+        return ranked
+    size = len(ranked)
+    for (rowid,) in conn.execute("SELECT rowid FROM accounts WHERE owner_id = ?", (owner_id,)):
+        if rowid < size and ranked[rowid] != MISSING:
+            ranked[rowid] -= OWN_SHIFT
+    return ranked
 
 
 def rank_order(rank: Sequence[int]) -> list[int]:

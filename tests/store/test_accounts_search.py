@@ -8,7 +8,7 @@ import pytest
 
 from fieldrep.services.context import Context
 from fieldrep.store.accounts_repository import AccountFilter, AccountsRepository, Sort
-from fieldrep.store.accounts_search import MISSING, RankedSearch, build_rank
+from fieldrep.store.accounts_search import MISSING, RankedSearch, build_rank, own_first
 from fieldrep.store.db import connect
 
 
@@ -77,3 +77,36 @@ def test_deleted_rows_are_never_matched(filled: Context) -> None:
     fresh = build_rank(conn, Sort())
     assert fresh[gone[0]] == MISSING
     assert gone[0] not in RankedSearch(conn).matches("maple", fresh)
+
+
+def test_own_first_puts_the_owners_matches_first_each_part_in_the_lists_order(
+    filled: Context,
+) -> None:
+    conn = filled.db.conn
+    rep = filled.writer.insert("users", {"username": "ann", "display_name": "Ann", "role": "rep"})
+    other = filled.writer.insert("users", {"username": "bo", "display_name": "Bo", "role": "rep"})
+    rowids = [r for (r,) in conn.execute("SELECT rowid FROM accounts ORDER BY rowid")]
+    with filled.writer.transaction() as tx:
+        for i, rowid in enumerate(rowids):
+            owner = rep if i % 7 == 0 else other if i % 2 else None
+            tx.execute("UPDATE accounts SET owner_id = ? WHERE rowid = ?", (owner, rowid))
+    rank = build_rank(conn, Sort())
+    searched = own_first(conn, rank, rep)
+    assert own_first(conn, rank, None) == rank
+    search = RankedSearch(conn)
+    matches = search.matches("harb", searched)
+    assert matches == search.matches("harb", rank)  # the same accounts, only their order moves
+    shown = search.rows(search.first(matches, searched, len(matches)), searched)
+    owner_of = dict(conn.execute("SELECT name || '#' || id, owner_id FROM accounts").fetchall())
+    ids_in_order = [f"{row[1]}#{row[0]}" for row in shown]
+    owned = [owner_of[k] == rep for k in ids_in_order]
+    assert any(owned)
+    assert not all(owned)
+    assert owned == sorted(owned, reverse=True)  # every own account before the first other one
+    expected = [
+        f"{row[1]}#{row[0]}"
+        for row in AccountsRepository(conn).page(AccountFilter(text="harb"), Sort(), limit=10_000)
+    ]
+    mine = [k for k in expected if owner_of[k] == rep]
+    rest = [k for k in expected if owner_of[k] != rep]
+    assert ids_in_order == mine + rest

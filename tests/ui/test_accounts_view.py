@@ -929,3 +929,33 @@ def test_an_account_handed_to_a_colleague_is_read_only_with_the_reason(
     ctx.writer.insert("territory_members", {"territory_id": texas, "user_id": me})
     view.open_account(str(theirs))
     assert panel.save_button.isEnabled()
+
+
+def test_a_reps_search_shows_their_own_accounts_first(
+    ctx: Context, runner: TaskRunner, qtbot: QtBot
+) -> None:
+    rep = ctx.writer.insert("users", {"username": "ann", "display_name": "Ann", "role": "rep"})
+    other = ctx.writer.insert("users", {"username": "bo", "display_name": "Bo", "role": "rep"})
+    ctx.set_user(rep)
+    ctx.writer.insert_many(
+        "accounts",
+        [
+            {"name": f"Harbor {i:03d}", "owner_id": rep if i in (40, 75) else other}
+            for i in range(120)
+        ],
+    )
+    runner.changes.flush()
+    view = AccountsView(ctx, runner)
+    qtbot.addWidget(view)
+    view.show()
+    view.set_filter_value("owner_id", None)  # the chip cleared: the whole team's accounts
+    model = view.model
+    model.prepare_quick_search()
+    qtbot.waitUntil(lambda: model.rank_ready, timeout=10_000)
+    view.search.setText("harb")
+    view.apply_filters()
+    assert model.fast_searches >= 1
+    assert model.rowCount() == 120
+    names = [model.data(model.index(r, 0)) for r in range(4)]
+    assert names == ["Harbor 040", "Harbor 075", "Harbor 000", "Harbor 001"]
+    runner.wait_for_idle()

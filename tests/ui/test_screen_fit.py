@@ -4,17 +4,24 @@ dialogs. Qt's offscreen screen is 800 x 800, smaller than any laptop: what fits 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QByteArray, QRect, QSettings
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import QApplication, QTabWidget
 from pytestqt.qtbot import QtBot
 
+from fieldrep.services import territories as territory_service
 from fieldrep.services.context import Context
+from fieldrep.ui import theme
 from fieldrep.ui.dialogs.geocoder_settings_dialog import GeocoderSettingsDialog
 from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
 from fieldrep.ui.views.territories_view import TerritoriesView
+from fieldrep.ui.views.territory_kpi_panel import TerritoryKpiPanel
 from fieldrep.ui.widgets.screen_fit import FRAME_ALLOWANCE
 
 LAPTOP_WIDTH = 1366
@@ -50,7 +57,8 @@ def test_a_long_job_never_widens_the_window(
     window.show_page("territories")
     page = window.page("territories")
     assert isinstance(page, TerritoriesView)
-    page.tabs.setCurrentWidget(page.balancing)
+    page.tabs.setCurrentWidget(page.balancing)  # built on first show: let its layout settle
+    qtbot.wait(50)
     width = window.width()
     release = threading.Event()
     long_name = "Balancing territories by visit hours including travel, " * 12
@@ -106,3 +114,71 @@ def test_a_territory_dialog_opens_whole(
     assert dialog.width() >= min(hint.width(), area.width() - FRAME_ALLOWANCE.width())
     assert dialog.height() >= min(hint.height(), area.height() - FRAME_ALLOWANCE.height())
     assert area.contains(dialog.frameGeometry())
+
+
+@pytest.fixture
+def app_theme(qapp: QApplication) -> Iterator[QApplication]:
+    """The look the app itself sets (theme.apply over the system's general font), whatever an
+    earlier test left on the shared QApplication; restored afterwards."""
+    saved = qapp.style().name(), qapp.palette(), qapp.font(), qapp.styleSheet()
+    qapp.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.GeneralFont))
+    theme.apply(qapp)
+    yield qapp
+    qapp.setStyle(saved[0])
+    qapp.setPalette(saved[1])
+    qapp.setFont(saved[2])
+    qapp.setStyleSheet(saved[3])
+
+
+def _visit_every_page(qtbot: QtBot, window: MainWindow) -> dict[str, int]:
+    """Show every page and every tab of its tab widgets; the window's minimum width after each."""
+    widths: dict[str, int] = {}
+    for key in window.page_keys:
+        window.show_page(key)
+        qtbot.wait(20)
+        widths[key] = window.minimumSizeHint().width()
+        page = window.page(key)
+        assert page is not None
+        for tabs in page.findChildren(QTabWidget):
+            for index in range(tabs.count()):
+                tabs.setCurrentIndex(index)
+                qtbot.wait(20)
+                widths[f"{key}/{tabs.tabText(index)}"] = window.minimumSizeHint().width()
+    return widths
+
+
+@pytest.mark.parametrize("role", ["rep", "manager"])
+def test_every_page_fits_a_1366_pixel_laptop(
+    qtbot: QtBot,
+    ctx: Context,
+    runner: TaskRunner,
+    settings: QSettings,
+    app_theme: QApplication,
+    role: str,
+) -> None:
+    """The window can shrink to a 1366-pixel screen on every page and tab, with names from the
+    user's data longer than any layout expects and the KPI tab's status line showing."""
+    long_name = "Greater Metropolitan Northeastern Pennsylvania and Southern New York Tier"
+    user_id = ctx.writer.insert(
+        "users",
+        {"username": "dana", "display_name": long_name, "role": role, "email": "d@x.test"},
+    )
+    ctx.set_user(user_id)
+    territory_service.create_territory(ctx, long_name)
+    window = _window(qtbot, ctx, runner, settings)
+
+    widths = _visit_every_page(qtbot, window)
+
+    territories = window.page("territories")
+    assert isinstance(territories, TerritoriesView)
+    kpi = territories.findChild(TerritoryKpiPanel)
+    assert kpi is not None
+    territories.tabs.setCurrentWidget(kpi)
+    kpi.updating.setText("Could not compute the figures: " + "database is locked; " * 20)
+    kpi.updating.show()
+    qtbot.wait(20)
+    widths["territories/KPIs, status line"] = window.minimumSizeHint().width()
+    runner.wait_for_idle()
+
+    too_wide = {page: width for page, width in widths.items() if width > LAPTOP_WIDTH}
+    assert not too_wide, f"wider than {LAPTOP_WIDTH} px at its narrowest: {too_wide}"

@@ -8,7 +8,9 @@ accounts holds a few thousand tuples at most. Sorting is SQL ``ORDER BY`` on the
 A search with no other filter takes a faster path once the current order's rank is ready
 (:mod:`fieldrep.store.accounts_search`, built on the task runner's read lane, never on the GUI
 thread): one FTS5 query gives the count and the matching rowids, and pages are read by rowid.
-Until the rank is ready, or after any write made it stale, the SQL path answers.
+Until the rank is ready, or after any write made it stale, the SQL path answers. On that path the
+signed-in user's own accounts come first (:attr:`AccountsTableModel.own_first_for`, built with the
+rank on the same worker); the SQL path keeps the plain order.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor
 
 from fieldrep.services.conflicts import refused_reasons
@@ -30,13 +39,20 @@ from fieldrep.store.accounts_repository import (
     AccountsRepository,
     Sort,
 )
-from fieldrep.store.accounts_search import RankedSearch, Version, build_rank, rank_order
+from fieldrep.store.accounts_search import (
+    RankedSearch,
+    Version,
+    build_rank,
+    own_first,
+    rank_order,
+)
 from fieldrep.ui import theme
 from fieldrep.ui.dates import friendly_day
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
+RANK_DEFER_MS = 300  # after a write, the list's page is read before the new rank is built
 MAX_RANKS = 3  # sort orders whose rank is kept (about 1 MB each per 100,000 accounts)
 MAX_PAGES = 25
 
@@ -105,8 +121,14 @@ class AccountsTableModel(QAbstractTableModel):
         self.repository = repository
         self.search = RankedSearch(repository.conn)
         self._runner = runner  # a TaskRunner to build ranks on; None: always the SQL path
-        # a few orders, newest last: (data version, rank[rowid], the rowids in that order)
-        self._ranks: dict[Sort, tuple[Version, list[int], list[int]]] = {}
+        # a few orders, newest last: (data version, rank[rowid], the rowids in that order, the
+        # rank searches use: the user's own accounts first)
+        self._ranks: dict[Sort, tuple[Version, list[int], list[int], list[int]]] = {}
+        self.own_first_for: str | None = None  # whose accounts a search shows first
+        self._rank_timer = QTimer(self)  # a rank rebuilt after a write, once the page is read
+        self._rank_timer.setSingleShot(True)
+        self._rank_timer.setInterval(RANK_DEFER_MS)
+        self._rank_timer.timeout.connect(self._on_rank_timer_timeout)
         self._rank_pending: tuple[Sort, Version] | None = None
         self._sort_pending: Sort | None = None  # an order whose first page a worker reads
         # The view's selected account (set by the view): kept across a change of order.
@@ -154,9 +176,13 @@ class AccountsTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._pages.clear()
         self._known_row = known_row
-        rank = self._usable_rank()
+        # After a write, the new rank is built a moment later: a rank built while this thread
+        # reads the list's first page competes with it for the GIL row by row (a sync page of
+        # 5,000: the page read took 0.3 s instead of a few ms).
+        rank = self._usable_rank(defer=data_changed)
         text = self.filter.text
         if rank is not None and text.strip() and self.filter == AccountFilter(text=text):
+            rank = self._ranks[self.sort_order][3]  # the user's own accounts first
             self._active_rank = rank
             self._matches = self.search.matches(text, rank)
             self._matches_sorted = False
@@ -185,9 +211,27 @@ class AccountsTableModel(QAbstractTableModel):
         self._warm = True
         self._usable_rank()
 
-    def _usable_rank(self, sort: Sort | None = None) -> list[int] | None:
+    def _on_rank_timer_timeout(self) -> None:
+        if self._runner is None or self._runner.closed:
+            return  # the page is closing (quit, another database): its connection may be closed
+        self._usable_rank()
+
+    def set_own_first(self, user_id: str | None) -> None:
+        """Searches show ``user_id``'s accounts first (None: in the list's order only); the
+        ranks are built again for it."""
+        if user_id == self.own_first_for:
+            return
+        self.own_first_for = user_id
+        self._ranks.clear()
+        self._rank_pending = None
+        if self._matches is not None:
+            self.refresh(data_changed=False)  # the SQL path until the new rank is ready
+        else:
+            self._usable_rank()
+
+    def _usable_rank(self, sort: Sort | None = None, *, defer: bool = False) -> list[int] | None:
         """The rank of ``sort`` (by default the current order) if it matches the data as it is
-        now; else schedule one."""
+        now; else schedule one (``defer``: in :data:`RANK_DEFER_MS`)."""
         sort = self.sort_order if sort is None else sort
         version = self.search.version()
         held = self._ranks.get(sort)
@@ -200,11 +244,16 @@ class AccountsTableModel(QAbstractTableModel):
             and (self._warm or self.filter.text.strip())
             and self._rank_pending != (sort, version)
         ):
+            if defer:
+                if not self._rank_timer.isActive():
+                    self._rank_timer.start()
+                return None
             self._rank_pending = (sort, version)
+            owner = self.own_first_for
             self._runner.run(
-                partial(_rank_operation, sort),
+                partial(_rank_operation, sort, owner),
                 label="Preparing quick search",
-                on_success=partial(self._on_rank_built, sort, version),
+                on_success=partial(self._on_rank_built, sort, version, owner),
                 on_failure=partial(self._on_rank_failed, sort, version),
                 on_cancelled=partial(self._on_rank_failed, sort, version, None),
                 quiet=True,
@@ -212,14 +261,18 @@ class AccountsTableModel(QAbstractTableModel):
         return None
 
     def _on_rank_built(
-        self, sort: Sort, version: Version, built: tuple[list[int], list[int]]
+        self,
+        sort: Sort,
+        version: Version,
+        owner: str | None,
+        built: tuple[list[int], list[int], list[int]],
     ) -> None:
         if self._rank_pending == (sort, version):
             self._rank_pending = None
-        rank, order = built
-        if version == self.search.version():
+        rank, order, searched = built
+        if version == self.search.version() and owner == self.own_first_for:
             self._ranks.pop(sort, None)
-            self._ranks[sort] = (version, rank, order)
+            self._ranks[sort] = (version, rank, order, searched)
             while len(self._ranks) > MAX_RANKS:
                 del self._ranks[next(iter(self._ranks))]
             if sort == self.sort_order and self.filter == AccountFilter() and self._matches is None:
@@ -471,16 +524,20 @@ class AccountsTableModel(QAbstractTableModel):
         self.reordered.emit(selected)
 
 
-def _rank_operation(sort: Sort, db_path: Path, _progress: Any) -> tuple[list[int], list[int]]:
-    """On a worker thread, with its own connection: the rank and the rowids in its order."""
+def _rank_operation(
+    sort: Sort, owner: str | None, db_path: Path, _progress: Any
+) -> tuple[list[int], list[int], list[int]]:
+    """On a worker thread, with its own connection: the rank, the rowids in its order and the
+    rank searches use (``owner``'s accounts first; the rank itself when there is no owner)."""
     from fieldrep.store.db import connect
 
     conn = connect(db_path)
     try:
         rank = build_rank(conn, sort)
+        searched = rank if owner is None else own_first(conn, rank, owner)
     finally:
         conn.close()
-    return rank, rank_order(rank)
+    return rank, rank_order(rank), searched
 
 
 def _first_page_operation(

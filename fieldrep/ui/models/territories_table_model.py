@@ -14,6 +14,10 @@ from PySide6.QtGui import QBrush, QColor
 
 Column = tuple[str, Callable[[Any], Any], bool]
 Index = QModelIndex | QPersistentModelIndex
+# Looked up once: a header sized to its contents asks for its titles thousands of times while a
+# panel is built, and each lookup of a Qt enum member costs PySide a few microseconds.
+_HORIZONTAL = Qt.Orientation.Horizontal
+_DISPLAY = Qt.ItemDataRole.DisplayRole
 
 
 class RowsTableModel(QAbstractTableModel):
@@ -44,7 +48,7 @@ class RowsTableModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY and orientation == _HORIZONTAL:
             return self._columns[section][0]
         return None
 

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from fieldrep.services.context import Context
 from fieldrep.store.accounts_repository import NO_VALUE, QUALITIES, STATUSES, AccountFilter
 from fieldrep.store.accounts_repository import AccountsRepository as Repository
+from fieldrep.store.changes import Changes
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
 from fieldrep.ui.icons import ICON_DIR
@@ -255,6 +256,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.setMinimumSize(360, 300)
         self._update_today()
         self._watch_changes()
+        self.update_own_first()
         self.start_on_my_accounts()
         self._painted = False
         # After the first paint, not during it: preparing the quick-search order holds the GIL.
@@ -310,6 +312,8 @@ class AccountsView(AccountsActionsMixin, QWidget):
             QTimer.singleShot(0, self, self._update_locate_button)
 
     def _on_warm_timer_timeout(self) -> None:
+        if self.runner.closed:
+            return  # the window is closing
         if self.isVisible():  # a page never shown (or closed) waits for the first keystroke
             self.model.prepare_quick_search()
             # and the place lookup the first save needs, which reads its data on first use
@@ -357,6 +361,16 @@ class AccountsView(AccountsActionsMixin, QWidget):
     def current_filter(self) -> AccountFilter:
         values = {key: combo.currentData() for key, combo in self.filters.items()}
         return AccountFilter(text=self.search.text(), **values)
+
+    def _on_data_changed(self, changes: Changes) -> None:
+        if changes.touches("users"):  # a new role, or the signed-in user arrived by sync
+            self.update_own_first()
+        super()._on_data_changed(changes)
+
+    def update_own_first(self) -> None:
+        """A rep's searches show their own accounts first (issue 16, point 13)."""
+        user_id = self.context.user_id
+        self.model.set_own_first(user_id if self.context.role() == "rep" else None)
 
     def start_on_my_accounts(self) -> bool:
         """A rep's list starts on the accounts they own (the chip clears it); True if it did."""
@@ -655,7 +669,10 @@ class _LazyComboBox(QComboBox):
 
 
 def _warm_places(_db_path: Any, _progress: Any) -> None:
-    """On a worker thread."""
+    """On a worker thread: the place lookup's data, and the sync protocol module the list's
+    first refresh after a write imports to read refusals (pydantic: 0.5-1.6 s of import that
+    otherwise ran on the GUI thread, the whole of the refresh after an import)."""
     from fieldrep.geo.gazetteer import default_gazetteer
+    from fieldrep.sync import protocol  # noqa: F401  (imported for its side effect: loaded)
 
     default_gazetteer().warm()

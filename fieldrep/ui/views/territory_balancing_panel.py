@@ -33,7 +33,7 @@ from fieldrep.store.errors import StoreError
 from fieldrep.ui.models.territories_table_model import RowsTableModel, money
 from fieldrep.ui.roles import Access, apply_access
 from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner
-from fieldrep.ui.views.territory_common import MessageLine, table_view
+from fieldrep.ui.views.territory_common import MessageLine, chart_name, table_view
 from fieldrep.ui.widgets.chart_canvas import ChartCanvas
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
@@ -164,6 +164,8 @@ class TerritoryBalancingPanel(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if self.runner.closed:
+            return  # shown while its window closes: nothing to analyse for
         if self.proposal is None and self.model.rowCount() == 0 and self.task is None:
             self.analyse()
 
@@ -185,7 +187,7 @@ class TerritoryBalancingPanel(QWidget):
         self.model.set_rows(rows)
         self.chart.draw_with(
             charts.balance_bars,
-            [r.name for r in rows],
+            [chart_name(r.name) for r in rows],
             [r.hours_before for r in rows],
             None,
             "hours",
@@ -232,7 +234,7 @@ class TerritoryBalancingPanel(QWidget):
         before, after = _PICK[m]
         self.chart.draw_with(
             charts.balance_bars,
-            [r.name for r in proposal.rows],
+            [chart_name(r.name) for r in proposal.rows],
             [getattr(r, before) for r in proposal.rows],
             [getattr(r, after) for r in proposal.rows],
             m,

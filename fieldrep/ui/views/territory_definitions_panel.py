@@ -190,6 +190,11 @@ class TerritoryDefinitionsPanel(QWidget):
         self.member_table = table_view(self.member_model)
         self.member_table.selectionModel().selectionChanged.connect(self._on_member_selected)
         self.member_user = QComboBox()
+        # Names come from the user's data: a long one must not widen the window.
+        self.member_user.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.member_user.setMinimumContentsLength(16)
         self.refresh_users()
         self.member_weight = QDoubleSpinBox()
         self.member_weight.setRange(0, 100)

@@ -7,21 +7,30 @@ view to one territory's work) and the coverage window. The table and both matplo
 With a task runner the figures are computed on a worker (over 100,000 accounts they cost the GUI
 thread 0.3-0.5 s per filter change), a quarter of a second after the last change (five clicks on
 the coverage arrows: one computation); meanwhile the old figures stay, greyed, under "Updating…".
+The charts are drawn on the same worker with matplotlib's Agg renderer into images (drawing them
+on the GUI thread cost ~0.5 s of text layout per change); the panel only shows the images.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -35,10 +44,84 @@ from fieldrep.services.context import Context
 from fieldrep.ui.dialogs.territory_quota_dialog import QuotaDialog
 from fieldrep.ui.models.territories_table_model import RowsTableModel, money, percent
 from fieldrep.ui.tasks import Progress, TaskRunner
-from fieldrep.ui.views.territory_common import table_view
-from fieldrep.ui.widgets.chart_canvas import ChartCanvas
+from fieldrep.ui.views.territory_common import chart_name, table_view
+from fieldrep.ui.widgets.elided_label import ElidedLabel
 
 KPI_DEBOUNCE_MS = 250
+CHART_DPI = 90
+# A row's name in a chart: longer names are cut (the table has them whole); a 70-character name
+# left no room for the bars and made matplotlib give up its layout.
+CHART_NAME_CHARS = 24
+# The smallest image drawn, whatever the widget's size before it is first shown.
+MIN_CHART = QSize(360, 240)
+
+
+def render_chart(builder: Callable[..., None], size: QSize, *args: Any) -> tuple[Figure, QImage]:
+    """``builder(figure, *args)`` drawn by Agg into an image of ``size`` pixels. Safe on a worker:
+    it touches no widget (a QImage is plain memory) and no pyplot state."""
+    width, height = max(size.width(), MIN_CHART.width()), max(size.height(), MIN_CHART.height())
+    figure = Figure(figsize=(width / CHART_DPI, height / CHART_DPI), dpi=CHART_DPI)
+    canvas = FigureCanvasAgg(figure)
+    builder(figure, *args)
+    canvas.draw()
+    buffer = canvas.buffer_rgba()
+    image = QImage(
+        bytes(buffer), buffer.shape[1], buffer.shape[0], QImage.Format.Format_RGBA8888
+    ).copy()
+    return figure, image
+
+
+@dataclass
+class KpiFigures:
+    """What one computation hands the panel: the rows and both charts drawn."""
+
+    rows: list[kpis.KpiRow]
+    attainment: tuple[Figure, QImage]
+    coverage: tuple[Figure, QImage]
+
+
+class ChartImage(QLabel):
+    """A chart drawn elsewhere, shown as an image scaled to the room it has. ``figure`` is the
+    matplotlib figure it was drawn from (for tests and tooltips); ``resized`` asks for a new
+    drawing at the new size."""
+
+    resized = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.figure: Figure | None = None
+        self._pixmap = QPixmap()
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(120, 90)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+
+    def sizeHint(self) -> QSize:
+        return QSize(450, 306)
+
+    def set_chart(self, figure: Figure, image: QImage) -> None:
+        self.figure = figure
+        self._pixmap = QPixmap.fromImage(image)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._pixmap.isNull():
+            return
+        if self._pixmap.size() == self.size():
+            self.setPixmap(self._pixmap)
+        else:
+            self.setPixmap(
+                self._pixmap.scaled(
+                    self.size(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+        if event.oldSize() != event.size():
+            self.resized.emit()
 
 
 class TerritoryKpiPanel(QWidget):
@@ -63,7 +146,8 @@ class TerritoryKpiPanel(QWidget):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(KPI_DEBOUNCE_MS)
         self._debounce.timeout.connect(self._compute)
-        self.updating = QLabel("Updating the figures…")
+        # Elided, never widening the window (its failure text can be long: the tooltip has it all).
+        self.updating = ElidedLabel("Updating the figures…")
         self.updating.setObjectName("muted")
         self.updating.hide()
         self.by = QComboBox()
@@ -75,10 +159,16 @@ class TerritoryKpiPanel(QWidget):
         self.period_kind.setCurrentText("quarter")
         self.period = QComboBox()
         self.territory = QComboBox()
+        # Territory names come from the user's data: a long one must not widen the window.
+        self.territory.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.territory.setMinimumContentsLength(10)
         self.days = QSpinBox()
         self.days.setRange(7, 365)
         self.days.setValue(90)
         self.days.setSuffix(" days")
+        self.days.setToolTip("Coverage counts the accounts visited within this many days")
         self.quota_button = QPushButton("Quotas…")
         self.quota_button.setToolTip("Sales quotas per territory and per rep for any period")
         self.quota_button.clicked.connect(self.open_quotas)
@@ -96,15 +186,21 @@ class TerritoryKpiPanel(QWidget):
                 ("Won", lambda r: f"{r.referrals_won:,}", True),
             ]
         )
-        self.attainment_chart = ChartCanvas(size=(5, 3.4))
-        self.coverage_chart = ChartCanvas(size=(5, 3.4))
+        self.attainment_chart = ChartImage()
+        self.coverage_chart = ChartImage()
+        self._redraw = QTimer(self)  # the charts drawn again for a new size, once it settles
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(KPI_DEBOUNCE_MS)
+        self._redraw.timeout.connect(self._draw_again)
+        for chart in (self.attainment_chart, self.coverage_chart):
+            chart.resized.connect(self._redraw.start)
         filters = QHBoxLayout()
         for label, w in (
             ("Show", self.by),
             ("Period", self.period_kind),
             ("", self.period),
             ("Territory", self.territory),
-            ("Coverage: visited in the last", self.days),
+            ("Coverage: last", self.days),
         ):
             if label:
                 filters.addWidget(QLabel(label))
@@ -175,7 +271,9 @@ class TerritoryKpiPanel(QWidget):
             return
         self._asked += 1
         if self.runner is None:
-            self._show(self._asked, self._compute_now(self.ctx, self._filters()))
+            self._show(
+                self._asked, self._compute_now(self.ctx, self._filters(), self._chart_args())
+            )
             return
         self.figures.setEnabled(False)  # the old figures, greyed, until the new ones arrive
         self.updating.show()
@@ -190,11 +288,33 @@ class TerritoryKpiPanel(QWidget):
             "territory_id": self.territory.currentData(),
         }
 
+    def _chart_args(self) -> dict[str, Any]:
+        """What the charts need besides the rows, read on the GUI thread."""
+        scope = self.territory.currentText() if self.territory.currentData() else ""
+        suffix = f", {scope}" if scope else ""
+        return {
+            "title": f"Sales quota attainment, {self.current_period().label}{suffix}",
+            "days": self.days.value(),
+            "attainment_size": self.attainment_chart.size(),
+            "coverage_size": self.coverage_chart.size(),
+        }
+
     @staticmethod
-    def _compute_now(ctx: Context, filters: dict[str, Any]) -> list[kpis.KpiRow]:
+    def _draw(rows: Sequence[kpis.KpiRow], chart: dict[str, Any]) -> KpiFigures:
+        named = [dataclasses.replace(r, name=chart_name(r.name)) for r in rows]
+        return KpiFigures(
+            list(rows),
+            render_chart(charts.attainment_bars, chart["attainment_size"], named, chart["title"]),
+            render_chart(charts.coverage_bars, chart["coverage_size"], named, chart["days"]),
+        )
+
+    @classmethod
+    def _compute_now(
+        cls, ctx: Context, filters: dict[str, Any], chart: dict[str, Any]
+    ) -> KpiFigures:
         by = filters.pop("by")
         period = filters.pop("period")
-        return kpis.kpis(ctx, by, period, **filters)
+        return cls._draw(kpis.kpis(ctx, by, period, **filters), chart)
 
     def _compute(self) -> None:
         assert self.runner is not None
@@ -202,11 +322,12 @@ class TerritoryKpiPanel(QWidget):
             return
         asked = self._asked
         filters = self._filters()
+        chart = self._chart_args()
 
-        def compute(db_path: Path, _progress: Progress) -> list[kpis.KpiRow]:
+        def compute(db_path: Path, _progress: Progress) -> KpiFigures:
             ctx = Context.open(db_path)
             try:
-                return self._compute_now(ctx, filters)
+                return self._compute_now(ctx, filters, chart)
             finally:
                 ctx.close()
 
@@ -224,24 +345,41 @@ class TerritoryKpiPanel(QWidget):
             self.figures.setEnabled(True)
             self.updating.setText(f"Could not compute the figures: {error}")
 
-    def _show(self, asked: int, rows: list[kpis.KpiRow]) -> None:
+    def _show(self, asked: int, figures: KpiFigures) -> None:
         if asked != self._asked:
             return  # the filters changed meanwhile: newer figures are on their way
         self._shown = asked
         self.figures.setEnabled(True)
         self.updating.hide()
         self.updating.setText("Updating the figures…")
-        period = self.current_period()
-        days = self.days.value()
+        rows = figures.rows
         self.rows = rows
         self.model.set_rows([*rows, kpis.totals(rows)] if rows else [])
-        scope = self.territory.currentText() if self.territory.currentData() else ""
-        suffix = f", {scope}" if scope else ""
-        self.attainment_chart.draw_with(
-            charts.attainment_bars, rows, f"Sales quota attainment, {period.label}{suffix}"
-        )
-        self.coverage_chart.draw_with(charts.coverage_bars, rows, days)
+        self._show_charts(asked, figures)
         self.refreshed.emit()
+
+    def _show_charts(self, asked: int, figures: KpiFigures) -> None:
+        if asked != self._asked:
+            return
+        self.attainment_chart.set_chart(*figures.attainment)
+        self.coverage_chart.set_chart(*figures.coverage)
+
+    def _draw_again(self) -> None:
+        """The charts at their new size, on a worker (the figures themselves are unchanged)."""
+        if self.computing or self.attainment_chart.figure is None:
+            return  # a computation on its way draws them anyway
+        asked, rows, chart = self._asked, list(self.rows), self._chart_args()
+        if self.runner is None:
+            self._show_charts(asked, self._draw(rows, chart))
+            return
+        if self.runner.closed:
+            return
+        self.runner.run(
+            lambda _db, _progress: self._draw(rows, chart),
+            label="Drawing the territory charts",
+            quiet=True,
+            on_success=partial(self._show_charts, asked),
+        )
 
     def open_quotas(self) -> QuotaDialog:
         dialog = QuotaDialog(
