@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from fieldrep.domain.vocabulary import VISIT_OUTCOMES
 from fieldrep.store.errors import ValidationError
 
-OUTCOMES = ("met", "no_show", "follow_up", "order", "lost")
+OUTCOMES = VISIT_OUTCOMES
 OUTCOME_LABELS = {
     "met": "Met",
     "no_show": "No show",
