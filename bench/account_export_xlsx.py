@@ -1,4 +1,4 @@
-"""The accounts export (``services.account_export.export_accounts``, 23 columns, the one the
+"""The accounts export (``services.accounts.export.export_accounts``, 23 columns, the one the
 Accounts page and ``fieldrep export`` run) to XLSX, against a raw xlsxwriter constant-memory dump
 of the same query's rows (``write_row``, nothing else).
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fieldrep.services.account_export import export_accounts
+from fieldrep.services.accounts.export import export_accounts
 from fieldrep.store.accounts_repository import AccountFilter, AccountsRepository, Sort
 
 
@@ -55,7 +55,7 @@ def main() -> None:
     db = args.db
     if db is None:
         from fieldrep.services.context import Context
-        from fieldrep.services.demo_data import DemoOptions, build_demo
+        from fieldrep.services.demo.build import DemoOptions, build_demo
 
         db = tmp / "demo.db"
         ctx = Context.open(db)

@@ -56,10 +56,10 @@ from import_accounts import make_csv
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMainWindow
 
-from fieldrep.services.account_import import import_accounts
 from fieldrep.services.context import Context
-from fieldrep.services.import_mapping import guess_mapping
-from fieldrep.services.import_readers import TableData
+from fieldrep.services.imports.accounts import import_accounts
+from fieldrep.services.imports.mapping import guess_mapping
+from fieldrep.services.imports.readers import TableData
 from fieldrep.store.accounts_repository import AccountFilter, Sort
 from fieldrep.store.changes import ChangeHub
 from fieldrep.ui import theme

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fieldrep.domain.ids import uuid7_many
 from fieldrep.geo.gazetteer import default_gazetteer
 from fieldrep.geo.geocoding import OfflineGeocoder
-from fieldrep.services.account_import import import_accounts
 from fieldrep.services.context import Context
+from fieldrep.services.imports.accounts import import_accounts
 from fieldrep.store.accounts_repository import deferred_indexes, deferred_search_index
 from fieldrep.store.db import connect
 

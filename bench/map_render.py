@@ -44,7 +44,7 @@ def rss_mb() -> float:
 
 def synthetic_accounts(n: int, seed: int = 1) -> Any:
     from fieldrep.geo.projection import lonlat_to_world
-    from fieldrep.services.map_data import MapAccounts
+    from fieldrep.services.map.data import MapAccounts
 
     rng = np.random.default_rng(seed)
     centres = np.array(
@@ -66,7 +66,7 @@ def synthetic_accounts(n: int, seed: int = 1) -> Any:
 
 def synthetic_territories(count: int) -> tuple[Any, ...]:
     """``count`` rectangles tiling the contiguous US, 40 vertices each (edges subdivided)."""
-    from fieldrep.services.map_data import PALETTE, TerritoryShape
+    from fieldrep.services.map.data import PALETTE, TerritoryShape
     from fieldrep.ui.map.layers import territory_geoms
 
     cols = int(np.ceil(np.sqrt(count * 2.2)))
@@ -127,7 +127,7 @@ def main() -> None:
     if args.db:
         import sqlite3
 
-        from fieldrep.services.map_data import load_accounts
+        from fieldrep.services.map.data import load_accounts
 
         acc = load_accounts(sqlite3.connect(args.db))
     else:

@@ -84,9 +84,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 referrals")
     args = parser.parse_args()
     from bench.referral_common import build
-    from fieldrep.services import territories as svc
     from fieldrep.services.context import Context
     from fieldrep.services.referrals.importer import import_referrals
+    from fieldrep.services.territories import service as svc
 
     rows = 1_000 if args.quick else 10_000
     tmp = tempfile.TemporaryDirectory()

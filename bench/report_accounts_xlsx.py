@@ -4,7 +4,7 @@ FieldRep: ``build_report(conn, "accounts", ...)`` then ``write_report(..., "x.xl
 typed cells, formats, frozen header, autofilter, the total row as a formula, an About sheet, a
 temporary file renamed at the end). Baseline: the same query's rows written with
 ``worksheet.write_row`` into a constant-memory xlsxwriter workbook, nothing else. Also timed once:
-the accounts export (``services.account_export``, xlsxwriter constant-memory since issue 20;
+the accounts export (``services.accounts.export``, xlsxwriter constant-memory since issue 20;
 openpyxl write-only before) of the same book.
 Sides are interleaved; CPU time is printed beside wall time.
 """
@@ -60,7 +60,7 @@ def main() -> None:
     db = args.db
     if db is None:
         from fieldrep.services.context import Context
-        from fieldrep.services.demo_data import DemoOptions, build_demo
+        from fieldrep.services.demo.build import DemoOptions, build_demo
 
         db = tmp / "demo.db"
         ctx = Context.open(db)
@@ -79,7 +79,7 @@ def main() -> None:
         for name, fn in pair:
             result = timed(fn, conn, tmp / f"{name}.xlsx")
             (ours if name == "ours" else raw).append(result)
-    from fieldrep.services.account_export import export_accounts
+    from fieldrep.services.accounts.export import export_accounts
 
     today = timed(export_accounts, conn, tmp / "today.xlsx")
     ours_wall = statistics.median(w for w, _ in ours)

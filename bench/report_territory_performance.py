@@ -102,7 +102,7 @@ def main() -> None:
         shutil.copy(args.db, path)
     else:
         from fieldrep.services.context import Context
-        from fieldrep.services.demo_data import DemoOptions, build_demo
+        from fieldrep.services.demo.build import DemoOptions, build_demo
 
         ctx = Context.open(path)
         build_demo(ctx, DemoOptions(accounts=5_000 if args.quick else 100_000, seed=1))

@@ -51,8 +51,8 @@ def main() -> None:
     args = parser.parse_args()
     from PySide6.QtWidgets import QApplication
 
-    from fieldrep.services.account_import import import_accounts
     from fieldrep.services.context import Context
+    from fieldrep.services.imports.accounts import import_accounts
     from fieldrep.ui.tasks import TaskRunner
     from fieldrep.ui.views.accounts_view import AccountsView
 

@@ -159,8 +159,8 @@ def main() -> None:
             sys.path.insert(0, str(ROOT / "bench"))
             from import_accounts import make_csv
 
-            from fieldrep.services.account_import import import_accounts
             from fieldrep.services.context import Context
+            from fieldrep.services.imports.accounts import import_accounts
 
             src = Path(tmp) / "a.csv"
             make_csv(src, 10_000 if args.quick else 100_000)

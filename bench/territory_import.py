@@ -31,8 +31,8 @@ import shapely
 from shapely.geometry import shape
 from shapely.strtree import STRtree
 
-from fieldrep.services import territory_geojson as gj
 from fieldrep.services.context import Context
+from fieldrep.services.territories import geojson as gj
 
 COUNTIES = 3221
 EDGE_POINTS = 40

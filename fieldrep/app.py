@@ -38,7 +38,7 @@ def _prepare_database(path: Path) -> None:
     if path.exists():
         return
     from fieldrep.services.context import Context
-    from fieldrep.services.demo_data import DemoOptions, build_demo
+    from fieldrep.services.demo.build import DemoOptions, build_demo
 
     print(f"fieldrep: first run: creating a demo database at {path}", file=sys.stderr)
     ctx = Context.open(path)

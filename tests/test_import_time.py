@@ -21,7 +21,7 @@ real = hashlib.scrypt
 hashlib.scrypt = lambda *a, **k: (calls.append(1), real(*a, **k))[1]
 limit = csv.field_size_limit()
 __import__(sys.argv[1])
-from fieldrep.services.import_readers import MIXED_ERRORS
+from fieldrep.services.imports.readers import MIXED_ERRORS
 try:
     codecs.lookup_error(MIXED_ERRORS)
     registered = True
@@ -34,7 +34,7 @@ print(json.dumps({"scrypt": len(calls), "csv_limit_changed": csv.field_size_limi
 
 @pytest.mark.parametrize(
     "module",
-    ["fieldrep.server.auth", "fieldrep.services.import_readers", "fieldrep.services.import_xlsx"],
+    ["fieldrep.server.auth", "fieldrep.services.imports.readers", "fieldrep.services.imports.xlsx"],
 )
 def test_import_does_no_work(module: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -56,7 +56,7 @@ def test_import_does_no_work(module: str) -> None:
 def test_reading_a_csv_raises_the_limit_only_while_it_reads(tmp_path: Path) -> None:
     import csv
 
-    from fieldrep.services.import_readers import CSV_FIELD_LIMIT, CsvRows
+    from fieldrep.services.imports.readers import CSV_FIELD_LIMIT, CsvRows
 
     path = tmp_path / "long.csv"
     long_value = "x" * (200 * 1024)  # over csv's default 128 KiB field limit

@@ -45,7 +45,7 @@ def _iso_date(text: str) -> date:
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.accounts <= 200_000:
         raise CommandError("--accounts must be between 1 and 200000", exit_code=2)
-    from fieldrep.services.demo_data import DemoOptions, build_demo
+    from fieldrep.services.demo.build import DemoOptions, build_demo
 
     ctx = open_context(args)
     try:

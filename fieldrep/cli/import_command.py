@@ -177,8 +177,8 @@ def _exit_code(report: Any) -> int:
 
 
 def run_import_accounts(args: argparse.Namespace) -> int:
-    from fieldrep.services.account_import import ImportCancelled, import_accounts
-    from fieldrep.services.import_readers import ImportFileError
+    from fieldrep.services.imports.accounts import ImportCancelled, import_accounts
+    from fieldrep.services.imports.readers import ImportFileError
 
     ctx = open_context(args)
     try:
@@ -202,8 +202,8 @@ def run_import_accounts(args: argparse.Namespace) -> int:
 
 
 def run_import_contacts(args: argparse.Namespace) -> int:
-    from fieldrep.services.import_contacts import import_contacts
-    from fieldrep.services.import_readers import ImportFileError
+    from fieldrep.services.imports.contacts import import_contacts
+    from fieldrep.services.imports.readers import ImportFileError
 
     ctx = open_context(args)
     try:
@@ -276,7 +276,7 @@ def _lookup(conn: Any, sql: str, value: str | None, what: str) -> str | None:
 
 
 def run_export_accounts(args: argparse.Namespace) -> int:
-    from fieldrep.services.account_export import ExportError, export_accounts
+    from fieldrep.services.accounts.export import ExportError, export_accounts
     from fieldrep.store.accounts_repository import NO_VALUE, AccountFilter, Sort
 
     if args.not_visited_days is not None and args.not_visited_days < 0:

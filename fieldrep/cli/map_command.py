@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from fieldrep.cli.common import CommandError, add_db_option, add_json_option, emit, open_context
-from fieldrep.services.map_data import COLOR_BY, load_accounts, resolve_names
+from fieldrep.services.map.data import COLOR_BY, load_accounts, resolve_names
 
 MAX_SIDE = 8000
 

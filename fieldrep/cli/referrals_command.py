@@ -246,7 +246,7 @@ def run_move(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from fieldrep.services.import_readers import ImportFileError
+    from fieldrep.services.imports.readers import ImportFileError
     from fieldrep.services.referrals.importer import import_referrals
 
     ctx = open_context(args)

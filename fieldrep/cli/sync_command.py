@@ -114,7 +114,7 @@ def run_sync(args: argparse.Namespace) -> int:
     except BaseException:
         ctx.close()
         raise
-    from fieldrep.services.sync_session import after_sync
+    from fieldrep.services.sync.session import after_sync
 
     after_sync(ctx, result.pulled)  # as the app does: duplicates linked, rewards of moves received
     ctx.close()

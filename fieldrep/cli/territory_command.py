@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_assign(args: argparse.Namespace) -> int:
-    from fieldrep.services import assignment_service as assign
+    from fieldrep.services.territories import assignment as assign
     from fieldrep.store.errors import StoreError
 
     ctx = open_context(args)
@@ -63,7 +63,7 @@ def run_assign(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from fieldrep.services import territories as svc
+    from fieldrep.services.territories import service as svc
 
     ctx = open_context(args)
     try:
@@ -85,7 +85,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from fieldrep.services import assignment_service as assign
+    from fieldrep.services.territories import assignment as assign
     from fieldrep.store.errors import StoreError
 
     ctx = open_context(args)

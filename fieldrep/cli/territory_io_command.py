@@ -59,7 +59,7 @@ def register_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from fieldrep.services import territory_geojson as gj
+    from fieldrep.services.territories import geojson as gj
     from fieldrep.store.errors import StoreError
 
     if not args.file.is_file():
@@ -67,7 +67,7 @@ def run_import(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     try:
         result = gj.import_file(ctx, args.file, name_property=args.name_property)
-        from fieldrep.services import assignment_service
+        from fieldrep.services.territories import assignment as assignment_service
 
         diff = assignment_service.assign_all(ctx, dry_run=True)
     except StoreError as exc:  # NotGeoJSONError and DefinitionError are StoreErrors
@@ -111,7 +111,7 @@ def _counted(warnings: list[str], shown: int = 20) -> list[str]:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from fieldrep.services import territory_geojson as gj
+    from fieldrep.services.territories import geojson as gj
 
     ctx = open_context(args)
     try:

@@ -436,5 +436,5 @@ def default_gazetteer() -> Gazetteer:
     """The process-wide gazetteer, made on the first call (its data loads on the first lookup).
 
     Only a default: :class:`~fieldrep.geo.geocoding.OfflineGeocoder` and
-    :func:`~fieldrep.services.demo_data.build_demo` take a gazetteer to use instead."""
+    :func:`~fieldrep.services.demo.build.build_demo` take a gazetteer to use instead."""
     return Gazetteer()

@@ -9,7 +9,7 @@ from typing import Any
 from fieldrep.reports.model import Column, Kind, Report, Table
 from fieldrep.reports.periods import ReportPeriod
 from fieldrep.reports.scope import Scope
-from fieldrep.services.collector import collector_paused
+from fieldrep.services.gc_pause import collector_paused
 
 COLUMNS = [
     Column("name", "Account name", Kind.TEXT, 36),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from fieldrep.services.kpis import KpiRow
+from fieldrep.services.territories.kpis import KpiRow
 
 GOOD, WARN, BAD, NEUTRAL = "#59a14f", "#edc948", "#e15759", "#bab0ac"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldrep.reports.model import Column, Kind, Report, Table
-from fieldrep.services.spreadsheet_text import escaped
+from fieldrep.services.imports.spreadsheet_text import escaped
 
 EVERY = 2000
 

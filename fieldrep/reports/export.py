@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fieldrep.reports.model import Report
-from fieldrep.services.collector import collector_paused
+from fieldrep.services.gc_pause import collector_paused
 
 FORMATS = ("csv", "xlsx", "pdf")
 # (done, total or None, text); it may raise to cancel: the partial file is then removed.

@@ -113,7 +113,7 @@ def _v3_outbox_inserts(conn: sqlite3.Connection) -> None:
 
 
 # v4, local only: every account's duplicate keys (same name and postal code, same phone, same
-# website domain; fieldrep.services.account_keys) filed as (hash, account rowid), so an import looks
+# website domain; fieldrep.services.accounts.keys) filed as (hash, account rowid), so an import looks
 # up the keys of its own rows instead of deriving them from every account again. The keys take
 # Python to derive, so SQL cannot file them itself: the triggers queue each account inserted, and
 # each one changed or deleted with the values it had, whatever writes it (the writer, a sync pull,

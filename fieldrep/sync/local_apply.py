@@ -11,7 +11,7 @@ or gone) and are removed, unless an outbox entry still needs them.
 
 A row with a change the server refused (an open ``conflicts`` row with ``kept_clock = "rejected"``)
 is never removed as out of scope: it stays, with ``_version`` 0 (what the server does not show this
-user), until the user sends it again, hands it over or discards it (:mod:`fieldrep.services.conflicts`).
+user), until the user sends it again, hands it over or discards it (:mod:`fieldrep.services.sync.conflicts`).
 """
 
 from __future__ import annotations

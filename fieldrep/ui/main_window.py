@@ -39,8 +39,8 @@ from PySide6.QtWidgets import (
 
 import fieldrep
 from fieldrep.domain.vocabulary import MANAGER_ROLES
-from fieldrep.services import conflicts as conflicts_service
 from fieldrep.services.context import Context
+from fieldrep.services.sync import conflicts as conflicts_service
 from fieldrep.store import local_meta
 from fieldrep.ui import icons, theme
 from fieldrep.ui.change_relay import refresh_on_change
@@ -79,8 +79,8 @@ PREWARM_MODULES = (
     "matplotlib.figure",
     "matplotlib.backends.backend_agg",
     "fieldrep.reports.charts",
-    "fieldrep.services.kpis",
-    "fieldrep.services.territory_balancing",
+    "fieldrep.services.territories.kpis",
+    "fieldrep.services.territories.balancing",
 )
 
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from fieldrep.services import sync_session
 from fieldrep.services.context import Context
-from fieldrep.services.sync_session import Problem, SyncLine, SyncStatus, TransportFactory
+from fieldrep.services.sync import session as sync_session
+from fieldrep.services.sync.session import Problem, SyncLine, SyncStatus, TransportFactory
 from fieldrep.ui.connectivity import ConnectivityMonitor
 from fieldrep.ui.tasks import Cancelled, Progress, Task, TaskKind, TaskRunner
 

@@ -78,7 +78,7 @@ def test_a_file_where_most_rows_fail_keeps_only_the_first_problems_but_counts_th
 ) -> None:
     """Memory stays bounded when every row fails (a re-import of a big file): the report keeps the
     first problems and unplaced accounts, counts all of them, and the errors file has every row."""
-    from fieldrep.services import import_pass
+    from fieldrep.services.imports import passes as import_pass
 
     monkeypatch.setattr(import_pass, "KEPT_IN_REPORT", 4)
     src = tmp_path / "big.csv"

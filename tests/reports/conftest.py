@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from fieldrep.services.context import Context
-from fieldrep.services.demo_data import DemoOptions, build_demo
+from fieldrep.services.demo.build import DemoOptions, build_demo
 
 TODAY = date(2026, 12, 7)
 

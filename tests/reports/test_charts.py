@@ -8,7 +8,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from fieldrep.reports.charts import BAD, GOOD, NEUTRAL, attainment_bars, balance_bars, coverage_bars
-from fieldrep.services.kpis import KpiRow
+from fieldrep.services.territories.kpis import KpiRow
 
 
 def rows() -> list[KpiRow]:

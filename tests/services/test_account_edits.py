@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from fieldrep.services.accounts import AccountsService
+from fieldrep.services.accounts.service import AccountsService
+from fieldrep.services.accounts.visits import complete_task, due_tasks, log_visit
 from fieldrep.services.context import Context
-from fieldrep.services.visits import complete_task, due_tasks, log_visit
 from fieldrep.store.errors import ValidationError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from fieldrep.services.account_export import ExportCancelled, export_accounts
+from fieldrep.services.accounts.export import ExportCancelled, export_accounts
 from fieldrep.services.context import Context
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from fieldrep.services.account_import import ImportCancelled, import_accounts
 from fieldrep.services.context import Context
-from fieldrep.services.import_mapping import guess_mapping
-from fieldrep.services.import_readers import ImportFileError, read_table
+from fieldrep.services.imports.accounts import ImportCancelled, import_accounts
+from fieldrep.services.imports.mapping import guess_mapping
+from fieldrep.services.imports.readers import ImportFileError, read_table
 
 GOOD = [
     ["Company", "Street", "City", "State", "ZIP", "Phone", "Website", "Employees", "Revenue"],
@@ -486,7 +486,7 @@ def test_a_cell_of_many_megabytes_fails_its_row_and_a_bigger_one_the_file(
     assert [(w.line, w.column) for w in report.warnings] == [(2, "Notes")]
     assert "is 9,000,000 characters long" in report.warnings[0].reason
 
-    from fieldrep.services import import_readers
+    from fieldrep.services.imports import readers as import_readers
 
     monkeypatch.setattr(import_readers, "CSV_FIELD_LIMIT", 1024 * 1024)
     previous = csv.field_size_limit(1024 * 1024)

@@ -12,9 +12,9 @@ import pytest
 
 from fieldrep.geo.gazetteer import default_gazetteer
 from fieldrep.geo.geocoding import OfflineGeocoder
-from fieldrep.services.account_import import ImportCancelled, import_accounts
 from fieldrep.services.context import Context
-from fieldrep.services.import_readers import ImportFileError, read_table
+from fieldrep.services.imports.accounts import ImportCancelled, import_accounts
+from fieldrep.services.imports.readers import ImportFileError, read_table
 from tests.services.memory import peak_of
 
 HEADER = ["Company", "Street", "City", "State", "ZIP", "Phone", "Notes"]

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fieldrep.services import account_keys, import_validation
-from fieldrep.services.account_import import import_accounts
+from fieldrep.services.accounts import keys as account_keys
 from fieldrep.services.context import Context
+from fieldrep.services.imports import validation as import_validation
+from fieldrep.services.imports.accounts import import_accounts
 from fieldrep.store.catalog import synced_tables
 from fieldrep.sync import local_apply
 

@@ -6,10 +6,10 @@ import gc
 import threading
 from pathlib import Path
 
-from fieldrep.services.account_export import export_accounts
-from fieldrep.services.account_import import import_accounts
-from fieldrep.services.collector import collector_paused
+from fieldrep.services.accounts.export import export_accounts
 from fieldrep.services.context import Context
+from fieldrep.services.gc_pause import collector_paused
+from fieldrep.services.imports.accounts import import_accounts
 
 
 def test_paused_blocks_nest_across_threads_and_restore_the_collector() -> None:

@@ -13,7 +13,8 @@ import pytest
 
 from fieldrep.domain.hlc import parse_clock
 from fieldrep.server.storage import Storage
-from fieldrep.services import conflicts, sync_session
+from fieldrep.services.sync import conflicts
+from fieldrep.services.sync import session as sync_session
 from fieldrep.store.errors import StoreError
 from fieldrep.sync.transport import AuthRequired, NetworkError, UpgradeRequired
 from tests.sync.harness import Laptop, LiveServer, Org, account, seed_org, server_row

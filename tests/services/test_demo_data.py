@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from fieldrep.geo.gazetteer import default_gazetteer
-from fieldrep.services.assignment_service import assign_all
 from fieldrep.services.context import Context
-from fieldrep.services.demo_common import DemoClock
-from fieldrep.services.demo_data import DemoOptions, build_demo
+from fieldrep.services.demo.build import DemoOptions, build_demo
+from fieldrep.services.demo.common import DemoClock
+from fieldrep.services.territories.assignment import assign_all
 from fieldrep.store import local_meta
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.errors import StoreError, ValidationError

@@ -7,7 +7,7 @@ from datetime import date
 
 from fieldrep.geo.gazetteer import Gazetteer, default_gazetteer
 from fieldrep.services.context import Context
-from fieldrep.services.demo_data import DemoOptions, build_demo
+from fieldrep.services.demo.build import DemoOptions, build_demo
 
 
 def test_a_passed_gazetteer_is_used_instead_of_the_shared_one(ctx: Context) -> None:

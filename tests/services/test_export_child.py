@@ -12,14 +12,14 @@ import pytest
 
 import fieldrep
 from fieldrep import paths
-from fieldrep.services.account_export import (
+from fieldrep.services.accounts.export import (
     ExportCancelled,
     ExportError,
     export_accounts,
     partial_path,
 )
+from fieldrep.services.accounts.export_child import export_in_child
 from fieldrep.services.context import Context
-from fieldrep.services.export_child import export_in_child
 from fieldrep.store.accounts_repository import AccountFilter, Sort
 
 SHOPS = 2500

@@ -10,9 +10,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from fieldrep.services.account_export import export_accounts
-from fieldrep.services.account_import import import_accounts
+from fieldrep.services.accounts.export import export_accounts
 from fieldrep.services.context import Context
+from fieldrep.services.imports.accounts import import_accounts
 
 ROWS = 20_000
 # What a spreadsheet would run as a formula, and text no ASCII file holds: all of it stays text.

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from fieldrep.services import import_contacts as module
-from fieldrep.services.account_import import ImportCancelled
 from fieldrep.services.context import Context
-from fieldrep.services.import_contacts import import_contacts
-from fieldrep.services.import_readers import ImportFileError
+from fieldrep.services.imports import contacts as module
+from fieldrep.services.imports.accounts import ImportCancelled
+from fieldrep.services.imports.contacts import import_contacts
+from fieldrep.services.imports.readers import ImportFileError
 from tests.services.memory import peak_of
 
 WORDS = ["visit", "samples", "pricing", "follow-up", "reorder", "quarterly", "decision", "budget"]

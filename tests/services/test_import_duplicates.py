@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from fieldrep.services.account_import import import_accounts
 from fieldrep.services.context import Context
-from fieldrep.services.import_validation import name_key, website_domain
+from fieldrep.services.imports.accounts import import_accounts
+from fieldrep.services.imports.validation import name_key, website_domain
 
 HEADER = ["Company", "ZIP", "Phone", "Website"]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from fieldrep.services.account_import import import_accounts
 from fieldrep.services.context import Context
-from fieldrep.services.import_contacts import import_contacts
-from fieldrep.services.import_readers import ImportFileError, read_table
+from fieldrep.services.imports.accounts import import_accounts
+from fieldrep.services.imports.contacts import import_contacts
+from fieldrep.services.imports.readers import ImportFileError, read_table
 from tests.services.memory import peak_of
 from tests.services.test_xlsx_streaming import HEADER, _excel_like_book, _rows
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fieldrep.services import import_readers
-from fieldrep.services.import_readers import decoded_lines
+from fieldrep.services.imports import readers as import_readers
+from fieldrep.services.imports.readers import decoded_lines
 
 PIECES = [
     "a",

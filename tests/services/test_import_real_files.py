@@ -11,10 +11,10 @@ import pytest
 
 from fieldrep.geo.gazetteer import default_gazetteer
 from fieldrep.geo.geocoding import placement_summary
-from fieldrep.services import territories as svc
-from fieldrep.services.account_import import import_accounts
 from fieldrep.services.context import Context
-from fieldrep.services.import_contacts import import_contacts
+from fieldrep.services.imports.accounts import import_accounts
+from fieldrep.services.imports.contacts import import_contacts
+from fieldrep.services.territories import service as svc
 
 
 def _csv(path: Path, rows: list[list[str]], delimiter: str = ",") -> Path:
@@ -199,7 +199,7 @@ def test_salesforce_ids_are_kept_and_contacts_link_by_account_id(
 def test_our_own_export_comes_back_and_updates_the_accounts_it_names(
     ctx: Context, tmp_path: Path
 ) -> None:
-    from fieldrep.services.account_export import export_accounts
+    from fieldrep.services.accounts.export import export_accounts
     from fieldrep.store.accounts_repository import AccountFilter, Sort
 
     source = _csv(
@@ -280,13 +280,13 @@ def test_a_hundred_rows_mixing_every_class_import_placed_and_assigned(
 
 @pytest.mark.parametrize("text", ["Brazil", "BRA", "br", "Deutschland", "United States"])
 def test_country_words(text: str) -> None:
-    from fieldrep.services.import_validation import parse_country
+    from fieldrep.services.imports.validation import parse_country
 
     assert len(parse_country(text)) == 2
 
 
 def test_the_rules_engine_reads_a_state_written_out_and_explain_says_so(ctx: Context) -> None:
-    from fieldrep.services import assignment_service
+    from fieldrep.services.territories import assignment as assignment_service
 
     svc.create_territory(ctx, "Bluegrass", regions=["US-KY"])
     account = ctx.writer.insert("accounts", {"name": "Old Row", "region": "Kentucky"})

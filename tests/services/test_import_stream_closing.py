@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from fieldrep.services.account_import import ImportCancelled, import_accounts
 from fieldrep.services.context import Context
-from fieldrep.services.import_contacts import import_contacts
-from fieldrep.services.import_readers import ImportFileError, read_table
+from fieldrep.services.imports.accounts import ImportCancelled, import_accounts
+from fieldrep.services.imports.contacts import import_contacts
+from fieldrep.services.imports.readers import ImportFileError, read_table
 from tests.services.test_xlsx_streaming import _excel_like_book
 
 FD_DIR = Path("/proc/self/fd")

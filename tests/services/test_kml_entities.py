@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fieldrep.services.import_territory_formats import NotGeoJSONError, read_kml
+from fieldrep.services.territories.file_formats import NotGeoJSONError, read_kml
 
 PLACEMARK = (
     '<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>{name}</name>'

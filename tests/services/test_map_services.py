@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from fieldrep.services import (
-    assignment_service,
-    map_selection,
-    map_territory,
-    route_planning,
-    territories,
-)
 from fieldrep.services.context import Context
-from fieldrep.services.map_data import load_accounts, resolve_names
+from fieldrep.services.map import route_planning
+from fieldrep.services.map import selection as map_selection
+from fieldrep.services.map import territory as map_territory
+from fieldrep.services.map.data import load_accounts, resolve_names
+from fieldrep.services.territories import assignment as assignment_service
+from fieldrep.services.territories import service as territories
 from fieldrep.store.errors import ValidationError
 from tests.services.helpers_territories import account, square, user
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fieldrep.services.context import Context
-from fieldrep.services.map_tile_cache import (
+from fieldrep.services.map.tile_cache import (
     DEFAULT_CAP_MB,
     CappedTileCache,
     cap_mb,

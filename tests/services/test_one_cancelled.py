@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from fieldrep.domain.errors import Cancelled, FieldRepError
-from fieldrep.services.account_export import ExportCancelled, ExportError
-from fieldrep.services.account_import import ImportCancelled, import_accounts
+from fieldrep.services.accounts.export import ExportCancelled, ExportError
 from fieldrep.services.context import Context
+from fieldrep.services.imports.accounts import ImportCancelled, import_accounts
 from fieldrep.sync.client import Cancelled as SyncCancelled
 from fieldrep.sync.client import SyncError
 from fieldrep.ui.tasks import Cancelled as TaskCancelled

@@ -10,7 +10,7 @@ import pytest
 
 from fieldrep.domain.rewards import Trigger
 from fieldrep.services.context import Context
-from fieldrep.services.demo_data import DemoOptions, build_demo
+from fieldrep.services.demo.build import DemoOptions, build_demo
 from fieldrep.services.notifications.smtp_sender import SmtpConfig, send_due
 from fieldrep.services.rewards import close_loop, ledger, lifecycle, rules
 from tests.services.rewards_support import move, rows

@@ -14,10 +14,10 @@ import pytest
 
 from fieldrep.cli import main
 from fieldrep.server.storage import Storage
-from fieldrep.services import sync_session
 from fieldrep.services.notifications import outbox
 from fieldrep.services.referrals import pipeline
 from fieldrep.services.rewards import ledger, lifecycle, rules
+from fieldrep.services.sync import session as sync_session
 from fieldrep.store.catalog import synced_tables
 from fieldrep.sync.client import SyncResult
 from tests.services.rewards_support import bonus_rule, move

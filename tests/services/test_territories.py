@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fieldrep.domain.territory_rules import DefinitionError
-from fieldrep.services import territories as svc
 from fieldrep.services.context import Context
+from fieldrep.services.territories import service as svc
 from tests.services.helpers_territories import account, square, user
 
 

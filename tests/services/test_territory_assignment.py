@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fieldrep.services import assignment_service as assign
-from fieldrep.services import territories as svc
-from fieldrep.services.assign_on_create import route_referral
 from fieldrep.services.context import Context
-from fieldrep.services.lead_routing import route_lead
+from fieldrep.services.territories import assignment as assign
+from fieldrep.services.territories import service as svc
+from fieldrep.services.territories.assign_on_create import route_referral
+from fieldrep.services.territories.lead_routing import route_lead
 from fieldrep.store.errors import StoreError
 from tests.services.helpers_territories import account, square, user
 
@@ -113,7 +113,7 @@ def test_route_lead_respects_capacity(ctx: Context, org: dict[str, str]) -> None
 def test_accounts_service_assigns_new_and_edited_accounts_on_save(
     ctx: Context, org: dict[str, str]
 ) -> None:
-    from fieldrep.services.accounts import AccountsService
+    from fieldrep.services.accounts.service import AccountsService
 
     accounts = AccountsService(ctx)
     # A pin south of North-East's polygon: the postal code decides.
@@ -177,7 +177,7 @@ def test_diff_reports_progress_over_all_accounts(ctx: Context, org: dict[str, st
 def test_imported_accounts_are_assigned_and_routed_like_saved_ones(
     ctx: Context, tmp_path: Path
 ) -> None:
-    from fieldrep.services.account_import import import_accounts
+    from fieldrep.services.imports.accounts import import_accounts
 
     boss, ann, bob = user(ctx, "mia", "manager"), user(ctx, "ann"), user(ctx, "bob")
     ctx.set_user(boss)

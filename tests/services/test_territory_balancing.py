@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from fieldrep.services import assignment_service as assign
-from fieldrep.services import territories as svc
-from fieldrep.services import territory_balancing as tb
 from fieldrep.services.context import Context
+from fieldrep.services.territories import assignment as assign
+from fieldrep.services.territories import balancing as tb
+from fieldrep.services.territories import service as svc
 from tests.services.helpers_territories import square
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from fieldrep.domain.territory_rules import DefinitionError, Region
-from fieldrep.services import territories as svc
-from fieldrep.services import territory_geojson as gj
 from fieldrep.services.context import Context
+from fieldrep.services.territories import geojson as gj
+from fieldrep.services.territories import service as svc
 
 DATA = Path(__file__).parent / "data"
 

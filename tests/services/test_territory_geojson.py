@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from fieldrep.domain.territory_rules import DefinitionError
-from fieldrep.services import territories as svc
-from fieldrep.services import territory_geojson as gj
 from fieldrep.services.context import Context
+from fieldrep.services.territories import geojson as gj
+from fieldrep.services.territories import service as svc
 from tests.services.helpers_territories import square, user
 
 

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from fieldrep.services import kpis
-from fieldrep.services import territories as svc
 from fieldrep.services.context import Context
+from fieldrep.services.territories import kpis
+from fieldrep.services.territories import service as svc
 from tests.services.helpers_territories import account, user
 
 

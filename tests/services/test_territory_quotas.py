@@ -6,10 +6,9 @@ from datetime import date
 
 import pytest
 
-from fieldrep.services import kpis
-from fieldrep.services import territories as svc
-from fieldrep.services import territory_quotas as quotas
 from fieldrep.services.context import Context
+from fieldrep.services.territories import kpis, quotas
+from fieldrep.services.territories import service as svc
 from fieldrep.store.errors import ValidationError
 from tests.services.helpers_territories import user
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fieldrep.services.accounts import AccountsService
+from fieldrep.services.accounts.service import AccountsService
+from fieldrep.services.accounts.visits import log_visit
 from fieldrep.services.context import Context
-from fieldrep.services.visits import log_visit
 from fieldrep.store.errors import ValidationError
 
 

@@ -15,12 +15,12 @@ from openpyxl.utils import get_column_letter
 
 from fieldrep.geo.gazetteer import default_gazetteer
 from fieldrep.geo.geocoding import OfflineGeocoder
-from fieldrep.services.account_import import ImportCancelled, import_accounts
 from fieldrep.services.context import Context
-from fieldrep.services.import_contacts import import_contacts
-from fieldrep.services.import_readers import PREVIEW_ROWS, ImportFileError, read_table
-from fieldrep.services.import_xlsx import EXCEL_MAX_ROWS, XlsxRows
-from fieldrep.services.xlsx_shared_strings import MAX_TEXT_CHARS
+from fieldrep.services.imports.accounts import ImportCancelled, import_accounts
+from fieldrep.services.imports.contacts import import_contacts
+from fieldrep.services.imports.readers import PREVIEW_ROWS, ImportFileError, read_table
+from fieldrep.services.imports.xlsx import EXCEL_MAX_ROWS, XlsxRows
+from fieldrep.services.imports.xlsx_shared_strings import MAX_TEXT_CHARS
 from tests.services.memory import peak_of
 
 HEADER = ["Company", "Street", "City", "State", "ZIP", "Phone", "Notes"]

@@ -16,7 +16,7 @@ import pytest
 from fieldrep.cli import main
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
-from fieldrep.services.accounts import AccountsService
+from fieldrep.services.accounts.service import AccountsService
 from fieldrep.store import local_meta
 from fieldrep.sync.client import DEMO_KEPT_KEY, SyncResult
 from tests.sync.harness import (
@@ -163,7 +163,7 @@ def test_signing_in_from_the_demo_database_starts_the_team_database(
     """Demo rows never leave the laptop: the demo is copied aside, the database starts empty as
     the user's own, the user is told, and the first sync sends nothing of the demo."""
     from fieldrep.services.context import Context
-    from fieldrep.services.demo_data import DemoOptions, build_demo
+    from fieldrep.services.demo.build import DemoOptions, build_demo
 
     path = tmp_path / "fieldrep.db"
     ctx = Context.open(path)

@@ -15,7 +15,7 @@ from fieldrep.cli import main
 from fieldrep.domain.ids import uuid7
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
-from fieldrep.services import conflicts
+from fieldrep.services.sync import conflicts
 from tests.sync.harness import (
     PASSWORD,
     Laptop,

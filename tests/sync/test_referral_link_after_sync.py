@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
-from fieldrep.services import sync_session
 from fieldrep.services.referrals.capture import Draft, ReferralService
 from fieldrep.services.referrals.model import Outcome
+from fieldrep.services.sync import session as sync_session
 from tests.sync.harness import Laptop, LiveServer, Org, server_row
 
 Make = Callable[[str], Laptop]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
-from fieldrep.services import conflicts
+from fieldrep.services.sync import conflicts
 from tests.sync.harness import Laptop, LiveServer, Org, account, server_row, server_view
 
 Make = Callable[[str], Laptop]

@@ -13,8 +13,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
+from fieldrep.services.accounts.visits import log_visit
 from fieldrep.services.context import Context
-from fieldrep.services.visits import log_visit
 from fieldrep.ui import theme
 from fieldrep.ui.models.accounts_table_model import COLUMNS
 from fieldrep.ui.tasks import TaskRunner

@@ -16,8 +16,9 @@ from pytestqt.qtbot import QtBot
 
 from fieldrep.geo.projection import lonlat_to_world
 from fieldrep.geo.tiles import MBTiles
-from fieldrep.services import assignment_service, territories
 from fieldrep.services.context import Context
+from fieldrep.services.territories import assignment as assignment_service
+from fieldrep.services.territories import service as territories
 from fieldrep.ui.map.map_page import MapPage
 from fieldrep.ui.tasks import TaskRunner
 from tests.geo.tile_fixtures import make_mbtiles, png, tile_server
@@ -620,7 +621,7 @@ def test_tiles_are_read_and_decoded_on_the_render_worker(
 def test_the_tile_server_cache_keeps_to_its_cap(
     qtbot: QtBot, page: MapPage, tmp_path: Path
 ) -> None:
-    from fieldrep.services.map_tile_cache import CappedTileCache, cap_mb
+    from fieldrep.services.map.tile_cache import CappedTileCache, cap_mb
 
     page.set_tile_cache_mb(10)
     assert cap_mb(page.context.conn) == 10

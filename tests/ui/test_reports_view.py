@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from fieldrep.reports.export import partial_path
 from fieldrep.services.context import Context
-from fieldrep.services.demo_data import DemoOptions, build_demo
+from fieldrep.services.demo.build import DemoOptions, build_demo
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.manager_home_view import ManagerHomeView
 from fieldrep.ui.views.reports_view import ReportsView

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from pytestqt.qtbot import QtBot
 
-from fieldrep.services import territories as svc
 from fieldrep.services.context import Context
+from fieldrep.services.territories import service as svc
 from fieldrep.store import local_meta
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.sync_controller import SyncController

@@ -13,8 +13,8 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QApplication, QTabWidget
 from pytestqt.qtbot import QtBot
 
-from fieldrep.services import territories as territory_service
 from fieldrep.services.context import Context
+from fieldrep.services.territories import service as territory_service
 from fieldrep.ui import theme
 from fieldrep.ui.dialogs.geocoder_settings_dialog import GeocoderSettingsDialog
 from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from fieldrep.services.context import Context
-from fieldrep.services.sync_session import default_transport
+from fieldrep.services.sync.session import default_transport
 from fieldrep.sync.transport import HttpTransport
 from fieldrep.ui.connectivity import ConnectivityMonitor
 from fieldrep.ui.main_window import MainWindow

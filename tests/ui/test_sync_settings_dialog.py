@@ -212,7 +212,7 @@ def test_signing_in_from_the_demo_says_where_it_went_and_every_page_shows_the_te
     make_sync: Callable[..., SyncController],
     window_with_sync: Callable[..., MainWindow],
 ) -> None:
-    from fieldrep.services.demo_data import DemoOptions, build_demo
+    from fieldrep.services.demo.build import DemoOptions, build_demo
     from fieldrep.ui.views.accounts_view import AccountsView
 
     build_demo(ctx, DemoOptions(accounts=60, seed=3))

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
-from fieldrep.services import territories as svc
 from fieldrep.services.context import Context
+from fieldrep.services.territories import service as svc
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
 from fieldrep.ui.views.territories_view import TerritoriesView
 

@@ -9,8 +9,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from fieldrep.domain.territory_rules import TerritoryDef
-from fieldrep.services import territories as svc
 from fieldrep.services.context import Context
+from fieldrep.services.territories import service as svc
 from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog
 from fieldrep.ui.dialogs.territory_handover_dialog import HandoverDialog
 from fieldrep.ui.tasks import TaskRunner

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from fieldrep.services import territory_geojson as gj
 from fieldrep.services.context import Context
+from fieldrep.services.territories import geojson as gj
 from fieldrep.store.changes import Changes
 from fieldrep.ui.dialogs.territory_name_dialog import TerritoryNameDialog
 from fieldrep.ui.tasks import TaskRunner

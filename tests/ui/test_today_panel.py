@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from fieldrep.services.accounts.visits import distance_km
 from fieldrep.services.context import Context
-from fieldrep.services.visits import distance_km
 from fieldrep.ui.views.accounts_today_panel import (
     ADDRESS,
     DISTANCE,

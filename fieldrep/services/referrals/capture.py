@@ -17,7 +17,6 @@ from typing import Any
 
 from fieldrep.geo.geocoding import OfflineGeocoder
 from fieldrep.services.context import Context
-from fieldrep.services.lead_routing import Routers
 from fieldrep.services.referrals import normalise as norm
 from fieldrep.services.referrals import sla
 from fieldrep.services.referrals.drafts import CaptureRefused, CaptureResult, Draft
@@ -25,6 +24,7 @@ from fieldrep.services.referrals.duplicates import DuplicateChecker, Match, Quer
 from fieldrep.services.referrals.match_index import NameIndex
 from fieldrep.services.referrals.model import CHANNELS, EventKind, Flag, Outcome, Stage
 from fieldrep.services.referrals.routing import Route, place, route, user_name
+from fieldrep.services.territories.lead_routing import Routers
 
 # event(kind, frm=..., to=..., reason=...) -> a referral_events row (see ReferralService._events_of)
 EventMaker = Callable[..., dict[str, Any]]

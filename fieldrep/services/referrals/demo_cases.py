@@ -10,9 +10,9 @@ from fieldrep.services.referrals.model import Flag
 from fieldrep.services.referrals.normalise import company_key, phone
 
 if TYPE_CHECKING:
-    from fieldrep.services.demo_accounts import Accounts
-    from fieldrep.services.demo_common import SeededIds
-    from fieldrep.services.demo_referrals import Referrals
+    from fieldrep.services.demo.accounts import Accounts
+    from fieldrep.services.demo.common import SeededIds
+    from fieldrep.services.demo.referrals import Referrals
 
 
 def match_key(text: str | None) -> str | None:

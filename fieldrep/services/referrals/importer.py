@@ -23,10 +23,10 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from fieldrep.services.context import Context
-from fieldrep.services.lead_routing import Routers
 from fieldrep.services.referrals import normalise as norm
 from fieldrep.services.referrals.capture import CaptureRefused, Draft, ReferralService
 from fieldrep.services.referrals.model import Outcome
+from fieldrep.services.territories.lead_routing import Routers
 
 Progress = Callable[[int, int, str], None]
 SHOWN = 1000
@@ -153,13 +153,13 @@ def import_referrals(
     progress: Progress | None = None,
     service: ReferralService | None = None,
 ) -> ImportReport:
-    from fieldrep.services.import_readers import read_table
+    from fieldrep.services.imports.readers import read_table
 
     path = Path(path)
     data = read_table(path, scan=False)
     cols = map_columns(data.header)
     if "name" not in cols and "company" not in cols:
-        from fieldrep.services.import_readers import ImportFileError
+        from fieldrep.services.imports.readers import ImportFileError
 
         raise ImportFileError(
             f"{data.source} has no column for the referred name or company (found: "

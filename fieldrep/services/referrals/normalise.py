@@ -21,7 +21,7 @@ from functools import cache
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from fieldrep.services.import_validation import SHARED_HOSTS, website_domain
+from fieldrep.services.imports.validation import SHARED_HOSTS, website_domain
 
 
 class BadValue(ValueError):

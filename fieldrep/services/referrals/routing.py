@@ -1,5 +1,5 @@
 """Where a new lead goes: placed offline, matched to a territory by the territory engine, given a
-member by the weighted, capacity-aware router (fieldrep.services.lead_routing), never an inactive
+member by the weighted, capacity-aware router (fieldrep.services.territories.lead_routing), never an inactive
 or departed rep. Every decision comes with the sentence that explains it."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 from fieldrep.domain.assignment import AccountFacts, AssignmentEngine
 from fieldrep.geo.geocoding import Address, GeoResult, OfflineGeocoder
 from fieldrep.services.context import Context
-from fieldrep.services.lead_routing import Routers
-from fieldrep.services.territories import load_definitions
+from fieldrep.services.territories.lead_routing import Routers
+from fieldrep.services.territories.service import load_definitions
 
 
 @dataclass(frozen=True)

@@ -30,15 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services.account_import import ImportReport
-from fieldrep.services.import_mapping import (
+from fieldrep.services.imports.accounts import ImportReport
+from fieldrep.services.imports.mapping import (
     ACCOUNT_FIELDS,
     CONTACT_FIELDS,
     ColumnMapping,
     guess_mapping,
     missing_required,
 )
-from fieldrep.services.import_readers import ImportFileError, TableData, read_table
+from fieldrep.services.imports.readers import ImportFileError, TableData, read_table
 from fieldrep.ui import theme
 from fieldrep.ui.tasks import Cancelled, Progress, Task, TaskKind, TaskRunner
 from fieldrep.ui.widgets.screen_fit import fit_on_show
@@ -62,9 +62,9 @@ def run_import(
     kind: str = "accounts",
 ) -> ImportReport:
     """The operation, on a worker thread with its own connection."""
-    from fieldrep.services.account_import import ImportCancelled, import_accounts
     from fieldrep.services.context import Context
-    from fieldrep.services.import_contacts import import_contacts
+    from fieldrep.services.imports.accounts import ImportCancelled, import_accounts
+    from fieldrep.services.imports.contacts import import_contacts
 
     service = import_contacts if kind == "contacts" else import_accounts
     ctx = Context.open(db_path)

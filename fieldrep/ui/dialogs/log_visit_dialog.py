@@ -28,7 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services.visits import DEFAULT_FOLLOW_UP_DAYS, OUTCOME_LABELS, LoggedVisit, log_visit
+from fieldrep.services.accounts.visits import (
+    DEFAULT_FOLLOW_UP_DAYS,
+    OUTCOME_LABELS,
+    LoggedVisit,
+    log_visit,
+)
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
 from fieldrep.ui.widgets.screen_fit import fit_on_show

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services import sync_session
-from fieldrep.services.sync_session import Problem
+from fieldrep.services.sync import session as sync_session
+from fieldrep.services.sync.session import Problem
 from fieldrep.sync.protocol import LoginResponse
 from fieldrep.ui import theme
 from fieldrep.ui.sync_controller import SyncController

@@ -36,9 +36,9 @@ from fieldrep.domain.territory_rules import (
     TerritoryDef,
     geometry_to_geojson,
 )
-from fieldrep.services import territories as svc
-from fieldrep.services import territory_geojson as gj
 from fieldrep.services.context import Context
+from fieldrep.services.territories import geojson as gj
+from fieldrep.services.territories import service as svc
 from fieldrep.store.errors import StoreError
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services import territories as svc
 from fieldrep.services.context import Context
+from fieldrep.services.territories import service as svc
 from fieldrep.store.errors import StoreError
 from fieldrep.ui import theme
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner

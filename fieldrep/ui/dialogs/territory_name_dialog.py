@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services import territory_geojson as gj
+from fieldrep.services.territories import geojson as gj
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
 
 PREVIEW_DELAY_MS = 300  # typing a template: one preview when the typing pauses
@@ -45,8 +45,8 @@ class _RolledBack(Exception):
 
 def preview_import(db_path: Path, path: Path, name_property: str | None) -> ImportPreview:
     """What importing ``path`` would change in ``db_path``'s database, leaving it untouched."""
-    from fieldrep.services import assignment_service
     from fieldrep.services.context import Context
+    from fieldrep.services.territories import assignment as assignment_service
 
     ctx = Context.open(db_path)
     try:

@@ -24,9 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services import kpis
-from fieldrep.services import territory_quotas as quotas
 from fieldrep.services.context import Context
+from fieldrep.services.territories import kpis, quotas
 from fieldrep.store.errors import StoreError
 from fieldrep.ui import theme
 from fieldrep.ui.widgets.screen_fit import fit_on_show

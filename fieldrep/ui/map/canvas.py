@@ -38,7 +38,7 @@ from fieldrep.geo.projection import (
     world_to_lonlat,
 )
 from fieldrep.geo.spatial import PointIndex
-from fieldrep.services.map_data import MapAccounts
+from fieldrep.services.map.data import MapAccounts
 from fieldrep.ui.map.canvas_overlays import CanvasOverlays
 from fieldrep.ui.map.layers import (
     CLUSTER_BELOW_ZOOM,

@@ -18,7 +18,7 @@ from fieldrep.geo.projection import (
     world_size_px,
     world_to_lonlat,
 )
-from fieldrep.services.map_data import MapAccounts
+from fieldrep.services.map.data import MapAccounts
 from fieldrep.ui.map.layers import draw_fragments, make_sprite
 
 SELECTION = "#ffd23f"

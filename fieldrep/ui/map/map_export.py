@@ -28,7 +28,7 @@ from PySide6.QtGui import (
 
 from fieldrep.geo.basemap import Basemap
 from fieldrep.geo.projection import fit_zoom, metres_per_pixel, nice_scale, world_to_lonlat
-from fieldrep.services.map_data import COLOR_BY_LABELS, MapAccounts
+from fieldrep.services.map.data import COLOR_BY_LABELS, MapAccounts
 from fieldrep.ui.map.layers import MarkerData, SceneSpec, TerritoryGeom, render_scene
 
 if TYPE_CHECKING:  # the reports' model pulls in matplotlib: imported when a report asks
@@ -224,7 +224,7 @@ def report_map(
     from fieldrep.geo import basemap
     from fieldrep.reports.model import ReportImage
     from fieldrep.reports.scope import load_scope
-    from fieldrep.services.map_data import load_accounts
+    from fieldrep.services.map.data import load_accounts
     from fieldrep.ui.map.layers import territory_geoms
 
     scope = load_scope(conn, territory, rep)

@@ -31,11 +31,11 @@ HEAVY_MODULES = (
     "fieldrep.geo.spatial",
     "fieldrep.geo.basemap",
     "fieldrep.geo.routing",
-    "fieldrep.services.map_data",
-    "fieldrep.services.map_selection",
-    "fieldrep.services.map_territory",
-    "fieldrep.services.route_planning",
-    "fieldrep.services.visits",
+    "fieldrep.services.map.data",
+    "fieldrep.services.map.selection",
+    "fieldrep.services.map.territory",
+    "fieldrep.services.map.route_planning",
+    "fieldrep.services.accounts.visits",
 )
 
 

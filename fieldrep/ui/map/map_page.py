@@ -1,6 +1,6 @@
 """The Map page: every account on an offline map, territories, selection, nearby, the day's route.
 
-The page owns the data (one :class:`~fieldrep.services.map_data.MapAccounts` read on a worker, its
+The page owns the data (one :class:`~fieldrep.services.map.data.MapAccounts` read on a worker, its
 STRtree index and the projected territories) and the side panels; the canvas draws and reports what
 the user pointed at. Writes (assignments, a moved pin, a new outline, a visit) go through the
 services, on the write lane of the task runner, and the map reloads what they changed.
@@ -32,9 +32,11 @@ from PySide6.QtWidgets import (
 
 from fieldrep.geo import basemap as basemap_data
 from fieldrep.geo.spatial import PointIndex
-from fieldrep.services import map_selection, route_planning, visits
+from fieldrep.services.accounts import visits
 from fieldrep.services.context import Context
-from fieldrep.services.map_data import COLOR_BY, COLOR_BY_LABELS, MapAccounts, load_accounts
+from fieldrep.services.map import route_planning
+from fieldrep.services.map import selection as map_selection
+from fieldrep.services.map.data import COLOR_BY, COLOR_BY_LABELS, MapAccounts, load_accounts
 from fieldrep.store.db import open_connection
 from fieldrep.ui import theme
 from fieldrep.ui.map.canvas import MapCanvas
@@ -450,7 +452,7 @@ class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidge
         account_id, name = self.bundle.accounts.ids[pos], self.bundle.accounts.names[pos]
 
         def op(db: Path, _progress: Progress) -> dict[str, Any]:
-            from fieldrep.services.accounts import AccountsService
+            from fieldrep.services.accounts.service import AccountsService
 
             ctx = Context.open(db)
             try:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.domain.vocabulary import ACCOUNT_STATUSES
-from fieldrep.services.map_data import Coding, MapAccounts
+from fieldrep.services.map.data import Coding, MapAccounts
 
 LIST_LIMIT = 500  # rows a list shows; the count above it is always the full number
 

@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtWidgets import QFileDialog
 
 from fieldrep.geo.routing import MAX_STOPS
-from fieldrep.services import route_planning
+from fieldrep.services.map import route_planning
 from fieldrep.store.db import open_connection
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui.map.map_actions_base import MapActionsBase

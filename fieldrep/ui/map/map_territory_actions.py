@@ -82,7 +82,7 @@ class TerritoryActionsMixin(MapActionsBase):
         )
 
     def split_territory(self, territory_id: str, line: list[tuple[float, float]]) -> Any:
-        from fieldrep.services.map_territory import Change, OutlineError, split_outline
+        from fieldrep.services.map.territory import Change, OutlineError, split_outline
 
         shape = self._shape(territory_id)
         if shape is None or not shape.geometry:
@@ -113,7 +113,7 @@ class TerritoryActionsMixin(MapActionsBase):
             self.merge_territories(first, second)
 
     def merge_territories(self, keep_id: str, merged_id: str) -> Any:
-        from fieldrep.services.map_territory import Change, merge_outlines
+        from fieldrep.services.map.territory import Change, merge_outlines
 
         keep, gone = self._shape(keep_id), self._shape(merged_id)
         if keep is None or gone is None or not keep.geometry or not gone.geometry:
@@ -144,7 +144,7 @@ class TerritoryActionsMixin(MapActionsBase):
             self.split_territory(target, vertices)
             return
         # Imported when first used: the territory engine is a good part of a second to load.
-        from fieldrep.services.map_territory import OutlineError, check_outline
+        from fieldrep.services.map.territory import OutlineError, check_outline
 
         try:
             outline = check_outline(vertices)

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QFileDialog
 
-from fieldrep.services.map_data import COLOR_BY_LABELS
+from fieldrep.services.map.data import COLOR_BY_LABELS
 from fieldrep.store.errors import StoreError, ValidationError
 from fieldrep.ui.map.map_actions_base import MapActionsBase
 
@@ -66,7 +66,7 @@ class ViewActionsMixin(MapActionsBase):
     def use_tile_server(self, url: str, user_agent: str, cache_path: Path | None = None) -> bool:
         from fieldrep.geo.tiles import TileError, TileServer
         from fieldrep.paths import cache_dir
-        from fieldrep.services.map_tile_cache import CappedTileCache, cap_mb
+        from fieldrep.services.map.tile_cache import CappedTileCache, cap_mb
         from fieldrep.ui.map.tile_layer import tile_drawer
 
         try:
@@ -87,7 +87,7 @@ class ViewActionsMixin(MapActionsBase):
     def _on_tile_cache_size(self) -> None:
         from PySide6.QtWidgets import QInputDialog
 
-        from fieldrep.services.map_tile_cache import MIN_CAP_MB, cap_mb
+        from fieldrep.services.map.tile_cache import MIN_CAP_MB, cap_mb
 
         mb, ok = QInputDialog.getInt(
             self._widget(),
@@ -104,7 +104,7 @@ class ViewActionsMixin(MapActionsBase):
 
     def set_tile_cache_mb(self, mb: int) -> None:
         """Change the cap of the tile server's local copy (applies to the tile server in use)."""
-        from fieldrep.services.map_tile_cache import CappedTileCache, set_cap_mb
+        from fieldrep.services.map.tile_cache import CappedTileCache, set_cap_mb
 
         try:
             set_cap_mb(self.context.conn, mb)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.geo.routing import MAX_STOPS
-from fieldrep.services.route_planning import RoutePlan
+from fieldrep.services.map.route_planning import RoutePlan
 
 START_CHOICES = (
     ("home", "From my home"),

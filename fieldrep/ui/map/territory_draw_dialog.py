@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services import map_territory
-from fieldrep.services.assignment_service import AssignmentDiff
 from fieldrep.services.context import Context
+from fieldrep.services.map import territory as map_territory
+from fieldrep.services.territories.assignment import AssignmentDiff
 from fieldrep.ui import theme
 from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner
 

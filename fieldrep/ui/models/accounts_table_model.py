@@ -32,7 +32,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from fieldrep.services.conflicts import refused_reasons
+from fieldrep.services.sync.conflicts import refused_reasons
 from fieldrep.store.accounts_repository import (
     COLUMN_INDEX,
     AccountFilter,

@@ -8,8 +8,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from fieldrep.services.conflicts import ConflictItem, format_value
-from fieldrep.services.sync_session import describe_age
+from fieldrep.services.sync.conflicts import ConflictItem, format_value
+from fieldrep.services.sync.session import describe_age
 from fieldrep.ui import theme
 
 Index = QModelIndex | QPersistentModelIndex

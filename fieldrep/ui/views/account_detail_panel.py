@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services.accounts import AccountsService
-from fieldrep.services.visits import OUTCOME_LABELS
+from fieldrep.services.accounts.service import AccountsService
+from fieldrep.services.accounts.visits import OUTCOME_LABELS
 from fieldrep.store.accounts_repository import STATUSES, AccountsRepository
 from fieldrep.store.errors import StoreError, ValidationError
 from fieldrep.ui import theme

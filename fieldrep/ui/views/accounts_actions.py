@@ -280,7 +280,7 @@ class AccountsActionsMixin(_MixedInto):
         return dialog
 
     def _update_today(self) -> None:
-        from fieldrep.services.visits import due_tasks
+        from fieldrep.services.accounts.visits import due_tasks
 
         n = len(due_tasks(self.context.conn, self.context.user_id))
         self.today_button.setText(f"Today ({n})" if n else "Today")
@@ -317,7 +317,7 @@ def _with_export_suffix(path: Path, name_filter: str) -> Path:
     """``path`` ending in the extension of the file type chosen in the save dialog (its name
     filter, e.g. ``CSV (*.csv)``) unless it already ends in one the export writes: the dialog
     returns the name as typed."""
-    from fieldrep.services.account_export import FORMATS
+    from fieldrep.services.accounts.export import FORMATS
 
     chosen = re.search(r"\(\*(\.\w+)\)", name_filter)
     if path.suffix.lower() in FORMATS or chosen is None:

@@ -15,8 +15,8 @@ def export_operation(
 ) -> int:
     """Export the filtered, sorted list, written by a child process (openpyxl on a thread of this
     process kept the window from the GIL); a cancel leaves no file."""
-    from fieldrep.services.account_export import ExportCancelled
-    from fieldrep.services.export_child import export_in_child
+    from fieldrep.services.accounts.export import ExportCancelled
+    from fieldrep.services.accounts.export_child import export_in_child
 
     try:
         return export_in_child(

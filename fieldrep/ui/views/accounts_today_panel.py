@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services.visits import (
+from fieldrep.services.accounts.visits import (
     LoggedVisit,
     complete_task,
     distance_km,

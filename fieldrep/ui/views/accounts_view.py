@@ -49,7 +49,7 @@ from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 if TYPE_CHECKING:
     # Both imported when the detail panel is first opened: the first paint needs neither.
-    from fieldrep.services.accounts import AccountsService
+    from fieldrep.services.accounts.service import AccountsService
     from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
 
 SEARCH_DEBOUNCE_MS = 180
@@ -268,7 +268,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
     @cached_property
     def service(self) -> AccountsService:
-        from fieldrep.services.accounts import AccountsService
+        from fieldrep.services.accounts.service import AccountsService
 
         return AccountsService(self.context)
 

@@ -1,6 +1,6 @@
 """The Conflicts page: every value that lost a merge, both values side by side, and two ways out.
 
-The list comes from :mod:`fieldrep.services.conflicts` (read on the GUI thread: it is short and
+The list comes from :mod:`fieldrep.services.sync.conflicts` (read on the GUI thread: it is short and
 indexed); a decision runs as a write task through the runner, so the new edit and its outbox entry
 are written by the service, never by this widget. The page re-reads the list when it is shown and
 after every network task (a sync may bring new conflicts).
@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services import conflicts
-from fieldrep.services.conflicts import ConflictItem, format_value
 from fieldrep.services.context import Context
+from fieldrep.services.sync import conflicts
+from fieldrep.services.sync.conflicts import ConflictItem, format_value
 from fieldrep.store.writer import Writer
 from fieldrep.ui import theme
 from fieldrep.ui.change_relay import refresh_on_change

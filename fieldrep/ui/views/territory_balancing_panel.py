@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.reports import charts
-from fieldrep.services import territory_balancing as tb
 from fieldrep.services.context import Context
+from fieldrep.services.territories import balancing as tb
 from fieldrep.store.errors import StoreError
 from fieldrep.ui.models.territories_table_model import RowsTableModel, money
 from fieldrep.ui.roles import Access, apply_access

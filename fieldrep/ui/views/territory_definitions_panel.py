@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.domain.territory_rules import TerritoryDef
-from fieldrep.services import territories as svc
-from fieldrep.services import territory_geojson as gj
 from fieldrep.services.context import Context
+from fieldrep.services.territories import geojson as gj
+from fieldrep.services.territories import service as svc
 from fieldrep.store.errors import StoreError
 from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog
 from fieldrep.ui.dialogs.territory_handover_dialog import HandoverDialog

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.domain.assignment import KIND_LABEL
-from fieldrep.services import assignment_service as assign
 from fieldrep.services.context import Context
+from fieldrep.services.territories import assignment as assign
 from fieldrep.ui.models.territories_table_model import RowsTableModel
 from fieldrep.ui.views.territory_common import table_view
 

@@ -38,9 +38,8 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.reports import charts
-from fieldrep.services import kpis
-from fieldrep.services import territory_quotas as quotas
 from fieldrep.services.context import Context
+from fieldrep.services.territories import kpis, quotas
 from fieldrep.ui.dialogs.territory_quota_dialog import QuotaDialog
 from fieldrep.ui.models.territories_table_model import RowsTableModel, money, percent
 from fieldrep.ui.tasks import Progress, TaskRunner

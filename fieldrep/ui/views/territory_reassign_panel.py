@@ -12,8 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from fieldrep.services import assignment_service as assign
 from fieldrep.services.context import Context
+from fieldrep.services.territories import assignment as assign
 from fieldrep.store.errors import StoreError
 from fieldrep.ui.models.territories_table_model import RowsTableModel
 from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fieldrep.services import territories as svc
 from fieldrep.services.context import Context
 from fieldrep.services.referrals.capture import Draft, ReferralService
+from fieldrep.services.territories import service as svc
 from tests.services.helpers_territories import user
 
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from fieldrep.geo.gazetteer import Gazetteer
-from fieldrep.services.demo_common import DemoClock, SeededIds, iso, phone, weighted_index
+from fieldrep.services.demo.common import DemoClock, SeededIds, iso, phone, weighted_index
 
 # (username, display name, home city, home state)
 ADMIN = ("admin", "Alex Admin", "Boston", "MA")

@@ -8,10 +8,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from fieldrep.domain.vocabulary import VISIT_OUTCOMES
-from fieldrep.services import demo_names as words
-from fieldrep.services.demo_accounts import Accounts
-from fieldrep.services.demo_common import DemoClock, SeededIds, iso
-from fieldrep.services.demo_org import Org
+from fieldrep.services.demo import names as words
+from fieldrep.services.demo.accounts import Accounts
+from fieldrep.services.demo.common import DemoClock, SeededIds, iso
+from fieldrep.services.demo.org import Org
 
 VISIT_DAYS = 90
 VISITS_PER_REP_DAY = 4

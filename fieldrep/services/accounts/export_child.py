@@ -5,7 +5,7 @@ thread of the app's own process it shares the GIL with the window, which then st
 50-120 ms at a time during a 100,000-row XLSX export (bench/gui_stalls.py). A child process has its
 own interpreter.
 
-The parent runs ``python -m fieldrep.services.export_child SPEC`` (SPEC: one JSON object with the
+The parent runs ``python -m fieldrep.services.accounts.export_child SPEC`` (SPEC: one JSON object with the
 database, the file, the filter and the order). The child prints ``progress DONE TOTAL`` lines and
 then ``done COUNT``; an :class:`ExportError`'s one-sentence message goes to stderr with exit status
 2. A cancel terminates the child and removes the file it was writing, so a cancelled export leaves
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from fieldrep import paths
-from fieldrep.services.account_export import (
+from fieldrep.services.accounts.export import (
     ExportCancelled,
     ExportError,
     export_accounts,
@@ -52,7 +52,7 @@ def export_in_child(
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> int:
-    """:func:`~fieldrep.services.account_export.export_accounts` of ``db_path``, run by a child
+    """:func:`~fieldrep.services.accounts.export.export_accounts` of ``db_path``, run by a child
     process; the same result, errors and progress. Raises ExportCancelled (no file left) once
     ``cancelled()`` turns true."""
     if getattr(sys, "frozen", False):  # a bundled app's executable is not a Python that takes -m
@@ -66,7 +66,7 @@ def export_in_child(
     with (
         tempfile.TemporaryFile(mode="w+", encoding="utf-8") as errors,
         subprocess.Popen(
-            [sys.executable, "-m", "fieldrep.services.export_child", json.dumps(spec)],
+            [sys.executable, "-m", "fieldrep.services.accounts.export_child", json.dumps(spec)],
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from fieldrep.services import demo_names as words
-from fieldrep.services.demo_accounts import Accounts, demo_places
-from fieldrep.services.demo_activity import Activity, Rows
-from fieldrep.services.demo_common import (
+from fieldrep.services.demo import names as words
+from fieldrep.services.demo.accounts import Accounts, demo_places
+from fieldrep.services.demo.activity import Activity, Rows
+from fieldrep.services.demo.common import (
     DemoClock,
     SeededIds,
     iso,
@@ -25,7 +25,7 @@ from fieldrep.services.demo_common import (
     slug,
     weighted_index,
 )
-from fieldrep.services.demo_org import Org
+from fieldrep.services.demo.org import Org
 from fieldrep.services.referrals.demo_cases import match_key, match_phone, showcases
 from fieldrep.services.referrals.model import Flag, Stage
 from fieldrep.services.referrals.sla import DEFAULT_DAYS

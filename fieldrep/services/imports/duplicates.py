@@ -1,9 +1,9 @@
 """Duplicate checks for an import, with memory bounded whatever the file's size.
 
 A row has up to three keys (same name and postal code, same phone, same website domain; see
-fieldrep.services.account_keys) and a digest of its whole content. Accounts already in the database
+fieldrep.services.accounts.keys) and a digest of its whole content. Accounts already in the database
 are looked up by the keys a block of rows has, in the keys every account has filed
-(fieldrep.services.account_keys), so a 50-row file costs 50 rows' lookups whatever the size of the
+(fieldrep.services.accounts.keys), so a 50-row file costs 50 rows' lookups whatever the size of the
 book. The file's own rows are remembered as 64-bit hashes, with the line that first held each key,
 in a TEMP table on this connection, so a file of a million rows costs disk, not memory. The import
 works in blocks: it looks up all the keys of a block in one set-based query each, checks the block's
@@ -20,8 +20,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fieldrep.services import account_keys
-from fieldrep.services.account_keys import KINDS, Keys
+from fieldrep.services.accounts import keys as account_keys
+from fieldrep.services.accounts.keys import KINDS, Keys
 
 # A row's hashed keys: (kind index, hash) for each key it has
 Hashes = list[tuple[int, int]]

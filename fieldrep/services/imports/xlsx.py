@@ -3,7 +3,7 @@ was open when the workbook was saved (the first one if none was).
 
 openpyxl's read-only mode parses a sheet row by row, but it loads the workbook's whole shared-string
 table (where Excel keeps every distinct text) into a list first: for a big book that is most of its
-text. :class:`~fieldrep.services.xlsx_shared_strings.SharedStrings` replaces that list with
+text. :class:`~fieldrep.services.imports.xlsx_shared_strings.SharedStrings` replaces that list with
 temporary files, parsed only as far as the cells read so far need, so the preview reads the
 header's few strings and an import holds one row.
 
@@ -39,7 +39,7 @@ from openpyxl.worksheet._reader import ROW_TAG, WorkSheetParser
 from openpyxl.xml.constants import SHARED_STRINGS
 from openpyxl.xml.functions import iterparse
 
-from fieldrep.services.import_readers import (
+from fieldrep.services.imports.readers import (
     Formulas,
     ImportFileError,
     StreamedRows,
@@ -47,8 +47,8 @@ from fieldrep.services.import_readers import (
     find_header,
     other_sheets_hint,
 )
-from fieldrep.services.spreadsheet_text import unescaped_row
-from fieldrep.services.xlsx_shared_strings import SharedStrings
+from fieldrep.services.imports.spreadsheet_text import unescaped_row
+from fieldrep.services.imports.xlsx_shared_strings import SharedStrings
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384

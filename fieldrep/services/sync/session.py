@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from fieldrep.services import conflicts
 from fieldrep.services.context import Context
+from fieldrep.services.sync import conflicts
 from fieldrep.store import local_meta
 
 # The network side (httpx, and the sync client with its pydantic protocol) is imported inside the

@@ -11,8 +11,8 @@ from typing import Any
 
 from fieldrep.domain.vocabulary import ACCOUNT_STATUSES
 from fieldrep.geo.gazetteer import Gazetteer, Place
-from fieldrep.services import demo_names as words
-from fieldrep.services.demo_common import (
+from fieldrep.services.demo import names as words
+from fieldrep.services.demo.common import (
     DemoClock,
     SeededIds,
     iso,
@@ -22,7 +22,7 @@ from fieldrep.services.demo_common import (
     slug,
     weighted_index,
 )
-from fieldrep.services.demo_org import Org
+from fieldrep.services.demo.org import Org
 
 SIZE_BANDS = (
     ("1-9", 1, 9, 34),

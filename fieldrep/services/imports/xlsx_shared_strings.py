@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 from xml.parsers import expat
 
-from fieldrep.services.import_readers import ImportFileError
+from fieldrep.services.imports.readers import ImportFileError
 
 # Excel keeps at most 32,767 characters in a cell; other writers allow more, so allow plenty, but
 # refuse a text that could only be an attempt to fill memory.

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from fieldrep.domain.ids import uuid7_many
-from fieldrep.services import account_keys
-from fieldrep.services import import_validation as v
-from fieldrep.services.import_duplicates import TEMP_CACHE_KIB
-from fieldrep.services.import_errors import ErrorsFile, RowError
-from fieldrep.services.import_mapping import (
+from fieldrep.services.accounts import keys as account_keys
+from fieldrep.services.imports import validation as v
+from fieldrep.services.imports.duplicates import TEMP_CACHE_KIB
+from fieldrep.services.imports.errors import ErrorsFile, RowError
+from fieldrep.services.imports.mapping import (
     CONTACT_FIELDS,
     ColumnMapping,
     guess_mapping,
@@ -29,7 +29,7 @@ from fieldrep.services.import_mapping import (
     missing_required,
     unmapped_note,
 )
-from fieldrep.services.import_pass import (
+from fieldrep.services.imports.passes import (
     CHUNK,
     CHUNK_CHARS,
     ImportReport,
@@ -37,7 +37,7 @@ from fieldrep.services.import_pass import (
     run_in_one_transaction,
     streamed_rows,
 )
-from fieldrep.services.import_readers import (
+from fieldrep.services.imports.readers import (
     ImportFileError,
     TableData,
     extra_cells_problem,

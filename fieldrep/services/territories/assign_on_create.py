@@ -11,10 +11,10 @@ from typing import Any
 
 from fieldrep.domain.assignment import AccountFacts, AccountTable, AssignmentEngine
 from fieldrep.geo.geocoding import Address, OfflineGeocoder
-from fieldrep.services.assignment_service import Move
 from fieldrep.services.context import Context
-from fieldrep.services.lead_routing import ROUTED, Routers, owner_for, route_lead
-from fieldrep.services.territories import load_definitions
+from fieldrep.services.territories.assignment import Move
+from fieldrep.services.territories.lead_routing import ROUTED, Routers, owner_for, route_lead
+from fieldrep.services.territories.service import load_definitions
 from fieldrep.store.errors import StoreError
 from fieldrep.store.writer import utc_now
 

@@ -3,7 +3,7 @@
 A territory is a Feature whose geometry is its (Multi)Polygon (or null) and whose properties are
 ``name`` (any case, or the property or template the user chose), ``kind``, ``parent`` (a name),
 ``priority``, ``postal_codes``, ``regions``, ``rules``, ``color``, ``owner`` and ``members`` (user
-names) and ``archived``. Files are read by :mod:`fieldrep.services.import_territory_formats` (formats,
+names) and ``archived``. Files are read by :mod:`fieldrep.services.territories.file_formats` (formats,
 CRS). Import matches existing territories by name (case-insensitive) and updates them, creates the
 rest, repairs invalid polygons (said), checks the whole resulting set (overlaps at equal priority,
 slivers as warnings, cycles) and writes everything in one transaction: a bad feature anywhere means
@@ -27,9 +27,9 @@ from fieldrep.domain.territory_rules import (
     geometry_to_geojson,
     parse_geometry,
 )
-from fieldrep.services import territories as svc
 from fieldrep.services.context import Context
-from fieldrep.services.import_territory_formats import (
+from fieldrep.services.territories import service as svc
+from fieldrep.services.territories.file_formats import (
     NotGeoJSONError,
     read_territory_file,
 )
@@ -123,7 +123,7 @@ def export_file(ctx: Context, path: str | Path) -> int:
 
 def read_file(path: str | Path) -> dict[str, Any]:
     """A FeatureCollection in WGS84 from a GeoJSON, TopoJSON, KML or KMZ file
-    (:mod:`fieldrep.services.import_territory_formats`); NotGeoJSONError if it is none of them."""
+    (:mod:`fieldrep.services.territories.file_formats`); NotGeoJSONError if it is none of them."""
     return as_collection(read_territory_file(path), Path(path).name)
 
 

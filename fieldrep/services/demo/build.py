@@ -19,16 +19,16 @@ from typing import Any
 from fieldrep.domain.progress import Progress
 from fieldrep.geo.gazetteer import Gazetteer, default_gazetteer
 from fieldrep.services.context import Context
-from fieldrep.services.demo_accounts import build_accounts
-from fieldrep.services.demo_activity import (
+from fieldrep.services.demo.accounts import build_accounts
+from fieldrep.services.demo.activity import (
     Activity,
     build_deals,
     build_quotas,
     build_visits_and_tasks,
 )
-from fieldrep.services.demo_common import DemoClock, SeededIds, part_rng
-from fieldrep.services.demo_org import build_org, member_rows
-from fieldrep.services.demo_referrals import (
+from fieldrep.services.demo.common import DemoClock, SeededIds, part_rng
+from fieldrep.services.demo.org import build_org, member_rows
+from fieldrep.services.demo.referrals import (
     build_referrals,
     build_rewards,
     grant_consent,

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from fieldrep.services.context import Context
-from fieldrep.services.kpis import PERIODS, Period, period_of
+from fieldrep.services.territories.kpis import PERIODS, Period, period_of
 from fieldrep.store.errors import ValidationError
 
 METRIC = "sales"

@@ -6,8 +6,8 @@ returns the differences with their reasons. Applying writes every move and its a
 (who, when, why) in ONE transaction, after checking nothing changed since the diff was made.
 
 ``assign_account(ctx, account_id)`` is the hook the accounts service calls after saving an account.
-Owners are picked by :mod:`fieldrep.services.lead_routing`; imported accounts and referred leads are
-assigned as they are created by :mod:`fieldrep.services.assign_on_create`.
+Owners are picked by :mod:`fieldrep.services.territories.lead_routing`; imported accounts and referred leads are
+assigned as they are created by :mod:`fieldrep.services.territories.assign_on_create`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 from fieldrep.domain.assignment import AccountFacts, AccountTable, AssignmentEngine, Decision
 from fieldrep.domain.progress import Progress
 from fieldrep.services.context import Context
-from fieldrep.services.lead_routing import ROUTED, Routers, owner_for
-from fieldrep.services.territories import load_definitions
+from fieldrep.services.territories.lead_routing import ROUTED, Routers, owner_for
+from fieldrep.services.territories.service import load_definitions
 from fieldrep.store.errors import StoreError
 from fieldrep.store.writer import utc_now
 

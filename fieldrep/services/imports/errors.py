@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fieldrep.services.spreadsheet_text import escaped
+from fieldrep.services.imports.spreadsheet_text import escaped
 
 
 @dataclass

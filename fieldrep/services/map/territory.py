@@ -1,9 +1,9 @@
 """Territory outlines drawn on the map: check the shape, preview what it moves, then save it.
 
 The preview writes the new or changed territory and runs the territory engine's dry run
-(:func:`fieldrep.services.assignment_service.assign_all`) inside one transaction that is then
+(:func:`fieldrep.services.territories.assignment.assign_all`) inside one transaction that is then
 rolled back, so the diff is exactly what saving would do, computed by the same code, and nothing
-is left behind. Saving writes the territory through :mod:`fieldrep.services.territories` and applies
+is left behind. Saving writes the territory through :mod:`fieldrep.services.territories.service` and applies
 the engine's reassignment.
 """
 
@@ -17,9 +17,10 @@ from typing import Any
 import shapely
 from shapely.geometry import mapping
 
-from fieldrep.services import assignment_service, territories
-from fieldrep.services.assignment_service import AssignmentDiff
 from fieldrep.services.context import Context
+from fieldrep.services.territories import assignment as assignment_service
+from fieldrep.services.territories import service as territories
+from fieldrep.services.territories.assignment import AssignmentDiff
 
 
 class OutlineError(ValueError):

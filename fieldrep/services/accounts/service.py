@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fieldrep.services import import_validation as v
+from fieldrep.services.imports import validation as v
 from fieldrep.store.errors import StoreError, ValidationError
 
 EDITABLE = (
@@ -197,7 +197,7 @@ class AccountsService:
 
     def _assign(self, account_id: str) -> None:
         """Assign-on-save: territory and owner by the territory engine, with history."""
-        from fieldrep.services.assignment_service import assign_account
+        from fieldrep.services.territories.assignment import assign_account
 
         assign_account(self.ctx, account_id)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fieldrep.domain.errors import Cancelled
-from fieldrep.services.collector import collector_paused
-from fieldrep.services.spreadsheet_text import escaped
+from fieldrep.services.gc_pause import collector_paused
+from fieldrep.services.imports.spreadsheet_text import escaped
 from fieldrep.store.accounts_repository import AccountFilter, AccountsRepository, Sort
 
 ALL_ACCOUNTS = AccountFilter()

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 from zlib import crc32
 
-from fieldrep.services import import_validation as v
+from fieldrep.services.imports import validation as v
 from fieldrep.store.migrations import ACCOUNT_KEYS_DEFERRED
 
 # (name key + "\x1f" + postal code, phone digits, website domain); None where the account has none.
@@ -181,7 +181,7 @@ def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], list[tup
 
 
 def named(conn: Any, name_keys: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
-    """For each name key (:func:`~fieldrep.services.import_validation.name_key`), the (id, name)
+    """For each name key (:func:`~fieldrep.services.imports.validation.name_key`), the (id, name)
     of the accounts whose name has it, by rowid. Call :func:`refresh` first in the same
     transaction."""
     wanted = {key for key in name_keys if key}

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from fieldrep.services.spreadsheet_text import unescaped_row
+from fieldrep.services.imports.spreadsheet_text import unescaped_row
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def read_table(path: str | Path, *, scan: bool = True) -> TableData:
     if head.startswith(XLSX_MAGIC) or path.suffix.lower() in (".xlsx", ".xlsm"):
         if not head.startswith(XLSX_MAGIC):
             raise ImportFileError(f"{path.name} is not an Excel workbook (.xlsx) despite its name")
-        from fieldrep.services.import_xlsx import read_xlsx  # openpyxl loads on first use
+        from fieldrep.services.imports.xlsx import read_xlsx  # openpyxl loads on first use
 
         data = read_xlsx(path)
     else:

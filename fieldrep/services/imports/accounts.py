@@ -22,13 +22,12 @@ from typing import Any
 from fieldrep.domain.ids import uuid7_many
 from fieldrep.geo.geocoding import Address, OfflineGeocoder
 from fieldrep.geo.placing import Placement, place_row
-from fieldrep.services import account_keys
-from fieldrep.services import import_validation as v
-from fieldrep.services.account_keys import Keys, keys_of
-from fieldrep.services.assign_on_create import BulkAssigner
-from fieldrep.services.import_duplicates import DuplicateIndex, digest_of, hashes_of
-from fieldrep.services.import_errors import ErrorsFile, RowError, write_errors_csv
-from fieldrep.services.import_mapping import (
+from fieldrep.services.accounts import keys as account_keys
+from fieldrep.services.accounts.keys import Keys, keys_of
+from fieldrep.services.imports import validation as v
+from fieldrep.services.imports.duplicates import DuplicateIndex, digest_of, hashes_of
+from fieldrep.services.imports.errors import ErrorsFile, RowError, write_errors_csv
+from fieldrep.services.imports.mapping import (
     ACCOUNT_FIELDS,
     ColumnMapping,
     guess_mapping,
@@ -36,7 +35,7 @@ from fieldrep.services.import_mapping import (
     missing_required,
     unmapped_note,
 )
-from fieldrep.services.import_pass import (
+from fieldrep.services.imports.passes import (
     CHUNK,
     CHUNK_CHARS,
     ImportCancelled,
@@ -45,13 +44,14 @@ from fieldrep.services.import_pass import (
     run_in_one_transaction,
     streamed_rows,
 )
-from fieldrep.services.import_readers import (
+from fieldrep.services.imports.readers import (
     ImportFileError,
     TableData,
     extra_cells_problem,
     formula_problem,
     read_table,
 )
+from fieldrep.services.territories.assign_on_create import BulkAssigner
 from fieldrep.store.accounts_repository import deferred_indexes
 
 log = logging.getLogger(__name__)

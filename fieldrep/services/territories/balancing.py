@@ -19,10 +19,10 @@ from shapely.geometry import MultiPolygon
 from fieldrep.domain.balancing import BalanceResult, WorkloadModel, balance, proposal_boundaries
 from fieldrep.domain.balancing import workload as workload_of
 from fieldrep.domain.progress import Progress
-from fieldrep.services import assignment_service as assign
 from fieldrep.services.context import Context
-from fieldrep.services.lead_routing import Routers, owner_for
-from fieldrep.services.territories import load_definitions
+from fieldrep.services.territories import assignment as assign
+from fieldrep.services.territories.lead_routing import Routers, owner_for
+from fieldrep.services.territories.service import load_definitions
 
 
 @dataclass

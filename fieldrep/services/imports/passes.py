@@ -18,9 +18,9 @@ from typing import Any
 
 from fieldrep.domain.errors import Cancelled
 from fieldrep.domain.progress import Progress
-from fieldrep.services.collector import collector_paused
-from fieldrep.services.import_errors import ErrorsFile, RowError
-from fieldrep.services.import_readers import ImportFileError, TableData
+from fieldrep.services.gc_pause import collector_paused
+from fieldrep.services.imports.errors import ErrorsFile, RowError
+from fieldrep.services.imports.readers import ImportFileError, TableData
 from fieldrep.store.accounts_repository import deferred_search_index
 
 log = logging.getLogger(__name__)

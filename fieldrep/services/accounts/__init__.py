@@ -1,0 +1,1 @@
+"""The account book: the service, duplicate keys, visits and exports."""

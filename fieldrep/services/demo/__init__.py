@@ -1,0 +1,1 @@
+"""The embedded demo book: an organisation, accounts, activity and referrals."""

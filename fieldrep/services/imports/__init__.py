@@ -1,0 +1,1 @@
+"""Reading account and contact files: read -> map -> validate -> dedupe -> write."""

@@ -1,0 +1,1 @@
+"""What the map shows: accounts, territory shapes, selections and the day's route."""

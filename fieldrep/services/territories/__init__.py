@@ -1,0 +1,1 @@
+"""Territories: definitions, boundary files, assignment, quotas, balance and KPIs."""
