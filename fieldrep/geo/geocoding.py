@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from fieldrep.domain.errors import Cancelled
 from fieldrep.geo.geocode_cache import CachedAnswer, GeocodeCache, cache_key
+from fieldrep.store.book import OpenBook
 
 log = logging.getLogger(__name__)
 
@@ -473,7 +474,7 @@ def refinable_count(conn: sqlite3.Connection) -> int:
 
 
 def refine_online(
-    ctx: Any,
+    ctx: OpenBook,
     settings: OnlineSettings,
     *,
     geocoder: Any | None = None,
@@ -511,7 +512,7 @@ def _stop_reason(exc: Exception) -> str:
 
 
 def _refine(
-    ctx: Any,
+    ctx: OpenBook,
     settings: OnlineSettings,
     report: RefineReport,
     geocoder: Any | None,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fieldrep.services.context import Context
 from fieldrep.services.imports import validation as v
 from fieldrep.store.errors import StoreError, ValidationError
 
@@ -106,7 +107,7 @@ class Edit:
 class AccountsService:
     """Account edits for one context, remembering the last edit so it can be undone."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.last_edit: Edit | None = None
         # One sentence about where the last created account went, for the dialog to show.

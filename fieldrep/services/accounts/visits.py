@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fieldrep.domain.vocabulary import VISIT_OUTCOMES
+from fieldrep.services.context import Context
 from fieldrep.store.errors import ValidationError
 
 OUTCOMES = VISIT_OUTCOMES
@@ -38,7 +39,7 @@ def _iso(moment: datetime) -> str:
 
 
 def log_visit(
-    ctx: Any,
+    ctx: Context,
     account_id: str,
     *,
     outcome: str = "met",
@@ -189,7 +190,7 @@ def home_of(conn: Any, user_id: str | None) -> tuple[float, float] | None:
     return float(row[0]), float(row[1])
 
 
-def complete_task(ctx: Any, task_id: str) -> bool:
+def complete_task(ctx: Context, task_id: str) -> bool:
     """Mark a task done; returns False if it already was."""
     row = ctx.conn.execute("SELECT done FROM tasks WHERE id = ?", (task_id,)).fetchone()
     if row is None:

@@ -24,6 +24,7 @@ from fieldrep.geo.geocoding import Address, OfflineGeocoder
 from fieldrep.geo.placing import Placement, place_row
 from fieldrep.services.accounts import keys as account_keys
 from fieldrep.services.accounts.keys import Keys, keys_of
+from fieldrep.services.context import Context
 from fieldrep.services.imports import validation as v
 from fieldrep.services.imports.duplicates import DuplicateIndex, digest_of, hashes_of
 from fieldrep.services.imports.errors import ErrorsFile, RowError, write_errors_csv
@@ -303,7 +304,7 @@ class _Converter:
 
 
 def import_accounts(
-    ctx: Any,
+    ctx: Context,
     path: str | Path,
     *,
     mapping: ColumnMapping | None = None,
@@ -374,7 +375,7 @@ def _bulk_indexes(conn: Any, path: Path) -> AbstractContextManager[None]:
 
 
 def _check_and_write(
-    ctx: Any,
+    ctx: Context,
     data: TableData,
     mapping: ColumnMapping,
     report: ImportReport,
@@ -593,7 +594,7 @@ def _accounts_by_id(conn: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
 
 
 def _update_from_row(
-    ctx: Any, current: dict[str, Any], values: dict[str, Any], report: ImportReport
+    ctx: Context, current: dict[str, Any], values: dict[str, Any], report: ImportReport
 ) -> None:
     """Write what an exported-and-edited row changed of the account it names."""
     placement: Placement = values.pop("_placement")

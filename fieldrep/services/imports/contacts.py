@@ -18,6 +18,7 @@ from typing import Any
 
 from fieldrep.domain.ids import uuid7_many
 from fieldrep.services.accounts import keys as account_keys
+from fieldrep.services.context import Context
 from fieldrep.services.imports import validation as v
 from fieldrep.services.imports.duplicates import TEMP_CACHE_KIB
 from fieldrep.services.imports.errors import ErrorsFile, RowError
@@ -193,7 +194,7 @@ class _ContactKeys:
 
 
 def import_contacts(
-    ctx: Any,
+    ctx: Context,
     path: str | Path,
     *,
     mapping: ColumnMapping | None = None,
@@ -280,7 +281,7 @@ def _check_row(
 
 
 def _check_and_write(
-    ctx: Any,
+    ctx: Context,
     data: TableData,
     mapping: ColumnMapping,
     report: ImportReport,

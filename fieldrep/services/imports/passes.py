@@ -18,6 +18,7 @@ from typing import Any
 
 from fieldrep.domain.errors import Cancelled
 from fieldrep.domain.progress import Progress
+from fieldrep.services.context import Context
 from fieldrep.services.gc_pause import collector_paused
 from fieldrep.services.imports.errors import ErrorsFile, RowError
 from fieldrep.services.imports.readers import ImportFileError, TableData
@@ -146,7 +147,7 @@ def streamed_rows(
 
 
 def run_in_one_transaction(
-    ctx: Any,
+    ctx: Context,
     data: TableData,
     report: ImportReport,
     errors_out: ErrorsFile,

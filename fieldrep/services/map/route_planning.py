@@ -25,6 +25,7 @@ from fieldrep.geo.routing import (
     drive_estimate,
     solve,
 )
+from fieldrep.services.context import Context
 from fieldrep.store import local_meta
 from fieldrep.store.errors import ValidationError
 
@@ -221,7 +222,7 @@ def _plan_timed(
     )
 
 
-def save_stops(ctx: Any, account_ids: list[str]) -> None:
+def save_stops(ctx: Context, account_ids: list[str]) -> None:
     with ctx.writer.transaction() as conn:
         local_meta.put(conn, ROUTE_KEY, json.dumps({"day": _today(), "ids": account_ids}))
 

@@ -34,12 +34,13 @@ from fieldrep.services.accounts.visits import (
     LoggedVisit,
     log_visit,
 )
+from fieldrep.services.context import Context
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 
-def _referral_news(ctx: object, account_id: str) -> list[str]:
+def _referral_news(ctx: Context, account_id: str) -> list[str]:
     from fieldrep.services.rewards.close_loop import for_account
 
     conn = getattr(ctx, "conn", None)
@@ -50,7 +51,7 @@ class LogVisitDialog(QDialog):
     logged = Signal(object)  # LoggedVisit
 
     def __init__(
-        self, ctx: object, account_id: str, account_name: str, parent: QWidget | None = None
+        self, ctx: Context, account_id: str, account_name: str, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         fit_on_show(self)  # at least its size hint, within the screen

@@ -11,7 +11,6 @@ reason to save it anyway. Esc cancels.
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
 from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtGui import QKeyEvent
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.services.context import Context
 from fieldrep.services.referrals.capture import (
     CaptureRefused,
     CaptureResult,
@@ -45,7 +45,7 @@ class ReferralDialog(QDialog):
 
     def __init__(
         self,
-        ctx: Any,
+        ctx: Context,
         account_id: str | None = None,
         *,
         visit_id: str | None = None,

@@ -32,6 +32,7 @@ from fieldrep.services.accounts.visits import (
     home_of,
     team_overdue_tasks,
 )
+from fieldrep.services.context import Context
 from fieldrep.ui import theme
 from fieldrep.ui.dates import friendly_day
 from fieldrep.ui.widgets.screen_fit import fit_on_show
@@ -62,7 +63,7 @@ class TodayDialog(QDialog):
     task_completed = Signal(str)
     visit_logged = Signal(str)  # the account's id
 
-    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: Context, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         fit_on_show(self)  # at least its size hint, within the screen
         self.ctx = ctx

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.services.context import Context
 from fieldrep.services.referrals import pipeline
 from fieldrep.services.referrals.model import Stage
 from fieldrep.ui import theme
@@ -88,7 +89,7 @@ class ReferralBoard(QWidget):
     moved = Signal(object)  # pipeline.Moved
     move_refused = Signal(str)
 
-    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: Context, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.ask_reason: Ask = ask_reason

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.services.context import Context
 from fieldrep.services.referrals import pipeline
 from fieldrep.services.referrals.model import Stage
 from fieldrep.ui import theme
@@ -62,7 +62,7 @@ class ReferralDetailPanel(QFrame):
     moved = Signal(object)  # pipeline.Moved
     closed = Signal()
 
-    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: Context, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.referral_id: str | None = None

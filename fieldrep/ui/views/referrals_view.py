@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.services.context import Context
 from fieldrep.services.referrals import pipeline
 from fieldrep.services.referrals.capture import ReferralService
 from fieldrep.services.referrals.model import Stage
@@ -38,7 +39,6 @@ from fieldrep.ui.views.referral_detail_panel import ReferralDetailPanel
 
 
 def _file_match_index(db_path: Any, progress: Any) -> int:
-    from fieldrep.services.context import Context
     from fieldrep.services.referrals.match_index import file_all
 
     ctx = Context.open(db_path)
@@ -61,7 +61,7 @@ PERIODS = (
 
 
 class ReferralsView(QWidget):
-    def __init__(self, context: Any, runner: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, context: Context, runner: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.runner = runner
