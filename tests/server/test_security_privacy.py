@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import httpx
 
+from fieldrep.domain.hlc import parse_clock
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
 from fieldrep.sync.protocol import PROTOCOL_HEADER, version_headers
@@ -66,6 +67,9 @@ def test_pulled_clocks_never_show_another_users_device_id(
     # Merging is unchanged: both laptops edit one field, the later clock wins on the server and
     # on both laptops, and the loser is reported once.
     b.writer.update("accounts", row_id, {"phone": "from rep2"})
+    # rep1 writes later than rep2 whatever the two laptops' clocks said (same millisecond, or
+    # rep2's clock ahead from what it pulled): rep1's laptop has seen rep2's stamp.
+    a.writer.clock.observe(parse_clock(_field_clock(b, "accounts", row_id, "phone"))[0])
     a.writer.update("accounts", row_id, {"phone": "from rep1"})
     b.sync()
     a.sync()

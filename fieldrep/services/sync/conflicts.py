@@ -26,6 +26,7 @@ from fieldrep.store import local_meta
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.errors import StoreError
 from fieldrep.store.writer import Writer, utc_now
+from fieldrep.sync.local_apply import CLOCK_TAG_KEY
 
 # The sync protocol's constants are imported inside the functions that use them: that module loads
 # pydantic, and the window's start-up, which only calls open_count(), should not wait for it.
@@ -162,7 +163,10 @@ def _item(conn: sqlite3.Connection, device_id: str, raw: tuple[Any, ...]) -> Con
         return None
     kept, lost = json.loads(kept_value or "null"), json.loads(lost_value or "null")
     refused = kept_clock == REJECTED
-    yours_kept = not refused and _device(kept_clock) == device_id != _device(lost_clock)
+    # This laptop's clocks come back from the server under its opaque tag (issue 13), its own
+    # pending ones under its device id: either is "mine".
+    mine = {device_id, local_meta.get(conn, CLOCK_TAG_KEY) or device_id}
+    yours_kept = not refused and _device(kept_clock) in mine and _device(lost_clock) not in mine
     row = _row(conn, tbl, row_id)
     return ConflictItem(
         id=int(cid),
