@@ -56,6 +56,14 @@ def _days(value: object) -> dict[str, float]:
     }
 
 
+def own_days(conn: sqlite3.Connection, territory_id: str) -> dict[str, float]:
+    """What the team set on this territory itself (stage -> days), its parents' left out."""
+    row = conn.execute(
+        "SELECT referral_sla FROM territories WHERE id = ?", (territory_id,)
+    ).fetchone()
+    return _days(row[0] if row else None)
+
+
 def territory_chain(conn: sqlite3.Connection, territory_id: str | None) -> list[str]:
     """``territory_id``, its parent, and so on up to its root (a cycle stops the walk)."""
     chain: list[str] = []
