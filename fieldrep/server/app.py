@@ -324,15 +324,24 @@ def create_app(
         except PushError as exc:
             raise ApiError(exc.status, exc.code, str(exc)) from None
 
-    def _pull(req: PullRequest, who: Principal) -> JSONResponse:
-        return JSONResponse(pull(storage, who.user_id, req, max_pull_bytes))
+    def _pull(req: PullRequest, who: Principal, request: Request) -> JSONResponse:
+        # Protocol 2 and later: the page tells the device its clock tag (see pull.pull).
+        tagged = int(request.headers.get(PROTOCOL_HEADER, "0")) >= 2
+        return JSONResponse(
+            pull(storage, who.user_id, req, max_pull_bytes, who.device_id if tagged else None)
+        )
 
     @app.post("/v1/pull", response_model=PullResponse, responses=ERRORS, dependencies=versions)
-    def pull_post(req: PullRequest, who: Principal = Depends(principal)) -> JSONResponse:  # noqa: B008
-        return _pull(req, who)
+    def pull_post(
+        req: PullRequest,
+        request: Request,
+        who: Principal = Depends(principal),  # noqa: B008
+    ) -> JSONResponse:
+        return _pull(req, who, request)
 
     @app.get("/v1/pull", response_model=PullResponse, responses=ERRORS, dependencies=versions)
     def pull_get(
+        request: Request,
         cursor: int = 0,
         limit: int = DEFAULT_PULL_LIMIT,
         scope_key: str | None = None,
@@ -345,7 +354,7 @@ def create_app(
             raise ApiError(
                 422, "invalid_request", f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
             ) from None
-        return _pull(req, who)
+        return _pull(req, who, request)
 
     @app.get(
         "/v1/checksums", response_model=ChecksumsResponse, responses=ERRORS, dependencies=versions

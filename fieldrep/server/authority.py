@@ -4,6 +4,9 @@ Scope says which rows a user sees; authority says what they may write in them. M
 may write every field of the rows in their scope; a rep may not:
 
 - create or change rewards (approve, issue or size them) or quotas;
+- change territories, and so the referral SLA a territory carries (``territories.referral_sla``,
+  the team's setting every laptop applies, issue 18): :func:`scope.check_public_write` refuses
+  every territory write from a rep;
 - credit a deal to anyone but themselves, or on an account they do not own;
 - reassign (territory or owner) an account or referral owned by someone else;
 - write history under anyone's name but their own;

@@ -249,12 +249,21 @@ def _v5_referral_relationship_consent(tx: Tx) -> None:
         tx.execute("UPDATE referrals SET consent_at = created_at WHERE consent_at IS NULL")
 
 
+# The referral SLA per territory (days per pipeline stage, JSON), matching the client's v10: a team
+# setting managers write and every laptop applies. A database made from the current catalog by the
+# baseline already has it, hence the check.
+def _v6_territory_referral_sla(tx: Tx) -> None:
+    if "referral_sla" not in columns(tx, "territories"):
+        tx.execute("ALTER TABLE territories ADD COLUMN referral_sla TEXT")
+
+
 STEPS: list[Callable[[Tx], None]] = [
     _v1_baseline,
     _v2_scale_out,
     _v3_row_creators,
     _v4_clock_tags,
     _v5_referral_relationship_consent,
+    _v6_territory_referral_sla,
 ]
 LATEST = len(STEPS)
 

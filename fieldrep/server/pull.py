@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fieldrep.server import scope
+from fieldrep.server import clock_tags, scope
 from fieldrep.server.limits import MAX_PULL_BYTES, page_within_bytes
 from fieldrep.server.scope import Viewer
 from fieldrep.server.storage import Storage, Tx
@@ -53,8 +53,16 @@ def _changed_tables(tx: Tx, lo: int, hi: int) -> list[str]:
 
 
 def pull(
-    storage: Storage, user_id: str, req: PullRequest, max_bytes: int = MAX_PULL_BYTES
+    storage: Storage,
+    user_id: str,
+    req: PullRequest,
+    max_bytes: int = MAX_PULL_BYTES,
+    tag_device: str | None = None,
 ) -> dict[str, Any]:
+    """One page for ``user_id``. With ``tag_device`` (a client of protocol 2 or later) a page
+    that is no reset also carries that device's clock tag, so a laptop signed in before clock
+    tags existed learns its tag at its next sync, not only at its next sign-in (a reset answer
+    leaves it out: protocol-2 clients that predate the field validate only resets, strictly)."""
     with storage.snapshot() as tx:
         viewer = scope.load_viewer(tx, user_id)
         high, max_clock, purged = storage.state(tx)
@@ -128,6 +136,8 @@ def pull(
                 _add_row(tables, ref.tbl, row, viewer)
         answer["tables"] = tables
         answer["evict"] = evict
+        if tag_device is not None:
+            answer["clock_tag"] = clock_tags.device_tag(clock_tags.load_secret(tx), tag_device)
         return answer
 
 

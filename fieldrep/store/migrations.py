@@ -402,6 +402,15 @@ def _v9_referral_relationship_consent(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE referrals SET consent_at = created_at")
 
 
+# v10: the referral SLA is a team setting (issue 18): days per pipeline stage on a territory, as a
+# JSON object ({"new": 1, "contacted": 5}; NULL: not set), written by managers and synced like the
+# rest of the territory. A territory without a value for a stage follows its parent's, up to its
+# root, where the team default lives (fieldrep.services.referrals.sla). Synced: the server's v6
+# step adds the same column (fieldrep.server.migrations._v6_territory_referral_sla).
+def _v10_territory_referral_sla(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE territories ADD COLUMN referral_sla TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial_schema,
     _v2_accounts_search,
@@ -412,14 +421,14 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v7_referral_match_index,
     _v8_rewards_ledger,
     _v9_referral_relationship_consent,
+    _v10_territory_referral_sla,
 ]
 LATEST_VERSION = len(MIGRATIONS)
 # The schema version a laptop reports to the sync server (fieldrep.sync.protocol): that of the last
-# migration that changed what is synced (v9, the referral's relationship and consent columns; found
-# by name, so renumbering the list keeps it right). Local-only steps (v4 to v7) leave it alone, so a
-# laptop and a server a local step apart still sync; raise it with any step that changes a synced
-# table.
-SYNCED_SCHEMA_VERSION = MIGRATIONS.index(_v9_referral_relationship_consent) + 1
+# migration that changed what is synced (v10, the territory's referral SLA; found by name, so
+# renumbering the list keeps it right). Local-only steps (v4 to v7) leave it alone, so a laptop and
+# a server a local step apart still sync; raise it with any step that changes a synced table.
+SYNCED_SCHEMA_VERSION = MIGRATIONS.index(_v10_territory_referral_sla) + 1
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -299,6 +299,11 @@ class SyncEngine:
             stats = local_apply.PageStats()
             replacing = False
             with self.writer.transaction() as conn:
+                tag = raw.get("clock_tag")
+                if isinstance(tag, str) and tag != local_meta.get(conn, local_apply.CLOCK_TAG_KEY):
+                    # Signed in before clock tags (or the server's secret changed): from now on
+                    # pending clocks compare under the tag, this page's included.
+                    local_meta.put(conn, local_apply.CLOCK_TAG_KEY, tag)
                 local_apply.apply_page(conn, raw, stats)
                 local_meta.put(conn, "sync_cursor", str(int(raw["cursor"])))
                 local_meta.put(conn, "sync_scope_key", str(raw["scope_key"]))

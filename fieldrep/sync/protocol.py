@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from fieldrep.store.migrations import SYNCED_SCHEMA_VERSION
 
 # 2: the login answer carries ``clock_tag`` (sent only to clients of protocol 2 and later: older
-# ones refuse unknown fields).
+# ones refuse unknown fields), and so does every pull page that is not a reset (protocol-2 clients
+# read pages as plain JSON, validating only resets), so a laptop signed in before clock tags learns
+# its tag at its next sync.
 PROTOCOL_VERSION = 2
 # The oldest protocol this code still serves; raise it when an old client could corrupt data.
 MIN_PROTOCOL_VERSION = 1
@@ -160,6 +162,9 @@ class PullResponse(_Model):
     reset: Reset | None = None
     tables: dict[str, TablePage]
     evict: list[RowRef]
+    # What stands for the pulling device in clocks (as LoginResponse.clock_tag); protocol 2+,
+    # pages that are no reset.
+    clock_tag: str | None = None
 
 
 class TableChecksum(_Model):

@@ -173,3 +173,26 @@ def test_the_v5_step_adds_the_referral_relationship_and_consent_columns(url: str
             )
     finally:
         storage.close()
+
+
+def test_the_v6_step_adds_the_territory_referral_sla_column(url: str) -> None:
+    """A server from before the step (territories without the SLA) gains the column, and the
+    territories already there keep their rows with no SLA set."""
+    storage = Storage(url)
+    step = migrations.STEPS.index(migrations._v6_territory_referral_sla) + 1
+    with storage.write() as tx:
+        _insert(tx, "territories", {"id": "t-1", "name": "North", "created_at": "2024-01-01"}, 1)
+        tx.execute("ALTER TABLE territories DROP COLUMN referral_sla")
+        tx.execute("UPDATE server_schema SET version = ?, catalog = '' WHERE id = 1", (step - 1,))
+    storage.close()
+    storage = Storage(url)
+    try:
+        with storage.read() as tx:
+            assert migrations.current_version(tx) == migrations.LATEST
+            assert "referral_sla" in migrations.columns(tx, "territories")
+            assert tx.one("SELECT name, referral_sla FROM territories WHERE id = 't-1'") == (
+                "North",
+                None,
+            )
+    finally:
+        storage.close()

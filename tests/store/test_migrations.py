@@ -394,6 +394,24 @@ def test_v9_gives_referrals_their_relationship_and_consent_time(tmp_path: Path) 
     assert conn.execute("SELECT relationship, consent_at FROM referrals").fetchall() == [
         (None, "2025-03-04T10:00:00Z")
     ]
-    assert step == migrations.SYNCED_SCHEMA_VERSION  # a synced table changed: the server must know
+    assert step <= migrations.SYNCED_SCHEMA_VERSION  # a synced table changed: the server must know
     assert {"relationship", "consent_at"} <= set(synced_tables()["referrals"].fields)
+    conn.close()
+
+
+def test_v10_gives_territories_a_referral_sla_that_syncs(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "book.db", isolation_level=None)
+    step = migrations.MIGRATIONS.index(migrations._v10_territory_referral_sla) + 1
+    for version, migrate_step in enumerate(migrations.MIGRATIONS[: step - 1], start=1):
+        migrate_step(conn)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute(
+        "INSERT INTO territories (id, name, created_at) VALUES ('t1', 'North', '2025-03-04')"
+    )
+    migrations.migrate(conn)
+    assert conn.execute("SELECT name, referral_sla FROM territories").fetchall() == [
+        ("North", None)  # not set: the laptop's own setting, then the defaults, apply
+    ]
+    assert step == migrations.SYNCED_SCHEMA_VERSION  # a synced table changed: the server must know
+    assert "referral_sla" in synced_tables()["territories"].fields
     conn.close()

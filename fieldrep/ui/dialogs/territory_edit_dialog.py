@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -37,6 +38,8 @@ from fieldrep.domain.territory_rules import (
     geometry_to_geojson,
 )
 from fieldrep.services.context import Context
+from fieldrep.services.referrals import sla
+from fieldrep.services.referrals.model import Stage
 from fieldrep.services.territories import geojson as gj
 from fieldrep.services.territories import service as svc
 from fieldrep.store.errors import StoreError
@@ -86,6 +89,23 @@ class TerritoryEditDialog(QDialog):
         self.priority.setValue(current.priority)
         self.priority.setToolTip("Lower number = higher precedence when territories overlap")
         self.priority.setMaximumWidth(140)
+        # The team's referral SLA (issue 18), synced with the territory: 0 = none of its own, the
+        # parent's (up to the team default on the root) applies.
+        self.first_contact = QDoubleSpinBox()
+        self.first_contact.setRange(0, 365)
+        self.first_contact.setDecimals(1)
+        self.first_contact.setSingleStep(0.5)
+        self.first_contact.setSuffix(" days")
+        self.first_contact.setSpecialValueText("as the parent territory (team default)")
+        self.first_contact.setToolTip(
+            "How soon a new referral here must be contacted; on a region or a territory without"
+            " a parent it is the default for every territory below. Applies on every laptop of"
+            " the team after sync."
+        )
+        self._first_contact_was = (
+            sla.own_days(ctx.conn, territory_id).get(Stage.NEW.value, 0.0) if territory_id else 0.0
+        )
+        self.first_contact.setValue(self._first_contact_was)
         self.color = QLineEdit(current.color)
         self.owner = QComboBox()
         self.owner.addItem("(none)", None)
@@ -131,6 +151,7 @@ class TerritoryEditDialog(QDialog):
         form.addRow("Priority", self.priority)
         form.addRow("Colour", self.color)
         form.addRow("Owner", self.owner)
+        form.addRow("Referral first contact", self.first_contact)
         form.addRow("Polygon", poly_row)
         form.addRow("Postal codes", self.postal_codes)
         form.addRow("", self.postal_count)
@@ -247,11 +268,17 @@ class TerritoryEditDialog(QDialog):
 
     def save(self) -> None:
         changes = self.changes()
+        days = self.first_contact.value() or None
         try:
-            if self.territory_id:
-                svc.update_territory(self.ctx, self.territory_id, **changes)
-            else:
-                self.territory_id = svc.create_territory(self.ctx, **changes)
+            with self.ctx.writer.transaction():  # the territory and its SLA, or neither
+                territory_id = self.territory_id
+                if territory_id:
+                    svc.update_territory(self.ctx, territory_id, **changes)
+                else:
+                    territory_id = svc.create_territory(self.ctx, **changes)
+                if (days or 0.0) != self._first_contact_was:
+                    sla.set_team_days(self.ctx.writer, Stage.NEW, days, territory_id)
+            self.territory_id = territory_id
         except StoreError as exc:
             self.error.setText(str(exc))
             return

@@ -216,3 +216,34 @@ def test_a_rep_is_told_the_reward_is_worked_out_by_the_manager(
     won = move(ctx, lead, Stage.WON, value=1_000.0, create_account=True)
     assert "worked out on your manager's laptop" in won.message
     assert ctx.conn.execute("SELECT count(*) FROM rewards").fetchone() == (0,)
+
+
+def test_the_teams_sla_comes_before_the_laptops_own_and_follows_the_parent(
+    ctx: Context, org: dict[str, str]
+) -> None:
+    from fieldrep.services.referrals import sla
+    from fieldrep.services.territories import service as svc
+
+    region = svc.create_territory(ctx, "South West", kind="region", owner_id=org["boss"])
+    ctx.writer.update("territories", org["texas"], {"parent_id": region})
+    with ctx.writer.transaction() as conn:
+        sla.set_days(conn, Stage.NEW, 5)  # this laptop's own setting
+    assert sla.days_for(ctx.conn, Stage.NEW, org["texas"]) == 5
+    sla.set_team_days(ctx.writer, Stage.NEW, 2, region)  # the team's, on the region above
+    assert sla.days_for(ctx.conn, Stage.NEW, org["texas"]) == 2
+    assert sla.days_for(ctx.conn, Stage.NEW, org["metro"]) == 5  # not below the region
+    sla.set_team_days(ctx.writer, Stage.NEW, 0.5, org["texas"])
+    assert sla.days_for(ctx.conn, Stage.NEW, org["texas"]) == 0.5
+    sla.set_team_days(ctx.writer, Stage.NEW, None, org["texas"])  # cleared: the region's again
+    assert sla.days_for(ctx.conn, Stage.NEW, org["texas"]) == 2
+    sla.set_team_days(ctx.writer, Stage.NEW, None, region)
+    assert sla.days_for(ctx.conn, Stage.NEW, org["texas"]) == 5  # no team value: the laptop's
+    # A value no one could have set through the app is passed over, not trusted.
+    ctx.writer.update(
+        "territories", org["texas"], {"referral_sla": '{"new": -1, "contacted": "x"}'}
+    )
+    assert sla.days_for(ctx.conn, Stage.NEW, org["texas"]) == 5
+    with pytest.raises(ValueError, match="more than 0 days"):
+        sla.set_team_days(ctx.writer, Stage.NEW, 0, org["texas"])
+    with pytest.raises(ValueError, match="no SLA"):
+        sla.set_team_days(ctx.writer, Stage.WON, 3, org["texas"])
