@@ -36,7 +36,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import functools
+import gc
 import json
+import threading
 import os
 import pstats
 import statistics
@@ -89,6 +91,10 @@ class Gaps:
         Gaps.current = self
         self._profiler: Any = None
         self.by_phase: dict[str, list[float]] = {}
+        # the longest garbage collection of each phase (it holds the GIL): ms, generation, thread
+        self.gc_by_phase: dict[str, tuple[float, int, str]] = {}
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
         self.phase = ""
         self._last = time.perf_counter()
         self._timer = QTimer()
@@ -108,6 +114,21 @@ class Gaps:
         if phase:
             self.by_phase[phase] = []
         self._last = time.perf_counter()
+
+    def _on_gc(self, stage: str, info: dict[str, int]) -> None:
+        if stage == "start":
+            self._gc_started = time.perf_counter()
+            return
+        took = (time.perf_counter() - self._gc_started) * 1000
+        held = self.gc_by_phase.get(self.phase)
+        if self.phase and (held is None or took > held[0]):
+            name = threading.current_thread().name
+            self.gc_by_phase[self.phase] = (took, info["generation"], name)
+
+    def close(self) -> None:
+        self._timer.stop()
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
 
     def _tick(self) -> None:
         now = time.perf_counter()
@@ -151,6 +172,7 @@ def baseline(app: QApplication) -> float:
     gaps.begin("idle")
     pause(app, START_S)
     window.close()
+    gaps.close()
     return gaps.worst_ms("idle")
 
 
@@ -323,10 +345,12 @@ def main() -> None:
     phases = list(gaps.by_phase)
     for phase in phases:
         ticks = gaps.by_phase[phase]
+        took, generation, thread = gaps.gc_by_phase.get(phase, (0.0, 0, "-"))
         print(
             f"{phase:11s} worst pause {gaps.worst_ms(phase):6.1f} ms, 99th percentile"
             f" {gaps.p99_ms(phase):5.1f} ms, median {statistics.median(ticks) * 1000:4.1f} ms"
-            f" ({len(ticks)} ticks)"
+            f" ({len(ticks)} ticks); longest garbage collection {took:.1f} ms"
+            f" (generation {generation}, {thread})"
         )
     worst = max(gaps.worst_ms(p) for p in phases)
     print(
