@@ -38,13 +38,13 @@ import cProfile
 import functools
 import gc
 import json
-import threading
 import os
 import pstats
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
