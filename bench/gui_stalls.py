@@ -24,7 +24,8 @@ main window (offscreen, on a book of 100,000 accounts, ``--quick``: 10,000) does
 - ``reassign``: the Reassignment tab shown, its diff computed, approved and applied.
 
 A phase ends only after one more timer tick, so a stall in its last event-loop pass is counted.
-``--profile PHASE[,PHASE]`` prints a profile of the GUI thread in those phases.
+``--profile PHASE[,PHASE]`` prints a profile of the GUI thread in those phases; ``--watchdog MS``
+prints every thread's stack whenever the timer stalls longer (which thread held the GIL).
 
 Baseline: the same timer in a bare QMainWindow doing nothing, for as long. The ratio is the worst
 gap of any phase over the baseline's worst gap. No issue sets a figure; a pause under 100 ms is
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import faulthandler
 import functools
 import gc
 import json
@@ -86,6 +88,7 @@ class Gaps:
 
     current: Gaps | None = None
     profile: str = ""  # a phase to profile (the GUI thread only), from --profile
+    watchdog_s: float = 0.0  # from --watchdog: every thread's stack when the timer stalls this long
 
     def __init__(self) -> None:
         Gaps.current = self
@@ -113,6 +116,9 @@ class Gaps:
         self.phase = phase
         if phase:
             self.by_phase[phase] = []
+        if Gaps.watchdog_s:
+            print(f"-- phase {phase or '(none)'}", file=sys.stderr, flush=True)
+            faulthandler.cancel_dump_traceback_later()
         self._last = time.perf_counter()
 
     def _on_gc(self, stage: str, info: dict[str, int]) -> None:
@@ -131,6 +137,9 @@ class Gaps:
             gc.callbacks.remove(self._on_gc)
 
     def _tick(self) -> None:
+        if Gaps.watchdog_s and self.phase:
+            # faulthandler's own thread needs no GIL: it shows which thread holds it in a stall.
+            faulthandler.dump_traceback_later(Gaps.watchdog_s, exit=False)
         now = time.perf_counter()
         if self.phase:
             self.by_phase[self.phase].append(now - self._last)
@@ -323,8 +332,16 @@ def main() -> None:
     parser.add_argument(
         "--profile", default="", help="print a GUI-thread profile of these phases (comma-separated)"
     )
+    parser.add_argument(
+        "--watchdog",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="print every thread's stack (stderr) when the GUI thread stalls longer than this",
+    )
     args = parser.parse_args()
     Gaps.profile = args.profile
+    Gaps.watchdog_s = args.watchdog / 1000
     if args.prepare:
         prepare(Path(args.prepare[0]), int(args.prepare[1]))
         return
