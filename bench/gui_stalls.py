@@ -24,7 +24,8 @@ main window (offscreen, on a book of 100,000 accounts, ``--quick``: 10,000) does
 - ``reassign``: the Reassignment tab shown, its diff computed, approved and applied.
 
 A phase ends only after one more timer tick, so a stall in its last event-loop pass is counted.
-``--profile PHASE[,PHASE]`` prints a profile of the GUI thread in those phases.
+``--profile PHASE[,PHASE]`` prints a profile of the GUI thread in those phases; ``--watchdog MS``
+prints every thread's stack whenever the timer stalls longer (which thread held the GIL).
 
 Baseline: the same timer in a bare QMainWindow doing nothing, for as long. The ratio is the worst
 gap of any phase over the baseline's worst gap. No issue sets a figure; a pause under 100 ms is
@@ -35,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import faulthandler
 import functools
+import gc
 import json
 import os
 import pstats
@@ -43,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -84,11 +88,16 @@ class Gaps:
 
     current: Gaps | None = None
     profile: str = ""  # a phase to profile (the GUI thread only), from --profile
+    watchdog_s: float = 0.0  # from --watchdog: every thread's stack when the timer stalls this long
 
     def __init__(self) -> None:
         Gaps.current = self
         self._profiler: Any = None
         self.by_phase: dict[str, list[float]] = {}
+        # the longest garbage collection of each phase (it holds the GIL): ms, generation, thread
+        self.gc_by_phase: dict[str, tuple[float, int, str]] = {}
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
         self.phase = ""
         self._last = time.perf_counter()
         self._timer = QTimer()
@@ -107,9 +116,30 @@ class Gaps:
         self.phase = phase
         if phase:
             self.by_phase[phase] = []
+        if Gaps.watchdog_s:
+            print(f"-- phase {phase or '(none)'}", file=sys.stderr, flush=True)
+            faulthandler.cancel_dump_traceback_later()
         self._last = time.perf_counter()
 
+    def _on_gc(self, stage: str, info: dict[str, int]) -> None:
+        if stage == "start":
+            self._gc_started = time.perf_counter()
+            return
+        took = (time.perf_counter() - self._gc_started) * 1000
+        held = self.gc_by_phase.get(self.phase)
+        if self.phase and (held is None or took > held[0]):
+            name = threading.current_thread().name
+            self.gc_by_phase[self.phase] = (took, info["generation"], name)
+
+    def close(self) -> None:
+        self._timer.stop()
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+
     def _tick(self) -> None:
+        if Gaps.watchdog_s and self.phase:
+            # faulthandler's own thread needs no GIL: it shows which thread holds it in a stall.
+            faulthandler.dump_traceback_later(Gaps.watchdog_s, exit=False)
         now = time.perf_counter()
         if self.phase:
             self.by_phase[self.phase].append(now - self._last)
@@ -151,6 +181,7 @@ def baseline(app: QApplication) -> float:
     gaps.begin("idle")
     pause(app, START_S)
     window.close()
+    gaps.close()
     return gaps.worst_ms("idle")
 
 
@@ -301,8 +332,16 @@ def main() -> None:
     parser.add_argument(
         "--profile", default="", help="print a GUI-thread profile of these phases (comma-separated)"
     )
+    parser.add_argument(
+        "--watchdog",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="print every thread's stack (stderr) when the GUI thread stalls longer than this",
+    )
     args = parser.parse_args()
     Gaps.profile = args.profile
+    Gaps.watchdog_s = args.watchdog / 1000
     if args.prepare:
         prepare(Path(args.prepare[0]), int(args.prepare[1]))
         return
@@ -323,10 +362,12 @@ def main() -> None:
     phases = list(gaps.by_phase)
     for phase in phases:
         ticks = gaps.by_phase[phase]
+        took, generation, thread = gaps.gc_by_phase.get(phase, (0.0, 0, "-"))
         print(
             f"{phase:11s} worst pause {gaps.worst_ms(phase):6.1f} ms, 99th percentile"
             f" {gaps.p99_ms(phase):5.1f} ms, median {statistics.median(ticks) * 1000:4.1f} ms"
-            f" ({len(ticks)} ticks)"
+            f" ({len(ticks)} ticks); longest garbage collection {took:.1f} ms"
+            f" (generation {generation}, {thread})"
         )
     worst = max(gaps.worst_ms(p) for p in phases)
     print(

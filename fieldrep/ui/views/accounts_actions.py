@@ -95,16 +95,18 @@ class AccountsActionsMixin(_MixedInto):
             self._update_today()
 
     def _refresh_keeping_selection(self) -> None:
-        """Re-read the list; the selected account stays selected if it kept its row (looking
-        for it elsewhere would cost a query over the whole book on this thread)."""
-        index = self.table.currentIndex()
+        """Re-read the list (on a worker: the model's reload); the selected account stays
+        selected if it kept its row (looking for it elsewhere would cost a query over the whole
+        book on this thread)."""
+        row = self.table.currentIndex().row()
         selected = self.selected_account_id()
-        self.model.refresh()
-        row = index.row()
+        self.model.reload(on_done=partial(self._select_if_still_at, row, selected))
+
+    def _select_if_still_at(self, row: int, account_id: str | None) -> None:
         if (
-            selected is not None
+            account_id is not None
             and 0 <= row < self.model.rowCount()
-            and self.model.account_id(row) == selected
+            and self.model.account_id(row) == account_id
         ):
             self.table.selectRow(row)
 
