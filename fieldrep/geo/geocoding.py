@@ -13,7 +13,6 @@ it is never dropped.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sqlite3
@@ -26,13 +25,13 @@ from urllib.parse import urlsplit
 
 from fieldrep.domain.errors import Cancelled
 from fieldrep.geo.geocode_cache import CachedAnswer, GeocodeCache, cache_key
+from fieldrep.store import settings as stored_settings
 from fieldrep.store.book import OpenBook
 
 log = logging.getLogger(__name__)
 
 QUALITIES = ("address", "street", "postal_code", "city", "manual")
 GAZETTEER_SOURCE = "gazetteer"
-SETTINGS_KEY = "geocoder.online"
 # Nominatim's public servers allow one request a second; a self-hosted one may allow more.
 PUBLIC_NOMINATIM = "nominatim.openstreetmap.org"
 NOMINATIM_POLICY = (
@@ -236,10 +235,7 @@ def nominatim_settings(user_agent: str | None, url: str, min_delay: float) -> On
 
 
 def load_settings(conn: sqlite3.Connection) -> OnlineSettings:
-    row = conn.execute("SELECT value FROM local_meta WHERE key = ?", (SETTINGS_KEY,)).fetchone()
-    if row is None or not row[0]:
-        return OnlineSettings()
-    data = json.loads(row[0])
+    data = stored_settings.get(conn, stored_settings.GEOCODER_ONLINE)
     known = set(OnlineSettings.__dataclass_fields__)
     return OnlineSettings(**{k: v for k, v in data.items() if k in known})
 
@@ -248,11 +244,7 @@ def save_settings(conn: sqlite3.Connection, settings: OnlineSettings) -> None:
     """Store the settings (inside the caller's transaction, or alone in autocommit mode)."""
     if settings.provider not in ("", "nominatim"):
         raise ValueError(f"unknown geocoding provider {settings.provider!r} (known: nominatim)")
-    conn.execute(
-        "INSERT INTO local_meta (key, value) VALUES (?, ?)"
-        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (SETTINGS_KEY, json.dumps(asdict(settings))),
-    )
+    stored_settings.put(conn, stored_settings.GEOCODER_ONLINE, asdict(settings))
 
 
 def quality_of(raw: Mapping[str, Any]) -> str:

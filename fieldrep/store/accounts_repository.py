@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fieldrep.domain.vocabulary import ACCOUNT_STATUSES
+from fieldrep.store import settings
 
-DEFERRED_KEY = "search_index.deferred"
 STATUSES = ACCOUNT_STATUSES
 QUALITIES = ("address", "street", "postal_code", "city", "manual")
 NO_VALUE = "__none__"  # filter value meaning "not set" (no territory, no owner, unplaced)
@@ -352,11 +352,11 @@ def deferred_search_index(conn: sqlite3.Connection) -> Iterator[None]:
         raise RuntimeError("deferred_search_index needs an open transaction")
     accounts_before = conn.execute("SELECT coalesce(max(rowid), 0) FROM accounts").fetchone()[0]
     contacts_before = conn.execute("SELECT coalesce(max(rowid), 0) FROM contacts").fetchone()[0]
-    conn.execute("INSERT OR REPLACE INTO local_meta (key, value) VALUES (?, '1')", (DEFERRED_KEY,))
+    settings.put(conn, settings.SEARCH_INDEX_DEFERRED, True)
     try:
         yield
     finally:
-        conn.execute("DELETE FROM local_meta WHERE key = ?", (DEFERRED_KEY,))
+        settings.clear(conn, settings.SEARCH_INDEX_DEFERRED)
     conn.execute(f"{_FTS_INSERT}{_FTS_SELECT} WHERE a.rowid > ?", (accounts_before,))
     conn.execute(
         "UPDATE accounts_fts SET contacts = (SELECT group_concat(trim(c.first_name || ' ' ||"

@@ -17,10 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from fieldrep.services.referrals import normalise as norm
-from fieldrep.store import local_meta
+from fieldrep.store import settings
 from fieldrep.store.writer import Writer
 
-GENERATION = "match_index.generation"
 _BATCH = 500
 TABLES = ("accounts", "contacts", "referrals")
 
@@ -87,7 +86,7 @@ def _s(value: object) -> str:
 
 
 def generation(conn: sqlite3.Connection) -> int:
-    return int(local_meta.get(conn, GENERATION, "0") or 0)
+    return settings.get(conn, settings.MATCH_INDEX_GENERATION)
 
 
 def pending(conn: sqlite3.Connection) -> int:
@@ -121,7 +120,7 @@ def refresh(
                 )
     if limit is None:
         conn.execute("DELETE FROM match_queue")
-    local_meta.put(conn, GENERATION, str(generation(conn) + 1))
+    settings.put(conn, settings.MATCH_INDEX_GENERATION, generation(conn) + 1)
     return names
 
 

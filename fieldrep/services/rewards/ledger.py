@@ -37,7 +37,7 @@ from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import outbox
 from fieldrep.services.rewards import rules as rules_store
-from fieldrep.store import local_meta
+from fieldrep.store import settings
 from fieldrep.store.writer import utc_now
 
 _NAMESPACE = uuid.UUID("6f1d3c2e-8f6b-4c59-9a57-2b1e0c4f7a10")
@@ -684,7 +684,6 @@ def backfill(
     return result
 
 
-FOLLOWED_KEY = "rewards_followed_version"
 MAY_COMPUTE = MANAGER_ROLES
 
 
@@ -705,7 +704,7 @@ def follow_received_stages(ctx: Context, *, today: date | None = None) -> StageR
     if ctx.role() not in MAY_COMPUTE:
         return result
     with ctx.writer.transaction() as conn:
-        mark = int(local_meta.get(conn, FOLLOWED_KEY) or 0)
+        mark = settings.get(conn, settings.REWARDS_FOLLOWED_VERSION)
         rows = conn.execute(
             "SELECT e.referral_id, max(e._version), r.stage FROM referral_events e"
             " JOIN referrals r ON r.id = e.referral_id WHERE e.kind = 'stage' AND e._version > ?"
@@ -727,5 +726,5 @@ def follow_received_stages(ctx: Context, *, today: date | None = None) -> StageR
                     )
                     result.created += got.created
                     result.explained += got.explained
-        local_meta.put(conn, FOLLOWED_KEY, str(max(r[1] for r in rows)))
+        settings.put(conn, settings.REWARDS_FOLLOWED_VERSION, max(r[1] for r in rows))
     return result
