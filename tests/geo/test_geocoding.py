@@ -11,17 +11,11 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from fieldrep.geo.geocoding import (
-    Address,
-    OfflineGeocoder,
-    OnlineSettings,
-    load_settings,
-    make_geopy_geocoder,
-    refinable_ids,
-    refine_online,
-    save_settings,
-    unplaced_accounts,
-)
+from fieldrep.geo.geocoder_settings import OnlineSettings, load_settings, save_settings
+from fieldrep.geo.geocoding import Address, OfflineGeocoder
+from fieldrep.geo.online_geocoder import make_geopy_geocoder
+from fieldrep.geo.online_refine import refinable_ids, refine_online
+from fieldrep.geo.placement import unplaced_accounts
 from fieldrep.services.context import Context
 from tests.geo.nominatim_server import running_nominatim, settings_for
 

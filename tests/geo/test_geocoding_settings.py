@@ -10,15 +10,9 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from fieldrep.geo.geocoding import (
-    PUBLIC_NOMINATIM,
-    SettingsError,
-    nominatim_settings,
-    placement_summary,
-    refinable_count,
-    refine_online,
-    unplaced_count,
-)
+from fieldrep.geo.geocoder_settings import PUBLIC_NOMINATIM, SettingsError, nominatim_settings
+from fieldrep.geo.online_refine import refinable_count, refine_online
+from fieldrep.geo.placement import placement_summary, unplaced_count
 from fieldrep.services.context import Context
 from tests.geo.nominatim_server import running_nominatim, settings_for
 

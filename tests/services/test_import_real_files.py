@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fieldrep.geo.gazetteer import default_gazetteer
-from fieldrep.geo.geocoding import placement_summary
+from fieldrep.geo.placement import placement_summary
 from fieldrep.services.context import Context
 from fieldrep.services.imports.accounts import import_accounts
 from fieldrep.services.imports.contacts import import_contacts

@@ -34,7 +34,7 @@ def export_operation(
 def locate_online_operation(settings: Any, db_path: Path, progress: Progress) -> Any:
     """Place accounts through the configured online geocoder; what was found before a cancel or a
     lost connection is kept (each answer is its own small write)."""
-    from fieldrep.geo.geocoding import refine_online
+    from fieldrep.geo.online_refine import refine_online
     from fieldrep.services.context import Context
 
     ctx = Context.open(db_path)
