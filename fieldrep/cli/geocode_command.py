@@ -168,7 +168,7 @@ def run_online(args: argparse.Namespace) -> int:
         show = None
         if not args.json and sys.stderr.isatty():
 
-            def show(done: int, total: int) -> None:
+            def show(done: int, total: int | None, text: str) -> None:
                 print(f"\rchecked {done:,}/{total:,}   ", end="", file=sys.stderr, flush=True)
 
         report = refine_online(ctx, settings, account_ids=ids, progress=show)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fieldrep.domain.errors import Cancelled
+from fieldrep.domain.progress import Progress
 from fieldrep.geo.geocode_cache import GeocodeCache, cache_key
 from fieldrep.geo.geocoder_settings import OnlineSettings
 from fieldrep.geo.geocoding import Address, GeoResult
@@ -111,7 +112,7 @@ def refine_online(
     *,
     geocoder: Any | None = None,
     account_ids: Iterable[str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> RefineReport:
     """Upgrade accounts with a street address from offline to online quality, and place the
@@ -151,7 +152,7 @@ def _refine(
     report: RefineReport,
     geocoder: Any | None,
     account_ids: Iterable[str] | None,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
     cancelled: Callable[[], bool],
 ) -> None:
     from geopy.exc import GeopyError
@@ -198,6 +199,6 @@ def _refine(
                     report.improved += 1
                     report.placed += bool(unplaced)
             if progress is not None:
-                progress(index + 1, len(rows))
+                progress(index + 1, len(rows), f"Checked {index + 1:,} of {len(rows):,} accounts")
     finally:
         report.requests_sent = online.requests_sent

@@ -99,7 +99,7 @@ def test_one_online_run_at_a_time(ctx: Context, nominatim: ThreadingHTTPServer) 
     inside, release = threading.Event(), threading.Event()
     second: list[str] = []
 
-    def hold(done: int, total: int) -> None:
+    def hold(done: int, total: int | None, text: str) -> None:
         if done == 1:
             inside.set()
             release.wait()

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fieldrep.domain.progress import Progress
 from fieldrep.services.context import Context
 from fieldrep.services.notifications.smtp_sender import SendReport, SmtpConfig, send_due
 from fieldrep.store import settings as stored
@@ -130,10 +130,10 @@ def save(ctx: Context, settings: SmtpSettings, *, keep_password: bool = True) ->
 
 def send_outbox(
     db_path: PathLike,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> SendReport:
     """Send this laptop's due e-mails with the saved settings, on its own connection (the app's
-    background sender runs it off the GUI thread). ``progress(done, total)`` hears before each
+    background sender runs it off the GUI thread). ``progress(done, total, text)`` hears before each
     message and may raise to stop: the messages not yet handed over wait, as queued."""
     ctx = Context.open(db_path)
     try:

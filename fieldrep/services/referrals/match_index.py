@@ -13,9 +13,10 @@ companies, legal forms stripped, words sorted (fieldrep.services.referrals.norma
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from fieldrep.domain.progress import Progress
 from fieldrep.services.referrals import normalise as norm
 from fieldrep.store import settings
 from fieldrep.store.writer import Writer
@@ -124,7 +125,7 @@ def refresh(
     return names
 
 
-def file_all(writer: Writer, progress: Callable[[int, int], None] | None = None) -> int:
+def file_all(writer: Writer, progress: Progress | None = None) -> int:
     """File the whole queue in steps of 5,000 rows, each its own transaction (a first filing of a
     100,000-account book takes a while: run it off the GUI thread). Returns the rows filed."""
     total = pending(writer.conn)
@@ -136,7 +137,7 @@ def file_all(writer: Writer, progress: Callable[[int, int], None] | None = None)
             return done
         done += step
         if progress is not None:
-            progress(min(done, total), total)
+            progress(min(done, total), total, "Preparing duplicate checks")
 
 
 def _rows(conn: sqlite3.Connection, sql: str, ids: list[str]) -> list[dict[str, object]]:

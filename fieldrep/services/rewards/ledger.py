@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from fieldrep.domain.ids import uuid7_many
+from fieldrep.domain.progress import Progress
 from fieldrep.domain.rewards import (
     Computed,
     History,
@@ -636,7 +637,7 @@ def backfill(
     trigger: Trigger = Trigger.WON,
     *,
     today: date | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> StageResult:
     """After a rule change: the rewards every referral standing at ``trigger`` (or past it) has
     not had yet, in one transaction; managers get one notification for the lot."""
@@ -657,7 +658,7 @@ def backfill(
         batch = _Batch(ctx, conn, today, ids)
         for done, referral_id in enumerate(ids):
             if progress is not None and done % 500 == 0:
-                progress(done, len(ids))  # may raise to cancel: nothing is kept
+                progress(done, len(ids), "Giving rewards")  # may raise to cancel: nothing is kept
             got = compute_rewards(
                 ctx,
                 referral_id,

@@ -65,9 +65,9 @@ def place_online_operation(settings: OnlineSettings, db_path: Path, progress: Pr
     report (what was placed before it is kept), so the dialog can say how far it got."""
     ctx = Context.open(db_path)
 
-    def show(done: int, total: int) -> None:
+    def show(done: int, total: int | None, text: str) -> None:
         with suppress(Cancelled):  # noticed by ``cancelled`` below, before the next account
-            progress.report(done, total, f"Checked {done:,} of {total:,} accounts")
+            progress.report(done, total, text)
 
     try:
         return refine_online(ctx, settings, progress=show, cancelled=lambda: progress.cancelled)
