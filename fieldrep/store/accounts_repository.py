@@ -7,6 +7,8 @@ walks forward) of plain tuples in :data:`LIST_COLUMNS` order.
 Search goes through the ``accounts_fts`` FTS5 index (name, address, contact names, notes) kept by
 triggers (migration 2). What the user types is never FTS syntax: it is split into words and each
 word becomes a quoted prefix term, so ``o'brien "ac`` cannot break the query.
+
+Kept whole: the accounts' filter, sort, queries and the search index they read are one repository.
 """
 
 from __future__ import annotations

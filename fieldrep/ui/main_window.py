@@ -5,6 +5,8 @@ The window reads the database only for the status bar (who is signed in, what wa
 get the context and the task runner and do their own work. Sync belongs to the
 :class:`~fieldrep.ui.sync_controller.SyncController` the app hands in: the window shows its state,
 and its menu, status-bar button and settings dialog call it.
+
+Kept whole: the frame's menus, navigation and status bar are wired to each other and to the pages.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ negative row of its own netted against the next payout: never a silent edit.
 
 A reward's id is derived from its ledger key, so the same reward computed twice (a retry, two
 laptops offline) is the same row, and the sync merges it: never paid twice.
+
+Kept whole: computing, voiding and clawing back a reward share the ledger key, the batch of one
+stage move's transaction and the recipient and consent rules; apart, neither half reads on its own.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ counts come from :func:`~fieldrep.geo.placement.placement_summary`, the settings
 :func:`~fieldrep.geo.geocoder_settings.nominatim_settings` and stored by ``save_settings``, and
 placing runs :func:`~fieldrep.geo.online_refine.refine_online` on the task runner's network lane
 with progress and Cancel. Placing always uses the *saved* settings, so it is offered only once the form is saved.
+
+Kept whole: one dialog whose summary, form and placing run share its widgets and its one task.
 """
 
 from __future__ import annotations

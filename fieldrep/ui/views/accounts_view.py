@@ -4,10 +4,10 @@ Keyboard first: Ctrl+F search, Ctrl+N new account, Enter opens the selected acco
 panel (or clears the search). Searches are debounced so typing a word costs one query, not one per
 key; counts show how many accounts match out of how many.
 
-The New account dialog, the filters' combo box and the background actions (import, export, Locate
-online, Log visit, Today: :mod:`~fieldrep.ui.views.accounts_actions`) live in their own modules;
-what stays here is the page's construction and its reactions to its own widgets, which share
-every widget and read best together.
+Kept whole: what stays here is the page's construction and its reactions to its own widgets,
+which share every widget; the New account dialog, the filters' combo box and the background
+actions (import, export, Locate online, Log visit, Today: :mod:`~fieldrep.ui.views.accounts_actions`)
+live in their own modules.
 """
 
 from __future__ import annotations
