@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from fieldrep.domain.progress import Progress
 from fieldrep.services.context import Context
 from fieldrep.services.sync import conflicts
 from fieldrep.store import settings
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
-EngineProgress = Callable[[str, int, int | None], None]
 TransportFactory = Callable[[Context], "HttpTransport"]
 
 # How long one request may take before the sync gives up (the user can cancel sooner).
@@ -232,13 +232,14 @@ def default_transport(ctx: Context) -> HttpTransport:
 
 def run_sync(
     db_path: PathLike,
-    progress: EngineProgress,
+    progress: Progress,
     cancel: threading.Event,
     transport_factory: TransportFactory = default_transport,
     on_changes: Callable[[frozenset[str]], None] | None = None,
 ) -> SyncResult:
     """One sync of the database at ``db_path``; the outcome (error or none) is remembered in the
-    database so the next start shows it. Raises :class:`Cancelled` when stopped. ``on_changes``
+    database so the next start shows it. ``progress(done, total, text)`` hears each engine stage
+    with its line (:func:`stage_text`). Raises :class:`Cancelled` when stopped. ``on_changes``
     hears, after each committed push batch or pull page (on the worker thread), which tables it
     changed."""
     from fieldrep.sync.client import Cancelled, SyncEngine
@@ -249,7 +250,13 @@ def run_sync(
             transport = transport_factory(ctx)
             try:
                 result = SyncEngine(
-                    ctx.writer, transport, progress=progress, cancel=cancel, on_changes=on_changes
+                    ctx.writer,
+                    transport,
+                    progress=lambda stage, done, total: progress(
+                        done, total, stage_text(stage, done, total)
+                    ),
+                    cancel=cancel,
+                    on_changes=on_changes,
                 ).run()
             finally:
                 transport.close()
