@@ -9,6 +9,11 @@ strings are the ones the code always wrote (no migration): integers as decimal t
 An absent key, NULL or the empty string reads as the default. A value that does not parse raises
 (``ValueError``), except where the declaration says otherwise (the tile cache's cap, the mail
 server's port), which fall back to the default as they always did.
+
+Still reading keys by name, to move here with the changes under way there: the sync engine
+(``fieldrep/sync/client.py``, ``fieldrep/sync/local_apply.py``), the referral SLA
+(``services/referrals/sla.py``) and the migrations' trigger conditions; ``reports/catalog.py``
+joins ``local_meta`` on ``user_id`` in SQL.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ database (one per thread) and closes it. Errors become a :class:`Problem`: a sho
 status bar and a sentence of advice, in the words a rep uses ("Can't reach the sync server"), never
 an exception name. The password given to :func:`sign_in_to` only travels to the server; what is
 stored is the device token ``sign_in`` receives (the server keeps its hash).
+
+Kept whole: sign-in, sync, sign-out and the words the status bar shows for each are one
+conversation with the server, short functions over one Problem and one status.
 """
 
 from __future__ import annotations
