@@ -86,7 +86,7 @@ def main() -> None:
     from bench.referral_common import build
     from fieldrep.services.context import Context
     from fieldrep.services.referrals.importer import import_referrals
-    from fieldrep.services.territories import service as svc
+    from fieldrep.services.territories import service as territory_service
 
     rows = 1_000 if args.quick else 10_000
     tmp = tempfile.TemporaryDirectory()
@@ -99,8 +99,8 @@ def main() -> None:
         ("Texas Metros", "75201, 75202"),
         ("Denver", "80202"),
     ):
-        territory = svc.create_territory(ctx, name, postal_codes=zips)
-        svc.set_member(ctx, territory, str(ctx.user_id))
+        territory = territory_service.create_territory(ctx, name, postal_codes=zips)
+        territory_service.set_member(ctx, territory, str(ctx.user_id))
     referrers = [r[0] for r in ctx.conn.execute("SELECT name FROM accounts LIMIT 300")]
     with ctx.writer.transaction():  # the book's first filing, done by the demo or the first capture
         from fieldrep.services.referrals.match_index import refresh

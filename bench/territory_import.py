@@ -32,7 +32,7 @@ from shapely.geometry import shape
 from shapely.strtree import STRtree
 
 from fieldrep.services.context import Context
-from fieldrep.services.territories import geojson as gj
+from fieldrep.services.territories import geojson as territory_geojson
 
 COUNTIES = 3221
 EDGE_POINTS = 40
@@ -130,7 +130,7 @@ def ours(path: Path, folder: Path, k: int) -> float:
     try:
         started = time.process_time()
         wall = time.perf_counter()
-        result = gj.import_file(ctx, path, name_property="{NAME} {LSAD}, {GEOID}")
+        result = territory_geojson.import_file(ctx, path, name_property="{NAME} {LSAD}, {GEOID}")
         ours.cpu = time.process_time() - started  # type: ignore[attr-defined]
         took = time.perf_counter() - wall
         assert len(result.created) == path_count(path), len(result.created)

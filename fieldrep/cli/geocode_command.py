@@ -17,7 +17,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fieldrep.cli.common import CommandError, add_db_option, add_json_option, emit, open_context
-from fieldrep.geo.geocoding import NOMINATIM_POLICY, PUBLIC_NOMINATIM
+from fieldrep.geo.geocoder_settings import NOMINATIM_POLICY, PUBLIC_NOMINATIM
 
 SHOWN = 50
 _OPTION = {"user_agent": "--user-agent", "url": "--url", "min_delay": "--min-delay"}
@@ -79,7 +79,8 @@ def _settings_text(settings: Any) -> str:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from fieldrep.geo.geocoding import load_settings, placement_summary
+    from fieldrep.geo.geocoder_settings import load_settings
+    from fieldrep.geo.placement import placement_summary
 
     ctx = open_context(args, must_exist=True)
     try:
@@ -100,7 +101,8 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_unplaced(args: argparse.Namespace) -> int:
-    from fieldrep.geo.geocoding import Address, unplaced_accounts, unplaced_count
+    from fieldrep.geo.geocoding import Address
+    from fieldrep.geo.placement import unplaced_accounts, unplaced_count
 
     ctx = open_context(args, must_exist=True)
     try:
@@ -121,7 +123,7 @@ def run_unplaced(args: argparse.Namespace) -> int:
 
 
 def run_configure(args: argparse.Namespace) -> int:
-    from fieldrep.geo.geocoding import (
+    from fieldrep.geo.geocoder_settings import (
         OnlineSettings,
         SettingsError,
         nominatim_settings,
@@ -145,7 +147,8 @@ def run_configure(args: argparse.Namespace) -> int:
 
 
 def run_online(args: argparse.Namespace) -> int:
-    from fieldrep.geo.geocoding import load_settings, refine_online
+    from fieldrep.geo.geocoder_settings import load_settings
+    from fieldrep.geo.online_refine import refine_online
 
     ctx = open_context(args, must_exist=True)
     try:
@@ -157,7 +160,7 @@ def run_online(args: argparse.Namespace) -> int:
             )
         ids = None
         if args.limit is not None:
-            from fieldrep.geo.geocoding import refinable_ids
+            from fieldrep.geo.online_refine import refinable_ids
 
             # Leave out accounts already answered with nothing better, so that the next batch
             # moves on to accounts not yet asked.
@@ -165,7 +168,7 @@ def run_online(args: argparse.Namespace) -> int:
         show = None
         if not args.json and sys.stderr.isatty():
 
-            def show(done: int, total: int) -> None:
+            def show(done: int, total: int | None, text: str) -> None:
                 print(f"\rchecked {done:,}/{total:,}   ", end="", file=sys.stderr, flush=True)
 
         report = refine_online(ctx, settings, account_ids=ids, progress=show)

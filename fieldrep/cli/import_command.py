@@ -106,7 +106,7 @@ def _progress(args: argparse.Namespace) -> Any:
     return show
 
 
-def _n(count: int, word: str) -> str:
+def _counted(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
@@ -119,7 +119,7 @@ def _report_text(report: Any, what: str) -> str:
     if getattr(report, "updated", 0) or getattr(report, "unchanged", 0):
         fields = ", ".join(f"{name} {n:,}" for name, n in sorted(report.updated_fields.items()))
         lines.append(
-            f"  updated {_n(report.updated, 'account')} named by the FieldRep id column"
+            f"  updated {_counted(report.updated, 'account')} named by the FieldRep id column"
             + (f" (changed: {fields})" if fields else "")
             + (f"; {report.unchanged:,} unchanged" if report.unchanged else "")
         )
@@ -136,7 +136,7 @@ def _report_text(report: Any, what: str) -> str:
         )
         if report.unplaced_total:
             lines.append(
-                f"  {_n(report.unplaced_total, 'account')} imported without a location"
+                f"  {_counted(report.unplaced_total, 'account')} imported without a location"
                 " (address not found offline):"
             )
             lines += [
@@ -150,7 +150,7 @@ def _report_text(report: Any, what: str) -> str:
                 )
     if getattr(report, "warned_rows", 0):
         lines.append(
-            f"  imported with a warning: {_n(report.warned_rows, 'row')}"
+            f"  imported with a warning: {_counted(report.warned_rows, 'row')}"
             f" (a bad value is dropped, a doubtful one kept); details in {report.errors_file}"
         )
         for warning in report.warnings[:SHOWN_ERRORS]:
@@ -160,7 +160,7 @@ def _report_text(report: Any, what: str) -> str:
             lines.append(f"    ... and {report.warnings_total - SHOWN_ERRORS:,} more")
     if report.failed_rows:
         lines.append(
-            f"  not imported: {_n(report.failed_rows, 'row')} ({report.duplicates:,}"
+            f"  not imported: {_counted(report.failed_rows, 'row')} ({report.duplicates:,}"
             f" possible duplicates); details in {report.errors_file}"
         )
         for error in report.errors[:SHOWN_ERRORS]:

@@ -51,8 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run_login(args: argparse.Namespace) -> int:
     from fieldrep.cli.server_command import read_password
-    from fieldrep.store import local_meta
-    from fieldrep.sync.client import DEMO_KEPT_KEY, is_demo, sign_in
+    from fieldrep.store import settings
+    from fieldrep.sync.client import is_demo, sign_in
     from fieldrep.sync.transport import HttpTransport, SyncError
 
     password = read_password(args)
@@ -61,7 +61,7 @@ def run_login(args: argparse.Namespace) -> int:
     demo = is_demo(ctx.db.conn)
     try:
         resp = sign_in(ctx.writer, transport, args.user, password)
-        kept = local_meta.get(ctx.db.conn, DEMO_KEPT_KEY) if demo else None
+        kept = (settings.get(ctx.db.conn, settings.DEMO_KEPT_AT) or None) if demo else None
     except SyncError as exc:
         raise CommandError(str(exc)) from exc
     finally:
@@ -88,7 +88,7 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 def run_sync(args: argparse.Namespace) -> int:
-    from fieldrep.store import local_meta
+    from fieldrep.store import settings
     from fieldrep.sync.client import SyncEngine, transport_for
     from fieldrep.sync.transport import SyncError
 
@@ -108,7 +108,7 @@ def run_sync(args: argparse.Namespace) -> int:
         if not isinstance(exc, SyncError):
             message = f"sync stopped while applying the server's changes ({exc}); try again"
         with ctx.writer.transaction() as conn:
-            local_meta.put(conn, "sync_last_error", message)
+            settings.put(conn, settings.SYNC_LAST_ERROR, message)
         ctx.close()
         raise CommandError(message) from exc
     except BaseException:

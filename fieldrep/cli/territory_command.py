@@ -63,16 +63,16 @@ def run_assign(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from fieldrep.services.territories import service as svc
+    from fieldrep.services.territories import service as territory_service
 
     ctx = open_context(args)
     try:
-        rows = svc.territory_rows(ctx)
+        rows = territory_service.territory_rows(ctx)
     finally:
         ctx.close()
     lines = [f"{'prio':>5}  {'name':<28} {'kind':<9} {'accounts':>8}  definition"]
     for r in rows:
-        parts = svc.criteria_parts(r)
+        parts = territory_service.criteria_parts(r)
         name = (
             ("  " if r["parent_id"] else "") + r["name"] + (" (archived)" if r["archived"] else "")
         )

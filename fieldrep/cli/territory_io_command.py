@@ -59,14 +59,14 @@ def register_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from fieldrep.services.territories import geojson as gj
+    from fieldrep.services.territories import geojson as territory_geojson
     from fieldrep.store.errors import StoreError
 
     if not args.file.is_file():
         raise CommandError(f"{args.file} does not exist or is not a file", exit_code=2)
     ctx = open_context(args)
     try:
-        result = gj.import_file(ctx, args.file, name_property=args.name_property)
+        result = territory_geojson.import_file(ctx, args.file, name_property=args.name_property)
         from fieldrep.services.territories import assignment as assignment_service
 
         diff = assignment_service.assign_all(ctx, dry_run=True)
@@ -111,11 +111,11 @@ def _counted(warnings: list[str], shown: int = 20) -> list[str]:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from fieldrep.services.territories import geojson as gj
+    from fieldrep.services.territories import geojson as territory_geojson
 
     ctx = open_context(args)
     try:
-        count = gj.export_file(ctx, args.file)
+        count = territory_geojson.export_file(ctx, args.file)
     except OSError as exc:
         raise CommandError(f"cannot write {args.file}: {exc.strerror}") from exc
     finally:

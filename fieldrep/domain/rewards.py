@@ -12,6 +12,9 @@ Caps apply in a stated order, each named in the explanation:
 2. the per-reward cap,
 3. the per-referrer cap per calendar year (to stay under a tax-reporting threshold, say),
 4. the programme budget per period.
+
+Kept whole: the reward rules and the pure computation that applies them are one vocabulary; each
+part is small.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ account-attribute rule. Between territories matched the same way the explicit ``
 Everything here is pure (no database, no Qt). Parsers raise :class:`DefinitionError` with a message a
 manager can act on ("ring 1 of polygon 2 is not closed", "latitude 121.3 is out of range: longitude
 and latitude look swapped").
+
+Kept whole: :class:`TerritoryDef` and the parsers of each of its parts (postal codes, regions,
+attribute rules, geometry, priority, colour) are one vocabulary, and the definition validates with
+all of them.
 """
 
 from __future__ import annotations

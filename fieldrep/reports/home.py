@@ -3,6 +3,8 @@ behind it (a :class:`Table` built when asked for), a sparkline, and small charts
 
 Figures: sales against quota, coverage (accounts visited in the last N days), visits this week,
 referrals received and won, SLA compliance, rewards awaiting approval.
+
+Kept whole: one builder of the home page's tiles, each a few queries over the same period.
 """
 
 from __future__ import annotations

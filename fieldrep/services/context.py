@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fieldrep.store import local_meta
+from fieldrep.store import settings
 from fieldrep.store.changes import ChangeHub
 from fieldrep.store.db import open_connection
 from fieldrep.store.writer import Writer
@@ -77,11 +77,11 @@ class Context:
 
     @property
     def user_id(self) -> str | None:
-        return local_meta.get(self.conn, "user_id")
+        return settings.get(self.conn, settings.USER_ID)
 
     def set_user(self, user_id: str | None) -> None:
         with self.writer.transaction() as conn:
-            local_meta.put(conn, "user_id", user_id)
+            settings.put(conn, settings.USER_ID, user_id)
 
     def user(self) -> dict[str, object] | None:
         uid = self.user_id
@@ -103,7 +103,7 @@ class Context:
     @property
     def signed_in(self) -> bool:
         """Whether this laptop holds a device token for a sync server."""
-        return bool(local_meta.get(self.conn, "device_token"))
+        return bool(settings.get(self.conn, settings.DEVICE_TOKEN))
 
     def close(self) -> None:
         # ``closed`` tells a timer of a closing window that fires afterwards not to query.

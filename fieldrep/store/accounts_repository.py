@@ -7,6 +7,8 @@ walks forward) of plain tuples in :data:`LIST_COLUMNS` order.
 Search goes through the ``accounts_fts`` FTS5 index (name, address, contact names, notes) kept by
 triggers (migration 2). What the user types is never FTS syntax: it is split into words and each
 word becomes a quoted prefix term, so ``o'brien "ac`` cannot break the query.
+
+Kept whole: the accounts' filter, sort, queries and the search index they read are one repository.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fieldrep.domain.vocabulary import ACCOUNT_STATUSES
+from fieldrep.store import settings
 
-DEFERRED_KEY = "search_index.deferred"
 STATUSES = ACCOUNT_STATUSES
 QUALITIES = ("address", "street", "postal_code", "city", "manual")
 NO_VALUE = "__none__"  # filter value meaning "not set" (no territory, no owner, unplaced)
@@ -352,11 +354,11 @@ def deferred_search_index(conn: sqlite3.Connection) -> Iterator[None]:
         raise RuntimeError("deferred_search_index needs an open transaction")
     accounts_before = conn.execute("SELECT coalesce(max(rowid), 0) FROM accounts").fetchone()[0]
     contacts_before = conn.execute("SELECT coalesce(max(rowid), 0) FROM contacts").fetchone()[0]
-    conn.execute("INSERT OR REPLACE INTO local_meta (key, value) VALUES (?, '1')", (DEFERRED_KEY,))
+    settings.put(conn, settings.SEARCH_INDEX_DEFERRED, True)
     try:
         yield
     finally:
-        conn.execute("DELETE FROM local_meta WHERE key = ?", (DEFERRED_KEY,))
+        settings.clear(conn, settings.SEARCH_INDEX_DEFERRED)
     conn.execute(f"{_FTS_INSERT}{_FTS_SELECT} WHERE a.rowid > ?", (accounts_before,))
     conn.execute(
         "UPDATE accounts_fts SET contacts = (SELECT group_concat(trim(c.first_name || ' ' ||"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from fieldrep.domain.hlc import HybridLogicalClock, format_clock
 from fieldrep.domain.ids import new_device_id, uuid7
-from fieldrep.store import local_meta, outbox
+from fieldrep.store import outbox, settings
 from fieldrep.store.catalog import Table, table
 from fieldrep.store.changes import ChangeHub
 from fieldrep.store.errors import StoreError, ValidationError
@@ -99,11 +99,11 @@ class Writer:
         """A writer for ``db``, creating this installation's device id on first use; committed
         transactions are announced to ``changes``."""
         conn = db if isinstance(db, sqlite3.Connection) else db.conn
-        device = local_meta.get(conn, "device_id")
-        if device is None:
+        device = settings.get(conn, settings.DEVICE_ID)
+        if not device:
             device = new_device_id()
-            local_meta.put(conn, "device_id", device)
-        last = int(local_meta.get(conn, "hlc_last", "0") or 0)
+            settings.put(conn, settings.DEVICE_ID, device)
+        last = settings.get(conn, settings.HLC_LAST)
         return cls(db, HybridLogicalClock(device_id=device, last=last), changes)
 
     @property
@@ -129,9 +129,9 @@ class Writer:
             # Each thread has its own connection and Writer, but all stamp for one device: under
             # the write lock, start from the highest clock any of them committed, so no lane issues
             # a stamp below one already used or overwrites a newer persisted clock with an older one.
-            self.clock.catch_up(int(local_meta.get(self.conn, "hlc_last", "0") or 0))
+            self.clock.catch_up(settings.get(self.conn, settings.HLC_LAST))
             yield self.conn
-            local_meta.put(self.conn, "hlc_last", str(self.clock.last))
+            settings.put(self.conn, settings.HLC_LAST, self.clock.last)
             self.conn.execute("COMMIT")
         except BaseException:
             # SQLite may have rolled back already (a full disk, an interrupt): then the original

@@ -5,6 +5,8 @@ The window reads the database only for the status bar (who is signed in, what wa
 get the context and the task runner and do their own work. Sync belongs to the
 :class:`~fieldrep.ui.sync_controller.SyncController` the app hands in: the window shows its state,
 and its menu, status-bar button and settings dialog call it.
+
+Kept whole: the frame's menus, navigation and status bar are wired to each other and to the pages.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import fieldrep
 from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services.context import Context
 from fieldrep.services.sync import conflicts as conflicts_service
-from fieldrep.store import local_meta
+from fieldrep.store import settings
 from fieldrep.ui import icons, theme
 from fieldrep.ui.change_relay import refresh_on_change
 from fieldrep.ui.notification_sender import NotificationSender
@@ -462,9 +464,11 @@ class MainWindow(QMainWindow):
         self.status.set_database(self.context.path)
         self.status.set_user(self.context.user())
         conn = self.context.conn
-        ever_synced = bool(local_meta.get(conn, "last_sync_at"))
+        ever_synced = bool(settings.get(conn, settings.LAST_SYNC_AT))
         # A demo book nobody signed in from: its rows are not anyone's edits waiting to go.
-        demo = bool(local_meta.get(conn, "demo_seed")) and not local_meta.get(conn, "server_url")
+        demo = bool(settings.get(conn, settings.DEMO_SEED)) and not settings.get(
+            conn, settings.SERVER_URL
+        )
         if self.sync is None:
             self.status.set_pending(
                 self.context.writer.pending_count(), ever_synced=ever_synced, demo=demo

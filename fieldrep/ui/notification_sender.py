@@ -49,10 +49,7 @@ def send_operation(db_path: Any, progress: Progress) -> SendReport:
     """The background send: one progress report per message, which raises once cancelled."""
     from fieldrep.services.notifications import smtp_settings
 
-    def report(done: int, total: int) -> None:
-        progress.report(done, total, f"Sending e-mail {done + 1:,} of {total:,}")
-
-    return smtp_settings.send_outbox(db_path, report)
+    return smtp_settings.send_outbox(db_path, progress.report)
 
 
 class NotificationSender(QObject):

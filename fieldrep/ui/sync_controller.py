@@ -166,9 +166,9 @@ class SyncController(QObject):
         def sync(db_path: Path, progress: Progress) -> SyncResult:
             from fieldrep.sync.client import Cancelled as SyncCancelled
 
-            def relay(stage: str, done: int, total: int | None) -> None:
+            def relay(done: int, total: int | None, text: str) -> None:
                 if not progress.cancelled:  # the engine notices the cancel itself, cleanly
-                    progress.report(done, total, sync_session.stage_text(stage, done, total))
+                    progress.report(done, total, text)
 
             try:
                 return sync_session.run_sync(db_path, relay, progress.cancel_event, factory)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from fieldrep.geo.geocoding import OnlineSettings
+from fieldrep.geo.geocoder_settings import OnlineSettings
 
 
 class FakeNominatim(BaseHTTPRequestHandler):

@@ -11,17 +11,11 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from fieldrep.geo.geocoding import (
-    Address,
-    OfflineGeocoder,
-    OnlineSettings,
-    load_settings,
-    make_geopy_geocoder,
-    refinable_ids,
-    refine_online,
-    save_settings,
-    unplaced_accounts,
-)
+from fieldrep.geo.geocoder_settings import OnlineSettings, load_settings, save_settings
+from fieldrep.geo.geocoding import Address, OfflineGeocoder
+from fieldrep.geo.online_geocoder import make_geopy_geocoder
+from fieldrep.geo.online_refine import refinable_ids, refine_online
+from fieldrep.geo.placement import unplaced_accounts
 from fieldrep.services.context import Context
 from tests.geo.nominatim_server import running_nominatim, settings_for
 
@@ -104,8 +98,11 @@ def test_refine_online_upgrades_caches_and_rate_limits(
     assert nominatim.seen[0][1]["format"] == ["json"]  # type: ignore[attr-defined]
 
     # Cached forever, including "not found": a second run sends nothing.
-    again = refine_online(ctx, settings)
+    steps: list[tuple[int, int | None, str]] = []
+    again = refine_online(ctx, settings, progress=lambda *step: steps.append(step))
     assert again.requests_sent == 0
+    # The one progress shape, (done, total, what is being done), over the one account left.
+    assert steps == [(1, 1, "Checked 1 of 1 accounts")]
     assert again.not_found == 1
     assert len(nominatim.seen) == 3  # type: ignore[attr-defined]
 

@@ -10,15 +10,9 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from fieldrep.geo.geocoding import (
-    PUBLIC_NOMINATIM,
-    SettingsError,
-    nominatim_settings,
-    placement_summary,
-    refinable_count,
-    refine_online,
-    unplaced_count,
-)
+from fieldrep.geo.geocoder_settings import PUBLIC_NOMINATIM, SettingsError, nominatim_settings
+from fieldrep.geo.online_refine import refinable_count, refine_online
+from fieldrep.geo.placement import placement_summary, unplaced_count
 from fieldrep.services.context import Context
 from tests.geo.nominatim_server import running_nominatim, settings_for
 
@@ -105,7 +99,7 @@ def test_one_online_run_at_a_time(ctx: Context, nominatim: ThreadingHTTPServer) 
     inside, release = threading.Event(), threading.Event()
     second: list[str] = []
 
-    def hold(done: int, total: int) -> None:
+    def hold(done: int, total: int | None, text: str) -> None:
         if done == 1:
             inside.set()
             release.wait()

@@ -17,10 +17,10 @@ from fieldrep.services.context import Context
 def test_cancel_mid_way_keeps_the_old_file(ctx: Context, tmp_path: Path, suffix: str) -> None:
     ctx.writer.insert_many("accounts", [{"name": f"Shop {i}"} for i in range(2500)])
     target = tmp_path / f"out{suffix}"
-    seen: list[tuple[int, int]] = []
-    assert export_accounts(ctx.db.conn, target, progress=lambda d, t: seen.append((d, t))) == 2500
-    assert seen[0] == (0, 2500)
-    assert seen[-1] == (2500, 2500)
+    seen: list[tuple[int, int | None, str]] = []
+    assert export_accounts(ctx.db.conn, target, progress=lambda *step: seen.append(step)) == 2500
+    assert seen[0] == (0, 2500, f"Exporting out{suffix}")
+    assert seen[-1] == (2500, 2500, f"Exporting out{suffix}")
     before = target.read_bytes()
     checks = iter([False, False, True])
     with pytest.raises(ExportCancelled, match="no file was written"):

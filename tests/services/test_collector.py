@@ -64,7 +64,7 @@ def test_an_export_writes_with_the_collector_paused(ctx: Context, tmp_path: Path
     for name in ("out.csv", "out.xlsx"):
         seen: list[bool] = []
 
-        def progress(_done: int, _total: int, seen: list[bool] = seen) -> None:
+        def progress(_done: int, _total: int | None, _text: str, seen: list[bool] = seen) -> None:
             seen.append(gc.isenabled())
 
         count = export_accounts(ctx.db, tmp_path / name, progress=progress)

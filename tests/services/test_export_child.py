@@ -49,10 +49,8 @@ def test_the_child_writes_what_this_process_would(
     flt, sort = AccountFilter(status="active"), Sort("potential", descending=True)
     here, there = tmp_path / f"here{suffix}", tmp_path / f"there{suffix}"
     assert export_accounts(shops.db.conn, here, flt, sort) == SHOPS // 2
-    seen: list[tuple[int, int]] = []
-    count = export_in_child(
-        shops.path, there, flt, sort, progress=lambda done, total: seen.append((done, total))
-    )
+    seen: list[tuple[int, int | None, str]] = []
+    count = export_in_child(shops.path, there, flt, sort, progress=lambda *step: seen.append(step))
     assert count == SHOPS // 2
     if suffix == ".csv":
         assert there.read_bytes() == here.read_bytes()
@@ -60,8 +58,8 @@ def test_the_child_writes_what_this_process_would(
         rows = [list(openpyxl.load_workbook(p).active.values) for p in (here, there)]
         assert rows[0] == rows[1]
         assert rows[1][1][0] == "Shop 2499"
-    assert seen[0] == (0, SHOPS // 2)
-    assert seen[-1] == (SHOPS // 2, SHOPS // 2)
+    assert seen[0] == (0, SHOPS // 2, f"Exporting there{suffix}")
+    assert seen[-1] == (SHOPS // 2, SHOPS // 2, f"Exporting there{suffix}")
 
 
 def test_a_cancel_stops_the_child_and_leaves_the_old_file(shops: Context, tmp_path: Path) -> None:
@@ -76,7 +74,7 @@ def test_a_cancel_stops_the_child_and_leaves_the_old_file(shops: Context, tmp_pa
             target,
             AccountFilter(),
             Sort(),
-            progress=lambda _done, _total: started.set(),
+            progress=lambda *_step: started.set(),
             cancelled=started.is_set,  # as soon as the child has begun writing
         )
     assert target.read_bytes() == b"the export of last week"

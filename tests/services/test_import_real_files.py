@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from fieldrep.geo.gazetteer import default_gazetteer
-from fieldrep.geo.geocoding import placement_summary
+from fieldrep.geo.placement import placement_summary
 from fieldrep.services.context import Context
 from fieldrep.services.imports.accounts import import_accounts
 from fieldrep.services.imports.contacts import import_contacts
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import service as territory_service
 
 
 def _csv(path: Path, rows: list[list[str]], delimiter: str = ",") -> Path:
@@ -94,7 +94,7 @@ def test_foreign_addresses_are_placed_by_their_city_and_a_contradicting_zip_is_r
 def test_country_and_state_names_are_read_as_iso_codes_and_match_territories(
     ctx: Context, tmp_path: Path
 ) -> None:
-    svc.create_territory(ctx, "Kentucky", regions=["Kentucky"])
+    territory_service.create_territory(ctx, "Kentucky", regions=["Kentucky"])
     path = _csv(
         tmp_path / "northwind.csv",
         [
@@ -150,7 +150,7 @@ def test_numbers_as_real_files_write_them(ctx: Context, tmp_path: Path) -> None:
 def test_unknown_owner_and_territory_names_import_the_account_unassigned(
     ctx: Context, tmp_path: Path
 ) -> None:
-    svc.create_territory(ctx, "West", kind="region")
+    territory_service.create_territory(ctx, "West", kind="region")
     rows = [["Company", "City", "State", "Owner", "Territory"]]
     rows += [[f"Acct {i}", "Denver", "CO", "Jeff Comstock", "Northwest"] for i in range(3)]
     rows += [["Grouped", "Denver", "CO", "", "West"]]
@@ -252,9 +252,9 @@ def _mixed_rows(rng: random.Random) -> tuple[list[list[str]], dict[str, str]]:
 def test_a_hundred_rows_mixing_every_class_import_placed_and_assigned(
     ctx: Context, tmp_path: Path
 ) -> None:
-    svc.create_territory(ctx, "USA", regions=["US"], priority=20)
-    svc.create_territory(ctx, "Europe", regions=["DE"], priority=20)
-    svc.create_territory(ctx, "Americas", regions=["BR"], priority=20)
+    territory_service.create_territory(ctx, "USA", regions=["US"], priority=20)
+    territory_service.create_territory(ctx, "Europe", regions=["DE"], priority=20)
+    territory_service.create_territory(ctx, "Americas", regions=["BR"], priority=20)
     rows, expect = _mixed_rows(random.Random(15))
     report = import_accounts(ctx, _csv(tmp_path / "mixed.csv", rows))
     got = _rows(ctx)
@@ -288,7 +288,7 @@ def test_country_words(text: str) -> None:
 def test_the_rules_engine_reads_a_state_written_out_and_explain_says_so(ctx: Context) -> None:
     from fieldrep.services.territories import assignment as assignment_service
 
-    svc.create_territory(ctx, "Bluegrass", regions=["US-KY"])
+    territory_service.create_territory(ctx, "Bluegrass", regions=["US-KY"])
     account = ctx.writer.insert("accounts", {"name": "Old Row", "region": "Kentucky"})
     diff = assignment_service.assign_all(ctx, dry_run=True)
     assert [m.to_territory for m in diff.moves] == ["Bluegrass"]

@@ -102,16 +102,16 @@ def test_the_background_send_uses_the_saved_settings_and_can_be_stopped(
     org = make_org(ctx)
     for name in ("Bob", "Carl", "Dora"):
         move(ctx, add_referral(ctx, org, name=name), "qualified")
-    heard: list[tuple[int, int]] = []
+    heard: list[tuple[int, int | None, str]] = []
 
-    def stop_at_second(done: int, total: int) -> None:
-        heard.append((done, total))
+    def stop_at_second(done: int, total: int | None, text: str) -> None:
+        heard.append((done, total, text))
         if done == 1:
             raise Cancelled
 
     with pytest.raises(Cancelled):
         smtp_settings.send_outbox(db_path, stop_at_second)
-    assert heard == [(0, 3), (1, 3)]
+    assert heard == [(0, 3, "Sending e-mail 1 of 3"), (1, 3, "Sending e-mail 2 of 3")]
     statuses = sorted(r["status"] for r in rows(ctx, "notifications", "channel = 'email'"))
     assert statuses == ["queued", "queued", "sent"]  # the rest wait, none half-sent
     report = smtp_settings.send_outbox(db_path)

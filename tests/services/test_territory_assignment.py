@@ -9,7 +9,7 @@ import pytest
 
 from fieldrep.services.context import Context
 from fieldrep.services.territories import assignment as assign
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import service as territory_service
 from fieldrep.services.territories.assign_on_create import route_referral
 from fieldrep.services.territories.lead_routing import route_lead
 from fieldrep.store.errors import StoreError
@@ -20,12 +20,14 @@ from tests.services.helpers_territories import account, square, user
 def org(ctx: Context) -> dict[str, str]:
     boss, ann, bob = user(ctx, "mia", "manager"), user(ctx, "ann"), user(ctx, "bob")
     ctx.set_user(boss)
-    ne = svc.create_territory(
+    ne = territory_service.create_territory(
         ctx, "North-East", geometry=square(-75, 40, -70, 45), priority=50, owner_id=boss
     )
-    metro = svc.create_territory(ctx, "Boston Metro", postal_codes="02139, 02140", priority=10)
-    svc.set_member(ctx, metro, ann, weight=2)
-    svc.set_member(ctx, metro, bob, weight=1)
+    metro = territory_service.create_territory(
+        ctx, "Boston Metro", postal_codes="02139, 02140", priority=10
+    )
+    territory_service.set_member(ctx, metro, ann, weight=2)
+    territory_service.set_member(ctx, metro, bob, weight=1)
     return {"boss": boss, "ann": ann, "bob": bob, "ne": ne, "metro": metro}
 
 
@@ -104,7 +106,7 @@ def test_assign_on_save_routes_and_explains(ctx: Context, org: dict[str, str]) -
 
 
 def test_route_lead_respects_capacity(ctx: Context, org: dict[str, str]) -> None:
-    svc.set_member(ctx, org["metro"], org["ann"], weight=2, capacity=0)
+    territory_service.set_member(ctx, org["metro"], org["ann"], weight=2, capacity=0)
     choice = route_lead(ctx, org["metro"])
     assert choice.user_id == org["bob"]
     assert "skipped at capacity: Ann" in choice.reason
@@ -181,12 +183,12 @@ def test_imported_accounts_are_assigned_and_routed_like_saved_ones(
 
     boss, ann, bob = user(ctx, "mia", "manager"), user(ctx, "ann"), user(ctx, "bob")
     ctx.set_user(boss)
-    ct = svc.create_territory(
+    ct = territory_service.create_territory(
         ctx, "Connecticut", geometry=square(-74, 41, -71.8, 42.1), owner_id=boss
     )
-    denver = svc.create_territory(ctx, "Denver Metro", postal_codes="80202, 80203")
-    svc.set_member(ctx, denver, ann, weight=2)
-    svc.set_member(ctx, denver, bob, weight=1)
+    denver = territory_service.create_territory(ctx, "Denver Metro", postal_codes="80202, 80203")
+    territory_service.set_member(ctx, denver, ann, weight=2)
+    territory_service.set_member(ctx, denver, bob, weight=1)
     rows = [["Company", "City", "State", "ZIP"]]
     rows += [[f"Denver {i}", "Denver", "CO", "80202"] for i in range(6)]
     rows += [["Hartford Co", "Hartford", "CT", "06103"], ["Far Away Inc", "Miami", "FL", "33101"]]
@@ -223,9 +225,9 @@ def test_imported_accounts_are_assigned_and_routed_like_saved_ones(
 def test_referred_leads_are_routed_by_weight_with_event_and_history(ctx: Context) -> None:
     boss, ann, bob = user(ctx, "mia", "manager"), user(ctx, "ann"), user(ctx, "bob")
     ctx.set_user(boss)
-    denver = svc.create_territory(ctx, "Denver Metro", postal_codes="80202, 80203")
-    svc.set_member(ctx, denver, ann, weight=2)
-    svc.set_member(ctx, denver, bob, weight=1)
+    denver = territory_service.create_territory(ctx, "Denver Metro", postal_codes="80202, 80203")
+    territory_service.set_member(ctx, denver, ann, weight=2)
+    territory_service.set_member(ctx, denver, bob, weight=1)
 
     def referral(name: str, postal_code: str) -> str:
         return ctx.writer.insert(

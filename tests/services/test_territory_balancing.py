@@ -6,14 +6,14 @@ import numpy as np
 
 from fieldrep.services.context import Context
 from fieldrep.services.territories import assignment as assign
-from fieldrep.services.territories import balancing as tb
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import balancing
+from fieldrep.services.territories import service as territory_service
 from tests.services.helpers_territories import square
 
 
 def test_propose_accept_then_assign_agrees(ctx: Context) -> None:
-    west = svc.create_territory(ctx, "West", geometry=square(-80, 40, -79, 41))
-    east = svc.create_territory(ctx, "East", geometry=square(-79, 40, -78, 41))
+    west = territory_service.create_territory(ctx, "West", geometry=square(-80, 40, -79, 41))
+    east = territory_service.create_territory(ctx, "East", geometry=square(-79, 40, -78, 41))
     rng = np.random.default_rng(2)
     rows = []
     for i in range(240):  # 3:1 imbalance, all inside the two squares
@@ -22,7 +22,7 @@ def test_propose_accept_then_assign_agrees(ctx: Context) -> None:
     rows[0]["locked"] = 1
     ctx.writer.insert_many("accounts", rows)
     assign.assign_all(ctx, dry_run=False)
-    proposal = tb.propose(ctx, "accounts", tolerance=0.1)
+    proposal = balancing.propose(ctx, "accounts", tolerance=0.1)
     assert proposal.ratio_before > 2.5
     assert proposal.ratio_after <= 1.1
     by_name = {r.name: r for r in proposal.rows}
@@ -36,7 +36,7 @@ def test_propose_accept_then_assign_agrees(ctx: Context) -> None:
     assert set(proposal.boundaries) == {west, east}
     locked_id = ctx.db.execute("SELECT id FROM accounts WHERE locked = 1").fetchone()[0]
     assert locked_id not in {m.account_id for m in proposal.moves}
-    moved = tb.accept(ctx, proposal)
+    moved = balancing.accept(ctx, proposal)
     assert moved == len(proposal.moves)
     assert assign.assign_all(ctx, dry_run=True).moves == []
     history = ctx.db.execute(

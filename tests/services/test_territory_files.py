@@ -11,8 +11,8 @@ import pytest
 
 from fieldrep.domain.territory_rules import DefinitionError, Region
 from fieldrep.services.context import Context
-from fieldrep.services.territories import geojson as gj
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import geojson as territory_geojson
+from fieldrep.services.territories import service as territory_service
 
 DATA = Path(__file__).parent / "data"
 
@@ -31,7 +31,7 @@ def collection(*features: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def _names(ctx: Context) -> list[str]:
-    return sorted(r["name"] for r in svc.territory_rows(ctx))
+    return sorted(r["name"] for r in territory_service.territory_rows(ctx))
 
 
 def test_a_name_comes_from_the_chosen_property_or_a_template(ctx: Context) -> None:
@@ -40,15 +40,19 @@ def test_a_name_comes_from_the_chosen_property_or_a_template(ctx: Context) -> No
         feature({"NAME": "Kings", "LSAD": "County", "STATE": "CA"}, square(2, 0)),
     )
     with pytest.raises(DefinitionError, match="features 1, 2 are all named 'Kings'"):
-        gj.import_collection(ctx, counties)  # NAME matched case-insensitively by default
-    result = gj.import_collection(ctx, counties, name_property="{NAME} {LSAD}, {STATE}")
+        territory_geojson.import_collection(
+            ctx, counties
+        )  # NAME matched case-insensitively by default
+    result = territory_geojson.import_collection(
+        ctx, counties, name_property="{NAME} {LSAD}, {STATE}"
+    )
     assert sorted(result.created) == ["Kings County, CA", "Kings County, NY"]
     assert not any("NAME" in w for w in result.warnings)  # the name's properties are used
     assert any("LSAD" not in w and "ignored" in w for w in result.warnings) is False
-    found = gj.properties_found(counties)
+    found = territory_geojson.properties_found(counties)
     assert found["STATE"] == ["NY", "CA"]
     with pytest.raises(DefinitionError, match="property 'GEOID' is missing"):
-        gj.import_collection(ctx, counties, name_property="GEOID")
+        territory_geojson.import_collection(ctx, counties, name_property="GEOID")
 
 
 def test_invalid_polygons_are_repaired_and_slivers_are_warnings_not_errors(ctx: Context) -> None:
@@ -66,7 +70,7 @@ def test_invalid_polygons_are_repaired_and_slivers_are_warnings_not_errors(ctx: 
             },
         ),
     )
-    result = gj.import_collection(ctx, files)
+    result = territory_geojson.import_collection(ctx, files)
     assert result.repaired == ["Bowtie"]
     assert any("repaired with shapely.make_valid" in w for w in result.warning_lines())
     assert any("overlap by a sliver" in w for w in result.warnings)
@@ -77,7 +81,7 @@ def test_invalid_polygons_are_repaired_and_slivers_are_warnings_not_errors(ctx: 
         feature({"name": "E"}, square(20.5, 0)),
     )
     with pytest.raises(DefinitionError) as refused:
-        gj.import_collection(ctx, overlapping)
+        territory_geojson.import_collection(ctx, overlapping)
     lines = str(refused.value).splitlines()
     assert len(lines) == 3  # C-A, C-B and E-D
     assert all("polygons overlap" in line for line in lines)
@@ -86,7 +90,7 @@ def test_invalid_polygons_are_repaired_and_slivers_are_warnings_not_errors(ctx: 
 def test_kml_from_arcgis_and_google_earth_and_kmz(ctx: Context, tmp_path: Path) -> None:
     # Google Earth's 2.1 namespace, a prefix never declared, names in ExtendedData
     kml = DATA / "counties_arcgis.kml"
-    result = gj.import_file(ctx, kml, name_property="{NAME} County, {STATE}")
+    result = territory_geojson.import_file(ctx, kml, name_property="{NAME} County, {STATE}")
     assert sorted(result.created) == ["Kings County, NY", "Queens County, NY"]
     kmz = tmp_path / "more.kmz"
     with zipfile.ZipFile(kmz, "w") as zf:
@@ -97,7 +101,7 @@ def test_kml_from_arcgis_and_google_earth_and_kmz(ctx: Context, tmp_path: Path) 
             .replace("Queens", "Richmond")
             .replace(",40.", ",41."),  # elsewhere: no overlap with the first two
         )
-    result = gj.import_file(ctx, kmz)  # NAME found case-insensitively
+    result = territory_geojson.import_file(ctx, kmz)  # NAME found case-insensitively
     assert sorted(result.created) == ["Bronx", "Richmond"]
 
 
@@ -106,7 +110,7 @@ def test_geojson_with_a_bom_and_topojson(ctx: Context, tmp_path: Path) -> None:
     bom.write_bytes(
         b"\xef\xbb\xbf" + json.dumps(collection(feature({"name": "B"}, square(0, 0)))).encode()
     )
-    assert gj.import_file(ctx, bom).created == ["B"]
+    assert territory_geojson.import_file(ctx, bom).created == ["B"]
     topo = {
         "type": "Topology",
         "transform": {"scale": [0.001, 0.001], "translate": [5, 5]},
@@ -120,8 +124,8 @@ def test_geojson_with_a_bom_and_topojson(ctx: Context, tmp_path: Path) -> None:
     }
     path = tmp_path / "zips.topojson"
     path.write_text(json.dumps(topo), encoding="utf-8")
-    assert gj.import_file(ctx, path, name_property="ZCTA").created == ["T1"]
-    bounds = svc.load_definitions(ctx)
+    assert territory_geojson.import_file(ctx, path, name_property="ZCTA").created == ["T1"]
+    bounds = territory_service.load_definitions(ctx)
     t1 = next(t for t in bounds if t.name == "T1")
     assert t1.geometry is not None
     assert t1.geometry.bounds == pytest.approx((5, 5, 6, 6))
@@ -137,21 +141,23 @@ def test_projected_files_are_reprojected_or_refused(ctx: Context, tmp_path: Path
     )
     path = tmp_path / "bng.geojson"
     path.write_text(json.dumps(bng), encoding="utf-8")
-    gj.import_file(ctx, path)
-    (west,) = svc.load_definitions(ctx)
+    territory_geojson.import_file(ctx, path)
+    (west,) = territory_service.load_definitions(ctx)
     minx, miny, _, _ = west.geometry.bounds  # type: ignore[union-attr]
     assert minx == pytest.approx(-0.15, abs=0.05)
     assert miny == pytest.approx(51.5, abs=0.05)
     del bng["crs"]
     bng["features"][0]["properties"]["name"] = "Nowhere"
     path.write_text(json.dumps(bng), encoding="utf-8")
-    with pytest.raises(gj.NotGeoJSONError, match=r"look projected \(metres.*declares no CRS"):
-        gj.import_file(ctx, path)
+    with pytest.raises(
+        territory_geojson.NotGeoJSONError, match=r"look projected \(metres.*declares no CRS"
+    ):
+        territory_geojson.import_file(ctx, path)
 
 
 def test_two_letter_regions_in_a_territory_file_are_us_states(ctx: Context) -> None:
-    gj.import_collection(
+    territory_geojson.import_collection(
         ctx, collection(feature({"name": "West", "regions": ["CA", "ID", "Oregon"]}, None))
     )
-    (west,) = svc.load_definitions(ctx)
+    (west,) = territory_service.load_definitions(ctx)
     assert west.regions == (Region("US", "CA"), Region("US", "ID"), Region("US", "OR"))

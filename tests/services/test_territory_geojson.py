@@ -9,8 +9,8 @@ import pytest
 
 from fieldrep.domain.territory_rules import DefinitionError
 from fieldrep.services.context import Context
-from fieldrep.services.territories import geojson as gj
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import geojson as territory_geojson
+from fieldrep.services.territories import service as territory_service
 from tests.services.helpers_territories import square, user
 
 
@@ -40,15 +40,15 @@ def test_import_creates_hierarchy_members_then_export_round_trips(
     }
     path = tmp_path / "t.geojson"
     path.write_text(json.dumps(collection))
-    result = gj.import_file(ctx, path)
+    result = territory_geojson.import_file(ctx, path)
     assert sorted(result.created) == ["East", "North-East"]
-    rows = {r["name"]: r for r in svc.territory_rows(ctx)}
+    rows = {r["name"]: r for r in territory_service.territory_rows(ctx)}
     assert rows["North-East"]["parent_name"] == "East"
     assert rows["North-East"]["color"] == "#ff0000"
     ne = rows["North-East"]["id"]
-    assert {m["user_id"] for m in svc.members(ctx, ne)} == {ann, bob}
+    assert {m["user_id"] for m in territory_service.members(ctx, ne)} == {ann, bob}
     out = tmp_path / "out.geojson"
-    assert gj.export_file(ctx, out) == 2
+    assert territory_geojson.export_file(ctx, out) == 2
     exported = {f["properties"]["name"]: f for f in json.loads(out.read_text())["features"]}
     props = exported["North-East"]["properties"]
     assert props["postal_codes"] == ["02139", "02140"]
@@ -56,29 +56,33 @@ def test_import_creates_hierarchy_members_then_export_round_trips(
     assert sorted(props["members"]) == ["ann", "bob"]
     assert exported["North-East"]["geometry"]["type"] == "MultiPolygon"
     # Re-importing the export updates in place: nothing new, nothing duplicated.
-    again = gj.import_file(ctx, out)
+    again = territory_geojson.import_file(ctx, out)
     assert again.created == []
     assert sorted(again.updated) == ["East", "North-East"]
-    assert len(svc.territory_rows(ctx)) == 2
+    assert len(territory_service.territory_rows(ctx)) == 2
 
 
 def test_not_geojson_files_are_named(tmp_path: Path, ctx: Context) -> None:
     bad = tmp_path / "bad.geojson"
     bad.write_text("{not json")
-    with pytest.raises(gj.NotGeoJSONError, match=r"bad\.geojson is not GeoJSON: invalid JSON"):
-        gj.import_file(ctx, bad)
+    with pytest.raises(
+        territory_geojson.NotGeoJSONError, match=r"bad\.geojson is not GeoJSON: invalid JSON"
+    ):
+        territory_geojson.import_file(ctx, bad)
     bad.write_text(json.dumps({"type": "Point", "coordinates": [1, 2]}))
     with pytest.raises(
-        gj.NotGeoJSONError, match="expected a FeatureCollection, found type 'Point'"
+        territory_geojson.NotGeoJSONError, match="expected a FeatureCollection, found type 'Point'"
     ):
-        gj.import_file(ctx, bad)
+        territory_geojson.import_file(ctx, bad)
     bad.write_text(json.dumps({"hello": "world"}))
-    with pytest.raises(gj.NotGeoJSONError, match='found a JSON object without "type"'):
-        gj.import_file(ctx, bad)
+    with pytest.raises(
+        territory_geojson.NotGeoJSONError, match='found a JSON object without "type"'
+    ):
+        territory_geojson.import_file(ctx, bad)
     binary = tmp_path / "x.geojson"
     binary.write_bytes(b"\xff\xfe\x00\x01")
-    with pytest.raises(gj.NotGeoJSONError, match="not a text file"):
-        gj.import_file(ctx, binary)
+    with pytest.raises(territory_geojson.NotGeoJSONError, match="not a text file"):
+        territory_geojson.import_file(ctx, binary)
 
 
 def test_one_bad_feature_imports_nothing(ctx: Context) -> None:
@@ -105,9 +109,11 @@ def test_one_bad_feature_imports_nothing(ctx: Context) -> None:
     ]
     for features, message in cases:
         with pytest.raises(DefinitionError, match=message):
-            gj.import_collection(ctx, {"type": "FeatureCollection", "features": features})
+            territory_geojson.import_collection(
+                ctx, {"type": "FeatureCollection", "features": features}
+            )
     assert ctx.writer.pending_count() == before
-    assert svc.territory_rows(ctx) == []
+    assert territory_service.territory_rows(ctx) == []
 
 
 def test_kml_polygons_with_holes(ctx: Context, tmp_path: Path) -> None:
@@ -118,9 +124,9 @@ def test_kml_polygons_with_holes(ctx: Context, tmp_path: Path) -> None:
 </coordinates></LinearRing></outerBoundaryIs><innerBoundaryIs><LinearRing><coordinates>
 4,4 6,4 6,6 4,6 4,4</coordinates></LinearRing></innerBoundaryIs></Polygon></Placemark>
 </Document></kml>""")
-    assert gj.import_file(ctx, kml).created == ["Donut"]
-    (t,) = svc.load_definitions(ctx)
+    assert territory_geojson.import_file(ctx, kml).created == ["Donut"]
+    (t,) = territory_service.load_definitions(ctx)
     assert t.geometry.area == pytest.approx(96)
     kml.write_text("<kml><Document/></kml>")
-    with pytest.raises(gj.NotGeoJSONError, match="no KML Placemark with a Polygon"):
-        gj.import_file(ctx, kml)
+    with pytest.raises(territory_geojson.NotGeoJSONError, match="no KML Placemark with a Polygon"):
+        territory_geojson.import_file(ctx, kml)

@@ -8,7 +8,7 @@ import pytest
 
 from fieldrep.services.context import Context
 from fieldrep.services.territories import kpis
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import service as territory_service
 from tests.services.helpers_territories import account, user
 
 
@@ -24,8 +24,8 @@ def test_period_bounds() -> None:
 
 def test_territory_and_rep_kpis(ctx: Context) -> None:
     ann, bob = user(ctx, "ann"), user(ctx, "bob")
-    north = svc.create_territory(ctx, "North", postal_codes="1")
-    south = svc.create_territory(ctx, "South", postal_codes="2")
+    north = territory_service.create_territory(ctx, "North", postal_codes="1")
+    south = territory_service.create_territory(ctx, "South", postal_codes="2")
     a1 = account(ctx, "A1", territory_id=north, owner_id=ann, potential=1000)
     a2 = account(ctx, "A2", territory_id=north, owner_id=ann, potential=500)
     a3 = account(ctx, "A3", territory_id=south, owner_id=bob, potential=250)

@@ -8,14 +8,14 @@ import pytest
 
 from fieldrep.services.context import Context
 from fieldrep.services.territories import kpis, quotas
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import service as territory_service
 from fieldrep.store.errors import ValidationError
 from tests.services.helpers_territories import user
 
 
 def test_set_update_remove_and_kpis_follow(ctx: Context) -> None:
     ann = user(ctx, "ann")
-    north = svc.create_territory(ctx, "North", postal_codes="1")
+    north = territory_service.create_territory(ctx, "North", postal_codes="1")
     q2 = kpis.period_of("quarter", date(2026, 5, 10))
     assert (
         quotas.set_quotas(
@@ -42,7 +42,7 @@ def test_set_update_remove_and_kpis_follow(ctx: Context) -> None:
 
 def test_bad_target_saves_nothing(ctx: Context) -> None:
     ann = user(ctx, "ann")
-    north = svc.create_territory(ctx, "North", postal_codes="1")
+    north = territory_service.create_territory(ctx, "North", postal_codes="1")
     year = kpis.period_of("year", date(2026, 1, 1))
     with pytest.raises(ValidationError, match="quota for Ann: the target must be zero or more"):
         quotas.set_quotas(

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from fieldrep.geo.geocoding import save_settings
+from fieldrep.geo.geocoder_settings import save_settings
 from fieldrep.services.context import Context
 from fieldrep.store.accounts_repository import Sort
 from fieldrep.ui import theme

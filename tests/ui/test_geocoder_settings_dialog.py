@@ -11,13 +11,13 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
-from fieldrep.geo.geocoding import (
+from fieldrep.geo.geocoder_settings import (
     PUBLIC_NOMINATIM,
     OnlineSettings,
-    RefineReport,
     load_settings,
     save_settings,
 )
+from fieldrep.geo.online_refine import RefineReport
 from fieldrep.services.context import Context
 from fieldrep.ui import theme
 from fieldrep.ui.dialogs.geocoder_settings_dialog import GeocoderSettingsDialog, report_text

@@ -8,7 +8,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from fieldrep.services.context import Context
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import service as territory_service
 from fieldrep.store import local_meta
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.sync_controller import SyncController
@@ -43,7 +43,7 @@ def _as(ctx: Context, role: str, *, signed_in: bool = True) -> str:
 @pytest.fixture
 def page(ctx: Context, runner: TaskRunner, qtbot: QtBot) -> Callable[[], TerritoriesView]:
     def make() -> TerritoriesView:
-        svc.create_territory(ctx, "North")
+        territory_service.create_territory(ctx, "North")
         view = TerritoriesView(ctx, runner)
         qtbot.addWidget(view)
         view.show()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldrep.domain.errors import Cancelled
+from fieldrep.domain.progress import Progress
 from fieldrep.services.gc_pause import collector_paused
 from fieldrep.services.imports.spreadsheet_text import escaped
 from fieldrep.store.accounts_repository import AccountFilter, AccountsRepository, Sort
@@ -61,13 +62,13 @@ class ExportCancelled(ExportError, Cancelled):
     """The user cancelled; no file was written (an earlier file of that name is untouched)."""
 
 
-Progress = Callable[[int, int], None]  # (rows written, rows in all)
 EVERY = 1000  # rows between progress reports and cancel checks
 
 
 def _watched(
     rows: Iterable[Any],
     total: int,
+    text: str,
     progress: Progress | None,
     cancelled: Callable[[], bool] | None,
 ) -> Iterator[Any]:
@@ -76,7 +77,7 @@ def _watched(
             if cancelled is not None and cancelled():
                 raise ExportCancelled("export cancelled; no file was written")
             if progress is not None:
-                progress(index, total)
+                progress(index, total, text)
         yield row
 
 
@@ -101,7 +102,10 @@ def export_accounts(
     total = repository.count(flt) if progress is not None else 0
     columns, all_rows = repository.rows_for_export(flt, sort)
     visit = columns.index("last_visit")
-    rows = (_local_visit(row, visit) for row in _watched(all_rows, total, progress, cancelled))
+    rows = (
+        _local_visit(row, visit)
+        for row in _watched(all_rows, total, f"Exporting {path.name}", progress, cancelled)
+    )
     partial = partial_path(path)
     try:
         with collector_paused():  # the workbook's objects die young: no full collections
@@ -118,7 +122,7 @@ def export_accounts(
         partial.unlink(missing_ok=True)
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
     if progress is not None:
-        progress(count, total)
+        progress(count, total, f"Exporting {path.name}")
     return count
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from fieldrep import paths
+from fieldrep.domain.progress import Progress
 from fieldrep.services.accounts.export import (
     ExportCancelled,
     ExportError,
@@ -49,7 +50,7 @@ def export_in_child(
     flt: AccountFilter,
     sort: Sort,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> int:
     """:func:`~fieldrep.services.accounts.export.export_accounts` of ``db_path``, run by a child
@@ -76,7 +77,7 @@ def export_in_child(
         ) as child,
     ):
         try:
-            count = _follow(child, progress, cancelled)
+            count = _follow(child, f"Exporting {path.name}", progress, cancelled)
         except BaseException:
             child.kill()
             child.wait()
@@ -96,7 +97,8 @@ def export_in_child(
 
 def _follow(
     child: subprocess.Popen[str],
-    progress: Callable[[int, int], None] | None,
+    text: str,
+    progress: Progress | None,
     cancelled: Callable[[], bool] | None,
 ) -> int | None:
     """Relay the child's progress until it ends; its count, or None if it printed none."""
@@ -117,7 +119,7 @@ def _follow(
             break
         word, *numbers = line.split()
         if word == "progress" and progress is not None:
-            progress(int(numbers[0]), int(numbers[1]))
+            progress(int(numbers[0]), int(numbers[1]), text)
         elif word == "done":
             count = int(numbers[0])
     child.wait()
@@ -136,7 +138,7 @@ def _export_here(
     path: Path,
     flt: AccountFilter,
     sort: Sort,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
     cancelled: Callable[[], bool] | None,
 ) -> int:
     from fieldrep.store.db import open_db
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     spec = json.loads(args[0])
 
-    def report(done: int, total: int) -> None:
+    def report(done: int, total: int | None, _text: str) -> None:
         sys.stdout.write(f"progress {done} {total}\n")
         sys.stdout.flush()
 

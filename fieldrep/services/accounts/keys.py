@@ -27,7 +27,7 @@ from typing import Any
 from zlib import crc32
 
 from fieldrep.services.imports import validation as v
-from fieldrep.store.migrations import ACCOUNT_KEYS_DEFERRED
+from fieldrep.store import settings
 
 # (name key + "\x1f" + postal code, phone digits, website domain); None where the account has none.
 # A name key never holds "\x1f" (it is made of \w words or split on whitespace, which "\x1f" is).
@@ -41,7 +41,6 @@ _BATCH = 5000
 # 2: the name alone is filed too (kind 3), for the contacts import. 3: names read dotted initialisms
 # ("L.L.C."), inner apostrophes, "and" and Unicode forms alike; a site on a shared host is its page.
 KEY_FORMAT = "3"
-_FORMAT_META = "account_keys.format"
 
 
 def keys_of(
@@ -82,18 +81,12 @@ def filed_hashes(keys: Keys) -> list[int]:
 def refresh(conn: Any) -> int:
     """File the keys of every queued account; returns how many queue entries were settled.
     Inside the caller's transaction."""
-    filed_format = conn.execute(
-        "SELECT value FROM local_meta WHERE key = ?", (_FORMAT_META,)
-    ).fetchone()
-    if filed_format is None or filed_format[0] != KEY_FORMAT:
+    if settings.get(conn, settings.ACCOUNT_KEYS_FORMAT) != KEY_FORMAT:
         # Filed another way (or never, right after the v4 migration): start again from the rows.
         conn.execute("DELETE FROM account_keys")
         conn.execute("DELETE FROM account_keys_queue")
         conn.execute("INSERT INTO account_keys_queue (account) SELECT rowid FROM accounts")
-        conn.execute(
-            "INSERT OR REPLACE INTO local_meta (key, value) VALUES (?, ?)",
-            (_FORMAT_META, KEY_FORMAT),
-        )
+        settings.put(conn, settings.ACCOUNT_KEYS_FORMAT, KEY_FORMAT)
     cur = conn.execute(
         "SELECT account, name, postal_code, phone, website FROM account_keys_queue WHERE old = 1"
     )
@@ -141,13 +134,11 @@ def deferred(conn: Any) -> Iterator[None]:
     files each of them with :func:`file_keys` instead (cheaper than queuing and deriving again)."""
     if not conn.in_transaction:
         raise RuntimeError("account_keys.deferred needs an open transaction")
-    conn.execute(
-        "INSERT OR REPLACE INTO local_meta (key, value) VALUES (?, '1')", (ACCOUNT_KEYS_DEFERRED,)
-    )
+    settings.put(conn, settings.ACCOUNT_KEYS_DEFERRED, True)
     try:
         yield
     finally:
-        conn.execute("DELETE FROM local_meta WHERE key = ?", (ACCOUNT_KEYS_DEFERRED,))
+        settings.clear(conn, settings.ACCOUNT_KEYS_DEFERRED)
 
 
 def holders(conn: Any, wanted: Iterable[Keys]) -> dict[tuple[int, str], list[tuple[str, str, str]]]:

@@ -35,7 +35,7 @@ from fieldrep.services.demo.referrals import (
     notify_new_referrals,
     referral_count,
 )
-from fieldrep.store import local_meta
+from fieldrep.store import settings
 from fieldrep.store.accounts_repository import deferred_search_index
 from fieldrep.store.errors import StoreError, ValidationError
 
@@ -85,7 +85,7 @@ def build_demo(
                 ctx.writer.insert_many(name, chunk, row_ids=row_ids[start : start + BATCH])
                 written += len(chunk)
                 report(written, total, f"writing {name}")
-        local_meta.put(conn, "demo_seed", str(options.seed))
+        settings.put(conn, settings.DEMO_SEED, str(options.seed))
         manager = next(
             i for i, row in zip(tables[0][2], tables[0][1], strict=True) if row["role"] == "manager"
         )

@@ -3,6 +3,9 @@
 A referral's events replay its life: created, assigned, then one ``stage`` event per step it took
 (new -> contacted -> qualified -> proposal -> won, or -> lost from wherever it stopped). A won
 referral converted into one of the demo accounts and brought a deal; rewards follow the rules.
+
+Kept whole: one builder of demo rows that refer to each other's ids (referrals, their events,
+duplicates, rules, rewards, notifications), in the order they are made.
 """
 
 from __future__ import annotations

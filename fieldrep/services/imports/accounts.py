@@ -6,6 +6,9 @@ user can fix and import again. Possible duplicates, of an account already in the
 and postal code, same phone, same website domain) or of an earlier row of the same file, are not
 created twice, so importing the same file again changes nothing. The good rows are written in ONE
 transaction: a cancel, a crash or a full disk imports nothing.
+
+Kept whole: it is the one accounts import, read top to bottom in the order it runs (convert, check,
+find duplicates, place, write), and its steps share the converter and the open transaction.
 """
 
 from __future__ import annotations

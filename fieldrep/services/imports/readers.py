@@ -5,6 +5,9 @@ from, so every later error can point at the place in the file. Rows are streamed
 time they are iterated, never all held in memory, so a file of any size is read in bounded memory.
 Problems with the file as a whole (empty, binary, a damaged workbook, a quote that never closes)
 raise :class:`ImportFileError` with one sentence the user can act on.
+
+Kept whole: CSV decoding (encoding, delimiter, line numbers) is reached only through
+:func:`read_table`, and its helpers share the decoder's choices.
 """
 
 from __future__ import annotations

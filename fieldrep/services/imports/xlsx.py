@@ -19,6 +19,9 @@ Workbooks are refused with a specific message when damaged (bad zip, bad XML, mi
 crafted to exhaust the machine: a part that would expand beyond what deflate can honestly produce,
 a metadata part openpyxl must hold whole that is far larger than Excel ever writes, rows past
 Excel's last row, a text longer than Excel allows.
+
+Kept whole: the parts of one streaming XLSX reader (archive checks, shared strings, the row parser)
+that only work together.
 """
 
 from __future__ import annotations

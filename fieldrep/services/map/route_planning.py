@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -26,10 +25,9 @@ from fieldrep.geo.routing import (
     solve,
 )
 from fieldrep.services.context import Context
-from fieldrep.store import local_meta
+from fieldrep.store import settings
 from fieldrep.store.errors import ValidationError
 
-ROUTE_KEY = "map.day_route"
 FAR_START_M = 150_000  # a start this far from the first stop is probably not where the rep is
 
 
@@ -224,15 +222,12 @@ def _plan_timed(
 
 def save_stops(ctx: Context, account_ids: list[str]) -> None:
     with ctx.writer.transaction() as conn:
-        local_meta.put(conn, ROUTE_KEY, json.dumps({"day": _today(), "ids": account_ids}))
+        settings.put(conn, settings.MAP_DAY_ROUTE, {"day": _today(), "ids": account_ids})
 
 
 def load_stops(conn: Any) -> list[str]:
     """Today's saved stops (yesterday's route is not today's)."""
-    raw = local_meta.get(conn, ROUTE_KEY)
-    if not raw:
-        return []
-    data = json.loads(raw)
+    data = settings.get(conn, settings.MAP_DAY_ROUTE)
     return list(data.get("ids", [])) if data.get("day") == _today() else []
 
 

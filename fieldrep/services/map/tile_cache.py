@@ -20,12 +20,11 @@ import time
 from pathlib import Path
 
 from fieldrep.geo.tiles import MBTiles
-from fieldrep.store import local_meta
+from fieldrep.store import settings
 from fieldrep.store.errors import ValidationError
 
-DEFAULT_CAP_MB = 500
+DEFAULT_CAP_MB = settings.MAP_TILE_CACHE_MB.default
 MIN_CAP_MB = 10
-CAP_KEY = "map.tile_cache_mb"
 EVICT_TO = 0.9  # after an eviction the cache holds at most this share of the cap
 
 _USE_TABLE = (
@@ -37,18 +36,14 @@ _USE_TABLE = (
 
 def cap_mb(conn: sqlite3.Connection) -> int:
     """The configured cap of the tile cache, in MB."""
-    value = local_meta.get(conn, CAP_KEY)
-    try:
-        return max(MIN_CAP_MB, int(value)) if value else DEFAULT_CAP_MB
-    except ValueError:
-        return DEFAULT_CAP_MB
+    return max(MIN_CAP_MB, settings.get(conn, settings.MAP_TILE_CACHE_MB))
 
 
 def set_cap_mb(conn: sqlite3.Connection, mb: int) -> None:
     if mb < MIN_CAP_MB:
         raise ValidationError(f"the tile cache needs at least {MIN_CAP_MB} MB to be of use")
     with conn:
-        local_meta.put(conn, CAP_KEY, str(int(mb)))
+        settings.put(conn, settings.MAP_TILE_CACHE_MB, mb)
 
 
 class CappedTileCache(MBTiles):

@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from fieldrep.domain.progress import Progress
 from fieldrep.services.context import Context
 from fieldrep.store.writer import utc_now
 
@@ -121,9 +121,9 @@ def send_due(
     config: SmtpConfig,
     *,
     now: datetime | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> SendReport:
-    """Send the e-mails of this laptop's outbox that are due. ``progress(done, total)`` is called
+    """Send the e-mails of this laptop's outbox that are due. ``progress(done, total, text)`` is called
     before each message and may raise (a cancel) to stop: that message and the rest stay queued."""
     now = now or datetime.now(UTC)
     report = SendReport()
@@ -145,7 +145,7 @@ def send_due(
     try:
         for done, (nid, to, subject, body, attempts, mid) in enumerate(due):
             if progress is not None:
-                progress(done, len(due))
+                progress(done, len(due), f"Sending e-mail {done + 1:,} of {len(due):,}")
             mid = mid or message_id(nid, config.sender)
             ctx.writer.update(
                 "notifications",

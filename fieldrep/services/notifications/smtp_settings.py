@@ -13,25 +13,16 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fieldrep.domain.progress import Progress
 from fieldrep.services.context import Context
 from fieldrep.services.notifications.smtp_sender import SendReport, SmtpConfig, send_due
-from fieldrep.store import local_meta
+from fieldrep.store import settings as stored
 
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
-KEYS = {
-    "host": "smtp_host",
-    "port": "smtp_port",
-    "starttls": "smtp_starttls",
-    "username": "smtp_username",
-    "password": "smtp_password",
-    "sender": "smtp_sender",
-    "cafile": "smtp_cafile",
-}
 NOT_CONFIGURED = "no mail server is set up (Rewards › Mail settings)"
 
 
@@ -74,18 +65,17 @@ class SmtpSettings:
 
 
 def load(conn: sqlite3.Connection) -> SmtpSettings:
-    def get(name: str) -> str:
-        return local_meta.get(conn, KEYS[name]) or ""
+    def get(setting: stored.Setting[str | None]) -> str:
+        return stored.get(conn, setting) or ""
 
-    port = get("port")
     return SmtpSettings(
-        host=get("host"),
-        port=int(port) if port.isdigit() else 587,
-        starttls=get("starttls") != "0",
-        username=get("username"),
-        sender=get("sender"),
-        cafile=get("cafile"),
-        password=get("password"),
+        host=get(stored.SMTP_HOST),
+        port=stored.get(conn, stored.SMTP_PORT),
+        starttls=stored.get(conn, stored.SMTP_STARTTLS),
+        username=get(stored.SMTP_USERNAME),
+        sender=get(stored.SMTP_SENDER),
+        cafile=get(stored.SMTP_CAFILE),
+        password=get(stored.SMTP_PASSWORD),
     )
 
 
@@ -127,27 +117,23 @@ def save(ctx: Context, settings: SmtpSettings, *, keep_password: bool = True) ->
                 password=load(conn).password if settings.username.strip() else "",
             )
         check(settings)
-        values = {
-            "host": settings.host.strip(),
-            "port": str(settings.port),
-            "starttls": "1" if settings.starttls else "0",
-            "username": settings.username.strip(),
-            "sender": settings.sender.strip(),
-            "cafile": settings.cafile.strip(),
-            "password": settings.password,
-        }
-        for name, value in values.items():
-            local_meta.put(conn, KEYS[name], value or None)
+        stored.put(conn, stored.SMTP_HOST, settings.host.strip() or None)
+        stored.put(conn, stored.SMTP_PORT, settings.port)
+        stored.put(conn, stored.SMTP_STARTTLS, settings.starttls)
+        stored.put(conn, stored.SMTP_USERNAME, settings.username.strip() or None)
+        stored.put(conn, stored.SMTP_SENDER, settings.sender.strip() or None)
+        stored.put(conn, stored.SMTP_CAFILE, settings.cafile.strip() or None)
+        stored.put(conn, stored.SMTP_PASSWORD, settings.password or None)
     log.info("mail server settings saved (%s:%d)", settings.host, settings.port)
     return load(ctx.conn)
 
 
 def send_outbox(
     db_path: PathLike,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> SendReport:
     """Send this laptop's due e-mails with the saved settings, on its own connection (the app's
-    background sender runs it off the GUI thread). ``progress(done, total)`` hears before each
+    background sender runs it off the GUI thread). ``progress(done, total, text)`` hears before each
     message and may raise to stop: the messages not yet handed over wait, as queued."""
     ctx = Context.open(db_path)
     try:

@@ -6,6 +6,9 @@ and keeps what was typed), then decides one :class:`~fieldrep.services.referrals
 writes the referral, its events (created, normalised, duplicates, override, assignment, SLA), the
 assignment history and the tasks in ONE transaction through the Writer, so they sync together. A
 possible duplicate is not saved until the rep gives a reason to override it.
+
+Kept whole: one service, :class:`ReferralService`, whose steps (check, normalise, duplicates,
+route, SLA and tasks) run in that order inside one write.
 """
 
 from __future__ import annotations

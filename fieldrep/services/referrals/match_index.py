@@ -13,14 +13,14 @@ companies, legal forms stripped, words sorted (fieldrep.services.referrals.norma
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from fieldrep.domain.progress import Progress
 from fieldrep.services.referrals import normalise as norm
-from fieldrep.store import local_meta
+from fieldrep.store import settings
 from fieldrep.store.writer import Writer
 
-GENERATION = "match_index.generation"
 _BATCH = 500
 TABLES = ("accounts", "contacts", "referrals")
 
@@ -87,7 +87,7 @@ def _s(value: object) -> str:
 
 
 def generation(conn: sqlite3.Connection) -> int:
-    return int(local_meta.get(conn, GENERATION, "0") or 0)
+    return settings.get(conn, settings.MATCH_INDEX_GENERATION)
 
 
 def pending(conn: sqlite3.Connection) -> int:
@@ -121,11 +121,11 @@ def refresh(
                 )
     if limit is None:
         conn.execute("DELETE FROM match_queue")
-    local_meta.put(conn, GENERATION, str(generation(conn) + 1))
+    settings.put(conn, settings.MATCH_INDEX_GENERATION, generation(conn) + 1)
     return names
 
 
-def file_all(writer: Writer, progress: Callable[[int, int], None] | None = None) -> int:
+def file_all(writer: Writer, progress: Progress | None = None) -> int:
     """File the whole queue in steps of 5,000 rows, each its own transaction (a first filing of a
     100,000-account book takes a while: run it off the GUI thread). Returns the rows filed."""
     total = pending(writer.conn)
@@ -137,7 +137,7 @@ def file_all(writer: Writer, progress: Callable[[int, int], None] | None = None)
             return done
         done += step
         if progress is not None:
-            progress(min(done, total), total)
+            progress(min(done, total), total, "Preparing duplicate checks")
 
 
 def _rows(conn: sqlite3.Connection, sql: str, ids: list[str]) -> list[dict[str, object]]:

@@ -4,6 +4,9 @@
 one transaction: Lost needs a reason; Won needs the deal value and an account (linked, or created
 from the referred party) and writes the deal; moving back (from Won, too) is allowed and recorded.
 A rep moves only referrals they own; a manager or admin any.
+
+Kept whole: the board's moves and what the board shows (cards, column totals, history, detail) are
+the one pipeline of referrals, sharing its row reads.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ negative row of its own netted against the next payout: never a silent edit.
 
 A reward's id is derived from its ledger key, so the same reward computed twice (a retry, two
 laptops offline) is the same row, and the sync merges it: never paid twice.
+
+Kept whole: computing, voiding and clawing back a reward share the ledger key, the batch of one
+stage move's transaction and the recipient and consent rules; apart, neither half reads on its own.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from fieldrep.domain.ids import uuid7_many
+from fieldrep.domain.progress import Progress
 from fieldrep.domain.rewards import (
     Computed,
     History,
@@ -37,7 +41,7 @@ from fieldrep.domain.vocabulary import MANAGER_ROLES
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import outbox
 from fieldrep.services.rewards import rules as rules_store
-from fieldrep.store import local_meta
+from fieldrep.store import settings
 from fieldrep.store.writer import utc_now
 
 _NAMESPACE = uuid.UUID("6f1d3c2e-8f6b-4c59-9a57-2b1e0c4f7a10")
@@ -636,7 +640,7 @@ def backfill(
     trigger: Trigger = Trigger.WON,
     *,
     today: date | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> StageResult:
     """After a rule change: the rewards every referral standing at ``trigger`` (or past it) has
     not had yet, in one transaction; managers get one notification for the lot."""
@@ -657,7 +661,7 @@ def backfill(
         batch = _Batch(ctx, conn, today, ids)
         for done, referral_id in enumerate(ids):
             if progress is not None and done % 500 == 0:
-                progress(done, len(ids))  # may raise to cancel: nothing is kept
+                progress(done, len(ids), "Giving rewards")  # may raise to cancel: nothing is kept
             got = compute_rewards(
                 ctx,
                 referral_id,
@@ -684,7 +688,6 @@ def backfill(
     return result
 
 
-FOLLOWED_KEY = "rewards_followed_version"
 MAY_COMPUTE = MANAGER_ROLES
 
 
@@ -705,7 +708,7 @@ def follow_received_stages(ctx: Context, *, today: date | None = None) -> StageR
     if ctx.role() not in MAY_COMPUTE:
         return result
     with ctx.writer.transaction() as conn:
-        mark = int(local_meta.get(conn, FOLLOWED_KEY) or 0)
+        mark = settings.get(conn, settings.REWARDS_FOLLOWED_VERSION)
         rows = conn.execute(
             "SELECT e.referral_id, max(e._version), r.stage FROM referral_events e"
             " JOIN referrals r ON r.id = e.referral_id WHERE e.kind = 'stage' AND e._version > ?"
@@ -727,5 +730,5 @@ def follow_received_stages(ctx: Context, *, today: date | None = None) -> StageR
                     )
                     result.created += got.created
                     result.explained += got.explained
-        local_meta.put(conn, FOLLOWED_KEY, str(max(r[1] for r in rows)))
+        settings.put(conn, settings.REWARDS_FOLLOWED_VERSION, max(r[1] for r in rows))
     return result

@@ -22,7 +22,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from fieldrep.store import local_meta
+from fieldrep.store import settings
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.errors import StoreError
 from fieldrep.store.writer import Writer, utc_now
@@ -365,10 +365,10 @@ def discard_refused(writer: Writer, conflict_id: int) -> bool:
             # Never on the server, or no longer in this user's view: nothing to fetch back.
             conn.execute(f"DELETE FROM {item.tbl} WHERE id = ?", (item.row_id,))
             return True
-        refetch = json.loads(local_meta.get(conn, "sync_refetch") or "[]")
+        refetch = settings.get(conn, settings.SYNC_REFETCH)
         if [item.tbl, item.row_id] not in refetch:
             refetch.append([item.tbl, item.row_id])
-        local_meta.put(conn, "sync_refetch", json.dumps(refetch))
+        settings.put(conn, settings.SYNC_REFETCH, refetch)
     return False
 
 

@@ -5,6 +5,9 @@ database (one per thread) and closes it. Errors become a :class:`Problem`: a sho
 status bar and a sentence of advice, in the words a rep uses ("Can't reach the sync server"), never
 an exception name. The password given to :func:`sign_in_to` only travels to the server; what is
 stored is the device token ``sign_in`` receives (the server keeps its hash).
+
+Kept whole: sign-in, sync, sign-out and the words the status bar shows for each are one
+conversation with the server, short functions over one Problem and one status.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from fieldrep.domain.progress import Progress
 from fieldrep.services.context import Context
 from fieldrep.services.sync import conflicts
-from fieldrep.store import local_meta
+from fieldrep.store import settings
 
 # The network side (httpx, and the sync client with its pydantic protocol) is imported inside the
 # operations that use it: the window reads the status at start-up and must not wait for them.
@@ -32,13 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
-EngineProgress = Callable[[str, int, int | None], None]
 TransportFactory = Callable[[Context], "HttpTransport"]
 
 # How long one request may take before the sync gives up (the user can cancel sooner).
 REQUEST_TIMEOUT = 30.0
-USERNAME_KEY = "sync_username"
-LAST_ERROR_KEY = "sync_last_error"
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,11 @@ class SyncStatus:
 
 def read_status(conn: sqlite3.Connection) -> SyncStatus:
     return SyncStatus(
-        server_url=local_meta.get(conn, "server_url") or None,
-        signed_in=bool(local_meta.get(conn, "device_token")),
-        username=local_meta.get(conn, USERNAME_KEY) or None,
-        last_sync_at=local_meta.get(conn, "last_sync_at") or None,
-        last_error=local_meta.get(conn, LAST_ERROR_KEY) or "",
+        server_url=settings.get(conn, settings.SERVER_URL) or None,
+        signed_in=bool(settings.get(conn, settings.DEVICE_TOKEN)),
+        username=settings.get(conn, settings.SYNC_USERNAME) or None,
+        last_sync_at=settings.get(conn, settings.LAST_SYNC_AT) or None,
+        last_error=settings.get(conn, settings.SYNC_LAST_ERROR),
         pending=int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0]),
         open_conflicts=conflicts.open_count(conn),
     )
@@ -82,9 +83,9 @@ def read_status(conn: sqlite3.Connection) -> SyncStatus:
 
 def signed_in_server(conn: sqlite3.Connection) -> str | None:
     """The server this laptop is signed in to, if any: :func:`read_status` without its counts."""
-    if not local_meta.get(conn, "device_token"):
+    if not settings.get(conn, settings.DEVICE_TOKEN):
         return None
-    return local_meta.get(conn, "server_url") or None
+    return settings.get(conn, settings.SERVER_URL) or None
 
 
 def _sentence_case(text: str) -> str:
@@ -183,7 +184,7 @@ def sign_in_to(db_path: PathLike, url: str, username: str, password: str) -> Log
         with HttpTransport(normalise_url(url), timeout=REQUEST_TIMEOUT) as transport:
             resp = sign_in(ctx.writer, transport, username, password)
         with ctx.writer.transaction() as conn:
-            local_meta.put(conn, USERNAME_KEY, resp.username)
+            settings.put(conn, settings.SYNC_USERNAME, resp.username)
         return resp
     finally:
         ctx.close()
@@ -194,7 +195,7 @@ def demo_notice(db_path: PathLike) -> str | None:
     the demo was copied aside and the database now starts as their team's."""
     ctx = Context.open(db_path)
     try:
-        kept = local_meta.get(ctx.conn, "demo_kept_at")
+        kept = settings.get(ctx.conn, settings.DEMO_KEPT_AT)
     finally:
         ctx.close()
     if not kept:
@@ -234,13 +235,14 @@ def default_transport(ctx: Context) -> HttpTransport:
 
 def run_sync(
     db_path: PathLike,
-    progress: EngineProgress,
+    progress: Progress,
     cancel: threading.Event,
     transport_factory: TransportFactory = default_transport,
     on_changes: Callable[[frozenset[str]], None] | None = None,
 ) -> SyncResult:
     """One sync of the database at ``db_path``; the outcome (error or none) is remembered in the
-    database so the next start shows it. Raises :class:`Cancelled` when stopped. ``on_changes``
+    database so the next start shows it. ``progress(done, total, text)`` hears each engine stage
+    with its line (:func:`stage_text`). Raises :class:`Cancelled` when stopped. ``on_changes``
     hears, after each committed push batch or pull page (on the worker thread), which tables it
     changed."""
     from fieldrep.sync.client import Cancelled, SyncEngine
@@ -251,7 +253,13 @@ def run_sync(
             transport = transport_factory(ctx)
             try:
                 result = SyncEngine(
-                    ctx.writer, transport, progress=progress, cancel=cancel, on_changes=on_changes
+                    ctx.writer,
+                    transport,
+                    progress=lambda stage, done, total: progress(
+                        done, total, stage_text(stage, done, total)
+                    ),
+                    cancel=cancel,
+                    on_changes=on_changes,
                 ).run()
             finally:
                 transport.close()
@@ -259,10 +267,10 @@ def run_sync(
             raise
         except Exception as exc:
             with ctx.writer.transaction() as conn:
-                local_meta.put(conn, LAST_ERROR_KEY, problem_for(exc).sentence)
+                settings.put(conn, settings.SYNC_LAST_ERROR, problem_for(exc).sentence)
             raise
         with ctx.writer.transaction() as conn:
-            local_meta.put(conn, LAST_ERROR_KEY, "")
+            settings.put(conn, settings.SYNC_LAST_ERROR, "")
         after_sync(ctx, result.pulled)
         return result
     finally:

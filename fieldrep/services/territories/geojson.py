@@ -28,7 +28,7 @@ from fieldrep.domain.territory_rules import (
     parse_geometry,
 )
 from fieldrep.services.context import Context
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import service as territory_service
 from fieldrep.services.territories.file_formats import (
     NotGeoJSONError,
     read_territory_file,
@@ -84,7 +84,7 @@ def export_collection(ctx: Context, include_archived: bool = True) -> dict[str, 
     ):
         if r["user_id"] in users:
             members.setdefault(r["territory_id"], []).append(users[r["user_id"]])
-    defs = svc.load_definitions(ctx)
+    defs = territory_service.load_definitions(ctx)
     names = {t.id: t.name for t in defs}
     features = []
     for t in defs:
@@ -234,7 +234,7 @@ def import_collection(
     """Create or update the territories of ``collection``; all or nothing. ``name_property``: see
     :func:`feature_name`; ``default_country``: whose states bare two-letter regions are."""
     collection = as_collection(collection)
-    existing = {t.name.casefold(): t for t in svc.load_definitions(ctx)}
+    existing = {t.name.casefold(): t for t in territory_service.load_definitions(ctx)}
     users = {
         r["username"].casefold(): r["id"] for r in ctx.db.query("SELECT id, username FROM users")
     }
@@ -289,7 +289,7 @@ def import_collection(
                 )
             old = existing.get(name.casefold())
             base = old or TerritoryDef(id=uuid7(), name=name)
-            new = svc.build_definition(base, changes)
+            new = territory_service.build_definition(base, changes)
         except (DefinitionError, ValidationError) as exc:
             problems.append(str(_feature_error(n, name, exc)))
             continue
@@ -331,20 +331,22 @@ def import_collection(
                 )
         resolved.append((replace(t, parent_id=parent_id), member_ids, is_new))
     with ctx.writer.transaction():
-        checked = svc.write_definitions(
+        checked = territory_service.write_definitions(
             ctx, [t for t, _, new in resolved if new], [t for t, _, new in resolved if not new]
         )
         mine = {t.id for t, _, _ in resolved}
         result.warnings.extend(p.message for p in checked if p.territory_id in mine)
         for t, member_ids, is_new in resolved:
             (result.created if is_new else result.updated).append(t.name)
-            current = {m["user_id"] for m in svc.members(ctx, t.id)}
+            current = {m["user_id"] for m in territory_service.members(ctx, t.id)}
             for uid in member_ids:
                 if uid not in current:
-                    svc.ensure_member(ctx, t.id, uid, "owner" if uid == t.owner_id else "member")
+                    territory_service.ensure_member(
+                        ctx, t.id, uid, "owner" if uid == t.owner_id else "member"
+                    )
                     result.members_added += 1
             if t.owner_id and t.owner_id not in current and t.owner_id not in member_ids:
-                svc.ensure_member(ctx, t.id, t.owner_id, "owner")
+                territory_service.ensure_member(ctx, t.id, t.owner_id, "owner")
     return result
 
 

@@ -3,6 +3,9 @@
 Every change is validated against the whole set first (a new polygon may overlap a neighbour at equal
 priority, a new parent may close a cycle), then written through the Writer in one transaction, so a
 refused change leaves nothing behind. Precedence: a lower ``priority`` number wins.
+
+Kept whole: the territory service's writes (definitions, members, precedence, archive, handover)
+share its validation, and each is short.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Geocoding: where the accounts are on the map, the online geocoder's settings, placing accounts
 online, and the accounts that could not be placed.
 
-The same facts and rules as ``fieldrep geocode status / configure / online / unplaced``: the counts
-come from :func:`~fieldrep.geo.geocoding.placement_summary`, the settings are checked by
-:func:`~fieldrep.geo.geocoding.nominatim_settings` and stored by ``save_settings``, and placing runs
-:func:`~fieldrep.geo.geocoding.refine_online` on the task runner's network lane with progress and
-Cancel. Placing always uses the *saved* settings, so it is offered only once the form is saved.
+The same facts and rules as ``fieldrep geocode status / configure / online / unplaced``: the
+counts come from :func:`~fieldrep.geo.placement.placement_summary`, the settings are checked by
+:func:`~fieldrep.geo.geocoder_settings.nominatim_settings` and stored by ``save_settings``, and
+placing runs :func:`~fieldrep.geo.online_refine.refine_online` on the task runner's network lane
+with progress and Cancel. Placing always uses the *saved* settings, so it is offered only once the form is saved.
+
+Kept whole: one dialog whose summary, form and placing run share its widgets and its one task.
 """
 
 from __future__ import annotations
@@ -37,20 +39,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.geo.geocoding import (
+from fieldrep.geo.geocoder_settings import (
     NOMINATIM_POLICY,
     PUBLIC_NOMINATIM,
     OnlineSettings,
-    RefineReport,
     SettingsError,
     load_settings,
     nominatim_settings,
-    placement_summary,
-    refinable_count,
-    refine_online,
     save_settings,
-    unplaced_accounts,
 )
+from fieldrep.geo.online_refine import RefineReport, refinable_count, refine_online
+from fieldrep.geo.placement import placement_summary, unplaced_accounts
 from fieldrep.services.context import Context
 from fieldrep.ui import theme
 from fieldrep.ui.models.accounts_table_model import QUALITY_LABELS
@@ -68,9 +67,9 @@ def place_online_operation(settings: OnlineSettings, db_path: Path, progress: Pr
     report (what was placed before it is kept), so the dialog can say how far it got."""
     ctx = Context.open(db_path)
 
-    def show(done: int, total: int) -> None:
+    def show(done: int, total: int | None, text: str) -> None:
         with suppress(Cancelled):  # noticed by ``cancelled`` below, before the next account
-            progress.report(done, total, f"Checked {done:,} of {total:,} accounts")
+            progress.report(done, total, text)
 
     try:
         return refine_online(ctx, settings, progress=show, cancelled=lambda: progress.cancelled)

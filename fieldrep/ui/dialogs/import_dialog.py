@@ -4,6 +4,8 @@ The file's header and first rows are read in the background for the preview (a C
 counted, which takes seconds for a big one; a workbook is never read through); the import itself
 runs on the task runner's write lane with its own connection, reports progress and can be
 cancelled (a cancel imports nothing: the service writes all good rows in one transaction).
+
+Kept whole: one dialog's steps (file, mapping preview, run) share its widgets and its task.
 """
 
 from __future__ import annotations

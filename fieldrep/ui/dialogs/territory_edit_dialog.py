@@ -40,8 +40,8 @@ from fieldrep.domain.territory_rules import (
 from fieldrep.services.context import Context
 from fieldrep.services.referrals import sla
 from fieldrep.services.referrals.model import Stage
-from fieldrep.services.territories import geojson as gj
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import geojson as territory_geojson
+from fieldrep.services.territories import service as territory_service
 from fieldrep.store.errors import StoreError
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 
@@ -67,7 +67,7 @@ class TerritoryEditDialog(QDialog):
         self.setWindowTitle("Edit territory" if territory_id else "New territory")
         self.resize(640, 700)
         current = (
-            TerritoryDef.from_row(svc.get_row(ctx, territory_id))
+            TerritoryDef.from_row(territory_service.get_row(ctx, territory_id))
             if territory_id
             else TerritoryDef(id="", name="")
         )
@@ -80,7 +80,7 @@ class TerritoryEditDialog(QDialog):
         self.kind.setCurrentText(current.kind)
         self.parent_box = QComboBox()
         self.parent_box.addItem("(none)", None)
-        for row in svc.territory_rows(ctx):
+        for row in territory_service.territory_rows(ctx):
             if row["id"] != territory_id:
                 self.parent_box.addItem(row["name"], row["id"])
         self.parent_box.setCurrentIndex(max(self.parent_box.findData(current.parent_id), 0))
@@ -225,7 +225,7 @@ class TerritoryEditDialog(QDialog):
 
     def set_geometry_from_file(self, path: str | Path) -> None:
         try:
-            features = gj.read_file(path)["features"]
+            features = territory_geojson.read_file(path)["features"]
         except StoreError as exc:
             self.error.setText(str(exc))
             return
@@ -273,9 +273,9 @@ class TerritoryEditDialog(QDialog):
             with self.ctx.writer.transaction():  # the territory and its SLA, or neither
                 territory_id = self.territory_id
                 if territory_id:
-                    svc.update_territory(self.ctx, territory_id, **changes)
+                    territory_service.update_territory(self.ctx, territory_id, **changes)
                 else:
-                    territory_id = svc.create_territory(self.ctx, **changes)
+                    territory_id = territory_service.create_territory(self.ctx, **changes)
                 if (days or 0.0) != self._first_contact_was:
                     sla.set_team_days(self.ctx.writer, Stage.NEW, days, territory_id)
             self.territory_id = territory_id

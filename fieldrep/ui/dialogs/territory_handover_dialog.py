@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.services.context import Context
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import service as territory_service
 from fieldrep.store.errors import StoreError
 from fieldrep.ui import theme
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
@@ -63,7 +63,7 @@ class HandoverDialog(QDialog):
             self.from_box.setCurrentIndex(max(self.from_box.findData(from_user), 0))
         self.scope = QComboBox()
         self.scope.addItem("Everything the rep holds (the rep leaves)", EVERYTHING)
-        for t in svc.territory_rows(ctx, include_archived=False):
+        for t in territory_service.territory_rows(ctx, include_archived=False):
             if t["kind"] == "territory":
                 self.scope.addItem(f"Only {t['name']} (the territory changes hands)", t["id"])
         if territory_id:
@@ -104,7 +104,7 @@ class HandoverDialog(QDialog):
         from_user, to_user, territory_id = self._args()
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         try:
-            counts = svc.handover(
+            counts = territory_service.handover(
                 self.ctx, from_user, to_user, territory_id=territory_id, dry_run=True
             )
         except StoreError as exc:
@@ -127,11 +127,11 @@ class HandoverDialog(QDialog):
         reason = self.reason.text().strip() or "handover"
         names = (self.from_box.currentText(), self.to_box.currentText())
 
-        def run(db_path: Path, progress: Progress) -> svc.Handover:
+        def run(db_path: Path, progress: Progress) -> territory_service.Handover:
             ctx = Context.open(db_path)
             try:
                 progress.report(0, None, "Handing over")
-                return svc.handover(
+                return territory_service.handover(
                     ctx, from_user, to_user, territory_id=territory_id, reason=reason
                 )
             finally:
@@ -146,7 +146,7 @@ class HandoverDialog(QDialog):
             on_failure=self._on_failed,
         )
 
-    def _on_done(self, h: svc.Handover, names: tuple[str, str]) -> None:
+    def _on_done(self, h: territory_service.Handover, names: tuple[str, str]) -> None:
         self.handed_over.emit(
             f"Handed over from {names[0]} to {names[1]}: {h.accounts:,} account(s), "
             f"{h.tasks:,} task(s), {h.referrals:,} referral(s), with history."

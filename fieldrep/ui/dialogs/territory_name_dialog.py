@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services.territories import geojson as gj
+from fieldrep.services.territories import geojson as territory_geojson
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
 
 PREVIEW_DELAY_MS = 300  # typing a template: one preview when the typing pauses
@@ -51,7 +51,7 @@ def preview_import(db_path: Path, path: Path, name_property: str | None) -> Impo
     ctx = Context.open(db_path)
     try:
         with ctx.writer.transaction():
-            result = gj.import_file(ctx, path, name_property=name_property)
+            result = territory_geojson.import_file(ctx, path, name_property=name_property)
             diff = assignment_service.assign_all(ctx, dry_run=True)
             moving = sum(1 for m in diff.moves if m.from_territory_id != m.to_territory_id)
             raise _RolledBack(
@@ -153,7 +153,7 @@ class TerritoryNameDialog(QDialog):
         for i in range(3):
             props = {k: v[i] for k, v in self.found.items() if len(v) > i}
             try:
-                samples.append(gj.feature_name(props, wanted))
+                samples.append(territory_geojson.feature_name(props, wanted))
             except Exception:  # a template naming a property that feature lacks
                 continue
         self.preview.setText(

@@ -9,6 +9,9 @@ So a pan frame costs about a millisecond whatever the number of accounts.
 Mouse: drag to pan, wheel to zoom around the cursor, click a marker to open it, click a cluster to
 zoom into it, double-click to zoom in. Keyboard: arrows pan, + and - zoom, 0 fits the accounts.
 Other modes (rectangle, lasso, draw a polygon, pick a point, move a pin) are set by the page.
+
+Kept whole: one widget whose input modes and overlays share its view transform and its cached
+scene.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ Markers are drawn in one ``QPainter.drawPixmapFragments`` call: a small sprite a
 anti-aliased dot per colour and the fragment array (10 doubles per marker, the layout of
 ``QPainter::PixmapFragment``) is filled by numpy and handed to Qt as a pointer, so 100,000 markers
 cost one C++ loop rather than 100,000 Python calls.
+
+Kept whole: the layers are painted together into one image by one pure function, sharing its
+projection.
 """
 
 from __future__ import annotations

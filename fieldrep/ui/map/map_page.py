@@ -4,6 +4,9 @@ The page owns the data (one :class:`~fieldrep.services.map.data.MapAccounts` rea
 STRtree index and the projected territories) and the side panels; the canvas draws and reports what
 the user pointed at. Writes (assignments, a moved pin, a new outline, a visit) go through the
 services, on the write lane of the task runner, and the map reloads what they changed.
+
+Kept whole: the page owns the data and wires the canvas, its toolbar and the side panels to each
+other.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The accounts without a location (the Geocoding dialog's list): a thin adapter over the rows
-:func:`~fieldrep.geo.geocoding.unplaced_accounts` returns."""
+:func:`~fieldrep.geo.placement.unplaced_accounts` returns."""
 
 from __future__ import annotations
 

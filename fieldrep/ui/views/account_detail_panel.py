@@ -1,5 +1,8 @@
 """One account in detail: editable fields (validated, undo of the last edit, confirmed delete) and
-its contacts, visits, tasks, deals and referrals. Writes go through the services, never SQL here."""
+its contacts, visits, tasks, deals and referrals. Writes go through the services, never SQL here.
+
+Kept whole: one panel whose field editing, undo and related lists share the account it shows.
+"""
 
 from __future__ import annotations
 

@@ -184,7 +184,7 @@ class AccountsActionsMixin(_MixedInto):
     # -- online geocoding --------------------------------------------------------------------------
 
     def _update_locate_button(self) -> None:
-        from fieldrep.geo.geocoding import load_settings
+        from fieldrep.geo.geocoder_settings import load_settings
 
         settings = load_settings(self.context.conn)
         # Only offered where an online geocoder is set up: a button that can never work is noise.
@@ -198,7 +198,7 @@ class AccountsActionsMixin(_MixedInto):
         )
 
     def locate_online(self) -> Task | None:
-        from fieldrep.geo.geocoding import load_settings
+        from fieldrep.geo.geocoder_settings import load_settings
 
         settings = load_settings(self.context.conn)
         if not settings.enabled:

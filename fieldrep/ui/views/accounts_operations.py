@@ -24,7 +24,7 @@ def export_operation(
             path,
             flt,
             sort,
-            progress=lambda done, total: progress.report(done, total, f"Exporting {path.name}"),
+            progress=progress.report,
             cancelled=lambda: progress.cancelled,
         )
     except ExportCancelled:
@@ -34,7 +34,7 @@ def export_operation(
 def locate_online_operation(settings: Any, db_path: Path, progress: Progress) -> Any:
     """Place accounts through the configured online geocoder; what was found before a cancel or a
     lost connection is kept (each answer is its own small write)."""
-    from fieldrep.geo.geocoding import refine_online
+    from fieldrep.geo.online_refine import refine_online
     from fieldrep.services.context import Context
 
     ctx = Context.open(db_path)
@@ -42,7 +42,9 @@ def locate_online_operation(settings: Any, db_path: Path, progress: Progress) ->
         return refine_online(
             ctx,
             settings,
-            progress=lambda done, total: progress.report(done, total, "Locating accounts online"),
+            progress=lambda done, total, _text: progress.report(
+                done, total, "Locating accounts online"
+            ),
             cancelled=lambda: progress.cancelled,
         )
     finally:

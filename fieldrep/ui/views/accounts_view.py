@@ -3,22 +3,23 @@
 Keyboard first: Ctrl+F search, Ctrl+N new account, Enter opens the selected account, Esc closes the
 panel (or clears the search). Searches are debounced so typing a word costs one query, not one per
 key; counts show how many accounts match out of how many.
+
+Kept whole: what stays here is the page's construction and its reactions to its own widgets,
+which share every widget; the New account dialog, the filters' combo box and the background
+actions (import, export, Locate online, Log visit, Today: :mod:`~fieldrep.ui.views.accounts_actions`)
+live in their own modules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelectionModel, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QPaintEvent, QPalette, QShortcut
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -26,9 +27,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
-    QStyle,
-    QStyleOptionComboBox,
-    QStylePainter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -40,11 +38,12 @@ from fieldrep.store.accounts_repository import AccountsRepository as Repository
 from fieldrep.store.changes import Changes
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
+from fieldrep.ui.dialogs.new_account_dialog import NewAccountDialog
 from fieldrep.ui.icons import ICON_DIR
 from fieldrep.ui.models.accounts_table_model import COLUMNS, QUALITY_LABELS, AccountsTableModel
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.accounts_actions import AccountsActionsMixin, _industries_read
-from fieldrep.ui.widgets.screen_fit import fit_on_show
+from fieldrep.ui.widgets.lazy_combo_box import LazyComboBox
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 if TYPE_CHECKING:
@@ -163,14 +162,14 @@ class AccountsView(AccountsActionsMixin, QWidget):
         filters.setSpacing(8)
         self._industries_loaded = False
         for key, label, choices in self._filter_choices():
-            combo = _LazyComboBox(self._ensure_industries if key == "industry" else None)
+            combo = LazyComboBox(self._ensure_industries if key == "industry" else None)
             combo.setObjectName(f"filter_{key}")
             combo.setToolTip(f"Filter by {label.lower()}")
             combo.addItem(label, None)
             for text, value in choices:
                 combo.addItem(text, value)
             # Shrinkable: the page must fit a small window; a long chosen value is elided (its
-            # full text shows when opened), the field's name never is (_LazyComboBox).
+            # full text shows when opened), the field's name never is (LazyComboBox).
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
@@ -566,106 +565,6 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.panel.show_created(account_id, self.service.last_note)
         self.clear_filters()
         self.open_account(account_id)
-
-
-class NewAccountDialog(QDialog):
-    """A new account's name. A name the service refuses (blank, too long) keeps the dialog open
-    with the text as typed and the reason under it."""
-
-    created = Signal(str)  # the new account's id
-
-    def __init__(self, create: Callable[[str], str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        fit_on_show(self)  # at least its size hint, within the screen
-        self._create = create
-        self.setWindowTitle("New account")
-        self.setMinimumWidth(460)
-        self.name = QLineEdit()
-        self.name.setPlaceholderText("e.g. Bayside Bakery")
-        self.error = QLabel()
-        # Plain text: the message can quote the user's input.
-        self.error.setTextFormat(Qt.TextFormat.PlainText)
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(f"color: {theme.DANGER};")
-        self.name.textEdited.connect(lambda _text: self.error.clear())
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.create_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.create_button.setText("Create")
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        form = QFormLayout()
-        form.addRow("Account name", self.name)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
-        self.account_id: str | None = None
-
-    def submit(self) -> None:
-        try:
-            self.account_id = self._create(self.name.text())
-        except ValidationError as exc:
-            self.error.setText(str(exc))
-            self.name.setFocus()
-            return
-        self.created.emit(self.account_id)
-        self.accept()
-
-
-# The style draws a combo box's text a pixel inside its field, and a glyph can reach a pixel
-# past its advance: the room kept beside the text so that a text that fits is never elided.
-_LABEL_INSET = 2
-
-
-class _LazyComboBox(QComboBox):
-    """A filter's combo box: it asks for the width of its chosen text but can shrink to its first
-    item (the field's name, shown when nothing is chosen), eliding a longer choice rather than
-    cutting it; and it can fill itself just before its list opens."""
-
-    def __init__(self, before_popup: Callable[[], None] | None = None) -> None:
-        super().__init__()
-        self._before_popup = before_popup
-        self.currentIndexChanged.connect(self.updateGeometry)
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(self._width_for(self.itemText(0)), super().minimumSizeHint().height())
-
-    def sizeHint(self) -> QSize:
-        width = self._width_for(self.currentText())
-        return self.minimumSizeHint().expandedTo(QSize(width, 0))
-
-    def _width_for(self, text: str) -> int:
-        """The width that shows ``text`` whole: its own plus the frame, padding and arrow."""
-        self.ensurePolished()
-        option = QStyleOptionComboBox()
-        self.initStyleOption(option)
-        option.rect = QRect(0, 0, 1000, 30)  # any width wider than the frame, padding and arrow
-        field = self.style().subControlRect(
-            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
-        )
-        chrome = option.rect.width() - field.width()
-        return self.fontMetrics().horizontalAdvance(text) + chrome + 2 * _LABEL_INSET
-
-    def paintEvent(self, _event: QPaintEvent) -> None:
-        painter = QStylePainter(self)
-        painter.setPen(self.palette().color(QPalette.ColorRole.Text))
-        option = QStyleOptionComboBox()
-        self.initStyleOption(option)
-        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
-        field = self.style().subControlRect(
-            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
-        )
-        option.currentText = self.fontMetrics().elidedText(
-            option.currentText, Qt.TextElideMode.ElideRight, field.width() - _LABEL_INSET
-        )
-        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
-
-    def showPopup(self) -> None:
-        if self._before_popup is not None:
-            self._before_popup()
-        super().showPopup()
 
 
 def _warm_places(_db_path: Any, _progress: Any) -> None:

@@ -43,10 +43,7 @@ def _file_match_index(db_path: Any, progress: Any) -> int:
 
     ctx = Context.open(db_path)
     try:
-        return file_all(
-            ctx.writer,
-            lambda done, total: progress.report(done, total, "Preparing duplicate checks"),
-        )
+        return file_all(ctx.writer, progress.report)
     finally:
         ctx.close()
 

@@ -3,6 +3,8 @@ charts); export it as PDF, XLSX or CSV with progress and Cancel.
 
 Building and writing run off the GUI thread (:mod:`fieldrep.ui.tasks`, each opening its own
 connection); a preview that a newer filter change has overtaken is dropped when it arrives.
+
+Kept whole: one page whose filters, preview and export share the report chosen.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ Below the table, the e-mail outbox of this laptop (waiting, failed) and "Mail se
 SMTP form (:class:`~fieldrep.ui.dialogs.smtp_settings_dialog.SmtpSettingsDialog`); its Send now
 goes to the window's background sender (:mod:`fieldrep.ui.notification_sender`), the one that
 sends by itself while online, so two sends never run at once.
+
+Kept whole: one page whose queue, decisions and mail outbox share its selection and its refresh.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import pytest
 
 from fieldrep.services.context import Context
 from fieldrep.services.referrals.capture import Draft, ReferralService
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import service as territory_service
 from tests.services.helpers_territories import user
 
 
@@ -19,13 +19,17 @@ def org(ctx: Context) -> dict[str, str]:
         user(ctx, "omar"),
     )
     ctx.set_user(boss)
-    metro = svc.create_territory(ctx, "Boston Metro", postal_codes="02139, 02140", owner_id=boss)
-    texas = svc.create_territory(ctx, "Texas Metros", postal_codes="75201, 75202", owner_id=boss)
-    svc.set_member(ctx, metro, ann, weight=1)
-    svc.set_member(ctx, metro, bob, weight=1)
-    svc.set_member(ctx, texas, omar, weight=1)
+    metro = territory_service.create_territory(
+        ctx, "Boston Metro", postal_codes="02139, 02140", owner_id=boss
+    )
+    texas = territory_service.create_territory(
+        ctx, "Texas Metros", postal_codes="75201, 75202", owner_id=boss
+    )
+    territory_service.set_member(ctx, metro, ann, weight=1)
+    territory_service.set_member(ctx, metro, bob, weight=1)
+    territory_service.set_member(ctx, texas, omar, weight=1)
     for territory in (metro, texas):  # the manager owns both but takes no leads
-        svc.set_member(ctx, territory, boss, role="owner", weight=0)
+        territory_service.set_member(ctx, territory, boss, role="owner", weight=0)
     referrer = ctx.writer.insert(
         "accounts",
         {

@@ -41,10 +41,10 @@ def test_writes_queue_rows_and_filing_in_steps_empties_the_queue(ctx: Context) -
     ]
     ids = ctx.writer.insert_many("accounts", rows)
     assert match_index.pending(ctx.conn) == 12
-    steps: list[tuple[int, int]] = []
-    assert match_index.file_all(ctx.writer, lambda done, total: steps.append((done, total))) == 12
+    steps: list[tuple[int, int | None, str]] = []
+    assert match_index.file_all(ctx.writer, lambda *step: steps.append(step)) == 12
     assert match_index.pending(ctx.conn) == 0
-    assert steps == [(12, 12)]
+    assert steps == [(12, 12, "Preparing duplicate checks")]
     keys = {
         k for (k,) in ctx.conn.execute("SELECT key FROM match_keys WHERE row_id = ?", (ids[3],))
     }
