@@ -25,6 +25,9 @@ An operation reports progress and notices cancellation through the :class:`Progr
             ctx.close()
 
     task = runner.run(rebuild, kind=TaskKind.WRITE, label="Rebuild", on_success=show_count)
+
+Kept whole: the runner, its tasks, their progress and the thread-level tuning they need (switch
+interval, the garbage-collection freeze after bulk jobs) are one mechanism.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ from fieldrep.store import settings
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.errors import StoreError
 from fieldrep.store.writer import Writer, utc_now
-from fieldrep.sync.local_apply import CLOCK_TAG_KEY
 
 # The sync protocol's constants are imported inside the functions that use them: that module loads
 # pydantic, and the window's start-up, which only calls open_count(), should not wait for it.
@@ -165,7 +164,7 @@ def _item(conn: sqlite3.Connection, device_id: str, raw: tuple[Any, ...]) -> Con
     refused = kept_clock == REJECTED
     # This laptop's clocks come back from the server under its opaque tag (issue 13), its own
     # pending ones under its device id: either is "mine".
-    mine = {device_id, local_meta.get(conn, CLOCK_TAG_KEY) or device_id}
+    mine = {device_id, settings.get(conn, settings.SYNC_CLOCK_TAG) or device_id}
     yours_kept = not refused and _device(kept_clock) in mine and _device(lost_clock) not in mine
     row = _row(conn, tbl, row_id)
     return ConflictItem(
