@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from fieldrep.services.territories.kpis import KpiRow
 
@@ -85,4 +85,72 @@ def balance_bars(
     ax.set_title(f"Workload per territory ({measure})", fontsize=10)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
     ax.legend(fontsize=8)
+    fig.tight_layout()
+
+
+def cohort_conversion_bars(fig: Figure, cohorts: dict[str, dict[str, float]]) -> None:
+    """Referrals created per cohort month (grey) and those won (green), the rate over each."""
+    fig.clear()
+    ax = fig.add_subplot()
+    months = list(cohorts)
+    xs = list(range(len(months)))
+    width = 0.4
+    made = [cohorts[m]["referrals"] for m in months]
+    won = [cohorts[m]["won"] for m in months]
+    ax.bar([x - width / 2 for x in xs], made, width, label="referred", color=NEUTRAL)
+    ax.bar([x + width / 2 for x in xs], won, width, label="won", color=GOOD)
+    for x, m in zip(xs, months, strict=True):
+        ax.text(
+            x,
+            cohorts[m]["referrals"],
+            f"{cohorts[m]['rate']:.0%}",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_xticks(xs, months, rotation=45 if len(months) > 4 else 0, fontsize=8)
+    ax.set_ylabel("referrals")
+    ax.set_title("Conversion by cohort month", fontsize=10)
+    ax.set_ylim(0, max([1.0, *[v * 1.25 for v in made]]))
+    if not months:
+        ax.text(
+            0.5,
+            0.5,
+            "no referrals in this period",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="#777777",
+        )
+    else:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+
+
+def top_referrer_bars(
+    fig: Figure, names: Sequence[str], referred: Sequence[int], won: Sequence[int]
+) -> None:
+    """The top referrers: referrals made and won, the best at the top."""
+    fig.clear()
+    ax = fig.add_subplot()
+    ys = list(range(len(names)))
+    ax.barh([y - 0.2 for y in ys], referred, 0.4, label="referred", color="#4e79a7")
+    ax.barh([y + 0.2 for y in ys], won, 0.4, label="won", color=GOOD)
+    ax.set_yticks(ys, list(names), fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("referrals")
+    ax.set_title("Top referrers", fontsize=10)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if not names:
+        ax.text(
+            0.5,
+            0.5,
+            "no referrers in this period",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="#777777",
+        )
+    else:
+        ax.legend(fontsize=8)
     fig.tight_layout()

@@ -2,7 +2,8 @@
 
 Filters (text, territory, owner, referrer, overdue, period, linked duplicates) are applied in SQL;
 the board pages each column, the table pages its rows. "New referral…" (Ctrl+Shift+R anywhere in
-the app) opens the capture dialog.
+the app) opens the capture dialog. The Metrics tab (with a task runner) has the programme's figures
+and charts for a period, territory and rep (:mod:`.referral_metrics_panel`).
 """
 
 from __future__ import annotations
@@ -134,6 +135,12 @@ class ReferralsView(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.board, "Board")
         self.tabs.addTab(self.table, "Table")
+        self.metrics_panel: Any = None
+        if runner is not None:  # the figures and charts are made on the runner's workers
+            from fieldrep.ui.views.referral_metrics_panel import ReferralMetricsPanel
+
+            self.metrics_panel = ReferralMetricsPanel(context, runner)
+            self.tabs.addTab(self.metrics_panel, "Metrics")
         self.detail = ReferralDetailPanel(context)
         self.detail.moved.connect(self._on_detail_moved)
         self.detail.hide()
@@ -151,7 +158,13 @@ class ReferralsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 16, 20, 12)
         layout.addLayout(top)
-        layout.addLayout(filters)
+        self.filter_bar = QWidget()  # the board's and the table's: the Metrics tab has its own
+        filters.setContentsMargins(0, 0, 0, 0)
+        self.filter_bar.setLayout(filters)
+        self.tabs.currentChanged.connect(
+            lambda _i: self.filter_bar.setHidden(self.tabs.currentWidget() is self.metrics_panel)
+        )
+        layout.addWidget(self.filter_bar)
         layout.addWidget(self.notice)
         layout.addWidget(self.splitter, 1)
         self.apply_filters()
