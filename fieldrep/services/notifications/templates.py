@@ -53,6 +53,24 @@ DEFAULTS = {
 }
 
 
+TITLES = {
+    "referral_status": "Referral status changed",
+    "reward_issued": "Reward issued",
+}
+
+# What each field says, and the value a preview fills it with.
+FIELD_HELP = {
+    "referrer_name": ("the person we write to", "Dana Whitfield"),
+    "referred_name": ("whom they referred", "Sam Okafor"),
+    "referred_company": ("the referred person's company", "Okafor Logistics"),
+    "stage": ("the referral's stage", "qualified"),
+    "amount": ("the reward, formatted", "$200"),
+    "explanation": ("how the reward was computed", "flat $200 for a won referral"),
+    "rep_name": ("the rep who captured the referral", "Morgan Lee"),
+}
+SAMPLE = {name: sample for name, (_what, sample) in FIELD_HELP.items()}
+
+
 class TemplateError(ValueError):
     """A template was refused; the message names the field or the fault."""
 
@@ -85,6 +103,21 @@ def save(conn: sqlite3.Connection, name: str, subject: str, body: str) -> None:
         " ON CONFLICT (name) DO UPDATE SET subject = excluded.subject, body = excluded.body,"
         " updated_at = excluded.updated_at",
         (name, subject, body, utc_now()),
+    )
+
+
+def reset(conn: sqlite3.Connection, name: str) -> MessageTemplate:
+    """Forget the edited ``name``: the default is used again (and returned)."""
+    if name not in DEFAULTS:
+        raise TemplateError(f"there is no template {name!r} ({', '.join(sorted(DEFAULTS))})")
+    conn.execute("DELETE FROM message_templates WHERE name = ?", (name,))
+    return DEFAULTS[name]
+
+
+def is_edited(conn: sqlite3.Connection, name: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM message_templates WHERE name = ?", (name,)).fetchone()
+        is not None
     )
 
 

@@ -9,7 +9,8 @@ referrals they captured and no buttons.
 Below the table, the e-mail outbox of this laptop (waiting, failed) and "Mail settings…", the
 SMTP form (:class:`~fieldrep.ui.dialogs.smtp_settings_dialog.SmtpSettingsDialog`); its Send now
 goes to the window's background sender (:mod:`fieldrep.ui.notification_sender`), the one that
-sends by itself while online, so two sends never run at once.
+sends by itself while online, so two sends never run at once. Beside it "E-mail templates…", the
+wording of those e-mails (:mod:`fieldrep.ui.dialogs.message_templates_dialog`).
 
 Kept whole: one page whose queue, decisions and mail outbox share its selection and its refresh.
 """
@@ -210,9 +211,14 @@ class RewardsView(QWidget):
         self.mail_button.setToolTip("The mail server the e-mails to referrers leave through")
         self.mail_button.clicked.connect(self._on_mail_button_clicked)
         self.mail_dialog: Any = None
+        self.templates_button = QPushButton("E-mail templates…")
+        self.templates_button.setToolTip("The wording of the e-mails to referrers")
+        self.templates_button.clicked.connect(self._on_templates_button_clicked)
+        self.templates_dialog: Any = None
         mail_row = QHBoxLayout()
         mail_row.setContentsMargins(0, 0, 0, 0)
         mail_row.addWidget(self.mail_label, 1)
+        mail_row.addWidget(self.templates_button)
         mail_row.addWidget(self.mail_button)
         actions = QHBoxLayout()
         actions.addWidget(self.reason_edit, 1)
@@ -330,6 +336,17 @@ class RewardsView(QWidget):
 
     def _on_mail_button_clicked(self) -> None:
         self.open_mail_settings()
+
+    def open_templates(self) -> Any:
+        from fieldrep.ui.dialogs.message_templates_dialog import MessageTemplatesDialog
+
+        if self.templates_dialog is None:
+            self.templates_dialog = MessageTemplatesDialog(self.context, self)
+        self.templates_dialog.open()
+        return self.templates_dialog
+
+    def _on_templates_button_clicked(self) -> None:
+        self.open_templates()
 
     def selected(self) -> list[RewardRow]:
         rows = self.table.selectionModel().selectedRows()
