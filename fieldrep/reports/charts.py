@@ -113,6 +113,7 @@ def cohort_conversion_bars(fig: Figure, cohorts: dict[str, dict[str, float]]) ->
     ax.set_title("Conversion by cohort month", fontsize=10)
     ax.set_ylim(0, max([1.0, *[v * 1.25 for v in made]]))
     if not months:
+        ax.set_yticks([])
         ax.text(
             0.5,
             0.5,
@@ -142,6 +143,7 @@ def top_referrer_bars(
     ax.set_title("Top referrers", fontsize=10)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if not names:
+        ax.set_xticks([])
         ax.text(
             0.5,
             0.5,

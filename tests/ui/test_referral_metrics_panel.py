@@ -123,4 +123,5 @@ def test_a_custom_period_is_read_and_a_wrong_one_is_said(
     panel.custom.editingFinished.emit()
     assert "'October' is not a period" in panel.status.text()
     assert not panel.computing
-    assert shown(panel) == before  # the last figures stay
+    assert shown(panel) == before  # the last figures stay, greyed
+    assert not panel.figures.isEnabled()

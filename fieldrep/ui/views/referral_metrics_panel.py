@@ -55,7 +55,11 @@ FIGURES = (
     ("referral_rate", "Referral rate", "Active accounts that referred someone / active accounts"),
     ("first_contact", "First contact", "Median time from capture to the first move out of New"),
     ("conversion", "Time to conversion", "Median time from capture to Won"),
-    ("sla", "SLA compliance", "First contact within the SLA, of those contacted or overdue"),
+    (
+        "sla",
+        "SLA compliance",
+        "First contact within 48 hours of capture, of the referrals contacted or overdue",
+    ),
     ("reward_cost", "Reward cost", "Rewards approved, issued or redeemed, clawbacks netted"),
     ("roi", "ROI", "Won value / reward cost"),
     ("redemption", "Redemption rate", "Rewards redeemed / rewards issued or redeemed"),
@@ -73,7 +77,7 @@ def _money(cents: int) -> str:
 def figure_texts(m: metrics.Metrics) -> dict[str, str]:
     """What each figure box says for ``m`` (the test compares these with ``metrics.compute``)."""
     return {
-        "referrals": f"{m.referrals:,}  (won {m.won:,}, {_money(m.won_value_cents)})",
+        "referrals": f"{m.referrals:,}  ({m.won:,} won, worth {_money(m.won_value_cents)})",
         "referral_rate": f"{_pct(m.referral_rate)}  ({m.referring_accounts:,} of"
         f" {m.active_accounts:,} accounts)",
         "first_contact": "–"
@@ -327,6 +331,7 @@ class ReferralMetricsPanel(QWidget):
         except metrics.PeriodError as exc:
             self._asked += 1
             self._shown = self._asked
+            self.figures.setEnabled(False)  # the last figures stay, greyed: not this period's
             self._say(str(exc), error=True)
             return
         self._asked += 1
