@@ -11,6 +11,8 @@ from pytestqt.qtbot import QtBot
 
 from fieldrep.services.context import Context
 from fieldrep.services.demo.build import DemoOptions, build_demo
+from fieldrep.services.referrals import pipeline
+from fieldrep.services.referrals.model import Stage
 from fieldrep.services.rewards import metrics
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.referral_metrics_panel import (
@@ -96,6 +98,20 @@ def test_the_figures_shown_are_compute_s_and_a_new_period_recomputes(
     assert shown(panel) == figure_texts(mine)
 
     panel.rep.setCurrentIndex(0)
+    wait(panel, qtbot)
+
+    # a referral won on the board meanwhile: opening the tab again shows it
+    view.tabs.setCurrentWidget(view.board)
+    (open_id,) = book.conn.execute(
+        "SELECT id FROM referrals WHERE created_at >= '2026' AND stage = 'proposal' LIMIT 1"
+    ).fetchone()
+    pipeline.move(book, open_id, Stage.WON, value=1000.0, create_account=True)
+    view.tabs.setCurrentWidget(panel)
+    assert panel.computing
+    wait(panel, qtbot)
+    assert panel.metrics is not None
+    assert panel.metrics.won == year.won + 1
+    assert shown(panel) == figure_texts(metrics.compute(book.conn, "2026", now=NOW))
     territory = panel.territory.itemData(1)
     panel.territory.setCurrentIndex(1)
     wait(panel, qtbot)

@@ -9,7 +9,8 @@ referrers).
 
 Both the figures and the charts are made on a worker of the task runner (matplotlib's Agg into
 images, as the territory KPI panel does); the panel only shows the results, the older ones greyed
-under "Updating…" until the newer arrive. Nothing is computed before the tab is first shown.
+under "Updating…" until the newer arrive. Nothing is computed before the tab is shown, and each
+showing computes afresh.
 """
 
 from __future__ import annotations
@@ -161,7 +162,6 @@ class ReferralMetricsPanel(QWidget):
         self.metrics: metrics.Metrics | None = None
         self._asked = 0
         self._shown = 0
-        self._started = False
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -320,9 +320,10 @@ class ReferralMetricsPanel(QWidget):
         return self._shown != self._asked
 
     def showEvent(self, event: QShowEvent) -> None:
+        # Nothing is computed for a tab never opened; each opening computes afresh (a stage move
+        # on the board or a sync may have changed the figures).
         super().showEvent(event)
-        if not self._started:  # nothing is computed for a tab never opened
-            self._started = True
+        if not event.spontaneous():
             self.refresh()
 
     def refresh(self, *_: object) -> None:
@@ -335,7 +336,6 @@ class ReferralMetricsPanel(QWidget):
             self._say(str(exc), error=True)
             return
         self._asked += 1
-        self._started = True
         self.figures.setEnabled(False)
         self._say("Updating the figures…")
         self._debounce.start()
