@@ -11,6 +11,8 @@ Both the figures and the charts are made on a worker of the task runner (matplot
 images, as the territory KPI panel does); the panel only shows the results, the older ones greyed
 under "Updating…" until the newer arrive. Nothing is computed before the tab is shown, and each
 showing computes afresh.
+
+Kept whole: one tab whose filters, figures, tables and charts share one computation and its refresh.
 """
 
 from __future__ import annotations
