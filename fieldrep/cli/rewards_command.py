@@ -188,7 +188,11 @@ def add_metrics_parser(cmds: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--period", default=None, help="2026, 2026-Q3 or 2026-07 (default: this year)")
     p.add_argument("--territory", metavar="NAME", help="this territory and those below it")
     p.add_argument("--rep", metavar="USERNAME", help="referrals this rep captured or owns")
-    p.add_argument("--sla-hours", type=float, default=48.0, help="first-contact SLA (hours)")
+    p.add_argument(
+        "--sla-hours",
+        type=float,
+        help="first-contact SLA in hours for every referral (default: each territory's team SLA)",
+    )
     p.set_defaults(handler=_metrics)
 
 

@@ -37,18 +37,25 @@ def _t(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _expected(ctx: Context, period: str, territory: str | None) -> dict[str, Any]:
-    start, end = metrics.period_bounds(period)
+def _subtree(ctx: Context, name: str) -> set[str]:
     terr = _all(ctx, "territories")
-    allowed: set[str] | None = None
-    if territory:
-        root = next(t["id"] for t in terr if t["name"].lower() == territory.lower())
-        allowed = {root}
-        grew = True
-        while grew:
-            more = {t["id"] for t in terr if t["parent_id"] in allowed} - allowed
-            allowed |= more
-            grew = bool(more)
+    root = next(t["id"] for t in terr if t["name"].lower() == name.lower())
+    allowed = {root}
+    grew = True
+    while grew:
+        more = {t["id"] for t in terr if t["parent_id"] in allowed} - allowed
+        allowed |= more
+        grew = bool(more)
+    return allowed
+
+
+def _expected(
+    ctx: Context, period: str, territory: str | None, sla_hours: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """``sla_hours``: the first-contact SLA of the territories that have one of their own (48 h
+    for the rest, the built-in two days)."""
+    start, end = metrics.period_bounds(period)
+    allowed = _subtree(ctx, territory) if territory else None
     refs = [
         r
         for r in _all(ctx, "referrals")
@@ -67,6 +74,7 @@ def _expected(ctx: Context, period: str, territory: str | None) -> dict[str, Any
     won = [r for r in refs if r["stage"] == "won"]
     hours, days, met, counted = [], [], 0, 0
     for r in refs:
+        limit = (sla_hours or {}).get(r["territory_id"], 48.0)
         created = _t(r["created_at"])
         firsts = [
             _t(e["at"])
@@ -80,8 +88,8 @@ def _expected(ctx: Context, period: str, territory: str | None) -> dict[str, Any
             h = (min(firsts) - created).total_seconds() / 3600
             hours.append(h)
             counted += 1
-            met += h <= 48
-        elif (_t(NOW) - created).total_seconds() / 3600 > 48:
+            met += h <= limit
+        elif (_t(NOW) - created).total_seconds() / 3600 > limit:
             counted += 1
         if wins:
             days.append((min(wins) - created).total_seconds() / 86400)
@@ -145,3 +153,23 @@ def test_a_bad_period_or_territory_is_refused_with_the_reason(demo: Context) -> 
         metrics.compute(demo.conn, "2026-Q5")
     with pytest.raises(metrics.PeriodError, match="no territory called 'Atlantis'"):
         metrics.compute(demo.conn, "2026", territory="Atlantis")
+
+
+def test_sla_compliance_follows_each_territorys_team_sla(demo: Context) -> None:
+    """A manager's first-contact SLA of half a day on Northeast (issue 18's team setting) is what
+    its referrals are held to; the others keep the built-in two days; ``sla_hours`` overrides all."""
+    from fieldrep.domain.vocabulary import Stage
+    from fieldrep.services.referrals import sla
+
+    region = next(t["id"] for t in _all(demo, "territories") if t["name"] == "Northeast")
+    before = metrics.compute(demo.conn, "2026", now=NOW)
+    sla.set_team_days(demo.writer, Stage.NEW, 0.5, region)
+    try:
+        got = metrics.compute(demo.conn, "2026", now=NOW)
+        want = _expected(demo, "2026", None, {t: 12.0 for t in _subtree(demo, "Northeast")})
+        assert (got.sla_met, got.sla_counted) == want["sla"]
+        assert (got.sla_met, got.sla_counted) != (before.sla_met, before.sla_counted)
+        flat = metrics.compute(demo.conn, "2026", now=NOW, sla_hours=48)
+        assert (flat.sla_met, flat.sla_counted) == (before.sla_met, before.sla_counted)
+    finally:
+        sla.set_team_days(demo.writer, Stage.NEW, None, region)

@@ -7,8 +7,10 @@ it by their creation date (their cohort). Definitions:
 - conversion by cohort month: won / referrals created that month;
 - time to first contact: creation to the first stage move out of New (hours, median);
 - time to conversion: creation to the move to Won (days, median);
-- SLA compliance: first contact within ``sla_hours`` of creation, over the referrals whose
-  first contact was made or is overdue (an open one not yet due is not counted either way);
+- SLA compliance: first contact within the first-contact SLA of the referral's territory (the
+  team's, :func:`fieldrep.services.referrals.sla.days_for`; or ``sla_hours`` for every referral when
+  given) of creation, over the referrals whose first contact was made or is overdue (an open one
+  not yet due is not counted either way);
 - reward cost: net rewards approved, issued or redeemed for the period's referrals, clawbacks
   included; ROI: won value / reward cost;
 - redemption rate: redeemed / issued or redeemed rewards;
@@ -112,7 +114,7 @@ def compute(
     *,
     territory: str | None = None,
     rep: str | None = None,
-    sla_hours: float = 48.0,
+    sla_hours: float | None = None,
     now: str | None = None,
     top: int = 10,
 ) -> Metrics:
@@ -138,6 +140,7 @@ def compute(
     # The period's referrals once, with their first contact and conversion times.
     conn.execute(
         "CREATE TEMP TABLE metric_referrals AS SELECT r.id, r.referrer_account_id, r.stage,"
+        " r.territory_id,"
         " r.created_at, CAST(round(coalesce(r.amount, 0) * 100) AS INTEGER) AS value,"
         " (SELECT min(e.at) FROM referral_events e WHERE e.referral_id = r.id"
         "  AND e.kind = 'stage' AND e.from_value = 'new') AS first_contact,"
@@ -158,7 +161,7 @@ def _fill(
     out: Metrics,
     acc_where: list[str],
     acc_params: list[Any],
-    sla_hours: float,
+    sla_hours: float | None,
     now: str | None,
     top: int,
 ) -> None:
@@ -192,14 +195,7 @@ def _fill(
         )
     ]
     out.median_days_to_conversion = median(days) if days else None
-    limit = sla_hours / 24
-    now_expr = "julianday(?)" if now else "julianday('now')"
-    met, counted = conn.execute(
-        "SELECT coalesce(sum(first_contact IS NOT NULL AND julianday(first_contact)"
-        " - julianday(created_at) <= ?), 0), coalesce(sum(first_contact IS NOT NULL OR"
-        f" {now_expr} - julianday(created_at) > ?), 0) FROM metric_referrals",
-        (limit, *([now] if now else []), limit),
-    ).fetchone()
+    met, counted = _sla(conn, sla_hours, now)
     out.sla_met, out.sla_counted = met, counted
     out.sla_compliance = _ratio(met, counted)
     cost, issued, redeemed = conn.execute(
@@ -223,3 +219,33 @@ def _fill(
             (top,),
         )
     ]
+
+
+def _sla(conn: sqlite3.Connection, sla_hours: float | None, now: str | None) -> tuple[int, int]:
+    """(met, counted): first contacts within the limit, over those made or overdue. The limit is
+    ``sla_hours``, or else the first-contact SLA of each referral's territory."""
+    from fieldrep.domain.vocabulary import Stage
+    from fieldrep.services.referrals import sla
+
+    limits: dict[str | None, float] = {}
+    moment = now or "now"
+    met = counted = 0
+    for territory_id, waited, since in conn.execute(
+        "SELECT territory_id, julianday(first_contact) - julianday(created_at),"
+        " julianday(?) - julianday(created_at) FROM metric_referrals",
+        (moment,),
+    ):
+        if territory_id not in limits:
+            days = (
+                sla_hours / 24
+                if sla_hours is not None
+                else sla.days_for(conn, Stage.NEW, territory_id)
+            )
+            limits[territory_id] = float("inf") if days is None else days
+        limit = limits[territory_id]
+        if waited is not None:
+            counted += 1
+            met += waited <= limit
+        elif since > limit:
+            counted += 1
+    return met, counted
