@@ -35,6 +35,12 @@ def add_import_parser(
         help="the property that names a feature (any case), or a template of properties such"
         ' as "{NAME} {LSAD}, {STATE}" (default: name, Name or NAME)',
     )
+    p.add_argument(
+        "--region-country",
+        metavar="COUNTRY",
+        help="whose states a bare two-letter region names (US, DE, Germany...; 'none': such"
+        " codes are countries); remembered for this database's later imports (default: US)",
+    )
     add_db_option(p)
     add_json_option(p)
     p.set_defaults(handler=run_import)
@@ -66,6 +72,9 @@ def run_import(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.file} does not exist or is not a file", exit_code=2)
     ctx = open_context(args)
     try:
+        if args.region_country:
+            with ctx.writer.transaction() as conn:
+                territory_geojson.set_region_country(conn, args.region_country)
         result = territory_geojson.import_file(ctx, args.file, name_property=args.name_property)
         from fieldrep.services.territories import assignment as assignment_service
 

@@ -188,3 +188,11 @@ ALL: tuple[Setting[Any], ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, Setting)
 )
 """Every declared setting, in declaration order."""
+
+
+# Territory files.
+REGION_COUNTRY = text(
+    "territories.region_country",
+    "whose states a bare two-letter region in a territory file names (ISO code; empty: US;"
+    " 'none': such codes are countries)",
+)

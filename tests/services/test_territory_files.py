@@ -161,3 +161,50 @@ def test_two_letter_regions_in_a_territory_file_are_us_states(ctx: Context) -> N
     )
     (west,) = territory_service.load_definitions(ctx)
     assert west.regions == (Region("US", "CA"), Region("US", "ID"), Region("US", "OR"))
+
+
+def test_the_book_says_whose_states_two_letter_regions_are(ctx: Context, tmp_path: Path) -> None:
+    """A German team's file says "BY" for Bayern; 'none' reads codes as countries; a word that is
+    no country is refused with the reason and the setting is left as it was."""
+    from fieldrep.domain.errors import ValidationError
+
+    with ctx.writer.transaction() as conn:
+        assert territory_geojson.set_region_country(conn, "Germany") == "DE"
+    territory_geojson.import_collection(
+        ctx, collection(feature({"name": "Süd", "regions": ["BY", "BW"]}, None))
+    )
+    with ctx.writer.transaction() as conn:
+        assert territory_geojson.set_region_country(conn, "none") is None
+    territory_geojson.import_collection(
+        ctx, collection(feature({"name": "North America", "regions": ["CA", "MX"]}, None))
+    )
+    with (
+        pytest.raises(ValidationError, match="'Atlantis' is not a country"),
+        ctx.writer.transaction() as conn,
+    ):
+        territory_geojson.set_region_country(conn, "Atlantis")
+    assert territory_geojson.region_country(ctx.conn) is None
+    defs = {d.name: d.regions for d in territory_service.load_definitions(ctx)}
+    assert defs["Süd"] == (Region("DE", "BY"), Region("DE", "BW"))
+    assert defs["North America"] == (Region("CA", ""), Region("MX", ""))
+
+
+def test_territories_import_remembers_the_region_country(tmp_path: Path) -> None:
+    from fieldrep.cli import main
+
+    db = tmp_path / "book.db"
+    Context.open(db).close()  # an empty book (import and login create one)
+    path = tmp_path / "de.geojson"
+    path.write_text(
+        json.dumps(collection(feature({"name": "Süd", "regions": ["BY"]}, None))), encoding="utf-8"
+    )
+    assert (
+        main(["territories", "import", str(path), "--region-country", "DE", "--db", str(db)]) == 0
+    )
+    ctx = Context.open(db)
+    try:
+        assert territory_geojson.region_country(ctx.conn) == "DE"
+        (sud,) = territory_service.load_definitions(ctx)
+        assert sud.regions == (Region("DE", "BY"),)
+    finally:
+        ctx.close()

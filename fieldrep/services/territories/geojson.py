@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from fieldrep.domain import regions
 from fieldrep.domain.ids import uuid7
 from fieldrep.domain.territory_rules import (
     DefinitionError,
@@ -33,6 +35,7 @@ from fieldrep.services.territories.file_formats import (
     NotGeoJSONError,
     read_territory_file,
 )
+from fieldrep.store import settings
 from fieldrep.store.errors import ValidationError
 
 KNOWN_PROPERTIES = {
@@ -229,10 +232,13 @@ def import_collection(
     collection: dict[str, Any],
     *,
     name_property: str | None = None,
-    default_country: str | None = "US",
+    default_country: str | Literal["book"] | None = "book",
 ) -> ImportResult:
     """Create or update the territories of ``collection``; all or nothing. ``name_property``: see
-    :func:`feature_name`; ``default_country``: whose states bare two-letter regions are."""
+    :func:`feature_name`; ``default_country``: whose states bare two-letter regions are (``None``:
+    such codes are countries; by default the book's setting, :func:`region_country`)."""
+    if default_country == "book":
+        default_country = region_country(ctx.conn)
     collection = as_collection(collection)
     existing = {t.name.casefold(): t for t in territory_service.load_definitions(ctx)}
     users = {
@@ -351,6 +357,38 @@ def import_collection(
 
 
 def import_file(
-    ctx: Context, path: str | Path, *, name_property: str | None = None
+    ctx: Context,
+    path: str | Path,
+    *,
+    name_property: str | None = None,
+    default_country: str | Literal["book"] | None = "book",
 ) -> ImportResult:
-    return import_collection(ctx, read_file(path), name_property=name_property)
+    return import_collection(
+        ctx, read_file(path), name_property=name_property, default_country=default_country
+    )
+
+
+def region_country(conn: sqlite3.Connection) -> str | None:
+    """Whose states bare two-letter regions in this book's territory files are: the setting
+    (``fieldrep territories import --region-country``), US when unset, None for 'none'."""
+    value = settings.get(conn, settings.REGION_COUNTRY).strip().upper()
+    if value == "NONE":
+        return None
+    return value or "US"
+
+
+def set_region_country(conn: sqlite3.Connection, text: str) -> str | None:
+    """Remember whose states bare two-letter regions are ('none': they are countries); refused
+    with the reason when ``text`` is no ISO 3166 country."""
+    if text.strip().lower() == "none":
+        settings.put(conn, settings.REGION_COUNTRY, "none")
+        return None
+    code = regions.country_code(text)
+    if code is None:
+        raise ValidationError(
+            f"{text!r} is not a country (an ISO 3166 name or code such as US, DE or Germany,"
+            " or 'none')",
+            field="region_country",
+        )
+    settings.put(conn, settings.REGION_COUNTRY, code)
+    return code
