@@ -274,6 +274,8 @@ class ReportsView(QWidget):
 
     def refresh(self) -> None:
         self._debounce.stop()
+        if self.runner.closed:
+            return  # the window is closing: a queued refresh found its runner already shut down
         try:
             kind, period, territory, rep = self._options()
         except PeriodError as exc:
