@@ -188,3 +188,45 @@ def test_opening_the_page_links_a_person_captured_twice_offline(
     assert "1 referral(s) captured twice while offline were linked" in view.notice.text()
     linked = ctx.conn.execute("SELECT duplicate_of_id FROM referrals WHERE id = ?", (late,))
     assert linked.fetchone() == (first,)
+
+
+def test_a_long_column_scrolls_with_a_scroll_bar_painted_like_the_app(
+    qtbot: QtBot, ctx: Context, org: dict[str, str]
+) -> None:
+    # A style sheet on the lists once reached their scroll bars, whose grooves then painted black.
+    firms = (
+        "Acorn",
+        "Birch",
+        "Cedar",
+        "Dahlia",
+        "Elm",
+        "Fern",
+        "Gorse",
+        "Hazel",
+        "Iris",
+        "Juniper",
+    )
+    for n, firm in enumerate(firms):
+        _capture(
+            ctx,
+            org,
+            referred_name=f"{firm} Owner",
+            referred_company=f"{firm} Trading",
+            phone="",
+            email=f"owner{n}@{firm.lower()}.com",
+            street="",
+        )
+    view = ReferralsView(ctx)
+    qtbot.addWidget(view)
+    view.resize(1366, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    bar = view.board.columns[Stage.NEW].view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.isVisible() and bar.maximum() > 0)
+    image = bar.grab().toImage()
+    dark = sum(
+        image.pixelColor(x, y).lightness() < 60
+        for x in range(image.width())
+        for y in range(image.height())
+    )
+    assert dark < image.width() * image.height() // 10
