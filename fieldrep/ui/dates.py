@@ -44,6 +44,19 @@ def friendly_day(iso: str | None, today: date | None = None, *, empty: str = "ne
     return long_date(day)
 
 
+def friendly_local_day(iso: str | None, today: date | None = None, *, empty: str = "") -> str:
+    """A stored timestamp's day where the user is (UTC to local time), as :func:`friendly_day`."""
+    if not iso:
+        return empty
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return friendly_day(moment.date().isoformat(), today)
+
+
 def friendly_moment(iso: str | None, today: date | None = None, *, empty: str = "") -> str:
     """A stored timestamp (UTC) as a local day and time: "yesterday 14:05", "3 Mar 2026 09:30"."""
     if not iso:

@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 
 from fieldrep.services.referrals import pipeline
 from fieldrep.services.referrals.model import Stage
+from fieldrep.ui.dates import friendly_moment
 
 MIME = "application/x-fieldrep-referral"
 CARD_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -71,7 +72,7 @@ class ReferralBoardModel(QAbstractListModel):
             lines.append(f"{card.owner or 'no owner'}, {card.territory or 'no territory'}")
             if card.sla_due_at and card.stage not in ("won", "lost"):
                 when = "Overdue since" if card.overdue else "Due"
-                lines.append(f"{when} {card.sla_due_at[:10]}")
+                lines.append(f"{when} {friendly_moment(card.sla_due_at)}")
             if card.referrer:
                 lines.append(f"Referred by {card.referrer}")
             return "\n".join(lines)

@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor
 
 from fieldrep.services.referrals import pipeline
 from fieldrep.ui import theme
+from fieldrep.ui.dates import friendly_local_day, friendly_moment
 from fieldrep.ui.models.referral_board_model import CARD_ROLE
 
 COL_NAME, COL_COMPANY, COL_STAGE, COL_OWNER, COL_TERRITORY, COL_REFERRER, COL_CAPTURED = range(7)
@@ -93,11 +94,11 @@ class ReferralTableModel(QAbstractTableModel):
         if col == COL_DUE:
             if not card.sla_due_at or card.stage in ("won", "lost"):
                 return ""
-            return card.sla_due_at[:10] + (" overdue" if card.overdue else "")
+            return friendly_moment(card.sla_due_at) + (", overdue" if card.overdue else "")
         if col == COL_VALUE:
             return f"${card.amount:,.0f}" if card.amount else ""
         if col == COL_CREATED:
-            return card.created_at[:10]
+            return friendly_local_day(card.created_at)
         return (
             card.name,
             card.company,

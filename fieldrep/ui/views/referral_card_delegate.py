@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from fieldrep.services.referrals.pipeline import Card
 from fieldrep.ui import theme
+from fieldrep.ui.dates import friendly_local_day
 from fieldrep.ui.models.referral_board_model import CARD_ROLE
 
 CARD_HEIGHT = 78
@@ -77,7 +78,7 @@ class ReferralCardDelegate(QStyledItemDelegate):
         elif card.sla_due_at and card.stage not in ("won", "lost"):
             # the date alone: the red stripe and colour say overdue, and a narrow column keeps
             # room for the owner
-            right = card.sla_due_at[5:10]
+            right = friendly_local_day(card.sla_due_at)
             right_colour = theme.DANGER if card.overdue else theme.TEXT_MUTED
         right_width = metrics.horizontalAdvance(right) + 8 if right else 0
         third_top = inner.top() + 2 * line + 4
