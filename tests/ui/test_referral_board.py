@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QModelIndex, Qt
 from pytestqt.qtbot import QtBot
 
@@ -139,7 +141,11 @@ def test_filters_go_to_sql_and_the_detail_shows_the_whole_history(
         "SELECT relationship FROM referrals WHERE id = ?", (shown,)
     ).fetchone()[0]
     assert view.detail.values["relationship"].text() == (relationship or "—")
-    assert view.detail.values["consent"].text().startswith("to be contacted, given 20")
+    # captured a moment ago: said as people say it, in local time
+    assert re.fullmatch(
+        r"to be contacted, given today \d\d:\d\d", view.detail.values["consent"].text()
+    )
+    assert texts[0].split(" · ")[0].startswith("today ")
 
 
 def test_the_board_pages_a_long_column(qtbot: QtBot, ctx: Context, org: dict[str, str]) -> None:

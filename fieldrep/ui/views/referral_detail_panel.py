@@ -24,6 +24,7 @@ from fieldrep.services.context import Context
 from fieldrep.services.referrals import pipeline
 from fieldrep.services.referrals.model import Stage
 from fieldrep.ui import theme
+from fieldrep.ui.dates import friendly_local_day, friendly_moment
 
 _KIND = {
     "created": "Captured",
@@ -155,13 +156,13 @@ class ReferralDetailPanel(QFrame):
             "address": address or "—",
             "referrer": referrer,
             "relationship": row["relationship"] or "—",
-            "consent": f"to be contacted, given {row['consent_at'][:16].replace('T', ' ')}"
+            "consent": f"to be contacted, given {friendly_moment(row['consent_at'])}"
             if row["consent_at"]
             else "not recorded",
-            "captured": f"{row['captured_by_name'] or '—'} on {row['created_at'][:10]}"
+            "captured": f"{row['captured_by_name'] or '—'} on {friendly_local_day(row['created_at'])}"
             f" ({row['channel']})",
             "owner": f"{row['owner_name'] or '—'}, {row['territory_name'] or 'no territory'}",
-            "due": (row["sla_due_at"] or "")[:10] + (" — overdue" if overdue else "")
+            "due": friendly_moment(row["sla_due_at"]) + (" — overdue" if overdue else "")
             if stage.is_open and row["sla_due_at"]
             else "—",
             "value": f"${row['amount']:,.2f}" if row["amount"] else "—",
@@ -181,9 +182,7 @@ class ReferralDetailPanel(QFrame):
             what = _KIND.get(event["kind"], event["kind"])
             if event["kind"] == "stage":
                 what = f"{str(event['from_value']).title()} → {str(event['to_value']).title()}"
-            head = " · ".join(
-                p for p in (event["at"][:16].replace("T", " "), what, event["who"]) if p
-            )
+            head = " · ".join(p for p in (friendly_moment(event["at"]), what, event["who"]) if p)
             self.history.addItem(QListWidgetItem(f"{head}\n{event['reason'] or ''}".strip()))
         self.show()
         return True
