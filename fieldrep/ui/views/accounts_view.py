@@ -4,10 +4,14 @@ Keyboard first: Ctrl+F search, Ctrl+N new account, Enter opens the selected acco
 panel (or clears the search). Searches are debounced so typing a word costs one query, not one per
 key; counts show how many accounts match out of how many.
 
-Kept whole: what stays here is the page's construction and its reactions to its own widgets,
-which share every widget; the New account dialog, the filters' combo box and the background
-actions (import, export, Locate online, Log visit, Today: :mod:`~fieldrep.ui.views.accounts_actions`)
-live in their own modules.
+The page is split by job: this module builds it and holds its reactions to its own widgets (the
+search, the filters, the selection, the detail panel); the page owns two objects for the rest,
+``account_actions`` (import, export, Locate online, Log visit, Today:
+:class:`~fieldrep.ui.views.accounts_actions.AccountsActions`) and ``changes`` (re-reading what
+other writers changed: :class:`~fieldrep.ui.views.accounts_changes.AccountsChanges`). The New
+account dialog and the filters' combo box live in their own modules.
+
+Kept whole: the construction and the reactions share every widget of the page.
 """
 
 from __future__ import annotations
@@ -35,14 +39,14 @@ from PySide6.QtWidgets import (
 from fieldrep.services.context import Context
 from fieldrep.store.accounts_repository import NO_VALUE, QUALITIES, STATUSES, AccountFilter
 from fieldrep.store.accounts_repository import AccountsRepository as Repository
-from fieldrep.store.changes import Changes
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
 from fieldrep.ui.dialogs.new_account_dialog import NewAccountDialog
 from fieldrep.ui.icons import ICON_DIR
 from fieldrep.ui.models.accounts_table_model import COLUMNS, QUALITY_LABELS, AccountsTableModel
 from fieldrep.ui.tasks import TaskRunner
-from fieldrep.ui.views.accounts_actions import AccountsActionsMixin, _industries_read
+from fieldrep.ui.views.accounts_actions import AccountsActions
+from fieldrep.ui.views.accounts_changes import AccountsChanges, industries_read
 from fieldrep.ui.widgets.lazy_combo_box import LazyComboBox
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
@@ -86,7 +90,7 @@ QPushButton#chip {{ background: {theme.ACCENT_SOFT}; color: {theme.ACCENT}; bord
 {theme.COMBO_POPUP}"""
 
 
-class AccountsView(AccountsActionsMixin, QWidget):
+class AccountsView(QWidget):
     account_opened = Signal(str)
     search_applied = Signal(str)  # after the model shows the results for this text
 
@@ -97,7 +101,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.repository = Repository(context.conn)
         self.model = AccountsTableModel(self.repository, self, runner)
         self.setStyleSheet(_STYLE)
-        self._dialogs: list[Any] = []
+        self.account_actions = AccountsActions(self)
 
         title = QLabel("Accounts")
         title.setObjectName("pageTitle")
@@ -111,16 +115,16 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.new_button.clicked.connect(self.new_account)
         self.import_button = QPushButton("Import…")
         self.import_button.setToolTip("Ctrl+I")
-        self.import_button.clicked.connect(lambda: self.open_import())
+        self.import_button.clicked.connect(lambda: self.account_actions.open_import())
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Ctrl+E")
-        self.export_button.clicked.connect(self._on_export_clicked)
+        self.export_button.clicked.connect(self.account_actions.ask_and_export)
         self.today_button = QPushButton("Today")
         self.today_button.setToolTip("Tasks due today and overdue (Ctrl+T)")
-        self.today_button.clicked.connect(self.open_today)
+        self.today_button.clicked.connect(self.account_actions.open_today)
         self.locate_button = QPushButton("Locate online")
-        self.locate_button.clicked.connect(self.locate_online)
-        # Hidden until the first paint has shown whether a geocoder is set up (_update_locate_button).
+        self.locate_button.clicked.connect(self.account_actions.locate_online)
+        # Hidden until the first paint has shown whether a geocoder is set up (update_locate_button).
         self.locate_button.setVisible(False)
         self.locate_button.setEnabled(False)
         self.task_line = TaskProgressWidget()
@@ -128,7 +132,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.setObjectName("muted")
         self.notice.setWordWrap(True)
-        self.notice.hide()  # shown with a message (_say)
+        self.notice.hide()  # shown with a message (account_actions.say)
         head = QHBoxLayout()
         head.addWidget(title)
         head.addSpacing(12)
@@ -160,8 +164,8 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.filters: dict[str, QComboBox] = {}
         filters = QHBoxLayout()
         filters.setSpacing(8)
-        self._industries_loaded = False
-        for key, label, choices in self._filter_choices():
+        self.industries_loaded = False
+        for key, label, choices in self.filter_choices():
             combo = LazyComboBox(self._ensure_industries if key == "industry" else None)
             combo.setObjectName(f"filter_{key}")
             combo.setToolTip(f"Filter by {label.lower()}")
@@ -239,9 +243,9 @@ class AccountsView(AccountsActionsMixin, QWidget):
             (QKeySequence.StandardKey.New, self.new_account),
             (QKeySequence(Qt.Key.Key_Escape), self._on_escape),
             (QKeySequence("Ctrl+L"), self._on_log_visit_shortcut),
-            (QKeySequence("Ctrl+I"), lambda: self.open_import()),
-            (QKeySequence("Ctrl+E"), self._on_export_clicked),
-            (QKeySequence("Ctrl+T"), self.open_today),
+            (QKeySequence("Ctrl+I"), lambda: self.account_actions.open_import()),
+            (QKeySequence("Ctrl+E"), self.account_actions.ask_and_export),
+            (QKeySequence("Ctrl+T"), self.account_actions.open_today),
         ):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -253,8 +257,8 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
         # A small window squeezes the page rather than the page forcing the window wide.
         self.setMinimumSize(360, 300)
-        self._update_today()
-        self._watch_changes()
+        self.account_actions.update_today()
+        self.changes = AccountsChanges(self)
         self.update_own_first()
         self.start_on_my_accounts()
         self._painted = False
@@ -281,7 +285,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
             panel.hide()
             panel.account_changed.connect(self._on_panel_account_changed)
             panel.account_deleted.connect(self._on_panel_account_deleted)
-            panel.log_visit_requested.connect(self.open_log_visit)
+            panel.log_visit_requested.connect(self.account_actions.open_log_visit)
             panel.closed.connect(self._on_panel_closed)
             self._splitter.addWidget(panel)
             self._splitter.setStretchFactor(1, 2)
@@ -299,7 +303,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         for column, (key, _, _) in enumerate(COLUMNS):
             self.table.setColumnHidden(column, compact and key not in COMPACT_COLUMNS)
 
-    def _panel_open(self) -> bool:
+    def panel_open(self) -> bool:
         return self._panel is not None and self._panel.isVisible()
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -308,7 +312,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
             # Checked once the page is on screen: the check imports the geocoding module, which
             # the first paint does not need.
             self._painted = True
-            QTimer.singleShot(0, self, self._update_locate_button)
+            QTimer.singleShot(0, self, self.account_actions.update_locate_button)
 
     def _on_warm_timer_timeout(self) -> None:
         if self.runner.closed:
@@ -318,9 +322,9 @@ class AccountsView(AccountsActionsMixin, QWidget):
             # and the place lookup the first save needs, which reads its data on first use
             self.runner.run(_warm_places, label="Preparing place lookups", quiet=True)
             # and the industries (a scan of every account), before the user opens that list
-            if not self._industries_loaded:
+            if not self.industries_loaded:
                 self.runner.run(
-                    _industries_read,
+                    industries_read,
                     label="Reading industries",
                     on_success=self._fill_industries,
                     quiet=True,
@@ -328,7 +332,8 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
     # -- filters ---------------------------------------------------------------------------------
 
-    def _filter_choices(self) -> list[tuple[str, str, list[tuple[str, Any]]]]:
+    def filter_choices(self) -> list[tuple[str, str, list[tuple[str, Any]]]]:
+        """(key, label, [(text, value), ...]) of each filter, read now."""
         repo = self.repository
         return [
             (
@@ -347,7 +352,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
             (
                 "industry",
                 "Industry",
-                [(i, i) for i in repo.industries()] if self._industries_loaded else [],
+                [(i, i) for i in repo.industries()] if self.industries_loaded else [],
             ),
             (
                 "geocode_quality",
@@ -360,11 +365,6 @@ class AccountsView(AccountsActionsMixin, QWidget):
     def current_filter(self) -> AccountFilter:
         values = {key: combo.currentData() for key, combo in self.filters.items()}
         return AccountFilter(text=self.search.text(), **values)
-
-    def _on_data_changed(self, changes: Changes) -> None:
-        if changes.touches("users"):  # a new role, or the signed-in user arrived by sync
-            self.update_own_first()
-        super()._on_data_changed(changes)
 
     def update_own_first(self) -> None:
         """A rep's searches show their own accounts first (issue 16, point 13)."""
@@ -401,13 +401,13 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
     def _ensure_industries(self) -> None:
         """The industry list, read here if the background read has not answered yet."""
-        if not self._industries_loaded:
+        if not self.industries_loaded:
             self._fill_industries(self.repository.industries())
 
     def _fill_industries(self, industries: list[str]) -> None:
-        if self._industries_loaded:
+        if self.industries_loaded:
             return  # the list was opened, and read, before the background read answered
-        self._industries_loaded = True
+        self.industries_loaded = True
         combo = self.filters["industry"]
         combo.blockSignals(True)
         for industry in industries:
@@ -513,10 +513,10 @@ class AccountsView(AccountsActionsMixin, QWidget):
     def _on_log_visit_shortcut(self) -> None:
         """Ctrl+L: log a visit to the selected row's account, else to the open one."""
         account_id = self.selected_account_id()
-        if account_id is None and self._panel_open():
+        if account_id is None and self.panel_open():
             account_id = self.panel.account_id
         if account_id is not None:
-            self.open_log_visit(account_id)
+            self.account_actions.open_log_visit(account_id)
 
     def focus_search(self) -> None:
         self.search.setFocus()
@@ -529,7 +529,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
             self.table.selectRow(0)
 
     def _on_escape(self) -> None:
-        if self._panel_open():
+        if self.panel_open():
             self.panel.close_panel()
         elif self.search.text():
             self.search.clear()
@@ -542,13 +542,23 @@ class AccountsView(AccountsActionsMixin, QWidget):
     def _on_panel_account_deleted(self, _account_id: str) -> None:
         self.model.refresh()
 
+    def refresh_rows(self) -> None:
+        """Re-read the rows and the open account after a change made elsewhere."""
+        self.model.refresh()
+        if self.panel_open() and self.panel.account_id is not None:
+            self.panel.show_account(self.panel.account_id)
+
+    def refresh_geocoder(self) -> None:
+        """The online geocoder's settings changed elsewhere (the Geocoding dialog)."""
+        self.account_actions.update_locate_button()
+
     # -- actions ---------------------------------------------------------------------------------
 
     def new_account(self) -> NewAccountDialog:
         """Ctrl+N: ask for a name; the new account opens once the name is accepted."""
         dialog = NewAccountDialog(lambda name: self.service.create({"name": name}), self)
         dialog.created.connect(self._show_new_account)
-        self._keep(dialog)
+        self.account_actions.keep(dialog)
         dialog.open()
         return dialog
 
@@ -556,7 +566,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         try:
             account_id = self.service.create({"name": name})
         except ValidationError as exc:
-            self._say(str(exc), error=True)
+            self.account_actions.say(str(exc), error=True)
             return None
         self._show_new_account(account_id)
         return account_id
