@@ -8,8 +8,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QComboBox
-
 from fieldrep.store.changes import Changes
 from fieldrep.ui.change_relay import refresh_on_change
 
@@ -34,7 +32,7 @@ class AccountsChanges:
         if changes.touches("users"):  # a new role, or the signed-in user arrived by sync
             page.update_own_first()
         if changes.touches("territories", "users"):
-            self._refill_filters(("territory_id", "owner_id"))
+            page.filter_bar.refill(("territory_id", "owner_id"))
         if changes.touches("accounts"):
             self._reread_industries()
         if changes.touches(*LIST_TABLES):
@@ -46,18 +44,18 @@ class AccountsChanges:
 
     def after_bulk_change(self) -> None:
         """After an import: new owners or territories may have arrived with it; industries too."""
-        self._refill_filters(("territory_id", "owner_id"))
+        self.page.filter_bar.refill(("territory_id", "owner_id"))
         self._reread_industries()
         self.page.apply_filters()
 
     def _reread_industries(self) -> None:
         # DISTINCT over the whole book: read on a worker, never on the GUI thread (it cost the
         # GUI thread 50 ms after each import); only once the list has been read at all.
-        if self.page.industries_loaded:
+        if self.page.filter_bar.industries_loaded:
             self.runner.run(
                 industries_read,
                 label="Reading industries",
-                on_success=self._refill_industries,
+                on_success=self.page.filter_bar.refill_industries,
                 quiet=True,
             )
 
@@ -78,28 +76,6 @@ class AccountsChanges:
             and model.account_id(row) == account_id
         ):
             self.page.table.selectRow(row)
-
-    def _refill_filters(self, keys: tuple[str, ...]) -> None:
-        page = self.page
-        choices = {key: values for key, _label, values in page.filter_choices() if key in keys}
-        for key, values in choices.items():
-            self._refill(page.filters[key], values)
-
-    def _refill_industries(self, industries: list[str]) -> None:
-        self._refill(self.page.filters["industry"], [(i, i) for i in industries])
-
-    def _refill(self, combo: QComboBox, values: list[tuple[str, Any]]) -> None:
-        """New choices, the chosen one kept (or none, if it is gone: then the list re-filters)."""
-        current = combo.currentData()
-        combo.blockSignals(True)
-        while combo.count() > 1:
-            combo.removeItem(1)
-        for text, value in values:
-            combo.addItem(text, value)
-        combo.setCurrentIndex(max(0, combo.findData(current)))
-        combo.blockSignals(False)
-        if combo.currentData() != current:
-            self.page.apply_filters()
 
 
 def industries_read(db_path: Path, _progress: Any) -> list[str]:

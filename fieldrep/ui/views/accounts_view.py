@@ -5,11 +5,12 @@ panel (or clears the search). Searches are debounced so typing a word costs one 
 key; counts show how many accounts match out of how many.
 
 The page is split by job: this module builds it and holds its reactions to its own widgets (the
-search, the filters, the selection, the detail panel); the page owns two objects for the rest,
-``account_actions`` (import, export, Locate online, Log visit, Today:
+search, the table and its selection, the detail panel). Its row of filters is a widget of its own
+(:class:`~fieldrep.ui.views.accounts_filter_bar.AccountsFilterBar`), and the page owns two objects
+for the rest: ``account_actions`` (import, export, Locate online, Log visit, Today:
 :class:`~fieldrep.ui.views.accounts_actions.AccountsActions`) and ``changes`` (re-reading what
 other writers changed: :class:`~fieldrep.ui.views.accounts_changes.AccountsChanges`). The New
-account dialog and the filters' combo box live in their own modules.
+account dialog lives in its own module.
 
 Kept whole: the construction and the reactions share every widget of the page.
 """
@@ -23,7 +24,6 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -37,17 +37,17 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.services.context import Context
-from fieldrep.store.accounts_repository import NO_VALUE, QUALITIES, STATUSES, AccountFilter
+from fieldrep.store.accounts_repository import AccountFilter
 from fieldrep.store.accounts_repository import AccountsRepository as Repository
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
 from fieldrep.ui.dialogs.new_account_dialog import NewAccountDialog
 from fieldrep.ui.icons import ICON_DIR
-from fieldrep.ui.models.accounts_table_model import COLUMNS, QUALITY_LABELS, AccountsTableModel
+from fieldrep.ui.models.accounts_table_model import COLUMNS, AccountsTableModel
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.accounts_actions import AccountsActions
 from fieldrep.ui.views.accounts_changes import AccountsChanges, industries_read
-from fieldrep.ui.widgets.lazy_combo_box import LazyComboBox
+from fieldrep.ui.views.accounts_filter_bar import AccountsFilterBar
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 if TYPE_CHECKING:
@@ -59,13 +59,6 @@ SEARCH_DEBOUNCE_MS = 180
 # The columns kept beside an open account: what a rep picks the next call by.
 COMPACT_COLUMNS = frozenset(("name", "city", "status", "potential", "last_visit"))
 QUICK_SEARCH_DELAY_MS = 1000
-VISIT_AGES = (
-    ("Last visit", None),
-    ("No visit in 30 days", 30),
-    ("No visit in 60 days", 60),
-    ("No visit in 90 days", 90),
-    ("No visit in a year", 365),
-)
 _STYLE = f"""
 QTableView {{ background: {theme.SURFACE}; border: 1px solid {theme.BORDER}; border-radius: 8px;
              gridline-color: transparent; selection-background-color: {theme.ACCENT_SOFT};
@@ -161,36 +154,13 @@ class AccountsView(QWidget):
         self.search.textChanged.connect(lambda _text: self.model.prepare_quick_search())
         self.search.returnPressed.connect(self._on_search_return_pressed)
 
-        self.filters: dict[str, QComboBox] = {}
-        filters = QHBoxLayout()
-        filters.setSpacing(8)
-        self.industries_loaded = False
-        for key, label, choices in self.filter_choices():
-            combo = LazyComboBox(self._ensure_industries if key == "industry" else None)
-            combo.setObjectName(f"filter_{key}")
-            combo.setToolTip(f"Filter by {label.lower()}")
-            combo.addItem(label, None)
-            for text, value in choices:
-                combo.addItem(text, value)
-            # Shrinkable: the page must fit a small window; a long chosen value is elided (its
-            # full text shows when opened), the field's name never is (LazyComboBox).
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            combo.currentIndexChanged.connect(self.apply_filters)
-            self.filters[key] = combo
-            filters.addWidget(combo)
-        # A rep starts on their own accounts: a chip says so and clears with one click.
-        self.mine_chip = QPushButton("My accounts  ✕")
-        self.mine_chip.setObjectName("chip")
-        self.mine_chip.setToolTip("Showing the accounts you own: click to see every account")
-        self.mine_chip.clicked.connect(lambda: self.set_filter_value("owner_id", None))
-        self.mine_chip.hide()
-        filters.insertWidget(0, self.mine_chip)
-        filters.addStretch(1)
-        self.clear_button = QPushButton("Clear filters")
-        self.clear_button.clicked.connect(self.clear_filters)
-        filters.addWidget(self.clear_button)
+        self.filter_bar = AccountsFilterBar(self.repository)
+        self.filter_bar.changed.connect(self.apply_filters)
+        self.filter_bar.clear_button.clicked.connect(self.clear_filters)
+        # The bar's own widgets, as the page's tests and keyboard handling know them.
+        self.filters = self.filter_bar.combos
+        self.mine_chip = self.filter_bar.mine_chip
+        self.clear_button = self.filter_bar.clear_button
 
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -235,7 +205,7 @@ class AccountsView(QWidget):
         layout.addLayout(head)
         layout.addLayout(status)
         layout.addWidget(self.search)
-        layout.addLayout(filters)
+        layout.addWidget(self.filter_bar)
         layout.addWidget(splitter, 1)
 
         for keys, slot in (
@@ -322,49 +292,18 @@ class AccountsView(QWidget):
             # and the place lookup the first save needs, which reads its data on first use
             self.runner.run(_warm_places, label="Preparing place lookups", quiet=True)
             # and the industries (a scan of every account), before the user opens that list
-            if not self.industries_loaded:
+            if not self.filter_bar.industries_loaded:
                 self.runner.run(
                     industries_read,
                     label="Reading industries",
-                    on_success=self._fill_industries,
+                    on_success=self.filter_bar.fill_industries,
                     quiet=True,
                 )
 
     # -- filters ---------------------------------------------------------------------------------
 
-    def filter_choices(self) -> list[tuple[str, str, list[tuple[str, Any]]]]:
-        """(key, label, [(text, value), ...]) of each filter, read now."""
-        repo = self.repository
-        return [
-            (
-                "territory_id",
-                "Territory",
-                [(name, tid) for tid, name in repo.territories()] + [("No territory", NO_VALUE)],
-            ),
-            (
-                "owner_id",
-                "Owner",
-                [(name, uid) for uid, name in repo.owners()] + [("No owner", NO_VALUE)],
-            ),
-            ("status", "Status", [(s.capitalize(), s) for s in STATUSES]),
-            # DISTINCT over 100,000 accounts costs 40-300 ms: read in the background a second
-            # after start, or when the user opens the list first.
-            (
-                "industry",
-                "Industry",
-                [(i, i) for i in repo.industries()] if self.industries_loaded else [],
-            ),
-            (
-                "geocode_quality",
-                "Location",
-                [(QUALITY_LABELS[q], q) for q in QUALITIES] + [("Not placed", NO_VALUE)],
-            ),
-            ("not_visited_days", VISIT_AGES[0][0], list(VISIT_AGES[1:])),
-        ]
-
     def current_filter(self) -> AccountFilter:
-        values = {key: combo.currentData() for key, combo in self.filters.items()}
-        return AccountFilter(text=self.search.text(), **values)
+        return AccountFilter(text=self.search.text(), **self.filter_bar.values())
 
     def update_own_first(self) -> None:
         """A rep's searches show their own accounts first (issue 16, point 13)."""
@@ -399,32 +338,11 @@ class AccountsView(QWidget):
             self.select_account(selected)
         self.search_applied.emit(flt.text)
 
-    def _ensure_industries(self) -> None:
-        """The industry list, read here if the background read has not answered yet."""
-        if not self.industries_loaded:
-            self._fill_industries(self.repository.industries())
-
-    def _fill_industries(self, industries: list[str]) -> None:
-        if self.industries_loaded:
-            return  # the list was opened, and read, before the background read answered
-        self.industries_loaded = True
-        combo = self.filters["industry"]
-        combo.blockSignals(True)
-        for industry in industries:
-            combo.addItem(industry, industry)
-        combo.blockSignals(False)
-
     def set_filter_value(self, key: str, value: Any) -> None:
-        if key == "industry":
-            self._ensure_industries()
-        combo = self.filters[key]
-        combo.setCurrentIndex(combo.findData(value))
+        self.filter_bar.set_value(key, value)
 
     def clear_filters(self) -> None:
-        for combo in self.filters.values():
-            combo.blockSignals(True)
-            combo.setCurrentIndex(0)
-            combo.blockSignals(False)
+        self.filter_bar.reset()
         self.search.blockSignals(True)
         self.search.clear()
         self.search.blockSignals(False)
