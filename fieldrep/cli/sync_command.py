@@ -151,7 +151,8 @@ def run_sync(args: argparse.Namespace) -> int:
 
 
 class PushProgress:
-    """ "sent x of y changes (r/s)" on stderr while a long push runs (more than one batch)."""
+    """ "sent x of y changes (r/s)" on stderr while a long push runs (more than one batch): a
+    progress callback of the one shape (``done, total, text``), hearing only the push's lines."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -159,8 +160,10 @@ class PushProgress:
         self.shown = False
         self.last = 0
 
-    def __call__(self, stage: str, done: int, total: int | None) -> None:
-        if stage != "push" or not total or done == self.last:
+    def __call__(self, done: int, total: int | None, text: str) -> None:
+        from fieldrep.sync.client import SENDING
+
+        if not text.startswith(SENDING) or not total or done == self.last:
             return
         self.last = done
         if done >= total and not self.shown:

@@ -10,8 +10,7 @@ An absent key, NULL or the empty string reads as the default. A value that does 
 (``ValueError``), except where the declaration says otherwise (the tile cache's cap, the mail
 server's port), which fall back to the default as they always did.
 
-Still reading keys by name, to move here with the changes under way there: the sync engine
-(``fieldrep/sync/client.py``, ``fieldrep/sync/local_apply.py``), the referral SLA
+Still reading keys by name, to move here with the changes under way there: the referral SLA
 (``services/referrals/sla.py``) and the migrations' trigger conditions; ``reports/catalog.py``
 joins ``local_meta`` on ``user_id`` in SQL.
 """
@@ -137,7 +136,9 @@ SYNC_REFETCH = json_value(
 SYNC_REPLACING = flag("sync_replacing", "a full pull is replacing the local rows")
 SYNC_NEW_DEVICE = flag("sync_new_device", "the server forgot this device: sign in as a new one")
 SYNC_VERIFIED_AT = seconds("sync_verified_at", "when row counts were last compared with the server")
-SYNC_CLOCK_TAG = text("sync_clock_tag", "the tag the server keeps this device's clocks under")
+SYNC_CLOCK_TAG = optional_text(
+    "sync_clock_tag", "the tag the server keeps this device's clocks under (unset: none told)"
+)
 HLC_LAST = integer("hlc_last", "the hybrid logical clock's last value")
 
 # The demo.

@@ -16,9 +16,11 @@ One :meth:`SyncEngine.run` goes push -> pull -> verify:
   ``verify_every`` seconds (0: every sync). That keeps a routine sync's cost following the change,
   not the database.
 
-All state lives in the database (``local_meta``: ``sync_cursor``, ``sync_scope_key``,
-``sync_replacing``, ``sync_refetch``), so an interrupted sync simply resumes. ``cancel`` is checked
-between batches and pages; ``progress(stage, done, total)`` reports as it goes.
+All state lives in the database (the typed settings of :mod:`fieldrep.store.settings`:
+``SYNC_CURSOR``, ``SYNC_SCOPE_KEY``, ``SYNC_REPLACING``, ``SYNC_REFETCH``), so an interrupted sync simply resumes. ``cancel`` is checked
+between batches and pages; ``progress(done, total, text)`` (the one shape,
+:data:`fieldrep.domain.progress.Progress`) reports as it goes, its text starting with the stage's
+line (:data:`SENDING`, :data:`RECEIVING`, :data:`CHECKING`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from typing import Any
 from fieldrep.domain import errors as domain_errors
 from fieldrep.domain.hlc import ClockDriftError, parse_clock
 from fieldrep.domain.ids import new_device_id
-from fieldrep.store import local_meta, outbox
+from fieldrep.domain.progress import Progress
+from fieldrep.store import outbox, settings
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.writer import Writer, utc_now
 from fieldrep.sync import local_apply
@@ -62,7 +65,11 @@ from fieldrep.sync.transport import (
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int | None], None]
+# The stages' progress lines: a push reports "Sending changes… 200 of 1,250", a pull page its
+# cursor against the server's high water, the check no numbers.
+SENDING = "Sending changes…"
+RECEIVING = "Receiving changes…"
+CHECKING = "Checking with the server…"
 # Told, after each committed push batch or pull page, which tables it changed on this laptop.
 Changes = Callable[[frozenset[str]], None]
 # How often a routine sync also compares checksums with the server (seconds).
@@ -113,7 +120,7 @@ class SyncEngine:
         self.writer = writer
         self.conn = writer.conn
         self.transport = transport
-        self.progress = progress or (lambda stage, done, total: None)
+        self.progress: Progress = progress or (lambda done, total, text: None)
         self.cancel = cancel or threading.Event()
         self.page_size = page_size
         self.push_batch = max(1, min(push_batch, MAX_MUTATIONS_PER_PUSH))
@@ -130,9 +137,6 @@ class SyncEngine:
             self.on_changes(frozenset(tables))
 
     # -- state ---------------------------------------------------------------------------------
-
-    def _meta(self, key: str, default: str = "") -> str:
-        return local_meta.get(self.conn, key, default) or default
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
@@ -152,16 +156,16 @@ class SyncEngine:
         if result.replaced or self.verify_every <= 0:
             return True
         try:
-            last = float(self._meta("sync_verified_at", "0"))
+            last = settings.get(self.conn, settings.SYNC_VERIFIED_AT)
         except ValueError:
             return True
         return not 0 < time.time() - last < self.verify_every
 
     def _add_refetch(self, conn: Any, refs: list[tuple[str, str]]) -> None:
-        current = json.loads(local_meta.get(conn, "sync_refetch") or "[]")
+        current = settings.get(conn, settings.SYNC_REFETCH)
         known = {(r[0], r[1]) for r in current}
         current += [list(r) for r in refs if r not in known]
-        local_meta.put(conn, "sync_refetch", json.dumps(current))
+        settings.put(conn, settings.SYNC_REFETCH, current)
 
     # -- the steps -----------------------------------------------------------------------------
 
@@ -179,10 +183,10 @@ class SyncEngine:
                 self.pull(result)
                 result.verified = self.check(result)
         with self.writer.transaction() as conn:
-            local_meta.put(conn, "last_sync_at", utc_now())
+            settings.put(conn, settings.LAST_SYNC_AT, utc_now())
             if result.verified:
-                local_meta.put(conn, "sync_verified_at", repr(time.time()))
-        result.cursor = int(self._meta("sync_cursor", "0"))
+                settings.put(conn, settings.SYNC_VERIFIED_AT, time.time())
+        result.cursor = settings.get(self.conn, settings.SYNC_CURSOR)
         result.changed_tables = sorted(self._changed)
         return result
 
@@ -194,7 +198,7 @@ class SyncEngine:
             entries = _within_budget(outbox.pending(self.conn, self.push_batch))
             if not entries:
                 return
-            self.progress("push", done, total)
+            self.progress(done, total, sending(done, total))
             mutations = [
                 Mutation(
                     seq=e.seq, tbl=e.tbl, row_id=e.row_id, op=e.op, fields=e.fields, clocks=e.clocks
@@ -207,7 +211,7 @@ class SyncEngine:
                     PushRequest(
                         device_id=self.writer.device_id,
                         mutations=mutations,
-                        cursor=int(self._meta("sync_cursor", "0")),
+                        cursor=settings.get(self.conn, settings.SYNC_CURSOR),
                     )
                 )
             except ServerRefused as exc:
@@ -215,8 +219,8 @@ class SyncEngine:
                     raise
                 # Another database speaks as this laptop: sign in again as a new one.
                 with self.writer.transaction() as conn:
-                    local_meta.put(conn, "sync_new_device", "1")
-                    local_meta.put(conn, "device_token", None)
+                    settings.put(conn, settings.SYNC_NEW_DEVICE, True)
+                    settings.put(conn, settings.DEVICE_TOKEN, None)
                 raise AuthRequired(str(exc)) from exc
             refused_seqs = {rej.seq for rej in resp.rejected}
             with self.writer.transaction() as conn:
@@ -266,7 +270,7 @@ class SyncEngine:
             result.rejected += len(resp.rejected)
             done += len(entries)
             self._announce(changed)
-            self.progress("push", done, max(total, done))
+            self.progress(done, max(total, done), sending(done, max(total, done)))
             if resp.last_seq < entries[-1].seq:
                 raise SyncError(
                     f"the server stopped at change {resp.last_seq} of {entries[-1].seq}; try again"
@@ -277,11 +281,13 @@ class SyncEngine:
         received = 0
         while True:
             self._check_cancel()
-            refetch = [RowRef(tbl=t, id=i) for t, i in json.loads(self._meta("sync_refetch", "[]"))]
+            refetch = [
+                RowRef(tbl=t, id=i) for t, i in settings.get(self.conn, settings.SYNC_REFETCH)
+            ]
             req = PullRequest(
-                cursor=int(self._meta("sync_cursor", "0")),
+                cursor=settings.get(self.conn, settings.SYNC_CURSOR),
                 limit=self.page_size,
-                scope_key=self._meta("sync_scope_key") or None,
+                scope_key=settings.get(self.conn, settings.SYNC_SCOPE_KEY) or None,
                 refetch=refetch,
             )
             raw = self.transport.pull(req)
@@ -293,23 +299,23 @@ class SyncEngine:
                 log.info("replacement sync: %s", page.reset.message)
                 with self.writer.transaction() as conn:
                     local_apply.start_replacement(conn)
-                    local_meta.put(conn, "sync_scope_key", page.scope_key)
+                    settings.put(conn, settings.SYNC_SCOPE_KEY, page.scope_key)
                 result.replaced = True
                 continue
             stats = local_apply.PageStats()
             replacing = False
             with self.writer.transaction() as conn:
                 tag = raw.get("clock_tag")
-                if isinstance(tag, str) and tag != local_meta.get(conn, local_apply.CLOCK_TAG_KEY):
+                if isinstance(tag, str) and tag != settings.get(conn, settings.SYNC_CLOCK_TAG):
                     # Signed in before clock tags (or the server's secret changed): from now on
                     # pending clocks compare under the tag, this page's included.
-                    local_meta.put(conn, local_apply.CLOCK_TAG_KEY, tag)
+                    settings.put(conn, settings.SYNC_CLOCK_TAG, tag)
                 local_apply.apply_page(conn, raw, stats)
-                local_meta.put(conn, "sync_cursor", str(int(raw["cursor"])))
-                local_meta.put(conn, "sync_scope_key", str(raw["scope_key"]))
+                settings.put(conn, settings.SYNC_CURSOR, int(raw["cursor"]))
+                settings.put(conn, settings.SYNC_SCOPE_KEY, str(raw["scope_key"]))
                 if refetch:
-                    local_meta.put(conn, "sync_refetch", "[]")
-                if not raw["more"] and local_meta.get(conn, "sync_replacing"):
+                    settings.put(conn, settings.SYNC_REFETCH, [])
+                if not raw["more"] and settings.get(conn, settings.SYNC_REPLACING):
                     result.removed += local_apply.finish_replacement(conn)
                     replacing = True
                 self._observe(stats.max_clock)
@@ -319,7 +325,7 @@ class SyncEngine:
             result.deleted += stats.deleted
             result.evicted += stats.evicted
             result.conflicts += stats.conflicts
-            self.progress("pull", int(raw["cursor"]), int(raw["high_water"]))
+            self.progress(int(raw["cursor"]), int(raw["high_water"]), RECEIVING)
             if not raw["more"]:
                 log.info("pulled %d rows%s", received, " (replacement)" if replacing else "")
                 return
@@ -327,10 +333,10 @@ class SyncEngine:
     def check(self, result: SyncResult) -> bool | None:
         """Compare checksums; None when the server moved on meanwhile (nothing to conclude)."""
         self._check_cancel()
-        self.progress("verify", 0, None)
+        self.progress(0, None, CHECKING)
         for _attempt in range(2):
             remote = self.transport.checksums()
-            if remote.high_water != int(self._meta("sync_cursor", "0")):
+            if remote.high_water != settings.get(self.conn, settings.SYNC_CURSOR):
                 self.pull(result)
                 continue
             local = local_apply.local_checksums(self.conn)
@@ -344,6 +350,11 @@ class SyncEngine:
             result.verified = not wrong
             return result.verified
         return None
+
+
+def sending(done: int, total: int | None) -> str:
+    """The push's progress line: ``"Sending changes… 200 of 1,250"``."""
+    return f"{SENDING} {done:,} of {total:,}" if total else SENDING
 
 
 # Half the server's request limit: room for JSON escaping and the request's own fields.
@@ -368,11 +379,22 @@ def _within_budget(
 
 
 # local_meta: where the demo this database held was copied before it became a team database.
-DEMO_KEPT_KEY = "demo_kept_at"
+DEMO_KEPT_KEY = settings.DEMO_KEPT_AT.key
+
+# What a demo's sync state was: forgotten when the demo is set aside for the team's data.
+_FORGOTTEN_WITH_THE_DEMO = (
+    settings.DEMO_SEED,
+    settings.SYNC_CURSOR,
+    settings.SYNC_SCOPE_KEY,
+    settings.SYNC_REFETCH,
+    settings.SYNC_REPLACING,
+    settings.SYNC_VERIFIED_AT,
+    settings.LAST_SYNC_AT,
+)
 
 
 def is_demo(conn: Any) -> bool:
-    return bool(local_meta.get(conn, "demo_seed"))
+    return bool(settings.get(conn, settings.DEMO_SEED))
 
 
 def _demo_copy_path(conn: Any) -> Path:
@@ -404,17 +426,9 @@ def set_demo_aside(writer: Writer) -> Path:
             tx.execute(f"DELETE FROM {tbl}")
         for tbl in ("outbox", "tombstones", "conflicts", "account_keys", "account_keys_queue"):
             tx.execute(f"DELETE FROM {tbl}")
-        for key in (
-            "demo_seed",
-            "sync_cursor",
-            "sync_scope_key",
-            "sync_refetch",
-            "sync_replacing",
-            "sync_verified_at",
-            "last_sync_at",
-        ):
-            local_meta.put(tx, key, None)
-        local_meta.put(tx, DEMO_KEPT_KEY, str(target))
+        for forgotten in _FORGOTTEN_WITH_THE_DEMO:
+            settings.clear(tx, forgotten)
+        settings.put(tx, settings.DEMO_KEPT_AT, str(target))
     log.info("the demo database was copied to %s and emptied for the team's data", target)
     return target
 
@@ -434,13 +448,13 @@ def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) 
         # Nothing of a demo is ever sent: the server starts this device after its last change.
         seq_row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         base = int(seq_row[0]) if seq_row else 0
-    if local_meta.get(conn, "sync_new_device"):
+    if settings.get(conn, settings.SYNC_NEW_DEVICE):
         # This database is a copy of another (or a restored backup): from now on it is a laptop
         # of its own, with its own numbering on the server; its unsent changes go out under it.
         device = new_device_id()
         with writer.transaction() as tx:
-            local_meta.put(tx, "device_id", device)
-            local_meta.put(tx, "sync_new_device", "")
+            settings.put(tx, settings.DEVICE_ID, device)
+            settings.put(tx, settings.SYNC_NEW_DEVICE, False)
         writer.clock.device_id = device
     try:
         resp = transport.login(
@@ -453,7 +467,7 @@ def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) 
         # new device of the one signing in now (the server never hands a device to another user).
         device = new_device_id()
         with writer.transaction() as tx:
-            local_meta.put(tx, "device_id", device)
+            settings.put(tx, settings.DEVICE_ID, device)
         writer.clock.device_id = device
         resp = transport.login(
             LoginRequest(user=user, password=password, device_id=device, base_seq=base)
@@ -461,15 +475,15 @@ def sign_in(writer: Writer, transport: HttpTransport, user: str, password: str) 
     if demo:
         set_demo_aside(writer)
     with writer.transaction() as tx:
-        previous = local_meta.get(tx, "user_id")
+        previous = settings.get(tx, settings.USER_ID)
         if previous and previous != resp.user_id:
             # Another person's rows must leave this laptop: fetch the new user's scope afresh.
             local_apply.start_replacement(tx)
-        local_meta.put(tx, "server_url", transport.base_url)
-        local_meta.put(tx, "device_token", resp.token)
-        local_meta.put(tx, "user_id", resp.user_id)
-        local_meta.put(tx, local_apply.CLOCK_TAG_KEY, resp.clock_tag)
-        local_meta.put(tx, "sync_last_error", "")
+        settings.put(tx, settings.SERVER_URL, transport.base_url)
+        settings.put(tx, settings.DEVICE_TOKEN, resp.token)
+        settings.put(tx, settings.USER_ID, resp.user_id)
+        settings.put(tx, settings.SYNC_CLOCK_TAG, resp.clock_tag)
+        settings.put(tx, settings.SYNC_LAST_ERROR, "")
     transport.token = resp.token
     return resp
 
@@ -482,13 +496,13 @@ def sign_out(writer: Writer, transport: HttpTransport | None) -> None:
         except SyncError as exc:
             log.info("could not revoke the token on the server: %s", exc)
     with writer.transaction() as tx:
-        local_meta.put(tx, "device_token", None)
+        settings.put(tx, settings.DEVICE_TOKEN, None)
 
 
 def transport_for(writer: Writer, *, timeout: float = 60.0) -> HttpTransport:
     """A transport for the server this database signed in to; SyncError when it never did."""
-    url = local_meta.get(writer.conn, "server_url")
-    token = local_meta.get(writer.conn, "device_token")
+    url = settings.get(writer.conn, settings.SERVER_URL)
+    token = settings.get(writer.conn, settings.DEVICE_TOKEN)
     if not url or not token:
         raise SyncError("this laptop is not signed in to a sync server; sign in first")
     return HttpTransport(url, token, timeout=timeout)

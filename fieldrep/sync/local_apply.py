@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from fieldrep.domain.merge import UNITS, merge_fields
-from fieldrep.store import local_meta, outbox
+from fieldrep.store import outbox, settings
 from fieldrep.store.catalog import synced_tables
 from fieldrep.store.writer import utc_now
 from fieldrep.sync.protocol import REJECTED, UNLOGGED_FIELDS, WHOLE_ROW
@@ -30,14 +30,14 @@ from fieldrep.sync.protocol import REJECTED, UNLOGGED_FIELDS, WHOLE_ROW
 Pending = dict[tuple[str, str], dict[str, tuple[Any, str]]]
 
 # local_meta: the tag the server keeps this device's clocks under (``LoginResponse.clock_tag``).
-CLOCK_TAG_KEY = "sync_clock_tag"
+CLOCK_TAG_KEY = settings.SYNC_CLOCK_TAG.key
 
 
 def _own_clock_mapper(conn: sqlite3.Connection) -> Callable[[str], str]:
     """Rewrites this device's own clocks to its server tag, so a pending value is compared with
     the server's values exactly as the server compares them (time, then device tag)."""
-    tag = local_meta.get(conn, CLOCK_TAG_KEY)
-    device = local_meta.get(conn, "device_id")
+    tag = settings.get(conn, settings.SYNC_CLOCK_TAG)
+    device = settings.get(conn, settings.DEVICE_ID)
     if not tag or not device:
         return lambda clock: clock
     suffix = "@" + device
@@ -336,8 +336,8 @@ def _reapply(
 def start_replacement(conn: sqlite3.Connection, tables: Iterable[str] | None = None) -> None:
     for tbl in tables or synced_tables():
         conn.execute(f"UPDATE {tbl} SET _version = -1 - _version WHERE _version >= 0")
-    local_meta.put(conn, "sync_replacing", "1")
-    local_meta.put(conn, "sync_cursor", "0")
+    settings.put(conn, settings.SYNC_REPLACING, True)
+    settings.put(conn, settings.SYNC_CURSOR, 0)
 
 
 def finish_replacement(conn: sqlite3.Connection) -> int:
@@ -353,7 +353,7 @@ def finish_replacement(conn: sqlite3.Connection) -> int:
             (tbl,),
         ).rowcount
         conn.execute(f"UPDATE {tbl} SET _version = -1 - _version WHERE _version < 0")
-    local_meta.put(conn, "sync_replacing", "")
+    settings.put(conn, settings.SYNC_REPLACING, False)
     return removed
 
 

@@ -26,6 +26,13 @@ An operation reports progress and notices cancellation through the :class:`Progr
 
     task = runner.run(rebuild, kind=TaskKind.WRITE, label="Rebuild", on_success=show_count)
 
+A user action that writes has one shape, :meth:`TaskRunner.write` (Anki's ``CollectionOp``): the
+action is a function of a :class:`~fieldrep.services.context.Context` opened on the write lane,
+and the tables it changed are announced when it commits (the store's change hub, carried by the
+database path), so every page showing them refreshes itself; the action never calls the pages::
+
+    runner.write(lambda ctx: lifecycle.approve(ctx, ids), label="Approving", on_success=say_done)
+
 Kept whole: the runner, its tasks, their progress and the thread-level tuning they need (switch
 interval, the garbage-collection freeze after bulk jobs) are one mechanism.
 """
@@ -42,12 +49,15 @@ from collections import deque
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from fieldrep.domain.errors import Cancelled  # raised inside an operation once cancelled
 from fieldrep.ui.change_relay import ChangeRelay
+
+if TYPE_CHECKING:
+    from fieldrep.services.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +241,17 @@ class _Job(QRunnable):
             post(lambda: self._runner._complete(task, TaskState.SUCCEEDED, result, None))
 
 
+def _in_own_context(action: Callable[[Context], Any], db_path: Path, _progress: Progress) -> Any:
+    """On a worker: ``action`` on a context of the worker's own (one connection per thread)."""
+    from fieldrep.services.context import Context
+
+    ctx = Context.open(db_path)
+    try:
+        return action(ctx)
+    finally:
+        ctx.close()
+
+
 class TaskRunner(QObject):
     """Runs operations off the GUI thread; lives on, and reports back to, the GUI thread."""
 
@@ -309,6 +330,28 @@ class TaskRunner(QObject):
         if was_idle:
             self.busy_changed.emit(True)
         return task
+
+    def write(
+        self,
+        action: Callable[[Context], Any],
+        *,
+        label: str,
+        on_success: Callable[[Any], None] | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> Task:
+        """Run one user action that writes: ``action(ctx)`` on the write lane, with a context of its
+        own opened there; ``on_success`` receives its result on the GUI thread. Its commit
+        announces the tables it changed (:class:`~fieldrep.store.changes.Changes`) to every
+        listener of :attr:`changes`."""
+        return self.run(
+            partial(_in_own_context, action),
+            kind=TaskKind.WRITE,
+            label=label,
+            on_success=on_success,
+            on_failure=on_failure,
+            on_cancelled=on_cancelled,
+        )
 
     @property
     def active_tasks(self) -> list[Task]:

@@ -134,3 +134,29 @@ def test_pages_on_a_shared_host_are_not_the_same_website(ctx: Context, tmp_path:
     assert "existing account 'Pizza One' (same " in reasons[8]
     assert "line 3 (same website and name)" in reasons[9]
     assert report.imported == 6
+
+
+def test_phone_and_website_are_read_once_per_row(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation reads the phone's digits and the website's domain; the duplicate keys use what
+    it read (issue 14: they were read twice per row, once for each)."""
+    from fieldrep.services.imports import validation
+
+    calls = {"phone_digits": 0, "website_domain": 0}
+    for name in calls:
+        real = getattr(validation, name)
+
+        def counted(text: str | None, _real: object = real, _name: str = name) -> str:
+            calls[_name] += 1
+            return _real(text)  # type: ignore[operator, no-any-return]
+
+        monkeypatch.setattr(validation, name, counted)
+    rows = [
+        [f"Shop {i}", "02110", f"+1 617 555 {i:04d}", f"https://shop{i}.example.com/about"]
+        for i in range(40)
+    ]
+    src = _csv(tmp_path / "shops.csv", [*rows, rows[0]])
+    report = import_accounts(ctx, src)
+    assert (report.imported, report.duplicates) == (40, 1)
+    assert calls == {"phone_digits": 41, "website_domain": 41}

@@ -85,11 +85,12 @@ def test_clear_removes_a_marker(ctx: Context) -> None:
     assert local_meta.get(ctx.conn, "search_index.deferred") is None
 
 
-def test_outside_sync_no_key_is_read_or_written_by_name() -> None:
-    """Every ``local_meta`` read and write outside the sync engine goes through a declared setting
-    (the sync engine and the referral SLA are being reworked elsewhere and follow later)."""
+def test_no_key_is_read_or_written_by_name() -> None:
+    """Every ``local_meta`` read and write of the app, the sync engine's included, goes through a
+    declared setting. Not yet: the server (its own database, reworked elsewhere) and the referral
+    SLA (``sla.py``), which follow later."""
     root = Path(fieldrep.__file__).parent
-    later = {"sync", "server"}
+    later = {"server"}
     offenders = []
     for path in root.rglob("*.py"):
         rel = path.relative_to(root)

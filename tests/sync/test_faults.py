@@ -11,7 +11,7 @@ import pytest
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
 from fieldrep.store import outbox
-from fieldrep.sync.client import SyncEngine
+from fieldrep.sync.client import RECEIVING, SyncEngine
 from fieldrep.sync.protocol import Mutation, PushRequest, PushResponse
 from fieldrep.sync.transport import (
     HttpTransport,
@@ -139,8 +139,8 @@ def test_server_stopped_mid_sync_then_restarted(
     rep.login("rep1")
     pages: list[int] = []
 
-    def kill_after_first_page(stage: str, done: int, total: int | None) -> None:
-        if stage == "pull":
+    def kill_after_first_page(done: int, total: int | None, text: str) -> None:
+        if text == RECEIVING:
             pages.append(done)
             if len(pages) == 1:
                 server.stop()

@@ -6,6 +6,7 @@ outbox, a server restarted between the territory and the accounts of one push.""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from fieldrep.domain.ids import uuid7
 from fieldrep.server import admin
 from fieldrep.server.storage import Storage
 from fieldrep.services.sync import conflicts
+from fieldrep.sync.client import SENDING
 from tests.sync.harness import (
     PASSWORD,
     Laptop,
@@ -172,8 +174,8 @@ def test_server_restarted_between_the_territory_and_the_accounts_of_one_push(
     )
     restarted: list[int] = []
 
-    def restart_after_the_first_batch(stage: str, done: int, total: int | None) -> None:
-        if stage == "push" and done == 2 and not restarted:
+    def restart_after_the_first_batch(done: int, total: int | None, text: str) -> None:
+        if text.startswith(SENDING) and done == 2 and not restarted:
             server.stop()
             server.start()
             restarted.append(done)
@@ -245,3 +247,26 @@ def test_a_referral_stays_with_the_rep_who_captured_it(
     assert r1.verified is True
     rep2.sync()
     assert referral not in rep2.rows("referrals")
+
+
+def test_fieldrep_sync_prints_the_progress_of_a_long_push(
+    org: Org, laptop: Make, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A push of more than one batch says on stderr how far it got and how fast; the engine's
+    progress reaches the command in the one callback shape (done, total, text)."""
+    rep = laptop("rep1")
+    rep.login("rep1")
+    rep.sync()
+    rep.writer.insert_many("accounts", [account(org.t1, f"Long {i}") for i in range(450)])
+    capsys.readouterr()
+    code = main(["sync", "--db", str(tmp_path / "rep1.db")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out
+    lines = captured.err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == [
+        "sent 200 of 450 changes",
+        "sent 400 of 450 changes",
+        "sent 450 of 450 changes",
+    ]
+    assert all(re.fullmatch(r"sent [\d,]+ of 450 changes \([\d,]+/s\)", line) for line in lines)
+    assert "sent 450 change(s)" in captured.out

@@ -333,7 +333,7 @@ def test_delete_asks_first(view: AccountsView, ctx: Context) -> None:
 def test_log_visit_in_two_clicks_and_today(view: AccountsView, qtbot: QtBot, ctx: Context) -> None:
     view.open_row(0)
     qtbot.mouseClick(view.panel.visit_button, Qt.MouseButton.LeftButton)  # click 1
-    dialog = view._dialogs[-1]
+    dialog = view.account_actions.dialogs[-1]
     dialog.next_step.setText("Bring samples")
     # Logged late: a visit ten days ago whose follow-up fell due since shows in Today.
     dialog.when.setDateTime(dialog.when.dateTime().addDays(-10))
@@ -345,7 +345,7 @@ def test_log_visit_in_two_clicks_and_today(view: AccountsView, qtbot: QtBot, ctx
     assert view.model.data(view.model.index(0, 8)) == ten_days_ago
     assert view.panel.tabs.tabText(1) == "Visits 1"
     assert view.today_button.text() == "Today (1)"
-    today = view.open_today()
+    today = view.account_actions.open_today()
     assert today.tree.topLevelItemCount() == 1
     assert today.heading.text() == "1 task due, 1 overdue"
     assert today.tree.topLevelItem(0).text(1) == "Bring samples"
@@ -364,7 +364,7 @@ def test_ctrl_l_logs_a_visit_to_the_selected_row(
     view.table.setFocus()
     view.table.selectRow(1)
     qtbot.keyClick(view.table, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
-    dialog = view._dialogs[-1]
+    dialog = view.account_actions.dialogs[-1]
     assert dialog.account_id == view.model.account_id(1)
     qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
     assert ctx.db.execute("SELECT account_id FROM visits").fetchall() == [(dialog.account_id,)]
@@ -386,7 +386,7 @@ def test_import_dialog_mapping_progress_and_result(
         "Label,Town,Zip Code,Memo\nAcme Tools,Cambridge,02139,x\n"
         "Bad Zip,Boston,ABCDE,y\nFresh Farm,Denver,,z\n"
     )
-    dialog = view.open_import(src)
+    dialog = view.account_actions.open_import(src)
     assert dialog.data is None  # read in the background, the window stays live
     with qtbot.waitSignal(dialog.loaded, timeout=20_000) as read:
         pass
@@ -424,7 +424,7 @@ def test_import_dialog_counts_every_problem_it_does_not_list(
     rows = [",Boston,MA,02139" for _ in range(260)]  # 260 nameless rows: 200 listed
     rows += [f"Lost {n},Atlantis,ZZ," for n in range(60)]  # 60 placed nowhere: 50 listed
     src.write_text("Company,City,State,ZIP\n" + "\n".join(rows) + "\n")
-    dialog = view.open_import(src)
+    dialog = view.account_actions.open_import(src)
     with qtbot.waitSignal(dialog.loaded, timeout=20_000):
         pass
     with qtbot.waitSignal(dialog.imported, timeout=20_000):
@@ -443,7 +443,7 @@ def test_import_cancel_imports_nothing(
 ) -> None:
     src = tmp_path / "many.csv"
     src.write_text("Name\n" + "".join(f"Row {i}\n" for i in range(30_000)))
-    dialog = view.open_import(src)
+    dialog = view.account_actions.open_import(src)
     with qtbot.waitSignal(dialog.loaded, timeout=20_000):
         pass
     dialog.start()
@@ -467,7 +467,7 @@ def test_export_of_the_filtered_list_runs_in_the_background(
     expected = [view.model.data(view.model.index(r, 0)) for r in range(view.model.rowCount())]
     assert len(expected) == 34  # Shop 0000 .. 0099, every third
     for name in ("food.csv", "food.xlsx"):
-        task = view.export_to(tmp_path / name)
+        task = view.account_actions.export_to(tmp_path / name)
         assert view.task_line.isVisible()
         with qtbot.waitSignal(task.succeeded, timeout=20_000):
             pass
@@ -482,7 +482,7 @@ def test_export_of_the_filtered_list_runs_in_the_background(
 
 def test_export_cancel_leaves_no_file(view: AccountsView, qtbot: QtBot, tmp_path: Path) -> None:
     target = tmp_path / "all.xlsx"
-    task = view.export_to(target)
+    task = view.account_actions.export_to(target)
     task.cancel()  # before or while it runs: either way no file
     with qtbot.waitSignal(task.finished, timeout=20_000):
         pass
@@ -510,9 +510,9 @@ def test_locate_online_with_a_configured_geocoder(
     )
     with running_nominatim() as server:
         save_settings(ctx.db.conn, settings_for(server, delay=0.0))
-        view._update_locate_button()
+        view.account_actions.update_locate_button()
         assert view.locate_button.isEnabled()
-        task = view.locate_online()
+        task = view.account_actions.locate_online()
         assert task is not None
         with qtbot.waitSignal(task.finished, timeout=30_000):
             pass
@@ -541,7 +541,7 @@ def test_import_dialog_refuses_bad_files_with_a_reason(
 ) -> None:
     src = tmp_path / "bad.csv"
     src.write_bytes(content)
-    dialog = view.open_import(src)
+    dialog = view.account_actions.open_import(src)
     with qtbot.waitSignal(dialog.loaded, timeout=20_000):
         pass
     assert message in dialog.message.text()
@@ -558,7 +558,7 @@ def test_import_contacts_from_the_gui_then_find_them(
         "Full Name,Company,E-mail\nGrace Hopper,Bayside Bakery,grace@bayside.example\n"
         "Nobody Known,No Such Shop,\n"
     )
-    dialog = view.open_import(src)
+    dialog = view.account_actions.open_import(src)
     with qtbot.waitSignal(dialog.loaded, timeout=20_000):
         pass
     dialog.set_kind("contacts")
@@ -663,18 +663,18 @@ def test_names_are_shown_as_typed_not_as_html(
     panel = view.panel
     assert _shown(panel.title) == name
     assert "<i>South</i> · " in _shown(panel.subtitle)
-    dialog = view.open_log_visit(account)
+    dialog = view.account_actions.open_log_visit(account)
     assert _shown(dialog.heading) == f"Visit to {name}"
     dialog.close()
     src = tmp_path / "Q&A <b>draft.csv"
     src.write_bytes(b"")
-    importer = view.open_import(src)
+    importer = view.account_actions.open_import(src)
     with qtbot.waitSignal(importer.loaded, timeout=20_000):
         pass
     assert _shown(importer.file_label) == "Q&A <b>draft.csv"
     assert _shown(importer.message).startswith("Q&A <b>draft.csv")
     importer.close()
-    view._say(f"Exported 3 accounts to {src.name}.")
+    view.account_actions.say(f"Exported 3 accounts to {src.name}.")
     assert _shown(view.notice) == "Exported 3 accounts to Q&A <b>draft.csv."
 
 
@@ -698,7 +698,7 @@ def test_the_visits_tab_names_outcomes_as_the_log_visit_dialog_does(
     view: AccountsView, qtbot: QtBot
 ) -> None:
     view.open_row(0)
-    dialog = view.open_log_visit(view.panel.account_id)
+    dialog = view.account_actions.open_log_visit(view.panel.account_id)
     (order,) = [b for b in dialog.outcome_buttons.buttons() if b.text() == "Order placed"]
     order.click()
     qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
@@ -790,7 +790,7 @@ def test_import_column_headers_stay_readable_after_a_refused_file(
     refused.write_bytes(b'Company,ZIP\n"Acme,02139\nBeta,10001\n')
     good = tmp_path / "good.csv"
     good.write_text("Company,ZIP\nAcme,02139\n")
-    dialog = view.open_import()
+    dialog = view.account_actions.open_import()
     header = dialog.table.horizontalHeader()
     for path, readable in ((refused, False), (good, True), (refused, False)):
         with qtbot.waitSignal(dialog.loaded, timeout=20_000) as signal:
@@ -824,7 +824,7 @@ def test_the_edited_account_stays_selected_wherever_it_is_in_the_list(
     qtbot.keyClick(view.table, Qt.Key.Key_Return)  # Enter opens that account, no other
     assert view.panel.account_id == account
 
-    dialog = view.open_log_visit(account)
+    dialog = view.account_actions.open_log_visit(account)
     dialog.outcome_buttons.buttons()[0].click()
     qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
     assert view.panel.lists["visits"].topLevelItemCount() == 1
@@ -845,7 +845,9 @@ def test_the_title_row_stays_whole_in_the_smallest_window_with_a_notice(
     assert not page.notice.isVisible()  # no message: no line for it
     page.search.setText("no such account anywhere")
     page.apply_filters()
-    page._say(f"Exported 44,930 accounts to {tmp_path / 'a rather long folder name' / 'x.xlsx'}.")
+    page.account_actions.say(
+        f"Exported 44,930 accounts to {tmp_path / 'a rather long folder name' / 'x.xlsx'}."
+    )
     qtbot.wait(10)  # the layout settles
     assert page.notice.isVisible()
     title = page.findChild(QLabel, "pageTitle")

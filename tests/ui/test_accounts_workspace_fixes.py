@@ -48,7 +48,7 @@ def test_enter_in_today_opens_the_account_and_leaves_the_task_open(
     assert account is not None
     task = log_visit(ctx, account, next_step="Bring samples", due_date=date.today()).task_id
     assert task is not None
-    today = view.open_today()
+    today = view.account_actions.open_today()
     qtbot.waitExposed(today)
     today.tree.setFocus()
     with qtbot.waitSignal(today.account_requested, timeout=2000) as opened:
@@ -85,14 +85,14 @@ def test_export_adds_the_chosen_types_extension_in_a_real_folder(
         return str(chosen / "my_prospects"), "CSV (*.csv)"
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(save_as))
-    view._on_export_clicked()
+    view.account_actions.ask_and_export()
     qtbot.waitUntil(lambda: view.notice.text() != "", timeout=10_000)
     assert view.notice.text() == "Exported 20 accounts to my_prospects.csv."
     assert sorted(p.name for p in chosen.iterdir()) == ["my_prospects.csv"]
     assert "Shop 19" in (chosen / "my_prospects.csv").read_text(encoding="utf-8-sig")
     # Suggested in the user's documents first, not the folder the app was started from; the
     # next export is suggested beside the last one.
-    view._on_export_clicked()
+    view.account_actions.ask_and_export()
     view.runner.wait_for_idle()
     assert suggested == [str(home / "Documents" / "accounts.xlsx"), str(chosen / "accounts.xlsx")]
 
@@ -157,7 +157,7 @@ def test_log_visit_keeps_the_follow_up_on_or_after_the_visit(
 ) -> None:
     account = view.model.account_id(0)
     assert account is not None
-    dialog = view.open_log_visit(account)
+    dialog = view.account_actions.open_log_visit(account)
     dialog.next_step.setText("x")
     dialog.due.setDate(dialog.due.date().addYears(-5))
     assert dialog.due.date() == dialog.when.date()  # the earliest date the edit offers

@@ -221,6 +221,30 @@ def test_each_worker_uses_its_own_connection(
     assert ctx.db.execute("SELECT count(*) FROM outbox WHERE tbl = 'users'").fetchone()[0] == 3
 
 
+def test_a_user_action_writes_on_its_own_context_and_announces_what_it_changed(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
+    """runner.write, the one shape of a user action that writes: the action gets a context of the
+    worker's own, its result comes back on the GUI thread, and its commit is announced."""
+    seen: list[tuple[int, bool]] = []
+
+    def add_user(worker: Context) -> str:
+        seen.append((id(worker.db.conn), threading.current_thread() is threading.main_thread()))
+        return str(worker.writer.insert("users", {"username": "pat", "display_name": "Pat"}))
+
+    results: list[str] = []
+    with qtbot.waitSignal(runner.changes.changed, timeout=5_000) as blocker:
+        task = runner.write(add_user, label="Adding Pat", on_success=results.append)
+    qtbot.waitUntil(lambda: task.state.done)
+    assert task.state is TaskState.SUCCEEDED, task.error
+    assert task.kind is TaskKind.WRITE
+    assert blocker.args[0].touches("users")
+    [(conn_id, on_gui_thread)] = seen
+    assert conn_id != id(ctx.db.conn)
+    assert not on_gui_thread
+    assert results == [ctx.db.execute("SELECT id FROM users WHERE username = 'pat'").fetchone()[0]]
+
+
 def test_wait_for_idle_delivers_results(runner: TaskRunner) -> None:
     results: list[int] = []
     for n in range(6):

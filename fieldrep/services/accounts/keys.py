@@ -46,12 +46,18 @@ KEY_FORMAT = "3"
 def keys_of(
     name: str | None, postal_code: str | None, phone: str | None, website: str | None
 ) -> Keys:
-    """An account's (or an imported row's) three duplicate keys."""
+    """An account's three duplicate keys."""
+    return keys_from(name, postal_code, v.phone_digits(phone), v.website_domain(website))
+
+
+def keys_from(name: str | None, postal_code: str | None, digits: str, site: str) -> Keys:
+    """The three duplicate keys from the name, the postal code, the phone's digits
+    (:func:`validation.phone_digits`) and the website's domain (:func:`validation.website_domain`):
+    an import passes the digits and domain its validation read, not reading them again."""
     name_key = v.name_key(name)
-    site = v.website_domain(website)
     return (
         f"{name_key}\x1f{postal_code or ''}" if name_key else None,
-        v.phone_digits(phone) or None,
+        digits or None,
         # a shared host alone (facebook.com) is many businesses' site, so no business's key
         site if site and site not in v.SHARED_HOSTS else None,
     )

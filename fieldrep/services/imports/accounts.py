@@ -7,54 +7,37 @@ and postal code, same phone, same website domain) or of an earlier row of the sa
 created twice, so importing the same file again changes nothing. The good rows are written in ONE
 transaction: a cancel, a crash or a full disk imports nothing.
 
-Kept whole: it is the one accounts import, read top to bottom in the order it runs (convert, check,
-find duplicates, place, write), and its steps share the converter and the open transaction.
+The order of the steps is the shared pipeline's (:mod:`fieldrep.services.imports.pipeline`); this
+module holds what is the accounts' own: the row converter (:class:`_Converter`), the rows of our
+own export come back, the three duplicate keys, placing, assigning and the writer.
+
+Kept whole: the converter and the accounts' steps of the pipeline share the lookups, the placement
+cache and the open transaction, and read as one account import.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from fieldrep.domain.ids import uuid7_many
 from fieldrep.geo.geocoding import Address, OfflineGeocoder
 from fieldrep.geo.placing import Placement, place_row
 from fieldrep.services.accounts import keys as account_keys
-from fieldrep.services.accounts.keys import Keys, keys_of
+from fieldrep.services.accounts.keys import keys_from
 from fieldrep.services.context import Context
 from fieldrep.services.imports import validation as v
 from fieldrep.services.imports.duplicates import DuplicateIndex, digest_of, hashes_of
-from fieldrep.services.imports.errors import ErrorsFile, RowError, write_errors_csv
-from fieldrep.services.imports.mapping import (
-    ACCOUNT_FIELDS,
-    ColumnMapping,
-    guess_mapping,
-    missing_column_message,
-    missing_required,
-    unmapped_note,
-)
-from fieldrep.services.imports.passes import (
-    CHUNK,
-    CHUNK_CHARS,
-    ImportCancelled,
-    ImportReport,
-    Progress,
-    run_in_one_transaction,
-    streamed_rows,
-)
-from fieldrep.services.imports.readers import (
-    ImportFileError,
-    TableData,
-    extra_cells_problem,
-    formula_problem,
-    read_table,
-)
+from fieldrep.services.imports.errors import RowError, write_errors_csv
+from fieldrep.services.imports.mapping import ACCOUNT_FIELDS, ColumnMapping
+from fieldrep.services.imports.own_export import accounts_by_id, update_from_row
+from fieldrep.services.imports.passes import ImportCancelled, ImportReport, Progress
+from fieldrep.services.imports.pipeline import Kind, Row, Steps, run_import
+from fieldrep.services.imports.readers import TableData, formula_problem
 from fieldrep.services.territories.assign_on_create import BulkAssigner
 from fieldrep.store.accounts_repository import deferred_indexes
 
@@ -67,12 +50,6 @@ BULK_INDEX_ROWS = 20_000
 BYTES_PER_ROW_GUESS = 100
 # Above this many rows (guessed likewise) the whole gazetteer is read before the first row.
 FEW_PLACES = 1000
-
-
-def _keys_of(values: dict[str, Any]) -> Keys:
-    """A row's three duplicate keys."""
-    get = values.get
-    return keys_of(values["name"], get("postal_code"), get("phone"), get("website"))
 
 
 def _lookups(conn: Any) -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
@@ -103,9 +80,10 @@ _PLAIN_FIELDS: tuple[tuple[str, Callable[[str], Any], bool], ...] = (
     ("employees", v.parse_employees, True),
     ("potential", lambda raw: v.parse_number("potential", raw), False),
     ("status", v.parse_status, True),
-    ("phone", v.parse_phone, False),
+    # these two return (text, duplicate key): see _Converter.convert
+    ("phone", v.parse_phone_and_digits, False),
     ("email", v.parse_email, False),
-    ("website", v.parse_website, False),
+    ("website", v.parse_website_and_domain, False),
     ("lat", lambda raw: v.parse_coordinate("lat", raw), False),
     ("lon", lambda raw: v.parse_coordinate("lon", raw), False),
 )
@@ -232,6 +210,17 @@ class _Converter:
                 continue
             if value is not None:
                 values[name] = value
+        # The phone's digits and the website's domain that validation read are two of the row's
+        # duplicate keys: kept for them (``_key_parts``), not read again.
+        digits = site = ""
+        phone = values.get("phone")
+        if phone.__class__ is tuple:
+            values["phone"], digits = phone
+        elif phone is not None:  # kept with a warning, its digits not read
+            digits = v.phone_digits(phone)
+        if "website" in values:
+            values["website"], site = values["website"]
+        values["_key_parts"] = (digits, site)
         try:
             size_text, employees = get("size", ""), values.get("employees")
             cache = memo["size"]
@@ -306,6 +295,183 @@ class _Converter:
         values["_placement"] = found
 
 
+class _AccountSteps(Steps):
+    """The accounts' parts of the pipeline: the converter, the rows of our own export come back,
+    the three duplicate keys, placing, assigning on save, and the writer that files each new
+    account's keys itself."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        data: TableData,
+        mapping: ColumnMapping,
+        report: ImportReport,
+        allow_duplicates: bool,
+        geocoder: OfflineGeocoder,
+    ) -> None:
+        self.ctx = ctx
+        self.report = report
+        self.source = data.path.name
+        conn = self.conn = ctx.db.conn
+        if data.path.stat().st_size // BYTES_PER_ROW_GUESS > FEW_PLACES:
+            geocoder.load()  # else a small file's codes are looked up one by one (geo.gazetteer)
+        self.dupes = DuplicateIndex(conn, existing=not allow_duplicates)
+        number_columns = [mapping.fields[f] for f in _NUMBER_FIELDS if f in mapping.fields]
+        # A workbook's numbers are numbers; only a text file writes them with a decimal mark.
+        decimal_comma = data.kind == "csv" and v.decimal_comma_file(
+            cells[i] for _, cells in data.rows.head() for i in number_columns if i < len(cells)
+        )
+        self.converter = _Converter(
+            mapping,
+            *_lookups(conn),
+            gazetteer=geocoder.gazetteer,
+            decimal_comma=decimal_comma,
+        )
+        if decimal_comma:
+            report.notes.append("numbers read with the comma as decimal mark (1.234,5 = 1234.5)")
+        self.convert = self.converter.convert
+        self.assigner = BulkAssigner(ctx)
+        self.history: list[dict[str, Any]] = []
+        self.column_name = {
+            f: data.header[i] if i < len(data.header) and data.header[i] else f
+            for f, i in mapping.fields.items()
+        }
+        self.mapped_cols = {i: f for f, i in mapping.fields.items()}
+        self.ours: dict[str, dict[str, Any]] = {}
+
+    def rows_pass(self) -> AbstractContextManager[None]:
+        # the new rows' keys are filed as they are written (account_keys.file_keys), not queued
+        return account_keys.deferred(self.conn)
+
+    def validate(self, line: int, cells: list[str], formulas: tuple[tuple[int, str], ...]) -> Row:
+        column_name = self.column_name
+        values, problems = self.convert(cells)
+        # A formula with no saved result is the one thing wrong with its cell (whose text is
+        # empty): said once, not also as "is empty".
+        unsaved = {
+            self.mapped_cols[col]: formula for col, formula in formulas if col in self.mapped_cols
+        }
+        if not any(f in REJECTING for f, _ in problems) and not any(
+            f in REJECTING for f in unsaved
+        ):
+            # only optional cells are bad: they are dropped, the row imports with a warning
+            warned = [
+                RowError(line, column_name.get(f, f), why)
+                for f, why in problems
+                if f not in unsaved
+            ] + [
+                RowError(line, column_name[f], formula_problem(formula))
+                for f, formula in unsaved.items()
+            ]
+            return Row(line, cells, values, [], warned)
+        row_errors = [
+            RowError(line, column_name.get(f, f), reason)
+            for f, reason in problems
+            if f not in unsaved
+        ]
+        row_errors += [
+            RowError(line, column_name[f], formula_problem(formula))
+            for f, formula in unsaved.items()
+        ]
+        return Row(line, cells, values, row_errors)
+
+    def link(self, block: list[Row]) -> None:
+        """The accounts the block's rows of our own export name (a "FieldRep id" column)."""
+        named = {row.values["_fieldrep_id"] for row in block if "_fieldrep_id" in row.values}
+        self.ours = accounts_by_id(self.conn, named) if named else {}
+
+    def settled(self, row: Row) -> bool:
+        current = self.ours.get(row.values.get("_fieldrep_id", ""))
+        if current is None:
+            return False
+        # our own export come back: the row updates the account its id names
+        row.values.pop("_fieldrep_id")
+        update_from_row(self.ctx, current, row.values, self.report)
+        return True
+
+    def start_dedupe(self, block: list[Row]) -> None:
+        ours = self.ours
+        candidates = []
+        for row in block:
+            values = row.values
+            if not row.errors and values.get("_fieldrep_id") not in ours:
+                keys = keys_from(values["name"], values.get("postal_code"), *values["_key_parts"])
+                row.keys = (keys, hashes_of(keys), digest_of(row.cells))
+                candidates.append(row.keys)
+        self.dupes.start_block(candidates)
+
+    def duplicate(self, row: Row) -> RowError | None:
+        keys, hashes, digest = row.keys
+        first = self.dupes.repeated(digest, row.line)
+        if first is not None:
+            return RowError(row.line, "", f"repeats line {first} exactly")
+        hit = self.dupes.match(keys, hashes)
+        if hit is not None:
+            column, why, holder = hit
+            return RowError(
+                row.line,
+                self.column_name.get(column, column),
+                f"possible duplicate of {holder} ({why}); not imported",
+            )
+        self.dupes.add(hashes, row.line, keys)
+        return None
+
+    def end_dedupe(self) -> None:
+        self.dupes.end_block()
+
+    def place(self, good: list[Row]) -> None:
+        for row in good:
+            _place(row.values, self.report, row.line, self.source)
+
+    def assign(self, good: list[Row], ids: list[str]) -> None:
+        # Assigned on save like any new account: territory, owner and the history of why.
+        self.history = self.assigner.assign([row.values for row in good], ids)
+
+    def write(self, good: list[Row], ids: list[str]) -> int:
+        conn, report = self.conn, self.report
+        accounts = [row.values for row in good]
+        before = conn.execute("SELECT coalesce(max(rowid), 0) FROM accounts").fetchone()[0]
+        external = [
+            (values.pop("_external_id", None), i) for values, i in zip(accounts, ids, strict=True)
+        ]
+        for values in accounts:
+            values.pop("_fieldrep_id", None)
+            values.pop("_key_parts")
+        written = len(self.ctx.writer.insert_many("accounts", accounts, row_ids=ids))
+        account_keys.file_external_ids(conn, [(e, i) for e, i in external if e])
+        account_keys.file_keys(
+            conn, zip(_rowids(conn, ids, before), [row.keys[0] for row in good], strict=True)
+        )
+        report.assigned += sum(1 for values in accounts if values.get("territory_id"))
+        if self.history:
+            self.ctx.writer.insert_many("assignment_history", self.history)
+        return written
+
+    def finish(self) -> None:
+        dupes, report = self.dupes, self.report
+        dupes.close()
+        for kind, count in sorted(dupes.weak.items()):
+            report.notes.append(
+                f"{count:,} row{'' if count == 1 else 's'} share a {kind} with an earlier row or"
+                f" an account of another name and postal code: imported as separate businesses"
+                f" (a {kind} shared by a chain, a switchboard or a directory is not identity)"
+            )
+        report.notes.extend(_unknown_names_notes(self.converter.unknown))
+        if self.assigner.kept_as_yours:
+            report.notes.append(
+                f"{self.assigner.kept_as_yours:,} accounts match no territory: kept as yours"
+            )
+
+
+def _bulk_indexes(conn: Any, data: TableData) -> AbstractContextManager[None]:
+    """Build the accounts' indexes once at the end when the file is big next to the table."""
+    rows_guess = data.path.stat().st_size // BYTES_PER_ROW_GUESS
+    existing = conn.execute("SELECT count(*) FROM accounts").fetchone()[0]
+    if rows_guess >= BULK_INDEX_ROWS and rows_guess * 2 >= existing:
+        return deferred_indexes(conn, "accounts")
+    return nullcontext()
+
+
 def import_accounts(
     ctx: Context,
     path: str | Path,
@@ -325,226 +491,24 @@ def import_accounts(
     it is checked, all inside ONE transaction that commits only at the end, so memory stays bounded
     for a file of any size and a cancel, a crash or a bad file imports nothing.
     """
-    started = time.perf_counter()
-    data = data or read_table(path, scan=False)
-    name = data.path.name
-    if not data.rows:
-        raise ImportFileError(
-            f"{data.source} has a header row but no data rows{data.other_sheets_hint}"
-        )
-    mapping = mapping or guess_mapping(data.header, ACCOUNT_FIELDS)
-    for spec in missing_required(mapping, ACCOUNT_FIELDS):
-        raise ImportFileError(f"{name}: {missing_column_message(spec, data.header)}")
-    report = ImportReport(
-        str(data.path),
-        data.kind,
-        data.encoding,
-        data.delimiter,
-        mapping.describe(data.header),
-        notes=[*data.notes, *filter(None, [unmapped_note(mapping, data.header)])],
-    )
-    errors_out = ErrorsFile(errors_path, data.header)
-    return run_in_one_transaction(
-        ctx,
-        data,
-        report,
-        errors_out,
-        lambda _conn: _check_and_write(
-            ctx,
-            data,
-            mapping,
-            report,
-            errors_out,
-            allow_duplicates,
-            progress,
-            cancelled,
-            geocoder or OfflineGeocoder(),
+    kind = Kind(
+        table="accounts",
+        fields=ACCOUNT_FIELDS,
+        start=lambda ctx, data, mapping, report: _AccountSteps(
+            ctx, data, mapping, report, allow_duplicates, geocoder or OfflineGeocoder()
         ),
-        started=started,
-        what="accounts",
+        bulk=_bulk_indexes,
+    )
+    return run_import(
+        ctx,
+        kind,
+        path,
+        mapping=mapping,
+        data=data,
+        errors_path=errors_path,
         progress=progress,
         cancelled=cancelled,
-        bulk=lambda conn: _bulk_indexes(conn, data.path),
     )
-
-
-def _bulk_indexes(conn: Any, path: Path) -> AbstractContextManager[None]:
-    """Build the accounts' indexes once at the end when the file is big next to the table."""
-    rows_guess = path.stat().st_size // BYTES_PER_ROW_GUESS
-    existing = conn.execute("SELECT count(*) FROM accounts").fetchone()[0]
-    if rows_guess >= BULK_INDEX_ROWS and rows_guess * 2 >= existing:
-        return deferred_indexes(conn, "accounts")
-    return nullcontext()
-
-
-def _check_and_write(
-    ctx: Context,
-    data: TableData,
-    mapping: ColumnMapping,
-    report: ImportReport,
-    errors_out: ErrorsFile,
-    allow_duplicates: bool,
-    progress: Progress | None,
-    cancelled: Callable[[], bool] | None,
-    geocoder: OfflineGeocoder,
-) -> None:
-    """The streaming pass, inside the caller's transaction."""
-    name = data.path.name
-    conn = ctx.db.conn
-    if data.path.stat().st_size // BYTES_PER_ROW_GUESS > FEW_PLACES:
-        geocoder.load()  # else a small file's codes are looked up one by one (fieldrep.geo.gazetteer)
-    dupes = DuplicateIndex(conn, existing=not allow_duplicates)
-    number_columns = [mapping.fields[f] for f in _NUMBER_FIELDS if f in mapping.fields]
-    # A workbook's numbers are numbers; only a text file writes them with a decimal mark.
-    decimal_comma = data.kind == "csv" and v.decimal_comma_file(
-        cells[i] for _, cells in data.rows.head() for i in number_columns if i < len(cells)
-    )
-    converter = _Converter(
-        mapping,
-        *_lookups(conn),
-        gazetteer=geocoder.gazetteer,
-        decimal_comma=decimal_comma,
-    )
-    if decimal_comma:
-        report.notes.append("numbers read with the comma as decimal mark (1.234,5 = 1234.5)")
-    convert = converter.convert
-    assigner = BulkAssigner(ctx)
-    column_name = {
-        f: data.header[i] if i < len(data.header) and data.header[i] else f
-        for f, i in mapping.fields.items()
-    }
-    mapped_cols = {i: f for f, i in mapping.fields.items()}
-    width = len(data.header)
-    rows = data.rows
-    block: list[tuple[int, list[str], dict[str, Any], list[RowError], list[RowError]]] = []
-    block_chars = 0
-
-    def check_block() -> None:
-        named = {values["_fieldrep_id"] for _, _, values, _, _ in block if "_fieldrep_id" in values}
-        ours = _accounts_by_id(conn, named) if named else {}
-        candidates = []
-        for _, cells, values, row_errors, _ in block:
-            if not row_errors and values.get("_fieldrep_id") not in ours:
-                keys = _keys_of(values)
-                candidates.append((keys, hashes_of(keys), digest_of(cells)))
-        dupes.start_block(candidates)
-        checked = iter(candidates)
-        good: list[dict[str, Any]] = []
-        good_keys: list[Keys] = []
-        for line, cells, values, row_errors, warned in block:
-            current = ours.get(values.get("_fieldrep_id", ""))
-            if current is not None and not row_errors:
-                # our own export come back: the row updates the account its id names
-                values.pop("_fieldrep_id")
-                _update_from_row(ctx, current, values, report)
-                if warned:
-                    report.add_warnings(warned)
-                    errors_out.add(line, cells, warned, imported=True)
-                continue
-            row_keys, row_hashes, digest = next(checked) if not row_errors else (None, [], 0)
-            if row_keys is not None:
-                first = dupes.repeated(digest, line)
-                if first is not None:
-                    row_errors.append(RowError(line, "", f"repeats line {first} exactly"))
-                else:
-                    hit = dupes.match(row_keys, row_hashes)
-                    if hit is not None:
-                        column, why, holder = hit
-                        row_errors.append(
-                            RowError(
-                                line,
-                                column_name.get(column, column),
-                                f"possible duplicate of {holder} ({why}); not imported",
-                            )
-                        )
-                if row_errors:
-                    report.duplicates += 1
-            if row_errors:
-                report.failed_rows += 1
-                report.add_errors(row_errors)
-                errors_out.add(line, cells, row_errors)
-                continue
-            if warned:
-                report.add_warnings(warned)
-                errors_out.add(line, cells, warned, imported=True)
-            assert row_keys is not None
-            dupes.add(row_hashes, line, row_keys)
-            _place(values, report, line, name)
-            good.append(values)
-            good_keys.append(row_keys)
-        dupes.end_block()
-        if good:
-            # Assigned on save like any new account: territory, owner and the history of why.
-            ids = uuid7_many(len(good))
-            history = assigner.assign(good, ids)
-            before = conn.execute("SELECT coalesce(max(rowid), 0) FROM accounts").fetchone()[0]
-            external = [
-                (values.pop("_external_id", None), i) for values, i in zip(good, ids, strict=True)
-            ]
-            for values in good:
-                values.pop("_fieldrep_id", None)
-            report.imported += len(ctx.writer.insert_many("accounts", good, row_ids=ids))
-            account_keys.file_external_ids(conn, [(e, i) for e, i in external if e])
-            account_keys.file_keys(conn, zip(_rowids(conn, ids, before), good_keys, strict=True))
-            report.assigned += sum(1 for values in good if values.get("territory_id"))
-            if history:
-                ctx.writer.insert_many("assignment_history", history)
-
-    # the new rows' keys are filed as they are written (account_keys.file_keys), not queued
-    with account_keys.deferred(conn):
-        for line, cells, formulas in streamed_rows(data, report, progress, cancelled):
-            values, problems = convert(cells)
-            # A formula with no saved result is the one thing wrong with its cell (whose text is
-            # empty): said once, not also as "is empty".
-            unsaved = {mapped_cols[col]: formula for col, formula in formulas if col in mapped_cols}
-            if not any(f in REJECTING for f, _ in problems) and not any(
-                f in REJECTING for f in unsaved
-            ):
-                # only optional cells are bad: they are dropped, the row imports with a warning
-                warned = [
-                    RowError(line, column_name.get(f, f), why)
-                    for f, why in problems
-                    if f not in unsaved
-                ] + [
-                    RowError(line, column_name[f], formula_problem(formula))
-                    for f, formula in unsaved.items()
-                ]
-                problems, unsaved = [], {}
-            else:
-                warned = []
-            row_errors = [
-                RowError(line, column_name.get(f, f), reason)
-                for f, reason in problems
-                if f not in unsaved
-            ]
-            row_errors += [
-                RowError(line, column_name[f], formula_problem(formula))
-                for f, formula in unsaved.items()
-            ]
-            if len(cells) > width and any(cells[width:]):
-                # Shifted cells make every other complaint about the row an echo of this one.
-                row_errors = [RowError(line, "", extra_cells_problem(cells, width))]
-            block.append((line, cells, values, row_errors, warned))
-            block_chars += sum(map(len, cells))
-            if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
-                check_block()
-                block = []
-                block_chars = 0
-        if block:
-            check_block()
-    dupes.close()
-    report.notes.extend(rows.notes)
-    for kind, count in sorted(dupes.weak.items()):
-        report.notes.append(
-            f"{count:,} row{'' if count == 1 else 's'} share a {kind} with an earlier row or an"
-            f" account of another name and postal code: imported as separate businesses (a"
-            f" {kind} shared by a chain, a switchboard or a directory is not identity)"
-        )
-    report.notes.extend(_unknown_names_notes(converter.unknown))
-    if assigner.kept_as_yours:
-        report.notes.append(
-            f"{assigner.kept_as_yours:,} accounts match no territory: kept as yours"
-        )
 
 
 def _rowids(conn: Any, ids: list[str], before: int) -> list[int]:
@@ -582,48 +546,6 @@ def _place(
         values.update(placement.as_fields())
         quality = placement.quality or "city"
         report.placed_by[quality] = report.placed_by.get(quality, 0) + 1
-
-
-_NOT_COMPARED = frozenset(("geocode_quality", "geocode_source"))
-
-
-def _accounts_by_id(conn: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
-    cur = conn.execute(
-        "SELECT * FROM accounts WHERE id IN (SELECT value FROM json_each(?))",
-        (json.dumps(sorted(ids)),),
-    )
-    names = [d[0] for d in cur.description]
-    return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
-
-
-def _update_from_row(
-    ctx: Context, current: dict[str, Any], values: dict[str, Any], report: ImportReport
-) -> None:
-    """Write what an exported-and-edited row changed of the account it names."""
-    placement: Placement = values.pop("_placement")
-    values.pop("_external_id", None)
-    address_moved = any(
-        values.get(f) != current.get(f) for f in ("street", "city", "region", "postal_code")
-    )
-    if "lat" in values:
-        if values["lat"] == current["lat"] and values["lon"] == current["lon"]:
-            del values["lat"], values["lon"]
-        else:
-            values["geocode_quality"] = "manual"
-    elif address_moved and placement.lat is not None:
-        values.update(placement.as_fields())
-    changes = {
-        k: v
-        for k, v in values.items()
-        if k in current and current[k] != v and (k not in _NOT_COMPARED or "lat" in values)
-    }
-    if not changes:
-        report.unchanged += 1
-        return
-    changed = ctx.writer.update("accounts", current["id"], changes)
-    report.updated += 1
-    for name in changed.keys() - {"updated_at"}:
-        report.updated_fields[name] = report.updated_fields.get(name, 0) + 1
 
 
 def _unknown_names_notes(unknown: Counter[tuple[str, str]]) -> list[str]:

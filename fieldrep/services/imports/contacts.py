@@ -1,57 +1,37 @@
 """Importing contacts from CSV or XLSX, each matched to an existing account by id or by name.
 
-Same rules as the account import: every failing row is reported with line, column and reason and
-written to the errors file; a contact already on the account (same name, or same email) is not
-created twice. One pass over the rows, streamed from the file: each block of good rows is written
-as soon as it is checked, all inside ONE transaction that commits only at the end, so memory stays
-bounded for a file of any size and a cancel, a crash or a bad file imports nothing.
+Same rules as the account import, and the same pipeline (:mod:`fieldrep.services.imports.pipeline`):
+every failing row is reported with line, column and reason and written to the errors file; a
+contact already on the account (same name, or same email) is not created twice. One pass over the
+rows, streamed from the file: each block of good rows is written as soon as it is checked, all
+inside ONE transaction that commits only at the end, so memory stays bounded for a file of any
+size and a cancel, a crash or a bad file imports nothing. What is the contacts' own: the row
+converter (:meth:`_ContactSteps.validate`), the account each row names (:class:`_Accounts`), the
+duplicate keys on that account (:class:`_ContactKeys`) and the writer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from fieldrep.domain.ids import uuid7_many
 from fieldrep.services.accounts import keys as account_keys
 from fieldrep.services.context import Context
 from fieldrep.services.imports import validation as v
 from fieldrep.services.imports.duplicates import TEMP_CACHE_KIB
-from fieldrep.services.imports.errors import ErrorsFile, RowError
-from fieldrep.services.imports.mapping import (
-    CONTACT_FIELDS,
-    ColumnMapping,
-    guess_mapping,
-    missing_column_message,
-    missing_required,
-    unmapped_note,
-)
-from fieldrep.services.imports.passes import (
-    CHUNK,
-    CHUNK_CHARS,
-    ImportReport,
-    Progress,
-    run_in_one_transaction,
-    streamed_rows,
-)
-from fieldrep.services.imports.readers import (
-    ImportFileError,
-    TableData,
-    extra_cells_problem,
-    formula_problem,
-    read_table,
-)
+from fieldrep.services.imports.errors import RowError
+from fieldrep.services.imports.mapping import CONTACT_FIELDS, ColumnMapping
+from fieldrep.services.imports.passes import CHUNK, ImportReport, Progress
+from fieldrep.services.imports.pipeline import Kind, Row, Steps, run_import
+from fieldrep.services.imports.readers import TableData, formula_problem
 
 log = logging.getLogger(__name__)
 
 _TEXT_FIELDS = ("first_name", "last_name", "full_name", "title", "notes", "account")
 _PARSED_FIELDS = (("email", v.parse_email), ("phone", v.parse_phone))
-# A row checked but not yet written: (line, cells, values, account cell, errors so far)
-_Pending = tuple[int, list[str], dict[str, Any], str | None, list[RowError]]
 
 
 def _json(values: Iterable[Any]) -> str:
@@ -193,6 +173,112 @@ class _ContactKeys:
         self._hits, self._block = set(), set()
 
 
+class _ContactSteps(Steps):
+    """The contacts' parts of the pipeline: convert, link to the account, dedupe on it, write."""
+
+    def __init__(self, ctx: Context, data: TableData, mapping: ColumnMapping) -> None:
+        self.ctx = ctx
+        self.accounts = _Accounts(ctx.conn)
+        self.known = _ContactKeys(ctx.conn)
+        self.header = {
+            f: data.header[i] if i < len(data.header) else f for f, i in mapping.fields.items()
+        }
+        self.fields = list(mapping.fields.items())
+        self.mapped_cols = {i: f for f, i in mapping.fields.items()}
+
+    def validate(self, line: int, cells: list[str], formulas: tuple[tuple[int, str], ...]) -> Row:
+        """One row's contact fields, its account cell (``_account``), and the problems found
+        without the database."""
+        header = self.header
+        width = len(cells)
+        raw = {f: (cells[i] if i < width else "") for f, i in self.fields}
+        values: dict[str, Any] = {}
+        errors: list[RowError] = []
+        for fld in _TEXT_FIELDS:
+            try:
+                values[fld] = v.clean_text(fld, raw.get(fld, ""))
+            except v.FieldProblem as exc:
+                errors.append(RowError(line, header[fld], exc.reason))
+        for fld, parse in _PARSED_FIELDS:
+            try:
+                values[fld] = parse(raw.get(fld, ""))
+            except v.FieldProblem as exc:
+                errors.append(RowError(line, header[fld], exc.reason))
+        for col, formula in formulas:
+            if col in self.mapped_cols:
+                errors.append(
+                    RowError(line, header[self.mapped_cols[col]], formula_problem(formula))
+                )
+        full = values.pop("full_name", None)
+        if full and not (values.get("first_name") or values.get("last_name")):
+            first, _, last = full.rpartition(" ") if " " in full else ("", "", full)
+            values["first_name"], values["last_name"] = first, last
+        values["_account"] = values.pop("account", None)
+        if not (values.get("first_name") or values.get("last_name")) and not errors:
+            errors.append(RowError(line, "", "has no name; every contact needs one"))
+        values["first_name"] = values.get("first_name") or ""
+        values["last_name"] = values.get("last_name") or ""
+        return Row(line, cells, values, errors)
+
+    def link(self, block: list[Row]) -> None:
+        """Each row's account (``account_id``), or why it has none."""
+        self.accounts.start_block(
+            row.values["_account"] for row in block if row.values["_account"] is not None
+        )
+        for row in block:
+            if row.shifted:
+                continue
+            account = row.values.pop("_account")
+            if account is None:
+                row.errors.append(
+                    RowError(row.line, self.header["account"], "is empty; say which account")
+                )
+                continue
+            account_id, why = self.accounts.resolve(account)
+            if why is not None:
+                row.errors.append(RowError(row.line, self.header["account"], why))
+            row.values["account_id"] = account_id
+
+    def start_dedupe(self, block: list[Row]) -> None:
+        checked = [row for row in block if not row.errors and row.values["account_id"]]
+        for row in checked:
+            values = row.values
+            row.keys = _keys_of(
+                values["account_id"], values["first_name"], values["last_name"], values.get("email")
+            )
+        self.known.add_accounts({row.values["account_id"] for row in checked})
+        self.known.start_block(h for row in checked for h in row.keys)
+
+    def duplicate(self, row: Row) -> RowError | None:
+        if row.keys and self.known.seen(row.keys):
+            return RowError(row.line, "", "this contact is already on the account")
+        return None
+
+    def end_dedupe(self) -> None:
+        self.known.end_block()
+
+    def write(self, good: list[Row], ids: list[str]) -> int:
+        rows = [{k: val for k, val in row.values.items() if val is not None} for row in good]
+        return len(self.ctx.writer.insert_many("contacts", rows, row_ids=ids))
+
+    def finish(self) -> None:
+        self.known.close()
+
+
+def _mapping_problem(mapping: ColumnMapping) -> str | None:
+    if {"full_name", "first_name", "last_name"} & set(mapping.fields):
+        return None
+    return "no column for the contact's name (Name, First Name or Last Name)"
+
+
+CONTACTS = Kind(
+    table="contacts",
+    fields=CONTACT_FIELDS,
+    start=lambda ctx, data, mapping, _report: _ContactSteps(ctx, data, mapping),
+    mapping_problem=_mapping_problem,
+)
+
+
 def import_contacts(
     ctx: Context,
     path: str | Path,
@@ -206,160 +292,16 @@ def import_contacts(
     """Import the contacts in ``path`` into ``ctx``'s database. Raises ImportFileError when the
     file as a whole cannot be imported and ImportCancelled when ``cancelled()`` turned true
     (nothing written in either case)."""
-    started = time.perf_counter()
-    data = data or read_table(path, scan=False)
-    name = data.path.name
-    if not data.rows:
-        raise ImportFileError(
-            f"{data.source} has a header row but no data rows{data.other_sheets_hint}"
-        )
-    mapping = mapping or guess_mapping(data.header, CONTACT_FIELDS)
-    for spec in missing_required(mapping, CONTACT_FIELDS):
-        raise ImportFileError(f"{name}: {missing_column_message(spec, data.header)}")
-    if not {"full_name", "first_name", "last_name"} & set(mapping.fields):
-        raise ImportFileError(
-            f"{name}: no column for the contact's name (Name, First Name or Last Name)"
-        )
-    report = ImportReport(
-        str(data.path),
-        data.kind,
-        data.encoding,
-        data.delimiter,
-        mapping.describe(data.header),
-        notes=[*data.notes, *filter(None, [unmapped_note(mapping, data.header)])],
-    )
-    errors_out = ErrorsFile(errors_path, data.header)
-    return run_in_one_transaction(
+    return run_import(
         ctx,
-        data,
-        report,
-        errors_out,
-        lambda _conn: _check_and_write(ctx, data, mapping, report, errors_out, progress, cancelled),
-        started=started,
-        what="contacts",
+        CONTACTS,
+        path,
+        mapping=mapping,
+        data=data,
+        errors_path=errors_path,
         progress=progress,
         cancelled=cancelled,
     )
 
 
-def _check_row(
-    cells: list[str],
-    line: int,
-    formulas: Iterable[tuple[int, str]],
-    fields: list[tuple[str, int]],
-    header: dict[str, str],
-    mapped_cols: dict[int, str],
-) -> tuple[dict[str, Any], str | None, list[RowError]]:
-    """One row's contact fields, its account cell, and the problems found without the database."""
-    width = len(cells)
-    raw = {f: (cells[i] if i < width else "") for f, i in fields}
-    values: dict[str, Any] = {}
-    errors: list[RowError] = []
-    for fld in _TEXT_FIELDS:
-        try:
-            values[fld] = v.clean_text(fld, raw.get(fld, ""))
-        except v.FieldProblem as exc:
-            errors.append(RowError(line, header[fld], exc.reason))
-    for fld, parse in _PARSED_FIELDS:
-        try:
-            values[fld] = parse(raw.get(fld, ""))
-        except v.FieldProblem as exc:
-            errors.append(RowError(line, header[fld], exc.reason))
-    for col, formula in formulas:
-        if col in mapped_cols:
-            errors.append(RowError(line, header[mapped_cols[col]], formula_problem(formula)))
-    full = values.pop("full_name", None)
-    if full and not (values.get("first_name") or values.get("last_name")):
-        first, _, last = full.rpartition(" ") if " " in full else ("", "", full)
-        values["first_name"], values["last_name"] = first, last
-    account = values.pop("account", None)
-    if not (values.get("first_name") or values.get("last_name")) and not errors:
-        errors.append(RowError(line, "", "has no name; every contact needs one"))
-    values["first_name"] = values.get("first_name") or ""
-    values["last_name"] = values.get("last_name") or ""
-    return values, account, errors
-
-
-def _check_and_write(
-    ctx: Context,
-    data: TableData,
-    mapping: ColumnMapping,
-    report: ImportReport,
-    errors_out: ErrorsFile,
-    progress: Progress | None,
-    cancelled: Callable[[], bool] | None,
-) -> None:
-    """The streaming pass, inside the caller's transaction."""
-    conn = ctx.conn
-    accounts = _Accounts(conn)
-    known = _ContactKeys(conn)
-    header = {f: data.header[i] if i < len(data.header) else f for f, i in mapping.fields.items()}
-    fields = list(mapping.fields.items())
-    mapped_cols = {i: f for f, i in mapping.fields.items()}
-    rows = data.rows
-    block: list[_Pending] = []
-    block_chars = 0
-    shifted: set[int] = set()  # lines of the block with cells past the header's last column
-
-    def check_block() -> None:
-        accounts.start_block(account for _, _, _, account, _ in block if account is not None)
-        resolved: list[tuple[str | None, list[int]]] = []
-        for line, _, values, account, errors in block:
-            account_id = None
-            if line in shifted:
-                resolved.append((None, []))
-                continue
-            if account is None:
-                errors.append(RowError(line, header["account"], "is empty; say which account"))
-            else:
-                account_id, why = accounts.resolve(account)
-                if why is not None:
-                    errors.append(RowError(line, header["account"], why))
-            keys: list[int] = []
-            if account_id is not None and not errors:
-                keys = _keys_of(
-                    account_id, values["first_name"], values["last_name"], values.get("email")
-                )
-            resolved.append((account_id, keys))
-        known.add_accounts({account_id for account_id, keys in resolved if keys and account_id})
-        known.start_block(h for _, keys in resolved for h in keys)
-        good: list[dict[str, Any]] = []
-        for (line, cells, values, _, errors), (account_id, keys) in zip(
-            block, resolved, strict=True
-        ):
-            if keys and known.seen(keys):
-                report.duplicates += 1
-                errors.append(RowError(line, "", "this contact is already on the account"))
-            if errors:
-                report.failed_rows += 1
-                report.add_errors(errors)
-                errors_out.add(line, cells, errors)
-                continue
-            values["account_id"] = account_id
-            good.append({k: val for k, val in values.items() if val is not None})
-        known.end_block()
-        shifted.clear()
-        if good:
-            ids = uuid7_many(len(good))
-            report.imported += len(ctx.writer.insert_many("contacts", good, row_ids=ids))
-
-    width = len(data.header)
-    for line, cells, formulas in streamed_rows(data, report, progress, cancelled):
-        values, account, errors = _check_row(cells, line, formulas, fields, header, mapped_cols)
-        if len(cells) > width and any(cells[width:]):
-            # Shifted cells make every other complaint about the row an echo of this one.
-            errors = [RowError(line, "", extra_cells_problem(cells, width))]
-            shifted.add(line)
-        block.append((line, cells, values, account, errors))
-        block_chars += sum(map(len, cells))
-        if len(block) >= CHUNK or block_chars >= CHUNK_CHARS:
-            check_block()
-            block = []
-            block_chars = 0
-    if block:
-        check_block()
-    known.close()
-    report.notes.extend(rows.notes)  # what the pass found, e.g. formulas with saved results
-
-
-__all__ = ["import_contacts"]
+__all__ = ["CHUNK", "import_contacts"]

@@ -237,6 +237,14 @@ def parse_email(raw: str) -> str | None:
 
 
 def parse_phone(raw: str) -> str | None:
+    found = parse_phone_and_digits(raw)
+    return None if found is None else found[0]
+
+
+def parse_phone_and_digits(raw: str) -> tuple[str, str] | None:
+    """The phone as written and its digits (what a duplicate key compares, see
+    :func:`phone_digits`), read once; None when the cell is empty. A phone a spreadsheet turned
+    into a number is kept with a warning (:class:`KeptWithWarning`, its value the text)."""
     text = clean_text("phone", raw)
     if text is None:
         return None
@@ -247,9 +255,10 @@ def parse_phone(raw: str) -> str | None:
             " (its last digits are lost); kept as written",
             text,
         )
-    if len(phone_digits(text)) < 7:
+    digits = phone_digits(text)
+    if len(digits) < 7:
         raise FieldProblem("phone", f"{_show(raw)} has too few digits for a phone number")
-    return text
+    return text, digits
 
 
 def phone_digits(phone: str | None) -> str:
@@ -312,13 +321,20 @@ def website_domain(website: str | None) -> str:
 
 
 def parse_website(raw: str) -> str | None:
+    found = parse_website_and_domain(raw)
+    return None if found is None else found[0]
+
+
+def parse_website_and_domain(raw: str) -> tuple[str, str] | None:
+    """The address as written and its domain (what a duplicate key compares, see
+    :func:`website_domain`), read once; None when the cell is empty."""
     text = clean_text("website", raw)
     if text is None:
         return None
     domain = website_domain(text)
     if "." not in domain or " " in domain:
         raise FieldProblem("website", f"{_show(raw)} is not a web address")
-    return text
+    return text, domain
 
 
 def name_key(name: str | None) -> str:

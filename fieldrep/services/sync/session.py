@@ -241,8 +241,8 @@ def run_sync(
     on_changes: Callable[[frozenset[str]], None] | None = None,
 ) -> SyncResult:
     """One sync of the database at ``db_path``; the outcome (error or none) is remembered in the
-    database so the next start shows it. ``progress(done, total, text)`` hears each engine stage
-    with its line (:func:`stage_text`). Raises :class:`Cancelled` when stopped. ``on_changes``
+    database so the next start shows it. ``progress(done, total, text)`` hears the engine as it
+    goes (its lines: :data:`fieldrep.sync.client.SENDING` and the others). Raises :class:`Cancelled` when stopped. ``on_changes``
     hears, after each committed push batch or pull page (on the worker thread), which tables it
     changed."""
     from fieldrep.sync.client import Cancelled, SyncEngine
@@ -255,9 +255,7 @@ def run_sync(
                 result = SyncEngine(
                     ctx.writer,
                     transport,
-                    progress=lambda stage, done, total: progress(
-                        done, total, stage_text(stage, done, total)
-                    ),
+                    progress=progress,
                     cancel=cancel,
                     on_changes=on_changes,
                 ).run()
@@ -344,17 +342,6 @@ def describe_age(stamp: str | None, now: datetime | None = None) -> str:
         return f"{int(seconds // 3600)} h ago"
     local = when.astimezone()
     return f"on {local.day} {local:%b}"
-
-
-def stage_text(stage: str, done: int, total: int | None) -> str:
-    """The progress line for one engine stage."""
-    if stage == "push":
-        return f"Sending changes… {done:,} of {total:,}" if total else "Sending changes…"
-    if stage == "pull":
-        return "Receiving changes…"
-    if stage == "verify":
-        return "Checking with the server…"
-    return "Syncing…"
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from fieldrep.ui.map.map_route_actions import RouteActionsMixin
 from fieldrep.ui.map.map_territory_actions import TerritoryActionsMixin
 from fieldrep.ui.map.map_view_actions import ViewActionsMixin
 from fieldrep.ui.map.route_panel import RoutePanel
-from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner
+from fieldrep.ui.tasks import Progress, Task, TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -416,16 +416,10 @@ class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidge
             self.say("Choose a territory or a rep to assign the selection to.", error=True)
             return
 
-        def op(db: Path, _progress: Progress) -> int:
-            ctx = Context.open(db)
-            try:
-                return map_selection.assign(ctx, ids, territory_id=territory_id, owner_id=owner_id)
-            finally:
-                ctx.close()
-
-        self.runner.run(
-            op,
-            kind=TaskKind.WRITE,
+        self.runner.write(
+            lambda ctx: map_selection.assign(
+                ctx, ids, territory_id=territory_id, owner_id=owner_id
+            ),
             label=f"Assigning {len(ids):,} accounts",
             on_success=self._after_assign,
             on_failure=lambda exc: self.say(str(exc), error=True),
@@ -454,18 +448,13 @@ class MapPage(RouteActionsMixin, TerritoryActionsMixin, ViewActionsMixin, QWidge
             return
         account_id, name = self.bundle.accounts.ids[pos], self.bundle.accounts.names[pos]
 
-        def op(db: Path, _progress: Progress) -> dict[str, Any]:
+        def move(ctx: Context) -> dict[str, Any]:
             from fieldrep.services.accounts.service import AccountsService
 
-            ctx = Context.open(db)
-            try:
-                return AccountsService(ctx).set_location(account_id, lat, lon)
-            finally:
-                ctx.close()
+            return AccountsService(ctx).set_location(account_id, lat, lon)
 
-        self.runner.run(
-            op,
-            kind=TaskKind.WRITE,
+        self.runner.write(
+            move,
             label=f"Moving {name}",
             on_success=lambda _c: self._after_pin_moved(name, lat, lon),
             on_failure=lambda exc: self.say(f"{name} could not be moved: {exc}", error=True),

@@ -161,16 +161,8 @@ class TerritoryDrawDialog(QDialog):
         args, geometry = self._args(), self.outline_geometry
         self.save_button.setEnabled(False)
 
-        def op(db: Path, _progress: Progress) -> tuple[str, AssignmentDiff]:
-            ctx = Context.open(db)
-            try:
-                return map_territory.save(ctx, geometry, **args)
-            finally:
-                ctx.close()
-
-        self._task = self.runner.run(
-            op,
-            kind=TaskKind.WRITE,
+        self._task = self.runner.write(
+            lambda ctx: map_territory.save(ctx, geometry, **args),
             label="Saving the outline",
             on_success=self._on_saved,
             on_failure=self._on_error,

@@ -4,10 +4,15 @@ Keyboard first: Ctrl+F search, Ctrl+N new account, Enter opens the selected acco
 panel (or clears the search). Searches are debounced so typing a word costs one query, not one per
 key; counts show how many accounts match out of how many.
 
-Kept whole: what stays here is the page's construction and its reactions to its own widgets,
-which share every widget; the New account dialog, the filters' combo box and the background
-actions (import, export, Locate online, Log visit, Today: :mod:`~fieldrep.ui.views.accounts_actions`)
-live in their own modules.
+The page is split by job: this module builds it and holds its reactions to its own widgets (the
+search, the table and its selection, the detail panel). Its row of filters is a widget of its own
+(:class:`~fieldrep.ui.views.accounts_filter_bar.AccountsFilterBar`), and the page owns two objects
+for the rest: ``account_actions`` (import, export, Locate online, Log visit, Today:
+:class:`~fieldrep.ui.views.accounts_actions.AccountsActions`) and ``changes`` (re-reading what
+other writers changed: :class:`~fieldrep.ui.views.accounts_changes.AccountsChanges`). The New
+account dialog lives in its own module.
+
+Kept whole: the construction and the reactions share every widget of the page.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -33,17 +37,17 @@ from PySide6.QtWidgets import (
 )
 
 from fieldrep.services.context import Context
-from fieldrep.store.accounts_repository import NO_VALUE, QUALITIES, STATUSES, AccountFilter
+from fieldrep.store.accounts_repository import AccountFilter
 from fieldrep.store.accounts_repository import AccountsRepository as Repository
-from fieldrep.store.changes import Changes
 from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
 from fieldrep.ui.dialogs.new_account_dialog import NewAccountDialog
 from fieldrep.ui.icons import ICON_DIR
-from fieldrep.ui.models.accounts_table_model import COLUMNS, QUALITY_LABELS, AccountsTableModel
+from fieldrep.ui.models.accounts_table_model import COLUMNS, AccountsTableModel
 from fieldrep.ui.tasks import TaskRunner
-from fieldrep.ui.views.accounts_actions import AccountsActionsMixin, _industries_read
-from fieldrep.ui.widgets.lazy_combo_box import LazyComboBox
+from fieldrep.ui.views.accounts_actions import AccountsActions
+from fieldrep.ui.views.accounts_changes import AccountsChanges, industries_read
+from fieldrep.ui.views.accounts_filter_bar import AccountsFilterBar
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
 if TYPE_CHECKING:
@@ -55,13 +59,6 @@ SEARCH_DEBOUNCE_MS = 180
 # The columns kept beside an open account: what a rep picks the next call by.
 COMPACT_COLUMNS = frozenset(("name", "city", "status", "potential", "last_visit"))
 QUICK_SEARCH_DELAY_MS = 1000
-VISIT_AGES = (
-    ("Last visit", None),
-    ("No visit in 30 days", 30),
-    ("No visit in 60 days", 60),
-    ("No visit in 90 days", 90),
-    ("No visit in a year", 365),
-)
 _STYLE = f"""
 QTableView {{ background: {theme.SURFACE}; border: 1px solid {theme.BORDER}; border-radius: 8px;
              gridline-color: transparent; selection-background-color: {theme.ACCENT_SOFT};
@@ -86,7 +83,7 @@ QPushButton#chip {{ background: {theme.ACCENT_SOFT}; color: {theme.ACCENT}; bord
 {theme.COMBO_POPUP}"""
 
 
-class AccountsView(AccountsActionsMixin, QWidget):
+class AccountsView(QWidget):
     account_opened = Signal(str)
     search_applied = Signal(str)  # after the model shows the results for this text
 
@@ -97,7 +94,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.repository = Repository(context.conn)
         self.model = AccountsTableModel(self.repository, self, runner)
         self.setStyleSheet(_STYLE)
-        self._dialogs: list[Any] = []
+        self.account_actions = AccountsActions(self)
 
         title = QLabel("Accounts")
         title.setObjectName("pageTitle")
@@ -111,16 +108,16 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.new_button.clicked.connect(self.new_account)
         self.import_button = QPushButton("Import…")
         self.import_button.setToolTip("Ctrl+I")
-        self.import_button.clicked.connect(lambda: self.open_import())
+        self.import_button.clicked.connect(lambda: self.account_actions.open_import())
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Ctrl+E")
-        self.export_button.clicked.connect(self._on_export_clicked)
+        self.export_button.clicked.connect(self.account_actions.ask_and_export)
         self.today_button = QPushButton("Today")
         self.today_button.setToolTip("Tasks due today and overdue (Ctrl+T)")
-        self.today_button.clicked.connect(self.open_today)
+        self.today_button.clicked.connect(self.account_actions.open_today)
         self.locate_button = QPushButton("Locate online")
-        self.locate_button.clicked.connect(self.locate_online)
-        # Hidden until the first paint has shown whether a geocoder is set up (_update_locate_button).
+        self.locate_button.clicked.connect(self.account_actions.locate_online)
+        # Hidden until the first paint has shown whether a geocoder is set up (update_locate_button).
         self.locate_button.setVisible(False)
         self.locate_button.setEnabled(False)
         self.task_line = TaskProgressWidget()
@@ -128,7 +125,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.setObjectName("muted")
         self.notice.setWordWrap(True)
-        self.notice.hide()  # shown with a message (_say)
+        self.notice.hide()  # shown with a message (account_actions.say)
         head = QHBoxLayout()
         head.addWidget(title)
         head.addSpacing(12)
@@ -157,36 +154,13 @@ class AccountsView(AccountsActionsMixin, QWidget):
         self.search.textChanged.connect(lambda _text: self.model.prepare_quick_search())
         self.search.returnPressed.connect(self._on_search_return_pressed)
 
-        self.filters: dict[str, QComboBox] = {}
-        filters = QHBoxLayout()
-        filters.setSpacing(8)
-        self._industries_loaded = False
-        for key, label, choices in self._filter_choices():
-            combo = LazyComboBox(self._ensure_industries if key == "industry" else None)
-            combo.setObjectName(f"filter_{key}")
-            combo.setToolTip(f"Filter by {label.lower()}")
-            combo.addItem(label, None)
-            for text, value in choices:
-                combo.addItem(text, value)
-            # Shrinkable: the page must fit a small window; a long chosen value is elided (its
-            # full text shows when opened), the field's name never is (LazyComboBox).
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            combo.currentIndexChanged.connect(self.apply_filters)
-            self.filters[key] = combo
-            filters.addWidget(combo)
-        # A rep starts on their own accounts: a chip says so and clears with one click.
-        self.mine_chip = QPushButton("My accounts  ✕")
-        self.mine_chip.setObjectName("chip")
-        self.mine_chip.setToolTip("Showing the accounts you own: click to see every account")
-        self.mine_chip.clicked.connect(lambda: self.set_filter_value("owner_id", None))
-        self.mine_chip.hide()
-        filters.insertWidget(0, self.mine_chip)
-        filters.addStretch(1)
-        self.clear_button = QPushButton("Clear filters")
-        self.clear_button.clicked.connect(self.clear_filters)
-        filters.addWidget(self.clear_button)
+        self.filter_bar = AccountsFilterBar(self.repository)
+        self.filter_bar.changed.connect(self.apply_filters)
+        self.filter_bar.clear_button.clicked.connect(self.clear_filters)
+        # The bar's own widgets, as the page's tests and keyboard handling know them.
+        self.filters = self.filter_bar.combos
+        self.mine_chip = self.filter_bar.mine_chip
+        self.clear_button = self.filter_bar.clear_button
 
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -231,7 +205,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         layout.addLayout(head)
         layout.addLayout(status)
         layout.addWidget(self.search)
-        layout.addLayout(filters)
+        layout.addWidget(self.filter_bar)
         layout.addWidget(splitter, 1)
 
         for keys, slot in (
@@ -239,9 +213,9 @@ class AccountsView(AccountsActionsMixin, QWidget):
             (QKeySequence.StandardKey.New, self.new_account),
             (QKeySequence(Qt.Key.Key_Escape), self._on_escape),
             (QKeySequence("Ctrl+L"), self._on_log_visit_shortcut),
-            (QKeySequence("Ctrl+I"), lambda: self.open_import()),
-            (QKeySequence("Ctrl+E"), self._on_export_clicked),
-            (QKeySequence("Ctrl+T"), self.open_today),
+            (QKeySequence("Ctrl+I"), lambda: self.account_actions.open_import()),
+            (QKeySequence("Ctrl+E"), self.account_actions.ask_and_export),
+            (QKeySequence("Ctrl+T"), self.account_actions.open_today),
         ):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -253,8 +227,8 @@ class AccountsView(AccountsActionsMixin, QWidget):
 
         # A small window squeezes the page rather than the page forcing the window wide.
         self.setMinimumSize(360, 300)
-        self._update_today()
-        self._watch_changes()
+        self.account_actions.update_today()
+        self.changes = AccountsChanges(self)
         self.update_own_first()
         self.start_on_my_accounts()
         self._painted = False
@@ -281,7 +255,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
             panel.hide()
             panel.account_changed.connect(self._on_panel_account_changed)
             panel.account_deleted.connect(self._on_panel_account_deleted)
-            panel.log_visit_requested.connect(self.open_log_visit)
+            panel.log_visit_requested.connect(self.account_actions.open_log_visit)
             panel.closed.connect(self._on_panel_closed)
             self._splitter.addWidget(panel)
             self._splitter.setStretchFactor(1, 2)
@@ -299,7 +273,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         for column, (key, _, _) in enumerate(COLUMNS):
             self.table.setColumnHidden(column, compact and key not in COMPACT_COLUMNS)
 
-    def _panel_open(self) -> bool:
+    def panel_open(self) -> bool:
         return self._panel is not None and self._panel.isVisible()
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -308,7 +282,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
             # Checked once the page is on screen: the check imports the geocoding module, which
             # the first paint does not need.
             self._painted = True
-            QTimer.singleShot(0, self, self._update_locate_button)
+            QTimer.singleShot(0, self, self.account_actions.update_locate_button)
 
     def _on_warm_timer_timeout(self) -> None:
         if self.runner.closed:
@@ -318,53 +292,18 @@ class AccountsView(AccountsActionsMixin, QWidget):
             # and the place lookup the first save needs, which reads its data on first use
             self.runner.run(_warm_places, label="Preparing place lookups", quiet=True)
             # and the industries (a scan of every account), before the user opens that list
-            if not self._industries_loaded:
+            if not self.filter_bar.industries_loaded:
                 self.runner.run(
-                    _industries_read,
+                    industries_read,
                     label="Reading industries",
-                    on_success=self._fill_industries,
+                    on_success=self.filter_bar.fill_industries,
                     quiet=True,
                 )
 
     # -- filters ---------------------------------------------------------------------------------
 
-    def _filter_choices(self) -> list[tuple[str, str, list[tuple[str, Any]]]]:
-        repo = self.repository
-        return [
-            (
-                "territory_id",
-                "Territory",
-                [(name, tid) for tid, name in repo.territories()] + [("No territory", NO_VALUE)],
-            ),
-            (
-                "owner_id",
-                "Owner",
-                [(name, uid) for uid, name in repo.owners()] + [("No owner", NO_VALUE)],
-            ),
-            ("status", "Status", [(s.capitalize(), s) for s in STATUSES]),
-            # DISTINCT over 100,000 accounts costs 40-300 ms: read in the background a second
-            # after start, or when the user opens the list first.
-            (
-                "industry",
-                "Industry",
-                [(i, i) for i in repo.industries()] if self._industries_loaded else [],
-            ),
-            (
-                "geocode_quality",
-                "Location",
-                [(QUALITY_LABELS[q], q) for q in QUALITIES] + [("Not placed", NO_VALUE)],
-            ),
-            ("not_visited_days", VISIT_AGES[0][0], list(VISIT_AGES[1:])),
-        ]
-
     def current_filter(self) -> AccountFilter:
-        values = {key: combo.currentData() for key, combo in self.filters.items()}
-        return AccountFilter(text=self.search.text(), **values)
-
-    def _on_data_changed(self, changes: Changes) -> None:
-        if changes.touches("users"):  # a new role, or the signed-in user arrived by sync
-            self.update_own_first()
-        super()._on_data_changed(changes)
+        return AccountFilter(text=self.search.text(), **self.filter_bar.values())
 
     def update_own_first(self) -> None:
         """A rep's searches show their own accounts first (issue 16, point 13)."""
@@ -399,32 +338,11 @@ class AccountsView(AccountsActionsMixin, QWidget):
             self.select_account(selected)
         self.search_applied.emit(flt.text)
 
-    def _ensure_industries(self) -> None:
-        """The industry list, read here if the background read has not answered yet."""
-        if not self._industries_loaded:
-            self._fill_industries(self.repository.industries())
-
-    def _fill_industries(self, industries: list[str]) -> None:
-        if self._industries_loaded:
-            return  # the list was opened, and read, before the background read answered
-        self._industries_loaded = True
-        combo = self.filters["industry"]
-        combo.blockSignals(True)
-        for industry in industries:
-            combo.addItem(industry, industry)
-        combo.blockSignals(False)
-
     def set_filter_value(self, key: str, value: Any) -> None:
-        if key == "industry":
-            self._ensure_industries()
-        combo = self.filters[key]
-        combo.setCurrentIndex(combo.findData(value))
+        self.filter_bar.set_value(key, value)
 
     def clear_filters(self) -> None:
-        for combo in self.filters.values():
-            combo.blockSignals(True)
-            combo.setCurrentIndex(0)
-            combo.blockSignals(False)
+        self.filter_bar.reset()
         self.search.blockSignals(True)
         self.search.clear()
         self.search.blockSignals(False)
@@ -513,10 +431,10 @@ class AccountsView(AccountsActionsMixin, QWidget):
     def _on_log_visit_shortcut(self) -> None:
         """Ctrl+L: log a visit to the selected row's account, else to the open one."""
         account_id = self.selected_account_id()
-        if account_id is None and self._panel_open():
+        if account_id is None and self.panel_open():
             account_id = self.panel.account_id
         if account_id is not None:
-            self.open_log_visit(account_id)
+            self.account_actions.open_log_visit(account_id)
 
     def focus_search(self) -> None:
         self.search.setFocus()
@@ -529,7 +447,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
             self.table.selectRow(0)
 
     def _on_escape(self) -> None:
-        if self._panel_open():
+        if self.panel_open():
             self.panel.close_panel()
         elif self.search.text():
             self.search.clear()
@@ -542,13 +460,23 @@ class AccountsView(AccountsActionsMixin, QWidget):
     def _on_panel_account_deleted(self, _account_id: str) -> None:
         self.model.refresh()
 
+    def refresh_rows(self) -> None:
+        """Re-read the rows and the open account after a change made elsewhere."""
+        self.model.refresh()
+        if self.panel_open() and self.panel.account_id is not None:
+            self.panel.show_account(self.panel.account_id)
+
+    def refresh_geocoder(self) -> None:
+        """The online geocoder's settings changed elsewhere (the Geocoding dialog)."""
+        self.account_actions.update_locate_button()
+
     # -- actions ---------------------------------------------------------------------------------
 
     def new_account(self) -> NewAccountDialog:
         """Ctrl+N: ask for a name; the new account opens once the name is accepted."""
         dialog = NewAccountDialog(lambda name: self.service.create({"name": name}), self)
         dialog.created.connect(self._show_new_account)
-        self._keep(dialog)
+        self.account_actions.keep(dialog)
         dialog.open()
         return dialog
 
@@ -556,7 +484,7 @@ class AccountsView(AccountsActionsMixin, QWidget):
         try:
             account_id = self.service.create({"name": name})
         except ValidationError as exc:
-            self._say(str(exc), error=True)
+            self.account_actions.say(str(exc), error=True)
             return None
         self._show_new_account(account_id)
         return account_id

@@ -9,7 +9,6 @@ after every network task (a sync may bring new conflicts).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, Qt, Signal
 from PySide6.QtGui import QShowEvent
@@ -44,7 +43,7 @@ from fieldrep.ui.models.conflicts_table_model import (
     ConflictsTableModel,
     other_text,
 )
-from fieldrep.ui.tasks import Operation, Progress, Task, TaskKind, TaskRunner
+from fieldrep.ui.tasks import Task, TaskKind, TaskRunner
 
 _STYLE = f"""
 QTableView {{ background: {theme.SURFACE}; border: 1px solid {theme.BORDER}; border-radius: 8px;
@@ -81,17 +80,6 @@ def _value_box(title: str) -> tuple[QFrame, QLabel]:
     layout.addWidget(heading)
     layout.addWidget(value, 1)
     return box, value
-
-
-def _decision(resolve: Callable[[Writer, int], bool], conflict_id: int) -> Operation:
-    def op(db_path: Path, _progress: Progress) -> bool:
-        ctx = Context.open(db_path)
-        try:
-            return resolve(ctx.writer, conflict_id)
-        finally:
-            ctx.close()
-
-    return op
 
 
 class ConflictsView(QWidget):
@@ -340,7 +328,7 @@ class ConflictsView(QWidget):
         else:
             resolve = conflicts.keep_yours if keep else conflicts.accept_other
             sent = "Saved as a new change; it is sent at the next sync."
-        op = _decision(resolve, item.id)
+        conflict_id = item.id
         self._busy = True
         self._show(item)
 
@@ -358,9 +346,8 @@ class ConflictsView(QWidget):
             self.reload()
             self.message_label.setText(f"Could not save your decision: {error}")
 
-        return self.runner.run(
-            op,
-            kind=TaskKind.WRITE,
+        return self.runner.write(
+            lambda ctx: resolve(ctx.writer, conflict_id),
             label="Saving your decision",
             on_success=done,
             on_failure=failed,

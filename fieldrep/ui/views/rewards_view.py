@@ -49,7 +49,7 @@ from fieldrep.services.context import Context
 from fieldrep.services.rewards import lifecycle
 from fieldrep.services.rewards.lifecycle import RewardRow
 from fieldrep.ui import theme
-from fieldrep.ui.tasks import Operation, Progress, Task, TaskKind, TaskRunner
+from fieldrep.ui.tasks import Task, TaskRunner
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -129,17 +129,6 @@ class RewardsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_AMOUNT:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
-
-
-def _op(work: Callable[[Context], Any]) -> Operation:
-    def op(db_path: Path, _progress: Progress) -> Any:
-        ctx = Context.open(db_path)
-        try:
-            return work(ctx)
-        finally:
-            ctx.close()
-
-    return op
 
 
 class RewardsView(QWidget):
@@ -395,9 +384,7 @@ class RewardsView(QWidget):
             self.reload()
             self.message_label.setText(f"Nothing was changed: {error}")
 
-        return self.runner.run(
-            _op(work), kind=TaskKind.WRITE, label=label, on_success=done, on_failure=failed
-        )
+        return self.runner.write(work, label=label, on_success=done, on_failure=failed)
 
     def approve(self) -> Task | None:
         ids = [r.id for r in self.selected()]
