@@ -111,6 +111,9 @@ def test_a_choice_wins_is_remembered_and_is_not_kept_when_the_import_is_refused(
     with pytest.raises(DefinitionError, match="all named 'Süd'"):
         territory_geojson.import_file(ctx, bad, region_country="DE")
     assert region_reading.region_reading(ctx.conn).country is None
+    # Read as countries, a code that is no country is refused, never stored as one.
+    with pytest.raises(DefinitionError, match=r"feature 1 \(West\): region 'OR' is not a country"):
+        territory_geojson.import_file(ctx, _file(tmp_path, ("West", ["OR"])))
     assert region_reading.parse_choice("Germany") == "DE"
     assert region_reading.parse_choice(" none ") is None
     with pytest.raises(ValidationError, match="'Atlantis' is not a country"):
@@ -135,7 +138,9 @@ def test_the_question_offers_us_the_teams_country_and_country_codes(
     assert asked.preset.country == "DE"
     assert region_reading.read_as("CA", "US") == "CA California"
     assert region_reading.read_as("CA", None) == "CA Canada"
-    assert region_reading.read_as("CA", "DE") == "CA ?"
+    assert region_reading.read_as("CA", "DE") == "CA Canada"  # no German state: a country
+    assert region_reading.read_as("BY", "DE") == "BY Bayern"
+    assert region_reading.read_as("OR", None) == "OR ?"
     no_codes = territory_geojson.read_file(_file(tmp_path, ("Nord", ["US-WA"])))
     assert region_reading.question(ctx.conn, no_codes) is None
 

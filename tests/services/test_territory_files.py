@@ -161,4 +161,3 @@ def test_two_letter_regions_in_a_territory_file_are_us_states(ctx: Context) -> N
     )
     (west,) = territory_service.load_definitions(ctx)
     assert west.regions == (Region("US", "CA"), Region("US", "ID"), Region("US", "OR"))
-

@@ -374,4 +374,3 @@ def import_file(
     return import_collection(
         ctx, read_file(path), name_property=name_property, region_country=region_country
     )
-

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fieldrep.domain import regions
+from fieldrep.domain.territory_rules import DefinitionError, Region
 from fieldrep.store import settings
 from fieldrep.store.errors import ValidationError
 
@@ -56,12 +57,15 @@ def reading_label(country: str | None) -> str:
 
 
 def read_as(code: str, country: str | None) -> str:
-    """What ``code`` names under a reading: "CA California", "CA Canada", "CA ?" (none)."""
-    if country is None:
-        found = regions.country_code(code)
-        return f"{code} {regions.country_name(found) if found else '?'}"
-    name = regions.region_name(country, code)
-    return f"{code} {name or '?'}"
+    """What ``code`` names under a reading, as the import will read it: "CA California", "CA
+    Canada" (a code that is no state of ``country`` is read as a country), "OR ?" (neither)."""
+    try:
+        found = Region.parse(code, country)
+    except DefinitionError:
+        return f"{code} ?"
+    if found.region:
+        return f"{code} {regions.region_name(found.country, found.region) or found.region}"
+    return f"{code} {regions.country_name(found.country)}"
 
 
 def _in(country: str) -> str:
@@ -82,7 +86,8 @@ def _majority(counts: Counter[str], what: str) -> RegionReading | None:
         )
     if not regions.has_two_letter_regions(top):
         return RegionReading(
-            None, f"{share} of your {what} are in {_in(top)}, whose regions have no two-letter codes"
+            None,
+            f"{share} of your {what} are in {_in(top)}, whose regions have no two-letter codes",
         )
     return RegionReading(top, f"{share} of your {what} are in {_in(top)}")
 
@@ -106,7 +111,9 @@ def team_reading(conn: sqlite3.Connection) -> RegionReading:
     found = _majority(in_regions, "territories' regions")
     if found is not None:
         return found
-    return RegionReading("US", "the book has no accounts or territory regions yet, so US by default")
+    return RegionReading(
+        "US", "the book has no accounts or territory regions yet, so US by default"
+    )
 
 
 def region_reading(conn: sqlite3.Connection) -> RegionReading:
