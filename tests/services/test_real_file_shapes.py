@@ -148,3 +148,28 @@ def test_territories_import_names_features_by_a_template_from_the_command_line(
     finally:
         ctx.close()
     assert names == ["Harris County, TX", "Kings County, CA", "Kings County, NY"]
+
+
+def test_bad_optional_values_are_dropped_with_a_warning_in_the_errors_file(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """Point 5: phone, website, ZIP and country that cannot be read cost the cell, not the row."""
+    rows = [
+        ["Company", "City", "State", "ZIP", "Country", "Phone", "Website"],
+        ["Good Co", "Denver", "CO", "80202", "USA", "303-555-0100", "https://good.example"],
+        ["Bad Opts", "Denver", "CO", "ABCDE", "Narnia", "12", "not a site"],
+    ]
+    errors = tmp_path / "errors.csv"
+    report = import_accounts(ctx, _csv(tmp_path / "crm.csv", rows), errors_path=errors)
+    assert (report.imported, report.failed_rows, report.warned_rows) == (2, 0, 1)
+    bad = ctx.db.execute(
+        "SELECT postal_code, phone, website, city, region, lat IS NOT NULL FROM accounts"
+        " WHERE name = 'Bad Opts'"
+    ).fetchone()
+    assert bad == (None, None, None, "Denver", "CO", 1)  # placed by its city all the same
+    with errors.open(encoding="utf-8-sig", newline="") as fh:
+        (_, written) = list(csv.reader(fh))
+    assert written[0] == "3"
+    assert set(written[1].split("; ")) == {"ZIP", "Country", "Phone", "Website"}
+    assert written[2].count("imported anyway: ") == 4
+    assert written[3:] == rows[2]
