@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fieldrep import cli
-from fieldrep.cli.common import print_error
+from fieldrep.cli.common import database_kind_problem, print_error
 from fieldrep.paths import default_db_path
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,15 @@ def run_gui(args: argparse.Namespace) -> int:
     from fieldrep.store.errors import StoreError
 
     path = Path(args.db) if args.db else default_db_path()
+    if args.db:  # a path given is opened, never made (demo, import and login make databases)
+        why = (
+            database_kind_problem(path)
+            if path.exists()
+            else f"there is no database at {path} (demo, import and login create one)"
+        )
+        if why is not None:
+            print_error(why)
+            return 2
     try:
         if not args.db:
             _prepare_database(path)

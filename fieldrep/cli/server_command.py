@@ -13,6 +13,7 @@ import ipaddress
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fieldrep.cli.common import CommandError, add_json_option, emit
@@ -123,12 +124,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     purge.set_defaults(handler=run_purge)
 
 
-def _storage(args: argparse.Namespace, pool_size: int | None = None):  # type: ignore[no-untyped-def]
+def _storage(  # type: ignore[no-untyped-def]
+    args: argparse.Namespace, pool_size: int | None = None, *, creates: bool = False
+):
+    """The server database; a ``--db`` file that does not exist is refused (exit 2) unless the
+    command ``creates`` one (serve, user add), which then says it made one."""
     from fieldrep.server.storage import Storage
 
     url = args.db or str(data_dir() / "server.db")
     if not args.db:
         data_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif "://" not in url and not Path(url).exists():
+        if not creates:
+            raise CommandError(
+                f"there is no server database at {url} (serve and server user add create one)",
+                exit_code=2,
+            )
+        args.created_db = url  # said once the command has succeeded (fieldrep.cli.main)
     if url.startswith(("postgresql://", "postgres://")):
         _probe_postgres(url)
     try:
@@ -205,7 +217,11 @@ def run_serve(args: argparse.Namespace) -> int:
             ipaddress.ip_network(proxy, strict=False)
     except ValueError as exc:
         raise CommandError(f"--trusted-proxy: {exc}", 2) from None
-    storage = _storage(args, pool_size=args.workers)  # a bad database is said before the imports
+    # a bad database is said before the imports
+    storage = _storage(args, pool_size=args.workers, creates=True)
+    if getattr(args, "created_db", None) is not None:  # said now: a server runs until stopped
+        print(f"fieldrep: created a new server database at {args.created_db}", file=sys.stderr)
+        args.created_db = None
     import uvicorn
 
     from fieldrep.server.app import create_app
@@ -247,7 +263,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def run_user_add(args: argparse.Namespace) -> int:
     from fieldrep.server import admin
 
-    storage = _storage(args)
+    storage = _storage(args, creates=True)
     try:
         manager_id = admin.user_id_of(storage, args.manager) if args.manager else None
         password = read_password(args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Literal
 
 from fieldrep.cli.common import CommandError, add_db_option, add_json_option, emit, open_context
 
@@ -39,7 +40,8 @@ def add_import_parser(
         "--region-country",
         metavar="COUNTRY",
         help="whose states a bare two-letter region names (US, DE, Germany...; 'none': such"
-        " codes are countries); remembered for this database's later imports (default: US)",
+        " codes are countries); remembered for this database's later imports (default: the"
+        " country of most of the book's accounts, else US)",
     )
     add_db_option(p)
     add_json_option(p)
@@ -66,16 +68,19 @@ def register_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_import(args: argparse.Namespace) -> int:
     from fieldrep.services.territories import geojson as territory_geojson
+    from fieldrep.services.territories import region_reading
     from fieldrep.store.errors import StoreError
 
     if not args.file.is_file():
         raise CommandError(f"{args.file} does not exist or is not a file", exit_code=2)
     ctx = open_context(args)
     try:
+        choice: str | Literal["book"] | None = "book"
         if args.region_country:
-            with ctx.writer.transaction() as conn:
-                territory_geojson.set_region_country(conn, args.region_country)
-        result = territory_geojson.import_file(ctx, args.file, name_property=args.name_property)
+            choice = region_reading.parse_choice(args.region_country)
+        result = territory_geojson.import_file(
+            ctx, args.file, name_property=args.name_property, region_country=choice
+        )
         from fieldrep.services.territories import assignment as assignment_service
 
         diff = assignment_service.assign_all(ctx, dry_run=True)
@@ -92,12 +97,15 @@ def run_import(args: argparse.Namespace) -> int:
         "members_added": result.members_added,
         "repaired": result.repaired,
         "warnings": warnings,
+        "region_reading": result.region_reading or None,
         "accounts_that_would_move": moving,
     }
     text = (
         f"Imported {args.file.name}: {len(result.created):,} created, {len(result.updated):,} "
         f"updated, {result.members_added} member(s) added."
     )
+    if result.region_reading:
+        text += f"\n{result.region_reading[0].upper()}{result.region_reading[1:]}."
     text += "".join(f"\nwarning: {w}" for w in _counted(warnings))
     text += (
         f"\n{moving:,} account(s) would change territory: run `fieldrep assign` to apply"

@@ -204,7 +204,16 @@ class AssignmentEngine:
             parts.append("location outside every territory polygon")
         code = normalise_postal_code(facts.postal_code, facts.country)
         parts.append(f"postal code {code} is in no list" if code else "no postal code")
-        parts.append("no region or attribute rule matches")
+        written = (facts.region or "").strip()
+        if written:
+            # the value compared, as the territories list it: "Kentucky" is US-KY
+            country = (facts.country or "").upper()
+            compared = (regions_iso.region_code(written, country) or written).upper()
+            label = f"{country}-{compared}" if country else compared
+            shown = label if written.upper() == compared else f"{written!r} (compared as {label})"
+            parts.append(f"region {shown} is in no list, no attribute rule matches")
+        else:
+            parts.append("no region or attribute rule matches")
         return "no territory matches: " + ", ".join(parts)
 
     # -- many accounts ------------------------------------------------------------------------------

@@ -161,6 +161,13 @@ def region_name(country: str, code: str) -> str | None:
     return _data().region_names.get((country.upper(), code.upper()))
 
 
+@lru_cache(maxsize=256)
+def has_two_letter_regions(country: str) -> bool:
+    """Whether some region of ``country`` has a two-letter code (US "KY", DE "BY"; not GB "ENG")."""
+    country = country.upper()
+    return any(c == country and len(code) == 2 for c, code in _data().region_names)
+
+
 @lru_cache(maxsize=4096)
 def countries_with_region(text: str | None) -> frozenset[str]:
     """Countries that have a region of that name (not code): "Nordrhein-Westfalen" -> {"DE"}."""

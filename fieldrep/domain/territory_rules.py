@@ -132,6 +132,11 @@ class Region:
             whole = regions.country_code(text) if len(text) != 2 else None
             if whole is not None:
                 return cls(whole, "")
+            if len(text) == 2 and regions.country_code(text) is None:
+                states = f" nor a state of {default_country.upper()}" if default_country else ""
+                raise DefinitionError(
+                    f"region {text!r} is not a country code{states}", field="regions"
+                )
             country, _, region = text.replace("/", "-").partition("-")
         elif isinstance(value, Mapping):
             country, region = str(value.get("country") or ""), str(value.get("region") or "")

@@ -64,7 +64,11 @@ def test_region_then_rule_then_nothing() -> None:
     assert d.territory_id is None
     assert d.reason == (
         "no territory matches: no coordinates, postal code 99999 is in no list, "
-        "no region or attribute rule matches"
+        "region US-NY is in no list, no attribute rule matches"
+    )
+    d = engine.explain(AccountFacts("a6", region="Kentucky"))
+    assert d.reason.endswith(
+        "region 'Kentucky' (compared as US-KY) is in no list, no attribute rule matches"
     )
 
 

@@ -102,6 +102,11 @@ def test_regions_parse_both_forms() -> None:
     assert Region("US", "KY").matches("US", "Kentucky")
     with pytest.raises(DefinitionError, match="two-letter country"):
         Region.parse("Atlantis")
+    # a bare code that is no ISO country is refused, never stored as a country of that name
+    with pytest.raises(DefinitionError, match=r"'OR' is not a country code$"):
+        Region.parse("OR")
+    with pytest.raises(DefinitionError, match="'ZZ' is not a country code nor a state of US"):
+        Region.parse("ZZ", default_country="US")
 
 
 def test_hierarchy_cycle_is_found() -> None:

@@ -88,3 +88,85 @@ def test_the_dialog_says_how_many_accounts_would_move_before_anything_is_applied
     dialog.choice.setCurrentIndex(list(found).index("GEOID"))
     qtbot.waitUntil(lambda: dialog.counted is not None, timeout=30_000)
     assert dialog.counted.accounts_moving == 4
+
+
+def test_the_window_asks_whose_states_two_letter_regions_are_and_the_import_remembers_it(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, tmp_path: Path
+) -> None:
+    """A German team's book presets "Germany states"; the user picks US states for this file; the
+    territory is stored with US regions and the choice is the book's from then on."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from fieldrep.domain.territory_rules import Region
+    from fieldrep.services.territories import region_reading
+    from fieldrep.services.territories import service as territory_service
+    from fieldrep.ui.views.territory_definitions_panel import TerritoryDefinitionsPanel
+
+    boss = ctx.writer.insert("users", {"username": "mia", "display_name": "Mia", "role": "manager"})
+    ctx.set_user(boss)
+    accounts = [{"name": f"Köln {i}", "country": "DE"} for i in range(9)]
+    ctx.writer.insert_many("accounts", [*accounts, {"name": "Boise", "country": "US"}])
+    path = tmp_path / "west.geojson"
+    west = {"type": "Feature", "properties": {"name": "West", "regions": ["CA", "ID"]}}
+    path.write_text(
+        json.dumps({"type": "FeatureCollection", "features": [{**west, "geometry": None}]}),
+        encoding="utf-8",
+    )
+    panel = TerritoryDefinitionsPanel(ctx, runner)
+    qtbot.addWidget(panel)
+    seen: list[dict[str, object]] = []
+
+    def answer(pick: int | None) -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, TerritoryNameDialog):
+            return
+        timer.stop()
+        seen.append(
+            {
+                "options": [
+                    dialog.region_choice.itemText(i) for i in range(dialog.region_choice.count())
+                ],
+                "preset": dialog.region_country(),
+                "why": dialog.region_why.text(),
+            }
+        )
+        if pick is None:
+            dialog.reject()
+            return
+        dialog.region_choice.setCurrentIndex(pick)
+        dialog.accept()
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: answer(0))  # US states
+    timer.start()
+    with qtbot.waitSignal(panel.import_finished, timeout=30_000) as blocker:
+        panel.choose_and_import(path)
+    assert blocker.args == [True]
+    assert seen[0]["options"] == [
+        "US states  (CA California, ID Idaho)",
+        "Germany states  (CA Canada, ID Indonesia)",
+        "country codes  (CA Canada, ID Indonesia)",
+    ]
+    assert seen[0]["preset"] == "DE"
+    assert seen[0]["why"].startswith(  # type: ignore[union-attr]
+        "Preset to Germany states: 90 % of your accounts are in Germany."
+    )
+    (stored,) = territory_service.load_definitions(ctx)
+    assert stored.regions == (Region("US", "CA"), Region("US", "ID"))
+    assert region_reading.region_reading(ctx.conn) == region_reading.RegionReading(
+        "US", "as chosen for this book", chosen=True
+    )
+    assert "Two-letter regions (CA, ID) read as US states: as chosen for this book." in (
+        panel.message.text()
+    )
+    # The next file is preset to the remembered choice; cancelling changes nothing.
+    timer.timeout.disconnect()
+    timer.timeout.connect(lambda: answer(None))
+    timer.start()
+    panel.choose_and_import(path)
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=30_000)
+    assert seen[1]["preset"] == "US"
+    assert seen[1]["why"].startswith("Preset to US states: as chosen for this book.")  # type: ignore[union-attr]
+    assert panel.message.text() == "Import cancelled; nothing changed."

@@ -46,6 +46,8 @@ ACCOUNT_FIELDS: tuple[ImportField, ...] = (
             "store_name",
             "site name",
             "location name",
+            "market name",
+            "marketname",
             "betreiber",
             "firma",
             "unternehmen",

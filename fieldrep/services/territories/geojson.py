@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from fieldrep.domain import regions
 from fieldrep.domain.ids import uuid7
 from fieldrep.domain.territory_rules import (
     DefinitionError,
@@ -30,12 +28,12 @@ from fieldrep.domain.territory_rules import (
     parse_geometry,
 )
 from fieldrep.services.context import Context
+from fieldrep.services.territories import region_reading
 from fieldrep.services.territories import service as territory_service
 from fieldrep.services.territories.file_formats import (
     NotGeoJSONError,
     read_territory_file,
 )
-from fieldrep.store import settings
 from fieldrep.store.errors import ValidationError
 
 KNOWN_PROPERTIES = {
@@ -62,6 +60,7 @@ class ImportResult:
     members_added: int = 0
     warnings: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)  # invalid polygons made valid
+    region_reading: str = ""  # how bare two-letter regions were read, and why (when there were any)
 
     def warning_lines(self) -> list[str]:
         """The warnings, with the repaired polygons said once, counted."""
@@ -232,19 +231,26 @@ def import_collection(
     collection: dict[str, Any],
     *,
     name_property: str | None = None,
-    default_country: str | Literal["book"] | None = "book",
+    region_country: str | Literal["book"] | None = "book",
 ) -> ImportResult:
     """Create or update the territories of ``collection``; all or nothing. ``name_property``: see
-    :func:`feature_name`; ``default_country``: whose states bare two-letter regions are (``None``:
-    such codes are countries; by default the book's setting, :func:`region_country`)."""
-    if default_country == "book":
-        default_country = region_country(ctx.conn)
+    :func:`feature_name`; ``region_country``: whose states bare two-letter regions are (``None``:
+    such codes are countries), a choice remembered with the import; by default the book's reading
+    (:func:`fieldrep.services.territories.region_reading.region_reading`)."""
     collection = as_collection(collection)
+    if region_country == "book":
+        reading = region_reading.region_reading(ctx.conn)
+    else:
+        reading = region_reading.RegionReading(region_country, "as chosen for this book", True)
+    default_country = reading.country
     existing = {t.name.casefold(): t for t in territory_service.load_definitions(ctx)}
     users = {
         r["username"].casefold(): r["id"] for r in ctx.db.query("SELECT id, username FROM users")
     }
     result = ImportResult()
+    codes = region_reading.two_letter_codes(collection)
+    if codes:
+        result.region_reading = reading.sentence(codes)
     parsed: list[tuple[TerritoryDef, str | None, list[str], bool]] = []
     named: dict[str, list[int]] = defaultdict(list)
     ignored: dict[str, int] = defaultdict(int)
@@ -336,7 +342,9 @@ def import_collection(
                     field="parent",
                 )
         resolved.append((replace(t, parent_id=parent_id), member_ids, is_new))
-    with ctx.writer.transaction():
+    with ctx.writer.transaction() as conn:
+        if region_country != "book":
+            region_reading.remember(conn, region_country)
         checked = territory_service.write_definitions(
             ctx, [t for t, _, new in resolved if new], [t for t, _, new in resolved if not new]
         )
@@ -361,34 +369,8 @@ def import_file(
     path: str | Path,
     *,
     name_property: str | None = None,
-    default_country: str | Literal["book"] | None = "book",
+    region_country: str | Literal["book"] | None = "book",
 ) -> ImportResult:
     return import_collection(
-        ctx, read_file(path), name_property=name_property, default_country=default_country
+        ctx, read_file(path), name_property=name_property, region_country=region_country
     )
-
-
-def region_country(conn: sqlite3.Connection) -> str | None:
-    """Whose states bare two-letter regions in this book's territory files are: the setting
-    (``fieldrep territories import --region-country``), US when unset, None for 'none'."""
-    value = settings.get(conn, settings.REGION_COUNTRY).strip().upper()
-    if value == "NONE":
-        return None
-    return value or "US"
-
-
-def set_region_country(conn: sqlite3.Connection, text: str) -> str | None:
-    """Remember whose states bare two-letter regions are ('none': they are countries); refused
-    with the reason when ``text`` is no ISO 3166 country."""
-    if text.strip().lower() == "none":
-        settings.put(conn, settings.REGION_COUNTRY, "none")
-        return None
-    code = regions.country_code(text)
-    if code is None:
-        raise ValidationError(
-            f"{text!r} is not a country (an ISO 3166 name or code such as US, DE or Germany,"
-            " or 'none')",
-            field="region_country",
-        )
-    settings.put(conn, settings.REGION_COUNTRY, code)
-    return code

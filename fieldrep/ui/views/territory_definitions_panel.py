@@ -36,6 +36,11 @@ from fieldrep.services.territories import service as svc
 from fieldrep.store.errors import StoreError
 from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog
 from fieldrep.ui.dialogs.territory_handover_dialog import HandoverDialog
+from fieldrep.ui.dialogs.territory_name_dialog import (
+    FileChoices,
+    TerritoryNameDialog,
+    read_choices,
+)
 from fieldrep.ui.models.territories_table_model import RowsTableModel
 from fieldrep.ui.roles import Access, apply_access
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
@@ -73,12 +78,16 @@ def _with_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _import(path: Path, name_property: str | None = None) -> Any:
+def _import(
+    path: Path, name_property: str | None = None, region_country: str | None = "book"
+) -> Any:
     def run(db_path: Path, progress: Progress) -> gj.ImportResult:
         ctx = Context.open(db_path)
         try:
             progress.report(0, None, f"Importing {path.name}")
-            return gj.import_file(ctx, path, name_property=name_property)
+            return gj.import_file(
+                ctx, path, name_property=name_property, region_country=region_country
+            )
         finally:
             ctx.close()
 
@@ -86,9 +95,9 @@ def _import(path: Path, name_property: str | None = None) -> Any:
 
 
 def _properties(path: Path) -> Any:
-    def run(_db_path: Path, progress: Progress) -> dict[str, list[str]]:
+    def run(db_path: Path, progress: Progress) -> FileChoices:
         progress.report(0, None, f"Reading {path.name}")
-        return gj.properties_found(gj.read_file(path))
+        return read_choices(db_path, path)
 
     return run
 
@@ -424,20 +433,27 @@ class TerritoryDefinitionsPanel(QWidget):
             on_failure=self._on_import_failed,
         )
 
-    def _on_properties_read(self, path: Path, found: dict[str, list[str]]) -> None:
-        from fieldrep.ui.dialogs.territory_name_dialog import TerritoryNameDialog
-
-        dialog = TerritoryNameDialog(path.name, found, self, runner=self.runner, path=path)
+    def _on_properties_read(self, path: Path, found: FileChoices) -> None:
+        dialog = TerritoryNameDialog(
+            path.name, found.properties, self, runner=self.runner, path=path, regions=found.regions
+        )
         if dialog.exec() != TerritoryNameDialog.DialogCode.Accepted:
             self.message.info("Import cancelled; nothing changed.")
             return
-        self.import_file(path, dialog.name_property())
+        self.import_file(path, dialog.name_property(), dialog.region_country())
 
-    def import_file(self, path: str | Path, name_property: str | None = None) -> None:
+    def import_file(
+        self,
+        path: str | Path,
+        name_property: str | None = None,
+        region_country: str | None = "book",
+    ) -> None:
+        """Import ``path``; ``region_country``: whose states its two-letter regions are (None:
+        countries), remembered for the book; "book": the book's reading."""
         path = Path(path)
         self.message.info(f"Importing {path.name}…")
         self.runner.run(
-            _import(path, name_property),
+            _import(path, name_property, region_country),
             kind=TaskKind.WRITE,
             label=f"Importing {path.name}",
             on_success=lambda result: self._on_imported(path, result),
@@ -449,6 +465,8 @@ class TerritoryDefinitionsPanel(QWidget):
             f"Imported {path.name}: {len(result.created)} created, {len(result.updated)} updated, "
             f"{result.members_added} member(s) added. Run the reassignment to apply it."
         )
+        if result.region_reading:
+            text += f" {result.region_reading[0].upper()}{result.region_reading[1:]}."
         warnings = result.warning_lines()
         shown = warnings[:5] + ([f"and {len(warnings) - 5:,} more"] if len(warnings) > 5 else [])
         self.message.ok(text + "".join(f" Warning: {w}" for w in shown))
