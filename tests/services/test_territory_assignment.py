@@ -44,7 +44,7 @@ def test_dry_run_lists_moves_with_reasons_and_applies_nothing(
     assert set(moves) == {"Inside", "By Zip", "Nowhere"}
     assert (moves["Nowhere"].to_territory_id, moves["Nowhere"].to_owner_id) == (None, ctx.user_id)
     assert diff.kept_as_yours == 1
-    assert "1 accounts match no territory: kept as yours" in assign.diff_text(diff)
+    assert "1 account matches no territory: kept as yours" in assign.diff_text(diff)
     assert moves["Inside"].to_territory == "North-East"
     assert moves["Inside"].to_owner_id == org["boss"]  # no members: the fallback owner
     assert moves["By Zip"].reason.startswith("postal code 02139 is listed in Boston Metro")
@@ -212,7 +212,7 @@ def test_imported_accounts_are_assigned_and_routed_like_saved_ones(
     assert (owners.count(ann), owners.count(bob)) == (4, 2)
     assert got["Hartford Co"] == (ct, boss)  # inside the polygon; the territory's owner
     assert got["Far Away Inc"] == (None, boss)  # matched by nothing: kept by the importer
-    assert "1 accounts match no territory: kept as yours" in report.notes
+    assert "1 account matches no territory: kept as yours" in report.notes
     reasons = [
         r
         for (r,) in ctx.db.execute("SELECT reason FROM assignment_history WHERE entity = 'account'")

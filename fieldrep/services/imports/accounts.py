@@ -39,6 +39,7 @@ from fieldrep.services.imports.passes import ImportCancelled, ImportReport, Prog
 from fieldrep.services.imports.pipeline import Kind, Row, Steps, run_import
 from fieldrep.services.imports.readers import TableData, formula_problem
 from fieldrep.services.territories.assign_on_create import BulkAssigner
+from fieldrep.services.territories.assignment import kept_as_yours_line
 from fieldrep.store.accounts_repository import deferred_indexes
 
 log = logging.getLogger(__name__)
@@ -458,9 +459,7 @@ class _AccountSteps(Steps):
             )
         report.notes.extend(_unknown_names_notes(self.converter.unknown))
         if self.assigner.kept_as_yours:
-            report.notes.append(
-                f"{self.assigner.kept_as_yours:,} accounts match no territory: kept as yours"
-            )
+            report.notes.append(kept_as_yours_line(self.assigner.kept_as_yours))
 
 
 def _bulk_indexes(conn: Any, data: TableData) -> AbstractContextManager[None]:

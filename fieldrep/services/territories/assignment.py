@@ -241,6 +241,13 @@ def history(ctx: Context, entity_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def kept_as_yours_line(count: int) -> str:
+    """What an import or an assignment says of the accounts that stay their creator's."""
+    if count == 1:
+        return "1 account matches no territory: kept as yours"
+    return f"{count:,} accounts match no territory: kept as yours"
+
+
 def diff_text(diff: AssignmentDiff, limit: int = 50) -> str:
     """The diff for a terminal: summary by (from -> to), then the first moves with their reasons."""
     lines = [
@@ -248,7 +255,7 @@ def diff_text(diff: AssignmentDiff, limit: int = 50) -> str:
         f" ({diff.locked:,} locked, {len(diff.unassigned):,} match no territory)."
     ]
     if diff.kept_as_yours:
-        lines.append(f"{diff.kept_as_yours:,} accounts match no territory: kept as yours")
+        lines.append(kept_as_yours_line(diff.kept_as_yours))
     for (src, dst), n in diff.counts().most_common(20):
         lines.append(f"  {n:>7,}  {src} -> {dst}")
     if diff.moves:
