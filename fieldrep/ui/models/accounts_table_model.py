@@ -48,7 +48,7 @@ from fieldrep.store.accounts_search import (
     rank_order,
 )
 from fieldrep.ui import theme
-from fieldrep.ui.dates import friendly_day
+from fieldrep.ui.dates import friendly_day, friendly_moment
 
 log = logging.getLogger(__name__)
 
@@ -518,7 +518,7 @@ class AccountsTableModel(QAbstractTableModel):
         elif role == _ALIGNMENT and key == "potential":
             return _RIGHT
         elif role == _TOOLTIP and key == "last_visit" and value:
-            return value[:16].replace("T", " ")
+            return friendly_moment(value)  # the day and local time of the visit
         return None
 
     @staticmethod
