@@ -91,8 +91,9 @@ def _proc_cpu(pid: int) -> float:
         return 0.0
 
 
-def _postgres_cpu() -> float:
-    total = 0.0
+def _postgres_cpu() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL process, by pid."""
+    found: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -102,8 +103,29 @@ def _postgres_cpu() -> float:
                     continue
         except OSError:
             continue
-        total += _proc_cpu(int(entry))
-    return total
+        found[int(entry)] = _proc_cpu(int(entry))
+    return found
+
+
+def _our_backends(url: str) -> set[int]:
+    """The PostgreSQL processes that work for this bench: the servers' backends (by their
+    application name) and the shared background processes (WAL writer, checkpointer...). On a
+    machine shared with other users of the same PostgreSQL, their backends are left out."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
+            " OR backend_type <> 'client backend'",
+            (APP_NAME,),
+        ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def _pg_used(before: dict[int, float], after: dict[int, float], pids: set[int] | None) -> float:
+    return sum(
+        cpu - before.get(pid, 0.0) for pid, cpu in after.items() if pids is None or pid in pids
+    )
 
 
 class WaitSampler:
@@ -376,12 +398,13 @@ def run_storage(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
     go.set()
     waits = WaitSampler(kind, storage.url)
     # Sample CPU and log positions at each phase boundary.
-    marks: list[tuple[float, list[float], float, list[int]]] = []
+    marks: list[tuple[float, list[float], dict[int, float], list[int], set[int]]] = []
     for p in range(len(phases) + 1):
         at = start_at + p * (args.duration + 2.0) - (1.0 if p < len(phases) else -1.0)
         time.sleep(max(0.0, at - time.time()))
         sizes = [log.stat().st_size if log.exists() else 0 for log in logs]
-        marks.append((time.time(), [s.cpu() for s in servers], _postgres_cpu(), sizes))
+        ours = _our_backends(storage.url) if kind == "postgres" else set()
+        marks.append((time.time(), [s.cpu() for s in servers], _postgres_cpu(), sizes, ours))
         waits.mark()
     outputs = [queue.get() for _ in procs]
     for p in procs:
@@ -395,7 +418,13 @@ def run_storage(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
         errors = [e for out in outputs for e in out[p]["errors"]]
         client_cpu = sum(out[p]["cpu"] for out in outputs)
         server_cpu = sum(marks[p + 1][1]) - sum(marks[p][1])
-        pg_cpu = marks[p + 1][2] - marks[p][2] if kind == "postgres" else 0.0
+        pg_cpu = _pg_used(marks[p][2], marks[p + 1][2], None) if kind == "postgres" else 0.0
+        pg_ours = (
+            _pg_used(marks[p][2], marks[p + 1][2], marks[p][4] | marks[p + 1][4])
+            if kind == "postgres"
+            else 0.0
+        )
+        per_sync = 1000 / max(1, len(ms))
         # Only lines written during this phase.
         times = _server_times_between(logs, marks[p][3], marks[p + 1][3])
         row = {
@@ -411,7 +440,15 @@ def run_storage(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
                 "servers": round(server_cpu, 1),
                 "clients": round(client_cpu, 1),
                 "postgres": round(pg_cpu, 1),
+                "postgres_ours": round(pg_ours, 1),
                 "wall": args.duration,
+            },
+            # CPU per request of the phase (a sync, or a health check), in ms; PostgreSQL's is
+            # that of the bench's own backends and the shared background processes.
+            "cpu_ms_each": {
+                "servers": round(server_cpu * per_sync, 2),
+                "postgres": round(pg_ours * per_sync, 2),
+                "clients": round(client_cpu * per_sync, 2),
             },
             "server_side": times,
             "pg_waits": waits.phase(p),
@@ -474,7 +511,7 @@ def main() -> int:
             r = best(kind, servers)
             if r:
                 summary[f"{kind}_{servers}"] = {
-                    k: r[k] for k in ("per_s", "p50_ms", "p99_ms", "errors", "cpu_s")
+                    k: r[k] for k in ("per_s", "p50_ms", "p99_ms", "errors", "cpu_s", "cpu_ms_each")
                 }
         health = [r for r in rows if r["storage"] == kind and r["what"] == "health"]
         if health:

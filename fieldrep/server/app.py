@@ -92,8 +92,10 @@ def _error(
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
-def check_versions(request: Request) -> None:
-    """Refuse clients that speak an older protocol or carry an older database schema."""
+async def check_versions(request: Request) -> None:
+    """Refuse clients that speak an older protocol or carry an older database schema. (``async``
+    because it does no I/O: FastAPI runs it on the event loop instead of sending it to a worker
+    thread and back, as it does with plain functions.)"""
     try:
         protocol = int(request.headers.get(PROTOCOL_HEADER, "0"))
         schema = int(request.headers.get(SCHEMA_HEADER, "0"))
@@ -151,23 +153,20 @@ def create_app(
     guard = auth.LoginGuard(storage, limits)
     bearer = HTTPBearer(auto_error=False)
 
-    def principal(
+    async def device_token(
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
-    ) -> Principal:
+    ) -> auth.DeviceToken:
+        """The request's bearer token, not checked yet: push and pull check it in the first
+        statement of their own transaction (:func:`principal` checks it on its own). ``async``
+        as :func:`check_versions`: no I/O, no trip to a worker thread."""
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise ApiError(401, "not_signed_in", "sign in first (no device token was sent)")
-        row = storage.fetch_one(
-            "SELECT d.user_id, d.device_id FROM devices d JOIN users u ON u.id = d.user_id"
-            " JOIN credentials c ON c.user_id = d.user_id WHERE d.token_hash = ? AND"
-            " d.revoked_at IS NULL AND u.active = 1 AND u._deleted = 0 AND c.disabled = 0",
-            (auth.token_hash(credentials.credentials),),
-        )
+        return auth.DeviceToken(auth.token_hash(credentials.credentials))
+
+    def principal(token: auth.DeviceToken = Depends(device_token)) -> Principal:  # noqa: B008
+        row = storage.fetch_one(auth.TOKEN_OWNER, (token.hash,))
         if row is None:
-            raise ApiError(
-                401,
-                "not_signed_in",
-                "this device is signed out or its access was revoked; sign in again",
-            )
+            raise ApiError(401, "not_signed_in", auth.SIGNED_OUT)
         return Principal(user_id=row[0], device_id=row[1])
 
     versions = [Depends(check_versions)]
@@ -312,32 +311,30 @@ def create_app(
             )
 
     @app.post("/v1/push", response_model=PushResponse, responses=ERRORS, dependencies=versions)
-    def push_endpoint(req: PushRequest, who: Principal = Depends(principal)) -> PushResponse:  # noqa: B008
-        if req.device_id != who.device_id:
-            raise ApiError(
-                403,
-                "wrong_device",
-                "this token belongs to another device; sign in again on this device",
-            )
+    def push_endpoint(
+        req: PushRequest,
+        token: auth.DeviceToken = Depends(device_token),  # noqa: B008
+    ) -> PushResponse:
         try:
-            return push(storage, who.user_id, req)
+            return push(storage, token, req)
         except PushError as exc:
             raise ApiError(exc.status, exc.code, str(exc)) from None
 
-    def _pull(req: PullRequest, who: Principal, request: Request) -> JSONResponse:
+    def _pull(req: PullRequest, token: auth.DeviceToken, request: Request) -> JSONResponse:
         # Protocol 2 and later: the page tells the device its clock tag (see pull.pull).
         tagged = int(request.headers.get(PROTOCOL_HEADER, "0")) >= 2
-        return JSONResponse(
-            pull(storage, who.user_id, req, max_pull_bytes, who.device_id if tagged else None)
-        )
+        try:
+            return JSONResponse(pull(storage, token, req, max_pull_bytes, tagged=tagged))
+        except auth.SignedOut:
+            raise ApiError(401, "not_signed_in", auth.SIGNED_OUT) from None
 
     @app.post("/v1/pull", response_model=PullResponse, responses=ERRORS, dependencies=versions)
     def pull_post(
         req: PullRequest,
         request: Request,
-        who: Principal = Depends(principal),  # noqa: B008
+        token: auth.DeviceToken = Depends(device_token),  # noqa: B008
     ) -> JSONResponse:
-        return _pull(req, who, request)
+        return _pull(req, token, request)
 
     @app.get("/v1/pull", response_model=PullResponse, responses=ERRORS, dependencies=versions)
     def pull_get(
@@ -345,7 +342,7 @@ def create_app(
         cursor: int = 0,
         limit: int = DEFAULT_PULL_LIMIT,
         scope_key: str | None = None,
-        who: Principal = Depends(principal),  # noqa: B008
+        token: auth.DeviceToken = Depends(device_token),  # noqa: B008
     ) -> JSONResponse:
         try:
             req = PullRequest(cursor=cursor, limit=limit, scope_key=scope_key)
@@ -354,7 +351,7 @@ def create_app(
             raise ApiError(
                 422, "invalid_request", f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
             ) from None
-        return _pull(req, who, request)
+        return _pull(req, token, request)
 
     @app.get(
         "/v1/checksums", response_model=ChecksumsResponse, responses=ERRORS, dependencies=versions

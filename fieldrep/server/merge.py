@@ -44,30 +44,41 @@ def dump_clocks(clocks: dict[str, str]) -> str:
     return json.dumps(clocks, separators=(",", ":"))
 
 
-def load_row(
-    tx: Tx, tbl: str, row_id: str
-) -> tuple[dict[str, Any], dict[str, str], bool, int, dict[str, int]] | None:
+StoredRow = tuple[dict[str, Any], dict[str, str], bool, int, dict[str, int]]
+
+
+def load_row(tx: Tx, tbl: str, row_id: str) -> StoredRow | None:
     """(values, clocks, deleted, version, field versions) of a stored row, or None; locks the row
     until the end of the (writing) transaction on PostgreSQL.
 
     Field versions say at which change number each field last changed; fields missing there last
     changed when the row was inserted (``BASE_VERSION``), and for rows older than this bookkeeping
     the row version stands in."""
+    found = _load(tx, tbl, row_id, ("1 = 1", []))
+    return found[0] if found else None
+
+
+def _load(
+    tx: Tx, tbl: str, row_id: str, check: tuple[str, list[Any]]
+) -> tuple[StoredRow, bool] | None:
+    """:func:`load_row`, with whether the row passes ``check`` (SQL over its own columns, and its
+    parameters) computed in the same statement."""
     fields = table(tbl).fields
+    sql, params = check
     row = tx.one(
-        f"SELECT {', '.join(fields)}, _clocks, _deleted, _version, _fversions FROM {tbl}"
+        f"SELECT {', '.join(fields)}, _clocks, _deleted, _version, _fversions, {sql} FROM {tbl}"
         f" WHERE id = ?{tx.for_update}",
-        (row_id,),
+        (*params, row_id),
     )
     if row is None:
         return None
     return (
-        dict(zip(fields, row[:-4], strict=True)),
-        json.loads(row[-4]),
-        bool(row[-3]),
-        int(row[-2]),
-        json.loads(row[-1] or "{}"),
-    )
+        dict(zip(fields, row[:-5], strict=True)),
+        json.loads(row[-5]),
+        bool(row[-4]),
+        int(row[-3]),
+        json.loads(row[-2] or "{}"),
+    ), bool(row[-1])
 
 
 def write_row(
@@ -245,15 +256,11 @@ def apply_mutation(
     ``device_tag`` is what the device's clocks carry (see :mod:`fieldrep.server.clock_tags`)."""
     own_suffix = "@" + (device_tag or device_id)
     tbl = table(m.tbl)
-    current = load_row(tx, m.tbl, m.row_id)
     public = m.tbl in scope.PUBLIC
-    if (
-        current is not None
-        and not current[2]
-        and not public
-        and not viewer.is_admin
-        and not scope.visible(tx, viewer, m.tbl, m.row_id, writable=True)
-    ):
+    # The row and whether the viewer may change it, in one statement.
+    loaded = _load(tx, m.tbl, m.row_id, scope.predicate(tx, viewer, m.tbl, writable=True))
+    current, writable = loaded if loaded else (None, False)
+    if current is not None and not current[2] and not public and not writable:
         if scope.visible(tx, viewer, m.tbl, m.row_id):
             raise Refused(
                 f"{scope.handed_to(tx, m.tbl, current[0])}: only they or their manager can"

@@ -9,6 +9,9 @@ transactional, so a failed step leaves the database as it was).
 
 After the steps, the synced tables follow the client's catalog (tables and columns it added since),
 checked through a fingerprint stored in ``server_schema``: opening a ready database runs no DDL.
+
+Kept whole: the steps are one ordered history, each written against the schema the steps before
+it left; split by step, that history would be spread over files read together anyway.
 """
 
 from __future__ import annotations
@@ -257,6 +260,62 @@ def _v6_territory_referral_sla(tx: Tx) -> None:
         tx.execute("ALTER TABLE territories ADD COLUMN referral_sla TEXT")
 
 
+# What a viewer's scope is made of (scope.load_viewer): a change to any of these columns moves
+# the scope epoch, so a viewer kept by a server between requests is known stale by the database.
+SCOPE_SOURCES = {
+    "users": ("role", "manager_id", "_deleted"),
+    "territories": ("owner_id", "parent_id", "_deleted"),
+    "territory_members": ("territory_id", "user_id", "active", "_deleted"),
+}
+
+
+def _v7_scope_epoch(tx: Tx) -> None:
+    """A counter that every write to what scopes are made of moves (by triggers, whatever path
+    writes): servers key the viewers they keep between requests on it (scope.viewer). And
+    (PostgreSQL) a writer's first change numbers in one statement (``Tx.expect``)."""
+    if columns(tx, "scope_epoch"):
+        return  # a database upgraded again from an earlier step (tests of those steps do)
+    tx.execute("CREATE TABLE scope_epoch (id INTEGER PRIMARY KEY, epoch BIGINT NOT NULL)")
+    tx.execute("INSERT INTO scope_epoch (id, epoch) VALUES (1, 1)")
+    bump = "UPDATE scope_epoch SET epoch = epoch + 1 WHERE id = 1"
+    if tx.dialect == "postgres":
+        tx.execute(
+            "CREATE FUNCTION fieldrep_scope_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
+            f" BEGIN {bump}; RETURN NULL; END $$"
+        )
+        # A writer's first n change numbers in one round trip: the first as
+        # fieldrep_first_version() takes it (locked to COMMIT), then n - 1 more after it.
+        tx.execute(
+            """CREATE FUNCTION fieldrep_first_versions(n integer) RETURNS SETOF bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN NEXT fieldrep_first_version();
+    IF n > 1 THEN
+        RETURN QUERY SELECT nextval('change_versions') FROM generate_series(2, n);
+    END IF;
+END $$"""
+        )
+    for name, cols in SCOPE_SOURCES.items():
+        changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in cols)
+        if tx.dialect == "postgres":
+            run = "FOR EACH ROW EXECUTE FUNCTION fieldrep_scope_changed()"
+            tx.execute(f"CREATE TRIGGER {name}__scope_new AFTER INSERT OR DELETE ON {name} {run}")
+            tx.execute(
+                f"CREATE TRIGGER {name}__scope_edit AFTER UPDATE ON {name}"
+                f" FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION fieldrep_scope_changed()"
+            )
+            continue
+        for event in ("INSERT", "DELETE"):
+            tx.execute(
+                f"CREATE TRIGGER {name}__scope_{event.lower()} AFTER {event} ON {name}"
+                f" BEGIN {bump}; END"
+            )
+        tx.execute(
+            f"CREATE TRIGGER {name}__scope_edit AFTER UPDATE ON {name}"
+            f" WHEN {changed.replace('IS DISTINCT FROM', 'IS NOT')} BEGIN {bump}; END"
+        )
+
+
 STEPS: list[Callable[[Tx], None]] = [
     _v1_baseline,
     _v2_scale_out,
@@ -264,6 +323,7 @@ STEPS: list[Callable[[Tx], None]] = [
     _v4_clock_tags,
     _v5_referral_relationship_consent,
     _v6_territory_referral_sla,
+    _v7_scope_epoch,
 ]
 LATEST = len(STEPS)
 

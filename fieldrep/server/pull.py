@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fieldrep.server import clock_tags, scope
+from fieldrep.server import auth, clock_tags, scope
 from fieldrep.server.limits import MAX_PULL_BYTES, page_within_bytes
 from fieldrep.server.scope import Viewer
 from fieldrep.server.storage import Storage, Tx
@@ -38,40 +38,57 @@ def _page_rows(
     )
 
 
-def _changed_tables(tx: Tx, lo: int, hi: int) -> list[str]:
-    """Tables with any row in ``(lo, hi]``, found in one statement: an incremental pull then asks
-    only those tables for rows instead of every table (one round trip each on PostgreSQL)."""
+def _changed_tables(tx: Tx, lo: int, hi: int) -> tuple[list[str], bool]:
+    """Tables with any row in ``(lo, hi]``, and whether any row moved out of a scope there, found
+    in one statement: an incremental pull then asks only those tables for rows (one round trip
+    each on PostgreSQL), and reads the ``moves`` log only when it holds something."""
     names = list(synced_tables())
     if lo == 0:
-        return names
+        return names, False
     sql = " UNION ALL ".join(
-        f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name} WHERE _version > ? AND _version <= ?)"
-        for name in names
+        [
+            f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name} WHERE _version > ?"
+            " AND _version <= ?)"
+            for name in names
+        ]
+        + ["SELECT '' WHERE EXISTS (SELECT 1 FROM moves WHERE version > ? AND version <= ?)"]
     )
-    found = {r[0] for r in tx.all(sql, [lo, hi] * len(names))}
-    return [name for name in names if name in found]
+    found = {r[0] for r in tx.all(sql, [lo, hi] * (len(names) + 1))}
+    return [name for name in names if name in found], "" in found
 
 
 def pull(
     storage: Storage,
-    user_id: str,
+    who: str | auth.DeviceToken,
     req: PullRequest,
     max_bytes: int = MAX_PULL_BYTES,
-    tag_device: str | None = None,
+    *,
+    tagged: bool = False,
 ) -> dict[str, Any]:
-    """One page for ``user_id``. With ``tag_device`` (a client of protocol 2 or later) a page
-    that is no reset also carries that device's clock tag, so a laptop signed in before clock
-    tags existed learns its tag at its next sync, not only at its next sign-in (a reset answer
-    leaves it out: protocol-2 clients that predate the field validate only resets, strictly)."""
+    """One page for ``who``: a user id, or a request's device token, checked in the snapshot's
+    first statement (:class:`~fieldrep.server.auth.SignedOut` when it may not be used). With
+    ``tagged`` (a client of protocol 2 or later, ``who`` a token) a page that is no reset also
+    carries the token's device's clock tag, so a laptop signed in before clock tags existed learns
+    its tag at its next sync, not only at its next sign-in (a reset answer leaves it out:
+    protocol-2 clients that predate the field validate only resets, strictly)."""
     with storage.snapshot() as tx:
-        viewer = scope.load_viewer(tx, user_id)
-        high, max_clock, purged = storage.state(tx)
+        tag_device: str | None = None
+        if isinstance(who, auth.DeviceToken):
+            state, owner = storage.state(tx, (auth.TOKEN_OWNER, (who.hash,)))
+            if owner is None:
+                raise auth.SignedOut()
+            user_id, tag_device = str(owner[0]), (str(owner[1]) if tagged else None)
+        else:
+            state, _ = storage.state(tx)
+            user_id = who
+        high, purged = state.high_water, state.purged_through
+        viewer = scope.viewer(tx, user_id, state.scope_epoch)
         answer: dict[str, Any] = {
             "cursor": req.cursor,
             "more": False,
             "high_water": high,
             "scope_key": viewer.key,
-            "clock_hint": max_clock or None,
+            "clock_hint": state.max_clock or None,
             "reset": None,
             "tables": {},
             "evict": [],
@@ -98,7 +115,8 @@ def pull(
             }
             return answer
         candidates: list[tuple[int, str, tuple[Any, ...]]] = []
-        for tbl in _changed_tables(tx, req.cursor, high):
+        changed, moved = _changed_tables(tx, req.cursor, high)
+        for tbl in changed:
             for row in _page_rows(
                 tx, viewer, tbl, req.cursor, high, req.limit + 1, with_deleted=req.cursor > 0
             ):
@@ -119,7 +137,7 @@ def pull(
         tables: dict[str, dict[str, Any]] = {}
         for _, tbl, row in taken:
             _add_row(tables, tbl, row, viewer)
-        evict = _evictions(tx, viewer, req.cursor, cutoff) if req.cursor > 0 else []
+        evict = _evictions(tx, viewer, req.cursor, cutoff) if moved else []
         for ref in req.refetch:
             if ref.tbl not in synced_tables():
                 continue
@@ -137,7 +155,7 @@ def pull(
         answer["tables"] = tables
         answer["evict"] = evict
         if tag_device is not None:
-            answer["clock_tag"] = clock_tags.device_tag(clock_tags.load_secret(tx), tag_device)
+            answer["clock_tag"] = clock_tags.device_tag(state.clock_secret, tag_device)
         return answer
 
 
@@ -171,7 +189,7 @@ def _evictions(tx: Tx, viewer: Viewer, lo: int, hi: int) -> list[dict[str, str]]
         " WHERE version > ? AND version <= ?",
         (lo, hi),
     ):
-        if viewer.saw(json.loads(old_t), json.loads(old_p)):
+        if viewer.sees_scope_values(json.loads(old_t), json.loads(old_p)):
             moved.setdefault(tbl, []).append(row_id)
     evict: list[dict[str, str]] = []
     for tbl, ids in moved.items():
@@ -189,8 +207,9 @@ def _evictions(tx: Tx, viewer: Viewer, lo: int, hi: int) -> list[dict[str, str]]
 def checksums(storage: Storage, user_id: str) -> dict[str, Any]:
     """Per table: how many live rows the viewer may see and the sum of their versions."""
     with storage.snapshot() as tx:
-        viewer = scope.load_viewer(tx, user_id)
-        high, _, _ = storage.state(tx)
+        state, _ = storage.state(tx)
+        high = state.high_water
+        viewer = scope.viewer(tx, user_id, state.scope_epoch)
         tables: dict[str, dict[str, int]] = {}
         for tbl in synced_tables():
             sql, params = scope.predicate(tx, viewer, tbl)

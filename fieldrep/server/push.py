@@ -22,9 +22,11 @@ import hashlib
 import json
 import logging
 import time
+from typing import Any
 
 from fieldrep.server import clock_tags, scope
 from fieldrep.server.admin import note_clock
+from fieldrep.server.auth import SIGNED_OUT, TOKEN_FROM, TOKEN_VALID, DeviceToken
 from fieldrep.server.limits import oversized_field
 from fieldrep.server.merge import apply_mutation
 from fieldrep.server.scope import Refused
@@ -42,13 +44,27 @@ class PushError(Exception):
         self.status, self.code = status, code
 
 
-def _lock_device(tx: Tx, device_id: str) -> tuple[int, int]:
-    """(last_seq, pulled_through) of the device, its row locked: one push of a device at a time."""
+def _lock_device(tx: Tx, token: DeviceToken, device_id: str) -> tuple[str, int, int, int, bytes]:
+    """The token's user, and its device's (last_seq, pulled_through), the device row locked (one
+    push of a device at a time), with the scope epoch and the clock-tag secret: one statement.
+    401 when the token may not be used, 403 when it is another device's."""
+    of = " OF d" if tx.dialect == "postgres" else ""
     row = tx.one(
-        f"SELECT last_seq, pulled_through FROM devices WHERE device_id = ?{tx.for_update}",
-        (device_id,),
+        "SELECT d.user_id, d.device_id, d.last_seq, d.pulled_through,"
+        " (SELECT epoch FROM scope_epoch WHERE id = 1),"
+        " (SELECT value FROM server_secrets WHERE name = ?)"
+        f" FROM {TOKEN_FROM} WHERE {TOKEN_VALID}{tx.for_update}{of}",
+        (clock_tags.SECRET_NAME, token.hash),
     )
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    if row is None:
+        raise PushError(401, "not_signed_in", SIGNED_OUT)
+    if row[1] != device_id:
+        raise PushError(
+            403,
+            "wrong_device",
+            "this token belongs to another device; sign in again on this device",
+        )
+    return str(row[0]), int(row[2]), int(row[3]), int(row[4]), bytes.fromhex(row[5])
 
 
 def mutation_hash(m: Mutation) -> str:
@@ -116,7 +132,52 @@ def _order(mutations: list[Mutation]) -> list[Mutation]:
     return sorted(mutations, key=lambda m: (_RANK.get(m.tbl, len(_RANK)), m.seq))
 
 
-def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
+def _finish(
+    tx: Tx, device_id: str, fresh: list[Mutation], newest: str, position: tuple[int, int, str]
+) -> str:
+    """Note the newest clock applied (``newest``, '' for none), the mutations handled and the
+    device's new (last_seq, pulled_through, last_seen_at); returns the largest clock written so
+    far. On PostgreSQL one statement (data-modifying WITH parts), on SQLite one each."""
+    applied = [(m.seq, mutation_hash(m)) for m in fresh]
+    update = (
+        "UPDATE devices SET last_seq = ?, pulled_through = ?, last_seen_at = ? WHERE device_id = ?"
+        " RETURNING (SELECT max(max_clock) FROM clock_marks)"
+    )
+    if tx.dialect != "postgres":
+        if newest:
+            note_clock(tx, newest)
+        if applied:
+            tx.executemany(
+                "INSERT INTO applied_mutations (device_id, seq, hash) VALUES (?, ?, ?)"
+                " ON CONFLICT (device_id, seq) DO NOTHING",
+                [(device_id, seq, digest) for seq, digest in applied],
+            )
+        row = tx.one(update, (*position, device_id))
+        return str(row[0] or "") if row else ""
+    parts: list[str] = []
+    params: list[Any] = []
+    if newest:
+        parts.append(
+            "marks AS (INSERT INTO clock_marks (slot, max_clock) VALUES (pg_backend_pid(), ?)"
+            " ON CONFLICT (slot) DO UPDATE SET max_clock = excluded.max_clock"
+            " WHERE clock_marks.max_clock < excluded.max_clock)"
+        )
+        params.append(newest)
+    if applied:
+        parts.append(
+            "done AS (INSERT INTO applied_mutations (device_id, seq, hash)"
+            " SELECT ?, s, h FROM unnest(?::bigint[], ?::text[]) AS t (s, h)"
+            " ON CONFLICT (device_id, seq) DO NOTHING)"
+        )
+        params += [device_id, [seq for seq, _ in applied], [digest for _, digest in applied]]
+    with_parts = f"WITH {', '.join(parts)} " if parts else ""
+    row = tx.one(with_parts + update, (*params, *position, device_id))
+    # The WITH parts' writes are not visible to the statement's own subquery.
+    return max(str(row[0] or "") if row else "", newest)
+
+
+def _check_request(req: PushRequest) -> None:
+    """Refuse the whole request (422) when any mutation is malformed or the sequence has a hole."""
     try:
         for index, m in enumerate(req.mutations):
             check_structure(index, m)
@@ -127,10 +188,15 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
                 )
     except BadRequest as exc:
         raise PushError(422, "invalid_mutation", str(exc)) from None
+
+
+def push(storage: Storage, token: DeviceToken, req: PushRequest) -> PushResponse:
+    """Apply ``req`` for the device whose ``token`` it carries (checked in the transaction's first
+    statement: see :func:`_lock_device`; a request is checked once its sender is known)."""
     for attempt in range(3):
         try:
             with storage.write() as tx:
-                return _push_in(tx, user_id, req)
+                return _push_in(tx, token, req)
         except TRANSIENT_ERRORS as exc:
             # A deadlock between row locks of two pushes: PostgreSQL rolled this one back whole;
             # running it again is the documented remedy.
@@ -140,8 +206,9 @@ def push(storage: Storage, user_id: str, req: PushRequest) -> PushResponse:
     raise AssertionError("unreachable")
 
 
-def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
-    last, pulled = _lock_device(tx, req.device_id)
+def _push_in(tx: Tx, token: DeviceToken, req: PushRequest) -> PushResponse:
+    user_id, last, pulled, epoch, secret = _lock_device(tx, token, req.device_id)
+    _check_request(req)
     replayed = [m for m in req.mutations if m.seq <= last]
     _check_replays(tx, req.device_id, replayed)
     refused_before = _refusals(tx, req.device_id, replayed)
@@ -158,10 +225,14 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
     now_ms = int(time.time() * 1000)
     now = utc_now()
     seen = max(pulled, req.cursor)
-    viewer = scope.load_viewer(tx, user_id)
-    secret = clock_tags.load_secret(tx)
+    viewer = scope.viewer(tx, user_id, epoch)
     stale = False
     newest = ""  # the newest clock of the changes applied
+    own_tag = clock_tags.device_tag(secret, req.device_id)
+    # Each mutation runs in a savepoint. The one of a mutation applied is released together with
+    # the next one's start (one round trip), the last by COMMIT.
+    held = False
+    tx.expect(len(fresh))  # a number each, mostly
     for sent in _order(fresh):
         # Clocks are kept and merged under device tags, never the device ids a laptop sends.
         m = sent.model_copy(update={"clocks": clock_tags.tag_clocks(secret, sent.clocks)})
@@ -169,7 +240,8 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
             viewer, stale = scope.load_viewer(tx, user_id), False
         reason = None
         for attempt in range(2):
-            tx.execute("SAVEPOINT mutation")
+            tx.run(*(["RELEASE SAVEPOINT mutation"] if held else []), "SAVEPOINT mutation")
+            held = True
             try:
                 if (why := oversized_field(m.tbl, m.fields)) is not None:
                     # Only this change is refused; the request as a whole is bounded by bytes.
@@ -186,17 +258,16 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
                     m,
                     now,
                     seen,
-                    clock_tags.device_tag(secret, req.device_id),
+                    own_tag,
                 )
-                tx.execute("RELEASE SAVEPOINT mutation")
             except Refused as exc:
-                tx.execute("ROLLBACK TO SAVEPOINT mutation")
-                tx.execute("RELEASE SAVEPOINT mutation")
+                tx.run("ROLLBACK TO SAVEPOINT mutation", "RELEASE SAVEPOINT mutation")
+                held = False
                 reason = str(exc)
                 break
             except INTEGRITY_ERRORS as exc:
-                tx.execute("ROLLBACK TO SAVEPOINT mutation")
-                tx.execute("RELEASE SAVEPOINT mutation")
+                tx.run("ROLLBACK TO SAVEPOINT mutation", "RELEASE SAVEPOINT mutation")
+                held = False
                 # Two first writes of one row at once: the second, run again, merges into it.
                 if attempt == 0:
                     continue
@@ -218,20 +289,9 @@ def _push_in(tx: Tx, user_id: str, req: PushRequest) -> PushResponse:
                 (req.device_id, m.seq, m.tbl, m.row_id, reason, now),
             )
             rejected.append(Rejection(seq=m.seq, tbl=m.tbl, row_id=m.row_id, reason=reason))
-    if newest:
-        note_clock(tx, newest)
     if fresh:
-        tx.executemany(
-            "INSERT INTO applied_mutations (device_id, seq, hash) VALUES (?, ?, ?)"
-            " ON CONFLICT (device_id, seq) DO NOTHING",
-            [(req.device_id, m.seq, mutation_hash(m)) for m in fresh],
-        )
         last = fresh[-1].seq
-    tx.execute(
-        "UPDATE devices SET last_seq = ?, pulled_through = ?, last_seen_at = ? WHERE device_id = ?",
-        (last, seen, now, req.device_id),
-    )
-    clock = tx.max_clock()
+    clock = _finish(tx, req.device_id, fresh, newest, (last, seen, now))
     rejected.sort(key=lambda r: r.seq)
     return PushResponse(
         last_seq=last,

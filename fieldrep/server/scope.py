@@ -26,6 +26,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from fieldrep.server.storage import Tx
@@ -105,7 +106,7 @@ class Viewer:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Changes whenever what this viewer may see changes for reasons other than row edits."""
         text = json.dumps(
@@ -113,11 +114,36 @@ class Viewer:
         )
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-    def saw(self, territories: Iterable[str | None], people: Iterable[str | None]) -> bool:
-        """Whether a row with these scope values is visible (used for a row's state before a move)."""
+    def sees_scope_values(
+        self, territories: Iterable[str | None], people: Iterable[str | None]
+    ) -> bool:
+        """Whether a row with these scope values (territories, people: see :func:`scope_values`)
+        is visible to this viewer (used for a row's state before a move)."""
         if self.is_admin:
             return True
         return bool(set(territories) & self.territories or set(people) & self.people)
+
+
+# Viewers a server keeps between requests, per storage (``Tx.kept``), by user: at most this many.
+KEPT_VIEWERS = 4096
+
+
+def viewer(tx: Tx, user_id: str, epoch: int) -> Viewer:
+    """``user_id``'s viewer, as :func:`load_viewer` reads it, kept between requests under the
+    database's scope epoch ``epoch`` (read in ``tx``): every write to what a scope is made of
+    moves the epoch (triggers of server schema v7), so a kept viewer is used only while the
+    database says nothing it depends on changed, and every server process stays stateless. Only a
+    read-only transaction keeps what it reads: a writer may see its own uncommitted changes."""
+    kept = tx.kept.get(("viewer", user_id))
+    if kept is not None and kept[0] == epoch:
+        found: Viewer = kept[1]
+        return found
+    loaded = load_viewer(tx, user_id)
+    if tx.read_only:
+        if len(tx.kept) >= KEPT_VIEWERS:
+            tx.kept.clear()
+        tx.kept[("viewer", user_id)] = (epoch, loaded)
+    return loaded
 
 
 def load_viewer(tx: Tx, user_id: str) -> Viewer:

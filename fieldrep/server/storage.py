@@ -24,7 +24,17 @@ first asks ``fieldrep_high_water()`` for the highest number below every number s
 only then takes its snapshot (:meth:`Storage.snapshot`): every transaction that holds a number up
 to that mark has finished by then, and PostgreSQL releases a transaction's locks only after it is
 visible, so the snapshot holds all of them. Writers never wait for each other on a shared row; the
-largest clock seen is kept per writer in ``clock_marks`` for the same reason.
+largest clock seen is kept per writer in ``clock_marks`` for the same reason. The exception are
+writes to what scopes are made of (users' roles and teams, territories' owners and parents,
+memberships: manager and admin work, rare next to syncs): they move the one ``scope_epoch`` row
+(triggers of schema v7), so they take turns.
+
+Kept between requests
+---------------------
+App servers are stateless: what one keeps between requests (``Storage.kept``: each user's
+viewer, see ``scope.viewer``) is stored with the scope epoch it was read at and used only while a
+request's own transaction reads the same epoch, so a change made through any server process is
+seen by the next request everywhere.
 """
 
 from __future__ import annotations
@@ -37,9 +47,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from fieldrep.server import migrations
+from fieldrep.server import clock_tags, migrations
 from fieldrep.server.migrations import synced_ddl
 
 try:
@@ -86,20 +96,55 @@ def pyformat(sql: str) -> str:
     return "".join(out)
 
 
-class Tx:
-    """One open transaction; ``?`` placeholders in, tuples out."""
+class SnapshotState(NamedTuple):
+    """What a pull or checksums reads of the server's own state, in one statement."""
 
-    def __init__(self, conn: Any, dialect: str, high_water: int | None = None) -> None:
+    high_water: int
+    max_clock: str
+    purged_through: int
+    scope_epoch: int
+    clock_secret: bytes
+
+
+class Tx:
+    """One open transaction; ``?`` placeholders in, tuples out.
+
+    ``kept`` is what the server keeps between requests on this database (per :class:`Storage`):
+    each value stored with the database version it was read at, and used only while the database
+    still says that version (see ``scope.viewer``). ``read_only`` says whether this transaction
+    writes (a writer sees its own uncommitted changes: it must not keep what it reads)."""
+
+    def __init__(
+        self,
+        conn: Any,
+        dialect: str,
+        high_water: int | None = None,
+        *,
+        kept: dict[Any, Any] | None = None,
+        read_only: bool = False,
+    ) -> None:
         self.conn = conn
         self.dialect = dialect
         self.high_water = high_water
+        self.kept: dict[Any, Any] = {} if kept is None else kept
+        self.read_only = read_only
         self._numbered = False
+        self._expected = 1
+        self._spare: list[int] = []
 
     def _sql(self, sql: str) -> str:
         return pyformat(sql) if self.dialect == "postgres" else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(self._sql(sql), tuple(params))
+
+    def run(self, *statements: str) -> None:
+        """Statements without parameters, in one round trip on PostgreSQL."""
+        if self.dialect == "postgres":
+            self.conn.execute("; ".join(statements))
+            return
+        for statement in statements:
+            self.conn.execute(statement)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if self.dialect == "postgres":
@@ -140,12 +185,15 @@ class Tx:
             assert row is not None
             top = int(row[0])
             return list(range(top - count + 1, top + 1))
-        taken: list[int] = []
+        taken = self._spare[:count]
+        del self._spare[:count]
         if not self._numbered:
-            row = self.one("SELECT fieldrep_first_version()")
-            assert row is not None
-            taken.append(int(row[0]))
+            want = max(count - len(taken), self._expected)
+            got = sorted(int(r[0]) for r in self.all("SELECT fieldrep_first_versions(?)", (want,)))
             self._numbered = True
+            need = count - len(taken)
+            taken += got[:need]
+            self._spare = got[need:]
         if len(taken) < count:
             taken += [
                 int(r[0])
@@ -155,6 +203,12 @@ class Tx:
                 )
             ]
         return sorted(taken)
+
+    def expect(self, count: int) -> None:
+        """Say that this transaction will likely take ``count`` change numbers one by one: on
+        PostgreSQL the first :meth:`versions` takes that many at once (one round trip); those
+        left unused are gaps, which change numbers may have anyway."""
+        self._expected = max(1, count)
 
     def next_versions(self, count: int = 1) -> int:
         """Take ``count`` change numbers (see :meth:`versions`); returns the highest. ``0`` takes
@@ -191,6 +245,7 @@ class Storage:
         self._pool: Any = None
         self._sqlite_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self.kept: dict[Any, Any] = {}  # see Tx
         self.pool_size = pool_size or int(os.environ.get("FIELDREP_PG_POOL", DEFAULT_POOL))
         if self.dialect == "postgres":
             from psycopg_pool import ConnectionPool
@@ -232,7 +287,7 @@ class Storage:
                 level = "READ COMMITTED" if write else "REPEATABLE READ READ ONLY"
                 conn.execute(f"BEGIN ISOLATION LEVEL {level}")
                 try:
-                    yield Tx(conn, "postgres", high)
+                    yield Tx(conn, "postgres", high, kept=self.kept, read_only=not write)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -244,7 +299,7 @@ class Storage:
         conn = self._sqlite()
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            tx = Tx(conn, "sqlite")
+            tx = Tx(conn, "sqlite", kept=self.kept, read_only=not write)
             if marked:
                 row = tx.one("SELECT version FROM server_state WHERE id = 1")
                 tx.high_water = int(row[0]) if row else 0
@@ -275,12 +330,29 @@ class Storage:
                 return conn.execute(pyformat(sql), tuple(params)).fetchone()
         return self._sqlite().execute(sql, tuple(params)).fetchone()
 
-    def state(self, tx: Tx) -> tuple[int, str, int]:
-        """(high-water mark, largest clock, purged-through) of a :meth:`snapshot`."""
+    def state(
+        self, tx: Tx, who: tuple[str, Sequence[Any]] | None = None
+    ) -> tuple[SnapshotState, tuple[Any, ...] | None]:
+        """The server's state as a :meth:`snapshot` sees it, and the first row of ``who`` (a
+        SELECT and its parameters, such as a device token's owner; None when it finds none), in
+        one statement."""
         if tx.high_water is None:
             raise RuntimeError("the high-water mark needs a transaction from Storage.snapshot()")
-        row = tx.one("SELECT purged_through FROM server_state WHERE id = 1")
-        return tx.high_water, tx.max_clock(), int(row[0]) if row else 0
+        who_sql, who_params = who or ("SELECT NULL", ())
+        row = tx.one(
+            "SELECT s.purged_through, (SELECT max(max_clock) FROM clock_marks),"
+            " (SELECT epoch FROM scope_epoch WHERE id = 1),"
+            " (SELECT value FROM server_secrets WHERE name = ?), w.*"
+            f" FROM server_state s LEFT JOIN ({who_sql} LIMIT 1) w ON 1 = 1 WHERE s.id = 1",
+            (clock_tags.SECRET_NAME, *who_params),
+        )
+        if row is None or row[3] is None:  # pragma: no cover - the migrations write both
+            raise RuntimeError("the server database is not initialised; run its migrations")
+        state = SnapshotState(
+            tx.high_water, str(row[1] or ""), int(row[0]), int(row[2]), bytes.fromhex(row[3])
+        )
+        found = row[4:]
+        return state, (found if found and found[0] is not None else None)
 
     def init_schema(self) -> None:
         """Create or upgrade the schema (:mod:`fieldrep.server.migrations`); no DDL when ready."""
