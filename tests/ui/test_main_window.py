@@ -273,3 +273,24 @@ def test_settings_stay_in_the_test_folder(tmp_path: Path, window: MainWindow) ->
     window.close()
     assert Path(window._settings.fileName()).parent == tmp_path
     assert Path(window._settings.fileName()).exists()
+
+
+def test_the_prewarm_reads_what_a_first_import_needs_and_sets_the_heap_aside() -> None:
+    """What a first import of a file read on its worker (sqlite-utils, the region names) is read
+    in the prewarm, with the collector paused; all that is alive then is set aside from it."""
+    import gc
+    import sys
+
+    from fieldrep.domain import regions
+    from fieldrep.ui.main_window import _prewarm_imports
+
+    assert gc.isenabled()
+    gc.unfreeze()  # anything an earlier test's bulk job set aside
+    try:
+        _prewarm_imports(Path(), Progress(lambda *_: None))
+        assert "sqlite_utils" in sys.modules
+        assert regions._tables is not None
+        assert gc.get_freeze_count() > 0
+        assert gc.isenabled()  # the collector resumes
+    finally:
+        gc.unfreeze()  # this test process goes on making and dropping windows

@@ -13,7 +13,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from fieldrep.services.context import Context
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import service as territory_service
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
 from fieldrep.ui.views.territories_view import TerritoriesView
 
@@ -27,11 +27,11 @@ def view(ctx: Context, runner: TaskRunner, qtbot: QtBot) -> TerritoriesView:
     boss = ctx.writer.insert("users", {"username": "mia", "display_name": "Mia", "role": "manager"})
     ctx.writer.insert("users", {"username": "ann", "display_name": "Ann"})
     ctx.set_user(boss)
-    region = svc.create_territory(ctx, "Pennsylvania", kind="region", priority=1000)
-    svc.create_territory(
+    region = territory_service.create_territory(ctx, "Pennsylvania", kind="region", priority=1000)
+    territory_service.create_territory(
         ctx, "West", geometry=square(-80, 40, -79, 41), owner_id=boss, parent_id=region
     )
-    svc.create_territory(ctx, "East", geometry=square(-79, 40, -78, 41), priority=50)
+    territory_service.create_territory(ctx, "East", geometry=square(-79, 40, -78, 41), priority=50)
     rng = np.random.default_rng(4)
     ctx.writer.insert_many(
         "accounts",
@@ -125,7 +125,7 @@ def test_accounts_tab_shows_territory_and_reason(
     assert cell(view.explain.history_model, 0, 4) == "Mia"  # who
     # Definitions change: the panel says where the engine would now put the account.
     east = next(r["id"] for r in view.definitions.model.rows if r["name"] == "East")
-    svc.update_territory(ctx, east, geometry=square(-80, 40, -78, 41), priority=10)
+    territory_service.update_territory(ctx, east, geometry=square(-80, 40, -78, 41), priority=10)
     view.explain.search_for("A17")
     assert "it would move to East" in view.explain.reason.text()
 

@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from fieldrep.domain.territory_rules import TerritoryDef
 from fieldrep.services.context import Context
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import service as territory_service
 from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog
 from fieldrep.ui.dialogs.territory_handover_dialog import HandoverDialog
 from fieldrep.ui.tasks import TaskRunner
@@ -32,8 +32,8 @@ def org(ctx: Context) -> dict[str, str]:
     ann = ctx.writer.insert("users", {"username": "ann", "display_name": "Ann"})
     bob = ctx.writer.insert("users", {"username": "bob", "display_name": "Bob"})
     ctx.set_user(boss)
-    region = svc.create_territory(ctx, "Northeast", kind="region", priority=1000)
-    west = svc.create_territory(
+    region = territory_service.create_territory(ctx, "Northeast", kind="region", priority=1000)
+    west = territory_service.create_territory(
         ctx, "West", geometry=square(-80, 40, -79, 41), owner_id=ann, parent_id=region
     )
     return {"boss": boss, "ann": ann, "bob": bob, "region": region, "west": west}
@@ -47,8 +47,8 @@ def dialog_for(ctx: Context, qtbot: QtBot, territory_id: str | None = None) -> T
 
 
 def saved(ctx: Context, name: str) -> TerritoryDef:
-    row = next(r for r in svc.territory_rows(ctx) if r["name"] == name)
-    return TerritoryDef.from_row(svc.get_row(ctx, row["id"]))
+    row = next(r for r in territory_service.territory_rows(ctx) if r["name"] == name)
+    return TerritoryDef.from_row(territory_service.get_row(ctx, row["id"]))
 
 
 def test_four_ways_polygon_kml_postal_codes_regions_rules(
@@ -115,7 +115,7 @@ def test_four_ways_polygon_kml_postal_codes_regions_rules(
 def test_bad_input_keeps_dialog_open_and_saves_nothing(
     ctx: Context, qtbot: QtBot, org: dict[str, str], tmp_path: Path
 ) -> None:
-    before = len(svc.territory_rows(ctx))
+    before = len(territory_service.territory_rows(ctx))
     d = dialog_for(ctx, qtbot)
     d.name.setText("Broken")
     cases = [
@@ -151,13 +151,13 @@ def test_bad_input_keeps_dialog_open_and_saves_nothing(
     assert "notes.geojson is not GeoJSON: expected a FeatureCollection, found a JSON object" in (
         d.error.text()
     )
-    assert len(svc.territory_rows(ctx)) == before
+    assert len(territory_service.territory_rows(ctx)) == before
     # A cycle: the region made a child of its own child.
     r = dialog_for(ctx, qtbot, org["region"])
     r.parent_box.setCurrentText("West")
     r.save()
     assert "the hierarchy has a cycle: " in r.error.text()
-    assert svc.get_row(ctx, org["region"])["parent_id"] is None
+    assert territory_service.get_row(ctx, org["region"])["parent_id"] is None
 
 
 def test_handover_dialog_previews_then_moves_in_background(
@@ -183,6 +183,6 @@ def test_handover_dialog_previews_then_moves_in_background(
     assert blocker.args[0].startswith("Handed over from Ann to Bob: 3 account(s), 1 task(s)")
     owners = ctx.db.execute("SELECT DISTINCT owner_id FROM accounts").fetchall()
     assert owners == [(org["bob"],)]
-    assert svc.get_row(ctx, org["west"])["owner_id"] == org["bob"]
+    assert territory_service.get_row(ctx, org["west"])["owner_id"] == org["bob"]
     reasons = ctx.db.execute("SELECT DISTINCT reason FROM assignment_history").fetchall()
     assert reasons == [("Ann left",)]

@@ -8,7 +8,7 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from fieldrep.services.context import Context
-from fieldrep.services.territories import geojson as gj
+from fieldrep.services.territories import geojson
 from fieldrep.store.changes import Changes
 from fieldrep.ui.dialogs.territory_name_dialog import TerritoryNameDialog
 from fieldrep.ui.tasks import TaskRunner
@@ -66,7 +66,7 @@ def test_the_dialog_says_how_many_accounts_would_move_before_anything_is_applied
     announced: list[Changes] = []
     runner.changes.changed.connect(announced.append)
     path = _boundaries(tmp_path / "states.geojson")
-    found = gj.properties_found(gj.read_file(path))
+    found = geojson.properties_found(geojson.read_file(path))
     dialog = TerritoryNameDialog(path.name, found, runner=runner, path=path)
     qtbot.addWidget(dialog)
     dialog.show()

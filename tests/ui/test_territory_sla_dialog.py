@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 from fieldrep.services.context import Context
 from fieldrep.services.referrals import sla
 from fieldrep.services.referrals.model import Stage
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import service as territory_service
 from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog
 
 
@@ -28,8 +28,8 @@ def _edit(ctx: Context, qtbot: QtBot, territory_id: str, days: float) -> Territo
 def test_the_territory_dialog_sets_the_teams_first_contact_sla(ctx: Context, qtbot: QtBot) -> None:
     boss = ctx.writer.insert("users", {"username": "mia", "display_name": "Mia", "role": "manager"})
     ctx.set_user(boss)
-    region = svc.create_territory(ctx, "Northeast", kind="region", owner_id=boss)
-    west = svc.create_territory(ctx, "West", postal_codes="02139", parent_id=region)
+    region = territory_service.create_territory(ctx, "Northeast", kind="region", owner_id=boss)
+    west = territory_service.create_territory(ctx, "West", postal_codes="02139", parent_id=region)
     default = sla.DEFAULT_DAYS[Stage.NEW]
     assert sla.days_for(ctx.conn, Stage.NEW, west) == default
 

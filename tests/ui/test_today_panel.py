@@ -90,10 +90,6 @@ def test_each_task_shows_its_address_and_distance_from_home(
     assert _cell(dialog, 1, DISTANCE) == ""  # no coordinates: no distance, rather than a wrong one
     assert dialog.where.text() == "Distances from your home."
     assert dialog.tree.isColumnHidden(REP)  # a rep sees only their own tasks
-    # Where the rep is now, when the app knows it, beats their home.
-    dialog.set_origin((42.3656, -71.1040))
-    assert _cell(dialog, 0, DISTANCE) == "0.0 km"
-    assert dialog.where.text() == "Distances from where you are."
 
 
 def test_no_home_and_no_position_hides_the_distance_column(qtbot: QtBot, ctx: Context) -> None:

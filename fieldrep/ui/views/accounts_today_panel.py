@@ -1,7 +1,8 @@
 """Today: the signed-in rep's open tasks due today or overdue, to tick off or open their account.
 
-Each task shows when it is due, its account's address and how far it is from where the rep is
-(the position given to :meth:`TodayDialog.set_origin`, else their home, when either is known).
+Each task shows when it is due, its account's address and how far it is from the rep's home, when
+their home is known; the line under the list says so. (Not from a live position: Qt's positioning
+module comes with PySide6-Addons, which the app does not install.)
 "Log visit…" logs a visit at the task's account and then asks whether the visit closes the task
 (default yes). A manager also sees the team's overdue tasks, with the rep's name.
 """
@@ -67,7 +68,6 @@ class TodayDialog(QDialog):
         super().__init__(parent)
         fit_on_show(self)  # at least its size hint, within the screen
         self.ctx = ctx
-        self.origin: tuple[float, float] | None = None  # where the rep is, when known
         self.close_question: QMessageBox | None = None
         self.log_dialog: QDialog | None = None
         self.setWindowTitle("Today")
@@ -112,14 +112,7 @@ class TodayDialog(QDialog):
         layout.addLayout(buttons)
         self.refresh()
 
-    def set_origin(self, origin: tuple[float, float] | None) -> None:
-        """Distances from here (the rep's current position); None: from their home, if known."""
-        self.origin = origin
-        self.refresh()
-
     def _origin(self) -> tuple[tuple[float, float] | None, str]:
-        if self.origin is not None:
-            return self.origin, "Distances from where you are."
         home = home_of(self.ctx.conn, self.ctx.user_id)
         if home is not None:
             return home, "Distances from your home."

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from fieldrep.reports import charts
 from fieldrep.services.context import Context
-from fieldrep.services.territories import balancing as tb
+from fieldrep.services.territories import balancing
 from fieldrep.store.errors import StoreError
 from fieldrep.ui.models.territories_table_model import RowsTableModel, money
 from fieldrep.ui.roles import Access, apply_access
@@ -49,17 +49,17 @@ def _ratio(value: float) -> str:
     return f"{value:.2f}" if math.isfinite(value) else "∞ (a territory has no workload)"
 
 
-def _spread(rows: list[tb.TerritoryBalance], attr: str) -> str:
+def _spread(rows: list[balancing.TerritoryBalance], attr: str) -> str:
     values = [getattr(r, attr) for r in rows]
     low = min(values, default=0.0)
     return _ratio(max(values) / low if low > 0 else math.inf)
 
 
-def _analyse(db_path: Path, progress: Progress) -> list[tb.TerritoryBalance]:
+def _analyse(db_path: Path, progress: Progress) -> list[balancing.TerritoryBalance]:
     ctx = Context.open(db_path)
     try:
         progress.report(0, None, "Analysing balance")
-        return tb.current_balance(ctx)
+        return balancing.current_balance(ctx)
     finally:
         ctx.close()
 
@@ -72,7 +72,7 @@ class TerritoryBalancingPanel(QWidget):
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
-        self.proposal: tb.Proposal | None = None
+        self.proposal: balancing.Proposal | None = None
         self.task: Task | None = None
         self.access = Access(True)
         self.measure = QComboBox()
@@ -181,7 +181,7 @@ class TerritoryBalancingPanel(QWidget):
         self.progress.track(self.task)
         return self.task
 
-    def _on_analysed(self, rows: list[tb.TerritoryBalance]) -> None:
+    def _on_analysed(self, rows: list[balancing.TerritoryBalance]) -> None:
         if self.proposal is not None:
             return
         self.model.set_rows(rows)
@@ -202,11 +202,13 @@ class TerritoryBalancingPanel(QWidget):
         measure = self.measure.currentData()
         tolerance = self.tolerance.value() / 100
 
-        def run(db_path: Path, progress: Progress) -> tb.Proposal:
+        def run(db_path: Path, progress: Progress) -> balancing.Proposal:
             ctx = Context.open(db_path)
             try:
                 progress.report(0, None, "Balancing territories")
-                return tb.propose(ctx, measure, tolerance=tolerance, progress=progress.report)
+                return balancing.propose(
+                    ctx, measure, tolerance=tolerance, progress=progress.report
+                )
             finally:
                 ctx.close()
 
@@ -223,7 +225,7 @@ class TerritoryBalancingPanel(QWidget):
         self.progress.track(self.task)
         return self.task
 
-    def _on_proposal_ready(self, proposal: tb.Proposal) -> None:
+    def _on_proposal_ready(self, proposal: balancing.Proposal) -> None:
         self.proposal = proposal
         self.propose_button.setEnabled(self.access.manager_tools)
         self.accept_button.setEnabled(bool(proposal.moves) and self.access.manager_tools)
@@ -264,7 +266,7 @@ class TerritoryBalancingPanel(QWidget):
             ctx = Context.open(db_path)
             try:
                 progress.report(0, None, "Applying the proposal")
-                return tb.accept(ctx, proposal)
+                return balancing.accept(ctx, proposal)
             finally:
                 ctx.close()
 

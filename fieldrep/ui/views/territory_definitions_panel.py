@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 
 from fieldrep.domain.territory_rules import TerritoryDef
 from fieldrep.services.context import Context
-from fieldrep.services.territories import geojson as gj
-from fieldrep.services.territories import service as svc
+from fieldrep.services.territories import geojson
+from fieldrep.services.territories import service as territory_service
 from fieldrep.store.errors import StoreError
 from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog
 from fieldrep.ui.dialogs.territory_handover_dialog import HandoverDialog
@@ -50,7 +50,7 @@ from fieldrep.ui.views.territory_common import MessageLine, table_view
 def definition_text(r: dict[str, Any]) -> str:
     if r["kind"] == "region":
         return f"region of {r.get('children', 0)} territories"
-    return ", ".join(svc.criteria_parts(r)) or "–"
+    return ", ".join(territory_service.criteria_parts(r)) or "–"
 
 
 def _with_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -81,11 +81,11 @@ def _with_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _import(
     path: Path, name_property: str | None = None, region_country: str | None = "book"
 ) -> Any:
-    def run(db_path: Path, progress: Progress) -> gj.ImportResult:
+    def run(db_path: Path, progress: Progress) -> geojson.ImportResult:
         ctx = Context.open(db_path)
         try:
             progress.report(0, None, f"Importing {path.name}")
-            return gj.import_file(
+            return geojson.import_file(
                 ctx, path, name_property=name_property, region_country=region_country
             )
         finally:
@@ -265,7 +265,9 @@ class TerritoryDefinitionsPanel(QWidget):
 
     def refresh(self) -> None:
         selected = self.selected_id()
-        rows = _with_paths(svc.territory_rows(self.ctx, self.show_archived.isChecked()))
+        rows = _with_paths(
+            territory_service.territory_rows(self.ctx, self.show_archived.isChecked())
+        )
         self.model.set_rows(rows)
         for i, r in enumerate(rows):
             if r["id"] == selected:
@@ -289,12 +291,12 @@ class TerritoryDefinitionsPanel(QWidget):
 
     def _show_selected(self) -> None:
         tid = self.selected_id()
-        self.member_model.set_rows(svc.members(self.ctx, tid) if tid else [])
+        self.member_model.set_rows(territory_service.members(self.ctx, tid) if tid else [])
         self.detail.setText(self._detail_html(tid) if tid else "Select a territory.")
 
     def _detail_html(self, tid: str) -> str:
         row = next(r for r in self.model.rows if r["id"] == tid)
-        t = TerritoryDef.from_row(svc.get_row(self.ctx, tid))
+        t = TerritoryDef.from_row(territory_service.get_row(self.ctx, tid))
         esc = html.escape
         lines = [
             f"<b style='color:{t.color}'>■</b> <b>{esc(row['path'])}</b> · {t.kind}"
@@ -331,7 +333,7 @@ class TerritoryDefinitionsPanel(QWidget):
 
     # -- writes (through the service) -------------------------------------------------------------
 
-    def _do(self, action: Any, done: str) -> bool:
+    def _write_and_refresh(self, action: Any, done: str) -> bool:
         try:
             action()
         except StoreError as exc:
@@ -365,17 +367,17 @@ class TerritoryDefinitionsPanel(QWidget):
     def move_selected(self, direction: int) -> None:
         tid = self.selected_id()
         if tid:
-            self._do(
-                lambda: svc.move_precedence(self.ctx, tid, direction),
+            self._write_and_refresh(
+                lambda: territory_service.move_precedence(self.ctx, tid, direction),
                 "Precedence changed; run the reassignment to apply it to accounts.",
             )
 
     def toggle_archive(self) -> None:
         tid = self.selected_id()
         if tid:
-            archived = bool(svc.get_row(self.ctx, tid)["archived"])
-            self._do(
-                lambda: svc.archive_territory(self.ctx, tid, not archived),
+            archived = bool(territory_service.get_row(self.ctx, tid)["archived"])
+            self._write_and_refresh(
+                lambda: territory_service.archive_territory(self.ctx, tid, not archived),
                 "Restored."
                 if archived
                 else "Archived: it keeps its history but takes no accounts.",
@@ -385,8 +387,8 @@ class TerritoryDefinitionsPanel(QWidget):
         tid = self.selected_id()
         if tid:
             cap = self.member_capacity.value() or None
-            self._do(
-                lambda: svc.set_member(
+            self._write_and_refresh(
+                lambda: territory_service.set_member(
                     self.ctx,
                     tid,
                     self.member_user.currentData(),
@@ -399,8 +401,10 @@ class TerritoryDefinitionsPanel(QWidget):
     def remove_member(self) -> None:
         tid = self.selected_id()
         if tid:
-            self._do(
-                lambda: svc.remove_member(self.ctx, tid, self.member_user.currentData()),
+            self._write_and_refresh(
+                lambda: territory_service.remove_member(
+                    self.ctx, tid, self.member_user.currentData()
+                ),
                 f"{self.member_user.currentText()} removed.",
             )
 
@@ -460,7 +464,7 @@ class TerritoryDefinitionsPanel(QWidget):
             on_failure=self._on_import_failed,
         )
 
-    def _on_imported(self, path: Path, result: gj.ImportResult) -> None:
+    def _on_imported(self, path: Path, result: geojson.ImportResult) -> None:
         text = (
             f"Imported {path.name}: {len(result.created)} created, {len(result.updated)} updated, "
             f"{result.members_added} member(s) added. Run the reassignment to apply it."
@@ -480,7 +484,7 @@ class TerritoryDefinitionsPanel(QWidget):
 
     def export_file(self, path: str | Path) -> bool:
         try:
-            count = gj.export_file(self.ctx, path)
+            count = geojson.export_file(self.ctx, path)
         except OSError as exc:
             self.message.error(f"Cannot write {path}: {exc.strerror}")
             return False

@@ -384,6 +384,6 @@ class TerritoryKpiPanel(QWidget):
         dialog = QuotaDialog(
             self.ctx, self.period_kind.currentData(), self.current_period().start, self
         )
-        dialog.saved.connect(lambda _n: self.refresh())
+        dialog.saved.connect(lambda _rows_changed: self.refresh())
         dialog.open()
         return dialog

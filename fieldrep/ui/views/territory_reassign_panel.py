@@ -129,7 +129,7 @@ class TerritoryReassignPanel(QWidget):
         if not rows:
             self.moves_model.set_rows(self.diff.moves)
             return
-        src, dst, _n = self.flow_model.row(rows[0].row())
+        src, dst, _moved = self.flow_model.row(rows[0].row())
         self.moves_model.set_rows(
             [m for m in self.diff.moves if (m.from_territory, m.to_territory) == (src, dst)]
         )
