@@ -82,7 +82,7 @@ def _one(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> dict[str,
     return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
 
 
-def _recipient(ref: dict[str, Any], who: Recipient) -> tuple[str, dict[str, Any]] | None:
+def recipient_of(ref: dict[str, Any], who: Recipient) -> tuple[str, dict[str, Any]] | None:
     """(the key the caps group by, the recipient columns) of ``who`` for this referral."""
     if who is Recipient.REFERRER_CONTACT:
         c = ref["referrer_contact_id"]
@@ -144,7 +144,7 @@ def _history(
         f" AND status IN {COUNTED_SQL} AND substr(created_at, 1, 4) = ?",
         (key_value, year),
     ).fetchone()[0]
-    ref_col = _converted_column(who)
+    ref_col = converted_column(who)
     count, value = conn.execute(
         f"SELECT count(*), coalesce(sum(CAST(round(amount * 100) AS INTEGER)), 0) FROM referrals"
         f" WHERE {ref_col} = ? AND stage = 'won' AND id != ? AND substr(updated_at, 1, 4) = ?",
@@ -293,7 +293,7 @@ class _Batch:
                     (key_value, year),
                 ).fetchone()[0]
             )
-        ref_col = _converted_column(who)
+        ref_col = converted_column(who)
         by_key = self._converted.get(ref_col)
         if by_key is None:
             by_key = self._converted[ref_col] = {
@@ -355,7 +355,7 @@ class _Batch:
         self.rows, self.ids, self.events = [], [], []
 
 
-def _converted_column(who: Recipient) -> str:
+def converted_column(who: Recipient) -> str:
     if who is Recipient.CAPTURING_REP:
         return "captured_by_id"
     return "referrer_contact_id" if who is Recipient.REFERRER_CONTACT else "referrer_account_id"
@@ -373,8 +373,7 @@ def _budget_used(conn: sqlite3.Connection, rule_key: str, start: str) -> int:
     )
 
 
-def _write_reward(
-    ctx: Context,
+def reward_row(
     ref: dict[str, Any],
     who: Recipient,
     cols: dict[str, Any],
@@ -382,11 +381,11 @@ def _write_reward(
     got: Computed,
     key: str,
     today: date,
-    notify: bool,
-    events: list[dict[str, Any]] | None = None,
-    batch: _Batch | None = None,
-    key_value: str = "",
-) -> str:
+    now: str,
+) -> tuple[dict[str, Any], str]:
+    """The ledger's row for ``got`` (computed for ``ref`` on ``today``, written at ``now``) and its
+    line in the referral's history. Nothing paid: voided; a hold: on hold; else awaiting approval,
+    or approved when the rule needs none."""
     if got.amount_cents == 0:
         status = RewardStatus.VOIDED
     elif got.hold_until > today:
@@ -395,8 +394,6 @@ def _write_reward(
         status = RewardStatus.AWAITING_APPROVAL
     else:
         status = RewardStatus.APPROVED
-    rid = reward_id(key)
-    now = utc_now() if batch is None else batch.now
     row = {
         "referral_id": ref["id"],
         "rule_id": stored.row_id,
@@ -416,7 +413,26 @@ def _write_reward(
         "voided_at": now if status is RewardStatus.VOIDED else None,
         "note": NOTHING_LEFT if status is RewardStatus.VOIDED else None,
     }
-    line = f"{money(got.amount_cents)} ({status.value}): {got.explanation}"
+    return row, f"{money(got.amount_cents)} ({status.value}): {got.explanation}"
+
+
+def _write_reward(
+    ctx: Context,
+    ref: dict[str, Any],
+    who: Recipient,
+    cols: dict[str, Any],
+    stored: rules_store.StoredRule,
+    got: Computed,
+    key: str,
+    today: date,
+    notify: bool,
+    events: list[dict[str, Any]] | None = None,
+    batch: _Batch | None = None,
+    key_value: str = "",
+) -> str:
+    rid = reward_id(key)
+    now = utc_now() if batch is None else batch.now
+    row, line = reward_row(ref, who, cols, stored, got, key, today, now)
     if batch is not None:
         row["created_at"] = now
         batch.wrote(row, rid, who, key_value, stored)
@@ -424,7 +440,7 @@ def _write_reward(
         return rid
     ctx.writer.insert("rewards", row, row_id=rid)
     _event(ctx, ref["id"], rid, line, events)
-    if notify and status is RewardStatus.AWAITING_APPROVAL:
+    if notify and row["status"] == RewardStatus.AWAITING_APPROVAL.value:
         outbox.notify_managers(
             ctx, "Reward awaiting your approval", got.explanation, "rewards", rid
         )
@@ -458,6 +474,23 @@ def _event(
         events.append(row)
 
 
+def referral_facts(
+    ref: dict[str, Any], trigger: Trigger, on: date, consent: bool, recipient_key: str
+) -> ReferralFacts:
+    """What the rules look at for the referral row ``ref`` reaching ``trigger`` on ``on``."""
+    flags = set(json.loads(ref["flags"] or "[]"))
+    return ReferralFacts(
+        referral_id=ref["id"],
+        stage=trigger,
+        on=on,
+        deal_cents=round(float(ref["amount"] or 0) * 100),
+        new_customer="already_customer" not in flags,
+        self_referral="self_referral" in flags,
+        consent=consent,
+        referrer_key=recipient_key,
+    )
+
+
 def referral(conn: sqlite3.Connection, referral_id: str) -> dict[str, Any]:
     ref = _one(conn, "SELECT * FROM referrals WHERE id = ?", (referral_id,))
     if ref is None:
@@ -488,26 +521,21 @@ def compute_rewards(
             return result
         stored = stored_rules if stored_rules is not None else rules_store.current(conn)
         by_key = {s.rule.rule_id: s for s in stored}
-        flags = set(json.loads(ref["flags"] or "[]"))
-        deal_cents = round(float(ref["amount"] or 0) * 100)
         for who in Recipient:
             candidates = [s.rule for s in stored if s.rule.recipient is who]
             if not candidates:
                 continue
-            target = _recipient(ref, who)
+            target = recipient_of(ref, who)
             if target is None:
                 continue
             recipient_key, cols = target
             key_value = recipient_key.split(":", 1)[1]
-            facts = ReferralFacts(
-                referral_id=referral_id,
-                stage=trigger,
-                on=today,
-                deal_cents=deal_cents,
-                new_customer="already_customer" not in flags,
-                self_referral="self_referral" in flags,
-                consent=batch.consent(ref, who) if batch else _consent(conn, ref, who),
-                referrer_key=recipient_key,
+            facts = referral_facts(
+                ref,
+                trigger,
+                today,
+                batch.consent(ref, who) if batch else _consent(conn, ref, who),
+                recipient_key,
             )
             if batch is not None:
                 history = batch.history(ref, who, key_value, None)
@@ -544,6 +572,38 @@ def compute_rewards(
     return result
 
 
+def clawback_row(
+    paid_id: str,
+    paid_key: str | None,
+    paid_cents: int,
+    currency: str,
+    trigger: Trigger,
+    reason: str,
+    now: str,
+    who: dict[str, Any],
+) -> tuple[str, dict[str, Any], str]:
+    """(id, row, history line) of the clawback of the paid reward ``paid_id``: a negative row of
+    its own, approved so the next payout nets it. ``who``: the paid row's referral, rule and
+    recipient columns."""
+    back = clawback_cents(paid_cents)
+    ckey = f"{paid_key or paid_id}:clawback"
+    row = {
+        **who,
+        "kind": "clawback",
+        "clawback_of_id": paid_id,
+        "amount": back / 100,
+        "amount_cents": back,
+        "currency": currency,
+        "status": "approved",  # netted against the next payout
+        "ledger_key": ckey,
+        "trigger_stage": trigger.value,
+        "explanation": f"clawback of {money(paid_cents, currency)} paid: {reason}",
+        "note": reason,
+        "approved_at": now,
+    }
+    return reward_id(ckey), row, f"clawback {money(back, currency)}: {reason}"
+
+
 def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> list[str]:
     """Void the standing rewards of ``trigger`` not yet issued; claw back those issued."""
     out: list[str] = []
@@ -576,11 +636,14 @@ def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> li
                 _event(ctx, referral_id, rid, f"voided: {reason}")
                 out.append(rid)
                 continue
-            back = clawback_cents(cents)
-            ckey = f"{key or rid}:clawback"
-            cid = reward_id(ckey)
-            ctx.writer.insert(
-                "rewards",
+            cid, row, line = clawback_row(
+                rid,
+                key,
+                cents,
+                cur_code,
+                trigger,
+                reason,
+                now,
                 {
                     "referral_id": referral_id,
                     "rule_id": rule_id,
@@ -588,21 +651,10 @@ def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> li
                     "recipient_contact_id": con,
                     "recipient_user_id": usr,
                     "recipient_kind": rkind,
-                    "kind": "clawback",
-                    "clawback_of_id": rid,
-                    "amount": back / 100,
-                    "amount_cents": back,
-                    "currency": cur_code,
-                    "status": "approved",  # netted against the next payout
-                    "ledger_key": ckey,
-                    "trigger_stage": trigger.value,
-                    "explanation": f"clawback of {money(cents, cur_code)} paid: {reason}",
-                    "note": reason,
-                    "approved_at": now,
                 },
-                row_id=cid,
             )
-            _event(ctx, referral_id, cid, f"clawback {money(back, cur_code)}: {reason}")
+            ctx.writer.insert("rewards", row, row_id=cid)
+            _event(ctx, referral_id, cid, line)
             out.append(cid)
     return out
 
