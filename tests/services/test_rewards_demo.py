@@ -68,20 +68,29 @@ def test_the_demo_programme_end_to_end(
 
 
 def test_a_backfill_on_the_demo_book_pays_nothing_twice(ctx: Context) -> None:
-    """The demo's rewards were written without ledger keys (as before v8): a backfill finds them
-    by referral and rule and pays only the won referrals they do not cover."""
+    """The demo's rewards carry the ledger's keys: a backfill finds them and pays only what the
+    demo's rules did not (the won referrals of referrers who had not consented, now that they
+    have; a declined reward, computed again); a second backfill pays nothing."""
     build_demo(ctx, DemoOptions(accounts=150, seed=4))
     ctx.conn.execute("UPDATE contacts SET referral_consent = 1")  # so every referrer may earn
-    before = rows(ctx, "rewards")
-    got = ledger.backfill(ctx, Trigger.WON)
-    covered = {
-        (r["referral_id"], r["rule_id"])
-        for r in before
-        if r["kind"] == "reward" and r["status"] not in ("declined", "revoked")
+    before = {r["id"]: r for r in rows(ctx, "rewards")}
+    clawed = {r["clawback_of_id"] for r in before.values() if r["kind"] == "clawback"}
+    standing = {
+        r["ledger_key"]
+        for r in before.values()
+        if r["kind"] == "reward"
+        and r["status"] not in ("declined", "voided")
+        and r["id"] not in clawed
     }
     won = {r["id"] for r in rows(ctx, "referrals", "stage = 'won'")}
-    assert {ref for ref, _rule in covered} & won  # the demo paid some won referrals already
-    new = rows(ctx, "rewards", "ledger_key IS NOT NULL")
-    assert len(new) == len(got.created)
-    assert not {(r["referral_id"], r["rule_id"]) for r in new} & covered
+    assert {key.split(":")[0] for key in standing} & won  # the demo paid won referrals already
+    got = ledger.backfill(ctx, Trigger.WON)
+    after = {r["id"]: r for r in rows(ctx, "rewards")}
+    assert {rid: after[rid]["status"] for rid in before} == {
+        rid: r["status"] for rid, r in before.items()
+    }
+    new = [r for rid, r in after.items() if rid not in before]
+    assert {r["id"] for r in new} == set(got.created)
+    assert new  # referrers who consented since
+    assert not {r["ledger_key"].split("#")[0] for r in new} & standing
     assert ledger.backfill(ctx, Trigger.WON).created == []
