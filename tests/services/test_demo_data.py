@@ -246,7 +246,14 @@ def test_reward_rules_and_rewards(demo: tuple[Context, dict[str, int]]) -> None:
     kinds = {r[0] for r in ctx.db.execute("SELECT kind FROM reward_rules")}
     assert kinds == {"fixed", "percent", "tiered_by_count"}
     statuses = {r[0] for r in ctx.db.execute("SELECT DISTINCT status FROM rewards")}
-    assert {"on_hold", "awaiting_approval", "approved", "issued", "redeemed", "declined"} <= statuses
+    assert {
+        "on_hold",
+        "awaiting_approval",
+        "approved",
+        "issued",
+        "redeemed",
+        "declined",
+    } <= statuses
     assert ctx.db.execute("SELECT count(*) FROM rewards WHERE kind = 'clawback'").fetchone()[0]
     broken = ctx.db.execute(
         "SELECT count(*) FROM rewards WHERE (status IN ('issued', 'redeemed') AND (issued_at IS NULL"

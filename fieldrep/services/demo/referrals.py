@@ -3,7 +3,7 @@
 A referral's events replay its life: created, assigned, then one ``stage`` event per step it took
 (new -> contacted -> qualified -> proposal -> won, or -> lost from wherever it stopped). A won
 referral converted into one of the demo accounts and brought a deal. The reward rules and rewards
-are :mod:`fieldrep.services.demo.rewards`'.
+are :mod:`fieldrep.services.demo.rewards`'s.
 
 Kept whole: one builder of demo rows that refer to each other's ids (referrals, their events,
 duplicates, notifications), in the order they are made.

@@ -313,8 +313,8 @@ def _lifecycle(
     elif outcome == "clawed back":
         refunded = paid + timedelta(days=rng.uniform(2, 25), minutes=rng.randint(1, 600))
         if refunded <= now:
-            who = {
-                k: row[k]
+            who: dict[str, Any] = {
+                k: row.get(k)
                 for k in (
                     "referral_id",
                     "rule_id",
@@ -323,7 +323,6 @@ def _lifecycle(
                     "recipient_user_id",
                     "recipient_kind",
                 )
-                if k in row
             }
             cid, claw, line = ledger.clawback_row(
                 rid,
