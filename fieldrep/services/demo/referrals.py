@@ -1,4 +1,4 @@
-"""Demo referrals in every stage with their event history, duplicates, reward rules and rewards.
+"""Demo referrals in every stage with their event history, duplicates and notifications.
 
 A referral's events replay its life: created, assigned, then one ``stage`` event per step it took
 (new -> contacted -> qualified -> proposal -> won, or -> lost from wherever it stopped). A won
