@@ -144,7 +144,8 @@ def build_rewards(
         rule = replace(rule, rule_id=rule_key)
         validate_rule(rule)
         row = rule_row(rule, needs_approval, None, None, org.manager_id)
-        out.rules.rows.append({**row, "created_at": iso(clock.days_ago(365))})
+        created = datetime.combine(rule.valid_from, time(9))  # saved the day it began
+        out.rules.rows.append({**row, "created_at": iso(created)})
         out.rules.ids.append(row_id)
         stored.append(StoredRule(row_id, rule, needs_approval, True, None, None))
     book = _Ledger()
