@@ -9,6 +9,13 @@ negative row of its own netted against the next payout: never a silent edit.
 A reward's id is derived from its ledger key, so the same reward computed twice (a retry, two
 laptops offline) is the same row, and the sync merges it: never paid twice.
 
+A reward, once written, is the ledger's answer for its referral, rule and trigger, whatever became
+of it: nothing computes it again (a retry, a backfill after a rule change, a sync's follow-up).
+Declined, it stays declined: a manager's "no" is final. Voided or clawed back by a refunded deal,
+or voided because the caps left nothing, it is settled while the referral stays at the stage;
+only the referral leaving the stage (reopened, lost) ends that cycle, and reaching the stage again
+is a new trigger that earns under the next key (``key#2``; see :func:`_key_after`).
+
 Kept whole: computing, voiding and clawing back a reward share the ledger key, the batch of one
 stage move's transaction and the recipient and consent rules; apart, neither half reads on its own.
 """
@@ -60,8 +67,38 @@ AMOUNT_CENTS = "coalesce(amount_cents, CAST(round(amount * 100) AS INTEGER))"
 # The note of a reward the caps left nothing of: voided, it still stands as the ledger's answer
 # for its key (a later run must not compute it again), until the referral leaves the stage.
 NOTHING_LEFT = "nothing to pay after the caps"
-# A reward's status as its key sees it: such a voided reward stands.
-_KEY_STATUS = "CASE WHEN r.status = 'voided' AND r.note = ? THEN 'nothing' ELSE r.status END"
+# The reason a reward is reversed when its referral leaves the trigger's stages; in a voided
+# reward's note, or its clawback's, it says the cycle is over (a note it is added to ends with
+# "; then " and it): the stage reached again earns again.
+MOVED_BACK = "the referral moved back to "
+
+
+def _ended(note: str) -> str:
+    note = f"coalesce({note}, '')"
+    return f"({note} LIKE '{MOVED_BACK}%' OR {note} LIKE '%; then {MOVED_BACK}%')"
+
+
+# A reward as its key sees it (:func:`_key_after`): 'standing' (to be paid, or paid), 'declined',
+# 'clawed back', 'voided' (a refund before payout, the caps leaving nothing), 'revoked' (clawed
+# back before v8), or 'ended': reversed or settled in a cycle the referral has since left.
+_KEY_STATE = (
+    "CASE WHEN r.status = 'declined' THEN 'declined'"
+    " WHEN EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id) THEN CASE WHEN EXISTS"
+    f" (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id AND {_ended('c.note')})"
+    " THEN 'ended' ELSE 'clawed back' END"
+    f" WHEN r.status IN ('voided', 'revoked') THEN CASE WHEN {_ended('r.note')} THEN 'ended'"
+    " ELSE r.status END ELSE 'standing' END"
+)
+# Why a reward that stands is not computed again, as the explanation says it.
+_STANDS = {
+    "standing": "already in the ledger",
+    "declined": "already in the ledger, declined: a manager's decision stands",
+    "clawed back": "already in the ledger, clawed back: settled until the referral leaves the"
+    " stage and reaches it again",
+    "voided": "already in the ledger, voided: settled until the referral leaves the stage and"
+    " reaches it again",
+}
+_STANDS["revoked"] = _STANDS["clawed back"]
 
 
 def reward_id(key: str) -> str:
@@ -166,40 +203,49 @@ def _history(
 
 def _next_key(
     conn: sqlite3.Connection, referral_id: str, rule_key: str, trigger: Trigger
-) -> str | None:
-    """The ledger key for a new reward of ``base``, or None while an earlier one stands.
-
-    A won referral that was reopened (its reward voided or clawed back) and won again earns
-    again, under ``base#2``, ``base#3``: the count of earlier cycles, the same on every laptop.
-    """
+) -> tuple[str | None, str]:
+    """The ledger key for a new reward of ``base``, or None and why while an earlier one stands
+    (:func:`_key_after`)."""
     base = ledger_key(referral_id, rule_key, trigger)
     # base, then base#2, base#3 ...: one range of the unique index ("#" sorts before ":", so
     # the clawbacks' "base:clawback" keys fall outside it)
-    rows = conn.execute(
-        f"SELECT r.ledger_key, {_KEY_STATUS}, EXISTS (SELECT 1 FROM rewards c WHERE"
-        " c.clawback_of_id = r.id) FROM rewards r WHERE r.ledger_key BETWEEN ? AND ?"
-        " AND r.kind = 'reward'",
-        (NOTHING_LEFT, base, base + "#\uffff"),
-    ).fetchall()
+    states = [
+        state
+        for (state,) in conn.execute(
+            f"SELECT {_KEY_STATE} FROM rewards r WHERE r.ledger_key BETWEEN ? AND ?"
+            " AND r.kind = 'reward'",
+            (base, base + "#\uffff"),
+        )
+    ]
     # Rewards written before v8 have no ledger key: found by referral and rule, they stand too
     # (else a backfill would pay the demo's, or an old laptop's, rewards a second time).
-    rows += conn.execute(
-        f"SELECT NULL, {_KEY_STATUS}, EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id)"
-        " FROM rewards r JOIN reward_rules u ON u.id = r.rule_id WHERE r.referral_id = ?"
-        " AND r.ledger_key IS NULL AND r.kind = 'reward' AND coalesce(u.rule_key, u.id) = ?"
-        " AND coalesce(r.trigger_stage, u.trigger_stage) = ?",
-        (NOTHING_LEFT, referral_id, rule_key, trigger.value),
-    ).fetchall()
-    return _key_after(base, [(status, bool(clawed)) for _key, status, clawed in rows])
+    states += [
+        state
+        for (state,) in conn.execute(
+            f"SELECT {_KEY_STATE} FROM rewards r JOIN reward_rules u ON u.id = r.rule_id"
+            " WHERE r.referral_id = ? AND r.ledger_key IS NULL AND r.kind = 'reward'"
+            " AND coalesce(u.rule_key, u.id) = ? AND coalesce(r.trigger_stage, u.trigger_stage) = ?",
+            (referral_id, rule_key, trigger.value),
+        )
+    ]
+    return _key_after(base, states)
 
 
-def _key_after(base: str, earlier: list[tuple[str, bool]]) -> str | None:
-    """The key after the earlier rewards ``(status, clawed back)`` of ``base``; None while one
-    stands."""
-    for status, clawed in earlier:
-        if status not in ("voided", "declined", "revoked") and not clawed:
-            return None
-    return base if not earlier else f"{base}#{len(earlier) + 1}"
+def _key_after(base: str, earlier: list[str]) -> tuple[str | None, str]:
+    """The key after the earlier rewards of ``base`` (their :data:`_KEY_STATE`), or None and why
+    while one stands.
+
+    Every earlier reward stands unless its cycle ended: the referral left the stage after it (it
+    was voided or clawed back for that, or settled before and marked so by
+    :func:`_end_cycle`). A declined one always stands. A reopened referral won again earns
+    under ``base#2``, ``base#3``: the count of earlier cycles, the same on every laptop.
+    """
+    if "declined" in earlier:
+        return None, _STANDS["declined"]
+    standing = [state for state in earlier if state != "ended"]
+    if standing:
+        return None, _STANDS[standing[-1]]
+    return (base if not earlier else f"{base}#{len(earlier) + 1}"), ""
 
 
 class _Batch:
@@ -228,7 +274,7 @@ class _Batch:
         self._converted: dict[str, dict[str, tuple[int, int]]] = {}
         self._consent: dict[str, bool] = {}
         self._account_consent: dict[str, bool] = {}
-        self._taken: dict[str, list[tuple[str | None, str, bool, str, str]]] = {}
+        self._taken: dict[str, list[tuple[str | None, str, str, str]]] = {}
         wanted = set(referral_ids)
         cur = conn.execute(
             "SELECT *, CAST(round(amount * 100) AS INTEGER) FROM referrals WHERE duplicate_of_id"
@@ -240,23 +286,19 @@ class _Batch:
                 ref = dict(zip(names, row[:-1], strict=True))
                 ref["_won_cents"] = row[-1] or 0
                 self.refs[row[0]] = ref
-        for referral_id, key, status, clawed, rule_key, trigger in conn.execute(
-            f"SELECT r.referral_id, r.ledger_key, {_KEY_STATUS}, EXISTS (SELECT 1 FROM rewards c WHERE"
-            " c.clawback_of_id = r.id), coalesce(u.rule_key, u.id), coalesce(r.trigger_stage,"
-            " u.trigger_stage) FROM rewards r LEFT JOIN reward_rules u ON u.id = r.rule_id"
-            " WHERE r.kind = 'reward'",
-            (NOTHING_LEFT,),
+        for referral_id, key, state, rule_key, trigger in conn.execute(
+            f"SELECT r.referral_id, r.ledger_key, {_KEY_STATE}, coalesce(u.rule_key, u.id),"
+            " coalesce(r.trigger_stage, u.trigger_stage) FROM rewards r LEFT JOIN reward_rules u"
+            " ON u.id = r.rule_id WHERE r.kind = 'reward'"
         ):
-            self._taken.setdefault(referral_id, []).append(
-                (key, status, bool(clawed), rule_key, trigger)
-            )
+            self._taken.setdefault(referral_id, []).append((key, state, rule_key, trigger))
 
-    def next_key(self, referral_id: str, rule_key: str, trigger: Trigger) -> str | None:
+    def next_key(self, referral_id: str, rule_key: str, trigger: Trigger) -> tuple[str | None, str]:
         base = ledger_key(referral_id, rule_key, trigger)
         top = base + "#\uffff"
         earlier = [
-            (status, clawed)
-            for key, status, clawed, rkey, trig in self._taken.get(referral_id, ())
+            state
+            for key, state, rkey, trig in self._taken.get(referral_id, ())
             if (key is not None and base <= key <= top)
             or (key is None and rkey == rule_key and trig == trigger.value)
         ]
@@ -556,11 +598,11 @@ def compute_rewards(
             if got is None:
                 continue
             if batch is not None:
-                key = batch.next_key(referral_id, got.rule.rule_id, trigger)
+                key, stands = batch.next_key(referral_id, got.rule.rule_id, trigger)
             else:
-                key = _next_key(conn, referral_id, got.rule.rule_id, trigger)
+                key, stands = _next_key(conn, referral_id, got.rule.rule_id, trigger)
             if key is None:
-                result.explained.append(f"{got.rule.name}: already in the ledger")
+                result.explained.append(f"{got.rule.name}: {stands}")
                 continue
             chosen = by_key[got.rule.rule_id]
             result.created.append(
@@ -604,8 +646,40 @@ def clawback_row(
     return reward_id(ckey), row, f"clawback {money(back, currency)}: {reason}"
 
 
+def _end_cycle(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> None:
+    """The referral left ``trigger``'s stages: the rewards of it that were settled while it stood
+    there (voided or clawed back for a refunded deal, voided because the caps left nothing) get
+    ``reason`` added to their note, or to their clawback's, so they no longer answer for their
+    key: reaching the stage again earns again. A declined reward is left as it is: it stays
+    declined."""
+    with ctx.writer.transaction() as conn:
+        settled = conn.execute(
+            "SELECT coalesce(c.id, r.id), coalesce(c.note, r.note) FROM rewards r LEFT JOIN rewards"
+            " c ON c.clawback_of_id = r.id WHERE r.referral_id = ? AND r.kind = 'reward'"
+            " AND (c.id IS NOT NULL OR r.status IN ('voided', 'revoked'))"
+            " AND coalesce(r.trigger_stage, (SELECT u.trigger_stage FROM reward_rules u"
+            f" WHERE u.id = r.rule_id)) = ? AND NOT {_ended('coalesce(c.note, r.note)')}",
+            (referral_id, trigger.value),
+        ).fetchall()
+        for rid, note in settled:
+            ctx.writer.update(
+                "rewards", rid, {"note": f"{note}; then {reason}" if note else reason}
+            )
+
+
+def left_stage(ctx: Context, referral_id: str, trigger: Trigger, stage: str) -> list[str]:
+    """The referral moved to ``stage``, which ``trigger``'s rewards do not survive: the cycle
+    ends (:func:`_end_cycle`), and its standing rewards are voided or clawed back."""
+    reason = f"{MOVED_BACK}{stage}"
+    with ctx.writer.transaction():
+        _end_cycle(ctx, referral_id, trigger, reason)
+        return reverse(ctx, referral_id, trigger, reason)
+
+
 def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> list[str]:
-    """Void the standing rewards of ``trigger`` not yet issued; claw back those issued."""
+    """Void the standing rewards of ``trigger`` not yet issued; claw back those issued. They stay
+    the ledger's answer for their keys (:func:`_key_after`) unless ``reason`` is the referral
+    leaving the stage (:func:`left_stage`)."""
     out: list[str] = []
     now = utc_now()
     with ctx.writer.transaction() as conn:
@@ -619,13 +693,6 @@ def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> li
             (referral_id, trigger.value),
         )
         standing = cur.fetchall()
-        for (rid,) in conn.execute(
-            "SELECT id FROM rewards r WHERE referral_id = ? AND kind = 'reward' AND status ="
-            " 'voided' AND note = ? AND coalesce(trigger_stage, (SELECT u.trigger_stage FROM"
-            " reward_rules u WHERE u.id = r.rule_id)) = ?",
-            (referral_id, NOTHING_LEFT, trigger.value),
-        ).fetchall():
-            ctx.writer.update("rewards", rid, {"note": f"{NOTHING_LEFT}; then {reason}"})
         for rid, status, key, cents, rule_id, acc, con, usr, rkind, cur_code in standing:
             if status in UNPAID:
                 ctx.writer.update(
@@ -668,9 +735,7 @@ def on_stage_reached(
     with ctx.writer.transaction():
         for trigger in Trigger:
             if stage not in _KEEPS[trigger]:
-                result.reversed += reverse(
-                    ctx, referral_id, trigger, f"the referral moved back to {stage}"
-                )
+                result.reversed += left_stage(ctx, referral_id, trigger, stage)
         if stage in (t.value for t in Trigger):
             got = compute_rewards(ctx, referral_id, Trigger(stage), today=today)
             result.created += got.created
@@ -681,7 +746,8 @@ def on_stage_reached(
 
 
 def on_deal_refunded(ctx: Context, referral_id: str, reason: str) -> list[str]:
-    """A won referral's deal was refunded: its won rewards are voided or clawed back."""
+    """A won referral's deal was refunded: its won rewards are voided or clawed back, and so
+    settled: while the referral stays won, nothing pays them again."""
     if not reason.strip():
         raise ValueError("say why the deal was refunded")
     return reverse(ctx, referral_id, Trigger.WON, f"deal refunded: {reason.strip()}")
@@ -773,9 +839,7 @@ def follow_received_stages(ctx: Context, *, today: date | None = None) -> StageR
         for referral_id, _version, stage in rows:
             for trigger in Trigger:
                 if stage not in _KEEPS[trigger]:
-                    result.reversed += reverse(
-                        ctx, referral_id, trigger, f"the referral moved back to {stage}"
-                    )
+                    result.reversed += left_stage(ctx, referral_id, trigger, stage)
                 elif stage != "lost":
                     got = compute_rewards(
                         ctx, referral_id, trigger, today=today, stored_rules=stored
