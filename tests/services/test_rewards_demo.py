@@ -70,20 +70,19 @@ def test_the_demo_programme_end_to_end(
 def test_a_backfill_on_the_demo_book_pays_nothing_twice(ctx: Context) -> None:
     """The demo's rewards carry the ledger's keys: a backfill finds them and pays only what the
     demo's rules did not (the won referrals of referrers who had not consented, now that they
-    have; a declined reward, computed again); a second backfill pays nothing."""
+    have). Whatever became of a reward, it is the ledger's answer for its key: a declined one
+    stays declined, a refunded deal's clawback is not paid again while the referral stays won
+    (the demo reopens none: no second cycle); a second backfill pays nothing."""
     build_demo(ctx, DemoOptions(accounts=150, seed=4))
     ctx.conn.execute("UPDATE contacts SET referral_consent = 1")  # so every referrer may earn
     before = {r["id"]: r for r in rows(ctx, "rewards")}
-    clawed = {r["clawback_of_id"] for r in before.values() if r["kind"] == "clawback"}
-    standing = {
-        r["ledger_key"]
-        for r in before.values()
-        if r["kind"] == "reward"
-        and r["status"] not in ("declined", "voided")
-        and r["id"] not in clawed
-    }
     won = {r["id"] for r in rows(ctx, "referrals", "stage = 'won'")}
-    assert {key.split(":")[0] for key in standing} & won  # the demo paid won referrals already
+    keyed = {r["ledger_key"] for r in before.values() if r["kind"] == "reward"}
+    clawed = {r["clawback_of_id"] for r in before.values() if r["kind"] == "clawback"}
+    declined = {r["referral_id"] for r in before.values() if r["status"] == "declined"}
+    assert {before[rid]["referral_id"] for rid in clawed} & won  # refunded, still won
+    assert declined & won  # a manager said no to a won referral's reward
+    assert {key.split(":")[0] for key in keyed} & won  # the demo paid won referrals already
     got = ledger.backfill(ctx, Trigger.WON)
     after = {r["id"]: r for r in rows(ctx, "rewards")}
     assert {rid: after[rid]["status"] for rid in before} == {
@@ -92,5 +91,6 @@ def test_a_backfill_on_the_demo_book_pays_nothing_twice(ctx: Context) -> None:
     new = [r for rid, r in after.items() if rid not in before]
     assert {r["id"] for r in new} == set(got.created)
     assert new  # referrers who consented since
-    assert not {r["ledger_key"].split("#")[0] for r in new} & standing
+    assert not {r["ledger_key"] for r in new} & keyed
+    assert all("#" not in r["ledger_key"] for r in new)  # no declined or clawed back one again
     assert ledger.backfill(ctx, Trigger.WON).created == []
