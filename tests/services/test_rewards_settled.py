@@ -11,6 +11,7 @@ from datetime import date
 from fieldrep.domain.rewards import Trigger
 from fieldrep.services.context import Context
 from fieldrep.services.rewards import ledger, lifecycle
+from fieldrep.store.writer import utc_now
 from tests.services.rewards_support import (
     Org,
     add_referral,
@@ -49,6 +50,10 @@ def _rewards(ctx: Context, ref: str) -> list[tuple[str, str, int, str]]:
         (r["kind"], r["ledger_key"], r["amount_cents"], r["status"])
         for r in rows(ctx, "rewards", "referral_id = ?", (ref,))
     ]
+
+
+def _notes(ctx: Context, ref: str) -> list[tuple[str, str | None]]:
+    return [(r["id"], r["note"]) for r in rows(ctx, "rewards", "referral_id = ?", (ref,))]
 
 
 def test_a_declined_reward_stays_declined_through_a_rule_change_and_a_backfill(
@@ -142,11 +147,9 @@ def test_a_new_win_after_a_refund_and_a_reopen_earns_again_by_a_move_or_a_backfi
     sign_in(ctx, org.manager)
     moved, _ = _paid(ctx, org)
     ledger.on_deal_refunded(ctx, moved, "returned within 30 days")
+    before = _notes(ctx, moved)
     assert move(ctx, moved, "proposal", today=DAY).reversed == []  # settled already
-    (claw,) = rows(ctx, "rewards", "referral_id = ? AND kind = 'clawback'", (moved,))
-    assert claw["note"] == (
-        "deal refunded: returned within 30 days; then the referral moved back to proposal"
-    )
+    assert _notes(ctx, moved) == before  # the stage history says it left: nothing is written
     assert ledger.backfill(ctx, Trigger.WON, today=DAY).created == []  # not won now
     got = move(ctx, moved, "won", amount=6_000.0, today=DAY)
     assert [r[1:] for r in _rewards(ctx, moved)][2:] == [
@@ -163,7 +166,59 @@ def test_a_new_win_after_a_refund_and_a_reopen_earns_again_by_a_move_or_a_backfi
     assert [rows(ctx, "rewards", "id = ?", (rid,))[0]["ledger_key"] for rid in made] == [
         f"{found}:bonus:won#2"
     ]
-    assert rows(ctx, "rewards", "id = ?", (voided,))[0]["note"] == (
-        "deal refunded: cancelled; then the referral moved back to lost"
-    )
+    assert rows(ctx, "rewards", "id = ?", (voided,))[0]["note"] == "deal refunded: cancelled"
     assert ledger.backfill(ctx, Trigger.WON, today=DAY).created == []
+
+
+def test_a_reason_a_manager_types_is_for_people_to_read_and_changes_nothing(
+    ctx: Context,
+) -> None:
+    """Whether the referral left the stage is read from its stage history, not from the words a
+    decline or a refund was given: "moved back to" in them ends no cycle."""
+    org = make_org(ctx)
+    save_rule(ctx, org, bonus_rule(hold_days=0))
+    sign_in(ctx, org.manager)
+    declined, rid = _won(ctx, org)
+    lifecycle.decline(
+        ctx,
+        [rid],
+        "the referral moved back to proposal last week; then the referral moved back to won",
+    )
+    voided, _ = _won(ctx, org, 4_000.0)
+    ledger.on_deal_refunded(ctx, voided, "cancelled; then the referral moved back to proposal")
+    clawed, _ = _paid(ctx, org)
+    ledger.on_deal_refunded(ctx, clawed, "returned; then the referral moved back to qualified")
+    before = {ref: _rewards(ctx, ref) for ref in (declined, voided, clawed)}
+    _rule_change(ctx, org)
+    assert ledger.backfill(ctx, Trigger.WON, today=DAY).created == []
+    for ref in before:
+        assert ledger.compute_rewards(ctx, ref, Trigger.WON, today=DAY).created == []
+    assert {ref: _rewards(ctx, ref) for ref in before} == before
+    # the stage history alone ends the cycle: the refunded one, reopened and won again, earns
+    move(ctx, voided, "proposal", today=DAY)
+    move(ctx, voided, "won", amount=4_000.0, today=DAY)
+    assert [key for _, key, _, _ in _rewards(ctx, voided)] == [
+        f"{voided}:bonus:won",
+        f"{voided}:bonus:won#2",
+    ]
+
+
+def test_a_refund_after_a_reopening_and_new_win_this_laptop_never_saw_settles_the_new_win(
+    ctx: Context,
+) -> None:
+    """The referral was reopened and won again on another laptop, and those moves reached this
+    one by sync (their events, without the ledger's voiding): the reward still standing answers
+    for the new win, so refunding that deal settles it, and nothing pays it again."""
+    org = make_org(ctx)
+    save_rule(ctx, org, bonus_rule(hold_days=0))
+    sign_in(ctx, org.manager)
+    ref, rid = _won(ctx, org)
+    for frm, to in (("won", "proposal"), ("proposal", "won")):
+        ctx.writer.insert(
+            "referral_events",
+            {"referral_id": ref, "at": utc_now(), "kind": "stage", "from_value": frm,
+             "to_value": to},
+        )  # fmt: skip
+    assert ledger.on_deal_refunded(ctx, ref, "cancelled") == [rid]
+    assert ledger.backfill(ctx, Trigger.WON, today=DAY).created == []
+    assert _rewards(ctx, ref) == [("reward", f"{ref}:bonus:won", 50_000, "voided")]

@@ -14,7 +14,8 @@ of it: nothing computes it again (a retry, a backfill after a rule change, a syn
 Declined, it stays declined: a manager's "no" is final. Voided or clawed back by a refunded deal,
 or voided because the caps left nothing, it is settled while the referral stays at the stage;
 only the referral leaving the stage (reopened, lost) ends that cycle, and reaching the stage again
-is a new trigger that earns under the next key (``key#2``; see :func:`_key_after`).
+is a new trigger that earns under the next key (``key#2``; see :func:`_key_after`). Whether it
+left is read from its stage history (``referral_events``, synced), never from a reward's note.
 
 Kept whole: computing, voiding and clawing back a reward share the ledger key, the batch of one
 stage move's transaction and the recipient and consent rules; apart, neither half reads on its own.
@@ -64,31 +65,20 @@ _KEEPS = {
 LIVE_SQL = "(" + ", ".join(f"'{s}'" for s in LIVE) + ")"
 COUNTED_SQL = "(" + ", ".join(f"'{s}'" for s in (*LIVE, "revoked")) + ")"
 AMOUNT_CENTS = "coalesce(amount_cents, CAST(round(amount * 100) AS INTEGER))"
-# The note of a reward the caps left nothing of: voided, it still stands as the ledger's answer
-# for its key (a later run must not compute it again), until the referral leaves the stage.
+# The note of a reward the caps left nothing of (voided, it still answers for its key).
 NOTHING_LEFT = "nothing to pay after the caps"
-# The reason a reward is reversed when its referral leaves the trigger's stages; in a voided
-# reward's note, or its clawback's, it says the cycle is over (a note it is added to ends with
-# "; then " and it): the stage reached again earns again.
-MOVED_BACK = "the referral moved back to "
-
-
-def _ended(note: str) -> str:
-    note = f"coalesce({note}, '')"
-    return f"({note} LIKE '{MOVED_BACK}%' OR {note} LIKE '%; then {MOVED_BACK}%')"
-
-
 # A reward as its key sees it (:func:`_key_after`): 'standing' (to be paid, or paid), 'declined',
 # 'clawed back', 'voided' (a refund before payout, the caps leaving nothing), 'revoked' (clawed
-# back before v8), or 'ended': reversed or settled in a cycle the referral has since left.
-_KEY_STATE = (
-    "CASE WHEN r.status = 'declined' THEN 'declined'"
-    " WHEN EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id) THEN CASE WHEN EXISTS"
-    f" (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id AND {_ended('c.note')})"
-    " THEN 'ended' ELSE 'clawed back' END"
-    f" WHEN r.status IN ('voided', 'revoked') THEN CASE WHEN {_ended('r.note')} THEN 'ended'"
-    " ELSE r.status END ELSE 'standing' END"
+# back before v8). Selected with the reward's id, referral, when it was written, when it was
+# settled (voided, or its clawback written) and its clawback, FROM rewards r ... :data:`_CLAWBACK`.
+_EARLIER = (
+    "r.id, r.referral_id, CASE WHEN r.status = 'declined' THEN 'declined'"
+    " WHEN c.id IS NOT NULL THEN 'clawed back' WHEN r.status IN ('voided', 'revoked')"
+    " THEN r.status ELSE 'standing' END, r.created_at, coalesce(c.created_at, r.voided_at,"
+    " r.created_at), c.id"
 )
+_CLAWBACK = "LEFT JOIN rewards c ON c.clawback_of_id = r.id AND c.kind = 'clawback'"
+_SETTLED = ("clawed back", "voided", "revoked")
 # Why a reward that stands is not computed again, as the explanation says it.
 _STANDS = {
     "standing": "already in the ledger",
@@ -99,6 +89,32 @@ _STANDS = {
     " reaches it again",
 }
 _STANDS["revoked"] = _STANDS["clawed back"]
+
+
+@dataclass(frozen=True)
+class _Earlier:
+    """An earlier reward of a ledger key (:data:`_EARLIER`)."""
+
+    reward_id: str
+    referral_id: str
+    state: str
+    created_at: str
+    settled_at: str
+    clawback_id: str | None
+
+
+# A stage move in a referral's history: (at, event id, stage moved to), in the order they were made.
+_Move = tuple[str, str, str]
+_MOVES = "SELECT referral_id, at, id, to_value FROM referral_events WHERE kind = 'stage'"
+
+
+def _moves(conn: sqlite3.Connection, referral_id: str) -> list[_Move]:
+    return [
+        (at, eid, to)
+        for _ref, at, eid, to in conn.execute(
+            f"{_MOVES} AND referral_id = ? ORDER BY at, id", (referral_id,)
+        )
+    ]
 
 
 def reward_id(key: str) -> str:
@@ -209,43 +225,98 @@ def _next_key(
     base = ledger_key(referral_id, rule_key, trigger)
     # base, then base#2, base#3 ...: one range of the unique index ("#" sorts before ":", so
     # the clawbacks' "base:clawback" keys fall outside it)
-    states = [
-        state
-        for (state,) in conn.execute(
-            f"SELECT {_KEY_STATE} FROM rewards r WHERE r.ledger_key BETWEEN ? AND ?"
+    earlier = [
+        _Earlier(*row)
+        for row in conn.execute(
+            f"SELECT {_EARLIER} FROM rewards r {_CLAWBACK} WHERE r.ledger_key BETWEEN ? AND ?"
             " AND r.kind = 'reward'",
             (base, base + "#\uffff"),
         )
     ]
     # Rewards written before v8 have no ledger key: found by referral and rule, they stand too
     # (else a backfill would pay the demo's, or an old laptop's, rewards a second time).
-    states += [
-        state
-        for (state,) in conn.execute(
-            f"SELECT {_KEY_STATE} FROM rewards r JOIN reward_rules u ON u.id = r.rule_id"
+    earlier += [
+        _Earlier(*row)
+        for row in conn.execute(
+            f"SELECT {_EARLIER} FROM rewards r {_CLAWBACK} JOIN reward_rules u ON u.id = r.rule_id"
             " WHERE r.referral_id = ? AND r.ledger_key IS NULL AND r.kind = 'reward'"
             " AND coalesce(u.rule_key, u.id) = ? AND coalesce(r.trigger_stage, u.trigger_stage) = ?",
             (referral_id, rule_key, trigger.value),
         )
     ]
-    return _key_after(base, states)
+    settled = any(e.state in _SETTLED for e in earlier)
+    return _key_after(conn, base, trigger, earlier, _moves(conn, referral_id) if settled else [])
 
 
-def _key_after(base: str, earlier: list[str]) -> tuple[str | None, str]:
-    """The key after the earlier rewards of ``base`` (their :data:`_KEY_STATE`), or None and why
-    while one stands.
+def _key_after(
+    conn: sqlite3.Connection,
+    base: str,
+    trigger: Trigger,
+    earlier: list[_Earlier],
+    moves: list[_Move],
+) -> tuple[str | None, str]:
+    """The key after the earlier rewards of ``base``, or None and why while one stands; ``moves``:
+    the referral's stage moves (:func:`_moves`; needed only when one of them is settled).
 
-    Every earlier reward stands unless its cycle ended: the referral left the stage after it (it
-    was voided or clawed back for that, or settled before and marked so by
-    :func:`_end_cycle`). A declined one always stands. A reopened referral won again earns
+    Every earlier reward stands unless it is settled (voided, clawed back) and its cycle ended
+    (:func:`_cycle_ended`). A declined one always stands. A reopened referral won again earns
     under ``base#2``, ``base#3``: the count of earlier cycles, the same on every laptop.
     """
-    if "declined" in earlier:
+    if any(e.state == "declined" for e in earlier):
         return None, _STANDS["declined"]
-    standing = [state for state in earlier if state != "ended"]
+    standing = [
+        e
+        for e in earlier
+        if e.state not in _SETTLED or not _cycle_ended(conn, e, _KEEPS[trigger], moves)
+    ]
     if standing:
-        return None, _STANDS[standing[-1]]
+        return None, _STANDS[standing[-1].state]
     return (base if not earlier else f"{base}#{len(earlier) + 1}"), ""
+
+
+def _cycle_ended(
+    conn: sqlite3.Connection, reward: _Earlier, keeps: frozenset[str], moves: list[_Move]
+) -> bool:
+    """Whether the settled ``reward``'s cycle is over, read from the referral's stage history
+    (synced like the rest, so every laptop reads the same): the referral moved to a stage the
+    reward does not survive (``keeps`` holds those it does) after the reward was written, and did
+    not come back to the stage before the reward was settled. Voided or clawed back because the
+    referral left, or settled and then left, its cycle ended; settled after it came back (a refund
+    of a reward the leaving never reached: the reopening and the new win came from another laptop
+    between two syncs), it answers for the stage it is at."""
+    left = False  # away from the stage since a move after the reward was written
+    for at, event_id, to in moves:
+        if to not in keeps:
+            left = left or _before(conn, reward, reward.created_at, at, event_id, settled=False)
+        elif left:
+            if _before(conn, reward, reward.settled_at, at, event_id, settled=True):
+                return True
+            left = False  # back at the stage before it was settled: a later move must end it
+    return left
+
+
+def _before(
+    conn: sqlite3.Connection,
+    reward: _Earlier,
+    moment: str,
+    at: str,
+    event_id: str,
+    *,
+    settled: bool,
+) -> bool:
+    """Whether ``reward`` was written (``settled``: settled) at ``moment``, before the referral
+    event ``event_id`` made at ``at``. The times are the store's UTC text with milliseconds, so
+    they compare as strings. In the same millisecond the ids decide (UUIDv7s, increasing on the
+    laptop that made both): the event's against the reward's history line, its first (settled: its
+    last, or its clawback's); without one, the reward is not before the event."""
+    if at != moment:
+        return at > moment
+    line = conn.execute(
+        f"SELECT {'max' if settled else 'min'}(id) FROM referral_events WHERE referral_id = ?"
+        " AND kind = 'reward' AND to_value IN (?, ?)",
+        (reward.referral_id, reward.reward_id, reward.clawback_id or reward.reward_id),
+    ).fetchone()[0]
+    return line is not None and event_id > line
 
 
 class _Batch:
@@ -274,7 +345,8 @@ class _Batch:
         self._converted: dict[str, dict[str, tuple[int, int]]] = {}
         self._consent: dict[str, bool] = {}
         self._account_consent: dict[str, bool] = {}
-        self._taken: dict[str, list[tuple[str | None, str, str, str]]] = {}
+        self._taken: dict[str, list[tuple[str | None, str, str, _Earlier]]] = {}
+        self._moves: dict[str, list[_Move]] | None = None
         wanted = set(referral_ids)
         cur = conn.execute(
             "SELECT *, CAST(round(amount * 100) AS INTEGER) FROM referrals WHERE duplicate_of_id"
@@ -286,23 +358,39 @@ class _Batch:
                 ref = dict(zip(names, row[:-1], strict=True))
                 ref["_won_cents"] = row[-1] or 0
                 self.refs[row[0]] = ref
-        for referral_id, key, state, rule_key, trigger in conn.execute(
-            f"SELECT r.referral_id, r.ledger_key, {_KEY_STATE}, coalesce(u.rule_key, u.id),"
-            " coalesce(r.trigger_stage, u.trigger_stage) FROM rewards r LEFT JOIN reward_rules u"
-            " ON u.id = r.rule_id WHERE r.kind = 'reward'"
+        for row in conn.execute(
+            f"SELECT {_EARLIER}, r.ledger_key, coalesce(u.rule_key, u.id),"
+            f" coalesce(r.trigger_stage, u.trigger_stage) FROM rewards r {_CLAWBACK}"
+            " LEFT JOIN reward_rules u ON u.id = r.rule_id WHERE r.kind = 'reward'"
         ):
-            self._taken.setdefault(referral_id, []).append((key, state, rule_key, trigger))
+            reward = _Earlier(*row[:6])
+            self._taken.setdefault(reward.referral_id, []).append((*row[6:], reward))
 
     def next_key(self, referral_id: str, rule_key: str, trigger: Trigger) -> tuple[str | None, str]:
         base = ledger_key(referral_id, rule_key, trigger)
         top = base + "#\uffff"
         earlier = [
-            state
-            for key, state, rkey, trig in self._taken.get(referral_id, ())
+            reward
+            for key, rkey, trig, reward in self._taken.get(referral_id, ())
             if (key is not None and base <= key <= top)
             or (key is None and rkey == rule_key and trig == trigger.value)
         ]
-        return _key_after(base, earlier)
+        settled = any(e.state in _SETTLED for e in earlier)
+        moves = self.moves(referral_id) if settled else []
+        return _key_after(self.conn, base, trigger, earlier, moves)
+
+    def moves(self, referral_id: str) -> list[_Move]:
+        """The referral's stage moves (:func:`_moves`): those of every referral with a settled
+        reward, read in one query the first time one is needed."""
+        if self._moves is None:
+            self._moves = {}
+            for ref, at, eid, to in self.conn.execute(
+                f"{_MOVES} AND referral_id IN (SELECT r.referral_id FROM rewards r WHERE"
+                " r.kind = 'clawback' OR r.status IN ('voided', 'revoked')) ORDER BY referral_id,"
+                " at, id"
+            ):
+                self._moves.setdefault(ref, []).append((at, eid, to))
+        return self._moves.get(referral_id, [])
 
     def consent(self, ref: dict[str, Any], who: Recipient) -> bool:
         if who in (Recipient.CAPTURING_REP, Recipient.REFERRED_PARTY):
@@ -646,40 +734,10 @@ def clawback_row(
     return reward_id(ckey), row, f"clawback {money(back, currency)}: {reason}"
 
 
-def _end_cycle(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> None:
-    """The referral left ``trigger``'s stages: the rewards of it that were settled while it stood
-    there (voided or clawed back for a refunded deal, voided because the caps left nothing) get
-    ``reason`` added to their note, or to their clawback's, so they no longer answer for their
-    key: reaching the stage again earns again. A declined reward is left as it is: it stays
-    declined."""
-    with ctx.writer.transaction() as conn:
-        settled = conn.execute(
-            "SELECT coalesce(c.id, r.id), coalesce(c.note, r.note) FROM rewards r LEFT JOIN rewards"
-            " c ON c.clawback_of_id = r.id WHERE r.referral_id = ? AND r.kind = 'reward'"
-            " AND (c.id IS NOT NULL OR r.status IN ('voided', 'revoked'))"
-            " AND coalesce(r.trigger_stage, (SELECT u.trigger_stage FROM reward_rules u"
-            f" WHERE u.id = r.rule_id)) = ? AND NOT {_ended('coalesce(c.note, r.note)')}",
-            (referral_id, trigger.value),
-        ).fetchall()
-        for rid, note in settled:
-            ctx.writer.update(
-                "rewards", rid, {"note": f"{note}; then {reason}" if note else reason}
-            )
-
-
-def left_stage(ctx: Context, referral_id: str, trigger: Trigger, stage: str) -> list[str]:
-    """The referral moved to ``stage``, which ``trigger``'s rewards do not survive: the cycle
-    ends (:func:`_end_cycle`), and its standing rewards are voided or clawed back."""
-    reason = f"{MOVED_BACK}{stage}"
-    with ctx.writer.transaction():
-        _end_cycle(ctx, referral_id, trigger, reason)
-        return reverse(ctx, referral_id, trigger, reason)
-
-
 def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> list[str]:
     """Void the standing rewards of ``trigger`` not yet issued; claw back those issued. They stay
-    the ledger's answer for their keys (:func:`_key_after`) unless ``reason`` is the referral
-    leaving the stage (:func:`left_stage`)."""
+    the ledger's answer for their keys (:func:`_key_after`) until the referral's stage history
+    says their cycle ended (:func:`_cycle_ended`): ``reason`` is only for people to read."""
     out: list[str] = []
     now = utc_now()
     with ctx.writer.transaction() as conn:
@@ -735,7 +793,9 @@ def on_stage_reached(
     with ctx.writer.transaction():
         for trigger in Trigger:
             if stage not in _KEEPS[trigger]:
-                result.reversed += left_stage(ctx, referral_id, trigger, stage)
+                result.reversed += reverse(
+                    ctx, referral_id, trigger, f"the referral moved back to {stage}"
+                )
         if stage in (t.value for t in Trigger):
             got = compute_rewards(ctx, referral_id, Trigger(stage), today=today)
             result.created += got.created
@@ -839,7 +899,9 @@ def follow_received_stages(ctx: Context, *, today: date | None = None) -> StageR
         for referral_id, _version, stage in rows:
             for trigger in Trigger:
                 if stage not in _KEEPS[trigger]:
-                    result.reversed += left_stage(ctx, referral_id, trigger, stage)
+                    result.reversed += reverse(
+                        ctx, referral_id, trigger, f"the referral moved back to {stage}"
+                    )
                 elif stage != "lost":
                     got = compute_rewards(
                         ctx, referral_id, trigger, today=today, stored_rules=stored
