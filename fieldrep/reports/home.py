@@ -30,6 +30,8 @@ from fieldrep.reports.scope import Scope, load_scope
 COVERAGE_DAYS = 30
 SPARK_WEEKS = 13  # sparklines show the 12 full weeks before this one
 DRILL_LIMIT = 1000
+# A reward waiting for a manager's decision ('pending': written before v8, as the lifecycle reads it)
+AWAITING_SQL = "('awaiting_approval', 'pending')"
 
 
 @dataclass
@@ -225,8 +227,8 @@ def build_home(
     pending = [
         row
         for row in conn.execute(
-            "SELECT referral_id, amount, currency FROM rewards WHERE status = 'pending' AND "
-            "kind = 'reward'"
+            "SELECT referral_id, amount, currency FROM rewards WHERE status IN"
+            f" {AWAITING_SQL} AND kind = 'reward'"
         )
         if row[0] in in_scope_ids
     ]
@@ -402,7 +404,7 @@ def _pending_rewards(conn: sqlite3.Connection, referral_ids: set[str]) -> Table:
         "LEFT JOIN referrals r ON r.id = w.referral_id "
         "LEFT JOIN accounts a ON a.id = w.recipient_account_id "
         "LEFT JOIN users u ON u.id = w.recipient_user_id "
-        "WHERE w.status = 'pending' AND w.kind = 'reward' ORDER BY w.created_at"
+        f"WHERE w.status IN {AWAITING_SQL} AND w.kind = 'reward' ORDER BY w.created_at"
     ):
         if rid in referral_ids:
             table.rows.append(

@@ -244,14 +244,24 @@ def test_referrals_in_every_stage_with_matching_history(
 def test_reward_rules_and_rewards(demo: tuple[Context, dict[str, int]]) -> None:
     ctx, _ = demo
     kinds = {r[0] for r in ctx.db.execute("SELECT kind FROM reward_rules")}
-    assert kinds == {"fixed", "percent", "tiered"}
+    assert kinds == {"fixed", "percent", "tiered_by_count"}
     statuses = {r[0] for r in ctx.db.execute("SELECT DISTINCT status FROM rewards")}
-    assert {"pending", "approved", "issued", "redeemed"} <= statuses
-    assert len(statuses) >= 5
+    assert {
+        "on_hold",
+        "awaiting_approval",
+        "approved",
+        "issued",
+        "redeemed",
+        "declined",
+    } <= statuses
+    assert ctx.db.execute("SELECT count(*) FROM rewards WHERE kind = 'clawback'").fetchone()[0]
     broken = ctx.db.execute(
-        "SELECT count(*) FROM rewards WHERE (status IN ('issued', 'redeemed') AND issued_at IS NULL)"
-        " OR (status = 'redeemed' AND redeemed_at IS NULL)"
-        " OR (status IN ('approved', 'issued', 'redeemed') AND approved_by_id IS NULL)"
+        "SELECT count(*) FROM rewards WHERE (status IN ('issued', 'redeemed') AND (issued_at IS NULL"
+        " OR payout_batch IS NULL)) OR (status = 'redeemed' AND redeemed_at IS NULL)"
+        " OR (status IN ('approved', 'issued', 'redeemed') AND approved_at IS NULL)"
+        " OR (status = 'declined' AND (declined_reason IS NULL OR decided_by_id IS NULL))"
+        " OR (status = 'on_hold' AND hold_until <= ?)",
+        (TODAY.isoformat(),),
     ).fetchone()[0]
     assert broken == 0
     unreached = ctx.db.execute(

@@ -68,20 +68,29 @@ def test_the_demo_programme_end_to_end(
 
 
 def test_a_backfill_on_the_demo_book_pays_nothing_twice(ctx: Context) -> None:
-    """The demo's rewards were written without ledger keys (as before v8): a backfill finds them
-    by referral and rule and pays only the won referrals they do not cover."""
+    """The demo's rewards carry the ledger's keys: a backfill finds them and pays only what the
+    demo's rules did not (the won referrals of referrers who had not consented, now that they
+    have). Whatever became of a reward, it is the ledger's answer for its key: a declined one
+    stays declined, a refunded deal's clawback is not paid again while the referral stays won
+    (the demo reopens none: no second cycle); a second backfill pays nothing."""
     build_demo(ctx, DemoOptions(accounts=150, seed=4))
     ctx.conn.execute("UPDATE contacts SET referral_consent = 1")  # so every referrer may earn
-    before = rows(ctx, "rewards")
-    got = ledger.backfill(ctx, Trigger.WON)
-    covered = {
-        (r["referral_id"], r["rule_id"])
-        for r in before
-        if r["kind"] == "reward" and r["status"] not in ("declined", "revoked")
-    }
+    before = {r["id"]: r for r in rows(ctx, "rewards")}
     won = {r["id"] for r in rows(ctx, "referrals", "stage = 'won'")}
-    assert {ref for ref, _rule in covered} & won  # the demo paid some won referrals already
-    new = rows(ctx, "rewards", "ledger_key IS NOT NULL")
-    assert len(new) == len(got.created)
-    assert not {(r["referral_id"], r["rule_id"]) for r in new} & covered
+    keyed = {r["ledger_key"] for r in before.values() if r["kind"] == "reward"}
+    clawed = {r["clawback_of_id"] for r in before.values() if r["kind"] == "clawback"}
+    declined = {r["referral_id"] for r in before.values() if r["status"] == "declined"}
+    assert {before[rid]["referral_id"] for rid in clawed} & won  # refunded, still won
+    assert declined & won  # a manager said no to a won referral's reward
+    assert {key.split(":")[0] for key in keyed} & won  # the demo paid won referrals already
+    got = ledger.backfill(ctx, Trigger.WON)
+    after = {r["id"]: r for r in rows(ctx, "rewards")}
+    assert {rid: after[rid]["status"] for rid in before} == {
+        rid: r["status"] for rid, r in before.items()
+    }
+    new = [r for rid, r in after.items() if rid not in before]
+    assert {r["id"] for r in new} == set(got.created)
+    assert new  # referrers who consented since
+    assert not {r["ledger_key"] for r in new} & keyed
+    assert all("#" not in r["ledger_key"] for r in new)  # no declined or clawed back one again
     assert ledger.backfill(ctx, Trigger.WON).created == []

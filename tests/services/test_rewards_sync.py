@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fieldrep.cli import main
+from fieldrep.domain.rewards import Trigger
 from fieldrep.server.storage import Storage
 from fieldrep.services.notifications import outbox
 from fieldrep.services.referrals import pipeline
@@ -207,3 +208,39 @@ def test_the_command_line_sync_follows_the_stage_moves_too(
         assert main(["sync", "--db", str(tmp_path / "boss.db")]) == 0, capsys.readouterr().err
         got = [(r["referral_id"], r["amount_cents"]) for r in boss.rows("rewards").values()]
         assert got == [(referral, 10_000)]
+
+
+def test_a_reopening_and_new_win_made_on_another_laptop_earns_again_here_by_a_backfill(
+    storage: Storage,  # noqa: F811
+    server: LiveServer,  # noqa: F811
+    org: Org,  # noqa: F811
+    laptop: Callable[[str], Laptop],  # noqa: F811
+) -> None:
+    """The refunded deal's reward is settled; the rep reopens the referral and wins it again
+    between two of the manager's syncs. The stage history the sync brings says the cycle ended
+    (no ledger ran on the rep's laptop, none ran here when the moves arrived): a backfill here
+    pays the new win under the next key, once."""
+    boss, rep = laptop("boss"), laptop("rep")
+    boss.login("manager")
+    rep.login("rep1")
+    boss.sync()
+    rules.save(boss.ctx, bonus_rule(hold_days=0))
+    referral = _programme(rep, org)
+    rep.sync()
+    boss.sync()
+    move(boss.ctx, referral, "won", amount=4_000.0, today=DAY)
+    assert ledger.on_deal_refunded(boss.ctx, referral, "cancelled") != []
+    boss.sync()
+    rep.sync()
+    pipeline.move(rep.ctx, referral, "proposal", reason="the customer wants to renegotiate")
+    pipeline.move(rep.ctx, referral, "won", value=6_000.0, create_account=True)
+    assert rep.sync().rejected == 0
+    boss.sync()  # the two moves arrive as events; nothing here follows them into the ledger
+    made = ledger.backfill(boss.ctx, Trigger.WON, today=DAY).created
+    rewards = boss.rows("rewards")
+    assert [(rewards[rid]["ledger_key"], rewards[rid]["amount_cents"]) for rid in made] == [
+        (f"{referral}:bonus:won#2", 30_000)
+    ]
+    assert ledger.backfill(boss.ctx, Trigger.WON, today=DAY).created == []
+    assert ledger.follow_received_stages(boss.ctx).created == []
+    assert boss.sync().rejected == 0

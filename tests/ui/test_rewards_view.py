@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtCore import QItemSelectionModel, Qt
 from pytestqt.qtbot import QtBot
 
 from fieldrep.services.context import Context
@@ -131,3 +131,39 @@ def test_opening_the_referrer_account_tells_how_its_referrals_went(
     assert "$500 reward" in note.text()
     assert view.panel.save_button.isEnabled()  # the rep's own account stays editable
     runner.wait_for_idle()
+
+
+def test_the_demo_book_shows_how_each_reward_was_computed(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    from fieldrep.services.demo.build import DemoOptions, build_demo
+
+    build_demo(ctx, DemoOptions(accounts=5000, seed=1, today=date(2026, 12, 7)))  # as morgan
+    runner.changes.flush()
+    view = RewardsView(ctx, runner)
+    qtbot.addWidget(view)
+    view.resize(1366, 768)
+    view.show()
+    view.set_filter("All")
+    assert view.model.rowCount() > 100
+    texts = [view.model.index(row, COL_HOW).data() for row in range(view.model.rowCount())]
+    assert all(texts)
+    stored = dict(ctx.conn.execute("SELECT id, explanation FROM rewards").fetchall())
+    for row in range(view.model.rowCount()):
+        reward = view.model.item(row)
+        assert texts[row].startswith(stored[reward.id])
+        assert (
+            view.model.index(row, COL_HOW)
+            .data(Qt.ItemDataRole.ToolTipRole)
+            .startswith(stored[reward.id])
+        )
+    capped = next(row for row, text in enumerate(texts) if "by the base cap" in text)
+    view.table.scrollTo(view.model.index(capped, COL_HOW))
+    view.table.selectRow(capped)
+    chosen = view.model.item(capped)
+    assert chosen.explanation in view.detail_label.text()  # in full, where the column elides it
+    assert view.detail_label.text().startswith(f"Reward of {view.model.index(capped, 2).data()}")
+    shots = Path(os.environ.get("FIELDREP_SHOTS", tmp_path))
+    view.grab().save(str(shots / "rewards_view_demo_1366.png"))

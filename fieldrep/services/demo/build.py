@@ -6,7 +6,8 @@ written through ``Writer.insert_many`` inside one transaction, so each row gets 
 crash or an interrupt leaves the database as it was. 100,000 accounts take well under a minute.
 
 Parts: ``demo_org`` (users, territories), ``demo_accounts`` (accounts, contacts), ``demo_activity``
-(visits, tasks, deals, quotas), ``demo_referrals`` (referrals, events, rewards, notifications).
+(visits, tasks, deals, quotas), ``demo_referrals`` (referrals, events, notifications), ``demo_rewards`` (reward rules and the rewards
+the ledger's engine gives).
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ from fieldrep.services.demo.common import DemoClock, SeededIds, part_rng
 from fieldrep.services.demo.org import build_org, member_rows
 from fieldrep.services.demo.referrals import (
     build_referrals,
-    build_rewards,
     grant_consent,
     notify_new_referrals,
     referral_count,
 )
+from fieldrep.services.demo.rewards import build_rewards
 from fieldrep.store import settings
 from fieldrep.store.accounts_repository import deferred_search_index
 from fieldrep.store.errors import StoreError, ValidationError
@@ -130,8 +131,8 @@ def _generate(
         act,
         referral_count(options.accounts),
     )
-    build_rewards(part_rng(seed, "rewards"), ids, clock, org, acc, refs)
     grant_consent(part_rng(seed, "consent"), acc, refs)
+    build_rewards(part_rng(seed, "rewards"), ids, clock, org, acc, refs)
     notify_new_referrals(ids, clock, refs)
     # Quotas last: their targets follow the deals, referral deals included.
     build_quotas(part_rng(seed, "quotas"), ids, clock, org, act)

@@ -1,11 +1,12 @@
-"""Demo referrals in every stage with their event history, duplicates, reward rules and rewards.
+"""Demo referrals in every stage with their event history, duplicates and notifications.
 
 A referral's events replay its life: created, assigned, then one ``stage`` event per step it took
 (new -> contacted -> qualified -> proposal -> won, or -> lost from wherever it stopped). A won
-referral converted into one of the demo accounts and brought a deal; rewards follow the rules.
+referral converted into one of the demo accounts and brought a deal. The reward rules and rewards
+are :mod:`fieldrep.services.demo.rewards`'s.
 
 Kept whole: one builder of demo rows that refer to each other's ids (referrals, their events,
-duplicates, rules, rewards, notifications), in the order they are made.
+duplicates, notifications), in the order they are made.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ STAGE_WEIGHTS = (16, 15, 14, 12, 23, 20)
 PATH = ("new", "contacted", "qualified", "proposal", "won")
 CHANNELS = ("visit", "phone", "email", "event", "web", "other")
 CHANNEL_WEIGHTS = (50, 15, 12, 10, 10, 3)
-REWARD_STATUSES = ("pending", "approved", "issued", "redeemed", "declined", "revoked")
-TIERS = [{"min": 0, "percent": 2.0}, {"min": 10000, "percent": 3.0}, {"min": 50000, "percent": 4.0}]
 
 
 @dataclass
@@ -318,234 +317,7 @@ def _flag_duplicates(rng: random.Random, ids: SeededIds, out: Referrals, clock: 
         )
 
 
-def build_rewards(
-    rng: random.Random, ids: SeededIds, clock: DemoClock, org: Org, acc: Accounts, out: Referrals
-) -> None:
-    created = iso(clock.days_ago(365))
-    thanks = out.rules.add(
-        ids,
-        {
-            "name": "Thank-you gift card",
-            "recipient": "referrer",
-            "trigger_stage": "qualified",
-            "kind": "fixed",
-            "amount": 50.0,
-            "percent": None,
-            "tiers": "[]",
-            "cap_amount": None,
-            "cap_period": None,
-            "hold_days": 0,
-            "needs_approval": 0,
-            "active": 1,
-            "created_at": created,
-        },
-    )
-    bonus = out.rules.add(
-        ids,
-        {
-            "name": "Referral bonus 5%",
-            "recipient": "referrer",
-            "trigger_stage": "won",
-            "kind": "percent",
-            "amount": None,
-            "percent": 5.0,
-            "tiers": "[]",
-            "cap_amount": 2500.0,
-            "cap_period": "quarter",
-            "hold_days": 30,
-            "needs_approval": 1,
-            "active": 1,
-            "created_at": created,
-        },
-    )
-    incentive = out.rules.add(
-        ids,
-        {
-            "name": "Rep referral incentive",
-            "recipient": "capturing_rep",
-            "trigger_stage": "won",
-            "kind": "tiered",
-            "amount": None,
-            "percent": None,
-            "tiers": json.dumps(TIERS),
-            "cap_amount": None,
-            "cap_period": None,
-            "hold_days": 0,
-            "needs_approval": 1,
-            "active": 1,
-            "created_at": created,
-        },
-    )
-    # Statuses cycle through a shuffled list first so each one shows up even in a small demo.
-    forced = list(REWARD_STATUSES)
-    rng.shuffle(forced)
-    for index, row in enumerate(out.referrals.rows):
-        ref_index, contact_index, reached = out.meta[index]
-        referral_id = out.referrals.ids[index]
-        if row["duplicate_of_id"]:
-            continue
-        grants: list[tuple[str, float, str | None, int, str]] = []
-        if "qualified" in reached:
-            grants.append((thanks, 50.0, None, 0, "qualified"))
-        if "won" in reached and row["amount"]:
-            grants.append((bonus, min(round(row["amount"] * 0.05, 2), 2500.0), None, 30, "won"))
-            tier = max(t["percent"] for t in TIERS if row["amount"] >= t["min"])
-            grants.append(
-                (incentive, round(row["amount"] * tier / 100, 2), row["captured_by_id"], 0, "won")
-            )
-        for rule_id, amount, user_id, hold, trigger in grants:
-            at = reached[trigger] + timedelta(minutes=5)
-            age = (clock.now - at).days
-            if forced and rule_id != thanks:
-                status = forced.pop()
-            elif rule_id == thanks:
-                status = "redeemed" if age > 20 else "issued"
-            else:
-                status = rng.choices(
-                    REWARD_STATUSES, (25, 20, 25, 20, 5, 5) if age > hold else (80, 20, 0, 0, 0, 0)
-                )[0]
-            _reward(
-                rng,
-                ids,
-                clock,
-                org,
-                acc,
-                out,
-                referral_id,
-                rule_id,
-                ref_index,
-                contact_index,
-                user_id,
-                amount,
-                status,
-                at,
-                hold,
-            )
-
-
-def _reward(
-    rng: random.Random,
-    ids: SeededIds,
-    clock: DemoClock,
-    org: Org,
-    acc: Accounts,
-    out: Referrals,
-    referral_id: str,
-    rule_id: str,
-    ref_index: int,
-    contact_index: int | None,
-    user_id: str | None,
-    amount: float,
-    status: str,
-    at: datetime,
-    hold: int,
-) -> None:
-    def later(base: datetime, days: float) -> datetime:
-        return min(base + timedelta(days=days, minutes=rng.randint(1, 600)), clock.now)
-
-    approved = issued = redeemed = None
-    if status in ("approved", "issued", "redeemed", "revoked", "declined"):
-        approved = later(at, rng.uniform(0.1, 3))
-    if status in ("issued", "redeemed", "revoked"):
-        issued = later(approved or at, hold + rng.uniform(0, 3))
-    if status == "redeemed":
-        redeemed = later(issued or at, rng.uniform(1, 20))
-    recipient_account = acc.ids[ref_index] if user_id is None else None
-    recipient_contact = (
-        acc.contact_ids[contact_index] if user_id is None and contact_index is not None else None
-    )
-    note = {
-        "declined": "Declined: referrer is an employee of the referred company.",
-        "revoked": "Revoked: the order was cancelled within the return period.",
-    }.get(status)
-    reward_id = out.rewards.add(
-        ids,
-        {
-            "referral_id": referral_id,
-            "rule_id": rule_id,
-            "recipient_account_id": recipient_account,
-            "recipient_contact_id": recipient_contact,
-            "recipient_user_id": user_id,
-            "kind": "reward",
-            "clawback_of_id": None,
-            "amount": amount,
-            "currency": "USD",
-            "status": status,
-            "hold_until": iso(at + timedelta(days=hold)) if hold else None,
-            "approved_by_id": org.manager_id if approved else None,
-            "approved_at": iso(approved) if approved else None,
-            "issued_at": iso(issued) if issued else None,
-            "redeemed_at": iso(redeemed) if redeemed else None,
-            "note": note,
-            "created_at": iso(at),
-        },
-    )
-    out.events.add(
-        ids,
-        {
-            "referral_id": referral_id,
-            "at": iso(at),
-            "user_id": None,
-            "kind": "reward",
-            "from_value": None,
-            "to_value": reward_id,
-            "reason": f"{amount:.2f} USD ({status})",
-        },
-    )
-    if status == "revoked" and issued is not None:
-        out.rewards.add(
-            ids,
-            {
-                "referral_id": referral_id,
-                "rule_id": rule_id,
-                "recipient_account_id": recipient_account,
-                "recipient_contact_id": recipient_contact,
-                "recipient_user_id": user_id,
-                "kind": "clawback",
-                "clawback_of_id": reward_id,
-                "amount": -amount,
-                "currency": "USD",
-                "status": "approved",
-                "hold_until": None,
-                "approved_by_id": org.manager_id,
-                "approved_at": iso(later(issued, 1)),
-                "issued_at": None,
-                "redeemed_at": None,
-                "note": note,
-                "created_at": iso(later(issued, 1)),
-            },
-        )
-    if status == "pending":
-        _notify(
-            ids,
-            out,
-            org.manager_id,
-            None,
-            "app",
-            "Reward awaiting your approval",
-            f"{amount:.2f} USD for referral {referral_id}",
-            "rewards",
-            reward_id,
-            "queued",
-            at,
-        )
-    elif status == "issued" and recipient_contact:
-        _notify(
-            ids,
-            out,
-            None,
-            recipient_contact,
-            "email",
-            "Thank you for your referral",
-            f"Your reward of {amount:.2f} USD is on its way.",
-            "rewards",
-            reward_id,
-            "sent",
-            issued or at,
-        )
-
-
-def _notify(
+def notify(
     ids: SeededIds,
     out: Referrals,
     user_id: str | None,
@@ -557,10 +329,12 @@ def _notify(
     row_id: str,
     status: str,
     at: datetime,
+    **extra: Any,
 ) -> None:
     out.notifications.add(
         ids,
         {
+            **extra,
             "recipient_user_id": user_id,
             "recipient_contact_id": contact_id,
             "channel": channel,
@@ -582,7 +356,7 @@ def notify_new_referrals(ids: SeededIds, clock: DemoClock, out: Referrals, limit
     for n, index in enumerate(fresh[:limit]):
         row = out.referrals.rows[index]
         at = datetime.fromisoformat(row["created_at"][:19]) + timedelta(minutes=2)
-        _notify(
+        notify(
             ids,
             out,
             row["owner_id"],
@@ -608,20 +382,10 @@ OTHER_CONSENT = 0.2
 
 
 def grant_consent(rng: random.Random, acc: Accounts, out: Referrals) -> None:
-    """Set every demo contact's consent: yes for those the demo already rewarded or e-mailed (it
-    could not have without), else by chance, more often for referrers. From its own random
+    """Set every demo contact's consent, by chance, more often for referrers; before the rewards,
+    which the rules give only to referrers who agreed (as the ledger does). From its own random
     stream, so the rest of the demo is the same whatever these rates are."""
-    contacted = {
-        row["recipient_contact_id"]
-        for rows in (out.rewards.rows, out.notifications.rows)
-        for row in rows
-        if row.get("recipient_contact_id")
-    }
     referrers = {acc.contact_ids[c] for _a, c, _reached in out.meta if c is not None}
     for contact_id, contact in zip(acc.contact_ids, acc.contacts, strict=True):
-        if contact_id in contacted:
-            agreed = True
-        else:
-            chance = REFERRER_CONSENT if contact_id in referrers else OTHER_CONSENT
-            agreed = rng.random() < chance
-        contact["referral_consent"] = int(agreed)
+        chance = REFERRER_CONSENT if contact_id in referrers else OTHER_CONSENT
+        contact["referral_consent"] = int(rng.random() < chance)

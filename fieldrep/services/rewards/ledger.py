@@ -9,6 +9,14 @@ negative row of its own netted against the next payout: never a silent edit.
 A reward's id is derived from its ledger key, so the same reward computed twice (a retry, two
 laptops offline) is the same row, and the sync merges it: never paid twice.
 
+A reward, once written, is the ledger's answer for its referral, rule and trigger, whatever became
+of it: nothing computes it again (a retry, a backfill after a rule change, a sync's follow-up).
+Declined, it stays declined: a manager's "no" is final. Voided or clawed back by a refunded deal,
+or voided because the caps left nothing, it is settled while the referral stays at the stage;
+only the referral leaving the stage (reopened, lost) ends that cycle, and reaching the stage again
+is a new trigger that earns under the next key (``key#2``; see :func:`_key_after`). Whether it
+left is read from its stage history (``referral_events``, synced), never from a reward's note.
+
 Kept whole: computing, voiding and clawing back a reward share the ledger key, the batch of one
 stage move's transaction and the recipient and consent rules; apart, neither half reads on its own.
 """
@@ -57,11 +65,56 @@ _KEEPS = {
 LIVE_SQL = "(" + ", ".join(f"'{s}'" for s in LIVE) + ")"
 COUNTED_SQL = "(" + ", ".join(f"'{s}'" for s in (*LIVE, "revoked")) + ")"
 AMOUNT_CENTS = "coalesce(amount_cents, CAST(round(amount * 100) AS INTEGER))"
-# The note of a reward the caps left nothing of: voided, it still stands as the ledger's answer
-# for its key (a later run must not compute it again), until the referral leaves the stage.
+# The note of a reward the caps left nothing of (voided, it still answers for its key).
 NOTHING_LEFT = "nothing to pay after the caps"
-# A reward's status as its key sees it: such a voided reward stands.
-_KEY_STATUS = "CASE WHEN r.status = 'voided' AND r.note = ? THEN 'nothing' ELSE r.status END"
+# A reward as its key sees it (:func:`_key_after`): 'standing' (to be paid, or paid), 'declined',
+# 'clawed back', 'voided' (a refund before payout, the caps leaving nothing), 'revoked' (clawed
+# back before v8). Selected with the reward's id, referral, when it was written, when it was
+# settled (voided, or its clawback written) and its clawback, FROM rewards r ... :data:`_CLAWBACK`.
+_EARLIER = (
+    "r.id, r.referral_id, CASE WHEN r.status = 'declined' THEN 'declined'"
+    " WHEN c.id IS NOT NULL THEN 'clawed back' WHEN r.status IN ('voided', 'revoked')"
+    " THEN r.status ELSE 'standing' END, r.created_at, coalesce(c.created_at, r.voided_at,"
+    " r.created_at), c.id"
+)
+_CLAWBACK = "LEFT JOIN rewards c ON c.clawback_of_id = r.id AND c.kind = 'clawback'"
+_SETTLED = ("clawed back", "voided", "revoked")
+# Why a reward that stands is not computed again, as the explanation says it.
+_STANDS = {
+    "standing": "already in the ledger",
+    "declined": "already in the ledger, declined: a manager's decision stands",
+    "clawed back": "already in the ledger, clawed back: settled until the referral leaves the"
+    " stage and reaches it again",
+    "voided": "already in the ledger, voided: settled until the referral leaves the stage and"
+    " reaches it again",
+}
+_STANDS["revoked"] = _STANDS["clawed back"]
+
+
+@dataclass(frozen=True)
+class _Earlier:
+    """An earlier reward of a ledger key (:data:`_EARLIER`)."""
+
+    reward_id: str
+    referral_id: str
+    state: str
+    created_at: str
+    settled_at: str
+    clawback_id: str | None
+
+
+# A stage move in a referral's history: (at, event id, stage moved to), in the order they were made.
+_Move = tuple[str, str, str]
+_MOVES = "SELECT referral_id, at, id, to_value FROM referral_events WHERE kind = 'stage'"
+
+
+def _moves(conn: sqlite3.Connection, referral_id: str) -> list[_Move]:
+    return [
+        (at, eid, to)
+        for _ref, at, eid, to in conn.execute(
+            f"{_MOVES} AND referral_id = ? ORDER BY at, id", (referral_id,)
+        )
+    ]
 
 
 def reward_id(key: str) -> str:
@@ -82,7 +135,7 @@ def _one(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> dict[str,
     return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
 
 
-def _recipient(ref: dict[str, Any], who: Recipient) -> tuple[str, dict[str, Any]] | None:
+def recipient_of(ref: dict[str, Any], who: Recipient) -> tuple[str, dict[str, Any]] | None:
     """(the key the caps group by, the recipient columns) of ``who`` for this referral."""
     if who is Recipient.REFERRER_CONTACT:
         c = ref["referrer_contact_id"]
@@ -144,7 +197,7 @@ def _history(
         f" AND status IN {COUNTED_SQL} AND substr(created_at, 1, 4) = ?",
         (key_value, year),
     ).fetchone()[0]
-    ref_col = _converted_column(who)
+    ref_col = converted_column(who)
     count, value = conn.execute(
         f"SELECT count(*), coalesce(sum(CAST(round(amount * 100) AS INTEGER)), 0) FROM referrals"
         f" WHERE {ref_col} = ? AND stage = 'won' AND id != ? AND substr(updated_at, 1, 4) = ?",
@@ -166,40 +219,104 @@ def _history(
 
 def _next_key(
     conn: sqlite3.Connection, referral_id: str, rule_key: str, trigger: Trigger
-) -> str | None:
-    """The ledger key for a new reward of ``base``, or None while an earlier one stands.
-
-    A won referral that was reopened (its reward voided or clawed back) and won again earns
-    again, under ``base#2``, ``base#3``: the count of earlier cycles, the same on every laptop.
-    """
+) -> tuple[str | None, str]:
+    """The ledger key for a new reward of ``base``, or None and why while an earlier one stands
+    (:func:`_key_after`)."""
     base = ledger_key(referral_id, rule_key, trigger)
     # base, then base#2, base#3 ...: one range of the unique index ("#" sorts before ":", so
     # the clawbacks' "base:clawback" keys fall outside it)
-    rows = conn.execute(
-        f"SELECT r.ledger_key, {_KEY_STATUS}, EXISTS (SELECT 1 FROM rewards c WHERE"
-        " c.clawback_of_id = r.id) FROM rewards r WHERE r.ledger_key BETWEEN ? AND ?"
-        " AND r.kind = 'reward'",
-        (NOTHING_LEFT, base, base + "#\uffff"),
-    ).fetchall()
+    earlier = [
+        _Earlier(*row)
+        for row in conn.execute(
+            f"SELECT {_EARLIER} FROM rewards r {_CLAWBACK} WHERE r.ledger_key BETWEEN ? AND ?"
+            " AND r.kind = 'reward'",
+            (base, base + "#\uffff"),
+        )
+    ]
     # Rewards written before v8 have no ledger key: found by referral and rule, they stand too
     # (else a backfill would pay the demo's, or an old laptop's, rewards a second time).
-    rows += conn.execute(
-        f"SELECT NULL, {_KEY_STATUS}, EXISTS (SELECT 1 FROM rewards c WHERE c.clawback_of_id = r.id)"
-        " FROM rewards r JOIN reward_rules u ON u.id = r.rule_id WHERE r.referral_id = ?"
-        " AND r.ledger_key IS NULL AND r.kind = 'reward' AND coalesce(u.rule_key, u.id) = ?"
-        " AND coalesce(r.trigger_stage, u.trigger_stage) = ?",
-        (NOTHING_LEFT, referral_id, rule_key, trigger.value),
-    ).fetchall()
-    return _key_after(base, [(status, bool(clawed)) for _key, status, clawed in rows])
+    earlier += [
+        _Earlier(*row)
+        for row in conn.execute(
+            f"SELECT {_EARLIER} FROM rewards r {_CLAWBACK} JOIN reward_rules u ON u.id = r.rule_id"
+            " WHERE r.referral_id = ? AND r.ledger_key IS NULL AND r.kind = 'reward'"
+            " AND coalesce(u.rule_key, u.id) = ? AND coalesce(r.trigger_stage, u.trigger_stage) = ?",
+            (referral_id, rule_key, trigger.value),
+        )
+    ]
+    settled = any(e.state in _SETTLED for e in earlier)
+    return _key_after(conn, base, trigger, earlier, _moves(conn, referral_id) if settled else [])
 
 
-def _key_after(base: str, earlier: list[tuple[str, bool]]) -> str | None:
-    """The key after the earlier rewards ``(status, clawed back)`` of ``base``; None while one
-    stands."""
-    for status, clawed in earlier:
-        if status not in ("voided", "declined", "revoked") and not clawed:
-            return None
-    return base if not earlier else f"{base}#{len(earlier) + 1}"
+def _key_after(
+    conn: sqlite3.Connection,
+    base: str,
+    trigger: Trigger,
+    earlier: list[_Earlier],
+    moves: list[_Move],
+) -> tuple[str | None, str]:
+    """The key after the earlier rewards of ``base``, or None and why while one stands; ``moves``:
+    the referral's stage moves (:func:`_moves`; needed only when one of them is settled).
+
+    Every earlier reward stands unless it is settled (voided, clawed back) and its cycle ended
+    (:func:`_cycle_ended`). A declined one always stands. A reopened referral won again earns
+    under ``base#2``, ``base#3``: the count of earlier cycles, the same on every laptop.
+    """
+    if any(e.state == "declined" for e in earlier):
+        return None, _STANDS["declined"]
+    standing = [
+        e
+        for e in earlier
+        if e.state not in _SETTLED or not _cycle_ended(conn, e, _KEEPS[trigger], moves)
+    ]
+    if standing:
+        return None, _STANDS[standing[-1].state]
+    return (base if not earlier else f"{base}#{len(earlier) + 1}"), ""
+
+
+def _cycle_ended(
+    conn: sqlite3.Connection, reward: _Earlier, keeps: frozenset[str], moves: list[_Move]
+) -> bool:
+    """Whether the settled ``reward``'s cycle is over, read from the referral's stage history
+    (synced like the rest, so every laptop reads the same): the referral moved to a stage the
+    reward does not survive (``keeps`` holds those it does) after the reward was written, and did
+    not come back to the stage before the reward was settled. Voided or clawed back because the
+    referral left, or settled and then left, its cycle ended; settled after it came back (a refund
+    of a reward the leaving never reached: the reopening and the new win came from another laptop
+    between two syncs), it answers for the stage it is at."""
+    left = False  # away from the stage since a move after the reward was written
+    for at, event_id, to in moves:
+        if to not in keeps:
+            left = left or _before(conn, reward, reward.created_at, at, event_id, settled=False)
+        elif left:
+            if _before(conn, reward, reward.settled_at, at, event_id, settled=True):
+                return True
+            left = False  # back at the stage before it was settled: a later move must end it
+    return left
+
+
+def _before(
+    conn: sqlite3.Connection,
+    reward: _Earlier,
+    moment: str,
+    at: str,
+    event_id: str,
+    *,
+    settled: bool,
+) -> bool:
+    """Whether ``reward`` was written (``settled``: settled) at ``moment``, before the referral
+    event ``event_id`` made at ``at``. The times are the store's UTC text with milliseconds, so
+    they compare as strings. In the same millisecond the ids decide (UUIDv7s, increasing on the
+    laptop that made both): the event's against the reward's history line, its first (settled: its
+    last, or its clawback's); without one, the reward is not before the event."""
+    if at != moment:
+        return at > moment
+    line = conn.execute(
+        f"SELECT {'max' if settled else 'min'}(id) FROM referral_events WHERE referral_id = ?"
+        " AND kind = 'reward' AND to_value IN (?, ?)",
+        (reward.referral_id, reward.reward_id, reward.clawback_id or reward.reward_id),
+    ).fetchone()[0]
+    return line is not None and event_id > line
 
 
 class _Batch:
@@ -228,7 +345,8 @@ class _Batch:
         self._converted: dict[str, dict[str, tuple[int, int]]] = {}
         self._consent: dict[str, bool] = {}
         self._account_consent: dict[str, bool] = {}
-        self._taken: dict[str, list[tuple[str | None, str, bool, str, str]]] = {}
+        self._taken: dict[str, list[tuple[str | None, str, str, _Earlier]]] = {}
+        self._moves: dict[str, list[_Move]] | None = None
         wanted = set(referral_ids)
         cur = conn.execute(
             "SELECT *, CAST(round(amount * 100) AS INTEGER) FROM referrals WHERE duplicate_of_id"
@@ -240,27 +358,39 @@ class _Batch:
                 ref = dict(zip(names, row[:-1], strict=True))
                 ref["_won_cents"] = row[-1] or 0
                 self.refs[row[0]] = ref
-        for referral_id, key, status, clawed, rule_key, trigger in conn.execute(
-            f"SELECT r.referral_id, r.ledger_key, {_KEY_STATUS}, EXISTS (SELECT 1 FROM rewards c WHERE"
-            " c.clawback_of_id = r.id), coalesce(u.rule_key, u.id), coalesce(r.trigger_stage,"
-            " u.trigger_stage) FROM rewards r LEFT JOIN reward_rules u ON u.id = r.rule_id"
-            " WHERE r.kind = 'reward'",
-            (NOTHING_LEFT,),
+        for row in conn.execute(
+            f"SELECT {_EARLIER}, r.ledger_key, coalesce(u.rule_key, u.id),"
+            f" coalesce(r.trigger_stage, u.trigger_stage) FROM rewards r {_CLAWBACK}"
+            " LEFT JOIN reward_rules u ON u.id = r.rule_id WHERE r.kind = 'reward'"
         ):
-            self._taken.setdefault(referral_id, []).append(
-                (key, status, bool(clawed), rule_key, trigger)
-            )
+            reward = _Earlier(*row[:6])
+            self._taken.setdefault(reward.referral_id, []).append((*row[6:], reward))
 
-    def next_key(self, referral_id: str, rule_key: str, trigger: Trigger) -> str | None:
+    def next_key(self, referral_id: str, rule_key: str, trigger: Trigger) -> tuple[str | None, str]:
         base = ledger_key(referral_id, rule_key, trigger)
         top = base + "#\uffff"
         earlier = [
-            (status, clawed)
-            for key, status, clawed, rkey, trig in self._taken.get(referral_id, ())
+            reward
+            for key, rkey, trig, reward in self._taken.get(referral_id, ())
             if (key is not None and base <= key <= top)
             or (key is None and rkey == rule_key and trig == trigger.value)
         ]
-        return _key_after(base, earlier)
+        settled = any(e.state in _SETTLED for e in earlier)
+        moves = self.moves(referral_id) if settled else []
+        return _key_after(self.conn, base, trigger, earlier, moves)
+
+    def moves(self, referral_id: str) -> list[_Move]:
+        """The referral's stage moves (:func:`_moves`): those of every referral with a settled
+        reward, read in one query the first time one is needed."""
+        if self._moves is None:
+            self._moves = {}
+            for ref, at, eid, to in self.conn.execute(
+                f"{_MOVES} AND referral_id IN (SELECT r.referral_id FROM rewards r WHERE"
+                " r.kind = 'clawback' OR r.status IN ('voided', 'revoked')) ORDER BY referral_id,"
+                " at, id"
+            ):
+                self._moves.setdefault(ref, []).append((at, eid, to))
+        return self._moves.get(referral_id, [])
 
     def consent(self, ref: dict[str, Any], who: Recipient) -> bool:
         if who in (Recipient.CAPTURING_REP, Recipient.REFERRED_PARTY):
@@ -293,7 +423,7 @@ class _Batch:
                     (key_value, year),
                 ).fetchone()[0]
             )
-        ref_col = _converted_column(who)
+        ref_col = converted_column(who)
         by_key = self._converted.get(ref_col)
         if by_key is None:
             by_key = self._converted[ref_col] = {
@@ -355,7 +485,7 @@ class _Batch:
         self.rows, self.ids, self.events = [], [], []
 
 
-def _converted_column(who: Recipient) -> str:
+def converted_column(who: Recipient) -> str:
     if who is Recipient.CAPTURING_REP:
         return "captured_by_id"
     return "referrer_contact_id" if who is Recipient.REFERRER_CONTACT else "referrer_account_id"
@@ -373,8 +503,7 @@ def _budget_used(conn: sqlite3.Connection, rule_key: str, start: str) -> int:
     )
 
 
-def _write_reward(
-    ctx: Context,
+def reward_row(
     ref: dict[str, Any],
     who: Recipient,
     cols: dict[str, Any],
@@ -382,11 +511,11 @@ def _write_reward(
     got: Computed,
     key: str,
     today: date,
-    notify: bool,
-    events: list[dict[str, Any]] | None = None,
-    batch: _Batch | None = None,
-    key_value: str = "",
-) -> str:
+    now: str,
+) -> tuple[dict[str, Any], str]:
+    """The ledger's row for ``got`` (computed for ``ref`` on ``today``, written at ``now``) and its
+    line in the referral's history. Nothing paid: voided; a hold: on hold; else awaiting approval,
+    or approved when the rule needs none."""
     if got.amount_cents == 0:
         status = RewardStatus.VOIDED
     elif got.hold_until > today:
@@ -395,8 +524,6 @@ def _write_reward(
         status = RewardStatus.AWAITING_APPROVAL
     else:
         status = RewardStatus.APPROVED
-    rid = reward_id(key)
-    now = utc_now() if batch is None else batch.now
     row = {
         "referral_id": ref["id"],
         "rule_id": stored.row_id,
@@ -416,7 +543,26 @@ def _write_reward(
         "voided_at": now if status is RewardStatus.VOIDED else None,
         "note": NOTHING_LEFT if status is RewardStatus.VOIDED else None,
     }
-    line = f"{money(got.amount_cents)} ({status.value}): {got.explanation}"
+    return row, f"{money(got.amount_cents)} ({status.value}): {got.explanation}"
+
+
+def _write_reward(
+    ctx: Context,
+    ref: dict[str, Any],
+    who: Recipient,
+    cols: dict[str, Any],
+    stored: rules_store.StoredRule,
+    got: Computed,
+    key: str,
+    today: date,
+    notify: bool,
+    events: list[dict[str, Any]] | None = None,
+    batch: _Batch | None = None,
+    key_value: str = "",
+) -> str:
+    rid = reward_id(key)
+    now = utc_now() if batch is None else batch.now
+    row, line = reward_row(ref, who, cols, stored, got, key, today, now)
     if batch is not None:
         row["created_at"] = now
         batch.wrote(row, rid, who, key_value, stored)
@@ -424,7 +570,7 @@ def _write_reward(
         return rid
     ctx.writer.insert("rewards", row, row_id=rid)
     _event(ctx, ref["id"], rid, line, events)
-    if notify and status is RewardStatus.AWAITING_APPROVAL:
+    if notify and row["status"] == RewardStatus.AWAITING_APPROVAL.value:
         outbox.notify_managers(
             ctx, "Reward awaiting your approval", got.explanation, "rewards", rid
         )
@@ -458,6 +604,23 @@ def _event(
         events.append(row)
 
 
+def referral_facts(
+    ref: dict[str, Any], trigger: Trigger, on: date, consent: bool, recipient_key: str
+) -> ReferralFacts:
+    """What the rules look at for the referral row ``ref`` reaching ``trigger`` on ``on``."""
+    flags = set(json.loads(ref["flags"] or "[]"))
+    return ReferralFacts(
+        referral_id=ref["id"],
+        stage=trigger,
+        on=on,
+        deal_cents=round(float(ref["amount"] or 0) * 100),
+        new_customer="already_customer" not in flags,
+        self_referral="self_referral" in flags,
+        consent=consent,
+        referrer_key=recipient_key,
+    )
+
+
 def referral(conn: sqlite3.Connection, referral_id: str) -> dict[str, Any]:
     ref = _one(conn, "SELECT * FROM referrals WHERE id = ?", (referral_id,))
     if ref is None:
@@ -488,26 +651,21 @@ def compute_rewards(
             return result
         stored = stored_rules if stored_rules is not None else rules_store.current(conn)
         by_key = {s.rule.rule_id: s for s in stored}
-        flags = set(json.loads(ref["flags"] or "[]"))
-        deal_cents = round(float(ref["amount"] or 0) * 100)
         for who in Recipient:
             candidates = [s.rule for s in stored if s.rule.recipient is who]
             if not candidates:
                 continue
-            target = _recipient(ref, who)
+            target = recipient_of(ref, who)
             if target is None:
                 continue
             recipient_key, cols = target
             key_value = recipient_key.split(":", 1)[1]
-            facts = ReferralFacts(
-                referral_id=referral_id,
-                stage=trigger,
-                on=today,
-                deal_cents=deal_cents,
-                new_customer="already_customer" not in flags,
-                self_referral="self_referral" in flags,
-                consent=batch.consent(ref, who) if batch else _consent(conn, ref, who),
-                referrer_key=recipient_key,
+            facts = referral_facts(
+                ref,
+                trigger,
+                today,
+                batch.consent(ref, who) if batch else _consent(conn, ref, who),
+                recipient_key,
             )
             if batch is not None:
                 history = batch.history(ref, who, key_value, None)
@@ -528,11 +686,11 @@ def compute_rewards(
             if got is None:
                 continue
             if batch is not None:
-                key = batch.next_key(referral_id, got.rule.rule_id, trigger)
+                key, stands = batch.next_key(referral_id, got.rule.rule_id, trigger)
             else:
-                key = _next_key(conn, referral_id, got.rule.rule_id, trigger)
+                key, stands = _next_key(conn, referral_id, got.rule.rule_id, trigger)
             if key is None:
-                result.explained.append(f"{got.rule.name}: already in the ledger")
+                result.explained.append(f"{got.rule.name}: {stands}")
                 continue
             chosen = by_key[got.rule.rule_id]
             result.created.append(
@@ -544,8 +702,42 @@ def compute_rewards(
     return result
 
 
+def clawback_row(
+    paid_id: str,
+    paid_key: str | None,
+    paid_cents: int,
+    currency: str,
+    trigger: Trigger,
+    reason: str,
+    now: str,
+    who: dict[str, Any],
+) -> tuple[str, dict[str, Any], str]:
+    """(id, row, history line) of the clawback of the paid reward ``paid_id``: a negative row of
+    its own, approved so the next payout nets it. ``who``: the paid row's referral, rule and
+    recipient columns."""
+    back = clawback_cents(paid_cents)
+    ckey = f"{paid_key or paid_id}:clawback"
+    row = {
+        **who,
+        "kind": "clawback",
+        "clawback_of_id": paid_id,
+        "amount": back / 100,
+        "amount_cents": back,
+        "currency": currency,
+        "status": "approved",  # netted against the next payout
+        "ledger_key": ckey,
+        "trigger_stage": trigger.value,
+        "explanation": f"clawback of {money(paid_cents, currency)} paid: {reason}",
+        "note": reason,
+        "approved_at": now,
+    }
+    return reward_id(ckey), row, f"clawback {money(back, currency)}: {reason}"
+
+
 def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> list[str]:
-    """Void the standing rewards of ``trigger`` not yet issued; claw back those issued."""
+    """Void the standing rewards of ``trigger`` not yet issued; claw back those issued. They stay
+    the ledger's answer for their keys (:func:`_key_after`) until the referral's stage history
+    says their cycle ended (:func:`_cycle_ended`): ``reason`` is only for people to read."""
     out: list[str] = []
     now = utc_now()
     with ctx.writer.transaction() as conn:
@@ -559,13 +751,6 @@ def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> li
             (referral_id, trigger.value),
         )
         standing = cur.fetchall()
-        for (rid,) in conn.execute(
-            "SELECT id FROM rewards r WHERE referral_id = ? AND kind = 'reward' AND status ="
-            " 'voided' AND note = ? AND coalesce(trigger_stage, (SELECT u.trigger_stage FROM"
-            " reward_rules u WHERE u.id = r.rule_id)) = ?",
-            (referral_id, NOTHING_LEFT, trigger.value),
-        ).fetchall():
-            ctx.writer.update("rewards", rid, {"note": f"{NOTHING_LEFT}; then {reason}"})
         for rid, status, key, cents, rule_id, acc, con, usr, rkind, cur_code in standing:
             if status in UNPAID:
                 ctx.writer.update(
@@ -576,11 +761,14 @@ def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> li
                 _event(ctx, referral_id, rid, f"voided: {reason}")
                 out.append(rid)
                 continue
-            back = clawback_cents(cents)
-            ckey = f"{key or rid}:clawback"
-            cid = reward_id(ckey)
-            ctx.writer.insert(
-                "rewards",
+            cid, row, line = clawback_row(
+                rid,
+                key,
+                cents,
+                cur_code,
+                trigger,
+                reason,
+                now,
                 {
                     "referral_id": referral_id,
                     "rule_id": rule_id,
@@ -588,21 +776,10 @@ def reverse(ctx: Context, referral_id: str, trigger: Trigger, reason: str) -> li
                     "recipient_contact_id": con,
                     "recipient_user_id": usr,
                     "recipient_kind": rkind,
-                    "kind": "clawback",
-                    "clawback_of_id": rid,
-                    "amount": back / 100,
-                    "amount_cents": back,
-                    "currency": cur_code,
-                    "status": "approved",  # netted against the next payout
-                    "ledger_key": ckey,
-                    "trigger_stage": trigger.value,
-                    "explanation": f"clawback of {money(cents, cur_code)} paid: {reason}",
-                    "note": reason,
-                    "approved_at": now,
                 },
-                row_id=cid,
             )
-            _event(ctx, referral_id, cid, f"clawback {money(back, cur_code)}: {reason}")
+            ctx.writer.insert("rewards", row, row_id=cid)
+            _event(ctx, referral_id, cid, line)
             out.append(cid)
     return out
 
@@ -629,7 +806,8 @@ def on_stage_reached(
 
 
 def on_deal_refunded(ctx: Context, referral_id: str, reason: str) -> list[str]:
-    """A won referral's deal was refunded: its won rewards are voided or clawed back."""
+    """A won referral's deal was refunded: its won rewards are voided or clawed back, and so
+    settled: while the referral stays won, nothing pays them again."""
     if not reason.strip():
         raise ValueError("say why the deal was refunded")
     return reverse(ctx, referral_id, Trigger.WON, f"deal refunded: {reason.strip()}")

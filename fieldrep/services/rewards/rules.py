@@ -147,6 +147,55 @@ def current(conn: sqlite3.Connection) -> list[StoredRule]:
     return [s for s in latest.values() if s.active]
 
 
+def rule_row(
+    rule: RewardRule,
+    needs_approval: bool,
+    budget_cents: int | None,
+    budget_period: str | None,
+    created_by_id: str | None,
+) -> dict[str, Any]:
+    """The ``reward_rules`` row of a rule version (:func:`from_row` reads it back)."""
+    return {
+        "name": rule.name,
+        "recipient": rule.recipient.value,
+        "trigger_stage": rule.trigger.value,
+        "kind": rule.kind.value,
+        "amount": rule.amount_cents / 100 if rule.amount_cents else None,
+        "percent": rule.percent_bp / 100 if rule.percent_bp else None,
+        "tiers": json.dumps(
+            [
+                {
+                    "threshold": t.threshold,
+                    "amount_cents": t.amount_cents,
+                    "percent_bp": t.percent_bp,
+                }
+                for t in rule.tiers
+            ]
+        ),
+        "cap_period": budget_period,
+        "hold_days": rule.hold_days,
+        "needs_approval": int(needs_approval),
+        "active": 1,
+        "rule_key": rule.rule_id,
+        "version": rule.version,
+        "priority": rule.priority,
+        "valid_from": rule.valid_from.isoformat(),
+        "valid_until": rule.valid_until.isoformat() if rule.valid_until else None,
+        "currency": rule.currency,
+        "amount_cents": rule.amount_cents,
+        "percent_bp": rule.percent_bp,
+        "base_cap_cents": rule.base_cap_cents,
+        "cap_per_reward_cents": rule.cap_per_reward_cents,
+        "cap_per_referrer_year_cents": rule.cap_per_referrer_year_cents,
+        "budget_cents": budget_cents,
+        "min_deal_cents": rule.min_deal_cents,
+        "new_customers_only": int(rule.new_customers_only),
+        "exclude_self_referrals": int(rule.exclude_self_referrals),
+        "require_consent": int(rule.require_consent),
+        "created_by_id": created_by_id,
+    }
+
+
 def save(
     ctx: Context,
     rule: RewardRule,
@@ -173,44 +222,6 @@ def save(
         check_overlaps([s.rule for s in existing] + [rule])
         row_id = ctx.writer.insert(
             "reward_rules",
-            {
-                "name": rule.name,
-                "recipient": rule.recipient.value,
-                "trigger_stage": rule.trigger.value,
-                "kind": rule.kind.value,
-                "amount": rule.amount_cents / 100 if rule.amount_cents else None,
-                "percent": rule.percent_bp / 100 if rule.percent_bp else None,
-                "tiers": json.dumps(
-                    [
-                        {
-                            "threshold": t.threshold,
-                            "amount_cents": t.amount_cents,
-                            "percent_bp": t.percent_bp,
-                        }
-                        for t in rule.tiers
-                    ]
-                ),
-                "cap_period": budget_period,
-                "hold_days": rule.hold_days,
-                "needs_approval": int(needs_approval),
-                "active": 1,
-                "rule_key": rule.rule_id,
-                "version": rule.version,
-                "priority": rule.priority,
-                "valid_from": rule.valid_from.isoformat(),
-                "valid_until": rule.valid_until.isoformat() if rule.valid_until else None,
-                "currency": rule.currency,
-                "amount_cents": rule.amount_cents,
-                "percent_bp": rule.percent_bp,
-                "base_cap_cents": rule.base_cap_cents,
-                "cap_per_reward_cents": rule.cap_per_reward_cents,
-                "cap_per_referrer_year_cents": rule.cap_per_referrer_year_cents,
-                "budget_cents": budget_cents,
-                "min_deal_cents": rule.min_deal_cents,
-                "new_customers_only": int(rule.new_customers_only),
-                "exclude_self_referrals": int(rule.exclude_self_referrals),
-                "require_consent": int(rule.require_consent),
-                "created_by_id": user_id,
-            },
+            rule_row(rule, needs_approval, budget_cents, budget_period, user_id),
         )
     return StoredRule(row_id, rule, needs_approval, True, budget_cents, budget_period)

@@ -120,8 +120,9 @@ class RewardsTableModel(QAbstractTableModel):
             if col == COL_STATUS:
                 text = r.status.replace("_", " ")
                 return f"{text} (clawback)" if r.kind == "clawback" else text
-            if col == COL_HOLD:
-                return (r.hold_until or "")[:10]
+            if col == COL_HOLD:  # a rule without hold days holds nothing: no date to show
+                hold = (r.hold_until or "")[:10]
+                return hold if hold > r.created_at[:10] else ""
             text = r.explanation
             return f"{text} — {r.reason}" if r.reason else text
         if role == Qt.ItemDataRole.ToolTipRole and col == COL_HOW:
@@ -190,6 +191,13 @@ class RewardsView(QWidget):
         self.issue_button.clicked.connect(self._on_issue_button_clicked)
         self.redeem_button = QPushButton("Mark redeemed")
         self.redeem_button.clicked.connect(self._on_redeem_button_clicked)
+        # The selected reward's computation in full (the column elides a long one).
+        self.detail_label = QLabel()
+        self.detail_label.setWordWrap(True)
+        self.detail_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # two lines always: room for a long computation, and the table does not jump
+        self.detail_label.setMinimumHeight(self.detail_label.fontMetrics().lineSpacing() * 2 + 4)
         self.message_label = QLabel()
         self.message_label.setObjectName("muted")
         self.message_label.setWordWrap(True)
@@ -228,6 +236,7 @@ class RewardsView(QWidget):
         self.intro.setWordWrap(True)
         layout.addWidget(self.intro)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.detail_label)
         self.action_bar = QWidget()
         self.action_bar.setLayout(actions)
         actions.setContentsMargins(0, 0, 0, 0)
@@ -281,6 +290,7 @@ class RewardsView(QWidget):
             else f"{len(rows):,} reward{'' if len(rows) == 1 else 's'}, {money(total)}"
         )
         self._update_buttons()
+        self._show_detail()
         self.mail_label.setText(self.mail_text())
 
     def mail_text(self) -> str:
@@ -359,6 +369,22 @@ class RewardsView(QWidget):
 
     def _on_selection_changed(self, *_args: object) -> None:
         self._update_buttons()
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """One reward selected: what it is, how it was computed and why it ended as it did."""
+        chosen = self.selected()
+        if len(chosen) != 1:
+            self.detail_label.setText("Select a reward to read how it was computed.")
+            return
+        r = chosen[0]
+        what = "Clawback" if r.kind == "clawback" else "Reward"
+        text = f"{what} of {money(r.amount_cents, r.currency)} to {r.recipient_name or '-'}"
+        text += f" for the referral of {r.referred_name}: {r.explanation or 'no explanation'}"
+        reason = r.reason.strip().rstrip(".")
+        if reason:
+            text += f". {reason[:1].upper()}{reason[1:]}"
+        self.detail_label.setText(text + ".")
 
     def _on_filter_combo_changed(self, _index: int) -> None:
         self.reload()
