@@ -49,6 +49,7 @@ from fieldrep.services.context import Context
 from fieldrep.services.rewards import lifecycle
 from fieldrep.services.rewards.lifecycle import RewardRow
 from fieldrep.ui import theme
+from fieldrep.ui.dates import friendly_day
 from fieldrep.ui.tasks import Task, TaskRunner
 
 Index = QModelIndex | QPersistentModelIndex
@@ -122,7 +123,7 @@ class RewardsTableModel(QAbstractTableModel):
                 return f"{text} (clawback)" if r.kind == "clawback" else text
             if col == COL_HOLD:  # a rule without hold days holds nothing: no date to show
                 hold = (r.hold_until or "")[:10]
-                return hold if hold > r.created_at[:10] else ""
+                return friendly_day(hold, empty="") if hold > r.created_at[:10] else ""
             text = r.explanation
             return f"{text} — {r.reason}" if r.reason else text
         if role == Qt.ItemDataRole.ToolTipRole and col == COL_HOW:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from fieldrep.domain.assignment import KIND_LABEL
 from fieldrep.services.context import Context
 from fieldrep.services.territories import assignment as assign
+from fieldrep.ui.dates import friendly_moment
 from fieldrep.ui.models.territories_table_model import RowsTableModel
 from fieldrep.ui.views.territory_common import table_view
 
@@ -75,7 +76,7 @@ class TerritoryExplainPanel(QWidget):
         self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.history_model = RowsTableModel(
             [
-                ("When", lambda h: (h["at"] or "")[:16].replace("T", " "), False),
+                ("When", lambda h: friendly_moment(h["at"]), False),
                 ("From", lambda h: h["from_territory"] or "–", False),
                 ("To", lambda h: h["to_territory"] or "–", False),
                 ("Owner", lambda h: h["to_owner"] or "–", False),
