@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -213,14 +214,16 @@ class TerritoryDefinitionsPanel(QWidget):
         self.member_capacity.setRange(0, 1_000_000)
         self.member_capacity.setSpecialValueText("unlimited")
         self.member_capacity.setToolTip("Open items above which the member gets no new leads")
-        editor = QHBoxLayout()
-        for label, widget in (
-            ("User", self.member_user),
-            ("Weight", self.member_weight),
-            ("Capacity", self.member_capacity),
-        ):
-            editor.addWidget(QLabel(label))
-            editor.addWidget(widget)
+        # Two rows, so the panel stays narrow and the territory list keeps its columns at 1366.
+        editor = QGridLayout()
+        editor.addWidget(QLabel("User"), 0, 0)
+        editor.addWidget(self.member_user, 0, 1, 1, 3)
+        editor.addWidget(QLabel("Weight"), 1, 0)
+        editor.addWidget(self.member_weight, 1, 1)
+        editor.addWidget(QLabel("Capacity"), 1, 2)
+        editor.addWidget(self.member_capacity, 1, 3)
+        editor.setColumnStretch(1, 1)
+        editor.setColumnStretch(3, 1)
         buttons = QHBoxLayout()
         for text, slot in (
             ("Add / update member", self.set_member),
