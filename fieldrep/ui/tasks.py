@@ -55,8 +55,10 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
-from fieldrep.domain.errors import Cancelled  # raised inside an operation once cancelled
-from fieldrep.domain.errors import FieldRepError
+from fieldrep.domain.errors import (
+    Cancelled,  # raised inside an operation once cancelled
+    FieldRepError,
+)
 from fieldrep.ui.change_relay import ChangeRelay
 
 if TYPE_CHECKING:
