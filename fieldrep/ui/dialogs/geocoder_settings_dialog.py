@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 from contextlib import suppress
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -62,19 +61,15 @@ PLACE_LABEL = "Placing accounts online"
 UNPLACED_ROWS_SHOWN = 6
 
 
-def place_online_operation(settings: OnlineSettings, db_path: Path, progress: Progress) -> Any:
-    """Run :func:`refine_online` on a worker. A cancel ends the run early but still returns its
-    report (what was placed before it is kept), so the dialog can say how far it got."""
-    ctx = Context.open(db_path)
+def place_online_operation(settings: OnlineSettings, ctx: Context, progress: Progress) -> Any:
+    """Run :func:`refine_online` as a long user write. A cancel ends the run early but still
+    returns its report (what was placed before it is kept), so the dialog can say how far it got."""
 
     def show(done: int, total: int | None, text: str) -> None:
         with suppress(Cancelled):  # noticed by ``cancelled`` below, before the next account
             progress.report(done, total, text)
 
-    try:
-        return refine_online(ctx, settings, progress=show, cancelled=lambda: progress.cancelled)
-    finally:
-        ctx.close()
+    return refine_online(ctx, settings, progress=show, cancelled=lambda: progress.cancelled)
 
 
 def report_text(report: RefineReport) -> str:
@@ -494,9 +489,9 @@ class GeocoderSettingsDialog(QDialog):
             self._update_place()
             return None
         self.result_label.hide()
-        self.task = self.runner.run(
+        self.task = self.runner.write_with_progress(
             partial(place_online_operation, self.saved),
-            kind=TaskKind.NETWORK,
+            lane=TaskKind.NETWORK,
             label=PLACE_LABEL,
             on_success=self._on_task_succeeded,
             on_failure=self._on_task_failed,

@@ -9,7 +9,7 @@ and charts for a period, territory and rep (:mod:`.referral_metrics_panel`).
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
 from PySide6.QtGui import QShowEvent
@@ -38,15 +38,14 @@ from fieldrep.ui.models.referral_table_model import ReferralTableModel
 from fieldrep.ui.views.referral_board_view import ReferralBoard
 from fieldrep.ui.views.referral_detail_panel import ReferralDetailPanel
 
+if TYPE_CHECKING:
+    from fieldrep.ui.tasks import Progress
 
-def _file_match_index(db_path: Any, progress: Any) -> int:
+
+def _file_match_index(ctx: Context, progress: Progress) -> int:
     from fieldrep.services.referrals.match_index import file_all
 
-    ctx = Context.open(db_path)
-    try:
-        return file_all(ctx.writer, progress.report)
-    finally:
-        ctx.close()
+    return file_all(ctx.writer, progress.report)
 
 
 PERIODS = (
@@ -177,9 +176,7 @@ class ReferralsView(QWidget):
 
         if self.runner is None or match_index.pending(self.context.conn) < 2000:
             return
-        from fieldrep.ui.tasks import TaskKind
-
-        self.runner.run(_file_match_index, kind=TaskKind.WRITE, label="Preparing duplicate checks")
+        self.runner.write_with_progress(_file_match_index, label="Preparing duplicate checks")
 
     # -- filters ----------------------------------------------------------------------------------
 
