@@ -170,6 +170,7 @@ class Task(QObject):
         self.kind = kind
         self.label = label
         self.quiet = False  # housekeeping the user did not ask for: progress lines skip it
+        self.cancellable = True  # False: a user's short write, which happens once asked for
         self.state = TaskState.QUEUED
         self.result: Any = None
         self.error: BaseException | None = None
@@ -187,8 +188,10 @@ class Task(QObject):
         return f"<Task {self.task_id} {self.label!r} {self.kind.value} {self.state.value}>"
 
     def cancel(self) -> None:
-        """Ask the operation to stop; it ends as ``cancelled`` at its next progress report or check."""
-        self.progress.cancel()
+        """Ask the operation to stop; it ends as ``cancelled`` at its next progress report or check.
+        A task that is not :attr:`cancellable` ignores it (it runs, even when the window closes)."""
+        if self.cancellable:
+            self.progress.cancel()
 
     @property
     def is_cancel_requested(self) -> bool:
@@ -354,7 +357,6 @@ class TaskRunner(QObject):
         on_success: Callable[[Any], None] | None = None,
         on_error: Callable[[FieldRepError], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
-        on_cancelled: Callable[[], None] | None = None,
     ) -> Task:
         """Run one user action that writes: the one shape for every write a user asks for.
 
@@ -368,17 +370,20 @@ class TaskRunner(QObject):
         service's own sentence; any other exception goes to ``on_failure``, or without one to
         :attr:`task_failed` (the window's error box). A dialog that must stay open and keep its
         form until its write stood disables Save, calls ``write`` and closes in ``on_success``
-        (it re-enables Save in ``on_error``): waiting without freezing. A long write (an import,
-        placing accounts online) takes ``(ctx, progress)``: :meth:`write_with_progress`.
+        (it re-enables Save in ``on_error``): waiting without freezing. Such a write is not
+        cancellable: once asked for it happens, even if the window closes at once (the runner's
+        shutdown waits for it). A long write (an import, placing accounts online) takes
+        ``(ctx, progress)`` and can be cancelled: :meth:`write_with_progress`.
         """
-        return self.write_with_progress(
+        task = self.write_with_progress(
             partial(_in_own_context_action, action),
             label=label,
             on_success=on_success,
             on_error=on_error,
             on_failure=on_failure,
-            on_cancelled=on_cancelled,
         )
+        task.cancellable = False
+        return task
 
     def write_with_progress(
         self,

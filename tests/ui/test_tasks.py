@@ -277,6 +277,29 @@ def test_a_refused_write_comes_back_as_the_services_sentence_and_a_bug_as_a_fail
     assert [type(e) for e in unhandled] == [KeyError]
 
 
+def test_a_user_write_asked_for_just_before_closing_still_happens(
+    ctx: Context, runner: TaskRunner
+) -> None:
+    """A write queued behind another when the window closes is not cancelled by the shutdown:
+    what the user asked for is written (a long write, by contrast, stops on cancel)."""
+    release = threading.Event()
+
+    def slow(worker: Context) -> None:
+        release.wait(SAFETY_S)
+
+    first = runner.write(slow, label="Slow")
+    queued = runner.write(
+        lambda w: w.writer.insert("users", {"username": "late", "display_name": "Late"}),
+        label="Late",
+    )
+    queued.cancel()  # what the shutdown does to every task
+    assert not queued.is_cancel_requested
+    release.set()
+    runner.shutdown()
+    assert (first.state, queued.state) == (TaskState.SUCCEEDED, TaskState.SUCCEEDED)
+    assert ctx.db.execute("SELECT count(*) FROM users WHERE username = 'late'").fetchone()[0] == 1
+
+
 def test_a_long_write_reports_progress_and_stops_on_cancel(
     qtbot: QtBot, ctx: Context, runner: TaskRunner
 ) -> None:
