@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 from fieldrep.geo.projection import lonlat_to_world
 from fieldrep.geo.tiles import MBTiles
 from fieldrep.services.context import Context
+from fieldrep.services.map import route_planning
 from fieldrep.services.territories import assignment as assignment_service
 from fieldrep.services.territories import service as territories
 from fieldrep.ui.map.map_page import MapPage
@@ -288,6 +289,8 @@ def test_route_from_a_selection_is_optimised_checked_in_and_capped(
     assert plan.skipped == [(book["nowhere"], "Unplaced Ltd")]
     assert "Unplaced Ltd" in page.route_panel.summary.text()
     assert len(page.canvas.route) == 5
+    # The day's stops are saved (a user write on the write lane) for the next start.
+    qtbot.waitUntil(lambda: route_planning.load_stops(ctx.conn) == ids)
     page.route_panel.stops.setCurrentRow(0)
     page.route_panel.check_in_button.click()
     dialog = page.visit_dialog

@@ -59,7 +59,10 @@ class RouteActionsMixin(MapActionsBase):
     def set_route_ids(self, ids: list[str]) -> None:
         self.route_ids = list(ids)
         self.plan = None
-        route_planning.save_stops(self.context, self.route_ids)
+        stops = list(self.route_ids)
+        self.runner.write(
+            lambda ctx: route_planning.save_stops(ctx, stops), label="Saving the day's route"
+        )
         names = []
         if self.bundle is not None:
             acc = self.bundle.accounts
