@@ -313,7 +313,7 @@ class RewardsView(QWidget):
         from fieldrep.ui.notification_sender import sender_for
 
         if self.mail_dialog is None:
-            self.mail_dialog = SmtpSettingsDialog(self.context, self)
+            self.mail_dialog = SmtpSettingsDialog(self.context, self.runner, self)
             self.mail_dialog.saved.connect(lambda _s: self.reload())
             sender = sender_for(self.runner)
             if sender is None:
