@@ -330,7 +330,7 @@ class RewardsView(QWidget):
         from fieldrep.ui.dialogs.message_templates_dialog import MessageTemplatesDialog
 
         if self.templates_dialog is None:
-            self.templates_dialog = MessageTemplatesDialog(self.context, self)
+            self.templates_dialog = MessageTemplatesDialog(self.context, self.runner, self)
         self.templates_dialog.open()
         return self.templates_dialog
 
