@@ -2,14 +2,14 @@
 
 Filters (text, territory, owner, referrer, overdue, period, linked duplicates) are applied in SQL;
 the board pages each column, the table pages its rows. "New referral…" (Ctrl+Shift+R anywhere in
-the app) opens the capture dialog. The Metrics tab (with a task runner) has the programme's figures
+the app) opens the capture dialog. The Metrics tab has the programme's figures
 and charts for a period, territory and rep (:mod:`.referral_metrics_panel`).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
 from PySide6.QtGui import QShowEvent
@@ -39,7 +39,7 @@ from fieldrep.ui.views.referral_board_view import ReferralBoard
 from fieldrep.ui.views.referral_detail_panel import ReferralDetailPanel
 
 if TYPE_CHECKING:
-    from fieldrep.ui.tasks import Progress
+    from fieldrep.ui.tasks import Progress, TaskRunner
 
 
 def _file_match_index(ctx: Context, progress: Progress) -> int:
@@ -58,7 +58,7 @@ PERIODS = (
 
 
 class ReferralsView(QWidget):
-    def __init__(self, context: Context, runner: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, context: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.runner = runner
@@ -117,7 +117,7 @@ class ReferralsView(QWidget):
         for box in (self.mine, self.overdue, self.linked):
             box.toggled.connect(lambda _c: self.apply_filters())
 
-        self.board = ReferralBoard(context)
+        self.board = ReferralBoard(context, runner)
         self.board.referral_selected.connect(self.show_referral)
         self.board.moved.connect(self._on_board_moved)
         self.board.move_refused.connect(lambda text: self._say(text, error=True))
@@ -134,13 +134,12 @@ class ReferralsView(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.board, "Board")
         self.tabs.addTab(self.table, "Table")
-        self.metrics_panel: Any = None
-        if runner is not None:  # the figures and charts are made on the runner's workers
-            from fieldrep.ui.views.referral_metrics_panel import ReferralMetricsPanel
+        from fieldrep.ui.views.referral_metrics_panel import ReferralMetricsPanel
 
-            self.metrics_panel = ReferralMetricsPanel(context, runner)
-            self.tabs.addTab(self.metrics_panel, "Metrics")
-        self.detail = ReferralDetailPanel(context)
+        # the figures and charts are made on the runner's workers
+        self.metrics_panel = ReferralMetricsPanel(context, runner)
+        self.tabs.addTab(self.metrics_panel, "Metrics")
+        self.detail = ReferralDetailPanel(context, runner)
         self.detail.moved.connect(self._on_detail_moved)
         self.detail.hide()
         self.splitter = QSplitter()
@@ -174,7 +173,7 @@ class ReferralsView(QWidget):
         build or a big sync), so the first capture does not wait for it."""
         from fieldrep.services.referrals import match_index
 
-        if self.runner is None or match_index.pending(self.context.conn) < 2000:
+        if match_index.pending(self.context.conn) < 2000:
             return
         self.runner.write_with_progress(_file_match_index, label="Preparing duplicate checks")
 
