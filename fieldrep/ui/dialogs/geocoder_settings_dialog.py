@@ -72,6 +72,11 @@ def place_online_operation(settings: OnlineSettings, ctx: Context, progress: Pro
     return refine_online(ctx, settings, progress=show, cancelled=lambda: progress.cancelled)
 
 
+def _store_settings(settings: OnlineSettings, ctx: Context) -> None:
+    with ctx.writer.transaction() as conn:
+        save_settings(conn, settings)
+
+
 def report_text(report: RefineReport) -> str:
     """One paragraph on what a run did: placed, improved, not found, and why it stopped."""
     placed = f" ({report.placed:,} of them had no location)" if report.placed else ""
@@ -135,6 +140,7 @@ class GeocoderSettingsDialog(QDialog):
         self.context = context
         self.runner = runner
         self.task: Task | None = None
+        self.save_task: Task | None = None  # Save's write, while it runs
         self.report: RefineReport | None = None
         self.unplaced = 0
         self.saved = load_settings(context.conn)
@@ -309,10 +315,11 @@ class GeocoderSettingsDialog(QDialog):
         return label.text() if label.isVisibleTo(self) else ""
 
     def _update_form_enabled(self) -> None:
-        # Locked while placing: the run goes on with the settings it started with.
+        # Locked while placing: the run goes on with the settings it started with. Save also
+        # waits while its write runs (the form keeps its focus meanwhile).
         idle = self.task is None
         self.enabled_check.setEnabled(idle)
-        self.save_button.setEnabled(idle)
+        self.save_button.setEnabled(idle and self.save_task is None)
         self.form.setEnabled(idle and self.enabled_check.isChecked())
 
     def _on_form_changed(self) -> None:
@@ -329,8 +336,9 @@ class GeocoderSettingsDialog(QDialog):
         )
         return dataclasses.replace(checked, timeout_seconds=self.saved.timeout_seconds)
 
-    def save(self) -> OnlineSettings | None:
-        """Check and store the form; the saved settings, or ``None`` with the error shown inline."""
+    def save(self) -> Task | None:
+        """Check the form and store it (a user write; Save waits meanwhile); ``None`` with
+        the error shown inline when the form is refused. :attr:`settings_saved` tells of success."""
         for label in self.errors.values():
             label.hide()
         try:
@@ -348,8 +356,20 @@ class GeocoderSettingsDialog(QDialog):
         if not self.enabled_check.isChecked():
             # Off, but keep what was typed so turning it back on needs no retyping.
             settings = dataclasses.replace(settings, provider="")
-        with self.context.writer.transaction() as conn:
-            save_settings(conn, settings)
+        self.save_task = self.runner.write(
+            partial(_store_settings, settings),
+            label="Saving the geocoder settings",
+            on_success=lambda _result: self._on_stored(settings),
+        )
+        self.save_task.finished.connect(self._on_save_task_finished)
+        self._update_form_enabled()
+        return self.save_task
+
+    def _on_save_task_finished(self) -> None:
+        self.save_task = None
+        self._update_form_enabled()
+
+    def _on_stored(self, settings: OnlineSettings) -> None:
         self.saved = settings
         self._show_settings(settings)
         self._say_saved(
@@ -360,7 +380,6 @@ class GeocoderSettingsDialog(QDialog):
         )
         self._update_place()
         self.settings_saved.emit(settings)
-        return settings
 
     def _say_saved(self, text: str, *, error: bool) -> None:
         self.save_message.setStyleSheet(f"color: {theme.DANGER if error else theme.SUCCESS};")
