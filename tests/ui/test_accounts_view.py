@@ -295,18 +295,26 @@ def test_open_edit_validate_undo_with_keyboard(
     assert panel.isVisible()
     assert panel.title.text() == "Bayside Bakery"
     panel.edits["email"].setText("not an email")
-    assert not panel.save()
+    refused = panel.save()
+    assert refused is not None
+    assert not panel.save_button.isEnabled()  # Save waits for its write
+    qtbot.waitUntil(lambda: refused.state.done)
     assert "email" in panel.error.text()
     assert panel.edits["email"].styleSheet() != ""
+    assert panel.edits["email"].hasFocus()
+    assert panel.edits["email"].text() == "not an email"  # the form as typed
+    assert panel.save_button.isEnabled()
     panel.edits["email"].setText("hello@bayside.example")
     panel.edits["name"].setText("Bayside Bakes")
-    qtbot.keyClick(panel.edits["name"], Qt.Key.Key_Return)
+    with qtbot.waitSignal(panel.account_changed):
+        qtbot.keyClick(panel.edits["name"], Qt.Key.Key_Return)
     assert ctx.db.execute("SELECT email FROM accounts WHERE name = 'Bayside Bakes'").fetchone() == (
         "hello@bayside.example",
     )
     assert view.model.data(view.model.index(0, 0)) == "Bayside Bakes"
     assert panel.undo_button.isEnabled()
-    qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(panel.account_changed):
+        qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
     assert ctx.db.execute(
         "SELECT email FROM accounts WHERE name = 'Bayside Bakery'"
     ).fetchone() == (None,)
@@ -314,7 +322,7 @@ def test_open_edit_validate_undo_with_keyboard(
     assert not panel.isVisible()
 
 
-def test_delete_asks_first(view: AccountsView, ctx: Context) -> None:
+def test_delete_asks_first(view: AccountsView, ctx: Context, qtbot: QtBot) -> None:
     view.open_row(0)
     view.panel.ask_delete()
     box = view.panel.confirm_box
@@ -324,7 +332,8 @@ def test_delete_asks_first(view: AccountsView, ctx: Context) -> None:
     view.panel.ask_delete()
     box = view.panel.confirm_box
     assert box is not None
-    box.button(QMessageBox.StandardButton.Yes).click()
+    with qtbot.waitSignal(view.panel.account_deleted):
+        box.button(QMessageBox.StandardButton.Yes).click()
     assert ctx.db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1000
     assert view.model.rowCount() == 1000
     assert not view.panel.isVisible()
@@ -596,7 +605,8 @@ def test_open_account_keeps_the_columns_that_fit_and_reads_back_its_figures(
     panel = view.panel
     assert panel.edits["potential"].text() == "999"
     panel.edits["potential"].setText("12,500")
-    assert panel.save()
+    with qtbot.waitSignal(panel.account_changed):
+        assert panel.save() is not None
     assert panel.edits["potential"].text() == "12,500"  # shown with separators, stored as a number
     stored = ctx.db.execute("SELECT potential FROM accounts WHERE name = 'Shop 0999'").fetchone()
     assert stored == (12500.0,)
@@ -817,7 +827,8 @@ def test_the_edited_account_stays_selected_wherever_it_is_in_the_list(
     view.table.selectRow(row)
     view.open_current()
     view.panel.edits["phone"].setText("617-555-0199")
-    view.panel.save()
+    with qtbot.waitSignal(view.panel.account_changed):
+        view.panel.save()
     assert view.selected_account_id() == account  # the refresh kept it, on a page not loaded
     assert view.table.currentIndex().row() == row
     view.panel.close_panel()
@@ -919,7 +930,7 @@ def test_an_account_handed_to_a_colleague_is_read_only_with_the_reason(
     assert not panel.delete_button.isEnabled()
     assert panel.edits["name"].isReadOnly()
     panel.edits["name"].setText("Renamed")
-    assert panel.save() is False
+    assert panel.save() is None
     assert ctx.conn.execute("SELECT name FROM accounts WHERE id = ?", (theirs,)).fetchone() == (
         "Lone Star Feed",
     )

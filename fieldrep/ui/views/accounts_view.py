@@ -251,7 +251,7 @@ class AccountsView(QWidget):
         if self._panel is None:
             from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
 
-            panel = AccountDetailPanel(self.repository, self.service)
+            panel = AccountDetailPanel(self.repository, self.service, self.runner)
             panel.hide()
             panel.account_changed.connect(self._on_panel_account_changed)
             panel.account_deleted.connect(self._on_panel_account_deleted)
