@@ -28,7 +28,7 @@ from fieldrep.ui import theme
 from fieldrep.ui.dates import long_date
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.models.accounts_table_model import ID_ROLE, PAGE_SIZE
-from fieldrep.ui.tasks import Progress, TaskRunner
+from fieldrep.ui.tasks import Progress, TaskRunner, TaskState
 from fieldrep.ui.views.account_detail_panel import TABS_MIN_HEIGHT
 from fieldrep.ui.views.accounts_view import AccountsView
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
@@ -379,12 +379,40 @@ def test_ctrl_l_logs_a_visit_to_the_selected_row(
     assert ctx.db.execute("SELECT account_id FROM visits").fetchall() == [(dialog.account_id,)]
 
 
-def test_new_account_with_ctrl_n_path(view: AccountsView, ctx: Context) -> None:
-    account = view.create_account("Zeta Zinc")
-    assert account is not None
+def _create(qtbot: QtBot, view: AccountsView, name: str) -> str:
+    """Create an account through the page (a user write) and wait until it opened."""
+    task = view.create_account(name)
+    qtbot.waitUntil(lambda: task.state.done)
+    assert task.state is TaskState.SUCCEEDED, task.error
+    return str(task.result[0])
+
+
+def test_new_account_with_ctrl_n_path(view: AccountsView, ctx: Context, qtbot: QtBot) -> None:
+    account = _create(qtbot, view, "Zeta Zinc")
+    assert view.panel.account_id == account
     assert view.panel.isVisible()
     assert view.panel.title.text() == "Zeta Zinc"
     assert view.count_label.text() == "1,002 accounts"
+
+
+def test_the_new_account_dialog_keeps_a_refused_name_and_closes_once_created(
+    view: AccountsView, qtbot: QtBot
+) -> None:
+    dialog = view.new_account()
+    dialog.name.setText("   ")
+    refused = dialog.submit()
+    assert not dialog.create_button.isEnabled()  # Create waits for its write
+    qtbot.waitUntil(lambda: refused.state.done)
+    assert dialog.isVisible()
+    assert dialog.error.text() == "name is required"
+    assert dialog.name.text() == "   "
+    assert dialog.create_button.isEnabled()
+    dialog.name.setText("Yarrow Yarns")
+    with qtbot.waitSignal(dialog.created) as created:
+        dialog.submit()
+    assert not dialog.isVisible()
+    assert view.panel.account_id == created.args[0]
+    assert view.panel.title.text() == "Yarrow Yarns"
 
 
 def test_import_dialog_mapping_progress_and_result(
@@ -666,8 +694,7 @@ def test_names_are_shown_as_typed_not_as_html(
 ) -> None:
     name = "<b>Smith</b> <Jones> & Co"
     ctx.writer.insert("territories", {"name": "<i>South</i>"})
-    account = view.create_account(name)
-    assert account is not None
+    account = _create(qtbot, view, name)
     view.service.update(account, {"territory_id": _territory(ctx, "<i>South</i>")})
     view.open_account(account)
     panel = view.panel
@@ -693,9 +720,8 @@ def _territory(ctx: Context, name: str) -> str:
     return str(row[0])
 
 
-def test_long_values_show_their_beginning(view: AccountsView) -> None:
-    account = view.create_account("Abbott & Cunningham Excavating Group")
-    assert account is not None
+def test_long_values_show_their_beginning(view: AccountsView, qtbot: QtBot) -> None:
+    account = _create(qtbot, view, "Abbott & Cunningham Excavating Group")
     website = "https://www.abbottcunninghamexcavatinggroup.example/contact/sales-office"
     view.service.update(account, {"website": website, "email": "contact@abbott.example"})
     view.panel.show_account(account)
@@ -896,9 +922,8 @@ def test_once_the_order_is_ready_a_jump_deep_into_the_list_reads_no_sql_sort(
     assert not model.browsing_ranked
 
 
-def test_a_new_account_tells_where_it_went(view: AccountsView) -> None:
-    account = view.create_account("Nowhere Nails")
-    assert account is not None
+def test_a_new_account_tells_where_it_went(view: AccountsView, qtbot: QtBot) -> None:
+    _create(qtbot, view, "Nowhere Nails")
     assert view.panel.note.isVisible()
     assert view.panel.note.text() == "This account matches no territory: kept as yours"
     view.open_account(_territory_free_account(view))
