@@ -395,26 +395,6 @@ def test_new_account_with_ctrl_n_path(view: AccountsView, ctx: Context, qtbot: Q
     assert view.count_label.text() == "1,002 accounts"
 
 
-def test_the_new_account_dialog_keeps_a_refused_name_and_closes_once_created(
-    view: AccountsView, qtbot: QtBot
-) -> None:
-    dialog = view.new_account()
-    dialog.name.setText("   ")
-    refused = dialog.submit()
-    assert not dialog.create_button.isEnabled()  # Create waits for its write
-    qtbot.waitUntil(lambda: refused.state.done)
-    assert dialog.isVisible()
-    assert dialog.error.text() == "name is required"
-    assert dialog.name.text() == "   "
-    assert dialog.create_button.isEnabled()
-    dialog.name.setText("Yarrow Yarns")
-    with qtbot.waitSignal(dialog.created) as created:
-        dialog.submit()
-    assert not dialog.isVisible()
-    assert view.panel.account_id == created.args[0]
-    assert view.panel.title.text() == "Yarrow Yarns"
-
-
 def test_import_dialog_mapping_progress_and_result(
     view: AccountsView, qtbot: QtBot, ctx: Context, tmp_path: Path
 ) -> None:

@@ -127,6 +127,7 @@ def test_new_account_with_a_refused_name_keeps_the_dialog_and_the_text(
 ) -> None:
     long_name = "Very long name " * 40
     dialog = _ctrl_n_and_enter(view, qtbot, long_name)
+    qtbot.waitUntil(lambda: "name is 599 characters long; at most 200 fit" in _labels(dialog))
     assert dialog.isVisible()
     assert dialog.findChild(QLineEdit).text() == long_name
     assert "name is 599 characters long; at most 200 fit" in _labels(dialog)
@@ -136,7 +137,7 @@ def test_new_account_with_a_refused_name_keeps_the_dialog_and_the_text(
     line = dialog.findChild(QLineEdit)
     line.setText("Very long name")
     qtbot.keyClick(line, Qt.Key.Key_Return)
-    assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: not dialog.isVisible())
     assert view.panel.isVisible()
     assert view.panel.title.text() == "Very long name"
     assert view.count_label.text() == "21 accounts"
@@ -146,6 +147,7 @@ def test_new_account_with_a_blank_name_says_so(
     view: AccountsView, qtbot: QtBot, ctx: Context
 ) -> None:
     dialog = _ctrl_n_and_enter(view, qtbot, "   ")
+    qtbot.waitUntil(lambda: "name is required" in _labels(dialog))
     assert dialog.isVisible()
     assert "name is required" in _labels(dialog)
     assert ctx.db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 20
