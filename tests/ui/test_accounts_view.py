@@ -347,7 +347,8 @@ def test_log_visit_in_two_clicks_and_today(view: AccountsView, qtbot: QtBot, ctx
     # Logged late: a visit ten days ago whose follow-up fell due since shows in Today.
     dialog.when.setDateTime(dialog.when.dateTime().addDays(-10))
     dialog.due.setDate(dialog.due.date().addDays(-10))
-    qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)  # click 2
+    with qtbot.waitSignal(dialog.logged):
+        qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)  # click 2
     assert ctx.db.execute("SELECT outcome FROM visits").fetchall() == [("met",)]
     # last visit column: past a week, the date itself
     ten_days_ago = long_date(date.today() - timedelta(days=10))
@@ -359,8 +360,9 @@ def test_log_visit_in_two_clicks_and_today(view: AccountsView, qtbot: QtBot, ctx
     assert today.heading.text() == "1 task due, 1 overdue"
     assert today.tree.topLevelItem(0).text(1) == "Bring samples"
     assert not today.empty.isVisible()
-    today.complete_selected()
-    assert today.tree.topLevelItemCount() == 0
+    with qtbot.waitSignal(today.task_completed):
+        today.complete_selected()
+    qtbot.waitUntil(lambda: today.tree.topLevelItemCount() == 0)
     assert today.empty.isVisible()  # says why the list is empty instead of a bare table
     assert not today.tree.isVisible()
     assert view.today_button.text() == "Today"
@@ -375,7 +377,8 @@ def test_ctrl_l_logs_a_visit_to_the_selected_row(
     qtbot.keyClick(view.table, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     dialog = view.account_actions.dialogs[-1]
     assert dialog.account_id == view.model.account_id(1)
-    qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.logged):
+        qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
     assert ctx.db.execute("SELECT account_id FROM visits").fetchall() == [(dialog.account_id,)]
 
 
@@ -717,7 +720,8 @@ def test_the_visits_tab_names_outcomes_as_the_log_visit_dialog_does(
     dialog = view.account_actions.open_log_visit(view.panel.account_id)
     (order,) = [b for b in dialog.outcome_buttons.buttons() if b.text() == "Order placed"]
     order.click()
-    qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.logged):
+        qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
     visits = view.panel.lists["visits"]
     assert visits.topLevelItemCount() == 1
     assert visits.topLevelItem(0).text(1) == "Order placed"
@@ -843,7 +847,8 @@ def test_the_edited_account_stays_selected_wherever_it_is_in_the_list(
 
     dialog = view.account_actions.open_log_visit(account)
     dialog.outcome_buttons.buttons()[0].click()
-    qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.logged):
+        qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
     assert view.panel.lists["visits"].topLevelItemCount() == 1
     assert view.selected_account_id() == account
 

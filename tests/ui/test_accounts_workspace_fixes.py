@@ -60,7 +60,8 @@ def test_enter_in_today_opens_the_account_and_leaves_the_task_open(
     assert view.panel.isVisible()
     assert _done(ctx, task) == 0  # "Enter opens the account": it does not tick the task off
     assert today.tree.topLevelItemCount() == 1
-    today.done_button.click()  # ticking off is the button's job
+    with qtbot.waitSignal(today.task_completed):
+        today.done_button.click()  # ticking off is the button's job
     assert _done(ctx, task) == 1
     today.close()
 
@@ -169,8 +170,10 @@ def test_log_visit_keeps_the_follow_up_on_or_after_the_visit(
     dialog.due.setMinimumDate(QDate(2000, 1, 1))
     dialog.due.setDate(dialog.when.date().addYears(-5))
     qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
+    assert not dialog.log_button.isEnabled()  # Log waits for its write
+    qtbot.waitUntil(lambda: "before the visit" in dialog.error.text())
     assert dialog.isVisible()
-    assert "before the visit" in dialog.error.text()
+    assert dialog.log_button.isEnabled()
     assert ctx.db.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0
     dialog.close()
 

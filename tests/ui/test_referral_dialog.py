@@ -9,6 +9,7 @@ from pytestqt.qtbot import QtBot
 from fieldrep.services.context import Context
 from fieldrep.services.referrals.model import Outcome
 from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
+from fieldrep.ui.tasks import TaskRunner
 from tests.services.referrals.conftest import org as org  # the fixture
 
 
@@ -117,11 +118,11 @@ def test_a_possible_duplicate_asks_for_a_reason_then_saves(
 
 
 def test_got_a_referral_in_the_log_visit_dialog_opens_it_with_the_customer_as_referrer(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, org: dict[str, str]
 ) -> None:
     from fieldrep.ui.dialogs.log_visit_dialog import LogVisitDialog
 
-    visit = LogVisitDialog(ctx, org["referrer"], "Acme Tools Inc.")
+    visit = LogVisitDialog(ctx, runner, org["referrer"], "Acme Tools Inc.")
     qtbot.addWidget(visit)
     visit.show()
     dialog = visit.open_referral()

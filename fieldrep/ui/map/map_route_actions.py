@@ -152,7 +152,9 @@ class RouteActionsMixin(MapActionsBase):
         if self.bundle is not None:
             pos = self.bundle.accounts.position(account_id)
             name = self.bundle.accounts.names[pos] if pos is not None else ""
-        dialog = self.visit_dialog = LogVisitDialog(self.context, account_id, name, self._widget())
+        dialog = self.visit_dialog = LogVisitDialog(
+            self.context, self.runner, account_id, name, self._widget()
+        )
         dialog.logged.connect(lambda _v, a=account_id: self._after_check_in(a))
         dialog.open()
         return dialog
