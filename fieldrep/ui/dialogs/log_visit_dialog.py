@@ -160,7 +160,7 @@ class LogVisitDialog(QDialog):
         from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
 
         visit = self.result_visit.visit_id if self.result_visit else None
-        dialog = ReferralDialog(self.ctx, self.account_id, visit_id=visit, parent=self)
+        dialog = ReferralDialog(self.ctx, self.runner, self.account_id, visit_id=visit, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

@@ -303,7 +303,7 @@ class AccountDetailPanel(QFrame):
             return None
         from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
 
-        dialog = ReferralDialog(self.service.ctx, self.account_id, parent=self)
+        dialog = ReferralDialog(self.service.ctx, self.runner, self.account_id, parent=self)
         dialog.captured.connect(lambda _result: self.show_account(str(self.account_id)))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()

@@ -287,7 +287,9 @@ class ReferralsView(QWidget):
     def open_capture(self, account_id: str | None = None) -> QWidget:
         from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
 
-        dialog = ReferralDialog(self.context, account_id, service=self.service, parent=self)
+        dialog = ReferralDialog(
+            self.context, self.runner, account_id, service=self.service, parent=self
+        )
         dialog.captured.connect(lambda result: self._after_capture(result.referral_id))
         dialog.finished.connect(lambda _r: self._dialogs.remove(dialog))
         self._dialogs.append(dialog)
