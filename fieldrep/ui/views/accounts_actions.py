@@ -113,9 +113,9 @@ class AccountsActions:
             self.update_locate_button()
             return None
         self.page.locate_button.setEnabled(False)
-        task = self.runner.run(
+        task = self.runner.write_with_progress(
             partial(locate_online_operation, settings),
-            kind=TaskKind.NETWORK,
+            lane=TaskKind.NETWORK,
             label="Locating accounts online",
             on_success=self._on_locate_succeeded,
             on_failure=lambda exc: self._after_locate(f"Locating failed: {exc}", error=True),
