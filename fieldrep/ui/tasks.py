@@ -271,7 +271,21 @@ def _in_own_context_with_progress(
 
 
 class TaskRunner(QObject):
-    """Runs operations off the GUI thread; lives on, and reports back to, the GUI thread."""
+    """Runs operations off the GUI thread; lives on, and reports back to, the GUI thread.
+
+    Every write a user asks for (a Save, a move, a delete, an import) goes through :meth:`write`,
+    or :meth:`write_with_progress` when it is long: the action gets a context of its own on the
+    write lane (or the network lane, for one that mostly waits on a server), never the window's
+    connection, so the window never freezes and writes never race; its commit announces the
+    tables it changed to :attr:`changes`, and the pages showing them refresh themselves. The
+    result comes back to ``on_success`` on the GUI thread; a write the service refuses (a
+    ``FieldRepError``, a ``ValidationError`` naming its field) to ``on_error`` at once, with the
+    service's own sentence, so a dialog shows "which field, why" and stays open as typed (it
+    disables its Save button meanwhile and closes in ``on_success``); any other exception to
+    ``on_failure`` or the window's error box. A long write reports ``(done, total, text)`` to
+    ``on_progress`` and can be cancelled; a short one cannot, it happens once asked for. Reads
+    and housekeeping use :meth:`run`.
+    """
 
     task_started = Signal(object)  # Task
     task_finished = Signal(object)  # Task, after its own signals
