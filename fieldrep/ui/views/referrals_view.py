@@ -39,7 +39,7 @@ from fieldrep.ui.views.referral_board_view import ReferralBoard
 from fieldrep.ui.views.referral_detail_panel import ReferralDetailPanel
 
 if TYPE_CHECKING:
-    from fieldrep.ui.tasks import Progress, TaskRunner
+    from fieldrep.ui.tasks import Progress, Task, TaskRunner
 
 
 def _file_match_index(ctx: Context, progress: Progress) -> int:
@@ -232,18 +232,24 @@ class ReferralsView(QWidget):
         super().showEvent(event)
         self.refresh()
 
-    def link_synced_duplicates(self) -> None:
+    def link_synced_duplicates(self) -> Task | None:
+        """Link what a sync brought twice (a write on the write lane); the page shows it then."""
         from fieldrep.services.referrals import match_index
         from fieldrep.services.referrals.reconcile import link_duplicates
 
         if match_index.pending(self.context.conn) >= 2000:
-            return  # the background filing runs first; the next visit links
-        linked = link_duplicates(self.context)
+            return None  # the background filing runs first; the next visit links
+        return self.runner.write(
+            link_duplicates, label="Linking referrals captured twice", on_success=self._on_linked
+        )
+
+    def _on_linked(self, linked: list[tuple[str, str]]) -> None:
         if linked:
             self._say(
                 f"{len(linked)} referral(s) captured twice while offline were linked to the"
                 " first capture."
             )
+            self.apply_filters()
 
     def refresh(self) -> None:
         self.link_synced_duplicates()
