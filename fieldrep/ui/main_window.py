@@ -538,7 +538,7 @@ class MainWindow(QMainWindow):
 
         panel = getattr(self._built.get("accounts"), "panel", None)
         account = getattr(panel, "account_id", None) if panel and panel.isVisible() else None
-        dialog = ReferralDialog(self.context, account, parent=self)
+        dialog = ReferralDialog(self.context, self.runner, account, parent=self)
         page = self._built.get("referrals")
         if page is not None and hasattr(page, "refresh"):
             dialog.captured.connect(lambda _result: page.refresh())

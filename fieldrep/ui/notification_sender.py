@@ -130,10 +130,15 @@ class NotificationSender(QObject):
         menu.popup(where)
         return menu
 
-    def _mark_read(self, ids: list[str]) -> None:
-        if ids and not self.context.closed:
-            outbox.mark_read(self.context, ids)
-        self.refresh_unread()
+    def _mark_read(self, ids: list[str]) -> Task | None:
+        if not ids or self.runner.closed:
+            self.refresh_unread()
+            return None
+        return self.runner.write(
+            lambda ctx: outbox.mark_read(ctx, ids),
+            label="Marking notifications read",
+            on_success=lambda _result: self.refresh_unread(),
+        )
 
     # -- sending -----------------------------------------------------------------------------------
 

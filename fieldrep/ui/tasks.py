@@ -33,6 +33,8 @@ database path), so every page showing them refreshes itself; the action never ca
 
     runner.write(lambda ctx: lifecycle.approve(ctx, ids), label="Approving", on_success=say_done)
 
+See :meth:`TaskRunner.write` for errors, progress and dialogs that wait for their write.
+
 Kept whole: the runner, its tasks, their progress and the thread-level tuning they need (switch
 interval, the garbage-collection freeze after bulk jobs) are one mechanism.
 """
@@ -53,7 +55,10 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
-from fieldrep.domain.errors import Cancelled  # raised inside an operation once cancelled
+from fieldrep.domain.errors import (
+    Cancelled,  # raised inside an operation once cancelled
+    FieldRepError,
+)
 from fieldrep.ui.change_relay import ChangeRelay
 
 if TYPE_CHECKING:
@@ -165,6 +170,7 @@ class Task(QObject):
         self.kind = kind
         self.label = label
         self.quiet = False  # housekeeping the user did not ask for: progress lines skip it
+        self.cancellable = True  # False: a user's short write, which happens once asked for
         self.state = TaskState.QUEUED
         self.result: Any = None
         self.error: BaseException | None = None
@@ -182,8 +188,10 @@ class Task(QObject):
         return f"<Task {self.task_id} {self.label!r} {self.kind.value} {self.state.value}>"
 
     def cancel(self) -> None:
-        """Ask the operation to stop; it ends as ``cancelled`` at its next progress report or check."""
-        self.progress.cancel()
+        """Ask the operation to stop; it ends as ``cancelled`` at its next progress report or check.
+        A task that is not :attr:`cancellable` ignores it (it runs, even when the window closes)."""
+        if self.cancellable:
+            self.progress.cancel()
 
     @property
     def is_cancel_requested(self) -> bool:
@@ -241,19 +249,43 @@ class _Job(QRunnable):
             post(lambda: self._runner._complete(task, TaskState.SUCCEEDED, result, None))
 
 
-def _in_own_context(action: Callable[[Context], Any], db_path: Path, _progress: Progress) -> Any:
-    """On a worker: ``action`` on a context of the worker's own (one connection per thread)."""
+def _in_own_context_action(
+    action: Callable[[Context], Any], ctx: Context, _progress: Progress
+) -> Any:
+    """The progress-free action of :meth:`TaskRunner.write`, called as a long one."""
+    return action(ctx)
+
+
+def _in_own_context_with_progress(
+    action: Callable[[Context, Progress], Any], db_path: Path, progress: Progress
+) -> Any:
+    """On a worker: ``action(ctx, progress)`` on a context of the worker's own (one connection
+    per thread)."""
     from fieldrep.services.context import Context
 
     ctx = Context.open(db_path)
     try:
-        return action(ctx)
+        return action(ctx, progress)
     finally:
         ctx.close()
 
 
 class TaskRunner(QObject):
-    """Runs operations off the GUI thread; lives on, and reports back to, the GUI thread."""
+    """Runs operations off the GUI thread; lives on, and reports back to, the GUI thread.
+
+    Every write a user asks for (a Save, a move, a delete, an import) goes through :meth:`write`,
+    or :meth:`write_with_progress` when it is long: the action gets a context of its own on the
+    write lane (or the network lane, for one that mostly waits on a server), never the window's
+    connection, so the window never freezes and writes never race; its commit announces the
+    tables it changed to :attr:`changes`, and the pages showing them refresh themselves. The
+    result comes back to ``on_success`` on the GUI thread; a write the service refuses (a
+    ``FieldRepError``, a ``ValidationError`` naming its field) to ``on_error`` at once, with the
+    service's own sentence, so a dialog shows "which field, why" and stays open as typed (it
+    disables its Save button meanwhile and closes in ``on_success``); any other exception to
+    ``on_failure`` or the window's error box. A long write reports ``(done, total, text)`` to
+    ``on_progress`` and can be cancelled; a short one cannot, it happens once asked for. Reads
+    and housekeeping use :meth:`run`.
+    """
 
     task_started = Signal(object)  # Task
     task_finished = Signal(object)  # Task, after its own signals
@@ -337,21 +369,78 @@ class TaskRunner(QObject):
         *,
         label: str,
         on_success: Callable[[Any], None] | None = None,
+        on_error: Callable[[FieldRepError], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
-        on_cancelled: Callable[[], None] | None = None,
     ) -> Task:
-        """Run one user action that writes: ``action(ctx)`` on the write lane, with a context of its
-        own opened there; ``on_success`` receives its result on the GUI thread. Its commit
-        announces the tables it changed (:class:`~fieldrep.store.changes.Changes`) to every
-        listener of :attr:`changes`."""
-        return self.run(
-            partial(_in_own_context, action),
-            kind=TaskKind.WRITE,
+        """Run one user action that writes: the one shape for every write a user asks for.
+
+        ``action(ctx)`` runs on the write lane (writes never race), with a context of its own
+        opened there, so the GUI thread never waits for it; ``on_success`` receives its result on
+        the GUI thread. Its commit announces the tables it changed
+        (:class:`~fieldrep.store.changes.Changes`) to every listener of :attr:`changes`, so the
+        pages showing them refresh themselves. A write the service refuses (a
+        :class:`~fieldrep.domain.errors.FieldRepError`; a ``ValidationError`` names its
+        ``field``) goes to ``on_error`` as soon as it is refused, for the screen to show the
+        service's own sentence; any other exception goes to ``on_failure``, or without one to
+        :attr:`task_failed` (the window's error box). A dialog that must stay open and keep its
+        form until its write stood disables Save, calls ``write`` and closes in ``on_success``
+        (it re-enables Save in ``on_error``): waiting without freezing. Such a write is not
+        cancellable: once asked for it happens, even if the window closes at once (the runner's
+        shutdown waits for it). A long write (an import, placing accounts online) takes
+        ``(ctx, progress)`` and can be cancelled: :meth:`write_with_progress`.
+        """
+        task = self.write_with_progress(
+            partial(_in_own_context_action, action),
             label=label,
             on_success=on_success,
+            on_error=on_error,
             on_failure=on_failure,
-            on_cancelled=on_cancelled,
         )
+        task.cancellable = False
+        return task
+
+    def write_with_progress(
+        self,
+        action: Callable[[Context, Progress], Any],
+        *,
+        label: str,
+        on_success: Callable[[Any], None] | None = None,
+        on_error: Callable[[FieldRepError], None] | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        on_cancelled: Callable[[], None] | None = None,
+        lane: TaskKind = TaskKind.WRITE,
+        quiet: bool = False,
+    ) -> Task:
+        """:meth:`write` for a long action: ``action(ctx, progress)`` reports through
+        ``progress.report(done, total, text)`` (``on_progress`` gets it on the GUI thread) and
+        stops with :class:`Cancelled` once :meth:`Task.cancel` was called (``on_cancelled``). An
+        action that mostly waits on the network (placing accounts online) takes the ``NETWORK``
+        lane so it does not hold back other writes for minutes; it still writes on its own
+        context and its commits are announced alike."""
+        task_box: list[Task] = []
+
+        def failed(error: BaseException) -> None:
+            if on_error is not None and isinstance(error, FieldRepError):
+                on_error(error)
+            elif on_failure is not None:
+                on_failure(error)
+            else:
+                log.error("task %r failed: %s", task_box[0], error, exc_info=error)
+                self.task_failed.emit(task_box[0], error)
+
+        task = self.run(
+            partial(_in_own_context_with_progress, action),
+            kind=lane,
+            label=label,
+            on_success=on_success,
+            on_failure=failed,
+            on_progress=on_progress,
+            on_cancelled=on_cancelled,
+            quiet=quiet,
+        )
+        task_box.append(task)
+        return task
 
     @property
     def active_tasks(self) -> list[Task]:

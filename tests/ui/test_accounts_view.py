@@ -28,7 +28,7 @@ from fieldrep.ui import theme
 from fieldrep.ui.dates import long_date
 from fieldrep.ui.main_window import MainWindow
 from fieldrep.ui.models.accounts_table_model import ID_ROLE, PAGE_SIZE
-from fieldrep.ui.tasks import Progress, TaskRunner
+from fieldrep.ui.tasks import Progress, TaskRunner, TaskState
 from fieldrep.ui.views.account_detail_panel import TABS_MIN_HEIGHT
 from fieldrep.ui.views.accounts_view import AccountsView
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
@@ -295,18 +295,26 @@ def test_open_edit_validate_undo_with_keyboard(
     assert panel.isVisible()
     assert panel.title.text() == "Bayside Bakery"
     panel.edits["email"].setText("not an email")
-    assert not panel.save()
+    refused = panel.save()
+    assert refused is not None
+    assert not panel.save_button.isEnabled()  # Save waits for its write
+    qtbot.waitUntil(lambda: refused.state.done)
     assert "email" in panel.error.text()
     assert panel.edits["email"].styleSheet() != ""
+    assert panel.edits["email"].hasFocus()
+    assert panel.edits["email"].text() == "not an email"  # the form as typed
+    assert panel.save_button.isEnabled()
     panel.edits["email"].setText("hello@bayside.example")
     panel.edits["name"].setText("Bayside Bakes")
-    qtbot.keyClick(panel.edits["name"], Qt.Key.Key_Return)
+    with qtbot.waitSignal(panel.account_changed):
+        qtbot.keyClick(panel.edits["name"], Qt.Key.Key_Return)
     assert ctx.db.execute("SELECT email FROM accounts WHERE name = 'Bayside Bakes'").fetchone() == (
         "hello@bayside.example",
     )
     assert view.model.data(view.model.index(0, 0)) == "Bayside Bakes"
     assert panel.undo_button.isEnabled()
-    qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(panel.account_changed):
+        qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
     assert ctx.db.execute(
         "SELECT email FROM accounts WHERE name = 'Bayside Bakery'"
     ).fetchone() == (None,)
@@ -314,7 +322,7 @@ def test_open_edit_validate_undo_with_keyboard(
     assert not panel.isVisible()
 
 
-def test_delete_asks_first(view: AccountsView, ctx: Context) -> None:
+def test_delete_asks_first(view: AccountsView, ctx: Context, qtbot: QtBot) -> None:
     view.open_row(0)
     view.panel.ask_delete()
     box = view.panel.confirm_box
@@ -324,7 +332,8 @@ def test_delete_asks_first(view: AccountsView, ctx: Context) -> None:
     view.panel.ask_delete()
     box = view.panel.confirm_box
     assert box is not None
-    box.button(QMessageBox.StandardButton.Yes).click()
+    with qtbot.waitSignal(view.panel.account_deleted):
+        box.button(QMessageBox.StandardButton.Yes).click()
     assert ctx.db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 1000
     assert view.model.rowCount() == 1000
     assert not view.panel.isVisible()
@@ -338,7 +347,8 @@ def test_log_visit_in_two_clicks_and_today(view: AccountsView, qtbot: QtBot, ctx
     # Logged late: a visit ten days ago whose follow-up fell due since shows in Today.
     dialog.when.setDateTime(dialog.when.dateTime().addDays(-10))
     dialog.due.setDate(dialog.due.date().addDays(-10))
-    qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)  # click 2
+    with qtbot.waitSignal(dialog.logged):
+        qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)  # click 2
     assert ctx.db.execute("SELECT outcome FROM visits").fetchall() == [("met",)]
     # last visit column: past a week, the date itself
     ten_days_ago = long_date(date.today() - timedelta(days=10))
@@ -350,8 +360,9 @@ def test_log_visit_in_two_clicks_and_today(view: AccountsView, qtbot: QtBot, ctx
     assert today.heading.text() == "1 task due, 1 overdue"
     assert today.tree.topLevelItem(0).text(1) == "Bring samples"
     assert not today.empty.isVisible()
-    today.complete_selected()
-    assert today.tree.topLevelItemCount() == 0
+    with qtbot.waitSignal(today.task_completed):
+        today.complete_selected()
+    qtbot.waitUntil(lambda: today.tree.topLevelItemCount() == 0)
     assert today.empty.isVisible()  # says why the list is empty instead of a bare table
     assert not today.tree.isVisible()
     assert view.today_button.text() == "Today"
@@ -366,13 +377,22 @@ def test_ctrl_l_logs_a_visit_to_the_selected_row(
     qtbot.keyClick(view.table, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     dialog = view.account_actions.dialogs[-1]
     assert dialog.account_id == view.model.account_id(1)
-    qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.logged):
+        qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
     assert ctx.db.execute("SELECT account_id FROM visits").fetchall() == [(dialog.account_id,)]
 
 
-def test_new_account_with_ctrl_n_path(view: AccountsView, ctx: Context) -> None:
-    account = view.create_account("Zeta Zinc")
-    assert account is not None
+def _create(qtbot: QtBot, view: AccountsView, name: str) -> str:
+    """Create an account through the page (a user write) and wait until it opened."""
+    task = view.create_account(name)
+    qtbot.waitUntil(lambda: task.state.done)
+    assert task.state is TaskState.SUCCEEDED, task.error
+    return str(task.result[0])
+
+
+def test_new_account_with_ctrl_n_path(view: AccountsView, ctx: Context, qtbot: QtBot) -> None:
+    account = _create(qtbot, view, "Zeta Zinc")
+    assert view.panel.account_id == account
     assert view.panel.isVisible()
     assert view.panel.title.text() == "Zeta Zinc"
     assert view.count_label.text() == "1,002 accounts"
@@ -596,7 +616,8 @@ def test_open_account_keeps_the_columns_that_fit_and_reads_back_its_figures(
     panel = view.panel
     assert panel.edits["potential"].text() == "999"
     panel.edits["potential"].setText("12,500")
-    assert panel.save()
+    with qtbot.waitSignal(panel.account_changed):
+        assert panel.save() is not None
     assert panel.edits["potential"].text() == "12,500"  # shown with separators, stored as a number
     stored = ctx.db.execute("SELECT potential FROM accounts WHERE name = 'Shop 0999'").fetchone()
     assert stored == (12500.0,)
@@ -656,8 +677,7 @@ def test_names_are_shown_as_typed_not_as_html(
 ) -> None:
     name = "<b>Smith</b> <Jones> & Co"
     ctx.writer.insert("territories", {"name": "<i>South</i>"})
-    account = view.create_account(name)
-    assert account is not None
+    account = _create(qtbot, view, name)
     view.service.update(account, {"territory_id": _territory(ctx, "<i>South</i>")})
     view.open_account(account)
     panel = view.panel
@@ -683,9 +703,8 @@ def _territory(ctx: Context, name: str) -> str:
     return str(row[0])
 
 
-def test_long_values_show_their_beginning(view: AccountsView) -> None:
-    account = view.create_account("Abbott & Cunningham Excavating Group")
-    assert account is not None
+def test_long_values_show_their_beginning(view: AccountsView, qtbot: QtBot) -> None:
+    account = _create(qtbot, view, "Abbott & Cunningham Excavating Group")
     website = "https://www.abbottcunninghamexcavatinggroup.example/contact/sales-office"
     view.service.update(account, {"website": website, "email": "contact@abbott.example"})
     view.panel.show_account(account)
@@ -701,7 +720,8 @@ def test_the_visits_tab_names_outcomes_as_the_log_visit_dialog_does(
     dialog = view.account_actions.open_log_visit(view.panel.account_id)
     (order,) = [b for b in dialog.outcome_buttons.buttons() if b.text() == "Order placed"]
     order.click()
-    qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.logged):
+        qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
     visits = view.panel.lists["visits"]
     assert visits.topLevelItemCount() == 1
     assert visits.topLevelItem(0).text(1) == "Order placed"
@@ -817,7 +837,8 @@ def test_the_edited_account_stays_selected_wherever_it_is_in_the_list(
     view.table.selectRow(row)
     view.open_current()
     view.panel.edits["phone"].setText("617-555-0199")
-    view.panel.save()
+    with qtbot.waitSignal(view.panel.account_changed):
+        view.panel.save()
     assert view.selected_account_id() == account  # the refresh kept it, on a page not loaded
     assert view.table.currentIndex().row() == row
     view.panel.close_panel()
@@ -826,7 +847,8 @@ def test_the_edited_account_stays_selected_wherever_it_is_in_the_list(
 
     dialog = view.account_actions.open_log_visit(account)
     dialog.outcome_buttons.buttons()[0].click()
-    qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.logged):
+        qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
     assert view.panel.lists["visits"].topLevelItemCount() == 1
     assert view.selected_account_id() == account
 
@@ -885,9 +907,8 @@ def test_once_the_order_is_ready_a_jump_deep_into_the_list_reads_no_sql_sort(
     assert not model.browsing_ranked
 
 
-def test_a_new_account_tells_where_it_went(view: AccountsView) -> None:
-    account = view.create_account("Nowhere Nails")
-    assert account is not None
+def test_a_new_account_tells_where_it_went(view: AccountsView, qtbot: QtBot) -> None:
+    _create(qtbot, view, "Nowhere Nails")
     assert view.panel.note.isVisible()
     assert view.panel.note.text() == "This account matches no territory: kept as yours"
     view.open_account(_territory_free_account(view))
@@ -919,7 +940,7 @@ def test_an_account_handed_to_a_colleague_is_read_only_with_the_reason(
     assert not panel.delete_button.isEnabled()
     assert panel.edits["name"].isReadOnly()
     panel.edits["name"].setText("Renamed")
-    assert panel.save() is False
+    assert panel.save() is None
     assert ctx.conn.execute("SELECT name FROM accounts WHERE id = ?", (theirs,)).fetchone() == (
         "Lone Star Feed",
     )

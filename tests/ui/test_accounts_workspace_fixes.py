@@ -60,7 +60,8 @@ def test_enter_in_today_opens_the_account_and_leaves_the_task_open(
     assert view.panel.isVisible()
     assert _done(ctx, task) == 0  # "Enter opens the account": it does not tick the task off
     assert today.tree.topLevelItemCount() == 1
-    today.done_button.click()  # ticking off is the button's job
+    with qtbot.waitSignal(today.task_completed):
+        today.done_button.click()  # ticking off is the button's job
     assert _done(ctx, task) == 1
     today.close()
 
@@ -127,6 +128,7 @@ def test_new_account_with_a_refused_name_keeps_the_dialog_and_the_text(
 ) -> None:
     long_name = "Very long name " * 40
     dialog = _ctrl_n_and_enter(view, qtbot, long_name)
+    qtbot.waitUntil(lambda: "name is 599 characters long; at most 200 fit" in _labels(dialog))
     assert dialog.isVisible()
     assert dialog.findChild(QLineEdit).text() == long_name
     assert "name is 599 characters long; at most 200 fit" in _labels(dialog)
@@ -136,7 +138,7 @@ def test_new_account_with_a_refused_name_keeps_the_dialog_and_the_text(
     line = dialog.findChild(QLineEdit)
     line.setText("Very long name")
     qtbot.keyClick(line, Qt.Key.Key_Return)
-    assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: not dialog.isVisible())
     assert view.panel.isVisible()
     assert view.panel.title.text() == "Very long name"
     assert view.count_label.text() == "21 accounts"
@@ -146,6 +148,7 @@ def test_new_account_with_a_blank_name_says_so(
     view: AccountsView, qtbot: QtBot, ctx: Context
 ) -> None:
     dialog = _ctrl_n_and_enter(view, qtbot, "   ")
+    qtbot.waitUntil(lambda: "name is required" in _labels(dialog))
     assert dialog.isVisible()
     assert "name is required" in _labels(dialog)
     assert ctx.db.execute("SELECT count(*) FROM accounts").fetchone()[0] == 20
@@ -167,8 +170,10 @@ def test_log_visit_keeps_the_follow_up_on_or_after_the_visit(
     dialog.due.setMinimumDate(QDate(2000, 1, 1))
     dialog.due.setDate(dialog.when.date().addYears(-5))
     qtbot.mouseClick(dialog.log_button, Qt.MouseButton.LeftButton)
+    assert not dialog.log_button.isEnabled()  # Log waits for its write
+    qtbot.waitUntil(lambda: "before the visit" in dialog.error.text())
     assert dialog.isVisible()
-    assert "before the visit" in dialog.error.text()
+    assert dialog.log_button.isEnabled()
     assert ctx.db.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0
     dialog.close()
 

@@ -91,7 +91,8 @@ def _configure(
 ) -> None:
     host, port = server.server_address[:2]
     _fill(dialog, "acme-fieldrep-tests", f"http://{host}:{port}", delay)
-    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.settings_saved):
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert dialog.saved.enabled
 
 
@@ -182,7 +183,10 @@ def test_saving_turns_nominatim_on_and_off(
 
     dialog.enabled_check.setChecked(False)
     assert not dialog.form.isEnabled()
-    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.settings_saved):
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+        assert not dialog.save_button.isEnabled()  # Save waits for its write
+    assert dialog.save_button.isEnabled()
     stored = load_settings(ctx.conn)
     assert not stored.enabled
     assert stored.user_agent == "acme-fieldrep (it@acme.com)"  # kept for turning it back on
@@ -227,7 +231,9 @@ def test_turning_off_needs_no_valid_details(ctx: Context, runner: TaskRunner, qt
     qtbot.addWidget(widget)
     widget.user_agent_edit.clear()
     widget.enabled_check.setChecked(False)
-    assert widget.save() == OnlineSettings()
+    with qtbot.waitSignal(widget.settings_saved) as saved:
+        assert widget.save() is not None
+    assert saved.args == [OnlineSettings()]
     assert load_settings(ctx.conn) == OnlineSettings()
 
 
@@ -401,9 +407,11 @@ def test_turning_the_geocoder_on_offers_locate_on_the_accounts_page(
     assert not page.locate_button.isVisible()
     dialog = window.open_geocoder_settings()
     _fill(dialog, "acme-fieldrep (it@acme.com)")
-    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.settings_saved):
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert page.locate_button.isVisible()
     assert page.locate_button.isEnabled()
     dialog.enabled_check.setChecked(False)
-    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.settings_saved):
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert not page.locate_button.isVisible()

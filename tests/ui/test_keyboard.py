@@ -70,10 +70,10 @@ def test_ctrl_f_on_a_page_without_search_goes_to_the_accounts_search(
     assert window.focusWidget() is _accounts(window).search
 
 
-def _dialog(qtbot: QtBot, ctx: Context) -> LogVisitDialog:
+def _dialog(qtbot: QtBot, ctx: Context, runner: TaskRunner) -> LogVisitDialog:
     ctx.set_user(ctx.writer.insert("users", {"username": "ann", "role": "rep"}))
     account = ctx.writer.insert("accounts", {"name": "Acme Ltd"})
-    dialog = LogVisitDialog(ctx, account, "Acme Ltd")
+    dialog = LogVisitDialog(ctx, runner, account, "Acme Ltd")
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.activateWindow()
@@ -81,8 +81,10 @@ def _dialog(qtbot: QtBot, ctx: Context) -> LogVisitDialog:
     return dialog
 
 
-def test_enter_on_a_chosen_outcome_logs_the_visit_with_it(qtbot: QtBot, ctx: Context) -> None:
-    dialog = _dialog(qtbot, ctx)
+def test_enter_on_a_chosen_outcome_logs_the_visit_with_it(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
+    dialog = _dialog(qtbot, ctx, runner)
     order = next(b for b in dialog.outcome_buttons.buttons() if b.property("outcome") == "order")
     qtbot.mouseClick(order, Qt.MouseButton.LeftButton)
     order.setFocus()
@@ -93,9 +95,9 @@ def test_enter_on_a_chosen_outcome_logs_the_visit_with_it(qtbot: QtBot, ctx: Con
 
 
 def test_tab_leaves_the_notes_and_enter_logs_with_the_task_confirmed(
-    qtbot: QtBot, ctx: Context
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
 ) -> None:
-    dialog = _dialog(qtbot, ctx)
+    dialog = _dialog(qtbot, ctx, runner)
     assert dialog.focusWidget() is dialog.notes
     qtbot.keyClicks(dialog.notes, "Liked the samples")
     qtbot.keyClick(dialog.notes, Qt.Key.Key_Tab, Qt.KeyboardModifier.ControlModifier)
@@ -111,8 +113,8 @@ def test_tab_leaves_the_notes_and_enter_logs_with_the_task_confirmed(
     assert ctx.conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 1
 
 
-def test_the_chosen_outcome_fits_its_button(qtbot: QtBot, ctx: Context) -> None:
-    dialog = _dialog(qtbot, ctx)
+def test_the_chosen_outcome_fits_its_button(qtbot: QtBot, ctx: Context, runner: TaskRunner) -> None:
+    dialog = _dialog(qtbot, ctx, runner)
     bold = dialog.font()
     bold.setBold(True)
     for button in dialog.outcome_buttons.buttons():

@@ -17,10 +17,11 @@ from pytestqt.qtbot import QtBot
 from fieldrep.geo.projection import lonlat_to_world
 from fieldrep.geo.tiles import MBTiles
 from fieldrep.services.context import Context
+from fieldrep.services.map import route_planning
 from fieldrep.services.territories import assignment as assignment_service
 from fieldrep.services.territories import service as territories
 from fieldrep.ui.map.map_page import MapPage
-from fieldrep.ui.tasks import TaskRunner
+from fieldrep.ui.tasks import Task, TaskRunner
 from tests.geo.tile_fixtures import make_mbtiles, png, tile_server
 
 # A 5 x 4 grid of accounts around Manhattan, 0.02 degrees apart (~1.7-2.2 km).
@@ -288,6 +289,8 @@ def test_route_from_a_selection_is_optimised_checked_in_and_capped(
     assert plan.skipped == [(book["nowhere"], "Unplaced Ltd")]
     assert "Unplaced Ltd" in page.route_panel.summary.text()
     assert len(page.canvas.route) == 5
+    # The day's stops are saved (a user write on the write lane) for the next start.
+    qtbot.waitUntil(lambda: route_planning.load_stops(ctx.conn) == ids)
     page.route_panel.stops.setCurrentRow(0)
     page.route_panel.check_in_button.click()
     dialog = page.visit_dialog
@@ -618,12 +621,16 @@ def test_tiles_are_read_and_decoded_on_the_render_worker(
     page.clear_tiles()
 
 
+def _done(qtbot: QtBot, task: Task) -> None:
+    qtbot.waitUntil(lambda: task.state.done)
+
+
 def test_the_tile_server_cache_keeps_to_its_cap(
     qtbot: QtBot, page: MapPage, tmp_path: Path
 ) -> None:
     from fieldrep.services.map.tile_cache import CappedTileCache, cap_mb
 
-    page.set_tile_cache_mb(10)
+    _done(qtbot, page.set_tile_cache_mb(10))
     assert cap_mb(page.context.conn) == 10
     assert "at most 10 MB" in page.message.text()
     with tile_server(png((30, 30, 200))) as server:
@@ -637,8 +644,9 @@ def test_the_tile_server_cache_keeps_to_its_cap(
         assert isinstance(cache, CappedTileCache)
         assert cache.max_bytes == 10_000_000
         assert 0 < cache.total_bytes <= cache.max_bytes
-        page.set_tile_cache_mb(20)
+        _done(qtbot, page.set_tile_cache_mb(20))
         assert cache.max_bytes == 20_000_000
-        page.set_tile_cache_mb(3)
+        _done(qtbot, page.set_tile_cache_mb(3))
         assert "at least 10 MB" in page.message.text()
+        assert cap_mb(page.context.conn) == 20
         page.clear_tiles()

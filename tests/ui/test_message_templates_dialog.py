@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import templates
 from fieldrep.ui.dialogs.message_templates_dialog import MessageTemplatesDialog
-from fieldrep.ui.tasks import TaskRunner
+from fieldrep.ui.tasks import TaskRunner, TaskState
 from fieldrep.ui.views.rewards_view import RewardsView
 
 
@@ -30,8 +30,10 @@ def test_the_rewards_page_opens_the_editor_beside_mail_settings(
     dialog.close()
 
 
-def test_edit_preview_save_refusal_and_reset(ctx: Context, qtbot: QtBot) -> None:
-    dialog = MessageTemplatesDialog(ctx)
+def test_edit_preview_save_refusal_and_reset(
+    ctx: Context, runner: TaskRunner, qtbot: QtBot
+) -> None:
+    dialog = MessageTemplatesDialog(ctx, runner)
     qtbot.addWidget(dialog)
     dialog.show()
     assert dialog.name == "referral_status"
@@ -56,7 +58,10 @@ def test_edit_preview_save_refusal_and_reset(ctx: Context, qtbot: QtBot) -> None
     dialog.body_edit.setPlainText("Hello ${referrer_iban}")
     assert "${referrer_iban}" in dialog.preview_subject.text()
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert not dialog.save_button.isEnabled()  # Save waits for its write
+    qtbot.waitUntil(lambda: dialog.message.startswith("Not saved"))
     assert dialog.message.startswith("Not saved: the body names an unknown field ${referrer_iban}")
+    assert dialog.save_button.isEnabled()
     assert stored_rows(ctx) == []
     assert templates.load(ctx.conn, "referral_status") == default
 
@@ -83,7 +88,8 @@ def test_edit_preview_save_refusal_and_reset(ctx: Context, qtbot: QtBot) -> None
 
     # Reset to default forgets the saved edit
     dialog.select("referral_status")
-    qtbot.mouseClick(dialog.reset_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.saved):
+        qtbot.mouseClick(dialog.reset_button, Qt.MouseButton.LeftButton)
     assert [r[0] for r in stored_rows(ctx)] == []
     assert dialog.subject_edit.text() == default.subject
     assert dialog.body_edit.toPlainText() == default.body
@@ -91,11 +97,15 @@ def test_edit_preview_save_refusal_and_reset(ctx: Context, qtbot: QtBot) -> None
     assert not dialog.reset_button.isEnabled()
 
 
-def test_a_stray_dollar_is_refused_with_the_way_to_write_one(ctx: Context, qtbot: QtBot) -> None:
-    dialog = MessageTemplatesDialog(ctx)
+def test_a_stray_dollar_is_refused_with_the_way_to_write_one(
+    ctx: Context, runner: TaskRunner, qtbot: QtBot
+) -> None:
+    dialog = MessageTemplatesDialog(ctx, runner)
     qtbot.addWidget(dialog)
     dialog.select("reward_issued")
     dialog.subject_edit.setText("You earned $ 5")
-    assert not dialog.save()
+    task = dialog.save()
+    qtbot.waitUntil(lambda: task.state.done)
+    assert task.state is TaskState.FAILED
     assert "write $$ for a dollar sign" in dialog.message
     assert stored_rows(ctx) == []

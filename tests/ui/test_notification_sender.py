@@ -70,11 +70,12 @@ def _save(ctx: Context, config: SmtpConfig, **kw: object) -> None:
 def test_the_form_stores_the_settings_refuses_a_bad_one_and_never_shows_the_password(
     qtbot: QtBot,
     ctx: Context,
+    runner: TaskRunner,
     smtp: tuple[Mailbox, SmtpConfig],  # noqa: F811
     tmp_path: Path,
 ) -> None:
     _box, config = smtp
-    dialog = SmtpSettingsDialog(ctx)
+    dialog = SmtpSettingsDialog(ctx, runner)
     qtbot.addWidget(dialog)
     dialog.show()
     assert not dialog.send_button.isEnabled()  # nothing set up yet
@@ -83,14 +84,18 @@ def test_the_form_stores_the_settings_refuses_a_bad_one_and_never_shows_the_pass
     dialog.user_edit.setText(USER)
     dialog.password_edit.setText(PASSWORD)
     dialog.sender_edit.setText("not an address")
-    assert dialog.save() is None
+    refused = dialog.save()
+    assert not dialog.save_button.isEnabled()  # Save waits for its write
+    qtbot.waitUntil(lambda: refused.state.done)
+    assert dialog.save_button.isEnabled()
     assert "the address the e-mails come from" in dialog.message
     assert dialog.focusWidget() is dialog.sender_edit
     assert not smtp_settings.load(ctx.conn).configured  # nothing stored
     dialog.sender_edit.setText(config.sender)
     dialog.cafile_edit.setText(config.cafile or "")
-    stored = dialog.save()
-    assert stored is not None
+    with qtbot.waitSignal(dialog.saved) as saved:
+        dialog.save()
+    stored = saved.args[0]
     assert (stored.host, stored.port, stored.password) == (config.host, config.port, PASSWORD)
     assert dialog.password_edit.text() == ""  # never shown again
     assert "leave blank to keep" in dialog.password_edit.placeholderText()
@@ -101,7 +106,8 @@ def test_the_form_stores_the_settings_refuses_a_bad_one_and_never_shows_the_pass
     dialog.grab().save(str(_shots(tmp_path) / "smtp_settings_hint.png"))
     # saved again with the password box blank: the password is kept
     dialog.port_spin.setValue(config.port)
-    assert dialog.save() is not None
+    with qtbot.waitSignal(dialog.saved):
+        dialog.save()
     assert smtp_settings.load(ctx.conn).password == PASSWORD
 
 

@@ -11,6 +11,7 @@ from fieldrep.services.context import Context
 from fieldrep.services.referrals.capture import ReferralService
 from fieldrep.services.referrals.model import Stage
 from fieldrep.ui.models.referral_board_model import ReferralBoardModel
+from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.referrals_view import ReferralsView
 from tests.services.referrals.conftest import draft
 from tests.services.referrals.conftest import org as org  # the fixture
@@ -23,12 +24,12 @@ def _capture(ctx: Context, org: dict[str, str], **fields: object) -> str:
 
 
 def test_dragging_a_card_to_another_column_moves_it_with_one_service_write(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, org: dict[str, str], runner: TaskRunner
 ) -> None:
     ctx.set_user(org["boss"])  # a manager captures: Omar gets the follow-up task
     lead = _capture(ctx, org)
     ctx.set_user(org["omar"])  # its owner
-    view = ReferralsView(ctx)
+    view = ReferralsView(ctx, runner)
     qtbot.addWidget(view)
     view.resize(1366, 768)
     view.show()
@@ -57,22 +58,22 @@ def test_dragging_a_card_to_another_column_moves_it_with_one_service_write(
 
 
 def test_a_refused_drop_says_why_and_keeps_the_card(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, org: dict[str, str], runner: TaskRunner
 ) -> None:
     lead = _capture(ctx, org)  # Omar's; Ann is signed in
-    view = ReferralsView(ctx)
+    view = ReferralsView(ctx, runner)
     qtbot.addWidget(view)
     new, won = view.board.columns[Stage.NEW], view.board.columns[Stage.WON]
     view.board.ask_value = lambda _parent, _name: 2500.0
     won.model.dropMimeData(
         new.model.mimeData([new.model.index(0)]), Qt.DropAction.MoveAction, -1, -1, QModelIndex()
     )
-    assert "only its owner (Omar) or a manager" in view.notice.text()
+    qtbot.waitUntil(lambda: "only its owner (Omar) or a manager" in view.notice.text())
     assert [c.id for c in new.model.cards] == [lead]
 
 
 def test_won_asks_the_value_and_lost_the_reason(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, org: dict[str, str], runner: TaskRunner
 ) -> None:
     first = _capture(ctx, org)
     second = _capture(
@@ -85,12 +86,12 @@ def test_won_asks_the_value_and_lost_the_reason(
         street="",
     )
     ctx.set_user(org["boss"])
-    view = ReferralsView(ctx)
+    view = ReferralsView(ctx, runner)
     qtbot.addWidget(view)
     view.board.ask_value = lambda _parent, _name: 2500.0
     view.board.ask_reason = lambda _parent, _name: "Chose a competitor"
-    view.board.move_cards([first], "won")
-    view.board.move_cards([second], "lost")
+    tasks = [*view.board.move_cards([first], "won"), *view.board.move_cards([second], "lost")]
+    qtbot.waitUntil(lambda: all(t.state.done for t in tasks))
     won = view.board.columns[Stage.WON]
     assert won.summary.text() == "1 · $2,500"
     row = ctx.conn.execute("SELECT lost_reason FROM referrals WHERE id = ?", (second,)).fetchone()
@@ -98,7 +99,7 @@ def test_won_asks_the_value_and_lost_the_reason(
 
 
 def test_filters_go_to_sql_and_the_detail_shows_the_whole_history(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, org: dict[str, str], runner: TaskRunner
 ) -> None:
     lead = _capture(ctx, org, relationship="his supplier")
     _capture(
@@ -111,7 +112,7 @@ def test_filters_go_to_sql_and_the_detail_shows_the_whole_history(
         street="",
         postal_code="02139",
     )
-    view = ReferralsView(ctx)
+    view = ReferralsView(ctx, runner)
     qtbot.addWidget(view)
     new = view.board.columns[Stage.NEW]
     assert new.model.rowCount() == 2
@@ -170,7 +171,7 @@ def test_the_board_pages_a_long_column(qtbot: QtBot, ctx: Context, org: dict[str
 
 
 def test_opening_the_page_links_a_person_captured_twice_offline(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, org: dict[str, str], runner: TaskRunner
 ) -> None:
     first = _capture(ctx, org)  # Ann's, owned by Omar
     late = ctx.writer.insert(  # Bob's capture of the same phone, as a sync brought it
@@ -185,19 +186,23 @@ def test_opening_the_page_links_a_person_captured_twice_offline(
         },
     )
     ctx.set_user(org["omar"])
-    view = ReferralsView(ctx)
+    view = ReferralsView(ctx, runner)
     qtbot.addWidget(view)
     assert view.board.columns[Stage.NEW].model.rowCount() == 2  # not shown yet
     view.show()
     qtbot.waitUntil(lambda: view.board.columns[Stage.NEW].model.rowCount() == 1)
     assert [c.id for c in view.board.columns[Stage.NEW].model.cards] == [first]
-    assert "1 referral(s) captured twice while offline were linked" in view.notice.text()
+    # The linking is a write on the write lane: its answer may arrive after the page's refresh
+    # on the change it announced.
+    qtbot.waitUntil(
+        lambda: "1 referral(s) captured twice while offline were linked" in view.notice.text()
+    )
     linked = ctx.conn.execute("SELECT duplicate_of_id FROM referrals WHERE id = ?", (late,))
     assert linked.fetchone() == (first,)
 
 
 def test_a_long_column_scrolls_with_a_scroll_bar_painted_like_the_app(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, org: dict[str, str], runner: TaskRunner
 ) -> None:
     # A style sheet on the lists once reached their scroll bars, whose grooves then painted black.
     firms = (
@@ -222,7 +227,7 @@ def test_a_long_column_scrolls_with_a_scroll_bar_painted_like_the_app(
             email=f"owner{n}@{firm.lower()}.com",
             street="",
         )
-    view = ReferralsView(ctx)
+    view = ReferralsView(ctx, runner)
     qtbot.addWidget(view)
     view.resize(1366, 500)
     view.show()
@@ -236,3 +241,30 @@ def test_a_long_column_scrolls_with_a_scroll_bar_painted_like_the_app(
         for y in range(image.height())
     )
     assert dark < image.width() * image.height() // 10
+
+
+def test_the_detail_moves_a_stage_as_a_user_write_and_says_why_it_was_refused(
+    qtbot: QtBot, ctx: Context, org: dict[str, str], runner: TaskRunner
+) -> None:
+    lead = _capture(ctx, org)  # Omar's; Ann is signed in
+    view = ReferralsView(ctx, runner)
+    qtbot.addWidget(view)
+    view.show_referral(lead)
+    detail = view.detail
+    detail.stage.setCurrentIndex(detail.stage.findData(Stage.CONTACTED.value))
+    refused = detail.move_stage()
+    assert refused is not None
+    qtbot.waitUntil(lambda: refused.state.done)
+    assert detail.notice.text().startswith("Not moved: ")
+    assert "only its owner (Omar) or a manager" in detail.notice.text()
+    assert ctx.conn.execute("SELECT stage FROM referrals WHERE id = ?", (lead,)).fetchone() == (
+        "new",
+    )
+    ctx.set_user(org["omar"])
+    with qtbot.waitSignal(detail.moved) as moved:
+        detail.move_stage()
+    assert moved.args[0].to_stage is Stage.CONTACTED
+    assert detail.notice.text() == moved.args[0].message
+    assert ctx.conn.execute("SELECT stage FROM referrals WHERE id = ?", (lead,)).fetchone() == (
+        "contacted",
+    )

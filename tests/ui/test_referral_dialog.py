@@ -9,6 +9,7 @@ from pytestqt.qtbot import QtBot
 from fieldrep.services.context import Context
 from fieldrep.services.referrals.model import Outcome
 from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
+from fieldrep.ui.tasks import TaskRunner
 from tests.services.referrals.conftest import org as org  # the fixture
 
 
@@ -21,10 +22,17 @@ def _type(qtbot: QtBot, text: str) -> None:
     qtbot.keyClick(widget, Qt.Key.Key_Tab)
 
 
+def _submitted(qtbot: QtBot, dialog: ReferralDialog) -> None:
+    """Save, and wait for the write's answer."""
+    task = dialog.submit()
+    assert task is not None
+    qtbot.waitUntil(lambda: task.state.done)
+
+
 def test_a_complete_referral_by_keyboard_says_where_it_went(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, org: dict[str, str]
 ) -> None:
-    dialog = ReferralDialog(ctx, org["referrer"])
+    dialog = ReferralDialog(ctx, runner, org["referrer"])
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
@@ -32,7 +40,9 @@ def test_a_complete_referral_by_keyboard_says_where_it_went(
     qtbot.waitUntil(lambda: QApplication.focusWidget() is dialog.name)
     assert "Acme Tools Inc." in dialog.heading.text()
     assert dialog.contact.currentText() == "Jane Roe"  # the referrer's contact, prefilled
-    with qtbot.waitSignal(dialog.captured) as saved:
+    # A safety net, not a speed limit: the first capture with an address loads the gazetteer
+    # (seconds), now on the write lane rather than the GUI thread.
+    with qtbot.waitSignal(dialog.captured, timeout=30_000) as saved:
         for text in (
             "Sam Lee",
             "Lone Star Plumbing",
@@ -62,9 +72,9 @@ def test_a_complete_referral_by_keyboard_says_where_it_went(
 
 
 def test_enter_in_a_field_saves_once_and_leaves_the_answer_on_screen(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, org: dict[str, str]
 ) -> None:
-    dialog = ReferralDialog(ctx, org["referrer"])
+    dialog = ReferralDialog(ctx, runner, org["referrer"])
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.name.setText("Sam Lee")
@@ -78,23 +88,27 @@ def test_enter_in_a_field_saves_once_and_leaves_the_answer_on_screen(
 
 
 def test_without_consent_nothing_is_saved_and_the_box_gets_the_focus(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, org: dict[str, str]
 ) -> None:
-    dialog = ReferralDialog(ctx, org["referrer"])
+    dialog = ReferralDialog(ctx, runner, org["referrer"])
     qtbot.addWidget(dialog)
     dialog.name.setText("Sam Lee")
     dialog.phone.setText("214 555 0199")
-    dialog.submit()
+    refused = dialog.submit()
+    assert refused is not None
+    assert not dialog.save_button.isEnabled()  # Save waits for its write
+    qtbot.waitUntil(lambda: refused.state.done)
+    assert dialog.save_button.isEnabled()
     assert dialog.message.text().startswith("Not saved: tick that they agreed")
     assert ctx.conn.execute("SELECT count(*) FROM referrals").fetchone()[0] == 0
     assert dialog.name.text() == "Sam Lee"  # nothing typed is lost
 
 
 def test_a_possible_duplicate_asks_for_a_reason_then_saves(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, org: dict[str, str]
 ) -> None:
     ctx.writer.insert("accounts", {"name": "Lone Star Plumbing Co.", "postal_code": "75201"})
-    dialog = ReferralDialog(ctx, None)
+    dialog = ReferralDialog(ctx, runner, None)
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.referrer_edit.setText("Acme Tools Inc.")
@@ -103,10 +117,10 @@ def test_a_possible_duplicate_asks_for_a_reason_then_saves(
     dialog.phone.setText("214 555 0199")
     dialog.postal.setText("75201")
     dialog.consent.setChecked(True)
-    dialog.submit()
+    _submitted(qtbot, dialog)
     assert "Possible duplicate: name 100 % like 'Lone Star Plumbing Co.'" in dialog.message.text()
     assert dialog.override.isVisible()
-    dialog.submit()  # still no reason: asked again, nothing saved
+    _submitted(qtbot, dialog)  # still no reason: asked again, nothing saved
     assert ctx.conn.execute("SELECT count(*) FROM referrals").fetchone()[0] == 0
     dialog.override.setText("A second shop, other owner")
     with qtbot.waitSignal(dialog.captured) as saved:
@@ -117,11 +131,11 @@ def test_a_possible_duplicate_asks_for_a_reason_then_saves(
 
 
 def test_got_a_referral_in_the_log_visit_dialog_opens_it_with_the_customer_as_referrer(
-    qtbot: QtBot, ctx: Context, org: dict[str, str]
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, org: dict[str, str]
 ) -> None:
     from fieldrep.ui.dialogs.log_visit_dialog import LogVisitDialog
 
-    visit = LogVisitDialog(ctx, org["referrer"], "Acme Tools Inc.")
+    visit = LogVisitDialog(ctx, runner, org["referrer"], "Acme Tools Inc.")
     qtbot.addWidget(visit)
     visit.show()
     dialog = visit.open_referral()

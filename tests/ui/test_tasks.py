@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from fieldrep.domain.errors import FieldRepError, ValidationError
 from fieldrep.services.context import Context
 from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner, TaskState
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
@@ -243,6 +244,98 @@ def test_a_user_action_writes_on_its_own_context_and_announces_what_it_changed(
     assert conn_id != id(ctx.db.conn)
     assert not on_gui_thread
     assert results == [ctx.db.execute("SELECT id FROM users WHERE username = 'pat'").fetchone()[0]]
+
+
+def test_a_refused_write_comes_back_as_the_services_sentence_and_a_bug_as_a_failure(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
+    """runner.write's on_error gets what the service refused (its sentence, its field); an
+    exception that is not a refusal goes to the window's error display instead."""
+    refused: list[tuple[str, str]] = []
+    unhandled: list[BaseException] = []
+    runner.task_failed.connect(lambda _task, exc: unhandled.append(exc))
+
+    def add_nameless(worker: Context) -> None:
+        raise ValidationError("name is required", table="users", field="name")
+
+    def on_error(error: FieldRepError) -> None:
+        assert isinstance(error, ValidationError)
+        refused.append((str(error), error.field))
+
+    task = runner.write(add_nameless, label="Adding", on_error=on_error)
+    qtbot.waitUntil(lambda: task.state.done)
+    assert task.state is TaskState.FAILED
+    assert refused == [("name is required", "name")]
+    assert unhandled == []
+
+    def broken(_worker: Context) -> None:
+        raise KeyError("bug")
+
+    task = runner.write(broken, label="Broken", on_error=on_error)
+    qtbot.waitUntil(lambda: task.state.done)
+    assert len(refused) == 1
+    assert [type(e) for e in unhandled] == [KeyError]
+
+
+def test_a_user_write_asked_for_just_before_closing_still_happens(
+    ctx: Context, runner: TaskRunner
+) -> None:
+    """A write queued behind another when the window closes is not cancelled by the shutdown:
+    what the user asked for is written (a long write, by contrast, stops on cancel)."""
+    release = threading.Event()
+
+    def slow(worker: Context) -> None:
+        release.wait(SAFETY_S)
+
+    first = runner.write(slow, label="Slow")
+    queued = runner.write(
+        lambda w: w.writer.insert("users", {"username": "late", "display_name": "Late"}),
+        label="Late",
+    )
+    queued.cancel()  # what the shutdown does to every task
+    assert not queued.is_cancel_requested
+    release.set()
+    runner.shutdown()
+    assert (first.state, queued.state) == (TaskState.SUCCEEDED, TaskState.SUCCEEDED)
+    assert ctx.db.execute("SELECT count(*) FROM users WHERE username = 'late'").fetchone()[0] == 1
+
+
+def test_a_long_write_reports_progress_and_stops_on_cancel(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
+    """write_with_progress: the same shape with (ctx, progress); progress reaches the GUI, a
+    cancel ends the task as cancelled, and each commit made before it stands and is announced."""
+    started = threading.Event()
+    proceed = threading.Event()
+    received: list[tuple[int, int, str]] = []
+    cancelled: list[bool] = []
+
+    def add_users(worker: Context, progress: Progress) -> int:
+        for n in range(1, 4):
+            worker.writer.insert("users", {"username": f"u{n}", "display_name": f"U{n}"})
+            progress.report(n, 3, "Adding users")
+            if n == 1:
+                started.set()
+                proceed.wait(SAFETY_S)
+        return 3
+
+    with qtbot.waitSignal(runner.changes.changed, timeout=5_000):
+        task = runner.write_with_progress(
+            add_users,
+            label="Adding users",
+            on_progress=lambda d, t, s: received.append((d, t, s)),
+            on_cancelled=lambda: cancelled.append(True),
+        )
+        assert started.wait(SAFETY_S)
+    qtbot.waitUntil(lambda: bool(received))
+    task.cancel()
+    proceed.set()
+    qtbot.waitUntil(lambda: task.state.done)
+    assert task.state is TaskState.CANCELLED
+    assert cancelled == [True]
+    assert received[0] == (1, 3, "Adding users")
+    names = {r[0] for r in ctx.db.execute("SELECT username FROM users WHERE username LIKE 'u_'")}
+    assert names == {"u1", "u2"}  # the second insert ran before its report noticed the cancel
 
 
 def test_wait_for_idle_delivers_results(runner: TaskRunner) -> None:

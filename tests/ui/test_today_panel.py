@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from fieldrep.services.accounts.visits import distance_km
 from fieldrep.services.context import Context
+from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.accounts_today_panel import (
     ADDRESS,
     DISTANCE,
@@ -66,21 +67,21 @@ def _cell(dialog: TodayDialog, row: int, column: int) -> str:
     return item.text(column)
 
 
-def _today(qtbot: QtBot, ctx: Context) -> TodayDialog:
-    dialog = TodayDialog(ctx)
+def _today(qtbot: QtBot, ctx: Context, runner: TaskRunner) -> TodayDialog:
+    dialog = TodayDialog(ctx, runner)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
 
 
 def test_each_task_shows_its_address_and_distance_from_home(
-    qtbot: QtBot, ctx: Context, rep: str
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, rep: str
 ) -> None:
     placed = _account(ctx, "Kendall Foods", 42.3656, -71.1040)
     unplaced = _account(ctx, "Nowhere Supply", None, None)
     _task(ctx, rep, placed, "Bring samples", YESTERDAY)
     _task(ctx, rep, unplaced, "Call back", TODAY)
-    dialog = _today(qtbot, ctx)
+    dialog = _today(qtbot, ctx, runner)
 
     assert _cell(dialog, 0, TASK) == "Bring samples"
     assert _cell(dialog, 0, ADDRESS) == "1 Main St, 02139 Cambridge"
@@ -92,28 +93,31 @@ def test_each_task_shows_its_address_and_distance_from_home(
     assert dialog.tree.isColumnHidden(REP)  # a rep sees only their own tasks
 
 
-def test_no_home_and_no_position_hides_the_distance_column(qtbot: QtBot, ctx: Context) -> None:
+def test_no_home_and_no_position_hides_the_distance_column(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
     user = ctx.writer.insert("users", {"username": "bo", "display_name": "Bo", "role": "rep"})
     ctx.set_user(user)
     _task(ctx, user, _account(ctx, "Kendall Foods", 42.3656, -71.1040), "Call", TODAY)
-    dialog = _today(qtbot, ctx)
+    dialog = _today(qtbot, ctx, runner)
     assert dialog.tree.isColumnHidden(DISTANCE)
     assert dialog.where.text() == ""
 
 
 @pytest.mark.parametrize("answer", ["yes", "no"])
 def test_a_visit_logged_from_a_task_asks_to_close_it(
-    qtbot: QtBot, ctx: Context, rep: str, answer: str
+    qtbot: QtBot, ctx: Context, runner: TaskRunner, rep: str, answer: str
 ) -> None:
     account = _account(ctx, "Kendall Foods", 42.3656, -71.1040)
     task = _task(ctx, rep, account, "Bring samples", YESTERDAY)
-    dialog = _today(qtbot, ctx)
+    dialog = _today(qtbot, ctx, runner)
     logged: list[str] = []
     dialog.visit_logged.connect(logged.append)
 
     log = dialog.log_visit_for_selected()
     assert log is not None
-    qtbot.mouseClick(log.log_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    with qtbot.waitSignal(dialog.visit_logged):
+        qtbot.mouseClick(log.log_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
     assert logged == [account]
     assert ctx.db.execute("SELECT account_id FROM visits").fetchall() == [(account,)]
     question = dialog.close_question
@@ -125,12 +129,18 @@ def test_a_visit_logged_from_a_task_asks_to_close_it(
         qtbot.keyClick(question, Qt.Key.Key_Return)  # Enter: the default, yes
     else:
         question.button(QMessageBox.StandardButton.No).click()
-    done = ctx.db.execute("SELECT done FROM tasks WHERE id = ?", (task,)).fetchone()[0]
-    assert done == (1 if answer == "yes" else 0)
-    assert dialog.tree.topLevelItemCount() == (0 if answer == "yes" else 1)
+    expected = 1 if answer == "yes" else 0
+    qtbot.waitUntil(
+        lambda: (
+            ctx.db.execute("SELECT done FROM tasks WHERE id = ?", (task,)).fetchone()[0] == expected
+        )
+    )
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1 - expected)
 
 
-def test_a_manager_sees_the_teams_overdue_tasks(qtbot: QtBot, ctx: Context) -> None:
+def test_a_manager_sees_the_teams_overdue_tasks(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
     manager = ctx.writer.insert(
         "users", {"username": "dana", "display_name": "Dana", "role": "manager"}
     )
@@ -145,7 +155,7 @@ def test_a_manager_sees_the_teams_overdue_tasks(qtbot: QtBot, ctx: Context) -> N
     _task(ctx, ann, account, "Bring samples", YESTERDAY)
     _task(ctx, ann, account, "Due today, not overdue yet", TODAY)
     _task(ctx, other_team, account, "Not my team", YESTERDAY)
-    dialog = _today(qtbot, ctx)
+    dialog = _today(qtbot, ctx, runner)
 
     rows = [
         (_cell(dialog, i, TASK), _cell(dialog, i, REP))

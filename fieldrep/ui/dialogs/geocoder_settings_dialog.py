@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 from contextlib import suppress
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -62,19 +61,20 @@ PLACE_LABEL = "Placing accounts online"
 UNPLACED_ROWS_SHOWN = 6
 
 
-def place_online_operation(settings: OnlineSettings, db_path: Path, progress: Progress) -> Any:
-    """Run :func:`refine_online` on a worker. A cancel ends the run early but still returns its
-    report (what was placed before it is kept), so the dialog can say how far it got."""
-    ctx = Context.open(db_path)
+def place_online_operation(settings: OnlineSettings, ctx: Context, progress: Progress) -> Any:
+    """Run :func:`refine_online` as a long user write. A cancel ends the run early but still
+    returns its report (what was placed before it is kept), so the dialog can say how far it got."""
 
     def show(done: int, total: int | None, text: str) -> None:
         with suppress(Cancelled):  # noticed by ``cancelled`` below, before the next account
             progress.report(done, total, text)
 
-    try:
-        return refine_online(ctx, settings, progress=show, cancelled=lambda: progress.cancelled)
-    finally:
-        ctx.close()
+    return refine_online(ctx, settings, progress=show, cancelled=lambda: progress.cancelled)
+
+
+def _store_settings(settings: OnlineSettings, ctx: Context) -> None:
+    with ctx.writer.transaction() as conn:
+        save_settings(conn, settings)
 
 
 def report_text(report: RefineReport) -> str:
@@ -140,6 +140,7 @@ class GeocoderSettingsDialog(QDialog):
         self.context = context
         self.runner = runner
         self.task: Task | None = None
+        self.save_task: Task | None = None  # Save's write, while it runs
         self.report: RefineReport | None = None
         self.unplaced = 0
         self.saved = load_settings(context.conn)
@@ -314,10 +315,11 @@ class GeocoderSettingsDialog(QDialog):
         return label.text() if label.isVisibleTo(self) else ""
 
     def _update_form_enabled(self) -> None:
-        # Locked while placing: the run goes on with the settings it started with.
+        # Locked while placing: the run goes on with the settings it started with. Save also
+        # waits while its write runs (the form keeps its focus meanwhile).
         idle = self.task is None
         self.enabled_check.setEnabled(idle)
-        self.save_button.setEnabled(idle)
+        self.save_button.setEnabled(idle and self.save_task is None)
         self.form.setEnabled(idle and self.enabled_check.isChecked())
 
     def _on_form_changed(self) -> None:
@@ -334,8 +336,9 @@ class GeocoderSettingsDialog(QDialog):
         )
         return dataclasses.replace(checked, timeout_seconds=self.saved.timeout_seconds)
 
-    def save(self) -> OnlineSettings | None:
-        """Check and store the form; the saved settings, or ``None`` with the error shown inline."""
+    def save(self) -> Task | None:
+        """Check the form and store it (a user write; Save waits meanwhile); ``None`` with
+        the error shown inline when the form is refused. :attr:`settings_saved` tells of success."""
         for label in self.errors.values():
             label.hide()
         try:
@@ -353,8 +356,20 @@ class GeocoderSettingsDialog(QDialog):
         if not self.enabled_check.isChecked():
             # Off, but keep what was typed so turning it back on needs no retyping.
             settings = dataclasses.replace(settings, provider="")
-        with self.context.writer.transaction() as conn:
-            save_settings(conn, settings)
+        self.save_task = self.runner.write(
+            partial(_store_settings, settings),
+            label="Saving the geocoder settings",
+            on_success=lambda _result: self._on_stored(settings),
+        )
+        self.save_task.finished.connect(self._on_save_task_finished)
+        self._update_form_enabled()
+        return self.save_task
+
+    def _on_save_task_finished(self) -> None:
+        self.save_task = None
+        self._update_form_enabled()
+
+    def _on_stored(self, settings: OnlineSettings) -> None:
         self.saved = settings
         self._show_settings(settings)
         self._say_saved(
@@ -365,7 +380,6 @@ class GeocoderSettingsDialog(QDialog):
         )
         self._update_place()
         self.settings_saved.emit(settings)
-        return settings
 
     def _say_saved(self, text: str, *, error: bool) -> None:
         self.save_message.setStyleSheet(f"color: {theme.DANGER if error else theme.SUCCESS};")
@@ -494,9 +508,9 @@ class GeocoderSettingsDialog(QDialog):
             self._update_place()
             return None
         self.result_label.hide()
-        self.task = self.runner.run(
+        self.task = self.runner.write_with_progress(
             partial(place_online_operation, self.saved),
-            kind=TaskKind.NETWORK,
+            lane=TaskKind.NETWORK,
             label=PLACE_LABEL,
             on_success=self._on_task_succeeded,
             on_failure=self._on_task_failed,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import partial
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -45,6 +45,9 @@ from fieldrep.ui import theme
 from fieldrep.ui.tasks import Cancelled, Progress, Task, TaskKind, TaskRunner
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 
+if TYPE_CHECKING:
+    from fieldrep.services.context import Context
+
 IGNORE = "(do not import)"
 SAMPLES = 3
 
@@ -58,18 +61,16 @@ def run_import(
     data: TableData,
     mapping: ColumnMapping,
     errors_path: Path | None,
-    db_path: Path,
+    ctx: Context,
     progress: Progress,
     *,
     kind: str = "accounts",
 ) -> ImportReport:
-    """The operation, on a worker thread with its own connection."""
-    from fieldrep.services.context import Context
+    """The import as a long user write (:meth:`TaskRunner.write_with_progress`)."""
     from fieldrep.services.imports.accounts import ImportCancelled, import_accounts
     from fieldrep.services.imports.contacts import import_contacts
 
     service = import_contacts if kind == "contacts" else import_accounts
-    ctx = Context.open(db_path)
     try:
         return service(
             ctx,
@@ -82,8 +83,6 @@ def run_import(
         )
     except ImportCancelled:
         raise Cancelled from None  # the runner reports it as cancelled, not as a failure
-    finally:
-        ctx.close()
 
 
 def _row_count(data: TableData) -> str:
@@ -328,9 +327,8 @@ class ImportDialog(QDialog):
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self._say("Importing…")
-        self.task = self.runner.run(
+        self.task = self.runner.write_with_progress(
             partial(run_import, self.data, self.mapping(), errors, kind=self.kind),
-            kind=TaskKind.WRITE,
             label=f"Import {self.data.path.name}",
             on_success=self._on_task_succeeded,
             on_failure=self._on_task_failed,

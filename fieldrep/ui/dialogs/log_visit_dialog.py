@@ -7,8 +7,9 @@ line in the notes), Tab moves on, Esc cancels."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import partial
 from html import escape
-from typing import cast
+from typing import Any, cast
 
 from PySide6.QtCore import QDate, QDateTime, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QShowEvent
@@ -35,8 +36,8 @@ from fieldrep.services.accounts.visits import (
     log_visit,
 )
 from fieldrep.services.context import Context
-from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
+from fieldrep.ui.tasks import Task, TaskRunner
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 
@@ -47,15 +48,25 @@ def _referral_news(ctx: Context, account_id: str) -> list[str]:
     return [] if conn is None else [o.sentence for o in for_account(conn, account_id, limit=3)]
 
 
+def _log(account_id: str, ctx: Context, **fields: Any) -> LoggedVisit:
+    return log_visit(ctx, account_id, **fields)
+
+
 class LogVisitDialog(QDialog):
     logged = Signal(object)  # LoggedVisit
 
     def __init__(
-        self, ctx: Context, account_id: str, account_name: str, parent: QWidget | None = None
+        self,
+        ctx: Context,
+        runner: TaskRunner,
+        account_id: str,
+        account_name: str,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         fit_on_show(self)  # at least its size hint, within the screen
         self.ctx = ctx
+        self.runner = runner
         self.account_id = account_id
         self.setWindowTitle(f"Log visit — {account_name}")
         self.setMinimumWidth(640)
@@ -149,7 +160,7 @@ class LogVisitDialog(QDialog):
         from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
 
         visit = self.result_visit.visit_id if self.result_visit else None
-        dialog = ReferralDialog(self.ctx, self.account_id, visit_id=visit, parent=self)
+        dialog = ReferralDialog(self.ctx, self.runner, self.account_id, visit_id=visit, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
@@ -158,11 +169,14 @@ class LogVisitDialog(QDialog):
         button = self.outcome_buttons.checkedButton()
         return str(button.property("outcome")) if button else "met"
 
-    def submit(self) -> None:
+    def submit(self) -> Task:
+        """Log the visit (a user write; Log waits meanwhile). A refusal shows the service's
+        reason and keeps the dialog as typed; it closes once the visit is logged."""
         moment = cast(datetime, self.when.dateTime().toPython()).astimezone(UTC)
-        try:
-            self.result_visit = log_visit(
-                self.ctx,
+        self.log_button.setEnabled(False)
+        task = self.runner.write(
+            partial(
+                _log,
                 self.account_id,
                 outcome=self.outcome(),
                 notes=self.notes.toPlainText(),
@@ -171,11 +185,17 @@ class LogVisitDialog(QDialog):
                 if self.next_step.text().strip()
                 else None,
                 visited_at=moment,
-            )
-        except ValidationError as exc:
-            self.error.setText(str(exc))
-            return
-        self.logged.emit(self.result_visit)
+            ),
+            label="Logging the visit",
+            on_success=self._on_logged,
+            on_error=lambda error: self.error.setText(str(error)),
+        )
+        task.finished.connect(lambda: self.log_button.setEnabled(True))
+        return task
+
+    def _on_logged(self, visit: LoggedVisit) -> None:
+        self.result_visit = visit
+        self.logged.emit(visit)
         self.accept()
 
     def confirmation(self) -> str:

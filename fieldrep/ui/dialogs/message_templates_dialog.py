@@ -12,6 +12,8 @@ saved"); closing the dialog drops them.
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QTextOption
 from PySide6.QtWidgets import (
@@ -31,22 +33,42 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.domain.errors import ValidationError
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import templates
 from fieldrep.services.notifications.templates import MessageTemplate, TemplateError
 from fieldrep.ui import theme
+from fieldrep.ui.tasks import Task, TaskRunner
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 
 
+def _save_template(name: str, subject: str, body: str, ctx: Context) -> None:
+    """Save's write; a refused template comes back as a ``ValidationError`` (its sentence)."""
+    try:
+        with ctx.writer.transaction() as conn:
+            templates.save(conn, name, subject, body)
+    except TemplateError as exc:
+        raise ValidationError(str(exc), table="message_templates") from exc
+
+
+def _reset_template(name: str, ctx: Context) -> MessageTemplate:
+    try:
+        with ctx.writer.transaction() as conn:
+            return templates.reset(conn, name)
+    except TemplateError as exc:
+        raise ValidationError(str(exc), table="message_templates") from exc
+
+
 class MessageTemplatesDialog(QDialog):
     saved = Signal(str)  # the template's name, after Save or Reset to default
 
-    def __init__(self, context: Context, parent: QWidget | None = None) -> None:
+    def __init__(self, context: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         fit_on_show(self)
         self.context = context
+        self.runner = runner
         self.setWindowTitle("E-mail templates")
         self.resize(980, 620)
         self._drafts: dict[str, tuple[str, str]] = {}  # edits not saved yet, per template
@@ -241,28 +263,45 @@ class MessageTemplatesDialog(QDialog):
     def message(self) -> str:
         return self.message_label.text() if self.message_label.isVisibleTo(self) else ""
 
-    def save(self) -> bool:
-        """Store the template shown; False (the reason under the editor, nothing saved) if refused."""
-        subject, body = self.subject_edit.text(), self.body_edit.toPlainText()
-        try:
-            with self.context.writer.transaction() as conn:
-                templates.save(conn, self._name, subject, body)
-        except TemplateError as exc:
-            self._say(f"Not saved: {exc}.", problem=True)
-            return False
-        self._drafts.pop(self._name, None)
+    def save(self) -> Task:
+        """Store the template shown (a user write; Save waits meanwhile); a refusal shows the
+        reason under the editor and nothing is saved; :attr:`saved` tells of success."""
+        name = self._name
+        self.save_button.setEnabled(False)
+        task = self.runner.write(
+            partial(_save_template, name, self.subject_edit.text(), self.body_edit.toPlainText()),
+            label="Saving the e-mail template",
+            on_success=lambda _result: self._on_stored(name),
+            on_error=lambda error: self._say(f"Not saved: {error}.", problem=True),
+        )
+        task.finished.connect(lambda: self.save_button.setEnabled(True))
+        return task
+
+    def _on_stored(self, name: str) -> None:
+        self._drafts.pop(name, None)
         self._update_marks()
         self._say("Saved. The next e-mails use it.", problem=False)
-        self.saved.emit(self._name)
-        return True
+        self.saved.emit(name)
 
-    def reset_to_default(self) -> None:
-        with self.context.writer.transaction() as conn:
-            tpl = templates.reset(conn, self._name)
-        self._drafts.pop(self._name, None)
-        self._show_text(tpl.subject, tpl.body)
+    def reset_to_default(self) -> Task:
+        name = self._name
+        self.reset_button.setEnabled(False)
+        task = self.runner.write(
+            partial(_reset_template, name),
+            label="Resetting the e-mail template",
+            on_success=lambda tpl: self._on_reset(name, tpl),
+            on_error=lambda error: self._say(f"Not reset: {error}.", problem=True),
+        )
+        task.finished.connect(self._update_marks)
+        return task
+
+    def _on_reset(self, name: str, tpl: MessageTemplate) -> None:
+        self._drafts.pop(name, None)
+        if name == self._name:
+            self._show_text(tpl.subject, tpl.body)
+        self._update_marks()
         self._say("Back to the default template.", problem=False)
-        self.saved.emit(self._name)
+        self.saved.emit(name)
 
     def _on_save_button_clicked(self) -> None:
         self.save()

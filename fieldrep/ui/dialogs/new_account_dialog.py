@@ -15,18 +15,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.store.errors import ValidationError
+from fieldrep.domain.errors import FieldRepError
 from fieldrep.ui import theme
+from fieldrep.ui.tasks import Task
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 
 class NewAccountDialog(QDialog):
     """A new account's name. A name the service refuses (blank, too long) keeps the dialog open
-    with the text as typed and the reason under it."""
+    with the text as typed and the reason under it; the account opens in the page (its creator's
+    ``on_success``) once it exists."""
 
     created = Signal(str)  # the new account's id
 
-    def __init__(self, create: Callable[[str], str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        create: Callable[[str, Callable[[FieldRepError], None]], Task],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         fit_on_show(self)  # at least its size hint, within the screen
         self._create = create
@@ -55,12 +61,20 @@ class NewAccountDialog(QDialog):
         layout.addWidget(self.buttons)
         self.account_id: str | None = None
 
-    def submit(self) -> None:
-        try:
-            self.account_id = self._create(self.name.text())
-        except ValidationError as exc:
-            self.error.setText(str(exc))
-            self.name.setFocus()
-            return
+    def submit(self) -> Task:
+        """Create the account (a user write, ``create(name, on_refused)``); Create waits
+        meanwhile and the dialog closes once the account exists."""
+        self.create_button.setEnabled(False)
+        task = self._create(self.name.text(), self._on_refused)
+        task.succeeded.connect(self._on_created)
+        task.finished.connect(lambda: self.create_button.setEnabled(True))
+        return task
+
+    def _on_refused(self, error: FieldRepError) -> None:
+        self.error.setText(str(error))
+        self.name.setFocus()
+
+    def _on_created(self, created: tuple[str, str | None]) -> None:
+        self.account_id = created[0]
         self.created.emit(self.account_id)
         self.accept()

@@ -10,6 +10,7 @@ reason to save it anyway. Esc cancels.
 
 from __future__ import annotations
 
+from functools import partial
 from html import escape
 
 from PySide6.QtCore import QStringListModel, Qt, Signal
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.domain.errors import FieldRepError
 from fieldrep.services.context import Context
 from fieldrep.services.referrals.capture import (
     CaptureRefused,
@@ -38,6 +40,15 @@ from fieldrep.services.referrals.capture import (
 )
 from fieldrep.services.referrals.model import Outcome
 from fieldrep.ui import theme
+from fieldrep.ui.tasks import Task, TaskRunner
+
+
+def _capture(shared: ReferralService, draft: Draft, ctx: Context) -> CaptureResult:
+    """The capture on the write lane: a service on the worker's context keeping the shared one's
+    name index and geocoder (used only here, one capture at a time on the write lane)."""
+    service = ReferralService(ctx, geocoder=shared.geocoder)
+    service.names = shared.names
+    return service.capture(draft)
 
 
 class ReferralDialog(QDialog):
@@ -46,6 +57,7 @@ class ReferralDialog(QDialog):
     def __init__(
         self,
         ctx: Context,
+        runner: TaskRunner,
         account_id: str | None = None,
         *,
         visit_id: str | None = None,
@@ -54,6 +66,7 @@ class ReferralDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        self.runner = runner
         self.service = service or ReferralService(ctx)
         self.visit_id = visit_id
         self.account_id = account_id
@@ -231,25 +244,36 @@ class ReferralDialog(QDialog):
         self.message.setStyleSheet(f"color: {colour};")
         self.message.show()
 
-    def submit(self) -> None:
+    def submit(self) -> Task | None:
+        """Save the referral (a user write; Save waits meanwhile). A refusal or a possible
+        duplicate keeps the dialog as typed, saying why; once saved, Enter closes it."""
         if self.result_capture is not None:  # saved: Enter closes
             self.accept()
-            return
-        try:
-            result = self.service.capture(self.draft())
-        except CaptureRefused as exc:
-            self._say(f"Not saved: {exc}", theme.DANGER)
-            widget = {
-                "name": self.name,
-                "company": self.company,
-                "phone": self.phone,
-                "email": self.email,
-                "consent": self.consent,
-                "referrer": self.referrer_edit,
-            }.get(exc.field)
-            if widget is not None and widget.isEnabled():
-                widget.setFocus()
-            return
+            return None
+        self.save_button.setEnabled(False)
+        task = self.runner.write(
+            partial(_capture, self.service, self.draft()),
+            label="Saving the referral",
+            on_success=self._on_captured,
+            on_error=self._on_refused,
+        )
+        task.finished.connect(lambda: self.save_button.setEnabled(True))
+        return task
+
+    def _on_refused(self, error: FieldRepError) -> None:
+        self._say(f"Not saved: {error}", theme.DANGER)
+        widget = {
+            "name": self.name,
+            "company": self.company,
+            "phone": self.phone,
+            "email": self.email,
+            "consent": self.consent,
+            "referrer": self.referrer_edit,
+        }.get(getattr(error, "field", ""))
+        if widget is not None and widget.isEnabled():
+            widget.setFocus()
+
+    def _on_captured(self, result: CaptureResult) -> None:
         if result.outcome is Outcome.POSSIBLE_DUPLICATE:
             self._say(result.message, theme.WARNING)
             self.override_label.show()

@@ -10,6 +10,8 @@ the background sender to send what waits (it does the same by itself while onlin
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -25,11 +27,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.domain.errors import FieldRepError, ValidationError
 from fieldrep.services.context import Context
 from fieldrep.services.notifications import smtp_settings
 from fieldrep.services.notifications.smtp_settings import SettingsError, SmtpSettings
 from fieldrep.ui import theme
+from fieldrep.ui.tasks import Task, TaskRunner
 from fieldrep.ui.widgets.screen_fit import fit_on_show
+
+
+def save_settings(form: SmtpSettings, ctx: Context) -> SmtpSettings:
+    """The Save action: a setting that cannot work is refused as a ``ValidationError`` naming its
+    field, the shape :meth:`TaskRunner.write` hands back to the form."""
+    try:
+        return smtp_settings.save(ctx, form)
+    except SettingsError as exc:
+        raise ValidationError(str(exc), field=exc.field) from exc
 
 
 class SmtpSettingsDialog(QDialog):
@@ -38,10 +51,11 @@ class SmtpSettingsDialog(QDialog):
     saved = Signal(object)  # the SmtpSettings stored
     send_requested = Signal()
 
-    def __init__(self, context: Context, parent: QWidget | None = None) -> None:
+    def __init__(self, context: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         fit_on_show(self)
         self.context = context
+        self.runner = runner
         self.setWindowTitle("Mail settings")
         self.setMinimumWidth(520)
 
@@ -156,23 +170,33 @@ class SmtpSettingsDialog(QDialog):
     def message(self) -> str:
         return self.message_label.text() if self.message_label.isVisibleTo(self) else ""
 
-    def save(self) -> SmtpSettings | None:
-        """Store the form; None (and the reason shown, its box focused) when refused."""
-        try:
-            stored = smtp_settings.save(self.context, self.form_settings())
-        except SettingsError as exc:
-            self._say(f"Not saved: {exc}.", problem=True)
-            box = self._boxes.get(exc.field)
-            if box is not None:
-                box.setFocus()
-            return None
+    def save(self) -> Task:
+        """Store the form (a user write); Save waits meanwhile and the form stays as typed until
+        it is stored. A refusal shows the reason and focuses its box; :attr:`saved` tells of
+        success."""
+        self.save_button.setEnabled(False)
+        task = self.runner.write(
+            partial(save_settings, self.form_settings()),
+            label="Saving the mail settings",
+            on_success=self._on_stored,
+            on_error=self._on_refused,
+        )
+        task.finished.connect(lambda: self.save_button.setEnabled(True))
+        return task
+
+    def _on_refused(self, error: FieldRepError) -> None:
+        self._say(f"Not saved: {error}.", problem=True)
+        box = self._boxes.get(getattr(error, "field", ""))
+        if box is not None:
+            box.setFocus()
+
+    def _on_stored(self, stored: SmtpSettings) -> None:
         self._show(stored)
         self._say(
             f"Saved. E-mails leave through {stored.host}:{stored.port} while you are online.",
             problem=False,
         )
         self.saved.emit(stored)
-        return stored
 
     def _on_save_button_clicked(self) -> None:
         self.save()

@@ -59,7 +59,10 @@ class RouteActionsMixin(MapActionsBase):
     def set_route_ids(self, ids: list[str]) -> None:
         self.route_ids = list(ids)
         self.plan = None
-        route_planning.save_stops(self.context, self.route_ids)
+        stops = list(self.route_ids)
+        self.runner.write(
+            lambda ctx: route_planning.save_stops(ctx, stops), label="Saving the day's route"
+        )
         names = []
         if self.bundle is not None:
             acc = self.bundle.accounts
@@ -149,7 +152,9 @@ class RouteActionsMixin(MapActionsBase):
         if self.bundle is not None:
             pos = self.bundle.accounts.position(account_id)
             name = self.bundle.accounts.names[pos] if pos is not None else ""
-        dialog = self.visit_dialog = LogVisitDialog(self.context, account_id, name, self._widget())
+        dialog = self.visit_dialog = LogVisitDialog(
+            self.context, self.runner, account_id, name, self._widget()
+        )
         dialog.logged.connect(lambda _v, a=account_id: self._after_check_in(a))
         dialog.open()
         return dialog

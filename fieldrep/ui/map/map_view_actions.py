@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 from fieldrep.services.map.data import COLOR_BY_LABELS
 from fieldrep.store.errors import StoreError, ValidationError
 from fieldrep.ui.map.map_actions_base import MapActionsBase
+from fieldrep.ui.tasks import Task
 
 
 class ViewActionsMixin(MapActionsBase):
@@ -102,15 +103,21 @@ class ViewActionsMixin(MapActionsBase):
         if ok:
             self.set_tile_cache_mb(mb)
 
-    def set_tile_cache_mb(self, mb: int) -> None:
-        """Change the cap of the tile server's local copy (applies to the tile server in use)."""
-        from fieldrep.services.map.tile_cache import CappedTileCache, set_cap_mb
+    def set_tile_cache_mb(self, mb: int) -> Task:
+        """Change the cap of the tile server's local copy (applies to the tile server in use);
+        a user write, a refused size said on the page."""
+        from fieldrep.services.map.tile_cache import set_cap_mb
 
-        try:
-            set_cap_mb(self.context.conn, mb)
-        except ValidationError as exc:
-            self.say(str(exc), error=True)
-            return
+        return self.runner.write(
+            lambda ctx: set_cap_mb(ctx.conn, mb),
+            label="Setting the tile cache size",
+            on_success=lambda _result: self._tile_cache_capped(mb),
+            on_error=lambda error: self.say(str(error), error=True),
+        )
+
+    def _tile_cache_capped(self, mb: int) -> None:
+        from fieldrep.services.map.tile_cache import CappedTileCache
+
         cache = getattr(self.tile_source, "cache", None)
         if isinstance(cache, CappedTileCache):
             cache.max_bytes = mb * 1_000_000

@@ -6,6 +6,7 @@ Kept whole: one panel whose field editing, undo and related lists share the acco
 
 from __future__ import annotations
 
+from functools import partial
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -29,13 +30,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fieldrep.services.accounts.service import AccountsService
+from fieldrep.domain.errors import FieldRepError
+from fieldrep.services.accounts.service import AccountsService, Edit
 from fieldrep.services.accounts.visits import OUTCOME_LABELS
+from fieldrep.services.context import Context
 from fieldrep.store.accounts_repository import STATUSES, AccountsRepository
-from fieldrep.store.errors import StoreError, ValidationError
+from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
 from fieldrep.ui.dates import friendly_day, friendly_moment
 from fieldrep.ui.models.accounts_table_model import STATUS_COLORS
+from fieldrep.ui.tasks import Task, TaskRunner
 
 # In the order a rep needs them: how to reach the account and where it is come first, so they
 # show without scrolling on a 1366 x 768 laptop; City, State and ZIP share one row.
@@ -101,6 +105,25 @@ def contact_links(account: dict[str, Any]) -> str:
     return " · ".join(links)
 
 
+def _update(
+    account_id: str, changes: dict[str, Any], ctx: Context
+) -> tuple[dict[str, Any], Edit | None]:
+    """Save's write: the fields that changed, and the edit that undoes them."""
+    service = AccountsService(ctx)
+    changed = service.update(account_id, changes)
+    return changed, service.last_edit
+
+
+def _undo(edit: Edit, ctx: Context) -> Edit | None:
+    service = AccountsService(ctx)
+    service.last_edit = edit
+    return service.undo()
+
+
+def _delete(account_id: str, ctx: Context) -> bool:
+    return AccountsService(ctx).delete(account_id)
+
+
 class AccountDetailPanel(QFrame):
     account_changed = Signal(str)  # account id
     account_deleted = Signal(str)
@@ -111,13 +134,17 @@ class AccountDetailPanel(QFrame):
         self,
         repository: AccountsRepository,
         service: AccountsService,
+        runner: TaskRunner,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("card")
         self.setMinimumWidth(400)  # the fields, and a scroll bar beside them in a short window
         self.repository = repository
+        # Its undo memory (the last edit) is kept here; the writes run on the runner's write lane
+        # with a service of their own.
         self.service = service
+        self.runner = runner
         self.account_id: str | None = None
         self._loaded: dict[str, Any] = {}
         self.confirm_box: QMessageBox | None = None
@@ -276,7 +303,7 @@ class AccountDetailPanel(QFrame):
             return None
         from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
 
-        dialog = ReferralDialog(self.service.ctx, self.account_id, parent=self)
+        dialog = ReferralDialog(self.service.ctx, self.runner, self.account_id, parent=self)
         dialog.captured.connect(lambda _result: self.show_account(str(self.account_id)))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -445,33 +472,64 @@ class AccountDetailPanel(QFrame):
 
     # -- actions ---------------------------------------------------------------------------------
 
-    def save(self) -> bool:
+    def save(self) -> Task | None:
+        """Store the form's changes (a user write; Save waits meanwhile). A refused value comes
+        back with the service's sentence, its field marked and focused, the form as typed.
+        ``None`` when there is nothing the user may save."""
         if self.account_id is None or self.read_only_reason:
-            return False
+            return None
         for edit in self.edits.values():
             edit.setStyleSheet("")
-        try:
-            changed = self.service.update(self.account_id, self.changes())
-        except ValidationError as exc:
-            self._show_error(str(exc))
-            if exc.field in self.edits:
-                self.edits[exc.field].setStyleSheet(_ERROR_STYLE)
-                self.edits[exc.field].setFocus()
-            return False
-        except StoreError as exc:
-            self._show_error(str(exc))
-            return False
-        self.show_account(self.account_id)
+        account_id = self.account_id
+        self.save_button.setEnabled(False)
+        task = self.runner.write(
+            partial(_update, account_id, self.changes()),
+            label="Saving the account",
+            on_success=partial(self._on_saved, account_id),
+            on_error=self._on_save_refused,
+        )
+        task.finished.connect(self._enable_writes)
+        return task
+
+    def _enable_writes(self) -> None:
+        for button in (self.save_button, self.delete_button):
+            button.setEnabled(self.read_only_reason is None)
+
+    def _on_saved(self, account_id: str, outcome: tuple[dict[str, Any], Edit | None]) -> None:
+        changed, edit = outcome
+        if changed:
+            self.service.last_edit = edit
+        if self.account_id == account_id:
+            self.show_account(account_id)
         if changed:
             self._show_error("")
-            self.account_changed.emit(self.account_id)
-        return True
+            self.account_changed.emit(account_id)
 
-    def undo(self) -> None:
-        edit = self.service.undo()
-        if edit is not None:
-            self.show_account(edit.account_id)
-            self.account_changed.emit(edit.account_id)
+    def _on_save_refused(self, error: FieldRepError) -> None:
+        self._show_error(str(error))
+        field = error.field if isinstance(error, ValidationError) else ""
+        if field in self.edits:
+            self.edits[field].setStyleSheet(_ERROR_STYLE)
+            self.edits[field].setFocus()
+
+    def undo(self) -> Task | None:
+        edit = self.service.last_edit
+        if edit is None:
+            return None
+        return self.runner.write(
+            partial(_undo, edit),
+            label="Undoing the last edit",
+            on_success=self._on_undone,
+            on_error=lambda error: self._show_error(str(error)),
+        )
+
+    def _on_undone(self, edit: Edit | None) -> None:
+        if edit is None:
+            return
+        if self.service.last_edit is edit:
+            self.service.last_edit = None
+        self.show_account(edit.account_id)
+        self.account_changed.emit(edit.account_id)
 
     def ask_delete(self) -> None:
         if self.account_id is None or self.read_only_reason:
@@ -496,10 +554,21 @@ class AccountDetailPanel(QFrame):
         if result != QMessageBox.StandardButton.Yes or self.account_id is None:
             return
         account_id = self.account_id
-        self.service.delete(account_id)
-        self.account_id = None
+        self.service.last_edit = None
+        self.delete_button.setEnabled(False)
+        task = self.runner.write(
+            partial(_delete, account_id),
+            label="Deleting the account",
+            on_success=lambda _deleted: self._on_deleted(account_id),
+            on_error=lambda error: self._show_error(str(error)),
+        )
+        task.finished.connect(self._enable_writes)
+
+    def _on_deleted(self, account_id: str) -> None:
+        if self.account_id == account_id:
+            self.account_id = None
+            self.close_panel()
         self.account_deleted.emit(account_id)
-        self.close_panel()
 
     def close_panel(self) -> None:
         self.hide()

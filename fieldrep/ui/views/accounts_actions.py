@@ -113,9 +113,9 @@ class AccountsActions:
             self.update_locate_button()
             return None
         self.page.locate_button.setEnabled(False)
-        task = self.runner.run(
+        task = self.runner.write_with_progress(
             partial(locate_online_operation, settings),
-            kind=TaskKind.NETWORK,
+            lane=TaskKind.NETWORK,
             label="Locating accounts online",
             on_success=self._on_locate_succeeded,
             on_failure=lambda exc: self._after_locate(f"Locating failed: {exc}", error=True),
@@ -146,7 +146,7 @@ class AccountsActions:
 
         panel = self.page.panel
         name = panel.title.text() if panel.account_id == account_id else ""
-        dialog = LogVisitDialog(self.context, account_id, name, self.page)
+        dialog = LogVisitDialog(self.context, self.runner, account_id, name, self.page)
         dialog.logged.connect(lambda _v: self._after_visit(account_id))
         dialog.logged.connect(lambda _v: self.say(dialog.confirmation()))
         self.keep(dialog)
@@ -164,7 +164,7 @@ class AccountsActions:
     def open_today(self) -> Any:
         from fieldrep.ui.views.accounts_today_panel import TodayDialog
 
-        dialog = TodayDialog(self.context, self.page)
+        dialog = TodayDialog(self.context, self.runner, self.page)
 
         def refresh_today(_changes: Changes) -> None:
             dialog.refresh()

@@ -4,10 +4,13 @@ connection, reports progress and notices a cancel; none touches a widget."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldrep.store.accounts_repository import AccountFilter, Sort
 from fieldrep.ui.tasks import Cancelled, Progress
+
+if TYPE_CHECKING:
+    from fieldrep.services.context import Context
 
 
 def export_operation(
@@ -31,21 +34,16 @@ def export_operation(
         raise Cancelled from None
 
 
-def locate_online_operation(settings: Any, db_path: Path, progress: Progress) -> Any:
-    """Place accounts through the configured online geocoder; what was found before a cancel or a
-    lost connection is kept (each answer is its own small write)."""
+def locate_online_operation(settings: Any, ctx: Context, progress: Progress) -> Any:
+    """Place accounts through the configured online geocoder, as a long user write; what was
+    found before a cancel or a lost connection is kept (each answer is its own small write)."""
     from fieldrep.geo.online_refine import refine_online
-    from fieldrep.services.context import Context
 
-    ctx = Context.open(db_path)
-    try:
-        return refine_online(
-            ctx,
-            settings,
-            progress=lambda done, total, _text: progress.report(
-                done, total, "Locating accounts online"
-            ),
-            cancelled=lambda: progress.cancelled,
-        )
-    finally:
-        ctx.close()
+    return refine_online(
+        ctx,
+        settings,
+        progress=lambda done, total, _text: progress.report(
+            done, total, "Locating accounts online"
+        ),
+        cancelled=lambda: progress.cancelled,
+    )

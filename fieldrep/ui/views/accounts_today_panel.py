@@ -9,6 +9,7 @@ module comes with PySide6-Addons, which the app does not install.)
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -36,6 +37,7 @@ from fieldrep.services.accounts.visits import (
 from fieldrep.services.context import Context
 from fieldrep.ui import theme
 from fieldrep.ui.dates import friendly_day
+from fieldrep.ui.tasks import Task, TaskRunner
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 TASK_ROLE = Qt.ItemDataRole.UserRole
@@ -64,10 +66,11 @@ class TodayDialog(QDialog):
     task_completed = Signal(str)
     visit_logged = Signal(str)  # the account's id
 
-    def __init__(self, ctx: Context, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         fit_on_show(self)  # at least its size hint, within the screen
         self.ctx = ctx
+        self.runner = runner
         self.close_question: QMessageBox | None = None
         self.log_dialog: QDialog | None = None
         self.setWindowTitle("Today")
@@ -176,7 +179,7 @@ class TodayDialog(QDialog):
             return None
         account_id = str(item.data(0, ACCOUNT_ROLE))
         task_id, title = str(item.data(0, TASK_ROLE)), str(item.data(0, TITLE_ROLE))
-        dialog = LogVisitDialog(self.ctx, account_id, item.text(ACCOUNT), self)
+        dialog = LogVisitDialog(self.ctx, self.runner, account_id, item.text(ACCOUNT), self)
         dialog.logged.connect(lambda visit: self._after_visit(account_id, task_id, title, visit))
         self.log_dialog = dialog
         dialog.open()
@@ -198,18 +201,31 @@ class TodayDialog(QDialog):
 
     def _close_task_answered(self, task_id: str, question: QMessageBox) -> None:
         answer = question.standardButton(question.clickedButton())
-        if answer == QMessageBox.StandardButton.Yes and complete_task(self.ctx, task_id):
-            self.task_completed.emit(task_id)
-        self.refresh()
+        if answer == QMessageBox.StandardButton.Yes:
+            self._complete(task_id, only_if_open=True)
+        else:
+            self.refresh()
 
     def complete_selected(self) -> None:
         item = self.tree.currentItem()
         if item is None:
             return
-        task_id = item.data(0, TASK_ROLE)
-        complete_task(self.ctx, task_id)
-        self.task_completed.emit(task_id)
-        self.refresh()
+        self._complete(item.data(0, TASK_ROLE), only_if_open=False)
+
+    def _complete(self, task_id: str, *, only_if_open: bool) -> Task:
+        """Mark the task done (a user write); ``task_completed`` once it is (``only_if_open``:
+        not if it already was)."""
+
+        def done(was_open: bool) -> None:
+            if was_open or not only_if_open:
+                self.task_completed.emit(task_id)
+            self.refresh()
+
+        return self.runner.write(
+            partial(complete_task, task_id=task_id),
+            label="Completing the task",
+            on_success=done,
+        )
 
     def _on_tree_item_activated(self, item: QTreeWidgetItem, _column: int) -> None:
         account = item.data(0, ACCOUNT_ROLE)

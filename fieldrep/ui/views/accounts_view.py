@@ -17,7 +17,8 @@ Kept whole: the construction and the reactions share every widget of the page.
 
 from __future__ import annotations
 
-from functools import cached_property
+from collections.abc import Callable
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
@@ -36,15 +37,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.domain.errors import FieldRepError
 from fieldrep.services.context import Context
 from fieldrep.store.accounts_repository import AccountFilter
 from fieldrep.store.accounts_repository import AccountsRepository as Repository
-from fieldrep.store.errors import ValidationError
 from fieldrep.ui import theme
 from fieldrep.ui.dialogs.new_account_dialog import NewAccountDialog
 from fieldrep.ui.icons import ICON_DIR
 from fieldrep.ui.models.accounts_table_model import COLUMNS, AccountsTableModel
-from fieldrep.ui.tasks import TaskRunner
+from fieldrep.ui.tasks import Task, TaskRunner
 from fieldrep.ui.views.accounts_actions import AccountsActions
 from fieldrep.ui.views.accounts_changes import AccountsChanges, industries_read
 from fieldrep.ui.views.accounts_filter_bar import AccountsFilterBar
@@ -251,7 +252,7 @@ class AccountsView(QWidget):
         if self._panel is None:
             from fieldrep.ui.views.account_detail_panel import AccountDetailPanel
 
-            panel = AccountDetailPanel(self.repository, self.service)
+            panel = AccountDetailPanel(self.repository, self.service, self.runner)
             panel.hide()
             panel.account_changed.connect(self._on_panel_account_changed)
             panel.account_deleted.connect(self._on_panel_account_deleted)
@@ -474,25 +475,36 @@ class AccountsView(QWidget):
 
     def new_account(self) -> NewAccountDialog:
         """Ctrl+N: ask for a name; the new account opens once the name is accepted."""
-        dialog = NewAccountDialog(lambda name: self.service.create({"name": name}), self)
-        dialog.created.connect(self._show_new_account)
+        dialog = NewAccountDialog(self.create_account, self)
         self.account_actions.keep(dialog)
         dialog.open()
         return dialog
 
-    def create_account(self, name: str) -> str | None:
-        try:
-            account_id = self.service.create({"name": name})
-        except ValidationError as exc:
-            self.account_actions.say(str(exc), error=True)
-            return None
-        self._show_new_account(account_id)
-        return account_id
+    def create_account(
+        self, name: str, on_refused: Callable[[FieldRepError], None] | None = None
+    ) -> Task:
+        """Create an account named ``name`` (a user write); it opens in the panel, with where it
+        went, once created. A refused name goes to ``on_refused`` (else the page's notice)."""
+        return self.runner.write(
+            partial(_create_account, name),
+            label=f"Creating {name}",
+            on_success=self._show_new_account,
+            on_error=on_refused or (lambda error: self.account_actions.say(str(error), error=True)),
+        )
 
-    def _show_new_account(self, account_id: str) -> None:
-        self.panel.show_created(account_id, self.service.last_note)
+    def _show_new_account(self, created: tuple[str, str | None]) -> None:
+        account_id, note = created
+        self.panel.show_created(account_id, note)
         self.clear_filters()
         self.open_account(account_id)
+
+
+def _create_account(name: str, ctx: Context) -> tuple[str, str | None]:
+    """New account's write: its id, and the sentence on where it went."""
+    from fieldrep.services.accounts.service import AccountsService
+
+    service = AccountsService(ctx)
+    return service.create({"name": name}), service.last_note
 
 
 def _warm_places(_db_path: Any, _progress: Any) -> None:

@@ -5,6 +5,7 @@ column to move it (one write through the service; Lost asks why, Won asks the va
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
@@ -19,11 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.domain.errors import FieldRepError
 from fieldrep.services.context import Context
 from fieldrep.services.referrals import pipeline
 from fieldrep.services.referrals.model import Stage
 from fieldrep.ui import theme
 from fieldrep.ui.models.referral_board_model import CARD_ROLE, ReferralBoardModel
+from fieldrep.ui.tasks import Task, TaskRunner
 from fieldrep.ui.views.referral_card_delegate import ReferralCardDelegate
 
 Ask = Callable[[QWidget, str], Any]
@@ -86,14 +89,19 @@ class StageColumn(QFrame):
         self.summary.setText(text)
 
 
+def _move(referral_id: str, target: Stage, kwargs: dict[str, Any], ctx: Context) -> pipeline.Moved:
+    return pipeline.move(ctx, referral_id, target, **kwargs)
+
+
 class ReferralBoard(QWidget):
     referral_selected = Signal(str)
     moved = Signal(object)  # pipeline.Moved
     move_refused = Signal(str)
 
-    def __init__(self, ctx: Context, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        self.runner = runner
         self.ask_reason: Ask = ask_reason
         self.ask_value: Ask = ask_value
         self.delegate = ReferralCardDelegate(self)
@@ -134,9 +142,11 @@ class ReferralBoard(QWidget):
         if card is not None:
             self.referral_selected.emit(card.id)
 
-    def move_cards(self, ids: list[str], stage: str) -> None:
-        """Move each card to ``stage`` through the service (asking what Lost and Won need)."""
+    def move_cards(self, ids: list[str], stage: str) -> list[Task]:
+        """Move each card to ``stage`` through the service (asking what Lost and Won need), one
+        user write per card; the board reloads as each is done or refused."""
         target = Stage(stage)
+        tasks: list[Task] = []
         for referral_id in ids:
             row = self.ctx.conn.execute(
                 "SELECT referred_name FROM referrals WHERE id = ?", (referral_id,)
@@ -153,12 +163,24 @@ class ReferralBoard(QWidget):
                 if value is None:
                     continue
                 kwargs.update(value=value, create_account=True)
-            try:
-                moved = pipeline.move(self.ctx, referral_id, target, **kwargs)
-            except pipeline.MoveRefused as exc:
-                self.move_refused.emit(f"{name} was not moved: {exc}")
-                continue
-            self.moved.emit(moved)
+            tasks.append(
+                self.runner.write(
+                    partial(_move, referral_id, target, kwargs),
+                    label=f"Moving {name}",
+                    on_success=self._on_moved,
+                    on_error=partial(self._on_move_refused, name),
+                )
+            )
+        if not tasks:
+            self.reload()
+        return tasks
+
+    def _on_moved(self, moved: pipeline.Moved) -> None:
+        self.moved.emit(moved)
+        self.reload()
+
+    def _on_move_refused(self, name: str, error: FieldRepError) -> None:
+        self.move_refused.emit(f"{name} was not moved: {error}")
         self.reload()
 
     def _on_model_move_requested(self, ids: list[str], stage: str) -> None:

@@ -25,6 +25,7 @@ from fieldrep.services.referrals import pipeline
 from fieldrep.services.referrals.model import Stage
 from fieldrep.ui import theme
 from fieldrep.ui.dates import friendly_local_day, friendly_moment
+from fieldrep.ui.tasks import Task, TaskRunner
 
 _KIND = {
     "created": "Captured",
@@ -63,9 +64,10 @@ class ReferralDetailPanel(QFrame):
     moved = Signal(object)  # pipeline.Moved
     closed = Signal()
 
-    def __init__(self, ctx: Context, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        self.runner = runner
         self.referral_id: str | None = None
         self.setObjectName("card")
         self.setMinimumWidth(320)
@@ -187,9 +189,9 @@ class ReferralDetailPanel(QFrame):
         self.show()
         return True
 
-    def move_stage(self) -> None:
+    def move_stage(self) -> Task | None:
         if self.referral_id is None:
-            return
+            return None
         value: float | None = None
         text = self.value.text().strip().replace(",", "").lstrip("$")
         if text:
@@ -197,21 +199,22 @@ class ReferralDetailPanel(QFrame):
                 value = float(text)
             except ValueError:
                 self._say(f"{self.value.text()!r} is not an amount", error=True)
-                return
-        try:
-            moved = pipeline.move(
-                self.ctx,
-                self.referral_id,
-                str(self.stage.currentData()),
-                reason=self.reason.text(),
-                value=value,
-                create_account=True,
-            )
-        except pipeline.MoveRefused as exc:
-            self._say(f"Not moved: {exc}", error=True)
-            return
-        self.show_referral(self.referral_id)
-        self._say(moved.message)
+                return None
+        referral_id = self.referral_id
+        stage, reason = str(self.stage.currentData()), self.reason.text()
+        return self.runner.write(
+            lambda ctx: pipeline.move(
+                ctx, referral_id, stage, reason=reason, value=value, create_account=True
+            ),
+            label="Moving the referral",
+            on_success=self._on_moved,
+            on_error=lambda error: self._say(f"Not moved: {error}", error=True),
+        )
+
+    def _on_moved(self, moved: pipeline.Moved) -> None:
+        if self.referral_id == moved.referral_id:
+            self.show_referral(moved.referral_id)
+            self._say(moved.message)
         self.moved.emit(moved)
 
     def _say(self, text: str, *, error: bool = False) -> None:

@@ -2,14 +2,14 @@
 
 Filters (text, territory, owner, referrer, overdue, period, linked duplicates) are applied in SQL;
 the board pages each column, the table pages its rows. "New referral…" (Ctrl+Shift+R anywhere in
-the app) opens the capture dialog. The Metrics tab (with a task runner) has the programme's figures
+the app) opens the capture dialog. The Metrics tab has the programme's figures
 and charts for a period, territory and rep (:mod:`.referral_metrics_panel`).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
 from PySide6.QtGui import QShowEvent
@@ -38,15 +38,14 @@ from fieldrep.ui.models.referral_table_model import ReferralTableModel
 from fieldrep.ui.views.referral_board_view import ReferralBoard
 from fieldrep.ui.views.referral_detail_panel import ReferralDetailPanel
 
+if TYPE_CHECKING:
+    from fieldrep.ui.tasks import Progress, Task, TaskRunner
 
-def _file_match_index(db_path: Any, progress: Any) -> int:
+
+def _file_match_index(ctx: Context, progress: Progress) -> int:
     from fieldrep.services.referrals.match_index import file_all
 
-    ctx = Context.open(db_path)
-    try:
-        return file_all(ctx.writer, progress.report)
-    finally:
-        ctx.close()
+    return file_all(ctx.writer, progress.report)
 
 
 PERIODS = (
@@ -59,7 +58,7 @@ PERIODS = (
 
 
 class ReferralsView(QWidget):
-    def __init__(self, context: Context, runner: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, context: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.runner = runner
@@ -118,7 +117,7 @@ class ReferralsView(QWidget):
         for box in (self.mine, self.overdue, self.linked):
             box.toggled.connect(lambda _c: self.apply_filters())
 
-        self.board = ReferralBoard(context)
+        self.board = ReferralBoard(context, runner)
         self.board.referral_selected.connect(self.show_referral)
         self.board.moved.connect(self._on_board_moved)
         self.board.move_refused.connect(lambda text: self._say(text, error=True))
@@ -135,13 +134,12 @@ class ReferralsView(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.board, "Board")
         self.tabs.addTab(self.table, "Table")
-        self.metrics_panel: Any = None
-        if runner is not None:  # the figures and charts are made on the runner's workers
-            from fieldrep.ui.views.referral_metrics_panel import ReferralMetricsPanel
+        from fieldrep.ui.views.referral_metrics_panel import ReferralMetricsPanel
 
-            self.metrics_panel = ReferralMetricsPanel(context, runner)
-            self.tabs.addTab(self.metrics_panel, "Metrics")
-        self.detail = ReferralDetailPanel(context)
+        # the figures and charts are made on the runner's workers
+        self.metrics_panel = ReferralMetricsPanel(context, runner)
+        self.tabs.addTab(self.metrics_panel, "Metrics")
+        self.detail = ReferralDetailPanel(context, runner)
         self.detail.moved.connect(self._on_detail_moved)
         self.detail.hide()
         self.splitter = QSplitter()
@@ -175,11 +173,9 @@ class ReferralsView(QWidget):
         build or a big sync), so the first capture does not wait for it."""
         from fieldrep.services.referrals import match_index
 
-        if self.runner is None or match_index.pending(self.context.conn) < 2000:
+        if match_index.pending(self.context.conn) < 2000:
             return
-        from fieldrep.ui.tasks import TaskKind
-
-        self.runner.run(_file_match_index, kind=TaskKind.WRITE, label="Preparing duplicate checks")
+        self.runner.write_with_progress(_file_match_index, label="Preparing duplicate checks")
 
     # -- filters ----------------------------------------------------------------------------------
 
@@ -236,18 +232,24 @@ class ReferralsView(QWidget):
         super().showEvent(event)
         self.refresh()
 
-    def link_synced_duplicates(self) -> None:
+    def link_synced_duplicates(self) -> Task | None:
+        """Link what a sync brought twice (a write on the write lane); the page shows it then."""
         from fieldrep.services.referrals import match_index
         from fieldrep.services.referrals.reconcile import link_duplicates
 
         if match_index.pending(self.context.conn) >= 2000:
-            return  # the background filing runs first; the next visit links
-        linked = link_duplicates(self.context)
+            return None  # the background filing runs first; the next visit links
+        return self.runner.write(
+            link_duplicates, label="Linking referrals captured twice", on_success=self._on_linked
+        )
+
+    def _on_linked(self, linked: list[tuple[str, str]]) -> None:
         if linked:
             self._say(
                 f"{len(linked)} referral(s) captured twice while offline were linked to the"
                 " first capture."
             )
+            self.apply_filters()
 
     def refresh(self) -> None:
         self.link_synced_duplicates()
@@ -291,7 +293,9 @@ class ReferralsView(QWidget):
     def open_capture(self, account_id: str | None = None) -> QWidget:
         from fieldrep.ui.dialogs.referral_dialog import ReferralDialog
 
-        dialog = ReferralDialog(self.context, account_id, service=self.service, parent=self)
+        dialog = ReferralDialog(
+            self.context, self.runner, account_id, service=self.service, parent=self
+        )
         dialog.captured.connect(lambda result: self._after_capture(result.referral_id))
         dialog.finished.connect(lambda _r: self._dialogs.remove(dialog))
         self._dialogs.append(dialog)

@@ -324,7 +324,7 @@ class RewardsView(QWidget):
         from fieldrep.ui.notification_sender import sender_for
 
         if self.mail_dialog is None:
-            self.mail_dialog = SmtpSettingsDialog(self.context, self)
+            self.mail_dialog = SmtpSettingsDialog(self.context, self.runner, self)
             self.mail_dialog.saved.connect(lambda _s: self.reload())
             sender = sender_for(self.runner)
             if sender is None:
@@ -341,7 +341,7 @@ class RewardsView(QWidget):
         from fieldrep.ui.dialogs.message_templates_dialog import MessageTemplatesDialog
 
         if self.templates_dialog is None:
-            self.templates_dialog = MessageTemplatesDialog(self.context, self)
+            self.templates_dialog = MessageTemplatesDialog(self.context, self.runner, self)
         self.templates_dialog.open()
         return self.templates_dialog
 
