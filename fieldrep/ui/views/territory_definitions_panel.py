@@ -353,7 +353,7 @@ class TerritoryDefinitionsPanel(QWidget):
         self.changed.emit()
 
     def new_territory(self) -> TerritoryEditDialog:
-        dialog = TerritoryEditDialog(self.ctx, None, self)
+        dialog = TerritoryEditDialog(self.ctx, self.runner, None, self)
         dialog.accepted.connect(self._on_dialog_saved)
         dialog.open()
         return dialog
@@ -362,7 +362,7 @@ class TerritoryDefinitionsPanel(QWidget):
         tid = self.selected_id()
         if tid is None:
             return None
-        dialog = TerritoryEditDialog(self.ctx, tid, self)
+        dialog = TerritoryEditDialog(self.ctx, self.runner, tid, self)
         dialog.accepted.connect(self._on_dialog_saved)
         dialog.open()
         return dialog
