@@ -203,7 +203,8 @@ def test_kpis_follow_filters_and_quotas_are_editable(view: TerritoriesView, qtbo
     with qtbot.waitSignal(dialog.save().finished):
         assert not dialog.save_button.isEnabled()  # Save waits for the write's answer
     assert "Nothing saved: quota for West" in dialog.error.text()
-    assert dialog.isVisible() and dialog.save_button.isEnabled()
+    assert dialog.isVisible()
+    assert dialog.save_button.isEnabled()
     dialog.set_target("West", "50,000")
     dialog.set_target("Ann", "20000")
     with qtbot.waitSignal(dialog.saved) as blocker:
