@@ -2,8 +2,9 @@
 a tray (or status bar) message when an e-mail cannot go, and the unread badge in the status bar.
 
 :class:`NotificationSender` owns a timer: every ``interval_ms``, and as the network comes back, it
-sends what waits (:func:`smtp_settings.send_outbox`) as one network task on the app's
-:class:`TaskRunner` (its own connection, off the GUI thread), never two at once. The task's one
+sends what waits (:func:`smtp_settings.send_outbox`) as one long user write on the network lane of
+the app's :class:`TaskRunner` (``write_with_progress``: the worker's context, off the GUI thread),
+never two at once. The task's one
 progress callback feeds the status bar's task line; :meth:`cancel` stops it between messages (the
 rest stay queued). A run that could not send (the server refused the login, the relay is down) or
 an e-mail that failed for good is told once, in the system tray where the platform has one, else in
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -45,11 +46,11 @@ def sender_for(runner: TaskRunner) -> NotificationSender | None:
     return _SENDERS.get(id(runner))
 
 
-def send_operation(db_path: Any, progress: Progress) -> SendReport:
+def send_operation(ctx: Context, progress: Progress) -> SendReport:
     """The background send: one progress report per message, which raises once cancelled."""
     from fieldrep.services.notifications import smtp_settings
 
-    return smtp_settings.send_outbox(db_path, progress.report)
+    return smtp_settings.send_outbox(ctx, progress.report)
 
 
 class NotificationSender(QObject):
@@ -166,9 +167,9 @@ class NotificationSender(QObject):
             return None
         if not (self.online or even_offline) or not self._due():
             return None
-        self.task = self.runner.run(
+        self.task = self.runner.write_with_progress(
             send_operation,
-            kind=TaskKind.NETWORK,
+            lane=TaskKind.NETWORK,
             label="Sending e-mails",
             on_success=self._on_task_succeeded,
             on_failure=self._on_task_failed,

@@ -5,7 +5,6 @@ SMTP server on loopback (STARTTLS, login), with one progress callback that can s
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -93,11 +92,10 @@ def test_settings_that_cannot_work_are_refused_naming_the_field(
 
 def test_the_background_send_uses_the_saved_settings_and_can_be_stopped(
     ctx: Context,
-    db_path: Path,
     smtp: tuple[Mailbox, SmtpConfig],  # noqa: F811
 ) -> None:
     box, config = smtp
-    assert smtp_settings.send_outbox(db_path).stopped == smtp_settings.NOT_CONFIGURED
+    assert smtp_settings.send_outbox(ctx).stopped == smtp_settings.NOT_CONFIGURED
     smtp_settings.save(ctx, _settings(config))
     org = make_org(ctx)
     for name in ("Bob", "Carl", "Dora"):
@@ -110,11 +108,11 @@ def test_the_background_send_uses_the_saved_settings_and_can_be_stopped(
             raise Cancelled
 
     with pytest.raises(Cancelled):
-        smtp_settings.send_outbox(db_path, stop_at_second)
+        smtp_settings.send_outbox(ctx, stop_at_second)
     assert heard == [(0, 3, "Sending e-mail 1 of 3"), (1, 3, "Sending e-mail 2 of 3")]
     statuses = sorted(r["status"] for r in rows(ctx, "notifications", "channel = 'email'"))
     assert statuses == ["queued", "queued", "sent"]  # the rest wait, none half-sent
-    report = smtp_settings.send_outbox(db_path)
+    report = smtp_settings.send_outbox(ctx)
     assert len(report.sent) == 2
     assert report.stopped is None
     assert len(box.messages) == 3
@@ -124,14 +122,13 @@ def test_the_background_send_uses_the_saved_settings_and_can_be_stopped(
 
 def test_a_refused_login_with_the_saved_settings_stops_and_keeps_everything(
     ctx: Context,
-    db_path: Path,
     smtp: tuple[Mailbox, SmtpConfig],  # noqa: F811
 ) -> None:
     box, config = smtp
     smtp_settings.save(ctx, _settings(config, password="wrong"))
     org = make_org(ctx)
     move(ctx, add_referral(ctx, org), "qualified")
-    report = smtp_settings.send_outbox(db_path)
+    report = smtp_settings.send_outbox(ctx)
     assert report.stopped is not None
     assert "refused the login" in report.stopped
     assert "wrong" not in report.stopped

@@ -109,7 +109,7 @@ def test_a_territory_dialog_opens_whole(
     qtbot: QtBot, ctx: Context, runner: TaskRunner, settings: QSettings
 ) -> None:
     window = _window(qtbot, ctx, runner, settings)
-    dialog = TerritoryEditDialog(ctx, None, window)
+    dialog = TerritoryEditDialog(ctx, runner, None, window)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)

@@ -55,7 +55,9 @@ def cell(model: object, row: int, col: int) -> str:
     return model.data(model.index(row, col))  # type: ignore[attr-defined,no-any-return]
 
 
-def test_definitions_precedence_hierarchy_detail_and_members(view: TerritoriesView) -> None:
+def test_definitions_precedence_hierarchy_detail_and_members(
+    view: TerritoriesView, runner: TaskRunner
+) -> None:
     d = view.definitions
     assert d.names() == ["East", "West", "Pennsylvania"]  # priority 50 wins over 100
     assert [cell(d.model, i, 0) for i in range(3)] == ["1", "2", ""]  # precedence rank
@@ -65,6 +67,7 @@ def test_definitions_precedence_hierarchy_detail_and_members(view: TerritoriesVi
     assert "Priority 100 (#2 in precedence)" in d.detail.text()
     assert "Polygon: 1 part(s)" in d.detail.text()
     d.move_selected(-1)
+    runner.wait_for_idle()  # the write, then its answer
     assert d.names()[:2] == ["West", "East"]
     assert d.selected_id() == d.model.rows[0]["id"]
     assert "Precedence changed" in d.message.text()
@@ -72,12 +75,14 @@ def test_definitions_precedence_hierarchy_detail_and_members(view: TerritoriesVi
     d.member_weight.setValue(2.5)
     d.member_capacity.setValue(40)
     d.set_member()
+    runner.wait_for_idle()  # the write, then its answer
     members = {m["username"]: m for m in d.member_model.rows}
     assert (members["ann"]["routing_weight"], members["ann"]["capacity"]) == (2.5, 40)
     d.select("Pennsylvania")
     assert "Contains: West" in d.detail.text()
     d.select("East")
     d.toggle_archive()
+    runner.wait_for_idle()  # the write, then its answer
     assert "(archived)" in cell(d.model, d.names().index("East"), 1)
     d.show_archived.setChecked(False)
     assert "East" not in d.names()
@@ -195,8 +200,11 @@ def test_kpis_follow_filters_and_quotas_are_editable(view: TerritoriesView, qtbo
     dialog = k.open_quotas()
     qtbot.addWidget(dialog)
     dialog.set_target("West", "-3")
-    dialog.save()
+    with qtbot.waitSignal(dialog.save().finished):
+        assert not dialog.save_button.isEnabled()  # Save waits for the write's answer
     assert "Nothing saved: quota for West" in dialog.error.text()
+    assert dialog.isVisible()
+    assert dialog.save_button.isEnabled()
     dialog.set_target("West", "50,000")
     dialog.set_target("Ann", "20000")
     with qtbot.waitSignal(dialog.saved) as blocker:

@@ -39,11 +39,21 @@ def org(ctx: Context) -> dict[str, str]:
     return {"boss": boss, "ann": ann, "bob": bob, "region": region, "west": west}
 
 
-def dialog_for(ctx: Context, qtbot: QtBot, territory_id: str | None = None) -> TerritoryEditDialog:
-    dialog = TerritoryEditDialog(ctx, territory_id)
+def dialog_for(
+    ctx: Context, qtbot: QtBot, runner: TaskRunner, territory_id: str | None = None
+) -> TerritoryEditDialog:
+    dialog = TerritoryEditDialog(ctx, runner, territory_id)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
+
+
+def submit(dialog: TerritoryEditDialog) -> None:
+    """Save, and wait for the write's answer (Save waits meanwhile)."""
+    dialog.save()
+    assert not dialog.save_button.isEnabled()
+    dialog.runner.wait_for_idle()
+    assert dialog.save_button.isEnabled()
 
 
 def saved(ctx: Context, name: str) -> TerritoryDef:
@@ -52,7 +62,7 @@ def saved(ctx: Context, name: str) -> TerritoryDef:
 
 
 def test_four_ways_polygon_kml_postal_codes_regions_rules(
-    ctx: Context, qtbot: QtBot, org: dict[str, str], tmp_path: Path
+    ctx: Context, qtbot: QtBot, runner: TaskRunner, org: dict[str, str], tmp_path: Path
 ) -> None:
     # 1. polygon from KML (with a hole)
     kml = tmp_path / "east.kml"
@@ -63,12 +73,12 @@ def test_four_ways_polygon_kml_postal_codes_regions_rules(
         "-78.6,40.4 -78.4,40.4 -78.4,40.6 -78.6,40.6 -78.6,40.4</coordinates></LinearRing>"
         "</innerBoundaryIs></Polygon></Placemark></kml>"
     )
-    d = dialog_for(ctx, qtbot)
+    d = dialog_for(ctx, qtbot, runner)
     d.name.setText("East")
     d.set_geometry_from_file(kml)
     assert d.polygon_label.text() == "1 polygon part(s)"
     d.parent_box.setCurrentText("Northeast")
-    d.save()
+    submit(d)
     assert d.result() == TerritoryEditDialog.DialogCode.Accepted, d.error.text()
     east = saved(ctx, "East")
     assert east.geometry is not None
@@ -77,23 +87,23 @@ def test_four_ways_polygon_kml_postal_codes_regions_rules(
     # 2. postal codes pasted by the thousand, leading zeros kept (and restored when lost)
     codes = [f"{n:05d}" for n in range(1001, 4001)]
     pasted = "\n".join(c if i % 3 else c.lstrip("0") for i, c in enumerate(codes))
-    d = dialog_for(ctx, qtbot)
+    d = dialog_for(ctx, qtbot, runner)
     d.name.setText("New England")
     d.postal_codes.setPlainText(pasted)
     assert d.postal_count.text() == "3,000 code(s) pasted"
-    d.save()
+    submit(d)
     assert not d.error.text()
     ne = saved(ctx, "New England")
     assert len(ne.postal_codes) == 3000
     assert {"01001", "04000", "02139"} <= ne.postal_codes
     # 3. regions
-    d = dialog_for(ctx, qtbot)
+    d = dialog_for(ctx, qtbot, runner)
     d.name.setText("Mid-Atlantic")
     d.regions.setText("US-NY, us-nj; US-PA")
-    d.save()
+    submit(d)
     assert [r.label() for r in saved(ctx, "Mid-Atlantic").regions] == ["US-NY", "US-NJ", "US-PA"]
     # 4. attribute rules built from fields
-    d = dialog_for(ctx, qtbot)
+    d = dialog_for(ctx, qtbot, runner)
     d.name.setText("Key accounts")
     d.rule_industries.setText("Retail, Logistics")
     d.rule_sizes["1000+"].setChecked(True)
@@ -104,7 +114,7 @@ def test_four_ways_polygon_kml_postal_codes_regions_rules(
     assert d.rule_list.item(0).text() == (
         "Rule 1: industry Retail/Logistics, size 1000+, potential 250,000–∞"
     )
-    d.save()
+    submit(d)
     rules = saved(ctx, "Key accounts").rules
     assert [r.describe() for r in rules] == [
         "industry Retail/Logistics, size 1000+, potential 250,000–∞",
@@ -113,10 +123,10 @@ def test_four_ways_polygon_kml_postal_codes_regions_rules(
 
 
 def test_bad_input_keeps_dialog_open_and_saves_nothing(
-    ctx: Context, qtbot: QtBot, org: dict[str, str], tmp_path: Path
+    ctx: Context, qtbot: QtBot, runner: TaskRunner, org: dict[str, str], tmp_path: Path
 ) -> None:
     before = len(territory_service.territory_rows(ctx))
-    d = dialog_for(ctx, qtbot)
+    d = dialog_for(ctx, qtbot, runner)
     d.name.setText("Broken")
     cases = [
         (
@@ -133,12 +143,12 @@ def test_bad_input_keeps_dialog_open_and_saves_nothing(
     for geometry, message in cases:
         d.set_geometry_from_file(geojson(tmp_path / "shape.geojson", geometry))
         said_on_loading = message in d.error.text()  # a file refused as read says so at once
-        d.save()
+        submit(d)
         assert d.isVisible()
         assert said_on_loading or message in d.error.text()
     d._on_clear_clicked()
     d.postal_codes.setPlainText(" , ;\n")
-    d.save()
+    submit(d)
     assert "the postal-code list is empty" in d.error.text()
     d.postal_codes.setPlainText("")
     d.rule_min.setText("9")
@@ -153,9 +163,9 @@ def test_bad_input_keeps_dialog_open_and_saves_nothing(
     )
     assert len(territory_service.territory_rows(ctx)) == before
     # A cycle: the region made a child of its own child.
-    r = dialog_for(ctx, qtbot, org["region"])
+    r = dialog_for(ctx, qtbot, runner, org["region"])
     r.parent_box.setCurrentText("West")
-    r.save()
+    submit(r)
     assert "the hierarchy has a cycle: " in r.error.text()
     assert territory_service.get_row(ctx, org["region"])["parent_id"] is None
 

@@ -13,19 +13,25 @@ from fieldrep.services.referrals import sla
 from fieldrep.services.referrals.model import Stage
 from fieldrep.services.territories import service as territory_service
 from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog
+from fieldrep.ui.tasks import TaskRunner
 
 
-def _edit(ctx: Context, qtbot: QtBot, territory_id: str, days: float) -> TerritoryEditDialog:
-    dialog = TerritoryEditDialog(ctx, territory_id)
+def _edit(
+    ctx: Context, qtbot: QtBot, runner: TaskRunner, territory_id: str, days: float
+) -> TerritoryEditDialog:
+    dialog = TerritoryEditDialog(ctx, runner, territory_id)
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.first_contact.setValue(days)
     dialog.save()
+    runner.wait_for_idle()
     assert dialog.result() == TerritoryEditDialog.DialogCode.Accepted, dialog.error.text()
     return dialog
 
 
-def test_the_territory_dialog_sets_the_teams_first_contact_sla(ctx: Context, qtbot: QtBot) -> None:
+def test_the_territory_dialog_sets_the_teams_first_contact_sla(
+    ctx: Context, qtbot: QtBot, runner: TaskRunner
+) -> None:
     boss = ctx.writer.insert("users", {"username": "mia", "display_name": "Mia", "role": "manager"})
     ctx.set_user(boss)
     region = territory_service.create_territory(ctx, "Northeast", kind="region", owner_id=boss)
@@ -33,9 +39,9 @@ def test_the_territory_dialog_sets_the_teams_first_contact_sla(ctx: Context, qtb
     default = sla.DEFAULT_DAYS[Stage.NEW]
     assert sla.days_for(ctx.conn, Stage.NEW, west) == default
 
-    _edit(ctx, qtbot, region, 3)  # the region's value: the default of every territory below
+    _edit(ctx, qtbot, runner, region, 3)  # the region's value: the default of every territory below
     assert sla.days_for(ctx.conn, Stage.NEW, west) == 3
-    _edit(ctx, qtbot, west, 1.5)
+    _edit(ctx, qtbot, runner, west, 1.5)
     assert sla.days_for(ctx.conn, Stage.NEW, west) == 1.5
     queued = [
         json.loads(r[0])
@@ -45,9 +51,9 @@ def test_the_territory_dialog_sets_the_teams_first_contact_sla(ctx: Context, qtb
     ]
     assert any(f.get("referral_sla") == '{"new": 1.5}' for f in queued)  # synced
 
-    reopened = TerritoryEditDialog(ctx, west)
+    reopened = TerritoryEditDialog(ctx, runner, west)
     qtbot.addWidget(reopened)
     assert reopened.first_contact.value() == 1.5
-    _edit(ctx, qtbot, west, 0)  # "as the parent territory": the region's again
+    _edit(ctx, qtbot, runner, west, 0)  # "as the parent territory": the region's again
     assert sla.own_days(ctx.conn, west) == {}
     assert sla.days_for(ctx.conn, Stage.NEW, west) == 3

@@ -5,7 +5,8 @@ logs it, and :class:`SmtpSettings` and :class:`~.smtp_sender.SmtpConfig` leave i
 ``repr``. A form's blank password keeps the saved one.
 
 Checked as saved, each mistake naming its field (:class:`SettingsError`); :func:`send_outbox` is
-what the app's background sender runs (its own connection, one progress callback, one cancel).
+what the app's background sender runs (on a context of the worker's own, one progress callback,
+one cancel).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from fieldrep.store import settings as stored
 
 log = logging.getLogger(__name__)
 
-PathLike = str | os.PathLike[str]
 NOT_CONFIGURED = "no mail server is set up (Rewards › Mail settings)"
 
 
@@ -128,21 +128,14 @@ def save(ctx: Context, settings: SmtpSettings, *, keep_password: bool = True) ->
     return load(ctx.conn)
 
 
-def send_outbox(
-    db_path: PathLike,
-    progress: Progress | None = None,
-) -> SendReport:
-    """Send this laptop's due e-mails with the saved settings, on its own connection (the app's
-    background sender runs it off the GUI thread). ``progress(done, total, text)`` hears before each
-    message and may raise to stop: the messages not yet handed over wait, as queued."""
-    ctx = Context.open(db_path)
-    try:
-        settings = load(ctx.conn)
-        if not settings.configured:
-            return SendReport(stopped=NOT_CONFIGURED)
-        return send_due(ctx, settings.config(), progress=progress)
-    finally:
-        ctx.close()
+def send_outbox(ctx: Context, progress: Progress | None = None) -> SendReport:
+    """Send this laptop's due e-mails with the saved settings (the app's background sender runs
+    it off the GUI thread, on the worker's context). ``progress(done, total, text)`` hears before
+    each message and may raise to stop: the messages not yet handed over wait, as queued."""
+    settings = load(ctx.conn)
+    if not settings.configured:
+        return SendReport(stopped=NOT_CONFIGURED)
+    return send_due(ctx, settings.config(), progress=progress)
 
 
 def failed_count(conn: sqlite3.Connection, device_id: str) -> int:

@@ -2,12 +2,15 @@
 
 Polygons come from a GeoJSON or KML file (drawing arrives with the map page); postal codes are pasted
 (thousands are fine, one per line or comma-separated; leading zeros are kept); regions as
-``US-MA, US-NH``; attribute rules are built from industry, size, status and a potential range. Saving goes through the territories service, which checks the whole set; an error is shown in
-the dialog, which stays open with everything the manager typed.
+``US-MA, US-NH``; attribute rules are built from industry, size, status and a potential range. Saving is a user write
+(``runner.write``) through the territories service, which checks the whole set; Save waits
+while it runs, a refusal is shown in the dialog, which stays open with everything the manager
+typed, and the dialog closes once the territory is saved.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.domain.errors import FieldRepError
 from fieldrep.domain.territory_rules import (
     SIZE_BANDS,
     STATUSES,
@@ -42,7 +46,7 @@ from fieldrep.services.referrals import sla
 from fieldrep.services.referrals.model import Stage
 from fieldrep.services.territories import geojson as territory_geojson
 from fieldrep.services.territories import service as territory_service
-from fieldrep.store.errors import StoreError
+from fieldrep.ui.tasks import Task, TaskRunner
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 
@@ -58,11 +62,16 @@ def _row(*widgets: QWidget) -> QWidget:
 
 class TerritoryEditDialog(QDialog):
     def __init__(
-        self, ctx: Context, territory_id: str | None = None, parent: QWidget | None = None
+        self,
+        ctx: Context,
+        runner: TaskRunner,
+        territory_id: str | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         fit_on_show(self)  # at least its size hint, within the screen
         self.ctx = ctx
+        self.runner = runner
         self.territory_id = territory_id
         self.setWindowTitle("Edit territory" if territory_id else "New territory")
         self.resize(640, 700)
@@ -168,6 +177,7 @@ class TerritoryEditDialog(QDialog):
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.accepted.connect(self.save)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -192,7 +202,7 @@ class TerritoryEditDialog(QDialog):
         }
         try:
             rule = AttributeRule.from_json(data, f"rule {len(self._rules) + 1}")
-        except StoreError as exc:
+        except FieldRepError as exc:
             self.error.setText(str(exc))
             return False
         self._rules.append(rule)
@@ -226,7 +236,7 @@ class TerritoryEditDialog(QDialog):
     def set_geometry_from_file(self, path: str | Path) -> None:
         try:
             features = territory_geojson.read_file(path)["features"]
-        except StoreError as exc:
+        except FieldRepError as exc:
             self.error.setText(str(exc))
             return
         shapes = [f["geometry"] for f in features if isinstance(f, dict) and f.get("geometry")]
@@ -266,20 +276,48 @@ class TerritoryEditDialog(QDialog):
             "rules": [r.to_json() for r in self._rules],
         }
 
-    def save(self) -> None:
-        changes = self.changes()
+    def save(self) -> Task:
+        """Save the territory and its SLA (a user write); Save waits meanwhile, a refusal shows
+        its sentence with the form kept, the dialog closes once saved."""
         days = self.first_contact.value() or None
-        try:
-            with self.ctx.writer.transaction():  # the territory and its SLA, or neither
-                territory_id = self.territory_id
-                if territory_id:
-                    territory_service.update_territory(self.ctx, territory_id, **changes)
-                else:
-                    territory_id = territory_service.create_territory(self.ctx, **changes)
-                if (days or 0.0) != self._first_contact_was:
-                    sla.set_team_days(self.ctx.writer, Stage.NEW, days, territory_id)
-            self.territory_id = territory_id
-        except StoreError as exc:
-            self.error.setText(str(exc))
-            return
+        self.save_button.setEnabled(False)
+        task = self.runner.write(
+            partial(
+                _save_territory,
+                self.territory_id,
+                self.changes(),
+                (days or 0.0) != self._first_contact_was,
+                days,
+            ),
+            label="Saving territory",
+            on_success=self._on_saved,
+            on_error=self._on_refused,
+        )
+        task.finished.connect(lambda: self.save_button.setEnabled(True))
+        return task
+
+    def _on_refused(self, error: FieldRepError) -> None:
+        self.error.setText(str(error))
+
+    def _on_saved(self, territory_id: str) -> None:
+        self.territory_id = territory_id
         self.accept()
+
+
+def _save_territory(
+    territory_id: str | None,
+    changes: dict[str, Any],
+    sla_changed: bool,
+    days: float | None,
+    ctx: Context,
+) -> str:
+    """The dialog's write: the territory and its SLA (written only if changed), or neither; the
+    territory's id."""
+    with ctx.writer.transaction():
+        if territory_id:
+            territory_service.update_territory(ctx, territory_id, **changes)
+        else:
+            territory_id = territory_service.create_territory(ctx, **changes)
+        if sla_changed:
+            sla.set_team_days(ctx.writer, Stage.NEW, days, territory_id)
+    return territory_id

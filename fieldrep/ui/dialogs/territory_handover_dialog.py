@@ -1,13 +1,13 @@
 """Hand over a rep's open work in one action: a rep leaves, or one territory changes hands.
 
 The dialog shows what would move (open accounts, open tasks, open referrals) before the manager
-confirms; the move itself runs in the background as one transaction and writes the assignment
-history (who, when, why) for every item.
+confirms; the move itself is a user write (``runner.write_with_progress``), one transaction that
+writes the assignment history (who, when, why) for every item.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -25,7 +25,7 @@ from fieldrep.services.context import Context
 from fieldrep.services.territories import service as territory_service
 from fieldrep.store.errors import StoreError
 from fieldrep.ui import theme
-from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
+from fieldrep.ui.tasks import Progress, Task, TaskRunner
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 EVERYTHING = "__all__"
@@ -122,27 +122,16 @@ class HandoverDialog(QDialog):
         )
         ok.setEnabled(True)
 
-    def hand_over(self) -> None:
+    def hand_over(self) -> Task:
         from_user, to_user, territory_id = self._args()
         reason = self.reason.text().strip() or "handover"
         names = (self.from_box.currentText(), self.to_box.currentText())
-
-        def run(db_path: Path, progress: Progress) -> territory_service.Handover:
-            ctx = Context.open(db_path)
-            try:
-                progress.report(0, None, "Handing over")
-                return territory_service.handover(
-                    ctx, from_user, to_user, territory_id=territory_id, reason=reason
-                )
-            finally:
-                ctx.close()
-
         self.buttons.setEnabled(False)
-        self.runner.run(
-            run,
-            kind=TaskKind.WRITE,
+        return self.runner.write_with_progress(
+            partial(_hand_over, from_user, to_user, territory_id, reason),
             label="Handing over",
             on_success=lambda h: self._on_done(h, names),
+            on_error=self._on_failed,
             on_failure=self._on_failed,
         )
 
@@ -157,3 +146,18 @@ class HandoverDialog(QDialog):
         self.buttons.setEnabled(True)
         self.preview.setStyleSheet(f"color: {theme.DANGER};")
         self.preview.setText(f"Nothing handed over: {exc}")
+
+
+def _hand_over(
+    from_user: str,
+    to_user: str,
+    territory_id: str | None,
+    reason: str,
+    ctx: Context,
+    progress: Progress,
+) -> territory_service.Handover:
+    """The handover's write, on the worker's context."""
+    progress.report(0, None, "Handing over")
+    return territory_service.handover(
+        ctx, from_user, to_user, territory_id=territory_id, reason=reason
+    )

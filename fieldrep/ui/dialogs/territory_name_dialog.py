@@ -6,15 +6,17 @@ lists bare two-letter regions ("CA": California or Canada?), it also asks whose 
 preset to the book's reading (:mod:`fieldrep.services.territories.region_reading`) with a sample of
 the file's codes read each way; the choice goes to the import, which remembers it for the book.
 
-The count comes from the import itself, run on a worker inside a transaction that is then rolled
-back (nothing is written, nothing announced), followed by the reassignment's dry run.
+The count comes from the import itself, run on the write lane (``runner.write_with_progress``,
+quiet) inside a transaction that is then rolled back (nothing is written, nothing announced),
+followed by the reassignment's dry run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
@@ -29,7 +31,10 @@ from PySide6.QtWidgets import (
 from fieldrep.services.territories import geojson as territory_geojson
 from fieldrep.services.territories import region_reading
 from fieldrep.services.territories.region_reading import RegionQuestion
-from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
+from fieldrep.ui.tasks import Progress, TaskRunner
+
+if TYPE_CHECKING:
+    from fieldrep.services.context import Context
 
 PREVIEW_DELAY_MS = 300  # typing a template: one preview when the typing pauses
 
@@ -72,17 +77,16 @@ class _RolledBack(Exception):
 
 
 def preview_import(
-    db_path: Path,
     path: Path,
     name_property: str | None,
-    region_country: str | Literal["book"] | None = "book",
+    region_country: str | Literal["book"] | None,
+    ctx: Context,
+    _progress: Progress,
 ) -> ImportPreview:
-    """What importing ``path`` would change in ``db_path``'s database, leaving it untouched (the
+    """What importing ``path`` would change in ``ctx``'s database, leaving it untouched (the
     region choice too: it is remembered inside the transaction that is rolled back)."""
-    from fieldrep.services.context import Context
     from fieldrep.services.territories import assignment as assignment_service
 
-    ctx = Context.open(db_path)
     try:
         with ctx.writer.transaction():
             result = territory_geojson.import_file(
@@ -101,8 +105,6 @@ def preview_import(
             )
     except _RolledBack as done:
         return done.preview
-    finally:
-        ctx.close()
 
 
 def preview_text(preview: ImportPreview) -> str:
@@ -257,15 +259,13 @@ class TerritoryNameDialog(QDialog):
         generation, path, wanted = self._generation, self.path, self.name_property()
         regions_as = self.region_country()
 
-        def run(db_path: Path, _progress: Progress) -> ImportPreview:
-            return preview_import(db_path, path, wanted, regions_as)
-
-        self.runner.run(
-            run,
-            kind=TaskKind.WRITE,  # the import runs (and is rolled back) under the write lock
+        # The import runs (and is rolled back) on the write lane, under the write lock.
+        self.runner.write_with_progress(
+            partial(preview_import, path, wanted, regions_as),
             label="Counting what the import would change",
             quiet=True,
             on_success=lambda found: self._on_counted(generation, found),
+            on_error=lambda exc: self._on_refused(generation, exc),
             on_failure=lambda exc: self._on_refused(generation, exc),
         )
 

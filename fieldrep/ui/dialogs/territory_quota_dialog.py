@@ -1,13 +1,14 @@
 """Edit sales quotas for one period: every active territory and every rep, one target each.
 
-Choose month, quarter or year and the period; type targets (empty removes a quota). Save writes all
-changed targets in one transaction through the quotas service; a bad value names the row and
-nothing is saved.
+Choose month, quarter or year and the period; type targets (empty removes a quota). Save is a user
+write (``runner.write``) of all changed targets in one transaction through the quotas service;
+Save waits while it runs; a bad value names the row and nothing is saved.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -24,10 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.domain.errors import FieldRepError
 from fieldrep.services.context import Context
 from fieldrep.services.territories import kpis, quotas
-from fieldrep.store.errors import StoreError
 from fieldrep.ui import theme
+from fieldrep.ui.tasks import Task, TaskRunner
 from fieldrep.ui.widgets.screen_fit import fit_on_show
 
 COL_NAME, COL_KIND, COL_TARGET = range(3)
@@ -39,13 +41,14 @@ class QuotaDialog(QDialog):
     def __init__(
         self,
         ctx: Context,
+        runner: TaskRunner,
         kind: str = "quarter",
         on: date | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         fit_on_show(self)  # at least its size hint, within the screen
-        self.ctx = ctx
+        self.ctx, self.runner = ctx, runner
         self.setWindowTitle("Sales quotas")
         self.resize(560, 640)
         self._lines: list[quotas.QuotaLine] = []
@@ -70,6 +73,7 @@ class QuotaDialog(QDialog):
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close
         )
         buttons.accepted.connect(self.save)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
         buttons.rejected.connect(self.reject)
         row = QHBoxLayout()
         row.addWidget(QLabel("Period"))
@@ -140,11 +144,27 @@ class QuotaDialog(QDialog):
                 out.append(quotas.QuotaEdit(line.kind, line.key, text or None))
         return out
 
-    def save(self) -> None:
-        try:
-            changed = quotas.set_quotas(self.ctx, self.current_period(), self.edits())
-        except StoreError as exc:
-            self.error.setText(f"Nothing saved: {exc}")
-            return
+    def save(self) -> Task:
+        """Write the changed targets (a user write); Save waits meanwhile, a refusal names the
+        row with nothing saved, the table is read again once saved."""
+        self.save_button.setEnabled(False)
+        task = self.runner.write(
+            partial(_set_quotas, self.current_period(), self.edits()),
+            label="Saving quotas",
+            on_success=self._on_saved,
+            on_error=self._on_refused,
+        )
+        task.finished.connect(lambda: self.save_button.setEnabled(True))
+        return task
+
+    def _on_refused(self, error: FieldRepError) -> None:
+        self.error.setText(f"Nothing saved: {error}")
+
+    def _on_saved(self, changed: int) -> None:
         self.load()
         self.saved.emit(changed)
+
+
+def _set_quotas(period: kpis.Period, edits: list[quotas.QuotaEdit], ctx: Context) -> int:
+    """The dialog's write, on the worker's context: how many quotas changed."""
+    return quotas.set_quotas(ctx, period, edits)

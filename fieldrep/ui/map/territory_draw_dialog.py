@@ -1,9 +1,10 @@
 """Save a drawn outline as a new territory or as an existing one's new shape, after seeing what the
-territory engine would move (its dry run, computed on a worker)."""
+territory engine would move (its dry run, computed on the write lane and rolled back). Previews
+and saves go through ``runner.write_with_progress`` / ``runner.write`` on the worker's context."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -24,7 +25,7 @@ from fieldrep.services.context import Context
 from fieldrep.services.map import territory as map_territory
 from fieldrep.services.territories.assignment import AssignmentDiff
 from fieldrep.ui import theme
-from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner
+from fieldrep.ui.tasks import Task, TaskRunner
 
 NEW = "__new__"
 
@@ -126,16 +127,8 @@ class TerritoryDrawDialog(QDialog):
         self.preview_button.setEnabled(False)
         self.diff_text.setPlainText("Working out which accounts move…")
 
-        def op(db: Path, _progress: Progress) -> AssignmentDiff:
-            ctx = Context.open(db)
-            try:
-                return map_territory.preview(ctx, geometry, **args)
-            finally:
-                ctx.close()
-
-        self._task = self.runner.run(
-            op,
-            kind=TaskKind.WRITE,
+        self._task = self.runner.write_with_progress(
+            lambda ctx, _progress: map_territory.preview(ctx, geometry, **args),
             label="Previewing the outline",
             on_success=self._on_preview,
             on_failure=self._on_error,
@@ -236,25 +229,38 @@ class TerritoryChangesDialog(QDialog):
         self.save_button.setEnabled(False)
         self.diff_text.clear()
 
-    def _run(self, fn: Any, label: str, on_success: Any) -> Task:
+    def _run(
+        self,
+        fn: Callable[[Context, list[map_territory.Change]], Any],
+        label: str,
+        on_success: Callable[[Any], None],
+        *,
+        long: bool,
+    ) -> Task:
+        """``fn(ctx, changes)`` on the write lane: a preview (``long``: cancellable, as the
+        window closes) or the save (a user write, which happens once asked for)."""
         changes = self._current()
-
-        def op(db: Path, _progress: Progress) -> Any:
-            ctx = Context.open(db)
-            try:
-                return fn(ctx, changes)
-            finally:
-                ctx.close()
-
         self.error.clear()
-        return self.runner.run(
-            op, kind=TaskKind.WRITE, label=label, on_success=on_success, on_failure=self._on_error
+        if long:
+            return self.runner.write_with_progress(
+                lambda ctx, _progress: fn(ctx, changes),
+                label=label,
+                on_success=on_success,
+                on_failure=self._on_error,
+            )
+        return self.runner.write(
+            lambda ctx: fn(ctx, changes),
+            label=label,
+            on_success=on_success,
+            on_failure=self._on_error,
         )
 
     def run_preview(self) -> Task:
         self.preview_button.setEnabled(False)
         self.diff_text.setPlainText("Working out which accounts move…")
-        return self._run(map_territory.preview_changes, "Previewing the change", self._on_preview)
+        return self._run(
+            map_territory.preview_changes, "Previewing the change", self._on_preview, long=True
+        )
 
     def _on_preview(self, diff: AssignmentDiff) -> None:
         self.diff = diff
@@ -273,7 +279,9 @@ class TerritoryChangesDialog(QDialog):
             self.error.setText("Preview first: saving reassigns accounts.")
             return None
         self.save_button.setEnabled(False)
-        return self._run(map_territory.save_changes, "Saving the territories", self._on_saved)
+        return self._run(
+            map_territory.save_changes, "Saving the territories", self._on_saved, long=False
+        )
 
     def _on_saved(self, result: tuple[list[str], AssignmentDiff]) -> None:
         self.saved.emit(f"Territories saved; {len(result[1].moves):,} accounts reassigned.")

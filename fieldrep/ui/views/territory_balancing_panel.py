@@ -3,13 +3,14 @@
 The proposal (capacitated k-means, see ``fieldrep.domain.balancing``) is shown as before/after
 figures per territory, a chart, the list of account moves, and its quality figures: max/min workload
 ratio now and proposed, and the share of accounts moved. Computing runs in the background with
-progress and Cancel; accepting writes the moves (with history) and the new boundaries in one
-transaction.
+progress and Cancel; accepting is a long user write (``runner.write_with_progress``) of the
+moves (with history) and the new boundaries in one transaction.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -62,6 +63,12 @@ def _analyse(db_path: Path, progress: Progress) -> list[balancing.TerritoryBalan
         return balancing.current_balance(ctx)
     finally:
         ctx.close()
+
+
+def _accept(proposal: balancing.Proposal, ctx: Context, progress: Progress) -> int:
+    """Accepting the proposal: the user write, on the worker's context."""
+    progress.report(0, None, "Applying the proposal")
+    return balancing.accept(ctx, proposal)
 
 
 class TerritoryBalancingPanel(QWidget):
@@ -262,19 +269,11 @@ class TerritoryBalancingPanel(QWidget):
         self.accept_button.setEnabled(False)
         self.reject_button.setEnabled(False)
 
-        def run(db_path: Path, progress: Progress) -> int:
-            ctx = Context.open(db_path)
-            try:
-                progress.report(0, None, "Applying the proposal")
-                return balancing.accept(ctx, proposal)
-            finally:
-                ctx.close()
-
-        self.task = self.runner.run(
-            run,
-            kind=TaskKind.WRITE,
+        self.task = self.runner.write_with_progress(
+            partial(_accept, proposal),
             label="Accepting balancing proposal",
             on_success=self._on_proposal_accepted,
+            on_error=self._on_failed,
             on_failure=self._on_failed,
             on_cancelled=self._on_cancelled,
         )

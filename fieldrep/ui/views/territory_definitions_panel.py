@@ -4,12 +4,16 @@ The list is in the order the engine tries territories (lower priority number fir
 rank) and shows each one's place in the hierarchy. Up/Down change precedence, the dialog edits the
 four definitions, Archive keeps history but takes no new accounts. GeoJSON/KML import and export run
 in the background. Members carry a routing weight and a capacity; "Hand over…" moves a leaving rep's
-open work in one action. Every write goes through the territories service.
+open work in one action. Every write goes through the territories service as a user write
+(``runner.write``; the import ``runner.write_with_progress``): a refusal is said on the panel's
+message line, the list refreshes once the write stood.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +34,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldrep.domain.errors import FieldRepError
 from fieldrep.domain.territory_rules import TerritoryDef
 from fieldrep.services.context import Context
 from fieldrep.services.territories import geojson
 from fieldrep.services.territories import service as territory_service
-from fieldrep.store.errors import StoreError
 from fieldrep.ui.dialogs.territory_edit_dialog import TerritoryEditDialog
 from fieldrep.ui.dialogs.territory_handover_dialog import HandoverDialog
 from fieldrep.ui.dialogs.territory_name_dialog import (
@@ -44,7 +48,7 @@ from fieldrep.ui.dialogs.territory_name_dialog import (
 )
 from fieldrep.ui.models.territories_table_model import RowsTableModel
 from fieldrep.ui.roles import Access, apply_access
-from fieldrep.ui.tasks import Progress, TaskKind, TaskRunner
+from fieldrep.ui.tasks import Progress, Task, TaskKind, TaskRunner
 from fieldrep.ui.views.territory_common import MessageLine, table_view
 
 
@@ -80,19 +84,17 @@ def _with_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _import(
-    path: Path, name_property: str | None = None, region_country: str | None = "book"
-) -> Any:
-    def run(db_path: Path, progress: Progress) -> geojson.ImportResult:
-        ctx = Context.open(db_path)
-        try:
-            progress.report(0, None, f"Importing {path.name}")
-            return geojson.import_file(
-                ctx, path, name_property=name_property, region_country=region_country
-            )
-        finally:
-            ctx.close()
-
-    return run
+    path: Path,
+    name_property: str | None,
+    region_country: str | None,
+    ctx: Context,
+    progress: Progress,
+) -> geojson.ImportResult:
+    """The import's write, on the worker's context."""
+    progress.report(0, None, f"Importing {path.name}")
+    return geojson.import_file(
+        ctx, path, name_property=name_property, region_country=region_country
+    )
 
 
 def _properties(path: Path) -> Any:
@@ -336,16 +338,23 @@ class TerritoryDefinitionsPanel(QWidget):
 
     # -- writes (through the service) -------------------------------------------------------------
 
-    def _write_and_refresh(self, action: Any, done: str) -> bool:
-        try:
-            action()
-        except StoreError as exc:
-            self.message.error(str(exc))
-            return False
+    def _write(self, action: Callable[[Context], Any], label: str, done: str) -> Task:
+        """A user write of this panel: ``done`` on the message line and the list refreshed once
+        it stood, the service's sentence there if refused."""
+        return self.runner.write(
+            action,
+            label=label,
+            on_success=lambda _result: self._on_written(done),
+            on_error=self._on_refused,
+        )
+
+    def _on_written(self, done: str) -> None:
         self.message.ok(done)
         self.refresh()
         self.changed.emit()
-        return True
+
+    def _on_refused(self, error: FieldRepError) -> None:
+        self.message.error(str(error))
 
     def _on_dialog_saved(self) -> None:
         self.message.ok("Saved. Run the reassignment to apply the change to accounts.")
@@ -353,7 +362,7 @@ class TerritoryDefinitionsPanel(QWidget):
         self.changed.emit()
 
     def new_territory(self) -> TerritoryEditDialog:
-        dialog = TerritoryEditDialog(self.ctx, None, self)
+        dialog = TerritoryEditDialog(self.ctx, self.runner, None, self)
         dialog.accepted.connect(self._on_dialog_saved)
         dialog.open()
         return dialog
@@ -362,54 +371,57 @@ class TerritoryDefinitionsPanel(QWidget):
         tid = self.selected_id()
         if tid is None:
             return None
-        dialog = TerritoryEditDialog(self.ctx, tid, self)
+        dialog = TerritoryEditDialog(self.ctx, self.runner, tid, self)
         dialog.accepted.connect(self._on_dialog_saved)
         dialog.open()
         return dialog
 
-    def move_selected(self, direction: int) -> None:
+    def move_selected(self, direction: int) -> Task | None:
         tid = self.selected_id()
-        if tid:
-            self._write_and_refresh(
-                lambda: territory_service.move_precedence(self.ctx, tid, direction),
-                "Precedence changed; run the reassignment to apply it to accounts.",
-            )
+        if not tid:
+            return None
+        return self._write(
+            partial(_move, tid, direction),
+            "Changing precedence",
+            "Precedence changed; run the reassignment to apply it to accounts.",
+        )
 
-    def toggle_archive(self) -> None:
+    def toggle_archive(self) -> Task | None:
         tid = self.selected_id()
-        if tid:
-            archived = bool(territory_service.get_row(self.ctx, tid)["archived"])
-            self._write_and_refresh(
-                lambda: territory_service.archive_territory(self.ctx, tid, not archived),
-                "Restored."
-                if archived
-                else "Archived: it keeps its history but takes no accounts.",
-            )
+        if not tid:
+            return None
+        archived = bool(territory_service.get_row(self.ctx, tid)["archived"])
+        return self._write(
+            partial(_archive, tid, not archived),
+            "Restoring territory" if archived else "Archiving territory",
+            "Restored." if archived else "Archived: it keeps its history but takes no accounts.",
+        )
 
-    def set_member(self) -> None:
+    def set_member(self) -> Task | None:
         tid = self.selected_id()
-        if tid:
-            cap = self.member_capacity.value() or None
-            self._write_and_refresh(
-                lambda: territory_service.set_member(
-                    self.ctx,
-                    tid,
-                    self.member_user.currentData(),
-                    weight=self.member_weight.value(),
-                    capacity=cap,
-                ),
-                f"{self.member_user.currentText()} saved as a member.",
-            )
+        if not tid:
+            return None
+        return self._write(
+            partial(
+                _set_member,
+                tid,
+                self.member_user.currentData(),
+                self.member_weight.value(),
+                self.member_capacity.value() or None,
+            ),
+            "Saving member",
+            f"{self.member_user.currentText()} saved as a member.",
+        )
 
-    def remove_member(self) -> None:
+    def remove_member(self) -> Task | None:
         tid = self.selected_id()
-        if tid:
-            self._write_and_refresh(
-                lambda: territory_service.remove_member(
-                    self.ctx, tid, self.member_user.currentData()
-                ),
-                f"{self.member_user.currentText()} removed.",
-            )
+        if not tid:
+            return None
+        return self._write(
+            partial(_remove_member, tid, self.member_user.currentData()),
+            "Removing member",
+            f"{self.member_user.currentText()} removed.",
+        )
 
     def open_handover(self) -> HandoverDialog:
         tid = self.selected_id()
@@ -454,16 +466,16 @@ class TerritoryDefinitionsPanel(QWidget):
         path: str | Path,
         name_property: str | None = None,
         region_country: str | None = "book",
-    ) -> None:
-        """Import ``path``; ``region_country``: whose states its two-letter regions are (None:
-        countries), remembered for the book; "book": the book's reading."""
+    ) -> Task:
+        """Import ``path`` (a long user write); ``region_country``: whose states its two-letter
+        regions are (None: countries), remembered for the book; "book": the book's reading."""
         path = Path(path)
         self.message.info(f"Importing {path.name}…")
-        self.runner.run(
-            _import(path, name_property, region_country),
-            kind=TaskKind.WRITE,
+        return self.runner.write_with_progress(
+            partial(_import, path, name_property, region_country),
             label=f"Importing {path.name}",
             on_success=lambda result: self._on_imported(path, result),
+            on_error=self._on_import_failed,
             on_failure=self._on_import_failed,
         )
 
@@ -510,3 +522,19 @@ class TerritoryDefinitionsPanel(QWidget):
         )
         if path:
             self.export_file(path)
+
+
+def _move(tid: str, direction: int, ctx: Context) -> None:
+    territory_service.move_precedence(ctx, tid, direction)
+
+
+def _archive(tid: str, archived: bool, ctx: Context) -> None:
+    territory_service.archive_territory(ctx, tid, archived)
+
+
+def _set_member(tid: str, user_id: str, weight: float, capacity: int | None, ctx: Context) -> None:
+    territory_service.set_member(ctx, tid, user_id, weight=weight, capacity=capacity)
+
+
+def _remove_member(tid: str, user_id: str, ctx: Context) -> None:
+    territory_service.remove_member(ctx, tid, user_id)

@@ -2,9 +2,9 @@
 
 Filters: per territory or per rep, the period kind and which period, a territory (narrows the rep
 view to one territory's work) and the coverage window. The table and both matplotlib charts
-(attainment bars, coverage bars) follow every filter change. "Quotas…" opens the quota editor.
+(attainment bars, coverage bars) follow every filter change. "Quotas…" opens the quota editor (its Save a user write).
 
-With a task runner the figures are computed on a worker (over 100,000 accounts they cost the GUI
+The figures are computed on a worker (over 100,000 accounts they cost the GUI
 thread 0.3-0.5 s per filter change), a quarter of a second after the last change (five clicks on
 the coverage arrows: one computation); meanwhile the old figures stay, greyed, under "Updating…".
 The charts are drawn on the same worker with matplotlib's Agg renderer into images (drawing them
@@ -132,7 +132,7 @@ class TerritoryKpiPanel(QWidget):
         parent: QWidget | None = None,
         *,
         today: date | None = None,
-        runner: TaskRunner | None = None,
+        runner: TaskRunner,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -269,11 +269,6 @@ class TerritoryKpiPanel(QWidget):
         if self.period.count() == 0:
             return
         self._asked += 1
-        if self.runner is None:
-            self._show(
-                self._asked, self._compute_now(self.ctx, self._filters(), self._chart_args())
-            )
-            return
         self.figures.setEnabled(False)  # the old figures, greyed, until the new ones arrive
         self.updating.show()
         self._debounce.start()
@@ -316,7 +311,6 @@ class TerritoryKpiPanel(QWidget):
         return cls._draw(kpis.kpis(ctx, by, period, **filters), chart)
 
     def _compute(self) -> None:
-        assert self.runner is not None
         if self.runner.closed:
             return
         asked = self._asked
@@ -368,9 +362,6 @@ class TerritoryKpiPanel(QWidget):
         if self.computing or self.attainment_chart.figure is None:
             return  # a computation on its way draws them anyway
         asked, rows, chart = self._asked, list(self.rows), self._chart_args()
-        if self.runner is None:
-            self._show_charts(asked, self._draw(rows, chart))
-            return
         if self.runner.closed:
             return
         self.runner.run(
@@ -382,7 +373,7 @@ class TerritoryKpiPanel(QWidget):
 
     def open_quotas(self) -> QuotaDialog:
         dialog = QuotaDialog(
-            self.ctx, self.period_kind.currentData(), self.current_period().start, self
+            self.ctx, self.runner, self.period_kind.currentData(), self.current_period().start, self
         )
         dialog.saved.connect(lambda _rows_changed: self.refresh())
         dialog.open()

@@ -1,12 +1,14 @@
 """Reassignment tab: the engine's diff (moved, from, to, why), approved before it is applied.
 
-Computing and applying both run in the background with progress and Cancel. Applying is one
-transaction: cancelling it, or a stale diff (an account changed meanwhile), leaves nothing applied.
+Computing and applying both run in the background with progress and Cancel; applying is a long
+user write (``runner.write_with_progress``) in one transaction: cancelling it, or a stale diff (an
+account changed meanwhile), leaves nothing applied.
 The left table sums the moves by flow (from → to); selecting a flow filters the moves beside it.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -27,6 +29,12 @@ def _compute(db_path: Path, progress: Progress) -> assign.AssignmentDiff:
         return assign.assign_all(ctx, dry_run=True, progress=progress.report)
     finally:
         ctx.close()
+
+
+def _apply(diff: assign.AssignmentDiff, ctx: Context, progress: Progress) -> int:
+    """Applying the approved diff: the user write, on the worker's context."""
+    assign.apply(ctx, diff, progress.report)
+    return len(diff.moves)
 
 
 class TerritoryReassignPanel(QWidget):
@@ -142,20 +150,12 @@ class TerritoryReassignPanel(QWidget):
         self.discard_button.setEnabled(False)
         self.compute_button.setEnabled(False)
 
-        def apply(db_path: Path, progress: Progress) -> int:
-            ctx = Context.open(db_path)
-            try:
-                assign.apply(ctx, diff, progress.report)
-                return len(diff.moves)
-            finally:
-                ctx.close()
-
         self.summary.info(f"Applying {len(diff.moves):,} moves…")
-        self.task = self.runner.run(
-            apply,
-            kind=TaskKind.WRITE,
+        self.task = self.runner.write_with_progress(
+            partial(_apply, diff),
             label="Applying reassignment",
             on_success=self._on_diff_applied,
+            on_error=self._on_failed,
             on_failure=self._on_failed,
             on_cancelled=self._on_apply_cancelled,
         )
