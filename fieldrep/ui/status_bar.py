@@ -23,6 +23,9 @@ ROLE_TITLES = {"rep": "Sales rep", "manager": "Manager", "admin": "Administrator
 _TONES = {"ok": theme.SUCCESS, "busy": theme.ACCENT, "problem": theme.DANGER, "off": theme.OFFLINE}
 
 
+ICON_ITEM_MINIMUM = 16  # an item's text at its narrowest: "…" (the whole text is its tooltip)
+
+
 class _IconLabel(QWidget):
     """An icon followed by a text, as one status-bar item."""
 
@@ -31,8 +34,9 @@ class _IconLabel(QWidget):
         self.icon = QLabel()
         if icon_name is not None:
             self.icon.setPixmap(icons.icon(icon_name, theme.TEXT_MUTED).pixmap(QSize(14, 14)))
-        # Elided with "…" where the bar is short of room (a task's progress beside it).
-        self.text = ElidedLabel()
+        # Elided with "…" where the bar is short of room (a task's progress beside it), down to
+        # the icon and "…" on a narrow window: a long job never makes the bar widen the window.
+        self.text = ElidedLabel(minimum_width=ICON_ITEM_MINIMUM)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 0, 10, 0)
         layout.setSpacing(6)
@@ -77,8 +81,8 @@ class MainStatusBar(QStatusBar):
         self.sync.text.setObjectName("syncText")
         # Long sync messages may be clipped in a narrow window rather than widen it (the full
         # sentence is in the tooltip).
-        self.sync.text.setMinimumWidth(40)
-        self.user.text.setMinimumWidth(40)
+        self.sync.text.setMinimumWidth(24)
+        self.user.text.setMinimumWidth(24)
         self.conflicts_button = QPushButton()
         self.conflicts_button.setObjectName("conflictsButton")
         self.conflicts_button.setCursor(Qt.CursorShape.PointingHandCursor)

@@ -14,15 +14,31 @@ class ElidedLabel(QLabel):
     """Plain text on one line: as wide as the text where there is room, elided ("…") where there
     is not, never forcing its window wider; the full text is its tooltip while elided."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        parent: QWidget | None = None,
+        *,
+        minimum_width: int = MINIMUM_WIDTH,
+        preferred_width: int | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.minimum_width = minimum_width
+        # The most it asks for however long its text: it then leaves its neighbours their room.
+        self.preferred_width = preferred_width
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setText(text)
 
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
-        return QSize(min(hint.width(), MINIMUM_WIDTH), hint.height())
+        return QSize(min(hint.width(), self.minimum_width), hint.height())
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        if self.preferred_width is None:
+            return hint
+        return QSize(min(hint.width(), self.preferred_width), hint.height())
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)

@@ -7,7 +7,7 @@ bar does this), or call :meth:`TaskProgressWidget.track` to follow one task (a p
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from fieldrep.ui.tasks import Task, TaskRunner
 from fieldrep.ui.widgets.elided_label import ElidedLabel
@@ -21,19 +21,22 @@ class TaskProgressWidget(QWidget):
         self._runner: TaskRunner | None = None
         self._task: Task | None = None
         # Plain text (task labels carry file names), elided: a long one never widens the window.
-        self.label = ElidedLabel()
+        self.label = ElidedLabel(minimum_width=40, preferred_width=360)
         self.label.setObjectName("muted")
         self.bar = QProgressBar()
         self.bar.setTextVisible(False)
-        self.bar.setFixedWidth(140)
+        # 140 px where there is room, narrower on a narrow window rather than widening it.
+        self.bar.setMinimumWidth(64)
+        self.bar.setMaximumWidth(140)
+        self.bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 2, 10, 2)
         layout.setSpacing(10)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.bar)
+        layout.addWidget(self.label, 4)
+        layout.addWidget(self.bar, 1)  # up to its 140 px as soon as the bar has room
         layout.addWidget(self.cancel_button)
         self.hide()
 
