@@ -206,9 +206,9 @@ def fieldrep_phases(app: QApplication, db: Path, leads: Path, folder: Path) -> t
 
     def read_done(data: TableData) -> None:
         mapping = guess_mapping(data.header)
-        runner.run(
+        runner.write_with_progress(  # as the import window runs it
             functools.partial(run_import, data, mapping, None),
-            kind=TaskKind.WRITE,
+            label=f"Importing {data.path.name}",
             on_success=finished.append,
             on_failure=finished.append,
         )

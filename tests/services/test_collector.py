@@ -71,3 +71,20 @@ def test_an_export_writes_with_the_collector_paused(ctx: Context, tmp_path: Path
         assert count == 2
         assert seen == [False, True]  # while the rows are written; the last report after
         assert gc.isenabled()
+
+
+def test_a_reassignment_runs_with_the_collector_paused(ctx: Context, tmp_path: Path) -> None:
+    from fieldrep.services.territories import assignment
+
+    src = tmp_path / "a.csv"
+    src.write_text("Company,ZIP\nAcme,02139\nBeta,10001\n", encoding="utf-8")
+    import_accounts(ctx, src)
+    seen: list[bool] = []
+
+    def progress(_done: int, _total: int | None, _text: str) -> None:
+        seen.append(gc.isenabled())
+
+    diff = assignment.assign_all(ctx, dry_run=True, progress=progress)
+    assert diff.total == 2
+    assert seen and not any(seen)  # the diff is built over every account's facts: a bulk job
+    assert gc.isenabled()

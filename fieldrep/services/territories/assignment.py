@@ -22,6 +22,7 @@ import numpy as np
 from fieldrep.domain.assignment import AccountFacts, AccountTable, AssignmentEngine, Decision
 from fieldrep.domain.progress import Progress
 from fieldrep.services.context import Context
+from fieldrep.services.gc_pause import collector_paused
 from fieldrep.services.territories.lead_routing import ROUTED, Routers, owner_for
 from fieldrep.services.territories.service import load_definitions
 from fieldrep.store.errors import StoreError
@@ -91,7 +92,18 @@ def assign_all(
     progress: Progress | None = None,
     policy: str = "round_robin",
 ) -> AssignmentDiff:
-    """The reassignment diff for every account; applied (one transaction) unless ``dry_run``."""
+    """The reassignment diff for every account; applied (one transaction) unless ``dry_run``.
+
+    A bulk job: it holds every account's facts, so the automatic collector is paused while it
+    runs (:mod:`fieldrep.services.gc_pause`; a full collection walked them all, 40-65 ms in one
+    GIL hold, and the window stopped twice that long)."""
+    with collector_paused():
+        return _assign_all(ctx, dry_run, progress, policy)
+
+
+def _assign_all(
+    ctx: Context, dry_run: bool, progress: Progress | None, policy: str
+) -> AssignmentDiff:
     engine = AssignmentEngine(load_definitions(ctx))
     names = {t["id"]: t["name"] for t in ctx.db.query("SELECT id, name FROM territories")}
     rows = [dict(r) for r in ctx.db.query(f"SELECT {_FACT_COLUMNS} FROM accounts ORDER BY id")]
@@ -144,6 +156,11 @@ def assign_all(
 
 def apply(ctx: Context, diff: AssignmentDiff, progress: Progress | None = None) -> None:
     """Write every move and its history row in one transaction; refuse a stale diff."""
+    with collector_paused():
+        _apply(ctx, diff, progress)
+
+
+def _apply(ctx: Context, diff: AssignmentDiff, progress: Progress | None) -> None:
     by, now = ctx.user_id, utc_now()
     history: list[dict[str, Any]] = []
     with ctx.writer.transaction() as conn:
