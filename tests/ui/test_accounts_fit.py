@@ -7,8 +7,10 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from fieldrep.services.context import Context
+from fieldrep.ui.models.accounts_table_model import COLUMNS
 from fieldrep.ui.tasks import TaskRunner
 from fieldrep.ui.views.account_detail_panel import EMPTY_TABS
+from fieldrep.ui.views.accounts_columns import NAME_ENOUGH
 from fieldrep.ui.views.accounts_view import AccountsView
 
 # The Accounts page's share of a maximised 1366-pixel window (the sidebar takes 224).
@@ -28,6 +30,30 @@ def test_the_default_columns_fit_without_a_horizontal_scroll(
     qtbot.waitExposed(view)
     assert view.table.horizontalScrollBar().maximum() == 0
     assert view.table.horizontalHeader().logicalIndexAt(5) == 0  # the name is the first column
+    assert view.table.columnWidth(0) >= 200
+
+
+def test_a_wide_window_gives_long_values_room_once_the_name_has_enough(
+    qtbot: QtBot, ctx: Context, runner: TaskRunner
+) -> None:
+    ctx.writer.insert_many(
+        "accounts",
+        [{"name": f"Shop {i}", "industry": "Professional Services"} for i in range(40)],
+    )
+    view = AccountsView(ctx, runner)
+    qtbot.addWidget(view)
+    view.resize(1920 - 224, 1080 - 80)
+    view.show()
+    qtbot.waitExposed(view)
+    industry = [key for key, _, _ in COLUMNS].index("industry")
+    text = view.table.fontMetrics().horizontalAdvance("Professional Services")
+    qtbot.waitUntil(lambda: view.table.columnWidth(industry) > text)
+    assert view.table.columnWidth(0) >= NAME_ENOUGH
+    assert view.table.horizontalScrollBar().maximum() == 0
+    # Back on a laptop: the set widths again, the name as wide as before.
+    view.resize(PAGE_WIDTH, PAGE_HEIGHT)
+    qtbot.waitUntil(lambda: view.table.columnWidth(industry) == COLUMNS[industry][2])
+    assert view.table.horizontalScrollBar().maximum() == 0
     assert view.table.columnWidth(0) >= 200
 
 

@@ -48,6 +48,7 @@ from fieldrep.ui.models.accounts_table_model import COLUMNS, AccountsTableModel
 from fieldrep.ui.tasks import Task, TaskRunner
 from fieldrep.ui.views.accounts_actions import AccountsActions
 from fieldrep.ui.views.accounts_changes import AccountsChanges, industries_read
+from fieldrep.ui.views.accounts_columns import ColumnFitter
 from fieldrep.ui.views.accounts_filter_bar import AccountsFilterBar
 from fieldrep.ui.widgets.task_progress import TaskProgressWidget
 
@@ -191,6 +192,7 @@ class AccountsView(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(48)
+        self.column_fitter = ColumnFitter(self.table)  # wider windows: room for long values
         self.table.doubleClicked.connect(lambda index: self.open_row(index.row()))
 
         # The detail panel joins the splitter when an account is first opened (see ``panel``).
